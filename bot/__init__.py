@@ -1,0 +1,1 @@
+"""Ladder: a Slack bot that runs OKRs where teams already talk."""

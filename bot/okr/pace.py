@@ -1,0 +1,83 @@
+"""Expected progress over time and the on-track / at-risk / off-track status."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from bot.okr.kinds import KRKind, Status
+from bot.okr.progress import Measurable, progress, raw_progress
+
+
+@dataclass(frozen=True)
+class StatusRules:
+    """Workspace-tunable thresholds. Defaults follow the common convention."""
+
+    at_risk_points: float = 10.0  # at risk when this many points behind pace
+    off_track_points: float = 25.0  # off track when this many points behind pace
+    low_confidence: int = 3  # a confidence at or below this worsens the status one step
+
+    def __post_init__(self) -> None:
+        if not 0 < self.at_risk_points < self.off_track_points <= 100:
+            raise ValueError("need 0 < at_risk_points < off_track_points <= 100")
+
+
+DEFAULT_RULES = StatusRules()
+
+
+def expected_progress(*, start: date, end: date, today: date) -> float:
+    """Linear pace: 0 on the start day, 1 on the end day (inclusive window)."""
+    if end <= start:
+        return 1.0 if today >= end else 0.0
+    elapsed = (today - start).days
+    total = (end - start).days
+    return min(max(elapsed / total, 0.0), 1.0)
+
+
+def pace_status(*, actual: float, expected: float, rules: StatusRules = DEFAULT_RULES) -> Status:
+    # Rounded so that exactly 10 points behind (0.5 vs 0.4) is not 9.999... in binary floats.
+    behind_points = round((expected - actual) * 100, 6)
+    if behind_points >= rules.off_track_points:
+        return Status.OFF_TRACK
+    if behind_points >= rules.at_risk_points:
+        return Status.AT_RISK
+    return Status.ON_TRACK
+
+
+def _worsen(status: Status) -> Status:
+    return Status.OFF_TRACK if status is not Status.ON_TRACK else Status.AT_RISK
+
+
+def kr_status(
+    kr: Measurable,
+    *,
+    confidence: int | None,
+    window_start: date,
+    window_end: date,
+    today: date,
+    rules: StatusRules = DEFAULT_RULES,
+) -> Status:
+    """Status of one KR. The window is the cycle, or cycle start to the KR's due date."""
+    kind = KRKind(kr.kind)
+    expected = expected_progress(start=window_start, end=window_end, today=today)
+    if kind.is_threshold:
+        raw = raw_progress(kr)
+        # A threshold either holds now or it does not; with no reading yet it is unknown.
+        status = (
+            Status.AT_RISK if raw is None else Status.ON_TRACK if raw >= 1 else Status.OFF_TRACK
+        )
+    elif kind is KRKind.MILESTONE:
+        done = progress(kr) >= 1
+        # Binary: fine until the last quarter of the window, then at risk, off track when late.
+        status = (
+            Status.ON_TRACK
+            if done or expected < 0.75
+            else Status.AT_RISK
+            if expected < 1
+            else Status.OFF_TRACK
+        )
+    else:
+        status = pace_status(actual=progress(kr), expected=expected, rules=rules)
+    if confidence is not None and confidence <= rules.low_confidence and progress(kr) < 1:
+        status = _worsen(status)
+    return status

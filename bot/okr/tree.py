@@ -1,0 +1,178 @@
+"""Roll-up of a whole objective tree: KR health, objective progress and status.
+
+An objective's progress is the weighted mean of its KRs' clamped progress. With
+`include_children` (a workspace option, off by default to avoid double counting) each aligned
+child objective also counts as one item, weighted by its own weight. The tree is evaluated
+from the leaves up, each node once, so the cost is linear in the size of the tree.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Hashable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date
+from typing import Protocol
+
+from bot.okr.kinds import Status
+from bot.okr.pace import DEFAULT_RULES, StatusRules, expected_progress, kr_status
+from bot.okr.progress import Measurable, progress, raw_progress, weighted_mean
+
+
+class KRNode(Measurable, Protocol):
+    @property
+    def id(self) -> Hashable: ...
+    @property
+    def objective_id(self) -> Hashable: ...
+    @property
+    def weight(self) -> float: ...
+    @property
+    def confidence(self) -> int | None: ...
+    @property
+    def due_date(self) -> date | None: ...
+
+
+class ObjectiveNode(Protocol):
+    @property
+    def id(self) -> Hashable: ...
+    @property
+    def parent_id(self) -> Hashable | None: ...
+    @property
+    def cycle_id(self) -> Hashable: ...
+    @property
+    def weight(self) -> float: ...
+
+
+@dataclass(frozen=True)
+class Window:
+    start: date
+    end: date
+
+
+@dataclass(frozen=True)
+class KRHealth:
+    progress: float  # clamped 0..1, used for roll-up
+    raw_progress: float | None  # unclamped, for display (1.25 -> "125%")
+    expected: float  # where linear pace says it should be by today
+    status: Status
+
+
+@dataclass(frozen=True)
+class ObjectiveHealth:
+    progress: float | None  # None when there is nothing to measure (no KRs, no counted children)
+    expected: float
+    status: Status | None
+
+
+@dataclass(frozen=True)
+class TreeHealth:
+    objectives: Mapping[Hashable, ObjectiveHealth]
+    krs: Mapping[Hashable, KRHealth]
+    children: Mapping[Hashable | None, list[Hashable]]  # parent id -> child ids, in input order
+    roots: list[Hashable]  # objectives whose parent is absent from the input
+
+
+def evaluate_kr(
+    kr: KRNode, *, window: Window, today: date, rules: StatusRules = DEFAULT_RULES
+) -> KRHealth:
+    end = kr.due_date if kr.due_date is not None and kr.due_date > window.start else window.end
+    return KRHealth(
+        progress=progress(kr),
+        raw_progress=raw_progress(kr),
+        expected=expected_progress(start=window.start, end=end, today=today),
+        status=kr_status(
+            kr,
+            confidence=kr.confidence,
+            window_start=window.start,
+            window_end=end,
+            today=today,
+            rules=rules,
+        ),
+    )
+
+
+def evaluate_tree(
+    objectives: Iterable[ObjectiveNode],
+    krs: Iterable[KRNode],
+    *,
+    windows: Mapping[Hashable, Window],
+    today: date,
+    include_children: bool = False,
+    rules: StatusRules = DEFAULT_RULES,
+) -> TreeHealth:
+    """Evaluate every objective and KR given. `windows` maps cycle id -> its dates.
+
+    Parents outside the given objectives are treated as absent (the node becomes a root),
+    so a team's subtree can be evaluated on its own.
+    """
+    objectives = list(objectives)
+    by_id = {o.id: o for o in objectives}
+    children: dict[Hashable | None, list[Hashable]] = defaultdict(list)
+    roots: list[Hashable] = []
+    for o in objectives:
+        if o.parent_id is not None and o.parent_id in by_id:
+            children[o.parent_id].append(o.id)
+        else:
+            roots.append(o.id)
+
+    kr_health: dict[Hashable, KRHealth] = {}
+    krs_of: dict[Hashable, list[KRNode]] = defaultdict(list)
+    for kr in krs:
+        if kr.objective_id not in by_id:
+            continue
+        window = windows[by_id[kr.objective_id].cycle_id]
+        kr_health[kr.id] = evaluate_kr(kr, window=window, today=today, rules=rules)
+        krs_of[kr.objective_id].append(kr)
+
+    health: dict[Hashable, ObjectiveHealth] = {}
+    # Iterative post-order walk: deep alignment chains must not hit the recursion limit.
+    for root in roots:
+        stack: list[tuple[Hashable, bool]] = [(root, False)]
+        while stack:
+            oid, expanded = stack.pop()
+            if expanded:
+                health[oid] = _objective_health(
+                    by_id[oid],
+                    krs_of[oid],
+                    [by_id[c] for c in children[oid]],
+                    kr_health=kr_health,
+                    health=health,
+                    window=windows[by_id[oid].cycle_id],
+                    today=today,
+                    include_children=include_children,
+                )
+                continue
+            stack.append((oid, True))
+            stack.extend((c, False) for c in children[oid])
+    if len(health) != len(by_id):
+        # Only a parent cycle leaves nodes unreachable from a root; storage refuses those.
+        raise ValueError("the objective tree contains an alignment cycle")
+    return TreeHealth(objectives=health, krs=kr_health, children=dict(children), roots=roots)
+
+
+def _objective_health(
+    objective: ObjectiveNode,
+    own_krs: list[KRNode],
+    child_objectives: list[ObjectiveNode],
+    *,
+    kr_health: Mapping[Hashable, KRHealth],
+    health: Mapping[Hashable, ObjectiveHealth],
+    window: Window,
+    today: date,
+    include_children: bool,
+) -> ObjectiveHealth:
+    items = [(kr_health[kr.id].progress, kr.weight) for kr in own_krs]
+    statuses = [kr_health[kr.id].status for kr in own_krs]
+    if include_children:
+        for child in child_objectives:
+            child_health = health[child.id]
+            if child_health.progress is not None:
+                # A child counts as one item carrying its own objective weight.
+                items.append((child_health.progress, child.weight))
+            if child_health.status is not None:
+                statuses.append(child_health.status)
+    return ObjectiveHealth(
+        progress=weighted_mean(items),
+        expected=expected_progress(start=window.start, end=window.end, today=today),
+        status=Status.worst(statuses),
+    )
