@@ -1,0 +1,115 @@
+"""Check-ins: recording a new value and confidence for a key result."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime
+
+import sqlalchemy as sa
+from sqlmodel import Session, col, select
+
+from bot.okr.kinds import KRKind
+from bot.okr.limits import NOTE_MAX
+from bot.okr.validate import clean_text, confidence_problem, number_problem
+from storage.errors import NotFound, Refused
+from storage.models import CheckIn, KeyResult
+
+
+def record_check_in(
+    *,
+    session: Session,
+    workspace_id: str,
+    key_result_id: int,
+    author_id: str,
+    value: float | None,
+    period_start: date,
+    now: datetime,
+    confidence: int | None = None,
+    note: str = "",
+    blocker: str = "",
+    source: str = "modal",
+    dedupe_key: str | None = None,
+) -> tuple[CheckIn, bool]:
+    """Store a check-in and move the KR to it, in the caller's transaction.
+
+    Returns (row, created). With a `dedupe_key` already used for this KR the existing row is
+    returned unchanged and nothing else is written: retries and double clicks are harmless.
+    `value=None` keeps the current value (a confidence-only or "no change" answer).
+    """
+    note, blocker = clean_text(note), clean_text(blocker)
+    problem = (
+        number_problem(value, what="value")
+        or confidence_problem(confidence)
+        or (
+            f"Keep notes under {NOTE_MAX} characters."
+            if max(len(note), len(blocker)) > NOTE_MAX
+            else None
+        )
+    )
+    if problem:
+        raise Refused(problem)
+
+    # Touch the KR row first: this takes its write lock on PostgreSQL and SQLite alike, so
+    # concurrent check-ins on one KR serialize and the KR ends on the last recorded value.
+    locked = session.exec(
+        sa.update(KeyResult)
+        .where(col(KeyResult.id) == key_result_id, col(KeyResult.workspace_id) == workspace_id)
+        .values(updated_at=now)
+    )
+    if locked.rowcount == 0:
+        raise NotFound(f"key result {key_result_id} not found")
+    if dedupe_key is not None:
+        existing = session.exec(
+            select(CheckIn).where(
+                CheckIn.key_result_id == key_result_id, CheckIn.dedupe_key == dedupe_key
+            )
+        ).first()
+        if existing is not None:
+            return existing, False
+
+    kr = session.exec(
+        select(KeyResult)
+        .where(KeyResult.id == key_result_id)
+        .execution_options(populate_existing=True)
+    ).one()
+    if value is not None and KRKind(kr.kind) is KRKind.MILESTONE and value not in (0, 1):
+        raise Refused("A milestone is either done (1) or not done (0).")
+    check_in = CheckIn(
+        workspace_id=workspace_id,
+        key_result_id=key_result_id,
+        author_id=author_id,
+        value=kr.current_value if value is None else value,
+        previous_value=kr.current_value,
+        confidence=kr.confidence if confidence is None else confidence,
+        note=note,
+        blocker=blocker,
+        period_start=period_start,
+        source=source,
+        dedupe_key=dedupe_key,
+        created_at=now,
+    )
+    session.add(check_in)
+    if value is not None:
+        kr.current_value = 0.0 if value == 0 else value  # no negative zero
+    if confidence is not None:
+        kr.confidence = confidence
+    kr.last_checkin_at = now
+    session.add(kr)
+    session.flush()
+    return check_in, True
+
+
+def list_check_ins(
+    *,
+    session: Session,
+    workspace_id: str,
+    key_result_ids: Sequence[int],
+    since: datetime | None = None,
+) -> list[CheckIn]:
+    """Check-ins of the given KRs, oldest first, in one statement."""
+    query = select(CheckIn).where(
+        CheckIn.workspace_id == workspace_id, col(CheckIn.key_result_id).in_(key_result_ids)
+    )
+    if since is not None:
+        query = query.where(col(CheckIn.created_at) >= since)
+    return list(session.exec(query.order_by(col(CheckIn.created_at), col(CheckIn.id))).all())

@@ -1,0 +1,57 @@
+"""Schema migrations with Alembic, configured in code so no alembic.ini is needed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine
+
+MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+
+
+class SchemaTooNew(RuntimeError):
+    """The database was upgraded by a newer Ladder than this one."""
+
+
+def alembic_config(engine: Engine) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    # env.py runs on this very engine (and its connection), so in-memory databases work too.
+    config.attributes["engine"] = engine
+    return config
+
+
+def scripts() -> ScriptDirectory:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    return ScriptDirectory.from_config(config)
+
+
+def head_revision() -> str:
+    head = scripts().get_current_head()
+    assert head is not None
+    return head
+
+
+def current_revision(engine: Engine) -> str | None:
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Bring the schema to `revision`; refuses a database newer than this code."""
+    current = current_revision(engine)
+    if current is not None and current not in {r.revision for r in scripts().walk_revisions()}:
+        raise SchemaTooNew(
+            f"The database is at schema revision {current}, which this version of Ladder does "
+            "not know: it was upgraded by a newer Ladder. Run that version, or restore a backup."
+        )
+    command.upgrade(alembic_config(engine), revision)
+
+
+def downgrade(engine: Engine, revision: str) -> None:
+    command.downgrade(alembic_config(engine), revision)

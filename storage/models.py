@@ -1,0 +1,248 @@
+"""SQLModel tables of the objective tree. Every row carries its workspace (Slack team id)."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time
+
+import sqlalchemy as sa
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
+
+from bot.okr.kinds import KRKind, UnitKind
+from bot.okr.limits import (
+    DESCRIPTION_MAX,
+    KR_TITLE_MAX,
+    NAME_MAX,
+    NOTE_MAX,
+    OBJECTIVE_TITLE_MAX,
+    STATEMENT_MAX,
+    UNIT_LABEL_MAX,
+)
+
+SLACK_ID_MAX = 32  # T…, U…, C… ids are ~11 characters; leave room for Enterprise Grid ids
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stores naive UTC and returns aware UTC, so SQLite and PostgreSQL behave alike."""
+
+    impl = sa.DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes are ambiguous; pass an aware datetime")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+def _ts(*, nullable: bool = False, index: bool = False) -> sa.Column:
+    return sa.Column(UTCDateTime(), nullable=nullable, index=index)
+
+
+def _workspace_fk() -> sa.Column:
+    return sa.Column(
+        sa.String(SLACK_ID_MAX),
+        sa.ForeignKey("workspace.team_id", ondelete="CASCADE"),
+        nullable=False,
+    )
+
+
+class Workspace(SQLModel, table=True):
+    __tablename__ = "workspace"
+
+    team_id: str = Field(primary_key=True, max_length=SLACK_ID_MAX)
+    name: str = Field(default="", max_length=200)
+    vision: str = Field(default="", max_length=STATEMENT_MAX)
+    mission: str = Field(default="", max_length=STATEMENT_MAX)
+    active: bool = True
+    # Check-in schedule: weekday 0 = Monday, local time in each person's own timezone.
+    checkin_weekday: int = Field(default=0, ge=0, le=6)
+    checkin_time: time = Field(default=time(10, 0))
+    checkin_cadence_weeks: int = Field(default=1, ge=1, le=2)
+    reminder_delay_hours: int = Field(default=24, ge=1)
+    max_reminders: int = Field(default=1, ge=0)
+    default_timezone: str = Field(default="UTC", max_length=64)
+    digest_channel: str | None = Field(default=None, max_length=SLACK_ID_MAX)
+    digest_weekday: int = Field(default=4, ge=0, le=6)
+    digest_mentions: bool = False
+    # Roll-up and status rules.
+    rollup_include_children: bool = False
+    at_risk_points: float = 10.0
+    off_track_points: float = 25.0
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+
+
+class Team(SQLModel, table=True):
+    __tablename__ = "team"
+    __table_args__ = (sa.UniqueConstraint("workspace_id", "name", name="uq_team_name"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    workspace_id: str = Field(sa_column=_workspace_fk())
+    name: str = Field(max_length=NAME_MAX)
+    parent_id: int | None = Field(
+        default=None,
+        sa_column=sa.Column(sa.Integer, sa.ForeignKey("team.id", ondelete="SET NULL")),
+    )
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+
+
+class TeamChannel(SQLModel, table=True):
+    """A Slack channel linked to a team: `/okr status` there shows that team's tree."""
+
+    __tablename__ = "team_channel"
+    __table_args__ = (sa.UniqueConstraint("workspace_id", "channel_id", name="uq_team_channel"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    workspace_id: str = Field(sa_column=_workspace_fk())
+    team_id: int = Field(
+        sa_column=sa.Column(
+            sa.Integer, sa.ForeignKey("team.id", ondelete="CASCADE"), nullable=False, index=True
+        )
+    )
+    channel_id: str = Field(max_length=SLACK_ID_MAX)
+
+
+class Cycle(SQLModel, table=True):
+    __tablename__ = "cycle"
+    __table_args__ = (
+        sa.UniqueConstraint("workspace_id", "name", name="uq_cycle_name"),
+        sa.CheckConstraint("end_date >= start_date", name="ck_cycle_dates"),
+        sa.Index("ix_cycle_workspace_dates", "workspace_id", "start_date"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    workspace_id: str = Field(sa_column=_workspace_fk())
+    name: str = Field(max_length=NAME_MAX)
+    start_date: date
+    end_date: date
+    closed_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+
+    @property
+    def is_open(self) -> bool:
+        return self.closed_at is None
+
+
+class Objective(SQLModel, table=True):
+    __tablename__ = "objective"
+    __table_args__ = (
+        sa.CheckConstraint("weight > 0", name="ck_objective_weight"),
+        sa.Index("ix_objective_workspace_cycle", "workspace_id", "cycle_id"),
+        sa.Index("ix_objective_workspace_team", "workspace_id", "team_id"),
+        sa.Index("ix_objective_workspace_owner", "workspace_id", "owner_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    workspace_id: str = Field(sa_column=_workspace_fk())
+    cycle_id: int = Field(
+        sa_column=sa.Column(sa.Integer, sa.ForeignKey("cycle.id"), nullable=False)
+    )
+    # None = a company-level objective.
+    team_id: int | None = Field(
+        default=None,
+        sa_column=sa.Column(sa.Integer, sa.ForeignKey("team.id", ondelete="SET NULL")),
+    )
+    owner_id: str = Field(max_length=SLACK_ID_MAX)
+    # The objective this one ladders up to (alignment).
+    parent_id: int | None = Field(
+        default=None,
+        sa_column=sa.Column(
+            sa.Integer, sa.ForeignKey("objective.id", ondelete="SET NULL"), index=True
+        ),
+    )
+    title: str = Field(max_length=OBJECTIVE_TITLE_MAX)
+    description: str = Field(default="", max_length=DESCRIPTION_MAX)
+    weight: float = 1.0
+    status: str = Field(default="active", max_length=16)  # active | closed (graded)
+    grade: float | None = None
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+    archived_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+
+    @property
+    def archived(self) -> bool:
+        return self.archived_at is not None
+
+
+class KeyResult(SQLModel, table=True):
+    __tablename__ = "key_result"
+    __table_args__ = (
+        sa.CheckConstraint("weight > 0", name="ck_key_result_weight"),
+        sa.CheckConstraint(
+            "confidence IS NULL OR (confidence >= 0 AND confidence <= 10)",
+            name="ck_key_result_confidence",
+        ),
+        sa.Index("ix_key_result_workspace_owner", "workspace_id", "owner_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    workspace_id: str = Field(sa_column=_workspace_fk())
+    objective_id: int = Field(
+        sa_column=sa.Column(
+            sa.Integer,
+            sa.ForeignKey("objective.id", ondelete="CASCADE"),
+            nullable=False,
+            index=True,
+        )
+    )
+    owner_id: str = Field(max_length=SLACK_ID_MAX)
+    title: str = Field(max_length=KR_TITLE_MAX)
+    kind: KRKind = Field(sa_column=sa.Column(sa.String(16), nullable=False))
+    unit: UnitKind = Field(
+        default=UnitKind.NUMBER, sa_column=sa.Column(sa.String(16), nullable=False)
+    )
+    unit_label: str | None = Field(default=None, max_length=UNIT_LABEL_MAX)
+    start_value: float | None = None
+    target_value: float
+    current_value: float | None = None
+    weight: float = 1.0
+    due_date: date | None = None
+    confidence: int | None = None
+    position: int = 0  # order within the objective
+    grade: float | None = None
+    # Kept with current_value/confidence by record_check_in, so a tree render needs no
+    # aggregate over the whole check-in history.
+    last_checkin_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+    archived_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+
+
+class CheckIn(SQLModel, table=True):
+    __tablename__ = "check_in"
+    __table_args__ = (
+        # Idempotency: one row per (KR, dedupe key), e.g. one weekly prompt answer per period.
+        sa.UniqueConstraint("key_result_id", "dedupe_key", name="uq_check_in_dedupe"),
+        sa.Index("ix_check_in_kr_created", "key_result_id", "created_at"),
+        sa.Index("ix_check_in_workspace_period", "workspace_id", "period_start"),
+        sa.CheckConstraint(
+            "confidence IS NULL OR (confidence >= 0 AND confidence <= 10)",
+            name="ck_check_in_confidence",
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    workspace_id: str = Field(sa_column=_workspace_fk())
+    key_result_id: int = Field(
+        sa_column=sa.Column(
+            sa.Integer, sa.ForeignKey("key_result.id", ondelete="CASCADE"), nullable=False
+        )
+    )
+    author_id: str = Field(max_length=SLACK_ID_MAX)
+    value: float | None = None
+    previous_value: float | None = None
+    confidence: int | None = None
+    note: str = Field(default="", max_length=NOTE_MAX)
+    blocker: str = Field(default="", max_length=NOTE_MAX)
+    period_start: date  # first day of the check-in period this answer belongs to
+    source: str = Field(default="modal", max_length=16)  # modal | no_change | import | …
+    dedupe_key: str | None = Field(default=None, max_length=100)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())

@@ -1,0 +1,63 @@
+"""Workspaces: the why (vision, mission) and the settings."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlmodel import Session, select
+
+from storage.errors import NotFound
+from storage.models import Workspace, utcnow
+
+_SETTINGS = {
+    "name",
+    "vision",
+    "mission",
+    "active",
+    "checkin_weekday",
+    "checkin_time",
+    "checkin_cadence_weeks",
+    "reminder_delay_hours",
+    "max_reminders",
+    "default_timezone",
+    "digest_channel",
+    "digest_weekday",
+    "digest_mentions",
+    "rollup_include_children",
+    "at_risk_points",
+    "off_track_points",
+}
+
+
+def ensure_workspace(*, session: Session, workspace_id: str, name: str = "") -> Workspace:
+    """The workspace row, created on first contact."""
+    workspace = session.get(Workspace, workspace_id)
+    if workspace is None:
+        workspace = Workspace(team_id=workspace_id, name=name)
+        session.add(workspace)
+        session.flush()
+    return workspace
+
+
+def get_workspace(*, session: Session, workspace_id: str) -> Workspace:
+    workspace = session.get(Workspace, workspace_id)
+    if workspace is None:
+        raise NotFound(f"workspace {workspace_id} is not set up")
+    return workspace
+
+
+def update_workspace(*, session: Session, workspace_id: str, **changes: Any) -> Workspace:
+    unknown = set(changes) - _SETTINGS
+    if unknown:
+        raise TypeError(f"not workspace settings: {sorted(unknown)}")
+    workspace = get_workspace(session=session, workspace_id=workspace_id)
+    for key, value in changes.items():
+        setattr(workspace, key, value)
+    workspace.updated_at = utcnow()
+    session.add(workspace)
+    session.flush()
+    return workspace
+
+
+def list_active_workspaces(*, session: Session) -> list[Workspace]:
+    return list(session.exec(select(Workspace).where(Workspace.active)).all())

@@ -1,0 +1,132 @@
+"""Shared fixtures: databases on SQLite and PostgreSQL.
+
+PostgreSQL tests use LADDER_TEST_POSTGRES_URL (default: the local server at 127.0.0.1:5432,
+user postgres, database test) and a fresh schema per test run. Without a reachable server
+they skip with the reason, except under CI (CI=true) or LADDER_REQUIRE_POSTGRES=1, where they
+fail: CI must run them.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy import Engine, event
+from sqlmodel import Session, SQLModel
+
+from storage.db import make_engine
+from storage.migrate import upgrade
+
+DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+
+def postgres_url() -> str:
+    return os.environ.get("LADDER_TEST_POSTGRES_URL", DEFAULT_POSTGRES_URL)
+
+
+def postgres_required() -> bool:
+    return os.environ.get("CI", "").lower() in ("1", "true") or bool(
+        os.environ.get("LADDER_REQUIRE_POSTGRES")
+    )
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file migrated once; each test gets a copy."""
+    path = tmp_path_factory.mktemp("sqlite") / "template.db"
+    engine = make_engine(f"sqlite:///{path}")
+    upgrade(engine)
+    with engine.connect() as connection:
+        connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    engine.dispose()
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_schema_engine() -> Iterator[Engine]:
+    """An engine bound to a fresh schema for this test run, migrated to head."""
+    url = postgres_url()
+    try:
+        probe = make_engine(url)
+        with probe.connect() as connection:
+            connection.exec_driver_sql("SELECT 1")
+    except Exception as error:
+        message = f"PostgreSQL not reachable at {url}: {error.__class__.__name__}: {error}"
+        if postgres_required():
+            pytest.fail(f"{message} (required under CI)")
+        pytest.skip(f"{message}. Start PostgreSQL or set LADDER_TEST_POSTGRES_URL.")
+    schema = f"ladder_test_{uuid.uuid4().hex[:12]}"
+    with probe.begin() as connection:
+        connection.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+    probe.dispose()
+    engine = sa.create_engine(
+        make_engine(url).url,
+        connect_args={"options": f"-csearch_path={schema}"},
+        pool_size=10,
+        max_overflow=10,
+    )
+    upgrade(engine)
+    yield engine
+    engine.dispose()
+    cleanup = make_engine(url)
+    with cleanup.begin() as connection:
+        connection.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
+    cleanup.dispose()
+
+
+def _truncate_all(engine: Engine) -> None:
+    tables = ", ".join(f'"{t.name}"' for t in SQLModel.metadata.sorted_tables)
+    with engine.begin() as connection:
+        connection.exec_driver_sql(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    """A migrated, empty database: every storage test runs on both backends."""
+    if request.param == "sqlite":
+        path = tmp_path / "ladder.db"
+        shutil.copy(request.getfixturevalue("sqlite_template"), path)
+        engine = make_engine(f"sqlite:///{path}")
+        yield engine
+        engine.dispose()
+    else:
+        engine = request.getfixturevalue("postgres_schema_engine")
+        _truncate_all(engine)
+        yield engine
+
+
+@pytest.fixture
+def session(engine: Engine) -> Iterator[Session]:
+    with Session(engine, expire_on_commit=False) as session:
+        yield session
+
+
+class StatementCounter:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.statements: list[str] = []
+
+    def _record(self, _conn, _cursor, statement, _params, _context, _many) -> None:  # type: ignore[no-untyped-def]
+        if not statement.lstrip().upper().startswith(("BEGIN", "SAVEPOINT", "RELEASE")):
+            self.statements.append(statement)
+
+    def __enter__(self) -> StatementCounter:
+        event.listen(self.engine, "before_cursor_execute", self._record)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        event.remove(self.engine, "before_cursor_execute", self._record)
+
+    @property
+    def count(self) -> int:
+        return len(self.statements)
+
+
+@pytest.fixture
+def count_statements(engine: Engine):  # type: ignore[no-untyped-def]
+    return lambda: StatementCounter(engine)

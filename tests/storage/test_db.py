@@ -1,0 +1,76 @@
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy.exc import ArgumentError, IntegrityError
+from sqlmodel import Session, SQLModel
+
+from storage.db import make_engine, normalize_database_url, session_scope
+from storage.migrate import SchemaTooNew, current_revision, head_revision, upgrade
+from storage.models import Objective, Workspace
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("postgres://u:p@db:5432/app", "postgresql+psycopg://u:p@db:5432/app"),
+        ("postgresql://u@db/app", "postgresql+psycopg://u@db/app"),
+        ("postgresql+psycopg://u@db/app", "postgresql+psycopg://u@db/app"),
+        ("sqlite:///data/ladder.db", "sqlite:///data/ladder.db"),
+    ],
+)
+def test_heroku_style_urls_use_psycopg3(given: str, expected: str) -> None:
+    assert normalize_database_url(given) == expected
+
+
+def test_malformed_url_is_refused() -> None:
+    with pytest.raises(ArgumentError):
+        normalize_database_url("not a url")
+
+
+def test_migrations_build_exactly_the_models(engine: sa.Engine) -> None:
+    assert current_revision(engine) == head_revision()
+    with engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        assert compare_metadata(context, SQLModel.metadata) == []
+
+
+def test_sqlite_enforces_foreign_keys_and_uses_wal(tmp_path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path}/nested/dir/ladder.db")
+    upgrade(engine)
+    with engine.connect() as connection:
+        assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+        assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+    with pytest.raises(IntegrityError), Session(engine) as session:
+        session.add(Objective(workspace_id="T404", cycle_id=999, owner_id="U1", title="x"))
+        session.commit()
+
+
+def test_upgrade_is_idempotent_and_refuses_a_newer_database(tmp_path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path}/ladder.db")
+    upgrade(engine)
+    upgrade(engine)
+    with engine.begin() as connection:
+        connection.exec_driver_sql("UPDATE alembic_version SET version_num = 'ffff_future'")
+    with pytest.raises(SchemaTooNew, match="newer Ladder"):
+        upgrade(engine)
+
+
+def test_session_scope_rolls_back_on_error(engine: sa.Engine) -> None:
+    with pytest.raises(RuntimeError), session_scope(engine) as session:
+        session.add(Workspace(team_id="T1"))
+        session.flush()
+        raise RuntimeError("boom")
+    with Session(engine) as session:
+        assert session.get(Workspace, "T1") is None
+
+
+def test_timestamps_come_back_timezone_aware(engine: sa.Engine) -> None:
+    with session_scope(engine) as session:
+        session.add(Workspace(team_id="T1"))
+    with Session(engine) as session:
+        workspace = session.get(Workspace, "T1")
+        assert workspace is not None
+        assert workspace.created_at.tzinfo is not None
