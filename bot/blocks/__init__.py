@@ -1,0 +1,1 @@
+"""Pure Block Kit builders: `build_<surface>(...) -> dict`. No Slack calls, no database."""

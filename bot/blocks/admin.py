@@ -1,0 +1,111 @@
+"""Replies to `/okr team …` and `/okr cycle …`, and the grades shown when a cycle closes."""
+
+from __future__ import annotations
+
+from bot.blocks.messages import build_error, build_notice
+from bot.blocks.text import GRADE_ICON, escape, mrkdwn, plain
+from bot.blocks.tree import INDENT
+from bot.okr.grading import grade_band
+from bot.services.admin import (
+    CycleClosed,
+    CycleCreated,
+    CycleList,
+    CycleOutcome,
+    TeamList,
+    TeamOutcome,
+    Unrecognized,
+)
+
+TEAM_USAGE = (
+    "`/okr team` lists teams · `/okr team new <name> [parent <team>]` · "
+    "`/okr team link <name>` links this channel · `/okr team move <name> under <team|none>`"
+)
+CYCLE_USAGE = (
+    "`/okr cycle` lists cycles · `/okr cycle new Q1 2027` (or `new <name> <YYYY-MM-DD> "
+    "<YYYY-MM-DD>`) · `/okr cycle close <name>`"
+)
+
+
+def _day(d: object) -> str:
+    return f"{d:%b} {d.day}, {d.year}"  # type: ignore[attr-defined]
+
+
+def build_team_reply(outcome: TeamOutcome) -> dict:
+    if isinstance(outcome, Unrecognized):
+        return build_error(f"I didn't get that. {TEAM_USAGE}")
+    if isinstance(outcome, TeamList):
+        if not outcome.teams:
+            return build_notice(f"No teams yet. {TEAM_USAGE}")
+        names = {t.id: t.name for t in outcome.teams}
+        lines = []
+        for t in outcome.teams:
+            parent = f" (in {escape(names[t.parent_id])})" if t.parent_id in names else ""
+            channels = outcome.channels.get(t.id, [])  # type: ignore[arg-type]
+            linked = " · " + ", ".join(f"<#{c}>" for c in channels) if channels else ""
+            lines.append(f"• *{escape(t.name)}*{parent}{linked}")
+        return build_notice("*Teams*\n" + "\n".join(lines), icon="👥")
+    name = escape(outcome.team.name)
+    if outcome.action == "created":
+        where = f" under *{escape(outcome.parent.name)}*" if outcome.parent else ""
+        return build_notice(
+            f"Team *{name}*{where} created. In its channel, type `/okr team link {name}`.",
+            icon="✅",
+        )
+    if outcome.action == "linked":
+        return build_notice(
+            f"This channel is now linked to *{name}*: `/okr status` here shows its tree.",
+            icon="🔗",
+        )
+    where = f"under *{escape(outcome.parent.name)}*" if outcome.parent else "at the top level"
+    return build_notice(f"*{name}* is now {where}.", icon="✅")
+
+
+def build_cycle_reply(outcome: CycleOutcome) -> dict:
+    if isinstance(outcome, Unrecognized):
+        return build_error(f"I didn't get that. {CYCLE_USAGE}")
+    if isinstance(outcome, CycleList):
+        if not outcome.cycles:
+            return build_notice(f"No cycles yet. {CYCLE_USAGE}")
+        lines = [
+            f"• *{escape(c.name)}* {_day(c.start_date)} – {_day(c.end_date)}"
+            + (" · open" if c.is_open else " · closed")
+            for c in outcome.cycles
+        ]
+        return build_notice("*Cycles*\n" + "\n".join(lines), icon="🗓️")
+    if isinstance(outcome, CycleCreated):
+        c = outcome.cycle
+        return build_notice(
+            f"Cycle *{escape(c.name)}* created: {_day(c.start_date)} – {_day(c.end_date)}.",
+            icon="✅",
+        )
+    return build_cycle_grades(outcome)
+
+
+def build_cycle_grades(outcome: CycleClosed, *, limit: int = 45) -> dict:
+    tree = outcome.graded
+    blocks: list[dict] = [
+        {"type": "header", "text": plain(f"{outcome.cycle.name} is closed · grades", 150)}
+    ]
+    for objective, depth in tree.walk()[:limit]:
+        grade = objective.grade
+        icon = GRADE_ICON[grade_band(grade)] if grade is not None else "⚪"
+        lines = [
+            f"{INDENT * depth}{icon} *{grade if grade is not None else '—'}*  "
+            f"{escape(objective.title)}"
+        ]
+        for kr in tree.krs_of(objective.id):
+            kr_icon = GRADE_ICON[grade_band(kr.grade)] if kr.grade is not None else "⚪"
+            lines.append(f"{INDENT * (depth + 1)}{kr_icon} {kr.grade} · {escape(kr.title)}")
+        blocks.append({"type": "section", "text": mrkdwn("\n".join(lines))})
+    blocks.append(
+        {
+            "type": "context",
+            "elements": [
+                mrkdwn(
+                    "0.7 or more is green, 0.4–0.69 yellow, under 0.4 red. For ambitious OKRs 0.6–0.7 is "
+                    "the sweet spot: 1.0 every time means the targets were too easy."
+                )
+            ],
+        }
+    )
+    return {"text": f"{escape(outcome.cycle.name)} is closed: grades", "blocks": blocks}

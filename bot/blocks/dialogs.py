@@ -1,0 +1,181 @@
+"""Small modals: check in, align to a parent, confirm an archive."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING
+
+from bot.blocks.text import escape, kr_values, mrkdwn, plain, truncate
+from bot.okr.kinds import KRKind, UnitKind
+from bot.okr.limits import NOTE_MAX
+from bot.okr.numbers import format_value
+
+if TYPE_CHECKING:
+    from storage.models import KeyResult, Objective
+
+CHECKIN_CALLBACK = "checkin_modal"
+ALIGN_CALLBACK = "align_modal"
+ARCHIVE_CALLBACK = "archive_modal"
+ALIGN_PARENT_ACTION = "align_parent"
+CHECKIN_MAX_KRS = 25
+CONFIDENCE_OPTIONS = [
+    (str(n), f"{n}/10 · " + ("high" if n >= 7 else "medium" if n >= 4 else "low"))
+    for n in range(10, -1, -1)
+]
+
+
+def _option(value: str, label: str) -> dict:
+    return {"text": plain(label, 75), "value": value}
+
+
+def build_checkin_modal(*, krs: list[tuple[KeyResult, Objective]], origin: dict) -> dict:
+    """One modal for all the KRs: new value, confidence, then one note and one blocker."""
+    blocks: list[dict] = []
+    for kr, objective in krs[:CHECKIN_MAX_KRS]:
+        kind = KRKind(kr.kind)
+        values = kr_values(
+            kind=kind,
+            unit=UnitKind(kr.unit),
+            unit_label=kr.unit_label,
+            current=kr.current_value,
+            target=kr.target_value,
+        )
+        blocks.append(
+            {
+                "type": "section",
+                "text": mrkdwn(
+                    f"*{escape(kr.title)}*\n{values} · _{escape(truncate(objective.title, 150))}_"
+                ),
+            }
+        )
+        if kind is KRKind.MILESTONE:
+            done = {"text": plain("Done", 75), "value": "done"}
+            element: dict = {"type": "checkboxes", "action_id": f"value:{kr.id}", "options": [done]}
+            if (kr.current_value or 0) >= 1:
+                element["initial_options"] = [done]
+        else:
+            element = {
+                "type": "plain_text_input",
+                "action_id": f"value:{kr.id}",
+                "max_length": 40,
+                "placeholder": plain("e.g. 1.2M, 42, 87%"),
+            }
+            if kr.current_value is not None:
+                element["initial_value"] = format_value(kr.current_value, unit=UnitKind.NUMBER)
+        blocks.append(
+            {
+                "type": "input",
+                "block_id": f"value:{kr.id}",
+                "label": plain("Now at"),
+                "optional": kind is KRKind.MILESTONE,
+                "element": element,
+            }
+        )
+        confidence: dict = {
+            "type": "static_select",
+            "action_id": f"confidence:{kr.id}",
+            "placeholder": plain("0–10"),
+            "options": [_option(v, label) for v, label in CONFIDENCE_OPTIONS],
+        }
+        if kr.confidence is not None:
+            confidence["initial_option"] = _option(*CONFIDENCE_OPTIONS[10 - kr.confidence])
+        blocks.append(
+            {
+                "type": "input",
+                "block_id": f"confidence:{kr.id}",
+                "optional": True,
+                "label": plain("Confidence you'll hit the target"),
+                "element": confidence,
+            }
+        )
+    blocks.append({"type": "divider"})
+    for name, label, placeholder in (
+        ("note", "Note", "What moved, what you learned"),
+        ("blocker", "Blocker", "Anything in your way? Your team sees it in the digest."),
+    ):
+        blocks.append(
+            {
+                "type": "input",
+                "block_id": name,
+                "optional": True,
+                "label": plain(label),
+                "element": {
+                    "type": "plain_text_input",
+                    "action_id": name,
+                    "multiline": True,
+                    "max_length": NOTE_MAX,
+                    "placeholder": plain(placeholder),
+                },
+            }
+        )
+    if len(krs) > CHECKIN_MAX_KRS:
+        blocks.append(
+            {
+                "type": "context",
+                "elements": [mrkdwn(f"Showing {CHECKIN_MAX_KRS} of {len(krs)} key results.")],
+            }
+        )
+    return {
+        "type": "modal",
+        "callback_id": CHECKIN_CALLBACK,
+        "title": plain("Check in", 24),
+        "submit": plain("Save check-in", 24),
+        "close": plain("Cancel", 24),
+        "private_metadata": json.dumps(origin, separators=(",", ":")),
+        "blocks": blocks,
+    }
+
+
+def build_align_modal(*, objective: Objective, parent: Objective | None) -> dict:
+    element: dict = {
+        "type": "external_select",
+        "action_id": ALIGN_PARENT_ACTION,
+        "min_query_length": 0,
+        "placeholder": plain("Search objectives…"),
+    }
+    if parent is not None:
+        element["initial_option"] = _option(str(parent.id), truncate(parent.title, 75))
+    return {
+        "type": "modal",
+        "callback_id": ALIGN_CALLBACK,
+        "title": plain("Align objective", 24),
+        "submit": plain("Save", 24),
+        "close": plain("Cancel", 24),
+        "private_metadata": json.dumps({"objective_id": objective.id}),
+        "blocks": [
+            {"type": "section", "text": mrkdwn(f"*{escape(objective.title)}* ladders up to:")},
+            {
+                "type": "input",
+                "block_id": "parent",
+                "optional": True,
+                "element": element,
+                "label": plain("Parent objective"),
+                "hint": plain("Leave empty to make it a top-level objective."),
+            },
+        ],
+    }
+
+
+def build_archive_modal(
+    *, objective: Objective, children: list[Objective], parent: Objective | None
+) -> dict:
+    lines = [
+        f"Archive *{escape(objective.title)}*? It disappears from status and check-ins; "
+        "its history is kept."
+    ]
+    if children:
+        where = f"*{escape(parent.title)}*" if parent else "the top level"
+        names = ", ".join(f"_{escape(truncate(c.title, 60))}_" for c in children[:10])
+        more = f" and {len(children) - 10} more" if len(children) > 10 else ""
+        lines.append(
+            f"Its {len(children)} aligned objective(s) ({names}{more}) move up to {where}."
+        )
+    return {
+        "type": "modal",
+        "callback_id": ARCHIVE_CALLBACK,
+        "title": plain("Archive objective", 24),
+        "submit": plain("Archive", 24),
+        "close": plain("Keep it", 24),
+        "private_metadata": json.dumps({"objective_id": objective.id}),
+        "blocks": [{"type": "section", "text": mrkdwn("\n\n".join(lines))}],
+    }

@@ -1,0 +1,121 @@
+"""The App Home tab: the why, my key results, my team's tree, the company's objectives."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from bot.blocks.text import mrkdwn, plain
+from bot.blocks.tree import (
+    CHECKIN_KR_ACTION,
+    NEW_OBJECTIVE_ACTION,
+    kr_line,
+    summary_line,
+    tree_sections,
+    why_block,
+)
+
+if TYPE_CHECKING:
+    from storage.tree import LoadedTree
+
+VIEW_BLOCKS = 100
+MY_KRS_MAX = 20
+HOME_SECTION_LIMIT = 1500  # 100 blocks x 1.5k characters stays well inside 250 kB
+
+
+def _more(n: int, what: str) -> dict:
+    return {"type": "context", "elements": [mrkdwn(f"…and {n} more {what}.")]}
+
+
+def build_home(
+    *,
+    mine: LoadedTree,
+    user_id: str,
+    team_name: str | None,
+    team_tree: LoadedTree | None,
+    company_tree: LoadedTree,
+    now: datetime,
+) -> dict:
+    blocks: list[dict] = [{"type": "header", "text": plain("Ladder · OKRs", 150)}]
+    why = why_block(company_tree)
+    blocks.append(
+        why
+        or {
+            "type": "context",
+            "elements": [
+                mrkdwn(
+                    "No vision or mission yet: an admin can set them with `/okr vision …` and "
+                    "`/okr mission …`."
+                )
+            ],
+        }
+    )
+    blocks.append(
+        {
+            "type": "actions",
+            "block_id": "home_actions",
+            "elements": [
+                {
+                    "type": "button",
+                    "action_id": NEW_OBJECTIVE_ACTION,
+                    "style": "primary",
+                    "text": plain("➕ New objective", 75),
+                    "value": "home",
+                }
+            ],
+        }
+    )
+
+    my_krs = [kr for kr in mine.key_results if kr.owner_id == user_id]
+    blocks.append({"type": "header", "text": plain("Your key results", 150)})
+    if not my_krs:
+        blocks.append({"type": "section", "text": mrkdwn("You don't own a key result yet.")})
+    for kr in my_krs[:MY_KRS_MAX]:
+        blocks.append(
+            {
+                "type": "section",
+                "block_id": f"home_kr:{kr.id}",
+                "text": mrkdwn(kr_line(mine, kr)),
+                "accessory": {
+                    "type": "button",
+                    "action_id": f"{CHECKIN_KR_ACTION}:{kr.id}",
+                    "text": plain("Check in", 75),
+                    "value": str(kr.id),
+                },
+            }
+        )
+    if len(my_krs) > MY_KRS_MAX:
+        blocks.append(_more(len(my_krs) - MY_KRS_MAX, "key results: see `/okr mine`"))
+
+    # What is left is shared by the two trees, the team's first; one block each for footers.
+    remaining = VIEW_BLOCKS - len(blocks) - 6
+    shown: frozenset[int] = frozenset()
+    if team_tree is not None and team_name is not None:
+        blocks.append({"type": "header", "text": plain(f"Your team · {team_name}", 150)})
+        team_budget = remaining // 2 if company_tree.objectives else remaining
+        sections, left = tree_sections(
+            team_tree, now=now, budget=team_budget, limit=HOME_SECTION_LIMIT
+        )
+        shown = frozenset(o.id for o, _ in team_tree.walk()[:team_budget])
+        blocks.extend(sections or [{"type": "section", "text": mrkdwn("No objectives yet.")}])
+        blocks.append({"type": "context", "elements": [mrkdwn(summary_line(team_tree))]})
+        if left:
+            blocks.append(_more(left, "team objectives"))
+        remaining = VIEW_BLOCKS - len(blocks) - 3
+
+    blocks.append({"type": "header", "text": plain("Company objectives", 150)})
+    sections, left = tree_sections(
+        company_tree, now=now, budget=max(remaining, 1), limit=HOME_SECTION_LIMIT, skip=shown
+    )
+    blocks.extend(
+        sections
+        or [
+            {
+                "type": "section",
+                "text": mrkdwn("No company-level objectives yet. Start one with *New objective*."),
+            }
+        ]
+    )
+    if left:
+        blocks.append(_more(left, "objectives: use `/okr status all` in a channel"))
+    return {"type": "home", "blocks": blocks[:VIEW_BLOCKS]}

@@ -1,0 +1,95 @@
+"""Small text helpers shared by every surface: escaping, bars, labels, truncation."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from bot.okr.kinds import GradeBand, KRKind, Status, UnitKind
+from bot.okr.numbers import format_value
+
+STATUS_ICON = {Status.ON_TRACK: "🟢", Status.AT_RISK: "🟡", Status.OFF_TRACK: "🔴"}
+GRADE_ICON = {GradeBand.GREEN: "🟢", GradeBand.YELLOW: "🟡", GradeBand.RED: "🔴"}
+
+
+def escape(text: str) -> str:
+    """Escape user text for mrkdwn: no pings (<!channel>, <@U…>), no fake links.
+
+    Slack's rule is to replace exactly &, < and > with entities.
+    """
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def truncate(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: max(limit - 1, 0)] + "…"
+
+
+def plain(text: str, limit: int = 3000) -> dict:
+    """A plain_text object; emoji on, text trimmed to its limit."""
+    return {"type": "plain_text", "text": truncate(text, limit) or " ", "emoji": True}
+
+
+def mrkdwn(text: str, limit: int = 3000) -> dict:
+    return {"type": "mrkdwn", "text": truncate(text, limit)}
+
+
+def progress_bar(progress: float | None, width: int = 10) -> str:
+    if progress is None:
+        return "░" * width
+    filled = round(max(0.0, min(progress, 1.0)) * width)
+    return "▓" * filled + "░" * (width - filled)
+
+
+def percent(progress: float | None) -> str:
+    return "—" if progress is None else f"{round(progress * 100)}%"
+
+
+def status_label(status: Status | None) -> str:
+    if status is None:
+        return "⚪ no key results yet"
+    return f"{STATUS_ICON[status]} {status.label}"
+
+
+def user(user_id: str) -> str:
+    """A mention of a Slack user id we stored (never of typed text)."""
+    return f"<@{user_id}>"
+
+
+def ago(moment: datetime | None, *, now: datetime) -> str:
+    if moment is None:
+        return "no check-in yet"
+    seconds = (now - moment).total_seconds()
+    if seconds < 3600:
+        return "checked in just now"
+    if seconds < 86400:
+        return f"checked in {int(seconds // 3600)} h ago"
+    days = int(seconds // 86400)
+    return "checked in yesterday" if days == 1 else f"checked in {days} days ago"
+
+
+def kr_values(
+    *,
+    kind: KRKind,
+    unit: UnitKind,
+    unit_label: str | None,
+    current: float | None,
+    target: float,
+) -> str:
+    """'600k / 1M active users', '✅ done', 'NPS 9.1 (≥ 9)'."""
+    if kind is KRKind.MILESTONE:
+        return "✅ done" if current is not None and current >= 1 else "⬜ not done"
+    shown_target = escape(format_value(target, unit=unit, unit_label=unit_label))
+    shown_current = escape(format_value(current, unit=unit, unit_label=None))
+    if kind is KRKind.AT_LEAST:
+        return f"{shown_current} (at least {shown_target})"
+    if kind is KRKind.AT_MOST:
+        return f"{shown_current} (at most {shown_target})"
+    if kind is KRKind.DECREASE:
+        return f"{shown_current} → {shown_target}"  # "130 / 100 ms" would read as a fraction
+    return f"{shown_current} / {shown_target}"
+
+
+def confidence_label(confidence: int | None) -> str:
+    if confidence is None:
+        return ""
+    icon = "💪" if confidence >= 7 else "🤞" if confidence >= 4 else "😟"
+    return f"{icon} {confidence}/10"

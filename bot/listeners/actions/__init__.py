@@ -1,0 +1,210 @@
+"""Buttons and menus: add a KR slot, parse a KR sentence, edit/align/archive, check in."""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import replace
+
+from slack_bolt import Ack, App, Respond
+from slack_sdk import WebClient
+
+from bot.blocks.dialogs import build_align_modal, build_archive_modal, build_checkin_modal
+from bot.blocks.messages import build_notice, build_refusal
+from bot.blocks.objective_modal import (
+    ADD_KR_ACTION,
+    MAX_KEY_RESULTS,
+    PARSE_KR_ACTION_PREFIX,
+    build_objective_modal,
+    draft_from_state,
+)
+from bot.blocks.tree import (
+    CHECKIN_KR_ACTION,
+    CHECKIN_OBJECTIVE_ACTION,
+    EDIT_OBJECTIVE_ACTION,
+    NEW_OBJECTIVE_ACTION,
+    OBJECTIVE_MENU_ACTION,
+)
+from bot.listeners import Deps, workspace_of
+from bot.services.drafts import KRDraft, fill_from_sentence
+from bot.services.okrs import PermissionDenied
+from storage.errors import NotFound
+
+log = logging.getLogger(__name__)
+
+
+def register(app: App, deps: Deps) -> None:
+    @app.action(ADD_KR_ACTION)
+    def add_key_result(ack: Ack, body: dict, context: dict, client: WebClient) -> None:
+        ack()
+        view = body["view"]
+        draft = draft_from_state(view)
+        if len(draft.krs) >= MAX_KEY_RESULTS:
+            return
+        # A new revision re-renders every field with what is typed now, plus an empty slot.
+        draft = replace(draft, krs=[*draft.krs, KRDraft()], rev=draft.rev + 1)
+        form = deps.okrs.form_options(workspace_id=workspace_of(body, context), draft=draft)
+        client.views_update(
+            view_id=view["id"],
+            hash=view["hash"],
+            view=build_objective_modal(draft=draft, teams=form.teams, cycles=form.cycles),
+        )
+
+    @app.action(re.compile(f"^{PARSE_KR_ACTION_PREFIX}\\d+$"))
+    def parse_key_result(ack: Ack, body: dict, context: dict, client: WebClient) -> None:
+        """Enter pressed in a KR sentence: fill its fields from what the parser reads."""
+        ack()
+        view = body["view"]
+        slot = int(body["actions"][0]["action_id"].removeprefix(PARSE_KR_ACTION_PREFIX))
+        draft = draft_from_state(view)
+        if slot >= len(draft.krs):
+            return
+        typed = draft.krs[slot]
+        # The sentence was just (re)typed: what it says replaces the earlier reading.
+        parsed = fill_from_sentence(
+            KRDraft(text=typed.text, key_result_id=typed.key_result_id), today=deps.clock().date()
+        )
+        if parsed == replace(typed, kind=None, start="", target="", unit="", due=None):
+            return  # nothing could be read: leave the fields as they are
+        krs = [*draft.krs]
+        krs[slot] = parsed
+        draft = replace(draft, krs=krs, rev=draft.rev + 1)
+        form = deps.okrs.form_options(workspace_id=workspace_of(body, context), draft=draft)
+        client.views_update(
+            view_id=view["id"],
+            hash=view["hash"],
+            view=build_objective_modal(draft=draft, teams=form.teams, cycles=form.cycles),
+        )
+
+    @app.action(NEW_OBJECTIVE_ACTION)
+    def new_objective(ack: Ack, body: dict, context: dict, client: WebClient) -> None:
+        ack()
+        form = deps.okrs.new_objective_form(
+            workspace_id=workspace_of(body, context), user_id=body["user"]["id"]
+        )
+        client.views_open(
+            trigger_id=body["trigger_id"],
+            view=build_objective_modal(draft=form.draft, teams=form.teams, cycles=form.cycles),
+        )
+
+    @app.action(_per_item(EDIT_OBJECTIVE_ACTION))
+    def edit_objective(
+        ack: Ack, body: dict, context: dict, client: WebClient, respond: Respond
+    ) -> None:
+        ack()
+        _objective_action(
+            deps, body, context, client, respond, "edit", int(body["actions"][0]["value"])
+        )
+
+    @app.action(_per_item(OBJECTIVE_MENU_ACTION))
+    def objective_menu(
+        ack: Ack, body: dict, context: dict, client: WebClient, respond: Respond
+    ) -> None:
+        ack()
+        verb, _, raw_id = body["actions"][0]["selected_option"]["value"].partition(":")
+        _objective_action(deps, body, context, client, respond, verb, int(raw_id))
+
+    @app.action(_per_item(CHECKIN_OBJECTIVE_ACTION))
+    def check_in_objective(
+        ack: Ack, body: dict, context: dict, client: WebClient, respond: Respond
+    ) -> None:
+        ack()
+        _objective_action(
+            deps, body, context, client, respond, "checkin", int(body["actions"][0]["value"])
+        )
+
+    @app.action(_per_item(CHECKIN_KR_ACTION))
+    def check_in_kr(
+        ack: Ack, body: dict, context: dict, client: WebClient, respond: Respond
+    ) -> None:
+        ack()
+        user_id = body["user"]["id"]
+        try:
+            krs = deps.okrs.checkin_targets(
+                workspace_id=workspace_of(body, context),
+                user_id=user_id,
+                key_result_id=int(body["actions"][0]["value"]),
+            )
+        except NotFound:
+            _tell(body, client, respond, build_notice("That key result no longer exists."))
+            return
+        client.views_open(
+            trigger_id=body["trigger_id"], view=build_checkin_modal(krs=krs, origin=_origin(body))
+        )
+
+
+def _per_item(action: str) -> re.Pattern[str]:
+    """Matches `action` and `action:<id>` (ids keep action_ids unique in a view)."""
+    return re.compile(f"^{re.escape(action)}(:\\d+)?$")
+
+
+def _origin(body: dict) -> dict:
+    """Where the modal was opened from, so the answer can go back there."""
+    channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get(
+        "channel_id"
+    )
+    return {"channel_id": channel} if channel else {"home": True}
+
+
+def _objective_action(
+    deps: Deps,
+    body: dict,
+    context: dict,
+    client: WebClient,
+    respond: Respond,
+    verb: str,
+    objective_id: int,
+) -> None:
+    workspace_id = workspace_of(body, context)
+    user_id = body["user"]["id"]
+    is_admin = deps.is_admin(client, workspace_id, user_id)
+    try:
+        if verb == "checkin":
+            krs = deps.okrs.checkin_targets(
+                workspace_id=workspace_id, user_id=user_id, objective_id=objective_id
+            )
+            view = build_checkin_modal(krs=krs, origin=_origin(body))
+        elif verb == "edit":
+            form = deps.okrs.edit_objective_form(
+                workspace_id=workspace_id,
+                user_id=user_id,
+                objective_id=objective_id,
+                is_admin=is_admin,
+            )
+            draft = replace(form.draft, channel_id=_origin(body).get("channel_id"))
+            view = build_objective_modal(draft=draft, teams=form.teams, cycles=form.cycles)
+        else:
+            objective, parent, children = deps.okrs.objective_with_parent(
+                workspace_id=workspace_id,
+                user_id=user_id,
+                objective_id=objective_id,
+                is_admin=is_admin,
+            )
+            view = (
+                build_align_modal(objective=objective, parent=parent)
+                if verb == "align"
+                else build_archive_modal(objective=objective, children=children, parent=parent)
+            )
+    except PermissionDenied as error:
+        _tell(body, client, respond, build_refusal(str(error)))
+        return
+    except NotFound:
+        _tell(body, client, respond, build_notice("That objective no longer exists."))
+        return
+    client.views_open(trigger_id=body["trigger_id"], view=view)
+
+
+def _tell(body: dict, client: WebClient, respond: Respond, message: dict) -> None:
+    """Only the clicker sees it: ephemeral on a message, a small modal from the Home tab."""
+    if body.get("response_url"):
+        respond(response_type="ephemeral", replace_original=False, **message)
+        return
+    client.views_open(
+        trigger_id=body["trigger_id"],
+        view={
+            "type": "modal",
+            "title": {"type": "plain_text", "text": "Ladder"},
+            "close": {"type": "plain_text", "text": "OK"},
+            "blocks": message["blocks"],
+        },
+    )

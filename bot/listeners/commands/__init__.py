@@ -1,0 +1,169 @@
+"""`/okr …`: one entry point, dispatched by the first word."""
+
+from __future__ import annotations
+
+import difflib
+import logging
+from collections.abc import Callable
+
+from slack_bolt import Ack, App, Respond
+from slack_sdk import WebClient
+
+from bot.blocks.admin import build_cycle_reply, build_team_reply
+from bot.blocks.dialogs import build_checkin_modal
+from bot.blocks.help import SUBCOMMANDS, build_help
+from bot.blocks.messages import build_error, build_notice, build_refusal
+from bot.blocks.objective_modal import build_objective_modal
+from bot.blocks.text import escape
+from bot.blocks.tree import build_mine_message, build_status_message
+from bot.listeners import Deps, workspace_of
+from bot.services import admin
+from bot.services.okrs import PermissionDenied
+from storage.errors import NotFound, Refused
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[..., None]
+
+
+def register(app: App, deps: Deps) -> None:
+    @app.command("/okr")
+    def okr(ack: Ack, body: dict, context: dict, client: WebClient, respond: Respond) -> None:
+        ack()  # first, always: Slack gives us 3 seconds
+        text = " ".join((body.get("text") or "").split())
+        sub, _, rest = text.partition(" ")
+        sub = sub.casefold()
+        call = Call(deps, client, respond, body, workspace_of(body, context), rest)
+        handler = HANDLERS.get(sub)
+        if handler is None:
+            if sub in ("", "help", "?"):
+                respond(**build_help())
+                return
+            close = difflib.get_close_matches(sub, SUBCOMMANDS, n=1, cutoff=0.5)
+            respond(**build_help(unknown=sub, suggestion=close[0] if close else None))
+            return
+        try:
+            handler(call)
+        except PermissionDenied as error:
+            respond(**build_refusal(str(error)))
+        except (Refused, NotFound) as error:
+            respond(**build_error(escape(str(error))))
+
+
+class Call:
+    """What a subcommand handler needs about the request."""
+
+    def __init__(
+        self,
+        deps: Deps,
+        client: WebClient,
+        respond: Respond,
+        body: dict,
+        workspace_id: str,
+        rest: str,
+    ) -> None:
+        self.deps, self.client, self.respond, self.body = deps, client, respond, body
+        self.workspace_id, self.rest = workspace_id, rest
+        self.user_id: str = body["user_id"]
+        self.channel_id: str = body.get("channel_id", "")
+
+    def is_admin(self) -> bool:
+        return self.deps.is_admin(self.client, self.workspace_id, self.user_id)()
+
+    def require_admin(self, what: str) -> None:
+        if not self.is_admin():
+            raise PermissionDenied(f"Only workspace admins can {what}.")
+
+
+def _new(call: Call) -> None:
+    form = call.deps.okrs.new_objective_form(
+        workspace_id=call.workspace_id,
+        user_id=call.user_id,
+        title=call.rest,
+        channel_id=call.channel_id,
+    )
+    view = build_objective_modal(draft=form.draft, teams=form.teams, cycles=form.cycles)
+    call.client.views_open(trigger_id=call.body["trigger_id"], view=view)
+
+
+def _status(call: Call) -> None:
+    found = call.deps.okrs.status(
+        workspace_id=call.workspace_id, channel_id=call.channel_id, argument=call.rest
+    )
+    if isinstance(found, str):
+        call.respond(**build_notice(escape(found)))
+        return
+    tree, scope = found
+    message = build_status_message(tree=tree, scope=scope, now=call.deps.clock())
+    call.respond(response_type="in_channel", **message)
+
+
+def _mine(call: Call) -> None:
+    tree = call.deps.okrs.mine(workspace_id=call.workspace_id, user_id=call.user_id)
+    call.respond(**build_mine_message(tree=tree, user_id=call.user_id, now=call.deps.clock()))
+
+
+def _checkin(call: Call) -> None:
+    krs = call.deps.okrs.checkin_targets(workspace_id=call.workspace_id, user_id=call.user_id)
+    if not krs:
+        call.respond(
+            **build_notice("You have no key results to check in on. `/okr new` drafts one.")
+        )
+        return
+    view = build_checkin_modal(krs=krs, origin={"channel_id": call.channel_id})
+    call.client.views_open(trigger_id=call.body["trigger_id"], view=view)
+
+
+def _statement(which: str) -> Handler:
+    def handler(call: Call) -> None:
+        if not call.rest:
+            vision, mission = call.deps.okrs.statements(workspace_id=call.workspace_id)
+            current = vision if which == "vision" else mission
+            shown = f"“{escape(current)}”" if current else "not set yet"
+            call.respond(
+                **build_notice(f"The {which} is {shown}. Admins set it with `/okr {which} <text>`.")
+            )
+            return
+        call.require_admin(f"set the {which}")
+        call.deps.okrs.set_statement(workspace_id=call.workspace_id, which=which, text=call.rest)
+        call.respond(**build_notice(f"The {which} is now “{escape(call.rest)}”.", icon="✅"))
+
+    return handler
+
+
+def _team(call: Call) -> None:
+    outcome = admin.team_command(
+        call.deps.okrs.engine,
+        workspace_id=call.workspace_id,
+        channel_id=call.channel_id,
+        text=call.rest,
+    )
+    call.respond(**build_team_reply(outcome))
+
+
+def _cycle(call: Call) -> None:
+    action = call.rest.split(" ", 1)[0].casefold()
+    if action in ("new", "create", "close"):
+        call.require_admin(f"{action} cycles")
+    outcome = admin.cycle_command(
+        call.deps.okrs.engine, workspace_id=call.workspace_id, text=call.rest, now=call.deps.clock()
+    )
+    # Grades concern everyone: a closed cycle is announced in the channel.
+    visibility = "in_channel" if isinstance(outcome, admin.CycleClosed) else "ephemeral"
+    call.respond(response_type=visibility, **build_cycle_reply(outcome))
+
+
+HANDLERS: dict[str, Handler] = {
+    "new": _new,
+    "create": _new,
+    "status": _status,
+    "mine": _mine,
+    "checkin": _checkin,
+    "check-in": _checkin,
+    "vision": _statement("vision"),
+    "mission": _statement("mission"),
+    "team": _team,
+    "teams": _team,
+    "cycle": _cycle,
+    "cycles": _cycle,
+}

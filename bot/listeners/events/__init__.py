@@ -1,0 +1,29 @@
+"""Events API: the App Home tab."""
+
+from __future__ import annotations
+
+from slack_bolt import App
+from slack_sdk import WebClient
+
+from bot.blocks.home import build_home
+from bot.listeners import Deps, workspace_of
+
+
+def register(app: App, deps: Deps) -> None:
+    @app.event("app_home_opened")
+    def publish_home(body: dict, event: dict, context: dict, client: WebClient) -> None:
+        if event.get("tab") != "home":
+            return
+        user_id = event["user"]
+        mine, team_name, team_tree, company = deps.okrs.home(
+            workspace_id=workspace_of(body, context), user_id=user_id
+        )
+        view = build_home(
+            mine=mine,
+            user_id=user_id,
+            team_name=team_name,
+            team_tree=team_tree,
+            company_tree=company,
+            now=deps.clock(),
+        )
+        client.views_publish(user_id=user_id, view=view)

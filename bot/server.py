@@ -1,0 +1,83 @@
+"""Serving: Socket Mode with an app token, else HTTP through gunicorn (not Bolt's dev server)."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from slack_bolt import App
+from slack_bolt.adapter.wsgi import SlackRequestHandler
+from sqlalchemy import Engine, text
+
+from bot.app import build_app
+from bot.config import Settings
+
+log = logging.getLogger("ladder.server")
+
+EVENTS_PATH = "/slack/events"
+
+
+def make_wsgi_app(app: App, engine: Engine) -> Callable[..., Iterable[bytes]]:
+    """/slack/events for Slack, /healthz for the platform; nothing else."""
+    slack = SlackRequestHandler(app)
+
+    def wsgi(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        if path == EVENTS_PATH:
+            return slack(environ, start_response)
+        if path == "/healthz":
+            try:
+                with engine.connect() as connection:
+                    connection.execute(text("SELECT 1"))
+                status, body = "200 OK", {"ok": True}
+            except Exception as error:  # a health check reports, it does not crash
+                status, body = (
+                    "503 Service Unavailable",
+                    {"ok": False, "error": type(error).__name__},
+                )
+            payload = json.dumps(body).encode()
+            start_response(
+                status,
+                [("Content-Type", "application/json"), ("Content-Length", str(len(payload)))],
+            )
+            return [payload]
+        start_response("404 Not Found", [("Content-Type", "text/plain")])
+        return [b"not found"]
+
+    return wsgi
+
+
+def serve(settings: Settings, engine: Engine) -> None:
+    app = build_app(settings, engine)
+    if settings.socket_mode:
+        from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+        log.info("serving over Socket Mode")
+        SocketModeHandler(app, settings.slack_app_token).start()
+        return
+    serve_http(make_wsgi_app(app, engine), port=settings.port)
+
+
+def serve_http(wsgi: Callable[..., Iterable[bytes]], *, port: int, host: str = "0.0.0.0") -> None:
+    from gunicorn.app.base import BaseApplication
+
+    class Gunicorn(BaseApplication):  # type: ignore[misc]
+        def load_config(self) -> None:
+            # One process (the scheduler, when on, must run exactly once), many threads.
+            for key, value in {
+                "bind": f"{host}:{port}",
+                "workers": 1,
+                "threads": 16,
+                "worker_class": "gthread",
+                "timeout": 30,
+                "accesslog": None,
+            }.items():
+                self.cfg.set(key, value)
+
+        def load(self) -> Callable[..., Iterable[bytes]]:
+            return wsgi
+
+    log.info("serving HTTP on port %s at %s", port, EVENTS_PATH)
+    Gunicorn().run()

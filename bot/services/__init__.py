@@ -1,0 +1,1 @@
+"""Use-cases shared by the Slack listeners, the scheduler and the CLI."""

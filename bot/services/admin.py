@@ -1,0 +1,172 @@
+"""`/okr team …` and `/okr cycle …`: parse the words, change storage, return what happened.
+
+The outcomes are plain data; bot/blocks/admin.py turns them into messages.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlalchemy import Engine
+
+from bot.okr.limits import NAME_MAX
+from bot.okr.validate import clean_text
+from bot.services.cycles import dates_for_name
+from storage import cycles as cycle_store
+from storage import teams as team_store
+from storage.db import session_scope
+from storage.errors import Refused
+from storage.models import Cycle, Team
+from storage.tree import LoadedTree, load_tree
+from storage.workspaces import ensure_workspace, get_workspace
+
+_NEW_TEAM = re.compile(r"^(?:new|create|add)\s+(?P<name>.+?)(?:\s+parent\s+(?P<parent>.+))?$", re.I)
+_LINK = re.compile(r"^link\s+(?P<name>.+)$", re.I)
+_MOVE = re.compile(r"^move\s+(?P<name>.+?)\s+under\s+(?P<parent>.+)$", re.I)
+_NEW_CYCLE = re.compile(
+    r"^(?:new|create|add)\s+(?P<name>.+?)"
+    r"(?:\s+(?P<start>\d{4}-\d{2}-\d{2})\s+(?P<end>\d{4}-\d{2}-\d{2}))?$",
+    re.I,
+)
+_CLOSE = re.compile(r"^close\s+(?P<name>.+)$", re.I)
+
+
+@dataclass(frozen=True)
+class TeamList:
+    teams: list[Team]
+    channels: dict[int, list[str]]
+
+
+@dataclass(frozen=True)
+class TeamChanged:
+    action: str  # created | linked | moved
+    team: Team
+    parent: Team | None = None
+
+
+@dataclass(frozen=True)
+class CycleList:
+    cycles: list[Cycle]
+
+
+@dataclass(frozen=True)
+class CycleCreated:
+    cycle: Cycle
+
+
+@dataclass(frozen=True)
+class CycleClosed:
+    cycle: Cycle
+    graded: LoadedTree
+
+
+@dataclass(frozen=True)
+class Unrecognized:
+    what: str  # team | cycle
+
+
+TeamOutcome = TeamList | TeamChanged | Unrecognized
+CycleOutcome = CycleList | CycleCreated | CycleClosed | Unrecognized
+
+
+def _name(raw: str) -> str:
+    name = clean_text(raw, single_line=True)
+    if not name:
+        raise Refused("Give it a name.")
+    if len(name) > NAME_MAX:
+        raise Refused(f"Keep names under {NAME_MAX} characters.")
+    return name
+
+
+def team_command(engine: Engine, *, workspace_id: str, channel_id: str, text: str) -> TeamOutcome:
+    with session_scope(engine) as session:
+        ensure_workspace(session=session, workspace_id=workspace_id)
+
+        def find(raw: str) -> Team:
+            team = team_store.find_team(session=session, workspace_id=workspace_id, name=raw)
+            if team is None:
+                raise Refused(f"No team called “{clean_text(raw, single_line=True)}”.")
+            return team
+
+        if not text or text.casefold() == "list":
+            teams = team_store.list_teams(session=session, workspace_id=workspace_id)
+            channels = team_store.channels_by_team(session=session, workspace_id=workspace_id)
+            return TeamList(teams, channels)
+        if m := _NEW_TEAM.match(text):
+            parent = find(m["parent"]) if m["parent"] else None
+            team = team_store.create_team(
+                session=session,
+                workspace_id=workspace_id,
+                name=_name(m["name"]),
+                parent_id=parent.id if parent else None,
+            )
+            return TeamChanged("created", team, parent)
+        if m := _LINK.match(text):
+            team = find(m["name"])
+            team_store.link_channel(
+                session=session, workspace_id=workspace_id, team_id=team.id, channel_id=channel_id
+            )
+            return TeamChanged("linked", team)
+        if m := _MOVE.match(text):
+            team = find(m["name"])
+            to_top = m["parent"].strip().casefold() in ("none", "nothing", "top")
+            parent = None if to_top else find(m["parent"])
+            team_store.set_team_parent(
+                session=session,
+                workspace_id=workspace_id,
+                team_id=team.id,
+                parent_id=parent.id if parent else None,
+            )
+            return TeamChanged("moved", team, parent)
+        return Unrecognized("team")
+
+
+def cycle_command(engine: Engine, *, workspace_id: str, text: str, now: datetime) -> CycleOutcome:
+    with session_scope(engine) as session:
+        ensure_workspace(session=session, workspace_id=workspace_id)
+        if not text or text.casefold() == "list":
+            return CycleList(cycle_store.list_cycles(session=session, workspace_id=workspace_id))
+        if m := _NEW_CYCLE.match(text):
+            name = _name(m["name"])
+            if m["start"]:
+                try:
+                    start, end = date.fromisoformat(m["start"]), date.fromisoformat(m["end"])
+                except ValueError:
+                    raise Refused("Dates must be real dates written YYYY-MM-DD.") from None
+            else:
+                dates = dates_for_name(name)
+                if dates is None:
+                    raise Refused(
+                        f"I can't tell the dates of “{name}”. Add them: "
+                        f"/okr cycle new {name} 2027-01-05 2027-03-28"
+                    )
+                start, end = dates
+            cycle = cycle_store.create_cycle(
+                session=session,
+                workspace_id=workspace_id,
+                name=name,
+                start_date=start,
+                end_date=end,
+            )
+            return CycleCreated(cycle)
+        if m := _CLOSE.match(text):
+            cycle = cycle_store.find_cycle(
+                session=session, workspace_id=workspace_id, name=m["name"]
+            )
+            if cycle is None:
+                raise Refused(f"No cycle called “{clean_text(m['name'], single_line=True)}”.")
+            workspace = get_workspace(session=session, workspace_id=workspace_id)
+            cycle_store.close_cycle(
+                session=session,
+                workspace_id=workspace_id,
+                cycle_id=cycle.id,
+                now=now,
+                include_children=workspace.rollup_include_children,
+            )
+            graded = load_tree(
+                session=session, workspace_id=workspace_id, today=now.date(), cycle_ids=[cycle.id]
+            )
+            return CycleClosed(cycle, graded)
+        return Unrecognized("cycle")

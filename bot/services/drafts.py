@@ -1,0 +1,193 @@
+"""From a typed objective draft to validated specs, or to inline errors per field.
+
+Pure: no Slack, no database. Error keys are the draft's field names (`title`, `kr0_target`…);
+the listener maps them to the modal's block ids.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field, replace
+from datetime import date
+
+from bot.okr.kinds import KRKind, UnitKind
+from bot.okr.numbers import NumberInputError, format_value, parse_number_input
+from bot.okr.parse import parse_key_result
+from bot.okr.units import parse_unit, unit_text
+from bot.okr.validate import KRSpec, clean_text, kr_problems, objective_problems
+
+
+@dataclass
+class KRDraft:
+    text: str = ""
+    kind: str | None = None
+    start: str = ""
+    target: str = ""
+    unit: str = ""
+    due: date | None = None
+    key_result_id: int | None = None  # set when editing an existing KR
+
+
+@dataclass
+class ObjectiveDraft:
+    title: str = ""
+    description: str = ""
+    owner_id: str | None = None
+    team_id: int | None = None
+    cycle_id: int | None = None
+    parent_id: int | None = None
+    parent_label: str | None = None
+    krs: list[KRDraft] = field(default_factory=lambda: [KRDraft(), KRDraft()])
+    objective_id: int | None = None  # set when editing
+    rev: int = 0
+    channel_id: str | None = None  # where `/okr new` was typed, for the confirmation
+
+    def metadata(self) -> str:
+        """What the view carries between requests (state itself travels in view.state)."""
+        return json.dumps(
+            {
+                "objective_id": self.objective_id,
+                "kr_ids": [kr.key_result_id for kr in self.krs],
+                "rev": self.rev,
+                "channel_id": self.channel_id,
+            },
+            separators=(",", ":"),
+        )
+
+
+_SPEC_FIELD_TO_SLOT = {
+    "title": "text",
+    "target_value": "target",
+    "start_value": "start",
+    "current_value": "target",
+    "unit_label": "unit",
+    "weight": "text",
+}
+
+
+@dataclass(frozen=True)
+class SlotSpec:
+    slot: int
+    spec: KRSpec
+    key_result_id: int | None
+
+
+@dataclass(frozen=True)
+class ReadDraft:
+    title: str
+    description: str
+    key_results: list[SlotSpec]
+    removed_key_result_ids: list[int]  # slots of existing KRs that were emptied
+
+
+def fill_from_sentence(kr: KRDraft, *, today: date) -> KRDraft:
+    """Fill the structured fields from the sentence, keeping what the person already set."""
+    proposal = parse_key_result(kr.text, today=today)
+    if proposal is None:
+        return kr
+    plain_number = UnitKind.NUMBER
+
+    def shown(value: float | None) -> str:
+        return "" if value is None else format_value(value, unit=plain_number)
+
+    return replace(
+        kr,
+        kind=kr.kind or proposal.kind.value,
+        start=kr.start or shown(proposal.start),
+        target=kr.target or shown(proposal.target),
+        unit=kr.unit or unit_text(proposal.unit, proposal.unit_label),
+        due=kr.due or proposal.due,
+    )
+
+
+def read_draft(draft: ObjectiveDraft, *, today: date) -> tuple[ReadDraft | None, dict[str, str]]:
+    """Validate everything; returns (result, {}) or (None, errors by field name)."""
+    errors: dict[str, str] = {}
+    title = clean_text(draft.title, single_line=True)
+    description = clean_text(draft.description)
+    errors.update(objective_problems(title=title, description=description))
+    if draft.owner_id is None:
+        errors["owner"] = "Choose who owns this objective."
+
+    specs: list[SlotSpec] = []
+    removed: list[int] = []
+    for i, kr in enumerate(draft.krs):
+        if not any((kr.text.strip(), kr.start, kr.target, kr.unit, kr.kind, kr.due)):
+            if kr.key_result_id is not None:
+                removed.append(kr.key_result_id)
+            continue
+        spec, slot_errors = _read_kr(kr, today=today)
+        errors.update({f"kr{i}_{name}": message for name, message in slot_errors.items()})
+        if spec is not None and not slot_errors:
+            specs.append(SlotSpec(i, spec, kr.key_result_id))
+    if not specs and not any(k.startswith("kr") for k in errors):
+        errors["kr0_text"] = "Add at least one key result: how will you know you got there?"
+    if errors:
+        return None, errors
+    return ReadDraft(title, description, specs, removed), {}
+
+
+def _read_kr(kr: KRDraft, *, today: date) -> tuple[KRSpec | None, dict[str, str]]:
+    errors: dict[str, str] = {}
+    text = clean_text(kr.text, single_line=True)
+    proposal = parse_key_result(text, today=today) if text else None
+    if not text:
+        errors["text"] = "Describe this key result in a sentence."
+
+    def number(field: str, raw: str) -> float | None:
+        if not raw.strip():
+            return None
+        try:
+            return parse_number_input(raw)
+        except NumberInputError as error:
+            errors[field] = error.message
+            return None
+
+    start = number("start", kr.start)
+    target = number("target", kr.target)
+    if kr.kind:
+        kind = KRKind(kr.kind)
+    elif proposal is not None:
+        kind = proposal.kind
+    else:
+        kind = None
+        if text:
+            errors["kind"] = "Ladder couldn't read this sentence: choose how it is measured."
+    if kind is KRKind.MILESTONE:
+        target, start = 1.0, 0.0
+    if start is None and proposal is not None and not kr.start.strip():
+        start = proposal.start
+    if target is None and not kr.target.strip() and proposal is not None:
+        target = proposal.target
+        if target is None and proposal.relative_change is not None:
+            if start is None:
+                errors["start"] = (
+                    f"“{_relative(proposal.relative_change)}” needs a baseline: "
+                    "type today's value here."
+                )
+            else:
+                target = round(start * (1 + proposal.relative_change), 6)
+    if target is None and kind is not None and "target" not in errors and "start" not in errors:
+        errors["target"] = "What is the target? Type a number such as 1M, 100 or 90%."
+
+    if kr.unit.strip():
+        unit, label = parse_unit(kr.unit)
+    elif proposal is not None:
+        unit, label = proposal.unit, proposal.unit_label
+    else:
+        unit, label = UnitKind.NUMBER, None
+    due = kr.due or (proposal.due if proposal else None)
+    if errors or kind is None or target is None:
+        return None, errors
+    spec = KRSpec(text, kind, target, start_value=start, unit=unit, unit_label=label, due_date=due)
+    for name, message in kr_problems(spec).items():
+        errors.setdefault(_SPEC_FIELD_TO_SLOT.get(name, "text"), message)
+    return (None, errors) if errors else (spec, {})
+
+
+def _relative(change: float) -> str:
+    return f"{'+' if change >= 0 else '−'}{abs(change) * 100:g}%"
+
+
+def draft_with_slot(draft: ObjectiveDraft) -> ObjectiveDraft:
+    return replace(draft, krs=[*draft.krs, KRDraft()], rev=draft.rev + 1)

@@ -1,0 +1,562 @@
+"""OKR use-cases: drafting, saving, aligning, archiving, status and check-ins.
+
+Each call opens one session (one transaction) and returns plain results; the listeners turn
+those into blocks. Permission checks take an `is_admin` callable so that Slack is asked only
+when the caller is not the owner.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime
+
+from sqlalchemy import Engine
+
+from bot.okr.kinds import KRKind, UnitKind
+from bot.okr.limits import STATEMENT_MAX
+from bot.okr.numbers import NumberInputError, format_value, parse_number_input
+from bot.okr.units import unit_text
+from bot.okr.validate import clean_text
+from bot.services.cycles import quarter_of
+from bot.services.drafts import KRDraft, ObjectiveDraft, ReadDraft, read_draft
+from storage import cycles as cycle_store
+from storage import objectives as objective_store
+from storage import teams as team_store
+from storage.checkins import record_check_in
+from storage.db import session_scope
+from storage.errors import NotFound, Refused
+from storage.models import KeyResult, Objective, Team
+from storage.tree import LoadedTree, load_tree
+from storage.workspaces import ensure_workspace, update_workspace
+
+USER_MENTION = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$")
+
+
+class PermissionDenied(Exception):
+    """The caller may not change this; the message says who can."""
+
+
+@dataclass(frozen=True)
+class FormData:
+    draft: ObjectiveDraft
+    teams: list[tuple[int, str]]
+    cycles: list[tuple[int, str]]
+
+
+@dataclass(frozen=True)
+class Saved:
+    objective_id: int
+    owner_id: str
+    created: bool
+
+
+@dataclass(frozen=True)
+class CheckInResult:
+    recorded: int
+    duplicates: int
+    errors: dict[str, str] = field(default_factory=dict)
+
+
+class OKRService:
+    def __init__(self, engine: Engine, *, clock: Callable[[], datetime]) -> None:
+        self.engine = engine
+        self.clock = clock
+
+    def today(self) -> date:
+        return self.clock().date()
+
+    # -- objective form ----------------------------------------------------------------
+
+    def new_objective_form(
+        self, *, workspace_id: str, user_id: str, title: str = "", channel_id: str | None = None
+    ) -> FormData:
+        with session_scope(self.engine) as session:
+            ensure_workspace(session=session, workspace_id=workspace_id)
+            cycle = self._current_or_new_cycle(session, workspace_id)
+            team = (
+                team_store.team_for_channel(
+                    session=session, workspace_id=workspace_id, channel_id=channel_id
+                )
+                if channel_id
+                else None
+            )
+            draft = ObjectiveDraft(
+                title=title,
+                owner_id=user_id,
+                team_id=team.id if team else None,
+                cycle_id=cycle.id,
+                channel_id=channel_id,
+            )
+            return self._form(session, workspace_id, draft)
+
+    def edit_objective_form(
+        self, *, workspace_id: str, user_id: str, objective_id: int, is_admin: Callable[[], bool]
+    ) -> FormData:
+        with session_scope(self.engine) as session:
+            objective = objective_store.get_objective(
+                session=session, workspace_id=workspace_id, objective_id=objective_id
+            )
+            _ensure_may_change(objective, user_id, is_admin)
+            tree = load_tree(
+                session=session,
+                workspace_id=workspace_id,
+                today=self.today(),
+                cycle_ids=[objective.cycle_id],
+            )
+            parent = (
+                objective_store.get_objective(
+                    session=session, workspace_id=workspace_id, objective_id=objective.parent_id
+                )
+                if objective.parent_id
+                else None
+            )
+            krs = [_kr_draft(kr) for kr in tree.krs_of(objective.id)]
+            draft = ObjectiveDraft(
+                title=objective.title,
+                description=objective.description,
+                owner_id=objective.owner_id,
+                team_id=objective.team_id,
+                cycle_id=objective.cycle_id,
+                parent_id=parent.id if parent else None,
+                parent_label=parent.title[:75] if parent else None,
+                krs=[*krs, KRDraft()] if len(krs) < 2 else krs,
+                objective_id=objective.id,
+            )
+            return self._form(session, workspace_id, draft)
+
+    def form_options(self, *, workspace_id: str, draft: ObjectiveDraft) -> FormData:
+        """Teams and cycles to re-render a draft with (after "Add another key result")."""
+        with session_scope(self.engine) as session:
+            return self._form(session, workspace_id, draft)
+
+    def _form(self, session, workspace_id: str, draft: ObjectiveDraft) -> FormData:  # type: ignore[no-untyped-def]
+        teams = team_store.list_teams(session=session, workspace_id=workspace_id)
+        cycles = [
+            c
+            for c in cycle_store.list_cycles(session=session, workspace_id=workspace_id)
+            if c.is_open or c.id == draft.cycle_id
+        ]
+        return FormData(
+            draft=draft,
+            teams=[(t.id, t.name) for t in teams],  # type: ignore[misc]
+            cycles=[(c.id, c.name) for c in cycles],  # type: ignore[misc]
+        )
+
+    def _current_or_new_cycle(self, session, workspace_id: str):  # type: ignore[no-untyped-def]
+        """The running cycle; a workspace without one gets the calendar quarter."""
+        cycle = cycle_store.current_cycle(
+            session=session, workspace_id=workspace_id, today=self.today()
+        )
+        if cycle is None:
+            name, start, end = quarter_of(self.today())
+            cycle = cycle_store.find_cycle(session=session, workspace_id=workspace_id, name=name)
+            if cycle is None or not cycle.is_open:
+                name = name if cycle is None else f"{name} (2)"
+                cycle = cycle_store.create_cycle(
+                    session=session,
+                    workspace_id=workspace_id,
+                    name=name,
+                    start_date=start,
+                    end_date=end,
+                )
+        return cycle
+
+    # -- saving ------------------------------------------------------------------------
+
+    def save_objective(
+        self,
+        *,
+        workspace_id: str,
+        user_id: str,
+        draft: ObjectiveDraft,
+        is_admin: Callable[[], bool],
+    ) -> tuple[Saved | None, dict[str, str]]:
+        """Validate and store; returns (saved, {}) or (None, errors by draft field)."""
+        read, errors = read_draft(draft, today=self.today())
+        if read is None:
+            return None, errors
+        try:
+            with session_scope(self.engine) as session:
+                ensure_workspace(session=session, workspace_id=workspace_id)
+                if draft.cycle_id is None:
+                    draft = replace(
+                        draft, cycle_id=self._current_or_new_cycle(session, workspace_id).id
+                    )
+                if draft.objective_id is None:
+                    saved = self._create(session, workspace_id, draft, read)
+                else:
+                    saved = self._update(session, workspace_id, user_id, draft, read, is_admin)
+        except Refused as error:
+            return None, {"title": str(error)}
+        except NotFound:
+            return None, {"parent": "That objective no longer exists. Choose another one."}
+        return saved, {}
+
+    def _create(self, session, workspace_id: str, draft: ObjectiveDraft, read: ReadDraft) -> Saved:  # type: ignore[no-untyped-def]
+        objective = objective_store.create_objective(
+            session=session,
+            workspace_id=workspace_id,
+            cycle_id=draft.cycle_id,
+            owner_id=draft.owner_id,
+            title=read.title,
+            description=read.description,
+            team_id=draft.team_id,
+            parent_id=draft.parent_id,
+            key_results=[s.spec for s in read.key_results],
+        )
+        return Saved(objective.id, objective.owner_id, created=True)  # type: ignore[arg-type]
+
+    def _update(  # type: ignore[no-untyped-def]
+        self,
+        session,
+        workspace_id: str,
+        user_id: str,
+        draft: ObjectiveDraft,
+        read: ReadDraft,
+        is_admin: Callable[[], bool],
+    ) -> Saved:
+        objective_id = draft.objective_id
+        assert objective_id is not None
+        objective = objective_store.get_objective(
+            session=session, workspace_id=workspace_id, objective_id=objective_id
+        )
+        _ensure_may_change(objective, user_id, is_admin)
+        objective_store.update_objective(
+            session=session,
+            workspace_id=workspace_id,
+            objective_id=objective_id,
+            title=read.title,
+            description=read.description,
+            team_id=draft.team_id,
+            cycle_id=draft.cycle_id,
+            owner_id=draft.owner_id,
+        )
+        if draft.parent_id != objective.parent_id:
+            objective_store.align_objective(
+                session=session,
+                workspace_id=workspace_id,
+                objective_id=objective_id,
+                parent_id=draft.parent_id,
+            )
+        for slot in read.key_results:
+            if slot.key_result_id is None:
+                objective_store.add_key_result(
+                    session=session,
+                    workspace_id=workspace_id,
+                    objective_id=objective_id,
+                    spec=slot.spec,
+                )
+            else:
+                kr = objective_store.get_key_result(
+                    session=session, workspace_id=workspace_id, key_result_id=slot.key_result_id
+                )
+                objective_store.update_key_result(
+                    session=session,
+                    workspace_id=workspace_id,
+                    key_result_id=kr.id,
+                    spec=replace(slot.spec, owner_id=kr.owner_id),
+                )
+        for kr_id in read.removed_key_result_ids:
+            objective_store.archive_key_result(
+                session=session, workspace_id=workspace_id, key_result_id=kr_id
+            )
+        return Saved(objective_id, draft.owner_id or objective.owner_id, created=False)
+
+    def search_objectives(
+        self, *, workspace_id: str, text: str, exclude_id: int | None = None
+    ) -> list[tuple[int, str]]:
+        with session_scope(self.engine) as session:
+            found = objective_store.search_objectives(
+                session=session, workspace_id=workspace_id, text=text, limit=101
+            )
+            return [(o.id, o.title) for o in found if o.id != exclude_id][:100]  # type: ignore[misc]
+
+    # -- alignment and archive ---------------------------------------------------------
+
+    def objective_with_parent(
+        self, *, workspace_id: str, user_id: str, objective_id: int, is_admin: Callable[[], bool]
+    ) -> tuple[Objective, Objective | None, list[Objective]]:
+        """The objective, its parent and its children, after a permission check."""
+        with session_scope(self.engine) as session:
+            objective = objective_store.get_objective(
+                session=session, workspace_id=workspace_id, objective_id=objective_id
+            )
+            _ensure_may_change(objective, user_id, is_admin)
+            parent = (
+                objective_store.get_objective(
+                    session=session, workspace_id=workspace_id, objective_id=objective.parent_id
+                )
+                if objective.parent_id
+                else None
+            )
+            children = objective_store.list_children(
+                session=session, workspace_id=workspace_id, objective_id=objective_id
+            )
+            return objective, parent, children
+
+    def align(
+        self,
+        *,
+        workspace_id: str,
+        user_id: str,
+        objective_id: int,
+        parent_id: int | None,
+        is_admin: Callable[[], bool],
+    ) -> Objective:
+        with session_scope(self.engine) as session:
+            objective = objective_store.get_objective(
+                session=session, workspace_id=workspace_id, objective_id=objective_id
+            )
+            _ensure_may_change(objective, user_id, is_admin)
+            return objective_store.align_objective(
+                session=session,
+                workspace_id=workspace_id,
+                objective_id=objective_id,
+                parent_id=parent_id,
+            )
+
+    def archive(
+        self, *, workspace_id: str, user_id: str, objective_id: int, is_admin: Callable[[], bool]
+    ) -> tuple[Objective, list[Objective]]:
+        with session_scope(self.engine) as session:
+            objective = objective_store.get_objective(
+                session=session, workspace_id=workspace_id, objective_id=objective_id
+            )
+            _ensure_may_change(objective, user_id, is_admin)
+            moved = objective_store.archive_objective(
+                session=session,
+                workspace_id=workspace_id,
+                objective_id=objective_id,
+                now=self.clock(),
+            )
+            return objective, moved
+
+    # -- reading -----------------------------------------------------------------------
+
+    def objective_tree(
+        self, *, workspace_id: str, objective_id: int
+    ) -> tuple[LoadedTree, Objective]:
+        with session_scope(self.engine) as session:
+            objective = objective_store.get_objective(
+                session=session, workspace_id=workspace_id, objective_id=objective_id
+            )
+            tree = load_tree(
+                session=session,
+                workspace_id=workspace_id,
+                today=self.today(),
+                cycle_ids=[objective.cycle_id],
+            )
+            return tree, tree.objective(objective_id)
+
+    def status(
+        self, *, workspace_id: str, channel_id: str, argument: str
+    ) -> tuple[LoadedTree, str] | str:
+        """The tree `/okr status [team | @user | all]` asks for, or a message saying why not."""
+        argument = " ".join(argument.split())
+        with session_scope(self.engine) as session:
+            ensure_workspace(session=session, workspace_id=workspace_id)
+            load = lambda **kw: load_tree(  # noqa: E731
+                session=session, workspace_id=workspace_id, today=self.today(), **kw
+            )
+            if argument.casefold() in ("all", "company", "everything"):
+                return load(), "all objectives"
+            if mention := USER_MENTION.match(argument):
+                return load(owner_id=mention[1]), f"<@{mention[1]}>"
+            if argument:
+                team = team_store.find_team(
+                    session=session, workspace_id=workspace_id, name=argument
+                )
+                if team is None:
+                    names = [
+                        t.name
+                        for t in team_store.list_teams(session=session, workspace_id=workspace_id)
+                    ]
+                    known = f" Teams: {', '.join(names)}." if names else " There are no teams yet."
+                    return f"No team called “{argument}”.{known} Try `/okr status all`."
+                return load(team_id=team.id), team.name
+            team = team_store.team_for_channel(
+                session=session, workspace_id=workspace_id, channel_id=channel_id
+            )
+            if team is not None:
+                return load(team_id=team.id), team.name
+            return load(), "all objectives"
+
+    def mine(self, *, workspace_id: str, user_id: str) -> LoadedTree:
+        with session_scope(self.engine) as session:
+            ensure_workspace(session=session, workspace_id=workspace_id)
+            return load_tree(
+                session=session, workspace_id=workspace_id, today=self.today(), owner_id=user_id
+            )
+
+    def home(
+        self, *, workspace_id: str, user_id: str
+    ) -> tuple[LoadedTree, str | None, LoadedTree | None, LoadedTree]:
+        """(mine, my team's name, my team's tree, company-level tree) in one session."""
+        with session_scope(self.engine) as session:
+            ensure_workspace(session=session, workspace_id=workspace_id)
+            today = self.today()
+            mine = load_tree(
+                session=session, workspace_id=workspace_id, today=today, owner_id=user_id
+            )
+            team = _my_team(mine)
+            team_tree = (
+                load_tree(session=session, workspace_id=workspace_id, today=today, team_id=team.id)
+                if team
+                else None
+            )
+            company = load_tree(
+                session=session, workspace_id=workspace_id, today=today, company_only=True
+            )
+            return mine, team.name if team else None, team_tree, company
+
+    # -- check-ins ---------------------------------------------------------------------
+
+    def checkin_targets(
+        self,
+        *,
+        workspace_id: str,
+        user_id: str,
+        key_result_id: int | None = None,
+        objective_id: int | None = None,
+    ) -> list[tuple[KeyResult, Objective]]:
+        """The KRs a check-in modal should show: one KR, one objective's, or all of mine."""
+        with session_scope(self.engine) as session:
+            ensure_workspace(session=session, workspace_id=workspace_id)
+            open_ids = [
+                c.id
+                for c in cycle_store.list_cycles(session=session, workspace_id=workspace_id)
+                if c.is_open
+            ]
+            if key_result_id is not None:
+                kr = objective_store.get_key_result(
+                    session=session, workspace_id=workspace_id, key_result_id=key_result_id
+                )
+                objective = objective_store.get_objective(
+                    session=session, workspace_id=workspace_id, objective_id=kr.objective_id
+                )
+                return [(kr, objective)]
+            if objective_id is not None:
+                tree = self._tree_of(session, workspace_id, objective_id)
+                objective = tree.objective(objective_id)
+                mine = [kr for kr in tree.krs_of(objective_id) if kr.owner_id == user_id]
+                return [(kr, objective) for kr in mine or tree.krs_of(objective_id)]
+            return objective_store.list_user_key_results(
+                session=session, workspace_id=workspace_id, owner_id=user_id, cycle_ids=open_ids
+            )
+
+    def _tree_of(self, session, workspace_id: str, objective_id: int) -> LoadedTree:  # type: ignore[no-untyped-def]
+        objective = objective_store.get_objective(
+            session=session, workspace_id=workspace_id, objective_id=objective_id
+        )
+        return load_tree(
+            session=session,
+            workspace_id=workspace_id,
+            today=self.today(),
+            cycle_ids=[objective.cycle_id],
+        )
+
+    def save_checkin(
+        self, *, workspace_id: str, user_id: str, view: dict, source: str = "modal"
+    ) -> CheckInResult:
+        """Record the check-in modal: one row per KR; resubmitting the same view is a no-op."""
+        values = {
+            bid: next(iter(actions.values())) for bid, actions in view["state"]["values"].items()
+        }
+        note = (values.get("note") or {}).get("value") or ""
+        blocker = (values.get("blocker") or {}).get("value") or ""
+        errors: dict[str, str] = {}
+        readings: list[tuple[int, float | None, int | None]] = []
+        for bid, state in values.items():
+            if not bid.startswith("value:"):
+                continue
+            kr_id = int(bid.split(":", 1)[1])
+            if state.get("type") == "checkboxes":
+                value: float | None = 1.0 if state.get("selected_options") else 0.0
+            else:
+                try:
+                    value = parse_number_input(state.get("value") or "")
+                except NumberInputError as error:
+                    errors[bid] = error.message
+                    continue
+            chosen = (values.get(f"confidence:{kr_id}") or {}).get("selected_option")
+            readings.append((kr_id, value, int(chosen["value"]) if chosen else None))
+        if errors:
+            return CheckInResult(0, 0, errors)
+        now = self.clock()
+        recorded = duplicates = 0
+        try:
+            with session_scope(self.engine) as session:
+                for kr_id, value, confidence in readings:
+                    _, created = record_check_in(
+                        session=session,
+                        workspace_id=workspace_id,
+                        key_result_id=kr_id,
+                        author_id=user_id,
+                        value=value,
+                        confidence=confidence,
+                        note=note,
+                        blocker=blocker,
+                        period_start=now.date(),
+                        now=now,
+                        source=source,
+                        dedupe_key=f"view:{view['id']}",
+                    )
+                    recorded += created
+                    duplicates += not created
+        except Refused as error:
+            return CheckInResult(0, 0, {"note": str(error)})
+        return CheckInResult(recorded, duplicates)
+
+    # -- workspace, teams, cycles ------------------------------------------------------
+
+    def set_statement(self, *, workspace_id: str, which: str, text: str) -> None:
+        text = clean_text(text, single_line=True)
+        if len(text) > STATEMENT_MAX:
+            raise Refused(
+                f"Keep the {which} under {STATEMENT_MAX} characters (it has {len(text)})."
+            )
+        with session_scope(self.engine) as session:
+            ensure_workspace(session=session, workspace_id=workspace_id)
+            update_workspace(session=session, workspace_id=workspace_id, **{which: text})
+
+    def statements(self, *, workspace_id: str) -> tuple[str, str]:
+        with session_scope(self.engine) as session:
+            ws = ensure_workspace(session=session, workspace_id=workspace_id)
+            return ws.vision, ws.mission
+
+
+def _ensure_may_change(objective: Objective, user_id: str, is_admin: Callable[[], bool]) -> None:
+    if objective.owner_id == user_id or is_admin():
+        return
+    raise PermissionDenied(
+        f"Only <@{objective.owner_id}> (the owner) or a workspace admin can change this objective."
+    )
+
+
+def _my_team(mine: LoadedTree) -> Team | None:
+    """The team of most of my objectives: Ladder has no membership list of its own."""
+    counts: dict[int, int] = {}
+    for objective in mine.objectives:
+        if objective.team_id is not None:
+            counts[objective.team_id] = counts.get(objective.team_id, 0) + 1
+    if not counts:
+        return None
+    return mine.teams.get(max(counts, key=lambda t: counts[t]))
+
+
+def _kr_draft(kr: KeyResult) -> KRDraft:
+    def shown(value: float | None) -> str:
+        return "" if value is None else format_value(value, unit=UnitKind.NUMBER)
+
+    kind = KRKind(kr.kind)
+    return KRDraft(
+        text=kr.title,
+        kind=kind.value,
+        start="" if kind.is_threshold or kind is KRKind.MILESTONE else shown(kr.start_value),
+        target="" if kind is KRKind.MILESTONE else shown(kr.target_value),
+        unit=unit_text(UnitKind(kr.unit), kr.unit_label),
+        due=kr.due_date,
+        key_result_id=kr.id,
+    )

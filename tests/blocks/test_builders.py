@@ -1,0 +1,244 @@
+"""Every block builder as a pure function, checked against Slack's limits and read as text."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from datetime import UTC, date, datetime
+
+import pytest
+from sqlmodel import Session
+
+from bot.blocks.admin import build_cycle_grades, build_team_reply
+from bot.blocks.dialogs import build_align_modal, build_archive_modal, build_checkin_modal
+from bot.blocks.help import build_help
+from bot.blocks.home import build_home
+from bot.blocks.objective_modal import build_objective_modal, draft_from_state
+from bot.blocks.text import escape, progress_bar
+from bot.blocks.tree import build_mine_message, build_objective_confirmation, build_status_message
+from bot.okr.kinds import KRKind
+from bot.okr.validate import KRSpec
+from bot.services.admin import CycleClosed, TeamChanged, TeamList, Unrecognized
+from bot.services.drafts import KRDraft, ObjectiveDraft
+from storage.cycles import close_cycle
+from storage.models import Team
+from storage.objectives import create_objective
+from storage.tree import load_tree
+from tests.factories import reference_company
+from tests.support.blockkit import validate_message, validate_view
+from tests.support.slack_sender import state_values
+
+NOW = datetime(2026, 4, 5, 12, tzinfo=UTC)
+HOSTILE = "<!channel> <@U123> <https://evil|click> & co"
+
+
+def all_text(payload: dict) -> str:
+    return json.dumps(payload, ensure_ascii=False)
+
+
+def mrkdwn_text(payload: object) -> str:
+    """Everything Slack parses for mentions and links: mrkdwn objects and the `text` fallback."""
+    found: list[str] = []
+
+    def walk(node: object, key: str = "") -> None:
+        if isinstance(node, dict):
+            if node.get("type") == "mrkdwn" or (key == "" and "text" in node and "blocks" in node):
+                found.append(str(node.get("text", "")))
+            for k, v in node.items():
+                walk(v, k)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item, key)
+
+    walk(payload)
+    return "\n".join(found)
+
+
+@pytest.fixture(params=["sqlite"])
+def engine(request, tmp_path, sqlite_template):  # builders need data, not both backends
+    import shutil
+
+    from storage.db import make_engine
+
+    path = tmp_path / "ladder.db"
+    shutil.copy(sqlite_template, path)
+    engine = make_engine(f"sqlite:///{path}")
+    yield engine
+    engine.dispose()
+
+
+def test_escape_neutralizes_mentions_and_links() -> None:
+    assert escape(HOSTILE) == "&lt;!channel&gt; &lt;@U123&gt; &lt;https://evil|click&gt; &amp; co"
+    assert progress_bar(0.63) == "▓▓▓▓▓▓░░░░"
+    assert progress_bar(1.7) == "▓" * 10 and progress_bar(None) == "░" * 10
+
+
+def test_help_and_unknown_command() -> None:
+    message = build_help(unknown="stauts", suggestion="status")
+    assert validate_message(message) == []
+    assert "Did you mean `/okr status`?" in all_text(message)
+    assert message["text"].startswith("Unknown command /okr stauts")
+    hostile = build_help(unknown="<!here>")
+    assert "<!here>" not in mrkdwn_text(hostile)
+
+
+def test_status_message_renders_the_reference_company(session: Session) -> None:
+    company = reference_company(session)
+    tree = load_tree(session=session, workspace_id=company.workspace_id, today=NOW.date())
+    message = build_status_message(tree=tree, scope="all objectives", now=NOW)
+    assert validate_message(message) == []
+    text = all_text(message)
+    assert "Empowering global connectivity" in text and "Deliver cutting-edge" in text
+    assert "*Launch a new communication platform*" in text
+    assert "Reduce latency to under 100 milliseconds — — → 100 ms" in text
+    assert "at least 9" in text
+    assert message["text"].startswith("OKR status · all objectives: 2 objectives")
+
+
+def test_status_escapes_user_text_everywhere(session: Session) -> None:
+    company = reference_company(session)
+    create_objective(
+        session=session,
+        workspace_id=company.workspace_id,
+        cycle_id=company.cycle.id,
+        owner_id="U1",
+        title=HOSTILE,
+        key_results=[KRSpec(HOSTILE, KRKind.INCREASE, 10, unit_label="<!here>")],
+    )
+    tree = load_tree(session=session, workspace_id=company.workspace_id, today=NOW.date())
+    for payload in (
+        build_status_message(tree=tree, scope=HOSTILE, now=NOW),
+        build_mine_message(tree=tree, user_id="U1", now=NOW),
+    ):
+        text = mrkdwn_text(payload)
+        assert "<!channel>" not in text and "<@U123>" not in text and "<!here>" not in text
+        assert "<https://evil" not in text
+        assert "&lt;!channel&gt;" in text
+
+
+def test_large_tree_is_summarized_within_message_limits(session: Session) -> None:
+    company = reference_company(session)
+    spec = KRSpec("A key result with a long enough title " * 4, KRKind.INCREASE, 100)
+    parent = company.platform.id
+    for i in range(120):
+        parent = create_objective(
+            session=session,
+            workspace_id=company.workspace_id,
+            cycle_id=company.cycle.id,
+            owner_id="U1",
+            title=f"Objective {i} " + "x" * 120,
+            parent_id=parent if i % 4 else None,
+            key_results=[spec] * 30,
+        ).id
+    tree = load_tree(session=session, workspace_id=company.workspace_id, today=NOW.date())
+    message = build_status_message(tree=tree, scope="all", now=NOW)
+    assert validate_message(message) == []
+    assert len(message["blocks"]) == 50
+    assert "more objectives not shown here" in message["blocks"][-1]["elements"][0]["text"]
+    assert "…and" in all_text(message)  # long KR lists are cut inside the 3,000 characters
+    mine = build_mine_message(
+        tree=load_tree(session=session, workspace_id="T0REF", today=NOW.date(), owner_id="U1"),
+        user_id="U1",
+        now=NOW,
+    )
+    assert validate_message(mine) == [] and len(mine["blocks"]) <= 50
+    home = build_home(
+        mine=tree, user_id="U1", team_name="Platform", team_tree=tree, company_tree=tree, now=NOW
+    )
+    assert validate_view(home) == [] and len(home["blocks"]) <= 100
+
+
+def test_home_tab(session: Session) -> None:
+    company = reference_company(session)
+    tree = load_tree(session=session, workspace_id=company.workspace_id, today=NOW.date())
+    home = build_home(
+        mine=tree, user_id="U0CEO", team_name=None, team_tree=None, company_tree=tree, now=NOW
+    )
+    assert validate_view(home) == []
+    text = all_text(home)
+    assert "New objective" in text and "Your key results" in text and "Company objectives" in text
+    buttons = [
+        b["accessory"] for b in home["blocks"] if b.get("accessory", {}).get("type") == "button"
+    ]
+    assert len(buttons) == 5 and all(b["text"]["text"] == "Check in" for b in buttons)
+
+
+def test_confirmation_and_dialogs(session: Session) -> None:
+    company = reference_company(session)
+    child = create_objective(
+        session=session,
+        workspace_id="T0REF",
+        cycle_id=company.cycle.id,
+        owner_id="U2",
+        title="Child",
+        parent_id=company.platform.id,
+    )
+    tree = load_tree(session=session, workspace_id="T0REF", today=NOW.date())
+    confirmation = build_objective_confirmation(tree=tree, objective=child, now=NOW, created=True)
+    assert validate_message(confirmation) == []
+    assert "ladders up to *Launch a new communication platform*" in all_text(confirmation)
+    krs = [(kr, tree.objective(kr.objective_id)) for kr in tree.key_results]
+    checkin = build_checkin_modal(krs=krs, origin={"channel_id": "C1"})
+    assert validate_view(checkin) == []
+    assert build_align_modal(objective=child, parent=company.platform)["blocks"][1]["element"][
+        "initial_option"
+    ]["value"] == str(company.platform.id)
+    archive = build_archive_modal(objective=company.platform, children=[child], parent=None)
+    assert validate_view(archive) == [] and "move up to the top level" in all_text(archive)
+
+
+def test_cycle_grades_and_team_replies(session: Session) -> None:
+    company = reference_company(session)
+    close_cycle(session=session, workspace_id="T0REF", cycle_id=company.cycle.id, now=NOW)
+    tree = load_tree(
+        session=session, workspace_id="T0REF", today=NOW.date(), cycle_ids=[company.cycle.id]
+    )
+    grades = build_cycle_grades(CycleClosed(company.cycle, tree))
+    assert validate_message(grades) == []
+    assert "🔴 *0.0*  Launch a new communication platform" in all_text(grades)
+    team = Team(id=1, workspace_id="T0REF", name=HOSTILE)
+    for reply in (
+        build_team_reply(TeamList([team], {1: ["C1"]})),
+        build_team_reply(TeamChanged("created", team)),
+        build_team_reply(Unrecognized("team")),
+    ):
+        assert validate_message(reply) == [] and "<!channel>" not in mrkdwn_text(reply)
+
+
+def _draft(**changes) -> ObjectiveDraft:
+    base = ObjectiveDraft(
+        title="Launch",
+        owner_id="U1",
+        cycle_id=1,
+        krs=[
+            KRDraft(
+                text="Grow MRR from $50k to $120k",
+                kind="increase",
+                start="50k",
+                target="120k",
+                unit="$",
+                due=date(2026, 6, 30),
+            ),
+            KRDraft(),
+        ],
+    )
+    return replace(base, **changes)
+
+
+def test_objective_modal_limits_and_state_round_trip() -> None:
+    draft = _draft(
+        krs=[KRDraft(text=f"KR {i}") for i in range(8)], rev=3, parent_id=7, parent_label="Parent"
+    )
+    view = build_objective_modal(draft=draft, teams=[(1, "Eng")], cycles=[(1, "Q2 2026")])
+    assert validate_view(view) == []
+    assert len(view["blocks"]) <= 100
+    assert all(b["block_id"].endswith("@3") for b in view["blocks"] if b["type"] == "input")
+    assert not any(b["type"] == "actions" for b in view["blocks"])  # 8 is the most
+
+    two = build_objective_modal(draft=_draft(), teams=[], cycles=[(1, "Q2 2026")])
+    # What Slack would send back if the person submitted the prefilled form as it is.
+    view_back = {**two, "id": "V1", "state": {"values": state_values(two["blocks"], None)}}
+    back = draft_from_state(view_back)
+    assert back.title == "Launch" and back.owner_id == "U1" and back.cycle_id == 1
+    assert back.krs[0] == _draft().krs[0]
+    assert back.krs[1] == KRDraft()
