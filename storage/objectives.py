@@ -184,14 +184,20 @@ def delete_objective(*, session: Session, workspace_id: str, objective_id: int) 
     return children
 
 
-def _reparent_children(*, session: Session, objective: Objective) -> list[Objective]:
-    children = list(
+def list_children(*, session: Session, workspace_id: str, objective_id: int) -> list[Objective]:
+    """Objectives aligned directly under this one (archived ones included)."""
+    return list(
         session.exec(
-            select(Objective).where(
-                Objective.workspace_id == objective.workspace_id,
-                Objective.parent_id == objective.id,
-            )
+            select(Objective)
+            .where(Objective.workspace_id == workspace_id, Objective.parent_id == objective_id)
+            .order_by(col(Objective.id))
         ).all()
+    )
+
+
+def _reparent_children(*, session: Session, objective: Objective) -> list[Objective]:
+    children = list_children(
+        session=session, workspace_id=objective.workspace_id, objective_id=objective.id
     )
     for child in children:
         child.parent_id = objective.parent_id

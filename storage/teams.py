@@ -112,6 +112,18 @@ def team_for_channel(*, session: Session, workspace_id: str, channel_id: str) ->
     ).first()
 
 
+def channels_by_team(*, session: Session, workspace_id: str) -> dict[int, list[str]]:
+    """Linked channels of every team of the workspace, in one statement."""
+    found: dict[int, list[str]] = {}
+    for team_id, channel_id in session.exec(
+        select(TeamChannel.team_id, TeamChannel.channel_id)
+        .where(TeamChannel.workspace_id == workspace_id)
+        .order_by(TeamChannel.id)
+    ):
+        found.setdefault(team_id, []).append(channel_id)
+    return found
+
+
 def channels_of_team(*, session: Session, workspace_id: str, team_id: int) -> list[str]:
     return list(
         session.exec(
