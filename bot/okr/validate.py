@@ -112,7 +112,11 @@ def kr_problems(spec: KRSpec) -> dict[str, str]:
         ),
     }
     if not any(problems[k] for k in ("target_value", "start_value")):
-        problems["target_value"] = _direction_problem(spec)
+        if spec.kind is KRKind.DECREASE and spec.start_value is None:
+            # Counting up from zero is a fair default; coming down from zero is not.
+            problems["start_value"] = "A decrease needs a start value: where is it today?"
+        else:
+            problems["target_value"] = _direction_problem(spec)
     return {k: v for k, v in problems.items() if v}
 
 
@@ -120,7 +124,7 @@ def _direction_problem(spec: KRSpec) -> str | None:
     start, target = spec.start_value, spec.target_value
     if spec.kind in (KRKind.INCREASE, KRKind.DECREASE):
         if start is None:
-            return None  # a missing baseline reads as 0
+            return None  # an increase with no baseline counts from 0
         if target == start:
             return "The target equals the start value: there is nothing to move."
         if spec.kind is KRKind.INCREASE and target < start:
