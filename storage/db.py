@@ -57,7 +57,10 @@ def make_engine(url: str = DEFAULT_DATABASE_URL, *, echo: bool = False) -> Engin
 
     @event.listens_for(engine, "begin")
     def _sqlite_begin(connection) -> None:  # type: ignore[no-untyped-def]
-        connection.exec_driver_sql("BEGIN")
+        # IMMEDIATE takes the write lock up front: a deferred transaction that reads, then
+        # writes, fails at once with "database is locked" when another writer got there
+        # first (busy_timeout cannot help there). Writers queue instead; WAL keeps it cheap.
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, select
 
 from storage.errors import NotFound
@@ -33,9 +35,11 @@ def ensure_workspace(*, session: Session, workspace_id: str, name: str = "") -> 
     """The workspace row, created on first contact."""
     workspace = session.get(Workspace, workspace_id)
     if workspace is None:
-        workspace = Workspace(team_id=workspace_id, name=name)
-        session.add(workspace)
-        session.flush()
+        # Two first requests may race: insert-if-absent, then read whichever row won.
+        row = Workspace(team_id=workspace_id, name=name).model_dump()
+        insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+        session.execute(insert(Workspace).values(**row).on_conflict_do_nothing())
+        workspace = session.get_one(Workspace, workspace_id)
     return workspace
 
 

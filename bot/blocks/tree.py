@@ -50,15 +50,19 @@ def objective_menu(objective_id: int) -> dict:
 
 def kr_line(tree: LoadedTree, kr: KeyResult) -> str:
     health = tree.health.krs[kr.id]
+    kind = KRKind(kr.kind)
+    moving = kind in (KRKind.INCREASE, KRKind.DECREASE)
+    # Before the first check-in a moving KR stands at its start: "250 → 100 ms", not "— → …".
+    current = kr.start_value if moving and kr.current_value is None else kr.current_value
     values = kr_values(
-        kind=KRKind(kr.kind),
+        kind=kind,
         unit=UnitKind(kr.unit),
         unit_label=kr.unit_label,
-        current=kr.current_value,
+        current=current,
         target=kr.target_value,
     )
     parts = [f"• {escape(kr.title)} — {values}"]
-    if KRKind(kr.kind) in (KRKind.INCREASE, KRKind.DECREASE):
+    if moving:
         parts.append(percent(health.raw_progress if health.raw_progress is not None else 0))
     parts.append(_STATUS_DOT[health.status])
     if kr.confidence is not None:

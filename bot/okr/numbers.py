@@ -277,6 +277,16 @@ def _format_compact(value: float) -> str:
     return f"-{text}" if value < 0 else text
 
 
+def format_input(value: float) -> str:
+    """The exact value for an input field: it must read back as the same number.
+
+    Display forms round ("1.23M"); prefilled inputs must not, or saving an untouched
+    form would change the stored target.
+    """
+    text = f"{value:,.15g}"
+    return repr(value) if "e" in text else text
+
+
 def _format_plain(value: float) -> str:
     """Exact with thousands separators: 3 decimals, or 3 significant digits below 1."""
     magnitude = abs(value)

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 
 from bot.okr.kinds import KRKind, UnitKind
-from bot.okr.numbers import NumberInputError, format_value, parse_number_input
+from bot.okr.numbers import NumberInputError, format_input, parse_number_input
 from bot.okr.parse import parse_key_result
 from bot.okr.units import parse_unit, unit_text
 from bot.okr.validate import KRSpec, clean_text, kr_problems, objective_problems
@@ -85,10 +85,9 @@ def fill_from_sentence(kr: KRDraft, *, today: date) -> KRDraft:
     proposal = parse_key_result(kr.text, today=today)
     if proposal is None:
         return kr
-    plain_number = UnitKind.NUMBER
 
     def shown(value: float | None) -> str:
-        return "" if value is None else format_value(value, unit=plain_number)
+        return "" if value is None else format_input(value)
 
     return replace(
         kr,

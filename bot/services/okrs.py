@@ -16,7 +16,7 @@ from sqlalchemy import Engine
 
 from bot.okr.kinds import KRKind, UnitKind
 from bot.okr.limits import STATEMENT_MAX
-from bot.okr.numbers import NumberInputError, format_value, parse_number_input
+from bot.okr.numbers import NumberInputError, format_input, parse_number_input
 from bot.okr.units import unit_text
 from bot.okr.validate import clean_text
 from bot.services.cycles import quarter_of
@@ -548,7 +548,7 @@ def _my_team(mine: LoadedTree) -> Team | None:
 
 def _kr_draft(kr: KeyResult) -> KRDraft:
     def shown(value: float | None) -> str:
-        return "" if value is None else format_value(value, unit=UnitKind.NUMBER)
+        return "" if value is None else format_input(value)
 
     kind = KRKind(kr.kind)
     return KRDraft(

@@ -90,7 +90,7 @@ def test_status_message_renders_the_reference_company(session: Session) -> None:
     text = all_text(message)
     assert "Empowering global connectivity" in text and "Deliver cutting-edge" in text
     assert "*Launch a new communication platform*" in text
-    assert "Reduce latency to under 100 milliseconds — — → 100 ms" in text
+    assert "Reduce latency to under 100 milliseconds — 250 → 100 ms" in text  # at its start
     assert "at least 9" in text
     assert message["text"].startswith("OKR status · all objectives: 2 objectives")
 

@@ -7,7 +7,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bot.okr.kinds import UnitKind
-from bot.okr.numbers import NumberInputError, format_value, parse_number, parse_number_input
+from bot.okr.numbers import (
+    NumberInputError,
+    format_input,
+    format_value,
+    parse_number,
+    parse_number_input,
+)
 
 
 @pytest.mark.parametrize(
@@ -251,3 +257,23 @@ def test_currency_display_round_trips(value: float, code: str) -> None:
     parsed = parse_number(format_value(value, unit=UnitKind.CURRENCY, unit_label=code))
     assert parsed is not None
     assert math.isclose(parsed, value, rel_tol=5e-3, abs_tol=5e-4 + 1e-9)
+
+
+@given(st.floats(min_value=-1e15, max_value=1e15, allow_nan=False, allow_infinity=False))
+def test_format_input_reads_back_as_the_same_number(value: float) -> None:
+    value = float(f"{value:.15g}")  # what storage can hold exactly anyway
+    assert parse_number(format_input(value)) == value
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        (1_000_000, "1,000,000"),
+        (1_234_567, "1,234,567"),
+        (0.125, "0.125"),
+        (-40, "-40"),
+        (52.5, "52.5"),
+    ],
+)
+def test_format_input_is_exact_not_compact(value: float, text: str) -> None:
+    assert format_input(value) == text

@@ -126,7 +126,7 @@ def _statement(which: str) -> Handler:
             return
         call.require_admin(f"set the {which}")
         call.deps.okrs.set_statement(workspace_id=call.workspace_id, which=which, text=call.rest)
-        call.respond(**build_notice(f"The {which} is now “{escape(call.rest)}”.", icon="✅"))
+        call.respond(**build_notice(f"{which.title()} set: “{escape(call.rest)}”", icon="✅"))
 
     return handler
 

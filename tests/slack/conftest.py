@@ -1,0 +1,107 @@
+"""End-to-end fixtures: the real Ladder app on a loopback port, Slack played by the stand-in.
+
+Requests reach the app the way Slack sends them (v0-signed HTTP), and the app's WebClient
+talks to the stand-in through SLACK_API_URL, exactly as it would talk to slack.com.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from socketserver import ThreadingMixIn
+from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+import pytest
+from sqlalchemy import Engine
+
+from bot.app import build_app
+from bot.config import load_settings
+from bot.server import make_wsgi_app
+from tests.support.slack_sender import SlackSender
+from tests.support.slack_standin import SlackStandIn
+
+SECRET = "0123456789abcdef0123456789abcdef"  # 32 hex characters, like Slack's
+ACME, OTHER = "T0ACME", "T0OTHER"
+ACME_TOKEN, OTHER_TOKEN = "xoxb-acme-test", "xoxb-other-test"
+CEO, DEV, EVE = "U0CEO", "U0DEV", "U0EVE"  # Acme's admin, a developer, and another member
+STRANGER = "U0STRANGER"  # a member of the other workspace
+
+
+class TestClock:
+    """The app's clock: tests move it instead of sleeping."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+class _ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+
+
+@dataclass
+class Ladder:
+    """The running app, its database, the stand-in, and a sender per workspace."""
+
+    url: str
+    engine: Engine
+    clock: TestClock
+    standin: SlackStandIn
+    acme: SlackSender
+    other: SlackSender
+
+
+@pytest.fixture
+def standin() -> Iterator[SlackStandIn]:
+    with SlackStandIn() as standin:
+        standin.add_workspace(ACME, bot_token=ACME_TOKEN, team_name="Acme Tech")
+        standin.add_workspace(OTHER, bot_token=OTHER_TOKEN, team_name="Other Co")
+        standin.add_user(ACME, CEO, name="ceo", is_admin=True, is_owner=True)
+        standin.add_user(ACME, DEV, name="dev", tz="Europe/Berlin")
+        standin.add_user(ACME, EVE, name="eve", tz="Asia/Tokyo")
+        standin.add_user(OTHER, STRANGER, name="stranger")
+        yield standin
+        assert standin.violations == [], "the app sent what Slack would refuse"
+
+
+@pytest.fixture
+def ladder(standin: SlackStandIn, engine: Engine) -> Iterator[Ladder]:
+    settings = load_settings(
+        {
+            "SLACK_BOT_TOKEN": ACME_TOKEN,
+            "SLACK_SIGNING_SECRET": SECRET,
+            "SLACK_API_URL": standin.api_url,
+            "LADDER_SCHEDULER": "off",
+        }
+    )
+    clock = TestClock(datetime(2026, 2, 16, 9, 0, tzinfo=UTC))
+    app = build_app(settings, engine, clock=clock)
+    server = make_server(
+        "127.0.0.1", 0, make_wsgi_app(app, engine), _ThreadingWSGIServer, _QuietHandler
+    )
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    )
+    thread.start()
+    url = f"http://127.0.0.1:{server.server_port}/slack/events"
+    with (
+        SlackSender(url, SECRET, standin, team_id=ACME) as acme,
+        SlackSender(url, SECRET, standin, team_id=OTHER) as other,
+    ):
+        yield Ladder(url, engine, clock, standin, acme, other)
+    server.shutdown()
+    server.server_close()
+    thread.join(timeout=5)
