@@ -16,6 +16,7 @@ from sqlalchemy import Engine
 
 from bot.config import Settings
 from bot.listeners import Deps, register_all
+from bot.services.checkins import CheckinService
 from bot.services.okrs import OKRService
 from bot.services.people import PeopleDirectory
 
@@ -45,6 +46,11 @@ def build_app(
         token_verification_enabled=token_verification,
         logger=logging.getLogger("ladder.bolt"),
     )
-    deps = Deps(okrs=OKRService(engine, clock=clock), people=PeopleDirectory(), clock=clock)
+    deps = Deps(
+        okrs=OKRService(engine, clock=clock),
+        checkins=CheckinService(engine, clock=clock),
+        people=PeopleDirectory(),
+        clock=clock,
+    )
     register_all(app, deps)
     return app

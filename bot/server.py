@@ -51,6 +51,13 @@ def make_wsgi_app(app: App, engine: Engine) -> Callable[..., Iterable[bytes]]:
 
 def serve(settings: Settings, engine: Engine) -> None:
     app = build_app(settings, engine)
+    if settings.run_scheduler:
+        # In this (master) process, once: the web worker is not where jobs run.
+        from bot.jobs.runtime import start_background_scheduler
+
+        start_background_scheduler(settings, engine)
+    else:
+        log.info("scheduler off here (LADDER_SCHEDULER=off): run `python -m bot clock` once")
     if settings.socket_mode:
         from slack_bolt.adapter.socket_mode import SocketModeHandler
 

@@ -32,8 +32,9 @@ def record_check_in(
 ) -> tuple[CheckIn, bool]:
     """Store a check-in and move the KR to it, in the caller's transaction.
 
-    Returns (row, created). With a `dedupe_key` already used for this KR the existing row is
+    Returns (row, recorded). With a `dedupe_key` already used for this KR the existing row is
     returned unchanged and nothing else is written: retries and double clicks are harmless.
+    A KR keeps one check-in per period; a later answer in the same period replaces it.
     `value=None` keeps the current value (a confidence-only or "no change" answer).
     """
     note, blocker = clean_text(note), clean_text(blocker)
@@ -74,20 +75,26 @@ def record_check_in(
     ).one()
     if value is not None and KRKind(kr.kind) is KRKind.MILESTONE and value not in (0, 1):
         raise Refused("A milestone is either done (1) or not done (0).")
-    check_in = CheckIn(
-        workspace_id=workspace_id,
-        key_result_id=key_result_id,
-        author_id=author_id,
-        value=kr.current_value if value is None else value,
-        previous_value=kr.current_value,
-        confidence=kr.confidence if confidence is None else confidence,
-        note=note,
-        blocker=blocker,
-        period_start=period_start,
-        source=source,
-        dedupe_key=dedupe_key,
-        created_at=now,
-    )
+    # One check-in per KR and period: answering again (a second modal, a later change of
+    # mind) updates it, and its previous_value stays the value before the period.
+    check_in = session.exec(
+        select(CheckIn).where(
+            CheckIn.key_result_id == key_result_id, CheckIn.period_start == period_start
+        )
+    ).first()
+    if check_in is None:
+        check_in = CheckIn(
+            workspace_id=workspace_id,
+            key_result_id=key_result_id,
+            previous_value=kr.current_value,
+            period_start=period_start,
+            author_id=author_id,
+        )
+    check_in.author_id = author_id
+    check_in.value = kr.current_value if value is None else value
+    check_in.confidence = kr.confidence if confidence is None else confidence
+    check_in.note, check_in.blocker = note, blocker
+    check_in.source, check_in.dedupe_key, check_in.created_at = source, dedupe_key, now
     session.add(check_in)
     if value is not None:
         kr.current_value = 0.0 if value == 0 else value  # no negative zero
@@ -113,3 +120,19 @@ def list_check_ins(
     if since is not None:
         query = query.where(col(CheckIn.created_at) >= since)
     return list(session.exec(query.order_by(col(CheckIn.created_at), col(CheckIn.id))).all())
+
+
+def checked_in(
+    *, session: Session, workspace_id: str, key_result_ids: Sequence[int], periods: Sequence[date]
+) -> set[tuple[int, date]]:
+    """Which (KR, period) pairs have a check-in, in one statement."""
+    if not key_result_ids or not periods:
+        return set()
+    rows = session.exec(
+        select(CheckIn.key_result_id, CheckIn.period_start).where(
+            CheckIn.workspace_id == workspace_id,
+            col(CheckIn.key_result_id).in_(key_result_ids),
+            col(CheckIn.period_start).in_(periods),
+        )
+    ).all()
+    return {(kr_id, period) for kr_id, period in rows}

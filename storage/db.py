@@ -7,9 +7,10 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy import Engine, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import StaticPool
-from sqlmodel import Session, create_engine
+from sqlmodel import Session, SQLModel, create_engine
 
 DEFAULT_DATABASE_URL = "sqlite:///data/ladder.db"
 
@@ -63,6 +64,15 @@ def make_engine(url: str = DEFAULT_DATABASE_URL, *, echo: bool = False) -> Engin
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
+
+
+def insert_ignoring_conflicts(session: Session, table: type[SQLModel], rows: list[dict]) -> int:
+    """INSERT … ON CONFLICT DO NOTHING on SQLite and PostgreSQL; returns rows inserted."""
+    if not rows:
+        return 0
+    module = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    result = session.execute(module.insert(table).values(rows).on_conflict_do_nothing())
+    return max(result.rowcount or 0, 0)  # type: ignore[attr-defined]
 
 
 @contextmanager

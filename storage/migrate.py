@@ -13,6 +13,18 @@ from sqlalchemy import Engine
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 
 
+# Tables that live in Ladder's database but belong to a library that creates them itself.
+SCHEDULER_JOB_TABLE = "apscheduler_jobs"
+FOREIGN_TABLES = frozenset({SCHEDULER_JOB_TABLE})
+
+
+def include_object(
+    obj: object, name: str | None, type_: str, reflected: bool, compare_to: object
+) -> bool:
+    """Autogenerate and schema comparisons ignore the foreign tables."""
+    return not (type_ == "table" and name in FOREIGN_TABLES)
+
+
 class SchemaTooNew(RuntimeError):
     """The database was upgraded by a newer Ladder than this one."""
 

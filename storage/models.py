@@ -219,8 +219,10 @@ class KeyResult(SQLModel, table=True):
 class CheckIn(SQLModel, table=True):
     __tablename__ = "check_in"
     __table_args__ = (
-        # Idempotency: one row per (KR, dedupe key), e.g. one weekly prompt answer per period.
+        # Idempotency: a retried submission (same dedupe key) is a no-op, and a KR has one
+        # check-in per period; answering again in the same period updates it.
         sa.UniqueConstraint("key_result_id", "dedupe_key", name="uq_check_in_dedupe"),
+        sa.UniqueConstraint("key_result_id", "period_start", name="uq_check_in_period"),
         sa.Index("ix_check_in_kr_created", "key_result_id", "created_at"),
         sa.Index("ix_check_in_workspace_period", "workspace_id", "period_start"),
         sa.CheckConstraint(
@@ -246,3 +248,64 @@ class CheckIn(SQLModel, table=True):
     source: str = Field(default="modal", max_length=16)  # modal | no_change | import | …
     dedupe_key: str | None = Field(default=None, max_length=100)
     created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+
+
+class Person(SQLModel, table=True):
+    """What Ladder knows of a Slack user: timezone (cached from users.info), away dates."""
+
+    __tablename__ = "person"
+
+    workspace_id: str = Field(
+        sa_column=sa.Column(
+            sa.String(SLACK_ID_MAX),
+            sa.ForeignKey("workspace.team_id", ondelete="CASCADE"),
+            primary_key=True,
+        )
+    )
+    user_id: str = Field(primary_key=True, max_length=SLACK_ID_MAX)
+    tz: str | None = Field(default=None, max_length=64)
+    deleted: bool = False
+    is_bot: bool = False
+    away_until: date | None = None  # inclusive; None = here
+    refreshed_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+
+
+class OutboxState:
+    PLANNED = "planned"  # due; nobody has claimed it
+    SENDING = "sending"  # claimed by a sender; may have reached Slack if the sender died
+    SENT = "sent"
+    ANSWERED = "answered"  # the person checked in (prompts only)
+    SKIPPED = "skipped"  # nothing to send any more (answered early, away, left)
+    FAILED = "failed"  # Slack refused for good (e.g. user not found)
+
+
+class OutboxMessage(SQLModel, table=True):
+    """One message Ladder owes someone: a period's prompt, a reminder, a channel digest.
+
+    The unique key makes planning idempotent; claiming (planned -> sending) makes sending
+    exclusive; the stored channel/ts lets answers replace the message in place.
+    """
+
+    __tablename__ = "outbox_message"
+    __table_args__ = (
+        sa.UniqueConstraint(
+            "workspace_id", "recipient", "period_start", "kind", name="uq_outbox_message"
+        ),
+        sa.Index("ix_outbox_state_due", "state", "due_at"),
+        sa.Index("ix_outbox_workspace_period", "workspace_id", "period_start"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    workspace_id: str = Field(sa_column=_workspace_fk())
+    recipient: str = Field(max_length=SLACK_ID_MAX)  # a user id, or a channel for digests
+    period_start: date
+    kind: str = Field(max_length=16)  # prompt | reminder1.. | digest
+    state: str = Field(default=OutboxState.PLANNED, max_length=16)
+    due_at: datetime = Field(sa_column=_ts())
+    claimed_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    attempts: int = 0
+    channel_id: str | None = Field(default=None, max_length=SLACK_ID_MAX)
+    ts: str | None = Field(default=None, max_length=32)
+    sent_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    answered_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    error: str | None = Field(default=None, max_length=200)

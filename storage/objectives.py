@@ -57,8 +57,10 @@ def create_objective(
     parent_id: int | None = None,
     weight: float = 1.0,
     key_results: Sequence[KRSpec] = (),
+    now: datetime | None = None,
 ) -> Objective:
     """Create an objective and its KRs together: all are stored, or none."""
+    now = now or utcnow()
     title, description = clean_text(title, single_line=True), clean_text(description)
     _refuse_if(objective_problems(title=title, description=description, weight=weight))
     get_cycle(session=session, workspace_id=workspace_id, cycle_id=cycle_id)
@@ -75,12 +77,18 @@ def create_objective(
         title=title,
         description=description,
         weight=weight,
+        created_at=now,
+        updated_at=now,
     )
     session.add(objective)
     session.flush()
     for spec in key_results:
         add_key_result(
-            session=session, workspace_id=workspace_id, objective_id=objective.id, spec=spec
+            session=session,
+            workspace_id=workspace_id,
+            objective_id=objective.id,
+            spec=spec,
+            now=now,
         )
     return objective
 
@@ -208,7 +216,12 @@ def _reparent_children(*, session: Session, objective: Objective) -> list[Object
 
 
 def add_key_result(
-    *, session: Session, workspace_id: str, objective_id: int, spec: KRSpec
+    *,
+    session: Session,
+    workspace_id: str,
+    objective_id: int,
+    spec: KRSpec,
+    now: datetime | None = None,
 ) -> KeyResult:
     objective = get_objective(session=session, workspace_id=workspace_id, objective_id=objective_id)
     spec = _clean_spec(spec)
@@ -230,6 +243,8 @@ def add_key_result(
         weight=spec.weight,
         due_date=spec.due_date,
         position=position,
+        created_at=now or utcnow(),
+        updated_at=now or utcnow(),
     )
     session.add(kr)
     session.flush()
@@ -282,17 +297,31 @@ def list_user_key_results(
     *, session: Session, workspace_id: str, owner_id: str, cycle_ids: Sequence[int] | None = None
 ) -> list[tuple[KeyResult, Objective]]:
     """Active KRs a person owns, with their objectives, in one statement."""
+    return list_active_key_results(
+        session=session, workspace_id=workspace_id, owner_ids=[owner_id], cycle_ids=cycle_ids
+    )
+
+
+def list_active_key_results(
+    *,
+    session: Session,
+    workspace_id: str,
+    cycle_ids: Sequence[int] | None = None,
+    owner_ids: Sequence[str] | None = None,
+) -> list[tuple[KeyResult, Objective]]:
+    """Active KRs (of some owners, in some cycles) with their objectives, in one statement."""
     query = (
         select(KeyResult, Objective)
         .join(Objective, col(Objective.id) == KeyResult.objective_id)
         .where(
             KeyResult.workspace_id == workspace_id,
-            KeyResult.owner_id == owner_id,
             col(KeyResult.archived_at).is_(None),
             col(Objective.archived_at).is_(None),
         )
         .order_by(col(Objective.id), col(KeyResult.position), col(KeyResult.id))
     )
+    if owner_ids is not None:
+        query = query.where(col(KeyResult.owner_id).in_(owner_ids))
     if cycle_ids is not None:
         query = query.where(col(Objective.cycle_id).in_(cycle_ids))
     return [(kr, objective) for kr, objective in session.exec(query).all()]

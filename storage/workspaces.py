@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, select
 
+from storage.db import insert_ignoring_conflicts
 from storage.errors import NotFound
 from storage.models import Workspace, utcnow
 
@@ -37,8 +36,7 @@ def ensure_workspace(*, session: Session, workspace_id: str, name: str = "") -> 
     if workspace is None:
         # Two first requests may race: insert-if-absent, then read whichever row won.
         row = Workspace(team_id=workspace_id, name=name).model_dump()
-        insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-        session.execute(insert(Workspace).values(**row).on_conflict_do_nothing())
+        insert_ignoring_conflicts(session, Workspace, [row])
         workspace = session.get_one(Workspace, workspace_id)
     return workspace
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
 from sqlmodel import Session
 
@@ -65,7 +65,11 @@ class ReferenceCompany:
 
 
 def reference_company(
-    session: Session, *, workspace_id: str = "T0REF", owner_id: str = "U0CEO"
+    session: Session,
+    *,
+    workspace_id: str = "T0REF",
+    owner_id: str = "U0CEO",
+    now: datetime | None = None,
 ) -> ReferenceCompany:
     ensure_workspace(session=session, workspace_id=workspace_id, name="Acme Tech")
     update_workspace(session=session, workspace_id=workspace_id, vision=VISION, mission=MISSION)
@@ -83,6 +87,7 @@ def reference_company(
         owner_id=owner_id,
         title="Launch a new communication platform",
         key_results=PLATFORM_KRS,
+        now=now,
     )
     support = create_objective(
         session=session,
@@ -91,6 +96,7 @@ def reference_company(
         owner_id=owner_id,
         title="Enhance customer support",
         key_results=SUPPORT_KRS,
+        now=now,
     )
     session.commit()
     return ReferenceCompany(workspace_id, cycle, platform, support)

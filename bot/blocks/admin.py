@@ -16,13 +16,15 @@ from bot.services.admin import (
     Unrecognized,
 )
 
+# Placeholders are written &lt;…&gt;: a bare <name> in mrkdwn is a link to "name".
 TEAM_USAGE = (
-    "`/okr team` lists teams · `/okr team new <name> [parent <team>]` · "
-    "`/okr team link <name>` links this channel · `/okr team move <name> under <team|none>`"
+    "`/okr team` lists teams · `/okr team new &lt;name&gt; [parent &lt;team&gt;]` · "
+    "`/okr team link &lt;name&gt;` links this channel · "
+    "`/okr team move &lt;name&gt; under &lt;team|none&gt;`"
 )
 CYCLE_USAGE = (
-    "`/okr cycle` lists cycles · `/okr cycle new Q1 2027` (or `new <name> <YYYY-MM-DD> "
-    "<YYYY-MM-DD>`) · `/okr cycle close <name>`"
+    "`/okr cycle` lists cycles · `/okr cycle new Q1 2027` (or `new &lt;name&gt; &lt;YYYY-MM-DD&gt; "
+    "&lt;YYYY-MM-DD&gt;`) · `/okr cycle close &lt;name&gt;`"
 )
 
 

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from bot.blocks.text import escape, kr_values, mrkdwn, plain, truncate
 from bot.okr.kinds import KRKind, UnitKind
 from bot.okr.limits import NOTE_MAX
-from bot.okr.numbers import format_value
+from bot.okr.numbers import format_input
 
 if TYPE_CHECKING:
     from storage.models import KeyResult, Objective
@@ -60,14 +60,17 @@ def build_checkin_modal(*, krs: list[tuple[KeyResult, Objective]], origin: dict)
                 "max_length": 40,
                 "placeholder": plain("e.g. 1.2M, 42, 87%"),
             }
-            if kr.current_value is not None:
-                element["initial_value"] = format_value(kr.current_value, unit=UnitKind.NUMBER)
+            # Exact, not "1.2M": an untouched field must save the very same number.
+            shown = kr.current_value if kr.current_value is not None else kr.start_value
+            if shown is not None:
+                element["initial_value"] = format_input(shown)
         blocks.append(
             {
                 "type": "input",
                 "block_id": f"value:{kr.id}",
                 "label": plain("Now at"),
-                "optional": kind is KRKind.MILESTONE,
+                "hint": plain("Leave it as it is if nothing moved."),
+                "optional": True,  # empty keeps the current value
                 "element": element,
             }
         )

@@ -16,7 +16,16 @@ COMMANDS: list[tuple[str, str, str]] = [
         "Your objectives and key results, with Check in and Edit (only you see it)",
         "/okr mine",
     ),
-    ("checkin", "Check in on all your key results now", "/okr checkin"),
+    (
+        "checkin",
+        "Check in on all your key results now; admins: send this week's prompts now",
+        "/okr checkin · /okr checkin send",
+    ),
+    (
+        "away",
+        "Pause your weekly check-in prompts until a date (`/okr back` resumes them)",
+        "/okr away until 2026-12-31 · /okr back",
+    ),
     (
         "team",
         "List teams, create one, link this channel, or set a parent team",

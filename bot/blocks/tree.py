@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -173,11 +174,22 @@ def tree_sections(
 
 
 MESSAGE_BLOCKS = 50
+_MENTION = re.compile(r"<@[UW][A-Z0-9]+>")
 
 
 def build_status_message(*, tree: LoadedTree, scope: str, now: datetime) -> dict:
-    """`/okr status`: the why, then the tree with progress; summarized beyond 50 blocks."""
-    blocks: list[dict] = [{"type": "header", "text": plain(f"OKR status · {scope}", 150)}]
+    """`/okr status`: the why, then the tree with progress; summarized beyond 50 blocks.
+
+    `scope` is a team name (user text) or a mention the service built (`<@U…>`): a header is
+    plain text, where a mention would show raw, so a person's status names them below it.
+    """
+    person = _MENTION.fullmatch(scope) is not None
+    blocks: list[dict] = [
+        {"type": "header", "text": plain("OKR status" if person else f"OKR status · {scope}", 150)}
+    ]
+    if person:
+        blocks.append({"type": "context", "elements": [mrkdwn(f"Objectives of {scope}")]})
+    label = scope if person else escape(scope)
     why = why_block(tree)
     if why:
         blocks.append(why)
@@ -187,11 +199,11 @@ def build_status_message(*, tree: LoadedTree, scope: str, now: datetime) -> dict
                 "type": "section",
                 "text": mrkdwn(
                     "No objectives here yet. Start one with `/okr new`, or link this channel to a "
-                    "team with `/okr team link <name>`."
+                    "team with `/okr team link &lt;name&gt;`."
                 ),
             }
         )
-        return {"text": f"OKR status · {escape(scope)}: no objectives yet", "blocks": blocks}
+        return {"text": f"OKR status · {label}: no objectives yet", "blocks": blocks}
     blocks.append({"type": "divider"})
     budget = MESSAGE_BLOCKS - len(blocks) - 1  # keep one block for the footer
     sections, left_out = tree_sections(tree, now=now, budget=budget)
@@ -203,7 +215,7 @@ def build_status_message(*, tree: LoadedTree, scope: str, now: datetime) -> dict
             "Open Ladder's *Home* tab for the full tree."
         )
     blocks.append({"type": "context", "elements": [mrkdwn(footer)]})
-    return {"text": f"OKR status · {escape(scope)}: {summary_line(tree)}", "blocks": blocks}
+    return {"text": f"OKR status · {label}: {summary_line(tree)}", "blocks": blocks}
 
 
 def build_mine_message(*, tree: LoadedTree, user_id: str, now: datetime) -> dict:

@@ -9,6 +9,7 @@ from datetime import datetime
 from slack_bolt import App
 from slack_sdk import WebClient
 
+from bot.services.checkins import CheckinService
 from bot.services.okrs import OKRService
 from bot.services.people import PeopleDirectory
 
@@ -16,6 +17,7 @@ from bot.services.people import PeopleDirectory
 @dataclass(frozen=True)
 class Deps:
     okrs: OKRService
+    checkins: CheckinService
     people: PeopleDirectory
     clock: Callable[[], datetime]
 

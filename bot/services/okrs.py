@@ -15,16 +15,16 @@ from datetime import date, datetime
 from sqlalchemy import Engine
 
 from bot.okr.kinds import KRKind, UnitKind
-from bot.okr.limits import STATEMENT_MAX
+from bot.okr.limits import NOTE_MAX, STATEMENT_MAX
 from bot.okr.numbers import NumberInputError, format_input, parse_number_input
 from bot.okr.units import unit_text
 from bot.okr.validate import clean_text
+from bot.services.checkins import Answered, CheckinService
 from bot.services.cycles import quarter_of
 from bot.services.drafts import KRDraft, ObjectiveDraft, ReadDraft, read_draft
 from storage import cycles as cycle_store
 from storage import objectives as objective_store
 from storage import teams as team_store
-from storage.checkins import record_check_in
 from storage.db import session_scope
 from storage.errors import NotFound, Refused
 from storage.models import KeyResult, Objective, Team
@@ -36,6 +36,14 @@ USER_MENTION = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$")
 
 class PermissionDenied(Exception):
     """The caller may not change this; the message says who can."""
+
+
+class _FieldRefused(Exception):
+    """A refusal that belongs to one field of the form (e.g. a parent that makes a loop)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 @dataclass(frozen=True)
@@ -57,6 +65,7 @@ class CheckInResult:
     recorded: int
     duplicates: int
     errors: dict[str, str] = field(default_factory=dict)
+    answered: Answered | None = None
 
 
 class OKRService:
@@ -188,6 +197,8 @@ class OKRService:
                     saved = self._create(session, workspace_id, draft, read)
                 else:
                     saved = self._update(session, workspace_id, user_id, draft, read, is_admin)
+        except _FieldRefused as error:
+            return None, {error.field: str(error)}
         except Refused as error:
             return None, {"title": str(error)}
         except NotFound:
@@ -203,9 +214,21 @@ class OKRService:
             title=read.title,
             description=read.description,
             team_id=draft.team_id,
-            parent_id=draft.parent_id,
             key_results=[s.spec for s in read.key_results],
+            now=self.clock(),
         )
+        if draft.parent_id is not None:
+            # Aligned in the same transaction, with alignment's checks: the parent offered when
+            # the modal opened may have been archived since.
+            try:
+                objective_store.align_objective(
+                    session=session,
+                    workspace_id=workspace_id,
+                    objective_id=objective.id,
+                    parent_id=draft.parent_id,
+                )
+            except Refused as error:
+                raise _FieldRefused("parent", str(error)) from error
         return Saved(objective.id, objective.owner_id, created=True)  # type: ignore[arg-type]
 
     def _update(  # type: ignore[no-untyped-def]
@@ -234,12 +257,25 @@ class OKRService:
             owner_id=draft.owner_id,
         )
         if draft.parent_id != objective.parent_id:
-            objective_store.align_objective(
-                session=session,
-                workspace_id=workspace_id,
-                objective_id=objective_id,
-                parent_id=draft.parent_id,
+            try:
+                objective_store.align_objective(
+                    session=session,
+                    workspace_id=workspace_id,
+                    objective_id=objective_id,
+                    parent_id=draft.parent_id,
+                )
+            except Refused as error:  # a loop or an archived parent: say so on the parent
+                raise _FieldRefused("parent", str(error)) from error
+
+        def own_kr(kr_id: int) -> KeyResult:
+            # The modal's metadata names the KRs; only this objective's may be changed.
+            kr = objective_store.get_key_result(
+                session=session, workspace_id=workspace_id, key_result_id=kr_id
             )
+            if kr.objective_id != objective_id:
+                raise Refused("This form is out of date: close it and edit the objective again.")
+            return kr
+
         for slot in read.key_results:
             if slot.key_result_id is None:
                 objective_store.add_key_result(
@@ -247,11 +283,10 @@ class OKRService:
                     workspace_id=workspace_id,
                     objective_id=objective_id,
                     spec=slot.spec,
+                    now=self.clock(),
                 )
             else:
-                kr = objective_store.get_key_result(
-                    session=session, workspace_id=workspace_id, key_result_id=slot.key_result_id
-                )
+                kr = own_kr(slot.key_result_id)
                 objective_store.update_key_result(
                     session=session,
                     workspace_id=workspace_id,
@@ -260,7 +295,7 @@ class OKRService:
                 )
         for kr_id in read.removed_key_result_ids:
             objective_store.archive_key_result(
-                session=session, workspace_id=workspace_id, key_result_id=kr_id
+                session=session, workspace_id=workspace_id, key_result_id=own_kr(kr_id).id
             )
         return Saved(objective_id, draft.owner_id or objective.owner_id, created=False)
 
@@ -381,7 +416,20 @@ class OKRService:
             )
             if team is not None:
                 return load(team_id=team.id), team.name
-            return load(), "all objectives"
+            # No team here: say what works rather than post the whole company in this channel.
+            names = [
+                t.name for t in team_store.list_teams(session=session, workspace_id=workspace_id)
+            ]
+            link = (
+                f" or link this channel to a team with `/okr team link <team>` (teams: "
+                f"{', '.join(names)})"
+                if names
+                else " or create a team with `/okr team new <name>` and link this channel to it"
+            )
+            return (
+                "This channel isn't linked to a team yet. Try `/okr status all`, "
+                f"`/okr status <team>` or `/okr status @person`,{link}."
+            )
 
     def mine(self, *, workspace_id: str, user_id: str) -> LoadedTree:
         with session_scope(self.engine) as session:
@@ -474,6 +522,8 @@ class OKRService:
             kr_id = int(bid.split(":", 1)[1])
             if state.get("type") == "checkboxes":
                 value: float | None = 1.0 if state.get("selected_options") else 0.0
+            elif not (state.get("value") or "").strip():
+                value = None  # left empty: keep the current value
             else:
                 try:
                     value = parse_number_input(state.get("value") or "")
@@ -482,32 +532,29 @@ class OKRService:
                     continue
             chosen = (values.get(f"confidence:{kr_id}") or {}).get("selected_option")
             readings.append((kr_id, value, int(chosen["value"]) if chosen else None))
+        # Checked here, not only in storage, so the error lands on the field that is too long.
+        for name, typed in (("note", note), ("blocker", blocker)):
+            length = len(clean_text(typed))
+            if length > NOTE_MAX:
+                errors[name] = f"Keep the {name} under {NOTE_MAX} characters (it has {length})."
         if errors:
             return CheckInResult(0, 0, errors)
-        now = self.clock()
-        recorded = duplicates = 0
         try:
-            with session_scope(self.engine) as session:
-                for kr_id, value, confidence in readings:
-                    _, created = record_check_in(
-                        session=session,
-                        workspace_id=workspace_id,
-                        key_result_id=kr_id,
-                        author_id=user_id,
-                        value=value,
-                        confidence=confidence,
-                        note=note,
-                        blocker=blocker,
-                        period_start=now.date(),
-                        now=now,
-                        source=source,
-                        dedupe_key=f"view:{view['id']}",
-                    )
-                    recorded += created
-                    duplicates += not created
+            answered = CheckinService(self.engine, clock=self.clock).record(
+                workspace_id=workspace_id,
+                user_id=user_id,
+                readings=readings,
+                note=note,
+                blocker=blocker,
+                source=source,
+                dedupe_key=f"view:{view['id']}",
+            )
         except Refused as error:
             return CheckInResult(0, 0, {"note": str(error)})
-        return CheckInResult(recorded, duplicates)
+        except NotFound:  # deleted while the modal was open, or not this workspace's
+            message = "A key result in this form no longer exists. Close it and check in again."
+            return CheckInResult(0, 0, {"note": message})
+        return CheckInResult(answered.recorded, answered.duplicates, answered=answered)
 
     # -- workspace, teams, cycles ------------------------------------------------------
 

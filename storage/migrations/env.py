@@ -6,6 +6,7 @@ from alembic import context
 from sqlmodel import SQLModel
 from sqlmodel.sql.sqltypes import AutoString
 
+from storage.migrate import include_object
 from storage.models import UTCDateTime  # also registers the tables on SQLModel.metadata
 
 
@@ -32,6 +33,7 @@ with engine.connect() as connection:
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
         render_item=render_item,
+        include_object=include_object,
     )
     with context.begin_transaction():
         context.run_migrations()

@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import Engine
 
 from bot.app import build_app
-from bot.config import load_settings
+from bot.config import Settings, load_settings
 from bot.server import make_wsgi_app
 from tests.support.slack_sender import SlackSender
 from tests.support.slack_standin import SlackStandIn
@@ -57,6 +57,7 @@ class Ladder:
     """The running app, its database, the stand-in, and a sender per workspace."""
 
     url: str
+    settings: Settings
     engine: Engine
     clock: TestClock
     standin: SlackStandIn
@@ -101,7 +102,7 @@ def ladder(standin: SlackStandIn, engine: Engine) -> Iterator[Ladder]:
         SlackSender(url, SECRET, standin, team_id=ACME) as acme,
         SlackSender(url, SECRET, standin, team_id=OTHER) as other,
     ):
-        yield Ladder(url, engine, clock, standin, acme, other)
+        yield Ladder(url, settings, engine, clock, standin, acme, other)
     server.shutdown()
     server.server_close()
     thread.join(timeout=5)

@@ -19,6 +19,7 @@ from slack_bolt.adapter.wsgi import SlackRequestHandler
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry import RateLimitErrorRetryHandler, builtin_handlers
+from slack_sdk.models.metadata import Metadata
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.webhook import WebhookClient
 
@@ -29,7 +30,7 @@ from tests.support.blockkit import (
     validate_view,
 )
 from tests.support.slack_sender import SlackSender, state_values
-from tests.support.slack_standin import SlackStandIn
+from tests.support.slack_standin import SLACK_TIERS, SlackStandIn
 
 TEAM = "T0LADDER"
 TOKEN = "xoxb-ladder-test"
@@ -328,6 +329,324 @@ def test_identity_methods_answer_with_slack_shapes(
     assert refused(lambda: client.conversations_open(users=BOB))["error"] == "user_disabled"
 
 
+# ------------------------------------------------------------------ users.list
+
+
+def test_users_list_pages_through_the_callers_workspace_only(
+    standin: SlackStandIn, client: WebClient
+) -> None:
+    standin.add_user(TEAM, "U0GONE", deleted=True, tz="Asia/Tokyo")
+    standin.add_user(TEAM, "U0HELPER", is_bot=True)
+    standin.add_workspace("T0OTHER", bot_token="xoxb-other")
+    standin.add_user("T0OTHER", "U0STRANGER")
+    bot = standin.workspace(TEAM).bot_user_id
+    expected = [bot, ALICE, BOB, "U0GONE", "U0HELPER"]
+
+    everything = client.users_list()  # no limit: the whole set, as Slack documents
+    assert [m["id"] for m in everything["members"]] == expected
+    assert everything["response_metadata"]["next_cursor"] == ""
+    assert isinstance(everything["cache_ts"], int)
+
+    first = client.users_list(limit=2)
+    assert [m["id"] for m in first["members"]] == [bot, ALICE]
+    assert first["response_metadata"]["next_cursor"] != ""
+    # slack_sdk follows next_cursor itself when a response is iterated.
+    pages = [[m["id"] for m in page["members"]] for page in client.users_list(limit=2)]
+    assert pages == [[bot, ALICE], [BOB, "U0GONE"], ["U0HELPER"]]
+    walk = standin.calls("users.list")[-3:]
+    assert [c.args.get("cursor") for c in walk] == [
+        None,
+        walk[0].response["response_metadata"]["next_cursor"],
+        walk[1].response["response_metadata"]["next_cursor"],
+    ]
+
+    members = {m["id"]: m for m in everything["members"]}
+    alice, bob = members[ALICE], members[BOB]
+    assert (alice["tz"], alice["is_bot"], alice["deleted"]) == ("America/New_York", False, False)
+    assert (bob["tz"], isinstance(bob["tz_offset"], int)) == ("Europe/Paris", True)
+    assert "locale" not in alice
+    assert client.users_list(include_locale=True)["members"][1]["locale"] == "en-US"
+    gone = members["U0GONE"]
+    assert gone["deleted"] is True and "tz" not in gone  # like users.info
+    assert members["U0HELPER"]["is_bot"] is True and members[bot]["is_bot"] is True
+
+    other = WebClient(base_url=standin.api_url, token="xoxb-other").users_list()
+    other_bot = standin.workspace("T0OTHER").bot_user_id
+    assert [m["id"] for m in other["members"]] == [other_bot, "U0STRANGER"]
+    assert standin.violations == []
+
+
+def test_users_list_refuses_foreign_cursors_and_caps_the_limit(
+    standin: SlackStandIn, client: WebClient
+) -> None:
+    standin.add_workspace("T0OTHER", bot_token="xoxb-other")
+    standin.add_user("T0OTHER", "U0STRANGER")
+    foreign = WebClient(base_url=standin.api_url, token="xoxb-other").users_list(limit=1)
+    foreign_cursor = foreign["response_metadata"]["next_cursor"]  # points at U0STRANGER
+    for cursor in ("not-a-cursor", "dXNlcjpVMDYxTkZUVDI=", foreign_cursor):
+        assert refused(lambda c=cursor: client.users_list(cursor=c))["error"] == "invalid_cursor"
+    assert refused(lambda: client.users_list(limit=-1))["error"] == "invalid_arguments"
+
+    for i in range(1100):
+        standin.add_user(TEAM, f"U0MANY{i:04d}", tz="UTC", tz_offset=0, tz_label="UTC")
+    capped = client.users_list(limit=5000)
+    assert len(capped["members"]) == 1000
+    rest = client.users_list(limit=5000, cursor=capped["response_metadata"]["next_cursor"])
+    assert len(rest["members"]) == 1100 + 3 - 1000
+    assert rest["response_metadata"]["next_cursor"] == ""
+
+
+def test_users_list_and_history_have_slack_tiers(standin: SlackStandIn, clock: FakeClock) -> None:
+    assert (SLACK_TIERS["users.list"], SLACK_TIERS["conversations.history"]) == (2, 3)
+    standin.apply_slack_tiers()
+    web = WebClient(base_url=standin.api_url, token=TOKEN)  # no retry handler
+    for _ in range(20):  # Tier 2: 20 a minute
+        web.users_list(limit=1)
+    with pytest.raises(SlackApiError) as info:
+        web.users_list(limit=1)
+    assert info.value.response.status_code == 429
+    assert info.value.response.headers["Retry-After"] == "3"
+    clock.advance(3.0)
+    web.users_list(limit=1)
+
+
+# ------------------------------------------------------------------ metadata and history
+
+
+def meta(event_type: str = "checkin_prompt", **payload: Any) -> dict[str, Any]:
+    return {"event_type": event_type, "event_payload": payload}
+
+
+def test_metadata_is_stored_with_the_message(standin: SlackStandIn, client: WebClient) -> None:
+    posted = client.chat_postMessage(channel=ALICE, text="hi", metadata=meta(outbox_id=7))
+    assert posted["message"]["metadata"] == meta(outbox_id=7)
+    assert standin.message("D0ALICE", posted["ts"])["metadata"] == meta(outbox_id=7)  # type: ignore[index]
+
+    # slack_sdk's Metadata object, and a form body carrying it as a JSON string.
+    obj = client.chat_postMessage(
+        channel=ALICE, text="obj", metadata=Metadata("kr_update", {"kr": 3})
+    )
+    assert obj["message"]["metadata"] == meta("kr_update", kr=3)
+    form = client.api_call(
+        "chat.postMessage",
+        params={"channel": "C0TEAM", "text": "f", "metadata": json.dumps(meta(n=1))},
+    )
+    assert standin.message("C0TEAM", form["ts"])["metadata"] == meta(n=1)  # type: ignore[index]
+    plain = client.chat_postMessage(channel=ALICE, text="no metadata")
+    assert "metadata" not in plain["message"]
+
+
+@pytest.mark.parametrize(
+    "metadata",
+    [
+        {"event_payload": {"a": 1}},  # no event_type
+        {"event_type": "", "event_payload": {}},
+        {"event_type": 5, "event_payload": {}},
+        {"event_type": "x"},  # no event_payload
+        {"event_type": "x", "event_payload": [1, 2]},
+        {"event_type": "x", "event_payload": "{}"},
+        ["event_type", "x"],
+        "not json",
+    ],
+)
+def test_malformed_metadata_is_refused(
+    standin: SlackStandIn, client: WebClient, metadata: Any
+) -> None:
+    body = refused(lambda: client.chat_postMessage(channel=ALICE, text="t", metadata=metadata))
+    assert body["error"] == "invalid_metadata_format"
+    form = {"channel": ALICE, "text": "t", "metadata": json.dumps(metadata)}
+    if isinstance(metadata, str):
+        form["metadata"] = metadata  # undecodable in a form body
+    assert refused(lambda: client.api_call("chat.postMessage", params=form))["error"] == (
+        "invalid_metadata_format"
+    )
+    assert standin.messages("D0ALICE") == []
+
+
+def test_history_is_newest_first_with_time_bounds_and_cursor(
+    standin: SlackStandIn, client: WebClient
+) -> None:
+    ts = [client.chat_postMessage(channel=ALICE, text=f"m{i}")["ts"] for i in range(5)]
+
+    history = client.conversations_history(channel="D0ALICE")
+    assert [m["ts"] for m in history["messages"]] == ts[::-1]
+    assert history["has_more"] is False
+    assert history["response_metadata"]["next_cursor"] == ""
+    first = history["messages"][0]
+    assert (first["text"], first["user"], first["bot_id"], first["type"]) == (
+        "m4",
+        standin.workspace(TEAM).bot_user_id,
+        standin.workspace(TEAM).bot_id,
+        "message",
+    )
+
+    def texts(**kwargs: Any) -> list[str]:
+        history = client.conversations_history(channel="D0ALICE", **kwargs)
+        return [m["text"] for m in history["messages"]]
+
+    assert texts(oldest=ts[1], latest=ts[3]) == ["m2"]  # both bounds exclusive by default
+    assert texts(oldest=ts[1], latest=ts[3], inclusive=True) == ["m3", "m2", "m1"]
+    assert texts(oldest=ts[3]) == ["m4"]
+    assert texts(latest=ts[1], inclusive=True) == ["m1", "m0"]
+    assert texts(oldest="0") == ["m4", "m3", "m2", "m1", "m0"]
+
+    page = client.conversations_history(channel="D0ALICE", limit=2)
+    assert [m["text"] for m in page["messages"]] == ["m4", "m3"]
+    assert page["has_more"] is True
+    cursor = page["response_metadata"]["next_cursor"]
+    assert cursor
+    # A message posted meanwhile does not shift the pages already handed out.
+    client.chat_postMessage(channel=ALICE, text="m5")
+    second = client.conversations_history(channel="D0ALICE", limit=2, cursor=cursor)
+    assert [m["text"] for m in second["messages"]] == ["m2", "m1"]
+    pages = [
+        [m["text"] for m in p["messages"]]
+        for p in client.conversations_history(channel="D0ALICE", limit=2, oldest=ts[0])
+    ]
+    assert pages == [["m5", "m4"], ["m3", "m2"], ["m1"]]
+
+    client.chat_delete(channel="D0ALICE", ts=ts[4])
+    assert texts(limit=1) == ["m5"]
+    assert texts(latest=ts[4]) == ["m3", "m2", "m1", "m0"]
+    assert standin.violations == []
+
+
+def test_history_includes_metadata_only_when_asked(
+    standin: SlackStandIn, client: WebClient
+) -> None:
+    client.chat_postMessage(channel=ALICE, text="with", metadata=meta(outbox_id=42))
+    client.chat_postMessage(channel=ALICE, text="without")
+    plain = client.conversations_history(channel="D0ALICE")["messages"]
+    assert [("metadata" in m) for m in plain] == [False, False]
+    full = client.conversations_history(channel="D0ALICE", include_all_metadata=True)
+    assert [m.get("metadata") for m in full["messages"]] == [None, meta(outbox_id=42)]
+    # The stored message keeps its metadata either way.
+    assert standin.messages("D0ALICE")[0]["metadata"] == meta(outbox_id=42)
+
+
+def test_history_knows_only_channels_it_has_seen(standin: SlackStandIn, client: WebClient) -> None:
+    standin.add_workspace("T0OTHER", bot_token="xoxb-other")
+    standin.add_user("T0OTHER", "U0STRANGER")
+    other = WebClient(base_url=standin.api_url, token="xoxb-other")
+    other.chat_postMessage(channel="U0STRANGER", text="elsewhere")
+    other.chat_postMessage(channel="C0THEIRS", text="elsewhere")
+    standin.add_channel(TEAM, "C0PRIVATE", is_member=False)
+    standin.add_channel(TEAM, "C0OLD", is_archived=True)
+
+    def error(channel: str) -> str:
+        return refused(lambda: client.conversations_history(channel=channel))["error"]
+
+    assert error("D0ALICE") == "channel_not_found"  # never opened
+    assert error("C0NEVER") == "channel_not_found"
+    assert error(ALICE) == "channel_not_found"  # a user id is not a conversation
+    assert error("D0STRANGER") == "channel_not_found"  # another workspace's DM
+    assert error("C0THEIRS") == "channel_not_found"
+    assert error("C0PRIVATE") == "not_in_channel"
+    assert refused(lambda: client.api_call("conversations.history"))["error"] == (
+        "channel_not_found"
+    )
+
+    assert client.conversations_history(channel="C0OLD")["messages"] == []  # archived: readable
+    assert client.conversations_open(users=BOB)["channel"]["id"] == "D0BOB"
+    assert client.conversations_history(channel="D0BOB")["messages"] == []
+    client.chat_postMessage(channel="C0TEAM", text="unregistered but posted to")
+    assert [m["text"] for m in client.conversations_history(channel="C0TEAM")["messages"]] == [
+        "unregistered but posted to"
+    ]
+    assert error("C0THEIRS") == "channel_not_found"
+
+
+def test_history_refuses_bad_bounds_cursors_and_json_bodies(
+    standin: SlackStandIn, client: WebClient
+) -> None:
+    client.chat_postMessage(channel=ALICE, text="x")
+
+    def error(**kwargs: Any) -> str:
+        return refused(lambda: client.conversations_history(channel="D0ALICE", **kwargs))["error"]
+
+    assert error(oldest="yesterday") == "invalid_ts_oldest"
+    assert error(latest="nan") == "invalid_ts_latest"
+    assert error(cursor="garbage!") == "invalid_cursor"
+    assert error(cursor="dXNlcjpVMDYxTkZUVDI=") == "invalid_cursor"  # a users.list cursor
+    assert error(limit="many") == "invalid_arguments"
+    assert len(client.conversations_history(channel="D0ALICE", limit=5000)["messages"]) == 1
+
+    # Slack ignores a JSON body on this method: the channel never arrives.
+    body = refused(lambda: client.api_call("conversations.history", json={"channel": "D0ALICE"}))
+    assert body["error"] == "channel_not_found"
+    assert standin.violations == [
+        "conversations.history: does not accept application/json; Slack ignores the body "
+        "arguments ['channel'] (send them as query or form arguments)"
+    ]
+
+
+def test_history_shows_user_messages_and_thread_parents(
+    standin: SlackStandIn, client: WebClient
+) -> None:
+    prompt = client.chat_postMessage(channel=ALICE, text="How is KR 1 going?")["ts"]
+    reply = standin.add_message(TEAM, ALICE, user=ALICE, text="Done!", thread_ts=prompt)
+    answer = standin.add_message(TEAM, "D0ALICE", user=ALICE, text="Also, hi")
+    assert reply["thread_ts"] == prompt and answer["ts"] > prompt
+
+    messages = client.conversations_history(channel="D0ALICE")["messages"]
+    assert [m["text"] for m in messages] == ["Also, hi", "How is KR 1 going?"]  # no replies
+    human, parent = messages
+    assert human["user"] == ALICE and "bot_id" not in human
+    assert (parent["thread_ts"], parent["reply_count"], parent["reply_users"]) == (
+        prompt,
+        1,
+        [ALICE],
+    )
+    assert parent["latest_reply"] == reply["ts"]
+    assert "reply_count" not in standin.message("D0ALICE", prompt)  # type: ignore[operator]
+
+
+def test_chat_update_on_a_dm_keeps_replaces_or_removes_metadata(
+    standin: SlackStandIn, client: WebClient
+) -> None:
+    posted = client.chat_postMessage(
+        channel=ALICE, text="v1", blocks=[section("v1")], metadata=meta(outbox_id=1)
+    )
+    channel, ts = posted["channel"], posted["ts"]
+    assert channel == "D0ALICE"
+
+    def stored() -> dict[str, Any]:
+        history = client.conversations_history(channel=channel, include_all_metadata=True)
+        (message,) = history["messages"]
+        return message
+
+    kept = client.chat_update(channel=channel, ts=ts, text="v2", blocks=[section("v2")])
+    assert kept["message"]["metadata"] == meta(outbox_id=1)
+    assert (stored()["text"], stored()["metadata"]) == ("v2", meta(outbox_id=1))
+    assert stored()["blocks"][0]["text"]["text"] == "v2"
+    assert stored()["ts"] == ts and "edited" in stored()
+
+    client.chat_update(channel=channel, ts=ts, text="v3", metadata=meta("answered", kr=2))
+    assert stored()["metadata"] == meta("answered", kr=2)
+    assert stored()["blocks"][0]["text"]["text"] == "v2"  # omitted blocks are kept
+
+    form = {"channel": channel, "ts": ts, "text": "v4", "metadata": json.dumps(meta(n=4))}
+    client.api_call("chat.update", params=form)
+    assert stored()["metadata"] == meta(n=4)
+
+    bad = refused(
+        lambda: client.chat_update(channel=channel, ts=ts, text="v5", metadata={"event_type": 1})
+    )
+    assert bad["error"] == "invalid_metadata_format"
+    assert stored()["text"] == "v4"
+
+    client.chat_update(channel=channel, ts=ts, text="v6", metadata={})
+    assert "metadata" not in stored()
+    assert stored()["text"] == "v6"
+    assert refused(lambda: client.chat_update(channel=ALICE, ts=ts, text="x"))["error"] == (
+        "channel_not_found"
+    )
+    assert refused(lambda: client.chat_update(channel=channel, ts="1.000000", text="x"))[
+        "error"
+    ] == ("message_not_found")
+    assert standin.violations == []
+
+
 def test_tokens_unknown_missing_and_revoked(standin: SlackStandIn) -> None:
     def error_for(token: str | None) -> str:
         web = WebClient(base_url=standin.api_url, token=token)
@@ -343,7 +662,7 @@ def test_tokens_unknown_missing_and_revoked(standin: SlackStandIn) -> None:
 
 
 def test_unknown_method_and_injected_failures(standin: SlackStandIn, client: WebClient) -> None:
-    assert refused(lambda: client.api_call("users.list"))["error"] == "unknown_method"
+    assert refused(lambda: client.api_call("pins.list"))["error"] == "unknown_method"
     standin.fail_next("users.info", status=500)
     with pytest.raises(SlackApiError) as info:
         client.users_info(user=ALICE)

@@ -97,7 +97,7 @@ def test_dedupe_key_makes_answers_idempotent(session: Session) -> None:
 def test_no_change_answer_keeps_value_and_records_it(session: Session) -> None:
     reference_company(session)
     kr = _first_kr(session)
-    for value in (10, None):
+    for week, value in enumerate((10, None)):
         record_check_in(
             session=session,
             workspace_id="T0REF",
@@ -105,8 +105,8 @@ def test_no_change_answer_keeps_value_and_records_it(session: Session) -> None:
             author_id="U1",
             value=value,
             confidence=6,
-            period_start=PERIOD,
-            now=NOW,
+            period_start=PERIOD + timedelta(days=7 * week),
+            now=NOW + timedelta(days=7 * week),
             source="no_change" if value is None else "modal",
         )
     session.commit()
@@ -199,6 +199,27 @@ def test_check_in_on_another_workspaces_kr_is_not_found(session: Session) -> Non
 
 @pytest.mark.postgres
 @pytest.mark.parametrize("engine", ["postgres"], indirect=True)
+def test_a_second_answer_in_the_same_period_replaces_the_first(session: Session) -> None:
+    reference_company(session)
+    kr = _first_kr(session)
+    for minute, (value, note) in enumerate([(10, "first"), (12, "changed my mind")]):
+        record_check_in(
+            session=session,
+            workspace_id="T0REF",
+            key_result_id=kr.id,
+            author_id="U1",
+            value=value,
+            note=note,
+            period_start=PERIOD,
+            now=NOW + timedelta(minutes=minute),
+        )
+    session.commit()
+    rows = list_check_ins(session=session, workspace_id="T0REF", key_result_ids=[kr.id])
+    # One row per period; it remembers where the period started from.
+    assert [(r.value, r.previous_value, r.note) for r in rows] == [(12, None, "changed my mind")]
+    assert session.get(KeyResult, kr.id).current_value == 12
+
+
 def test_concurrent_check_ins_on_one_kr_lose_nothing(engine: sa.Engine) -> None:
     with Session(engine, expire_on_commit=False) as setup:
         reference_company(setup)
@@ -217,7 +238,7 @@ def test_concurrent_check_ins_on_one_kr_lose_nothing(engine: sa.Engine) -> None:
                     key_result_id=kr_id,
                     author_id=f"U{i}",
                     value=float(i),
-                    period_start=PERIOD,
+                    period_start=PERIOD + timedelta(days=7 * i),  # a row each
                     now=NOW + timedelta(microseconds=i),
                 )
                 session.commit()

@@ -8,7 +8,7 @@ from sqlalchemy.exc import ArgumentError, IntegrityError
 from sqlmodel import Session, SQLModel
 
 from storage.db import make_engine, normalize_database_url, session_scope
-from storage.migrate import SchemaTooNew, current_revision, head_revision, upgrade
+from storage.migrate import SchemaTooNew, current_revision, head_revision, include_object, upgrade
 from storage.models import Objective, Workspace
 
 
@@ -33,7 +33,9 @@ def test_malformed_url_is_refused() -> None:
 def test_migrations_build_exactly_the_models(engine: sa.Engine) -> None:
     assert current_revision(engine) == head_revision()
     with engine.connect() as connection:
-        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        context = MigrationContext.configure(
+            connection, opts={"compare_type": True, "include_object": include_object}
+        )
         assert compare_metadata(context, SQLModel.metadata) == []
 
 

@@ -35,10 +35,29 @@ down here rather than guessed silently):
 - File uploads: the upload URL is recorded as pseudo-method ``upload``.
 - Slack fills missing ``block_id``/``action_id`` in stored messages and views; so do we,
   deterministically (a short hash of the block).
+- users.list pages through the calling workspace's users (registration order; Slack promises
+  no order) with ``limit`` (default 0 = everything, capped at 1000) and a ``cursor`` that
+  decodes to ``user:<id>`` like Slack's; a cursor we did not issue answers ``invalid_cursor``.
+  Deactivated users are listed, without timezone or role fields (as in users.info).
+- Message ``metadata`` must be ``{"event_type": <non-empty string>, "event_payload": {...}}``
+  or chat.postMessage/chat.update answer ``invalid_metadata_format``. On chat.update an
+  omitted ``metadata`` keeps the old one and ``{}`` removes it, per the method reference.
+- conversations.history knows DM channels (opened by posting to a user id or by
+  conversations.open), channels registered with ``add_channel`` (archived ones stay
+  readable; without the bot as member: ``not_in_channel``) and channels this workspace has
+  posted to; anything else is ``channel_not_found``. Newest first, ``limit`` default 100 and
+  capped at 999, thread replies left out (parents carry ``reply_count`` etc.), ``metadata``
+  only with ``include_all_metadata=true``. Its cursor decodes to ``next_ts:<ts>``.
+  (Since 2025 Slack caps this method at 1 call/min and ``limit`` 15 for commercially
+  distributed non-Marketplace apps; the stand-in models the Tier 3 that internal apps get.)
+- users.list and conversations.history do not accept JSON bodies: Slack ignores such a
+  body, so the stand-in drops its arguments and records a violation.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import contextlib
 import copy
 import hashlib
@@ -52,6 +71,7 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal, InvalidOperation
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal
 from urllib.parse import parse_qsl, urlsplit
@@ -71,9 +91,11 @@ DEFAULT_SCOPES = "commands,chat:write,im:write,users:read,users:read.email,team:
 # Rate tiers in calls per second (Slack publishes them per minute).
 TIERS: dict[int, float] = {1: 1 / 60, 2: 20 / 60, 3: 50 / 60, 4: 100 / 60}
 SLACK_TIERS: dict[str, int] = {
+    "users.list": 2,
     "chat.update": 3,
     "chat.delete": 3,
     "conversations.open": 3,
+    "conversations.history": 3,
     "users.lookupByEmail": 3,
     "team.info": 3,
     "chat.postEphemeral": 4,
@@ -91,6 +113,11 @@ _BASE_TS = 1_700_000_000
 _JSON_FIELDS = frozenset({"blocks", "attachments", "view", "files", "metadata", "user_auth_blocks"})
 _EMPTY_DICT: dict[str, Any] = {}
 _SUMMARY_KEYS = ("channel", "user", "user_id", "users", "email", "view_id", "ts", "text")
+# Methods whose reference says "does not currently accept application/json".
+_FORM_ONLY = frozenset({"users.list", "conversations.history"})
+USERS_LIST_MAX_LIMIT = 1000
+HISTORY_DEFAULT_LIMIT = 100
+HISTORY_MAX_LIMIT = 999
 
 
 # ----------------------------------------------------------------------------- records
@@ -275,6 +302,65 @@ def _flag(value: Any) -> bool:
     return value is True or value in ("true", "1", 1)
 
 
+def _encode_cursor(kind: str, value: str) -> str:
+    return base64.b64encode(f"{kind}:{value}".encode()).decode()
+
+
+def _decode_cursor(cursor: Any, kind: str) -> str | None:
+    """The value inside a cursor we issued for ``kind``; None when there is no cursor.
+
+    Raises ``invalid_cursor`` for anything else, as Slack does.
+    """
+    if cursor is None or cursor == "":
+        return None
+    try:
+        text = base64.b64decode(str(cursor), validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
+        raise _Refusal("invalid_cursor") from exc
+    prefix = f"{kind}:"
+    if not text.startswith(prefix) or len(text) == len(prefix):
+        raise _Refusal("invalid_cursor")
+    return text[len(prefix) :]
+
+
+def _parse_ts(value: Any, error: str) -> Decimal | None:
+    """A message timestamp as a Decimal (exact, unlike float); None when absent."""
+    if value is None or value == "":
+        return None
+    try:
+        ts = Decimal(str(value).strip())
+    except InvalidOperation as exc:
+        raise _Refusal(error) from exc
+    if not ts.is_finite() or ts < 0:
+        raise _Refusal(error)
+    return ts
+
+
+def _parse_limit(value: Any, *, default: int, maximum: int) -> int:
+    """``limit`` as Slack reads it: absent or 0 -> ``default``, above ``maximum`` -> capped."""
+    if value is None or value == "":
+        return default
+    try:
+        limit = int(str(value).strip())
+    except ValueError:
+        limit = -1
+    if limit < 0:
+        raise _refuse_invalid_arguments([f"limit: must be a non-negative integer, not {value!r}"])
+    return min(limit or default, maximum)
+
+
+def _check_metadata(value: Any) -> dict[str, Any] | None:
+    """Message metadata as Slack stores it, or None when not given; refuses bad shapes."""
+    if value is None or value == "":
+        return None
+    if not isinstance(value, dict):
+        raise _Refusal("invalid_metadata_format")
+    event_type, payload = value.get("event_type"), value.get("event_payload")
+    if not isinstance(event_type, str) or not event_type or not isinstance(payload, dict):
+        raise _Refusal("invalid_metadata_format")
+    return {"event_type": event_type, "event_payload": copy.deepcopy(payload)}
+
+
 def _refuse_invalid_arguments(messages: Iterable[str]) -> _Refusal:
     return _Refusal(
         "invalid_arguments", response_metadata={"messages": [f"[ERROR] {m}" for m in messages]}
@@ -363,6 +449,7 @@ class SlackStandIn:
         self._dm_owner: dict[str, str] = {}
         self._messages: dict[str, dict[str, dict[str, Any]]] = {}
         self._ts_channel: dict[str, str] = {}
+        self._known_channels: set[tuple[str, str]] = set()  # (team, channel) posted to
         self._ephemerals: list[dict[str, Any]] = []
         self._triggers: dict[str, _Trigger] = {}
         self._views: dict[str, _ViewRecord] = {}
@@ -385,7 +472,9 @@ class SlackStandIn:
             "team.info": self._team_info,
             "users.info": self._users_info,
             "users.lookupByEmail": self._users_lookup_by_email,
+            "users.list": self._users_list,
             "conversations.open": self._conversations_open,
+            "conversations.history": self._conversations_history,
             "chat.postMessage": self._chat_post_message,
             "chat.postEphemeral": self._chat_post_ephemeral,
             "chat.update": self._chat_update,
@@ -806,6 +895,39 @@ class SlackStandIn:
         with self._lock:
             return [copy.deepcopy(m) for m in self._messages.get(channel_id, {}).values()]
 
+    def add_message(
+        self,
+        team_id: str,
+        channel_id: str,
+        *,
+        user: str,
+        text: str = "",
+        blocks: list[dict[str, Any]] | None = None,
+        thread_ts: str | None = None,
+    ) -> dict[str, Any]:
+        """Store a message someone else posted (e.g. a user's reply in their DM with the bot).
+
+        ``channel_id`` may be a user id (``U…``): the message goes to that user's DM channel,
+        which becomes known to conversations.history. Returns the stored message.
+        """
+        with self._lock:
+            if channel_id[:1] in "UW":
+                owner, channel_id = channel_id, dm_channel_id(channel_id)
+                self._dm_owner[channel_id] = owner
+            message: dict[str, Any] = {
+                "type": "message",
+                "user": user,
+                "text": text,
+                "ts": self._next_ts(),
+                "team": team_id,
+            }
+            if blocks:
+                message["blocks"] = fill_ids(blocks)
+            if thread_ts:
+                message["thread_ts"] = thread_ts
+            self._store_message(channel_id, message)
+            return copy.deepcopy(message)
+
     def message(self, channel_id: str, ts: str) -> dict[str, Any] | None:
         with self._lock:
             m = self._messages.get(channel_id, {}).get(ts)
@@ -912,7 +1034,12 @@ class SlackStandIn:
             self._stop.wait(delay)  # non-busy, and cut short by close()
 
     def _parse_args(
-        self, query: str, content_type: str | None, headers: Mapping[str, str], raw: bytes
+        self,
+        query: str,
+        content_type: str | None,
+        headers: Mapping[str, str],
+        raw: bytes,
+        method: str = "",
     ) -> tuple[dict[str, Any], str | None]:
         """Decode a request the way Slack does; returns (args, token)."""
         args: dict[str, Any] = dict(parse_qsl(query, keep_blank_values=True)) if query else {}
@@ -926,6 +1053,13 @@ class SlackStandIn:
             if not isinstance(body, dict):
                 raise _Refusal("invalid_json")
             body.pop("token", None)  # Slack wants the Authorization header with JSON bodies
+            if method in _FORM_ONLY:
+                if body:
+                    self.record_violation(
+                        f"{method}: does not accept application/json; Slack ignores the body "
+                        f"arguments {sorted(body)} (send them as query or form arguments)"
+                    )
+                body = {}
             args.update(body)
         elif ctype.startswith("multipart/"):
             raise _Refusal("invalid_form_data")  # files.upload (v1) is not served
@@ -954,7 +1088,7 @@ class SlackStandIn:
         self._delay(method)
         extra_headers: dict[str, str] = {}
         try:
-            args, token = self._parse_args(query, content_type, headers, raw)
+            args, token = self._parse_args(query, content_type, headers, raw, method)
         except _Refusal as refusal:
             args, token = {}, None
             early: dict[str, Any] | None = refusal.body
@@ -1123,6 +1257,32 @@ class SlackStandIn:
                 return {"ok": True, "user": out}
         raise _Refusal("users_not_found")
 
+    def _users_list(self, ws: Workspace, args: dict[str, Any]) -> dict[str, Any]:
+        limit = _parse_limit(args.get("limit"), default=0, maximum=USERS_LIST_MAX_LIMIT)
+        members = [u for u in self._users.values() if u["team_id"] == ws.team_id]
+        start = 0
+        after = _decode_cursor(args.get("cursor"), "user")
+        if after is not None:
+            ids = [u["id"] for u in members]
+            if after not in ids:
+                raise _Refusal("invalid_cursor")
+            start = ids.index(after)
+        page = members[start : start + limit] if limit else members[start:]
+        end = start + len(page)
+        next_cursor = _encode_cursor("user", members[end]["id"]) if end < len(members) else ""
+        out = []
+        for user in page:
+            obj = self._user_object(user)
+            if not _flag(args.get("include_locale")):
+                obj.pop("locale", None)
+            out.append(obj)
+        return {
+            "ok": True,
+            "members": out,
+            "cache_ts": _BASE_TS,
+            "response_metadata": {"next_cursor": next_cursor},
+        }
+
     # ------------------------------------------------------------------ conversations
 
     def _open_dm(self, ws: Workspace, user_id: str) -> tuple[str, bool]:
@@ -1156,6 +1316,84 @@ class SlackStandIn:
                 raise _Refusal("not_in_channel")
             return channel
         raise _Refusal("channel_not_found")
+
+    def _history_channel(self, ws: Workspace, channel: Any) -> str:
+        """A channel whose history this workspace's bot can read (see the module notes)."""
+        if not isinstance(channel, str) or not channel:
+            raise _Refusal("channel_not_found")
+        if channel[0] == "D":
+            owner = self._dm_owner.get(channel)
+            if owner is None or self._team_user(ws, owner) is None:
+                raise _Refusal("channel_not_found")
+            return channel
+        if channel[0] in "CG":
+            registered = self._channels.get((ws.team_id, channel))
+            if registered is not None:
+                if not registered.is_member:
+                    raise _Refusal("not_in_channel")
+                return channel
+            if (ws.team_id, channel) in self._known_channels:
+                return channel
+        raise _Refusal("channel_not_found")
+
+    def _conversations_history(self, ws: Workspace, args: dict[str, Any]) -> dict[str, Any]:
+        channel = self._history_channel(ws, args.get("channel"))
+        oldest = _parse_ts(args.get("oldest"), "invalid_ts_oldest")
+        latest = _parse_ts(args.get("latest"), "invalid_ts_latest")
+        inclusive = _flag(args.get("inclusive"))
+        limit = _parse_limit(
+            args.get("limit"), default=HISTORY_DEFAULT_LIMIT, maximum=HISTORY_MAX_LIMIT
+        )
+        cursor = args.get("cursor")
+        before = _parse_ts(_decode_cursor(cursor, "next_ts"), "invalid_cursor")
+        with_metadata = _flag(args.get("include_all_metadata"))
+
+        stored = [
+            m for m in self._messages.get(channel, {}).values() if m.get("team") == ws.team_id
+        ]
+        replies: dict[str, list[dict[str, Any]]] = {}
+        timeline: list[tuple[Decimal, dict[str, Any]]] = []
+        for m in stored:
+            parent = m.get("thread_ts")
+            if parent and parent != m["ts"]:
+                replies.setdefault(parent, []).append(m)  # replies stay in their thread
+                continue
+            ts = Decimal(m["ts"])
+            if oldest is not None and (ts < oldest or (ts == oldest and not inclusive)):
+                continue
+            if latest is not None and (ts > latest or (ts == latest and not inclusive)):
+                continue
+            if before is not None and ts > before:
+                continue
+            timeline.append((ts, m))
+        timeline.sort(key=lambda item: item[0], reverse=True)
+        page, rest = timeline[:limit], timeline[limit:]
+
+        messages = []
+        for _, m in page:
+            out = {k: v for k, v in m.items() if k != "metadata" or with_metadata}
+            thread = replies.get(m["ts"])
+            if thread:
+                users = list(dict.fromkeys(r.get("user") for r in thread if r.get("user")))
+                out.update(
+                    thread_ts=m["ts"],
+                    reply_count=len(thread),
+                    reply_users_count=len(users),
+                    reply_users=users,
+                    latest_reply=max((r["ts"] for r in thread), key=Decimal),
+                )
+            messages.append(out)
+        return {
+            "ok": True,
+            "messages": messages,
+            "has_more": bool(rest),
+            "pin_count": 0,
+            "channel_actions_ts": None,
+            "channel_actions_count": 0,
+            "response_metadata": {
+                "next_cursor": _encode_cursor("next_ts", rest[0][1]["ts"]) if rest else ""
+            },
+        }
 
     def _conversations_open(self, ws: Workspace, args: dict[str, Any]) -> dict[str, Any]:
         if args.get("channel"):
@@ -1231,12 +1469,15 @@ class SlackStandIn:
     def _store_message(self, channel: str, message: dict[str, Any]) -> None:
         self._messages.setdefault(channel, {})[message["ts"]] = message
         self._ts_channel[message["ts"]] = channel
+        if message.get("team"):
+            self._known_channels.add((message["team"], channel))
 
     def _chat_post_message(self, ws: Workspace, args: dict[str, Any]) -> dict[str, Any]:
         channel = self._resolve_channel(ws, args.get("channel"), allow_user=True)
         self._check_message("chat.postMessage", args, need_content=True)
+        metadata = _check_metadata(args.get("metadata"))
         ts = self._next_ts()
-        message = self._message_object(ws, args, ts)
+        message = self._message_object(ws, {**args, "metadata": metadata}, ts)
         self._store_message(channel, message)
         # Stored messages are copy-on-write, so the response may share this dict.
         return {"ok": True, "channel": channel, "ts": ts, "message": message}
@@ -1266,7 +1507,15 @@ class SlackStandIn:
         if "text" not in args and "blocks" not in args and "attachments" not in args:
             raise _Refusal("no_text")
         self._check_message("chat.update", args, need_content=False)
+        # Omitted (or empty form value): keep the metadata; {}: remove it; else replace it.
+        new_metadata = args.get("metadata")
+        if new_metadata is not None and new_metadata != "" and new_metadata != {}:
+            new_metadata = _check_metadata(new_metadata)
         message = dict(message)  # copy-on-write: earlier responses keep the old version
+        if new_metadata == {}:
+            message.pop("metadata", None)
+        elif new_metadata:
+            message["metadata"] = new_metadata
         if "text" in args:
             message["text"] = args["text"] or ""
         if "blocks" in args:

@@ -9,6 +9,11 @@ from dataclasses import replace
 from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 
+from bot.blocks.checkins import (
+    PROMPT_CHECKIN_ACTION,
+    PROMPT_NO_CHANGE_ACTION,
+    build_checkin_done,
+)
 from bot.blocks.dialogs import build_align_modal, build_archive_modal, build_checkin_modal
 from bot.blocks.messages import build_notice, build_refusal
 from bot.blocks.objective_modal import (
@@ -34,6 +39,8 @@ log = logging.getLogger(__name__)
 
 
 def register(app: App, deps: Deps) -> None:
+    register_prompt_buttons(app, deps)
+
     @app.action(ADD_KR_ACTION)
     def add_key_result(ack: Ack, body: dict, context: dict, client: WebClient) -> None:
         ack()
@@ -131,6 +138,45 @@ def register(app: App, deps: Deps) -> None:
         client.views_open(
             trigger_id=body["trigger_id"], view=build_checkin_modal(krs=krs, origin=_origin(body))
         )
+
+
+def register_prompt_buttons(app: App, deps: Deps) -> None:
+    """The weekly prompt's two buttons."""
+
+    @app.action(PROMPT_CHECKIN_ACTION)
+    def prompt_check_in(
+        ack: Ack, body: dict, context: dict, client: WebClient, respond: Respond
+    ) -> None:
+        ack()
+        krs = deps.checkins.prompt_krs(
+            workspace_id=workspace_of(body, context), user_id=body["user"]["id"]
+        )
+        if not krs:
+            respond(
+                response_type="ephemeral",
+                replace_original=False,
+                **build_notice("You have no key results to check in on right now."),
+            )
+            return
+        origin = {"prompt": int(body["actions"][0]["value"])}
+        client.views_open(
+            trigger_id=body["trigger_id"], view=build_checkin_modal(krs=krs, origin=origin)
+        )
+
+    @app.action(PROMPT_NO_CHANGE_ACTION)
+    def prompt_no_change(
+        ack: Ack, body: dict, context: dict, client: WebClient, respond: Respond
+    ) -> None:
+        ack()
+        answered = deps.checkins.no_change(
+            workspace_id=workspace_of(body, context), user_id=body["user"]["id"]
+        )
+        done = build_checkin_done(changes=answered.changes, no_change=True)
+        if not answered.replace:  # e.g. last period's prompt: replace just this one
+            respond(replace_original=True, **done)
+            return
+        for message in answered.replace:
+            client.chat_update(channel=message.channel_id, ts=message.ts, **done)
 
 
 def _per_item(action: str) -> re.Pattern[str]:

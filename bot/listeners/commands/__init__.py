@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 import logging
 from collections.abc import Callable
+from datetime import date
 
 from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
@@ -104,6 +105,23 @@ def _mine(call: Call) -> None:
 
 
 def _checkin(call: Call) -> None:
+    if call.rest.casefold() == "send":
+        call.require_admin("send check-in prompts")
+        from bot.jobs.sender import Sender  # the listener layer drives delivery
+
+        report = Sender(call.deps.checkins, lambda _workspace: call.client).run(
+            workspace_id=call.workspace_id, force=True
+        )
+        call.respond(
+            **build_notice(
+                f"Check-in prompts: {report.sent} sent now, {report.deferred} waiting for "
+                "working hours or a retry, "
+                f"{report.failed} could not be delivered. People who already checked in, "
+                "are away, or were asked already are skipped.",
+                icon="📬",
+            )
+        )
+        return
     krs = call.deps.okrs.checkin_targets(workspace_id=call.workspace_id, user_id=call.user_id)
     if not krs:
         call.respond(
@@ -114,6 +132,38 @@ def _checkin(call: Call) -> None:
     call.client.views_open(trigger_id=call.body["trigger_id"], view=view)
 
 
+def _away(call: Call) -> None:
+    words = call.rest.split()
+    if words[:1] == ["until"]:
+        words = words[1:]
+    try:
+        until = date.fromisoformat(words[0]) if len(words) == 1 else None
+    except ValueError:
+        until = None
+    today = call.deps.clock().date()
+    if until is None or until < today:
+        call.respond(
+            **build_notice(
+                "Tell me until when, as a date: `/okr away until 2026-12-31`. "
+                "`/okr back` ends it early."
+            )
+        )
+        return
+    call.deps.checkins.set_away(workspace_id=call.workspace_id, user_id=call.user_id, until=until)
+    call.respond(
+        **build_notice(
+            f"Enjoy! No check-in prompts until {until:%A, %B} {until.day}. "
+            "`/okr back` if you return earlier.",
+            icon="🌴",
+        )
+    )
+
+
+def _back(call: Call) -> None:
+    call.deps.checkins.set_away(workspace_id=call.workspace_id, user_id=call.user_id, until=None)
+    call.respond(**build_notice("Welcome back! Weekly check-ins are on again.", icon="👋"))
+
+
 def _statement(which: str) -> Handler:
     def handler(call: Call) -> None:
         if not call.rest:
@@ -121,7 +171,9 @@ def _statement(which: str) -> Handler:
             current = vision if which == "vision" else mission
             shown = f"“{escape(current)}”" if current else "not set yet"
             call.respond(
-                **build_notice(f"The {which} is {shown}. Admins set it with `/okr {which} <text>`.")
+                **build_notice(
+                    f"The {which} is {shown}. Admins set it with `/okr {which} &lt;text&gt;`."
+                )
             )
             return
         call.require_admin(f"set the {which}")
@@ -143,8 +195,9 @@ def _team(call: Call) -> None:
 
 def _cycle(call: Call) -> None:
     action = call.rest.split(" ", 1)[0].casefold()
-    if action in ("new", "create", "close"):
-        call.require_admin(f"{action} cycles")
+    # Every word cycle_command accepts for a change (admin.py: new|create|add, close).
+    if action in ("new", "create", "add", "close"):
+        call.require_admin("close cycles" if action == "close" else "create cycles")
     outcome = admin.cycle_command(
         call.deps.okrs.engine, workspace_id=call.workspace_id, text=call.rest, now=call.deps.clock()
     )
@@ -165,5 +218,7 @@ HANDLERS: dict[str, Handler] = {
     "team": _team,
     "teams": _team,
     "cycle": _cycle,
+    "away": _away,
+    "back": _back,
     "cycles": _cycle,
 }

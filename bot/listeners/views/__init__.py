@@ -8,6 +8,7 @@ import logging
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
+from bot.blocks.checkins import build_checkin_done
 from bot.blocks.dialogs import ALIGN_CALLBACK, ARCHIVE_CALLBACK, CHECKIN_CALLBACK
 from bot.blocks.home import build_home
 from bot.blocks.messages import build_notice
@@ -67,6 +68,14 @@ def register(app: App, deps: Deps) -> None:
             return
         ack()
         origin = json.loads(view.get("private_metadata") or "{}")
+        answered = result.answered
+        if answered is not None and answered.replace:
+            # The weekly prompt (and any reminder) becomes the record of this answer.
+            done = build_checkin_done(changes=answered.changes, no_change=False)
+            for message in answered.replace:
+                client.chat_update(channel=message.channel_id, ts=message.ts, **done)
+        if origin.get("prompt"):
+            return
         if origin.get("channel_id"):
             n = result.recorded + result.duplicates
             client.chat_postEphemeral(

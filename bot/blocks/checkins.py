@@ -1,0 +1,105 @@
+"""Check-in DMs: the weekly prompt, its reminder, and the "checked in" summary that replaces it."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import TYPE_CHECKING
+
+from bot.blocks.text import escape, mrkdwn, plain
+from bot.blocks.tree import kr_line
+from bot.okr.kinds import KRKind, UnitKind
+from bot.okr.numbers import format_value
+
+if TYPE_CHECKING:
+    from storage.models import KeyResult
+    from storage.tree import LoadedTree
+
+PROMPT_CHECKIN_ACTION = "prompt_checkin"
+PROMPT_NO_CHANGE_ACTION = "prompt_no_change"
+PROMPT_MAX_KRS = 20  # 2 blocks each stays far below 50
+
+
+def _period_label(period: date) -> str:
+    return f"week of {period:%b} {period.day}"
+
+
+def build_checkin_prompt(
+    *,
+    tree: LoadedTree,
+    krs: list[KeyResult],
+    period: date,
+    message_id: int,
+    reminder: int = 0,
+) -> dict:
+    """The DM: my KRs with value, progress and status; "Check in" and "No change"."""
+    heading = (
+        f"⏰ Reminder: your check-in for the {_period_label(period)} is still open."
+        if reminder
+        else f"👋 Time for your weekly check-in ({_period_label(period)})."
+    )
+    blocks: list[dict] = [{"type": "section", "text": mrkdwn(heading)}]
+    by_objective: dict[int, list[KeyResult]] = {}
+    for kr in krs[:PROMPT_MAX_KRS]:
+        by_objective.setdefault(kr.objective_id, []).append(kr)
+    for objective_id, mine in by_objective.items():
+        objective = tree.objective(objective_id)
+        lines = [f"*{escape(objective.title)}*", *(kr_line(tree, kr) for kr in mine)]
+        blocks.append({"type": "section", "text": mrkdwn("\n".join(lines))})
+    if len(krs) > PROMPT_MAX_KRS:
+        blocks.append(
+            {
+                "type": "context",
+                "elements": [mrkdwn(f"…and {len(krs) - PROMPT_MAX_KRS} more in the modal.")],
+            }
+        )
+    blocks.append(
+        {
+            "type": "actions",
+            "block_id": "prompt_actions",
+            "elements": [
+                {
+                    "type": "button",
+                    "action_id": PROMPT_CHECKIN_ACTION,
+                    "text": plain("Check in"),
+                    "style": "primary",
+                    "value": str(message_id),
+                },
+                {
+                    "type": "button",
+                    "action_id": PROMPT_NO_CHANGE_ACTION,
+                    "text": plain("No change this week"),
+                    "value": str(message_id),
+                },
+            ],
+        }
+    )
+    n = len(krs)
+    text = f"{heading} {n} key result{'s' if n != 1 else ''} to update."
+    return {"text": text, "blocks": blocks}
+
+
+def _shown(kr: KeyResult, value: float | None) -> str:
+    if KRKind(kr.kind) is KRKind.MILESTONE:
+        return "done" if value is not None and value >= 1 else "not done"
+    return format_value(value, unit=UnitKind(kr.unit), unit_label=kr.unit_label)
+
+
+def build_checkin_done(*, changes: list[tuple[KeyResult, float | None]], no_change: bool) -> dict:
+    """Replaces the prompt once answered: each KR's change, so the DM is a record."""
+    heading = "✅ Checked in, no change this week." if no_change else "✅ Checked in. Thank you!"
+    lines = []
+    for kr, before in changes[:40]:
+        after = kr.current_value
+        if before is None:  # never checked in: it stood at its start
+            before = kr.start_value
+        move = (
+            escape(_shown(kr, after))
+            if before == after
+            else f"{escape(_shown(kr, before))} → *{escape(_shown(kr, after))}*"
+        )
+        confidence = f" · confidence {kr.confidence}/10" if kr.confidence is not None else ""
+        lines.append(f"• {escape(kr.title)}: {move}{confidence}")
+    blocks = [{"type": "section", "text": mrkdwn(heading)}]
+    if lines:
+        blocks.append({"type": "section", "text": mrkdwn("\n".join(lines))})
+    return {"text": heading, "blocks": blocks}

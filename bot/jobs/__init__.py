@@ -1,0 +1,1 @@
+"""Background work: sending check-in prompts, reminders and digests; the scheduler."""

@@ -1,0 +1,62 @@
+"""The one scheduler: APScheduler 3 with its job store in Ladder's own database.
+
+Two jobs with fixed ids, re-registered with replace_existing on every start:
+- `checkins.tick` (every minute): plan what is due, send it (prompts, reminders).
+- nothing else: people's timezones are refreshed by the tick when older than a week.
+The tick is idempotent, so a missed or doubled run changes nothing; misfires coalesce.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.base import BaseScheduler
+from apscheduler.schedulers.blocking import BlockingScheduler
+from sqlalchemy import Engine
+
+from bot.jobs.sender import Sender
+from storage.migrate import SCHEDULER_JOB_TABLE
+
+log = logging.getLogger(__name__)
+
+TICK_JOB_ID = "checkins.tick"
+
+# The persistent job store keeps a reference to a module-level function, not to objects;
+# the running process registers its sender here.
+_sender: Sender | None = None
+
+
+def tick() -> None:
+    if _sender is None:  # a job loaded by a process that has no sender configured
+        log.warning("scheduler tick without a sender; skipped")
+        return
+    _sender.run()
+
+
+def configure(
+    engine: Engine,
+    sender: Sender,
+    *,
+    blocking: bool = False,
+    factory: Callable[..., BaseScheduler] | None = None,
+) -> BaseScheduler:
+    global _sender
+    _sender = sender
+    scheduler_class = factory or (BlockingScheduler if blocking else BackgroundScheduler)
+    scheduler = scheduler_class(
+        jobstores={"default": SQLAlchemyJobStore(engine=engine, tablename=SCHEDULER_JOB_TABLE)},
+        job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 300},
+        timezone="UTC",
+    )
+    scheduler.add_job(
+        "bot.jobs.scheduler:tick",
+        "interval",
+        minutes=1,
+        id=TICK_JOB_ID,
+        name="plan and send due check-in prompts and reminders",
+        replace_existing=True,
+    )
+    return scheduler

@@ -1,0 +1,186 @@
+"""Delivers the outbox to Slack: bounded concurrency, exactly once, polite to rate limits.
+
+Exactly once: a row is claimed before it is sent, and every message carries its outbox id
+in Slack message metadata. If a sender dies between Slack accepting a message and the row
+being marked sent, the row is reclaimed later with `maybe_sent`; the DM history is then
+searched for that id before anything is posted again.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import timedelta
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from bot.blocks.checkins import build_checkin_prompt
+from bot.services.checkins import PROMPT, CheckinService, Delivery
+from storage.people import SlackProfile
+
+log = logging.getLogger(__name__)
+
+METADATA_EVENT = "ladder_outbox"
+REVOKED = frozenset({"invalid_auth", "account_inactive", "token_revoked", "not_authed"})
+UNDELIVERABLE = frozenset(
+    {"user_not_found", "channel_not_found", "cannot_dm_bot", "user_disabled", "is_archived"}
+)
+ClientFor = Callable[[str], WebClient]
+
+
+@dataclass
+class SendReport:
+    sent: int = 0
+    recovered: int = 0  # found already in Slack after a crash: not sent again
+    failed: int = 0
+    deferred: int = 0
+
+    def add(self, other: SendReport) -> None:
+        self.sent += other.sent
+        self.recovered += other.recovered
+        self.failed += other.failed
+        self.deferred += other.deferred
+
+
+def lookup_profiles(client_for: ClientFor) -> Callable[[str, Sequence[str]], list[SlackProfile]]:
+    """users.info for each user (Tier 4); a user Slack does not know is treated as gone."""
+
+    def lookup(workspace_id: str, user_ids: Sequence[str]) -> list[SlackProfile]:
+        client = client_for(workspace_id)
+
+        def one(user_id: str) -> SlackProfile | None:
+            try:
+                user = client.users_info(user=user_id)["user"]
+            except SlackApiError as error:
+                if error.response.get("error") == "user_not_found":
+                    return SlackProfile(user_id, None, deleted=True)
+                log.warning(
+                    "workspace=%s user=%s users.info failed: %s",
+                    workspace_id,
+                    user_id,
+                    error.response.get("error"),
+                )
+                return None
+            return SlackProfile(
+                user_id,
+                user.get("tz"),
+                deleted=bool(user.get("deleted")),
+                is_bot=bool(user.get("is_bot")),
+            )
+
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            return [p for p in pool.map(one, user_ids) if p is not None]
+
+    return lookup
+
+
+class Sender:
+    def __init__(
+        self,
+        service: CheckinService,
+        client_for: ClientFor,
+        *,
+        concurrency: int = 8,
+        batch: int = 200,
+        reclaim_after: timedelta = timedelta(minutes=2),
+    ) -> None:
+        self.service = service
+        self.client_for = client_for
+        self.concurrency = concurrency
+        self.batch = batch
+        self.reclaim_after = reclaim_after
+
+    def run(self, *, workspace_id: str | None = None, force: bool = False) -> SendReport:
+        """Plan what is due, then send until nothing is left to claim."""
+        self.service.plan(
+            profiles=lookup_profiles(self.client_for), workspace_id=workspace_id, force=force
+        )
+        report = SendReport()
+        with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
+            while True:
+                deliveries = self.service.claim(
+                    limit=self.batch, reclaim_after=self.reclaim_after, workspace_id=workspace_id
+                )
+                if not deliveries:
+                    break
+                for result in pool.map(self._deliver, deliveries):
+                    report.add(result)
+        if report.sent or report.failed or report.recovered:
+            log.info(
+                "check-ins: sent=%d recovered=%d failed=%d deferred=%d",
+                report.sent,
+                report.recovered,
+                report.failed,
+                report.deferred,
+            )
+        return report
+
+    def _deliver(self, delivery: Delivery) -> SendReport:
+        message = delivery.message
+        message_id: int = message.id  # type: ignore[assignment]
+        client = self.client_for(message.workspace_id)
+        context = (
+            f"workspace={message.workspace_id} recipient={message.recipient} kind={message.kind}"
+        )
+        try:
+            if delivery.maybe_sent:
+                found = self._find_sent(client, message.recipient, message_id)
+                if found is not None:
+                    self.service.sent(message_id, channel_id=found[0], ts=found[1])
+                    log.info("%s already delivered before a restart; not resending", context)
+                    return SendReport(recovered=1)
+            body = self._render(delivery)
+            response = client.chat_postMessage(
+                channel=message.recipient,  # a user id posts to the DM, no conversations.open
+                metadata={"event_type": METADATA_EVENT, "event_payload": {"outbox_id": message_id}},
+                unfurl_links=False,
+                **body,
+            )
+            self.service.sent(message_id, channel_id=response["channel"], ts=response["ts"])
+            return SendReport(sent=1)
+        except SlackApiError as error:
+            code = str(error.response.get("error"))
+            if code in REVOKED:
+                self.service.deactivate(message.workspace_id, reason=code)
+                self.service.failed(message_id, error=code)
+                return SendReport(failed=1)
+            if code in UNDELIVERABLE:
+                log.warning("%s undeliverable: %s", context, code)
+                self.service.failed(message_id, error=code)
+                return SendReport(failed=1)
+            # Rate limits and server errors outlasted the client's retries: try again later.
+            log.warning("%s deferred after %s", context, code)
+            self.service.retry_later(message_id, delay=timedelta(minutes=1))
+            return SendReport(deferred=1)
+        except Exception:
+            log.exception("%s send failed; will retry", context)
+            self.service.retry_later(message_id, delay=timedelta(minutes=1))
+            return SendReport(deferred=1)
+
+    def _render(self, delivery: Delivery) -> dict:
+        message = delivery.message
+        assert delivery.tree is not None
+        reminder = 0 if message.kind == PROMPT else int(message.kind.removeprefix("reminder"))
+        return build_checkin_prompt(
+            tree=delivery.tree,
+            krs=delivery.krs,
+            period=message.period_start,
+            message_id=message.id,  # type: ignore[arg-type]
+            reminder=reminder,
+        )
+
+    def _find_sent(
+        self, client: WebClient, user_id: str, message_id: int
+    ) -> tuple[str, str] | None:
+        """Look for our message in the DM (by metadata) before sending it again."""
+        channel = client.conversations_open(users=user_id)["channel"]["id"]
+        history = client.conversations_history(channel=channel, include_all_metadata=True, limit=50)
+        for item in history.get("messages", []):
+            meta = item.get("metadata") or {}
+            payload = meta.get("event_payload") or {}
+            if meta.get("event_type") == METADATA_EVENT and payload.get("outbox_id") == message_id:
+                return channel, item["ts"]
+        return None

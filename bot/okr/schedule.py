@@ -1,0 +1,123 @@
+"""When to ask: check-in periods, prompt times in each person's timezone, working hours.
+
+Pure: `now` is always a parameter and every datetime is timezone-aware. A period is named
+by its start date, the same calendar date for everyone in a workspace; each person is
+asked on that date at the configured local time in *their* timezone, so Tokyo and New York
+both get it at 10:00 their time, across daylight-saving changes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+# Periods are counted from a fixed Monday so a biweekly cadence has a stable parity.
+EPOCH = date(2024, 1, 1)
+WORK_START = time(9, 0)
+WORK_END = time(18, 0)
+WORKDAYS = range(0, 5)  # Monday..Friday
+
+
+@dataclass(frozen=True)
+class Cadence:
+    """A workspace's check-in rhythm."""
+
+    weekday: int = 0  # 0 = Monday
+    at: time = time(10, 0)
+    weeks: int = 1  # 1 = weekly, 2 = every two weeks
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.weekday <= 6:
+            raise ValueError("weekday must be 0 (Monday) to 6 (Sunday)")
+        if self.weeks not in (1, 2):
+            raise ValueError("cadence is weekly (1) or every two weeks (2)")
+
+
+def zone(name: str | None, *, fallback: str = "UTC") -> ZoneInfo:
+    """The IANA zone, or the fallback for a missing or unknown name (Slack's tz may be null)."""
+    for candidate in (name, fallback, "UTC"):
+        if candidate:
+            try:
+                return ZoneInfo(candidate)
+            except (ZoneInfoNotFoundError, ValueError):
+                continue
+    return ZoneInfo("UTC")
+
+
+def period_start(day: date, cadence: Cadence) -> date:
+    """The start date of the period that contains local `day`."""
+    first = EPOCH + timedelta(days=cadence.weekday)
+    length = 7 * cadence.weeks
+    return first + timedelta(days=((day - first).days // length) * length)
+
+
+def period_end(start: date, cadence: Cadence) -> date:
+    """The first day of the next period (exclusive end)."""
+    return start + timedelta(days=7 * cadence.weeks)
+
+
+def local_datetime(day: date, at: time, tz: ZoneInfo) -> datetime:
+    """`day` at wall-clock `at` in `tz`, as UTC.
+
+    A wall time skipped by a spring-forward gap moves forward by the gap (02:30 -> 03:30);
+    a repeated one (fall back) means its first occurrence.
+    """
+    # fold=0 (PEP 495) does both: in a gap it applies the offset from before the switch.
+    return datetime.combine(day, at, tzinfo=tz).replace(fold=0).astimezone(UTC)
+
+
+def prompt_time(start: date, cadence: Cadence, tz: ZoneInfo) -> datetime:
+    """When the prompt of the period starting `start` is due for someone in `tz`."""
+    return local_datetime(start, cadence.at, tz)
+
+
+def current_period(now: datetime, cadence: Cadence, tz: ZoneInfo) -> date:
+    """The period someone in `tz` is in at `now`."""
+    return period_start(now.astimezone(tz).date(), cadence)
+
+
+def next_prompt(now: datetime, cadence: Cadence, tz: ZoneInfo) -> datetime:
+    """The first prompt time strictly after `now` for someone in `tz`."""
+    start = current_period(now, cadence, tz)
+    due = prompt_time(start, cadence, tz)
+    while due <= now:
+        start = period_end(start, cadence)
+        due = prompt_time(start, cadence, tz)
+    return due
+
+
+def in_working_hours(moment: datetime, tz: ZoneInfo) -> bool:
+    local = moment.astimezone(tz)
+    return local.weekday() in WORKDAYS and WORK_START <= local.time() < WORK_END
+
+
+def next_working_moment(moment: datetime, tz: ZoneInfo) -> datetime:
+    """`moment` if it is within working hours in `tz`, else the start of the next window."""
+    if in_working_hours(moment, tz):
+        return moment
+    day = moment.astimezone(tz).date()
+    for offset in range(8):
+        candidate = local_datetime(day + timedelta(days=offset), WORK_START, tz)
+        if candidate >= moment and in_working_hours(candidate, tz):
+            return candidate
+    raise AssertionError("a working day comes within a week")  # pragma: no cover
+
+
+def may_prompt(now: datetime, due: datetime, tz: ZoneInfo) -> bool:
+    """A prompt is sent from its due time on, but never outside working hours.
+
+    The configured time itself may fall before 09:00 (an admin's explicit choice), so the
+    window opens at whichever comes first. Prompts that were missed (the bot was down)
+    wait for the next working-hours window rather than arriving at night.
+    """
+    if now < due:
+        return False
+    local, local_due = now.astimezone(tz), due.astimezone(tz)
+    opens = min(WORK_START, local_due.time()) if local.date() == local_due.date() else WORK_START
+    return local.weekday() in WORKDAYS and opens <= local.time() < WORK_END
+
+
+def reminder_time(sent_at: datetime, *, delay_hours: int, tz: ZoneInfo) -> datetime:
+    """The earliest moment a reminder may go out: after the delay, within working hours."""
+    return next_working_moment(sent_at + timedelta(hours=delay_hours), tz)

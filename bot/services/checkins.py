@@ -1,0 +1,444 @@
+"""Weekly check-ins: who is asked when, what they are owed, and recording their answers.
+
+Slack-free: profiles come through an injected lookup, and sending is the caller's job
+(bot/jobs/sender.py). Every step is idempotent, so the scheduler, `python -m bot checkins
+send` and a restarted process can all run it again without sending anything twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import Engine
+
+from bot.okr.schedule import (
+    Cadence,
+    current_period,
+    may_prompt,
+    next_working_moment,
+    period_end,
+    prompt_time,
+    reminder_time,
+    zone,
+)
+from storage import checkins as checkin_store
+from storage import cycles as cycle_store
+from storage import objectives as objective_store
+from storage import outbox
+from storage.db import session_scope
+from storage.models import KeyResult, Objective, OutboxMessage, OutboxState, Person, Workspace
+from storage.people import SlackProfile, get_people, save_profiles, set_away
+from storage.tree import LoadedTree, load_tree
+from storage.workspaces import get_workspace, list_active_workspaces, update_workspace
+
+log = logging.getLogger(__name__)
+
+PROMPT, DIGEST = "prompt", "digest"
+PROFILE_MAX_AGE = timedelta(days=7)
+ProfileLookup = Callable[[str, Sequence[str]], list[SlackProfile]]
+
+
+def reminder_kind(n: int) -> str:
+    return f"reminder{n}"
+
+
+def cadence_of(workspace: Workspace) -> Cadence:
+    return Cadence(
+        weekday=workspace.checkin_weekday,
+        at=workspace.checkin_time,
+        weeks=workspace.checkin_cadence_weeks,
+    )
+
+
+def _running_cycle_ids(session, workspace_id: str, today: date) -> list[int]:  # type: ignore[no-untyped-def]
+    return [
+        c.id  # type: ignore[misc]
+        for c in cycle_store.list_cycles(session=session, workspace_id=workspace_id)
+        if c.is_open and c.start_date <= today <= c.end_date
+    ]
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """A claimed outbox row with what its message needs."""
+
+    message: OutboxMessage
+    maybe_sent: bool
+    tree: LoadedTree | None = None
+    krs: list[KeyResult] = field(default_factory=list)
+
+    @property
+    def kind(self) -> str:
+        return self.message.kind
+
+
+@dataclass(frozen=True)
+class PlanReport:
+    planned: int = 0
+    refreshed: int = 0
+
+
+@dataclass(frozen=True)
+class Answered:
+    """What a recorded answer changed, and which delivered prompts to replace."""
+
+    changes: list[tuple[KeyResult, float | None]]  # the KR now, its value before
+    replace: list[OutboxMessage]
+    recorded: int
+    duplicates: int
+
+
+class CheckinService:
+    def __init__(self, engine: Engine, *, clock: Callable[[], datetime]) -> None:
+        self.engine = engine
+        self.clock = clock
+
+    # -- who is asked, when ------------------------------------------------------------
+
+    def plan(
+        self,
+        *,
+        profiles: ProfileLookup,
+        workspace_id: str | None = None,
+        now: datetime | None = None,
+        force: bool = False,
+    ) -> PlanReport:
+        """Add the prompts and reminders that are due to the outbox (idempotent).
+
+        force: plan this period's prompts now even before their local time (admins'
+        "send now"); working hours are still respected when sending.
+        """
+        now = now or self.clock()
+        planned = refreshed = 0
+        for ws in self._workspaces(workspace_id):
+            with session_scope(self.engine) as session:
+                cycle_ids = _running_cycle_ids(session, ws.team_id, now.date())
+                if not cycle_ids:
+                    continue
+                krs = objective_store.list_active_key_results(
+                    session=session, workspace_id=ws.team_id, cycle_ids=cycle_ids
+                )
+                owners: dict[str, list[KeyResult]] = defaultdict(list)
+                for kr, _objective in krs:
+                    owners[kr.owner_id].append(kr)
+                people = get_people(session=session, workspace_id=ws.team_id, user_ids=owners)
+            stale = [
+                u
+                for u in owners
+                if u not in people
+                or people[u].refreshed_at is None
+                or people[u].refreshed_at < now - PROFILE_MAX_AGE  # type: ignore[operator]
+            ]
+            if stale:
+                found = profiles(ws.team_id, stale)
+                with session_scope(self.engine) as session:
+                    save_profiles(session=session, workspace_id=ws.team_id, profiles=found, now=now)
+                    people = get_people(session=session, workspace_id=ws.team_id, user_ids=owners)
+                refreshed += len(found)
+            planned += self._plan_workspace(ws, owners, people, now=now, force=force)
+        return PlanReport(planned, refreshed)
+
+    def _workspaces(self, workspace_id: str | None) -> list[Workspace]:
+        with session_scope(self.engine) as session:
+            if workspace_id is not None:
+                ws = get_workspace(session=session, workspace_id=workspace_id)
+                return [ws] if ws.active else []
+            return list_active_workspaces(session=session)
+
+    def _plan_workspace(
+        self,
+        ws: Workspace,
+        owners: dict[str, list[KeyResult]],
+        people: dict[str, Person],
+        *,
+        now: datetime,
+        force: bool,
+    ) -> int:
+        cadence = cadence_of(ws)
+        wanted: list[outbox.PlannedMessage] = []
+        periods: dict[str, date] = {}
+        for user_id, krs in owners.items():
+            person = people.get(user_id)
+            if person is None or person.deleted or person.is_bot:
+                continue
+            tz = zone(person.tz, fallback=ws.default_timezone)
+            period = current_period(now, cadence, tz)
+            if person.away_until is not None and person.away_until >= now.astimezone(tz).date():
+                continue
+            due = prompt_time(period, cadence, tz)
+            if now < due and not force:
+                continue
+            # A KR created after this period's prompt waits for the next period.
+            if not any(kr.created_at <= (now if force else due) for kr in krs):
+                continue
+            periods[user_id] = period
+            wanted.append(outbox.PlannedMessage(user_id, period, PROMPT, min(due, now)))
+        with session_scope(self.engine) as session:
+            done = checkin_store.checked_in(
+                session=session,
+                workspace_id=ws.team_id,
+                key_result_ids=[kr.id for u in periods for kr in owners[u]],  # type: ignore[misc]
+                periods=sorted(set(periods.values())),
+            )
+            answered = {
+                u for u, p in periods.items() if all((kr.id, p) in done for kr in owners[u])
+            }
+            prompts = [w for w in wanted if w.recipient not in answered]
+            count = outbox.plan_messages(session=session, workspace_id=ws.team_id, planned=prompts)
+            count += self._plan_reminders(session, ws, people, periods, answered, now)
+        return count
+
+    def _plan_reminders(  # type: ignore[no-untyped-def]
+        self, session, ws: Workspace, people, periods, answered, now: datetime
+    ) -> int:
+        if ws.max_reminders < 1 or not periods:
+            return 0
+        sent: dict[tuple[str, date], dict[str, OutboxMessage]] = defaultdict(dict)
+        for period in set(periods.values()):
+            for m in outbox.list_messages(
+                session=session, workspace_id=ws.team_id, period_start=period
+            ):
+                sent[(m.recipient, m.period_start)][m.kind] = m
+        reminders = []
+        for user_id, period in periods.items():
+            if user_id in answered:
+                continue
+            mine = sent.get((user_id, period), {})
+            chain = [mine.get(PROMPT)] + [
+                mine.get(reminder_kind(n)) for n in range(1, ws.max_reminders + 1)
+            ]
+            for n in range(1, ws.max_reminders + 1):
+                before, this = chain[n - 1], chain[n]
+                if this is not None:
+                    continue
+                if before is None or before.state != OutboxState.SENT or before.sent_at is None:
+                    break
+                tz = zone(people[user_id].tz, fallback=ws.default_timezone)
+                due = reminder_time(before.sent_at, delay_hours=ws.reminder_delay_hours, tz=tz)
+                if due <= now and now.astimezone(tz).date() < period_end(period, cadence_of(ws)):
+                    reminders.append(outbox.PlannedMessage(user_id, period, reminder_kind(n), due))
+                break
+        return outbox.plan_messages(session=session, workspace_id=ws.team_id, planned=reminders)
+
+    # -- handing messages to the sender ------------------------------------------------
+
+    def claim(
+        self,
+        *,
+        limit: int,
+        reclaim_after: timedelta,
+        workspace_id: str | None = None,
+        now: datetime | None = None,
+    ) -> list[Delivery]:
+        """Claim due messages and load what they show; drops what became pointless."""
+        now = now or self.clock()
+        with session_scope(self.engine) as session:
+            claims = outbox.claim_due(
+                session=session,
+                now=now,
+                limit=limit,
+                reclaim_after=reclaim_after,
+                workspace_id=workspace_id,
+            )
+        deliveries: list[Delivery] = []
+        by_workspace: dict[str, list[outbox.Claim]] = defaultdict(list)
+        for claim in claims:
+            by_workspace[claim.message.workspace_id].append(claim)
+        for ws_id, ws_claims in by_workspace.items():
+            with session_scope(self.engine) as session:
+                ws = get_workspace(session=session, workspace_id=ws_id)
+                cadence = cadence_of(ws)
+                cycle_ids = _running_cycle_ids(session, ws_id, now.date())
+                tree = load_tree(
+                    session=session, workspace_id=ws_id, today=now.date(), cycle_ids=cycle_ids
+                )
+                people = get_people(
+                    session=session,
+                    workspace_id=ws_id,
+                    user_ids=[c.message.recipient for c in ws_claims],
+                )
+                krs_by_owner: dict[str, list[KeyResult]] = defaultdict(list)
+                for kr in tree.key_results:
+                    krs_by_owner[kr.owner_id].append(kr)
+                done = checkin_store.checked_in(
+                    session=session,
+                    workspace_id=ws_id,
+                    key_result_ids=[kr.id for kr in tree.key_results],  # type: ignore[misc]
+                    periods=sorted({c.message.period_start for c in ws_claims}),
+                )
+                for claim in ws_claims:
+                    m = claim.message
+                    if m.kind == DIGEST:
+                        deliveries.append(Delivery(m, claim.maybe_sent, tree))
+                        continue
+                    krs = krs_by_owner.get(m.recipient, [])
+                    person = people.get(m.recipient)
+                    if not krs or all((kr.id, m.period_start) in done for kr in krs):
+                        outbox.mark_finished(
+                            session=session,
+                            message_id=m.id,  # type: ignore[arg-type]
+                            state=OutboxState.SKIPPED,
+                            error="nothing to ask",
+                        )
+                        continue
+                    tz = zone(person.tz if person else None, fallback=ws.default_timezone)
+                    if claim.maybe_sent:
+                        deliveries.append(Delivery(m, claim.maybe_sent, tree, krs))
+                        continue
+                    wait_until = next_working_moment(now, tz)
+                    if wait_until.astimezone(tz).date() >= period_end(m.period_start, cadence):
+                        # The period is over before we may speak: next period's prompt asks.
+                        outbox.mark_finished(
+                            session=session,
+                            message_id=m.id,  # type: ignore[arg-type]
+                            state=OutboxState.SKIPPED,
+                            error="period over",
+                        )
+                        continue
+                    if not may_prompt(now, m.due_at, tz):
+                        outbox.release(
+                            session=session,
+                            message_id=m.id,  # type: ignore[arg-type]
+                            due_at=wait_until,
+                        )
+                        continue
+                    deliveries.append(Delivery(m, claim.maybe_sent, tree, krs))
+        return deliveries
+
+    def sent(self, message_id: int, *, channel_id: str, ts: str) -> None:
+        with session_scope(self.engine) as session:
+            outbox.mark_sent(
+                session=session,
+                message_id=message_id,
+                channel_id=channel_id,
+                ts=ts,
+                now=self.clock(),
+            )
+
+    def failed(self, message_id: int, *, error: str) -> None:
+        with session_scope(self.engine) as session:
+            outbox.mark_finished(
+                session=session, message_id=message_id, state=OutboxState.FAILED, error=error
+            )
+
+    def retry_later(self, message_id: int, *, delay: timedelta) -> None:
+        with session_scope(self.engine) as session:
+            outbox.release(session=session, message_id=message_id, due_at=self.clock() + delay)
+
+    def deactivate(self, workspace_id: str, *, reason: str) -> None:
+        """The token was revoked: stop everything for this workspace until it comes back."""
+        log.warning("workspace=%s deactivated: %s", workspace_id, reason)
+        with session_scope(self.engine) as session:
+            update_workspace(session=session, workspace_id=workspace_id, active=False)
+
+    # -- answers -----------------------------------------------------------------------
+
+    def period_for(self, *, workspace_id: str, user_id: str, now: datetime | None = None) -> date:
+        """The check-in period a person is in now, in their own timezone."""
+        now = now or self.clock()
+        with session_scope(self.engine) as session:
+            ws = get_workspace(session=session, workspace_id=workspace_id)
+            person = get_people(session=session, workspace_id=workspace_id, user_ids=[user_id])
+            tz = zone(
+                person[user_id].tz if user_id in person else None, fallback=ws.default_timezone
+            )
+            return current_period(now, cadence_of(ws), tz)
+
+    def record(
+        self,
+        *,
+        workspace_id: str,
+        user_id: str,
+        readings: Sequence[tuple[int, float | None, int | None]],
+        note: str = "",
+        blocker: str = "",
+        source: str = "modal",
+        dedupe_key: str | None = None,
+    ) -> Answered:
+        """Record one check-in per KR (value None = unchanged) for the person's period."""
+        now = self.clock()
+        period = self.period_for(workspace_id=workspace_id, user_id=user_id, now=now)
+        recorded = duplicates = 0
+        changes: list[tuple[KeyResult, float | None]] = []
+        with session_scope(self.engine) as session:
+            for kr_id, value, confidence in readings:
+                before = objective_store.get_key_result(
+                    session=session, workspace_id=workspace_id, key_result_id=kr_id
+                ).current_value
+                _, created = checkin_store.record_check_in(
+                    session=session,
+                    workspace_id=workspace_id,
+                    key_result_id=kr_id,
+                    author_id=user_id,
+                    value=value,
+                    confidence=confidence,
+                    note=note,
+                    blocker=blocker,
+                    period_start=period,
+                    now=now,
+                    source=source,
+                    dedupe_key=dedupe_key,
+                )
+                recorded += created
+                duplicates += not created
+                kr = objective_store.get_key_result(
+                    session=session, workspace_id=workspace_id, key_result_id=kr_id
+                )
+                changes.append((kr, before))
+            replace = self._settle(session, workspace_id, user_id, period, now)
+        return Answered(changes, replace, recorded, duplicates)
+
+    def no_change(self, *, workspace_id: str, user_id: str) -> Answered:
+        """ "No change this week": every KR of mine keeps its value, in one click."""
+        cycle_today = self.clock().date()
+        with session_scope(self.engine) as session:
+            cycle_ids = _running_cycle_ids(session, workspace_id, cycle_today)
+            mine = objective_store.list_active_key_results(
+                session=session, workspace_id=workspace_id, owner_ids=[user_id], cycle_ids=cycle_ids
+            )
+        return self.record(
+            workspace_id=workspace_id,
+            user_id=user_id,
+            readings=[(kr.id, None, None) for kr, _ in mine],  # type: ignore[misc]
+            source="no_change",
+        )
+
+    def _settle(self, session, workspace_id: str, user_id: str, period: date, now: datetime):  # type: ignore[no-untyped-def]
+        """When all of someone's KRs are in for the period, close their prompt and reminders."""
+        cycle_ids = _running_cycle_ids(session, workspace_id, now.date())
+        mine = objective_store.list_active_key_results(
+            session=session, workspace_id=workspace_id, owner_ids=[user_id], cycle_ids=cycle_ids
+        )
+        done = checkin_store.checked_in(
+            session=session,
+            workspace_id=workspace_id,
+            key_result_ids=[kr.id for kr, _ in mine],  # type: ignore[misc]
+            periods=[period],
+        )
+        if any((kr.id, period) not in done for kr, _ in mine):
+            return []
+        return outbox.mark_answered(
+            session=session,
+            workspace_id=workspace_id,
+            user_id=user_id,
+            period_start=period,
+            now=now,
+        )
+
+    def prompt_krs(self, *, workspace_id: str, user_id: str) -> list[tuple[KeyResult, Objective]]:
+        """The KRs a prompt's "Check in" button opens: mine, in running cycles."""
+        with session_scope(self.engine) as session:
+            cycle_ids = _running_cycle_ids(session, workspace_id, self.clock().date())
+            return objective_store.list_active_key_results(
+                session=session, workspace_id=workspace_id, owner_ids=[user_id], cycle_ids=cycle_ids
+            )
+
+    # -- presence ----------------------------------------------------------------------
+
+    def set_away(self, *, workspace_id: str, user_id: str, until: date | None) -> None:
+        with session_scope(self.engine) as session:
+            set_away(session=session, workspace_id=workspace_id, user_id=user_id, until=until)
