@@ -242,3 +242,11 @@ def test_objective_modal_limits_and_state_round_trip() -> None:
     assert back.title == "Launch" and back.owner_id == "U1" and back.cycle_id == 1
     assert back.krs[0] == _draft().krs[0]
     assert back.krs[1] == KRDraft()
+
+
+def test_command_text_entities_are_read_back_as_typed() -> None:
+    from bot.blocks.text import escape, unescape
+
+    typed = "Q1 & beyond <!channel> <@U0EVE|eve>"
+    assert unescape(escape(typed)) == typed
+    assert unescape("a &amp;lt; b") == "a &lt; b"  # one level only

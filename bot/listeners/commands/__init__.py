@@ -15,7 +15,7 @@ from bot.blocks.dialogs import build_checkin_modal
 from bot.blocks.help import SUBCOMMANDS, build_help
 from bot.blocks.messages import build_error, build_notice, build_refusal
 from bot.blocks.objective_modal import build_objective_modal
-from bot.blocks.text import escape
+from bot.blocks.text import escape, unescape
 from bot.blocks.tree import build_mine_message, build_status_message
 from bot.listeners import Deps, workspace_of
 from bot.services import admin
@@ -31,7 +31,7 @@ def register(app: App, deps: Deps) -> None:
     @app.command("/okr")
     def okr(ack: Ack, body: dict, context: dict, client: WebClient, respond: Respond) -> None:
         ack()  # first, always: Slack gives us 3 seconds
-        text = " ".join((body.get("text") or "").split())
+        text = unescape(" ".join((body.get("text") or "").split()))
         sub, _, rest = text.partition(" ")
         sub = sub.casefold()
         call = Call(deps, client, respond, body, workspace_of(body, context), rest)
