@@ -38,6 +38,11 @@ COMMANDS: list[tuple[str, str, str]] = [
     ),
     ("vision", "Show or set the organization's vision (admins)", "/okr vision Empowering…"),
     ("mission", "Show or set the organization's mission (admins)", "/okr mission Deliver…"),
+    (
+        "settings",
+        "Check-in day, time, reminders, default time zone and digest (admins)",
+        "/okr settings",
+    ),
     ("help", "This help", "/okr help"),
 ]
 SUBCOMMANDS = [name for name, _, _ in COMMANDS]

@@ -15,10 +15,12 @@ from bot.blocks.dialogs import build_checkin_modal
 from bot.blocks.help import SUBCOMMANDS, build_help
 from bot.blocks.messages import build_error, build_notice, build_refusal
 from bot.blocks.objective_modal import build_objective_modal
+from bot.blocks.settings import build_settings_modal
 from bot.blocks.text import escape, unescape
 from bot.blocks.tree import build_mine_message, build_status_message
 from bot.listeners import Deps, workspace_of
 from bot.services import admin
+from bot.services import settings as settings_service
 from bot.services.okrs import PermissionDenied
 from storage.errors import NotFound, Refused
 
@@ -206,6 +208,15 @@ def _cycle(call: Call) -> None:
     call.respond(response_type=visibility, **build_cycle_reply(outcome))
 
 
+def _settings(call: Call) -> None:
+    call.require_admin("change the check-in settings")
+    workspace = settings_service.load_settings(
+        call.deps.okrs.engine, workspace_id=call.workspace_id
+    )
+    view = build_settings_modal(workspace=workspace)
+    call.client.views_open(trigger_id=call.body["trigger_id"], view=view)
+
+
 HANDLERS: dict[str, Handler] = {
     "new": _new,
     "create": _new,
@@ -221,4 +232,5 @@ HANDLERS: dict[str, Handler] = {
     "away": _away,
     "back": _back,
     "cycles": _cycle,
+    "settings": _settings,
 }

@@ -1,4 +1,4 @@
-"""Modal submissions: objective, check-in, align, archive."""
+"""Modal submissions: objective, check-in, align, archive, settings."""
 
 from __future__ import annotations
 
@@ -13,9 +13,11 @@ from bot.blocks.dialogs import ALIGN_CALLBACK, ARCHIVE_CALLBACK, CHECKIN_CALLBAC
 from bot.blocks.home import build_home
 from bot.blocks.messages import build_notice
 from bot.blocks.objective_modal import CALLBACK_ID, block_id, draft_from_state
+from bot.blocks.settings import SETTINGS_CALLBACK, build_settings_saved, settings_from_state
 from bot.blocks.text import escape, mrkdwn, plain
 from bot.blocks.tree import build_objective_confirmation
 from bot.listeners import Deps, workspace_of
+from bot.services import settings as settings_service
 from bot.services.okrs import PermissionDenied
 from storage.errors import NotFound, Refused
 
@@ -148,6 +150,26 @@ def register(app: App, deps: Deps) -> None:
                 "blocks": [{"type": "section", "text": mrkdwn(text)}],
             },
         )
+
+    @app.view(SETTINGS_CALLBACK)
+    def save_settings(ack: Ack, body: dict, context: dict, client: WebClient) -> None:
+        workspace_id = workspace_of(body, context)
+        user_id = body["user"]["id"]
+        try:
+            saved, errors = settings_service.save_settings(
+                deps.okrs.engine,
+                workspace_id=workspace_id,
+                form=settings_from_state(body["view"]),
+                is_admin=deps.is_admin(client, workspace_id, user_id),
+            )
+        except PermissionDenied as error:
+            saved, errors = None, {settings_service.FIELDS[0]: str(error)}
+        if errors:
+            ack(response_action="errors", errors=errors)
+            return
+        ack()  # closes the modal
+        assert saved is not None
+        client.chat_postMessage(channel=user_id, **build_settings_saved(workspace=saved))  # a DM
 
 
 def _input_names(view: dict) -> set[str]:

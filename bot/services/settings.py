@@ -1,0 +1,170 @@
+"""`/okr settings`: read and change a workspace's check-in schedule.
+
+The modal's values arrive as a SettingsForm (strings, as Slack sends them). `save_settings`
+checks the caller is an admin, validates every field, and stores all of them in one
+transaction, or nothing: errors come back keyed by field name for the modal to show inline.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import time
+from functools import cache
+from typing import Any
+from zoneinfo import available_timezones
+
+from sqlalchemy import Engine
+
+from bot.okr.schedule import WORK_END
+from bot.services.okrs import PermissionDenied
+from storage.db import session_scope
+from storage.models import SLACK_ID_MAX, Workspace
+from storage.workspaces import ensure_workspace, update_workspace
+
+WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday")  # index = stored weekday
+CADENCES = (1, 2)  # weeks between check-ins
+REMINDER_DELAY_MIN, REMINDER_DELAY_MAX = 4, 72  # hours
+MAX_REMINDERS = 3
+TIMEZONE_MAX = 64  # Workspace.default_timezone
+_CHANNEL = re.compile(r"^[CG][A-Z0-9]+$")
+_TIME = re.compile(r"^\d{2}:\d{2}$")
+
+FIELDS = (
+    "checkin_weekday",
+    "checkin_time",
+    "checkin_cadence_weeks",
+    "reminder_delay_hours",
+    "max_reminders",
+    "default_timezone",
+    "digest_channel",
+    "digest_weekday",
+    "digest_mentions",
+)
+
+
+@dataclass(frozen=True)
+class SettingsForm:
+    """What the modal sent, unvalidated. None means nothing was picked."""
+
+    checkin_weekday: str | None = None
+    checkin_time: str | None = None  # "HH:MM", a timepicker's value
+    checkin_cadence_weeks: str | None = None
+    reminder_delay_hours: str | None = None
+    max_reminders: str | None = None
+    default_timezone: str | None = None
+    digest_channel: str | None = None
+    digest_weekday: str | None = None
+    digest_mentions: bool = False
+
+
+@cache
+def known_timezones() -> frozenset[str]:
+    return frozenset(available_timezones())
+
+
+def _choice(raw: str | None, allowed: range | tuple[int, ...]) -> int | None:
+    try:
+        value = int(raw or "")
+    except ValueError:
+        return None
+    return value if value in allowed else None
+
+
+def validate_settings(form: SettingsForm) -> tuple[dict[str, Any], dict[str, str]]:
+    """(changes for update_workspace, errors by field name); changes only if no errors."""
+    changes: dict[str, Any] = {}
+    errors: dict[str, str] = {}
+
+    for name in ("checkin_weekday", "digest_weekday"):
+        day = _choice(getattr(form, name), range(len(WEEKDAYS)))
+        if day is None:
+            errors[name] = "Pick a weekday, Monday to Friday."
+        else:
+            changes[name] = day
+
+    at: time | None = None
+    if form.checkin_time and _TIME.match(form.checkin_time):
+        try:
+            at = time.fromisoformat(form.checkin_time)
+        except ValueError:
+            at = None
+    if at is None:
+        errors["checkin_time"] = "Pick a time, e.g. 10:00."
+    elif at >= WORK_END:
+        errors["checkin_time"] = (
+            f"Pick a time before {WORK_END:%H:%M}: prompts only go out in working hours, "
+            f"so a later time would reach people the next morning."
+        )
+    else:
+        changes["checkin_time"] = at
+
+    weeks = _choice(form.checkin_cadence_weeks, CADENCES)
+    if weeks is None:
+        errors["checkin_cadence_weeks"] = "Pick every week or every 2 weeks."
+    else:
+        changes["checkin_cadence_weeks"] = weeks
+
+    try:
+        delay: int | None = int((form.reminder_delay_hours or "").strip())
+    except ValueError:
+        delay = None
+    if delay is None or not REMINDER_DELAY_MIN <= delay <= REMINDER_DELAY_MAX:
+        errors["reminder_delay_hours"] = (
+            f"Enter a whole number of hours from {REMINDER_DELAY_MIN} to {REMINDER_DELAY_MAX}."
+        )
+    else:
+        changes["reminder_delay_hours"] = delay
+
+    count = _choice(form.max_reminders, range(MAX_REMINDERS + 1))
+    if count is None:
+        errors["max_reminders"] = f"Pick 0 to {MAX_REMINDERS} reminders."
+    else:
+        changes["max_reminders"] = count
+
+    # Reminders are only sent within the check-in period; later ones would never go out.
+    in_range = "reminder_delay_hours" not in errors
+    if in_range and delay and count and weeks and count * delay >= weeks * 7 * 24:
+        errors["reminder_delay_hours"] = (
+            f"{count} reminders {delay} h apart would run into the next check-in. "
+            "Shorten the delay or send fewer reminders."
+        )
+
+    tz = (form.default_timezone or "").strip()
+    if not tz or len(tz) > TIMEZONE_MAX or tz not in known_timezones():
+        errors["default_timezone"] = "Unknown time zone: pick one from the list."
+    else:
+        changes["default_timezone"] = tz
+
+    channel = form.digest_channel or None
+    if channel is not None and (len(channel) > SLACK_ID_MAX or not _CHANNEL.match(channel)):
+        errors["digest_channel"] = "Pick a channel (not a direct message)."
+    else:
+        changes["digest_channel"] = channel
+
+    changes["digest_mentions"] = bool(form.digest_mentions)
+    if errors:
+        return {}, errors
+    return changes, {}
+
+
+def load_settings(engine: Engine, *, workspace_id: str) -> Workspace:
+    """The workspace row the modal is prefilled from (created on first contact)."""
+    with session_scope(engine) as session:
+        return ensure_workspace(session=session, workspace_id=workspace_id)
+
+
+def save_settings(
+    engine: Engine, *, workspace_id: str, form: SettingsForm, is_admin: Callable[[], bool]
+) -> tuple[Workspace | None, dict[str, str]]:
+    """(the saved workspace, {}) or (None, errors by field name); nothing stored on errors."""
+    if not is_admin():
+        raise PermissionDenied("Only workspace admins can change the check-in settings.")
+    changes, errors = validate_settings(form)
+    if errors:
+        return None, errors
+    with session_scope(engine) as session:
+        ensure_workspace(session=session, workspace_id=workspace_id)
+        saved = update_workspace(session=session, workspace_id=workspace_id, **changes)
+    return saved, {}
