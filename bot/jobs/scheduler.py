@@ -1,8 +1,8 @@
 """The one scheduler: APScheduler 3 with its job store in Ladder's own database.
 
-Two jobs with fixed ids, re-registered with replace_existing on every start:
-- `checkins.tick` (every minute): plan what is due, send it (prompts, reminders).
-- nothing else: people's timezones are refreshed by the tick when older than a week.
+One job with a fixed id, re-registered with replace_existing on every start:
+`checkins.tick` (every minute) plans what is due and sends it: prompts, reminders and team
+digests. People's timezones are refreshed by the tick when older than a week.
 The tick is idempotent, so a missed or doubled run changes nothing; misfires coalesce.
 """
 

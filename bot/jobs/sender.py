@@ -18,7 +18,8 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.blocks.checkins import build_checkin_prompt
-from bot.services.checkins import PROMPT, CheckinService, Delivery
+from bot.services.checkins import DIGEST, PROMPT, CheckinService, Delivery
+from bot.services.digests import DigestService  # digests: channel digests on the digest day
 from storage.people import SlackProfile
 
 log = logging.getLogger(__name__)
@@ -27,6 +28,7 @@ METADATA_EVENT = "ladder_outbox"
 REVOKED = frozenset({"invalid_auth", "account_inactive", "token_revoked", "not_authed"})
 UNDELIVERABLE = frozenset(
     {"user_not_found", "channel_not_found", "cannot_dm_bot", "user_disabled", "is_archived"}
+    | {"not_in_channel"}  # digests: a channel the bot was removed from
 )
 ClientFor = Callable[[str], WebClient]
 
@@ -86,18 +88,22 @@ class Sender:
         concurrency: int = 8,
         batch: int = 200,
         reclaim_after: timedelta = timedelta(minutes=2),
+        digests: DigestService | None = None,
     ) -> None:
         self.service = service
         self.client_for = client_for
         self.concurrency = concurrency
         self.batch = batch
         self.reclaim_after = reclaim_after
+        # digests: planned with the prompts, sent through the same outbox.
+        self.digests = digests or DigestService(service.engine, clock=service.clock)
 
     def run(self, *, workspace_id: str | None = None, force: bool = False) -> SendReport:
         """Plan what is due, then send until nothing is left to claim."""
         self.service.plan(
             profiles=lookup_profiles(self.client_for), workspace_id=workspace_id, force=force
         )
+        self.digests.plan(workspace_id=workspace_id)  # digests: due on the digest day only
         report = SendReport()
         with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
             while True:
@@ -133,6 +139,9 @@ class Sender:
                     log.info("%s already delivered before a restart; not resending", context)
                     return SendReport(recovered=1)
             body = self._render(delivery)
+            if body is None:  # digests: the channel has nothing to report any more
+                self.digests.skip(message_id, reason="nothing to report")
+                return SendReport()
             response = client.chat_postMessage(
                 channel=message.recipient,  # a user id posts to the DM, no conversations.open
                 metadata={"event_type": METADATA_EVENT, "event_payload": {"outbox_id": message_id}},
@@ -160,8 +169,14 @@ class Sender:
             self.service.retry_later(message_id, delay=timedelta(minutes=1))
             return SendReport(deferred=1)
 
-    def _render(self, delivery: Delivery) -> dict:
+    def _render(self, delivery: Delivery) -> dict | None:
         message = delivery.message
+        if message.kind == DIGEST:  # digests: rendered from the channel's team
+            return self.digests.render(
+                workspace_id=message.workspace_id,
+                channel_id=message.recipient,
+                period=message.period_start,
+            )
         assert delivery.tree is not None
         reminder = 0 if message.kind == PROMPT else int(message.kind.removeprefix("reminder"))
         return build_checkin_prompt(
@@ -176,7 +191,11 @@ class Sender:
         self, client: WebClient, user_id: str, message_id: int
     ) -> tuple[str, str] | None:
         """Look for our message in the DM (by metadata) before sending it again."""
-        channel = client.conversations_open(users=user_id)["channel"]["id"]
+        channel = (
+            client.conversations_open(users=user_id)["channel"]["id"]
+            if user_id[:1] in "UW"
+            else user_id  # digests: a channel id, searched directly
+        )
         history = client.conversations_history(channel=channel, include_all_metadata=True, limit=50)
         for item in history.get("messages", []):
             meta = item.get("metadata") or {}

@@ -1,0 +1,303 @@
+"""Channel digests: on the digest day each team channel hears how its OKRs moved.
+
+Planning: in each active workspace, on `digest_weekday` from `checkin_time` (both in the
+workspace's default timezone) until that local day ends, one "digest" outbox row per channel
+linked to a team, plus the workspace's `digest_channel` (the whole company). The outbox's
+unique key (workspace, recipient, period, kind) makes planning idempotent; the Sender posts
+the rows like prompts, so exactly-once and rate limits apply.
+
+A digest reports on the period its day closes or falls in: with Friday digests and Monday
+check-ins that is the current week; a digest on the check-in weekday itself reports on the
+period that just ended. Slack-free: rendering returns the message body for the Sender.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from bot.blocks.digest import (
+    BlockerNote,
+    ObjectiveChange,
+    StatusTurn,
+    TeamDigest,
+    build_team_digest,
+)
+from bot.okr.kinds import KRKind
+from bot.okr.schedule import Cadence, local_datetime, period_start, zone
+from bot.okr.tree import Window, evaluate_tree
+from bot.services.checkins import DIGEST, cadence_of
+from storage import cycles as cycle_store
+from storage import history, outbox
+from storage import teams as team_store
+from storage.db import session_scope
+from storage.models import OutboxState, Person, Workspace
+from storage.people import get_people
+from storage.tree import load_tree, status_rules
+from storage.workspaces import get_workspace, list_active_workspaces
+
+log = logging.getLogger(__name__)
+
+
+def digest_period(day: date, cadence: Cadence) -> date:
+    """The period a digest posted on local `day` reports on (see the module notes)."""
+    return period_start(day - timedelta(days=1), cadence)
+
+
+@dataclass(frozen=True)
+class _KRThen:
+    """A key result as it stood at the end of the previous period (for the roll-up math)."""
+
+    id: Hashable
+    objective_id: Hashable
+    kind: KRKind | str
+    start_value: float | None
+    target_value: float | None
+    current_value: float | None
+    weight: float
+    confidence: int | None
+    due_date: date | None
+
+
+def _running_cycle_ids(session: Session, workspace_id: str, today: date) -> list[int]:
+    return [
+        c.id  # type: ignore[misc]
+        for c in cycle_store.list_cycles(session=session, workspace_id=workspace_id)
+        if c.is_open and c.start_date <= today <= c.end_date
+    ]
+
+
+class DigestService:
+    def __init__(self, engine: Engine, *, clock: Callable[[], datetime]) -> None:
+        self.engine = engine
+        self.clock = clock
+
+    # -- planning ----------------------------------------------------------------------
+
+    def plan(self, *, workspace_id: str | None = None, now: datetime | None = None) -> int:
+        """Plan today's digests that are due (idempotent); returns how many rows are new."""
+        now = now or self.clock()
+        count = 0
+        for ws in self._workspaces(workspace_id):
+            tz = zone(ws.default_timezone)
+            today = now.astimezone(tz).date()
+            if today.weekday() != ws.digest_weekday:
+                continue
+            due = local_datetime(today, ws.checkin_time, tz)  # DST-safe wall-clock time
+            if now < due:
+                continue
+            period = digest_period(today, cadence_of(ws))
+            with session_scope(self.engine) as session:
+                count += self._plan_workspace(session, ws, today, period, due)
+        return count
+
+    def _workspaces(self, workspace_id: str | None) -> list[Workspace]:
+        with session_scope(self.engine) as session:
+            if workspace_id is not None:
+                ws = get_workspace(session=session, workspace_id=workspace_id)
+                return [ws] if ws.active else []
+            return list_active_workspaces(session=session)
+
+    def _plan_workspace(
+        self, session: Session, ws: Workspace, today: date, period: date, due: datetime
+    ) -> int:
+        channels = self._channels(session, ws)
+        planned = {
+            m.recipient
+            for m in outbox.list_messages(
+                session=session, workspace_id=ws.team_id, period_start=period, kinds=[DIGEST]
+            )
+        }
+        todo = {c: t for c, t in channels.items() if c not in planned}
+        if not todo:
+            return 0
+        cycle_ids = _running_cycle_ids(session, ws.team_id, today)
+        busy = history.teams_with_objectives(
+            session=session, workspace_id=ws.team_id, cycle_ids=cycle_ids
+        )
+        if not busy:
+            return 0
+        teams = team_store.list_teams(session=session, workspace_id=ws.team_id)
+        wanted = [
+            outbox.PlannedMessage(channel, period, DIGEST, due)
+            for channel, team_id in todo.items()
+            # A team without objectives (in its sub-teams either) has nothing to report.
+            if team_id is None or busy & set(team_store.team_subtree_ids(teams, team_id))
+        ]
+        return outbox.plan_messages(session=session, workspace_id=ws.team_id, planned=wanted)
+
+    @staticmethod
+    def _channels(session: Session, ws: Workspace) -> dict[str, int | None]:
+        """Channel id -> its team (None = the company, for the workspace's digest channel)."""
+        found: dict[str, int | None] = {}
+        for team_id, channels in team_store.channels_by_team(
+            session=session, workspace_id=ws.team_id
+        ).items():
+            for channel in channels:
+                found[channel] = team_id
+        if ws.digest_channel:
+            found[ws.digest_channel] = None  # the digest channel gets the whole company
+        return found
+
+    # -- rendering ---------------------------------------------------------------------
+
+    def render(self, *, workspace_id: str, channel_id: str, period: date) -> dict | None:
+        """The digest message for a channel, or None when there is nothing to post any more."""
+        now = self.clock()
+        with session_scope(self.engine) as session:
+            digest = self.digest(
+                session=session,
+                workspace_id=workspace_id,
+                channel_id=channel_id,
+                period=period,
+                now=now,
+            )
+        return None if digest is None else build_team_digest(digest)
+
+    def skip(self, message_id: int, *, reason: str) -> None:
+        with session_scope(self.engine) as session:
+            outbox.mark_finished(
+                session=session, message_id=message_id, state=OutboxState.SKIPPED, error=reason
+            )
+
+    def digest(
+        self, *, session: Session, workspace_id: str, channel_id: str, period: date, now: datetime
+    ) -> TeamDigest | None:
+        ws = get_workspace(session=session, workspace_id=workspace_id)
+        tz = zone(ws.default_timezone)
+        today = now.astimezone(tz).date()
+        team_id: int | None = None
+        if channel_id == ws.digest_channel:
+            scope = ws.name or "the company"
+        else:
+            team = team_store.team_for_channel(
+                session=session, workspace_id=workspace_id, channel_id=channel_id
+            )
+            if team is None:  # unlinked since it was planned
+                return None
+            team_id, scope = team.id, team.name
+        tree = load_tree(
+            session=session,
+            workspace_id=workspace_id,
+            today=today,
+            cycle_ids=_running_cycle_ids(session, workspace_id, today),
+            team_id=team_id,
+        )
+        if not tree.objectives:
+            return None
+        kr_ids: list[int] = [kr.id for kr in tree.key_results]  # type: ignore[misc]
+        past = history.latest_check_ins_before(
+            session=session, workspace_id=workspace_id, key_result_ids=kr_ids, before=period
+        )
+        current = history.check_ins_in_period(
+            session=session, workspace_id=workspace_id, key_result_ids=kr_ids, period_start=period
+        )
+        people = get_people(
+            session=session,
+            workspace_id=workspace_id,
+            user_ids={kr.owner_id for kr in tree.key_results},
+        )
+
+        # Where everything stood when the period began.
+        began = local_datetime(period, time(0, 0), tz)
+        this_period = {c.key_result_id: c for c in current}
+        krs_then = []
+        for kr in tree.key_results:
+            if kr.created_at >= began:
+                continue
+            reading = past.get(kr.id)  # type: ignore[arg-type]
+            if reading is not None:
+                value, confidence = reading.value, reading.confidence
+            elif kr.id in this_period:  # its first check-in kept the value from before
+                value, confidence = this_period[kr.id].previous_value, None  # type: ignore[index]
+            else:  # never checked in: unchanged since
+                value, confidence = kr.current_value, kr.confidence
+            krs_then.append(
+                _KRThen(
+                    kr.id,
+                    kr.objective_id,
+                    kr.kind,
+                    kr.start_value,
+                    kr.target_value,
+                    value,
+                    kr.weight,
+                    confidence,
+                    kr.due_date,
+                )
+            )
+        then = evaluate_tree(
+            [o for o in tree.objectives if o.created_at < began],
+            krs_then,
+            windows={c.id: Window(c.start_date, c.end_date) for c in tree.cycles.values()},
+            today=period - timedelta(days=1),
+            include_children=ws.rollup_include_children,
+            rules=status_rules(ws),
+        )
+
+        changes = [
+            ObjectiveChange(
+                o.title,
+                then.objectives[o.id].progress if o.id in then.objectives else None,
+                tree.health.objectives[o.id].progress,
+                depth,
+            )
+            for o, depth in tree.walk()
+        ]
+        turned = sorted(
+            (
+                StatusTurn(
+                    kr.title,
+                    tree.objective(kr.objective_id).title,
+                    kr.owner_id,
+                    then.krs[kr.id].status,
+                    tree.health.krs[kr.id].status,
+                )
+                for kr in tree.key_results
+                if kr.id in then.krs
+                and tree.health.krs[kr.id].status.rank > then.krs[kr.id].status.rank
+            ),
+            key=lambda t: -t.now.rank,
+        )
+        titles = {kr.id: kr.title for kr in tree.key_results}
+        blockers = [
+            BlockerNote(c.author_id, titles[c.key_result_id], c.blocker)
+            for c in current
+            if c.blocker.strip()
+        ]
+
+        # Owners asked this period (KRs that existed at its prompt) who left a KR unanswered.
+        asked_at = local_datetime(period, ws.checkin_time, tz)
+        expected: dict[str, list[int]] = defaultdict(list)
+        for kr in tree.key_results:
+            if kr.created_at <= asked_at:
+                expected[kr.owner_id].append(kr.id)  # type: ignore[arg-type]
+        missing = sorted(
+            owner
+            for owner, ids in expected.items()
+            if not all(i in this_period for i in ids) and _expected_to_answer(people, owner, period)
+        )
+        return TeamDigest(
+            scope=scope,
+            period=period,
+            objectives=changes,
+            turned=turned,
+            blockers=blockers,
+            missing=missing,
+            mentions=ws.digest_mentions,
+            company=team_id is None,
+        )
+
+
+def _expected_to_answer(people: dict[str, Person], user_id: str, period: date) -> bool:
+    person = people.get(user_id)
+    if person is None:
+        return True
+    if person.deleted or person.is_bot:
+        return False
+    return person.away_until is None or person.away_until < period

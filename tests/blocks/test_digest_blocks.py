@@ -1,0 +1,130 @@
+"""The channel digest builder: pure, within Slack's limits, escaping, mentions only on demand."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+
+from bot.blocks.digest import (
+    BlockerNote,
+    ObjectiveChange,
+    StatusTurn,
+    TeamDigest,
+    build_team_digest,
+    progress_change,
+)
+from bot.okr.kinds import Status
+from tests.support.blockkit import validate_message
+
+HOSTILE = "<!channel> <@U123> <https://evil|click> & co"
+PERIOD = date(2026, 2, 16)
+
+
+def mrkdwn_texts(message: dict) -> str:
+    texts = [message["text"]]
+    for block in message["blocks"]:
+        if block["type"] == "section":
+            texts.append(block["text"]["text"])
+        elif block["type"] == "context":
+            texts.extend(e["text"] for e in block["elements"])
+    return "\n".join(texts)
+
+
+def sample(**changes: object) -> TeamDigest:
+    base = {
+        "scope": "Platform",
+        "period": PERIOD,
+        "objectives": [
+            ObjectiveChange("Launch platform", 0.22, 0.31),
+            ObjectiveChange("Ship the API", 0.5, 0.47, depth=1),
+            ObjectiveChange("New this week", None, 0.1),
+        ],
+        "turned": [
+            StatusTurn("Engagement", "Launch platform", "U0CEO", Status.ON_TRACK, Status.AT_RISK)
+        ],
+        "blockers": [BlockerNote("U0DEV", "Engagement", "Waiting on legal")],
+        "missing": ["U0DEV", "U0EVE", "U0ZED"],
+    }
+    return TeamDigest(**{**base, **changes})  # type: ignore[arg-type]
+
+
+def test_progress_change_in_points_of_the_shown_percentages() -> None:
+    assert progress_change(0.22, 0.31) == "22% → 31% (+9)"
+    assert progress_change(0.5, 0.47) == "50% → 47% (-3)"
+    assert progress_change(0.224, 0.219) == "22% → 22% (±0)"
+    assert progress_change(None, 0.1) == "10% (new)"
+    assert progress_change(0.1, None) == "—"
+
+
+def test_digest_without_mentions_counts_people() -> None:
+    message = build_team_digest(sample())
+    assert validate_message(message) == []
+    text = mrkdwn_texts(message)
+    assert "*Launch platform* 22% → 31% (+9)" in text
+    assert "↳ *Ship the API* 50% → 47% (-3)" in text
+    assert "*New this week* 10% (new)" in text
+    assert "*Engagement* is now at risk (was on track)" in text
+    assert "“Waiting on legal” — on *Engagement*" in text
+    assert "3 people haven't checked in yet" in text
+    assert "<@" not in text
+    assert message["text"].startswith("OKR digest for Platform: 3 objectives")
+
+
+def test_digest_with_mentions_pings_owners_and_authors() -> None:
+    text = mrkdwn_texts(build_team_digest(sample(mentions=True)))
+    assert "<@U0DEV>, <@U0EVE>, <@U0ZED>" in text
+    assert "(was on track) · _Launch platform_ · <@U0CEO>" in text
+    assert "on *Engagement* · <@U0DEV>" in text
+
+
+def test_everyone_checked_in_and_singular() -> None:
+    assert "Everyone has checked in" in mrkdwn_texts(build_team_digest(sample(missing=[])))
+    assert "1 person hasn't checked in yet" in mrkdwn_texts(
+        build_team_digest(sample(missing=["U0DEV"]))
+    )
+
+
+def test_user_text_is_escaped_everywhere() -> None:
+    message = build_team_digest(
+        sample(
+            scope=HOSTILE,
+            objectives=[ObjectiveChange(HOSTILE, 0.1, 0.2)],
+            turned=[StatusTurn(HOSTILE, HOSTILE, "U0CEO", Status.AT_RISK, Status.OFF_TRACK)],
+            blockers=[BlockerNote("U0DEV", HOSTILE, HOSTILE)],
+            mentions=False,
+        )
+    )
+    assert validate_message(message) == []
+    text = mrkdwn_texts(message)
+    for raw in ("<!channel>", "<@U123>", "<https://evil|click>"):
+        assert raw not in text
+    assert "&lt;!channel&gt; &lt;@U123&gt; &lt;https://evil|click&gt; &amp; co" in text
+
+
+def test_huge_digest_stays_within_slack_limits() -> None:
+    long = "x" * 150
+    message = build_team_digest(
+        sample(
+            scope="T" * 80,
+            objectives=[ObjectiveChange(f"{long} {i}", 0.1, 0.2, depth=i % 3) for i in range(500)],
+            turned=[
+                StatusTurn(long, long, "U0CEO", Status.ON_TRACK, Status.OFF_TRACK)
+                for _ in range(300)
+            ],
+            blockers=[BlockerNote("U0DEV", long, "<b>" * 333) for _ in range(300)],
+            missing=[f"U0{i:08d}" for i in range(400)],
+            mentions=True,
+        )
+    )
+    assert validate_message(message) == []
+    assert len(message["blocks"]) <= 50
+    for block in message["blocks"]:
+        for text in [block.get("text", {}).get("text", "")] + [
+            e.get("text", "") for e in block.get("elements", [])
+        ]:
+            assert len(text) <= 3000
+    text = mrkdwn_texts(message)
+    assert "…and 460 more objectives" in text
+    assert "…and 280 more key results" in text and "…and 280 more blockers" in text
+    assert "and 300 more" in text  # mentions beyond the first 100
+    assert "<b>" not in json.dumps(message)

@@ -1,0 +1,284 @@
+"""Channel digests, end to end: planned on the digest day, posted once per channel.
+
+Acme's default timezone is New York; digests go out on Friday at 10:00 there. The Platform
+team's channel gets the team's digest; the workspace's digest channel gets the company's.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+import pytest
+from sqlmodel import Session, select
+
+from bot.app import make_client
+from bot.jobs.sender import METADATA_EVENT, Sender
+from bot.okr.kinds import KRKind
+from bot.okr.validate import KRSpec
+from bot.services.checkins import CheckinService
+from storage.checkins import record_check_in
+from storage.history import check_ins_in_period, latest_check_ins_before
+from storage.models import KeyResult, Objective, OutboxMessage, OutboxState
+from storage.objectives import create_objective
+from storage.teams import create_team, link_channel
+from storage.workspaces import update_workspace
+from tests.factories import reference_company
+from tests.slack.conftest import ACME, CEO, DEV, EVE, Ladder
+
+PLATFORM_CHANNEL, EMPTY_CHANNEL, COMPANY_CHANNEL = "C0PLATFORM", "C0EMPTY", "C0ALL"
+LAST_WEEK, THIS_WEEK = date(2026, 2, 9), date(2026, 2, 16)
+FRIDAY = date(2026, 2, 20)  # 10:00 in New York (EST) is 15:00 UTC
+BLOCKER = "Waiting for the load balancer <!channel>"
+
+
+def at_utc(day: date, hour: int, minute: int = 0) -> datetime:
+    return datetime(day.year, day.month, day.day, hour, minute, tzinfo=UTC)
+
+
+@pytest.fixture
+def company(ladder: Ladder) -> dict[str, int]:
+    """The reference company; its platform objective and two more belong to Platform."""
+    created = at_utc(date(2026, 2, 2), 12)
+    with Session(ladder.engine, expire_on_commit=False) as session:
+        ref = reference_company(session, workspace_id=ACME, owner_id=CEO, now=created)
+        update_workspace(
+            session=session,
+            workspace_id=ACME,
+            default_timezone="America/New_York",
+            digest_weekday=4,
+            checkin_time=time(10, 0),
+            digest_channel=COMPANY_CHANNEL,
+        )
+        team = create_team(session=session, workspace_id=ACME, name="Platform")
+        link_channel(
+            session=session, workspace_id=ACME, team_id=team.id, channel_id=PLATFORM_CHANNEL
+        )
+        empty = create_team(session=session, workspace_id=ACME, name="Empty")
+        link_channel(session=session, workspace_id=ACME, team_id=empty.id, channel_id=EMPTY_CHANNEL)
+        platform = session.get(Objective, ref.platform.id)
+        platform.team_id = team.id
+        session.add(platform)
+        for user, title in ((DEV, "Ship the API"), (EVE, "Harden the API")):
+            create_objective(
+                session=session,
+                workspace_id=ACME,
+                cycle_id=ref.cycle.id,
+                owner_id=user,
+                team_id=team.id,
+                title=title,
+                key_results=[KRSpec(f"{title}: milestone", KRKind.MILESTONE, 1)],
+                now=created,
+            )
+        users, engagement, latency = session.exec(
+            select(KeyResult)
+            .where(KeyResult.objective_id == ref.platform.id)
+            .order_by(KeyResult.position)
+        ).all()
+        # Last week: 10%, 25%, 20% -> 18%. This week: 25%, 8%, 40% -> 24%; engagement slips.
+        for kr, before, now in (
+            (users, 100_000, 250_000),
+            (engagement, 43, 41),
+            (latency, 220, 190),
+        ):
+            for period, value, blocker in ((LAST_WEEK, before, ""), (THIS_WEEK, now, BLOCKER)):
+                record_check_in(
+                    session=session,
+                    workspace_id=ACME,
+                    key_result_id=kr.id,
+                    author_id=CEO,
+                    value=value,
+                    period_start=period,
+                    now=at_utc(period + timedelta(days=1), 15),
+                    blocker=blocker if kr is engagement else "",
+                )
+        session.commit()
+        return {"team": team.id, "platform": ref.platform.id}
+
+
+def sender(ladder: Ladder) -> Sender:
+    client = make_client(ladder.settings)
+    return Sender(CheckinService(ladder.engine, clock=ladder.clock), lambda _ws: client)
+
+
+def posts_to(ladder: Ladder, channel: str) -> list[Any]:
+    return [c for c in ladder.standin.calls("chat.postMessage") if c.args.get("channel") == channel]
+
+
+def digests(ladder: Ladder) -> list[OutboxMessage]:
+    with Session(ladder.engine) as session:
+        return list(
+            session.exec(
+                select(OutboxMessage)
+                .where(OutboxMessage.kind == "digest")
+                .order_by(OutboxMessage.id)
+            ).all()
+        )
+
+
+def set_workspace(ladder: Ladder, **changes: Any) -> None:
+    with Session(ladder.engine) as session:
+        update_workspace(session=session, workspace_id=ACME, **changes)
+        session.commit()
+
+
+def message_text(call: Any) -> str:
+    """What Slack parses: the fallback and every mrkdwn text of the posted message."""
+    message = call.response["message"]
+    texts = [message.get("text", "")]
+    for block in message["blocks"]:
+        if block["type"] == "section":
+            texts.append(block["text"]["text"])
+        elif block["type"] == "context":
+            texts.extend(e.get("text", "") for e in block["elements"])
+    return "\n".join(texts)
+
+
+def test_one_digest_per_channel_on_the_digest_day(ladder: Ladder, company: dict[str, int]) -> None:
+    run = sender(ladder)
+    for moment in (at_utc(FRIDAY - timedelta(days=1), 15), at_utc(FRIDAY, 14, 59)):
+        ladder.clock.now = moment  # Thursday at 10:00, Friday at 09:59 New York
+        run.run()
+        assert digests(ladder) == []
+    ladder.clock.now = at_utc(FRIDAY, 15, 0)
+    run.run()
+    assert [len(posts_to(ladder, c)) for c in (PLATFORM_CHANNEL, COMPANY_CHANNEL)] == [1, 1]
+    assert posts_to(ladder, EMPTY_CHANNEL) == []  # a team without objectives hears nothing
+    for _ in range(3):  # later runs, and the rest of the day, send nothing twice
+        ladder.clock.advance(hours=2)
+        run.run()
+    assert [len(posts_to(ladder, c)) for c in (PLATFORM_CHANNEL, COMPANY_CHANNEL)] == [1, 1]
+    rows = digests(ladder)
+    assert sorted(m.recipient for m in rows) == sorted([PLATFORM_CHANNEL, COMPANY_CHANNEL])
+    assert {(m.state, m.period_start) for m in rows} == {(OutboxState.SENT, THIS_WEEK)}
+    # Next Friday is the next period's digest.
+    ladder.clock.now = at_utc(FRIDAY + timedelta(days=7), 15, 0)
+    run.run()
+    assert len(posts_to(ladder, PLATFORM_CHANNEL)) == 2
+
+
+def test_team_digest_content(ladder: Ladder, company: dict[str, int]) -> None:
+    ladder.clock.now = at_utc(FRIDAY, 15, 0)
+    sender(ladder).run()
+    [post] = posts_to(ladder, PLATFORM_CHANNEL)
+    assert post.args["metadata"]["event_type"] == METADATA_EVENT
+    [row] = [m for m in digests(ladder) if m.recipient == PLATFORM_CHANNEL]
+    assert post.args["metadata"]["event_payload"] == {"outbox_id": row.id}
+    text = message_text(post)
+    assert "*Launch a new communication platform* 18% → 24% (+6)" in text
+    assert "*Ship the API* 0% → 0% (±0)" in text
+    assert "*Increase user engagement by 30%* is now at risk (was on track)" in text
+    assert "Reduce latency" not in text and "Achieve 1 million" not in text  # got better
+    assert "Enhance customer support" not in text  # a company objective, not Platform's
+    assert "Waiting for the load balancer &lt;!channel&gt;" in text
+    assert "<!channel>" not in text
+    assert "2 people haven't checked in yet" in text  # DEV and EVE; CEO answered all
+    assert "<@" not in text  # mentions are off: nobody is pinged
+
+
+def test_company_digest_covers_everything(ladder: Ladder, company: dict[str, int]) -> None:
+    ladder.clock.now = at_utc(FRIDAY, 15, 0)
+    sender(ladder).run()
+    [post] = posts_to(ladder, COMPANY_CHANNEL)
+    text = message_text(post)
+    assert "OKR digest · Acme Tech" in str(post.args["blocks"])
+    assert "*Launch a new communication platform* 18% → 24% (+6)" in text
+    assert "*Enhance customer support* 0% → 0% (±0)" in text
+    # No answer all along: behind pace, it slid from at risk to off track this week.
+    assert "*Resolve 90% of customer inquiries within 24 hours* is now off track (was at risk)" in (
+        text
+    )
+    assert "3 people haven't checked in yet" in text  # CEO owes the support KRs
+
+
+def test_mentions_when_the_workspace_wants_them(ladder: Ladder, company: dict[str, int]) -> None:
+    set_workspace(ladder, digest_mentions=True)
+    ladder.clock.now = at_utc(FRIDAY, 15, 0)
+    sender(ladder).run()
+    text = message_text(posts_to(ladder, PLATFORM_CHANNEL)[0])
+    assert "2 people haven't checked in yet" in text
+    assert f"<@{DEV}>, <@{EVE}>" in text
+    assert f"&lt;!channel&gt;” — on *Increase user engagement by 30%* · <@{CEO}>" in text
+
+
+def test_digest_time_is_wall_clock_across_dst(ladder: Ladder, company: dict[str, int]) -> None:
+    """New York is on EDT from March 8: 10:00 is then 14:00 UTC."""
+    run = sender(ladder)
+    friday = date(2026, 3, 13)
+    ladder.clock.now = at_utc(friday, 13, 59)
+    run.run()
+    assert posts_to(ladder, PLATFORM_CHANNEL) == []
+    ladder.clock.now = at_utc(friday, 14, 0)
+    run.run()
+    assert len(posts_to(ladder, PLATFORM_CHANNEL)) == 1
+    assert {m.period_start for m in digests(ladder)} == {date(2026, 3, 9)}
+
+
+def test_a_digest_is_not_posted_again_after_a_crash(
+    ladder: Ladder, company: dict[str, int]
+) -> None:
+    run = sender(ladder)
+    ladder.clock.now = at_utc(FRIDAY, 15, 0)
+    run.run()
+    # The sender died after Slack took the message but before the row was marked sent.
+    with Session(ladder.engine) as session:
+        for row in session.exec(select(OutboxMessage).where(OutboxMessage.kind == "digest")):
+            row.state, row.claimed_at = OutboxState.SENDING, ladder.clock.now
+            session.add(row)
+        session.commit()
+    ladder.clock.advance(minutes=5)
+    report = run.run()
+    assert report.recovered == 2 and report.sent == 0
+    assert [len(posts_to(ladder, c)) for c in (PLATFORM_CHANNEL, COMPANY_CHANNEL)] == [1, 1]
+    assert {m.state for m in digests(ladder)} == {OutboxState.SENT}
+
+
+def test_a_channel_without_the_bot_fails_once(ladder: Ladder, company: dict[str, int]) -> None:
+    ladder.standin.add_channel(ACME, PLATFORM_CHANNEL, is_member=False)
+    run = sender(ladder)
+    ladder.clock.now = at_utc(FRIDAY, 15, 0)
+    run.run()
+    ladder.clock.advance(minutes=5)
+    run.run()
+    assert len([c for c in posts_to(ladder, PLATFORM_CHANNEL) if not c.ok]) == 1
+    [row] = [m for m in digests(ladder) if m.recipient == PLATFORM_CHANNEL]
+    assert (row.state, row.error) == (OutboxState.FAILED, "not_in_channel")
+
+
+def test_latest_check_ins_before_is_one_statement(session: Session, count_statements) -> None:  # type: ignore[no-untyped-def]
+    reference_company(session, workspace_id=ACME, owner_id=CEO, now=at_utc(date(2026, 2, 2), 9))
+    krs = session.exec(select(KeyResult).order_by(KeyResult.id)).all()
+    weeks = [date(2026, 2, 2), LAST_WEEK, THIS_WEEK]
+    for n, kr in enumerate(krs[:4]):
+        for week in weeks[: n + 1]:  # KR 0 only in the first week, KR 3 in all three
+            record_check_in(
+                session=session,
+                workspace_id=ACME,
+                key_result_id=kr.id,
+                author_id=CEO,
+                value=float(week.day),
+                confidence=n + 1,
+                period_start=week,
+                now=at_utc(week, 15),
+            )
+    session.commit()
+    ids = [kr.id for kr in krs]
+    with count_statements() as counter:
+        found = latest_check_ins_before(
+            session=session, workspace_id=ACME, key_result_ids=ids, before=THIS_WEEK
+        )
+    assert counter.count == 1
+    assert {kr_id: (r.value, r.confidence, r.period_start) for kr_id, r in found.items()} == {
+        ids[0]: (2.0, 1, date(2026, 2, 2)),
+        ids[1]: (9.0, 2, LAST_WEEK),
+        ids[2]: (9.0, 3, LAST_WEEK),  # this week's check-in is not "before"
+        ids[3]: (9.0, 4, LAST_WEEK),
+    }  # the fifth KR never checked in: absent
+    with count_statements() as counter:
+        assert (
+            check_ins_in_period(
+                session=session, workspace_id=ACME, key_result_ids=ids, period_start=THIS_WEEK
+            )
+            != []
+        )
+    assert counter.count == 1
