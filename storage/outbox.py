@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, or_, select
 
 from storage.db import insert_ignoring_conflicts
-from storage.models import OutboxMessage, OutboxState
+from storage.models import OutboxMessage, OutboxState, Workspace
 
 
 @dataclass(frozen=True)
@@ -61,9 +61,14 @@ def claim_due(
     workspace_id: str | None = None,
     kinds: Sequence[str] | None = None,
 ) -> list[Claim]:
-    """Take up to `limit` due rows for sending (commit before sending: the claim is the lock)."""
+    """Take up to `limit` due rows for sending (commit before sending: the claim is the lock).
+
+    Rows of an inactive workspace (its token was revoked) wait untouched until it is back.
+    """
     stale = now - reclaim_after
+    active = select(Workspace.team_id).where(col(Workspace.active).is_(True))
     query = select(OutboxMessage).where(
+        col(OutboxMessage.workspace_id).in_(active),
         or_(
             sa.and_(
                 col(OutboxMessage.state) == OutboxState.PLANNED,
@@ -73,7 +78,7 @@ def claim_due(
                 col(OutboxMessage.state) == OutboxState.SENDING,
                 col(OutboxMessage.claimed_at) <= stale,
             ),
-        )
+        ),
     )
     if workspace_id is not None:
         query = query.where(OutboxMessage.workspace_id == workspace_id)

@@ -105,13 +105,16 @@ class Sender:
         )
         self.digests.plan(workspace_id=workspace_id)  # digests: due on the digest day only
         report = SendReport()
+        tried: set[int | None] = set()  # once per run: a row left in doubt waits for the next
         with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
             while True:
-                deliveries = self.service.claim(
+                claimed = self.service.claim(
                     limit=self.batch, reclaim_after=self.reclaim_after, workspace_id=workspace_id
                 )
+                deliveries = [d for d in claimed if d.message.id not in tried]
                 if not deliveries:
                     break
+                tried.update(d.message.id for d in deliveries)
                 for result in pool.map(self._deliver, deliveries):
                     report.add(result)
         if report.sent or report.failed or report.recovered:
@@ -131,6 +134,7 @@ class Sender:
         context = (
             f"workspace={message.workspace_id} recipient={message.recipient} kind={message.kind}"
         )
+        in_doubt = delivery.maybe_sent  # Slack may have this message already
         try:
             if delivery.maybe_sent:
                 found = self._find_sent(client, message.recipient, message_id)
@@ -138,16 +142,25 @@ class Sender:
                     self.service.sent(message_id, channel_id=found[0], ts=found[1])
                     log.info("%s already delivered before a restart; not resending", context)
                     return SendReport(recovered=1)
+                in_doubt = False
             body = self._render(delivery)
             if body is None:  # digests: the channel has nothing to report any more
                 self.digests.skip(message_id, reason="nothing to report")
                 return SendReport()
-            response = client.chat_postMessage(
-                channel=message.recipient,  # a user id posts to the DM, no conversations.open
-                metadata={"event_type": METADATA_EVENT, "event_payload": {"outbox_id": message_id}},
-                unfurl_links=False,
-                **body,
-            )
+            in_doubt = True  # unless Slack answers with an error, it may have taken it
+            try:
+                response = client.chat_postMessage(
+                    channel=message.recipient,  # a user id posts to the DM, no conversations.open
+                    metadata={
+                        "event_type": METADATA_EVENT,
+                        "event_payload": {"outbox_id": message_id},
+                    },
+                    unfurl_links=False,
+                    **body,
+                )
+            except SlackApiError:
+                in_doubt = False  # Slack answered, and refused
+                raise
             self.service.sent(message_id, channel_id=response["channel"], ts=response["ts"])
             return SendReport(sent=1)
         except SlackApiError as error:
@@ -162,12 +175,18 @@ class Sender:
                 return SendReport(failed=1)
             # Rate limits and server errors outlasted the client's retries: try again later.
             log.warning("%s deferred after %s", context, code)
-            self.service.retry_later(message_id, delay=timedelta(minutes=1))
-            return SendReport(deferred=1)
+            return self._later(message_id, in_doubt=in_doubt)
         except Exception:
             log.exception("%s send failed; will retry", context)
+            return self._later(message_id, in_doubt=in_doubt)
+
+    def _later(self, message_id: int, *, in_doubt: bool) -> SendReport:
+        """Try again later. A row Slack may already have stays claimed: after reclaim_after
+        it comes back as maybe_sent and the DM is searched first. Released to `planned`, it
+        would be posted again without looking."""
+        if not in_doubt:
             self.service.retry_later(message_id, delay=timedelta(minutes=1))
-            return SendReport(deferred=1)
+        return SendReport(deferred=1)
 
     def _render(self, delivery: Delivery) -> dict | None:
         message = delivery.message

@@ -104,18 +104,23 @@ def next_working_moment(moment: datetime, tz: ZoneInfo) -> datetime:
     raise AssertionError("a working day comes within a week")  # pragma: no cover
 
 
-def may_prompt(now: datetime, due: datetime, tz: ZoneInfo) -> bool:
-    """A prompt is sent from its due time on, but never outside working hours.
+def may_prompt(now: datetime, tz: ZoneInfo, *, configured: datetime | None = None) -> bool:
+    """May a prompt reach someone in `tz` at `now`? Only within working hours.
 
-    The configured time itself may fall before 09:00 (an admin's explicit choice), so the
-    window opens at whichever comes first. Prompts that were missed (the bot was down)
-    wait for the next working-hours window rather than arriving at night.
+    `configured` is the workspace's prompt time for this period: an admin may choose one
+    before 09:00, and that choice opens the window early, on that day only. Whether the
+    prompt is due at all is the caller's question; prompts that were missed (the bot was
+    down) or sent early by an admin wait for working hours rather than arrive at night.
     """
-    if now < due:
+    local = now.astimezone(tz)
+    if local.weekday() not in WORKDAYS or local.time() >= WORK_END:
         return False
-    local, local_due = now.astimezone(tz), due.astimezone(tz)
-    opens = min(WORK_START, local_due.time()) if local.date() == local_due.date() else WORK_START
-    return local.weekday() in WORKDAYS and opens <= local.time() < WORK_END
+    if local.time() >= WORK_START:
+        return True
+    if configured is None:
+        return False
+    local_configured = configured.astimezone(tz)
+    return local_configured.date() == local.date() and local_configured <= local
 
 
 def reminder_time(sent_at: datetime, *, delay_hours: int, tz: ZoneInfo) -> datetime:

@@ -299,7 +299,10 @@ class CheckinService:
                             error="period over",
                         )
                         continue
-                    if not may_prompt(now, m.due_at, tz):
+                    configured = (
+                        prompt_time(m.period_start, cadence, tz) if m.kind == PROMPT else None
+                    )
+                    if not may_prompt(now, tz, configured=configured):
                         outbox.release(
                             session=session,
                             message_id=m.id,  # type: ignore[arg-type]

@@ -129,15 +129,18 @@ def test_reminders_wait_for_the_delay_and_for_working_hours() -> None:
 
 
 def test_prompts_never_arrive_at_night() -> None:
-    due = prompt_time(date(2026, 11, 23), WEEKLY, NY)
-    assert not may_prompt(due - timedelta(minutes=1), due, NY)
-    assert may_prompt(due, due, NY)
-    assert not may_prompt(utc(2026, 11, 24, 4, 0), due, NY)  # 23:00 local, the bot was down
-    assert may_prompt(utc(2026, 11, 24, 14, 0), due, NY)  # the next morning at nine
+    due = prompt_time(date(2026, 11, 23), WEEKLY, NY)  # Mon 10:00
+    assert may_prompt(due, NY, configured=due)
+    assert not may_prompt(utc(2026, 11, 24, 4, 0), NY, configured=due)  # 23:00, bot was down
+    assert may_prompt(utc(2026, 11, 24, 14, 0), NY, configured=due)  # the next morning at nine
+    # An admin's "send now" at 04:00 New York time waits for working hours too.
+    assert not may_prompt(utc(2026, 11, 23, 9, 0), NY, configured=due)
+    assert not may_prompt(utc(2026, 11, 28, 15, 0), NY, configured=due)  # Saturday
     early = Cadence(at=time(8, 0))
     early_due = prompt_time(date(2026, 11, 23), early, NY)
-    assert may_prompt(early_due, early_due, NY)  # an admin's explicit 08:00 is honoured
-    assert not may_prompt(early_due + timedelta(days=1), early_due, NY)  # but only that day
+    assert may_prompt(early_due, NY, configured=early_due)  # an explicit 08:00 is honoured
+    assert not may_prompt(early_due - timedelta(minutes=1), NY, configured=early_due)
+    assert not may_prompt(early_due + timedelta(days=1), NY, configured=early_due)  # that day only
 
 
 def test_unknown_or_missing_timezones_fall_back() -> None:
