@@ -52,6 +52,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         logging.basicConfig(
             level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s"
         )
+        logging.getLogger("alembic").setLevel(logging.WARNING)  # Ladder logs the outcome
         if command == "db":
             return _db(settings, args.action)
         if command == "serve":
@@ -110,9 +111,11 @@ def _schedule(settings: Settings, *, workspace_id: str | None, per_user: bool) -
 
 
 def _serve(settings: Settings) -> int:
-    # The Slack settings first: a broken config stops with its one line, before any migration.
-    settings = load_settings(require_slack=True)
-    engine = _ready_engine(settings)
+    # The database first: even without Slack tokens yet, a first run leaves it ready.
+    engine = make_engine(settings.database_url)
+    upgrade(engine)
+    settings = load_settings(require_slack=True)  # then a broken config stops with one line
+    log.info("database ready at schema %s", current_revision(engine))
     from bot.server import serve  # imported late: `db` commands need no Slack libraries
 
     serve(settings, engine)

@@ -136,4 +136,4 @@ def test_a_missing_signing_secret_stops_start_up_with_one_line(tmp_path: Path) -
     assert len(lines) == 1, done.stderr
     assert lines[0].startswith("ladder: SLACK_SIGNING_SECRET is not set"), lines[0]
     assert done.stdout == ""
-    assert not (tmp_path / "ladder.db").exists()  # stopped before touching the database
+    assert (tmp_path / "ladder.db").exists()  # the database is ready for when the secret is
