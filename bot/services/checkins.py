@@ -62,6 +62,16 @@ def _running_cycle_ids(session, workspace_id: str, today: date) -> list[int]:  #
     ]
 
 
+def _my_running_krs(session, workspace_id: str, user_id: str, today: date):  # type: ignore[no-untyped-def]
+    """The KRs someone owns in the cycles running today, with their objectives."""
+    return objective_store.list_active_key_results(
+        session=session,
+        workspace_id=workspace_id,
+        owner_ids=[user_id],
+        cycle_ids=_running_cycle_ids(session, workspace_id, today),
+    )
+
+
 @dataclass(frozen=True)
 class Delivery:
     """A claimed outbox row with what its message needs."""
@@ -247,7 +257,10 @@ class CheckinService:
         deliveries: list[Delivery] = []
         by_workspace: dict[str, list[outbox.Claim]] = defaultdict(list)
         for claim in claims:
-            by_workspace[claim.message.workspace_id].append(claim)
+            if claim.message.kind == DIGEST:  # rendered from the channel's team when sent
+                deliveries.append(Delivery(claim.message, claim.maybe_sent))
+            else:
+                by_workspace[claim.message.workspace_id].append(claim)
         for ws_id, ws_claims in by_workspace.items():
             with session_scope(self.engine) as session:
                 ws = get_workspace(session=session, workspace_id=ws_id)
@@ -272,9 +285,6 @@ class CheckinService:
                 )
                 for claim in ws_claims:
                     m = claim.message
-                    if m.kind == DIGEST:
-                        deliveries.append(Delivery(m, claim.maybe_sent, tree))
-                        continue
                     krs = krs_by_owner.get(m.recipient, [])
                     person = people.get(m.recipient)
                     if not krs or all((kr.id, m.period_start) in done for kr in krs):
@@ -396,13 +406,9 @@ class CheckinService:
         return Answered(changes, replace, recorded, duplicates)
 
     def no_change(self, *, workspace_id: str, user_id: str) -> Answered:
-        """ "No change this week": every KR of mine keeps its value, in one click."""
-        cycle_today = self.clock().date()
+        """Answer "No change this week": every KR of mine keeps its value, in one click."""
         with session_scope(self.engine) as session:
-            cycle_ids = _running_cycle_ids(session, workspace_id, cycle_today)
-            mine = objective_store.list_active_key_results(
-                session=session, workspace_id=workspace_id, owner_ids=[user_id], cycle_ids=cycle_ids
-            )
+            mine = _my_running_krs(session, workspace_id, user_id, self.clock().date())
         return self.record(
             workspace_id=workspace_id,
             user_id=user_id,
@@ -412,10 +418,7 @@ class CheckinService:
 
     def _settle(self, session, workspace_id: str, user_id: str, period: date, now: datetime):  # type: ignore[no-untyped-def]
         """When all of someone's KRs are in for the period, close their prompt and reminders."""
-        cycle_ids = _running_cycle_ids(session, workspace_id, now.date())
-        mine = objective_store.list_active_key_results(
-            session=session, workspace_id=workspace_id, owner_ids=[user_id], cycle_ids=cycle_ids
-        )
+        mine = _my_running_krs(session, workspace_id, user_id, now.date())
         done = checkin_store.checked_in(
             session=session,
             workspace_id=workspace_id,
@@ -435,10 +438,7 @@ class CheckinService:
     def prompt_krs(self, *, workspace_id: str, user_id: str) -> list[tuple[KeyResult, Objective]]:
         """The KRs a prompt's "Check in" button opens: mine, in running cycles."""
         with session_scope(self.engine) as session:
-            cycle_ids = _running_cycle_ids(session, workspace_id, self.clock().date())
-            return objective_store.list_active_key_results(
-                session=session, workspace_id=workspace_id, owner_ids=[user_id], cycle_ids=cycle_ids
-            )
+            return _my_running_krs(session, workspace_id, user_id, self.clock().date())
 
     # -- presence ----------------------------------------------------------------------
 
