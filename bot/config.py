@@ -27,6 +27,7 @@ class Settings:
     port: int
     log_level: str
     run_scheduler: bool
+    send_rate: float = 10.0  # check-in messages per second per workspace (LADDER_SEND_RATE)
 
     @property
     def socket_mode(self) -> bool:
@@ -132,4 +133,20 @@ def load_settings(env: Mapping[str, str] | None = None, *, require_slack: bool =
         port=int(raw_port),
         log_level=env.get("LOG_LEVEL", "INFO").strip().upper() or "INFO",
         run_scheduler=scheduler == "on",
+        send_rate=_send_rate(env),
     )
+
+
+def _send_rate(env: Mapping[str, str]) -> float:
+    raw = env.get("LADDER_SEND_RATE", "").strip() or "10"
+    try:
+        rate = float(raw)
+    except ValueError:
+        rate = float("nan")
+    if not 0 < rate <= 1000:  # also refuses nan
+        raise _fix(
+            "LADDER_SEND_RATE",
+            f"is not a rate between 0 and 1000 messages per second ({raw!r})",
+            "default is 10; Slack allows about 1 per second per channel",
+        )
+    return rate

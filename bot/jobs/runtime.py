@@ -11,6 +11,7 @@ from sqlalchemy import Engine
 from bot.app import make_client
 from bot.config import Settings
 from bot.jobs import scheduler as scheduler_module
+from bot.jobs.pacing import Pacer
 from bot.jobs.sender import Sender, SendReport
 from bot.services.checkins import CheckinService
 
@@ -29,6 +30,7 @@ def make_sender(
         CheckinService(engine, clock=utc_now),
         lambda _workspace_id: client,
         reclaim_after=reclaim_after,
+        pacer=Pacer(per_workspace=settings.send_rate),
     )
 
 

@@ -18,6 +18,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.blocks.checkins import build_checkin_prompt
+from bot.jobs.pacing import Pacer
 from bot.services.checkins import DIGEST, PROMPT, CheckinService, Delivery
 from bot.services.digests import DigestService  # digests: channel digests on the digest day
 from storage.people import SlackProfile
@@ -47,15 +48,28 @@ class SendReport:
         self.deferred += other.deferred
 
 
+LIST_ABOVE = 50  # more stale profiles than this: page users.list instead of users.info each
+
+
 def lookup_profiles(client_for: ClientFor) -> Callable[[str, Sequence[str]], list[SlackProfile]]:
-    """users.info for each user (Tier 4); a user Slack does not know is treated as gone."""
+    """Profiles (timezone, deleted, bot) for the people about to be asked.
+
+    A few: users.info each (Tier 4). Many: users.list pages of 200 (Tier 2), since 10,000
+    users.info calls would take over an hour and a half at Tier 4's pace. A user Slack does
+    not know is treated as gone.
+    """
 
     def lookup(workspace_id: str, user_ids: Sequence[str]) -> list[SlackProfile]:
         client = client_for(workspace_id)
+        wanted = list(dict.fromkeys(user_ids))
+        found: dict[str, SlackProfile] = {}
+        if len(wanted) > LIST_ABOVE:
+            found = _list_profiles(client, workspace_id, set(wanted))
+        missing = [u for u in wanted if u not in found]
 
         def one(user_id: str) -> SlackProfile | None:
             try:
-                user = client.users_info(user=user_id)["user"]
+                return _profile(client.users_info(user=user_id)["user"])
             except SlackApiError as error:
                 if error.response.get("error") == "user_not_found":
                     return SlackProfile(user_id, None, deleted=True)
@@ -66,17 +80,46 @@ def lookup_profiles(client_for: ClientFor) -> Callable[[str, Sequence[str]], lis
                     error.response.get("error"),
                 )
                 return None
-            return SlackProfile(
-                user_id,
-                user.get("tz"),
-                deleted=bool(user.get("deleted")),
-                is_bot=bool(user.get("is_bot")),
-            )
 
         with ThreadPoolExecutor(max_workers=8) as pool:
-            return [p for p in pool.map(one, user_ids) if p is not None]
+            more = [p for p in pool.map(one, missing) if p is not None]
+        return [*found.values(), *more]
 
     return lookup
+
+
+def _profile(user: dict) -> SlackProfile:
+    return SlackProfile(
+        user["id"],
+        user.get("tz"),
+        deleted=bool(user.get("deleted")),
+        is_bot=bool(user.get("is_bot")),
+    )
+
+
+def _list_profiles(
+    client: WebClient, workspace_id: str, wanted: set[str]
+) -> dict[str, SlackProfile]:
+    """The wanted users from users.list; whatever a failed page leaves out is asked one by one."""
+    found: dict[str, SlackProfile] = {}
+    cursor = None
+    try:
+        while True:
+            page = client.users_list(limit=200, cursor=cursor)
+            for user in page.get("members", []):
+                if user.get("id") in wanted:
+                    found[user["id"]] = _profile(user)
+            cursor = (page.get("response_metadata") or {}).get("next_cursor")
+            if not cursor or len(found) == len(wanted):
+                return found
+    except SlackApiError as error:
+        log.warning(
+            "workspace=%s users.list failed after %d profiles: %s",
+            workspace_id,
+            len(found),
+            error.response.get("error"),
+        )
+        return found
 
 
 class Sender:
@@ -89,10 +132,12 @@ class Sender:
         batch: int = 200,
         reclaim_after: timedelta = timedelta(minutes=2),
         digests: DigestService | None = None,
+        pacer: Pacer | None = None,
     ) -> None:
         self.service = service
         self.client_for = client_for
         self.concurrency = concurrency
+        self.pacer = pacer or Pacer()  # ~1 message/s per channel, a workspace-wide pace
         self.batch = batch
         self.reclaim_after = reclaim_after
         # digests: planned with the prompts, sent through the same outbox.
@@ -143,10 +188,17 @@ class Sender:
                     log.info("%s already delivered before a restart; not resending", context)
                     return SendReport(recovered=1)
                 in_doubt = False
+                if delivery.period_over:  # known not to be in Slack, and too late now
+                    self.service.skip(message_id, reason="period over")
+                    return SendReport()
+                if delivery.hold_until is not None:  # not at this hour of their day
+                    self.service.hold(message_id, until=delivery.hold_until)
+                    return SendReport(deferred=1)
             body = self._render(delivery)
             if body is None:  # digests: the channel has nothing to report any more
                 self.digests.skip(message_id, reason="nothing to report")
                 return SendReport()
+            self.pacer.wait(message.workspace_id, message.recipient)
             in_doubt = True  # unless Slack answers with an error, it may have taken it
             try:
                 response = client.chat_postMessage(
@@ -166,9 +218,10 @@ class Sender:
         except SlackApiError as error:
             code = str(error.response.get("error"))
             if code in REVOKED:
+                # Not the person's fault: the row waits (the workspace is skipped while
+                # inactive) and goes out if the app is reinstalled within the period.
                 self.service.deactivate(message.workspace_id, reason=code)
-                self.service.failed(message_id, error=code)
-                return SendReport(failed=1)
+                return self._later(message_id, in_doubt=in_doubt, delay=timedelta(0))
             if code in UNDELIVERABLE:
                 log.warning("%s undeliverable: %s", context, code)
                 self.service.failed(message_id, error=code)
@@ -180,12 +233,14 @@ class Sender:
             log.exception("%s send failed; will retry", context)
             return self._later(message_id, in_doubt=in_doubt)
 
-    def _later(self, message_id: int, *, in_doubt: bool) -> SendReport:
+    def _later(
+        self, message_id: int, *, in_doubt: bool, delay: timedelta = timedelta(minutes=1)
+    ) -> SendReport:
         """Try again later. A row Slack may already have stays claimed: after reclaim_after
         it comes back as maybe_sent and the DM is searched first. Released to `planned`, it
         would be posted again without looking."""
         if not in_doubt:
-            self.service.retry_later(message_id, delay=timedelta(minutes=1))
+            self.service.retry_later(message_id, delay=delay)
         return SendReport(deferred=1)
 
     def _render(self, delivery: Delivery) -> dict | None:

@@ -87,6 +87,37 @@ def next_prompt(now: datetime, cadence: Cadence, tz: ZoneInfo) -> datetime:
     return due
 
 
+def digest_period(day: date, cadence: Cadence) -> date:
+    """The check-in period a digest posted on local `day` reports on: the one that day
+    closes or falls in (a digest on the check-in weekday reports on the period just ended)."""
+    return period_start(day - timedelta(days=1), cadence)
+
+
+def next_digest(
+    now: datetime,
+    *,
+    weekday: int,
+    at: time,
+    cadence: Cadence,
+    tz: ZoneInfo,
+    done: frozenset[date] = frozenset(),
+) -> datetime:
+    """The first digest time strictly after `now`: `weekday` at `at` in `tz`, skipping days
+    whose period already had its digest (`done`; every other week with a 2-week cadence)."""
+    day = now.astimezone(tz).date()
+    # Start a whole period back: an earlier digest day of the current period has taken it.
+    for offset in range(-7 * cadence.weeks, 7 * (cadence.weeks + 1) + 7):
+        candidate = day + timedelta(days=offset)
+        if candidate.weekday() != weekday:
+            continue
+        due = local_datetime(candidate, at, tz)
+        period = digest_period(candidate, cadence)
+        if due > now and period not in done:
+            return due
+        done = done | {period}  # one digest per period: the first digest day takes it
+    raise AssertionError("a digest day comes within the cadence")  # pragma: no cover
+
+
 def in_working_hours(moment: datetime, tz: ZoneInfo) -> bool:
     local = moment.astimezone(tz)
     return local.weekday() in WORKDAYS and WORK_START <= local.time() < WORK_END

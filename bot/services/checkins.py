@@ -80,6 +80,9 @@ class Delivery:
     maybe_sent: bool
     tree: LoadedTree | None = None
     krs: list[KeyResult] = field(default_factory=list)
+    # For a row Slack may already have: what to do if the DM history shows it is not there.
+    hold_until: datetime | None = None  # outside the person's working hours: wait till then
+    period_over: bool = False  # too late for this period: skip it
 
     @property
     def kind(self) -> str:
@@ -296,12 +299,23 @@ class CheckinService:
                         )
                         continue
                     tz = zone(person.tz if person else None, fallback=ws.default_timezone)
-                    if claim.maybe_sent:
-                        deliveries.append(Delivery(m, claim.maybe_sent, tree, krs))
-                        continue
                     wait_until = next_working_moment(now, tz)
-                    if wait_until.astimezone(tz).date() >= period_end(m.period_start, cadence):
-                        # The period is over before we may speak: next period's prompt asks.
+                    # The period is over before we may speak: next period's prompt asks.
+                    period_over = wait_until.astimezone(tz).date() >= period_end(
+                        m.period_start, cadence
+                    )
+                    configured = (
+                        prompt_time(m.period_start, cadence, tz) if m.kind == PROMPT else None
+                    )
+                    hold = None if may_prompt(now, tz, configured=configured) else wait_until
+                    if claim.maybe_sent:
+                        # Slack may have it: the sender looks in the DM first, then applies
+                        # the same gate before posting anything.
+                        deliveries.append(
+                            Delivery(m, True, tree, krs, hold_until=hold, period_over=period_over)
+                        )
+                        continue
+                    if period_over:
                         outbox.mark_finished(
                             session=session,
                             message_id=m.id,  # type: ignore[arg-type]
@@ -309,14 +323,11 @@ class CheckinService:
                             error="period over",
                         )
                         continue
-                    configured = (
-                        prompt_time(m.period_start, cadence, tz) if m.kind == PROMPT else None
-                    )
-                    if not may_prompt(now, tz, configured=configured):
+                    if hold is not None:
                         outbox.release(
                             session=session,
                             message_id=m.id,  # type: ignore[arg-type]
-                            due_at=wait_until,
+                            due_at=hold,
                         )
                         continue
                     deliveries.append(Delivery(m, claim.maybe_sent, tree, krs))
@@ -339,8 +350,18 @@ class CheckinService:
             )
 
     def retry_later(self, message_id: int, *, delay: timedelta) -> None:
+        self.hold(message_id, until=self.clock() + delay)
+
+    def hold(self, message_id: int, *, until: datetime) -> None:
+        """Give a claimed row back to be sent at `until` (it is known not to be in Slack)."""
         with session_scope(self.engine) as session:
-            outbox.release(session=session, message_id=message_id, due_at=self.clock() + delay)
+            outbox.release(session=session, message_id=message_id, due_at=until)
+
+    def skip(self, message_id: int, *, reason: str) -> None:
+        with session_scope(self.engine) as session:
+            outbox.mark_finished(
+                session=session, message_id=message_id, state=OutboxState.SKIPPED, error=reason
+            )
 
     def deactivate(self, workspace_id: str, *, reason: str) -> None:
         """The token was revoked: stop everything for this workspace until it comes back."""

@@ -30,7 +30,7 @@ from bot.blocks.digest import (
     build_team_digest,
 )
 from bot.okr.kinds import KRKind
-from bot.okr.schedule import Cadence, local_datetime, period_start, zone
+from bot.okr.schedule import digest_period, local_datetime, zone
 from bot.okr.tree import Window, evaluate_tree
 from bot.services.checkins import DIGEST, cadence_of
 from storage import cycles as cycle_store
@@ -43,11 +43,6 @@ from storage.tree import load_tree, status_rules
 from storage.workspaces import get_workspace, list_active_workspaces
 
 log = logging.getLogger(__name__)
-
-
-def digest_period(day: date, cadence: Cadence) -> date:
-    """The period a digest posted on local `day` reports on (see the module notes)."""
-    return period_start(day - timedelta(days=1), cadence)
 
 
 @dataclass(frozen=True)
@@ -107,7 +102,7 @@ class DigestService:
     def _plan_workspace(
         self, session: Session, ws: Workspace, today: date, period: date, due: datetime
     ) -> int:
-        channels = self._channels(session, ws)
+        channels = self.channels_of(session, ws)
         planned = {
             m.recipient
             for m in outbox.list_messages(
@@ -133,7 +128,7 @@ class DigestService:
         return outbox.plan_messages(session=session, workspace_id=ws.team_id, planned=wanted)
 
     @staticmethod
-    def _channels(session: Session, ws: Workspace) -> dict[str, int | None]:
+    def channels_of(session: Session, ws: Workspace) -> dict[str, int | None]:
         """Channel id -> its team (None = the company, for the workspace's digest channel)."""
         found: dict[str, int | None] = {}
         for team_id, channels in team_store.channels_by_team(

@@ -12,9 +12,11 @@ from hypothesis import strategies as st
 from bot.okr.schedule import (
     Cadence,
     current_period,
+    digest_period,
     in_working_hours,
     local_datetime,
     may_prompt,
+    next_digest,
     next_prompt,
     next_working_moment,
     period_start,
@@ -154,3 +156,60 @@ def test_cadence_rejects_nonsense() -> None:
         Cadence(weeks=3)
     with pytest.raises(ValueError):
         Cadence(weekday=7)
+
+
+# ---------------------------------------------------------------------------- digests
+
+FRIDAY = 4
+
+
+def test_the_next_digest_is_the_coming_digest_day_at_the_local_time() -> None:
+    wednesday = utc(2026, 11, 25, 12)
+    due = next_digest(wednesday, weekday=FRIDAY, at=time(10), cadence=WEEKLY, tz=NY)
+    assert due == utc(2026, 11, 27, 15)  # 10:00 EST
+
+
+def test_on_the_digest_day_it_is_today_until_the_time_then_next_week() -> None:
+    before = utc(2026, 11, 27, 14, 59)
+    after = utc(2026, 11, 27, 15, 0)
+    kw = {"weekday": FRIDAY, "at": time(10), "cadence": WEEKLY, "tz": NY}
+    assert next_digest(before, **kw) == utc(2026, 11, 27, 15)  # type: ignore[arg-type]
+    assert next_digest(after, **kw) == utc(2026, 12, 4, 15)  # type: ignore[arg-type]
+
+
+def test_the_next_digest_keeps_local_time_across_the_dst_change() -> None:
+    # New York leaves DST on Sunday 1 November 2026: 10:00 is 14:00 UTC before, 15:00 after.
+    kw = {"weekday": FRIDAY, "at": time(10), "cadence": WEEKLY, "tz": NY}
+    assert next_digest(utc(2026, 10, 26), **kw) == utc(2026, 10, 30, 14)  # type: ignore[arg-type]
+    assert next_digest(utc(2026, 10, 31), **kw) == utc(2026, 11, 6, 15)  # type: ignore[arg-type]
+
+
+def test_a_period_that_had_its_digest_is_not_reported_twice() -> None:
+    wednesday = utc(2026, 11, 25, 12)
+    this_period = digest_period(date(2026, 11, 27), WEEKLY)
+    assert this_period == date(2026, 11, 23)
+    due = next_digest(
+        wednesday,
+        weekday=FRIDAY,
+        at=time(10),
+        cadence=WEEKLY,
+        tz=NY,
+        done=frozenset({this_period}),
+    )
+    assert due == utc(2026, 12, 4, 15)
+
+
+def test_with_a_two_week_cadence_digests_come_every_other_week() -> None:
+    biweekly = Cadence(weeks=2)
+    kw = {"weekday": FRIDAY, "at": time(10), "cadence": biweekly, "tz": NY}
+    # Periods start on 16 and 30 November: Friday the 20th had the first one's digest.
+    first = next_digest(utc(2026, 11, 23, 12), **kw)  # type: ignore[arg-type]
+    assert first == utc(2026, 12, 4, 15)
+    second = next_digest(first, **kw)  # type: ignore[arg-type]
+    assert second - first == timedelta(weeks=2)
+    assert digest_period(first.date(), biweekly) != digest_period(second.date(), biweekly)
+
+
+def test_a_digest_on_the_checkin_day_reports_the_period_just_ended() -> None:
+    assert digest_period(date(2026, 11, 30), WEEKLY) == date(2026, 11, 23)  # Monday
+    assert digest_period(date(2026, 11, 27), WEEKLY) == date(2026, 11, 23)  # Friday

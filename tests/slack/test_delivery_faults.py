@@ -27,6 +27,7 @@ from slack_sdk.http_retry import handler as retry_handler
 from sqlmodel import Session, select
 
 from bot.app import make_client
+from bot.jobs.pacing import Pacer
 from bot.jobs.sender import METADATA_EVENT, Sender, SendReport, lookup_profiles
 from bot.okr.kinds import KRKind
 from bot.okr.validate import KRSpec
@@ -159,6 +160,33 @@ def test_a_429_storm_delivers_each_prompt_exactly_once(
     assert {prompts(ladder.engine)[m.recipient].attempts for m in deferred} == {2}
 
 
+class RecordingPacer(Pacer):
+    """The real pacer on a fake clock: it records each slot instead of sleeping."""
+
+    def __init__(self, **rates: float) -> None:
+        self.now = 0.0
+        self.slots: list[tuple[str, str, float]] = []
+        super().__init__(clock=lambda: self.now, sleep=lambda _s: None, **rates)
+
+    def wait(self, workspace_id: str, channel: str) -> float:
+        delay = super().wait(workspace_id, channel)
+        self.slots.append((workspace_id, channel, self.now + delay))
+        return delay
+
+
+def test_every_post_waits_for_its_paced_slot(ladder: Ladder, team: list[str]) -> None:
+    pacer = RecordingPacer(per_workspace=4.0, per_channel=1.0)
+    report = make_sender(ladder, pacer=pacer).run(force=True)
+    posts = [c for c in ladder.standin.calls("chat.postMessage") if c.ok]
+    assert report.sent == len(posts) == len(team)  # the CEO waits for 09:00 in New York
+    assert sorted(channel for _, channel, _ in pacer.slots) == sorted(
+        c.args["channel"] for c in posts
+    )
+    assert sorted(at for *_, at in pacer.slots) == pytest.approx(
+        [i / 4.0 for i in range(len(posts))]
+    )
+
+
 def test_server_errors_beyond_the_retry_budget_release_the_row(
     ladder: Ladder, team: list[str], retry_waits: list[float]
 ) -> None:
@@ -213,12 +241,13 @@ def test_a_dead_token_deactivates_the_workspace(
     run = Sender(service, lambda _ws: client)
 
     report = run.run()
-    assert (report.sent, report.failed) == (0, len(team))
+    assert (report.sent, report.failed, report.deferred) == (0, 0, len(team))
     with Session(ladder.engine) as session:
         assert session.get(Workspace, ACME).active is False  # type: ignore[union-attr]
     rows = prompts(ladder.engine)
-    assert {(rows[u].state, rows[u].error) for u in team} == {(OutboxState.FAILED, error)}
-    assert rows[CEO].state == OutboxState.PLANNED
+    # Not the people's fault: their prompts wait, unclaimed, for the app to come back.
+    assert {rows[u].state for u in [*team, CEO]} == {OutboxState.PLANNED}
+    assert {rows[u].claimed_at for u in team} == {None}
     for user in [*team, CEO]:
         assert ladder_messages(ladder.standin, user) == []
 
@@ -230,6 +259,35 @@ def test_a_dead_token_deactivates_the_workspace(
         assert run.run(force=True) == SendReport()
     assert len(ladder.standin.calls()) == calls
     assert prompts(ladder.engine)[CEO].state == OutboxState.PLANNED
+
+
+def test_reinstalled_within_the_period_everyone_is_asked_once(
+    ladder: Ladder, team: list[str]
+) -> None:
+    service = CheckinService(ladder.engine, clock=ladder.clock)
+    good = make_client(ladder.settings)
+    service.plan(profiles=lookup_profiles(lambda _ws: good), force=True)
+    ladder.standin.revoke(ACME_TOKEN)  # uninstalled before the sender got to anyone
+    dead = Sender(service, lambda _ws: make_client(ladder.settings))
+    assert dead.run().sent == 0
+    with Session(ladder.engine) as session:
+        assert session.get(Workspace, ACME).active is False  # type: ignore[union-attr]
+
+    # Reinstalled two days later: a new token, the workspace active again.
+    ladder.clock.advance(days=1, hours=2)  # Tuesday 11:00 in Berlin: inside working hours
+    ladder.standin.add_token(ACME, "xoxb-acme-reinstalled")
+    fresh = make_client(
+        dataclasses.replace(ladder.settings, slack_bot_token="xoxb-acme-reinstalled")
+    )
+    with Session(ladder.engine) as session:
+        workspace = session.get_one(Workspace, ACME)
+        workspace.active = True
+        session.add(workspace)
+        session.commit()
+    report = Sender(service, lambda _ws: fresh).run()
+    assert report.sent == len(team) and report.failed == 0
+    assert Sender(service, lambda _ws: fresh).run().sent == 0
+    assert_each_asked_once(ladder, team)
 
 
 # ---------------------------------------------------------------------------- gone users
@@ -317,6 +375,38 @@ def test_a_sender_that_died_after_slack_accepted_does_not_resend(
         dm_channel_id(m.recipient) for m in [orphan, *stranded]
     )
     assert all(str(c.args["include_all_metadata"]).lower() in ("1", "true") for c in lookups)
+    assert_each_asked_once(ladder, team)
+
+
+def test_a_stranded_claim_reclaimed_after_hours_waits_for_the_morning(
+    ladder: Ladder, team: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Reclaimed rows pass the same working-hours gate as fresh ones, once Slack is searched."""
+    hit = _sent_fails_once(monkeypatch, Died)
+    ladder.clock.now = BERLIN_TEN.replace(hour=16, minute=58)  # 17:58 in Berlin
+    with pytest.raises(Died):
+        make_sender(ladder, concurrency=1).run()
+    rows = {m.id: m for m in prompts(ladder.engine).values()}
+    stranded = [m for m in rows.values() if m.state == OutboxState.SENDING and m.id != hit[0]]
+    assert stranded
+
+    ladder.clock.advance(minutes=10)  # 18:08 in Berlin: the claims are stale, the day over
+    report = make_sender(ladder).run()
+    in_new_york = [m for m in stranded if m.recipient == CEO]  # 12:08 there: asked now
+    stranded = [m for m in stranded if m.recipient != CEO]
+    assert (report.sent, report.recovered, report.deferred) == (
+        len(in_new_york),
+        1,
+        len(stranded),
+    )
+    for m in stranded:
+        row = prompts(ladder.engine)[m.recipient]
+        assert row.state == OutboxState.PLANNED
+        assert row.due_at.replace(tzinfo=UTC) == datetime(2026, 2, 17, 8, 0, tzinfo=UTC)
+        assert accepted_posts(ladder.standin, m.recipient) == 0
+
+    ladder.clock.now = datetime(2026, 2, 17, 8, 0, tzinfo=UTC)  # 09:00 in Berlin
+    assert make_sender(ladder).run().sent == len(stranded)
     assert_each_asked_once(ladder, team)
 
 
@@ -493,6 +583,7 @@ def cli(standin: SlackStandIn, tmp_path: Path) -> Iterator[Cli]:
         SLACK_API_URL=standin.api_url,
         DATABASE_URL=f"sqlite:///{db}",
         LADDER_SCHEDULER="off",
+        LADDER_SEND_RATE="40",  # paced like production, at the stand-in's latency
         PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")])),
     )
     prefix = (
@@ -549,3 +640,33 @@ def test_a_sender_killed_mid_run_is_finished_without_duplicates(
         assert message["metadata"]["event_payload"] == {"outbox_id": rows[user].id}
         assert rows[user].ts == message["ts"]
     assert cli.run("--reclaim-after", "0") == (0, 0, 0, 0)
+
+
+# ---------------------------------------------------------------------------- profiles
+
+
+def test_many_profiles_come_from_users_list_pages(ladder: Ladder) -> None:
+    """450 people: 3 users.list pages instead of 450 users.info calls; strangers one by one."""
+    people = [f"U0P{i:04d}" for i in range(450)]
+    for i, user in enumerate(people):
+        tz = "Asia/Tokyo" if i % 2 else "America/New_York"
+        ladder.standin.add_user(ACME, user, tz=tz, deleted=i == 7)
+    unknown = "U0NOBODY"
+    client = make_client(ladder.settings)
+    found = {p.user_id: p for p in lookup_profiles(lambda _ws: client)(ACME, [*people, unknown])}
+
+    assert set(found) == {*people, unknown}
+    assert found["U0P0001"].tz == "Asia/Tokyo" and found["U0P0002"].tz == "America/New_York"
+    assert found["U0P0007"].deleted and not found["U0P0008"].deleted
+    assert found[unknown].deleted  # Slack does not know them: gone
+    pages = ladder.standin.calls("users.list")
+    assert len(pages) == 3 and {c.args["limit"] for c in pages} == {"200"}
+    assert [c.args["user"] for c in ladder.standin.calls("users.info")] == [unknown]
+
+
+def test_a_few_profiles_are_asked_one_by_one(ladder: Ladder) -> None:
+    client = make_client(ladder.settings)
+    found = lookup_profiles(lambda _ws: client)(ACME, [DEV, CEO])
+    assert {p.user_id: p.tz for p in found} == {DEV: "Europe/Berlin", CEO: "America/New_York"}
+    assert ladder.standin.calls("users.list") == []
+    assert len(ladder.standin.calls("users.info")) == 2
