@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -12,6 +14,7 @@ from dotenv import load_dotenv
 from sqlalchemy import Engine
 
 from bot.config import ConfigError, Settings, load_settings
+from bot.logs import configure_logging, redact, secrets_of
 from storage.db import make_engine
 from storage.migrate import SchemaTooNew, current_revision, head_revision, upgrade
 
@@ -21,7 +24,24 @@ log = logging.getLogger("ladder")
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ladder", description=__doc__)
     commands = parser.add_subparsers(dest="command", metavar="command")
-    commands.add_parser("serve", help="upgrade the database and serve the Slack app (default)")
+    serve = commands.add_parser(
+        "serve", help="upgrade the database and serve the Slack app (default)"
+    )
+    mode = serve.add_mutually_exclusive_group()
+    mode.add_argument(
+        "--http",
+        dest="mode",
+        action="store_const",
+        const="http",
+        help="serve HTTP on $PORT even if SLACK_APP_TOKEN is set (default: Socket Mode if set)",
+    )
+    mode.add_argument(
+        "--socket-mode",
+        dest="mode",
+        action="store_const",
+        const="socket",
+        help="serve over Socket Mode; fails without SLACK_APP_TOKEN",
+    )
     db = commands.add_parser("db", help="database schema")
     db.add_argument("action", choices=["upgrade", "current"], help="upgrade to head / show it")
     commands.add_parser(
@@ -40,6 +60,25 @@ def _parser() -> argparse.ArgumentParser:
     schedule = commands.add_parser("schedule", help="print the next check-in prompt times")
     schedule.add_argument("--users", action="store_true", help="also per user")
     schedule.add_argument("--workspace", help="only this workspace (team id, T…)")
+    purge = commands.add_parser(
+        "purge",
+        help="delete the data of workspaces uninstalled longer than LADDER_RETENTION_DAYS",
+    )
+    purge.add_argument(
+        "--workspace", help="only this uninstalled workspace (team id, T…), however recent"
+    )
+    purge.add_argument("--dry-run", action="store_true", help="count what would be deleted")
+    export = commands.add_parser("export", help="write a workspace's OKRs as YAML or CSV")
+    export.add_argument("--workspace", help="team id (T…); default: the only one")
+    export.add_argument("--format", choices=["yaml", "csv"], help="default: --output's extension")
+    export.add_argument("--output", metavar="FILE", help="default: standard output")
+    load = commands.add_parser("import", help="read OKRs from a YAML or CSV file: all or nothing")
+    load.add_argument("file", metavar="FILE")
+    load.add_argument("--workspace", help="team id (T…); default: the one the file names")
+    load.add_argument("--format", choices=["yaml", "csv"], help="default: the file's extension")
+    load.add_argument(
+        "--replace", action="store_true", help="delete the workspace's OKRs and history first"
+    )
     return parser
 
 
@@ -49,16 +88,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     command = args.command or "serve"
     try:
         settings = load_settings(require_slack=False)
-        logging.basicConfig(
-            level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s"
+        configure_logging(
+            settings.log_level, os.environ.get("LOG_FORMAT", "text"), secrets=secrets_of(settings)
         )
         logging.getLogger("alembic").setLevel(logging.WARNING)  # Ladder logs the outcome
         if command == "db":
             return _db(settings, args.action)
         if command == "serve":
-            return _serve(settings)
+            return _serve(settings, mode=getattr(args, "mode", None))
         if command == "schedule":
             return _schedule(settings, workspace_id=args.workspace, per_user=args.users)
+        if command == "purge":
+            return _purge(settings, workspace_id=args.workspace, dry_run=args.dry_run)
+        if command == "export":
+            return _export(settings, args)
+        if command == "import":
+            return _import(settings, args)
         if command in ("clock", "checkins"):
             engine = _ready_engine(settings)
             settings = load_settings(require_slack=True)
@@ -79,7 +124,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
             return 0
     except (ConfigError, SchemaTooNew) as error:
-        print(f"ladder: {error}", file=sys.stderr)
+        print(f"ladder: {redact(str(error))}", file=sys.stderr)  # a token pasted in the wrong place
         return 2
     raise AssertionError(f"unhandled command {command}")
 
@@ -110,11 +155,119 @@ def _schedule(settings: Settings, *, workspace_id: str | None, per_user: bool) -
     return 0
 
 
-def _serve(settings: Settings) -> int:
+def _purge(settings: Settings, *, workspace_id: str | None, dry_run: bool) -> int:
+    from bot.services.retention import StillActive, purge_expired, purge_inactive
+    from storage.errors import NotFound
+
+    engine = _ready_engine(settings)
+    try:
+        report = (
+            purge_inactive(engine, workspace_id=workspace_id, dry_run=dry_run)
+            if workspace_id
+            else purge_expired(
+                engine, now=datetime.now(UTC), retention=settings.retention, dry_run=dry_run
+            )
+        )
+    except (StillActive, NotFound) as error:
+        print(f"ladder: {error}", file=sys.stderr)
+        return 1
+    for line in report.lines():
+        print(line)
+    return 0
+
+
+def _export(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.services.transfer import Format, export_text, list_workspaces
+
+    fmt = args.format or (Format.of_path(args.output) if args.output else None)
+    if fmt is None:
+        raise ConfigError("say --format yaml or --format csv (or an --output FILE.yaml/.csv)")
+    engine = _ready_engine(settings)
+    workspace_id = args.workspace
+    if workspace_id is None:
+        known = list_workspaces(engine)
+        if len(known) != 1:
+            which = ", ".join(known) if known else "none yet"
+            raise ConfigError(f"say which workspace with --workspace (in the database: {which})")
+        workspace_id = known[0]
+    from storage.errors import NotFound
+
+    try:
+        exported = export_text(engine, workspace_id=workspace_id, fmt=Format(fmt))
+    except NotFound as error:
+        print(f"ladder: {error}", file=sys.stderr)
+        return 1
+    if args.output:
+        with open(args.output, "w", encoding="utf-8", newline="") as out:
+            out.write(exported.text)
+    else:
+        sys.stdout.write(exported.text)
+    print(
+        f"exported {workspace_id}: {exported.objectives} objectives, "
+        f"{exported.key_results} key results, {exported.check_ins} check-ins",
+        file=sys.stderr,  # stdout may be the export itself
+    )
+    return 0
+
+
+def _import(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.services.transfer import Format, ImportRefused, import_text, slack_email_lookup
+
+    fmt = args.format or Format.of_path(args.file)
+    if fmt is None:
+        raise ConfigError(f"{args.file}: say --format yaml or --format csv")
+    try:
+        with open(args.file, encoding="utf-8-sig", newline="") as source:
+            text = source.read()
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(f"cannot read {args.file}: {error}") from error
+    engine = _ready_engine(settings)
+    lookup = None
+    if settings.slack_bot_token:  # owners given by email are looked up in Slack
+        from bot.app import make_client
+
+        lookup = slack_email_lookup(make_client(settings))
+    elif settings.slack_client_id and args.workspace:  # OAuth: that workspace's installation
+        from bot.jobs.runtime import workspace_clients
+
+        lookup = slack_email_lookup(workspace_clients(settings, engine)(args.workspace))
+    try:
+        report = import_text(
+            engine,
+            text,
+            fmt=Format(fmt),
+            now=datetime.now(UTC),
+            workspace_id=args.workspace,
+            replace=args.replace,
+            lookup_email=lookup,
+        )
+    except ImportRefused as refused:
+        for problem in refused.problems:
+            where = f"{args.file}:{problem.line}" if problem.line else args.file
+            print(f"{where}: {problem.message}", file=sys.stderr)
+        print(f"ladder: nothing imported ({len(refused.problems)} problems)", file=sys.stderr)
+        return 1
+    print(report.summary())
+    return 0
+
+
+def _serve(settings: Settings, *, mode: str | None = None) -> int:
     # The database first: even without Slack tokens yet, a first run leaves it ready.
     engine = make_engine(settings.database_url)
     upgrade(engine)
     settings = load_settings(require_slack=True)  # then a broken config stops with one line
+    if mode == "socket" and settings.slack_app_token is None:
+        raise ConfigError(
+            "SLACK_APP_TOKEN is not set: `serve --socket-mode` needs an app-level token "
+            "(xapp-…, scope connections:write) from Basic Information > App-Level Tokens"
+        )
+    if mode == "http":
+        if settings.slack_signing_secret is None:
+            raise ConfigError(
+                "SLACK_SIGNING_SECRET is not set: `serve --http` needs it to verify requests "
+                "(Basic Information > App Credentials)"
+            )
+        settings = dataclasses.replace(settings, slack_app_token=None)
     log.info("database ready at schema %s", current_revision(engine))
     from bot.server import serve  # imported late: `db` commands need no Slack libraries
 

@@ -1,12 +1,20 @@
-"""Builds the Bolt app: one WebClient with retry handlers, listeners wired to the services."""
+"""Builds the Bolt app: one WebClient with retry handlers, listeners wired to the services.
+
+Single-workspace mode uses SLACK_BOT_TOKEN. OAuth mode (SLACK_CLIENT_ID/SECRET) installs to
+many workspaces through Bolt's OAuth flow, with tokens in Ladder's own database.
+"""
 
 from __future__ import annotations
 
+import html
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from slack_bolt import App
+from slack_bolt import App, BoltResponse
+from slack_bolt.authorization.authorize import InstallationStoreAuthorize
+from slack_bolt.oauth.callback_options import CallbackOptions, FailureArgs, SuccessArgs
+from slack_bolt.oauth.oauth_settings import OAuthSettings
 from slack_sdk import WebClient
 from slack_sdk.http_retry.builtin_handlers import (
     RateLimitErrorRetryHandler,
@@ -14,9 +22,10 @@ from slack_sdk.http_retry.builtin_handlers import (
 )
 from sqlalchemy import Engine
 
-from bot.config import Settings
+from bot.config import BOT_SCOPES, Settings
 from bot.listeners import Deps, register_all
 from bot.services.checkins import CheckinService
+from bot.services.installs import InstallService, installation_store, state_store
 from bot.services.okrs import OKRService
 from bot.services.people import PeopleDirectory
 
@@ -25,8 +34,9 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def make_client(settings: Settings) -> WebClient:
-    client = WebClient(token=settings.slack_bot_token, base_url=settings.slack_api_url)
+def make_client(settings: Settings, *, token: str | None = None) -> WebClient:
+    """A Web API client for `token` (default: SLACK_BOT_TOKEN; none in OAuth mode)."""
+    client = WebClient(token=token or settings.slack_bot_token, base_url=settings.slack_api_url)
     # slack_sdk retries only connection errors by default; Slack's 429s carry Retry-After.
     client.retry_handlers.append(RateLimitErrorRetryHandler(max_retry_count=3))
     client.retry_handlers.append(ServerErrorRetryHandler(max_retry_count=2))
@@ -40,10 +50,16 @@ def build_app(
     clock: Callable[[], datetime] = utc_now,
     token_verification: bool = True,
 ) -> App:
+    client = make_client(settings)
+    oauth = oauth_settings(settings, engine, client=client, clock=clock)
     app = App(
-        client=make_client(settings),
+        client=client,
         signing_secret=settings.slack_signing_secret or "",
         token_verification_enabled=token_verification,
+        oauth_settings=oauth,
+        # Bolt's default authorize would refresh rotating tokens at slack.com whatever
+        # SLACK_API_URL says; this one uses our client (and its retry handlers).
+        authorize=None if oauth is None else oauth_authorize(settings, oauth, client),
         logger=logging.getLogger("ladder.bolt"),
     )
     deps = Deps(
@@ -54,3 +70,96 @@ def build_app(
     )
     register_all(app, deps)
     return app
+
+
+# ---------------------------------------------------------------------------- OAuth mode
+
+INSTALL_FAILURES = {
+    "invalid_state": "This install link has expired or was already used.",
+    "invalid_browser": "This install did not start from the Ladder install page in this browser.",
+    "access_denied": "The installation was cancelled in Slack.",
+    "missing_code": "Slack did not send an authorization code.",
+    "invalid_code": "Slack did not accept the authorization code.",
+    "storage_error": "Ladder could not save the installation. Please try again in a minute.",
+}
+
+
+def authorization_url(api_url: str) -> str:
+    """Slack's authorize page next to its Web API (slack.com, GovSlack, or a stand-in)."""
+    return api_url.removesuffix("/").removesuffix("/api") + "/oauth/v2/authorize"
+
+
+def oauth_settings(
+    settings: Settings, engine: Engine, *, client: WebClient, clock: Callable[[], datetime]
+) -> OAuthSettings | None:
+    """Bolt's OAuth flow on Ladder's database; None in single-workspace mode."""
+    if not settings.oauth_mode:
+        return None
+    assert settings.slack_client_id and settings.slack_client_secret
+    installs = InstallService(
+        engine,
+        clock=clock,
+        store=installation_store(engine, client_id=settings.slack_client_id),
+    )
+
+    def success(args: SuccessArgs) -> BoltResponse:
+        installation = args.installation
+        if installation.team_id:  # org-wide installs are off in the manifest
+            installs.installed(workspace_id=installation.team_id, name=installation.team_name or "")
+        return args.default.success(args)
+
+    def failure(args: FailureArgs) -> BoltResponse:
+        logging.getLogger("ladder.installs").warning("install failed: %s", args.reason)
+        return install_failed_page(args)
+
+    oauth = OAuthSettings(
+        client_id=settings.slack_client_id,
+        client_secret=settings.slack_client_secret,
+        scopes=list(BOT_SCOPES),
+        user_scopes=[],
+        redirect_uri=settings.slack_redirect_uri,
+        install_page_rendering_enabled=False,  # /slack/install redirects straight to Slack
+        authorization_url=authorization_url(settings.slack_api_url),
+        installation_store=installs.store,
+        state_store=state_store(engine),
+        callback_options=CallbackOptions(success=success, failure=failure),
+        logger=logging.getLogger("ladder.installs"),
+    )
+    # Bolt falls back to os.environ["SLACK_REDIRECT_URI"] for None, and .env.example leaves it
+    # empty: an empty redirect_uri would be sent to Slack. Settings already decided.
+    oauth.redirect_uri = oauth.authorize_url_generator.redirect_uri = settings.slack_redirect_uri
+    return oauth
+
+
+def oauth_authorize(
+    settings: Settings, oauth: OAuthSettings, client: WebClient
+) -> InstallationStoreAuthorize:
+    return InstallationStoreAuthorize(
+        logger=logging.getLogger("ladder.installs"),
+        installation_store=oauth.installation_store,
+        client_id=settings.slack_client_id,
+        client_secret=settings.slack_client_secret,
+        token_rotation_expiration_minutes=oauth.token_rotation_expiration_minutes,
+        client=client,
+    )
+
+
+def install_failed_page(args: FailureArgs) -> BoltResponse:
+    """A page a person can act on; nothing was stored."""
+    message = INSTALL_FAILURES.get(args.reason, "Slack reported a problem with the install.")
+    body = (
+        "<!doctype html><html><head><meta charset='utf-8'><title>Ladder was not installed"
+        "</title></head><body style='font-family:sans-serif;text-align:center;padding:2em'>"
+        "<h2>Ladder was not installed</h2>"
+        f"<p>{html.escape(message)}</p>"
+        f"<p><a href='{html.escape(args.settings.install_path)}'>Start the install again</a>"
+        f"</p><p><small>Reason: {html.escape(args.reason)}</small></p></body></html>"
+    )
+    return BoltResponse(
+        status=args.suggested_status_code,
+        body=body,
+        headers={
+            "Content-Type": "text/html; charset=utf-8",
+            "Set-Cookie": args.settings.state_utils.build_set_cookie_for_deletion(),
+        },
+    )

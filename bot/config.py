@@ -6,11 +6,26 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from urllib.parse import urlparse
 
 from storage.db import DEFAULT_DATABASE_URL, normalize_database_url
 
 SLACK_API_URL_DEFAULT = "https://slack.com/api/"
+OAUTH_REDIRECT_PATH = "/slack/oauth_redirect"
+RETENTION_DAYS_DEFAULT = 30
+# The bot scopes an OAuth install asks for: exactly slack-manifest.yml's oauth_config.scopes.bot
+# (a test keeps the two equal; the manifest is not read at run time).
+BOT_SCOPES = (
+    "commands",
+    "chat:write",
+    "chat:write.public",
+    "im:write",
+    "im:history",
+    "users:read",
+    "users:read.email",
+    "files:write",
+)
 
 
 class ConfigError(RuntimeError):
@@ -28,16 +43,30 @@ class Settings:
     log_level: str
     run_scheduler: bool
     send_rate: float = 10.0  # check-in messages per second per workspace (LADDER_SEND_RATE)
+    # OAuth mode (many workspaces): client credentials instead of one SLACK_BOT_TOKEN.
+    slack_client_id: str | None = None
+    slack_client_secret: str | None = None
+    slack_redirect_uri: str | None = None  # SLACK_REDIRECT_URI, or LADDER_PUBLIC_URL + path
+    retention_days: int = RETENTION_DAYS_DEFAULT  # LADDER_RETENTION_DAYS
 
     @property
     def socket_mode(self) -> bool:
         return self.slack_app_token is not None
 
+    @property
+    def oauth_mode(self) -> bool:
+        return self.slack_client_id is not None
+
+    @property
+    def retention(self) -> timedelta:
+        return timedelta(days=self.retention_days)
+
     def __repr__(self) -> str:  # never print secrets, even by accident
         return (
             f"Settings(database_url={_redact_url(self.database_url)!r}, "
             f"slack_api_url={self.slack_api_url!r}, port={self.port}, "
-            f"socket_mode={self.socket_mode}, run_scheduler={self.run_scheduler})"
+            f"socket_mode={self.socket_mode}, oauth_mode={self.oauth_mode}, "
+            f"run_scheduler={self.run_scheduler}, retention_days={self.retention_days})"
         )
 
     __str__ = __repr__
@@ -81,13 +110,17 @@ def load_settings(env: Mapping[str, str] | None = None, *, require_slack: bool =
             "is malformed (expected 32 hex characters)",
             "copy it from Basic Information > App Credentials",
         )
-    if require_slack:
+    client_id, client_secret = _client_credentials(env)
+    if require_slack and client_id is not None:
+        _check_oauth_mode(bot_token=bot_token, app_token=app_token, secret=secret)
+    elif require_slack:
         if bot_token is None:
             raise _fix(
                 "SLACK_BOT_TOKEN",
                 "is not set",
                 "install the app to your workspace and put its Bot User OAuth Token (xoxb-…) "
-                "in .env (see README, 'Connect to Slack')",
+                "in .env (see README, 'Connect to Slack'); or set SLACK_CLIENT_ID and "
+                "SLACK_CLIENT_SECRET to install to many workspaces (OAuth)",
             )
         if app_token is None and secret is None:
             raise _fix(
@@ -134,7 +167,82 @@ def load_settings(env: Mapping[str, str] | None = None, *, require_slack: bool =
         log_level=env.get("LOG_LEVEL", "INFO").strip().upper() or "INFO",
         run_scheduler=scheduler == "on",
         send_rate=_send_rate(env),
+        slack_client_id=client_id,
+        slack_client_secret=client_secret,
+        slack_redirect_uri=_redirect_uri(env),
+        retention_days=_retention_days(env),
     )
+
+
+def _client_credentials(env: Mapping[str, str]) -> tuple[str | None, str | None]:
+    where = "copy it from Basic Information > App Credentials"
+    client_id = env.get("SLACK_CLIENT_ID", "").strip() or None
+    client_secret = env.get("SLACK_CLIENT_SECRET", "").strip() or None
+    if client_id is not None and not re.fullmatch(r"\d+\.\d+", client_id):
+        raise _fix("SLACK_CLIENT_ID", "is malformed (expected digits.digits)", where)
+    if client_secret is not None and not re.fullmatch(r"[0-9A-Za-z]{16,64}", client_secret):
+        raise _fix("SLACK_CLIENT_SECRET", "is malformed (expected 16-64 letters/digits)", where)
+    if client_id is None and client_secret is not None:
+        raise _fix("SLACK_CLIENT_ID", "is not set", f"OAuth mode needs it with the secret; {where}")
+    if client_id is not None and client_secret is None:
+        raise _fix("SLACK_CLIENT_SECRET", "is not set", f"OAuth mode needs it with the id; {where}")
+    return client_id, client_secret
+
+
+def _check_oauth_mode(*, bot_token: str | None, app_token: str | None, secret: str | None) -> None:
+    if bot_token is not None:
+        raise _fix(
+            "SLACK_BOT_TOKEN",
+            "cannot be combined with SLACK_CLIENT_ID/SLACK_CLIENT_SECRET",
+            "unset SLACK_BOT_TOKEN to install to many workspaces (OAuth), or unset the client "
+            "credentials to run in one workspace with that token",
+        )
+    if app_token is not None:
+        raise _fix(
+            "SLACK_APP_TOKEN",
+            "cannot be combined with OAuth mode",
+            "installs need the HTTP endpoints /slack/install and /slack/oauth_redirect; "
+            "unset SLACK_APP_TOKEN and serve HTTP",
+        )
+    if secret is None:
+        raise _fix(
+            "SLACK_SIGNING_SECRET",
+            "is not set",
+            "OAuth mode serves HTTP and needs it to verify requests "
+            "(Basic Information > App Credentials)",
+        )
+
+
+def _redirect_uri(env: Mapping[str, str]) -> str | None:
+    """SLACK_REDIRECT_URI as given, else LADDER_PUBLIC_URL + /slack/oauth_redirect, else None
+    (Slack then uses the app's only Redirect URL)."""
+    explicit = env.get("SLACK_REDIRECT_URI", "").strip()
+    public = env.get("LADDER_PUBLIC_URL", "").strip().rstrip("/")
+    for name, url in (("SLACK_REDIRECT_URI", explicit), ("LADDER_PUBLIC_URL", public)):
+        parsed = urlparse(url)
+        if url and (parsed.scheme not in ("http", "https") or not parsed.netloc or parsed.query):
+            raise _fix(name, f"is not an http(s) URL ({url!r})", "e.g. https://ladder.example.com")
+    if explicit:
+        if not urlparse(explicit).path.endswith(OAUTH_REDIRECT_PATH):
+            raise _fix(
+                "SLACK_REDIRECT_URI",
+                f"must end with {OAUTH_REDIRECT_PATH} ({explicit!r})",
+                "that is where Ladder serves the OAuth redirect",
+            )
+        return explicit
+    return public + OAUTH_REDIRECT_PATH if public else None
+
+
+def _retention_days(env: Mapping[str, str]) -> int:
+    raw = env.get("LADDER_RETENTION_DAYS", "").strip() or str(RETENTION_DAYS_DEFAULT)
+    if not raw.isdigit() or not 1 <= int(raw) <= 3650:
+        raise _fix(
+            "LADDER_RETENTION_DAYS",
+            f"is not a number of days between 1 and 3650 ({raw!r})",
+            f"default is {RETENTION_DAYS_DEFAULT}: an uninstalled workspace's data is deleted "
+            "that many days later",
+        )
+    return int(raw)
 
 
 def _send_rate(env: Mapping[str, str]) -> float:

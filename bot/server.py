@@ -20,12 +20,17 @@ EVENTS_PATH = "/slack/events"
 
 
 def make_wsgi_app(app: App, engine: Engine) -> Callable[..., Iterable[bytes]]:
-    """/slack/events for Slack, /healthz for the platform; nothing else."""
-    slack = SlackRequestHandler(app)
+    """/slack/events for Slack, /healthz for the platform, and in OAuth mode /slack/install
+    and /slack/oauth_redirect for installs; nothing else."""
+    slack = SlackRequestHandler(app, path=EVENTS_PATH)
+    flow = app.oauth_flow
+    slack_paths = {EVENTS_PATH} | (
+        {flow.install_path, flow.redirect_uri_path} if flow is not None else set()
+    )
 
     def wsgi(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
-        if path == EVENTS_PATH:
+        if path in slack_paths:
             return slack(environ, start_response)
         if path == "/healthz":
             try:
@@ -51,6 +56,8 @@ def make_wsgi_app(app: App, engine: Engine) -> Callable[..., Iterable[bytes]]:
 
 def serve(settings: Settings, engine: Engine) -> None:
     app = build_app(settings, engine)
+    if not settings.oauth_mode:
+        reactivate_token_workspace(settings, engine)
     if settings.run_scheduler:
         # In this (master) process, once: the web worker is not where jobs run.
         from bot.jobs.runtime import start_background_scheduler
@@ -65,6 +72,26 @@ def serve(settings: Settings, engine: Engine) -> None:
         SocketModeHandler(app, settings.slack_app_token).start()
         return
     serve_http(make_wsgi_app(app, engine), port=settings.port)
+
+
+def reactivate_token_workspace(settings: Settings, engine: Engine) -> None:
+    """Single-workspace mode: a working SLACK_BOT_TOKEN means the app is installed there, so a
+    workspace deactivated by a revoked token comes back (and is not purged) after the admin
+    puts a new token in place."""
+    from slack_sdk.errors import SlackApiError
+
+    from bot.app import make_client, utc_now
+    from bot.services.installs import InstallService
+
+    try:
+        identity = make_client(settings).auth_test()
+    except SlackApiError as error:
+        log.error("SLACK_BOT_TOKEN does not work: %s", error.response.get("error"))
+        return
+    if identity.get("team_id"):
+        InstallService(engine, clock=utc_now, store=None).installed(
+            workspace_id=str(identity["team_id"]), name=str(identity.get("team") or "")
+        )
 
 
 def serve_http(wsgi: Callable[..., Iterable[bytes]], *, port: int, host: str = "0.0.0.0") -> None:

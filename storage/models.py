@@ -63,6 +63,8 @@ class Workspace(SQLModel, table=True):
     vision: str = Field(default="", max_length=STATEMENT_MAX)
     mission: str = Field(default="", max_length=STATEMENT_MAX)
     active: bool = True
+    # When it went inactive (uninstalled, token revoked); its data is purged after retention.
+    deactivated_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
     # Check-in schedule: weekday 0 = Monday, local time in each person's own timezone.
     checkin_weekday: int = Field(default=0, ge=0, le=6)
     checkin_time: time = Field(default=time(10, 0))

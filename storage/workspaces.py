@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlmodel import Session, select
@@ -53,12 +54,38 @@ def update_workspace(*, session: Session, workspace_id: str, **changes: Any) -> 
     if unknown:
         raise TypeError(f"not workspace settings: {sorted(unknown)}")
     workspace = get_workspace(session=session, workspace_id=workspace_id)
+    if "active" in changes:
+        _mark_active(workspace, bool(changes["active"]), now=utcnow())
     for key, value in changes.items():
         setattr(workspace, key, value)
     workspace.updated_at = utcnow()
     session.add(workspace)
     session.flush()
     return workspace
+
+
+def set_workspace_active(
+    *, session: Session, workspace_id: str, active: bool, now: datetime, name: str | None = None
+) -> Workspace:
+    """Installed (active, created if new) or uninstalled (inactive since `now`)."""
+    workspace = ensure_workspace(session=session, workspace_id=workspace_id, name=name or "")
+    _mark_active(workspace, active, now=now)
+    workspace.active = active
+    if name:
+        workspace.name = name
+    workspace.updated_at = now
+    session.add(workspace)
+    session.flush()
+    return workspace
+
+
+def _mark_active(workspace: Workspace, active: bool, *, now: datetime) -> None:
+    # Retention counts from the first deactivation: a second revocation notice must not
+    # postpone the purge, and coming back clears it.
+    if active:
+        workspace.deactivated_at = None
+    elif workspace.active or workspace.deactivated_at is None:
+        workspace.deactivated_at = now
 
 
 def list_active_workspaces(*, session: Session) -> list[Workspace]:

@@ -20,7 +20,7 @@ from sqlalchemy import Engine, event
 from sqlmodel import Session, SQLModel
 
 from storage.db import make_engine
-from storage.migrate import upgrade
+from storage.migrate import SLACK_TABLES, upgrade
 
 DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
@@ -79,7 +79,8 @@ def postgres_schema_engine() -> Iterator[Engine]:
 
 
 def _truncate_all(engine: Engine) -> None:
-    tables = ", ".join(f'"{t.name}"' for t in SQLModel.metadata.sorted_tables)
+    names = [t.name for t in SQLModel.metadata.sorted_tables] + sorted(SLACK_TABLES)
+    tables = ", ".join(f'"{name}"' for name in names)
     with engine.begin() as connection:
         connection.exec_driver_sql(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
 

@@ -43,6 +43,12 @@ COMMANDS: list[tuple[str, str, str]] = [
         "Check-in day, time, reminders, default time zone and digest (admins)",
         "/okr settings",
     ),
+    (
+        "export",
+        "All OKRs with their check-in history as a CSV file in your DMs; any member may, "
+        "as everyone sees them with `/okr status all`",
+        "/okr export",
+    ),
     ("help", "This help", "/okr help"),
 ]
 SUBCOMMANDS = [name for name, _, _ in COMMANDS]

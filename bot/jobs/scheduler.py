@@ -1,9 +1,11 @@
 """The one scheduler: APScheduler 3 with its job store in Ladder's own database.
 
-One job with a fixed id, re-registered with replace_existing on every start:
+Jobs with fixed ids, re-registered with replace_existing on every start:
 `checkins.tick` (every minute) plans what is due and sends it: prompts, reminders and team
 digests. People's timezones are refreshed by the tick when older than a week.
-The tick is idempotent, so a missed or doubled run changes nothing; misfires coalesce.
+`retention.purge` (daily, 04:00 UTC) deletes the data of workspaces uninstalled for longer
+than LADDER_RETENTION_DAYS.
+Both are idempotent, so a missed or doubled run changes nothing; misfires coalesce.
 """
 
 from __future__ import annotations
@@ -23,10 +25,12 @@ from storage.migrate import SCHEDULER_JOB_TABLE
 log = logging.getLogger(__name__)
 
 TICK_JOB_ID = "checkins.tick"
+PURGE_JOB_ID = "retention.purge"
 
 # The persistent job store keeps a reference to a module-level function, not to objects;
-# the running process registers its sender here.
+# the running process registers its sender (and its purge) here.
 _sender: Sender | None = None
+_purge: Callable[[], object] | None = None
 
 
 def tick() -> None:
@@ -36,15 +40,24 @@ def tick() -> None:
     _sender.run()
 
 
+def purge() -> None:
+    if _purge is None:  # a job loaded by a process that has no purge configured
+        log.warning("retention purge without a configuration; skipped")
+        return
+    _purge()
+
+
 def configure(
     engine: Engine,
     sender: Sender,
     *,
     blocking: bool = False,
     factory: Callable[..., BaseScheduler] | None = None,
+    purge: Callable[[], object] | None = None,
 ) -> BaseScheduler:
-    global _sender
+    global _sender, _purge
     _sender = sender
+    _purge = purge
     scheduler_class = factory or (BlockingScheduler if blocking else BackgroundScheduler)
     scheduler = scheduler_class(
         jobstores={"default": SQLAlchemyJobStore(engine=engine, tablename=SCHEDULER_JOB_TABLE)},
@@ -59,4 +72,16 @@ def configure(
         name="plan and send due check-in prompts and reminders",
         replace_existing=True,
     )
+    if purge is not None:
+        # A fixed time of day, not an interval: an interval restarts at every deploy and
+        # might never come round on a platform that restarts daily.
+        scheduler.add_job(
+            "bot.jobs.scheduler:purge",
+            "cron",
+            hour=4,
+            minute=0,
+            id=PURGE_JOB_ID,
+            name="delete the data of workspaces uninstalled longer than the retention",
+            replace_existing=True,
+        )
     return scheduler

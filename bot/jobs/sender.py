@@ -9,6 +9,7 @@ searched for that id before anything is posted again.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot.blocks.checkins import build_checkin_prompt
 from bot.jobs.pacing import Pacer
+from bot.logs import log_event
 from bot.services.checkins import DIGEST, PROMPT, CheckinService, Delivery
 from bot.services.digests import DigestService  # digests: channel digests on the digest day
 from storage.people import SlackProfile
@@ -145,6 +147,7 @@ class Sender:
 
     def run(self, *, workspace_id: str | None = None, force: bool = False) -> SendReport:
         """Plan what is due, then send until nothing is left to claim."""
+        started = time.monotonic()
         self.service.plan(
             profiles=lookup_profiles(self.client_for), workspace_id=workspace_id, force=force
         )
@@ -163,12 +166,15 @@ class Sender:
                 for result in pool.map(self._deliver, deliveries):
                     report.add(result)
         if report.sent or report.failed or report.recovered:
-            log.info(
-                "check-ins: sent=%d recovered=%d failed=%d deferred=%d",
-                report.sent,
-                report.recovered,
-                report.failed,
-                report.deferred,
+            log_event(
+                log,
+                "send_run",
+                workspace=workspace_id or "all",
+                sent=report.sent,
+                recovered=report.recovered,
+                failed=report.failed,
+                deferred=report.deferred,
+                duration_ms=round((time.monotonic() - started) * 1000),
             )
         return report
 
@@ -176,16 +182,18 @@ class Sender:
         message = delivery.message
         message_id: int = message.id  # type: ignore[assignment]
         client = self.client_for(message.workspace_id)
-        context = (
-            f"workspace={message.workspace_id} recipient={message.recipient} kind={message.kind}"
-        )
+        context = {
+            "workspace": message.workspace_id,
+            "recipient": message.recipient,
+            "kind": message.kind,
+        }
         in_doubt = delivery.maybe_sent  # Slack may have this message already
         try:
             if delivery.maybe_sent:
                 found = self._find_sent(client, message.recipient, message_id)
                 if found is not None:
                     self.service.sent(message_id, channel_id=found[0], ts=found[1])
-                    log.info("%s already delivered before a restart; not resending", context)
+                    log_event(log, "send", status="recovered", **context)
                     return SendReport(recovered=1)
                 in_doubt = False
                 if delivery.period_over:  # known not to be in Slack, and too late now
@@ -223,14 +231,19 @@ class Sender:
                 self.service.deactivate(message.workspace_id, reason=code)
                 return self._later(message_id, in_doubt=in_doubt, delay=timedelta(0))
             if code in UNDELIVERABLE:
-                log.warning("%s undeliverable: %s", context, code)
+                log_event(
+                    log, "send", level=logging.WARNING, status="failed", error=code, **context
+                )
                 self.service.failed(message_id, error=code)
                 return SendReport(failed=1)
             # Rate limits and server errors outlasted the client's retries: try again later.
-            log.warning("%s deferred after %s", context, code)
+            log_event(log, "send", level=logging.WARNING, status="deferred", error=code, **context)
             return self._later(message_id, in_doubt=in_doubt)
         except Exception:
-            log.exception("%s send failed; will retry", context)
+            log.exception(
+                "event=send status=deferred workspace=%(workspace)s recipient=%(recipient)s kind=%(kind)s",
+                context,
+            )
             return self._later(message_id, in_doubt=in_doubt)
 
     def _later(

@@ -1,42 +1,144 @@
-"""Request logging with context (workspace, user, what, duration), never tokens."""
+"""One log line per Slack request: workspace, user, what was asked, how long, how it ended.
+
+What is timed: Bolt's global middleware does not wrap the listener (its `next()` only lets
+dispatch go on), and Ladder's listeners ack first and keep working in Bolt's listener
+thread afterwards (process_before_response is off). So the clock starts in this middleware
+(after Bolt's signature check and authorization) and stops when the listener returns, in
+Bolt's listener completion handler: `duration_ms` is the whole handling, service calls and
+the Slack API call included, not just the time to ack. The line is written then, once.
+
+Requests that no listener handles get Bolt's own "Unhandled request" warning instead, and
+requests refused before any middleware (a bad signature) Bolt's signature warning.
+"""
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 from slack_bolt import BoltRequest, BoltResponse
+from slack_bolt.listener.listener_completion_handler import ListenerCompletionHandler
+from slack_bolt.listener.listener_error_handler import ListenerErrorHandler
+
+from bot.logs import log_event
 
 log = logging.getLogger("ladder.requests")
 
+_KEY = "ladder_request_log"  # the request's _RequestLog in Bolt's context
+SUB_MAX = 32  # the first word of a command is user text: bounded
 
-def _what(body: dict) -> str:
+
+def request_fields(body: dict) -> dict[str, Any]:
+    """What the request asks for, by kind; never the user's free text beyond the subcommand."""
     if "command" in body:
-        sub = (body.get("text") or "").split(" ", 1)[0]
-        return f"{body['command']} {sub}".strip()
-    kind = body.get("type", "?")
+        sub = (body.get("text") or "").split(maxsplit=1)
+        return {
+            "kind": "command",
+            "command": body["command"],
+            "sub": sub[0].casefold()[:SUB_MAX] if sub else "",
+        }
+    kind = body.get("type") or "?"
     if kind == "block_actions":
-        return "action " + ",".join(a.get("action_id", "?") for a in body.get("actions", []))
+        actions = ",".join(a.get("action_id", "?") for a in body.get("actions") or [])
+        return {"kind": "action", "action": actions}
     if kind in ("view_submission", "view_closed"):
-        return f"{kind} {(body.get('view') or {}).get('callback_id')}"
+        return {"kind": kind, "callback_id": (body.get("view") or {}).get("callback_id")}
+    if kind == "block_suggestion":
+        return {"kind": "options", "action": body.get("action_id")}
     if kind == "event_callback":
-        return "event " + (body.get("event") or {}).get("type", "?")
-    return kind
+        return {"kind": "event", "event_type": (body.get("event") or {}).get("type", "?")}
+    if kind in ("shortcut", "message_action"):
+        return {"kind": kind, "callback_id": body.get("callback_id")}
+    return {"kind": kind}
+
+
+class _RequestLog:
+    """One request's line, written once by whichever listener run finishes it."""
+
+    def __init__(self, fields: dict[str, Any]) -> None:
+        self.fields = fields
+        self.started = time.perf_counter()
+        self.error: str | None = None
+        self._written = False
+        self._lock = threading.Lock()
+
+    def finish(self, response: BoltResponse | None) -> None:
+        with self._lock:
+            if self._written:
+                return
+            self._written = True
+        duration_ms = (time.perf_counter() - self.started) * 1000
+        status = "error" if self.error or (response and response.status >= 500) else "ok"
+        extra = {"error": self.error} if self.error else {}
+        level = logging.WARNING if status == "error" else logging.INFO
+        log_event(
+            log,
+            "request",
+            level=level,
+            **self.fields,
+            duration_ms=duration_ms,
+            status=status,
+            **extra,
+        )
+
+    def __deepcopy__(self, memo: dict) -> _RequestLog:
+        # Bolt deep-copies the context for lazy listeners: they share this request's line.
+        return self
+
+
+class _LogOnCompletion(ListenerCompletionHandler):
+    def __init__(self, inner: ListenerCompletionHandler) -> None:
+        self.inner = inner
+
+    def handle(self, request: BoltRequest, response: BoltResponse | None) -> None:
+        try:
+            self.inner.handle(request=request, response=response)
+        finally:
+            entry = request.context.get(_KEY)
+            if isinstance(entry, _RequestLog):
+                entry.finish(response)
+
+
+class _NoteErrors(ListenerErrorHandler):
+    def __init__(self, inner: ListenerErrorHandler) -> None:
+        self.inner = inner
+
+    def handle(self, error: Exception, request: BoltRequest, response: BoltResponse | None) -> None:
+        entry = request.context.get(_KEY)
+        if isinstance(entry, _RequestLog):
+            entry.error = type(error).__name__
+        self.inner.handle(error=error, request=request, response=response)
+
+
+_install_lock = threading.Lock()
+
+
+def _hook(runner: Any) -> None:
+    """Wraps the listener runner's completion and error handlers, once per app. Bolt hands
+    its runner to global middleware in the context for this kind of use."""
+    with _install_lock:
+        if not isinstance(runner.listener_completion_handler, _LogOnCompletion):
+            runner.listener_completion_handler = _LogOnCompletion(
+                runner.listener_completion_handler
+            )
+        if not isinstance(runner.listener_error_handler, _NoteErrors):
+            runner.listener_error_handler = _NoteErrors(runner.listener_error_handler)
 
 
 def log_requests(
     req: BoltRequest, resp: BoltResponse, next: Callable[[], BoltResponse]
 ) -> BoltResponse:
-    started = time.perf_counter()
-    try:
-        return next()
-    finally:
-        body = req.body or {}
-        log.info(
-            "workspace=%s user=%s what=%r ms=%.1f",
-            req.context.team_id,
-            req.context.user_id,
-            _what(body),
-            (time.perf_counter() - started) * 1000,
-        )
+    context = req.context
+    runner = context.get("listener_runner")
+    if runner is not None:
+        _hook(runner)
+    fields = {
+        "workspace": context.team_id or context.enterprise_id,
+        "user": context.user_id,
+        **request_fields(req.body or {}),
+    }
+    context[_KEY] = _RequestLog(fields)
+    return next()

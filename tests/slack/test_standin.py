@@ -1193,3 +1193,149 @@ def test_bolt_app_round_trip(standin: SlackStandIn, bolt_url: str) -> None:
         stale = int(time.time()) - 6 * 60
         assert slack.slash_command("checkin", user_id=ALICE, timestamp=stale).status_code == 401
     assert standin.violations == []
+
+
+# ------------------------------------------------------------------------- OAuth installs
+
+CLIENT_ID, CLIENT_SECRET = "1111111111.2222222222222", "0a1b2c3d4e5f60718293a4b5c6d7e8f9"
+
+
+def test_oauth_code_exchange_issues_a_bot_token_once(
+    standin: SlackStandIn, clock: FakeClock
+) -> None:
+    standin.set_oauth_app(CLIENT_ID, CLIENT_SECRET)
+    anonymous = WebClient(base_url=standin.api_url)
+    code = standin.authorize(TEAM, ALICE, scopes="commands,chat:write")
+
+    answer = anonymous.oauth_v2_access(
+        client_id=CLIENT_ID, client_secret=CLIENT_SECRET, code=code
+    )  # slack_sdk sends the credentials by HTTP Basic auth
+    assert answer["team"] == {"id": TEAM, "name": "Ladder Test"}
+    assert answer["authed_user"] == {"id": ALICE}
+    assert answer["token_type"] == "bot" and answer["scope"] == "commands,chat:write"
+    assert "refresh_token" not in answer and "expires_in" not in answer
+    token = answer["access_token"]
+    assert token.startswith("xoxb-") and token != TOKEN
+    assert WebClient(base_url=standin.api_url, token=token).auth_test()["team_id"] == TEAM
+    [exchange] = standin.calls("oauth.v2.access")
+    assert exchange.team_id == TEAM and "client_secret" not in exchange.args
+
+    again = refused(
+        lambda: anonymous.oauth_v2_access(
+            client_id=CLIENT_ID, client_secret=CLIENT_SECRET, code=code
+        )
+    )
+    assert again["error"] == "invalid_code"  # a code works once
+    late = standin.authorize(TEAM, BOB)
+    clock.advance(10 * 60 + 1)
+    assert (
+        refused(
+            lambda: anonymous.oauth_v2_access(
+                client_id=CLIENT_ID, client_secret=CLIENT_SECRET, code=late
+            )
+        )["error"]
+        == "invalid_code"
+    )
+
+
+def test_oauth_checks_the_client_and_the_redirect_uri(standin: SlackStandIn) -> None:
+    standin.set_oauth_app(CLIENT_ID, CLIENT_SECRET)
+    anonymous = WebClient(base_url=standin.api_url)
+    redirect = "https://ladder.example.com/slack/oauth_redirect"
+
+    def exchange(**kwargs: Any) -> dict[str, Any]:
+        code = standin.authorize(TEAM, ALICE, redirect_uri=redirect)
+        args = {"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET, "code": code, **kwargs}
+        return refused(lambda: anonymous.oauth_v2_access(**args))
+
+    assert exchange(client_id="999.999")["error"] == "invalid_client_id"
+    assert exchange(client_secret="f" * 32)["error"] == "bad_client_secret"
+    assert exchange()["error"] == "bad_redirect_uri"  # the authorize URL had one
+    assert exchange(redirect_uri="https://evil.example/cb")["error"] == "bad_redirect_uri"
+    ok = anonymous.oauth_v2_access(
+        client_id=CLIENT_ID,
+        client_secret=CLIENT_SECRET,
+        code=standin.authorize(TEAM, ALICE, redirect_uri=redirect),
+        redirect_uri=redirect,
+    )
+    assert ok["ok"] is True
+    # Credentials as form fields work too (Slack accepts both).
+    form = httpx.post(
+        f"{standin.api_url}oauth.v2.access",
+        data={
+            "client_id": CLIENT_ID,
+            "client_secret": CLIENT_SECRET,
+            "code": standin.authorize(TEAM, BOB),
+        },
+    ).json()
+    assert form["ok"] is True and form["authed_user"] == {"id": BOB}
+    with pytest.raises(ValueError, match="not a member"):
+        standin.authorize(TEAM, "U0NOBODY")
+
+
+def test_rotating_tokens_expire_and_refresh_tokens_work_once(
+    standin: SlackStandIn, clock: FakeClock
+) -> None:
+    standin.set_oauth_app(CLIENT_ID, CLIENT_SECRET, token_rotation=True, token_lifetime=3600)
+    anonymous = WebClient(base_url=standin.api_url)
+    first = anonymous.oauth_v2_access(
+        client_id=CLIENT_ID, client_secret=CLIENT_SECRET, code=standin.authorize(TEAM, ALICE)
+    )
+    assert first["access_token"].startswith("xoxe.xoxb-")
+    assert first["expires_in"] == 3600 and first["refresh_token"].startswith("xoxe-1-")
+    old = WebClient(base_url=standin.api_url, token=first["access_token"])
+    assert old.auth_test()["ok"] is True
+
+    refreshed = anonymous.oauth_v2_access(
+        client_id=CLIENT_ID,
+        client_secret=CLIENT_SECRET,
+        grant_type="refresh_token",
+        refresh_token=first["refresh_token"],
+    )
+    assert refreshed["token_type"] == "bot" and refreshed["team"]["id"] == TEAM
+    assert refreshed["access_token"] != first["access_token"]
+    assert refreshed["refresh_token"] != first["refresh_token"]
+    assert old.auth_test()["ok"] is True  # the old token lives until it expires
+    reused = refused(
+        lambda: anonymous.oauth_v2_access(
+            client_id=CLIENT_ID,
+            client_secret=CLIENT_SECRET,
+            grant_type="refresh_token",
+            refresh_token=first["refresh_token"],
+        )
+    )
+    assert reused["error"] == "invalid_refresh_token"
+
+    clock.advance(3600)
+    assert refused(old.auth_test)["error"] == "token_expired"
+    new = WebClient(base_url=standin.api_url, token=refreshed["access_token"])
+    assert refused(new.auth_test)["error"] == "token_expired"  # same lifetime
+    standin.expire_token(TOKEN)
+    assert refused(WebClient(base_url=standin.api_url, token=TOKEN).auth_test)["error"] == (
+        "token_expired"
+    )
+    [call] = [c for c in standin.calls("auth.test") if not c.ok][-1:]
+    assert call.token == TOKEN  # records carry the token each call used
+
+
+def test_uninstall_revokes_every_token_of_the_workspace(standin: SlackStandIn) -> None:
+    standin.set_oauth_app(CLIENT_ID, CLIENT_SECRET, token_rotation=True)
+    anonymous = WebClient(base_url=standin.api_url)
+    installed = anonymous.oauth_v2_access(
+        client_id=CLIENT_ID, client_secret=CLIENT_SECRET, code=standin.authorize(TEAM, ALICE)
+    )
+    standin.uninstall(TEAM)
+    for token in (TOKEN, installed["access_token"]):
+        client = WebClient(base_url=standin.api_url, token=token)
+        assert refused(client.auth_test)["error"] == "token_revoked"
+    assert (
+        refused(
+            lambda: anonymous.oauth_v2_access(
+                client_id=CLIENT_ID,
+                client_secret=CLIENT_SECRET,
+                grant_type="refresh_token",
+                refresh_token=installed["refresh_token"],
+            )
+        )["error"]
+        == "invalid_refresh_token"
+    )

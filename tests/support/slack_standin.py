@@ -52,6 +52,14 @@ down here rather than guessed silently):
   distributed non-Marketplace apps; the stand-in models the Tier 3 that internal apps get.)
 - users.list and conversations.history do not accept JSON bodies: Slack ignores such a
   body, so the stand-in drops its arguments and records a violation.
+- OAuth (``set_oauth_app``): ``authorize(team_id, user_id)`` plays the person approving the
+  install in the browser and returns the code Slack would put on the redirect; oauth.v2.access
+  takes client_id/client_secret by HTTP Basic auth (as slack_sdk sends them) or as form fields,
+  exchanges a code once within 10 minutes (``redirect_uri`` must repeat the authorize one, if
+  that had one) and issues a new bot token per install. With token rotation it issues
+  ``xoxe.xoxb-`` tokens with ``expires_in`` and a ``refresh_token``; a refresh token works once
+  (the guide: "The refresh token is then revoked"), and the old access token keeps working
+  until it expires. Expired tokens answer ``token_expired``.
 """
 
 from __future__ import annotations
@@ -83,6 +91,8 @@ Clock = Callable[[], float]
 Handler = Callable[[str, dict[str, Any]], dict[str, Any]]
 
 TRIGGER_TTL_SECONDS = 3.0
+OAUTH_CODE_TTL_SECONDS = 10 * 60
+TOKEN_LIFETIME_SECONDS = 12 * 60 * 60  # rotating tokens expire after 12 hours
 VIEW_STACK_MAX = 3
 RESPONSE_URL_MAX_POSTS = 5
 RESPONSE_URL_TTL_SECONDS = 30 * 60
@@ -133,6 +143,7 @@ class RecordedCall:
     response: dict[str, Any]
     status: int
     at: float
+    token: str | None = None  # the access token the call carried (None: none, or not an API call)
 
     @property
     def ok(self) -> bool:
@@ -248,6 +259,23 @@ class _ViewRecord:
     obj: dict[str, Any]
     is_open: bool = True
     history: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class _OAuthApp:
+    client_id: str
+    client_secret: str
+    token_rotation: bool
+    token_lifetime: float
+
+
+@dataclass(slots=True)
+class _OAuthCode:
+    team_id: str
+    user_id: str
+    scopes: str
+    redirect_uri: str | None
+    issued_at: float
 
 
 class _Refusal(Exception):
@@ -467,6 +495,11 @@ class SlackStandIn:
         self._id_seq = itertools.count(1)  # triggers and response_urls
         self._id_seqs: dict[str, itertools.count[int]] = {}  # V…, F… ids
         self._hash_seq = itertools.count(1)
+        self._oauth_app: _OAuthApp | None = None
+        self._oauth_codes: dict[str, _OAuthCode] = {}
+        self._refresh_tokens: dict[str, str] = {}  # refresh token -> team, until used
+        self._token_expiry: dict[str, float] = {}  # access token -> stand-in clock time
+        self._oauth_seq = itertools.count(1)
         self._handlers: dict[str, Callable[[Workspace, dict[str, Any]], dict[str, Any]]] = {
             "auth.test": self._auth_test,
             "team.info": self._team_info,
@@ -668,6 +701,119 @@ class SlackStandIn:
         """Answer ``method`` with ``handler(team_id, args) -> response`` (after auth)."""
         with self._lock:
             self._custom[method] = handler
+
+    # ------------------------------------------------------------------ OAuth installs
+
+    def set_oauth_app(
+        self,
+        client_id: str,
+        client_secret: str,
+        *,
+        token_rotation: bool = False,
+        token_lifetime: float = TOKEN_LIFETIME_SECONDS,
+    ) -> None:
+        """The app's credentials for oauth.v2.access (and whether its tokens rotate)."""
+        with self._lock:
+            self._oauth_app = _OAuthApp(client_id, client_secret, token_rotation, token_lifetime)
+
+    def authorize(
+        self,
+        team_id: str,
+        user_id: str,
+        *,
+        scopes: str | None = None,
+        redirect_uri: str | None = None,
+    ) -> str:
+        """``user_id`` approves the install in ``team_id``: the ``code`` for the redirect.
+
+        ``scopes`` (comma-separated, as in the authorize URL) become the bot's scopes;
+        ``redirect_uri`` is the one the authorize URL carried, if any.
+        """
+        with self._lock:
+            ws = self._workspaces[team_id]
+            if self._team_user(ws, user_id) is None:
+                raise ValueError(f"{user_id} is not a member of {team_id}")
+            n = next(self._oauth_seq)
+            code = f"{n}.{team_id[1:].lower()}.{_short_id(f'code{team_id}{n}', 16).lower()}"
+            self._oauth_codes[code] = _OAuthCode(
+                team_id, user_id, scopes or ws.scopes, redirect_uri, self.clock()
+            )
+        return code
+
+    def expire_token(self, token: str) -> None:
+        """``token`` has reached its expiry: calls with it answer ``token_expired``."""
+        with self._lock:
+            self._token_expiry[token] = self.clock() - 1.0
+
+    def uninstall(self, team_id: str) -> None:
+        """The app is removed from ``team_id``: its tokens answer ``token_revoked``."""
+        with self._lock:
+            for token, team in self._tokens.items():
+                if team == team_id:
+                    self._revoked[token] = "token_revoked"
+            self._refresh_tokens = {
+                r: team for r, team in self._refresh_tokens.items() if team != team_id
+            }
+
+    def _oauth_v2_access(
+        self, args: dict[str, Any], headers: Mapping[str, str]
+    ) -> tuple[dict[str, Any], str | None]:
+        """oauth.v2.access: (answer, team) for a code exchange or a token refresh."""
+        app = self._oauth_app
+        client_id, client_secret = args.get("client_id"), args.get("client_secret")
+        auth = headers.get("Authorization") or ""
+        if auth.startswith("Basic "):
+            with contextlib.suppress(binascii.Error, UnicodeDecodeError, ValueError):
+                client_id, _, client_secret = (
+                    base64.b64decode(auth[6:].strip(), validate=True).decode().partition(":")
+                )
+        if app is None or client_id != app.client_id:
+            return {"ok": False, "error": "invalid_client_id"}, None
+        if client_secret != app.client_secret:
+            return {"ok": False, "error": "bad_client_secret"}, None
+        grant = args.get("grant_type") or "authorization_code"
+        if grant == "refresh_token":
+            team_id = self._refresh_tokens.pop(str(args.get("refresh_token")), None)
+            if team_id is None:
+                return {"ok": False, "error": "invalid_refresh_token"}, None
+            return self._issue_bot_token(self._workspaces[team_id], app), team_id
+        if grant != "authorization_code":
+            return {"ok": False, "error": "invalid_grant_type"}, None
+        code = self._oauth_codes.pop(str(args.get("code")), None)
+        if code is None or self.clock() - code.issued_at > OAUTH_CODE_TTL_SECONDS:
+            return {"ok": False, "error": "invalid_code"}, None
+        if code.redirect_uri is not None and args.get("redirect_uri") != code.redirect_uri:
+            return {"ok": False, "error": "bad_redirect_uri"}, code.team_id
+        ws = self._workspaces[code.team_id]
+        ws.scopes = code.scopes
+        body = self._issue_bot_token(ws, app)
+        body["authed_user"] = {"id": code.user_id}
+        return body, ws.team_id
+
+    def _issue_bot_token(self, ws: Workspace, app: _OAuthApp) -> dict[str, Any]:
+        n = next(self._oauth_seq)
+        token = f"xoxb-{ws.team_id[1:].lower()}-{n}"
+        body: dict[str, Any] = {
+            "ok": True,
+            "app_id": ws.app_id,
+            "scope": ws.scopes,
+            "token_type": "bot",
+            "bot_user_id": ws.bot_user_id,
+            "team": {"id": ws.team_id, "name": ws.team_name},
+            "enterprise": None,
+            "is_enterprise_install": False,
+        }
+        if app.token_rotation:
+            token = f"xoxe.{token}"
+            refresh = f"xoxe-1-{ws.team_id[1:].lower()}-{n}-{_short_id(f'rt{n}', 12).lower()}"
+            self._refresh_tokens[refresh] = ws.team_id
+            self._token_expiry[token] = self.clock() + app.token_lifetime
+            body["expires_in"] = int(app.token_lifetime)
+            body["refresh_token"] = refresh
+        body["access_token"] = token
+        self._tokens[token] = ws.team_id
+        ws.bot_token = token
+        return body
 
     # ------------------------------------------------------------------ triggers / urls
 
@@ -1105,12 +1251,16 @@ class SlackStandIn:
                     extra_headers["Retry-After"] = str(fault.retry_after)
             elif early is not None:
                 body = early
+            elif method == "oauth.v2.access":  # authenticated by the client credentials
+                body, team_id = self._oauth_v2_access(args, headers)
             elif method not in self._handlers and method not in self._custom:
                 body = {"ok": False, "error": "unknown_method", "req_method": method}
             elif not token:
                 body = {"ok": False, "error": "not_authed"}
             elif token in self._revoked:
                 body = {"ok": False, "error": self._revoked[token]}
+            elif token in self._token_expiry and now >= self._token_expiry[token]:
+                body = {"ok": False, "error": "token_expired"}
             elif team_id is None:
                 body = {"ok": False, "error": "invalid_auth"}
             else:
@@ -1128,7 +1278,7 @@ class SlackStandIn:
                         body = refusal.body
             if status == 429:
                 self.ratelimited[method] += 1
-            self._calls.append(RecordedCall(method, args, team_id, body, status, now))
+            self._calls.append(RecordedCall(method, args, team_id, body, status, now, token))
             self._cond.notify_all()
         return status, body, extra_headers
 

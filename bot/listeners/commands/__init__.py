@@ -19,6 +19,7 @@ from bot.blocks.settings import build_settings_modal
 from bot.blocks.text import escape, unescape
 from bot.blocks.tree import build_mine_message, build_status_message
 from bot.listeners import Deps, workspace_of
+from bot.listeners.commands.export import export_okrs
 from bot.services import admin
 from bot.services import settings as settings_service
 from bot.services.okrs import PermissionDenied
@@ -233,4 +234,5 @@ HANDLERS: dict[str, Handler] = {
     "back": _back,
     "cycles": _cycle,
     "settings": _settings,
+    "export": export_okrs,
 }

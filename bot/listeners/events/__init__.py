@@ -1,4 +1,4 @@
-"""Events API: the App Home tab."""
+"""Events API: the App Home tab; uninstalls and revoked tokens (events/installs.py)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,10 @@ from bot.listeners import Deps, workspace_of
 
 
 def register(app: App, deps: Deps) -> None:
+    from bot.listeners.events import installs
+
+    installs.register(app, deps)
+
     @app.event("app_home_opened")
     def publish_home(body: dict, event: dict, context: dict, client: WebClient) -> None:
         if event.get("tab") != "home":

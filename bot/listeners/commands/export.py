@@ -1,0 +1,72 @@
+"""`/okr export`: the workspace's OKRs as a CSV file in the caller's DM.
+
+Any member may export: every member already sees all OKRs with `/okr status all`. The file
+is the same CSV as `python -m bot export --format csv`, so it imports back as it is.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from slack_sdk.errors import SlackApiError, SlackClientError
+
+from bot.blocks.messages import build_error, build_notice
+from bot.blocks.text import escape
+from bot.services.transfer import Format, export_text
+from storage.errors import NotFound
+
+if TYPE_CHECKING:
+    from bot.listeners.commands import Call
+
+log = logging.getLogger(__name__)
+
+
+def export_okrs(call: Call) -> None:
+    try:
+        exported = export_text(
+            call.deps.okrs.engine, workspace_id=call.workspace_id, fmt=Format.CSV
+        )
+    except NotFound:  # Ladder has never stored anything for this workspace
+        exported = None
+    if exported is None or exported.objectives == 0:
+        call.respond(**build_notice("Nothing to export yet: `/okr new` drafts an objective."))
+        return
+    counts = (
+        f"{exported.objectives} objectives, {exported.key_results} key results, "
+        f"{exported.check_ins} check-ins"
+    )
+    filename = f"ladder-okrs-{call.deps.clock():%Y-%m-%d}.csv"
+    try:
+        dm = call.client.conversations_open(users=call.user_id)["channel"]["id"]
+        call.client.files_upload_v2(
+            channel=dm,
+            filename=filename,
+            title=f"Ladder OKRs, {call.deps.clock():%B} {call.deps.clock().day}",
+            content=exported.text,
+            initial_comment=(
+                f"Here are your workspace's OKRs: {counts}. The file opens in any "
+                "spreadsheet, and `python -m bot import` reads it back."
+            ),
+        )
+    except SlackClientError as error:
+        reason = error.response.get("error") if isinstance(error, SlackApiError) else str(error)
+        log.warning(
+            "export upload failed: workspace=%s user=%s command=/okr export error=%s",
+            call.workspace_id,
+            call.user_id,
+            reason,
+        )
+        call.respond(
+            **build_error(
+                f"I could not send the file to your DM ({escape(str(reason))}). Try again soon."
+            )
+        )
+        return
+    log.info(
+        "exported: workspace=%s user=%s command=/okr export %s",
+        call.workspace_id,
+        call.user_id,
+        counts,
+    )
+    call.respond(**build_notice(f"Sent `{filename}` to your DM: {counts}.", icon="📤"))

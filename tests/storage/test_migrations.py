@@ -1,0 +1,648 @@
+"""Upgrading keeps every row: from each revision, on SQLite and PostgreSQL.
+
+For every revision in storage/migrations/versions (walked with Alembic, so a new one is picked
+up by itself) a fresh database is created at that revision, filled through that revision's
+own schema with the data of SEEDS[revision], upgraded to head, and read back: every seeded
+row is still there with its values (except what a migration is meant to change, declared
+with the seed), and the head code reads it through the storage functions.
+
+Adding a migration? Add its SEEDS entry: data valid at that revision, touching what it adds.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy import Connection, Engine
+from sqlmodel import Session
+
+from storage.checkins import list_check_ins
+from storage.cycles import list_cycles
+from storage.db import make_engine
+from storage.migrate import SchemaTooNew, current_revision, head_revision, scripts, upgrade
+from storage.outbox import list_messages
+from storage.people import get_people
+from storage.teams import channels_by_team, list_teams
+from storage.tree import load_tree
+from storage.workspaces import get_workspace
+from tests.conftest import postgres_required, postgres_url
+
+REPO = Path(__file__).resolve().parents[2]
+SEED, GONE = "T0SEED", "T0GONE"  # an active workspace, and one already inactive
+CREATED = datetime(2026, 1, 2, 8, 30, 15, 123000)  # naive UTC, as the columns store it
+P1, P2 = date(2026, 1, 5), date(2026, 1, 12)
+
+
+def revisions() -> list[str]:
+    """Oldest first."""
+    return [r.revision for r in reversed(list(scripts().walk_revisions()))]
+
+
+# ---------------------------------------------------------------------------- seeds
+
+Rows = dict[str, list[dict[str, Any]]]  # table -> rows, inserted in this order
+
+
+@dataclass
+class Seed:
+    """Data valid at one revision, and what upgrading from there may change about it."""
+
+    rows: Callable[[], Rows]
+    # (table, primary key values) of rows a later migration removes on purpose.
+    removed: set[tuple[str, tuple[Any, ...]]] = field(default_factory=set)
+    check: Callable[[Session, str], None] | None = None  # extra checks at head
+
+
+def _workspace(team_id: str, name: str, *, active: bool) -> dict[str, Any]:
+    return {
+        "team_id": team_id,
+        "name": name,
+        "vision": "Everyone knows why — “their” work <matters> & 100%",
+        "mission": "Ship OKRs people use",
+        "active": active,
+        "checkin_weekday": 2,
+        "checkin_time": time(9, 30),
+        "checkin_cadence_weeks": 2,
+        "reminder_delay_hours": 12,
+        "max_reminders": 2,
+        "default_timezone": "Europe/Berlin",
+        "digest_channel": "C0DIGEST" if active else None,
+        "digest_weekday": 3,
+        "digest_mentions": True,
+        "rollup_include_children": True,
+        "at_risk_points": 12.5,
+        "off_track_points": 30.0,
+        "created_at": CREATED,
+        "updated_at": CREATED + timedelta(days=1),
+    }
+
+
+def _kr(id: int, objective_id: int, **values: Any) -> dict[str, Any]:
+    return {
+        "id": id,
+        "workspace_id": SEED,
+        "objective_id": objective_id,
+        "owner_id": "U0DEV",
+        "unit_label": None,
+        "start_value": None,
+        "current_value": None,
+        "weight": 1.0,
+        "due_date": None,
+        "confidence": None,
+        "position": 0,
+        "grade": None,
+        "last_checkin_at": None,
+        "created_at": CREATED,
+        "updated_at": CREATED,
+        "archived_at": None,
+        **values,
+    }
+
+
+def _check_in(id: int, kr: int, period: date, value: float | None, **values: Any) -> dict:
+    return {
+        "id": id,
+        "workspace_id": SEED,
+        "key_result_id": kr,
+        "author_id": "U0DEV",
+        "value": value,
+        "previous_value": None,
+        "confidence": 7,
+        "note": "",
+        "blocker": "",
+        "period_start": period,
+        "source": "modal",
+        "dedupe_key": None,
+        "created_at": datetime.combine(period, time(10)) + timedelta(minutes=id),
+        **values,
+    }
+
+
+def rows_0001() -> Rows:
+    """The objective tree with check-ins, in the 0001 schema."""
+    return {
+        "workspace": [
+            _workspace(SEED, "Seed Co", active=True),
+            _workspace(GONE, "Gone", active=False),
+        ],
+        "cycle": [
+            {
+                "id": 1,
+                "workspace_id": SEED,
+                "name": "Q1 2026",
+                "start_date": date(2026, 1, 1),
+                "end_date": date(2026, 3, 31),
+                "closed_at": None,
+            },
+            {
+                "id": 2,
+                "workspace_id": SEED,
+                "name": "Q4 2025",
+                "start_date": date(2025, 10, 1),
+                "end_date": date(2025, 12, 31),
+                "closed_at": datetime(2026, 1, 3, 17, 0),
+            },
+        ],
+        "team": [
+            {
+                "id": 1,
+                "workspace_id": SEED,
+                "name": "Platform",
+                "parent_id": None,
+                "created_at": CREATED,
+            },
+            {"id": 2, "workspace_id": SEED, "name": "Infra", "parent_id": 1, "created_at": CREATED},
+        ],
+        "team_channel": [{"id": 1, "workspace_id": SEED, "team_id": 2, "channel_id": "C0INFRA"}],
+        "objective": [
+            {
+                "id": 1,
+                "workspace_id": SEED,
+                "cycle_id": 1,
+                "team_id": None,
+                "owner_id": "U0CEO",
+                "parent_id": None,
+                "title": "Grow revenue",
+                "description": "",
+                "weight": 2.0,
+                "status": "active",
+                "grade": None,
+                "created_at": CREATED,
+                "updated_at": CREATED,
+                "archived_at": None,
+            },
+            {
+                "id": 2,
+                "workspace_id": SEED,
+                "cycle_id": 1,
+                "team_id": 2,
+                "owner_id": "U0DEV",
+                "parent_id": 1,
+                "title": "Deploy faster",
+                "description": "Line one\nline “two” & <3",
+                "weight": 1.0,
+                "status": "active",
+                "grade": None,
+                "created_at": CREATED,
+                "updated_at": CREATED,
+                "archived_at": None,
+            },
+            {
+                "id": 3,
+                "workspace_id": SEED,
+                "cycle_id": 2,
+                "team_id": 1,
+                "owner_id": "U0DEV",
+                "parent_id": None,
+                "title": "Old news",
+                "description": "",
+                "weight": 1.0,
+                "status": "closed",
+                "grade": 0.7,
+                "created_at": CREATED,
+                "updated_at": CREATED,
+                "archived_at": datetime(2026, 1, 4, 12, 0),
+            },
+        ],
+        "key_result": [
+            _kr(
+                1,
+                1,
+                title="Revenue from 1M to 2M",
+                kind="increase",
+                unit="currency",
+                unit_label="EUR",
+                start_value=1_000_000.0,
+                target_value=2_000_000.0,
+                current_value=1_250_000.0,
+                confidence=6,
+                weight=3.0,
+                last_checkin_at=datetime(2026, 1, 12, 10, 4),
+            ),
+            _kr(
+                2,
+                1,
+                title="Launch the new plan",
+                kind="milestone",
+                unit="number",
+                target_value=1.0,
+                current_value=0.0,
+                position=1,
+                owner_id="U0CEO",
+            ),
+            _kr(
+                3,
+                2,
+                title="Lead time from 10 d to 2 d",
+                kind="decrease",
+                unit="duration",
+                unit_label="d",
+                start_value=10.0,
+                target_value=2.0,
+                current_value=8.5,
+                due_date=date(2026, 3, 1),
+                confidence=3,
+            ),
+            _kr(
+                4,
+                3,
+                title="Archived KR",
+                kind="at_least",
+                unit="percent",
+                target_value=99.9,
+                current_value=99.95,
+                grade=1.0,
+                archived_at=datetime(2026, 1, 4, 12, 0),
+            ),
+        ],
+        "check_in": [
+            _check_in(3, 1, P1, 1_200_000.0, dedupe_key="modal:v3", note="Big deal “closed”"),
+            _check_in(4, 1, P2, 1_250_000.0, previous_value=1_200_000.0, source="no_change"),
+            _check_in(5, 3, P1, 8.5, confidence=3, blocker="Waiting on CI budget"),
+        ],
+    }
+
+
+def rows_0001_with_duplicates() -> Rows:
+    """0001 allowed several check-ins of one KR in a period; 0002 keeps the latest (id 3)."""
+    rows = rows_0001()
+    rows["check_in"][:0] = [
+        _check_in(1, 1, P1, 1_100_000.0, dedupe_key="modal:v1", note="first try"),
+        _check_in(2, 1, P1, 1_150_000.0, dedupe_key="modal:v2", confidence=None),
+    ]
+    return rows
+
+
+def rows_0002() -> Rows:
+    """0002 adds people and the delivery outbox."""
+    rows = rows_0001()
+    rows["person"] = [
+        {
+            "workspace_id": SEED,
+            "user_id": "U0DEV",
+            "tz": "Europe/Berlin",
+            "deleted": False,
+            "is_bot": False,
+            "away_until": date(2026, 1, 20),
+            "refreshed_at": CREATED,
+        },
+        {
+            "workspace_id": SEED,
+            "user_id": "U0CEO",
+            "tz": None,
+            "deleted": True,
+            "is_bot": False,
+            "away_until": None,
+            "refreshed_at": None,
+        },
+    ]
+    rows["outbox_message"] = [
+        {
+            "id": 1,
+            "workspace_id": SEED,
+            "recipient": "U0DEV",
+            "period_start": P2,
+            "kind": "prompt",
+            "state": "sent",
+            "due_at": datetime(2026, 1, 12, 9, 0),
+            "claimed_at": datetime(2026, 1, 12, 9, 0, 1),
+            "attempts": 1,
+            "channel_id": "D0DEV",
+            "ts": "1768208401.000100",
+            "sent_at": datetime(2026, 1, 12, 9, 0, 2),
+            "answered_at": datetime(2026, 1, 12, 10, 4),
+            "error": None,
+        },
+        {
+            "id": 2,
+            "workspace_id": SEED,
+            "recipient": "U0CEO",
+            "period_start": P2,
+            "kind": "reminder1",
+            "state": "failed",
+            "due_at": datetime(2026, 1, 13, 9, 0),
+            "claimed_at": None,
+            "attempts": 3,
+            "channel_id": None,
+            "ts": None,
+            "sent_at": None,
+            "answered_at": None,
+            "error": "user_not_found",
+        },
+    ]
+    return rows
+
+
+def rows_0003() -> Rows:
+    """0003 adds workspace.deactivated_at and slack_sdk's installation and OAuth state tables."""
+    rows = rows_0002()
+    for workspace in rows["workspace"]:
+        workspace["deactivated_at"] = None if workspace["active"] else datetime(2026, 1, 6, 7, 0)
+    rows["slack_installations"] = [
+        {
+            "id": 1,
+            "client_id": "111.222",
+            "app_id": "A0LADDER",
+            "enterprise_id": None,
+            "enterprise_name": None,
+            "enterprise_url": None,
+            "team_id": SEED,
+            "team_name": "Seed Co",
+            "bot_token": "xoxb-seed-1",
+            "bot_id": "B0LADDER",
+            "bot_user_id": "U0BOT",
+            "bot_scopes": "commands,chat:write",
+            "bot_refresh_token": None,
+            "bot_token_expires_at": None,
+            "user_id": "U0CEO",
+            "user_token": None,
+            "user_scopes": None,
+            "user_refresh_token": None,
+            "user_token_expires_at": None,
+            "incoming_webhook_url": None,
+            "incoming_webhook_channel": None,
+            "incoming_webhook_channel_id": None,
+            "incoming_webhook_configuration_url": None,
+            "is_enterprise_install": False,
+            "token_type": "bot",
+            "installed_at": CREATED,
+        },
+    ]
+    rows["slack_bots"] = [
+        {
+            "id": 1,
+            "client_id": "111.222",
+            "app_id": "A0LADDER",
+            "enterprise_id": None,
+            "enterprise_name": None,
+            "team_id": SEED,
+            "team_name": "Seed Co",
+            "bot_token": "xoxb-seed-1",
+            "bot_id": "B0LADDER",
+            "bot_user_id": "U0BOT",
+            "bot_scopes": "commands,chat:write",
+            "bot_refresh_token": None,
+            "bot_token_expires_at": None,
+            "is_enterprise_install": False,
+            "installed_at": CREATED,
+        },
+    ]
+    rows["slack_oauth_states"] = [
+        {"id": 1, "state": "state-abc", "expire_at": datetime(2026, 1, 2, 8, 40)}
+    ]
+    return rows
+
+
+def check_tree(session: Session, start: str) -> None:
+    """The head code reads the tree: workspace settings, cycles, teams, objectives with their
+    KRs and progress, check-ins."""
+    workspace = get_workspace(session=session, workspace_id=SEED)
+    assert (workspace.vision, workspace.checkin_time, workspace.at_risk_points) == (
+        "Everyone knows why — “their” work <matters> & 100%",
+        time(9, 30),
+        12.5,
+    )
+    assert workspace.created_at == CREATED.replace(tzinfo=UTC)
+    assert [c.name for c in list_cycles(session=session, workspace_id=SEED)] == [
+        "Q1 2026",
+        "Q4 2025",
+    ]
+    assert {t.name: t.parent_id for t in list_teams(session=session, workspace_id=SEED)} == {
+        "Platform": None,
+        "Infra": 1,
+    }
+    assert channels_by_team(session=session, workspace_id=SEED) == {2: ["C0INFRA"]}
+    tree = load_tree(session=session, workspace_id=SEED, today=date(2026, 2, 1))
+    assert [(o.id, depth) for o, depth in tree.walk()] == [(1, 0), (2, 1)]
+    assert [kr.id for kr in tree.krs_of(1)] == [1, 2]
+    assert tree.health.krs[1].progress == pytest.approx(0.25)
+    everything = load_tree(
+        session=session,
+        workspace_id=SEED,
+        today=date(2026, 2, 1),
+        cycle_ids=[1, 2],
+        include_archived=True,
+    )
+    assert [kr.id for kr in everything.krs_of(3)] == [4]
+    check_ins = list_check_ins(session=session, workspace_id=SEED, key_result_ids=[1, 2, 3, 4])
+    assert [(c.id, c.key_result_id, c.period_start) for c in check_ins] == [
+        (3, 1, P1),
+        (5, 3, P1),
+        (4, 1, P2),
+    ]  # one per KR and period: from 0001, the duplicates were merged into the latest
+    assert check_ins[0].note == "Big deal “closed”" and check_ins[0].value == 1_200_000.0
+
+
+def check_inactive_since_upgrade(session: Session, start: str) -> None:
+    """0003: a workspace already inactive starts its retention period at the upgrade."""
+    gone = get_workspace(session=session, workspace_id=GONE)
+    assert gone.deactivated_at is not None
+    assert datetime.now(UTC) - gone.deactivated_at < timedelta(minutes=10)
+    assert get_workspace(session=session, workspace_id=SEED).deactivated_at is None
+
+
+def check_delivery(session: Session, start: str) -> None:
+    people = get_people(session=session, workspace_id=SEED, user_ids=["U0DEV", "U0CEO"])
+    assert people["U0DEV"].away_until == date(2026, 1, 20) and people["U0CEO"].deleted
+    messages = list_messages(session=session, workspace_id=SEED, period_start=P2)
+    assert [(m.recipient, m.kind, m.state) for m in messages] == [
+        ("U0DEV", "prompt", "sent"),
+        ("U0CEO", "reminder1", "failed"),
+    ]
+
+
+def _checks(*checks: Callable[[Session, str], None]) -> Callable[[Session, str], None]:
+    def run(session: Session, start: str) -> None:
+        for check in checks:
+            check(session, start)
+
+    return run
+
+
+SEEDS: dict[str, Seed] = {
+    "0001": Seed(
+        rows_0001_with_duplicates,
+        removed={("check_in", (1,)), ("check_in", (2,))},
+        check=_checks(check_tree, check_inactive_since_upgrade),
+    ),
+    "0002": Seed(
+        rows_0002, check=_checks(check_tree, check_delivery, check_inactive_since_upgrade)
+    ),
+    "0003": Seed(rows_0003, check=_checks(check_tree, check_delivery)),
+}
+
+
+# ---------------------------------------------------------------------------- databases
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def fresh_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    """An empty database, no schema at all: a new SQLite file, or a new PostgreSQL schema."""
+    if request.param == "sqlite":
+        engine = make_engine(f"sqlite:///{tmp_path / 'ladder.db'}")
+        yield engine
+        engine.dispose()
+        return
+    url = postgres_url()
+    try:  # reachable? skipped or failed exactly as tests/conftest.py does
+        admin = make_engine(url)
+        with admin.connect() as connection:
+            connection.exec_driver_sql("SELECT 1")
+    except Exception as error:
+        message = f"PostgreSQL not reachable at {url}: {error.__class__.__name__}: {error}"
+        if postgres_required():
+            pytest.fail(f"{message} (required under CI)")
+        pytest.skip(f"{message}. Start PostgreSQL or set LADDER_TEST_POSTGRES_URL.")
+    schema = f"ladder_migrate_{uuid.uuid4().hex[:12]}"
+    with admin.begin() as connection:
+        connection.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+    engine = sa.create_engine(admin.url, connect_args={"options": f"-csearch_path={schema}"})
+    yield engine
+    engine.dispose()
+    with admin.begin() as connection:
+        connection.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
+    admin.dispose()
+
+
+def _key(table: sa.Table, row: dict[str, Any]) -> tuple[Any, ...]:
+    return tuple(row[c.name] for c in table.primary_key.columns)
+
+
+def _insert(connection: Connection, rows: Rows) -> None:
+    """Through the schema as it is at this revision (reflected): no model code involved."""
+    metadata = sa.MetaData()
+    for name, table_rows in rows.items():
+        table = sa.Table(name, metadata, autoload_with=connection)
+        connection.execute(table.insert(), table_rows)
+    if connection.dialect.name == "postgresql":  # explicit ids: move the sequences on
+        for name in rows:
+            table = metadata.tables[name]
+            if "id" in table.c and table.c.id.autoincrement:
+                connection.exec_driver_sql(
+                    f"SELECT setval(pg_get_serial_sequence('{name}', 'id'), "
+                    f"(SELECT max(id) FROM {name}))"
+                )
+
+
+def _same(expected: Any, found: Any) -> bool:
+    if isinstance(expected, float) and isinstance(found, float):
+        return expected == pytest.approx(found)
+    return bool(expected == found)
+
+
+# ---------------------------------------------------------------------------- tests
+
+
+def test_every_revision_has_a_seed() -> None:
+    missing = [r for r in revisions() if r not in SEEDS]
+    assert not missing, (
+        f"migration(s) {missing} have no entry in SEEDS (tests/storage/test_migrations.py): "
+        "add rows valid at that revision, including what it adds, so upgrades from it are "
+        "tested with data"
+    )
+    assert set(SEEDS) <= set(revisions()), (
+        f"seeds for unknown revisions: {set(SEEDS) - set(revisions())}"
+    )
+
+
+@pytest.mark.parametrize("start", revisions())
+def test_upgrade_from_each_revision_keeps_every_row(fresh_engine: Engine, start: str) -> None:
+    if start not in SEEDS:
+        pytest.fail(
+            f"migration {start} has no seed: add SEEDS[{start!r}] in "
+            "tests/storage/test_migrations.py (data valid at that revision)"
+        )
+    seed = SEEDS[start]
+    upgrade(fresh_engine, start)
+    assert current_revision(fresh_engine) == start
+    rows = seed.rows()
+    with fresh_engine.begin() as connection:
+        _insert(connection, rows)
+
+    upgrade(fresh_engine)
+    assert current_revision(fresh_engine) == head_revision()
+
+    metadata = sa.MetaData()
+    with fresh_engine.connect() as connection:
+        for name, table_rows in rows.items():
+            table = sa.Table(name, metadata, autoload_with=connection)
+            found = {
+                _key(table, dict(r._mapping)): dict(r._mapping)
+                for r in connection.execute(table.select())
+            }
+            for row in table_rows:
+                key = _key(table, row)
+                if (name, key) in seed.removed:
+                    assert key not in found, f"{name} {key} should have been removed"
+                    continue
+                assert key in found, f"{name} {key} was lost upgrading from {start}"
+                changed = {
+                    column: (value, found[key][column])
+                    for column, value in row.items()
+                    if not _same(value, found[key][column])
+                }
+                assert not changed, f"{name} {key} changed upgrading from {start}: {changed}"
+            expected = len([r for r in table_rows if (name, _key(table, r)) not in seed.removed])
+            assert len(found) == expected, f"{name}: {len(found)} rows at head, seeded {expected}"
+    if seed.check is not None:
+        with Session(fresh_engine) as session:
+            seed.check(session, start)
+
+
+def test_an_unknown_newer_revision_is_refused_and_left_alone(fresh_engine: Engine) -> None:
+    upgrade(fresh_engine)
+    with fresh_engine.begin() as connection:
+        connection.exec_driver_sql("UPDATE alembic_version SET version_num = '9999_future'")
+    with pytest.raises(SchemaTooNew, match="9999_future"):
+        upgrade(fresh_engine)
+    assert current_revision(fresh_engine) == "9999_future"
+
+
+@pytest.mark.parametrize("command", [["db", "upgrade"], ["serve"], ["clock"]])
+def test_start_up_on_a_database_newer_than_the_code_exits_2(
+    tmp_path: Path, command: list[str]
+) -> None:
+    path = tmp_path / "ladder.db"
+    engine = make_engine(f"sqlite:///{path}")
+    upgrade(engine)
+    with engine.begin() as connection:
+        connection.exec_driver_sql("UPDATE alembic_version SET version_num = '9999_future'")
+    engine.dispose()
+    base = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("SLACK_", "LADDER_", "DATABASE_URL", "PORT", "LOG_"))
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "bot", *command],
+        cwd=tmp_path,
+        env={
+            **base,
+            "PYTHONPATH": str(REPO),
+            "DATABASE_URL": f"sqlite:///{path}",
+            "SLACK_BOT_TOKEN": "xoxb-test",
+            "SLACK_SIGNING_SECRET": "0123456789abcdef0123456789abcdef",
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2, (done.stdout, done.stderr)
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert lines == [
+        "ladder: The database is at schema revision 9999_future, which this version of Ladder "
+        "does not know: it was upgraded by a newer Ladder. Run that version, or restore a backup."
+    ], done.stderr
+    engine = make_engine(f"sqlite:///{path}")
+    assert current_revision(engine) == "9999_future"  # untouched
+    engine.dispose()
