@@ -28,7 +28,7 @@ COMMANDS: list[tuple[str, str, str]] = [
     ),
     (
         "team",
-        "List teams, create one, link this channel, or set a parent team",
+        "List teams, create one, link this channel, or (admins) move a team or relink a channel",
         "/okr team new Platform parent Engineering · /okr team link Platform",
     ),
     (

@@ -6,6 +6,7 @@ The outcomes are plain data; bot/blocks/admin.py turns them into messages.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -14,6 +15,7 @@ from sqlalchemy import Engine
 from bot.okr.limits import NAME_MAX
 from bot.okr.validate import clean_text
 from bot.services.cycles import dates_for_name
+from bot.services.okrs import PermissionDenied
 from storage import cycles as cycle_store
 from storage import teams as team_store
 from storage.db import session_scope
@@ -80,7 +82,17 @@ def _name(raw: str) -> str:
     return name
 
 
-def team_command(engine: Engine, *, workspace_id: str, channel_id: str, text: str) -> TeamOutcome:
+def team_command(
+    engine: Engine,
+    *,
+    workspace_id: str,
+    channel_id: str,
+    text: str,
+    is_admin: Callable[[], bool] = lambda: True,
+) -> TeamOutcome:
+    """Teams: anyone may create one or link an unlinked channel (additive, easy to undo);
+    re-linking a channel another team uses and re-parenting teams reshape what others see,
+    so those are for workspace admins (`is_admin` is asked only when it matters)."""
     with session_scope(engine) as session:
         ensure_workspace(session=session, workspace_id=workspace_id)
 
@@ -105,11 +117,21 @@ def team_command(engine: Engine, *, workspace_id: str, channel_id: str, text: st
             return TeamChanged("created", team, parent)
         if m := _LINK.match(text):
             team = find(m["name"])
+            current = team_store.team_for_channel(
+                session=session, workspace_id=workspace_id, channel_id=channel_id
+            )
+            if current is not None and current.id != team.id and not is_admin():
+                raise PermissionDenied(
+                    f"This channel shows “{clean_text(current.name, single_line=True)}”; only "
+                    "workspace admins can link it to another team."
+                )
             team_store.link_channel(
                 session=session, workspace_id=workspace_id, team_id=team.id, channel_id=channel_id
             )
             return TeamChanged("linked", team)
         if m := _MOVE.match(text):
+            if not is_admin():
+                raise PermissionDenied("Only workspace admins can move teams.")
             team = find(m["name"])
             to_top = m["parent"].strip().casefold() in ("none", "nothing", "top")
             parent = None if to_top else find(m["parent"])

@@ -21,6 +21,7 @@ from bot.okr.kinds import KRKind, UnitKind
 from bot.okr.validate import KRSpec
 from storage.models import KeyResult, Objective, Team, Workspace
 from storage.objectives import create_objective
+from storage.teams import channels_by_team
 from storage.workspaces import ensure_workspace
 from tests.factories import VISION, ReferenceCompany, reference_company
 from tests.slack.conftest import ACME, CEO, DEV, EVE, OTHER, Ladder
@@ -296,6 +297,32 @@ def open_modal(ladder: Ladder, text: str, *, user: str, channel: str = "C0TEAM")
 
 
 # ----------------------------------------------------------------------------- alignment
+
+
+def test_members_add_teams_and_link_free_channels_admins_reshape(ladder: Ladder) -> None:
+    def teams() -> dict[str, tuple[int | None, list[str]]]:
+        with Session(ladder.engine) as session:
+            rows = session.exec(select(Team).where(Team.workspace_id == ACME)).all()
+            links = channels_by_team(session=session, workspace_id=ACME)
+            return {t.name: (t.parent_id, links.get(t.id, [])) for t in rows}  # type: ignore[arg-type]
+
+    assert "created" in shown(ask(ladder, "team new Platform", user=DEV))
+    assert "created" in shown(ask(ladder, "team new Mobile", user=DEV))
+    assert "linked" in shown(ask(ladder, "team link Platform", user=DEV, channel="C0PLAT"))
+    before = teams()
+
+    refused = shown(ask(ladder, "team link Mobile", user=DEV, channel="C0PLAT"))
+    assert "only workspace admins can link it to another team" in refused
+    refused = shown(ask(ladder, "team move Mobile under Platform", user=DEV))
+    assert "Only workspace admins can move teams." in refused
+    assert teams() == before  # nothing changed
+
+    assert "linked" in shown(ask(ladder, "team link Platform", user=DEV, channel="C0PLAT"))
+    assert "linked" in shown(ask(ladder, "team link Mobile", user=CEO, channel="C0PLAT"))
+    assert "now under" in shown(ask(ladder, "team move Mobile under Platform", user=CEO))
+    after = teams()
+    assert after["Mobile"][1] == ["C0PLAT"] and after["Platform"][1] == []
+    assert after["Mobile"][0] is not None
 
 
 def test_team_objective_aligns_under_a_company_objective(ladder: Ladder) -> None:

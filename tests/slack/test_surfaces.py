@@ -785,8 +785,8 @@ def test_cycles_are_listed_by_anyone_created_and_closed_by_admins(ladder: Ladder
 def test_teams_are_created_nested_linked_and_listed(ladder: Ladder) -> None:
     acme_company(ladder)
 
-    def team(text: str, channel: str = "C0TEAM") -> str:
-        post = ask(ladder, ladder.acme, f"team {text}".strip(), user=DEV, channel=channel)
+    def team(text: str, channel: str = "C0TEAM", user: str = DEV) -> str:
+        post = ask(ladder, ladder.acme, f"team {text}".strip(), user=user, channel=channel)
         assert post.response_type in (None, "ephemeral")
         return readable(post)
 
@@ -798,7 +798,7 @@ def test_teams_are_created_nested_linked_and_listed(ladder: Ladder) -> None:
     assert "now linked to *Platform*" in team("link Platform", channel="C0PLAT")
     listed = team("list")
     assert "• *Engineering*" in listed and "• *Platform* (in Engineering) · <#C0PLAT>" in listed
-    assert "*Platform* is now at the top level" in team("move Platform under none")
+    assert "*Platform* is now at the top level" in team("move Platform under none", user=CEO)
     assert "• *Platform* · <#C0PLAT>" in team("")
     assert "I didn't get that" in team("frobnicate")
     # The linked channel now answers `/okr status` with the team's tree.

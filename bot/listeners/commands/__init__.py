@@ -192,6 +192,7 @@ def _team(call: Call) -> None:
         workspace_id=call.workspace_id,
         channel_id=call.channel_id,
         text=call.rest,
+        is_admin=call.is_admin,
     )
     call.respond(**build_team_reply(outcome))
 
