@@ -13,6 +13,7 @@ from sqlalchemy.pool import StaticPool
 from sqlmodel import Session, SQLModel, create_engine
 
 DEFAULT_DATABASE_URL = "sqlite:///data/ladder.db"
+READ_ONLY = "ladder_read_only"  # execution option: a session that only reads
 
 
 def normalize_database_url(url: str) -> str:
@@ -30,7 +31,7 @@ def make_engine(url: str = DEFAULT_DATABASE_URL, *, echo: bool = False) -> Engin
     url = normalize_database_url(url)
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=10)
+        return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=20, max_overflow=10)
 
     database = parsed.database or ""
     in_memory = database in ("", ":memory:")
@@ -42,6 +43,8 @@ def make_engine(url: str = DEFAULT_DATABASE_URL, *, echo: bool = False) -> Engin
         connect_args={"check_same_thread": False, "timeout": 30},
         # An in-memory database exists per connection, so every session must share one.
         poolclass=StaticPool if in_memory else None,
+        # A connection per listener thread (bot/app.py LISTENER_THREADS) plus the scheduler's.
+        **({} if in_memory else {"pool_size": 20, "max_overflow": 10}),
     )
 
     @event.listens_for(engine, "connect")
@@ -61,7 +64,10 @@ def make_engine(url: str = DEFAULT_DATABASE_URL, *, echo: bool = False) -> Engin
         # IMMEDIATE takes the write lock up front: a deferred transaction that reads, then
         # writes, fails at once with "database is locked" when another writer got there
         # first (busy_timeout cannot help there). Writers queue instead; WAL keeps it cheap.
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # A read-only session (session_scope(read_only=True)) needs no lock: WAL readers see
+        # a snapshot and never wait for a writer, so a long `/okr status all` blocks nobody.
+        read_only = connection.get_execution_options().get(READ_ONLY, False)
+        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
     return engine
 
@@ -76,9 +82,13 @@ def insert_ignoring_conflicts(session: Session, table: type[SQLModel], rows: lis
 
 
 @contextmanager
-def session_scope(engine: Engine) -> Iterator[Session]:
-    """A session whose work commits on success and rolls back on any error."""
-    with Session(engine, expire_on_commit=False) as session:
+def session_scope(engine: Engine, *, read_only: bool = False) -> Iterator[Session]:
+    """A session whose work commits on success and rolls back on any error.
+
+    read_only: the session only reads (on SQLite it then takes no write lock).
+    """
+    bind = engine.execution_options(**{READ_ONLY: True}) if read_only else engine
+    with Session(bind, expire_on_commit=False) as session:
         try:
             yield session
             session.commit()

@@ -10,11 +10,11 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from bot.okr.kinds import KRKind
+from bot.okr.kinds import KRKind, UnitKind
 from bot.okr.validate import KRSpec, clean_text, kr_problems, objective_problems
 from storage.cycles import get_cycle
 from storage.errors import NotFound, Refused
-from storage.models import KeyResult, Objective, utcnow
+from storage.models import KeyResult, Objective, Workspace, utcnow
 from storage.teams import get_team
 
 
@@ -91,6 +91,82 @@ def create_objective(
             now=now,
         )
     return objective
+
+
+def find_recent_twin(
+    *,
+    session: Session,
+    workspace_id: str,
+    cycle_id: int,
+    owner_id: str,
+    title: str,
+    description: str = "",
+    team_id: int | None = None,
+    key_results: Sequence[KRSpec] = (),
+    since: datetime,
+) -> Objective | None:
+    """An active objective created since `since` just like the one about to be created (same
+    owner, cycle, team, text, and key results field for field): the same form submitted
+    twice (a double click, a resent submission).
+
+    Locks the workspace row first (PostgreSQL; a SQLite writer holds the database already),
+    so two submissions racing each other serialize and the second finds the first's row.
+    FOR NO KEY UPDATE leaves inserts that merely reference the workspace unblocked.
+    """
+    session.exec(
+        select(Workspace.team_id)
+        .where(Workspace.team_id == workspace_id)
+        .with_for_update(key_share=True)
+    ).first()
+    query = select(Objective).where(
+        Objective.workspace_id == workspace_id,
+        Objective.cycle_id == cycle_id,
+        Objective.owner_id == owner_id,
+        Objective.title == clean_text(title, single_line=True),
+        Objective.description == clean_text(description),
+        col(Objective.archived_at).is_(None),
+        col(Objective.created_at) >= since,
+    )
+    query = query.where(
+        col(Objective.team_id).is_(None) if team_id is None else Objective.team_id == team_id
+    )
+    candidates = list(session.exec(query.order_by(col(Objective.id))).all())
+    if not candidates:
+        return None
+    stored: dict[int, list[tuple[Any, ...]]] = {c.id: [] for c in candidates}  # type: ignore[misc]
+    for kr in session.exec(
+        select(KeyResult)
+        .where(col(KeyResult.objective_id).in_(stored), col(KeyResult.archived_at).is_(None))
+        .order_by(col(KeyResult.objective_id), col(KeyResult.position))
+    ).all():
+        stored[kr.objective_id].append(
+            (
+                kr.owner_id,
+                kr.title,
+                KRKind(kr.kind),
+                UnitKind(kr.unit),
+                kr.unit_label,
+                kr.start_value,
+                kr.target_value,
+                kr.weight,
+                kr.due_date,
+            )
+        )
+    wanted = [
+        (
+            spec.owner_id or owner_id,
+            spec.title,
+            spec.kind,
+            spec.unit,
+            spec.unit_label,
+            _stored_start(spec),
+            spec.target_value,
+            spec.weight,
+            spec.due_date,
+        )
+        for spec in map(_clean_spec, key_results)
+    ]
+    return next((c for c in candidates if stored[c.id] == wanted), None)  # type: ignore[index]
 
 
 def update_objective(

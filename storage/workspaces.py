@@ -42,6 +42,10 @@ def ensure_workspace(*, session: Session, workspace_id: str, name: str = "") -> 
     return workspace
 
 
+def workspace_exists(*, session: Session, workspace_id: str) -> bool:
+    return session.get(Workspace, workspace_id) is not None
+
+
 def get_workspace(*, session: Session, workspace_id: str) -> Workspace:
     workspace = session.get(Workspace, workspace_id)
     if workspace is None:

@@ -225,7 +225,7 @@ def test_tokens_and_secrets_never_reach_the_log_even_at_debug(
     assert ladder.acme.slash_command("new Grow", user_id=DEV).status_code == 200
     [_, failed] = request_lines.wait(2)
     assert failed.ladder_fields["status"] == "error"  # type: ignore[attr-defined]
-    assert failed.ladder_fields["error"] == "SlackApiError"  # type: ignore[attr-defined]
+    assert failed.ladder_fields["error"] == "token_revoked"  # type: ignore[attr-defined]
     assert failed.levelno == logging.WARNING
 
     sdk = logging.getLogger("slack_sdk.web.base_client")

@@ -304,7 +304,10 @@ def draft_from_state(view: dict) -> ObjectiveDraft:
 
     def picked_date(name: str) -> date | None:
         raw = (values.get(name) or {}).get("selected_date")
-        return date.fromisoformat(raw) if raw else None
+        try:
+            return date.fromisoformat(raw) if raw else None
+        except (TypeError, ValueError):  # a datepicker sends YYYY-MM-DD; anything else: none
+            return None
 
     kr_ids = meta.get("kr_ids") or []
     krs = [

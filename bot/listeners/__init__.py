@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import functools
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, TypeVar
 
 from slack_bolt import App
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError, SlackClientError
 
+from bot.logs import log_event
 from bot.services.checkins import CheckinService
 from bot.services.okrs import OKRService
 from bot.services.people import PeopleDirectory
@@ -32,6 +37,49 @@ def workspace_of(body: dict, context: dict) -> str:
     if not team:
         raise ValueError("request without a workspace")
     return str(team)
+
+
+log = logging.getLogger("ladder.listeners")
+SLACK_FAILURES = (SlackClientError, OSError)  # Slack refused, or the network gave out
+Listener = TypeVar("Listener", bound=Callable[..., Any])
+
+
+def slack_failure(error: BaseException) -> str:
+    if isinstance(error, SlackApiError):
+        return str(error.response.get("error"))
+    return type(error).__name__
+
+
+def shielded(listener: Listener) -> Listener:
+    """A Slack call failing after the client's retries must not escape a listener.
+
+    Everything a listener stores is stored before its Slack calls, so such a failure only
+    loses a reply, and is logged as a warning. Raised, it would be logged by Bolt as a crash
+    and, right after ack(), can even erase the ack (Bolt's runner then answers Slack 404).
+    Bolt reads the wrapped function's parameter names through functools.wraps.
+    """
+
+    @functools.wraps(listener)
+    def run(**kwargs: Any) -> Any:
+        try:
+            return listener(**kwargs)
+        except SLACK_FAILURES as error:
+            from bot.listeners.middleware import note_failure
+
+            note_failure(kwargs.get("context"), slack_failure(error))
+            body = kwargs.get("body") or {}
+            log_event(
+                log,
+                "slack_call_failed",
+                level=logging.WARNING,
+                listener=listener.__name__,
+                workspace=body.get("team_id") or (body.get("team") or {}).get("id"),
+                user=body.get("user_id") or (body.get("user") or {}).get("id"),
+                error=slack_failure(error),
+            )
+            return None
+
+    return run  # type: ignore[return-value]
 
 
 def register_all(app: App, deps: Deps) -> None:

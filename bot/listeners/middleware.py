@@ -113,6 +113,14 @@ class _NoteErrors(ListenerErrorHandler):
         self.inner.handle(error=error, request=request, response=response)
 
 
+def note_failure(context: Any, error: str) -> None:
+    """A listener handled a failure itself (e.g. a Slack call after ack): the request's line
+    still says status=error, with what went wrong."""
+    entry = context.get(_KEY) if context is not None else None
+    if isinstance(entry, _RequestLog):
+        entry.error = error
+
+
 _install_lock = threading.Lock()
 
 

@@ -397,9 +397,11 @@ class CheckinService:
         now = self.clock()
         period = self.period_for(workspace_id=workspace_id, user_id=user_id, now=now)
         recorded = duplicates = 0
-        changes: list[tuple[KeyResult, float | None]] = []
+        by_kr: dict[int, tuple[KeyResult, float | None]] = {}
         with session_scope(self.engine) as session:
-            for kr_id, value, confidence in readings:
+            # KR rows are locked in id order: two answers covering the same KRs in different
+            # orders would otherwise deadlock on PostgreSQL, each holding a row the other needs.
+            for kr_id, value, confidence in sorted(readings, key=lambda r: r[0]):
                 before = objective_store.get_key_result(
                     session=session, workspace_id=workspace_id, key_result_id=kr_id
                 ).current_value
@@ -422,8 +424,9 @@ class CheckinService:
                 kr = objective_store.get_key_result(
                     session=session, workspace_id=workspace_id, key_result_id=kr_id
                 )
-                changes.append((kr, before))
+                by_kr[kr_id] = (kr, before)
             replace = self._settle(session, workspace_id, user_id, period, now)
+        changes = [by_kr[kr_id] for kr_id in dict.fromkeys(r[0] for r in readings)]  # as given
         return Answered(changes, replace, recorded, duplicates)
 
     def no_change(self, *, workspace_id: str, user_id: str) -> Answered:

@@ -10,12 +10,12 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import Engine
 
 from bot.okr.kinds import KRKind, UnitKind
-from bot.okr.limits import NOTE_MAX, STATEMENT_MAX
+from bot.okr.limits import CONFIDENCE_MAX, CONFIDENCE_MIN, NOTE_MAX, STATEMENT_MAX
 from bot.okr.numbers import NumberInputError, format_input, parse_number_input
 from bot.okr.units import unit_text
 from bot.okr.validate import clean_text
@@ -29,9 +29,11 @@ from storage.db import session_scope
 from storage.errors import NotFound, Refused
 from storage.models import KeyResult, Objective, Team
 from storage.tree import LoadedTree, load_tree
-from storage.workspaces import ensure_workspace, update_workspace
+from storage.workspaces import ensure_workspace, update_workspace, workspace_exists
 
 USER_MENTION = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$")
+# An identical objective saved this recently is the same form submitted twice.
+DOUBLE_SUBMIT_WINDOW = timedelta(minutes=10)
 
 
 class PermissionDenied(Exception):
@@ -58,6 +60,7 @@ class Saved:
     objective_id: int
     owner_id: str
     created: bool
+    duplicate: bool = False  # the form was submitted twice: this is the first one's objective
 
 
 @dataclass(frozen=True)
@@ -92,7 +95,7 @@ class OKRService:
                 else None
             )
             draft = ObjectiveDraft(
-                title=title,
+                title=clean_text(title, single_line=True),  # prefilled as it would be stored
                 owner_id=user_id,
                 team_id=team.id if team else None,
                 cycle_id=cycle.id,
@@ -206,17 +209,22 @@ class OKRService:
         return saved, {}
 
     def _create(self, session, workspace_id: str, draft: ObjectiveDraft, read: ReadDraft) -> Saved:  # type: ignore[no-untyped-def]
-        objective = objective_store.create_objective(
-            session=session,
-            workspace_id=workspace_id,
-            cycle_id=draft.cycle_id,
-            owner_id=draft.owner_id,
-            title=read.title,
-            description=read.description,
-            team_id=draft.team_id,
-            key_results=[s.spec for s in read.key_results],
-            now=self.clock(),
+        now = self.clock()
+        what = {
+            "workspace_id": workspace_id,
+            "cycle_id": draft.cycle_id,
+            "owner_id": draft.owner_id,
+            "title": read.title,
+            "description": read.description,
+            "team_id": draft.team_id,
+            "key_results": [s.spec for s in read.key_results],
+        }
+        twin = objective_store.find_recent_twin(
+            session=session, since=now - DOUBLE_SUBMIT_WINDOW, **what
         )
+        if twin is not None:
+            return Saved(twin.id, twin.owner_id, created=True, duplicate=True)  # type: ignore[arg-type]
+        objective = objective_store.create_objective(session=session, now=now, **what)
         if draft.parent_id is not None:
             # Aligned in the same transaction, with alignment's checks: the parent offered when
             # the modal opened may have been archived since.
@@ -390,8 +398,8 @@ class OKRService:
     ) -> tuple[LoadedTree, str] | str:
         """The tree `/okr status [team | @user | all]` asks for, or a message saying why not."""
         argument = " ".join(argument.split())
-        with session_scope(self.engine) as session:
-            ensure_workspace(session=session, workspace_id=workspace_id)
+        self._ensure_workspace(workspace_id)
+        with session_scope(self.engine, read_only=True) as session:
             load = lambda **kw: load_tree(  # noqa: E731
                 session=session, workspace_id=workspace_id, today=self.today(), **kw
             )
@@ -431,9 +439,18 @@ class OKRService:
                 f"`/okr status <team>` or `/okr status @person`,{link}."
             )
 
-    def mine(self, *, workspace_id: str, user_id: str) -> LoadedTree:
+    def _ensure_workspace(self, workspace_id: str) -> None:
+        """The workspace row, created on first contact; read-only unless it is missing, so a
+        long read that follows does not hold SQLite's write lock."""
+        with session_scope(self.engine, read_only=True) as session:
+            if workspace_exists(session=session, workspace_id=workspace_id):
+                return
         with session_scope(self.engine) as session:
             ensure_workspace(session=session, workspace_id=workspace_id)
+
+    def mine(self, *, workspace_id: str, user_id: str) -> LoadedTree:
+        self._ensure_workspace(workspace_id)
+        with session_scope(self.engine, read_only=True) as session:
             return load_tree(
                 session=session, workspace_id=workspace_id, today=self.today(), owner_id=user_id
             )
@@ -442,8 +459,8 @@ class OKRService:
         self, *, workspace_id: str, user_id: str
     ) -> tuple[LoadedTree, str | None, LoadedTree | None, LoadedTree]:
         """(mine, my team's name, my team's tree, company-level tree) in one session."""
-        with session_scope(self.engine) as session:
-            ensure_workspace(session=session, workspace_id=workspace_id)
+        self._ensure_workspace(workspace_id)
+        with session_scope(self.engine, read_only=True) as session:
             today = self.today()
             mine = load_tree(
                 session=session, workspace_id=workspace_id, today=today, owner_id=user_id
@@ -531,7 +548,13 @@ class OKRService:
                     errors[bid] = error.message
                     continue
             chosen = (values.get(f"confidence:{kr_id}") or {}).get("selected_option")
-            readings.append((kr_id, value, int(chosen["value"]) if chosen else None))
+            confidence = _confidence(chosen["value"]) if chosen else None
+            if chosen and confidence is None:
+                errors[f"confidence:{kr_id}"] = (
+                    f"Pick a confidence from {CONFIDENCE_MIN} to {CONFIDENCE_MAX}."
+                )
+                continue
+            readings.append((kr_id, value, confidence))
         # Checked here, not only in storage, so the error lands on the field that is too long.
         for name, typed in (("note", note), ("blocker", blocker)):
             length = len(clean_text(typed))
@@ -572,6 +595,15 @@ class OKRService:
         with session_scope(self.engine) as session:
             ws = ensure_workspace(session=session, workspace_id=workspace_id)
             return ws.vision, ws.mission
+
+
+def _confidence(raw: object) -> int | None:
+    """A selected confidence option's value, if it is one (0..10)."""
+    try:
+        value = int(str(raw))
+    except ValueError:
+        return None
+    return value if CONFIDENCE_MIN <= value <= CONFIDENCE_MAX else None
 
 
 def _ensure_may_change(objective: Objective, user_id: str, is_admin: Callable[[], bool]) -> None:

@@ -501,18 +501,21 @@ class SlackSender:
         sign: bool = True,
         timestamp: str | int | None = None,
         tamper: Tamper | None = None,
+        trigger_id: str | None = None,
     ) -> httpx.Response:
         """The user presses Submit on ``view`` (object or id) with ``values`` filled in.
 
         The app's answer is checked (response_action) and applied to the stand-in's view
         stack: empty closes the view, ``update``/``push``/``clear`` do what Slack does.
+        ``trigger_id`` reuses an issued trigger, so two calls send the very same payload
+        (a double submission); by default each submission gets a fresh one.
         """
         view_obj = self._resolve_view(view)
         view_obj["state"] = {"values": state_values(view_obj.get("blocks"), values)}
         payload = {
             "type": "view_submission",
             **self._common(user_id),
-            "trigger_id": self._trigger(user_id, view_obj.get("id")),
+            "trigger_id": trigger_id or self._trigger(user_id, view_obj.get("id")),
             "view": view_obj,
             "response_urls": [],
         }

@@ -30,7 +30,7 @@ from bot.blocks.tree import (
     NEW_OBJECTIVE_ACTION,
     OBJECTIVE_MENU_ACTION,
 )
-from bot.listeners import Deps, workspace_of
+from bot.listeners import Deps, shielded, workspace_of
 from bot.services.drafts import KRDraft, fill_from_sentence
 from bot.services.okrs import PermissionDenied
 from storage.errors import NotFound
@@ -42,6 +42,7 @@ def register(app: App, deps: Deps) -> None:
     register_prompt_buttons(app, deps)
 
     @app.action(ADD_KR_ACTION)
+    @shielded
     def add_key_result(ack: Ack, body: dict, context: dict, client: WebClient) -> None:
         ack()
         view = body["view"]
@@ -58,6 +59,7 @@ def register(app: App, deps: Deps) -> None:
         )
 
     @app.action(re.compile(f"^{PARSE_KR_ACTION_PREFIX}\\d+$"))
+    @shielded
     def parse_key_result(ack: Ack, body: dict, context: dict, client: WebClient) -> None:
         """Enter pressed in a KR sentence: fill its fields from what the parser reads."""
         ack()
@@ -84,6 +86,7 @@ def register(app: App, deps: Deps) -> None:
         )
 
     @app.action(NEW_OBJECTIVE_ACTION)
+    @shielded
     def new_objective(ack: Ack, body: dict, context: dict, client: WebClient) -> None:
         ack()
         form = deps.okrs.new_objective_form(
@@ -95,6 +98,7 @@ def register(app: App, deps: Deps) -> None:
         )
 
     @app.action(_per_item(EDIT_OBJECTIVE_ACTION))
+    @shielded
     def edit_objective(
         ack: Ack, body: dict, context: dict, client: WebClient, respond: Respond
     ) -> None:
@@ -104,6 +108,7 @@ def register(app: App, deps: Deps) -> None:
         )
 
     @app.action(_per_item(OBJECTIVE_MENU_ACTION))
+    @shielded
     def objective_menu(
         ack: Ack, body: dict, context: dict, client: WebClient, respond: Respond
     ) -> None:
@@ -112,6 +117,7 @@ def register(app: App, deps: Deps) -> None:
         _objective_action(deps, body, context, client, respond, verb, int(raw_id))
 
     @app.action(_per_item(CHECKIN_OBJECTIVE_ACTION))
+    @shielded
     def check_in_objective(
         ack: Ack, body: dict, context: dict, client: WebClient, respond: Respond
     ) -> None:
@@ -121,6 +127,7 @@ def register(app: App, deps: Deps) -> None:
         )
 
     @app.action(_per_item(CHECKIN_KR_ACTION))
+    @shielded
     def check_in_kr(
         ack: Ack, body: dict, context: dict, client: WebClient, respond: Respond
     ) -> None:
@@ -144,6 +151,7 @@ def register_prompt_buttons(app: App, deps: Deps) -> None:
     """The weekly prompt's two buttons."""
 
     @app.action(PROMPT_CHECKIN_ACTION)
+    @shielded
     def prompt_check_in(
         ack: Ack, body: dict, context: dict, client: WebClient, respond: Respond
     ) -> None:
@@ -164,6 +172,7 @@ def register_prompt_buttons(app: App, deps: Deps) -> None:
         )
 
     @app.action(PROMPT_NO_CHANGE_ACTION)
+    @shielded
     def prompt_no_change(
         ack: Ack, body: dict, context: dict, client: WebClient, respond: Respond
     ) -> None:

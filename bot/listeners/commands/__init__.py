@@ -18,8 +18,9 @@ from bot.blocks.objective_modal import build_objective_modal
 from bot.blocks.settings import build_settings_modal
 from bot.blocks.text import escape, unescape
 from bot.blocks.tree import build_mine_message, build_status_message
-from bot.listeners import Deps, workspace_of
+from bot.listeners import SLACK_FAILURES, Deps, shielded, slack_failure, workspace_of
 from bot.listeners.commands.export import export_okrs
+from bot.listeners.middleware import note_failure
 from bot.services import admin
 from bot.services import settings as settings_service
 from bot.services.okrs import PermissionDenied
@@ -32,12 +33,13 @@ Handler = Callable[..., None]
 
 def register(app: App, deps: Deps) -> None:
     @app.command("/okr")
+    @shielded
     def okr(ack: Ack, body: dict, context: dict, client: WebClient, respond: Respond) -> None:
         ack()  # first, always: Slack gives us 3 seconds
         text = unescape(" ".join((body.get("text") or "").split()))
         sub, _, rest = text.partition(" ")
         sub = sub.casefold()
-        call = Call(deps, client, respond, body, workspace_of(body, context), rest)
+        call = Call(deps, client, respond, body, workspace_of(body, context), rest, context)
         handler = HANDLERS.get(sub)
         if handler is None:
             if sub in ("", "help", "?"):
@@ -65,14 +67,31 @@ class Call:
         body: dict,
         workspace_id: str,
         rest: str,
+        context: dict | None = None,
     ) -> None:
         self.deps, self.client, self.respond, self.body = deps, client, respond, body
+        self.context = context
         self.workspace_id, self.rest = workspace_id, rest
         self.user_id: str = body["user_id"]
         self.channel_id: str = body.get("channel_id", "")
 
     def is_admin(self) -> bool:
         return self.deps.is_admin(self.client, self.workspace_id, self.user_id)()
+
+    def open_modal(self, view: dict) -> None:
+        """views.open, or a word to the person when Slack will not open it (nothing is lost:
+        the modal stores nothing until it is submitted)."""
+        try:
+            self.client.views_open(trigger_id=self.body["trigger_id"], view=view)
+        except SLACK_FAILURES as error:
+            note_failure(self.context, slack_failure(error))
+            log.warning(
+                "workspace=%s user=%s views.open failed: %s",
+                self.workspace_id,
+                self.user_id,
+                slack_failure(error),
+            )
+            self.respond(**build_error("Slack did not open the form this time. Please try again."))
 
     def require_admin(self, what: str) -> None:
         if not self.is_admin():
@@ -87,7 +106,7 @@ def _new(call: Call) -> None:
         channel_id=call.channel_id,
     )
     view = build_objective_modal(draft=form.draft, teams=form.teams, cycles=form.cycles)
-    call.client.views_open(trigger_id=call.body["trigger_id"], view=view)
+    call.open_modal(view)
 
 
 def _status(call: Call) -> None:
@@ -132,7 +151,7 @@ def _checkin(call: Call) -> None:
         )
         return
     view = build_checkin_modal(krs=krs, origin={"channel_id": call.channel_id})
-    call.client.views_open(trigger_id=call.body["trigger_id"], view=view)
+    call.open_modal(view)
 
 
 def _away(call: Call) -> None:
@@ -216,7 +235,7 @@ def _settings(call: Call) -> None:
         call.deps.okrs.engine, workspace_id=call.workspace_id
     )
     view = build_settings_modal(workspace=workspace)
-    call.client.views_open(trigger_id=call.body["trigger_id"], view=view)
+    call.open_modal(view)
 
 
 HANDLERS: dict[str, Handler] = {

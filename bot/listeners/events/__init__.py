@@ -6,7 +6,7 @@ from slack_bolt import App
 from slack_sdk import WebClient
 
 from bot.blocks.home import build_home
-from bot.listeners import Deps, workspace_of
+from bot.listeners import Deps, shielded, workspace_of
 
 
 def register(app: App, deps: Deps) -> None:
@@ -15,6 +15,7 @@ def register(app: App, deps: Deps) -> None:
     installs.register(app, deps)
 
     @app.event("app_home_opened")
+    @shielded
     def publish_home(body: dict, event: dict, context: dict, client: WebClient) -> None:
         if event.get("tab") != "home":
             return

@@ -16,7 +16,7 @@ from bot.blocks.objective_modal import CALLBACK_ID, block_id, draft_from_state
 from bot.blocks.settings import SETTINGS_CALLBACK, build_settings_saved, settings_from_state
 from bot.blocks.text import escape, mrkdwn, plain
 from bot.blocks.tree import build_objective_confirmation
-from bot.listeners import Deps, workspace_of
+from bot.listeners import Deps, shielded, workspace_of
 from bot.services import settings as settings_service
 from bot.services.okrs import PermissionDenied
 from storage.errors import NotFound, Refused
@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 
 def register(app: App, deps: Deps) -> None:
     @app.view(CALLBACK_ID)
+    @shielded
     def save_objective(ack: Ack, body: dict, context: dict, client: WebClient) -> None:
         view = body["view"]
         draft = draft_from_state(view)
@@ -51,6 +52,8 @@ def register(app: App, deps: Deps) -> None:
             return
         ack()
         assert saved is not None
+        if saved.duplicate:  # the same form submitted twice: the first one was confirmed
+            return
         tree, objective = deps.okrs.objective_tree(
             workspace_id=workspace_id, objective_id=saved.objective_id
         )
@@ -60,6 +63,7 @@ def register(app: App, deps: Deps) -> None:
         client.chat_postMessage(channel=saved.owner_id, **message)  # a DM to the owner
 
     @app.view(CHECKIN_CALLBACK)
+    @shielded
     def save_check_in(ack: Ack, body: dict, context: dict, client: WebClient) -> None:
         workspace_id = workspace_of(body, context)
         user_id = body["user"]["id"]
@@ -104,6 +108,7 @@ def register(app: App, deps: Deps) -> None:
             )
 
     @app.view(ALIGN_CALLBACK)
+    @shielded
     def save_alignment(ack: Ack, body: dict, context: dict, client: WebClient) -> None:
         workspace_id = workspace_of(body, context)
         user_id = body["user"]["id"]
@@ -124,6 +129,7 @@ def register(app: App, deps: Deps) -> None:
         ack()
 
     @app.view(ARCHIVE_CALLBACK)
+    @shielded
     def confirm_archive(ack: Ack, body: dict, context: dict, client: WebClient) -> None:
         workspace_id = workspace_of(body, context)
         user_id = body["user"]["id"]
@@ -152,6 +158,7 @@ def register(app: App, deps: Deps) -> None:
         )
 
     @app.view(SETTINGS_CALLBACK)
+    @shielded
     def save_settings(ack: Ack, body: dict, context: dict, client: WebClient) -> None:
         workspace_id = workspace_of(body, context)
         user_id = body["user"]["id"]
