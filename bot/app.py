@@ -9,6 +9,7 @@ from __future__ import annotations
 import html
 import logging
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
 from slack_bolt import App, BoltResponse
@@ -61,6 +62,10 @@ def build_app(
         # SLACK_API_URL says; this one uses our client (and its retry handlers).
         authorize=None if oauth is None else oauth_authorize(settings, oauth, client),
         logger=logging.getLogger("ladder.bolt"),
+        # Bolt runs each listener, ack() included, in this pool (default: 5 threads), and
+        # answers Slack 404 when the ack has not come within 3 s: five long `/okr status all`
+        # requests would starve every other command's ack. As many as the server's threads.
+        listener_executor=ThreadPoolExecutor(max_workers=LISTENER_THREADS),
     )
     deps = Deps(
         okrs=OKRService(engine, clock=clock),
@@ -73,6 +78,9 @@ def build_app(
 
 
 # ---------------------------------------------------------------------------- OAuth mode
+
+LISTENER_THREADS = 16  # bot/server.py's gunicorn threads; storage/db.py pools as many
+
 
 INSTALL_FAILURES = {
     "invalid_state": "This install link has expired or was already used.",

@@ -1,0 +1,1 @@
+"""Benchmarks: rerunnable measurements behind README's performance figures (see bench/README.md)."""

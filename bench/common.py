@@ -1,0 +1,310 @@
+"""What every benchmark shares: the machine, percentiles, results files, server processes."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from tests.support.slack_standin import SlackStandIn
+
+REPO = Path(__file__).resolve().parents[1]
+RESULTS = REPO / "bench" / "results"
+SECRET = "0123456789abcdef0123456789abcdef"  # a signing secret in Slack's format
+BOT_TOKEN = "xoxb-bench"
+START_TIMEOUT = 60.0
+
+
+# ----------------------------------------------------------------------------- machine
+
+
+def machine() -> dict[str, Any]:
+    """nproc, CPU model, RAM, Python: printed next to every figure."""
+    cpu = "unknown"
+    with _ignore_missing():
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    ram_gb: float | None = None
+    with _ignore_missing():
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                ram_gb = round(int(line.split()[1]) / 1024 / 1024, 1)
+    return {
+        "nproc": os.cpu_count(),
+        "cpu": cpu,
+        "ram_gb": ram_gb,
+        "python": platform.python_version(),
+        "os": f"{platform.system()} {platform.release()}",
+        "load_avg_at_start": [round(x, 2) for x in os.getloadavg()],
+    }
+
+
+def machine_line(info: Mapping[str, Any]) -> str:
+    return (
+        f"{info['nproc']} CPUs ({info['cpu']}), {info['ram_gb']} GB RAM, Python {info['python']}, "
+        f"{info['os']}; load average at start {info['load_avg_at_start']}"
+    )
+
+
+class _ignore_missing:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: type[BaseException] | None, *_: object) -> bool:
+        return kind is not None and issubclass(kind, OSError)
+
+
+# ----------------------------------------------------------------------------- numbers
+
+
+def percentile(values: Sequence[float], p: float) -> float | None:
+    """Nearest-rank percentile (p in 0..100): a value that was actually measured."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = max(1, int(-(-p * len(ordered) // 100)))  # ceil(p/100 * n)
+    return ordered[min(rank, len(ordered)) - 1]
+
+
+def summary_ms(seconds: Sequence[float]) -> dict[str, float | int | None]:
+    """n, p50/p95/p99/max and mean in milliseconds."""
+
+    def ms(value: float | None) -> float | None:
+        return None if value is None else round(value * 1000, 1)
+
+    return {
+        "n": len(seconds),
+        "p50_ms": ms(percentile(seconds, 50)),
+        "p95_ms": ms(percentile(seconds, 95)),
+        "p99_ms": ms(percentile(seconds, 99)),
+        "max_ms": ms(max(seconds) if seconds else None),
+        "mean_ms": ms(statistics.fmean(seconds) if seconds else None),
+    }
+
+
+def fmt(value: float | int | None, unit: str = "") -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, float):
+        text = f"{value:,.1f}" if abs(value) < 100 else f"{value:,.0f}"
+    else:
+        text = f"{value:,}"
+    return text + unit
+
+
+def verdict(ok: bool | None) -> str:
+    return "n/a" if ok is None else ("PASS" if ok else "MISS")
+
+
+# ----------------------------------------------------------------------------- results
+
+
+def write_results(
+    name: str, data: Mapping[str, Any], markdown: str, *, out: Path | None = None
+) -> tuple[Path, Path]:
+    """bench/results/<name>.json and .md (or under `out`, e.g. for smoke runs)."""
+    folder = out or RESULTS
+    folder.mkdir(parents=True, exist_ok=True)
+    stamped = {"benchmark": name, "at": datetime.now(UTC).isoformat(timespec="seconds"), **data}
+    json_path, md_path = folder / f"{name}.json", folder / f"{name}.md"
+    json_path.write_text(json.dumps(stamped, indent=2, default=str) + "\n")
+    md_path.write_text(markdown.rstrip() + "\n")
+    return json_path, md_path
+
+
+def table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+# ----------------------------------------------------------------------------- stand-in
+
+
+class WatchedStandIn(SlackStandIn):
+    """The tests' Slack stand-in, plus a wait for one request's follow-up.
+
+    `wait_for` scans every recorded call on each wake-up; with 50 clients waiting that costs
+    the benchmark process (and so the machine) more than the app under test. Here each
+    answered response_url or views.open sets a key (`response:<url>`, `trigger:<id>`), and a
+    waiter checks only its own key. Timings still come from the stand-in's records.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._done: set[str] = set()
+        self._done_cond = threading.Condition()
+
+    def _handle_http(  # type: ignore[override]
+        self,
+        path: str,
+        query: str,
+        content_type: str | None,
+        headers: Mapping[str, str],
+        raw: bytes,
+    ) -> tuple[int, Any, dict[str, str]]:
+        try:
+            return super()._handle_http(path, query, content_type, headers, raw)
+        finally:
+            key = None
+            if path.startswith("/response/"):
+                key = f"response:{self.base_url}{path}"
+            elif path == "/api/views.open":
+                key = f"trigger:{_trigger_of(content_type, raw)}"
+            if key is not None:
+                with self._done_cond:
+                    self._done.add(key)
+                    self._done_cond.notify_all()
+
+    def wait_key(self, key: str, *, timeout: float) -> bool:
+        """True once `key` was answered (within `timeout` seconds)."""
+        with self._done_cond:
+            return self._done_cond.wait_for(lambda: key in self._done, timeout=timeout)
+
+    def forget_keys(self) -> None:
+        with self._done_cond:
+            self._done.clear()
+
+
+def _trigger_of(content_type: str | None, raw: bytes) -> str | None:
+    from urllib.parse import parse_qsl
+
+    text = raw.decode(errors="replace")
+    try:
+        if (content_type or "").startswith("application/json"):
+            return json.loads(text).get("trigger_id")
+        return dict(parse_qsl(text)).get("trigger_id")
+    except ValueError:
+        return None
+
+
+# ----------------------------------------------------------------------------- processes
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def server_env(**settings: str) -> dict[str, str]:
+    """Our environment minus Ladder/Slack settings (a developer's .env must not leak in)."""
+    base = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("SLACK_", "LADDER_", "DATABASE_URL", "PORT", "LOG_LEVEL"))
+    }
+    return {
+        **base,
+        "PYTHONPATH": str(REPO),
+        "PYTHONUNBUFFERED": "1",
+        "LADDER_SCHEDULER": "off",
+        "LOG_LEVEL": "WARNING",  # a log line per request would be part of what we measure
+        **settings,
+    }
+
+
+@dataclass
+class Server:
+    """A server subprocess (`python -m bot serve` or the bare Bolt app) on a loopback port."""
+
+    proc: subprocess.Popen[bytes]
+    base: str
+    log: Path
+    started_at: float  # time.perf_counter() just before the process was spawned
+
+    @property
+    def events_url(self) -> str:
+        return f"{self.base}/slack/events"
+
+    def wait_healthy(self, timeout: float = START_TIMEOUT) -> float:
+        """Seconds from spawn until /healthz answers 200 (polled every 10 ms)."""
+        deadline = time.perf_counter() + timeout
+        with httpx.Client(timeout=1.0) as client:
+            while True:
+                try:
+                    if client.get(f"{self.base}/healthz").status_code == 200:
+                        return time.perf_counter() - self.started_at
+                except httpx.TransportError:
+                    pass
+                if time.perf_counter() > deadline:
+                    raise RuntimeError(f"no healthy answer in {timeout}s:\n{self.output()}")
+                try:  # the poll interval doubles as a check that the server is alive
+                    self.proc.wait(timeout=0.01)
+                except subprocess.TimeoutExpired:
+                    continue
+                raise RuntimeError(f"server exited with {self.proc.returncode}:\n{self.output()}")
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")[-4000:] if self.log.exists() else ""
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()  # gunicorn: graceful stop of master and worker
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+
+
+def start_server(
+    module: str, *, env: Mapping[str, str], cwd: Path, args: Sequence[str] = ()
+) -> Server:
+    port = int(env["PORT"])
+    log = cwd / f"{module.replace('.', '_')}-{port}.log"
+    handle = log.open("wb")
+    started = time.perf_counter()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", module, *args],
+        cwd=cwd,
+        env=dict(env),
+        stdout=handle,
+        stderr=subprocess.STDOUT,
+    )
+    handle.close()  # the child holds its own descriptor
+    return Server(proc, f"http://127.0.0.1:{port}", log, started)
+
+
+# ----------------------------------------------------------------------------- memory
+
+
+def process_tree(pid: int) -> list[int]:
+    """`pid` and its descendants (Linux /proc)."""
+    found = [pid]
+    for parent in found:
+        children = Path(f"/proc/{parent}/task/{parent}/children")
+        with _ignore_missing():
+            found.extend(int(c) for c in children.read_text().split())
+    return found
+
+
+def memory_of(pid: int) -> dict[str, float | None]:
+    """Peak RSS (VmHWM), current RSS and PSS in MB for one process (Linux /proc)."""
+    out: dict[str, float | None] = {"peak_rss_mb": None, "rss_mb": None, "pss_mb": None}
+    with _ignore_missing():
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                out["peak_rss_mb"] = round(int(line.split()[1]) / 1024, 1)
+            elif line.startswith("VmRSS:"):
+                out["rss_mb"] = round(int(line.split()[1]) / 1024, 1)
+    with _ignore_missing():
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                out["pss_mb"] = round(int(line.split()[1]) / 1024, 1)
+    return out
