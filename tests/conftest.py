@@ -12,7 +12,9 @@ import os
 import shutil
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -46,36 +48,41 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-@pytest.fixture(scope="session")
-def postgres_schema_engine() -> Iterator[Engine]:
-    """An engine bound to a fresh schema for this test run, migrated to head."""
+@contextmanager
+def fresh_postgres_schema(prefix: str, **engine_options: Any) -> Iterator[Engine]:
+    """An engine bound to a new, empty PostgreSQL schema, dropped afterwards. Skips with a
+    reason when no server is reachable, and fails instead under CI."""
     url = postgres_url()
     try:
-        probe = make_engine(url)
-        with probe.connect() as connection:
+        admin = make_engine(url)
+        with admin.connect() as connection:
             connection.exec_driver_sql("SELECT 1")
     except Exception as error:
         message = f"PostgreSQL not reachable at {url}: {error.__class__.__name__}: {error}"
         if postgres_required():
             pytest.fail(f"{message} (required under CI)")
         pytest.skip(f"{message}. Start PostgreSQL or set LADDER_TEST_POSTGRES_URL.")
-    schema = f"ladder_test_{uuid.uuid4().hex[:12]}"
-    with probe.begin() as connection:
+    schema = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    with admin.begin() as connection:
         connection.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-    probe.dispose()
     engine = sa.create_engine(
-        make_engine(url).url,
-        connect_args={"options": f"-csearch_path={schema}"},
-        pool_size=10,
-        max_overflow=10,
+        admin.url, connect_args={"options": f"-csearch_path={schema}"}, **engine_options
     )
-    upgrade(engine)
-    yield engine
-    engine.dispose()
-    cleanup = make_engine(url)
-    with cleanup.begin() as connection:
-        connection.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
-    cleanup.dispose()
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+        with admin.begin() as connection:
+            connection.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres_schema_engine() -> Iterator[Engine]:
+    """An engine bound to a fresh schema for this test run, migrated to head."""
+    with fresh_postgres_schema("ladder_test", pool_size=10, max_overflow=10) as engine:
+        upgrade(engine)
+        yield engine
 
 
 def _truncate_all(engine: Engine) -> None:

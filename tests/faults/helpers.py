@@ -8,31 +8,22 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from wsgiref.simple_server import make_server
 
 import sqlalchemy as sa
 from sqlalchemy import Engine
 from sqlmodel import Session, SQLModel
 
-from bot.app import build_app
-from bot.config import load_settings
 from bot.okr.kinds import KRKind
-from bot.server import make_wsgi_app
 from storage.cycles import create_cycle
 from storage.models import KeyResult, Objective
 from storage.people import SlackProfile, save_profiles
 from storage.workspaces import ensure_workspace
 from tests.slack.conftest import (
-    ACME,
-    ACME_TOKEN,
-    OTHER,
-    SECRET,
     Ladder,
     TestClock,
-    _QuietHandler,
-    _ThreadingWSGIServer,
+    serve_ladder,
+    single_workspace_settings,
 )
-from tests.support.slack_sender import SlackSender
 from tests.support.slack_standin import SlackStandIn
 
 
@@ -61,34 +52,9 @@ class ListenerRuns:
 @contextmanager
 def running_ladder(slack: SlackStandIn, engine: Engine) -> Iterator[Ladder]:
     """The app on a loopback port, as tests/slack/conftest.py's `ladder` fixture runs it."""
-    settings = load_settings(
-        {
-            "SLACK_BOT_TOKEN": ACME_TOKEN,
-            "SLACK_SIGNING_SECRET": SECRET,
-            "SLACK_API_URL": slack.api_url,
-            "LADDER_SCHEDULER": "off",
-        }
-    )
     clock = TestClock(datetime(2026, 2, 16, 9, 0, tzinfo=UTC))
-    app = build_app(settings, engine, clock=clock)
-    server = make_server(
-        "127.0.0.1", 0, make_wsgi_app(app, engine), _ThreadingWSGIServer, _QuietHandler
-    )
-    thread = threading.Thread(
-        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-    )
-    thread.start()
-    url = f"http://127.0.0.1:{server.server_port}/slack/events"
-    try:
-        with (
-            SlackSender(url, SECRET, slack, team_id=ACME) as acme,
-            SlackSender(url, SECRET, slack, team_id=OTHER) as other,
-        ):
-            yield Ladder(url, settings, engine, clock, slack, acme, other)
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+    with serve_ladder(single_workspace_settings(slack), slack, engine, clock) as ladder:
+        yield ladder
 
 
 def describe(records: list[logging.LogRecord]) -> str:

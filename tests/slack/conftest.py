@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from socketserver import ThreadingMixIn
@@ -78,17 +79,11 @@ def standin() -> Iterator[SlackStandIn]:
         assert standin.violations == [], "the app sent what Slack would refuse"
 
 
-@pytest.fixture
-def ladder(standin: SlackStandIn, engine: Engine) -> Iterator[Ladder]:
-    settings = load_settings(
-        {
-            "SLACK_BOT_TOKEN": ACME_TOKEN,
-            "SLACK_SIGNING_SECRET": SECRET,
-            "SLACK_API_URL": standin.api_url,
-            "LADDER_SCHEDULER": "off",
-        }
-    )
-    clock = TestClock(datetime(2026, 2, 16, 9, 0, tzinfo=UTC))
+@contextmanager
+def serve_ladder(
+    settings: Settings, standin: SlackStandIn, engine: Engine, clock: TestClock
+) -> Iterator[Ladder]:
+    """The app built from `settings`, served on a loopback port, with a sender per workspace."""
     app = build_app(settings, engine, clock=clock)
     server = make_server(
         "127.0.0.1", 0, make_wsgi_app(app, engine), _ThreadingWSGIServer, _QuietHandler
@@ -98,11 +93,31 @@ def ladder(standin: SlackStandIn, engine: Engine) -> Iterator[Ladder]:
     )
     thread.start()
     url = f"http://127.0.0.1:{server.server_port}/slack/events"
-    with (
-        SlackSender(url, SECRET, standin, team_id=ACME) as acme,
-        SlackSender(url, SECRET, standin, team_id=OTHER) as other,
-    ):
-        yield Ladder(url, settings, engine, clock, standin, acme, other)
-    server.shutdown()
-    server.server_close()
-    thread.join(timeout=5)
+    try:
+        with (
+            SlackSender(url, SECRET, standin, team_id=ACME) as acme,
+            SlackSender(url, SECRET, standin, team_id=OTHER) as other,
+        ):
+            yield Ladder(url, settings, engine, clock, standin, acme, other)
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+def single_workspace_settings(standin: SlackStandIn) -> Settings:
+    return load_settings(
+        {
+            "SLACK_BOT_TOKEN": ACME_TOKEN,
+            "SLACK_SIGNING_SECRET": SECRET,
+            "SLACK_API_URL": standin.api_url,
+            "LADDER_SCHEDULER": "off",
+        }
+    )
+
+
+@pytest.fixture
+def ladder(standin: SlackStandIn, engine: Engine) -> Iterator[Ladder]:
+    clock = TestClock(datetime(2026, 2, 16, 9, 0, tzinfo=UTC))
+    with serve_ladder(single_workspace_settings(standin), standin, engine, clock) as ladder:
+        yield ladder

@@ -21,7 +21,7 @@ from pathlib import Path
 from socketserver import ThreadingMixIn
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer
 
 import httpx
 import pytest
@@ -35,7 +35,6 @@ from bot.app import build_app
 from bot.config import BOT_SCOPES, ConfigError, Settings, load_settings
 from bot.jobs.runtime import NotInstalledClient, workspace_clients
 from bot.jobs.sender import Sender
-from bot.server import make_wsgi_app
 from bot.services.checkins import CheckinService
 from bot.services.installs import installation_store
 from storage.migrate import SLACK_TABLES
@@ -50,6 +49,7 @@ from tests.slack.conftest import (
     SECRET,
     STRANGER,
     Ladder,
+    serve_ladder,
 )
 from tests.slack.conftest import TestClock as Clock  # not a test class
 from tests.slack.flows import fill, rev_of
@@ -131,26 +131,8 @@ def oauth_env(standin: SlackStandIn, **extra: str) -> dict[str, str]:
 @contextmanager
 def running(settings: Settings, standin: SlackStandIn, engine: Engine) -> Iterator[Ladder]:
     """The app built from `settings`, served on a loopback port, with a sender per workspace."""
-    clock = Clock(MONDAY_3PM)
-    app = build_app(settings, engine, clock=clock)
-    server = make_server(
-        "127.0.0.1", 0, make_wsgi_app(app, engine), _ThreadingWSGIServer, _QuietHandler
-    )
-    thread = threading.Thread(
-        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-    )
-    thread.start()
-    url = f"http://127.0.0.1:{server.server_port}/slack/events"
-    try:
-        with (
-            SlackSender(url, SECRET, standin, team_id=ACME) as acme,
-            SlackSender(url, SECRET, standin, team_id=OTHER) as other,
-        ):
-            yield Ladder(url, settings, engine, clock, standin, acme, other)
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+    with serve_ladder(settings, standin, engine, Clock(MONDAY_3PM)) as ladder:
+        yield ladder
 
 
 @pytest.fixture

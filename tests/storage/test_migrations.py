@@ -14,7 +14,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -35,7 +34,7 @@ from storage.people import get_people
 from storage.teams import channels_by_team, list_teams
 from storage.tree import load_tree
 from storage.workspaces import get_workspace
-from tests.conftest import postgres_required, postgres_url
+from tests.conftest import fresh_postgres_schema
 
 REPO = Path(__file__).resolve().parents[2]
 SEED, GONE = "T0SEED", "T0GONE"  # an active workspace, and one already inactive
@@ -493,25 +492,8 @@ def fresh_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Eng
         yield engine
         engine.dispose()
         return
-    url = postgres_url()
-    try:  # reachable? skipped or failed exactly as tests/conftest.py does
-        admin = make_engine(url)
-        with admin.connect() as connection:
-            connection.exec_driver_sql("SELECT 1")
-    except Exception as error:
-        message = f"PostgreSQL not reachable at {url}: {error.__class__.__name__}: {error}"
-        if postgres_required():
-            pytest.fail(f"{message} (required under CI)")
-        pytest.skip(f"{message}. Start PostgreSQL or set LADDER_TEST_POSTGRES_URL.")
-    schema = f"ladder_migrate_{uuid.uuid4().hex[:12]}"
-    with admin.begin() as connection:
-        connection.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-    engine = sa.create_engine(admin.url, connect_args={"options": f"-csearch_path={schema}"})
-    yield engine
-    engine.dispose()
-    with admin.begin() as connection:
-        connection.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
-    admin.dispose()
+    with fresh_postgres_schema("ladder_migrate") as engine:
+        yield engine
 
 
 def _key(table: sa.Table, row: dict[str, Any]) -> tuple[Any, ...]:
