@@ -43,6 +43,12 @@ class ListenerRuns:
             setattr(self, which, getattr(self, which) + 1)
             self._cond.notify_all()
 
+    def wait_finished(self, count: int, timeout: float = 10.0) -> None:
+        """Until `count` runs have finished (a run may start after the HTTP answer)."""
+        with self._cond:
+            done = self._cond.wait_for(lambda: self.finished >= count, timeout)
+        assert done, f"{self.finished} of {count} listener runs finished"
+
     def wait_idle(self, timeout: float = 10.0) -> None:
         with self._cond:
             idle = self._cond.wait_for(lambda: self.finished >= self.started, timeout)

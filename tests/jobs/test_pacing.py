@@ -24,35 +24,35 @@ class FakeTime:
         self.now += seconds
 
 
-def pacer(time: FakeTime, **rates: float | None) -> Pacer:
-    return Pacer(clock=time.clock, sleep=time.sleep, **rates)  # type: ignore[arg-type]
+def pacer(fake: FakeTime, **rates: float | None) -> Pacer:
+    return Pacer(clock=fake.clock, sleep=fake.sleep, **rates)  # type: ignore[arg-type]
 
 
 def test_one_channel_gets_one_message_per_second() -> None:
-    time = FakeTime()
-    pace = pacer(time, per_workspace=None, per_channel=1.0)
+    fake = FakeTime()
+    pace = pacer(fake, per_workspace=None, per_channel=1.0)
     starts = []
     for _ in range(4):
         pace.wait("T1", "C1")
-        starts.append(time.now)
+        starts.append(fake.now)
     assert starts == [100.0, 101.0, 102.0, 103.0]
 
 
 def test_other_channels_go_at_the_workspace_pace() -> None:
-    time = FakeTime()
-    pace = pacer(time, per_workspace=4.0, per_channel=1.0)
+    fake = FakeTime()
+    pace = pacer(fake, per_workspace=4.0, per_channel=1.0)
     waits = [pace.wait("T1", f"U{i}") for i in range(5)]
     assert waits == pytest.approx([0.0, 0.25, 0.25, 0.25, 0.25])
     # Back to the first channel: its own second has passed, the workspace slot is next.
     assert pace.wait("T1", "U0") == pytest.approx(0.25)
-    assert time.now == pytest.approx(101.25)
+    assert fake.now == pytest.approx(101.25)
 
 
 def test_slots_are_first_come_first_served() -> None:
     """A message waiting for its channel also holds its workspace slot (strict order: simple,
     and the sender rarely posts twice to one channel in a run)."""
-    time = FakeTime()
-    pace = pacer(time, per_workspace=10.0, per_channel=1.0)
+    fake = FakeTime()
+    pace = pacer(fake, per_workspace=10.0, per_channel=1.0)
     pace.wait("T1", "C1")
     assert pace.wait("T1", "C1") == pytest.approx(1.0)  # the same channel waits its second
     assert pace.wait("T1", "C2") == pytest.approx(0.1)  # then the workspace pace
@@ -60,18 +60,18 @@ def test_slots_are_first_come_first_served() -> None:
 
 
 def test_workspaces_are_paced_independently() -> None:
-    time = FakeTime()
-    pace = pacer(time, per_workspace=1.0, per_channel=1.0)
+    fake = FakeTime()
+    pace = pacer(fake, per_workspace=1.0, per_channel=1.0)
     assert pace.wait("T1", "C1") == 0.0
     assert pace.wait("T2", "C1") == 0.0  # same channel id, other workspace
     assert pace.wait("T1", "C2") == pytest.approx(1.0)
 
 
 def test_idle_time_is_not_banked_as_a_burst() -> None:
-    time = FakeTime()
-    pace = pacer(time, per_workspace=2.0, per_channel=None)
+    fake = FakeTime()
+    pace = pacer(fake, per_workspace=2.0, per_channel=None)
     pace.wait("T1", "C1")
-    time.now += 60  # a quiet minute
+    fake.now += 60  # a quiet minute
     assert [pace.wait("T1", f"C{i}") for i in range(3)] == pytest.approx([0.0, 0.5, 0.5])
 
 
@@ -103,11 +103,11 @@ def test_concurrent_senders_get_distinct_evenly_spaced_slots() -> None:
 
 
 def test_forgetting_old_channels_keeps_memory_bounded() -> None:
-    time = FakeTime()
-    pace = pacer(time, per_workspace=None, per_channel=1.0)
+    fake = FakeTime()
+    pace = pacer(fake, per_workspace=None, per_channel=1.0)
     for i in range(5000):
         pace.wait("T1", f"U{i}")
-        time.now += 2.0  # every slot has passed by the time the next one is asked
+        fake.now += 2.0  # every slot has passed by the time the next one is asked
     assert len(pace._next) < 1100
 
 
