@@ -13,7 +13,6 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
 from slack_bolt import App, BoltResponse
-from slack_bolt.authorization.authorize import InstallationStoreAuthorize
 from slack_bolt.oauth.callback_options import CallbackOptions, FailureArgs, SuccessArgs
 from slack_bolt.oauth.oauth_settings import OAuthSettings
 from slack_sdk import WebClient
@@ -58,9 +57,9 @@ def build_app(
         signing_secret=settings.slack_signing_secret or "",
         token_verification_enabled=token_verification,
         oauth_settings=oauth,
-        # Bolt's default authorize would refresh rotating tokens at slack.com whatever
-        # SLACK_API_URL says; this one uses our client (and its retry handlers).
-        authorize=None if oauth is None else oauth_authorize(settings, oauth, client),
+        # Given the store itself, Bolt authorizes requests with our client (SLACK_API_URL, retry
+        # handlers); from oauth_settings alone it would refresh rotating tokens at slack.com.
+        installation_store=None if oauth is None else oauth.installation_store,
         logger=logging.getLogger("ladder.bolt"),
         # Bolt runs each listener, ack() included, in this pool (default: 5 threads), and
         # answers Slack 404 when the ack has not come within 3 s: five long `/okr status all`
@@ -79,7 +78,7 @@ def build_app(
 
 # ---------------------------------------------------------------------------- OAuth mode
 
-LISTENER_THREADS = 16  # bot/server.py's gunicorn threads; storage/db.py pools as many
+LISTENER_THREADS = 16  # also gunicorn's threads (bot/server.py); storage/db.py pools as many
 
 
 INSTALL_FAILURES = {
@@ -137,19 +136,6 @@ def oauth_settings(
     # empty: an empty redirect_uri would be sent to Slack. Settings already decided.
     oauth.redirect_uri = oauth.authorize_url_generator.redirect_uri = settings.slack_redirect_uri
     return oauth
-
-
-def oauth_authorize(
-    settings: Settings, oauth: OAuthSettings, client: WebClient
-) -> InstallationStoreAuthorize:
-    return InstallationStoreAuthorize(
-        logger=logging.getLogger("ladder.installs"),
-        installation_store=oauth.installation_store,
-        client_id=settings.slack_client_id,
-        client_secret=settings.slack_client_secret,
-        token_rotation_expiration_minutes=oauth.token_rotation_expiration_minutes,
-        client=client,
-    )
 
 
 def install_failed_page(args: FailureArgs) -> BoltResponse:

@@ -195,7 +195,6 @@ def secrets_of(settings: object) -> list[str]:
         "slack_app_token",
         "slack_signing_secret",
         "slack_client_secret",
-        "slack_state_secret",
     )
     values = [getattr(settings, name, None) for name in names]
     url = getattr(settings, "database_url", None)

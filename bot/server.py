@@ -11,7 +11,7 @@ from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 from sqlalchemy import Engine, text
 
-from bot.app import build_app
+from bot.app import LISTENER_THREADS, build_app
 from bot.config import Settings
 
 log = logging.getLogger("ladder.server")
@@ -103,7 +103,7 @@ def serve_http(wsgi: Callable[..., Iterable[bytes]], *, port: int, host: str = "
             for key, value in {
                 "bind": f"{host}:{port}",
                 "workers": 1,
-                "threads": 16,
+                "threads": LISTENER_THREADS,
                 "worker_class": "gthread",
                 "timeout": 30,
                 "accesslog": None,

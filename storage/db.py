@@ -88,10 +88,5 @@ def session_scope(engine: Engine, *, read_only: bool = False) -> Iterator[Sessio
     read_only: the session only reads (on SQLite it then takes no write lock).
     """
     bind = engine.execution_options(**{READ_ONLY: True}) if read_only else engine
-    with Session(bind, expire_on_commit=False) as session:
-        try:
-            yield session
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
+    with Session(bind, expire_on_commit=False) as session, session.begin():
+        yield session

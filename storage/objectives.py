@@ -159,7 +159,7 @@ def find_recent_twin(
             spec.kind,
             spec.unit,
             spec.unit_label,
-            _stored_start(spec),
+            spec.stored_start,
             spec.target_value,
             spec.weight,
             spec.due_date,
@@ -313,7 +313,7 @@ def add_key_result(
         kind=spec.kind,
         unit=spec.unit,
         unit_label=spec.unit_label,
-        start_value=_stored_start(spec),
+        start_value=spec.stored_start,
         target_value=spec.target_value,
         current_value=spec.current_value,
         weight=spec.weight,
@@ -335,7 +335,7 @@ def update_key_result(
     spec = _clean_spec(spec)
     _refuse_if(kr_problems(spec))
     kr.title, kr.kind, kr.unit, kr.unit_label = spec.title, spec.kind, spec.unit, spec.unit_label
-    kr.start_value, kr.target_value = _stored_start(spec), spec.target_value
+    kr.start_value, kr.target_value = spec.stored_start, spec.target_value
     kr.weight, kr.due_date = spec.weight, spec.due_date
     if spec.owner_id:
         kr.owner_id = spec.owner_id
@@ -359,14 +359,6 @@ def archive_key_result(
 def _clean_spec(spec: KRSpec) -> KRSpec:
     label = clean_text(spec.unit_label, single_line=True) or None
     return replace(spec, title=clean_text(spec.title, single_line=True), unit_label=label)
-
-
-def _stored_start(spec: KRSpec) -> float | None:
-    if spec.kind is KRKind.MILESTONE:
-        return 0.0
-    if spec.kind.is_threshold:
-        return None
-    return spec.start_value if spec.start_value is not None else 0.0
 
 
 def list_user_key_results(

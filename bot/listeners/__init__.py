@@ -13,6 +13,7 @@ from slack_bolt import App
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
+from bot.listeners.middleware import install_request_logging, note_failure
 from bot.logs import log_event
 from bot.services.checkins import CheckinService
 from bot.services.okrs import OKRService
@@ -64,8 +65,6 @@ def shielded(listener: Listener) -> Listener:
         try:
             return listener(**kwargs)
         except SLACK_FAILURES as error:
-            from bot.listeners.middleware import note_failure
-
             note_failure(kwargs.get("context"), slack_failure(error))
             body = kwargs.get("body") or {}
             log_event(
@@ -84,8 +83,7 @@ def shielded(listener: Listener) -> Listener:
 
 def register_all(app: App, deps: Deps) -> None:
     from bot.listeners import actions, commands, events, options, views
-    from bot.listeners.middleware import log_requests
 
-    app.use(log_requests)
+    install_request_logging(app)
     for surface in (commands, actions, views, events, options):
         surface.register(app, deps)

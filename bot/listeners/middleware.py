@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from slack_bolt import BoltRequest, BoltResponse
+from slack_bolt import App, BoltRequest, BoltResponse
 from slack_bolt.listener.listener_completion_handler import ListenerCompletionHandler
 from slack_bolt.listener.listener_error_handler import ListenerErrorHandler
 
@@ -121,28 +121,19 @@ def note_failure(context: Any, error: str) -> None:
         entry.error = error
 
 
-_install_lock = threading.Lock()
-
-
-def _hook(runner: Any) -> None:
-    """Wraps the listener runner's completion and error handlers, once per app. Bolt hands
-    its runner to global middleware in the context for this kind of use."""
-    with _install_lock:
-        if not isinstance(runner.listener_completion_handler, _LogOnCompletion):
-            runner.listener_completion_handler = _LogOnCompletion(
-                runner.listener_completion_handler
-            )
-        if not isinstance(runner.listener_error_handler, _NoteErrors):
-            runner.listener_error_handler = _NoteErrors(runner.listener_error_handler)
+def install_request_logging(app: App) -> None:
+    """One line per request: the middleware starts it, the listener runner's completion and
+    error handlers (wrapped here, once) finish it when the listener returns."""
+    runner = app.listener_runner
+    runner.listener_completion_handler = _LogOnCompletion(runner.listener_completion_handler)
+    runner.listener_error_handler = _NoteErrors(runner.listener_error_handler)
+    app.use(log_requests)
 
 
 def log_requests(
     req: BoltRequest, resp: BoltResponse, next: Callable[[], BoltResponse]
 ) -> BoltResponse:
     context = req.context
-    runner = context.get("listener_runner")
-    if runner is not None:
-        _hook(runner)
     fields = {
         "workspace": context.team_id or context.enterprise_id,
         "user": context.user_id,

@@ -54,6 +54,15 @@ class KRSpec:
     current_value: float | None = None
     owner_id: str | None = None  # None: the objective's owner
 
+    @property
+    def stored_start(self) -> float | None:
+        """The start value kept for it: milestones 0, thresholds none, otherwise 0 if not given."""
+        if self.kind is KRKind.MILESTONE:
+            return 0.0
+        if self.kind.is_threshold:
+            return None
+        return self.start_value if self.start_value is not None else 0.0
+
 
 def number_problem(value: float | None, *, what: str) -> str | None:
     if value is None:

@@ -54,7 +54,7 @@ def cadence_of(workspace: Workspace) -> Cadence:
     )
 
 
-def _running_cycle_ids(session, workspace_id: str, today: date) -> list[int]:  # type: ignore[no-untyped-def]
+def running_cycle_ids(session, workspace_id: str, today: date) -> list[int]:  # type: ignore[no-untyped-def]
     return [
         c.id  # type: ignore[misc]
         for c in cycle_store.list_cycles(session=session, workspace_id=workspace_id)
@@ -68,8 +68,17 @@ def _my_running_krs(session, workspace_id: str, user_id: str, today: date):  # t
         session=session,
         workspace_id=workspace_id,
         owner_ids=[user_id],
-        cycle_ids=_running_cycle_ids(session, workspace_id, today),
+        cycle_ids=running_cycle_ids(session, workspace_id, today),
     )
+
+
+def active_workspaces(engine: Engine, workspace_id: str | None) -> list[Workspace]:
+    """The workspaces a job works on: the one named if it is active, else every active one."""
+    with session_scope(engine) as session:
+        if workspace_id is not None:
+            ws = get_workspace(session=session, workspace_id=workspace_id)
+            return [ws] if ws.active else []
+        return list_active_workspaces(session=session)
 
 
 @dataclass(frozen=True)
@@ -129,7 +138,7 @@ class CheckinService:
         planned = refreshed = 0
         for ws in self._workspaces(workspace_id):
             with session_scope(self.engine) as session:
-                cycle_ids = _running_cycle_ids(session, ws.team_id, now.date())
+                cycle_ids = running_cycle_ids(session, ws.team_id, now.date())
                 if not cycle_ids:
                     continue
                 krs = objective_store.list_active_key_results(
@@ -156,11 +165,7 @@ class CheckinService:
         return PlanReport(planned, refreshed)
 
     def _workspaces(self, workspace_id: str | None) -> list[Workspace]:
-        with session_scope(self.engine) as session:
-            if workspace_id is not None:
-                ws = get_workspace(session=session, workspace_id=workspace_id)
-                return [ws] if ws.active else []
-            return list_active_workspaces(session=session)
+        return active_workspaces(self.engine, workspace_id)
 
     def _plan_workspace(
         self,
@@ -268,7 +273,7 @@ class CheckinService:
             with session_scope(self.engine) as session:
                 ws = get_workspace(session=session, workspace_id=ws_id)
                 cadence = cadence_of(ws)
-                cycle_ids = _running_cycle_ids(session, ws_id, now.date())
+                cycle_ids = running_cycle_ids(session, ws_id, now.date())
                 tree = load_tree(
                     session=session, workspace_id=ws_id, today=now.date(), cycle_ids=cycle_ids
                 )
@@ -402,9 +407,10 @@ class CheckinService:
             # KR rows are locked in id order: two answers covering the same KRs in different
             # orders would otherwise deadlock on PostgreSQL, each holding a row the other needs.
             for kr_id, value, confidence in sorted(readings, key=lambda r: r[0]):
-                before = objective_store.get_key_result(
+                kr = objective_store.get_key_result(
                     session=session, workspace_id=workspace_id, key_result_id=kr_id
-                ).current_value
+                )
+                before = kr.current_value
                 _, created = checkin_store.record_check_in(
                     session=session,
                     workspace_id=workspace_id,
@@ -421,10 +427,7 @@ class CheckinService:
                 )
                 recorded += created
                 duplicates += not created
-                kr = objective_store.get_key_result(
-                    session=session, workspace_id=workspace_id, key_result_id=kr_id
-                )
-                by_kr[kr_id] = (kr, before)
+                by_kr[kr_id] = (kr, before)  # the same row record_check_in updated, locked
             replace = self._settle(session, workspace_id, user_id, period, now)
         changes = [by_kr[kr_id] for kr_id in dict.fromkeys(r[0] for r in readings)]  # as given
         return Answered(changes, replace, recorded, duplicates)

@@ -32,15 +32,14 @@ from bot.blocks.digest import (
 from bot.okr.kinds import KRKind
 from bot.okr.schedule import digest_period, local_datetime, zone
 from bot.okr.tree import Window, evaluate_tree
-from bot.services.checkins import DIGEST, cadence_of
-from storage import cycles as cycle_store
+from bot.services.checkins import DIGEST, active_workspaces, cadence_of, running_cycle_ids
 from storage import history, outbox
 from storage import teams as team_store
 from storage.db import session_scope
 from storage.models import OutboxState, Person, Workspace
 from storage.people import get_people
 from storage.tree import load_tree, status_rules
-from storage.workspaces import get_workspace, list_active_workspaces
+from storage.workspaces import get_workspace
 
 log = logging.getLogger(__name__)
 
@@ -58,14 +57,6 @@ class _KRThen:
     weight: float
     confidence: int | None
     due_date: date | None
-
-
-def _running_cycle_ids(session: Session, workspace_id: str, today: date) -> list[int]:
-    return [
-        c.id  # type: ignore[misc]
-        for c in cycle_store.list_cycles(session=session, workspace_id=workspace_id)
-        if c.is_open and c.start_date <= today <= c.end_date
-    ]
 
 
 class DigestService:
@@ -93,11 +84,7 @@ class DigestService:
         return count
 
     def _workspaces(self, workspace_id: str | None) -> list[Workspace]:
-        with session_scope(self.engine) as session:
-            if workspace_id is not None:
-                ws = get_workspace(session=session, workspace_id=workspace_id)
-                return [ws] if ws.active else []
-            return list_active_workspaces(session=session)
+        return active_workspaces(self.engine, workspace_id)
 
     def _plan_workspace(
         self, session: Session, ws: Workspace, today: date, period: date, due: datetime
@@ -112,7 +99,7 @@ class DigestService:
         todo = {c: t for c, t in channels.items() if c not in planned}
         if not todo:
             return 0
-        cycle_ids = _running_cycle_ids(session, ws.team_id, today)
+        cycle_ids = running_cycle_ids(session, ws.team_id, today)
         busy = history.teams_with_objectives(
             session=session, workspace_id=ws.team_id, cycle_ids=cycle_ids
         )
@@ -181,7 +168,7 @@ class DigestService:
             session=session,
             workspace_id=workspace_id,
             today=today,
-            cycle_ids=_running_cycle_ids(session, workspace_id, today),
+            cycle_ids=running_cycle_ids(session, workspace_id, today),
             team_id=team_id,
         )
         if not tree.objectives:

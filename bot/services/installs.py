@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
@@ -141,6 +142,9 @@ class BotTokens:
         bot = self.store.find_bot(enterprise_id=None, team_id=workspace_id)
         if bot is None or bot.bot_refresh_token is None:
             return None if bot is None else bot.bot_token
+        expires_at = bot.bot_token_expires_at
+        if expires_at is not None and expires_at > time.time() + self.minutes_before_expiry * 60:
+            return bot.bot_token  # not due yet (slack_sdk's rule): no lock, no second read
         with self._rotating:
             return self._rotated(workspace_id)
 

@@ -47,10 +47,6 @@ from bot.services.settings import SettingsForm, validate_settings
 from storage import transfer as store
 from storage.db import session_scope
 from storage.models import CheckIn, KeyResult, Objective, Workspace
-
-# The app's rule for the start value it stores (milestones 0, thresholds none, otherwise 0
-# when not given): imported KRs read exactly like KRs made in Slack.
-from storage.objectives import _stored_start
 from storage.workspaces import ensure_workspace, update_workspace
 
 FORMAT_VERSION = 1
@@ -1207,6 +1203,8 @@ def plan_import(
     for i, o in enumerate(document.objectives):
         keys.add(o.key, i, o.line)
     parents: list[int | None] = []
+    cycle_ix: list[int | None] = []
+    team_ix: list[int | None] = []
     owners: list[str | None] = []
     for o in document.objectives:
         weight = 1.0 if o.weight is None else o.weight
@@ -1214,8 +1212,8 @@ def plan_import(
             title=o.title, description=o.description, weight=weight
         ).values():
             problem(o.line, message)
-        cycles.find(o.cycle, o.line, "cycle")
-        teams.find(o.team, o.line, "team")
+        cycle_ix.append(cycles.find(o.cycle, o.line, "cycle"))
+        team_ix.append(teams.find(o.team, o.line, "team"))
         parents.append(keys.find(o.parent, o.line, "parent objective"))
         if o.status not in STATUSES:
             problem(o.line, f"unknown status “{o.status}”: use active or closed")
@@ -1257,11 +1255,11 @@ def plan_import(
     for i, o in enumerate(document.objectives):
         objectives.append(
             store.NewObjective(
-                cycle=cycles.index[o.cycle.casefold()],  # type: ignore[union-attr]
+                cycle=cycle_ix[i],  # type: ignore[arg-type]
                 owner_id=person(owners[i]),
                 title=o.title,
                 created_at=o.created_at or now,
-                team=None if o.team is None else teams.index[o.team.casefold()],
+                team=team_ix[i],
                 parent=parents[i],
                 description=o.description,
                 weight=1.0 if o.weight is None else o.weight,
@@ -1301,7 +1299,7 @@ def plan_import(
                     created_at=kr.created_at or o.created_at or now,  # made with it
                     position=position,
                     unit_label=spec.unit_label,
-                    start_value=_stored_start(spec),
+                    start_value=spec.stored_start,  # as KRs made in Slack
                     current_value=spec.current_value,
                     weight=spec.weight,
                     due_date=spec.due_date,

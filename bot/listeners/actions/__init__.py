@@ -36,6 +36,7 @@ from bot.services.okrs import PermissionDenied
 from storage.errors import NotFound
 
 log = logging.getLogger(__name__)
+BUTTON_VERBS = {EDIT_OBJECTIVE_ACTION: "edit", CHECKIN_OBJECTIVE_ACTION: "checkin"}
 
 
 def register(app: App, deps: Deps) -> None:
@@ -98,14 +99,15 @@ def register(app: App, deps: Deps) -> None:
         )
 
     @app.action(_per_item(EDIT_OBJECTIVE_ACTION))
+    @app.action(_per_item(CHECKIN_OBJECTIVE_ACTION))
     @shielded
-    def edit_objective(
+    def objective_button(
         ack: Ack, body: dict, context: dict, client: WebClient, respond: Respond
     ) -> None:
         ack()
-        _objective_action(
-            deps, body, context, client, respond, "edit", int(body["actions"][0]["value"])
-        )
+        action = body["actions"][0]
+        verb = BUTTON_VERBS[action["action_id"].partition(":")[0]]
+        _objective_action(deps, body, context, client, respond, verb, int(action["value"]))
 
     @app.action(_per_item(OBJECTIVE_MENU_ACTION))
     @shielded
@@ -115,16 +117,6 @@ def register(app: App, deps: Deps) -> None:
         ack()
         verb, _, raw_id = body["actions"][0]["selected_option"]["value"].partition(":")
         _objective_action(deps, body, context, client, respond, verb, int(raw_id))
-
-    @app.action(_per_item(CHECKIN_OBJECTIVE_ACTION))
-    @shielded
-    def check_in_objective(
-        ack: Ack, body: dict, context: dict, client: WebClient, respond: Respond
-    ) -> None:
-        ack()
-        _objective_action(
-            deps, body, context, client, respond, "checkin", int(body["actions"][0]["value"])
-        )
 
     @app.action(_per_item(CHECKIN_KR_ACTION))
     @shielded

@@ -9,10 +9,10 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from slack_sdk.errors import SlackApiError, SlackClientError
-
 from bot.blocks.messages import build_error, build_notice
 from bot.blocks.text import escape
+from bot.listeners import SLACK_FAILURES, slack_failure
+from bot.listeners.middleware import note_failure
 from bot.services.transfer import Format, export_text
 from storage.errors import NotFound
 
@@ -36,21 +36,23 @@ def export_okrs(call: Call) -> None:
         f"{exported.objectives} objectives, {exported.key_results} key results, "
         f"{exported.check_ins} check-ins"
     )
-    filename = f"ladder-okrs-{call.deps.clock():%Y-%m-%d}.csv"
+    now = call.deps.clock()
+    filename = f"ladder-okrs-{now:%Y-%m-%d}.csv"
     try:
         dm = call.client.conversations_open(users=call.user_id)["channel"]["id"]
         call.client.files_upload_v2(
             channel=dm,
             filename=filename,
-            title=f"Ladder OKRs, {call.deps.clock():%B} {call.deps.clock().day}",
+            title=f"Ladder OKRs, {now:%B} {now.day}",
             content=exported.text,
             initial_comment=(
                 f"Here are your workspace's OKRs: {counts}. The file opens in any "
                 "spreadsheet, and `python -m bot import` reads it back."
             ),
         )
-    except SlackClientError as error:
-        reason = error.response.get("error") if isinstance(error, SlackApiError) else str(error)
+    except SLACK_FAILURES as error:
+        reason = slack_failure(error)
+        note_failure(call.context, reason)
         log.warning(
             "export upload failed: workspace=%s user=%s command=/okr export error=%s",
             call.workspace_id,
