@@ -104,16 +104,14 @@ def _list_profiles(
 ) -> dict[str, SlackProfile]:
     """The wanted users from users.list; whatever a failed page leaves out is asked one by one."""
     found: dict[str, SlackProfile] = {}
-    cursor = None
     try:
-        while True:
-            page = client.users_list(limit=200, cursor=cursor)
+        for page in client.users_list(limit=200):  # a SlackResponse pages on by its cursor
             for user in page.get("members", []):
                 if user.get("id") in wanted:
                     found[user["id"]] = _profile(user)
-            cursor = (page.get("response_metadata") or {}).get("next_cursor")
-            if not cursor or len(found) == len(wanted):
-                return found
+            if len(found) == len(wanted):
+                break
+        return found
     except SlackApiError as error:
         log.warning(
             "workspace=%s users.list failed after %d profiles: %s",
