@@ -90,6 +90,7 @@ def close_cycle(
         cycle_ids=[cycle_id],
         today=now.date(),
         include_children=include_children,
+        editable=True,  # graded in place
     )
     for kr in tree.key_results:
         kr.grade = grade_kr(kr)

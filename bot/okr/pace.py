@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from bot.okr.kinds import KRKind, Status
-from bot.okr.progress import Measurable, progress, raw_progress
+from bot.okr.progress import Measurable, clamp01, raw_progress
 
 
 @dataclass(frozen=True)
@@ -58,16 +58,30 @@ def kr_status(
     rules: StatusRules = DEFAULT_RULES,
 ) -> Status:
     """Status of one KR. The window is the cycle, or cycle start to the KR's due date."""
-    kind = KRKind(kr.kind)
-    expected = expected_progress(start=window_start, end=window_end, today=today)
+    return status_of(
+        KRKind(kr.kind),
+        raw=raw_progress(kr),
+        expected=expected_progress(start=window_start, end=window_end, today=today),
+        confidence=confidence,
+        rules=rules,
+    )
+
+
+def status_of(
+    kind: KRKind,
+    *,
+    raw: float | None,
+    expected: float,
+    confidence: int | None,
+    rules: StatusRules = DEFAULT_RULES,
+) -> Status:
+    """kr_status from what a roll-up has computed already: the KR's unclamped progress
+    (`raw_progress`) and the expected progress of its window."""
+    done = raw is not None and raw >= 1
     if kind.is_threshold:
-        raw = raw_progress(kr)
         # A threshold either holds now or it does not; with no reading yet it is unknown.
-        status = (
-            Status.AT_RISK if raw is None else Status.ON_TRACK if raw >= 1 else Status.OFF_TRACK
-        )
+        status = Status.AT_RISK if raw is None else Status.ON_TRACK if done else Status.OFF_TRACK
     elif kind is KRKind.MILESTONE:
-        done = progress(kr) >= 1
         # Binary: fine until the last quarter of the window, then at risk, off track when late.
         status = (
             Status.ON_TRACK
@@ -77,7 +91,8 @@ def kr_status(
             else Status.OFF_TRACK
         )
     else:
-        status = pace_status(actual=progress(kr), expected=expected, rules=rules)
-    if confidence is not None and confidence <= rules.low_confidence and progress(kr) < 1:
+        actual = 0.0 if raw is None else clamp01(raw)
+        status = pace_status(actual=actual, expected=expected, rules=rules)
+    if confidence is not None and confidence <= rules.low_confidence and not done:
         status = _worsen(status)
     return status

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Protocol
 
-from bot.okr.kinds import Status
-from bot.okr.pace import DEFAULT_RULES, StatusRules, expected_progress, kr_status
-from bot.okr.progress import Measurable, progress, raw_progress, weighted_mean
+from bot.okr.kinds import KRKind, Status
+from bot.okr.pace import DEFAULT_RULES, StatusRules, expected_progress, status_of
+from bot.okr.progress import Measurable, clamp01, raw_progress, weighted_mean
 
 
 class KRNode(Measurable, Protocol):
@@ -76,17 +76,14 @@ def evaluate_kr(
     kr: KRNode, *, window: Window, today: date, rules: StatusRules = DEFAULT_RULES
 ) -> KRHealth:
     end = kr.due_date if kr.due_date is not None and kr.due_date > window.start else window.end
+    raw = raw_progress(kr)  # once: a status of 10,000 objectives evaluates 50,000 KRs
+    expected = expected_progress(start=window.start, end=end, today=today)
     return KRHealth(
-        progress=progress(kr),
-        raw_progress=raw_progress(kr),
-        expected=expected_progress(start=window.start, end=end, today=today),
-        status=kr_status(
-            kr,
-            confidence=kr.confidence,
-            window_start=window.start,
-            window_end=end,
-            today=today,
-            rules=rules,
+        progress=0.0 if raw is None else clamp01(raw),
+        raw_progress=raw,
+        expected=expected,
+        status=status_of(
+            KRKind(kr.kind), raw=raw, expected=expected, confidence=kr.confidence, rules=rules
         ),
     )
 

@@ -10,7 +10,7 @@ from bot.okr.validate import KRSpec
 from storage.checkins import record_check_in
 from storage.cycles import close_cycle, create_cycle, current_cycle
 from storage.errors import Refused
-from storage.models import utcnow
+from storage.models import KeyResult, Objective, utcnow
 from storage.objectives import create_objective
 from storage.teams import create_team, link_channel, set_team_parent, team_for_channel
 from storage.tree import load_tree
@@ -60,6 +60,29 @@ def test_loading_a_tree_takes_a_constant_number_of_statements(
     assert counter.count == 5, counter.statements
     # every objective is reached exactly once by the depth-first walk
     assert sorted(o.id for o, _ in tree.walk()) == sorted(o.id for o in tree.objectives)
+
+
+def test_a_tree_is_a_read_only_snapshot_unless_asked_for_models(session: Session) -> None:
+    """Renders read rows (cheap, not tracked by the session); closing a cycle asks for the
+    models it grades. Both carry the same values under the same names."""
+    _seed(session, 20)
+    session.expunge_all()
+    rows = load_tree(session=session, workspace_id="T0BIG", today=date(2026, 2, 1))
+    models = load_tree(session=session, workspace_id="T0BIG", today=date(2026, 2, 1), editable=True)
+    assert all(isinstance(o, Objective) for o in models.objectives)
+    assert all(isinstance(kr, KeyResult) for kr in models.key_results)
+    assert not any(isinstance(o, Objective) for o in rows.objectives)
+    with pytest.raises(AttributeError):
+        rows.key_results[0].grade = 1.0  # type: ignore[misc]
+    for row, model in zip(rows.key_results, models.key_results, strict=True):
+        assert [getattr(row, f) for f in KeyResult.model_fields] == [
+            getattr(model, f) for f in KeyResult.model_fields
+        ]
+    for row, model in zip(rows.objectives, models.objectives, strict=True):
+        assert [getattr(row, f) for f in Objective.model_fields] == [
+            getattr(model, f) for f in Objective.model_fields
+        ]
+    assert rows.health == models.health
 
 
 def test_reference_company_progress_and_status(session: Session) -> None:
@@ -212,9 +235,134 @@ def test_current_cycle_and_closing_with_grades(session: Session) -> None:
     )
     close_cycle(session=session, workspace_id=ws, cycle_id=company.cycle.id, now=utcnow())
     session.commit()
-    assert users.grade == 0.65
+    # A tree is a read-only snapshot (rows); the graded KR is read back.
+    assert session.get(KeyResult, users.id).grade == 0.65
     assert company.platform.grade == pytest.approx(round(0.65 / 3, 2))
     assert company.platform.status == "closed"
     assert current_cycle(session=session, workspace_id=ws, today=MID).id == year.id
     with pytest.raises(Refused, match="already closed"):
         close_cycle(session=session, workspace_id=ws, cycle_id=company.cycle.id, now=utcnow())
+
+
+def _kr_owners_company(session: Session) -> dict[str, int]:
+    """Four objectives: Alice holds a KR in two, Bob owns one without a KR of his, an
+    archived KR of Carol's, and a closed-cycle objective where Alice holds a KR too."""
+    company = reference_company(session)
+    ws, cycle = company.workspace_id, company.cycle.id
+    spec = KRSpec("Ship it", KRKind.MILESTONE, 1)
+    mixed = create_objective(
+        session=session,
+        workspace_id=ws,
+        cycle_id=cycle,
+        owner_id="UBOB",  # Bob owns it; his KR-less ownership does not count
+        title="Mixed",
+        key_results=[
+            KRSpec("Alice's", KRKind.MILESTONE, 1, owner_id="UALICE"),
+            KRSpec("Dan's", KRKind.MILESTONE, 1, owner_id="UDAN"),
+        ],
+    )
+    alone = create_objective(
+        session=session,
+        workspace_id=ws,
+        cycle_id=cycle,
+        owner_id="UALICE",
+        title="Alone",
+        parent_id=company.platform.id,
+        key_results=[spec],
+    )
+    carol = create_objective(
+        session=session,
+        workspace_id=ws,
+        cycle_id=cycle,
+        owner_id="UCAROL",
+        title="Carol's archived KR",
+        key_results=[spec],
+    )
+    for kr in load_tree(session=session, workspace_id=ws, today=MID, editable=True).krs_of(
+        carol.id
+    ):
+        kr.archived_at = utcnow()
+        session.add(kr)
+    later = create_cycle(
+        session=session,
+        workspace_id=ws,
+        name="H2 2026",
+        start_date=date(2026, 7, 6),
+        end_date=date(2026, 12, 31),
+    )
+    elsewhere = create_objective(
+        session=session,
+        workspace_id=ws,
+        cycle_id=later.id,
+        owner_id="UALICE",
+        title="Next half",
+        key_results=[spec],
+    )
+    session.commit()
+    return {
+        "mixed": mixed.id,  # type: ignore[dict-item]
+        "alone": alone.id,  # type: ignore[dict-item]
+        "carol": carol.id,  # type: ignore[dict-item]
+        "elsewhere": elsewhere.id,  # type: ignore[dict-item]
+        "cycle": cycle,  # type: ignore[dict-item]
+        "platform": company.platform.id,  # type: ignore[dict-item]
+    }
+
+
+def test_kr_owner_ids_loads_the_objectives_where_they_hold_a_kr(session: Session) -> None:
+    ids = _kr_owners_company(session)
+    full = load_tree(session=session, workspace_id="T0REF", today=MID, cycle_ids=[ids["cycle"]])
+
+    def load(owners: list[str]):  # type: ignore[no-untyped-def]
+        return load_tree(
+            session=session,
+            workspace_id="T0REF",
+            today=MID,
+            cycle_ids=[ids["cycle"]],
+            kr_owner_ids=owners,
+        )
+
+    alice = load(["UALICE"])
+    assert [o.id for o in alice.objectives] == [ids["mixed"], ids["alone"]]
+    # Every KR of those objectives, in the full tree's order, with the same health.
+    assert [kr.id for kr in alice.key_results] == [
+        kr.id for kr in full.key_results if kr.objective_id in (ids["mixed"], ids["alone"])
+    ]
+    assert {kr.owner_id for kr in alice.key_results} == {"UALICE", "UDAN"}
+    for kr in alice.key_results:
+        assert alice.health.krs[kr.id] == full.health.krs[kr.id]
+    # Its parent is not loaded: the objective stands as a root of the narrowed tree.
+    assert ids["platform"] not in {o.id for o in alice.objectives}
+    assert [o.id for o in alice.roots] == [ids["mixed"], ids["alone"]]
+
+    assert load(["UBOB"]).objectives == []  # owns an objective, holds no KR
+    assert load(["UCAROL"]).objectives == []  # her only KR is archived
+    assert load([]).objectives == [] and load([]).key_results == []
+    assert {o.id for o in load(["UDAN", "U0CEO"]).objectives} == {
+        ids["mixed"],
+        ids["platform"],
+        *[o.id for o in full.objectives if o.title == "Enhance customer support"],
+    }
+    # Combined with the cycle filter: without cycle_ids, every open cycle.
+    every_cycle = load_tree(
+        session=session, workspace_id="T0REF", today=MID, kr_owner_ids=["UALICE"]
+    )
+    assert [o.id for o in every_cycle.objectives] == [ids["mixed"], ids["alone"], ids["elsewhere"]]
+
+
+@pytest.mark.parametrize("size", [10, 1000])
+def test_kr_owner_ids_takes_a_constant_number_of_statements(
+    session: Session, count_statements, size: int
+) -> None:
+    _seed(session, size)  # objective i and its two KRs belong to U{i % 7}
+    session.expunge_all()
+    owners = [f"U{i}" for i in range(3)]
+    with count_statements() as counter:
+        tree = load_tree(
+            session=session, workspace_id="T0BIG", today=date(2026, 2, 1), kr_owner_ids=owners
+        )
+    assert counter.count == 5, counter.statements
+    expected = [i for i in range(size) if i % 7 < 3]
+    assert sorted(o.title for o in tree.objectives) == sorted(f"Objective {i}" for i in expected)
+    assert len(tree.key_results) == 2 * len(expected)
+    assert {kr.owner_id for kr in tree.key_results} == set(owners)
