@@ -77,7 +77,10 @@ def insert_ignoring_conflicts(session: Session, table: type[SQLModel], rows: lis
     if not rows:
         return 0
     module = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    result = session.execute(module.insert(table).values(rows).on_conflict_do_nothing())
+    statement = module.insert(table).values(rows).on_conflict_do_nothing()
+    # Without preserve_rowcount, psycopg's driver reports -1 for this INSERT: every plan
+    # counted 0 on PostgreSQL.
+    result = session.execute(statement.execution_options(preserve_rowcount=True))
     return max(result.rowcount or 0, 0)  # type: ignore[attr-defined]
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -144,7 +144,14 @@ class Sender:
         self.digests = digests or DigestService(service.engine, clock=service.clock)
 
     def run(self, *, workspace_id: str | None = None, force: bool = False) -> SendReport:
-        """Plan what is due, then send until nothing is left to claim."""
+        """Plan what is due, then send until nothing is left to claim.
+
+        The pool is kept fed: the next batch is claimed while the last one is still being
+        sent (once few enough rows are left in hand), so neither a batch's last posts nor
+        the claim itself leave the senders idle. At most batch + 2 × concurrency rows are
+        in hand at a time; those are excluded from the claims, so a short reclaim_after
+        cannot hand them out again while they are on the wire.
+        """
         started = time.monotonic()
         self.service.plan(
             profiles=lookup_profiles(self.client_for), workspace_id=workspace_id, force=force
@@ -152,17 +159,23 @@ class Sender:
         self.digests.plan(workspace_id=workspace_id)  # digests: due on the digest day only
         report = SendReport()
         tried: set[int | None] = set()  # once per run: a row left in doubt waits for the next
+        in_hand: dict[Future[SendReport], int] = {}  # claimed, not delivered yet -> row id
+        refill_at = 2 * self.concurrency  # claim again when this few are left in hand
+        more = True  # until a claim brings nothing new
         with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
-            while True:
-                claimed = self.service.claim(
-                    limit=self.batch, reclaim_after=self.reclaim_after, workspace_id=workspace_id
-                )
-                deliveries = [d for d in claimed if d.message.id not in tried]
-                if not deliveries:
-                    break
-                tried.update(d.message.id for d in deliveries)
-                for result in pool.map(self._deliver, deliveries):
-                    report.add(result)
+            try:
+                while more or in_hand:
+                    if more and len(in_hand) <= refill_at:
+                        more = self._claim_into(pool, in_hand, tried, workspace_id)
+                        continue
+                    done, _ = wait(in_hand, return_when=FIRST_COMPLETED)
+                    for future in done:
+                        del in_hand[future]
+                        report.add(future.result())
+            except BaseException:
+                for future in in_hand:  # what has not started stays claimed, as if we died
+                    future.cancel()
+                raise
         if report.sent or report.failed or report.recovered:
             log_event(
                 log,
@@ -175,6 +188,27 @@ class Sender:
                 duration_ms=round((time.monotonic() - started) * 1000),
             )
         return report
+
+    def _claim_into(
+        self,
+        pool: ThreadPoolExecutor,
+        in_hand: dict[Future[SendReport], int],
+        tried: set[int | None],
+        workspace_id: str | None,
+    ) -> bool:
+        """Claim a batch and hand what this run has not tried yet to the pool; False when
+        there was nothing new."""
+        claimed = self.service.claim(
+            limit=self.batch,
+            reclaim_after=self.reclaim_after,
+            workspace_id=workspace_id,
+            exclude_ids=set(in_hand.values()),
+        )
+        deliveries = [d for d in claimed if d.message.id not in tried]
+        tried.update(d.message.id for d in deliveries)
+        for delivery in deliveries:
+            in_hand[pool.submit(self._deliver, delivery)] = delivery.message.id  # type: ignore[assignment]
+        return bool(deliveries)
 
     def _deliver(self, delivery: Delivery) -> SendReport:
         message = delivery.message

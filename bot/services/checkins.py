@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
@@ -176,6 +176,12 @@ class CheckinService:
         now: datetime,
         force: bool,
     ) -> int:
+        """Plan the prompts and reminders due in one workspace.
+
+        Everyone due is compared with what the outbox already holds for their period (one
+        narrow query), so a run after everything is planned neither inserts nor asks whether
+        people answered: only those about to get a new row are checked against check-ins.
+        """
         cadence = cadence_of(ws)
         wanted: list[outbox.PlannedMessage] = []
         periods: dict[str, date] = {}
@@ -195,37 +201,58 @@ class CheckinService:
                 continue
             periods[user_id] = period
             wanted.append(outbox.PlannedMessage(user_id, period, PROMPT, min(due, now)))
+        if not periods:
+            return 0
+        kinds = [PROMPT, *(reminder_kind(n) for n in range(1, ws.max_reminders + 1))]
         with session_scope(self.engine) as session:
+            existing: dict[tuple[str, date], dict[str, outbox.Planned]] = defaultdict(dict)
+            for row in outbox.list_planned(
+                session=session,
+                workspace_id=ws.team_id,
+                periods=sorted(set(periods.values())),
+                kinds=kinds,
+            ):
+                existing[(row.recipient, row.period_start)][row.kind] = row
+            # A prompt already in the outbox would be ignored by the insert anyway.
+            prompts = [
+                w for w in wanted if PROMPT not in existing.get((w.recipient, w.period_start), {})
+            ]
+            reminders = self._due_reminders(ws, people, periods, existing, now)
+            asking = {m.recipient for m in prompts} | {m.recipient for m in reminders}
             done = checkin_store.checked_in(
                 session=session,
                 workspace_id=ws.team_id,
-                key_result_ids=[kr.id for u in periods for kr in owners[u]],  # type: ignore[misc]
-                periods=sorted(set(periods.values())),
+                key_result_ids=[kr.id for u in asking for kr in owners[u]],  # type: ignore[misc]
+                periods=sorted({periods[u] for u in asking}),
             )
-            answered = {
-                u for u, p in periods.items() if all((kr.id, p) in done for kr in owners[u])
-            }
-            prompts = [w for w in wanted if w.recipient not in answered]
-            count = outbox.plan_messages(session=session, workspace_id=ws.team_id, planned=prompts)
-            count += self._plan_reminders(session, ws, people, periods, answered, now)
+            answered = {u for u in asking if all((kr.id, periods[u]) in done for kr in owners[u])}
+            count = outbox.plan_messages(
+                session=session,
+                workspace_id=ws.team_id,
+                planned=[m for m in prompts if m.recipient not in answered],
+            )
+            count += outbox.plan_messages(
+                session=session,
+                workspace_id=ws.team_id,
+                planned=[m for m in reminders if m.recipient not in answered],
+            )
         return count
 
-    def _plan_reminders(  # type: ignore[no-untyped-def]
-        self, session, ws: Workspace, people, periods, answered, now: datetime
-    ) -> int:
-        if ws.max_reminders < 1 or not periods:
-            return 0
-        sent: dict[tuple[str, date], dict[str, OutboxMessage]] = defaultdict(dict)
-        for period in set(periods.values()):
-            for m in outbox.list_messages(
-                session=session, workspace_id=ws.team_id, period_start=period
-            ):
-                sent[(m.recipient, m.period_start)][m.kind] = m
+    def _due_reminders(
+        self,
+        ws: Workspace,
+        people: dict[str, Person],
+        periods: dict[str, date],
+        existing: dict[tuple[str, date], dict[str, outbox.Planned]],
+        now: datetime,
+    ) -> list[outbox.PlannedMessage]:
+        """The next reminder of each chain whose previous message went out long enough ago
+        (whether the person has answered since is the caller's question)."""
+        if ws.max_reminders < 1:
+            return []
         reminders = []
         for user_id, period in periods.items():
-            if user_id in answered:
-                continue
-            mine = sent.get((user_id, period), {})
+            mine = existing.get((user_id, period), {})
             chain = [mine.get(PROMPT)] + [
                 mine.get(reminder_kind(n)) for n in range(1, ws.max_reminders + 1)
             ]
@@ -240,7 +267,7 @@ class CheckinService:
                 if due <= now and now.astimezone(tz).date() < period_end(period, cadence_of(ws)):
                     reminders.append(outbox.PlannedMessage(user_id, period, reminder_kind(n), due))
                 break
-        return outbox.plan_messages(session=session, workspace_id=ws.team_id, planned=reminders)
+        return reminders
 
     # -- handing messages to the sender ------------------------------------------------
 
@@ -251,8 +278,14 @@ class CheckinService:
         reclaim_after: timedelta,
         workspace_id: str | None = None,
         now: datetime | None = None,
+        exclude_ids: Collection[int] = (),
     ) -> list[Delivery]:
-        """Claim due messages and load what they show; drops what became pointless."""
+        """Claim due messages and load what they show; drops what became pointless.
+
+        exclude_ids: rows the caller is still sending, never handed out again meanwhile.
+        What a prompt shows is loaded for its recipients only (their KRs' objectives), in a
+        read-only session: a claim does not hold the write lock while it reads.
+        """
         now = now or self.clock()
         with session_scope(self.engine) as session:
             claims = outbox.claim_due(
@@ -261,6 +294,7 @@ class CheckinService:
                 limit=limit,
                 reclaim_after=reclaim_after,
                 workspace_id=workspace_id,
+                exclude_ids=exclude_ids,
             )
         deliveries: list[Delivery] = []
         by_workspace: dict[str, list[outbox.Claim]] = defaultdict(list)
@@ -270,72 +304,75 @@ class CheckinService:
             else:
                 by_workspace[claim.message.workspace_id].append(claim)
         for ws_id, ws_claims in by_workspace.items():
-            with session_scope(self.engine) as session:
-                ws = get_workspace(session=session, workspace_id=ws_id)
-                cadence = cadence_of(ws)
-                cycle_ids = running_cycle_ids(session, ws_id, now.date())
-                tree = load_tree(
-                    session=session, workspace_id=ws_id, today=now.date(), cycle_ids=cycle_ids
-                )
-                people = get_people(
-                    session=session,
-                    workspace_id=ws_id,
-                    user_ids=[c.message.recipient for c in ws_claims],
-                )
-                krs_by_owner: dict[str, list[KeyResult]] = defaultdict(list)
-                for kr in tree.key_results:
+            deliveries += self._prepare(ws_id, ws_claims, now)
+        return deliveries
+
+    def _prepare(self, ws_id: str, claims: list[outbox.Claim], now: datetime) -> list[Delivery]:
+        """Claimed prompts and reminders of one workspace: ready to send, or settled here."""
+        recipients = sorted({c.message.recipient for c in claims})
+        with session_scope(self.engine, read_only=True) as session:
+            ws = get_workspace(session=session, workspace_id=ws_id)
+            cycle_ids = running_cycle_ids(session, ws_id, now.date())
+            tree = load_tree(
+                session=session,
+                workspace_id=ws_id,
+                today=now.date(),
+                cycle_ids=cycle_ids,
+                kr_owner_ids=recipients,
+            )
+            people = get_people(session=session, workspace_id=ws_id, user_ids=recipients)
+            asked = set(recipients)
+            krs_by_owner: dict[str, list[KeyResult]] = defaultdict(list)
+            for kr in tree.key_results:  # their objectives' other KRs are shown, not asked
+                if kr.owner_id in asked:
                     krs_by_owner[kr.owner_id].append(kr)
-                done = checkin_store.checked_in(
-                    session=session,
-                    workspace_id=ws_id,
-                    key_result_ids=[kr.id for kr in tree.key_results],  # type: ignore[misc]
-                    periods=sorted({c.message.period_start for c in ws_claims}),
+            done = checkin_store.checked_in(
+                session=session,
+                workspace_id=ws_id,
+                key_result_ids=[kr.id for krs in krs_by_owner.values() for kr in krs],  # type: ignore[misc]
+                periods=sorted({c.message.period_start for c in claims}),
+            )
+        cadence = cadence_of(ws)
+        deliveries: list[Delivery] = []
+        skipped: list[tuple[int, str]] = []  # (message id, reason)
+        released: list[tuple[int, datetime]] = []  # (message id, due again at)
+        for claim in claims:
+            m = claim.message
+            message_id: int = m.id  # type: ignore[assignment]
+            krs = krs_by_owner.get(m.recipient, [])
+            person = people.get(m.recipient)
+            if not krs or all((kr.id, m.period_start) in done for kr in krs):
+                skipped.append((message_id, "nothing to ask"))
+                continue
+            tz = zone(person.tz if person else None, fallback=ws.default_timezone)
+            wait_until = next_working_moment(now, tz)
+            # The period is over before we may speak: next period's prompt asks.
+            period_over = wait_until.astimezone(tz).date() >= period_end(m.period_start, cadence)
+            configured = prompt_time(m.period_start, cadence, tz) if m.kind == PROMPT else None
+            hold = None if may_prompt(now, tz, configured=configured) else wait_until
+            if claim.maybe_sent:
+                # Slack may have it: the sender looks in the DM first, then applies the same
+                # gate before posting anything.
+                deliveries.append(
+                    Delivery(m, True, tree, krs, hold_until=hold, period_over=period_over)
                 )
-                for claim in ws_claims:
-                    m = claim.message
-                    krs = krs_by_owner.get(m.recipient, [])
-                    person = people.get(m.recipient)
-                    if not krs or all((kr.id, m.period_start) in done for kr in krs):
-                        outbox.mark_finished(
-                            session=session,
-                            message_id=m.id,  # type: ignore[arg-type]
-                            state=OutboxState.SKIPPED,
-                            error="nothing to ask",
-                        )
-                        continue
-                    tz = zone(person.tz if person else None, fallback=ws.default_timezone)
-                    wait_until = next_working_moment(now, tz)
-                    # The period is over before we may speak: next period's prompt asks.
-                    period_over = wait_until.astimezone(tz).date() >= period_end(
-                        m.period_start, cadence
+            elif period_over:
+                skipped.append((message_id, "period over"))
+            elif hold is not None:
+                released.append((message_id, hold))
+            else:
+                deliveries.append(Delivery(m, False, tree, krs))
+        if skipped or released:
+            with session_scope(self.engine) as session:
+                for message_id, reason in skipped:
+                    outbox.mark_finished(
+                        session=session,
+                        message_id=message_id,
+                        state=OutboxState.SKIPPED,
+                        error=reason,
                     )
-                    configured = (
-                        prompt_time(m.period_start, cadence, tz) if m.kind == PROMPT else None
-                    )
-                    hold = None if may_prompt(now, tz, configured=configured) else wait_until
-                    if claim.maybe_sent:
-                        # Slack may have it: the sender looks in the DM first, then applies
-                        # the same gate before posting anything.
-                        deliveries.append(
-                            Delivery(m, True, tree, krs, hold_until=hold, period_over=period_over)
-                        )
-                        continue
-                    if period_over:
-                        outbox.mark_finished(
-                            session=session,
-                            message_id=m.id,  # type: ignore[arg-type]
-                            state=OutboxState.SKIPPED,
-                            error="period over",
-                        )
-                        continue
-                    if hold is not None:
-                        outbox.release(
-                            session=session,
-                            message_id=m.id,  # type: ignore[arg-type]
-                            due_at=hold,
-                        )
-                        continue
-                    deliveries.append(Delivery(m, claim.maybe_sent, tree, krs))
+                for message_id, due_at in released:
+                    outbox.release(session=session, message_id=message_id, due_at=due_at)
         return deliveries
 
     def sent(self, message_id: int, *, channel_id: str, ts: str) -> None:
