@@ -23,7 +23,7 @@ from slack_sdk.http_retry.builtin_handlers import (
 from sqlalchemy import Engine
 
 from bot.config import BOT_SCOPES, Settings
-from bot.listeners import Deps, register_all
+from bot.listeners import Deps, WorkPool, register_all
 from bot.services.checkins import CheckinService
 from bot.services.installs import InstallService, installation_store, state_store
 from bot.services.okrs import OKRService
@@ -62,8 +62,8 @@ def build_app(
         installation_store=None if oauth is None else oauth.installation_store,
         logger=logging.getLogger("ladder.bolt"),
         # Bolt runs each listener, ack() included, in this pool (default: 5 threads), and
-        # answers Slack 404 when the ack has not come within 3 s: five long `/okr status all`
-        # requests would starve every other command's ack. As many as the server's threads.
+        # answers Slack 404 when the ack has not come within 3 s. Listeners hand slow work to
+        # deps.work after acking; this pool has as many threads as the server.
         listener_executor=ThreadPoolExecutor(max_workers=LISTENER_THREADS),
     )
     deps = Deps(
@@ -71,6 +71,7 @@ def build_app(
         checkins=CheckinService(engine, clock=clock),
         people=PeopleDirectory(),
         clock=clock,
+        work=WorkPool(WORK_THREADS),
     )
     register_all(app, deps)
     return app
@@ -79,6 +80,10 @@ def build_app(
 # ---------------------------------------------------------------------------- OAuth mode
 
 LISTENER_THREADS = 16  # also gunicorn's threads (bot/server.py); storage/db.py pools as many
+# Slow work after ack (tree renders, exports): CPU-bound under one interpreter lock, so two
+# threads finish as much as more would (one computes while the other waits on the database
+# or Slack), and fewer of them leave the lock to the acks more often (bot/listeners/work.py).
+WORK_THREADS = 2
 
 
 INSTALL_FAILURES = {

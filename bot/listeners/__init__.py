@@ -11,9 +11,14 @@ from typing import Any, TypeVar
 
 from slack_bolt import App
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError, SlackClientError
 
-from bot.listeners.middleware import install_request_logging, note_failure
+from bot.listeners.middleware import (
+    SLACK_FAILURES,
+    install_request_logging,
+    note_failure,
+    slack_failure,
+)
+from bot.listeners.work import WorkPool
 from bot.logs import log_event
 from bot.services.checkins import CheckinService
 from bot.services.okrs import OKRService
@@ -26,6 +31,7 @@ class Deps:
     checkins: CheckinService
     people: PeopleDirectory
     clock: Callable[[], datetime]
+    work: WorkPool  # slow work after ack(), off Bolt's listener threads (work.py)
 
     def is_admin(self, client: WebClient, workspace_id: str, user_id: str) -> Callable[[], bool]:
         """A lazy admin check: Slack is asked only if the answer is needed."""
@@ -41,14 +47,8 @@ def workspace_of(body: dict, context: dict) -> str:
 
 
 log = logging.getLogger("ladder.listeners")
-SLACK_FAILURES = (SlackClientError, OSError)  # Slack refused, or the network gave out
 Listener = TypeVar("Listener", bound=Callable[..., Any])
-
-
-def slack_failure(error: BaseException) -> str:
-    if isinstance(error, SlackApiError):
-        return str(error.response.get("error"))
-    return type(error).__name__
+__all__ = ["SLACK_FAILURES", "Deps", "WorkPool", "shielded", "slack_failure", "workspace_of"]
 
 
 def shielded(listener: Listener) -> Listener:

@@ -1,11 +1,12 @@
 """One log line per Slack request: workspace, user, what was asked, how long, how it ended.
 
 What is timed: Bolt's global middleware does not wrap the listener (its `next()` only lets
-dispatch go on), and Ladder's listeners ack first and keep working in Bolt's listener
-thread afterwards (process_before_response is off). So the clock starts in this middleware
-(after Bolt's signature check and authorization) and stops when the listener returns, in
-Bolt's listener completion handler: `duration_ms` is the whole handling, service calls and
-the Slack API call included, not just the time to ack. The line is written then, once.
+dispatch go on), and Ladder's listeners ack first and keep working afterwards, in Bolt's
+listener thread or on the work pool (work.py). So the clock starts in this middleware
+(after Bolt's signature check and authorization) and stops when the listener has returned
+(Bolt's listener completion handler) and the work it handed off has ended: `duration_ms` is
+the whole handling, service calls and the Slack API call included, not just the time to ack.
+The line is written then, once.
 
 Requests that no listener handles get Bolt's own "Unhandled request" warning instead, and
 requests refused before any middleware (a bad signature) Bolt's signature warning.
@@ -22,11 +23,13 @@ from typing import Any
 from slack_bolt import App, BoltRequest, BoltResponse
 from slack_bolt.listener.listener_completion_handler import ListenerCompletionHandler
 from slack_bolt.listener.listener_error_handler import ListenerErrorHandler
+from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot.logs import log_event
 
 log = logging.getLogger("ladder.requests")
 
+SLACK_FAILURES = (SlackClientError, OSError)  # Slack refused, or the network gave out
 _KEY = "ladder_request_log"  # the request's _RequestLog in Bolt's context
 SUB_MAX = 32  # the first word of a command is user text: bounded
 
@@ -55,19 +58,46 @@ def request_fields(body: dict) -> dict[str, Any]:
     return {"kind": kind}
 
 
+def slack_failure(error: BaseException) -> str:
+    if isinstance(error, SlackApiError):
+        return str(error.response.get("error"))
+    return type(error).__name__
+
+
 class _RequestLog:
-    """One request's line, written once by whichever listener run finishes it."""
+    """One request's line, written once: when the listener run has finished and no work it
+    handed off (work.py) is still going."""
 
     def __init__(self, fields: dict[str, Any]) -> None:
         self.fields = fields
         self.started = time.perf_counter()
         self.error: str | None = None
         self._written = False
+        self._held = 0  # handed-off work still running
+        self._finished: tuple[BoltResponse | None] | None = None  # the listener's end
         self._lock = threading.Lock()
+
+    def hold(self) -> Callable[[], None]:
+        with self._lock:
+            self._held += 1
+        released = threading.Event()
+
+        def release() -> None:
+            if released.is_set():
+                return
+            released.set()
+            with self._lock:
+                self._held -= 1
+                finished = self._finished
+            if finished is not None:
+                self.finish(finished[0])
+
+        return release
 
     def finish(self, response: BoltResponse | None) -> None:
         with self._lock:
-            if self._written:
+            self._finished = (response,)
+            if self._written or self._held:
                 return
             self._written = True
         duration_ms = (time.perf_counter() - self.started) * 1000
@@ -111,6 +141,15 @@ class _NoteErrors(ListenerErrorHandler):
         if isinstance(entry, _RequestLog):
             entry.error = type(error).__name__
         self.inner.handle(error=error, request=request, response=response)
+
+
+def hold_request_log(context: Any) -> Callable[[], None]:
+    """The request's line waits for work handed off after ack; call what this returns when
+    that work is done (a no-op when the request has no line, e.g. outside Bolt)."""
+    entry = context.get(_KEY) if context is not None else None
+    if isinstance(entry, _RequestLog):
+        return entry.hold()
+    return lambda: None
 
 
 def note_failure(context: Any, error: str) -> None:

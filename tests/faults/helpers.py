@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy import Engine
 from sqlmodel import Session, SQLModel
 
+from bot.listeners.work import WorkPool
 from bot.okr.kinds import KRKind
 from storage.cycles import create_cycle
 from storage.models import KeyResult, Objective
@@ -28,14 +29,17 @@ from tests.support.slack_standin import SlackStandIn
 
 
 class ListenerRuns:
-    """Bolt listener runs started and finished, from Bolt's own start/completion hooks.
+    """Bolt listener runs started and finished, from Bolt's own start/completion hooks, and
+    the work pools listeners hand their slow part to after ack (bot/listeners/work.py).
 
-    Listeners ack first and keep working afterwards (a DM, a chat.update); whatever they
-    log at the end is only there once the run finished. `wait_idle` waits for that.
+    Listeners ack first and keep working afterwards (a DM, a chat.update), some of it on a
+    work pool; whatever they log at the end is only there once that is over. `wait_idle`
+    waits for it.
     """
 
     def __init__(self) -> None:
         self.started = self.finished = 0
+        self.pools: list[WorkPool] = []
         self._cond = threading.Condition()
 
     def _count(self, which: str) -> None:
@@ -43,16 +47,25 @@ class ListenerRuns:
             setattr(self, which, getattr(self, which) + 1)
             self._cond.notify_all()
 
+    def _pools_idle(self, timeout: float) -> None:
+        # A listener hands work off before its run finishes, so once runs are done, every
+        # hand-off is already counted in its pool.
+        busy = [p.pending for p in self.pools if not p.wait_idle(timeout)]
+        assert not busy, f"work still going after the listener runs: {busy}"
+
     def wait_finished(self, count: int, timeout: float = 10.0) -> None:
-        """Until `count` runs have finished (a run may start after the HTTP answer)."""
+        """Until `count` runs have finished (a run may start after the HTTP answer), and the
+        work they handed off with them."""
         with self._cond:
             done = self._cond.wait_for(lambda: self.finished >= count, timeout)
         assert done, f"{self.finished} of {count} listener runs finished"
+        self._pools_idle(timeout)
 
     def wait_idle(self, timeout: float = 10.0) -> None:
         with self._cond:
             idle = self._cond.wait_for(lambda: self.finished >= self.started, timeout)
         assert idle, f"{self.started - self.finished} listener run(s) still going"
+        self._pools_idle(timeout)
 
 
 @contextmanager

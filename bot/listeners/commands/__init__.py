@@ -48,12 +48,7 @@ def register(app: App, deps: Deps) -> None:
             close = difflib.get_close_matches(sub, SUBCOMMANDS, n=1, cutoff=0.5)
             respond(**build_help(unknown=sub, suggestion=close[0] if close else None))
             return
-        try:
-            handler(call)
-        except PermissionDenied as error:
-            respond(**build_refusal(str(error)))
-        except (Refused, NotFound) as error:
-            respond(**build_error(escape(str(error))))
+        call.run(handler)
 
 
 class Call:
@@ -74,6 +69,22 @@ class Call:
         self.workspace_id, self.rest = workspace_id, rest
         self.user_id: str = body["user_id"]
         self.channel_id: str = body.get("channel_id", "")
+
+    def run(self, handler: Handler) -> None:
+        """The handler, its refusals answered as replies."""
+        try:
+            handler(self)
+        except PermissionDenied as error:
+            self.respond(**build_refusal(str(error)))
+        except (Refused, NotFound) as error:
+            self.respond(**build_error(escape(str(error))))
+
+    def after_ack(self, handler: Handler) -> None:
+        """Run the handler on the work pool: for replies that load whole trees or many rows,
+        so Bolt's listener threads stay free for other requests' acks."""
+        sub = self.body.get("text", "").split(maxsplit=1)
+        what = f"/okr {sub[0].casefold()[:32] if sub else ''}".strip()
+        self.deps.work.submit(lambda: self.run(handler), context=self.context, what=what)
 
     def is_admin(self) -> bool:
         return self.deps.is_admin(self.client, self.workspace_id, self.user_id)()
@@ -110,39 +121,43 @@ def _new(call: Call) -> None:
 
 
 def _status(call: Call) -> None:
+    call.after_ack(_post_status)
+
+
+def _post_status(call: Call) -> None:
+    # The reply is built in a function of its own so that the tree (tens of MB at 10,000
+    # objectives) is freed before Slack's round trip, not held through it.
+    call.respond(**_status_reply(call))
+
+
+def _status_reply(call: Call) -> dict:
     found = call.deps.okrs.status(
         workspace_id=call.workspace_id, channel_id=call.channel_id, argument=call.rest
     )
     if isinstance(found, str):
-        call.respond(**build_notice(escape(found)))
-        return
+        return build_notice(escape(found))
     tree, scope = found
     message = build_status_message(tree=tree, scope=scope, now=call.deps.clock())
-    call.respond(response_type="in_channel", **message)
+    return {"response_type": "in_channel", **message}
 
 
 def _mine(call: Call) -> None:
+    call.after_ack(_post_mine)
+
+
+def _post_mine(call: Call) -> None:
+    call.respond(**_mine_reply(call))  # the tree is freed before the round trip (see status)
+
+
+def _mine_reply(call: Call) -> dict:
     tree = call.deps.okrs.mine(workspace_id=call.workspace_id, user_id=call.user_id)
-    call.respond(**build_mine_message(tree=tree, user_id=call.user_id, now=call.deps.clock()))
+    return build_mine_message(tree=tree, user_id=call.user_id, now=call.deps.clock())
 
 
 def _checkin(call: Call) -> None:
     if call.rest.casefold() == "send":
         call.require_admin("send check-in prompts")
-        from bot.jobs.sender import Sender  # the listener layer drives delivery
-
-        report = Sender(call.deps.checkins, lambda _workspace: call.client).run(
-            workspace_id=call.workspace_id, force=True
-        )
-        call.respond(
-            **build_notice(
-                f"Check-in prompts: {report.sent} sent now, {report.deferred} waiting for "
-                "working hours or a retry, "
-                f"{report.failed} could not be delivered. People who already checked in, "
-                "are away, or were asked already are skipped.",
-                icon="📬",
-            )
-        )
+        call.after_ack(_send_checkins)
         return
     krs = call.deps.okrs.checkin_targets(workspace_id=call.workspace_id, user_id=call.user_id)
     if not krs:
@@ -152,6 +167,23 @@ def _checkin(call: Call) -> None:
         return
     view = build_checkin_modal(krs=krs, origin={"channel_id": call.channel_id})
     call.open_modal(view)
+
+
+def _send_checkins(call: Call) -> None:
+    from bot.jobs.sender import Sender  # the listener layer drives delivery
+
+    report = Sender(call.deps.checkins, lambda _workspace: call.client).run(
+        workspace_id=call.workspace_id, force=True
+    )
+    call.respond(
+        **build_notice(
+            f"Check-in prompts: {report.sent} sent now, {report.deferred} waiting for "
+            "working hours or a retry, "
+            f"{report.failed} could not be delivered. People who already checked in, "
+            "are away, or were asked already are skipped.",
+            icon="📬",
+        )
+    )
 
 
 def _away(call: Call) -> None:
@@ -221,6 +253,10 @@ def _cycle(call: Call) -> None:
     # Every word cycle_command accepts for a change (admin.py: new|create|add, close).
     if action in ("new", "create", "add", "close"):
         call.require_admin("close cycles" if action == "close" else "create cycles")
+    call.after_ack(_cycle_reply)  # closing grades every objective of the cycle
+
+
+def _cycle_reply(call: Call) -> None:
     outcome = admin.cycle_command(
         call.deps.okrs.engine, workspace_id=call.workspace_id, text=call.rest, now=call.deps.clock()
     )
@@ -254,5 +290,5 @@ HANDLERS: dict[str, Handler] = {
     "back": _back,
     "cycles": _cycle,
     "settings": _settings,
-    "export": export_okrs,
+    "export": lambda call: call.after_ack(export_okrs),
 }

@@ -20,15 +20,24 @@ def register(app: App, deps: Deps) -> None:
         if event.get("tab") != "home":
             return
         user_id = event["user"]
-        mine, team_name, team_tree, company = deps.okrs.home(
-            workspace_id=workspace_of(body, context), user_id=user_id
-        )
-        view = build_home(
-            mine=mine,
-            user_id=user_id,
-            team_name=team_name,
-            team_tree=team_tree,
-            company_tree=company,
-            now=deps.clock(),
-        )
-        client.views_publish(user_id=user_id, view=view)
+        workspace_id = workspace_of(body, context)
+
+        def home_view() -> dict:
+            mine, team_name, team_tree, company = deps.okrs.home(
+                workspace_id=workspace_id, user_id=user_id
+            )
+            return build_home(
+                mine=mine,
+                user_id=user_id,
+                team_name=team_name,
+                team_tree=team_tree,
+                company_tree=company,
+                now=deps.clock(),
+            )
+
+        def publish() -> None:
+            # The trees are freed when home_view returns, before Slack's round trip.
+            client.views_publish(user_id=user_id, view=home_view())
+
+        # The company tree can be thousands of objectives: off Bolt's listener threads.
+        deps.work.submit(publish, context=context, what="app_home_opened")

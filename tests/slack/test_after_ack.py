@@ -1,0 +1,127 @@
+"""Slow work runs after the ack on Ladder's own work pool, never in Bolt's listener threads.
+
+Bolt runs every ack in its listener pool and answers Slack 404 when an ack has not come
+within 3 seconds. Here `/okr status` is held inside its work (the service call blocks on an
+event) while more commands arrive than Bolt and the work pool have threads together: each
+must still be acked at once, and each gets its answer once the work is let go.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from bot.app import LISTENER_THREADS, WORK_THREADS
+from bot.services.okrs import OKRService
+from tests.slack.conftest import CEO, Ladder
+from tests.test_logs import RequestLines
+
+
+class Gate:
+    """Holds every `OKRService.status` call until opened; counts how many ran at once."""
+
+    def __init__(self) -> None:
+        self.opened = threading.Event()
+        self.running = self.peak = self.entered = 0
+        self._cond = threading.Condition()
+
+    def hold(self, call: Any) -> Any:
+        with self._cond:
+            self.entered += 1
+            self.running += 1
+            self.peak = max(self.peak, self.running)
+            self._cond.notify_all()
+        try:
+            assert self.opened.wait(30), "the gate was never opened"
+            return call()
+        finally:
+            with self._cond:
+                self.running -= 1
+
+    def wait_entered(self, count: int, timeout: float = 10.0) -> None:
+        with self._cond:
+            assert self._cond.wait_for(lambda: self.entered >= count, timeout), (
+                f"{self.entered} of {count} status calls started"
+            )
+
+
+@pytest.fixture
+def gate(monkeypatch: pytest.MonkeyPatch) -> Iterator[Gate]:
+    gate = Gate()
+    status = OKRService.status
+
+    def held(self: OKRService, **kwargs: Any) -> Any:
+        return gate.hold(lambda: status(self, **kwargs))
+
+    monkeypatch.setattr(OKRService, "status", held)
+    yield gate
+    gate.opened.set()  # a failed test must not leave work threads waiting
+
+
+@pytest.fixture
+def request_lines() -> Iterator[RequestLines]:
+    handler = RequestLines()
+    logger = logging.getLogger("ladder.requests")
+    level = logger.level
+    logger.setLevel(logging.INFO)  # a request that went well is logged at INFO
+    logger.addHandler(handler)
+    yield handler
+    logger.removeHandler(handler)
+    logger.setLevel(level)
+
+
+def test_acks_do_not_wait_for_work_that_is_still_running(ladder: Ladder, gate: Gate) -> None:
+    # More commands than Bolt's listener threads and the work pool's together: with the
+    # work in the listener threads, the 17th ack would wait 3 s and Slack would see 404.
+    commands = LISTENER_THREADS + WORK_THREADS + 4
+    for _ in range(commands):
+        response = ladder.acme.slash_command("status all", user_id=CEO)
+        assert response.status_code == 200 and response.text == "", response.text
+    gate.wait_entered(WORK_THREADS)
+    assert ladder.standin.calls("response_url") == []  # all of them still held
+    gate.opened.set()
+    ladder.standin.wait_for("response_url", count=commands, timeout=30)
+    posts = ladder.standin.responses
+    assert len({p.url for p in posts}) == len(posts) == commands  # each answered, once
+    assert all(p.response_type == "in_channel" and p.text for p in posts)
+    assert gate.entered == commands
+    assert gate.peak <= WORK_THREADS  # slow work shares a bounded pool, acks do not
+
+
+def test_the_request_line_is_written_when_the_handed_off_work_ends(
+    ladder: Ladder, gate: Gate, request_lines: RequestLines
+) -> None:
+    response = ladder.acme.slash_command("status all", user_id=CEO)
+    assert response.status_code == 200
+    gate.wait_entered(1)
+    assert request_lines.records == []  # the work is still going: no line yet
+    gate.opened.set()
+    ladder.standin.wait_for("response_url")
+    [line] = request_lines.wait(1)
+    assert line.ladder_fields["sub"] == "status"  # type: ignore[attr-defined]
+    assert line.ladder_fields["status"] == "ok"  # type: ignore[attr-defined]
+
+
+def test_a_crash_in_handed_off_work_is_logged_and_marks_the_request(
+    ladder: Ladder,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    request_lines: RequestLines,
+) -> None:
+    def broken(self: OKRService, **kwargs: Any) -> Any:
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(OKRService, "status", broken)
+    caplog.set_level(logging.INFO)
+    response = ladder.acme.slash_command("status all", user_id=CEO)
+    assert response.status_code == 200  # acked before the work failed
+    [line] = request_lines.wait(1)
+    assert line.ladder_fields["status"] == "error"  # type: ignore[attr-defined]
+    assert line.ladder_fields["error"] == "RuntimeError"  # type: ignore[attr-defined]
+    [crash] = [r for r in caplog.records if r.name == "ladder.work"]
+    assert crash.levelno == logging.ERROR and crash.exc_info is not None
+    assert "/okr status" in crash.getMessage() and "T0ACME" in crash.getMessage()
