@@ -213,7 +213,7 @@ def markdown(data: dict[str, Any]) -> str:
             f"Command: `{data['command']}`",
             "",
             "`/okr status all` (scope *all*) and `/okr status` in a channel linked to a team "
-            "(scope *team*). Load = `OKRService.status` (SQL + ORM + roll-up); render = "
+            "(scope *team*). Load = `OKRService.status` (SQL, result rows, roll-up); render = "
             "`build_status_message`. Medians in ms; statements exclude transaction control.",
             "",
             table(
