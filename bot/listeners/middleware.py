@@ -74,32 +74,30 @@ class _RequestLog:
         self.error: str | None = None
         self._written = False
         self._held = 0  # handed-off work still running
-        self._finished: tuple[BoltResponse | None] | None = None  # the listener's end
+        self._listener_done = False
+        self._response: BoltResponse | None = None
         self._lock = threading.Lock()
 
-    def hold(self) -> Callable[[], None]:
+    def hold(self) -> None:
         with self._lock:
             self._held += 1
-        released = threading.Event()
 
-        def release() -> None:
-            if released.is_set():
-                return
-            released.set()
-            with self._lock:
-                self._held -= 1
-                finished = self._finished
-            if finished is not None:
-                self.finish(finished[0])
-
-        return release
+    def release(self) -> None:
+        with self._lock:
+            self._held -= 1
+        self._write()
 
     def finish(self, response: BoltResponse | None) -> None:
         with self._lock:
-            self._finished = (response,)
-            if self._written or self._held:
+            self._listener_done, self._response = True, response
+        self._write()
+
+    def _write(self) -> None:
+        with self._lock:
+            if self._written or self._held or not self._listener_done:
                 return
             self._written = True
+            response = self._response
         duration_ms = (time.perf_counter() - self.started) * 1000
         status = "error" if self.error or (response and response.status >= 500) else "ok"
         extra = {"error": self.error} if self.error else {}
@@ -148,7 +146,8 @@ def hold_request_log(context: Any) -> Callable[[], None]:
     that work is done (a no-op when the request has no line, e.g. outside Bolt)."""
     entry = context.get(_KEY) if context is not None else None
     if isinstance(entry, _RequestLog):
-        return entry.hold()
+        entry.hold()
+        return entry.release
     return lambda: None
 
 

@@ -20,7 +20,7 @@ from bot.blocks.text import escape, unescape
 from bot.blocks.tree import build_mine_message, build_status_message
 from bot.listeners import SLACK_FAILURES, Deps, shielded, slack_failure, workspace_of
 from bot.listeners.commands.export import export_okrs
-from bot.listeners.middleware import note_failure
+from bot.listeners.middleware import note_failure, request_fields
 from bot.services import admin
 from bot.services import settings as settings_service
 from bot.services.okrs import PermissionDenied
@@ -82,8 +82,7 @@ class Call:
     def after_ack(self, handler: Handler) -> None:
         """Run the handler on the work pool: for replies that load whole trees or many rows,
         so Bolt's listener threads stay free for other requests' acks."""
-        sub = self.body.get("text", "").split(maxsplit=1)
-        what = f"/okr {sub[0].casefold()[:32] if sub else ''}".strip()
+        what = f"/okr {request_fields(self.body)['sub']}"
         self.deps.work.submit(lambda: self.run(handler), context=self.context, what=what)
 
     def is_admin(self) -> bool:
