@@ -9,7 +9,6 @@ from __future__ import annotations
 import html
 import logging
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
 from slack_bolt import App, BoltResponse
@@ -61,10 +60,10 @@ def build_app(
         # handlers); from oauth_settings alone it would refresh rotating tokens at slack.com.
         installation_store=None if oauth is None else oauth.installation_store,
         logger=logging.getLogger("ladder.bolt"),
-        # Bolt runs each listener, ack() included, in this pool (default: 5 threads), and
-        # answers Slack 404 when the ack has not come within 3 s. Listeners hand slow work to
-        # deps.work after acking; this pool has as many threads as the server.
-        listener_executor=ThreadPoolExecutor(max_workers=LISTENER_THREADS),
+        # Bolt answers Slack when the listener returns; every listener returns at its ack
+        # and goes on in deps.listeners (bot/listeners/prompt_ack.py). Bolt's default instead
+        # runs the listener in its own pool and looks for the ack every 10 ms.
+        process_before_response=True,
     )
     deps = Deps(
         okrs=OKRService(engine, clock=clock),
@@ -72,6 +71,7 @@ def build_app(
         people=PeopleDirectory(),
         clock=clock,
         work=WorkPool(WORK_THREADS),
+        listeners=WorkPool(LISTENER_THREADS, name="ladder-listener"),
     )
     register_all(app, deps)
     return app
@@ -80,10 +80,12 @@ def build_app(
 # ---------------------------------------------------------------------------- OAuth mode
 
 LISTENER_THREADS = 16  # also gunicorn's threads (bot/server.py); storage/db.py pools as many
-# Slow work after ack (tree renders, exports): CPU-bound under one interpreter lock, so two
-# threads finish as much as more would (one computes while the other waits on the database
-# or Slack), and fewer of them leave the lock to the acks more often (bot/listeners/work.py).
-WORK_THREADS = 2
+# Renders (tree loads and Block Kit for status, mine, Home, exports) run one at a time: they
+# are CPU-bound under one interpreter lock, so a second render thread finishes nothing
+# sooner, and every ack would wait for the lock behind two threads instead of one. Their
+# Slack calls go out from the listener pool, so no render waits for another's round trip
+# (Deps.render_then_send).
+WORK_THREADS = 1
 
 
 INSTALL_FAILURES = {

@@ -18,11 +18,15 @@ from bot.listeners.middleware import (
     note_failure,
     slack_failure,
 )
+from bot.listeners.prompt_ack import answer_at_ack
 from bot.listeners.work import WorkPool
 from bot.logs import log_event
 from bot.services.checkins import CheckinService
 from bot.services.okrs import OKRService
 from bot.services.people import PeopleDirectory
+
+Listener = TypeVar("Listener", bound=Callable[..., Any])
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -31,11 +35,30 @@ class Deps:
     checkins: CheckinService
     people: PeopleDirectory
     clock: Callable[[], datetime]
-    work: WorkPool  # slow work after ack(), off Bolt's listener threads (work.py)
+    work: WorkPool  # renders after ack(), one at a time, off the listeners' threads (work.py)
+    listeners: WorkPool  # where listeners run; Slack is answered at their ack (prompt_ack.py)
 
     def is_admin(self, client: WebClient, workspace_id: str, user_id: str) -> Callable[[], bool]:
         """A lazy admin check: Slack is asked only if the answer is needed."""
         return lambda: self.people.get(client, workspace_id=workspace_id, user_id=user_id).is_admin
+
+    def render_then_send(
+        self, render: Callable[[], T], send: Callable[[T], None], *, context: Any, what: str
+    ) -> None:
+        """After the ack: `render` on the work pool (one thread, renders are CPU-bound), then
+        `send` its result from the listener pool, so the next render does not wait for this
+        one's Slack round trip. What `render` loads is freed before `send` runs."""
+
+        def render_step() -> None:
+            result = render()
+            self.listeners.submit(lambda: send(result), context=context, what=what)
+
+        self.work.submit(render_step, context=context, what=what)
+
+    def listener(self, function: Listener) -> Listener:
+        """How every Ladder listener is registered: Slack failures logged, not raised
+        (`shielded`), run on the listener pool with Slack answered at the ack."""
+        return answer_at_ack(self.listeners, shielded(function))
 
 
 def workspace_of(body: dict, context: dict) -> str:
@@ -47,7 +70,6 @@ def workspace_of(body: dict, context: dict) -> str:
 
 
 log = logging.getLogger("ladder.listeners")
-Listener = TypeVar("Listener", bound=Callable[..., Any])
 __all__ = ["SLACK_FAILURES", "Deps", "WorkPool", "shielded", "slack_failure", "workspace_of"]
 
 
@@ -55,8 +77,7 @@ def shielded(listener: Listener) -> Listener:
     """A Slack call failing after the client's retries must not escape a listener.
 
     Everything a listener stores is stored before its Slack calls, so such a failure only
-    loses a reply, and is logged as a warning. Raised, it would be logged by Bolt as a crash
-    and, right after ack(), can even erase the ack (Bolt's runner then answers Slack 404).
+    loses a reply, and is logged as a warning, not as a crash with a traceback.
     Bolt reads the wrapped function's parameter names through functools.wraps.
     """
 

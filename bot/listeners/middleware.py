@@ -1,10 +1,10 @@
 """One log line per Slack request: workspace, user, what was asked, how long, how it ended.
 
 What is timed: Bolt's global middleware does not wrap the listener (its `next()` only lets
-dispatch go on), and Ladder's listeners ack first and keep working afterwards, in Bolt's
-listener thread or on the work pool (work.py). So the clock starts in this middleware
-(after Bolt's signature check and authorization) and stops when the listener has returned
-(Bolt's listener completion handler) and the work it handed off has ended: `duration_ms` is
+dispatch go on), and Ladder's listeners ack first and keep working afterwards, on the
+listener and work pools (prompt_ack.py, work.py). So the clock starts in this middleware
+(after Bolt's signature check and authorization) and stops when Bolt's listener completion
+handler has run and everything handed off has ended: `duration_ms` is
 the whole handling, service calls and the Slack API call included, not just the time to ack.
 The line is written then, once.
 

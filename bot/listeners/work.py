@@ -1,16 +1,17 @@
-"""Where a listener's slow part runs once Slack has its ack.
+"""Thread pools for what listeners do after Slack has its ack, and for the listeners themselves.
 
-Bolt runs every listener, `ack()` included, in one thread pool and answers Slack 404 if an
-ack has not come within 3 seconds. A listener that acks and then renders a tree of thousands
-of objectives holds its Bolt thread for the whole render, so a burst of `/okr status all`
-filled that pool and the next command's ack waited behind it. Listeners therefore ack, do
-what must happen in the request (open a modal while its trigger_id is fresh, validate a
-form), and hand the rest to this pool: a few threads of its own, so Bolt's threads stay free
-for acks however much work is queued. Tree renders are CPU-bound; more threads than this
-would only share the interpreter lock with the acks, not finish sooner.
+Two pools are built from this class (bot/app.py). The listener pool runs every listener:
+the request thread answers Slack at the ack and the listener goes on there
+(prompt_ack.py). The work pool, one thread, runs what loads whole trees or many rows
+(status, mine, the Home tab, cycle closes, exports): a listener acks, does what must happen
+in the request (open a modal while its trigger_id is fresh, validate a form), and hands the
+render here, so no listener thread is held by it and acks never queue behind renders. Renders
+are CPU-bound under one interpreter lock: more threads would finish nothing sooner and would
+only make each ack wait behind more of them for the lock. A render's Slack call goes back to
+the listener pool (Deps.render_then_send), so the next render does not wait for Slack.
 
-The request's log line (middleware.py) is written when the handed-off work ends, so its
-`duration_ms` still covers the whole handling.
+Each request's log line (middleware.py) is written when everything it handed off has ended,
+so its `duration_ms` still covers the whole handling.
 """
 
 from __future__ import annotations
@@ -28,9 +29,9 @@ log = logging.getLogger("ladder.work")
 
 
 class WorkPool:
-    def __init__(self, threads: int) -> None:
+    def __init__(self, threads: int, *, name: str = "ladder-work") -> None:
         self.threads = threads
-        self._executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="ladder-work")
+        self._executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix=name)
         self._idle = threading.Condition()
         self._pending = 0
 

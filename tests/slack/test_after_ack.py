@@ -1,9 +1,9 @@
-"""Slow work runs after the ack on Ladder's own work pool, never in Bolt's listener threads.
+"""Slow work runs after the ack on Ladder's work pool, never in the listeners' threads.
 
-Bolt runs every ack in its listener pool and answers Slack 404 when an ack has not come
-within 3 seconds. Here `/okr status` is held inside its work (the service call blocks on an
-event) while more commands arrive than Bolt and the work pool have threads together: each
-must still be acked at once, and each gets its answer once the work is let go.
+Slack gives up on an ack after 3 seconds. Here `/okr status` is held inside its render (the
+service call blocks on an event) while more commands arrive than the listener and work pools
+have threads together: each must still be acked at once, and each gets its answer once the
+work is let go. Renders run one at a time; their Slack calls go out from the listener pool.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from slack_bolt import Respond
 
 from bot.app import LISTENER_THREADS, WORK_THREADS
 from bot.services.okrs import OKRService
@@ -75,8 +76,8 @@ def request_lines() -> Iterator[RequestLines]:
 
 
 def test_acks_do_not_wait_for_work_that_is_still_running(ladder: Ladder, gate: Gate) -> None:
-    # More commands than Bolt's listener threads and the work pool's together: with the
-    # work in the listener threads, the 17th ack would wait 3 s and Slack would see 404.
+    # More commands than the listener pool's threads and the work pool's together: with the
+    # work in the listener threads, the 18th ack would wait until a render ended.
     commands = LISTENER_THREADS + WORK_THREADS + 4
     for _ in range(commands):
         response = ladder.acme.slash_command("status all", user_id=CEO)
@@ -125,3 +126,35 @@ def test_a_crash_in_handed_off_work_is_logged_and_marks_the_request(
     [crash] = [r for r in caplog.records if r.name == "ladder.work"]
     assert crash.levelno == logging.ERROR and crash.exc_info is not None
     assert "/okr status" in crash.getMessage() and "T0ACME" in crash.getMessage()
+
+
+def test_a_slow_reply_does_not_hold_up_the_next_render(
+    ladder: Ladder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The first reply's round trip to Slack is held; the second status must still be
+    # rendered and answered (one render thread: it would wait if replies were sent from it).
+    first_held, release = threading.Event(), threading.Event()
+    calls = 0
+    respond = Respond.__call__
+
+    def slow_first(self: Respond, *args: Any, **kwargs: Any) -> Any:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            first_held.set()
+            assert release.wait(30), "never released"
+        return respond(self, *args, **kwargs)
+
+    monkeypatch.setattr(Respond, "__call__", slow_first)
+    try:
+        ladder.acme.slash_command("status all", user_id=CEO)
+        first_url = ladder.acme.last_response_url
+        assert first_held.wait(10)
+        ladder.acme.slash_command("status all", user_id=CEO)
+        second_url = ladder.acme.last_response_url
+        ladder.standin.wait_for("response_url")
+        [answered] = ladder.standin.responses
+        assert answered.url == second_url != first_url
+    finally:
+        release.set()
+    ladder.standin.wait_for("response_url", count=2)

@@ -30,7 +30,7 @@ from bot.blocks.tree import (
     NEW_OBJECTIVE_ACTION,
     OBJECTIVE_MENU_ACTION,
 )
-from bot.listeners import Deps, shielded, workspace_of
+from bot.listeners import Deps, workspace_of
 from bot.services.drafts import KRDraft, fill_from_sentence
 from bot.services.okrs import PermissionDenied
 from storage.errors import NotFound
@@ -43,7 +43,7 @@ def register(app: App, deps: Deps) -> None:
     register_prompt_buttons(app, deps)
 
     @app.action(ADD_KR_ACTION)
-    @shielded
+    @deps.listener
     def add_key_result(ack: Ack, body: dict, context: dict, client: WebClient) -> None:
         ack()
         view = body["view"]
@@ -60,7 +60,7 @@ def register(app: App, deps: Deps) -> None:
         )
 
     @app.action(re.compile(f"^{PARSE_KR_ACTION_PREFIX}\\d+$"))
-    @shielded
+    @deps.listener
     def parse_key_result(ack: Ack, body: dict, context: dict, client: WebClient) -> None:
         """Enter pressed in a KR sentence: fill its fields from what the parser reads."""
         ack()
@@ -87,7 +87,7 @@ def register(app: App, deps: Deps) -> None:
         )
 
     @app.action(NEW_OBJECTIVE_ACTION)
-    @shielded
+    @deps.listener
     def new_objective(ack: Ack, body: dict, context: dict, client: WebClient) -> None:
         ack()
         form = deps.okrs.new_objective_form(
@@ -100,7 +100,7 @@ def register(app: App, deps: Deps) -> None:
 
     @app.action(_per_item(EDIT_OBJECTIVE_ACTION))
     @app.action(_per_item(CHECKIN_OBJECTIVE_ACTION))
-    @shielded
+    @deps.listener
     def objective_button(
         ack: Ack, body: dict, context: dict, client: WebClient, respond: Respond
     ) -> None:
@@ -110,7 +110,7 @@ def register(app: App, deps: Deps) -> None:
         _objective_action(deps, body, context, client, respond, verb, int(action["value"]))
 
     @app.action(_per_item(OBJECTIVE_MENU_ACTION))
-    @shielded
+    @deps.listener
     def objective_menu(
         ack: Ack, body: dict, context: dict, client: WebClient, respond: Respond
     ) -> None:
@@ -119,7 +119,7 @@ def register(app: App, deps: Deps) -> None:
         _objective_action(deps, body, context, client, respond, verb, int(raw_id))
 
     @app.action(_per_item(CHECKIN_KR_ACTION))
-    @shielded
+    @deps.listener
     def check_in_kr(
         ack: Ack, body: dict, context: dict, client: WebClient, respond: Respond
     ) -> None:
@@ -143,7 +143,7 @@ def register_prompt_buttons(app: App, deps: Deps) -> None:
     """The weekly prompt's two buttons."""
 
     @app.action(PROMPT_CHECKIN_ACTION)
-    @shielded
+    @deps.listener
     def prompt_check_in(
         ack: Ack, body: dict, context: dict, client: WebClient, respond: Respond
     ) -> None:
@@ -164,7 +164,7 @@ def register_prompt_buttons(app: App, deps: Deps) -> None:
         )
 
     @app.action(PROMPT_NO_CHANGE_ACTION)
-    @shielded
+    @deps.listener
     def prompt_no_change(
         ack: Ack, body: dict, context: dict, client: WebClient, respond: Respond
     ) -> None:

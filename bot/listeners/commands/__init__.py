@@ -18,7 +18,7 @@ from bot.blocks.objective_modal import build_objective_modal
 from bot.blocks.settings import build_settings_modal
 from bot.blocks.text import escape, unescape
 from bot.blocks.tree import build_mine_message, build_status_message
-from bot.listeners import SLACK_FAILURES, Deps, shielded, slack_failure, workspace_of
+from bot.listeners import SLACK_FAILURES, Deps, slack_failure, workspace_of
 from bot.listeners.commands.export import export_okrs
 from bot.listeners.middleware import note_failure, request_fields
 from bot.services import admin
@@ -33,7 +33,7 @@ Handler = Callable[..., None]
 
 def register(app: App, deps: Deps) -> None:
     @app.command("/okr")
-    @shielded
+    @deps.listener
     def okr(ack: Ack, body: dict, context: dict, client: WebClient, respond: Respond) -> None:
         ack()  # first, always: Slack gives us 3 seconds
         text = unescape(" ".join((body.get("text") or "").split()))
@@ -79,11 +79,32 @@ class Call:
         except (Refused, NotFound) as error:
             self.respond(**build_error(escape(str(error))))
 
-    def after_ack(self, handler: Handler) -> None:
-        """Run the handler on the work pool: for replies that load whole trees or many rows,
-        so Bolt's listener threads stay free for other requests' acks."""
-        what = f"/okr {request_fields(self.body)['sub']}"
-        self.deps.work.submit(lambda: self.run(handler), context=self.context, what=what)
+    def reply_after_ack(self, build: Callable[[Call], dict]) -> None:
+        """For replies that load whole trees or many rows: `build` renders on the work pool
+        (its refusals become the reply), the reply goes out from the listener pool."""
+        self.deps.render_then_send(
+            lambda: self._guarded(build),
+            lambda reply: self.respond(**reply),
+            context=self.context,
+            what=self.what,
+        )
+
+    def in_background(self, handler: Handler) -> None:
+        """For slow work that mostly waits on Slack (a check-in fan-out): on the listener
+        pool, not the render thread."""
+        self.deps.listeners.submit(lambda: self.run(handler), context=self.context, what=self.what)
+
+    @property
+    def what(self) -> str:
+        return f"/okr {request_fields(self.body)['sub']}"
+
+    def _guarded(self, build: Callable[[Call], dict]) -> dict:
+        try:
+            return build(self)
+        except PermissionDenied as error:
+            return build_refusal(str(error))
+        except (Refused, NotFound) as error:
+            return build_error(escape(str(error)))
 
     def is_admin(self) -> bool:
         return self.deps.is_admin(self.client, self.workspace_id, self.user_id)()
@@ -120,13 +141,9 @@ def _new(call: Call) -> None:
 
 
 def _status(call: Call) -> None:
-    call.after_ack(_post_status)
-
-
-def _post_status(call: Call) -> None:
-    # The reply is built in a function of its own so that the tree (tens of MB at 10,000
-    # objectives) is freed before Slack's round trip, not held through it.
-    call.respond(**_status_reply(call))
+    # The tree (tens of MB at 10,000 objectives) is freed when _status_reply returns, before
+    # Slack's round trip.
+    call.reply_after_ack(_status_reply)
 
 
 def _status_reply(call: Call) -> dict:
@@ -141,11 +158,7 @@ def _status_reply(call: Call) -> dict:
 
 
 def _mine(call: Call) -> None:
-    call.after_ack(_post_mine)
-
-
-def _post_mine(call: Call) -> None:
-    call.respond(**_mine_reply(call))  # the tree is freed before the round trip (see status)
+    call.reply_after_ack(_mine_reply)
 
 
 def _mine_reply(call: Call) -> dict:
@@ -156,7 +169,7 @@ def _mine_reply(call: Call) -> dict:
 def _checkin(call: Call) -> None:
     if call.rest.casefold() == "send":
         call.require_admin("send check-in prompts")
-        call.after_ack(_send_checkins)
+        call.in_background(_send_checkins)
         return
     krs = call.deps.okrs.checkin_targets(workspace_id=call.workspace_id, user_id=call.user_id)
     if not krs:
@@ -252,16 +265,16 @@ def _cycle(call: Call) -> None:
     # Every word cycle_command accepts for a change (admin.py: new|create|add, close).
     if action in ("new", "create", "add", "close"):
         call.require_admin("close cycles" if action == "close" else "create cycles")
-    call.after_ack(_cycle_reply)  # closing grades every objective of the cycle
+    call.reply_after_ack(_cycle_reply)  # closing grades every objective of the cycle
 
 
-def _cycle_reply(call: Call) -> None:
+def _cycle_reply(call: Call) -> dict:
     outcome = admin.cycle_command(
         call.deps.okrs.engine, workspace_id=call.workspace_id, text=call.rest, now=call.deps.clock()
     )
     # Grades concern everyone: a closed cycle is announced in the channel.
     visibility = "in_channel" if isinstance(outcome, admin.CycleClosed) else "ephemeral"
-    call.respond(response_type=visibility, **build_cycle_reply(outcome))
+    return {"response_type": visibility, **build_cycle_reply(outcome)}
 
 
 def _settings(call: Call) -> None:
@@ -289,5 +302,5 @@ HANDLERS: dict[str, Handler] = {
     "back": _back,
     "cycles": _cycle,
     "settings": _settings,
-    "export": lambda call: call.after_ack(export_okrs),
+    "export": export_okrs,
 }

@@ -13,7 +13,7 @@ from bot.blocks.messages import build_error, build_notice
 from bot.blocks.text import escape
 from bot.listeners import SLACK_FAILURES, slack_failure
 from bot.listeners.middleware import note_failure
-from bot.services.transfer import Format, export_text
+from bot.services.transfer import Exported, Format, export_text
 from storage.errors import NotFound
 
 if TYPE_CHECKING:
@@ -23,12 +23,23 @@ log = logging.getLogger(__name__)
 
 
 def export_okrs(call: Call) -> None:
+    """After the ack: the file is written on the work pool, uploaded from the listener pool."""
+    call.deps.render_then_send(
+        lambda: _export(call),
+        lambda exported: _upload(call, exported),
+        context=call.context,
+        what=call.what,
+    )
+
+
+def _export(call: Call) -> Exported | None:
     try:
-        exported = export_text(
-            call.deps.okrs.engine, workspace_id=call.workspace_id, fmt=Format.CSV
-        )
+        return export_text(call.deps.okrs.engine, workspace_id=call.workspace_id, fmt=Format.CSV)
     except NotFound:  # Ladder has never stored anything for this workspace
-        exported = None
+        return None
+
+
+def _upload(call: Call, exported: Exported | None) -> None:
     if exported is None or exported.objectives == 0:
         call.respond(**build_notice("Nothing to export yet: `/okr new` drafts an objective."))
         return

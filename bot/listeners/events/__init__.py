@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from slack_bolt import App
+from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
 from bot.blocks.home import build_home
-from bot.listeners import Deps, shielded, workspace_of
+from bot.listeners import Deps, workspace_of
 
 
 def register(app: App, deps: Deps) -> None:
@@ -15,8 +15,9 @@ def register(app: App, deps: Deps) -> None:
     installs.register(app, deps)
 
     @app.event("app_home_opened")
-    @shielded
-    def publish_home(body: dict, event: dict, context: dict, client: WebClient) -> None:
+    @deps.listener
+    def publish_home(ack: Ack, body: dict, event: dict, context: dict, client: WebClient) -> None:
+        ack()
         if event.get("tab") != "home":
             return
         user_id = event["user"]
@@ -35,9 +36,11 @@ def register(app: App, deps: Deps) -> None:
                 now=deps.clock(),
             )
 
-        def publish() -> None:
-            # The trees are freed when home_view returns, before Slack's round trip.
-            client.views_publish(user_id=user_id, view=home_view())
-
-        # The company tree can be thousands of objectives: off Bolt's listener threads.
-        deps.work.submit(publish, context=context, what="app_home_opened")
+        # The company tree can be thousands of objectives: rendered on the work pool (and
+        # freed when home_view returns), published from the listener pool.
+        deps.render_then_send(
+            home_view,
+            lambda view: client.views_publish(user_id=user_id, view=view),
+            context=context,
+            what="app_home_opened",
+        )

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from slack_bolt import App
+from slack_bolt import Ack, App
 
-from bot.listeners import Deps, shielded, workspace_of
+from bot.listeners import Deps, workspace_of
 from bot.services.installs import InstallService
 
 
@@ -13,15 +13,17 @@ def register(app: App, deps: Deps) -> None:
     installs = InstallService(deps.checkins.engine, clock=deps.clock, store=app.installation_store)
 
     @app.event("app_uninstalled")
-    @shielded
-    def uninstalled(body: dict, context: dict) -> None:
+    @deps.listener
+    def uninstalled(ack: Ack, body: dict, context: dict) -> None:
+        ack()
         installs.uninstalled(
             workspace_id=workspace_of(body, context), enterprise_id=context.get("enterprise_id")
         )
 
     @app.event("tokens_revoked")
-    @shielded
-    def revoked(body: dict, event: dict, context: dict) -> None:
+    @deps.listener
+    def revoked(ack: Ack, body: dict, event: dict, context: dict) -> None:
+        ack()
         tokens = event.get("tokens") or {}
         installs.tokens_revoked(
             workspace_id=workspace_of(body, context),

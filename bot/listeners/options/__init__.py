@@ -9,13 +9,13 @@ from slack_bolt import Ack, App
 from bot.blocks.dialogs import ALIGN_PARENT_ACTION
 from bot.blocks.objective_modal import PARENT_ACTION
 from bot.blocks.text import truncate
-from bot.listeners import Deps, shielded, workspace_of
+from bot.listeners import Deps, workspace_of
 
 
 def register(app: App, deps: Deps) -> None:
     @app.options(PARENT_ACTION)
     @app.options(ALIGN_PARENT_ACTION)
-    @shielded
+    @deps.listener
     def objective_options(ack: Ack, body: dict, context: dict) -> None:
         meta = json.loads((body.get("view") or {}).get("private_metadata") or "{}")
         found = deps.okrs.search_objectives(

@@ -16,7 +16,7 @@ from bot.blocks.objective_modal import CALLBACK_ID, block_id, draft_from_state
 from bot.blocks.settings import SETTINGS_CALLBACK, build_settings_saved, settings_from_state
 from bot.blocks.text import escape, mrkdwn, plain
 from bot.blocks.tree import build_objective_confirmation
-from bot.listeners import Deps, shielded, workspace_of
+from bot.listeners import Deps, workspace_of
 from bot.services import settings as settings_service
 from bot.services.okrs import PermissionDenied
 from storage.errors import NotFound, Refused
@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 
 def register(app: App, deps: Deps) -> None:
     @app.view(CALLBACK_ID)
-    @shielded
+    @deps.listener
     def save_objective(ack: Ack, body: dict, context: dict, client: WebClient) -> None:
         view = body["view"]
         draft = draft_from_state(view)
@@ -63,7 +63,7 @@ def register(app: App, deps: Deps) -> None:
         client.chat_postMessage(channel=saved.owner_id, **message)  # a DM to the owner
 
     @app.view(CHECKIN_CALLBACK)
-    @shielded
+    @deps.listener
     def save_check_in(ack: Ack, body: dict, context: dict, client: WebClient) -> None:
         workspace_id = workspace_of(body, context)
         user_id = body["user"]["id"]
@@ -108,7 +108,7 @@ def register(app: App, deps: Deps) -> None:
             )
 
     @app.view(ALIGN_CALLBACK)
-    @shielded
+    @deps.listener
     def save_alignment(ack: Ack, body: dict, context: dict, client: WebClient) -> None:
         workspace_id = workspace_of(body, context)
         user_id = body["user"]["id"]
@@ -129,7 +129,7 @@ def register(app: App, deps: Deps) -> None:
         ack()
 
     @app.view(ARCHIVE_CALLBACK)
-    @shielded
+    @deps.listener
     def confirm_archive(ack: Ack, body: dict, context: dict, client: WebClient) -> None:
         workspace_id = workspace_of(body, context)
         user_id = body["user"]["id"]
@@ -158,7 +158,7 @@ def register(app: App, deps: Deps) -> None:
         )
 
     @app.view(SETTINGS_CALLBACK)
-    @shielded
+    @deps.listener
     def save_settings(ack: Ack, body: dict, context: dict, client: WebClient) -> None:
         workspace_id = workspace_of(body, context)
         user_id = body["user"]["id"]

@@ -1,0 +1,174 @@
+"""Slack gets its answer at the listener's ack; what the listener does next waits for it.
+
+Ladder runs Bolt with process_before_response=True and every listener through
+`answer_at_ack` (bot/listeners/prompt_ack.py): the request thread returns as soon as the
+listener, running on the listener pool, has acked. Failures keep Bolt's meaning: before the
+ack Slack gets 500, after it the pool logs the crash and the request's line says error.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from slack_bolt import Ack, BoltResponse
+
+from bot.listeners.prompt_ack import answer_at_ack, send_acks_first
+from bot.listeners.work import WorkPool
+from bot.services.okrs import OKRService
+from storage.models import Objective
+from tests.slack.conftest import CEO, Ladder
+from tests.slack.flows import fill, open_new_objective
+from tests.test_logs import RequestLines
+
+
+@pytest.fixture
+def request_lines() -> Iterator[RequestLines]:
+    handler = RequestLines()
+    logger = logging.getLogger("ladder.requests")
+    level = logger.level
+    logger.setLevel(logging.INFO)
+    logger.addHandler(handler)
+    yield handler
+    logger.removeHandler(handler)
+    logger.setLevel(level)
+
+
+@pytest.fixture
+def pool() -> Iterator[WorkPool]:
+    pool = WorkPool(2, name="test-listener")
+    yield pool
+    pool.shutdown()
+
+
+def test_slack_has_the_ack_while_the_listener_is_still_working(
+    ladder: Ladder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `/okr new` acks, then builds its form and opens the modal: the form is held here.
+    entered, release = threading.Event(), threading.Event()
+    form = OKRService.new_objective_form
+
+    def held(self: OKRService, **kwargs: Any) -> Any:
+        entered.set()
+        assert release.wait(30), "never released"
+        return form(self, **kwargs)
+
+    monkeypatch.setattr(OKRService, "new_objective_form", held)
+    try:
+        response = ladder.acme.slash_command("new Grow revenue", user_id=CEO)
+        assert response.status_code == 200 and response.text == ""
+        assert entered.wait(10)  # the listener is past its ack, Slack has its answer
+        assert ladder.standin.calls("views.open") == []
+    finally:
+        release.set()
+    [opened] = ladder.standin.wait_for("views.open")
+    assert opened.args["trigger_id"] == ladder.acme.last_trigger_id
+
+
+def test_a_crash_after_the_ack_is_logged_and_marks_the_request(
+    ladder: Ladder,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    request_lines: RequestLines,
+) -> None:
+    def broken(self: OKRService, **kwargs: Any) -> Any:
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(OKRService, "new_objective_form", broken)
+    caplog.set_level(logging.INFO)
+    response = ladder.acme.slash_command("new Grow revenue", user_id=CEO)
+    assert response.status_code == 200  # `/okr new` acks first: the crash comes after
+    [line] = request_lines.wait(1)
+    assert line.ladder_fields["status"] == "error"  # type: ignore[attr-defined]
+    assert line.ladder_fields["error"] == "RuntimeError"  # type: ignore[attr-defined]
+    [crash] = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert crash.exc_info is not None and "listener okr" in crash.getMessage()
+
+
+def test_a_crash_before_the_ack_answers_500_and_stores_nothing(
+    ladder: Ladder,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    request_lines: RequestLines,
+) -> None:
+    view = open_new_objective(ladder, "Grow revenue")
+
+    def broken(self: OKRService, **kwargs: Any) -> Any:
+        raise RuntimeError("disk on fire")
+
+    # An objective is saved before its form's ack (errors are shown in the form).
+    monkeypatch.setattr(OKRService, "save_objective", broken)
+    caplog.set_level(logging.INFO)
+    request_lines.wait(1)  # `/okr new`'s line
+    answer = ladder.acme.view_submission(view, user_id=CEO, values=fill(view, title="Grow"))
+    assert answer.status_code == 500  # Slack keeps the form open and says it failed
+    line = request_lines.wait(2)[1]
+    assert line.ladder_fields["status"] == "error"  # type: ignore[attr-defined]
+    assert line.ladder_fields["error"] == "RuntimeError"  # type: ignore[attr-defined]
+    assert [r for r in caplog.records if r.name == "ladder.bolt" and r.exc_info]
+    assert ladder.standin.view(view["id"]) is not None  # the form is still open
+    with ladder.engine.connect() as connection:
+        assert connection.execute(sa.select(sa.func.count()).select_from(Objective)).scalar() == 0
+
+
+class FakeAck:
+    """Bolt's Ack as the wrapper sees it: calling it sets `response`."""
+
+    def __init__(self) -> None:
+        self.response: BoltResponse | None = None
+
+    def __call__(self, **kwargs: Any) -> BoltResponse:
+        self.response = BoltResponse(status=200, body="")
+        return self.response
+
+
+def test_work_after_the_ack_waits_until_the_answer_is_written(pool: WorkPool) -> None:
+    order: list[str] = []
+    finished = threading.Event()
+
+    def listener(ack: Ack, context: dict) -> None:
+        ack()
+        order.append("after ack")
+        finished.set()
+
+    run = answer_at_ack(pool, listener)
+    ack = FakeAck()
+
+    class Body(list[bytes]):
+        def close(self) -> None:
+            order.append("written")
+
+    def bolt(environ: dict, start_response: Any) -> Body:
+        # Bolt, with process_before_response=True, calls the listener in this thread.
+        assert run(ack=ack, context={}) is None
+        order.append("answered")
+        return Body([b""])
+
+    body = send_acks_first(bolt)({}, lambda *a: None)
+    assert ack.response is not None
+    list(body)
+    body.close()  # what a WSGI server does once the answer is on the wire
+    assert finished.wait(10)
+    assert order == ["answered", "written", "after ack"]
+
+
+def test_a_listener_that_ends_without_an_ack_gets_slack_an_error(pool: WorkPool) -> None:
+    # E.g. a Slack call failing before the ack, logged by the listener itself: an empty 200
+    # would close a modal as if it had been saved.
+    def listener(ack: Ack, context: dict) -> None:
+        return None
+
+    answer = answer_at_ack(pool, listener)(ack=FakeAck(), context={})
+    assert isinstance(answer, BoltResponse) and answer.status == 500
+
+
+def test_a_listener_must_take_ack_and_context(pool: WorkPool) -> None:
+    def listener(body: dict) -> None:
+        return None
+
+    with pytest.raises(TypeError, match="ack, context"):
+        answer_at_ack(pool, listener)
