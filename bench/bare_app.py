@@ -3,6 +3,10 @@
 `python -m bench.bare_app` with SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET, SLACK_API_URL and PORT.
 Same Bolt version, same WebClient start-up (auth.test), same gunicorn settings
 (`bot.server.serve_http`): whatever Ladder adds on top shows up as the difference.
+
+BARE_ANSWER=at_ack runs it with process_before_response=True, as Ladder runs Bolt: the ack
+is answered when the listener returns, without Bolt's 10 ms polling for it (Ladder's
+listeners return at their ack, bot/listeners/prompt_ack.py). Unset: Bolt's defaults.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ def build_bare_app() -> App:
         client=WebClient(token=os.environ["SLACK_BOT_TOKEN"], base_url=os.environ["SLACK_API_URL"]),
         signing_secret=os.environ["SLACK_SIGNING_SECRET"],
         logger=logging.getLogger("bare.bolt"),
+        process_before_response=os.environ.get("BARE_ANSWER") == "at_ack",
     )
 
     @app.command("/okr")

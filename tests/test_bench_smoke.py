@@ -36,6 +36,7 @@ def test_ack_latency_quick_measures_ladder_and_the_bare_app(tmp_path: Path) -> N
     assert ack_latency.main(["--quick", "--out", str(tmp_path)]) == 0
     results = _results(tmp_path, "ack_latency")["results"]
     assert results["bare"]["1"]["ack"]["n"] > 0
+    assert results["bare_at_ack"]["1"]["ack"]["n"] > 0
     cell = results["ladder"]["10"]["by_concurrency"]["3"]
     assert cell["all"]["failures"] == {}, cell["all"]["failures"]
     assert cell["violations"] == []
