@@ -72,6 +72,7 @@ def build_app(
         clock=clock,
         work=WorkPool(WORK_THREADS),
         listeners=WorkPool(LISTENER_THREADS, name="ladder-listener"),
+        replies=WorkPool(REPLY_THREADS, name="ladder-reply"),
     )
     register_all(app, deps)
     return app
@@ -83,9 +84,10 @@ LISTENER_THREADS = 16  # also gunicorn's threads (bot/server.py); storage/db.py 
 # Renders (tree loads and Block Kit for status, mine, Home, exports) run one at a time: they
 # are CPU-bound under one interpreter lock, so a second render thread finishes nothing
 # sooner, and every ack would wait for the lock behind two threads instead of one. Their
-# Slack calls go out from the listener pool, so no render waits for another's round trip
-# (Deps.render_then_send).
+# Slack calls go out from a pool of their own, so no render waits for another's round trip
+# (Deps.render_then_send), and slow ones never hold up a listener.
 WORK_THREADS = 1
+REPLY_THREADS = 8
 
 
 INSTALL_FAILURES = {

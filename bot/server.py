@@ -130,7 +130,8 @@ SWITCH_INTERVAL_S = 0.001
 # at 700 they were scanned, promoted and scanned again about 2,400 times per minute of
 # renders, ~1.2 s of pauses that hold the interpreter lock (up to 75 ms each), acks waiting.
 # At 50,000 a collection comes rarely, and most of those objects are freed by reference
-# counting before one does. Cyclic garbage still triggers collections, after 50,000 objects.
+# counting before one does. Cyclic garbage, which only a collection frees, counts towards
+# the 50,000 like anything else, so it waits for at most that many new objects.
 GC_YOUNG_THRESHOLD = 50_000
 
 

@@ -12,13 +12,14 @@ from typing import Any, TypeVar
 from slack_bolt import App
 from slack_sdk import WebClient
 
+from bot.blocks.home import build_home
 from bot.listeners.middleware import (
     SLACK_FAILURES,
     install_request_logging,
     note_failure,
     slack_failure,
 )
-from bot.listeners.prompt_ack import answer_at_ack
+from bot.listeners.prompt_ack import ack_at_once, answer_at_ack
 from bot.listeners.work import WorkPool
 from bot.logs import log_event
 from bot.services.checkins import CheckinService
@@ -37,6 +38,7 @@ class Deps:
     clock: Callable[[], datetime]
     work: WorkPool  # renders after ack(), one at a time, off the listeners' threads (work.py)
     listeners: WorkPool  # where listeners run; Slack is answered at their ack (prompt_ack.py)
+    replies: WorkPool  # Slack calls of renders, and slow sends (a check-in fan-out)
 
     def is_admin(self, client: WebClient, workspace_id: str, user_id: str) -> Callable[[], bool]:
         """A lazy admin check: Slack is asked only if the answer is needed."""
@@ -46,18 +48,50 @@ class Deps:
         self, render: Callable[[], T], send: Callable[[T], None], *, context: Any, what: str
     ) -> None:
         """After the ack: `render` on the work pool (one thread, renders are CPU-bound), then
-        `send` its result from the listener pool, so the next render does not wait for this
+        `send` its result from the replies pool, so the next render does not wait for this
         one's Slack round trip. What `render` loads is freed before `send` runs."""
 
         def render_step() -> None:
             result = render()
-            self.listeners.submit(lambda: send(result), context=context, what=what)
+            self.replies.submit(lambda: send(result), context=context, what=what)
 
         self.work.submit(render_step, context=context, what=what)
 
+    def refresh_home(
+        self, client: WebClient, *, workspace_id: str, user_id: str, context: Any
+    ) -> None:
+        """Render `user_id`'s App Home tab (the company tree can be thousands of objectives)
+        on the work pool and publish it from the replies pool."""
+
+        def home_view() -> dict:
+            mine, team_name, team_tree, company = self.okrs.home(
+                workspace_id=workspace_id, user_id=user_id
+            )
+            return build_home(
+                mine=mine,
+                user_id=user_id,
+                team_name=team_name,
+                team_tree=team_tree,
+                company_tree=company,
+                now=self.clock(),
+            )
+
+        self.render_then_send(
+            home_view,  # the trees are freed when it returns, before Slack's round trip
+            lambda view: client.views_publish(user_id=user_id, view=view),
+            context=context,
+            what="app home",
+        )
+
+    def acked_listener(self, function: Listener) -> Listener:
+        """How a listener whose ack carries nothing is registered (commands, buttons,
+        events): acked at once, then run on the listener pool; Slack failures logged, not
+        raised (`shielded`)."""
+        return ack_at_once(self.listeners, shielded(function))
+
     def listener(self, function: Listener) -> Listener:
-        """How every Ladder listener is registered: Slack failures logged, not raised
-        (`shielded`), run on the listener pool with Slack answered at the ack."""
+        """How a listener that answers Slack with its ack is registered (form errors,
+        options): run on the listener pool, Slack answered at its ack (prompt_ack.py)."""
         return answer_at_ack(self.listeners, shielded(function))
 
 

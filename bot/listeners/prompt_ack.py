@@ -4,35 +4,48 @@ Bolt's HTTP runner, by default (process_before_response=False), runs a listener 
 thread pool while the request thread checks for the ack every 10 ms
 (slack_bolt/listener/thread_runner.py): every answer waits for the next tick, which is most
 of what a bare Bolt app's ack costs. Ladder runs Bolt with process_before_response=True, so
-Bolt runs the listener in the request thread and answers when it returns, and wraps every
-listener with `answer_at_ack`: the request thread hands the listener to a pool and returns
-as soon as the listener's ack() has run. What the listener does after its ack (views.open,
-a DM, handing a render to the work pool) goes on in that pool, as it did in Bolt's.
+Bolt runs the listener in the request thread and answers Slack when it returns, and
+registers every listener through one of two wrappers:
 
-The listener's own work after its ack waits until the ack is on the wire (`send_acks_first`
-in the WSGI app): the request thread needs the interpreter lock a few more times to send
-it, and would otherwise wait for it behind that work, a millisecond at a time.
+- `ack_at_once`, for listeners whose ack carries nothing (commands, buttons, events): the
+  request thread acks and hands the listener to a pool, Slack's answer does not wait for it.
+- `answer_at_ack`, for listeners whose ack is their answer (form errors, options): the
+  request thread hands the listener to a pool and returns as soon as it has acked; what it
+  does after its ack (a DM, a Home tab) goes on in the pool.
+
+Either way the listener's work after the ack waits until the ack is on the wire
+(`send_acks_first` in the WSGI app): the request thread needs the interpreter lock a few
+more times to send it, and would otherwise wait for it behind that work, a millisecond at a
+time.
 
 A failure keeps Bolt's meaning. Raised before the ack, it is raised again in the request
 thread, so Bolt's error handler logs it and answers Slack 500. Raised after the ack (Slack
-has its 200), the pool logs it and marks the request's log line as an error (work.py).
+has its 200), the pool logs it and marks the request's log line as an error (work.py). A
+listener that has not acked within Slack's 3 seconds gets Slack a 500 and a warning in the
+log; if it had not even started by then, it does not run at all (Slack has given up on it,
+and a form must not be saved after Slack was told it failed).
 """
 
 from __future__ import annotations
 
 import functools
 import inspect
+import logging
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
 
 from slack_bolt import BoltResponse
 
+from bot.listeners.middleware import note_failure
 from bot.listeners.work import WorkPool
+from bot.logs import log_event
 
-# Slack's limit for an ack; Bolt's runner waits as long before giving up on one.
+log = logging.getLogger("ladder.listeners")
+
+# Slack's limit for an ack, counted here from the hand-off to the pool (Bolt's own runner
+# counts the same way).
 ACK_TIMEOUT_S = 3.0
-
 # How long work after an ack waits for the ack to be sent; sending takes well under 1 ms.
 SEND_WAIT_S = 0.5
 
@@ -43,8 +56,8 @@ _this_request = threading.local()  # the request thread's "ack sent" event, whil
 
 
 def send_acks_first(wsgi: WSGIApp) -> WSGIApp:
-    """Wrap the Slack WSGI app: listeners answered at their ack (below) hold their work
-    after the ack until the server has written the answer (PEP 3333: it calls close())."""
+    """Wrap the Slack WSGI app: listeners hold their work after the ack until the server
+    has written the answer (PEP 3333: it calls close() then, also when the write failed)."""
 
     def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         sent = _this_request.sent = threading.Event()
@@ -75,48 +88,116 @@ class _SetOnClose:
             self.sent.set()
 
 
-def answer_at_ack(pool: WorkPool, listener: Listener) -> Listener:
-    """`listener`, run on `pool`; Bolt (process_before_response=True) answers Slack once it
-    has acked. The listener must take `ack` and `context`, and ack on every path."""
-    parameters = inspect.signature(listener).parameters
-    missing = sorted({"ack", "context"} - parameters.keys())
+def _wait_until_sent() -> Callable[[], None]:
+    """In the request thread: what waits, from another thread, until this request's answer
+    is written (nothing waits outside the WSGI app: Socket Mode, tests calling Bolt)."""
+    sent: threading.Event | None = getattr(_this_request, "sent", None)
+
+    def wait() -> None:
+        if sent is not None:
+            sent.wait(SEND_WAIT_S)
+
+    return wait
+
+
+def _require(listener: Callable[..., Any], names: set[str]) -> None:
+    missing = sorted(names - inspect.signature(listener).parameters.keys())
     if missing:
         raise TypeError(f"listener {listener.__name__} must take {', '.join(missing)}")
 
-    @functools.wraps(listener)  # Bolt reads the listener's parameter names through it
-    def run(**kwargs: Any) -> BoltResponse | None:
-        ack = kwargs["ack"]
-        answered = threading.Event()  # set by the ack, or when the listener ends without one
-        failed_before_ack: list[Exception] = []
-        sent: threading.Event | None = getattr(_this_request, "sent", None)
 
-        def signalling_ack(*args: Any, **ack_kwargs: Any) -> Any:
-            try:
-                return ack(*args, **ack_kwargs)
-            finally:
-                answered.set()
-                if sent is not None:  # None outside the WSGI app (Socket Mode, tests)
-                    sent.wait(SEND_WAIT_S)
+def ack_at_once(pool: WorkPool, listener: Listener) -> Listener:
+    """`listener` on `pool`, acked (an empty 200) by the request thread before it runs. For
+    listeners whose ack carries nothing; the listener takes `context`, not `ack`."""
+    _require(listener, {"context"})
+    if "ack" in inspect.signature(listener).parameters:
+        raise TypeError(f"listener {listener.__name__} is acked for: it must not take ack")
+
+    @functools.wraps(listener)  # Bolt reads the listener's parameter names through it
+    def run(**kwargs: Any) -> None:
+        context = kwargs["context"]
+        context.ack()  # Bolt's Ack for this request, the one it answers Slack with
+        wait_until_sent = _wait_until_sent()
 
         def work() -> None:
+            wait_until_sent()
+            listener(**kwargs)
+
+        pool.submit(work, context=context, what=f"listener {listener.__name__}")
+
+    return run  # type: ignore[return-value]
+
+
+class _Run:
+    """One answer_at_ack run, shared by the request thread and the pool's."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.answered = threading.Event()  # acked, failed before its ack, or ended without
+        self.error: Exception | None = None  # raised before the ack: for the request thread
+        self.gave_up = False  # the request thread stopped waiting: Slack has its answer
+
+
+def answer_at_ack(pool: WorkPool, listener: Listener) -> Listener:
+    """`listener` on `pool`; Bolt (process_before_response=True) answers Slack once it has
+    acked. The listener takes `ack` and `context`, and acks on every path."""
+    _require(listener, {"ack", "context"})
+    name = listener.__name__
+
+    @functools.wraps(listener)  # Bolt reads the listener's parameter names through it
+    def run(**kwargs: Any) -> BoltResponse | None:
+        ack, context = kwargs["ack"], kwargs["context"]
+        state = _Run()
+        wait_until_sent = _wait_until_sent()
+
+        def signalling_ack(*args: Any, **ack_kwargs: Any) -> Any:
+            answer = ack(*args, **ack_kwargs)  # raising (bad arguments) is a failure
+            state.answered.set()
+            wait_until_sent()
+            return answer
+
+        def work() -> None:
+            with state.lock:
+                if state.gave_up:
+                    _log_late(name, context, "started after Slack's 3 s: not run")
+                    return
             try:
                 listener(**{**kwargs, "ack": signalling_ack})
             except Exception as error:
-                if ack.response is not None:
-                    raise  # after the ack: the pool logs it
-                failed_before_ack.append(error)
+                with state.lock:
+                    if ack.response is None and not state.gave_up:
+                        state.error = error  # raised in the request thread, for Bolt
+                        return
+                raise  # after the ack, or after Slack's 3 s: the pool logs it
             finally:
-                answered.set()
+                state.answered.set()
 
-        pool.submit(work, context=kwargs["context"], what=f"listener {listener.__name__}")
-        answered.wait(ACK_TIMEOUT_S)
-        if failed_before_ack:
-            raise failed_before_ack[0]
-        if ack.response is None:
-            # Ended (a Slack failure it logged itself) or still going after 3 s, without an
-            # ack: an error for Slack, not Bolt's default empty 200, which would close a modal
-            # as if it had been saved.
-            return BoltResponse(status=500, body="")
-        return None
+        pool.submit(work, context=context, what=f"listener {name}")
+        state.answered.wait(ACK_TIMEOUT_S)
+        with state.lock:
+            error, state.error = state.error, None  # no cycle through this frame
+            if error is not None:
+                raise error
+            if ack.response is not None:
+                return None
+            state.gave_up = True
+        if not state.answered.is_set():
+            _log_late(name, context, "no ack within Slack's 3 s")
+        # Ended without an ack (a Slack failure it logged itself) or still going: an error
+        # for Slack, not Bolt's default empty 200, which would close a form as if saved.
+        return BoltResponse(status=500, body="")
 
     return run  # type: ignore[return-value]
+
+
+def _log_late(listener: str, context: Any, what: str) -> None:
+    note_failure(context, "ack_timeout")
+    log_event(
+        log,
+        "listener_late",
+        level=logging.WARNING,
+        listener=listener,
+        workspace=context.get("team_id"),
+        user=context.get("user_id"),
+        problem=what,
+    )

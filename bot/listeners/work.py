@@ -1,14 +1,16 @@
-"""Thread pools for what listeners do after Slack has its ack, and for the listeners themselves.
+"""Thread pools for listeners and for what they do after Slack has its ack.
 
-Two pools are built from this class (bot/app.py). The listener pool runs every listener:
-the request thread answers Slack at the ack and the listener goes on there
-(prompt_ack.py). The work pool, one thread, runs what loads whole trees or many rows
-(status, mine, the Home tab, cycle closes, exports): a listener acks, does what must happen
-in the request (open a modal while its trigger_id is fresh, validate a form), and hands the
-render here, so no listener thread is held by it and acks never queue behind renders. Renders
-are CPU-bound under one interpreter lock: more threads would finish nothing sooner and would
-only make each ack wait behind more of them for the lock. A render's Slack call goes back to
-the listener pool (Deps.render_then_send), so the next render does not wait for Slack.
+Three pools are built from this class (bot/app.py):
+- listeners: every listener runs here; the request thread answers Slack at its ack
+  (prompt_ack.py). What a listener does after acking (views.open, a DM) goes on here.
+- work, one thread: what loads whole trees or many rows (status, mine, the Home tab, cycle
+  closes, exports). A listener acks, does what must happen in the request (open a modal
+  while its trigger_id is fresh, validate a form) and hands the render here, so no listener
+  thread is held by it and acks never queue behind renders. Renders are CPU-bound under one
+  interpreter lock: more threads would finish nothing sooner and would only make each ack
+  wait behind more of them for the lock.
+- replies: a render's Slack call (Deps.render_then_send), so the next render does not wait
+  for Slack, and slow sends (a check-in fan-out), so they never hold a listener thread.
 
 Each request's log line (middleware.py) is written when everything it handed off has ended,
 so its `duration_ms` still covers the whole handling.
@@ -30,7 +32,7 @@ log = logging.getLogger("ladder.work")
 
 class WorkPool:
     def __init__(self, threads: int, *, name: str = "ladder-work") -> None:
-        self.threads = threads
+        self.threads, self.name = threads, name
         self._executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix=name)
         self._idle = threading.Condition()
         self._pending = 0
@@ -70,7 +72,14 @@ class WorkPool:
                     self._pending -= 1
                     self._idle.notify_all()
 
-        self._executor.submit(run)
+        try:
+            self._executor.submit(run)
+        except RuntimeError:  # shut down: nothing will run, nothing may stay held
+            release()
+            with self._idle:
+                self._pending -= 1
+                self._idle.notify_all()
+            raise
 
     @property
     def pending(self) -> int:

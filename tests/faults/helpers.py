@@ -27,6 +27,8 @@ from tests.slack.conftest import (
 )
 from tests.support.slack_standin import SlackStandIn
 
+FLOW = ["ladder-listener", "ladder-work", "ladder-reply"]  # pool names, bot/app.py
+
 
 class ListenerRuns:
     """Bolt listener runs started and finished, from Bolt's own start/completion hooks, and
@@ -48,9 +50,12 @@ class ListenerRuns:
             self._cond.notify_all()
 
     def _pools_idle(self, timeout: float) -> None:
-        # A listener hands work off before its run finishes, so once runs are done, every
-        # hand-off is already counted in its pool.
-        busy = [p.pending for p in self.pools if not p.wait_idle(timeout)]
+        # Bolt's run ends at the ack, once the listener is on the listener pool; work flows
+        # from there to the work pool, and from either to the replies pool, always handed
+        # on before the hand-off ends. Waited for in that order, each pool is idle for good.
+        with self._cond:
+            pools = sorted(self.pools, key=lambda p: FLOW.index(p.name))
+        busy = [(p.name, p.pending) for p in pools if not p.wait_idle(timeout)]
         assert not busy, f"work still going after the listener runs: {busy}"
 
     def wait_finished(self, count: int, timeout: float = 10.0) -> None:

@@ -1,9 +1,10 @@
 """Slack gets its answer at the listener's ack; what the listener does next waits for it.
 
 Ladder runs Bolt with process_before_response=True and every listener through
-`answer_at_ack` (bot/listeners/prompt_ack.py): the request thread returns as soon as the
-listener, running on the listener pool, has acked. Failures keep Bolt's meaning: before the
-ack Slack gets 500, after it the pool logs the crash and the request's line says error.
+`ack_at_once` (acked by the request thread, then run on the listener pool) or
+`answer_at_ack` (run on the pool, the request thread returning once it acked)
+(bot/listeners/prompt_ack.py). Failures keep Bolt's meaning: before the ack Slack gets
+500, after it the pool logs the crash and the request's line says error.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ import pytest
 import sqlalchemy as sa
 from slack_bolt import Ack, BoltResponse
 
-from bot.listeners.prompt_ack import answer_at_ack, send_acks_first
+from bot.listeners import prompt_ack
+from bot.listeners.prompt_ack import ack_at_once, answer_at_ack, send_acks_first
 from bot.listeners.work import WorkPool
 from bot.services.okrs import OKRService
 from storage.models import Objective
@@ -122,8 +124,18 @@ class FakeAck:
         self.response: BoltResponse | None = None
 
     def __call__(self, **kwargs: Any) -> BoltResponse:
+        if kwargs.get("response_action") == "bogus":
+            raise ValueError("bogus response_action")
         self.response = BoltResponse(status=200, body="")
         return self.response
+
+
+class FakeContext(dict):
+    """Bolt's context as ack_at_once sees it: it carries the request's Ack."""
+
+    def __init__(self) -> None:
+        super().__init__(team_id="T0ACME", user_id=CEO)
+        self.ack = FakeAck()
 
 
 def test_work_after_the_ack_waits_until_the_answer_is_written(pool: WorkPool) -> None:
@@ -156,19 +168,85 @@ def test_work_after_the_ack_waits_until_the_answer_is_written(pool: WorkPool) ->
     assert order == ["answered", "written", "after ack"]
 
 
+def test_a_listener_acked_at_once_runs_after_the_answer_is_written(pool: WorkPool) -> None:
+    order: list[str] = []
+    finished = threading.Event()
+
+    def listener(context: dict) -> None:
+        order.append("listener")
+        finished.set()
+
+    run = ack_at_once(pool, listener)
+    context = FakeContext()
+
+    class Body(list[bytes]):
+        def close(self) -> None:
+            order.append("written")
+
+    def bolt(environ: dict, start_response: Any) -> Body:
+        run(context=context)
+        assert context.ack.response is not None  # acked before the listener ran
+        order.append("answered")
+        return Body([b""])
+
+    body = send_acks_first(bolt)({}, lambda *a: None)
+    body.close()
+    assert finished.wait(10)
+    assert order == ["answered", "written", "listener"]
+
+
+def test_an_ack_that_raises_is_a_failure_before_the_ack(pool: WorkPool) -> None:
+    def listener(ack: Ack, context: dict) -> None:
+        ack(response_action="bogus")
+
+    with pytest.raises(ValueError, match="bogus"):
+        answer_at_ack(pool, listener)(ack=FakeAck(), context=FakeContext())
+
+
+def test_a_listener_that_cannot_start_within_slacks_3_s_does_not_run(
+    pool: WorkPool, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Both pool threads are busy: the listener waits in the queue past the ack deadline.
+    monkeypatch.setattr(prompt_ack, "ACK_TIMEOUT_S", 0.05)
+    busy, ran = threading.Event(), threading.Event()
+    for _ in range(pool.threads):
+        pool.submit(lambda: busy.wait(30) and None, context=None, what="busy")
+
+    def listener(ack: Ack, context: dict) -> None:
+        ran.set()  # e.g. saving a form Slack was already told had failed
+        ack()
+
+    caplog.set_level(logging.WARNING, logger="ladder.listeners")
+    answer = answer_at_ack(pool, listener)(ack=FakeAck(), context=FakeContext())
+    assert isinstance(answer, BoltResponse) and answer.status == 500
+    busy.set()
+    assert pool.wait_idle(10)
+    assert not ran.is_set()
+    problems = [r.getMessage() for r in caplog.records if r.name == "ladder.listeners"]
+    assert any("no ack within" in m for m in problems), problems
+    assert any("not run" in m for m in problems), problems
+
+
 def test_a_listener_that_ends_without_an_ack_gets_slack_an_error(pool: WorkPool) -> None:
     # E.g. a Slack call failing before the ack, logged by the listener itself: an empty 200
     # would close a modal as if it had been saved.
     def listener(ack: Ack, context: dict) -> None:
         return None
 
-    answer = answer_at_ack(pool, listener)(ack=FakeAck(), context={})
+    answer = answer_at_ack(pool, listener)(ack=FakeAck(), context=FakeContext())
     assert isinstance(answer, BoltResponse) and answer.status == 500
 
 
-def test_a_listener_must_take_ack_and_context(pool: WorkPool) -> None:
+def test_a_listener_must_take_what_its_wrapper_needs(pool: WorkPool) -> None:
     def listener(body: dict) -> None:
+        return None
+
+    def acks_itself(ack: Ack, context: dict) -> None:
         return None
 
     with pytest.raises(TypeError, match="ack, context"):
         answer_at_ack(pool, listener)
+    with pytest.raises(TypeError, match="context"):
+        ack_at_once(pool, listener)
+    with pytest.raises(TypeError, match="must not take ack"):
+        ack_at_once(pool, acks_itself)

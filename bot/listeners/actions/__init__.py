@@ -6,7 +6,7 @@ import logging
 import re
 from dataclasses import replace
 
-from slack_bolt import Ack, App, Respond
+from slack_bolt import App, Respond
 from slack_sdk import WebClient
 
 from bot.blocks.checkins import (
@@ -43,9 +43,8 @@ def register(app: App, deps: Deps) -> None:
     register_prompt_buttons(app, deps)
 
     @app.action(ADD_KR_ACTION)
-    @deps.listener
-    def add_key_result(ack: Ack, body: dict, context: dict, client: WebClient) -> None:
-        ack()
+    @deps.acked_listener
+    def add_key_result(body: dict, context: dict, client: WebClient) -> None:
         view = body["view"]
         draft = draft_from_state(view)
         if len(draft.krs) >= MAX_KEY_RESULTS:
@@ -60,10 +59,9 @@ def register(app: App, deps: Deps) -> None:
         )
 
     @app.action(re.compile(f"^{PARSE_KR_ACTION_PREFIX}\\d+$"))
-    @deps.listener
-    def parse_key_result(ack: Ack, body: dict, context: dict, client: WebClient) -> None:
+    @deps.acked_listener
+    def parse_key_result(body: dict, context: dict, client: WebClient) -> None:
         """Enter pressed in a KR sentence: fill its fields from what the parser reads."""
-        ack()
         view = body["view"]
         slot = int(body["actions"][0]["action_id"].removeprefix(PARSE_KR_ACTION_PREFIX))
         draft = draft_from_state(view)
@@ -87,9 +85,8 @@ def register(app: App, deps: Deps) -> None:
         )
 
     @app.action(NEW_OBJECTIVE_ACTION)
-    @deps.listener
-    def new_objective(ack: Ack, body: dict, context: dict, client: WebClient) -> None:
-        ack()
+    @deps.acked_listener
+    def new_objective(body: dict, context: dict, client: WebClient) -> None:
         form = deps.okrs.new_objective_form(
             workspace_id=workspace_of(body, context), user_id=body["user"]["id"]
         )
@@ -100,30 +97,21 @@ def register(app: App, deps: Deps) -> None:
 
     @app.action(_per_item(EDIT_OBJECTIVE_ACTION))
     @app.action(_per_item(CHECKIN_OBJECTIVE_ACTION))
-    @deps.listener
-    def objective_button(
-        ack: Ack, body: dict, context: dict, client: WebClient, respond: Respond
-    ) -> None:
-        ack()
+    @deps.acked_listener
+    def objective_button(body: dict, context: dict, client: WebClient, respond: Respond) -> None:
         action = body["actions"][0]
         verb = BUTTON_VERBS[action["action_id"].partition(":")[0]]
         _objective_action(deps, body, context, client, respond, verb, int(action["value"]))
 
     @app.action(_per_item(OBJECTIVE_MENU_ACTION))
-    @deps.listener
-    def objective_menu(
-        ack: Ack, body: dict, context: dict, client: WebClient, respond: Respond
-    ) -> None:
-        ack()
+    @deps.acked_listener
+    def objective_menu(body: dict, context: dict, client: WebClient, respond: Respond) -> None:
         verb, _, raw_id = body["actions"][0]["selected_option"]["value"].partition(":")
         _objective_action(deps, body, context, client, respond, verb, int(raw_id))
 
     @app.action(_per_item(CHECKIN_KR_ACTION))
-    @deps.listener
-    def check_in_kr(
-        ack: Ack, body: dict, context: dict, client: WebClient, respond: Respond
-    ) -> None:
-        ack()
+    @deps.acked_listener
+    def check_in_kr(body: dict, context: dict, client: WebClient, respond: Respond) -> None:
         user_id = body["user"]["id"]
         try:
             krs = deps.okrs.checkin_targets(
@@ -143,11 +131,8 @@ def register_prompt_buttons(app: App, deps: Deps) -> None:
     """The weekly prompt's two buttons."""
 
     @app.action(PROMPT_CHECKIN_ACTION)
-    @deps.listener
-    def prompt_check_in(
-        ack: Ack, body: dict, context: dict, client: WebClient, respond: Respond
-    ) -> None:
-        ack()
+    @deps.acked_listener
+    def prompt_check_in(body: dict, context: dict, client: WebClient, respond: Respond) -> None:
         krs = deps.checkins.prompt_krs(
             workspace_id=workspace_of(body, context), user_id=body["user"]["id"]
         )
@@ -164,11 +149,8 @@ def register_prompt_buttons(app: App, deps: Deps) -> None:
         )
 
     @app.action(PROMPT_NO_CHANGE_ACTION)
-    @deps.listener
-    def prompt_no_change(
-        ack: Ack, body: dict, context: dict, client: WebClient, respond: Respond
-    ) -> None:
-        ack()
+    @deps.acked_listener
+    def prompt_no_change(body: dict, context: dict, client: WebClient, respond: Respond) -> None:
         answered = deps.checkins.no_change(
             workspace_id=workspace_of(body, context), user_id=body["user"]["id"]
         )

@@ -7,7 +7,7 @@ import logging
 from collections.abc import Callable
 from datetime import date
 
-from slack_bolt import Ack, App, Respond
+from slack_bolt import App, Respond
 from slack_sdk import WebClient
 
 from bot.blocks.admin import build_cycle_reply, build_team_reply
@@ -33,9 +33,8 @@ Handler = Callable[..., None]
 
 def register(app: App, deps: Deps) -> None:
     @app.command("/okr")
-    @deps.listener
-    def okr(ack: Ack, body: dict, context: dict, client: WebClient, respond: Respond) -> None:
-        ack()  # first, always: Slack gives us 3 seconds
+    @deps.acked_listener
+    def okr(body: dict, context: dict, client: WebClient, respond: Respond) -> None:
         text = unescape(" ".join((body.get("text") or "").split()))
         sub, _, rest = text.partition(" ")
         sub = sub.casefold()
@@ -90,9 +89,9 @@ class Call:
         )
 
     def in_background(self, handler: Handler) -> None:
-        """For slow work that mostly waits on Slack (a check-in fan-out): on the listener
-        pool, not the render thread."""
-        self.deps.listeners.submit(lambda: self.run(handler), context=self.context, what=self.what)
+        """For slow work that mostly waits on Slack (a check-in fan-out): on the replies
+        pool, neither holding a listener thread nor the render thread."""
+        self.deps.replies.submit(lambda: self.run(handler), context=self.context, what=self.what)
 
     @property
     def what(self) -> str:

@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 
 
 def export_okrs(call: Call) -> None:
-    """After the ack: the file is written on the work pool, uploaded from the listener pool."""
+    """After the ack: the file is written on the work pool, uploaded from the replies pool."""
     call.deps.render_then_send(
         lambda: _export(call),
         lambda exported: _upload(call, exported),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from slack_bolt import Ack, App
+from slack_bolt import App
 
 from bot.listeners import Deps, workspace_of
 from bot.services.installs import InstallService
@@ -13,17 +13,15 @@ def register(app: App, deps: Deps) -> None:
     installs = InstallService(deps.checkins.engine, clock=deps.clock, store=app.installation_store)
 
     @app.event("app_uninstalled")
-    @deps.listener
-    def uninstalled(ack: Ack, body: dict, context: dict) -> None:
-        ack()
+    @deps.acked_listener
+    def uninstalled(body: dict, context: dict) -> None:
         installs.uninstalled(
             workspace_id=workspace_of(body, context), enterprise_id=context.get("enterprise_id")
         )
 
     @app.event("tokens_revoked")
-    @deps.listener
-    def revoked(ack: Ack, body: dict, event: dict, context: dict) -> None:
-        ack()
+    @deps.acked_listener
+    def revoked(body: dict, event: dict, context: dict) -> None:
         tokens = event.get("tokens") or {}
         installs.tokens_revoked(
             workspace_id=workspace_of(body, context),

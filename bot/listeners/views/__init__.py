@@ -10,7 +10,6 @@ from slack_sdk import WebClient
 
 from bot.blocks.checkins import build_checkin_done
 from bot.blocks.dialogs import ALIGN_CALLBACK, ARCHIVE_CALLBACK, CHECKIN_CALLBACK
-from bot.blocks.home import build_home
 from bot.blocks.messages import build_notice
 from bot.blocks.objective_modal import CALLBACK_ID, block_id, draft_from_state
 from bot.blocks.settings import SETTINGS_CALLBACK, build_settings_saved, settings_from_state
@@ -92,20 +91,7 @@ def register(app: App, deps: Deps) -> None:
                 ),
             )
         else:
-            mine, team_name, team_tree, company = deps.okrs.home(
-                workspace_id=workspace_id, user_id=user_id
-            )
-            client.views_publish(
-                user_id=user_id,
-                view=build_home(
-                    mine=mine,
-                    user_id=user_id,
-                    team_name=team_name,
-                    team_tree=team_tree,
-                    company_tree=company,
-                    now=deps.clock(),
-                ),
-            )
+            deps.refresh_home(client, workspace_id=workspace_id, user_id=user_id, context=context)
 
     @app.view(ALIGN_CALLBACK)
     @deps.listener
