@@ -98,6 +98,7 @@ def run_cell(
     clients: int,
     requests: int,
     follow_up: bool,
+    think: float = 0.0,
 ) -> list[Sample]:
     """`clients` threads share `requests` commands; closed loop on the whole interaction."""
     samples: list[Sample] = []
@@ -143,6 +144,8 @@ def run_cell(
                         sample.failure = f"no follow-up within {FOLLOW_UP_TIMEOUT:.0f}s"
                     with lock:
                         samples.append(sample)
+                    if think:
+                        time.sleep(think)  # a person reading the answer (--think-ms)
         except BaseException as error:
             errors.append(error)
             start.abort()
@@ -224,6 +227,7 @@ def measure(
     requests: int,
     large_requests: int,
     work: Path,
+    think: float = 0.0,
 ) -> dict[str, Any]:
     today = date.today()
     results: dict[str, Any] = {**{name: {} for name in BARES}, "ladder": {}}
@@ -248,6 +252,7 @@ def measure(
                         clients=c,
                         requests=n,
                         follow_up=False,
+                        think=think,
                     )
                     results[name][str(c)] = summarize(samples)
                     results[name][str(c)]["violations"] = list(standin.violations)
@@ -275,7 +280,13 @@ def measure(
                     n = max(large_requests if size >= LARGE else requests, c)
                     began = time.perf_counter()
                     samples = run_cell(
-                        standin, server.events_url, fixture, clients=c, requests=n, follow_up=True
+                        standin,
+                        server.events_url,
+                        fixture,
+                        clients=c,
+                        requests=n,
+                        follow_up=True,
+                        think=think,
                     )
                     cell: dict[str, Any] = {
                         "all": summarize(samples),
@@ -466,6 +477,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=60,
         help=f"commands per level at ≥{LARGE:,} objectives (default 60)",
     )
+    parser.add_argument(
+        "--think-ms",
+        type=float,
+        default=0.0,
+        help="pause after each interaction before a client's next command (default 0: none)",
+    )
     parser.add_argument("--out", type=Path, help="results folder (default bench/results)")
     parser.add_argument(
         "--keep",
@@ -476,6 +493,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.quick:
         args.sizes, args.concurrency, args.requests, args.large_requests = [10], [1, 3], 6, 6
     command = "python -m bench.ack_latency" + (" --quick" if args.quick else "")
+    if args.think_ms:
+        command += f" --think-ms {args.think_ms:g}"
     info = machine()
     began = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="ladder-bench-") as tmp:
@@ -487,6 +506,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             requests=args.requests,
             large_requests=args.large_requests,
             work=work,
+            think=args.think_ms / 1000,
         )
     data = {
         "machine": info,
