@@ -72,6 +72,7 @@ def build_app(
         clock=clock,
         work=WorkPool(WORK_THREADS),
         listeners=WorkPool(LISTENER_THREADS, name="ladder-listener"),
+        answers=WorkPool(LISTENER_THREADS, name="ladder-answer"),
         replies=WorkPool(REPLY_THREADS, name="ladder-reply"),
     )
     register_all(app, deps)
@@ -80,7 +81,9 @@ def build_app(
 
 # ---------------------------------------------------------------------------- OAuth mode
 
-LISTENER_THREADS = 16  # also gunicorn's threads (bot/server.py); storage/db.py pools as many
+# Gunicorn's request threads (bot/server.py), and the threads of each listener pool. Sessions
+# are short, so these share storage/db.py's 20 connections (+10) and rarely wait for one.
+LISTENER_THREADS = 16
 # Renders (tree loads and Block Kit for status, mine, Home, exports) run one at a time: they
 # are CPU-bound under one interpreter lock, so a second render thread finishes nothing
 # sooner, and every ack would wait for the lock behind two threads instead of one. Their

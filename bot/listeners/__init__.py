@@ -37,7 +37,8 @@ class Deps:
     people: PeopleDirectory
     clock: Callable[[], datetime]
     work: WorkPool  # renders after ack(), one at a time, off the listeners' threads (work.py)
-    listeners: WorkPool  # where listeners run; Slack is answered at their ack (prompt_ack.py)
+    listeners: WorkPool  # where acked listeners run (commands, buttons, events; prompt_ack.py)
+    answers: WorkPool  # where forms and options run until and after their ack, on their own
     replies: WorkPool  # Slack calls of renders, and slow sends (a check-in fan-out)
 
     def is_admin(self, client: WebClient, workspace_id: str, user_id: str) -> Callable[[], bool]:
@@ -91,8 +92,9 @@ class Deps:
 
     def listener(self, function: Listener) -> Listener:
         """How a listener that answers Slack with its ack is registered (form errors,
-        options): run on the listener pool, Slack answered at its ack (prompt_ack.py)."""
-        return answer_at_ack(self.listeners, shielded(function))
+        options): run on a pool of their own, so that no queue of commands and clicks waiting
+        on Slack pushes them past Slack's 3 s, and answered at the ack (prompt_ack.py)."""
+        return answer_at_ack(self.answers, shielded(function))
 
 
 def workspace_of(body: dict, context: dict) -> str:

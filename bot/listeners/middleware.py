@@ -2,7 +2,7 @@
 
 What is timed: Bolt's global middleware does not wrap the listener (its `next()` only lets
 dispatch go on), and Ladder's listeners ack first and keep working afterwards, on the
-listener and work pools (prompt_ack.py, work.py). So the clock starts in this middleware
+thread pools of work.py (prompt_ack.py). So the clock starts in this middleware
 (after Bolt's signature check and authorization) and stops when Bolt's listener completion
 handler has run and everything handed off has ended: `duration_ms` is
 the whole handling, service calls and the Slack API call included, not just the time to ack.

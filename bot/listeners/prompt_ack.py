@@ -11,7 +11,7 @@ registers every listener through one of two wrappers:
   request thread acks and hands the listener to a pool, Slack's answer does not wait for it.
 - `answer_at_ack`, for listeners whose ack is their answer (form errors, options): the
   request thread hands the listener to a pool and returns as soon as it has acked; what it
-  does after its ack (a DM, a Home tab) goes on in the pool.
+  does after its ack (updating the prompt a check-in answered) goes on in the pool.
 
 Either way the listener's work after the ack waits until the ack is on the wire
 (`send_acks_first` in the WSGI app): the request thread needs the interpreter lock a few
@@ -21,9 +21,10 @@ time.
 A failure keeps Bolt's meaning. Raised before the ack, it is raised again in the request
 thread, so Bolt's error handler logs it and answers Slack 500. Raised after the ack (Slack
 has its 200), the pool logs it and marks the request's log line as an error (work.py). A
-listener that has not acked within Slack's 3 seconds gets Slack a 500 and a warning in the
-log; if it had not even started by then, it does not run at all (Slack has given up on it,
-and a form must not be saved after Slack was told it failed).
+listener that has not acked within 2.5 s of the request's arrival (Slack waits 3 s from
+sending it) gets Slack a 500 and a warning in the log; if it had not even started by then,
+it does not run at all (Slack has given up on it, and a form must not be saved after Slack
+was told it failed).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ import functools
 import inspect
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
 
@@ -43,9 +45,9 @@ from bot.logs import log_event
 
 log = logging.getLogger("ladder.listeners")
 
-# Slack's limit for an ack, counted here from the hand-off to the pool (Bolt's own runner
-# counts the same way).
-ACK_TIMEOUT_S = 3.0
+# How long after a request arrived its listener may take to ack: Slack's 3 s, less what the
+# request spent on its way here.
+ACK_TIMEOUT_S = 2.5
 # How long work after an ack waits for the ack to be sent; sending takes well under 1 ms.
 SEND_WAIT_S = 0.5
 
@@ -60,6 +62,7 @@ def send_acks_first(wsgi: WSGIApp) -> WSGIApp:
     has written the answer (PEP 3333: it calls close() then, also when the write failed)."""
 
     def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        _this_request.arrived = time.monotonic()
         sent = _this_request.sent = threading.Event()
         try:
             return _SetOnClose(wsgi(environ, start_response), sent)
@@ -67,7 +70,7 @@ def send_acks_first(wsgi: WSGIApp) -> WSGIApp:
             sent.set()
             raise
         finally:
-            _this_request.sent = None
+            _this_request.sent = _this_request.arrived = None
 
     return app
 
@@ -98,6 +101,14 @@ def _wait_until_sent() -> Callable[[], None]:
             sent.wait(SEND_WAIT_S)
 
     return wait
+
+
+def _time_left() -> float:
+    """In the request thread: how long its listener may still take to ack."""
+    arrived: float | None = getattr(_this_request, "arrived", None)
+    if arrived is None:  # outside the WSGI app: counted from here
+        return ACK_TIMEOUT_S
+    return max(0.0, arrived + ACK_TIMEOUT_S - time.monotonic())
 
 
 def _require(listener: Callable[..., Any], names: set[str]) -> None:
@@ -159,7 +170,7 @@ def answer_at_ack(pool: WorkPool, listener: Listener) -> Listener:
         def work() -> None:
             with state.lock:
                 if state.gave_up:
-                    _log_late(name, context, "started after Slack's 3 s: not run")
+                    _log_unanswered(name, context, "started after its time to ack: not run")
                     return
             try:
                 listener(**{**kwargs, "ack": signalling_ack})
@@ -172,8 +183,9 @@ def answer_at_ack(pool: WorkPool, listener: Listener) -> Listener:
             finally:
                 state.answered.set()
 
+        time_left = _time_left()
         pool.submit(work, context=context, what=f"listener {name}")
-        state.answered.wait(ACK_TIMEOUT_S)
+        state.answered.wait(time_left)
         with state.lock:
             error, state.error = state.error, None  # no cycle through this frame
             if error is not None:
@@ -181,20 +193,24 @@ def answer_at_ack(pool: WorkPool, listener: Listener) -> Listener:
             if ack.response is not None:
                 return None
             state.gave_up = True
-        if not state.answered.is_set():
-            _log_late(name, context, "no ack within Slack's 3 s")
-        # Ended without an ack (a Slack failure it logged itself) or still going: an error
-        # for Slack, not Bolt's default empty 200, which would close a form as if saved.
+            ended = state.answered.is_set()
+        if ended:  # a failure it handled itself is already noted on the request's line
+            _log_unanswered(name, context, "ended without an ack", note=False)
+        else:
+            _log_unanswered(name, context, "no ack in time")
+        # Ended without an ack (e.g. a Slack failure it logged itself) or still going: an
+        # error for Slack, not Bolt's default empty 200, which would close a form as if saved.
         return BoltResponse(status=500, body="")
 
     return run  # type: ignore[return-value]
 
 
-def _log_late(listener: str, context: Any, what: str) -> None:
-    note_failure(context, "ack_timeout")
+def _log_unanswered(listener: str, context: Any, what: str, *, note: bool = True) -> None:
+    if note:
+        note_failure(context, "no_ack")
     log_event(
         log,
-        "listener_late",
+        "listener_unanswered",
         level=logging.WARNING,
         listener=listener,
         workspace=context.get("team_id"),

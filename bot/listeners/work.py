@@ -1,8 +1,10 @@
 """Thread pools for listeners and for what they do after Slack has its ack.
 
-Three pools are built from this class (bot/app.py):
-- listeners: every listener runs here; the request thread answers Slack at its ack
-  (prompt_ack.py). What a listener does after acking (views.open, a DM) goes on here.
+Four pools are built from this class (bot/app.py):
+- listeners: commands, buttons and events run here once the request thread has acked them
+  (prompt_ack.py): opening a modal, a short reply.
+- answers: forms and options run here, the request thread answering Slack at their ack; on
+  a pool of their own so that no queue of clicks waiting on Slack pushes them past 3 s.
 - work, one thread: what loads whole trees or many rows (status, mine, the Home tab, cycle
   closes, exports). A listener acks, does what must happen in the request (open a modal
   while its trigger_id is fresh, validate a form) and hands the render here, so no listener
@@ -10,7 +12,8 @@ Three pools are built from this class (bot/app.py):
   interpreter lock: more threads would finish nothing sooner and would only make each ack
   wait behind more of them for the lock.
 - replies: a render's Slack call (Deps.render_then_send), so the next render does not wait
-  for Slack, and slow sends (a check-in fan-out), so they never hold a listener thread.
+  for Slack, and slow sends (a check-in fan-out, its planning included), so they never hold
+  a listener thread.
 
 Each request's log line (middleware.py) is written when everything it handed off has ended,
 so its `duration_ms` still covers the whole handling.
@@ -39,7 +42,8 @@ class WorkPool:
 
     def submit(self, work: Callable[[], None], *, context: Any, what: str) -> None:
         """Run `work` on the pool; a Slack failure is a warning, anything else an error
-        logged with its traceback. Neither reaches Slack: the request was acked already."""
+        logged with its traceback. Neither reaches Slack: failures before an ack are handed
+        back to the request thread by prompt_ack.answer_at_ack, not raised here."""
         release = hold_request_log(context)
         with self._idle:
             self._pending += 1

@@ -27,7 +27,7 @@ from tests.slack.conftest import (
 )
 from tests.support.slack_standin import SlackStandIn
 
-FLOW = ["ladder-listener", "ladder-work", "ladder-reply"]  # pool names, bot/app.py
+FLOW = ["ladder-listener", "ladder-answer", "ladder-work", "ladder-reply"]  # bot/app.py
 
 
 class ListenerRuns:
@@ -50,13 +50,16 @@ class ListenerRuns:
             self._cond.notify_all()
 
     def _pools_idle(self, timeout: float) -> None:
-        # Bolt's run ends at the ack, once the listener is on the listener pool; work flows
-        # from there to the work pool, and from either to the replies pool, always handed
-        # on before the hand-off ends. Waited for in that order, each pool is idle for good.
-        with self._cond:
-            pools = sorted(self.pools, key=lambda p: FLOW.index(p.name))
-        busy = [(p.name, p.pending) for p in pools if not p.wait_idle(timeout)]
-        assert not busy, f"work still going after the listener runs: {busy}"
+        # Bolt's run ends at the ack, once the listener is on a listener pool; work flows
+        # from there to the work pool, and from any of them to the replies pool, always
+        # handed on before the hand-off ends. Waited for in that order, each stays idle.
+        # A pool is known from its first hand-off, so each is looked up after the ones
+        # before it are idle: whatever they handed on is counted by then.
+        for name in FLOW:
+            with self._cond:
+                pools = [p for p in self.pools if p.name == name]
+            busy = [p.pending for p in pools if not p.wait_idle(timeout)]
+            assert not busy, f"{name}: work still going after the listener runs: {busy}"
 
     def wait_finished(self, count: int, timeout: float = 10.0) -> None:
         """Until `count` runs have finished (a run may start after the HTTP answer), and the

@@ -50,6 +50,15 @@ def register(app: App, deps: Deps) -> None:
         call.run(handler)
 
 
+REFUSALS = (PermissionDenied, Refused, NotFound)  # answered to the person, not crashes
+
+
+def _refusal_reply(error: Exception) -> dict:
+    if isinstance(error, PermissionDenied):
+        return build_refusal(str(error))
+    return build_error(escape(str(error)))
+
+
 class Call:
     """What a subcommand handler needs about the request."""
 
@@ -73,14 +82,12 @@ class Call:
         """The handler, its refusals answered as replies."""
         try:
             handler(self)
-        except PermissionDenied as error:
-            self.respond(**build_refusal(str(error)))
-        except (Refused, NotFound) as error:
-            self.respond(**build_error(escape(str(error))))
+        except REFUSALS as error:
+            self.respond(**_refusal_reply(error))
 
     def reply_after_ack(self, build: Callable[[Call], dict]) -> None:
         """For replies that load whole trees or many rows: `build` renders on the work pool
-        (its refusals become the reply), the reply goes out from the listener pool."""
+        (its refusals become the reply), the reply goes out from the replies pool."""
         self.deps.render_then_send(
             lambda: self._guarded(build),
             lambda reply: self.respond(**reply),
@@ -100,10 +107,8 @@ class Call:
     def _guarded(self, build: Callable[[Call], dict]) -> dict:
         try:
             return build(self)
-        except PermissionDenied as error:
-            return build_refusal(str(error))
-        except (Refused, NotFound) as error:
-            return build_error(escape(str(error)))
+        except REFUSALS as error:
+            return _refusal_reply(error)
 
     def is_admin(self) -> bool:
         return self.deps.is_admin(self.client, self.workspace_id, self.user_id)()

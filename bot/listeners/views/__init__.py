@@ -53,13 +53,21 @@ def register(app: App, deps: Deps) -> None:
         assert saved is not None
         if saved.duplicate:  # the same form submitted twice: the first one was confirmed
             return
-        tree, objective = deps.okrs.objective_tree(
-            workspace_id=workspace_id, objective_id=saved.objective_id
+
+        def confirmation() -> dict:  # the objective in its cycle's tree: on the work pool
+            tree, objective = deps.okrs.objective_tree(
+                workspace_id=workspace_id, objective_id=saved.objective_id
+            )
+            return build_objective_confirmation(
+                tree=tree, objective=objective, now=deps.clock(), created=saved.created
+            )
+
+        deps.render_then_send(
+            confirmation,
+            lambda message: client.chat_postMessage(channel=saved.owner_id, **message),  # DM
+            context=context,
+            what="objective saved",
         )
-        message = build_objective_confirmation(
-            tree=tree, objective=objective, now=deps.clock(), created=saved.created
-        )
-        client.chat_postMessage(channel=saved.owner_id, **message)  # a DM to the owner
 
     @app.view(CHECKIN_CALLBACK)
     @deps.listener
