@@ -19,7 +19,7 @@ from bot.listeners.middleware import (
     note_failure,
     slack_failure,
 )
-from bot.listeners.prompt_ack import ack_at_once, answer_at_ack
+from bot.listeners.prompt_ack import ack_at_once, after_answers, answer_at_ack
 from bot.listeners.work import WorkPool
 from bot.logs import log_event
 from bot.services.checkins import CheckinService
@@ -53,6 +53,7 @@ class Deps:
         one's Slack round trip. What `render` loads is freed before `send` runs."""
 
         def render_step() -> None:
+            after_answers()  # a render holds the interpreter lock for long: acks go first
             result = render()
             self.replies.submit(lambda: send(result), context=context, what=what)
 

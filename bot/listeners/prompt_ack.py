@@ -14,9 +14,10 @@ registers every listener through one of two wrappers:
   does after its ack (updating the prompt a check-in answered) goes on in the pool.
 
 Either way the listener's work after the ack waits until the ack is on the wire
-(`send_acks_first` in the WSGI app): the request thread needs the interpreter lock a few
-more times to send it, and would otherwise wait for it behind that work, a millisecond at a
-time.
+(`send_acks_first` in the WSGI app), and until no other request is being answered (for at
+most 100 ms): a thread answering Slack needs the interpreter lock a few dozen times, and
+would otherwise wait for it behind that work, a millisecond at a time. A burst of commands
+is thus acked first and worked on after.
 
 A failure keeps Bolt's meaning. Raised before the ack, it is raised again in the request
 thread, so Bolt's error handler logs it and answers Slack 500. Raised after the ack (Slack
@@ -50,6 +51,8 @@ log = logging.getLogger("ladder.listeners")
 ACK_TIMEOUT_S = 2.5
 # How long work after an ack waits for the ack to be sent; sending takes well under 1 ms.
 SEND_WAIT_S = 0.5
+# How long work after an ack waits for other requests' answers (after_answers).
+QUIET_WAIT_S = 0.1
 
 Listener = TypeVar("Listener", bound=Callable[..., Any])
 WSGIApp = Callable[..., Iterable[bytes]]
@@ -57,22 +60,62 @@ WSGIApp = Callable[..., Iterable[bytes]]
 _this_request = threading.local()  # the request thread's "ack sent" event, while it runs
 
 
+class _Answering:
+    """How many requests are being answered (entered the WSGI app, answer not yet written)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.changed = threading.Condition()
+
+    def enter(self) -> None:
+        with self.changed:
+            self.count += 1
+
+    def leave(self) -> None:
+        with self.changed:
+            self.count -= 1
+            if self.count == 0:
+                self.changed.notify_all()
+
+    def wait_until_none(self, timeout: float) -> None:
+        with self.changed:
+            self.changed.wait_for(lambda: self.count == 0, timeout)
+
+
+_answering = _Answering()
+
+
+def after_answers() -> None:
+    """Wait (at most QUIET_WAIT_S) until no request is being answered: work after an ack
+    (a listener's, a render) starts then, so that a burst of commands is acked before any
+    of them is worked on. Under steady load it starts after at most that long."""
+    _answering.wait_until_none(QUIET_WAIT_S)
+
+
 def send_acks_first(wsgi: WSGIApp) -> WSGIApp:
     """Wrap the Slack WSGI app: listeners hold their work after the ack until the server
-    has written the answer (PEP 3333: it calls close() then, also when the write failed)."""
+    has written the answer (PEP 3333: it calls close() then, also when the write failed),
+    and until no other request is being answered (`after_answers`)."""
 
     def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         _this_request.arrived = time.monotonic()
         sent = _this_request.sent = threading.Event()
+        _answering.enter()
         try:
             return _SetOnClose(wsgi(environ, start_response), sent)
         except BaseException:
-            sent.set()
+            _written(sent)
             raise
         finally:
             _this_request.sent = _this_request.arrived = None
 
     return app
+
+
+def _written(sent: threading.Event) -> None:
+    if not sent.is_set():  # once per request
+        sent.set()
+        _answering.leave()
 
 
 class _SetOnClose:
@@ -88,17 +131,19 @@ class _SetOnClose:
             if close is not None:
                 close()
         finally:
-            self.sent.set()
+            _written(self.sent)
 
 
 def _wait_until_sent() -> Callable[[], None]:
     """In the request thread: what waits, from another thread, until this request's answer
-    is written (nothing waits outside the WSGI app: Socket Mode, tests calling Bolt)."""
+    is written and no other is being answered (nothing waits outside the WSGI app: Socket
+    Mode, tests calling Bolt)."""
     sent: threading.Event | None = getattr(_this_request, "sent", None)
 
     def wait() -> None:
         if sent is not None:
             sent.wait(SEND_WAIT_S)
+            after_answers()
 
     return wait
 

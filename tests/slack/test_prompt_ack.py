@@ -196,6 +196,52 @@ def test_a_listener_acked_at_once_runs_after_the_answer_is_written(pool: WorkPoo
     assert order == ["answered", "written", "listener"]
 
 
+def test_work_after_an_ack_waits_for_other_requests_answers(
+    pool: WorkPool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A burst: request A is still being answered when B's listener could start. B's work
+    # waits until A's answer is written too (here at most 10 s instead of 100 ms).
+    order: list[str] = []
+    at_the_gate, finished = threading.Event(), threading.Event()
+    wait_until_none = prompt_ack._answering.wait_until_none
+
+    def spied(timeout: float) -> None:
+        at_the_gate.set()
+        wait_until_none(10.0)
+
+    monkeypatch.setattr(prompt_ack._answering, "wait_until_none", spied)
+
+    def listener(context: dict) -> None:
+        order.append("B worked on")
+        finished.set()
+
+    run = ack_at_once(pool, listener)
+
+    class Body(list[bytes]):
+        def __init__(self, name: str) -> None:
+            super().__init__([b""])
+            self.name = name
+
+        def close(self) -> None:
+            order.append(f"{self.name} written")
+
+    def a(environ: dict, start_response: Any) -> Body:
+        return Body("A")
+
+    def b(environ: dict, start_response: Any) -> Body:
+        run(context=FakeContext())
+        return Body("B")
+
+    body_a = send_acks_first(a)({}, lambda *args: None)
+    body_b = send_acks_first(b)({}, lambda *args: None)
+    body_b.close()
+    assert at_the_gate.wait(10)  # B's answer is written; its work waits for A's
+    assert order == ["B written"]
+    body_a.close()
+    assert finished.wait(10)
+    assert order == ["B written", "A written", "B worked on"]
+
+
 def test_an_ack_that_raises_is_a_failure_before_the_ack(pool: WorkPool) -> None:
     def listener(ack: Ack, context: dict) -> None:
         ack(response_action="bogus")
@@ -241,7 +287,7 @@ def test_the_time_to_ack_counts_from_the_requests_arrival(
         left.append(prompt_ack._time_left())  # 2.6 s after arrival
         return [b""]
 
-    send_acks_first(bolt)({}, lambda *a: None)
+    send_acks_first(bolt)({}, lambda *a: None).close()  # type: ignore[attr-defined]
     assert left == [pytest.approx(ACK_TIMEOUT_S - 1.0), 0.0]
 
 
