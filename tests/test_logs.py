@@ -30,34 +30,13 @@ from bot.logs import (
 )
 from tests.slack import conftest as slack
 from tests.slack.conftest import ACME, ACME_TOKEN, DEV, SECRET, Ladder
+from tests.support.request_lines import RequestLines
 
 # The end-to-end fixtures of tests/slack: the running app, Slack played by the stand-in.
 standin, ladder = slack.standin, slack.ladder
 
 REPO = Path(__file__).resolve().parents[1]
 LATENCY = 0.3  # seconds the stand-in takes to answer the listener's own Slack call
-
-
-class RequestLines(logging.Handler):
-    """Collects `event=request` records; `wait(n)` blocks until n have arrived."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.records: list[logging.LogRecord] = []
-        self._cond = threading.Condition()
-
-    def emit(self, record: logging.LogRecord) -> None:
-        if getattr(record, "ladder_event", None) == "request":
-            with self._cond:
-                self.records.append(record)
-                self._cond.notify_all()
-
-    def wait(self, count: int, timeout: float = 10.0) -> list[logging.LogRecord]:
-        with self._cond:
-            assert self._cond.wait_for(lambda: len(self.records) >= count, timeout), (
-                f"{len(self.records)} request lines, wanted {count}"
-            )
-            return list(self.records)
 
 
 class LogBuffer(io.StringIO):

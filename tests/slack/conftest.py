@@ -6,6 +6,7 @@ talks to the stand-in through SLACK_API_URL, exactly as it would talk to slack.c
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,6 +22,7 @@ from sqlalchemy import Engine
 from bot.app import build_app
 from bot.config import Settings, load_settings
 from bot.server import make_wsgi_app
+from tests.support.request_lines import RequestLines
 from tests.support.slack_sender import SlackSender
 from tests.support.slack_standin import SlackStandIn
 
@@ -121,3 +123,16 @@ def ladder(standin: SlackStandIn, engine: Engine) -> Iterator[Ladder]:
     clock = TestClock(datetime(2026, 2, 16, 9, 0, tzinfo=UTC))
     with serve_ladder(single_workspace_settings(standin), standin, engine, clock) as ladder:
         yield ladder
+
+
+@pytest.fixture
+def request_lines() -> Iterator[RequestLines]:
+    """The `ladder.requests` lines the app writes during the test (INFO included)."""
+    handler = RequestLines()
+    logger = logging.getLogger("ladder.requests")
+    level = logger.level
+    logger.setLevel(logging.INFO)  # a request that went well is logged at INFO
+    logger.addHandler(handler)
+    yield handler
+    logger.removeHandler(handler)
+    logger.setLevel(level)

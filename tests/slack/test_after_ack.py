@@ -19,7 +19,7 @@ from slack_bolt import Respond
 from bot.app import LISTENER_THREADS, WORK_THREADS
 from bot.services.okrs import OKRService
 from tests.slack.conftest import CEO, Ladder
-from tests.test_logs import RequestLines
+from tests.support.request_lines import RequestLines
 
 
 class Gate:
@@ -63,18 +63,6 @@ def gate(monkeypatch: pytest.MonkeyPatch) -> Iterator[Gate]:
     gate.opened.set()  # a failed test must not leave work threads waiting
 
 
-@pytest.fixture
-def request_lines() -> Iterator[RequestLines]:
-    handler = RequestLines()
-    logger = logging.getLogger("ladder.requests")
-    level = logger.level
-    logger.setLevel(logging.INFO)  # a request that went well is logged at INFO
-    logger.addHandler(handler)
-    yield handler
-    logger.removeHandler(handler)
-    logger.setLevel(level)
-
-
 def test_acks_do_not_wait_for_work_that_is_still_running(ladder: Ladder, gate: Gate) -> None:
     # More commands than the listener pool's threads and the work pool's together: with the
     # work in the listener threads, the 18th ack would wait until a render ended.
@@ -107,25 +95,35 @@ def test_the_request_line_is_written_when_the_handed_off_work_ends(
     assert line.ladder_fields["status"] == "ok"  # type: ignore[attr-defined]
 
 
-def test_a_crash_in_handed_off_work_is_logged_and_marks_the_request(
+@pytest.mark.parametrize(
+    ("broken_call", "command", "logged_as"),
+    [
+        ("status", "status all", "/okr status"),  # a render on the work pool
+        ("new_objective_form", "new Grow revenue", "listener okr"),  # a listener, acked
+    ],
+)
+def test_a_crash_after_the_ack_is_logged_and_marks_the_request(
     ladder: Ladder,
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
     request_lines: RequestLines,
+    broken_call: str,
+    command: str,
+    logged_as: str,
 ) -> None:
     def broken(self: OKRService, **kwargs: Any) -> Any:
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(OKRService, "status", broken)
+    monkeypatch.setattr(OKRService, broken_call, broken)
     caplog.set_level(logging.INFO)
-    response = ladder.acme.slash_command("status all", user_id=CEO)
+    response = ladder.acme.slash_command(command, user_id=CEO)
     assert response.status_code == 200  # acked before the work failed
     [line] = request_lines.wait(1)
     assert line.ladder_fields["status"] == "error"  # type: ignore[attr-defined]
     assert line.ladder_fields["error"] == "RuntimeError"  # type: ignore[attr-defined]
     [crash] = [r for r in caplog.records if r.name == "ladder.work"]
     assert crash.levelno == logging.ERROR and crash.exc_info is not None
-    assert "/okr status" in crash.getMessage() and "T0ACME" in crash.getMessage()
+    assert logged_as in crash.getMessage() and "T0ACME" in crash.getMessage()
 
 
 def test_a_slow_reply_does_not_hold_up_the_next_render(
