@@ -57,7 +57,7 @@ QUIET_WAIT_S = 0.1
 Listener = TypeVar("Listener", bound=Callable[..., Any])
 WSGIApp = Callable[..., Iterable[bytes]]
 
-_this_request = threading.local()  # the request thread's "ack sent" event, while it runs
+_this_request = threading.local()  # the request thread's arrival time and "answer written" event
 
 
 class _Answering:
