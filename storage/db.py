@@ -2,18 +2,57 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Engine, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.pool import StaticPool
 from sqlmodel import Session, SQLModel, create_engine
 
+from storage.errors import TimedOut, Unavailable
+
 DEFAULT_DATABASE_URL = "sqlite:///data/ladder.db"
 READ_ONLY = "ladder_read_only"  # execution option: a session that only reads
+# How long SQLite waits for another writer's lock when no time limit is set.
+SQLITE_BUSY_MS = 30_000
+# A transaction under a time limit commits only with at least this much time left: the
+# answer that says "saved" must still reach Slack in time after the commit.
+COMMIT_MARGIN_S = 0.25
+
+_deadline: ContextVar[float | None] = ContextVar("ladder_db_deadline", default=None)
+
+
+@contextmanager
+def time_limit(seconds: float) -> Iterator[None]:
+    """Database work inside ends within `seconds` or raises TimedOut (nothing committed):
+    statements and lock waits are cut at the time left, and a transaction commits only
+    with COMMIT_MARGIN_S to spare. For work whose answer has a deadline (Slack's 3 s)."""
+    token = _deadline.set(time.monotonic() + seconds)
+    try:
+        yield
+    finally:
+        _deadline.reset(token)
+
+
+def _time_left_ms() -> int | None:
+    """Milliseconds until the current time limit (at least 1), or None without one."""
+    deadline = _deadline.get()
+    if deadline is None:
+        return None
+    return max(1, int((deadline - time.monotonic()) * 1000))
+
+
+def _check_commit_time() -> None:
+    deadline = _deadline.get()
+    if deadline is not None and deadline - time.monotonic() < COMMIT_MARGIN_S:
+        raise TimedOut("the time limit ran out before the commit")
 
 
 def normalize_database_url(url: str) -> str:
@@ -27,11 +66,23 @@ def normalize_database_url(url: str) -> str:
     return url
 
 
-def make_engine(url: str = DEFAULT_DATABASE_URL, *, echo: bool = False) -> Engine:
+def make_engine(url: str = DEFAULT_DATABASE_URL, *, echo: bool = False, **options: Any) -> Engine:
+    """The process's engine. `options` go to create_engine for PostgreSQL (pool sizes,
+    connect_args), e.g. for tests that bind a schema."""
     url = normalize_database_url(url)
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=20, max_overflow=10)
+        defaults: dict[str, Any] = {"pool_pre_ping": True, "pool_size": 20, "max_overflow": 10}
+        engine = create_engine(url, echo=echo, **{**defaults, **options})
+
+        @event.listens_for(engine, "begin")
+        def _postgres_time_limit(connection) -> None:  # type: ignore[no-untyped-def]
+            # Under a time limit, every statement (lock waits included) is cut at what is left.
+            time_left = _time_left_ms()
+            if time_left is not None:
+                connection.exec_driver_sql(f"SET LOCAL statement_timeout = {time_left}")
+
+        return engine
 
     database = parsed.database or ""
     in_memory = database in ("", ":memory:")
@@ -56,7 +107,7 @@ def make_engine(url: str = DEFAULT_DATABASE_URL, *, echo: bool = False) -> Engin
         cursor.execute("PRAGMA foreign_keys=ON")
         if not in_memory:
             cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_MS}")
         cursor.close()
 
     @event.listens_for(engine, "begin")
@@ -67,6 +118,12 @@ def make_engine(url: str = DEFAULT_DATABASE_URL, *, echo: bool = False) -> Engin
         # A read-only session (session_scope(read_only=True)) needs no lock: WAL readers see
         # a snapshot and never wait for a writer, so a long `/okr status all` blocks nobody.
         read_only = connection.get_execution_options().get(READ_ONLY, False)
+        # Under a time limit the wait for the write lock ends with what is left of it.
+        busy_ms = _time_left_ms() or SQLITE_BUSY_MS
+        info = connection.connection.info  # per DBAPI connection: set only when it changes
+        if info.get("busy_ms", SQLITE_BUSY_MS) != busy_ms:
+            connection.exec_driver_sql(f"PRAGMA busy_timeout={busy_ms}")
+            info["busy_ms"] = busy_ms
         connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
     return engine
@@ -89,7 +146,12 @@ def session_scope(engine: Engine, *, read_only: bool = False) -> Iterator[Sessio
     """A session whose work commits on success and rolls back on any error.
 
     read_only: the session only reads (on SQLite it then takes no write lock).
+    A database that cannot be reached or timed out raises Unavailable (storage.errors).
     """
     bind = engine.execution_options(**{READ_ONLY: True}) if read_only else engine
-    with Session(bind, expire_on_commit=False) as session, session.begin():
-        yield session
+    try:
+        with Session(bind, expire_on_commit=False) as session, session.begin():
+            yield session
+            _check_commit_time()
+    except (OperationalError, InterfaceError) as error:
+        raise Unavailable(type(error.orig or error).__name__) from error

@@ -311,3 +311,14 @@ class OutboxMessage(SQLModel, table=True):
     sent_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
     answered_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
     error: str | None = Field(default=None, max_length=200)
+
+
+class LadderHealth(SQLModel, table=True):
+    """What the health check writes (storage/health.py): one row per check name, rewritten
+    with the time of each check, so /healthz proves the database takes writes. Holds no
+    workspace's data: retention has nothing to purge here."""
+
+    __tablename__ = "ladder_health"
+
+    name: str = Field(primary_key=True, max_length=64)
+    checked_at: datetime = Field(sa_column=_ts())

@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
 from sqlalchemy import Engine, event
 from sqlmodel import Session, SQLModel
 
@@ -65,8 +64,10 @@ def fresh_postgres_schema(prefix: str, **engine_options: Any) -> Iterator[Engine
     schema = f"{prefix}_{uuid.uuid4().hex[:12]}"
     with admin.begin() as connection:
         connection.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-    engine = sa.create_engine(
-        admin.url, connect_args={"options": f"-csearch_path={schema}"}, **engine_options
+    engine = make_engine(
+        admin.url.render_as_string(hide_password=False),
+        connect_args={"options": f"-csearch_path={schema}"},
+        **engine_options,
     )
     try:
         yield engine

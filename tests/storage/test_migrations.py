@@ -28,7 +28,9 @@ from sqlmodel import Session
 from storage.checkins import list_check_ins
 from storage.cycles import list_cycles
 from storage.db import make_engine
+from storage.health import CHECK_NAME, check_writable
 from storage.migrate import SchemaTooNew, current_revision, head_revision, scripts, upgrade
+from storage.models import LadderHealth
 from storage.outbox import list_messages
 from storage.people import get_people
 from storage.teams import channels_by_team, list_teams
@@ -402,6 +404,13 @@ def rows_0003() -> Rows:
     return rows
 
 
+def rows_0004() -> Rows:
+    """0004 adds ladder_health, the row the health check rewrites."""
+    rows = rows_0003()
+    rows["ladder_health"] = [{"name": CHECK_NAME, "checked_at": CREATED}]
+    return rows
+
+
 def check_tree(session: Session, start: str) -> None:
     """The head code reads the tree: workspace settings, cycles, teams, objectives with their
     KRs and progress, check-ins."""
@@ -460,6 +469,16 @@ def check_delivery(session: Session, start: str) -> None:
     ]
 
 
+def check_health(session: Session, start: str) -> None:
+    """The health check rewrites the row it finds."""
+    health = session.get_one(LadderHealth, CHECK_NAME)
+    assert health.checked_at == CREATED.replace(tzinfo=UTC)
+    session.rollback()  # on SQLite the session's transaction holds the write lock
+    later = datetime(2026, 2, 1, 9, 0, tzinfo=UTC)
+    check_writable(session.get_bind(), now=later)  # type: ignore[arg-type]
+    assert session.get_one(LadderHealth, CHECK_NAME).checked_at == later
+
+
 def _checks(*checks: Callable[[Session, str], None]) -> Callable[[Session, str], None]:
     def run(session: Session, start: str) -> None:
         for check in checks:
@@ -478,6 +497,7 @@ SEEDS: dict[str, Seed] = {
         rows_0002, check=_checks(check_tree, check_delivery, check_inactive_since_upgrade)
     ),
     "0003": Seed(rows_0003, check=_checks(check_tree, check_delivery)),
+    "0004": Seed(rows_0004, check=_checks(check_tree, check_delivery, check_health)),
 }
 
 
