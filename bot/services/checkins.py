@@ -40,6 +40,50 @@ log = logging.getLogger(__name__)
 PROMPT, DIGEST = "prompt", "digest"
 PROFILE_MAX_AGE = timedelta(days=7)
 ProfileLookup = Callable[[str, Sequence[str]], list[SlackProfile]]
+CHECKIN_REFUSAL = (
+    "Only the key result's owner, the objective's owner or a workspace admin can check in on it."
+)
+
+
+class PermissionDenied(Exception):
+    """The caller may not change this; the message says who can.
+
+    Defined here because bot.services.okrs imports this module (not the other way round);
+    okrs re-exports it, and callers import it from there.
+    """
+
+
+class CheckInDenied(PermissionDenied):
+    """Someone tried to check in on key results they may not; nothing was recorded."""
+
+    def __init__(self, key_result_ids: Sequence[int]) -> None:
+        super().__init__(CHECKIN_REFUSAL)
+        self.key_result_ids = list(key_result_ids)
+
+
+def not_admin() -> bool:
+    return False
+
+
+def asked_once(is_admin: Callable[[], bool]) -> Callable[[], bool]:
+    """`is_admin`, asked at most once however often the answer is needed (it asks Slack)."""
+    answers: list[bool] = []
+
+    def ask() -> bool:
+        if not answers:
+            answers.append(bool(is_admin()))
+        return answers[0]
+
+    return ask
+
+
+def may_check_in(
+    *, user_id: str, kr_owner_id: str, objective_owner_id: str, is_admin: Callable[[], bool]
+) -> bool:
+    """Who may check in on a key result: its owner, its objective's owner, or a workspace
+    admin. The one rule every way of checking in goes through; `is_admin` is called only when
+    ownership does not settle it."""
+    return user_id in (kr_owner_id, objective_owner_id) or is_admin()
 
 
 def reminder_kind(n: int) -> str:
@@ -434,8 +478,20 @@ class CheckinService:
         blocker: str = "",
         source: str = "modal",
         dedupe_key: str | None = None,
+        is_admin: Callable[[], bool] = not_admin,
     ) -> Answered:
-        """Record one check-in per KR (value None = unchanged) for the person's period."""
+        """Record one check-in per KR (value None = unchanged) for the person's period.
+
+        All or nothing: if the person may not check in on one of the KRs (see may_check_in;
+        without `is_admin` admins get no say over others' KRs) CheckInDenied names them and
+        nothing is recorded.
+        """
+        self.ensure_may_check_in(
+            workspace_id=workspace_id,
+            user_id=user_id,
+            key_result_ids=[r[0] for r in readings],
+            is_admin=is_admin,
+        )
         now = self.clock()
         period = self.period_for(workspace_id=workspace_id, user_id=user_id, now=now)
         recorded = duplicates = 0
@@ -468,6 +524,43 @@ class CheckinService:
             replace = self._settle(session, workspace_id, user_id, period, now)
         changes = [by_kr[kr_id] for kr_id in dict.fromkeys(r[0] for r in readings)]  # as given
         return Answered(changes, replace, recorded, duplicates)
+
+    def ensure_may_check_in(
+        self,
+        *,
+        workspace_id: str,
+        user_id: str,
+        key_result_ids: Sequence[int],
+        is_admin: Callable[[], bool],
+    ) -> None:
+        """CheckInDenied naming the KRs `user_id` may not check in on, if there are any;
+        NotFound if one is gone. Owners are read first and Slack is asked (if at all) after
+        the read: never while a transaction is open."""
+        owners: list[tuple[int, str, str]] = []  # (KR id, its owner, its objective's owner)
+        with session_scope(self.engine, read_only=True) as session:
+            objective_owners: dict[int, str] = {}
+            for kr_id in dict.fromkeys(key_result_ids):
+                kr = objective_store.get_key_result(
+                    session=session, workspace_id=workspace_id, key_result_id=kr_id
+                )
+                if kr.objective_id not in objective_owners:
+                    objective_owners[kr.objective_id] = objective_store.get_objective(
+                        session=session, workspace_id=workspace_id, objective_id=kr.objective_id
+                    ).owner_id
+                owners.append((kr_id, kr.owner_id, objective_owners[kr.objective_id]))
+        is_admin = asked_once(is_admin)
+        denied = [
+            kr_id
+            for kr_id, kr_owner, objective_owner in owners
+            if not may_check_in(
+                user_id=user_id,
+                kr_owner_id=kr_owner,
+                objective_owner_id=objective_owner,
+                is_admin=is_admin,
+            )
+        ]
+        if denied:
+            raise CheckInDenied(denied)
 
     def no_change(self, *, workspace_id: str, user_id: str) -> Answered:
         """Answer "No change this week": every KR of mine keeps its value, in one click."""

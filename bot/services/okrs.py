@@ -19,7 +19,15 @@ from bot.okr.limits import CONFIDENCE_MAX, CONFIDENCE_MIN, NOTE_MAX, STATEMENT_M
 from bot.okr.numbers import NumberInputError, format_input, parse_number_input
 from bot.okr.units import unit_text
 from bot.okr.validate import clean_text
-from bot.services.checkins import Answered, CheckinService
+from bot.services.checkins import (
+    CHECKIN_REFUSAL,
+    Answered,
+    CheckInDenied,
+    CheckinService,
+    PermissionDenied,
+    asked_once,
+    may_check_in,
+)
 from bot.services.cycles import quarter_of
 from bot.services.drafts import KRDraft, ObjectiveDraft, ReadDraft, read_draft
 from storage import cycles as cycle_store
@@ -34,10 +42,6 @@ from storage.workspaces import ensure_workspace, update_workspace, workspace_exi
 USER_MENTION = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$")
 # An identical objective saved this recently is the same form submitted twice.
 DOUBLE_SUBMIT_WINDOW = timedelta(minutes=10)
-
-
-class PermissionDenied(Exception):
-    """The caller may not change this; the message says who can."""
 
 
 class _FieldRefused(Exception):
@@ -483,17 +487,19 @@ class OKRService:
         *,
         workspace_id: str,
         user_id: str,
+        is_admin: Callable[[], bool],
         key_result_id: int | None = None,
         objective_id: int | None = None,
     ) -> list[tuple[KeyResult, Objective]]:
-        """The KRs a check-in modal should show: one KR, one objective's, or all of mine."""
-        with session_scope(self.engine) as session:
-            ensure_workspace(session=session, workspace_id=workspace_id)
-            open_ids = [
-                c.id
-                for c in cycle_store.list_cycles(session=session, workspace_id=workspace_id)
-                if c.is_open
-            ]
+        """The KRs a check-in modal should show: one KR, one objective's, or all of mine.
+
+        Only those the user may check in on (may_check_in): all of an objective's for its
+        owner or an admin, else the user's own among them; PermissionDenied if none is. Slack
+        is asked whether the user is an admin only if ownership does not settle it, and only
+        after the read.
+        """
+        self._ensure_workspace(workspace_id)
+        with session_scope(self.engine, read_only=True) as session:
             if key_result_id is not None:
                 kr = objective_store.get_key_result(
                     session=session, workspace_id=workspace_id, key_result_id=key_result_id
@@ -501,15 +507,38 @@ class OKRService:
                 objective = objective_store.get_objective(
                     session=session, workspace_id=workspace_id, objective_id=kr.objective_id
                 )
-                return [(kr, objective)]
-            if objective_id is not None:
+                krs = [(kr, objective)]
+            elif objective_id is not None:
                 tree = self._tree_of(session, workspace_id, objective_id)
                 objective = tree.objective(objective_id)
-                mine = [kr for kr in tree.krs_of(objective_id) if kr.owner_id == user_id]
-                return [(kr, objective) for kr in mine or tree.krs_of(objective_id)]
-            return objective_store.list_user_key_results(
-                session=session, workspace_id=workspace_id, owner_id=user_id, cycle_ids=open_ids
+                krs = [(kr, objective) for kr in tree.krs_of(objective_id)]
+            else:  # `/okr checkin`: my own KRs in the open cycles
+                open_ids = [
+                    c.id
+                    for c in cycle_store.list_cycles(session=session, workspace_id=workspace_id)
+                    if c.is_open
+                ]
+                return objective_store.list_user_key_results(
+                    session=session,
+                    workspace_id=workspace_id,
+                    owner_id=user_id,
+                    cycle_ids=open_ids,
+                )
+        is_admin = asked_once(is_admin)
+        allowed = [
+            (kr, objective)
+            for kr, objective in krs
+            if may_check_in(
+                user_id=user_id,
+                kr_owner_id=kr.owner_id,
+                objective_owner_id=objective.owner_id,
+                is_admin=is_admin,
             )
+        ]
+        # An objective without key results: only its owner or an admin gets (an empty) modal.
+        if not allowed and (krs or not (objective.owner_id == user_id or is_admin())):
+            raise PermissionDenied(CHECKIN_REFUSAL)
+        return allowed
 
     def _tree_of(self, session, workspace_id: str, objective_id: int) -> LoadedTree:  # type: ignore[no-untyped-def]
         objective = objective_store.get_objective(
@@ -523,9 +552,19 @@ class OKRService:
         )
 
     def save_checkin(
-        self, *, workspace_id: str, user_id: str, view: dict, source: str = "modal"
+        self,
+        *,
+        workspace_id: str,
+        user_id: str,
+        view: dict,
+        is_admin: Callable[[], bool],
+        source: str = "modal",
     ) -> CheckInResult:
-        """Record the check-in modal: one row per KR; resubmitting the same view is a no-op."""
+        """Record the check-in modal: one row per KR; resubmitting the same view is a no-op.
+
+        A KR the user may not check in on (a forged or stale form) is refused on its field,
+        and nothing of the form is recorded.
+        """
         values = {
             bid: next(iter(actions.values())) for bid, actions in view["state"]["values"].items()
         }
@@ -571,7 +610,10 @@ class OKRService:
                 blocker=blocker,
                 source=source,
                 dedupe_key=f"view:{view['id']}",
+                is_admin=is_admin,
             )
+        except CheckInDenied as error:
+            return CheckInResult(0, 0, {f"value:{k}": str(error) for k in error.key_result_ids})
         except Refused as error:
             return CheckInResult(0, 0, {"note": str(error)})
         except NotFound:  # deleted while the modal was open, or not this workspace's
