@@ -9,6 +9,7 @@ from __future__ import annotations
 import html
 import logging
 from collections.abc import Callable
+from concurrent.futures import Executor, ThreadPoolExecutor
 from datetime import UTC, datetime
 
 from slack_bolt import App, BoltResponse
@@ -22,7 +23,7 @@ from slack_sdk.http_retry.builtin_handlers import (
 from sqlalchemy import Engine
 
 from bot.config import BOT_SCOPES, Settings
-from bot.listeners import Deps, WorkPool, register_all
+from bot.listeners import Deps, register_all
 from bot.services.checkins import CheckinService
 from bot.services.installs import InstallService, installation_store, state_store
 from bot.services.okrs import OKRService
@@ -48,7 +49,10 @@ def build_app(
     *,
     clock: Callable[[], datetime] = utc_now,
     token_verification: bool = True,
+    listener_executor: Executor | None = None,
 ) -> App:
+    """The Bolt app. `listener_executor` runs the work after each ack (lazy listeners);
+    default: a pool of LAZY_THREADS threads."""
     client = make_client(settings)
     oauth = oauth_settings(settings, engine, client=client, clock=clock)
     app = App(
@@ -60,20 +64,18 @@ def build_app(
         # handlers); from oauth_settings alone it would refresh rotating tokens at slack.com.
         installation_store=None if oauth is None else oauth.installation_store,
         logger=logging.getLogger("ladder.bolt"),
-        # Bolt answers Slack when the listener returns; every listener returns at its ack
-        # and goes on in deps.listeners (bot/listeners/prompt_ack.py). Bolt's default instead
-        # runs the listener in its own pool and looks for the ack every 10 ms.
+        # Bolt answers Slack with what the ack function acked, when it returns: a form's
+        # answer is the outcome of its save, never a guess. What comes after an ack runs
+        # as lazy listeners on listener_executor (bot/listeners/__init__.py).
         process_before_response=True,
+        listener_executor=listener_executor
+        or ThreadPoolExecutor(max_workers=LAZY_THREADS, thread_name_prefix="ladder-lazy"),
     )
     deps = Deps(
         okrs=OKRService(engine, clock=clock),
         checkins=CheckinService(engine, clock=clock),
         people=PeopleDirectory(),
         clock=clock,
-        work=WorkPool(WORK_THREADS),
-        listeners=WorkPool(LISTENER_THREADS, name="ladder-listener"),
-        answers=WorkPool(LISTENER_THREADS, name="ladder-answer"),
-        replies=WorkPool(REPLY_THREADS, name="ladder-reply"),
     )
     register_all(app, deps)
     return app
@@ -81,16 +83,11 @@ def build_app(
 
 # ---------------------------------------------------------------------------- OAuth mode
 
-# Gunicorn's request threads (bot/server.py), and the threads of each listener pool. Sessions
-# are short, so these share storage/db.py's 20 connections (+10) and rarely wait for one.
-LISTENER_THREADS = 16
-# Renders (tree loads and Block Kit for status, mine, Home, exports) run one at a time: they
-# are CPU-bound under one interpreter lock, so a second render thread finishes nothing
-# sooner, and every ack would wait for the lock behind two threads instead of one. Their
-# Slack calls go out from a pool of their own, so no render waits for another's round trip
-# (Deps.render_then_send), and slow ones never hold up a listener.
-WORK_THREADS = 1
-REPLY_THREADS = 8
+# Threads per process for work after acks (replies, renders, modals, sends). Renders are
+# CPU-bound and share one interpreter lock, so more threads would not finish them sooner;
+# enough are here that a reply waiting on Slack's round trip does not hold up the others.
+# With the server's request threads they stay below storage/db.py's 20 (+10) connections.
+LAZY_THREADS = 8
 
 
 INSTALL_FAILURES = {

@@ -14,6 +14,9 @@ from storage.db import DEFAULT_DATABASE_URL, normalize_database_url
 SLACK_API_URL_DEFAULT = "https://slack.com/api/"
 OAUTH_REDIRECT_PATH = "/slack/oauth_redirect"
 RETENTION_DAYS_DEFAULT = 30
+# HTTP server processes (the platform convention's WEB_CONCURRENCY): one per core of a small
+# machine; each takes ~100 MB.
+WEB_CONCURRENCY_DEFAULT = 2
 # The bot scopes an OAuth install asks for: exactly slack-manifest.yml's oauth_config.scopes.bot
 # (a test keeps the two equal; the manifest is not read at run time).
 BOT_SCOPES = (
@@ -48,6 +51,7 @@ class Settings:
     slack_client_secret: str | None = None
     slack_redirect_uri: str | None = None  # SLACK_REDIRECT_URI, or LADDER_PUBLIC_URL + path
     retention_days: int = RETENTION_DAYS_DEFAULT  # LADDER_RETENTION_DAYS
+    web_concurrency: int = WEB_CONCURRENCY_DEFAULT  # WEB_CONCURRENCY: HTTP server processes
 
     @property
     def socket_mode(self) -> bool:
@@ -66,7 +70,8 @@ class Settings:
             f"Settings(database_url={_redact_url(self.database_url)!r}, "
             f"slack_api_url={self.slack_api_url!r}, port={self.port}, "
             f"socket_mode={self.socket_mode}, oauth_mode={self.oauth_mode}, "
-            f"run_scheduler={self.run_scheduler}, retention_days={self.retention_days})"
+            f"run_scheduler={self.run_scheduler}, retention_days={self.retention_days}, "
+            f"web_concurrency={self.web_concurrency})"
         )
 
     __str__ = __repr__
@@ -171,6 +176,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, require_slack: bool =
         slack_client_secret=client_secret,
         slack_redirect_uri=_redirect_uri(env),
         retention_days=_retention_days(env),
+        web_concurrency=_web_concurrency(env),
     )
 
 
@@ -258,3 +264,14 @@ def _send_rate(env: Mapping[str, str]) -> float:
             "default is 10; Slack allows about 1 per second per channel",
         )
     return rate
+
+
+def _web_concurrency(env: Mapping[str, str]) -> int:
+    raw = env.get("WEB_CONCURRENCY", "").strip() or str(WEB_CONCURRENCY_DEFAULT)
+    if not raw.isdigit() or not 1 <= int(raw) <= 64:
+        raise _fix(
+            "WEB_CONCURRENCY",
+            f"is not a number of processes between 1 and 64 ({raw!r})",
+            f"default is {WEB_CONCURRENCY_DEFAULT}; about one per CPU core",
+        )
+    return int(raw)

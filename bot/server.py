@@ -1,80 +1,278 @@
-"""Serving: Socket Mode with an app token, else HTTP through gunicorn (not Bolt's dev server)."""
+"""Serving: Socket Mode with an app token, else HTTP through waitress.
+
+Why waitress (README, "How a request is served"): a Slack app's request URL is public, so
+anyone can open connections to it and trickle bytes. Waitress reads each request whole,
+headers and body, on its I/O thread before a worker thread sees it: a slow client costs a
+socket, never a thread. It refuses a declared body over `BODY_LIMIT` with 413 without
+reading it, and keeps what it buffers past 512 kB in a temporary file, so memory stays
+bounded under a flood of large bodies. The front door below checks Slack's signature
+before Bolt parses anything. Bolt then answers at the listener's ack
+(process_before_response=True) and runs what comes after it as lazy listeners on its
+listener_executor (bot/app.py).
+
+WEB_CONCURRENCY processes (default 2) share one listening socket: the listening socket is
+bound once, then each process builds its own app and engine and serves it with waitress.
+The scheduler, when on, runs in the first process only.
+"""
 
 from __future__ import annotations
 
-import gc
+import contextlib
+import io
 import json
 import logging
-import sys
+import multiprocessing
+import multiprocessing.connection
+import os
+import signal
+import socket
+import threading
 from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
 from typing import Any
 
 from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
-from sqlalchemy import Engine, text
+from slack_sdk.signature import SignatureVerifier
+from sqlalchemy import Engine
 
-from bot.app import LISTENER_THREADS, build_app
+from bot.app import build_app, make_client, utc_now
 from bot.config import Settings
-from bot.listeners.prompt_ack import send_acks_first
+from bot.logs import log_event
+from storage.db import time_limit
+from storage.health import check_writable
 
 log = logging.getLogger("ladder.server")
 
 EVENTS_PATH = "/slack/events"
+# Bodies of this many bytes or more get 413 (waitress: before reading them). Slack's largest
+# payload, a view submission, stays far below (its view is <= 250 kB).
+BODY_LIMIT = 1024 * 1024
+# How long the database work of a request's answer may take, counted from when the request
+# is read whole. Slack waits 3 s from sending it; the rest is for the way here and back.
+ANSWER_BUDGET_S = 2.0
+# Connections waitress keeps open at once: slow clients each hold one, so the limit is far
+# above what Slack itself opens (waitress's default, 100, would let 100 idle sockets lock
+# Slack out). Beyond it, new connections wait in the kernel's backlog.
+CONNECTION_LIMIT = 1000
+# Worker threads per process: they run Bolt's middleware and each listener's ack (forms are
+# validated and saved there); the work after an ack runs on Bolt's listener_executor.
+REQUEST_THREADS = 8
+
+WSGIApp = Callable[..., Iterable[bytes]]
 
 
-def make_wsgi_app(app: App, engine: Engine) -> Callable[..., Iterable[bytes]]:
+def make_wsgi_app(app: App, engine: Engine, *, signing_secret: str) -> WSGIApp:
     """/slack/events for Slack, /healthz for the platform, and in OAuth mode /slack/install
     and /slack/oauth_redirect for installs; nothing else."""
-    slack = send_acks_first(SlackRequestHandler(app, path=EVENTS_PATH))
+    bolt = SlackRequestHandler(app, path=EVENTS_PATH)
+    verifier = SignatureVerifier(signing_secret)
     flow = app.oauth_flow
-    slack_paths = {EVENTS_PATH} | (
-        {flow.install_path, flow.redirect_uri_path} if flow is not None else set()
-    )
+    install_paths = {flow.install_path, flow.redirect_uri_path} if flow is not None else set()
 
     def wsgi(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
-        if path in slack_paths:
-            return slack(environ, start_response)
+        if path == EVENTS_PATH:
+            refusal = _admit(environ, verifier)
+            if refusal is not None:
+                return _plain(start_response, *refusal)
+            # What the listener stores before it answers (a form's save) must be done in
+            # time for Slack to hear that it was; work after the ack has no such limit.
+            with time_limit(ANSWER_BUDGET_S):
+                return bolt(environ, start_response)
+        if path in install_paths:
+            return bolt(environ, start_response)
         if path == "/healthz":
-            try:
-                with engine.connect() as connection:
-                    connection.execute(text("SELECT 1"))
-                status, body = "200 OK", {"ok": True}
-            except Exception as error:  # a health check reports, it does not crash
-                status, body = (
-                    "503 Service Unavailable",
-                    {"ok": False, "error": type(error).__name__},
-                )
-            payload = json.dumps(body).encode()
-            start_response(
-                status,
-                [("Content-Type", "application/json"), ("Content-Length", str(len(payload)))],
-            )
-            return [payload]
-        start_response("404 Not Found", [("Content-Type", "text/plain")])
-        return [b"not found"]
+            return _health(engine, start_response)
+        return _plain(start_response, "404 Not Found", "not found")
 
     return wsgi
 
 
+def _admit(environ: dict[str, Any], verifier: SignatureVerifier) -> tuple[str, str] | None:
+    """A Slack request's body, read and checked before Bolt parses it; a refusal otherwise.
+
+    On success the body is put back as `wsgi.input` for Bolt's adapter to read."""
+    if environ.get("REQUEST_METHOD") != "POST":
+        return "405 Method Not Allowed", "POST only"
+    raw_length = environ.get("CONTENT_LENGTH") or "0"
+    if not raw_length.isdigit():
+        return _refused(environ, "400 Bad Request", "bad_content_length")
+    length = int(raw_length)
+    if length >= BODY_LIMIT:  # waitress refuses these itself (>=); other servers may not
+        return _refused(environ, "413 Content Too Large", "body_too_large")
+    timestamp = environ.get("HTTP_X_SLACK_REQUEST_TIMESTAMP", "")
+    signature = environ.get("HTTP_X_SLACK_SIGNATURE", "")
+    if not timestamp.isdigit() or not signature.startswith("v0="):
+        return _refused(environ, "401 Unauthorized", "unsigned")
+    body = environ["wsgi.input"].read(length)
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        return _refused(environ, "400 Bad Request", "not_utf8")
+    if not verifier.is_valid(body=text, timestamp=timestamp, signature=signature):
+        return _refused(environ, "401 Unauthorized", "bad_signature")
+    environ["wsgi.input"] = io.BytesIO(body)
+    environ["CONTENT_LENGTH"] = str(len(body))
+    return None
+
+
+def _refused(environ: dict[str, Any], status: str, reason: str) -> tuple[str, str]:
+    log_event(
+        log,
+        "refused",
+        level=logging.WARNING,
+        status=int(status.split()[0]),
+        reason=reason,
+        remote=environ.get("REMOTE_ADDR"),
+        length=environ.get("CONTENT_LENGTH"),
+    )
+    return status, status.split(" ", 1)[1].lower()
+
+
+def _plain(start_response: Callable[..., Any], status: str, text: str) -> list[bytes]:
+    body = text.encode()
+    start_response(
+        status,
+        [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(body)))],
+    )
+    return [body]
+
+
+def _health(engine: Engine, start_response: Callable[..., Any]) -> list[bytes]:
+    """200 when the database takes a write (a full disk or a read-only database fails it)."""
+    try:
+        check_writable(engine, now=datetime.now(UTC))
+        status, answer = "200 OK", {"ok": True}
+    except Exception as error:  # a health check reports, it does not crash
+        log_event(log, "unhealthy", level=logging.WARNING, error=type(error).__name__)
+        status, answer = "503 Service Unavailable", {"ok": False, "error": type(error).__name__}
+    body = json.dumps(answer).encode()
+    start_response(
+        status, [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
+    )
+    return [body]
+
+
 def serve(settings: Settings, engine: Engine) -> None:
-    app = build_app(settings, engine)
+    if settings.socket_mode:
+        from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+        app = build_app(settings, engine)
+        reactivate_token_workspace(settings, engine)
+        _start_scheduler(settings, engine)
+        log.info("serving over Socket Mode")
+        SocketModeHandler(app, settings.slack_app_token).start()
+        return
     if not settings.oauth_mode:
         reactivate_token_workspace(settings, engine)
+    listener = socket.create_server(("0.0.0.0", settings.port), backlog=2048)
+    processes = settings.web_concurrency
+    log.info(
+        "serving HTTP on port %s at %s with %d process(es)", settings.port, EVENTS_PATH, processes
+    )
+    if processes == 1:
+        wsgi = _build_wsgi(settings, engine)
+        _start_scheduler(settings, engine)
+        run_waitress(wsgi, listener)
+        return
+    engine.dispose()  # each process opens its own connections
+    fork = multiprocessing.get_context("fork")
+    workers = [
+        fork.Process(target=_serve_worker, args=(settings, engine, listener), name=f"web-{n}")
+        for n in range(processes)
+    ]
+    for worker in workers:
+        worker.start()
+    _start_scheduler(settings, engine)  # after the forks: no thread is copied into a worker
+    _supervise(workers)
+
+
+def _serve_worker(settings: Settings, engine: Engine, listener: socket.socket) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent stops workers with SIGTERM
+    _stop_with_parent()
+    engine.dispose(close=False)  # connections inherited from the parent stay the parent's
+    run_waitress(_build_wsgi(settings, engine), listener)
+
+
+def _stop_with_parent() -> None:
+    """A worker stops when its parent is gone, even killed with SIGKILL: nothing else would
+    stop it, and it would hold the port."""
+    parent = multiprocessing.parent_process()
+    if parent is None:
+        return
+
+    def watch() -> None:
+        multiprocessing.connection.wait([parent.sentinel])
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="ladder-parent-watch", daemon=True).start()
+
+
+def _supervise(workers: list[Any]) -> None:
+    """Wait until a worker exits or the parent is told to stop; then stop them all. A worker
+    that dies takes the server down, so the platform restarts it whole."""
+    stopping = False
+
+    def stop(_signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+        for worker in workers:
+            if worker.is_alive():
+                worker.terminate()  # SIGTERM: waitress closes its sockets and returns
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    multiprocessing.connection.wait([w.sentinel for w in workers])
+    if not stopping:
+        log.error("a web process exited (%s): stopping", [w.exitcode for w in workers])
+        stop(signal.SIGTERM, None)
+    for worker in workers:
+        worker.join()
+    if not stopping:
+        raise SystemExit(1)
+
+
+def run_waitress(wsgi: WSGIApp, listener: socket.socket) -> None:
+    """Serve `wsgi` on `listener` until SIGTERM, as every Ladder web process does (the
+    benchmarks' bare app too)."""
+    from waitress.server import create_server
+
+    server = create_server(
+        wsgi,
+        sockets=[listener],
+        threads=REQUEST_THREADS,
+        connection_limit=CONNECTION_LIMIT,
+        max_request_body_size=BODY_LIMIT,
+        asyncore_use_poll=True,  # select() stops at 1,024 descriptors
+        channel_timeout=60,  # idle connections are closed after this long
+        ident="ladder",
+        clear_untrusted_proxy_headers=True,
+    )
+
+    def stop(_signum: int, _frame: object) -> None:
+        server.close()
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, stop)
+    log.info("waitress serving in process %d", os.getpid())
+    with contextlib.suppress(SystemExit):
+        server.run()
+
+
+def _build_wsgi(settings: Settings, engine: Engine) -> WSGIApp:
+    return make_wsgi_app(
+        build_app(settings, engine), engine, signing_secret=settings.slack_signing_secret or ""
+    )
+
+
+def _start_scheduler(settings: Settings, engine: Engine) -> None:
     if settings.run_scheduler:
-        # In this (master) process, once: the web worker is not where jobs run.
         from bot.jobs.runtime import start_background_scheduler
 
         start_background_scheduler(settings, engine)
     else:
         log.info("scheduler off here (LADDER_SCHEDULER=off): run `python -m bot clock` once")
-    if settings.socket_mode:
-        from slack_bolt.adapter.socket_mode import SocketModeHandler
-
-        log.info("serving over Socket Mode")
-        SocketModeHandler(app, settings.slack_app_token).start()
-        return
-    serve_http(make_wsgi_app(app, engine), port=settings.port)
 
 
 def reactivate_token_workspace(settings: Settings, engine: Engine) -> None:
@@ -83,7 +281,6 @@ def reactivate_token_workspace(settings: Settings, engine: Engine) -> None:
     puts a new token in place."""
     from slack_sdk.errors import SlackApiError
 
-    from bot.app import make_client, utc_now
     from bot.services.installs import InstallService
 
     try:
@@ -95,53 +292,3 @@ def reactivate_token_workspace(settings: Settings, engine: Engine) -> None:
         InstallService(engine, clock=utc_now, store=None).installed(
             workspace_id=str(identity["team_id"]), name=str(identity.get("team") or "")
         )
-
-
-def serve_http(wsgi: Callable[..., Iterable[bytes]], *, port: int, host: str = "0.0.0.0") -> None:
-    from gunicorn.app.base import BaseApplication
-
-    class Gunicorn(BaseApplication):  # type: ignore[misc]
-        def load_config(self) -> None:
-            # One process (the scheduler, when on, must run exactly once), many threads.
-            for key, value in {
-                "bind": f"{host}:{port}",
-                "workers": 1,
-                "threads": LISTENER_THREADS,
-                "worker_class": "gthread",
-                "timeout": 30,
-                "accesslog": None,
-            }.items():
-                self.cfg.set(key, value)
-
-        def load(self) -> Callable[..., Iterable[bytes]]:
-            return wsgi
-
-    tune_interpreter_for_serving()
-    log.info("serving HTTP on port %s at %s", port, EVENTS_PATH)
-    Gunicorn().run()
-
-
-# How long a thread may hold the interpreter lock while another waits for it (Python's
-# default: 5 ms). A tree render holds it for hundreds of ms in total; the thread answering
-# Slack needs it a few dozen times per request, and would wait up to this long each time.
-SWITCH_INTERVAL_S = 0.001
-# Container objects allocated (net) before the youngest generation is collected (Python's
-# default: 700). A render keeps tens of thousands of rows and dicts alive while it builds;
-# at 700 they were scanned, promoted and scanned again about 2,400 times per minute of
-# renders, ~1.2 s of pauses that hold the interpreter lock (up to 75 ms each), acks waiting.
-# At 50,000 a collection comes rarely, and most of those objects are freed by reference
-# counting before one does. Cyclic garbage, which only a collection frees, counts towards
-# the 50,000 like anything else, so it waits for at most that many new objects.
-GC_YOUNG_THRESHOLD = 50_000
-
-
-def tune_interpreter_for_serving() -> None:
-    """Before the server starts, with the app built: threads hand the interpreter lock over
-    sooner (acks wait less behind renders), the garbage collector runs less often, and
-    everything loaded so far (modules, the app) is moved out of its sight, so a full
-    collection scans what requests allocated, not the ~500k objects of imported code."""
-    sys.setswitchinterval(SWITCH_INTERVAL_S)
-    gc.collect()
-    gc.freeze()
-    _, older, oldest = gc.get_threshold()
-    gc.set_threshold(GC_YOUNG_THRESHOLD, older, oldest)

@@ -1,33 +1,49 @@
-"""Slack listeners, one package per surface; each exposes `register(app, deps)`."""
+"""Slack listeners, one package per surface; each exposes `register(app, deps)`.
+
+How a request is answered (README, "How a request is served"): Bolt runs with
+process_before_response=True, so it answers Slack with whatever the listener's ack function
+acked, the moment that function returns, and never reports success for work that has not
+happened. Two shapes:
+
+- `after_ack(route)`: for commands, buttons and events, whose ack carries nothing. The ack
+  function acks at once; the work runs as a Bolt lazy listener on the app's
+  listener_executor (bot/app.py), and whatever fails there is told to the person (`heard`).
+- a plain `@app.view(...)` / `@app.options(...)` listener: forms and options, whose ack IS
+  the answer. It runs in the request thread: validates, saves (its database work cut at
+  Slack's deadline: bot/server.py ANSWER_BUDGET_S, storage.db.time_limit) and acks success
+  or errors; a form's follow-up (a DM, a refreshed Home tab) is its lazy listener.
+"""
 
 from __future__ import annotations
 
 import functools
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
-from slack_bolt import App
+from slack_bolt import Ack, BoltContext
 from slack_sdk import WebClient
 
 from bot.blocks.home import build_home
+from bot.blocks.messages import build_error
+from bot.blocks.text import escape
 from bot.listeners.middleware import (
     SLACK_FAILURES,
     install_request_logging,
-    note_failure,
+    request_fields,
     slack_failure,
 )
-from bot.listeners.prompt_ack import ack_at_once, after_answers, answer_at_ack
-from bot.listeners.work import WorkPool
 from bot.logs import log_event
 from bot.services.checkins import CheckinService
 from bot.services.okrs import OKRService
 from bot.services.people import PeopleDirectory
+from storage.errors import Unavailable
 
 Listener = TypeVar("Listener", bound=Callable[..., Any])
-T = TypeVar("T")
+log = logging.getLogger("ladder.listeners")
 
 
 @dataclass(frozen=True)
@@ -36,66 +52,26 @@ class Deps:
     checkins: CheckinService
     people: PeopleDirectory
     clock: Callable[[], datetime]
-    work: WorkPool  # renders after ack(), one at a time, off the listeners' threads (work.py)
-    listeners: WorkPool  # where acked listeners run (commands, buttons, events; prompt_ack.py)
-    answers: WorkPool  # where forms and options run until and after their ack, on their own
-    replies: WorkPool  # Slack calls of renders, and slow sends (a check-in fan-out)
 
     def is_admin(self, client: WebClient, workspace_id: str, user_id: str) -> Callable[[], bool]:
         """A lazy admin check: Slack is asked only if the answer is needed."""
         return lambda: self.people.get(client, workspace_id=workspace_id, user_id=user_id).is_admin
 
-    def render_then_send(
-        self, render: Callable[[], T], send: Callable[[T], None], *, context: Any, what: str
-    ) -> None:
-        """After the ack: `render` on the work pool (one thread, renders are CPU-bound), then
-        `send` its result from the replies pool, so the next render does not wait for this
-        one's Slack round trip. What `render` loads is freed before `send` runs."""
-
-        def render_step() -> None:
-            after_answers()  # a render holds the interpreter lock for long: acks go first
-            result = render()
-            self.replies.submit(lambda: send(result), context=context, what=what)
-
-        self.work.submit(render_step, context=context, what=what)
-
-    def refresh_home(
-        self, client: WebClient, *, workspace_id: str, user_id: str, context: Any
-    ) -> None:
-        """Render `user_id`'s App Home tab (the company tree can be thousands of objectives)
-        on the work pool and publish it from the replies pool."""
-
-        def home_view() -> dict:
-            mine, team_name, team_tree, company = self.okrs.home(
-                workspace_id=workspace_id, user_id=user_id
-            )
-            return build_home(
-                mine=mine,
-                user_id=user_id,
-                team_name=team_name,
-                team_tree=team_tree,
-                company_tree=company,
-                now=self.clock(),
-            )
-
-        self.render_then_send(
-            home_view,  # the trees are freed when it returns, before Slack's round trip
-            lambda view: client.views_publish(user_id=user_id, view=view),
-            context=context,
-            what="app home",
+    def refresh_home(self, client: WebClient, *, workspace_id: str, user_id: str) -> None:
+        """Render `user_id`'s App Home tab and publish it."""
+        mine, team_name, team_tree, company = self.okrs.home(
+            workspace_id=workspace_id, user_id=user_id
         )
-
-    def acked_listener(self, function: Listener) -> Listener:
-        """How a listener whose ack carries nothing is registered (commands, buttons,
-        events): acked at once, then run on the listener pool; Slack failures logged, not
-        raised (`shielded`)."""
-        return ack_at_once(self.listeners, shielded(function))
-
-    def listener(self, function: Listener) -> Listener:
-        """How a listener that answers Slack with its ack is registered (form errors,
-        options): run on a pool of their own, so that no queue of commands and clicks waiting
-        on Slack pushes them past Slack's 3 s, and answered at the ack (prompt_ack.py)."""
-        return answer_at_ack(self.answers, shielded(function))
+        view = build_home(
+            mine=mine,
+            user_id=user_id,
+            team_name=team_name,
+            team_tree=team_tree,
+            company_tree=company,
+            now=self.clock(),
+        )
+        del mine, team_tree, company  # the trees go before Slack's round trip
+        client.views_publish(user_id=user_id, view=view)
 
 
 def workspace_of(body: dict, context: dict) -> str:
@@ -106,40 +82,139 @@ def workspace_of(body: dict, context: dict) -> str:
     return str(team)
 
 
-log = logging.getLogger("ladder.listeners")
-__all__ = ["SLACK_FAILURES", "Deps", "WorkPool", "shielded", "slack_failure", "workspace_of"]
+def acknowledge(ack: Ack) -> None:
+    """The ack of a listener whose answer carries nothing: Slack hears at once."""
+    ack()
 
 
-def shielded(listener: Listener) -> Listener:
-    """A Slack call failing after the client's retries must not escape a listener.
+def after_ack(*routes: Callable[..., Any]) -> Callable[[Listener], Listener]:
+    """Register `work` on each of Bolt's `routes` (e.g. `app.command("/okr")`) as a lazy
+    listener behind an empty ack; failures are told to the person (`heard`)."""
 
-    Everything a listener stores is stored before its Slack calls, so such a failure only
-    loses a reply, and is logged as a warning, not as a crash with a traceback.
-    Bolt reads the wrapped function's parameter names through functools.wraps.
-    """
+    def register(work: Listener) -> Listener:
+        lazy = heard(work)
+        for route in routes:
+            route(ack=acknowledge, lazy=[lazy])
+        return work
 
-    @functools.wraps(listener)
-    def run(**kwargs: Any) -> Any:
+    return register
+
+
+# What the person reads when work after the ack failed; {reason} is Slack's error code.
+SLACK_FAILED = (
+    "Slack did not take Ladder's answer just now ({reason}), so this was not done. "
+    "Please try again in a minute."
+)
+STORAGE_FAILED = (
+    "Ladder could not reach its database just now ({reason}), so nothing was changed. "
+    "Please try again in a minute; if it keeps happening, tell whoever runs Ladder."
+)
+CRASHED = (
+    "Something went wrong inside Ladder ({reason}) and this was not done. Please try again; "
+    "if it keeps happening, tell whoever runs Ladder."
+)
+
+
+# After a form was saved, only its follow-up (a DM, a refreshed Home tab) can fail.
+FOLLOW_UP_FAILED = (
+    "{saved} Ladder could not send its follow-up message just now ({reason}); "
+    "nothing else is needed."
+)
+
+
+def heard(work: Listener, *, saved: str | None = None) -> Listener:
+    """Work after the ack, logged when it ends; a failure is told to the person privately
+    (an ephemeral reply, or a DM where there is no response_url) and logged, never lost.
+    `saved`: what the ack already confirmed (a form's save), said first in that message.
+    Bolt reads the parameter names of `work` through functools.wraps."""
+
+    @functools.wraps(work)
+    def run(**kwargs: Any) -> None:
+        context: BoltContext = kwargs["context"]
+        fields = request_fields(kwargs.get("body") or {})
+        started = time.perf_counter()
+        problem: str | None = None
         try:
-            return listener(**kwargs)
+            work(**kwargs)
         except SLACK_FAILURES as error:
-            note_failure(kwargs.get("context"), slack_failure(error))
-            body = kwargs.get("body") or {}
-            log_event(
-                log,
-                "slack_call_failed",
-                level=logging.WARNING,
-                listener=listener.__name__,
-                workspace=body.get("team_id") or (body.get("team") or {}).get("id"),
-                user=body.get("user_id") or (body.get("user") or {}).get("id"),
-                error=slack_failure(error),
-            )
-            return None
+            problem = slack_failure(error)
+            message = SLACK_FAILED
+        except Unavailable as error:
+            problem, message = type(error).__name__, STORAGE_FAILED
+        except Exception as error:
+            problem, message = type(error).__name__, CRASHED
+            log.exception("work after ack failed: %s", fields)
+        if problem is not None:
+            if saved is not None:
+                message = FOLLOW_UP_FAILED.format(saved=saved, reason="{reason}")
+            tell(context, message.format(reason=escape(problem)))
+        log_event(
+            log,
+            "work",
+            level=logging.WARNING if problem else logging.INFO,
+            workspace=context.team_id,
+            user=context.user_id,
+            **fields,
+            duration_ms=(time.perf_counter() - started) * 1000,
+            status="error" if problem else "ok",
+            **({"error": problem} if problem else {}),
+        )
 
+    # Bolt passes a listener only the arguments it names: the line needs body and context.
+    missing = {"body", "context"} - set(work.__code__.co_varnames[: work.__code__.co_argcount])
+    if missing:
+        raise TypeError(f"listener {work.__name__} must take {', '.join(sorted(missing))}")
     return run  # type: ignore[return-value]
 
 
-def register_all(app: App, deps: Deps) -> None:
+def tell(context: BoltContext, text: str) -> None:
+    """A private word to the person who asked; if Slack refuses even that, it is logged."""
+    message = build_error(text)
+    try:
+        if context.response_url:
+            context.respond(response_type="ephemeral", replace_original=False, **message)
+        elif context.user_id and context.client is not None:
+            context.client.chat_postMessage(channel=context.user_id, **message)  # a DM
+    except SLACK_FAILURES as error:
+        log_event(
+            log,
+            "could_not_tell",
+            level=logging.WARNING,
+            workspace=context.team_id,
+            user=context.user_id,
+            error=slack_failure(error),
+        )
+
+
+def form_failure(error: Exception) -> str:
+    """What a form shows under its first field when it could not be saved in time."""
+    if isinstance(error, Unavailable):
+        return (
+            "Ladder is busy or its database is not answering, so nothing was saved. "
+            "Please press Submit again in a moment."
+        )
+    return (
+        f"Slack did not answer Ladder ({escape(slack_failure(error))}), so nothing was saved. "
+        "Please press Submit again in a moment."
+    )
+
+
+FORM_FAILURES = (Unavailable, *SLACK_FAILURES)  # a form answers these with `form_failure`
+
+__all__ = [
+    "FORM_FAILURES",
+    "SLACK_FAILURES",
+    "Deps",
+    "after_ack",
+    "form_failure",
+    "heard",
+    "slack_failure",
+    "tell",
+    "workspace_of",
+]
+
+
+def register_all(app: Any, deps: Deps) -> None:
     from bot.listeners import actions, commands, events, options, views
 
     install_request_logging(app)

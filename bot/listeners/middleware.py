@@ -1,12 +1,10 @@
 """One log line per Slack request: workspace, user, what was asked, how long, how it ended.
 
 What is timed: Bolt's global middleware does not wrap the listener (its `next()` only lets
-dispatch go on), and Ladder's listeners ack first and keep working afterwards, on the
-thread pools of work.py (prompt_ack.py). So the clock starts in this middleware
-(after Bolt's signature check and authorization) and stops when Bolt's listener completion
-handler has run and everything handed off has ended: `duration_ms` is
-the whole handling, service calls and the Slack API call included, not just the time to ack.
-The line is written then, once.
+dispatch go on). So the clock starts in this middleware (after Bolt's signature check and
+authorization) and stops when Bolt's listener completion handler has run: `duration_ms` is
+the time to the answer Slack gets (for a form, its save included). Work after the ack (a
+lazy listener) writes a line of its own, `event=work` (bot/listeners/__init__.py `heard`).
 
 Requests that no listener handles get Bolt's own "Unhandled request" warning instead, and
 requests refused before any middleware (a bad signature) Bolt's signature warning.
@@ -15,7 +13,6 @@ requests refused before any middleware (a bad signature) Bolt's signature warnin
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -65,39 +62,14 @@ def slack_failure(error: BaseException) -> str:
 
 
 class _RequestLog:
-    """One request's line, written once: when the listener run has finished and no work it
-    handed off (work.py) is still going."""
+    """One request's line, written when its listener has answered."""
 
     def __init__(self, fields: dict[str, Any]) -> None:
         self.fields = fields
         self.started = time.perf_counter()
         self.error: str | None = None
-        self._written = False
-        self._held = 0  # handed-off work still running
-        self._listener_done = False
-        self._response: BoltResponse | None = None
-        self._lock = threading.Lock()
-
-    def hold(self) -> None:
-        with self._lock:
-            self._held += 1
-
-    def release(self) -> None:
-        with self._lock:
-            self._held -= 1
-        self._write()
 
     def finish(self, response: BoltResponse | None) -> None:
-        with self._lock:
-            self._listener_done, self._response = True, response
-        self._write()
-
-    def _write(self) -> None:
-        with self._lock:
-            if self._written or self._held or not self._listener_done:
-                return
-            self._written = True
-            response = self._response
         duration_ms = (time.perf_counter() - self.started) * 1000
         status = "error" if self.error or (response and response.status >= 500) else "ok"
         extra = {"error": self.error} if self.error else {}
@@ -112,9 +84,9 @@ class _RequestLog:
             **extra,
         )
 
-    def __deepcopy__(self, memo: dict) -> _RequestLog:
-        # Bolt deep-copies the context for lazy listeners: they share this request's line.
-        return self
+    def __deepcopy__(self, memo: dict) -> None:
+        # Bolt deep-copies the context for lazy listeners; they write lines of their own.
+        return None
 
 
 class _LogOnCompletion(ListenerCompletionHandler):
@@ -139,24 +111,6 @@ class _NoteErrors(ListenerErrorHandler):
         if isinstance(entry, _RequestLog):
             entry.error = type(error).__name__
         self.inner.handle(error=error, request=request, response=response)
-
-
-def hold_request_log(context: Any) -> Callable[[], None]:
-    """The request's line waits for work handed off after ack; call what this returns when
-    that work is done (a no-op when the request has no line, e.g. outside Bolt)."""
-    entry = context.get(_KEY) if context is not None else None
-    if isinstance(entry, _RequestLog):
-        entry.hold()
-        return entry.release
-    return lambda: None
-
-
-def note_failure(context: Any, error: str) -> None:
-    """A listener handled a failure itself (e.g. a Slack call after ack): the request's line
-    still says status=error, with what went wrong."""
-    entry = context.get(_KEY) if context is not None else None
-    if isinstance(entry, _RequestLog):
-        entry.error = error
 
 
 def install_request_logging(app: App) -> None:

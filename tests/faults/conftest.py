@@ -21,7 +21,6 @@ from slack_sdk.http_retry import builtin_handlers
 from slack_sdk.http_retry import handler as retry_handler
 from sqlalchemy import Engine
 
-from bot.listeners.work import WorkPool
 from storage.db import make_engine
 from tests.conftest import _truncate_all
 from tests.faults.helpers import ListenerRuns, running_ladder
@@ -60,15 +59,6 @@ def listener_runs(monkeypatch: pytest.MonkeyPatch) -> ListenerRuns:
 
     monkeypatch.setattr(DefaultListenerStartHandler, "handle", start)
     monkeypatch.setattr(DefaultListenerCompletionHandler, "handle", finish)
-    submit = WorkPool.submit
-
-    def track(self: WorkPool, work: Any, *, context: Any, what: str) -> None:
-        with runs._cond:  # known from its first hand-off, whenever the app was built
-            if self not in runs.pools:
-                runs.pools.append(self)
-        submit(self, work, context=context, what=what)
-
-    monkeypatch.setattr(WorkPool, "submit", track)
     return runs
 
 

@@ -13,7 +13,6 @@ import sqlalchemy as sa
 from sqlalchemy import Engine
 from sqlmodel import Session, SQLModel
 
-from bot.listeners.work import WorkPool
 from bot.okr.kinds import KRKind
 from storage.cycles import create_cycle
 from storage.models import KeyResult, Objective
@@ -25,23 +24,21 @@ from tests.slack.conftest import (
     serve_ladder,
     single_workspace_settings,
 )
+from tests.support.executor import TrackedExecutor
 from tests.support.slack_standin import SlackStandIn
-
-FLOW = ["ladder-listener", "ladder-answer", "ladder-work", "ladder-reply"]  # bot/app.py
 
 
 class ListenerRuns:
     """Bolt listener runs started and finished, from Bolt's own start/completion hooks, and
-    the work pools listeners hand their slow part to after ack (bot/listeners/work.py).
+    the lazy listeners they set going on the apps' listener executors.
 
-    Listeners ack first and keep working afterwards (a DM, a chat.update), some of it on a
-    work pool; whatever they log at the end is only there once that is over. `wait_idle`
+    Listeners ack first and keep working afterwards (a DM, a chat.update) as lazy
+    listeners; whatever they log at the end is only there once that is over. `wait_idle`
     waits for it.
     """
 
     def __init__(self) -> None:
         self.started = self.finished = 0
-        self.pools: list[WorkPool] = []
         self._cond = threading.Condition()
 
     def _count(self, which: str) -> None:
@@ -49,31 +46,18 @@ class ListenerRuns:
             setattr(self, which, getattr(self, which) + 1)
             self._cond.notify_all()
 
-    def _pools_idle(self, timeout: float) -> None:
-        # Bolt's run ends at the ack, once the listener is on a listener pool; work flows
-        # from there to the work pool, and from any of them to the replies pool, always
-        # handed on before the hand-off ends. Waited for in that order, each stays idle.
-        # A pool is known from its first hand-off, so each is looked up after the ones
-        # before it are idle: whatever they handed on is counted by then.
-        for name in FLOW:
-            with self._cond:
-                pools = [p for p in self.pools if p.name == name]
-            busy = [p.pending for p in pools if not p.wait_idle(timeout)]
-            assert not busy, f"{name}: work still going after the listener runs: {busy}"
-
     def wait_finished(self, count: int, timeout: float = 10.0) -> None:
-        """Until `count` runs have finished (a run may start after the HTTP answer), and the
-        work they handed off with them."""
+        """Until `count` runs have finished, and the work after their acks with them."""
         with self._cond:
             done = self._cond.wait_for(lambda: self.finished >= count, timeout)
         assert done, f"{self.finished} of {count} listener runs finished"
-        self._pools_idle(timeout)
+        TrackedExecutor.wait_all_idle(timeout)
 
     def wait_idle(self, timeout: float = 10.0) -> None:
         with self._cond:
             idle = self._cond.wait_for(lambda: self.finished >= self.started, timeout)
         assert idle, f"{self.started - self.finished} listener run(s) still going"
-        self._pools_idle(timeout)
+        TrackedExecutor.wait_all_idle(timeout)
 
 
 @contextmanager

@@ -232,12 +232,16 @@ def test_creating_an_objective_while_slack_fails_stores_it_once(
     attempts = standin.wait_for(fault.method, count=fault.calls)
     assert [c.status for c in attempts[: fault.times]] == [fault.status] * fault.times
     dms = [c for c in standin.calls("chat.postMessage") if c.ok]
+    assert [d.args["channel"] for d in dms] == [CEO]  # one DM, to the owner
     if fault.within_budget:
-        assert [d.args["channel"] for d in dms] == [CEO]  # the confirmation, once
+        assert "Win the market" in dms[0].args["text"]  # the confirmation
     else:
-        assert dms == []  # stored, and the owner saw the modal close; only the DM is lost
+        # Stored, and the owner saw the modal close; the confirmation is lost, and a word
+        # says so once Slack takes messages again.
+        assert dms[0].args["text"].startswith("Your objective is saved.")
     _no_crash(listener_runs, app_errors)
-    assert len(standin.calls(fault.method)) == fault.calls
+    calls = fault.calls + (0 if fault.within_budget else 1)  # the word after the failure
+    assert len(standin.calls(fault.method)) == calls
 
 
 def test_a_modal_slack_will_not_open_is_explained(

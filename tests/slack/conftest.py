@@ -22,6 +22,7 @@ from sqlalchemy import Engine
 from bot.app import build_app
 from bot.config import Settings, load_settings
 from bot.server import make_wsgi_app
+from tests.support.executor import TrackedExecutor
 from tests.support.request_lines import RequestLines
 from tests.support.slack_sender import SlackSender
 from tests.support.slack_standin import SlackStandIn
@@ -66,6 +67,11 @@ class Ladder:
     standin: SlackStandIn
     acme: SlackSender
     other: SlackSender
+    lazy: TrackedExecutor  # Bolt's listener_executor: the work after each ack
+
+    def wait_idle(self, timeout: float = 10.0) -> None:
+        """Until the work after every ack answered so far has ended."""
+        assert self.lazy.wait_idle(timeout), f"{self.lazy.pending} lazy listener(s) still going"
 
 
 @pytest.fixture
@@ -86,9 +92,14 @@ def serve_ladder(
     settings: Settings, standin: SlackStandIn, engine: Engine, clock: TestClock
 ) -> Iterator[Ladder]:
     """The app built from `settings`, served on a loopback port, with a sender per workspace."""
-    app = build_app(settings, engine, clock=clock)
+    lazy = TrackedExecutor()
+    app = build_app(settings, engine, clock=clock, listener_executor=lazy)
     server = make_server(
-        "127.0.0.1", 0, make_wsgi_app(app, engine), _ThreadingWSGIServer, _QuietHandler
+        "127.0.0.1",
+        0,
+        make_wsgi_app(app, engine, signing_secret=SECRET),
+        _ThreadingWSGIServer,
+        _QuietHandler,
     )
     thread = threading.Thread(
         target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
@@ -100,11 +111,12 @@ def serve_ladder(
             SlackSender(url, SECRET, standin, team_id=ACME) as acme,
             SlackSender(url, SECRET, standin, team_id=OTHER) as other,
         ):
-            yield Ladder(url, settings, engine, clock, standin, acme, other)
+            yield Ladder(url, settings, engine, clock, standin, acme, other, lazy)
     finally:
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
+        lazy.shutdown(wait=True)
 
 
 def single_workspace_settings(standin: SlackStandIn) -> Settings:

@@ -1,25 +1,40 @@
-"""Slow work runs after the ack on Ladder's work pool, never in the listeners' threads.
+"""Work after the ack: Bolt lazy listeners on the app's listener_executor.
 
 Slack gives up on an ack after 3 seconds. Here `/okr status` is held inside its render (the
-service call blocks on an event) while more commands arrive than the listener and work pools
-have threads together: each must still be acked at once, and each gets its answer once the
-work is let go. Renders run one at a time; their Slack calls go out from the listener pool.
+service call blocks on an event) while more commands arrive than the executor has threads:
+each must still be acked at once, and each gets its answer once the work is let go. Work
+that fails after the ack is told to the person who asked, and logged, never lost.
 """
 
 from __future__ import annotations
 
 import logging
+import shutil
 import threading
 from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
 from slack_bolt import Respond
 
-from bot.app import LISTENER_THREADS, WORK_THREADS
+from bot.app import LAZY_THREADS
+from bot.listeners import CRASHED, SLACK_FAILED, STORAGE_FAILED
 from bot.services.okrs import OKRService
-from tests.slack.conftest import CEO, Ladder
+from storage.db import make_engine
+from tests.slack.conftest import (
+    CEO,
+    DEV,
+    Ladder,
+    serve_ladder,
+    single_workspace_settings,
+)
+from tests.slack.conftest import (
+    TestClock as Clock,
+)
 from tests.support.request_lines import RequestLines
+from tests.support.slack_standin import SlackStandIn
 
 
 class Gate:
@@ -64,13 +79,13 @@ def gate(monkeypatch: pytest.MonkeyPatch) -> Iterator[Gate]:
 
 
 def test_acks_do_not_wait_for_work_that_is_still_running(ladder: Ladder, gate: Gate) -> None:
-    # More commands than the listener pool's threads and the work pool's together: with the
-    # work in the listener threads, the 18th ack would wait until a render ended.
-    commands = LISTENER_THREADS + WORK_THREADS + 4
+    # More commands than the executor has threads: had the work run in the request, the
+    # 9th ack would wait until a render ended.
+    commands = LAZY_THREADS + 4
     for _ in range(commands):
         response = ladder.acme.slash_command("status all", user_id=CEO)
         assert response.status_code == 200 and response.text == "", response.text
-    gate.wait_entered(WORK_THREADS)
+    gate.wait_entered(LAZY_THREADS)
     assert ladder.standin.calls("response_url") == []  # all of them still held
     gate.opened.set()
     ladder.standin.wait_for("response_url", count=commands, timeout=30)
@@ -78,38 +93,42 @@ def test_acks_do_not_wait_for_work_that_is_still_running(ladder: Ladder, gate: G
     assert len({p.url for p in posts}) == len(posts) == commands  # each answered, once
     assert all(p.response_type == "in_channel" and p.text for p in posts)
     assert gate.entered == commands
-    assert gate.peak <= WORK_THREADS  # slow work shares a bounded pool, acks do not
+    assert gate.peak <= LAZY_THREADS  # slow work shares a bounded pool, acks do not
 
 
-def test_the_request_line_is_written_when_the_handed_off_work_ends(
-    ladder: Ladder, gate: Gate, request_lines: RequestLines
+def _work_lines(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    return [r for r in caplog.records if getattr(r, "ladder_event", None) == "work"]
+
+
+def test_the_request_line_comes_at_the_answer_and_a_work_line_when_the_work_ends(
+    ladder: Ladder, gate: Gate, request_lines: RequestLines, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.INFO, logger="ladder.listeners")
     response = ladder.acme.slash_command("status all", user_id=CEO)
     assert response.status_code == 200
-    gate.wait_entered(1)
-    assert request_lines.records == []  # the work is still going: no line yet
-    gate.opened.set()
-    ladder.standin.wait_for("response_url")
-    [line] = request_lines.wait(1)
+    [line] = request_lines.wait(1)  # written while the render is still held
     assert line.ladder_fields["sub"] == "status"  # type: ignore[attr-defined]
     assert line.ladder_fields["status"] == "ok"  # type: ignore[attr-defined]
+    gate.wait_entered(1)
+    assert _work_lines(caplog) == []
+    gate.opened.set()
+    ladder.wait_idle()
+    [work] = _work_lines(caplog)
+    assert work.ladder_fields["sub"] == "status"  # type: ignore[attr-defined]
+    assert work.ladder_fields["status"] == "ok"  # type: ignore[attr-defined]
+    assert work.ladder_fields["workspace"] == "T0ACME"  # type: ignore[attr-defined]
 
 
 @pytest.mark.parametrize(
-    ("broken_call", "command", "logged_as"),
-    [
-        ("status", "status all", "/okr status"),  # a render on the work pool
-        ("new_objective_form", "new Grow revenue", "listener okr"),  # a listener, acked
-    ],
+    ("broken_call", "command"),
+    [("status", "status all"), ("new_objective_form", "new Grow revenue")],
 )
-def test_a_crash_after_the_ack_is_logged_and_marks_the_request(
+def test_a_crash_after_the_ack_is_told_to_the_person_and_logged(
     ladder: Ladder,
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
-    request_lines: RequestLines,
     broken_call: str,
     command: str,
-    logged_as: str,
 ) -> None:
     def broken(self: OKRService, **kwargs: Any) -> Any:
         raise RuntimeError("disk on fire")
@@ -118,19 +137,60 @@ def test_a_crash_after_the_ack_is_logged_and_marks_the_request(
     caplog.set_level(logging.INFO)
     response = ladder.acme.slash_command(command, user_id=CEO)
     assert response.status_code == 200  # acked before the work failed
-    [line] = request_lines.wait(1)
-    assert line.ladder_fields["status"] == "error"  # type: ignore[attr-defined]
-    assert line.ladder_fields["error"] == "RuntimeError"  # type: ignore[attr-defined]
-    [crash] = [r for r in caplog.records if r.name == "ladder.work"]
-    assert crash.levelno == logging.ERROR and crash.exc_info is not None
-    assert logged_as in crash.getMessage() and "T0ACME" in crash.getMessage()
+    [posted] = ladder.standin.wait_for("response_url")
+    assert posted.ok
+    [told] = ladder.standin.responses
+    assert told.response_type == "ephemeral" and told.text == CRASHED.format(reason="RuntimeError")
+    ladder.wait_idle()
+    [work] = _work_lines(caplog)
+    assert work.ladder_fields["status"] == "error"  # type: ignore[attr-defined]
+    assert work.ladder_fields["error"] == "RuntimeError"  # type: ignore[attr-defined]
+    [crash] = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert crash.exc_info is not None and "disk on fire" in str(crash.exc_info[1])
+
+
+def test_an_admin_setting_the_vision_hears_when_slack_cannot_say_who_they_are(
+    ladder: Ladder,
+) -> None:
+    ladder.standin.fail_next("users.info", status=500, times=10)  # past the client's retries
+    ladder.acme.slash_command("vision Make work visible", user_id=CEO)
+    ladder.standin.wait_for("response_url")
+    [told] = ladder.standin.responses
+    assert told.response_type == "ephemeral"
+    assert told.text == SLACK_FAILED.format(reason="internal_error")
+    ladder.standin.clear_limits()
+    ladder.acme.slash_command("vision", user_id=DEV)  # nothing was set
+    ladder.standin.wait_for("response_url", count=2)
+    assert "not set yet" in (ladder.standin.responses[-1].text or "")
+
+
+def test_status_during_a_database_outage_says_so(
+    standin: SlackStandIn, tmp_path: Path, sqlite_template: Path
+) -> None:
+    # A real outage: the SQLite file's folder disappears under a running app, so no
+    # connection can be opened any more.
+    folder = tmp_path / "db"
+    folder.mkdir()
+    shutil.copy(sqlite_template, folder / "ladder.db")
+    engine = make_engine(f"sqlite:///{folder / 'ladder.db'}")
+    clock = Clock(datetime(2026, 2, 16, 9, 0, tzinfo=UTC))
+    with serve_ladder(single_workspace_settings(standin), standin, engine, clock) as ladder:
+        shutil.rmtree(folder)
+        engine.dispose()
+        response = ladder.acme.slash_command("status all", user_id=CEO)
+        assert response.status_code == 200
+        standin.wait_for("response_url")
+        [told] = standin.responses
+        assert told.response_type == "ephemeral"
+        assert told.text == STORAGE_FAILED.format(reason="Unavailable")
+    engine.dispose()
 
 
 def test_a_slow_reply_does_not_hold_up_the_next_render(
     ladder: Ladder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # The first reply's round trip to Slack is held; the second status must still be
-    # rendered and answered (one render thread: it would wait if replies were sent from it).
+    # rendered and answered.
     first_held, release = threading.Event(), threading.Event()
     calls = 0
     respond = Respond.__call__

@@ -9,9 +9,6 @@ code); Slack's side of the install (the person approving, oauth.v2.access) by th
 from __future__ import annotations
 
 import json
-import signal
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -698,31 +695,21 @@ def test_without_a_public_url_slack_uses_the_apps_only_redirect_url(
 def test_production_server_serves_installs_in_oauth_mode(
     standin: SlackStandIn, tmp_path: Path
 ) -> None:
-    from tests.slack.test_serve import _env, _free_port, _wait_healthy
+    from tests.support.production_server import production_server
 
-    port = _free_port()
-    env = _env(tmp_path, PORT=str(port), **oauth_env(standin))
-    log_path = tmp_path / "server.log"
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "bot", "serve"],
-            cwd=tmp_path,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            served = f"http://127.0.0.1:{port}"
-            _wait_healthy(served, proc, log_path)
-            answer = httpx.get(f"{served}/slack/install", timeout=5)
-            assert answer.status_code == 302, answer.text
-            assert answer.headers["location"].startswith(f"{standin.base_url}/oauth/v2/authorize")
-            refused = httpx.get(f"{served}/slack/oauth_redirect?state=x&code=y", timeout=5)
-            assert refused.status_code == 400 and "Ladder was not installed" in refused.text
-        finally:
-            proc.send_signal(signal.SIGTERM)
-            proc.wait(timeout=30)
-    assert "Traceback" not in log_path.read_text()
+    env = {k: v for k, v in oauth_env(standin).items() if k not in ("SLACK_API_URL",)}
+    secret = env.pop("SLACK_SIGNING_SECRET")
+    with production_server(
+        standin.api_url, tmp_path, signing_secret=secret, bot_token="", **env
+    ) as server:
+        server.wait_serving()
+        answer = httpx.get(f"{server.base}/slack/install", timeout=5)
+        assert answer.status_code == 302, answer.text
+        assert answer.headers["location"].startswith(f"{standin.base_url}/oauth/v2/authorize")
+        refused = httpx.get(f"{server.base}/slack/oauth_redirect?state=x&code=y", timeout=5)
+        assert refused.status_code == 400 and "Ladder was not installed" in refused.text
+        assert server.stop() == 0
+    assert "Traceback" not in server.log_text()
 
 
 def test_single_workspace_start_up_reactivates_the_tokens_workspace(

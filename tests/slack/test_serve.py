@@ -1,14 +1,12 @@
 """The production entry point, as a platform runs it: `python -m bot serve` in its own process,
-serving through gunicorn, its Web API client pointed at the Slack stand-in."""
+serving through waitress, its Web API client pointed at the Slack stand-in."""
 
 from __future__ import annotations
 
 import os
-import signal
-import socket
+import select
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,94 +14,38 @@ import httpx
 import pytest
 
 from tests.slack.conftest import ACME, ACME_TOKEN, DEV, SECRET
+from tests.support.production_server import (
+    SERVING_LINE,
+    ProductionServer,
+    production_server,
+    server_env,
+)
 from tests.support.slack_sender import SlackSender
 from tests.support.slack_standin import SlackStandIn
 
-REPO = Path(__file__).resolve().parents[2]
-START_SECONDS = 30.0
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _env(tmp_path: Path, **settings: str) -> dict[str, str]:
-    """The process environment: ours minus any Ladder/Slack settings, plus `settings`."""
-    base = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("SLACK_", "LADDER_", "DATABASE_URL", "PORT", "LOG_LEVEL"))
-    }
-    return {
-        **base,
-        "PYTHONPATH": str(REPO),
-        "PYTHONUNBUFFERED": "1",
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'ladder.db'}",
-        "LADDER_SCHEDULER": "off",
-        **settings,
-    }
-
 
 @pytest.fixture
-def server(standin: SlackStandIn, tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    port = _free_port()
-    env = _env(
-        tmp_path,
-        SLACK_BOT_TOKEN=ACME_TOKEN,
-        SLACK_SIGNING_SECRET=SECRET,
-        SLACK_API_URL=standin.api_url,
-        PORT=str(port),
-    )
-    log = (tmp_path / "server.log").open("wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "bot", "serve"],
-        cwd=tmp_path,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        yield f"http://127.0.0.1:{port}", proc
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(timeout=10)
-        log.close()
-
-
-def _wait_healthy(base: str, proc: subprocess.Popen[bytes], log: Path) -> httpx.Response:
-    deadline = time.monotonic() + START_SECONDS
-    while True:
-        try:
-            answer = httpx.get(f"{base}/healthz", timeout=1.0)
-            if answer.status_code == 200:
-                return answer
-        except httpx.TransportError:
-            pass
-        if time.monotonic() > deadline:
-            pytest.fail(f"no healthy answer within {START_SECONDS}s:\n{log.read_text()}")
-        try:  # the poll interval doubles as a check that the server did not die
-            proc.wait(timeout=0.1)
-        except subprocess.TimeoutExpired:
-            continue
-        pytest.fail(f"the server exited with {proc.returncode}:\n{log.read_text()}")
+def server(standin: SlackStandIn, tmp_path: Path) -> Iterator[ProductionServer]:
+    with production_server(
+        standin.api_url, tmp_path, signing_secret=SECRET, bot_token=ACME_TOKEN
+    ) as server:
+        yield server
 
 
 def test_production_server_serves_signed_requests_and_stops_cleanly(
-    server: tuple[str, subprocess.Popen[bytes]], standin: SlackStandIn, tmp_path: Path
+    server: ProductionServer, standin: SlackStandIn, tmp_path: Path
 ) -> None:
-    base, proc = server
-    log = tmp_path / "server.log"
-    health = _wait_healthy(base, proc, log)
+    base = server.base
+    health = server.wait_serving()
     assert health.json() == {"ok": True}
     assert httpx.get(f"{base}/elsewhere", timeout=5).status_code == 404
     assert (tmp_path / "ladder.db").exists()  # migrated on start
 
-    with SlackSender(f"{base}/slack/events", SECRET, standin, team_id=ACME) as acme:
+    with SlackSender(server.events_url, SECRET, standin, team_id=ACME) as acme:
         answer = acme.slash_command("help", user_id=DEV)
         assert answer.status_code == 200, answer.text
+        # waitress names itself by the `ident` bot/server.py gives it
+        assert answer.headers.get("server") == "ladder", answer.headers
         [posted] = standin.wait_for("response_url")
         assert posted.ok, posted.response
         [help_post] = standin.responses
@@ -114,15 +56,18 @@ def test_production_server_serves_signed_requests_and_stops_cleanly(
         assert acme.slash_command("help", user_id=DEV, sign=False).status_code == 401
     assert len(standin.responses) == 1
 
-    proc.send_signal(signal.SIGTERM)
-    assert proc.wait(timeout=30) == 0, log.read_text()
-    output = log.read_text()
-    assert "gunicorn" in output.lower()  # served by gunicorn, not a development server
+    assert server.stop() == 0, server.log_text()
+    output = server.log_text()
+    # served by waitress in each of the default two processes, not a development server
+    assert output.count(SERVING_LINE) == 2, output
+    assert "gunicorn" not in output.lower()
     assert "Traceback" not in output, output
 
 
 def test_a_missing_signing_secret_stops_start_up_with_one_line(tmp_path: Path) -> None:
-    env = _env(tmp_path, SLACK_BOT_TOKEN=ACME_TOKEN, SLACK_SIGNING_SECRET="", SLACK_APP_TOKEN="")
+    env = server_env(
+        tmp_path, SLACK_BOT_TOKEN=ACME_TOKEN, SLACK_SIGNING_SECRET="", SLACK_APP_TOKEN=""
+    )
     done = subprocess.run(
         [sys.executable, "-m", "bot"],
         cwd=tmp_path,
@@ -137,3 +82,25 @@ def test_a_missing_signing_secret_stops_start_up_with_one_line(tmp_path: Path) -
     assert lines[0].startswith("ladder: SLACK_SIGNING_SECRET is not set"), lines[0]
     assert done.stdout == ""
     assert (tmp_path / "ladder.db").exists()  # the database is ready for when the secret is
+
+
+def test_workers_stop_when_the_parent_is_killed(server: ProductionServer) -> None:
+    """A platform (or the out-of-memory killer) may SIGKILL the parent; its forked web
+    processes must not live on holding the port."""
+    server.wait_serving()
+    workers = [pid for pid in server.pids() if pid != server.proc.pid]
+    assert len(workers) == 2, workers  # the default WEB_CONCURRENCY
+    server.proc.kill()
+    server.proc.wait(timeout=10)
+    for pid in workers:
+        try:
+            exited = os.pidfd_open(pid)  # readable once the process has ended
+        except ProcessLookupError:
+            continue
+        try:
+            readable, _, _ = select.select([exited], [], [], 10)
+        finally:
+            os.close(exited)
+        assert readable, f"worker {pid} outlived its parent"
+    with pytest.raises(httpx.TransportError):
+        httpx.get(f"{server.base}/healthz", timeout=2)

@@ -1,4 +1,6 @@
-"""The app's request log lines (`event=request`, logger `ladder.requests`), as a test sees them."""
+"""The app's log lines of one event, as a test sees them: `event=request` (logger
+`ladder.requests`, one per answered request) or `event=work` (logger `ladder.listeners`, one
+per piece of work after an ack)."""
 
 from __future__ import annotations
 
@@ -7,15 +9,16 @@ import threading
 
 
 class RequestLines(logging.Handler):
-    """Collects `event=request` records; `wait(n)` blocks until n have arrived."""
+    """Collects `event=<event>` records; `wait(n)` blocks until n have arrived."""
 
-    def __init__(self) -> None:
+    def __init__(self, event: str = "request") -> None:
         super().__init__(logging.DEBUG)
+        self.event = event
         self.records: list[logging.LogRecord] = []
         self._cond = threading.Condition()
 
     def emit(self, record: logging.LogRecord) -> None:
-        if getattr(record, "ladder_event", None) == "request":
+        if getattr(record, "ladder_event", None) == self.event:
             with self._cond:
                 self.records.append(record)
                 self._cond.notify_all()

@@ -30,7 +30,7 @@ from bot.blocks.tree import (
     NEW_OBJECTIVE_ACTION,
     OBJECTIVE_MENU_ACTION,
 )
-from bot.listeners import Deps, workspace_of
+from bot.listeners import Deps, after_ack, workspace_of
 from bot.services.drafts import KRDraft, fill_from_sentence
 from bot.services.okrs import PermissionDenied
 from storage.errors import NotFound
@@ -42,8 +42,7 @@ BUTTON_VERBS = {EDIT_OBJECTIVE_ACTION: "edit", CHECKIN_OBJECTIVE_ACTION: "checki
 def register(app: App, deps: Deps) -> None:
     register_prompt_buttons(app, deps)
 
-    @app.action(ADD_KR_ACTION)
-    @deps.acked_listener
+    @after_ack(app.action(ADD_KR_ACTION))
     def add_key_result(body: dict, context: dict, client: WebClient) -> None:
         view = body["view"]
         draft = draft_from_state(view)
@@ -58,8 +57,7 @@ def register(app: App, deps: Deps) -> None:
             view=build_objective_modal(draft=draft, teams=form.teams, cycles=form.cycles),
         )
 
-    @app.action(re.compile(f"^{PARSE_KR_ACTION_PREFIX}\\d+$"))
-    @deps.acked_listener
+    @after_ack(app.action(re.compile(f"^{PARSE_KR_ACTION_PREFIX}\\d+$")))
     def parse_key_result(body: dict, context: dict, client: WebClient) -> None:
         """Enter pressed in a KR sentence: fill its fields from what the parser reads."""
         view = body["view"]
@@ -84,8 +82,7 @@ def register(app: App, deps: Deps) -> None:
             view=build_objective_modal(draft=draft, teams=form.teams, cycles=form.cycles),
         )
 
-    @app.action(NEW_OBJECTIVE_ACTION)
-    @deps.acked_listener
+    @after_ack(app.action(NEW_OBJECTIVE_ACTION))
     def new_objective(body: dict, context: dict, client: WebClient) -> None:
         form = deps.okrs.new_objective_form(
             workspace_id=workspace_of(body, context), user_id=body["user"]["id"]
@@ -95,30 +92,34 @@ def register(app: App, deps: Deps) -> None:
             view=build_objective_modal(draft=form.draft, teams=form.teams, cycles=form.cycles),
         )
 
-    @app.action(_per_item(EDIT_OBJECTIVE_ACTION))
-    @app.action(_per_item(CHECKIN_OBJECTIVE_ACTION))
-    @deps.acked_listener
+    @after_ack(
+        app.action(_per_item(EDIT_OBJECTIVE_ACTION)),
+        app.action(_per_item(CHECKIN_OBJECTIVE_ACTION)),
+    )
     def objective_button(body: dict, context: dict, client: WebClient, respond: Respond) -> None:
         action = body["actions"][0]
         verb = BUTTON_VERBS[action["action_id"].partition(":")[0]]
         _objective_action(deps, body, context, client, respond, verb, int(action["value"]))
 
-    @app.action(_per_item(OBJECTIVE_MENU_ACTION))
-    @deps.acked_listener
+    @after_ack(app.action(_per_item(OBJECTIVE_MENU_ACTION)))
     def objective_menu(body: dict, context: dict, client: WebClient, respond: Respond) -> None:
         verb, _, raw_id = body["actions"][0]["selected_option"]["value"].partition(":")
         _objective_action(deps, body, context, client, respond, verb, int(raw_id))
 
-    @app.action(_per_item(CHECKIN_KR_ACTION))
-    @deps.acked_listener
+    @after_ack(app.action(_per_item(CHECKIN_KR_ACTION)))
     def check_in_kr(body: dict, context: dict, client: WebClient, respond: Respond) -> None:
+        workspace_id = workspace_of(body, context)
         user_id = body["user"]["id"]
         try:
             krs = deps.okrs.checkin_targets(
-                workspace_id=workspace_of(body, context),
+                workspace_id=workspace_id,
                 user_id=user_id,
                 key_result_id=int(body["actions"][0]["value"]),
+                is_admin=deps.is_admin(client, workspace_id, user_id),
             )
+        except PermissionDenied as error:
+            _tell(body, client, respond, build_refusal(str(error)))
+            return
         except NotFound:
             _tell(body, client, respond, build_notice("That key result no longer exists."))
             return
@@ -130,8 +131,7 @@ def register(app: App, deps: Deps) -> None:
 def register_prompt_buttons(app: App, deps: Deps) -> None:
     """The weekly prompt's two buttons."""
 
-    @app.action(PROMPT_CHECKIN_ACTION)
-    @deps.acked_listener
+    @after_ack(app.action(PROMPT_CHECKIN_ACTION))
     def prompt_check_in(body: dict, context: dict, client: WebClient, respond: Respond) -> None:
         krs = deps.checkins.prompt_krs(
             workspace_id=workspace_of(body, context), user_id=body["user"]["id"]
@@ -148,8 +148,7 @@ def register_prompt_buttons(app: App, deps: Deps) -> None:
             trigger_id=body["trigger_id"], view=build_checkin_modal(krs=krs, origin=origin)
         )
 
-    @app.action(PROMPT_NO_CHANGE_ACTION)
-    @deps.acked_listener
+    @after_ack(app.action(PROMPT_NO_CHANGE_ACTION))
     def prompt_no_change(body: dict, context: dict, client: WebClient, respond: Respond) -> None:
         answered = deps.checkins.no_change(
             workspace_id=workspace_of(body, context), user_id=body["user"]["id"]
@@ -190,7 +189,10 @@ def _objective_action(
     try:
         if verb == "checkin":
             krs = deps.okrs.checkin_targets(
-                workspace_id=workspace_id, user_id=user_id, objective_id=objective_id
+                workspace_id=workspace_id,
+                user_id=user_id,
+                objective_id=objective_id,
+                is_admin=is_admin,
             )
             view = build_checkin_modal(krs=krs, origin=_origin(body))
         elif verb == "edit":

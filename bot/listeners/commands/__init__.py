@@ -18,9 +18,8 @@ from bot.blocks.objective_modal import build_objective_modal
 from bot.blocks.settings import build_settings_modal
 from bot.blocks.text import escape, unescape
 from bot.blocks.tree import build_mine_message, build_status_message
-from bot.listeners import SLACK_FAILURES, Deps, slack_failure, workspace_of
+from bot.listeners import SLACK_FAILURES, Deps, after_ack, slack_failure, workspace_of
 from bot.listeners.commands.export import export_okrs
-from bot.listeners.middleware import note_failure, request_fields
 from bot.services import admin
 from bot.services import settings as settings_service
 from bot.services.okrs import PermissionDenied
@@ -32,8 +31,7 @@ Handler = Callable[..., None]
 
 
 def register(app: App, deps: Deps) -> None:
-    @app.command("/okr")
-    @deps.acked_listener
+    @after_ack(app.command("/okr"))
     def okr(body: dict, context: dict, client: WebClient, respond: Respond) -> None:
         text = unescape(" ".join((body.get("text") or "").split()))
         sub, _, rest = text.partition(" ")
@@ -85,24 +83,10 @@ class Call:
         except REFUSALS as error:
             self.respond(**_refusal_reply(error))
 
-    def reply_after_ack(self, build: Callable[[Call], dict]) -> None:
-        """For replies that load whole trees or many rows: `build` renders on the work pool
-        (its refusals become the reply), the reply goes out from the replies pool."""
-        self.deps.render_then_send(
-            lambda: self._guarded(build),
-            lambda reply: self.respond(**reply),
-            context=self.context,
-            what=self.what,
-        )
-
-    def in_background(self, handler: Handler) -> None:
-        """For slow work that mostly waits on Slack (a check-in fan-out): on the replies
-        pool, neither holding a listener thread nor the render thread."""
-        self.deps.replies.submit(lambda: self.run(handler), context=self.context, what=self.what)
-
-    @property
-    def what(self) -> str:
-        return f"/okr {request_fields(self.body)['sub']}"
+    def reply(self, build: Callable[[Call], dict]) -> None:
+        """For replies that load whole trees or many rows: what `build` loaded is freed
+        before Slack's round trip; its refusals become the reply."""
+        self.respond(**self._guarded(build))
 
     def _guarded(self, build: Callable[[Call], dict]) -> dict:
         try:
@@ -119,7 +103,6 @@ class Call:
         try:
             self.client.views_open(trigger_id=self.body["trigger_id"], view=view)
         except SLACK_FAILURES as error:
-            note_failure(self.context, slack_failure(error))
             log.warning(
                 "workspace=%s user=%s views.open failed: %s",
                 self.workspace_id,
@@ -147,7 +130,7 @@ def _new(call: Call) -> None:
 def _status(call: Call) -> None:
     # The tree (tens of MB at 10,000 objectives) is freed when _status_reply returns, before
     # Slack's round trip.
-    call.reply_after_ack(_status_reply)
+    call.reply(_status_reply)
 
 
 def _status_reply(call: Call) -> dict:
@@ -162,7 +145,7 @@ def _status_reply(call: Call) -> dict:
 
 
 def _mine(call: Call) -> None:
-    call.reply_after_ack(_mine_reply)
+    call.reply(_mine_reply)
 
 
 def _mine_reply(call: Call) -> dict:
@@ -173,9 +156,11 @@ def _mine_reply(call: Call) -> dict:
 def _checkin(call: Call) -> None:
     if call.rest.casefold() == "send":
         call.require_admin("send check-in prompts")
-        call.in_background(_send_checkins)
+        _send_checkins(call)
         return
-    krs = call.deps.okrs.checkin_targets(workspace_id=call.workspace_id, user_id=call.user_id)
+    krs = call.deps.okrs.checkin_targets(
+        workspace_id=call.workspace_id, user_id=call.user_id, is_admin=call.is_admin
+    )
     if not krs:
         call.respond(
             **build_notice("You have no key results to check in on. `/okr new` drafts one.")
@@ -269,7 +254,7 @@ def _cycle(call: Call) -> None:
     # Every word cycle_command accepts for a change (admin.py: new|create|add, close).
     if action in ("new", "create", "add", "close"):
         call.require_admin("close cycles" if action == "close" else "create cycles")
-    call.reply_after_ack(_cycle_reply)  # closing grades every objective of the cycle
+    call.reply(_cycle_reply)  # closing grades every objective of the cycle
 
 
 def _cycle_reply(call: Call) -> dict:

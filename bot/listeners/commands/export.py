@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING
 from bot.blocks.messages import build_error, build_notice
 from bot.blocks.text import escape
 from bot.listeners import SLACK_FAILURES, slack_failure
-from bot.listeners.middleware import note_failure
 from bot.services.transfer import Exported, Format, export_text
 from storage.errors import NotFound
 
@@ -23,13 +22,8 @@ log = logging.getLogger(__name__)
 
 
 def export_okrs(call: Call) -> None:
-    """After the ack: the file is written on the work pool, uploaded from the replies pool."""
-    call.deps.render_then_send(
-        lambda: _export(call),
-        lambda exported: _upload(call, exported),
-        context=call.context,
-        what=call.what,
-    )
+    """After the ack: the file is written, then uploaded to the caller's DM."""
+    _upload(call, _export(call))
 
 
 def _export(call: Call) -> Exported | None:
@@ -63,7 +57,6 @@ def _upload(call: Call, exported: Exported | None) -> None:
         )
     except SLACK_FAILURES as error:
         reason = slack_failure(error)
-        note_failure(call.context, reason)
         log.warning(
             "export upload failed: workspace=%s user=%s command=/okr export error=%s",
             call.workspace_id,

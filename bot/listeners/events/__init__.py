@@ -5,7 +5,7 @@ from __future__ import annotations
 from slack_bolt import App
 from slack_sdk import WebClient
 
-from bot.listeners import Deps, workspace_of
+from bot.listeners import Deps, after_ack, workspace_of
 
 
 def register(app: App, deps: Deps) -> None:
@@ -13,11 +13,8 @@ def register(app: App, deps: Deps) -> None:
 
     installs.register(app, deps)
 
-    @app.event("app_home_opened")
-    @deps.acked_listener
+    @after_ack(app.event("app_home_opened"))
     def publish_home(body: dict, event: dict, context: dict, client: WebClient) -> None:
         if event.get("tab") != "home":
             return
-        deps.refresh_home(
-            client, workspace_id=workspace_of(body, context), user_id=event["user"], context=context
-        )
+        deps.refresh_home(client, workspace_id=workspace_of(body, context), user_id=event["user"])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from slack_bolt import App
 
-from bot.listeners import Deps, workspace_of
+from bot.listeners import Deps, after_ack, workspace_of
 from bot.services.installs import InstallService
 
 
@@ -12,15 +12,13 @@ def register(app: App, deps: Deps) -> None:
     # In OAuth mode Bolt holds the installation store; in single-workspace mode there is none.
     installs = InstallService(deps.checkins.engine, clock=deps.clock, store=app.installation_store)
 
-    @app.event("app_uninstalled")
-    @deps.acked_listener
+    @after_ack(app.event("app_uninstalled"))
     def uninstalled(body: dict, context: dict) -> None:
         installs.uninstalled(
             workspace_id=workspace_of(body, context), enterprise_id=context.get("enterprise_id")
         )
 
-    @app.event("tokens_revoked")
-    @deps.acked_listener
+    @after_ack(app.event("tokens_revoked"))
     def revoked(body: dict, event: dict, context: dict) -> None:
         tokens = event.get("tokens") or {}
         installs.tokens_revoked(

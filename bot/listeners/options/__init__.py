@@ -15,7 +15,6 @@ from bot.listeners import Deps, workspace_of
 def register(app: App, deps: Deps) -> None:
     @app.options(PARENT_ACTION)
     @app.options(ALIGN_PARENT_ACTION)
-    @deps.listener
     def objective_options(ack: Ack, body: dict, context: dict) -> None:
         meta = json.loads((body.get("view") or {}).get("private_metadata") or "{}")
         found = deps.okrs.search_objectives(

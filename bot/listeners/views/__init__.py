@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 
-from slack_bolt import Ack, App
+from slack_bolt import Ack, App, BoltContext
 from slack_sdk import WebClient
 
 from bot.blocks.checkins import build_checkin_done
@@ -15,7 +15,7 @@ from bot.blocks.objective_modal import CALLBACK_ID, block_id, draft_from_state
 from bot.blocks.settings import SETTINGS_CALLBACK, build_settings_saved, settings_from_state
 from bot.blocks.text import escape, mrkdwn, plain
 from bot.blocks.tree import build_objective_confirmation
-from bot.listeners import Deps, workspace_of
+from bot.listeners import FORM_FAILURES, Deps, form_failure, heard, workspace_of
 from bot.services import settings as settings_service
 from bot.services.okrs import PermissionDenied
 from storage.errors import NotFound, Refused
@@ -24,9 +24,11 @@ log = logging.getLogger(__name__)
 
 
 def register(app: App, deps: Deps) -> None:
-    @app.view(CALLBACK_ID)
-    @deps.listener
-    def save_objective(ack: Ack, body: dict, context: dict, client: WebClient) -> None:
+    """Each form is answered in the request thread with the outcome of its save (saved, or
+    errors and nothing saved), its database work cut at Slack's deadline (bot/server.py
+    ANSWER_BUDGET_S); its follow-up Slack calls run after the answer, lazily."""
+
+    def save_objective(ack: Ack, body: dict, context: BoltContext, client: WebClient) -> None:
         view = body["view"]
         draft = draft_from_state(view)
         workspace_id = workspace_of(body, context)
@@ -40,6 +42,8 @@ def register(app: App, deps: Deps) -> None:
             )
         except PermissionDenied as error:
             saved, errors = None, {"title": str(error)}
+        except FORM_FAILURES as error:
+            saved, errors = None, {"title": form_failure(error)}
         present = _input_names(view)
         if errors:
             # Errors show only on input blocks that exist; anything else lands on the title.
@@ -51,46 +55,68 @@ def register(app: App, deps: Deps) -> None:
             return
         ack()
         assert saved is not None
-        if saved.duplicate:  # the same form submitted twice: the first one was confirmed
+        if not saved.duplicate:  # the same form submitted twice: the first one was confirmed
+            context[SAVED] = {"id": saved.objective_id, "owner": saved.owner_id}
+            context[CREATED] = saved.created
+
+    def confirm_objective(body: dict, context: BoltContext, client: WebClient) -> None:
+        saved = context.get(SAVED)
+        if saved is None:
             return
-
-        def confirmation() -> dict:  # the objective in its cycle's tree: on the work pool
-            tree, objective = deps.okrs.objective_tree(
-                workspace_id=workspace_id, objective_id=saved.objective_id
-            )
-            return build_objective_confirmation(
-                tree=tree, objective=objective, now=deps.clock(), created=saved.created
-            )
-
-        deps.render_then_send(
-            confirmation,
-            lambda message: client.chat_postMessage(channel=saved.owner_id, **message),  # DM
-            context=context,
-            what="objective saved",
+        tree, objective = deps.okrs.objective_tree(
+            workspace_id=str(context.team_id), objective_id=saved["id"]
         )
+        message = build_objective_confirmation(
+            tree=tree, objective=objective, now=deps.clock(), created=bool(context.get(CREATED))
+        )
+        del tree, objective
+        client.chat_postMessage(channel=saved["owner"], **message)  # a DM
 
-    @app.view(CHECKIN_CALLBACK)
-    @deps.listener
-    def save_check_in(ack: Ack, body: dict, context: dict, client: WebClient) -> None:
+    app.view(CALLBACK_ID)(
+        ack=save_objective, lazy=[heard(confirm_objective, saved="Your objective is saved.")]
+    )
+
+    def save_check_in(ack: Ack, body: dict, context: BoltContext, client: WebClient) -> None:
         workspace_id = workspace_of(body, context)
         user_id = body["user"]["id"]
         view = body["view"]
-        result = deps.okrs.save_checkin(workspace_id=workspace_id, user_id=user_id, view=view)
+        try:
+            result = deps.okrs.save_checkin(
+                workspace_id=workspace_id,
+                user_id=user_id,
+                view=view,
+                is_admin=deps.is_admin(client, workspace_id, user_id),
+            )
+        except FORM_FAILURES as error:
+            ack(response_action="errors", errors={"note": form_failure(error)})
+            return
         if result.errors:
             ack(response_action="errors", errors=result.errors)
             return
         ack()
         origin = json.loads(view.get("private_metadata") or "{}")
         answered = result.answered
-        if answered is not None and answered.replace:
+        context[CHECKED_IN] = {
+            "count": result.recorded + result.duplicates,
+            "origin": origin,
             # The weekly prompt (and any reminder) becomes the record of this answer.
-            done = build_checkin_done(changes=answered.changes, no_change=False)
-            for message in answered.replace:
-                client.chat_update(channel=message.channel_id, ts=message.ts, **done)
+            "replace": [[m.channel_id, m.ts] for m in answered.replace] if answered else [],
+            "done": build_checkin_done(changes=answered.changes, no_change=False)
+            if answered and answered.replace
+            else None,
+        }
+
+    def after_check_in(body: dict, context: BoltContext, client: WebClient) -> None:
+        checked_in = context.get(CHECKED_IN)
+        if checked_in is None:
+            return
+        for channel_id, ts in checked_in["replace"]:
+            client.chat_update(channel=channel_id, ts=ts, **checked_in["done"])
+        origin, user_id = checked_in["origin"], str(context.user_id)
         if origin.get("prompt"):
             return
         if origin.get("channel_id"):
-            n = result.recorded + result.duplicates
+            n = checked_in["count"]
             client.chat_postEphemeral(
                 channel=origin["channel_id"],
                 user=user_id,
@@ -99,11 +125,14 @@ def register(app: App, deps: Deps) -> None:
                 ),
             )
         else:
-            deps.refresh_home(client, workspace_id=workspace_id, user_id=user_id, context=context)
+            deps.refresh_home(client, workspace_id=str(context.team_id), user_id=user_id)
+
+    app.view(CHECKIN_CALLBACK)(
+        ack=save_check_in, lazy=[heard(after_check_in, saved="Your check-in is saved.")]
+    )
 
     @app.view(ALIGN_CALLBACK)
-    @deps.listener
-    def save_alignment(ack: Ack, body: dict, context: dict, client: WebClient) -> None:
+    def save_alignment(ack: Ack, body: dict, context: BoltContext, client: WebClient) -> None:
         workspace_id = workspace_of(body, context)
         user_id = body["user"]["id"]
         view = body["view"]
@@ -120,11 +149,13 @@ def register(app: App, deps: Deps) -> None:
         except (Refused, PermissionDenied, NotFound) as error:
             ack(response_action="errors", errors={"parent": str(error)})
             return
+        except FORM_FAILURES as error:
+            ack(response_action="errors", errors={"parent": form_failure(error)})
+            return
         ack()
 
     @app.view(ARCHIVE_CALLBACK)
-    @deps.listener
-    def confirm_archive(ack: Ack, body: dict, context: dict, client: WebClient) -> None:
+    def confirm_archive(ack: Ack, body: dict, context: BoltContext, client: WebClient) -> None:
         workspace_id = workspace_of(body, context)
         user_id = body["user"]["id"]
         objective_id = json.loads(body["view"]["private_metadata"])["objective_id"]
@@ -140,6 +171,8 @@ def register(app: App, deps: Deps) -> None:
                 text += f" {len(moved)} aligned objective(s) moved up a level."
         except (PermissionDenied, NotFound) as error:
             text = f"🚫 {error}"
+        except FORM_FAILURES as error:
+            text = f"⚠️ {form_failure(error)}"
         # The answer replaces the confirmation modal within the ack: no extra call.
         ack(
             response_action="update",
@@ -151,11 +184,10 @@ def register(app: App, deps: Deps) -> None:
             },
         )
 
-    @app.view(SETTINGS_CALLBACK)
-    @deps.listener
-    def save_settings(ack: Ack, body: dict, context: dict, client: WebClient) -> None:
+    def save_settings(ack: Ack, body: dict, context: BoltContext, client: WebClient) -> None:
         workspace_id = workspace_of(body, context)
         user_id = body["user"]["id"]
+        first_field = settings_service.FIELDS[0]
         try:
             saved, errors = settings_service.save_settings(
                 deps.okrs.engine,
@@ -164,13 +196,30 @@ def register(app: App, deps: Deps) -> None:
                 is_admin=deps.is_admin(client, workspace_id, user_id),
             )
         except PermissionDenied as error:
-            saved, errors = None, {settings_service.FIELDS[0]: str(error)}
+            saved, errors = None, {first_field: str(error)}
+        except FORM_FAILURES as error:
+            saved, errors = None, {first_field: form_failure(error)}
         if errors:
             ack(response_action="errors", errors=errors)
             return
         ack()  # closes the modal
         assert saved is not None
-        client.chat_postMessage(channel=user_id, **build_settings_saved(workspace=saved))  # a DM
+        context[SETTINGS_SAVED] = build_settings_saved(workspace=saved)
+
+    def confirm_settings(body: dict, context: BoltContext, client: WebClient) -> None:
+        message = context.get(SETTINGS_SAVED)
+        if message is not None:
+            client.chat_postMessage(channel=str(context.user_id), **message)  # a DM
+
+    app.view(SETTINGS_CALLBACK)(
+        ack=save_settings, lazy=[heard(confirm_settings, saved="The settings are saved.")]
+    )
+
+
+# What a form's ack hands to its follow-up, in Bolt's context (copied for lazy listeners).
+SAVED, CREATED = "ladder_saved_objective", "ladder_objective_created"
+CHECKED_IN = "ladder_checked_in"
+SETTINGS_SAVED = "ladder_settings_saved"
 
 
 def _input_names(view: dict) -> set[str]:
