@@ -1,18 +1,27 @@
-"""The baseline for ack latency: a Bolt app whose `/okr` only acks, served like Ladder.
+"""The baseline for ack latency: a Bolt app whose `/okr` only acks, served exactly like Ladder.
 
 `python -m bench.bare_app` with SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET, SLACK_API_URL and PORT.
-Same Bolt version, same WebClient start-up (auth.test), same gunicorn settings
-(`bot.server.serve_http`): whatever Ladder adds on top shows up as the difference.
+Same Bolt version, same WebClient start-up (auth.test), same server: the listening socket is
+bound as bot/server.py binds it, and the app is served by `bot.server.run_waitress` (waitress
+with Ladder's request threads, connection limit, body limit and timeouts). Whatever Ladder
+adds on top (its signature front door, its listeners, its database) shows up as the
+difference.
 
-BARE_ANSWER=at_ack runs it with process_before_response=True, as Ladder runs Bolt: the ack
-is answered when the listener returns, without Bolt's 10 ms polling for it (Ladder's
-listeners return at their ack, bot/listeners/prompt_ack.py). Unset: Bolt's defaults.
+One process only: WEB_CONCURRENCY must be 1 or unset (anything else is refused), so compare
+it with Ladder run with WEB_CONCURRENCY=1, where that one process serves as well.
+
+Two variants:
+- unset BARE_ANSWER ("bare"): Bolt's defaults, process_before_response=False: the listener
+  runs on Bolt's listener thread pool and the request thread looks for its ack every 10 ms;
+- BARE_ANSWER=at_ack ("bare_at_ack"): process_before_response=True, as Ladder runs Bolt
+  (bot/app.py): Bolt answers with the ack when the ack function returns.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import socket
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -20,7 +29,7 @@ from slack_bolt import Ack, App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 from slack_sdk import WebClient
 
-from bot.server import EVENTS_PATH, serve_http
+from bot.server import EVENTS_PATH, run_waitress
 
 
 def build_bare_app() -> App:
@@ -54,7 +63,14 @@ def make_wsgi(app: App) -> Callable[..., Iterable[bytes]]:
 
 def main() -> None:
     logging.basicConfig(level=os.environ.get("LOG_LEVEL", "WARNING"))
-    serve_http(make_wsgi(build_bare_app()), port=int(os.environ["PORT"]))
+    processes = os.environ.get("WEB_CONCURRENCY", "").strip() or "1"
+    if processes != "1":
+        raise SystemExit(
+            f"bench.bare_app serves in one process: WEB_CONCURRENCY must be 1 ({processes!r})"
+        )
+    # As bot/server.py does with WEB_CONCURRENCY=1: bind, build the app, serve.
+    listener = socket.create_server(("0.0.0.0", int(os.environ["PORT"])), backlog=2048)
+    run_waitress(make_wsgi(build_bare_app()), listener)
 
 
 if __name__ == "__main__":

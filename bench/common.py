@@ -1,10 +1,17 @@
-"""What every benchmark shares: the machine, percentiles, results files, server processes."""
+"""What every benchmark shares: the machine, percentiles, results files, server processes.
+
+A server under test is `python -m bot serve` (or the bare Bolt app, bench/bare_app.py) in a
+subprocess: with WEB_CONCURRENCY=1 that one process serves; with N > 1 it is a parent that
+forks N web processes sharing its listening socket and only supervises them
+(bot/server.py). `Server` knows which processes serve, waits until each has started waitress,
+and stops the whole tree."""
 
 from __future__ import annotations
 
 import json
 import os
 import platform
+import signal
 import socket
 import statistics
 import subprocess
@@ -207,7 +214,9 @@ def server_env(**settings: str) -> dict[str, str]:
     base = {
         k: v
         for k, v in os.environ.items()
-        if not k.startswith(("SLACK_", "LADDER_", "DATABASE_URL", "PORT", "LOG_LEVEL"))
+        if not k.startswith(
+            ("SLACK_", "LADDER_", "DATABASE_URL", "PORT", "LOG_LEVEL", "WEB_CONCURRENCY")
+        )
     }
     return {
         **base,
@@ -227,13 +236,19 @@ class Server:
     base: str
     log: Path
     started_at: float  # time.perf_counter() just before the process was spawned
+    processes: int  # WEB_CONCURRENCY: 1 = the process serves; N > 1 = a parent + N workers
 
     @property
     def events_url(self) -> str:
         return f"{self.base}/slack/events"
 
+    @property
+    def port(self) -> int:
+        return int(self.base.rsplit(":", 1)[1])
+
     def wait_healthy(self, timeout: float = START_TIMEOUT) -> float:
-        """Seconds from spawn until /healthz answers 200 (polled every 10 ms)."""
+        """Seconds from spawn until /healthz answers 200 (polled every 10 ms). With several
+        web processes that is the first one up; `wait_serving` waits for all of them."""
         deadline = time.perf_counter() + timeout
         with httpx.Client(timeout=1.0) as client:
             while True:
@@ -244,29 +259,81 @@ class Server:
                     pass
                 if time.perf_counter() > deadline:
                     raise RuntimeError(f"no healthy answer in {timeout}s:\n{self.output()}")
-                try:  # the poll interval doubles as a check that the server is alive
-                    self.proc.wait(timeout=0.01)
-                except subprocess.TimeoutExpired:
-                    continue
-                raise RuntimeError(f"server exited with {self.proc.returncode}:\n{self.output()}")
+                self._check_running(0.01)  # the poll interval doubles as a check it is alive
+
+    def wait_serving(self, timeout: float = START_TIMEOUT) -> float:
+        """Healthy, and every web process is inside waitress; seconds from spawn.
+
+        The benchmarks log at WARNING (a line per request would be measured too), so waitress's
+        start is seen in /proc instead: it starts its REQUEST_THREADS request threads when the
+        server is created, just before it serves, and a web process has no other threads
+        before its first request."""
+        from bot.server import REQUEST_THREADS
+
+        self.wait_healthy(timeout)
+        deadline = time.perf_counter() + timeout
+        while True:
+            web = self.web_pids()
+            if len(web) == self.processes and all(
+                (threads_of(pid) or 0) > REQUEST_THREADS for pid in web
+            ):
+                return time.perf_counter() - self.started_at
+            if time.perf_counter() > deadline:
+                raise RuntimeError(
+                    f"{self.processes} web process(es) not serving in {timeout}s "
+                    f"(found {web}):\n{self.output()}"
+                )
+            self._check_running(0.01)
+
+    def pids(self) -> list[int]:
+        """The server's process tree: the parent first, then its web workers."""
+        return process_tree(self.proc.pid)
+
+    def web_pids(self) -> list[int]:
+        """The processes that serve requests: the only one, or the parent's children."""
+        pids = self.pids()
+        return pids if self.processes == 1 else pids[1:]
+
+    def _check_running(self, poll: float) -> None:
+        try:
+            self.proc.wait(timeout=poll)
+        except subprocess.TimeoutExpired:
+            return
+        raise RuntimeError(f"server exited with {self.proc.returncode}:\n{self.output()}")
 
     def output(self) -> str:
         return self.log.read_text(errors="replace")[-4000:] if self.log.exists() else ""
 
     def stop(self) -> None:
+        """SIGTERM to the parent, as a platform stops it: it stops its workers (SIGTERM, then
+        waits for them) and exits. A worker still there afterwards (the parent was killed, or
+        ended first) is killed by its pid, if that pid is still the same process."""
+        tree = [(pid, started_at(pid)) for pid in self.pids()[1:]]
         if self.proc.poll() is None:
-            self.proc.terminate()  # gunicorn: graceful stop of master and worker
+            self.proc.terminate()
             try:
                 self.proc.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(timeout=10)
+        for pid, started in tree:
+            if started is not None and started_at(pid) == started:
+                with _ignore_missing():
+                    os.kill(pid, signal.SIGKILL)
 
 
 def start_server(
-    module: str, *, env: Mapping[str, str], cwd: Path, args: Sequence[str] = ()
+    module: str,
+    *,
+    env: Mapping[str, str],
+    cwd: Path,
+    args: Sequence[str] = (),
 ) -> Server:
+    """`python -m <module> <args>` with `env` (PORT, WEB_CONCURRENCY: default Ladder's)."""
+    from bot.config import WEB_CONCURRENCY_DEFAULT
+
     port = int(env["PORT"])
+    processes = int(env.get("WEB_CONCURRENCY") or WEB_CONCURRENCY_DEFAULT)
     log = cwd / f"{module.replace('.', '_')}-{port}.log"
     handle = log.open("wb")
     started = time.perf_counter()
@@ -278,20 +345,57 @@ def start_server(
         stderr=subprocess.STDOUT,
     )
     handle.close()  # the child holds its own descriptor
-    return Server(proc, f"http://127.0.0.1:{port}", log, started)
+    return Server(proc, f"http://127.0.0.1:{port}", log, started, processes)
 
 
 # ----------------------------------------------------------------------------- memory
 
 
 def process_tree(pid: int) -> list[int]:
-    """`pid` and its descendants (Linux /proc)."""
+    """`pid` and its descendants, parents before children (Linux /proc: the children of
+    every thread, since a process may fork from any of its threads)."""
     found = [pid]
     for parent in found:
-        children = Path(f"/proc/{parent}/task/{parent}/children")
-        with _ignore_missing():
-            found.extend(int(c) for c in children.read_text().split())
+        for children in Path(f"/proc/{parent}/task").glob("*/children"):
+            with _ignore_missing():  # the thread or process ended meanwhile
+                found.extend(int(c) for c in children.read_text().split() if int(c) not in found)
     return found
+
+
+def started_at(pid: int) -> int | None:
+    """The process's start time in clock ticks since boot (/proc/<pid>/stat field 22): with
+    the pid it names one process, even after the pid is reused. None if it is gone."""
+    with _ignore_missing():
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return int(stat.rsplit(")", 1)[1].split()[19])
+    return None
+
+
+def threads_of(pid: int) -> int | None:
+    with _ignore_missing():
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("Threads:"):
+                return int(line.split()[1])
+    return None
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time the process has used so far (/proc/<pid>/stat)."""
+    with _ignore_missing():
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return None
+
+
+def socket_count(pids: Sequence[int]) -> int:
+    """Open sockets across `pids` (/proc/<pid>/fd): listening ones and connections."""
+    total = 0
+    for pid in pids:
+        with _ignore_missing():
+            for fd in Path(f"/proc/{pid}/fd").iterdir():
+                with _ignore_missing():
+                    total += os.readlink(fd).startswith("socket:")
+    return total
 
 
 def memory_of(pid: int) -> dict[str, float | None]:

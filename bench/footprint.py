@@ -3,13 +3,17 @@
     .venv/bin/python -m bench.footprint           # 10,000 people, 10,000 objectives, 50,000 KRs
     .venv/bin/python -m bench.footprint --quick   # smoke run
 
-The database is filled first; then the production server starts as a subprocess (gunicorn:
-a master and one gthread worker) against the Slack stand-in. Cold start = process spawned →
-/healthz answers 200, and → the first signed `/okr status` is acknowledged; measured over
-several starts. After serving a handful of `/okr status` (team and all) and Home tab
-requests, peak RSS (VmHWM) and PSS are read from /proc for master and worker (Linux only).
-RSS counts pages the two processes share (copy-on-write after the fork) twice; PSS splits
-them, so the PSS sum is what the pair really costs.
+The database is filled first; then the production server starts as a subprocess against the
+Slack stand-in, with Ladder's default WEB_CONCURRENCY (2: a parent that binds the listening
+socket, forks two web processes serving it with waitress, and then only supervises them;
+`--web-concurrency N` to try others, 1 = one process serves). Cold start = process spawned →
+/healthz answers 200 (the first web process up), and → the first signed `/okr status` is
+acknowledged; measured over several starts. After serving a handful of `/okr status` (team and
+all) and Home tab requests, each on a new connection as Slack sends them (so they spread over
+the web processes), peak RSS (VmHWM), RSS and PSS are read from /proc for every process of
+the server's tree (Linux only) and summed. RSS counts pages the processes share
+(copy-on-write after the fork) once per process; PSS splits them, so the PSS sum is what the
+tree really costs.
 """
 
 from __future__ import annotations
@@ -23,17 +27,19 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 from bench.common import (
     BOT_TOKEN,
     SECRET,
     Server,
     WatchedStandIn,
+    cpu_seconds,
     fmt,
     free_port,
     machine,
     machine_line,
     memory_of,
-    process_tree,
     server_env,
     start_server,
     table,
@@ -65,9 +71,15 @@ def _serve_a_handful(
 ) -> dict[str, int]:
     """/okr status (team, all) and Home for a few people, each answered before the next."""
     served = {"status_team": 0, "status_all": 0, "home": 0}
-    with SlackSender(
-        server.events_url, SECRET, standin, team_id=BENCH_WORKSPACE, timeout=60
-    ) as sender:
+    # A new connection per request, as Slack sends them: each is accepted by whichever web
+    # process gets to it first, so the handful spreads over them.
+    http = httpx.Client(timeout=60, limits=httpx.Limits(max_keepalive_connections=0))
+    with (
+        http,
+        SlackSender(
+            server.events_url, SECRET, standin, team_id=BENCH_WORKSPACE, client=http
+        ) as sender,
+    ):
         for i in range(3):
             for text, channel, kind in (
                 ("status", channels[i % len(channels)], "status_team"),
@@ -90,7 +102,16 @@ def _serve_a_handful(
     return served
 
 
-def measure(*, people: int, objectives: int, starts: int, work: Path) -> dict[str, Any]:
+def _names(server: Server, pids: list[int]) -> dict[int, str]:
+    """ "server" when one process serves; else "parent" and "worker <pid>"."""
+    if server.processes == 1:
+        return {pid: "server" if pid == server.proc.pid else f"child {pid}" for pid in pids}
+    return {pid: "parent" if pid == server.proc.pid else f"worker {pid}" for pid in pids}
+
+
+def measure(
+    *, people: int, objectives: int, starts: int, work: Path, web_concurrency: int | None = None
+) -> dict[str, Any]:
     path = work / "footprint.db"
     engine = sqlite_engine(path)
     began = time.perf_counter()
@@ -119,19 +140,27 @@ def measure(*, people: int, objectives: int, starts: int, work: Path) -> dict[st
                 SLACK_API_URL=standin.api_url,
                 DATABASE_URL=f"sqlite:///{path}",
                 PORT=str(free_port()),
+                **({"WEB_CONCURRENCY": str(web_concurrency)} if web_concurrency else {}),
             )
             server = start_server("bot", env=env, cwd=work, args=["serve"])
+            result["web_concurrency"] = server.processes
             try:
                 healthy = server.wait_healthy()
                 acked = _first_ack(server, standin, channels[0])
                 start = {"healthz_s": round(healthy, 3), "first_ack_s": round(acked, 3)}
                 if n == starts - 1:  # the last start also serves and is measured
+                    server.wait_serving()  # every web process, not only the first one up
+                    pids = server.pids()
+                    cpu_before = {pid: cpu_seconds(pid) or 0.0 for pid in pids}
                     start["served"] = _serve_a_handful(server, standin, channels, filled.users)
-                    pids = process_tree(server.proc.pid)
-                    memory = {
-                        ("master" if pid == server.proc.pid else f"worker {pid}"): memory_of(pid)
-                        for pid in pids
-                    }
+                    names = _names(server, pids)
+                    memory = {}
+                    for pid in pids:
+                        memory[names[pid]] = {
+                            **memory_of(pid),
+                            # CPU time spent while serving the handful: shows which served
+                            "cpu_s_serving": round((cpu_seconds(pid) or 0.0) - cpu_before[pid], 2),
+                        }
                     result["memory"] = memory
                     result["processes"] = len(pids)
                 result["starts"].append(start)
@@ -153,11 +182,18 @@ def measure(*, people: int, objectives: int, starts: int, work: Path) -> dict[st
     return result
 
 
+def _tree(r: dict[str, Any]) -> str:
+    workers = r["processes"] - 1
+    if r["web_concurrency"] == 1:
+        return "the one server process"
+    return f"parent + {workers} worker{'s' if workers != 1 else ''}"
+
+
 def checks(r: dict[str, Any]) -> list[dict[str, Any]]:
     total = r["memory_total"]
     return [
         {
-            "target": f"peak memory < {RSS_TARGET_MB:.0f} MB (master + worker)",
+            "target": f"peak memory < {RSS_TARGET_MB:.0f} MB (sum over {_tree(r)})",
             "measured": f"peak RSS sum {total['peak_rss_mb']} MB (PSS now {total['pss_mb']} MB)",
             "ok": total["peak_rss_mb"] < RSS_TARGET_MB,
         },
@@ -173,11 +209,17 @@ def checks(r: dict[str, Any]) -> list[dict[str, Any]]:
 def markdown(data: dict[str, Any]) -> str:
     r = data["results"]
     memory_rows = [
-        [name, fmt(m["peak_rss_mb"]), fmt(m["rss_mb"]), fmt(m["pss_mb"])]
+        [
+            name,
+            fmt(m["peak_rss_mb"]),
+            fmt(m["rss_mb"]),
+            fmt(m["pss_mb"]),
+            fmt(m["cpu_s_serving"], " s"),
+        ]
         for name, m in r["memory"].items()
     ]
     t = r["memory_total"]
-    memory_rows.append(["**sum**", fmt(t["peak_rss_mb"]), fmt(t["rss_mb"]), fmt(t["pss_mb"])])
+    memory_rows.append(["**sum**", fmt(t["peak_rss_mb"]), fmt(t["rss_mb"]), fmt(t["pss_mb"]), ""])
     return "\n".join(
         [
             "# Footprint",
@@ -196,9 +238,16 @@ def markdown(data: dict[str, Any]) -> str:
                 ],
             ),
             "",
-            "Memory after serving 3 × `/okr status` (team), 3 × `/okr status all`, 3 × Home (MB):",
+            f"Server: WEB_CONCURRENCY={r['web_concurrency']}, {r['processes']} process(es) "
+            f"({_tree(r)}).",
             "",
-            table(["process", "peak RSS (VmHWM)", "RSS now", "PSS now"], memory_rows),
+            "Memory after serving 3 × `/okr status` (team), 3 × `/okr status all`, 3 × Home, "
+            "each on a new connection (MB; CPU = the process's CPU time during those requests):",
+            "",
+            table(
+                ["process", "peak RSS (VmHWM)", "RSS now", "PSS now", "CPU serving"],
+                memory_rows,
+            ),
             "",
             table(
                 ["target", "measured", "result"],
@@ -218,6 +267,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--people", type=int, default=10_000)
     parser.add_argument("--objectives", type=int, default=10_000)
     parser.add_argument("--starts", type=int, default=3, help="cold starts to time")
+    parser.add_argument(
+        "--web-concurrency",
+        type=int,
+        help="WEB_CONCURRENCY for the server (default: unset, Ladder's default of 2)",
+    )
     parser.add_argument("--out", type=Path, help="results folder (default bench/results)")
     args = parser.parse_args(argv)
     if args.quick:
@@ -225,12 +279,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     info = machine()
     with tempfile.TemporaryDirectory(prefix="ladder-bench-") as tmp:
         results = measure(
-            people=args.people, objectives=args.objectives, starts=args.starts, work=Path(tmp)
+            people=args.people,
+            objectives=args.objectives,
+            starts=args.starts,
+            work=Path(tmp),
+            web_concurrency=args.web_concurrency,
         )
     data = {
         "machine": info,
-        "command": "python -m bench.footprint" + (" --quick" if args.quick else ""),
-        "params": {"people": args.people, "objectives": args.objectives, "starts": args.starts},
+        "command": "python -m bench.footprint"
+        + (" --quick" if args.quick else "")
+        + (f" --web-concurrency {args.web_concurrency}" if args.web_concurrency else ""),
+        "params": {
+            "people": args.people,
+            "objectives": args.objectives,
+            "starts": args.starts,
+            "web_concurrency": args.web_concurrency,
+        },
         "results": results,
         "checks": checks(results),
     }
