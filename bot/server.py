@@ -251,6 +251,9 @@ def run_waitress(wsgi: WSGIApp, listener: socket.socket) -> None:
     )
 
     def stop(_signum: int, _frame: object) -> None:
+        # Requests being served finish first (up to 5 s): closing the server under them
+        # would leave their threads writing to closed sockets.
+        server.task_dispatcher.shutdown(timeout=5)
         server.close()
         raise SystemExit(0)
 

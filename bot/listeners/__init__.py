@@ -8,6 +8,9 @@ happened. Two shapes:
 - `after_ack(route)`: for commands, buttons and events, whose ack carries nothing. The ack
   function acks at once; the work runs as a Bolt lazy listener on the app's
   listener_executor (bot/app.py), and whatever fails there is told to the person (`heard`).
+- `before_answer(route)`: for what must use Slack's trigger_id while it is fresh (3 s): open
+  a modal. It acks, opens the modal and only then returns, in the request thread: a queue
+  of renders on the listener_executor never makes the trigger expire.
 - a plain `@app.view(...)` / `@app.options(...)` listener: forms and options, whose ack IS
   the answer. It runs in the request thread: validates, saves (its database work cut at
   Slack's deadline: bot/server.py ANSWER_BUDGET_S, storage.db.time_limit) and acks success
@@ -100,25 +103,38 @@ def after_ack(*routes: Callable[..., Any]) -> Callable[[Listener], Listener]:
     return register
 
 
-# What the person reads when work after the ack failed; {reason} is Slack's error code.
+def before_answer(*routes: Callable[..., Any]) -> Callable[[Listener], Listener]:
+    """Register `work` (which takes `ack` and acks first) on each of Bolt's `routes`, run in
+    the request thread before Slack gets its answer; failures are told (`heard`)."""
+
+    def register(work: Listener) -> Listener:
+        answer = heard(work)
+        for route in routes:
+            route(answer)
+        return work
+
+    return register
+
+
+# What the person reads when work after the ack failed; {reason} is Slack's error code (the
+# log line has the rest).
 SLACK_FAILED = (
     "Slack did not take Ladder's answer just now ({reason}), so this was not done. "
     "Please try again in a minute."
 )
 STORAGE_FAILED = (
-    "Ladder could not reach its database just now ({reason}), so nothing was changed. "
+    "Ladder could not reach its database just now, so nothing was changed. "
     "Please try again in a minute; if it keeps happening, tell whoever runs Ladder."
 )
 CRASHED = (
-    "Something went wrong inside Ladder ({reason}) and this was not done. Please try again; "
+    "Something went wrong inside Ladder and this was not done. Please try again; "
     "if it keeps happening, tell whoever runs Ladder."
 )
 
 
 # After a form was saved, only its follow-up (a DM, a refreshed Home tab) can fail.
 FOLLOW_UP_FAILED = (
-    "{saved} Ladder could not send its follow-up message just now ({reason}); "
-    "nothing else is needed."
+    "{saved} Ladder could not send its follow-up message just now; nothing else is needed."
 )
 
 
@@ -146,7 +162,7 @@ def heard(work: Listener, *, saved: str | None = None) -> Listener:
             log.exception("work after ack failed: %s", fields)
         if problem is not None:
             if saved is not None:
-                message = FOLLOW_UP_FAILED.format(saved=saved, reason="{reason}")
+                message = FOLLOW_UP_FAILED.format(saved=saved)
             tell(context, message.format(reason=escape(problem)))
         log_event(
             log,
@@ -206,6 +222,7 @@ __all__ = [
     "SLACK_FAILURES",
     "Deps",
     "after_ack",
+    "before_answer",
     "form_failure",
     "heard",
     "slack_failure",

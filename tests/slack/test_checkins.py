@@ -253,3 +253,16 @@ def test_away_people_are_not_asked(ladder: Ladder, company: dict[str, int]) -> N
 def _actions(view: dict[str, Any], block_id: str) -> dict[str, Any]:
     [block] = [b for b in view["blocks"] if b.get("block_id") == block_id]
     return {block["element"]["action_id"]: block["element"]}
+
+
+def test_an_admin_sends_the_prompts_now_from_slack(ladder: Ladder, company: dict[str, int]) -> None:
+    ladder.clock.now = at_utc(MONDAY, 9, 0)  # 10:00 in Berlin, within DEV's working hours
+    assert ladder.acme.slash_command("checkin send", user_id=DEV).status_code == 200
+    ladder.standin.wait_for("response_url")
+    assert "Only workspace admins" in (ladder.standin.responses[0].text or "")
+    # The fan-out runs on a thread of its own; its report is the second reply.
+    assert ladder.acme.slash_command("checkin send", user_id=CEO).status_code == 200
+    ladder.standin.wait_for("response_url", count=2, timeout=30)
+    report = ladder.standin.responses[1].text or ""
+    assert report.startswith("Check-in prompts: 1 sent now"), report
+    assert recipients(ladder) == [DEV]

@@ -8,11 +8,13 @@ import select
 import subprocess
 import sys
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
 import pytest
 
+from tests.conftest import fresh_postgres_schema
 from tests.slack.conftest import ACME, ACME_TOKEN, DEV, SECRET
 from tests.support.production_server import (
     SERVING_LINE,
@@ -104,3 +106,42 @@ def test_workers_stop_when_the_parent_is_killed(server: ProductionServer) -> Non
         assert readable, f"worker {pid} outlived its parent"
     with pytest.raises(httpx.TransportError):
         httpx.get(f"{server.base}/healthz", timeout=2)
+
+
+@pytest.mark.postgres
+def test_two_web_processes_share_one_postgresql_database(
+    standin: SlackStandIn, tmp_path: Path
+) -> None:
+    """WEB_CONCURRENCY=2 against PostgreSQL: both processes migrate-check, serve and write
+    the same database; concurrent commands that write are all answered and all stored."""
+    people = [f"U0P{n:02d}" for n in range(16)]
+    for user in people:
+        standin.add_user(ACME, user, name=user.lower())
+    with fresh_postgres_schema("ladder_web") as engine:
+        with engine.connect() as connection:
+            search_path = connection.exec_driver_sql("SHOW search_path").scalar()
+        url = engine.url.set(query={"options": f"-csearch_path={search_path}"})
+        with production_server(
+            standin.api_url,
+            tmp_path,
+            WEB_CONCURRENCY="2",
+            DATABASE_URL=url.render_as_string(hide_password=False),
+        ) as server:
+            server.wait_serving()
+            assert httpx.get(f"{server.base}/healthz", timeout=5).json() == {"ok": True}
+
+            def away(user: str) -> int:
+                with SlackSender(server.events_url, SECRET, standin, team_id=ACME) as sender:
+                    return sender.slash_command("away until 2027-01-31", user_id=user).status_code
+
+            with ThreadPoolExecutor(8) as pool:
+                assert list(pool.map(away, people)) == [200] * len(people)
+            standin.wait_for("response_url", count=len(people), timeout=30)
+            assert all("Enjoy!" in (post.text or "") for post in standin.responses)
+            assert server.stop() == 0, server.log_text()
+        with engine.connect() as connection:
+            stored = connection.exec_driver_sql(
+                "SELECT user_id FROM person WHERE away_until IS NOT NULL"
+            ).scalars()
+            assert sorted(stored) == people
+    assert "Traceback" not in server.log_text()

@@ -6,7 +6,7 @@ import logging
 import re
 from dataclasses import replace
 
-from slack_bolt import App, Respond
+from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 
 from bot.blocks.checkins import (
@@ -30,7 +30,7 @@ from bot.blocks.tree import (
     NEW_OBJECTIVE_ACTION,
     OBJECTIVE_MENU_ACTION,
 )
-from bot.listeners import Deps, after_ack, workspace_of
+from bot.listeners import Deps, after_ack, before_answer, workspace_of
 from bot.services.drafts import KRDraft, fill_from_sentence
 from bot.services.okrs import PermissionDenied
 from storage.errors import NotFound
@@ -82,8 +82,9 @@ def register(app: App, deps: Deps) -> None:
             view=build_objective_modal(draft=draft, teams=form.teams, cycles=form.cycles),
         )
 
-    @after_ack(app.action(NEW_OBJECTIVE_ACTION))
-    def new_objective(body: dict, context: dict, client: WebClient) -> None:
+    @before_answer(app.action(NEW_OBJECTIVE_ACTION))
+    def new_objective(ack: Ack, body: dict, context: dict, client: WebClient) -> None:
+        ack()
         form = deps.okrs.new_objective_form(
             workspace_id=workspace_of(body, context), user_id=body["user"]["id"]
         )
@@ -92,22 +93,31 @@ def register(app: App, deps: Deps) -> None:
             view=build_objective_modal(draft=form.draft, teams=form.teams, cycles=form.cycles),
         )
 
-    @after_ack(
+    @before_answer(
         app.action(_per_item(EDIT_OBJECTIVE_ACTION)),
         app.action(_per_item(CHECKIN_OBJECTIVE_ACTION)),
     )
-    def objective_button(body: dict, context: dict, client: WebClient, respond: Respond) -> None:
+    def objective_button(
+        ack: Ack, body: dict, context: dict, client: WebClient, respond: Respond
+    ) -> None:
+        ack()
         action = body["actions"][0]
         verb = BUTTON_VERBS[action["action_id"].partition(":")[0]]
         _objective_action(deps, body, context, client, respond, verb, int(action["value"]))
 
-    @after_ack(app.action(_per_item(OBJECTIVE_MENU_ACTION)))
-    def objective_menu(body: dict, context: dict, client: WebClient, respond: Respond) -> None:
+    @before_answer(app.action(_per_item(OBJECTIVE_MENU_ACTION)))
+    def objective_menu(
+        ack: Ack, body: dict, context: dict, client: WebClient, respond: Respond
+    ) -> None:
+        ack()
         verb, _, raw_id = body["actions"][0]["selected_option"]["value"].partition(":")
         _objective_action(deps, body, context, client, respond, verb, int(raw_id))
 
-    @after_ack(app.action(_per_item(CHECKIN_KR_ACTION)))
-    def check_in_kr(body: dict, context: dict, client: WebClient, respond: Respond) -> None:
+    @before_answer(app.action(_per_item(CHECKIN_KR_ACTION)))
+    def check_in_kr(
+        ack: Ack, body: dict, context: dict, client: WebClient, respond: Respond
+    ) -> None:
+        ack()
         workspace_id = workspace_of(body, context)
         user_id = body["user"]["id"]
         try:
@@ -131,8 +141,11 @@ def register(app: App, deps: Deps) -> None:
 def register_prompt_buttons(app: App, deps: Deps) -> None:
     """The weekly prompt's two buttons."""
 
-    @after_ack(app.action(PROMPT_CHECKIN_ACTION))
-    def prompt_check_in(body: dict, context: dict, client: WebClient, respond: Respond) -> None:
+    @before_answer(app.action(PROMPT_CHECKIN_ACTION))
+    def prompt_check_in(
+        ack: Ack, body: dict, context: dict, client: WebClient, respond: Respond
+    ) -> None:
+        ack()
         krs = deps.checkins.prompt_krs(
             workspace_id=workspace_of(body, context), user_id=body["user"]["id"]
         )

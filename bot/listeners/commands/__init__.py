@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import difflib
 import logging
+import threading
 from collections.abc import Callable
 from datetime import date
 
-from slack_bolt import App, Respond
+from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 
 from bot.blocks.admin import build_cycle_reply, build_team_reply
@@ -18,7 +19,7 @@ from bot.blocks.objective_modal import build_objective_modal
 from bot.blocks.settings import build_settings_modal
 from bot.blocks.text import escape, unescape
 from bot.blocks.tree import build_mine_message, build_status_message
-from bot.listeners import SLACK_FAILURES, Deps, after_ack, slack_failure, workspace_of
+from bot.listeners import SLACK_FAILURES, Deps, heard, slack_failure, workspace_of
 from bot.listeners.commands.export import export_okrs
 from bot.services import admin
 from bot.services import settings as settings_service
@@ -31,13 +32,20 @@ Handler = Callable[..., None]
 
 
 def register(app: App, deps: Deps) -> None:
-    @after_ack(app.command("/okr"))
-    def okr(body: dict, context: dict, client: WebClient, respond: Respond) -> None:
-        text = unescape(" ".join((body.get("text") or "").split()))
-        sub, _, rest = text.partition(" ")
-        sub = sub.casefold()
-        call = Call(deps, client, respond, body, workspace_of(body, context), rest, context)
-        handler = HANDLERS.get(sub)
+    def okr_now(ack: Ack, body: dict, context: dict, client: WebClient, respond: Respond) -> None:
+        """What opens a modal runs before Slack gets its answer, while the trigger is fresh;
+        the rest after it (`later`)."""
+        ack()
+        if _opens_modal(body):
+            run(body=body, context=context, client=client, respond=respond)
+
+    def later(body: dict, context: dict, client: WebClient, respond: Respond) -> None:
+        if not _opens_modal(body):
+            run(body=body, context=context, client=client, respond=respond)
+
+    @heard
+    def run(body: dict, context: dict, client: WebClient, respond: Respond) -> None:
+        sub, rest, handler = _parse(body)
         if handler is None:
             if sub in ("", "help", "?"):
                 respond(**build_help())
@@ -45,7 +53,25 @@ def register(app: App, deps: Deps) -> None:
             close = difflib.get_close_matches(sub, SUBCOMMANDS, n=1, cutoff=0.5)
             respond(**build_help(unknown=sub, suggestion=close[0] if close else None))
             return
-        call.run(handler)
+        Call(deps, client, respond, body, workspace_of(body, context), rest, context).run(handler)
+
+    app.command("/okr")(ack=okr_now, lazy=[later])
+
+
+def _parse(body: dict) -> tuple[str, str, Handler | None]:
+    """The subcommand (casefolded), the rest of the text, and its handler (None: unknown)."""
+    text = unescape(" ".join((body.get("text") or "").split()))
+    sub, _, rest = text.partition(" ")
+    sub = sub.casefold()
+    return sub, rest, HANDLERS.get(sub)
+
+
+def _opens_modal(body: dict) -> bool:
+    """Subcommands that answer with a modal (`/okr checkin send` does not)."""
+    sub, rest, _ = _parse(body)
+    if sub in ("checkin", "check-in"):
+        return rest.casefold() != "send"
+    return sub in ("new", "create", "settings")
 
 
 REFUSALS = (PermissionDenied, Refused, NotFound)  # answered to the person, not crashes
@@ -86,7 +112,8 @@ class Call:
     def reply(self, build: Callable[[Call], dict]) -> None:
         """For replies that load whole trees or many rows: what `build` loaded is freed
         before Slack's round trip; its refusals become the reply."""
-        self.respond(**self._guarded(build))
+        reply = self._guarded(build)
+        self.respond(**reply)
 
     def _guarded(self, build: Callable[[Call], dict]) -> dict:
         try:
@@ -156,7 +183,14 @@ def _mine_reply(call: Call) -> dict:
 def _checkin(call: Call) -> None:
     if call.rest.casefold() == "send":
         call.require_admin("send check-in prompts")
-        _send_checkins(call)
+        # A fan-out takes minutes of Slack round trips: on a thread of its own, not the one
+        # that answers everyone's commands. Rows are claimed in the outbox, so a restart
+        # mid-send loses nothing (bot/jobs/sender.py).
+        threading.Thread(
+            target=heard(_send_now),
+            kwargs={"body": call.body, "context": call.context, "call": call},
+            name="ladder-send-now",
+        ).start()
         return
     krs = call.deps.okrs.checkin_targets(
         workspace_id=call.workspace_id, user_id=call.user_id, is_admin=call.is_admin
@@ -168,6 +202,10 @@ def _checkin(call: Call) -> None:
         return
     view = build_checkin_modal(krs=krs, origin={"channel_id": call.channel_id})
     call.open_modal(view)
+
+
+def _send_now(body: dict, context: dict, call: Call) -> None:
+    call.run(_send_checkins)
 
 
 def _send_checkins(call: Call) -> None:
