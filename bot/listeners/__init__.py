@@ -119,7 +119,7 @@ def before_answer(*routes: Callable[..., Any]) -> Callable[[Listener], Listener]
 # What the person reads when work after the ack failed; {reason} is Slack's error code (the
 # log line has the rest).
 SLACK_FAILED = (
-    "Slack did not take Ladder's answer just now ({reason}), so this was not done. "
+    "Slack did not answer Ladder just now ({reason}), so this was not done. "
     "Please try again in a minute."
 )
 STORAGE_FAILED = (
@@ -207,11 +207,11 @@ def form_failure(error: Exception) -> str:
     if isinstance(error, Unavailable):
         return (
             "Ladder is busy or its database is not answering, so nothing was saved. "
-            "Please press Submit again in a moment."
+            "Please try again in a moment."
         )
     return (
         f"Slack did not answer Ladder ({escape(slack_failure(error))}), so nothing was saved. "
-        "Please press Submit again in a moment."
+        "Please try again in a moment."
     )
 
 
