@@ -32,8 +32,6 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import select
-import socket
 import sqlite3
 import sys
 import tempfile
@@ -67,6 +65,7 @@ from bench.common import (
 )
 from bench.data import BENCH_WORKSPACE, fill_workspace, sqlite_engine
 from tests.support.slack_sender import SlackSender
+from tests.support.slow_clients import MAX_CONNECTIONS, SlowClients
 
 KINDS = ("status_channel", "status_all", "new")
 FOLLOW_UP_TIMEOUT = 120.0
@@ -83,9 +82,7 @@ FOLLOW_UP_CLIENTS = 10
 SLOW_CLIENTS = 200
 SLOW_ACK_TARGET_MS = 200.0
 SLOW_DRIP_S = 1.0  # one more header line per connection this often
-SLOW_MAX_S = 1800.0  # the slow clients stop by themselves after this long at most
-MAX_SLOW_CLIENTS = 1000  # the most --slow-clients accepts
-IO_TIMEOUT = 10.0  # a slow client's bound on connecting or sending
+MAX_SLOW_CLIENTS = MAX_CONNECTIONS  # the most --slow-clients accepts
 SLACK_ACK_DEADLINE_S = 3.0  # Slack gives up on an ack after this long
 ACK_TIMEOUT_S = 60.0  # how long a client waits for an ack (a result either way, not a hang)
 
@@ -146,101 +143,6 @@ BASELINES: dict[str, Baseline] = {
 }
 # The baselines in the ack comparison (a), in the order they are shown.
 BARES = [name for name, b in BASELINES.items() if b.compared]
-
-
-class SlowClients:
-    """`count` slowloris connections to 127.0.0.1:`port` (loopback only, by construction).
-
-    Each sends a request line and two headers at once, then one more header line every
-    `drip_s` seconds and never the blank line that ends the headers. One pacing thread feeds
-    them all, spread evenly over each interval. Bounded: at most MAX_SLOW_CLIENTS
-    connections, none reopened; the thread stops when the block is left or after `max_s`
-    seconds, whichever comes first, and every connection is closed on leaving. A connection
-    the server closes counts as dropped."""
-
-    def __init__(
-        self, port: int, count: int, *, drip_s: float = SLOW_DRIP_S, max_s: float = SLOW_MAX_S
-    ) -> None:
-        if not 0 < count <= MAX_SLOW_CLIENTS:
-            raise ValueError(f"slow clients: 1 to {MAX_SLOW_CLIENTS}, not {count}")
-        self.address = ("127.0.0.1", port)
-        self.count, self.drip_s, self.max_s = count, drip_s, max_s
-        self.sockets: list[socket.socket] = []
-        self.dropped: set[int] = set()
-        self.rounds = 0  # complete rounds: every open connection got one more line
-        self.lines = 0
-        self._cond = threading.Condition()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._pace, name="slow-clients", daemon=True)
-
-    def __enter__(self) -> SlowClients:
-        opening = (
-            f"POST /slack/events HTTP/1.1\r\nHost: 127.0.0.1:{self.address[1]}\r\n"
-            "Content-Type: application/x-www-form-urlencoded\r\n"
-        ).encode()
-        try:
-            for _ in range(self.count):
-                sock = socket.create_connection(self.address, timeout=IO_TIMEOUT)
-                self.sockets.append(sock)
-                sock.sendall(opening)
-        except BaseException:
-            self._close()
-            raise
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(timeout=IO_TIMEOUT + 1)
-        self._close()
-
-    def _close(self) -> None:
-        for sock in self.sockets:
-            sock.close()
-
-    def _pace(self) -> None:
-        deadline = time.monotonic() + self.max_s
-        gap = self.drip_s / len(self.sockets)
-        round_ = 0
-        while time.monotonic() < deadline:
-            round_ += 1
-            for n, sock in enumerate(self.sockets):
-                if self._stop.wait(gap):
-                    return
-                if n in self.dropped:
-                    continue
-                try:
-                    sock.sendall(f"X-Slow-{round_}: {n}\r\n".encode())
-                except OSError:
-                    self.dropped.add(n)
-                else:
-                    self.lines += 1
-            with self._cond:
-                self.rounds = round_
-                self._cond.notify_all()
-
-    def wait_rounds(self, rounds: int = 1) -> None:
-        """Until every connection has been fed `rounds` more times."""
-        with self._cond:
-            target = self.rounds + rounds
-            fed = self._cond.wait_for(
-                lambda: self.rounds >= target, timeout=rounds * self.drip_s + IO_TIMEOUT
-            )
-        if not fed:
-            raise RuntimeError(f"the slow clients were fed {self.rounds} rounds, not {target}")
-
-    def still_open(self) -> int:
-        """Connections the server neither closed nor answered: nothing to read, no error."""
-        poller = select.poll()
-        for n, sock in enumerate(self.sockets):
-            if n not in self.dropped:
-                poller.register(sock, select.POLLIN | select.POLLERR | select.POLLHUP)
-        stirred = {fd for fd, _ in poller.poll(0)}
-        return sum(
-            1
-            for n, sock in enumerate(self.sockets)
-            if n not in self.dropped and sock.fileno() not in stirred
-        )
 
 
 @dataclass(frozen=True)
@@ -456,7 +358,7 @@ def _slow_cell(
     requests = max(plan.requests, plan.clients)
     if requests_per_client is not None:
         requests = min(requests, requests_per_client * plan.clients)
-    with SlowClients(server.port, plan.connections) as slow:
+    with SlowClients(server.port, plan.connections, drip_s=SLOW_DRIP_S) as slow:
         slow.wait_rounds(1)  # every connection was accepted and fed once before we start
         began = time.perf_counter()
         samples = run_cell(

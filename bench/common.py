@@ -12,7 +12,6 @@ import json
 import os
 import platform
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -26,6 +25,8 @@ from typing import Any
 
 import httpx
 
+from tests.support.production_server import free_port as free_port
+from tests.support.production_server import server_env as _server_env
 from tests.support.slack_standin import SlackStandIn
 
 REPO = Path(__file__).resolve().parents[1]
@@ -203,29 +204,11 @@ def _trigger_of(content_type: str | None, raw: bytes) -> str | None:
 # ----------------------------------------------------------------------------- processes
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def server_env(**settings: str) -> dict[str, str]:
-    """Our environment minus Ladder/Slack settings (a developer's .env must not leak in)."""
-    base = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(
-            ("SLACK_", "LADDER_", "DATABASE_URL", "PORT", "LOG_LEVEL", "WEB_CONCURRENCY")
-        )
-    }
-    return {
-        **base,
-        "PYTHONPATH": str(REPO),
-        "PYTHONUNBUFFERED": "1",
-        "LADDER_SCHEDULER": "off",
-        "LOG_LEVEL": "WARNING",  # a log line per request would be part of what we measure
-        **settings,
-    }
+    """Our environment minus Ladder/Slack settings, plus `settings` (DATABASE_URL among them
+    for Ladder), logging at WARNING unless `settings` say otherwise."""
+    # a log line per request would be part of what we measure
+    return _server_env(None, **{"LOG_LEVEL": "WARNING", **settings})
 
 
 @dataclass

@@ -18,7 +18,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import hmac
-import select
 import socket
 import threading
 import time
@@ -33,6 +32,7 @@ from tests.slack.conftest import ACME, DEV, SECRET
 from tests.support.production_server import ProductionServer, production_server
 from tests.support.slack_sender import ACK_DEADLINE_SECONDS, SlackSender
 from tests.support.slack_standin import SlackStandIn
+from tests.support.slow_clients import SlowClients, partial_headers
 
 SLOW_CLIENTS = 200
 SIGNED_COMMANDS = 20
@@ -114,86 +114,20 @@ def _closed_by_server(sock: socket.socket) -> bool:
             return True
 
 
-class SlowClients:
-    """`count` connections that each send `opening` and then `drip` every DRIP_SECONDS (up to
-    `max_drips` times), never finishing their request. One pacing thread feeds them all;
-    a connection the server closes or answers counts as dropped."""
-
-    def __init__(
-        self, port: int, count: int, *, opening: bytes, drip: bytes, max_drips: int
-    ) -> None:
-        self.port, self.count = port, count
-        self.opening, self.drip, self.max_drips = opening, drip, max_drips
-        self.sockets: list[socket.socket] = []
-        self.dropped: set[int] = set()
-        self.rounds = 0
-        self._cond = threading.Condition()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._pace, name="slow-clients", daemon=True)
-
-    def __enter__(self) -> SlowClients:
-        try:
-            for _ in range(self.count):
-                sock = socket.create_connection(("127.0.0.1", self.port), timeout=IO_TIMEOUT)
-                self.sockets.append(sock)
-                sock.sendall(self.opening)
-        except BaseException:
-            self._close()
-            raise
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(timeout=IO_TIMEOUT)
-        self._close()
-
-    def _close(self) -> None:
-        for sock in self.sockets:
-            sock.close()
-
-    def _pace(self) -> None:
-        # The wait paces the trickle; nothing waits on its timing for a result.
-        while self.rounds < self.max_drips and not self._stop.wait(DRIP_SECONDS):
-            for n, sock in enumerate(self.sockets):
-                if n in self.dropped:
-                    continue
-                try:
-                    sock.sendall(self.drip)
-                except OSError:
-                    self.dropped.add(n)
-            with self._cond:
-                self.rounds += 1
-                self._cond.notify_all()
-
-    def wait_rounds(self, rounds: int) -> None:
-        """Until every connection has been fed `rounds` more times."""
-        with self._cond:
-            target = self.rounds + rounds
-            fed = self._cond.wait_for(
-                lambda: self.rounds >= target, timeout=rounds * DRIP_SECONDS + IO_TIMEOUT
-            )
-        assert fed, f"the pacing thread fed {self.rounds} rounds, not {target}"
-
-    def still_open(self) -> int:
-        """Connections the server neither closed nor answered: nothing to read, no error."""
-        poller = select.poll()
-        for n, sock in enumerate(self.sockets):
-            if n not in self.dropped:
-                poller.register(sock, select.POLLIN | select.POLLERR | select.POLLHUP)
-        stirred = {fd for fd, _ in poller.poll(0)}
-        return sum(
-            1
-            for n, sock in enumerate(self.sockets)
-            if n not in self.dropped and sock.fileno() not in stirred
-        )
-
-
-def _partial_headers(port: int) -> bytes:
-    return (
-        f"POST /slack/events HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
-        "Content-Type: application/x-www-form-urlencoded\r\n"
-    ).encode()
+def _slow_clients(
+    server: ProductionServer, opening: bytes, drip: bytes, *, max_rounds: int
+) -> SlowClients:
+    """SLOW_CLIENTS connections that send `opening`, then `drip` every DRIP_SECONDS (at most
+    `max_rounds` times), never finishing their request."""
+    return SlowClients(
+        server.port,
+        SLOW_CLIENTS,
+        drip_s=DRIP_SECONDS,
+        opening=opening,
+        drip=drip,
+        max_rounds=max_rounds,
+        io_timeout=IO_TIMEOUT,
+    )
 
 
 @pytest.mark.slow_faults
@@ -201,10 +135,8 @@ def test_slowloris_connections_do_not_lock_out_slack(standin: SlackStandIn, tmp_
     """200 connections that never finish their headers (one more header line every 0.5 s);
     meanwhile 20 signed commands, each on a new connection, are answered. Two web processes."""
     with _serving(standin, tmp_path) as server:
-        opening = f"POST /slack/events HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\n".encode()
-        with SlowClients(
-            server.port, SLOW_CLIENTS, opening=opening, drip=b"X-Slow: 1\r\n", max_drips=1000
-        ) as slow:
+        opening = partial_headers(server.port, content_type=None)
+        with _slow_clients(server, opening, b"X-Slow: 1\r\n", max_rounds=1000) as slow:
             slow.wait_rounds(1)
             _signed_commands(server, standin, during="with 200 slowloris connections open")
             slow.wait_rounds(1)  # they were fed after the last command, too
@@ -223,16 +155,15 @@ def test_trickled_bodies_do_not_lock_out_slack(standin: SlackStandIn, tmp_path: 
     with _serving(standin, tmp_path, WEB_CONCURRENCY="1") as server:
         # Signature headers that look right: to check them the app must have the whole body.
         opening = (
-            _partial_headers(server.port)
+            partial_headers(server.port)
             + (
                 f"X-Slack-Request-Timestamp: {int(time.time())}\r\n"
                 f"X-Slack-Signature: v0={'0' * 64}\r\n"
                 "Content-Length: 2000\r\n\r\n"
             ).encode()
         )
-        with SlowClients(
-            server.port, SLOW_CLIENTS, opening=opening, drip=b"a=b&", max_drips=400
-        ) as slow:  # 400 drips x 4 bytes < 2000: the body never completes
+        # 400 drips x 4 bytes < 2000: the body never completes
+        with _slow_clients(server, opening, b"a=b&", max_rounds=400) as slow:
             slow.wait_rounds(1)
             _signed_commands(server, standin, during="with 200 trickling bodies")
             slow.wait_rounds(1)
@@ -252,7 +183,7 @@ def test_oversize_bodies_are_refused_without_being_read(
         for declared in (100 * 1024 * 1024, BODY_LIMIT + 1):
             with socket.create_connection(("127.0.0.1", server.port), timeout=3.0) as sock:
                 sock.sendall(
-                    _partial_headers(server.port) + f"Content-Length: {declared}\r\n\r\n".encode()
+                    partial_headers(server.port) + f"Content-Length: {declared}\r\n\r\n".encode()
                 )
                 # 3 s: answered before Slack would give up, without a byte of the body
                 assert _read_status(sock) == 413, f"Content-Length {declared}"
@@ -262,7 +193,7 @@ def test_oversize_bodies_are_refused_without_being_read(
         # past the limit, and then the client waits. A server without a limit would wait
         # for the rest of the body and never answer (the read would time out).
         with socket.create_connection(("127.0.0.1", server.port), timeout=3.0) as sock:
-            sock.sendall(_partial_headers(server.port) + b"Transfer-Encoding: chunked\r\n\r\n")
+            sock.sendall(partial_headers(server.port) + b"Transfer-Encoding: chunked\r\n\r\n")
             piece = 64 * 1024
             status: int | None = None
             try:

@@ -46,8 +46,10 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def server_env(directory: Path, **settings: str) -> dict[str, str]:
-    """The process environment: ours minus any Ladder/Slack settings, plus `settings`."""
+def server_env(directory: Path | None, **settings: str) -> dict[str, str]:
+    """The process environment: ours minus any Ladder/Slack settings (a developer's .env must
+    not leak in), plus `settings`. DATABASE_URL defaults to a SQLite file in `directory`
+    (none with `directory` None); `settings` override it."""
     base = {
         k: v
         for k, v in os.environ.items()
@@ -59,7 +61,7 @@ def server_env(directory: Path, **settings: str) -> dict[str, str]:
         **base,
         "PYTHONPATH": str(REPO),
         "PYTHONUNBUFFERED": "1",
-        "DATABASE_URL": f"sqlite:///{directory / 'ladder.db'}",
+        **({} if directory is None else {"DATABASE_URL": f"sqlite:///{directory / 'ladder.db'}"}),
         "LADDER_SCHEDULER": "off",
         **settings,
     }
