@@ -10,7 +10,7 @@ import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
-from dotenv import load_dotenv
+from dotenv import find_dotenv, load_dotenv
 from sqlalchemy import Engine
 
 from bot.config import ConfigError, Settings, load_settings
@@ -82,8 +82,22 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Settings that switch a mode on by merely existing: Bolt turns on its own OAuth flow when
+# SLACK_CLIENT_ID and SLACK_CLIENT_SECRET are in the environment, even empty.
+EMPTY_MEANS_UNSET = ("SLACK_CLIENT_ID", "SLACK_CLIENT_SECRET", "SLACK_APP_TOKEN")
+
+
+def load_env_file() -> None:
+    """The .env of the folder Ladder runs in (or above it), never the one next to its code:
+    real environment variables win over it, and a setting left empty counts as unset."""
+    load_dotenv(find_dotenv(usecwd=True), override=False)
+    for name in EMPTY_MEANS_UNSET:
+        if not os.environ.get(name, "x").strip():
+            del os.environ[name]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    load_dotenv(override=False)  # real environment variables win over .env
+    load_env_file()
     args = _parser().parse_args(argv)
     command = args.command or "serve"
     try:

@@ -17,8 +17,10 @@ import pytest
 from tests.conftest import fresh_postgres_schema
 from tests.slack.conftest import ACME, ACME_TOKEN, DEV, SECRET
 from tests.support.production_server import (
+    REPO,
     SERVING_LINE,
     ProductionServer,
+    free_port,
     production_server,
     server_env,
 )
@@ -144,4 +146,52 @@ def test_two_web_processes_share_one_postgresql_database(
                 "SELECT user_id FROM person WHERE away_until IS NOT NULL"
             ).scalars()
             assert sorted(stored) == people
+    assert "Traceback" not in server.log_text()
+
+
+def test_a_env_made_from_the_example_as_the_readme_says_serves_slack(
+    standin: SlackStandIn, tmp_path: Path
+) -> None:
+    """README, Connect to Slack: `cp .env.example .env`, fill in the bot token and the signing
+    secret, run the bot. Its empty OAuth lines must not switch on Bolt's OAuth flow (which
+    answers every command "please reinstall"). SLACK_API_URL points at the stand-in, as no
+    Slack is reachable here; PORT is a free one."""
+    port = free_port()
+    filled = {
+        "SLACK_BOT_TOKEN": ACME_TOKEN,
+        "SLACK_SIGNING_SECRET": SECRET,
+        "SLACK_API_URL": standin.api_url,
+        "PORT": str(port),
+    }
+    lines = []
+    for line in (REPO / ".env.example").read_text().splitlines():
+        name = line.partition("=")[0]
+        lines.append(f"{name}={filled.pop(name)}" if name in filled else line)
+    assert filled == {}, f".env.example has no line for {sorted(filled)}"
+    (tmp_path / ".env").write_text("\n".join(lines) + "\n")
+    # Nothing of Ladder's or Slack's in the environment: all of it comes from .env.
+    env = {
+        k: v
+        for k, v in server_env(tmp_path).items()
+        if not k.startswith(("SLACK_", "LADDER_", "DATABASE_URL", "PORT"))
+    }
+    log_path = tmp_path / "server.log"
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "bot"], cwd=tmp_path, env=env, stdout=log, stderr=log
+        )
+    server = ProductionServer(port, proc, log_path, 2)
+    try:
+        server.wait_serving()
+        with SlackSender(server.events_url, SECRET, standin, team_id=ACME) as acme:
+            assert acme.slash_command("help", user_id=DEV).status_code == 200
+            standin.wait_for("response_url")
+        [answer] = standin.responses
+        assert answer.text is not None and "/okr status" in answer.text, answer.text
+        assert server.stop() == 0, server.log_text()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
+    assert (tmp_path / "data" / "ladder.db").exists()  # the default SQLite file, where it ran
     assert "Traceback" not in server.log_text()
