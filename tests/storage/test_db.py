@@ -5,11 +5,17 @@ import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy.exc import ArgumentError, IntegrityError
-from sqlmodel import Session, SQLModel
+from sqlmodel import Session, SQLModel, select
 
-from storage.db import make_engine, normalize_database_url, session_scope
+from storage.db import (
+    insert_ignoring_conflicts,
+    make_engine,
+    normalize_database_url,
+    session_scope,
+)
 from storage.migrate import SchemaTooNew, current_revision, head_revision, include_object, upgrade
-from storage.models import Objective, Workspace
+from storage.models import Objective, Person, Workspace
+from storage.workspaces import ensure_workspace
 
 
 @pytest.mark.parametrize(
@@ -76,3 +82,20 @@ def test_timestamps_come_back_timezone_aware(engine: sa.Engine) -> None:
         workspace = session.get(Workspace, "T1")
         assert workspace is not None
         assert workspace.created_at.tzinfo is not None
+
+
+def test_inserting_more_rows_than_one_statement_can_bind(engine: sa.Engine) -> None:
+    """12,000 people × 7 columns = 84,000 values: over PostgreSQL's 65,535 and SQLite's 32,766
+    bound parameters per statement (a first check-in plan at 10,000 people failed so)."""
+    users = [f"U{n:07d}" for n in range(12_000)]
+    rows = [Person(workspace_id="T0BIG", user_id=u).model_dump() for u in users]
+    assert len(rows[0]) * len(rows) > 65_535
+    with session_scope(engine) as session:
+        ensure_workspace(session=session, workspace_id="T0BIG")
+        assert insert_ignoring_conflicts(session, Person, rows) == len(users)
+    with session_scope(engine) as session:  # every conflict ignored, the new one counted
+        again = [*rows[:5_000], Person(workspace_id="T0BIG", user_id="U9999999").model_dump()]
+        assert insert_ignoring_conflicts(session, Person, again) == 1
+    with Session(engine) as session:
+        stored = session.exec(select(Person.user_id).where(Person.workspace_id == "T0BIG")).all()
+    assert sorted(stored) == [*users, "U9999999"]
