@@ -23,10 +23,14 @@ log = logging.getLogger("ladder")
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ladder", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"ladder {_version()}")
     commands = parser.add_subparsers(dest="command", metavar="command")
-    serve = commands.add_parser(
-        "serve", help="upgrade the database and serve the Slack app (default)"
-    )
+
+    def command(name: str, text: str) -> argparse.ArgumentParser:
+        """A subcommand whose `-h` says what it does, not only how to call it."""
+        return commands.add_parser(name, help=text, description=text[0].upper() + text[1:] + ".")
+
+    serve = command("serve", "upgrade the database and serve the Slack app (default)")
     mode = serve.add_mutually_exclusive_group()
     mode.add_argument(
         "--http",
@@ -42,12 +46,16 @@ def _parser() -> argparse.ArgumentParser:
         const="socket",
         help="serve over Socket Mode; fails without SLACK_APP_TOKEN",
     )
-    db = commands.add_parser("db", help="database schema")
+    db = command("db", "upgrade the database schema to this version's, or show where it is")
     db.add_argument("action", choices=["upgrade", "current"], help="upgrade to head / show it")
-    commands.add_parser(
-        "clock", help="run the one scheduler process (when `serve` runs with LADDER_SCHEDULER=off)"
+    command(
+        "clock",
+        "run the one scheduler process: weekly check-in prompts, reminders and team digests, "
+        "each at its local time; run exactly one, when `serve` runs with LADDER_SCHEDULER=off",
     )
-    checkins = commands.add_parser("checkins", help="weekly check-in prompts")
+    checkins = command(
+        "checkins", "send this period's weekly check-in prompts and digests now, once each"
+    )
     checkins.add_argument("action", choices=["send"], help="send this period's prompts now")
     checkins.add_argument("--workspace", help="only this workspace (team id, T…)")
     checkins.add_argument(
@@ -57,22 +65,21 @@ def _parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="resend claims older than this (a crashed sender's); default 120",
     )
-    schedule = commands.add_parser("schedule", help="print the next check-in prompt times")
+    schedule = command("schedule", "print the next check-in prompt times")
     schedule.add_argument("--users", action="store_true", help="also per user")
     schedule.add_argument("--workspace", help="only this workspace (team id, T…)")
-    purge = commands.add_parser(
-        "purge",
-        help="delete the data of workspaces uninstalled longer than LADDER_RETENTION_DAYS",
+    purge = command(
+        "purge", "delete the data of workspaces uninstalled longer than LADDER_RETENTION_DAYS"
     )
     purge.add_argument(
         "--workspace", help="only this uninstalled workspace (team id, T…), however recent"
     )
     purge.add_argument("--dry-run", action="store_true", help="count what would be deleted")
-    export = commands.add_parser("export", help="write a workspace's OKRs as YAML or CSV")
+    export = command("export", "write a workspace's OKRs as YAML or CSV")
     export.add_argument("--workspace", help="team id (T…); default: the only one")
     export.add_argument("--format", choices=["yaml", "csv"], help="default: --output's extension")
     export.add_argument("--output", metavar="FILE", help="default: standard output")
-    load = commands.add_parser("import", help="read OKRs from a YAML or CSV file: all or nothing")
+    load = command("import", "read OKRs from a YAML or CSV file: all or nothing")
     load.add_argument("file", metavar="FILE")
     load.add_argument("--workspace", help="team id (T…); default: the one the file names")
     load.add_argument("--format", choices=["yaml", "csv"], help="default: the file's extension")
@@ -94,6 +101,15 @@ def load_env_file() -> None:
     for name in EMPTY_MEANS_UNSET:
         if not os.environ.get(name, "x").strip():
             del os.environ[name]
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("ladder")
+    except PackageNotFoundError:  # run from a checkout without `pip install -e .`
+        return "unknown"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -133,7 +149,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 reclaim_after=timedelta(seconds=args.reclaim_after),
             )
             print(
-                f"check-ins: {report.sent} sent, {report.recovered} already there, "
+                f"check-ins: {report.sent - report.digests} prompts and reminders sent, "
+                f"{report.digests} digests posted, {report.recovered} already there, "
                 f"{report.failed} failed, {report.deferred} deferred"
             )
             return 0

@@ -94,6 +94,8 @@ def _token(env: Mapping[str, str], name: str, prefix: str, where: str) -> str | 
         return None
     if not value.startswith(prefix):
         raise _fix(name, f"should start with {prefix}", f"copy it from {where}")
+    if "your" in value.casefold():  # .env.example's placeholder, e.g. xoxb-your-bot-token
+        raise _fix(name, "is still the placeholder from .env.example", f"copy it from {where}")
     return value
 
 

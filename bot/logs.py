@@ -31,7 +31,7 @@ _EVENT = "ladder_event"  # LogRecord attributes set by log_event
 _FIELDS = "ladder_fields"
 
 # Bot, user, app-level, refresh and rotating tokens: xoxb-…, xoxp-…, xoxe.xoxb-…, xapp-….
-_TOKEN = re.compile(r"\b(?:xoxe\.)?(?:xox[abprse]|xapp)-[A-Za-z0-9._-]*")
+_TOKEN = re.compile(r"\b(?:xoxe\.)?(?:xox[abprse]|xapp)-[A-Za-z0-9._-]+")
 # A value named like a secret: token=…, "client_secret": "…", SLACK_SIGNING_SECRET=….
 _NAMED = re.compile(
     r"""(?ix)

@@ -37,7 +37,7 @@ from slack_sdk.signature import SignatureVerifier
 from sqlalchemy import Engine
 
 from bot.app import build_app, make_client, utc_now
-from bot.config import Settings
+from bot.config import ConfigError, Settings
 from bot.logs import log_event
 from storage.db import time_limit
 from storage.health import check_writable
@@ -155,17 +155,17 @@ def _health(engine: Engine, start_response: Callable[..., Any]) -> list[bytes]:
 
 
 def serve(settings: Settings, engine: Engine) -> None:
+    identity = None if settings.oauth_mode else check_bot_token(settings)
+    if identity is not None:
+        reactivate_token_workspace(settings, engine, identity=identity)
     if settings.socket_mode:
         from slack_bolt.adapter.socket_mode import SocketModeHandler
 
-        app = build_app(settings, engine)
-        reactivate_token_workspace(settings, engine)
+        app = build_app(settings, engine, token_verification=False)  # checked above
         _start_scheduler(settings, engine)
         log.info("serving over Socket Mode")
         SocketModeHandler(app, settings.slack_app_token).start()
         return
-    if not settings.oauth_mode:
-        reactivate_token_workspace(settings, engine)
     listener = socket.create_server(("0.0.0.0", settings.port), backlog=2048)
     processes = settings.web_concurrency
     log.info(
@@ -264,9 +264,9 @@ def run_waitress(wsgi: WSGIApp, listener: socket.socket) -> None:
 
 
 def _build_wsgi(settings: Settings, engine: Engine) -> WSGIApp:
-    return make_wsgi_app(
-        build_app(settings, engine), engine, signing_secret=settings.slack_signing_secret or ""
-    )
+    # The token was checked once at start (check_bot_token); Bolt need not ask again.
+    app = build_app(settings, engine, token_verification=False)
+    return make_wsgi_app(app, engine, signing_secret=settings.slack_signing_secret or "")
 
 
 def _start_scheduler(settings: Settings, engine: Engine) -> None:
@@ -278,19 +278,46 @@ def _start_scheduler(settings: Settings, engine: Engine) -> None:
         log.info("scheduler off here (LADDER_SCHEDULER=off): run `python -m bot clock` once")
 
 
-def reactivate_token_workspace(settings: Settings, engine: Engine) -> None:
+def check_bot_token(settings: Settings) -> dict[str, Any]:
+    """Single-workspace mode, at start: Slack's word on SLACK_BOT_TOKEN (auth.test), or a
+    ConfigError that says which setting to fix, instead of a traceback on the first request."""
+    from slack_sdk.errors import SlackApiError
+
+    sdk_log = logging.getLogger("slack_sdk")
+    level = sdk_log.level
+    sdk_log.setLevel(logging.CRITICAL)  # its retries' lines would bury the one that says why
+    try:
+        return dict(make_client(settings).auth_test().data)  # type: ignore[arg-type]
+    except SlackApiError as error:
+        raise ConfigError(
+            f"SLACK_BOT_TOKEN was refused by Slack ({error.response.get('error')}): copy the Bot "
+            "User OAuth Token (xoxb-…) from your app's OAuth & Permissions page into .env"
+        ) from None
+    except OSError as error:  # urllib's URLError included: no network, DNS, a proxy
+        raise ConfigError(
+            f"Slack's Web API at {settings.slack_api_url} could not be reached "
+            f"({type(error).__name__}): check this machine's network or proxy, or SLACK_API_URL"
+        ) from None
+    finally:
+        sdk_log.setLevel(level)
+
+
+def reactivate_token_workspace(
+    settings: Settings, engine: Engine, *, identity: dict[str, Any] | None = None
+) -> None:
     """Single-workspace mode: a working SLACK_BOT_TOKEN means the app is installed there, so a
     workspace deactivated by a revoked token comes back (and is not purged) after the admin
-    puts a new token in place."""
+    puts a new token in place. `identity`: auth.test's answer, if already asked."""
     from slack_sdk.errors import SlackApiError
 
     from bot.services.installs import InstallService
 
-    try:
-        identity = make_client(settings).auth_test()
-    except SlackApiError as error:
-        log.error("SLACK_BOT_TOKEN does not work: %s", error.response.get("error"))
-        return
+    if identity is None:
+        try:
+            identity = dict(make_client(settings).auth_test().data)  # type: ignore[arg-type]
+        except SlackApiError as error:
+            log.error("SLACK_BOT_TOKEN does not work: %s", error.response.get("error"))
+            return
     if identity.get("team_id"):
         InstallService(engine, clock=utc_now, store=None).installed(
             workspace_id=str(identity["team_id"]), name=str(identity.get("team") or "")

@@ -38,13 +38,15 @@ ClientFor = Callable[[str], WebClient]
 
 @dataclass
 class SendReport:
-    sent: int = 0
+    sent: int = 0  # prompts, reminders and digests
     recovered: int = 0  # found already in Slack after a crash: not sent again
     failed: int = 0
     deferred: int = 0
+    digests: int = 0  # of `sent`: team digests posted in channels
 
     def add(self, other: SendReport) -> None:
         self.sent += other.sent
+        self.digests += other.digests
         self.recovered += other.recovered
         self.failed += other.failed
         self.deferred += other.deferred
@@ -254,7 +256,7 @@ class Sender:
                 in_doubt = False  # Slack answered, and refused
                 raise
             self.service.sent(message_id, channel_id=response["channel"], ts=response["ts"])
-            return SendReport(sent=1)
+            return SendReport(sent=1, digests=int(message.kind == DIGEST))
         except SlackApiError as error:
             code = str(error.response.get("error"))
             if code in REVOKED:

@@ -216,7 +216,8 @@ def _send_checkins(call: Call) -> None:
     )
     call.respond(
         **build_notice(
-            f"Check-in prompts: {report.sent} sent now, {report.deferred} waiting for "
+            f"Check-in prompts: {report.sent - report.digests} sent now, "
+            f"{report.deferred} waiting for "
             "working hours or a retry, "
             f"{report.failed} could not be delivered. People who already checked in, "
             "are away, or were asked already are skipped.",
