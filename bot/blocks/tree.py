@@ -92,7 +92,7 @@ def objective_text(
     where = f" · {escape(team.name)}" if team else ""
     head = [
         f"{first}*{escape(objective.title)}*",
-        f"{pad}`{progress_bar(health.progress)}` *{percent(health.progress)}* · "
+        f"{pad}{progress_bar(health.progress, health.status)} *{percent(health.progress)}* · "
         f"{status_label(health.status)} · {user(objective.owner_id)}{where} · {ago(last, now=now)}",
     ]
     text = "\n".join(head)

@@ -16,7 +16,7 @@ from bot.blocks.home import build_home
 from bot.blocks.objective_modal import build_objective_modal, draft_from_state
 from bot.blocks.text import escape, progress_bar
 from bot.blocks.tree import build_mine_message, build_objective_confirmation, build_status_message
-from bot.okr.kinds import KRKind
+from bot.okr.kinds import KRKind, Status
 from bot.okr.validate import KRSpec
 from bot.services.admin import CycleClosed, TeamChanged, TeamList, Unrecognized
 from bot.services.drafts import KRDraft, ObjectiveDraft
@@ -69,8 +69,10 @@ def engine(request, tmp_path, sqlite_template):  # builders need data, not both 
 
 def test_escape_neutralizes_mentions_and_links() -> None:
     assert escape(HOSTILE) == "&lt;!channel&gt; &lt;@U123&gt; &lt;https://evil|click&gt; &amp; co"
-    assert progress_bar(0.63) == "▓▓▓▓▓▓░░░░"
-    assert progress_bar(1.7) == "▓" * 10 and progress_bar(None) == "░" * 10
+    assert progress_bar(0.63, Status.ON_TRACK) == "🟩🟩🟩🟩🟩⬜⬜⬜"
+    assert progress_bar(0.9, Status.OFF_TRACK) == "🟥🟥🟥🟥🟥🟥🟥⬜"  # colour = status
+    assert progress_bar(0.5, Status.AT_RISK) == "🟨🟨🟨🟨⬜⬜⬜⬜"
+    assert progress_bar(1.7) == "⬛" * 8 and progress_bar(None) == "⬜" * 8
 
 
 def test_help_and_unknown_command() -> None:
