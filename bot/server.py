@@ -303,21 +303,13 @@ def check_bot_token(settings: Settings) -> dict[str, Any]:
 
 
 def reactivate_token_workspace(
-    settings: Settings, engine: Engine, *, identity: dict[str, Any] | None = None
+    settings: Settings, engine: Engine, *, identity: dict[str, Any]
 ) -> None:
-    """Single-workspace mode: a working SLACK_BOT_TOKEN means the app is installed there, so a
-    workspace deactivated by a revoked token comes back (and is not purged) after the admin
-    puts a new token in place. `identity`: auth.test's answer, if already asked."""
-    from slack_sdk.errors import SlackApiError
-
+    """Single-workspace mode: a working SLACK_BOT_TOKEN (`identity`: auth.test's answer, from
+    check_bot_token) means the app is installed there, so a workspace deactivated by a revoked
+    token comes back (and is not purged) after the admin puts a new token in place."""
     from bot.services.installs import InstallService
 
-    if identity is None:
-        try:
-            identity = dict(make_client(settings).auth_test().data)  # type: ignore[arg-type]
-        except SlackApiError as error:
-            log.error("SLACK_BOT_TOKEN does not work: %s", error.response.get("error"))
-            return
     if identity.get("team_id"):
         InstallService(engine, clock=utc_now, store=None).installed(
             workspace_id=str(identity["team_id"]), name=str(identity.get("team") or "")

@@ -45,6 +45,23 @@ def get_key_result(*, session: Session, workspace_id: str, key_result_id: int) -
     return kr
 
 
+def key_result_owners(
+    *, session: Session, workspace_id: str, key_result_ids: Sequence[int]
+) -> dict[int, tuple[str, str]]:
+    """Each KR's owner and its objective's owner, in one statement; NotFound if one is gone."""
+    wanted = set(key_result_ids)
+    rows = session.exec(
+        select(KeyResult.id, KeyResult.owner_id, Objective.owner_id)
+        .join(Objective, col(Objective.id) == KeyResult.objective_id)
+        .where(KeyResult.workspace_id == workspace_id, col(KeyResult.id).in_(wanted))
+    ).all()
+    owners = {int(kr_id): (kr_owner, objective_owner) for kr_id, kr_owner, objective_owner in rows}
+    missing = wanted - owners.keys()
+    if missing:
+        raise NotFound(f"key result {min(missing)} not found")
+    return owners
+
+
 def create_objective(
     *,
     session: Session,

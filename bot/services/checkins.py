@@ -7,6 +7,7 @@ send` and a restarted process can all run it again without sending anything twic
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections import defaultdict
 from collections.abc import Callable, Collection, Sequence
@@ -63,18 +64,6 @@ class CheckInDenied(PermissionDenied):
 
 def not_admin() -> bool:
     return False
-
-
-def asked_once(is_admin: Callable[[], bool]) -> Callable[[], bool]:
-    """`is_admin`, asked at most once however often the answer is needed (it asks Slack)."""
-    answers: list[bool] = []
-
-    def ask() -> bool:
-        if not answers:
-            answers.append(bool(is_admin()))
-        return answers[0]
-
-    return ask
 
 
 def may_check_in(
@@ -536,26 +525,18 @@ class CheckinService:
         """CheckInDenied naming the KRs `user_id` may not check in on, if there are any;
         NotFound if one is gone. Owners are read first and Slack is asked (if at all) after
         the read: never while a transaction is open."""
-        owners: list[tuple[int, str, str]] = []  # (KR id, its owner, its objective's owner)
         with session_scope(self.engine, read_only=True) as session:
-            objective_owners: dict[int, str] = {}
-            for kr_id in dict.fromkeys(key_result_ids):
-                kr = objective_store.get_key_result(
-                    session=session, workspace_id=workspace_id, key_result_id=kr_id
-                )
-                if kr.objective_id not in objective_owners:
-                    objective_owners[kr.objective_id] = objective_store.get_objective(
-                        session=session, workspace_id=workspace_id, objective_id=kr.objective_id
-                    ).owner_id
-                owners.append((kr_id, kr.owner_id, objective_owners[kr.objective_id]))
-        is_admin = asked_once(is_admin)
+            owners = objective_store.key_result_owners(
+                session=session, workspace_id=workspace_id, key_result_ids=key_result_ids
+            )
+        is_admin = functools.cache(is_admin)  # it asks Slack: once at most
         denied = [
             kr_id
-            for kr_id, kr_owner, objective_owner in owners
+            for kr_id in dict.fromkeys(key_result_ids)  # in the order given
             if not may_check_in(
                 user_id=user_id,
-                kr_owner_id=kr_owner,
-                objective_owner_id=objective_owner,
+                kr_owner_id=owners[kr_id][0],
+                objective_owner_id=owners[kr_id][1],
                 is_admin=is_admin,
             )
         ]

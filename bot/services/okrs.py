@@ -7,6 +7,7 @@ when the caller is not the owner.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -25,7 +26,6 @@ from bot.services.checkins import (
     CheckInDenied,
     CheckinService,
     PermissionDenied,
-    asked_once,
     may_check_in,
 )
 from bot.services.cycles import quarter_of
@@ -524,7 +524,7 @@ class OKRService:
                     owner_id=user_id,
                     cycle_ids=open_ids,
                 )
-        is_admin = asked_once(is_admin)
+        is_admin = functools.cache(is_admin)  # it asks Slack: once at most
         allowed = [
             (kr, objective)
             for kr, objective in krs

@@ -715,7 +715,8 @@ def test_production_server_serves_installs_in_oauth_mode(
 def test_single_workspace_start_up_reactivates_the_tokens_workspace(
     standin: SlackStandIn, engine: Engine
 ) -> None:
-    from bot.server import reactivate_token_workspace
+    from bot.config import ConfigError
+    from bot.server import check_bot_token, reactivate_token_workspace
     from storage.db import session_scope
     from storage.workspaces import ensure_workspace, set_workspace_active
 
@@ -731,7 +732,8 @@ def test_single_workspace_start_up_reactivates_the_tokens_workspace(
         set_workspace_active(
             session=session, workspace_id=ACME, active=False, now=MONDAY_3PM - timedelta(days=7)
         )
-    reactivate_token_workspace(settings, engine)  # `serve` with the admin's new, working token
+    # `serve` with the admin's new, working token
+    reactivate_token_workspace(settings, engine, identity=check_bot_token(settings))
     with Session(engine) as session:
         back = session.get_one(Workspace, ACME)
         assert (back.active, back.deactivated_at, back.name) == (True, None, "Acme Tech")
@@ -739,7 +741,8 @@ def test_single_workspace_start_up_reactivates_the_tokens_workspace(
     standin.revoke(ACME_TOKEN)
     with session_scope(engine) as session:
         set_workspace_active(session=session, workspace_id=ACME, active=False, now=MONDAY_3PM)
-    reactivate_token_workspace(settings, engine)  # a dead token changes nothing
+    with pytest.raises(ConfigError):  # a dead token stops `serve`, and changes nothing
+        check_bot_token(settings)
     with Session(engine) as session:
         assert session.get_one(Workspace, ACME).active is False
 

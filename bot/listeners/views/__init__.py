@@ -56,8 +56,11 @@ def register(app: App, deps: Deps) -> None:
         ack()
         assert saved is not None
         if not saved.duplicate:  # the same form submitted twice: the first one was confirmed
-            context[SAVED] = {"id": saved.objective_id, "owner": saved.owner_id}
-            context[CREATED] = saved.created
+            context[SAVED] = {
+                "id": saved.objective_id,
+                "owner": saved.owner_id,
+                "created": saved.created,
+            }
 
     def confirm_objective(body: dict, context: BoltContext, client: WebClient) -> None:
         saved = context.get(SAVED)
@@ -67,7 +70,7 @@ def register(app: App, deps: Deps) -> None:
             workspace_id=str(context.team_id), objective_id=saved["id"]
         )
         message = build_objective_confirmation(
-            tree=tree, objective=objective, now=deps.clock(), created=bool(context.get(CREATED))
+            tree=tree, objective=objective, now=deps.clock(), created=saved["created"]
         )
         del tree, objective
         client.chat_postMessage(channel=saved["owner"], **message)  # a DM
@@ -217,7 +220,7 @@ def register(app: App, deps: Deps) -> None:
 
 
 # What a form's ack hands to its follow-up, in Bolt's context (copied for lazy listeners).
-SAVED, CREATED = "ladder_saved_objective", "ladder_objective_created"
+SAVED = "ladder_saved_objective"
 CHECKED_IN = "ladder_checked_in"
 SETTINGS_SAVED = "ladder_settings_saved"
 
