@@ -38,7 +38,7 @@ import tempfile
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -68,6 +68,8 @@ from tests.support.slack_sender import SlackSender
 from tests.support.slow_clients import MAX_CONNECTIONS, SlowClients
 
 KINDS = ("status_channel", "status_all", "new")
+# The bare apps answer only `/okr new` with a Slack call (its modal): the one follow-up they have.
+BARE_FOLLOW_UPS = ("new",)
 FOLLOW_UP_TIMEOUT = 120.0
 LARGE = 10_000
 # (a) Ladder's ack next to the bare apps', at COMPARED objectives, one web process each.
@@ -191,11 +193,12 @@ def run_cell(
     *,
     clients: int,
     requests: int,
-    follow_up: bool,
+    follow_up: Collection[str],
     think: float = 0.0,
     ack_timeout: float = ACK_TIMEOUT_S,
 ) -> list[Sample]:
-    """`clients` threads share `requests` commands; closed loop on the whole interaction.
+    """`clients` threads share `requests` commands; closed loop on the whole interaction: a
+    client waits for the follow-up of the kinds in `follow_up` before its next command.
     A client gives up on an ack after `ack_timeout` seconds (a failure, "no ack")."""
     samples: list[Sample] = []
     lock = threading.Lock()
@@ -234,7 +237,7 @@ def run_cell(
                     )
                     sample = Sample(kind, sent, ack, status, key, failure=failure)
                     if (
-                        follow_up
+                        kind in follow_up
                         and failure is None
                         and not standin.wait_key(key, timeout=FOLLOW_UP_TIMEOUT)
                     ):
@@ -255,7 +258,7 @@ def run_cell(
     if errors:
         raise errors[0]
     if follow_up:
-        _attach_follow_ups(standin, samples)
+        _attach_follow_ups(standin, [s for s in samples if s.kind in follow_up])
     return samples
 
 
@@ -325,7 +328,9 @@ def _start(module: str, standin: WatchedStandIn, work: Path, **env: str) -> Serv
     raise AssertionError("unreachable")
 
 
-def _warm_up(standin: WatchedStandIn, server: Server, fixture: Fixture, *, follow_up: bool) -> None:
+def _warm_up(
+    standin: WatchedStandIn, server: Server, fixture: Fixture, *, follow_up: Collection[str]
+) -> None:
     """First requests pay for lazy imports and a cold page cache: not measured. With several
     web processes, several clients (a connection each) so that every process gets some."""
     clients = 1 if server.processes == 1 else 4 * server.processes
@@ -347,7 +352,7 @@ def _slow_cell(
     fixture: Fixture,
     plan: SlowPlan,
     *,
-    follow_up: bool,
+    follow_up: Collection[str],
     think: float,
     ack_timeout: float = ACK_TIMEOUT_S,
     requests_per_client: int | None = None,
@@ -463,7 +468,7 @@ def measure(
             baseline = BASELINES[name]
             bare = _start(baseline.module, standin, work, **baseline.env)
             try:
-                _warm_up(standin, bare, bare_fixture, follow_up=False)
+                _warm_up(standin, bare, bare_fixture, follow_up=BARE_FOLLOW_UPS)
                 for c in concurrency if baseline.compared else ():
                     n = max(requests, c)
                     samples = run_cell(
@@ -472,10 +477,13 @@ def measure(
                         bare_fixture,
                         clients=c,
                         requests=n,
-                        follow_up=False,
+                        follow_up=BARE_FOLLOW_UPS,
                         think=think,
                     )
                     results[name][str(c)] = summarize(samples)
+                    results[name][str(c)]["by_kind"] = {
+                        k: summarize([s for s in samples if s.kind == k]) for k in KINDS
+                    }
                     results[name][str(c)]["violations"] = list(standin.violations)
                     standin.reset()
                     print(f"{name} c={c:>3}: ack {results[name][str(c)]['ack']}", flush=True)
@@ -485,7 +493,7 @@ def measure(
                         bare,
                         bare_fixture,
                         slow,
-                        follow_up=False,
+                        follow_up=BARE_FOLLOW_UPS,
                         think=think,
                         ack_timeout=baseline.ack_timeout,
                         requests_per_client=baseline.slow_requests_per_client,
@@ -520,7 +528,7 @@ def measure(
                     "by_concurrency": {},
                 }
                 try:
-                    _warm_up(standin, server, fixture, follow_up=True)
+                    _warm_up(standin, server, fixture, follow_up=KINDS)
                     for c in concurrency:
                         n = max(large_requests if size >= LARGE else requests, c)
                         began = time.perf_counter()
@@ -530,7 +538,7 @@ def measure(
                             fixture,
                             clients=c,
                             requests=n,
-                            follow_up=True,
+                            follow_up=KINDS,
                             think=think,
                         )
                         cell: dict[str, Any] = {
@@ -552,7 +560,7 @@ def measure(
                         )
                     if slow and size == slow.objectives:
                         cell = _slow_cell(
-                            standin, server, fixture, slow, follow_up=True, think=think
+                            standin, server, fixture, slow, follow_up=KINDS, think=think
                         )
                         cell["objectives"] = filled.objectives
                         results["slow_clients"][f"ladder_wc{wc}"] = cell
@@ -581,8 +589,11 @@ def _slow_brief(cell: dict[str, Any]) -> str:
     return text + (f", {failed} of {cell['requests']} commands failed" if failed else "")
 
 
-def _bare_p99(results: dict[str, Any], bare: str, c: str) -> float | None:
-    p99: float | None = results.get(bare, {}).get(c, {}).get("ack", {}).get("p99_ms")
+def _bare_p99(results: dict[str, Any], bare: str, c: str, kind: str = "all") -> float | None:
+    cell = results.get(bare, {}).get(c, {})
+    if kind != "all":
+        cell = cell.get("by_kind", {}).get(kind, {})
+    p99: float | None = cell.get("ack", {}).get("p99_ms")
     return p99
 
 
@@ -859,8 +870,9 @@ def markdown(data: dict[str, Any]) -> str:
         "",
         "Servers: `python -m bot serve` (waitress, bot/server.py) with WEB_CONCURRENCY=1 (one "
         "process serves) and WEB_CONCURRENCY=2 (Ladder's default: a parent and two web "
-        "processes sharing the listening socket); the bare Bolt apps that only ack serve in "
-        "one process: `bare` and `bare_at_ack` (bench/bare_app.py) on the same "
+        "processes sharing the listening socket); the bare Bolt apps, which do only what "
+        "Slack requires (ack; for `/okr new` also open a one-field modal with the trigger), "
+        "serve in one process: `bare` and `bare_at_ack` (bench/bare_app.py) on the same "
         "`bot.server.run_waitress`, `bare_async` (bench/bare_async_app.py: Bolt's AsyncApp) "
         "on uvicorn, and `gthread` (bench/bare_gthread_app.py: bench/bare_app.py on gunicorn "
         "gthread, the server Ladder left) with slow clients only.",
@@ -876,7 +888,11 @@ def markdown(data: dict[str, Any]) -> str:
             else []
         ),
         *_figures(r),
-        "## Bare Bolt apps (acks only, one process)",
+        "## Bare Bolt apps (one process)",
+        "",
+        "Each acks; for `/okr new` it also opens a one-field modal with the command's trigger "
+        "(views.open), so `new` compares like for like: follow-up = command sent → the stand-in "
+        "recorded the views.open.",
         "",
         "`bare`: Bolt's defaults (process_before_response=False: the listener runs in Bolt's "
         "pool, the request thread looks for its ack every 10 ms). `bare_at_ack`: "
@@ -885,17 +901,31 @@ def markdown(data: dict[str, Any]) -> str:
         "process_before_response=True on uvicorn (h11, asyncio), one event loop.",
         "",
         table(
-            ["app", "server", "clients", "n", "ack p50", "ack p95", "ack p99", "ack max"],
+            [
+                "app",
+                "server",
+                "clients",
+                "command",
+                "n",
+                "ack p50",
+                "ack p95",
+                "ack p99",
+                "ack max",
+                "follow-up p99",
+            ],
             [
                 [
                     bare,
                     BASELINES[bare].server,
                     c,
-                    s["ack"]["n"],
-                    *(fmt(s["ack"][k]) for k in ("p50_ms", "p95_ms", "p99_ms", "max_ms")),
+                    kind,
+                    k["ack"]["n"],
+                    *(fmt(k["ack"][q]) for q in ("p50_ms", "p95_ms", "p99_ms", "max_ms")),
+                    fmt(k["follow_up"]["p99_ms"]),
                 ]
                 for bare in _bares(r)
                 for c, s in r[bare].items()
+                for kind, k in [("all", s), *s.get("by_kind", {}).items()]
             ],
         ),
     ]
@@ -910,14 +940,12 @@ def markdown(data: dict[str, Any]) -> str:
             ]
             rows = []
             for c, cell in per_size["by_concurrency"].items():
-                bare_p99s = [_bare_p99(r, bare, c) for bare in _bares(r)]
                 for kind, s in [("all", cell["all"]), *cell["by_kind"].items()]:
                     ack, fu = s["ack"], s["follow_up"]
+                    # each command against the same command on the bare app
                     ratios = [
-                        f"{ack['p99_ms'] / bare_p99:.2f}×"
-                        if kind == "all" and ack["p99_ms"] and bare_p99
-                        else ""
-                        for bare_p99 in bare_p99s
+                        _times(_ratio(ack["p99_ms"], _bare_p99(r, bare, c, kind)))
+                        for bare in _bares(r)
                     ]
                     failures = ", ".join(f"{n} {why}" for why, n in s["failures"].items()) or "0"
                     rows.append(

@@ -1,4 +1,6 @@
-"""The baseline for ack latency: a Bolt app whose `/okr` only acks, served exactly like Ladder.
+"""The baseline for ack latency: a Bolt app whose `/okr` does only what Slack requires, served
+exactly like Ladder: it acks, and for `/okr new` it also opens a one-field modal with the
+command's trigger (a command that opens a form must call views.open within 3 s of it).
 
 `python -m bench.bare_app` with SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET, SLACK_API_URL and PORT.
 Same Bolt version, same WebClient start-up (auth.test), same server: the listening socket is
@@ -41,10 +43,34 @@ def build_bare_app() -> App:
     )
 
     @app.command("/okr")
-    def okr(ack: Ack) -> None:
+    def okr(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         ack()
+        if opens_modal(body):
+            client.views_open(trigger_id=body["trigger_id"], view=BARE_MODAL)
 
     return app
+
+
+# The smallest form Slack accepts: a title, one input, a submit button.
+BARE_MODAL: dict[str, Any] = {
+    "type": "modal",
+    "callback_id": "bare_new",
+    "title": {"type": "plain_text", "text": "New objective"},
+    "submit": {"type": "plain_text", "text": "Create"},
+    "blocks": [
+        {
+            "type": "input",
+            "block_id": "title",
+            "label": {"type": "plain_text", "text": "Objective"},
+            "element": {"type": "plain_text_input", "action_id": "title"},
+        }
+    ],
+}
+
+
+def opens_modal(body: dict[str, Any]) -> bool:
+    """`/okr new …` opens a form, as in Ladder; every other command only acks."""
+    return str(body.get("text") or "").split(maxsplit=1)[:1] == ["new"]
 
 
 def make_wsgi(app: App) -> Callable[..., Iterable[bytes]]:

@@ -1,4 +1,5 @@
-"""A baseline for the other way to serve Bolt: an `AsyncApp` whose `/okr` only acks, on uvicorn.
+"""A baseline for the other way to serve Bolt: an `AsyncApp` whose `/okr` acks (and for
+`/okr new` opens a one-field modal, as bench/bare_app.py does), on uvicorn.
 
 `python -m bench.bare_async_app` with SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET, SLACK_API_URL and
 PORT (needs the `bench` extra: uvicorn, and aiohttp for slack_sdk's AsyncWebClient).
@@ -37,6 +38,7 @@ from slack_bolt.adapter.asgi.async_handler import AsyncSlackRequestHandler
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bench.bare_app import BARE_MODAL, opens_modal
 from bot.server import EVENTS_PATH
 
 Scope = MutableMapping[str, Any]
@@ -56,8 +58,10 @@ def build_bare_async_app() -> AsyncApp:
     )
 
     @app.command("/okr")
-    async def okr(ack: AsyncAck) -> None:
+    async def okr(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
+        if opens_modal(body):
+            await client.views_open(trigger_id=body["trigger_id"], view=BARE_MODAL)
 
     return app
 

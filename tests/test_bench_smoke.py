@@ -48,6 +48,9 @@ def test_ack_latency_quick_measures_ladder_the_baselines_and_slow_clients(
         if name in measured:
             assert results[name]["1"]["ack"]["n"] > 0, name
             assert results[name]["3"]["ack"]["n"] > 0, name
+            # a bare app opens `/okr new`'s modal too, so `new` compares like for like
+            new = results[name]["3"]["by_kind"]["new"]
+            assert new["follow_up"]["n"] > 0 and new["failures"] == {}, (name, new)
     for wc in ("wc1", "wc2"):  # one web process, and Ladder's default two
         cell = results["ladder"][wc]["10"]["by_concurrency"]["3"]
         assert cell["all"]["failures"] == {}, cell["all"]["failures"]
