@@ -500,9 +500,29 @@ _LineLoader.add_constructor("tag:yaml.org,2002:map", _construct_mapping)
 _LineLoader.add_constructor("tag:yaml.org,2002:timestamp", _construct_timestamp)
 
 
+def _first_alias(text: str) -> yaml.AliasEvent | None:
+    """The document's first alias (`*name`), read from the parser's events before anything is
+    built: aliases let a few kilobytes stand for gigabytes ("billion laughs"), and an export
+    never writes them."""
+    for event in yaml.parse(text, Loader=_BaseLoader):
+        if isinstance(event, yaml.AliasEvent):
+            return event
+    return None
+
+
 def _load_yaml(text: str, problems: list[Problem]) -> _Mapping | None:
     loader = _LineLoader(text)
     try:
+        alias = _first_alias(text)
+        if alias is not None:
+            problems.append(
+                Problem(
+                    alias.start_mark.line + 1,
+                    f"“*{alias.anchor}” repeats an entry by YAML alias: write each entry out "
+                    "in full (aliases are not accepted)",
+                )
+            )
+            return None
         data = loader.get_single_data()
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark

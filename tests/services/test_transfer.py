@@ -890,3 +890,24 @@ def test_a_copy_into_another_workspace_keeps_that_workspace_s_name(engine: Engin
     copy = canonical(engine, "T0OTHER")
     assert copy["workspace"]["name"] == "Other Co"  # the name Slack gave it, not Acme's
     assert copy["objectives"] == canonical(engine, "T0REF")["objectives"]
+
+
+def test_yaml_aliases_are_refused_before_anything_is_built() -> None:
+    # "billion laughs": nine levels of nine aliases stand for 9**9 check-ins in ~1 KB
+    lines = ["version: 1", "l0: &l0 {period: 2026-01-05, value: 1}"]
+    for level in range(1, 10):
+        lines.append(f"l{level}: &l{level} [" + ", ".join([f"*l{level - 1}"] * 9) + "]")
+    document, problems = transfer.decode("\n".join(lines) + "\n", Format.YAML)
+    assert document is None
+    assert problems == [
+        Problem(
+            3,
+            "“*l0” repeats an entry by YAML alias: write each entry out in full "
+            "(aliases are not accepted)",
+        )
+    ]
+
+
+def test_a_yaml_anchor_without_an_alias_is_harmless() -> None:
+    _, problems = transfer.decode("version: 1\nworkspace: &w {name: Acme}\n", Format.YAML)
+    assert not any("alias" in p.message for p in problems), problems
