@@ -1,0 +1,156 @@
+"""Alignment health: where the cascade from the vision down to each key result breaks.
+
+OKRs cascade: company objectives serve the vision and mission, team and personal objectives
+ladder up to them, and key results measure them week by week. What breaks it, per the
+conventions Ally (Viva Goals) and open-okr check:
+- an orphan: a team or personal objective aligned to nothing;
+- a company objective that does not say which part of the vision or mission it serves (its
+  "why");
+- an objective with no key results, or with more than five;
+- a stale key result: no check-in for two check-in periods (its status is "no recent data",
+  not "on track");
+- a contradiction: high confidence while well behind pace.
+
+Pure: plain facts in, a report out; `now` is a parameter.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Hashable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from bot.okr.coach import MAX_FOCUSED_KRS
+
+CHECK_IN_PERIOD = timedelta(days=7)
+STALE_PERIODS = 2
+# "Confidence 9/10 but 20 points behind pace": sure of a result the numbers do not show.
+CONFIDENT = 8
+BEHIND_BY = 0.2
+
+
+class Level(StrEnum):
+    COMPANY = "company"
+    TEAM = "team"
+    PERSONAL = "personal"
+
+
+class Gap(StrEnum):
+    ORPHAN = "orphan"
+    NO_WHY = "no_why"
+    NO_KRS = "no_krs"
+    TOO_MANY_KRS = "too_many_krs"
+    STALE = "stale"
+    CONTRADICTION = "contradiction"
+
+
+@dataclass(frozen=True)
+class KRPulse:
+    """A key result's latest signs of life, and where it stands against its pace."""
+
+    id: Hashable
+    created_at: datetime
+    last_check_in: datetime | None
+    confidence: int | None  # 0..10, from the latest check-in
+    progress: float | None  # 0..1 (clamped); None: nothing measured yet
+    expected: float | None  # where its pace says it should be by now
+
+
+@dataclass(frozen=True)
+class ObjectiveFacts:
+    id: Hashable
+    level: Level
+    parent_id: Hashable | None
+    has_why: bool  # says which part of the vision or mission it serves
+    krs: tuple[KRPulse, ...] = ()
+
+
+@dataclass(frozen=True)
+class Finding:
+    gap: Gap
+    objective_id: Hashable
+    kr_id: Hashable | None = None
+    # for STALE: days since the last sign of life; for CONTRADICTION: points behind pace;
+    # for TOO_MANY_KRS: the number of KRs
+    amount: float | None = None
+
+
+@dataclass(frozen=True)
+class AlignmentHealth:
+    objectives: int
+    laddered: int  # company objectives, and those whose chain of parents reaches one
+    findings: tuple[Finding, ...]
+    counts: Mapping[Gap, int] = field(default_factory=dict)
+
+    @property
+    def laddered_share(self) -> float | None:
+        return self.laddered / self.objectives if self.objectives else None
+
+    def of(self, objective_id: Hashable) -> list[Finding]:
+        return [f for f in self.findings if f.objective_id == objective_id]
+
+
+def is_stale(kr: KRPulse, *, now: datetime, period: timedelta = CHECK_IN_PERIOD) -> bool:
+    """No check-in for `STALE_PERIODS` periods (counting from its creation if it never had
+    one): what it shows is no longer news."""
+    return now - (kr.last_check_in or kr.created_at) >= STALE_PERIODS * period
+
+
+def alignment_health(
+    objectives: Iterable[ObjectiveFacts],
+    *,
+    now: datetime,
+    within: Iterable[Hashable] | None = None,
+    period: timedelta = CHECK_IN_PERIOD,
+) -> AlignmentHealth:
+    """The report on the objectives in `within` (default: all given). Give every objective of
+    the cycle in `objectives`, so that a team's chain can be followed through other teams'
+    objectives up to the company's."""
+    by_id = {o.id: o for o in objectives}
+    wanted = list(by_id) if within is None else [i for i in within if i in by_id]
+    findings: list[Finding] = []
+    laddered = 0
+    for oid in wanted:
+        o = by_id[oid]
+        if _reaches_company(o, by_id):
+            laddered += 1
+        if o.level is Level.COMPANY and not o.has_why:
+            findings.append(Finding(Gap.NO_WHY, oid))
+        if o.level is not Level.COMPANY and (o.parent_id is None or o.parent_id not in by_id):
+            findings.append(Finding(Gap.ORPHAN, oid))
+        if not o.krs:
+            findings.append(Finding(Gap.NO_KRS, oid))
+        elif len(o.krs) > MAX_FOCUSED_KRS:
+            findings.append(Finding(Gap.TOO_MANY_KRS, oid, amount=len(o.krs)))
+        for kr in o.krs:
+            if is_stale(kr, now=now, period=period):
+                days = (now - (kr.last_check_in or kr.created_at)).days
+                findings.append(Finding(Gap.STALE, oid, kr.id, amount=days))
+            elif (
+                kr.confidence is not None
+                and kr.confidence >= CONFIDENT
+                and kr.progress is not None
+                and kr.expected is not None
+                and kr.expected - kr.progress >= BEHIND_BY
+            ):
+                behind = round(100 * (kr.expected - kr.progress))
+                findings.append(Finding(Gap.CONTRADICTION, oid, kr.id, amount=behind))
+    return AlignmentHealth(
+        objectives=len(wanted),
+        laddered=laddered,
+        findings=tuple(findings),
+        counts=dict(Counter(f.gap for f in findings)),
+    )
+
+
+def _reaches_company(o: ObjectiveFacts, by_id: Mapping[Hashable, ObjectiveFacts]) -> bool:
+    seen: set[Hashable] = set()
+    node: ObjectiveFacts | None = o
+    while node is not None and node.id not in seen:
+        if node.level is Level.COMPANY:
+            return True
+        seen.add(node.id)  # a loop (refused on save, but imports are old data) ends the walk
+        node = by_id.get(node.parent_id) if node.parent_id is not None else None
+    return False

@@ -1,0 +1,165 @@
+"""Alignment health on hand-built and generated three-level trees."""
+
+from __future__ import annotations
+
+import random
+from datetime import datetime, timedelta
+
+from bot.okr.alignment import (
+    CHECK_IN_PERIOD,
+    Gap,
+    KRPulse,
+    Level,
+    ObjectiveFacts,
+    alignment_health,
+    is_stale,
+)
+
+NOW = datetime(2026, 3, 2, 9, 0)
+
+
+def kr(
+    kr_id: str,
+    *,
+    days_since: float = 1,
+    confidence: int | None = None,
+    progress: float | None = 0.5,
+    expected: float | None = 0.5,
+    never: bool = False,
+) -> KRPulse:
+    last = NOW - timedelta(days=days_since)
+    return KRPulse(
+        id=kr_id,
+        created_at=last if never else NOW - timedelta(days=60),
+        last_check_in=None if never else last,
+        confidence=confidence,
+        progress=progress,
+        expected=expected,
+    )
+
+
+def objective(
+    oid: str,
+    level: Level,
+    parent: str | None = None,
+    *,
+    why: bool = True,
+    krs: int = 2,
+) -> ObjectiveFacts:
+    return ObjectiveFacts(
+        oid, level, parent, has_why=why, krs=tuple(kr(f"{oid}.k{i}") for i in range(krs))
+    )
+
+
+def test_a_healthy_cascade_has_no_findings_and_everything_ladders_up() -> None:
+    tree = [
+        objective("C", Level.COMPANY),
+        objective("T", Level.TEAM, "C"),
+        objective("P", Level.PERSONAL, "T"),
+    ]
+    health = alignment_health(tree, now=NOW)
+    assert health.findings == ()
+    assert (health.objectives, health.laddered, health.laddered_share) == (3, 3, 1.0)
+
+
+def test_each_gap_is_found_where_it_is_and_nowhere_else() -> None:
+    tree = [
+        objective("C1", Level.COMPANY),
+        objective("C2", Level.COMPANY, why=False),  # no why
+        objective("T1", Level.TEAM, "C1"),
+        objective("T2", Level.TEAM),  # orphan
+        objective("P1", Level.PERSONAL, "T2"),  # under an orphan: not laddered, not an orphan
+        objective("T3", Level.TEAM, "C1", krs=0),  # no KRs
+        objective("T4", Level.TEAM, "C2", krs=6),  # too many
+        ObjectiveFacts(
+            "T5",
+            Level.TEAM,
+            "C1",
+            has_why=True,
+            krs=(
+                kr("stale", days_since=15),
+                kr("never", days_since=14, never=True),
+                kr("fresh-never", days_since=3, never=True),
+                kr("sure", confidence=9, progress=0.2, expected=0.45),
+                kr("sure-on-pace", confidence=9, progress=0.4, expected=0.45),
+                kr("unsure-behind", confidence=4, progress=0.1, expected=0.5),
+            ),
+        ),
+    ]
+    health = alignment_health(tree, now=NOW)
+    found = {(f.gap, f.objective_id, f.kr_id) for f in health.findings}
+    assert found == {
+        (Gap.NO_WHY, "C2", None),
+        (Gap.ORPHAN, "T2", None),
+        (Gap.NO_KRS, "T3", None),
+        (Gap.TOO_MANY_KRS, "T4", None),
+        (Gap.TOO_MANY_KRS, "T5", None),
+        (Gap.STALE, "T5", "stale"),
+        (Gap.STALE, "T5", "never"),
+        (Gap.CONTRADICTION, "T5", "sure"),
+    }
+    contradiction = next(f for f in health.findings if f.gap is Gap.CONTRADICTION)
+    assert contradiction.amount == 25  # points behind pace
+    # laddered: C1, C2, T1, T3, T4, T5 (not T2, not P1 under it)
+    assert (health.objectives, health.laddered) == (8, 6)
+    assert health.counts[Gap.TOO_MANY_KRS] == 2
+
+
+def test_a_team_report_follows_chains_through_other_teams() -> None:
+    tree = [
+        objective("C", Level.COMPANY),
+        objective("Other", Level.TEAM, "C"),
+        objective("Mine", Level.TEAM, "Other"),
+        objective("Lost", Level.TEAM, "Gone"),  # its parent was archived: an orphan now
+    ]
+    health = alignment_health(tree, now=NOW, within=["Mine", "Lost"])
+    assert (health.objectives, health.laddered) == (2, 1)
+    assert [(f.gap, f.objective_id) for f in health.findings] == [(Gap.ORPHAN, "Lost")]
+
+
+def test_a_loop_in_old_data_ends_the_walk() -> None:
+    tree = [objective("A", Level.TEAM, "B"), objective("B", Level.TEAM, "A")]
+    assert alignment_health(tree, now=NOW).laddered == 0
+
+
+def test_stale_means_two_check_in_periods_without_news() -> None:
+    edge = 2 * CHECK_IN_PERIOD
+    assert is_stale(kr("k", days_since=edge.days), now=NOW)
+    assert not is_stale(kr("k", days_since=edge.days - 0.5), now=NOW)
+    assert is_stale(kr("k", days_since=edge.days, never=True), now=NOW)
+
+
+def test_counts_on_a_generated_three_level_tree_with_known_orphans() -> None:
+    rng = random.Random(20261204)
+    tree: list[ObjectiveFacts] = []
+    orphans: set[str] = set()
+    under_orphans: set[str] = set()
+    companies = [objective(f"C{i}", Level.COMPANY) for i in range(5)]
+    tree += companies
+    teams: list[str] = []
+    for i in range(60):
+        oid = f"T{i}"
+        if rng.random() < 0.15:
+            orphans.add(oid)
+            tree.append(objective(oid, Level.TEAM))
+        else:
+            tree.append(objective(oid, Level.TEAM, rng.choice(companies).id))
+        teams.append(oid)
+    for i in range(300):
+        oid = f"P{i}"
+        if rng.random() < 0.1:
+            orphans.add(oid)
+            tree.append(objective(oid, Level.PERSONAL))
+            continue
+        parent = rng.choice(teams)
+        if parent in orphans:
+            under_orphans.add(oid)
+        tree.append(objective(oid, Level.PERSONAL, parent))
+    rng.shuffle(tree)  # the report does not depend on the order rows come in
+
+    health = alignment_health(tree, now=NOW)
+    assert {f.objective_id for f in health.findings if f.gap is Gap.ORPHAN} == orphans
+    assert health.counts == {Gap.ORPHAN: len(orphans)}
+    assert health.objectives == 365
+    assert health.laddered == 365 - len(orphans) - len(under_orphans)
+    assert orphans and under_orphans  # the seed makes both kinds
