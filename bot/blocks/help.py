@@ -17,6 +17,11 @@ COMMANDS: list[tuple[str, str, str]] = [
         "/okr mine",
     ),
     (
+        "health",
+        "Where alignment breaks: orphans, missing whys, stale or contradictory KRs, with fixes",
+        "/okr health · /okr health Platform",
+    ),
+    (
         "checkin",
         "Check in on all your key results now; admins: send this week's prompts now",
         "/okr checkin · /okr checkin send",

@@ -29,6 +29,7 @@ OBJECTIVE_MENU_ACTION = "objective_menu"
 CHECKIN_KR_ACTION = "checkin_kr"
 CHECKIN_OBJECTIVE_ACTION = "checkin_objective"
 EDIT_OBJECTIVE_ACTION = "edit_objective"
+ALIGN_OBJECTIVE_ACTION = "align_objective"
 NEW_OBJECTIVE_ACTION = "new_objective"
 INDENT = "\u2003"
 # Interactive elements repeat per objective/KR; each gets `<action>:<id>` so action_ids stay

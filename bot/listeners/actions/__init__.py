@@ -24,6 +24,7 @@ from bot.blocks.objective_modal import (
     draft_from_state,
 )
 from bot.blocks.tree import (
+    ALIGN_OBJECTIVE_ACTION,
     CHECKIN_KR_ACTION,
     CHECKIN_OBJECTIVE_ACTION,
     EDIT_OBJECTIVE_ACTION,
@@ -36,7 +37,11 @@ from bot.services.okrs import PermissionDenied
 from storage.errors import NotFound
 
 log = logging.getLogger(__name__)
-BUTTON_VERBS = {EDIT_OBJECTIVE_ACTION: "edit", CHECKIN_OBJECTIVE_ACTION: "checkin"}
+BUTTON_VERBS = {
+    EDIT_OBJECTIVE_ACTION: "edit",
+    CHECKIN_OBJECTIVE_ACTION: "checkin",
+    ALIGN_OBJECTIVE_ACTION: "align",
+}
 
 
 def register(app: App, deps: Deps) -> None:
@@ -96,6 +101,7 @@ def register(app: App, deps: Deps) -> None:
     @before_answer(
         app.action(_per_item(EDIT_OBJECTIVE_ACTION)),
         app.action(_per_item(CHECKIN_OBJECTIVE_ACTION)),
+        app.action(_per_item(ALIGN_OBJECTIVE_ACTION)),
     )
     def objective_button(
         ack: Ack, body: dict, context: dict, client: WebClient, respond: Respond

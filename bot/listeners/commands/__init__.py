@@ -13,6 +13,7 @@ from slack_sdk import WebClient
 
 from bot.blocks.admin import build_cycle_reply, build_team_reply
 from bot.blocks.dialogs import build_checkin_modal
+from bot.blocks.health import build_health_message
 from bot.blocks.help import SUBCOMMANDS, build_help
 from bot.blocks.messages import build_error, build_notice, build_refusal
 from bot.blocks.objective_modal import build_objective_modal
@@ -21,7 +22,7 @@ from bot.blocks.text import escape, unescape
 from bot.blocks.tree import build_mine_message, build_status_message
 from bot.listeners import SLACK_FAILURES, Deps, heard, slack_failure, workspace_of
 from bot.listeners.commands.export import export_okrs
-from bot.services import admin
+from bot.services import admin, alignment
 from bot.services import settings as settings_service
 from bot.services.okrs import PermissionDenied
 from storage.errors import NotFound, Refused
@@ -171,6 +172,25 @@ def _status_reply(call: Call) -> dict:
     return {"response_type": "in_channel", **message}
 
 
+def _health(call: Call) -> None:
+    call.reply(_health_reply)
+
+
+def _health_reply(call: Call) -> dict:
+    """Only the person asking sees it: a list of who has what to fix."""
+    found = alignment.alignment_report(
+        call.deps.okrs.engine,
+        workspace_id=call.workspace_id,
+        channel_id=call.channel_id,
+        argument=call.rest,
+        now=call.deps.clock(),
+    )
+    if isinstance(found, alignment.UnknownTeam):
+        known = f" Teams: {', '.join(found.teams)}." if found.teams else " There are no teams yet."
+        return build_notice(escape(f"No team called “{found.name}”.{known} Try `/okr health`."))
+    return build_health_message(found)
+
+
 def _mine(call: Call) -> None:
     call.reply(_mine_reply)
 
@@ -318,6 +338,7 @@ HANDLERS: dict[str, Handler] = {
     "new": _new,
     "create": _new,
     "status": _status,
+    "health": _health,
     "mine": _mine,
     "checkin": _checkin,
     "check-in": _checkin,

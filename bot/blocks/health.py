@@ -1,0 +1,129 @@
+"""`/okr health`: where alignment breaks, one objective at a time, each with the button that fixes it."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from bot.blocks.text import escape, mrkdwn, plain, truncate, user
+from bot.blocks.tree import (
+    ALIGN_OBJECTIVE_ACTION,
+    CHECKIN_OBJECTIVE_ACTION,
+    EDIT_OBJECTIVE_ACTION,
+)
+from bot.okr.alignment import Gap
+from bot.services.alignment import GAP_ORDER, AlignmentReport, GapItem
+
+# Two blocks per objective (what is wrong, the buttons): well inside Slack's 50 per message.
+MAX_OBJECTIVES_SHOWN = 20
+TITLE_MAX = 120
+
+GAP_NAMES = {  # for the summary line: (one, many)
+    Gap.ORPHAN: ("orphan", "orphans"),
+    Gap.NO_WHY: ("company objective without a why", "company objectives without a why"),
+    Gap.NO_KRS: ("objective without key results", "objectives without key results"),
+    Gap.TOO_MANY_KRS: ("objective with more than 5 KRs", "objectives with more than 5 KRs"),
+    Gap.STALE: ("stale KR", "stale KRs"),
+    Gap.CONTRADICTION: ("confident but behind", "confident but behind"),
+}
+
+
+def summary_line(report: AlignmentReport) -> str:
+    """One line for status, Home and the digest as well: the share that ladders up, the gaps."""
+    if not report.objectives:
+        return "No objectives in the open cycles yet."
+    share = report.laddered_share or 0.0
+    line = (
+        f"🪜 {report.laddered} of {report.objectives} objectives ({round(share * 100)}%) "
+        "ladder up to a company objective"
+    )
+    gaps = [
+        f"{n} {GAP_NAMES[gap][0 if n == 1 else 1]}"
+        for gap in GAP_ORDER
+        if (n := report.counts.get(gap, 0))
+    ]
+    return line + (" · " + " · ".join(gaps) if gaps else " · no gaps")
+
+
+def _objective_text(items: list[GapItem]) -> str:
+    first = items[0]
+    lines = [f"*{escape(truncate(first.objective_title, TITLE_MAX))}* · {user(first.owner_id)}"]
+    for item in items:
+        if item.gap is Gap.ORPHAN:
+            lines.append("🧭 Ladders up to nothing: align it to the objective it serves.")
+        elif item.gap is Gap.NO_WHY:
+            lines.append("✍️ Says no why: which part of the vision or mission does it serve?")
+        elif item.gap is Gap.NO_KRS:
+            lines.append("📏 No key results: nothing measures it yet.")
+        elif item.gap is Gap.TOO_MANY_KRS:
+            lines.append(f"🎯 {item.amount:.0f} key results: keep the five that matter most.")
+        elif item.gap is Gap.STALE:
+            lines.append(
+                f"💤 “{escape(truncate(item.kr_title or '', TITLE_MAX))}”: no check-in for "
+                f"{item.amount:.0f} days ({user(item.owner_id)})."
+            )
+        elif item.gap is Gap.CONTRADICTION:
+            lines.append(
+                f"🤔 “{escape(truncate(item.kr_title or '', TITLE_MAX))}”: confidence is high "
+                f"but it is {item.amount:.0f} points behind pace."
+            )
+    return "\n".join(lines)
+
+
+def _buttons(objective_id: int, gaps: set[Gap]) -> list[dict]:
+    buttons: list[tuple[str, str]] = []
+    if Gap.ORPHAN in gaps:
+        buttons.append(("🪜 Align", ALIGN_OBJECTIVE_ACTION))
+    if gaps & {Gap.NO_WHY, Gap.NO_KRS, Gap.TOO_MANY_KRS}:
+        buttons.append(("✏️ Edit", EDIT_OBJECTIVE_ACTION))
+    if gaps & {Gap.STALE, Gap.CONTRADICTION}:
+        buttons.append(("✅ Check in", CHECKIN_OBJECTIVE_ACTION))
+    return [
+        {
+            "type": "button",
+            "text": plain(label, 75),
+            "action_id": f"{action}:{objective_id}",
+            "value": str(objective_id),
+        }
+        for label, action in buttons
+    ]
+
+
+def build_health_message(report: AlignmentReport) -> dict:
+    title = f"Alignment health · {report.scope}"
+    summary = summary_line(report)
+    blocks: list[dict] = [
+        {"type": "header", "text": plain(title, 150)},
+        {"type": "section", "text": mrkdwn(escape(summary))},
+    ]
+    by_objective: dict[int, list[GapItem]] = defaultdict(list)
+    for item in report.items:  # already in GAP_ORDER: the worst gap decides the order
+        by_objective[item.objective_id].append(item)
+    for objective_id, items in list(by_objective.items())[:MAX_OBJECTIVES_SHOWN]:
+        blocks.append({"type": "section", "text": mrkdwn(_objective_text(items))})
+        blocks.append(
+            {
+                "type": "actions",
+                "block_id": f"health:{objective_id}",
+                "elements": _buttons(objective_id, {i.gap for i in items}),
+            }
+        )
+    hidden = len(by_objective) - MAX_OBJECTIVES_SHOWN
+    if hidden > 0:
+        blocks.append(
+            {
+                "type": "context",
+                "elements": [
+                    mrkdwn(
+                        f"…and {hidden} more objectives with gaps. Fix these first, or ask per team: `/okr health <team>`."
+                    )
+                ],
+            }
+        )
+    if report.objectives and not report.items:
+        blocks.append(
+            {
+                "type": "context",
+                "elements": [mrkdwn("✅ Every objective ladders up, says why, and is measured.")],
+            }
+        )
+    return {"text": f"{title}: {summary}", "blocks": blocks}

@@ -1,0 +1,146 @@
+"""Alignment health of a workspace or a team, for `/okr health`: every gap, and who can fix it."""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.engine import Engine
+
+from bot.okr.alignment import Gap, KRPulse, Level, ObjectiveFacts, alignment_health
+from storage import teams as team_store
+from storage.db import session_scope
+from storage.models import KeyResult, Objective, Team
+from storage.tree import LoadedTree, load_tree
+from storage.workspaces import workspace_exists
+
+# The order gaps are listed in: what breaks the cascade first, then what blurs the signal.
+GAP_ORDER = (
+    Gap.ORPHAN,
+    Gap.NO_WHY,
+    Gap.NO_KRS,
+    Gap.TOO_MANY_KRS,
+    Gap.STALE,
+    Gap.CONTRADICTION,
+)
+
+
+@dataclass(frozen=True)
+class GapItem:
+    gap: Gap
+    objective_id: int
+    objective_title: str
+    owner_id: str  # the objective's owner, or the KR's for a KR gap
+    kr_id: int | None = None
+    kr_title: str | None = None
+    amount: float | None = None  # days without news, points behind pace, number of KRs
+
+
+@dataclass(frozen=True)
+class AlignmentReport:
+    scope: str  # "Platform", "the company"
+    objectives: int
+    laddered: int
+    counts: dict[Gap, int]
+    items: list[GapItem]  # in GAP_ORDER
+
+    @property
+    def laddered_share(self) -> float | None:
+        return self.laddered / self.objectives if self.objectives else None
+
+
+@dataclass(frozen=True)
+class UnknownTeam:
+    name: str
+    teams: list[str]
+
+
+def alignment_report(
+    engine: Engine, *, workspace_id: str, channel_id: str, argument: str, now: datetime
+) -> AlignmentReport | UnknownTeam:
+    """The report on the open cycles' objectives: of the team named in `argument`, else of the
+    channel's team, else ("all", or a channel linked to no team) of the whole company."""
+    argument = " ".join(argument.split())
+    company = argument.casefold() in ("all", "company", "everything")
+    with session_scope(engine, read_only=True) as session:
+        if not workspace_exists(session=session, workspace_id=workspace_id):
+            return AlignmentReport("the company", 0, 0, {}, [])
+        team: Team | None = None
+        if argument and not company:
+            team = team_store.find_team(session=session, workspace_id=workspace_id, name=argument)
+            if team is None:
+                names = [
+                    t.name
+                    for t in team_store.list_teams(session=session, workspace_id=workspace_id)
+                ]
+                return UnknownTeam(argument, names)
+        elif not company:
+            team = team_store.team_for_channel(
+                session=session, workspace_id=workspace_id, channel_id=channel_id
+            )
+        # Every open objective: a team's chain is followed through other teams' objectives.
+        tree = load_tree(session=session, workspace_id=workspace_id, today=now.date())
+        if team is None:
+            return report_of(tree, scope="the company", within=None, now=now)
+        within = [_stored(o.id) for o in tree.objectives if o.team_id == team.id]
+        return report_of(tree, scope=team.name, within=within, now=now)
+
+
+def report_of(
+    tree: LoadedTree, *, scope: str, within: list[int] | None, now: datetime
+) -> AlignmentReport:
+    facts = [
+        ObjectiveFacts(
+            id=o.id,
+            # TODO(levels): an explicit level column; until then no team = company.
+            level=Level.TEAM if o.team_id is not None else Level.COMPANY,
+            parent_id=o.parent_id,
+            has_why=bool((o.description or "").strip()),
+            krs=tuple(
+                KRPulse(
+                    id=kr.id,
+                    created_at=kr.created_at,
+                    last_check_in=kr.last_checkin_at,
+                    confidence=kr.confidence,
+                    progress=tree.health.krs[kr.id].progress,
+                    expected=tree.health.krs[kr.id].expected,
+                )
+                for kr in tree.krs_of(o.id)
+            ),
+        )
+        for o in tree.objectives
+        if o.id is not None
+    ]
+    health = alignment_health(facts, now=now, within=within)
+    objectives: dict[Hashable, Objective] = {o.id: o for o in tree.objectives}
+    key_results: dict[Hashable, KeyResult] = {kr.id: kr for kr in tree.key_results}
+    items: list[GapItem] = []
+    for f in health.findings:
+        objective = objectives[f.objective_id]
+        kr = None if f.kr_id is None else key_results[f.kr_id]
+        items.append(
+            GapItem(
+                gap=f.gap,
+                objective_id=_stored(objective.id),
+                objective_title=objective.title,
+                owner_id=objective.owner_id if kr is None else kr.owner_id,
+                kr_id=None if kr is None else _stored(kr.id),
+                kr_title=None if kr is None else kr.title,
+                amount=f.amount,
+            )
+        )
+    items.sort(key=lambda i: GAP_ORDER.index(i.gap))
+    return AlignmentReport(
+        scope=scope,
+        objectives=health.objectives,
+        laddered=health.laddered,
+        counts=dict(health.counts),
+        items=items,
+    )
+
+
+def _stored(row_id: int | None) -> int:
+    """The id of a row read from the database (never None there)."""
+    assert row_id is not None
+    return row_id
