@@ -722,14 +722,34 @@ def test_ceiling_answers_429_with_a_sufficient_retry_after(
     assert standin.ratelimited_count() == 2
 
 
-def test_latency_is_added_without_busy_waiting(standin: SlackStandIn, client: WebClient) -> None:
+class _RecordedWaits:
+    """The stand-in's stop event, recording how long each wait on it was asked to last."""
+
+    def __init__(self, event: threading.Event) -> None:
+        self.event, self.waits = event, []  # type: ignore[var-annotated]
+
+    def wait(self, timeout: float | None = None) -> bool:
+        self.waits.append(timeout)
+        return self.event.wait(timeout)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.event, name)
+
+
+def test_latency_is_added_without_busy_waiting(
+    standin: SlackStandIn, client: WebClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # What is checked is what the stand-in asked for (a wait on an event, only for the method
+    # given a latency), not wall-clock time, which a busy machine stretches.
+    waits = _RecordedWaits(standin._stop)
+    monkeypatch.setattr(standin, "_stop", waits)
     standin.set_latency("auth.test", 0.05)
     started = time.perf_counter()
     client.auth_test()
-    assert time.perf_counter() - started >= 0.05
-    started = time.perf_counter()
+    assert time.perf_counter() - started >= 0.05  # a lower bound holds on any machine
+    assert waits.waits == [0.05]
     client.team_info()
-    assert time.perf_counter() - started < 0.05
+    assert waits.waits == [0.05]  # no latency for other methods
 
 
 def test_response_url_accepts_five_posts_then_refuses(
