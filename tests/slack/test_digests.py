@@ -291,3 +291,60 @@ def test_latest_check_ins_before_is_one_statement(session: Session, count_statem
             != []
         )
     assert counter.count == 1
+
+
+def test_a_blocker_typed_once_in_the_modal_shows_once_in_the_digest(ladder: Ladder) -> None:
+    """Over Slack's own path: the prompt, the check-in modal (how to answer said once, not
+    under every KR), a blocker typed once for five KRs, then Friday's digest."""
+    monday = THIS_WEEK
+    ladder.clock.now = at_utc(date(2026, 1, 5), 12)
+    with Session(ladder.engine, expire_on_commit=False) as session:
+        reference_company(session, workspace_id=ACME, owner_id=CEO, now=ladder.clock.now)
+        update_workspace(
+            session=session,
+            workspace_id=ACME,
+            default_timezone="America/New_York",
+            digest_weekday=4,
+            checkin_time=time(10, 0),
+            digest_channel=COMPANY_CHANNEL,
+        )
+        session.commit()
+    ladder.clock.now = at_utc(monday, 15, 0)  # 10:00 in New York, the CEO's timezone
+    run = sender(ladder)
+    run.run()
+    [prompt_call] = [
+        c for c in ladder.standin.calls("chat.postMessage") if c.args["channel"] == CEO
+    ]
+    prompt = prompt_call.response["message"]
+    ladder.acme.block_action(user_id=CEO, action_id="prompt_checkin", message=prompt)
+    [opened] = ladder.standin.wait_for("views.open")
+    view = opened.response["view"]
+    hints = [b.get("hint", {}).get("text", "") for b in view["blocks"]]
+    assert not any("nothing moved" in h for h in hints)  # no hint repeated under every KR
+    assert str(view["blocks"]).count("leave the rest as it is") == 1
+    with Session(ladder.engine) as session:
+        krs = session.exec(
+            select(KeyResult).where(KeyResult.owner_id == CEO).order_by(KeyResult.id)
+        ).all()
+    assert len(krs) == 5
+    [value_input] = [b for b in view["blocks"] if b.get("block_id") == f"value:{krs[0].id}"]
+    values = {
+        f"value:{krs[0].id}": {value_input["element"]["action_id"]: "250k"},
+        "blocker": {"blocker": BLOCKER},
+    }
+    ladder.clock.advance(minutes=5)
+    answer = ladder.acme.view_submission(view, user_id=CEO, values=values)
+    assert answer.status_code == 200 and answer.text == ""
+    ladder.standin.wait_for("chat.update")
+
+    ladder.clock.now = at_utc(FRIDAY, 15, 0)
+    run.run()
+    [post] = posts_to(ladder, COMPANY_CHANNEL)
+    text = message_text(post)
+    assert text.count("Waiting for the load balancer") == 1  # not once per KR
+    assert "• ceo: “Waiting for the load balancer &lt;!channel&gt;”\n" in text
+    assert "1 blocker" in post.args["text"]
+    assert "Everyone has checked in" in text
+    # First check-ins: one on pace is no slip; one six weeks behind is news, said as such.
+    assert "Achieve 1 million active users within six months* is now" not in text
+    assert "*Reduce latency to under 100 milliseconds* is now off track (was not started)" in text
