@@ -70,6 +70,11 @@ def test_reference_company_round_trip(ladder: Ladder) -> None:
     [dm] = standin.wait_for("chat.postMessage")
     assert dm.response["channel"] == dm_channel_id(CEO)
     assert PLATFORM in dm.args["text"]
+    # Just written, six weeks into the cycle: not started (neutral), not "🔴 off track", and
+    # no KR is red either.
+    confirmation = str(dm.args["blocks"])
+    assert "⚪ not started" in confirmation
+    assert not any(red in confirmation for red in ("🔴", "🟥", "off track"))
 
     # Objective 2: two KRs.
     view = open_new_objective(ladder, SUPPORT)
