@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections import Counter
+from typing import TYPE_CHECKING
+
 from bot.blocks.messages import build_error, build_notice
-from bot.blocks.text import GRADE_ICON, escape, mrkdwn, plain
+from bot.blocks.text import GRADE_ICON, escape, mrkdwn, plain, truncate
 from bot.blocks.tree import INDENT
-from bot.okr.grading import grade_band
+from bot.okr.grading import grade_band, grade_objective
+from bot.okr.kinds import GradeBand
 from bot.services.admin import (
     CycleClosed,
     CycleCreated,
@@ -15,6 +19,11 @@ from bot.services.admin import (
     TeamOutcome,
     Unrecognized,
 )
+
+if TYPE_CHECKING:
+    from storage.tree import LoadedTree
+
+SECTION_LIMIT = 3000
 
 # Placeholders are written &lt;…&gt;: a bare <name> in mrkdwn is a link to "name".
 TEAM_USAGE = (
@@ -83,31 +92,76 @@ def build_cycle_reply(outcome: CycleOutcome) -> dict:
     return build_cycle_grades(outcome)
 
 
+GRADE_KR_TITLE = 48  # characters of a KR's title on the grades post's compact KR line
+GRADE_LEGEND = (
+    "🟢 0.7 or more · 🟡 0.4–0.69 · 🔴 under 0.4 · for ambitious OKRs 0.6–0.7 is the sweet "
+    "spot: 1.0 every time means the targets were too easy."
+)
+
+
+def grade_summary(tree: LoadedTree) -> tuple[float | None, str]:
+    """The average grade (weighted by objective weight, as a roll-up is) and the line that
+    opens the grades post."""
+    graded = [(o.grade, o.weight) for o in tree.objectives if o.grade is not None]
+    average = grade_objective(graded)
+    if average is None:
+        return None, "No objective had key results to grade."
+    bands = Counter(grade_band(g) for g, _ in graded)
+    n = len(graded)
+    counts = " · ".join(f"{GRADE_ICON[b]} {bands[b]}" for b in GradeBand if bands[b])
+    return average, (
+        f"{GRADE_ICON[grade_band(average)]} *Average grade {average}* across {n} "
+        f"objective{'s' if n != 1 else ''} · {counts}"
+    )
+
+
+def _short(title: str) -> str:
+    if len(title) <= GRADE_KR_TITLE:
+        return title
+    return title[: GRADE_KR_TITLE - 1].rstrip() + "…"
+
+
+def _grade(grade: float | None) -> str:
+    return "—" if grade is None else str(grade)
+
+
 def build_cycle_grades(outcome: CycleClosed, *, limit: int = 45) -> dict:
+    """The grades post: the average first, then one line per objective with its KRs' grades
+    on one compact line under it, packed into as few sections as Slack allows."""
     tree = outcome.graded
+    average, summary = grade_summary(tree)
     blocks: list[dict] = [
-        {"type": "header", "text": plain(f"{outcome.cycle.name} is closed · grades", 150)}
+        {"type": "header", "text": plain(f"{outcome.cycle.name} is closed · grades", 150)},
+        {"type": "section", "text": mrkdwn(summary)},
     ]
-    for objective, depth in tree.walk()[:limit]:
+    entries: list[str] = []
+    walk = tree.walk()
+    for objective, depth in walk[:limit]:
         grade = objective.grade
         icon = GRADE_ICON[grade_band(grade)] if grade is not None else "⚪"
-        lines = [
-            f"{INDENT * depth}{icon} *{grade if grade is not None else '—'}*  "
-            f"{escape(objective.title)}"
+        entry = f"{INDENT * depth}{icon} *{_grade(grade)}*  {escape(objective.title)}"
+        krs = [
+            f"{GRADE_ICON[grade_band(kr.grade)] if kr.grade is not None else '⚪'} "
+            f"{_grade(kr.grade)} {escape(_short(kr.title))}"
+            for kr in tree.krs_of(objective.id)
         ]
-        for kr in tree.krs_of(objective.id):
-            kr_icon = GRADE_ICON[grade_band(kr.grade)] if kr.grade is not None else "⚪"
-            lines.append(f"{INDENT * (depth + 1)}{kr_icon} {kr.grade} · {escape(kr.title)}")
-        blocks.append({"type": "section", "text": mrkdwn("\n".join(lines))})
-    blocks.append(
-        {
-            "type": "context",
-            "elements": [
-                mrkdwn(
-                    "0.7 or more is green, 0.4–0.69 yellow, under 0.4 red. For ambitious OKRs 0.6–0.7 is "
-                    "the sweet spot: 1.0 every time means the targets were too easy."
-                )
-            ],
-        }
-    )
-    return {"text": f"{escape(outcome.cycle.name)} is closed: grades", "blocks": blocks}
+        if krs:
+            entry += f"\n{INDENT * (depth + 1)}" + " · ".join(krs)
+        entries.append(entry)
+    if len(walk) > limit:
+        entries.append(f"…and {len(walk) - limit} more objectives: see Home")
+    text = ""
+    for entry in entries:
+        entry = truncate(entry, SECTION_LIMIT)
+        if text and len(text) + 1 + len(entry) > SECTION_LIMIT:
+            blocks.append({"type": "section", "text": mrkdwn(text)})
+            text = entry
+        else:
+            text = f"{text}\n{entry}" if text else entry
+    if text:
+        blocks.append({"type": "section", "text": mrkdwn(text)})
+    blocks.append({"type": "context", "elements": [mrkdwn(GRADE_LEGEND)]})
+    fallback = f"{escape(outcome.cycle.name)} is closed: grades"
+    if average is not None:
+        fallback += f", average {average}"
+    return {"text": fallback, "blocks": blocks}

@@ -29,8 +29,16 @@ def _option(value: str, label: str) -> dict:
 
 
 def build_checkin_modal(*, krs: list[tuple[KeyResult, Objective]], origin: dict) -> dict:
-    """One modal for all the KRs: new value, confidence, then one note and one blocker."""
-    blocks: list[dict] = []
+    """One modal for all the KRs: new value, confidence, then one note and one blocker.
+
+    How to answer is said once, at the top, not under every KR."""
+    blocks: list[dict] = [
+        {
+            "type": "context",
+            "block_id": "how_to",
+            "elements": [mrkdwn("Change what moved; leave the rest as it is.")],
+        }
+    ]
     for kr, objective in krs[:CHECKIN_MAX_KRS]:
         kind = KRKind(kr.kind)
         values = kr_values(
@@ -69,7 +77,6 @@ def build_checkin_modal(*, krs: list[tuple[KeyResult, Objective]], origin: dict)
                 "type": "input",
                 "block_id": f"value:{kr.id}",
                 "label": plain("Now at"),
-                "hint": plain("Leave it as it is if nothing moved."),
                 "optional": True,  # empty keeps the current value
                 "element": element,
             }
@@ -94,7 +101,11 @@ def build_checkin_modal(*, krs: list[tuple[KeyResult, Objective]], origin: dict)
     blocks.append({"type": "divider"})
     for name, label, placeholder in (
         ("note", "Note", "What moved, what you learned"),
-        ("blocker", "Blocker", "Anything in your way? Your team sees it in the digest."),
+        (
+            "blocker",
+            "Blocker",
+            "Anything in your way? Your team sees it once in the digest, with your name.",
+        ),
     ):
         blocks.append(
             {

@@ -1,12 +1,14 @@
 """The team digest posted to channels on the digest day: a pure builder over plain data.
 
-Mentions (`<@U…>`) appear only when the workspace turned digest mentions on; otherwise the
-digest names nobody and only counts who has not checked in. All user text is escaped.
+Read at a glance: objectives that moved come first, biggest change first, each with its
+status dot; objectives that did not move are folded into one count. A blocker shows once,
+attributed to the person who typed it. People are shown by display name; mentions (`<@U…>`,
+which notify) only when the workspace turned digest mentions on. All user text is escaped.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -20,12 +22,28 @@ MAX_OBJECTIVES, MAX_TURNS, MAX_BLOCKERS, MAX_MENTIONS = 40, 20, 20, 100
 BLOCKER_SHOWN = 300  # characters of a blocker's text in the digest
 
 
+def _points(before: float, now: float) -> int:
+    return round(now * 100) - round(before * 100)
+
+
 @dataclass(frozen=True)
 class ObjectiveChange:
     title: str
     before: float | None  # progress at the end of the previous period; None = new since
     now: float | None  # None = nothing to measure
     depth: int = 0
+    status: Status | None = None  # its status now; None = no key results
+
+    @property
+    def points(self) -> int | None:
+        """The change in points of the shown (rounded) percentages; None = new or unmeasured."""
+        if self.before is None or self.now is None:
+            return None
+        return _points(self.before, self.now)
+
+    @property
+    def moved(self) -> bool:
+        return self.points != 0
 
 
 @dataclass(frozen=True)
@@ -41,9 +59,11 @@ class StatusTurn:
 
 @dataclass(frozen=True)
 class BlockerNote:
+    """A blocker as the person typed it: once per check-in, however many KRs it covered."""
+
     author_id: str
-    kr_title: str
     text: str
+    kr_title: str | None = None  # the one KR it was typed for; None = the whole check-in
 
 
 @dataclass(frozen=True)
@@ -56,6 +76,16 @@ class TeamDigest:
     missing: Sequence[str] = field(default_factory=tuple)  # user ids, sorted
     mentions: bool = False
     company: bool = False  # the whole company (the workspace's digest channel)
+    names: Mapping[str, str] = field(default_factory=dict)  # user id -> display name
+
+
+def _person(user_id: str, digest: TeamDigest) -> str | None:
+    """A person as the digest shows them: a mention when the workspace wants pings, else
+    their display name (escaped); None when no name is known and mentions are off."""
+    if digest.mentions:
+        return user(user_id)
+    name = digest.names.get(user_id)
+    return escape(name) if name else None
 
 
 def progress_change(before: float | None, now: float | None) -> str:
@@ -64,7 +94,7 @@ def progress_change(before: float | None, now: float | None) -> str:
         return "—"
     if before is None:
         return f"{percent(now)} (new)"
-    delta = round(now * 100) - round(before * 100)
+    delta = _points(before, now)
     sign = f"+{delta}" if delta > 0 else str(delta) if delta < 0 else "±0"
     return f"{percent(before)} → {percent(now)} ({sign})"
 
@@ -90,38 +120,69 @@ def _capped(lines: list[str], cap: int, what: str) -> list[str]:
     return [*lines[:cap], f"…and {len(lines) - cap} more {what}"]
 
 
+def _dot(status: Status | None) -> str:
+    return "⚪" if status is None else STATUS_ICON[status]
+
+
 def _objective_line(change: ObjectiveChange) -> str:
-    lead = INDENT * change.depth + ("↳ " if change.depth else "• ")
-    return f"{lead}*{escape(change.title)}* {progress_change(change.before, change.now)}"
+    return (
+        f"{_dot(change.status)} *{escape(change.title)}* "
+        f"{progress_change(change.before, change.now)}"
+    )
 
 
-def _turn_line(turn: StatusTurn, mentions: bool) -> str:
+def movers_first(changes: Sequence[ObjectiveChange]) -> list[ObjectiveChange]:
+    """The objectives that moved, biggest change first (new ones after, in tree order)."""
+    moved = [c for c in changes if c.moved]
+    return sorted(moved, key=lambda c: (c.points is None, -abs(c.points or 0)))
+
+
+def _flat_line(flat: Sequence[ObjectiveChange]) -> str:
+    """The objectives that did not move, folded into one count with their status dots."""
+    counts: dict[str, int] = {}
+    for change in flat:
+        counts[_dot(change.status)] = counts.get(_dot(change.status), 0) + 1
+    dots = " ".join(f"{dot} {counts[dot]}" for dot in ("🔴", "🟡", "🟢", "⚪") if dot in counts)
+    n = len(flat)
+    return f"➖ {n} objective{'s' if n != 1 else ''} did not move · {dots}"
+
+
+def _turn_line(turn: StatusTurn, digest: TeamDigest) -> str:
     line = (
         f"• {STATUS_ICON[turn.now]} *{escape(turn.kr_title)}* is now {turn.now.label} "
         f"(was {turn.before.label}) · _{escape(turn.objective_title)}_"
     )
-    return f"{line} · {user(turn.owner_id)}" if mentions else line
+    owner = _person(turn.owner_id, digest)
+    return f"{line} · {owner}" if owner else line
 
 
-def _blocker_line(note: BlockerNote, mentions: bool) -> str:
+def _blocker_line(note: BlockerNote, digest: TeamDigest) -> str:
     text = escape(truncate(note.text.replace("\n", " "), BLOCKER_SHOWN))
-    line = f"• “{text}” — on *{escape(note.kr_title)}*"
-    return f"{line} · {user(note.author_id)}" if mentions else line
+    author = _person(note.author_id, digest) or "someone"
+    on = f" (on *{escape(note.kr_title)}*)" if note.kr_title else ""
+    return f"• {author}: “{text}”{on}"
 
 
 def _people(n: int) -> str:
     return "1 person hasn't" if n == 1 else f"{n} people haven't"
 
 
-def _missing_text(missing: Sequence[str], mentions: bool) -> str:
+def _missing_text(digest: TeamDigest) -> str:
+    missing = digest.missing
     if not missing:
         return "✅ *Everyone has checked in.*"
-    head = f"⏳ *{_people(len(missing))} checked in yet.*"
-    if not mentions:
-        return head
-    shown = [user(u) for u in missing[:MAX_MENTIONS]]
-    more = f" and {len(missing) - MAX_MENTIONS} more" if len(missing) > MAX_MENTIONS else ""
-    return f"{head}\n{', '.join(shown)}{more}"
+    head = f"⏳ *{_people(len(missing))} checked in yet:*"
+    # Mentions, or names sorted as people read them; those without a known name are counted.
+    shown = [p for p in (_person(u, digest) for u in missing) if p]
+    if not digest.mentions:
+        shown.sort(key=str.casefold)
+    unnamed = len(missing) - len(shown)
+    listed = shown[:MAX_MENTIONS]
+    more = len(shown) - len(listed) + unnamed
+    if not listed:
+        return head.removesuffix(":*") + ".*"
+    tail = f" and {more} more" if more else ""
+    return f"{head} {', '.join(listed)}{tail}"
 
 
 def build_team_digest(digest: TeamDigest) -> dict:
@@ -140,25 +201,23 @@ def build_team_digest(digest: TeamDigest) -> dict:
         },
     ]
     if digest.objectives:
-        lines = _capped(
-            [_objective_line(c) for c in digest.objectives], MAX_OBJECTIVES, "objectives"
-        )
+        movers = movers_first(digest.objectives)
+        flat = [c for c in digest.objectives if not c.moved]
+        lines = _capped([_objective_line(c) for c in movers], MAX_OBJECTIVES, "objectives")
+        if flat:
+            lines.append(_flat_line(flat))
         blocks += _packed("*📈 Progress*", lines)
     else:
         blocks.append({"type": "section", "text": mrkdwn("No objectives in the running cycle.")})
     if digest.turned:
-        lines = _capped(
-            [_turn_line(t, digest.mentions) for t in digest.turned], MAX_TURNS, "key results"
-        )
+        lines = _capped([_turn_line(t, digest) for t in digest.turned], MAX_TURNS, "key results")
         blocks += _packed("*⚠️ Slipped since last period*", lines)
     if digest.blockers:
         lines = _capped(
-            [_blocker_line(b, digest.mentions) for b in digest.blockers], MAX_BLOCKERS, "blockers"
+            [_blocker_line(b, digest) for b in digest.blockers], MAX_BLOCKERS, "blockers"
         )
         blocks += _packed("*🚧 Blockers*", lines)
-    blocks.append(
-        {"type": "section", "text": mrkdwn(_missing_text(digest.missing, digest.mentions))}
-    )
+    blocks.append({"type": "section", "text": mrkdwn(_missing_text(digest))})
     more = "`/okr status all`" if digest.company else "`/okr status` in this channel"
     blocks.append({"type": "context", "elements": [mrkdwn(f"The whole picture: {more}")]})
     if len(blocks) > MESSAGE_BLOCKS:

@@ -7,7 +7,13 @@ from datetime import datetime
 from bot.okr.kinds import GradeBand, KRKind, Status, UnitKind
 from bot.okr.numbers import format_value
 
-STATUS_ICON = {Status.ON_TRACK: "🟢", Status.AT_RISK: "🟡", Status.OFF_TRACK: "🔴"}
+# Not started (no check-in yet) is neutral: white, never a colour that says failing.
+STATUS_ICON = {
+    Status.NOT_STARTED: "⚪",
+    Status.ON_TRACK: "🟢",
+    Status.AT_RISK: "🟡",
+    Status.OFF_TRACK: "🔴",
+}
 GRADE_ICON = {GradeBand.GREEN: "🟢", GradeBand.YELLOW: "🟡", GradeBand.RED: "🔴"}
 
 

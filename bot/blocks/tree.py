@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from bot.blocks.text import (
+    STATUS_ICON,
     ago,
     confidence_label,
     escape,
@@ -66,13 +67,10 @@ def kr_line(tree: LoadedTree, kr: KeyResult) -> str:
     parts = [f"• {escape(kr.title)} — {values}"]
     if moving:
         parts.append(percent(health.raw_progress if health.raw_progress is not None else 0))
-    parts.append(_STATUS_DOT[health.status])
+    parts.append(STATUS_ICON[health.status])
     if kr.confidence is not None:
         parts.append(confidence_label(kr.confidence))
     return " · ".join(parts)
-
-
-_STATUS_DOT = {Status.ON_TRACK: "🟢", Status.AT_RISK: "🟡", Status.OFF_TRACK: "🔴"}
 
 
 def objective_text(
@@ -147,9 +145,11 @@ def summary_line(tree: LoadedTree) -> str:
         if status is not None:
             counts[status] += 1
     n = len(tree.objectives)
+    pending = counts[Status.NOT_STARTED]
     return (
         f"{n} objective{'s' if n != 1 else ''} · 🟢 {counts[Status.ON_TRACK]} on track · "
         f"🟡 {counts[Status.AT_RISK]} at risk · 🔴 {counts[Status.OFF_TRACK]} off track"
+        + (f" · ⚪ {pending} not started" if pending else "")
     )
 
 

@@ -92,6 +92,43 @@ def lookup_profiles(client_for: ClientFor) -> Callable[[str, Sequence[str]], lis
     return lookup
 
 
+def display_name(user: dict) -> str:
+    """How Slack shows a person: their display name, else their full name, else the handle."""
+    profile = user.get("profile") or {}
+    return (
+        profile.get("display_name")
+        or profile.get("real_name")
+        or user.get("real_name")
+        or user.get("name")
+        or ""
+    )
+
+
+def lookup_names(client_for: ClientFor) -> Callable[[str, Sequence[str]], dict[str, str]]:
+    """Display names from users.info (Tier 4), for the few people a digest shows without
+    pinging them. A name Slack will not give is left out: the digest counts that person."""
+
+    def lookup(workspace_id: str, user_ids: Sequence[str]) -> dict[str, str]:
+        client = client_for(workspace_id)
+
+        def one(user_id: str) -> tuple[str, str]:
+            try:
+                return user_id, display_name(client.users_info(user=user_id)["user"])
+            except SlackApiError as error:
+                log.warning(
+                    "workspace=%s user=%s users.info for a digest name failed: %s",
+                    workspace_id,
+                    user_id,
+                    error.response.get("error"),
+                )
+                return user_id, ""
+
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            return {u: name for u, name in pool.map(one, dict.fromkeys(user_ids)) if name}
+
+    return lookup
+
+
 def _profile(user: dict) -> SlackProfile:
     return SlackProfile(
         user["id"],
@@ -297,6 +334,7 @@ class Sender:
                 workspace_id=message.workspace_id,
                 channel_id=message.recipient,
                 period=message.period_start,
+                names=lookup_names(self.client_for),
             )
         assert delivery.tree is not None
         reminder = 0 if message.kind == PROMPT else int(message.kind.removeprefix("reminder"))

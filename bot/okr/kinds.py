@@ -42,8 +42,13 @@ class UnitKind(StrEnum):
 
 
 class Status(StrEnum):
-    """Health of a key result or objective. Order matters: later is worse."""
+    """Health of a key result or objective. Order matters: later is worse.
 
+    NOT_STARTED (no check-in yet) ranks below ON_TRACK: it is no news, so an objective whose
+    KRs are partly started takes the worst status of the started ones (see bot/okr/pace.py).
+    """
+
+    NOT_STARTED = "not_started"
     ON_TRACK = "on_track"
     AT_RISK = "at_risk"
     OFF_TRACK = "off_track"
@@ -61,7 +66,7 @@ class Status(StrEnum):
         return max(statuses, key=lambda s: s.rank) if statuses else None
 
 
-_STATUS_ORDER = [Status.ON_TRACK, Status.AT_RISK, Status.OFF_TRACK]
+_STATUS_ORDER = [Status.NOT_STARTED, Status.ON_TRACK, Status.AT_RISK, Status.OFF_TRACK]
 
 
 class GradeBand(StrEnum):

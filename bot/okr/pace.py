@@ -1,9 +1,25 @@
-"""Expected progress over time and the on-track / at-risk / off-track status."""
+"""Expected progress over time and the not-started / on-track / at-risk / off-track status.
+
+The rule, in one place (storage's SQL roll-up of status mirrors it; change both together):
+
+1. Pace starts when the work does. An objective's or KR's pace window starts on the later of
+   its cycle's start and the day it was created (`pace_start`): an objective created on
+   Dec 3 in a cycle that began Oct 1 is expected at 0% on Dec 3, not at 70%. A KR's window
+   ends on its due date when that falls after the cycle's start, else on the cycle's end.
+2. Expected progress is linear over that window (`expected_progress`), 0..1.
+3. Before its first check-in a KR is NOT_STARTED, whatever its values (`status_of` with
+   `started=False`): neutral, not a colour that says failing. From the first check-in on,
+   its status compares progress with pace (`pace_status`), thresholds and milestones by
+   their own rules, and a low confidence worsens it one step.
+4. An objective takes the worst status of its KRs (and of its children when the workspace
+   counts them), NOT_STARTED ranking below ON_TRACK: it is NOT_STARTED only while nothing
+   under it has started, and one started KR speaks for it (`Status.worst`).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
 from bot.okr.kinds import KRKind, Status
 from bot.okr.progress import Measurable, clamp01, raw_progress
@@ -23,6 +39,16 @@ class StatusRules:
 
 
 DEFAULT_RULES = StatusRules()
+
+
+def pace_start(*, cycle_start: date, created: date | datetime | None) -> date:
+    """The first day of expected pace: the cycle's start, or the day the objective or KR was
+    created when that is later (an aware datetime counts by its UTC date). None: as old as
+    the cycle."""
+    if created is None:
+        return cycle_start
+    day = created.date() if isinstance(created, datetime) else created
+    return max(day, cycle_start)
 
 
 def expected_progress(*, start: date, end: date, today: date) -> float:
@@ -51,18 +77,21 @@ def _worsen(status: Status) -> Status:
 def kr_status(
     kr: Measurable,
     *,
+    started: bool,
     confidence: int | None,
     window_start: date,
     window_end: date,
     today: date,
     rules: StatusRules = DEFAULT_RULES,
 ) -> Status:
-    """Status of one KR. The window is the cycle, or cycle start to the KR's due date."""
+    """Status of one KR. The window runs from its pace start (see `pace_start`) to the
+    cycle's end or the KR's due date."""
     return status_of(
         KRKind(kr.kind),
         raw=raw_progress(kr),
         expected=expected_progress(start=window_start, end=window_end, today=today),
         confidence=confidence,
+        started=started,
         rules=rules,
     )
 
@@ -73,10 +102,14 @@ def status_of(
     raw: float | None,
     expected: float,
     confidence: int | None,
+    started: bool,
     rules: StatusRules = DEFAULT_RULES,
 ) -> Status:
     """kr_status from what a roll-up has computed already: the KR's unclamped progress
-    (`raw_progress`) and the expected progress of its window."""
+    (`raw_progress`) and the expected progress of its window. `started`: the KR has had a
+    check-in; before that it is NOT_STARTED (rule 3 above)."""
+    if not started:
+        return Status.NOT_STARTED
     done = raw is not None and raw >= 1
     if kind.is_threshold:
         # A threshold either holds now or it does not; with no reading yet it is unknown.

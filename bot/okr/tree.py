@@ -11,11 +11,11 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Protocol
 
 from bot.okr.kinds import KRKind, Status
-from bot.okr.pace import DEFAULT_RULES, StatusRules, expected_progress, status_of
+from bot.okr.pace import DEFAULT_RULES, StatusRules, expected_progress, pace_start, status_of
 from bot.okr.progress import Measurable, clamp01, raw_progress, weighted_mean
 
 
@@ -30,6 +30,10 @@ class KRNode(Measurable, Protocol):
     def confidence(self) -> int | None: ...
     @property
     def due_date(self) -> date | None: ...
+    @property
+    def created_at(self) -> datetime | None: ...  # None: as old as its cycle
+    @property
+    def last_checkin_at(self) -> datetime | None: ...  # None: not started
 
 
 class ObjectiveNode(Protocol):
@@ -41,6 +45,8 @@ class ObjectiveNode(Protocol):
     def cycle_id(self) -> Hashable: ...
     @property
     def weight(self) -> float: ...
+    @property
+    def created_at(self) -> datetime | None: ...  # None: as old as its cycle
 
 
 @dataclass(frozen=True)
@@ -75,15 +81,22 @@ class TreeHealth:
 def evaluate_kr(
     kr: KRNode, *, window: Window, today: date, rules: StatusRules = DEFAULT_RULES
 ) -> KRHealth:
+    """One KR's health; the rule is in bot/okr/pace.py's docstring."""
     end = kr.due_date if kr.due_date is not None and kr.due_date > window.start else window.end
     raw = raw_progress(kr)  # once: a status of 10,000 objectives evaluates 50,000 KRs
-    expected = expected_progress(start=window.start, end=end, today=today)
+    start = pace_start(cycle_start=window.start, created=kr.created_at)
+    expected = expected_progress(start=start, end=end, today=today)
     return KRHealth(
         progress=0.0 if raw is None else clamp01(raw),
         raw_progress=raw,
         expected=expected,
         status=status_of(
-            KRKind(kr.kind), raw=raw, expected=expected, confidence=kr.confidence, rules=rules
+            KRKind(kr.kind),
+            raw=raw,
+            expected=expected,
+            confidence=kr.confidence,
+            started=kr.last_checkin_at is not None,
+            rules=rules,
         ),
     )
 
@@ -170,6 +183,10 @@ def _objective_health(
                 statuses.append(child_health.status)
     return ObjectiveHealth(
         progress=weighted_mean(items),
-        expected=expected_progress(start=window.start, end=window.end, today=today),
-        status=Status.worst(statuses),
+        expected=expected_progress(
+            start=pace_start(cycle_start=window.start, created=objective.created_at),
+            end=window.end,
+            today=today,
+        ),
+        status=Status.worst(statuses),  # NOT_STARTED ranks lowest: started KRs speak first
     )

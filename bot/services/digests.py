@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Callable, Hashable
-from dataclasses import dataclass
+from collections.abc import Callable, Hashable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 
 from sqlalchemy import Engine
@@ -29,14 +29,14 @@ from bot.blocks.digest import (
     TeamDigest,
     build_team_digest,
 )
-from bot.okr.kinds import KRKind
+from bot.okr.kinds import KRKind, Status
 from bot.okr.schedule import digest_period, local_datetime, zone
 from bot.okr.tree import Window, evaluate_tree
 from bot.services.checkins import DIGEST, active_workspaces, cadence_of, running_cycle_ids
 from storage import history, outbox
 from storage import teams as team_store
 from storage.db import session_scope
-from storage.models import OutboxState, Person, Workspace
+from storage.models import CheckIn, OutboxState, Person, Workspace
 from storage.people import get_people
 from storage.tree import load_tree, status_rules
 from storage.workspaces import get_workspace
@@ -57,6 +57,29 @@ class _KRThen:
     weight: float
     confidence: int | None
     due_date: date | None
+    created_at: datetime | None
+    last_checkin_at: datetime | None  # None: not started by then
+
+
+NameLookup = Callable[[str, Sequence[str]], Mapping[str, str]]  # (workspace, ids) -> names
+
+
+def no_names(_workspace_id: str, _user_ids: Sequence[str]) -> Mapping[str, str]:
+    return {}
+
+
+def blocker_notes(check_ins: Sequence[CheckIn], titles: Mapping[int, str]) -> list[BlockerNote]:
+    """Each blocker once, attributed to its author. The check-in form asks for one blocker
+    per check-in and each KR's row keeps a copy, so the same text from one person in one
+    period is one blocker: named on its KR only when it came with a single KR."""
+    grouped: dict[tuple[str, str], list[int]] = defaultdict(list)
+    for c in check_ins:
+        if c.blocker.strip():
+            grouped[(c.author_id, c.blocker.strip())].append(c.key_result_id)
+    return [
+        BlockerNote(author, text, titles[kr_ids[0]] if len(kr_ids) == 1 else None)
+        for (author, text), kr_ids in grouped.items()
+    ]
 
 
 class DigestService:
@@ -129,8 +152,18 @@ class DigestService:
 
     # -- rendering ---------------------------------------------------------------------
 
-    def render(self, *, workspace_id: str, channel_id: str, period: date) -> dict | None:
-        """The digest message for a channel, or None when there is nothing to post any more."""
+    def render(
+        self,
+        *,
+        workspace_id: str,
+        channel_id: str,
+        period: date,
+        names: NameLookup = no_names,
+    ) -> dict | None:
+        """The digest message for a channel, or None when there is nothing to post any more.
+
+        names: display names of the people the digest shows (asked after the database
+        session is closed); without them, and without mentions, people are only counted."""
         now = self.clock()
         with session_scope(self.engine) as session:
             digest = self.digest(
@@ -140,7 +173,14 @@ class DigestService:
                 period=period,
                 now=now,
             )
-        return None if digest is None else build_team_digest(digest)
+        if digest is None:
+            return None
+        if not digest.mentions:
+            shown = {*digest.missing, *(b.author_id for b in digest.blockers)}
+            shown |= {t.owner_id for t in digest.turned}
+            if shown:
+                digest = replace(digest, names=dict(names(workspace_id, sorted(shown))))
+        return build_team_digest(digest)
 
     def skip(self, message_id: int, *, reason: str) -> None:
         with session_scope(self.engine) as session:
@@ -194,8 +234,10 @@ class DigestService:
             if kr.created_at >= began:
                 continue
             reading = past.get(kr.id)  # type: ignore[arg-type]
+            started: datetime | None = None  # not started before this period
             if reading is not None:
                 value, confidence = reading.value, reading.confidence
+                started = began
             elif kr.id in this_period:  # its first check-in kept the value from before
                 value, confidence = this_period[kr.id].previous_value, None  # type: ignore[index]
             else:  # never checked in: unchanged since
@@ -211,6 +253,8 @@ class DigestService:
                     kr.weight,
                     confidence,
                     kr.due_date,
+                    kr.created_at,
+                    started,
                 )
             )
         then = evaluate_tree(
@@ -228,6 +272,7 @@ class DigestService:
                 then.objectives[o.id].progress if o.id in then.objectives else None,
                 tree.health.objectives[o.id].progress,
                 depth,
+                tree.health.objectives[o.id].status,
             )
             for o, depth in tree.walk()
         ]
@@ -242,16 +287,11 @@ class DigestService:
                 )
                 for kr in tree.key_results
                 if kr.id in then.krs
-                and tree.health.krs[kr.id].status.rank > then.krs[kr.id].status.rank
+                and _slipped(then.krs[kr.id].status, tree.health.krs[kr.id].status)
             ),
             key=lambda t: -t.now.rank,
         )
-        titles = {kr.id: kr.title for kr in tree.key_results}
-        blockers = [
-            BlockerNote(c.author_id, titles[c.key_result_id], c.blocker)
-            for c in current
-            if c.blocker.strip()
-        ]
+        blockers = blocker_notes(current, {kr.id: kr.title for kr in tree.key_results})  # type: ignore[misc]
 
         # Owners asked this period (KRs that existed at its prompt) who left a KR unanswered.
         asked_at = local_datetime(period, ws.checkin_time, tz)
@@ -274,6 +314,11 @@ class DigestService:
             mentions=ws.digest_mentions,
             company=team_id is None,
         )
+
+
+def _slipped(before: Status, now: Status) -> bool:
+    """Worse than before, and a concern: starting (not started -> on track) is not slipping."""
+    return now.rank > before.rank and now in (Status.AT_RISK, Status.OFF_TRACK)
 
 
 def _expected_to_answer(people: dict[str, Person], user_id: str, period: date) -> bool:

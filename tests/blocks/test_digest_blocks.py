@@ -11,6 +11,7 @@ from bot.blocks.digest import (
     StatusTurn,
     TeamDigest,
     build_team_digest,
+    movers_first,
     progress_change,
 )
 from bot.okr.kinds import Status
@@ -42,7 +43,7 @@ def sample(**changes: object) -> TeamDigest:
         "turned": [
             StatusTurn("Engagement", "Launch platform", "U0CEO", Status.ON_TRACK, Status.AT_RISK)
         ],
-        "blockers": [BlockerNote("U0DEV", "Engagement", "Waiting on legal")],
+        "blockers": [BlockerNote("U0DEV", "Waiting on legal", "Engagement")],
         "missing": ["U0DEV", "U0EVE", "U0ZED"],
     }
     return TeamDigest(**{**base, **changes})  # type: ignore[arg-type]
@@ -56,16 +57,16 @@ def test_progress_change_in_points_of_the_shown_percentages() -> None:
     assert progress_change(0.1, None) == "—"
 
 
-def test_digest_without_mentions_counts_people() -> None:
+def test_digest_without_mentions_or_names_counts_people() -> None:
     message = build_team_digest(sample())
     assert validate_message(message) == []
     text = mrkdwn_texts(message)
-    assert "*Launch platform* 22% → 31% (+9)" in text
-    assert "↳ *Ship the API* 50% → 47% (-3)" in text
+    assert "⚪ *Launch platform* 22% → 31% (+9)" in text
+    assert "⚪ *Ship the API* 50% → 47% (-3)" in text
     assert "*New this week* 10% (new)" in text
     assert "*Engagement* is now at risk (was on track)" in text
-    assert "“Waiting on legal” — on *Engagement*" in text
-    assert "3 people haven't checked in yet" in text
+    assert "• someone: “Waiting on legal” (on *Engagement*)" in text
+    assert "3 people haven't checked in yet.*" in text
     assert "<@" not in text
     assert message["text"].startswith("OKR digest for Platform: 3 objectives")
 
@@ -74,7 +75,7 @@ def test_digest_with_mentions_pings_owners_and_authors() -> None:
     text = mrkdwn_texts(build_team_digest(sample(mentions=True)))
     assert "<@U0DEV>, <@U0EVE>, <@U0ZED>" in text
     assert "(was on track) · _Launch platform_ · <@U0CEO>" in text
-    assert "on *Engagement* · <@U0DEV>" in text
+    assert "• <@U0DEV>: “Waiting on legal” (on *Engagement*)" in text
 
 
 def test_everyone_checked_in_and_singular() -> None:
@@ -111,7 +112,7 @@ def test_huge_digest_stays_within_slack_limits() -> None:
                 StatusTurn(long, long, "U0CEO", Status.ON_TRACK, Status.OFF_TRACK)
                 for _ in range(300)
             ],
-            blockers=[BlockerNote("U0DEV", long, "<b>" * 333) for _ in range(300)],
+            blockers=[BlockerNote("U0DEV", "<b>" * 333, long) for _ in range(300)],
             missing=[f"U0{i:08d}" for i in range(400)],
             mentions=True,
         )
@@ -128,3 +129,65 @@ def test_huge_digest_stays_within_slack_limits() -> None:
     assert "…and 280 more key results" in text and "…and 280 more blockers" in text
     assert "and 300 more" in text  # mentions beyond the first 100
     assert "<b>" not in json.dumps(message)
+
+
+NAMES = {"U0CEO": "Cleo", "U0DEV": "dev", "U0EVE": "Eve <admin>"}
+
+
+def test_names_who_has_not_checked_in_without_pinging() -> None:
+    text = mrkdwn_texts(build_team_digest(sample(names=NAMES)))
+    # Sorted as people read them, escaped; one without a known name is counted.
+    assert "3 people haven't checked in yet:* dev, Eve &lt;admin&gt; and 1 more" in text
+    assert "• dev: “Waiting on legal” (on *Engagement*)" in text
+    assert "(was on track) · _Launch platform_ · Cleo" in text
+    assert "<@" not in text
+
+
+def test_movers_first_and_flat_lines_folded_into_one_count() -> None:
+    changes = [
+        ObjectiveChange("Flat A", 0.5, 0.501, status=Status.ON_TRACK),
+        ObjectiveChange("Small gain", 0.2, 0.23, status=Status.AT_RISK),
+        ObjectiveChange("Flat B", 0.1, 0.1, status=Status.OFF_TRACK),
+        ObjectiveChange("New one", None, 0.0, status=Status.NOT_STARTED),
+        ObjectiveChange("Big drop", 0.6, 0.4, depth=1, status=Status.OFF_TRACK),
+        ObjectiveChange("Flat C", 0.0, 0.0, status=Status.NOT_STARTED),
+    ]
+    assert [c.title for c in movers_first(changes)] == ["Big drop", "Small gain", "New one"]
+    message = build_team_digest(sample(objectives=changes))
+    assert validate_message(message) == []
+    [progress] = [
+        b["text"]["text"]
+        for b in message["blocks"]
+        if "Progress" in b.get("text", {}).get("text", "")
+    ]
+    assert progress.splitlines() == [
+        "*📈 Progress*",
+        "🔴 *Big drop* 60% → 40% (-20)",
+        "🟡 *Small gain* 20% → 23% (+3)",
+        "⚪ *New one* 0% (new)",
+        "➖ 3 objectives did not move · 🔴 1 🟢 1 ⚪ 1",
+    ]
+    assert "±0" not in mrkdwn_texts(message)
+
+
+def test_a_blocker_typed_once_for_a_check_in_is_shown_once() -> None:
+    from types import SimpleNamespace
+
+    from bot.services.digests import blocker_notes
+
+    rows = [
+        SimpleNamespace(author_id="U0DEV", key_result_id=i, blocker="Waiting on legal")
+        for i in range(1, 7)
+    ] + [
+        SimpleNamespace(author_id="U0EVE", key_result_id=7, blocker="No staging"),
+        SimpleNamespace(author_id="U0EVE", key_result_id=8, blocker=" "),
+    ]
+    titles = {i: f"KR {i}" for i in range(1, 9)}
+    notes = blocker_notes(rows, titles)  # type: ignore[arg-type]
+    assert notes == [
+        BlockerNote("U0DEV", "Waiting on legal", None),  # six KRs, one blocker, no KR named
+        BlockerNote("U0EVE", "No staging", "KR 7"),  # typed with one KR: named on it
+    ]
+    text = mrkdwn_texts(build_team_digest(sample(blockers=notes, names=NAMES)))
+    assert text.count("Waiting on legal") == 1
+    assert "• dev: “Waiting on legal”\n" in text

@@ -1,9 +1,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 
 from bot.okr.kinds import KRKind
+
+CHECKED_IN = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 @dataclass
@@ -19,6 +21,9 @@ class KR:
     weight: float = 1.0
     confidence: int | None = None
     due_date: date | None = None
+    created_at: datetime | None = None  # None: as old as its cycle
+    # Checked in (so judged by pace) unless a test says it has not started.
+    last_checkin_at: datetime | None = CHECKED_IN
 
 
 @dataclass
@@ -27,3 +32,4 @@ class Obj:
     parent_id: int | None = None
     cycle_id: int = 1
     weight: float = 1.0
+    created_at: datetime | None = None

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 
 import pytest
 from hypothesis import given
@@ -111,3 +111,59 @@ def test_roll_up_lies_between_its_items(krs, child_progress) -> None:
     ]
     assert min(items) <= tree.objectives[1].progress <= max(items)
     assert 0.0 <= tree.objectives[1].progress <= 1.0
+
+
+def test_a_fresh_objective_is_not_started_and_expected_from_its_creation() -> None:
+    # Created Dec 3 in a cycle that began Oct 1, no check-in yet: not off track.
+    windows = {1: Window(date(2026, 10, 1), date(2026, 12, 31))}
+    created = datetime(2026, 12, 3, 14, tzinfo=UTC)
+    krs = [
+        KR(
+            KRKind.INCREASE,
+            0,
+            100,
+            0,
+            id=i,
+            objective_id=1,
+            created_at=created,
+            last_checkin_at=None,
+        )
+        for i in range(1, 7)
+    ]
+    tree = evaluate_tree(
+        [Obj(1, created_at=created)], krs, windows=windows, today=date(2026, 12, 3)
+    )
+    assert all(tree.krs[i].status is Status.NOT_STARTED for i in range(1, 7))
+    assert tree.objectives[1].status is Status.NOT_STARTED
+    assert tree.objectives[1].expected == 0.0
+    assert all(tree.krs[i].expected == 0.0 for i in range(1, 7))
+
+
+def test_objective_with_some_krs_started_takes_the_started_ones_status() -> None:
+    created = datetime(2026, 1, 1, tzinfo=UTC)
+    krs = [
+        KR(KRKind.INCREASE, 0, 100, 0, id=1, objective_id=1, last_checkin_at=None),
+        KR(KRKind.INCREASE, 0, 100, 60, id=2, objective_id=1, last_checkin_at=created),
+    ]
+    tree = evaluate_tree([Obj(1)], krs, windows=WINDOWS, today=MID)
+    assert tree.krs[1].status is Status.NOT_STARTED
+    assert tree.objectives[1].status is Status.ON_TRACK
+    behind = [*krs[:1], KR(KRKind.INCREASE, 0, 100, 5, id=2, objective_id=1)]
+    tree = evaluate_tree([Obj(1)], behind, windows=WINDOWS, today=MID)
+    assert tree.objectives[1].status is Status.OFF_TRACK
+
+
+def test_a_kr_added_late_is_paced_from_its_own_creation() -> None:
+    # The objective is old and checked in; a KR added on Feb 10 is 8% through by Feb 14.
+    kr = KR(
+        KRKind.INCREASE,
+        0,
+        100,
+        0,
+        id=1,
+        objective_id=1,
+        created_at=datetime(2026, 2, 10, tzinfo=UTC),
+    )
+    tree = evaluate_tree([Obj(1)], [kr], windows=WINDOWS, today=MID)
+    assert tree.krs[1].expected == pytest.approx(4 / 49)
+    assert tree.krs[1].status is Status.ON_TRACK  # from the cycle's start it would be off track

@@ -38,8 +38,12 @@ def at_utc(day: date, hour: int, minute: int = 0) -> datetime:
 
 @pytest.fixture
 def company(ladder: Ladder) -> dict[str, int]:
-    """The reference company; its platform objective and two more belong to Platform."""
-    created = at_utc(date(2026, 2, 2), 12)
+    """The reference company; its platform objective and two more belong to Platform.
+
+    Written on the cycle's first day (Jan 5), so pace counts from then. The CEO's check-ins
+    carry one blocker, typed once, on all three platform KRs (as the check-in modal does).
+    """
+    created = at_utc(date(2026, 1, 5), 12)
     with Session(ladder.engine, expire_on_commit=False) as session:
         ref = reference_company(session, workspace_id=ACME, owner_id=CEO, now=created)
         update_workspace(
@@ -90,7 +94,7 @@ def company(ladder: Ladder) -> dict[str, int]:
                     value=value,
                     period_start=period,
                     now=at_utc(period + timedelta(days=1), 15),
-                    blocker=blocker if kr is engagement else "",
+                    blocker=blocker,
                 )
         session.commit()
         return {"team": team.id, "platform": ref.platform.id}
@@ -165,14 +169,20 @@ def test_team_digest_content(ladder: Ladder, company: dict[str, int]) -> None:
     [row] = [m for m in digests(ladder) if m.recipient == PLATFORM_CHANNEL]
     assert post.args["metadata"]["event_payload"] == {"outbox_id": row.id}
     text = message_text(post)
-    assert "*Launch a new communication platform* 18% → 24% (+6)" in text
-    assert "*Ship the API* 0% → 0% (±0)" in text
+    # A status dot per objective; the one that moved comes first, the flat ones are counted.
+    assert "🟡 *Launch a new communication platform* 18% → 24% (+6)" in text
+    assert "Ship the API" not in text and "(±0)" not in text
+    assert "➖ 2 objectives did not move · ⚪ 2" in text  # not started: neutral, not red
     assert "*Increase user engagement by 30%* is now at risk (was on track)" in text
     assert "Reduce latency" not in text and "Achieve 1 million" not in text  # got better
     assert "Enhance customer support" not in text  # a company objective, not Platform's
-    assert "Waiting for the load balancer &lt;!channel&gt;" in text
+    # Typed once in a three-KR check-in: shown once, attributed to its author, on no one KR.
+    assert text.count("Waiting for the load balancer") == 1
+    assert "• ceo: “Waiting for the load balancer &lt;!channel&gt;”\n" in text
+    assert "1 blocker" in post.args["text"]
     assert "<!channel>" not in text
-    assert "2 people haven't checked in yet" in text  # DEV and EVE; CEO answered all
+    # DEV and EVE, by name; CEO answered all.
+    assert "2 people haven't checked in yet:* dev, eve" in text
     assert "<@" not in text  # mentions are off: nobody is pinged
 
 
@@ -182,13 +192,11 @@ def test_company_digest_covers_everything(ladder: Ladder, company: dict[str, int
     [post] = posts_to(ladder, COMPANY_CHANNEL)
     text = message_text(post)
     assert "OKR digest · Acme Tech" in str(post.args["blocks"])
-    assert "*Launch a new communication platform* 18% → 24% (+6)" in text
-    assert "*Enhance customer support* 0% → 0% (±0)" in text
-    # No answer all along: behind pace, it slid from at risk to off track this week.
-    assert "*Resolve 90% of customer inquiries within 24 hours* is now off track (was at risk)" in (
-        text
-    )
-    assert "3 people haven't checked in yet" in text  # CEO owes the support KRs
+    assert "🟡 *Launch a new communication platform* 18% → 24% (+6)" in text
+    assert "➖ 3 objectives did not move · ⚪ 3" in text  # support and the two API ones
+    # No answer all along: not started, which is no slip (it used to read "off track").
+    assert "Resolve 90% of customer inquiries" not in text
+    assert "3 people haven't checked in yet:* ceo, dev, eve" in text  # CEO owes support KRs
 
 
 def test_mentions_when_the_workspace_wants_them(ladder: Ladder, company: dict[str, int]) -> None:
@@ -196,9 +204,10 @@ def test_mentions_when_the_workspace_wants_them(ladder: Ladder, company: dict[st
     ladder.clock.now = at_utc(FRIDAY, 15, 0)
     sender(ladder).run()
     text = message_text(posts_to(ladder, PLATFORM_CHANNEL)[0])
-    assert "2 people haven't checked in yet" in text
-    assert f"<@{DEV}>, <@{EVE}>" in text
-    assert f"&lt;!channel&gt;” — on *Increase user engagement by 30%* · <@{CEO}>" in text
+    assert f"2 people haven't checked in yet:* <@{DEV}>, <@{EVE}>" in text
+    assert f"• <@{CEO}>: “Waiting for the load balancer &lt;!channel&gt;”\n" in text
+    assert f"(was on track) · _Launch a new communication platform_ · <@{CEO}>" in text
+    assert "dev, eve" not in text  # mentions instead of names
 
 
 def test_digest_time_is_wall_clock_across_dst(ladder: Ladder, company: dict[str, int]) -> None:
@@ -282,3 +291,60 @@ def test_latest_check_ins_before_is_one_statement(session: Session, count_statem
             != []
         )
     assert counter.count == 1
+
+
+def test_a_blocker_typed_once_in_the_modal_shows_once_in_the_digest(ladder: Ladder) -> None:
+    """Over Slack's own path: the prompt, the check-in modal (how to answer said once, not
+    under every KR), a blocker typed once for five KRs, then Friday's digest."""
+    monday = THIS_WEEK
+    ladder.clock.now = at_utc(date(2026, 1, 5), 12)
+    with Session(ladder.engine, expire_on_commit=False) as session:
+        reference_company(session, workspace_id=ACME, owner_id=CEO, now=ladder.clock.now)
+        update_workspace(
+            session=session,
+            workspace_id=ACME,
+            default_timezone="America/New_York",
+            digest_weekday=4,
+            checkin_time=time(10, 0),
+            digest_channel=COMPANY_CHANNEL,
+        )
+        session.commit()
+    ladder.clock.now = at_utc(monday, 15, 0)  # 10:00 in New York, the CEO's timezone
+    run = sender(ladder)
+    run.run()
+    [prompt_call] = [
+        c for c in ladder.standin.calls("chat.postMessage") if c.args["channel"] == CEO
+    ]
+    prompt = prompt_call.response["message"]
+    ladder.acme.block_action(user_id=CEO, action_id="prompt_checkin", message=prompt)
+    [opened] = ladder.standin.wait_for("views.open")
+    view = opened.response["view"]
+    hints = [b.get("hint", {}).get("text", "") for b in view["blocks"]]
+    assert not any("nothing moved" in h for h in hints)  # no hint repeated under every KR
+    assert str(view["blocks"]).count("leave the rest as it is") == 1
+    with Session(ladder.engine) as session:
+        krs = session.exec(
+            select(KeyResult).where(KeyResult.owner_id == CEO).order_by(KeyResult.id)
+        ).all()
+    assert len(krs) == 5
+    [value_input] = [b for b in view["blocks"] if b.get("block_id") == f"value:{krs[0].id}"]
+    values = {
+        f"value:{krs[0].id}": {value_input["element"]["action_id"]: "250k"},
+        "blocker": {"blocker": BLOCKER},
+    }
+    ladder.clock.advance(minutes=5)
+    answer = ladder.acme.view_submission(view, user_id=CEO, values=values)
+    assert answer.status_code == 200 and answer.text == ""
+    ladder.standin.wait_for("chat.update")
+
+    ladder.clock.now = at_utc(FRIDAY, 15, 0)
+    run.run()
+    [post] = posts_to(ladder, COMPANY_CHANNEL)
+    text = message_text(post)
+    assert text.count("Waiting for the load balancer") == 1  # not once per KR
+    assert "• ceo: “Waiting for the load balancer &lt;!channel&gt;”\n" in text
+    assert "1 blocker" in post.args["text"]
+    assert "Everyone has checked in" in text
+    # First check-ins: one on pace is no slip; one six weeks behind is news, said as such.
+    assert "Achieve 1 million active users within six months* is now" not in text
+    assert "*Reduce latency to under 100 milliseconds* is now off track (was not started)" in text

@@ -70,6 +70,11 @@ def test_reference_company_round_trip(ladder: Ladder) -> None:
     [dm] = standin.wait_for("chat.postMessage")
     assert dm.response["channel"] == dm_channel_id(CEO)
     assert PLATFORM in dm.args["text"]
+    # Just written, six weeks into the cycle: not started (neutral), not "🔴 off track", and
+    # no KR is red either.
+    confirmation = str(dm.args["blocks"])
+    assert "⚪ not started" in confirmation
+    assert not any(red in confirmation for red in ("🔴", "🟥", "off track"))
 
     # Objective 2: two KRs.
     view = open_new_objective(ladder, SUPPORT)
@@ -108,5 +113,7 @@ def test_reference_company_round_trip(ladder: Ladder) -> None:
         assert needle in everything, needle
     for kr_values in ("0 / 1M active users", "40 / 52", "250 → 100 ms", "(at least 9)", "0% / 90%"):
         assert kr_values in everything, kr_values
-    # Six weeks into Q1 with nothing moved: both objectives are behind, and the summary says so.
-    assert "2 objectives" in status.text and "2 off track" in status.text
+    # Six weeks into the cycle, just written, nobody has checked in: both objectives are not
+    # started (neutral), not off track; pace counts from the day they were written.
+    assert "2 objectives" in status.text and "⚪ 2 not started" in status.text
+    assert "0 off track" in status.text and "🔴 off track" not in everything

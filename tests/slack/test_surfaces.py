@@ -769,9 +769,14 @@ def test_cycles_are_listed_by_anyone_created_and_closed_by_admins(ladder: Ladder
     assert closed.blocks is not None
     assert closed.blocks[0]["text"]["text"] == "H1 2026 is closed · grades"
     text = readable(closed)
-    assert f"🟢 *0.9*  {PLATFORM}" in text  # (0.7 + 1 + 1) / 3
-    assert "🔴 0.0 · Resolve 90% of customer inquiries within 24 hours" in text
-    assert "0.7 or more is green" in text
+    # The overall figure opens the post: (0.9 + 0.0) / 2, then one line per objective with
+    # its KRs' grades on one compact line.
+    summary = closed.blocks[1]["text"]["text"]
+    assert summary == "🟡 *Average grade 0.45* across 2 objectives · 🟢 1 · 🔴 1"
+    assert f"🟢 *0.9*  {PLATFORM}\n" in text  # (0.7 + 1 + 1) / 3
+    assert " · 🔴 0.0 Resolve 90% of customer inquiries within 24 hou…\n" in text
+    assert "0.7 or more" in text
+    assert len(closed.blocks) == 4  # header, summary, one section of grades, legend
     with Session(ladder.engine) as session:
         assert session.get_one(Cycle, company.cycle.id).closed_at is not None
     assert "already closed" in readable(ask(ladder, ladder.acme, "cycle close H1 2026", user=CEO))

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 
 import pytest
 from sqlmodel import Session
@@ -86,7 +86,8 @@ def test_a_tree_is_a_read_only_snapshot_unless_asked_for_models(session: Session
 
 
 def test_reference_company_progress_and_status(session: Session) -> None:
-    company = reference_company(session)
+    # Written on the cycle's first day: pace counts from then (see bot/okr/pace.py).
+    company = reference_company(session, now=datetime(2026, 1, 5, 9, tzinfo=UTC))
     ws = company.workspace_id
     kr_ids = {
         kr.title: kr.id for kr in load_tree(session=session, workspace_id=ws, today=MID).key_results
@@ -366,3 +367,50 @@ def test_kr_owner_ids_takes_a_constant_number_of_statements(
     assert sorted(o.title for o in tree.objectives) == sorted(f"Objective {i}" for i in expected)
     assert len(tree.key_results) == 2 * len(expected)
     assert {kr.owner_id for kr in tree.key_results} == set(owners)
+
+
+def test_a_fresh_objective_is_not_started_and_paced_from_its_creation(session: Session) -> None:
+    """Created on Dec 3 in a cycle that began Oct 1: not off track before its first check-in,
+    and after it, judged against pace from Dec 3."""
+    ensure_workspace(session=session, workspace_id="T0NEW")
+    cycle = create_cycle(
+        session=session,
+        workspace_id="T0NEW",
+        name="Q4",
+        start_date=date(2026, 10, 1),
+        end_date=date(2026, 12, 31),
+    )
+    created = datetime(2026, 12, 3, 15, tzinfo=UTC)
+    objective = create_objective(
+        session=session,
+        workspace_id="T0NEW",
+        cycle_id=cycle.id,
+        owner_id="U0NEW",
+        title="Fresh",
+        key_results=[KRSpec(f"KR {i}", KRKind.INCREASE, 100, start_value=0) for i in range(6)],
+        now=created,
+    )
+    session.commit()
+    tree = load_tree(session=session, workspace_id="T0NEW", today=date(2026, 12, 3))
+    health = tree.health.objectives[objective.id]
+    assert health.status is Status.NOT_STARTED and health.expected == 0.0
+    assert {tree.health.krs[kr.id].status for kr in tree.key_results} == {Status.NOT_STARTED}
+
+    first = tree.key_results[0]
+    record_check_in(
+        session=session,
+        workspace_id="T0NEW",
+        key_result_id=first.id,
+        author_id="U0NEW",
+        value=10,
+        period_start=date(2026, 12, 7),
+        now=datetime(2026, 12, 8, 15, tzinfo=UTC),
+    )
+    session.commit()
+    tree = load_tree(session=session, workspace_id="T0NEW", today=date(2026, 12, 8))
+    started = tree.health.krs[first.id]
+    # 5 of 28 days since Dec 3: ~18% expected; 10% is 8 points behind, so on track. From
+    # Oct 1 (~74% expected) it would be off track.
+    assert started.expected == pytest.approx(5 / 28)
+    assert started.status is Status.ON_TRACK
+    assert tree.health.objectives[objective.id].status is Status.ON_TRACK  # the started KR
