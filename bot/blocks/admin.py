@@ -6,6 +6,7 @@ from bot.blocks.messages import build_error, build_notice
 from bot.blocks.text import GRADE_ICON, escape, mrkdwn, plain
 from bot.blocks.tree import INDENT
 from bot.okr.grading import grade_band
+from bot.okr.numbers import format_grade
 from bot.services.admin import (
     CycleClosed,
     CycleCreated,
@@ -91,21 +92,20 @@ def build_cycle_grades(outcome: CycleClosed, *, limit: int = 45) -> dict:
     for objective, depth in tree.walk()[:limit]:
         grade = objective.grade
         icon = GRADE_ICON[grade_band(grade)] if grade is not None else "⚪"
-        lines = [
-            f"{INDENT * depth}{icon} *{grade if grade is not None else '—'}*  "
-            f"{escape(objective.title)}"
-        ]
+        lines = [f"{INDENT * depth}{icon} *{format_grade(grade)}*  {escape(objective.title)}"]
         for kr in tree.krs_of(objective.id):
             kr_icon = GRADE_ICON[grade_band(kr.grade)] if kr.grade is not None else "⚪"
-            lines.append(f"{INDENT * (depth + 1)}{kr_icon} {kr.grade} · {escape(kr.title)}")
+            lines.append(
+                f"{INDENT * (depth + 1)}{kr_icon} {format_grade(kr.grade)} · {escape(kr.title)}"
+            )
         blocks.append({"type": "section", "text": mrkdwn("\n".join(lines))})
     blocks.append(
         {
             "type": "context",
             "elements": [
                 mrkdwn(
-                    "0.7 or more is green, 0.4–0.69 yellow, under 0.4 red. For ambitious OKRs 0.6–0.7 is "
-                    "the sweet spot: 1.0 every time means the targets were too easy."
+                    "0.70 or more is green, 0.40–0.69 yellow, under 0.40 red. For ambitious OKRs "
+                    "0.60–0.70 is the sweet spot: 1.00 every time means the targets were too easy."
                 )
             ],
         }

@@ -57,6 +57,8 @@ class FormData:
     draft: ObjectiveDraft
     teams: list[tuple[int, str]]
     cycles: list[tuple[int, str]]
+    cycle_ends: dict[int, date] = field(default_factory=dict)  # to warn of a due date past it
+    today: date | None = None  # reads "within six months" in a KR sentence
 
 
 @dataclass(frozen=True)
@@ -158,6 +160,8 @@ class OKRService:
             draft=draft,
             teams=[(t.id, t.name) for t in teams],  # type: ignore[misc]
             cycles=[(c.id, c.name) for c in cycles],  # type: ignore[misc]
+            cycle_ends={c.id: c.end_date for c in cycles},  # type: ignore[misc]
+            today=self.today(),
         )
 
     def _current_or_new_cycle(self, session, workspace_id: str):  # type: ignore[no-untyped-def]

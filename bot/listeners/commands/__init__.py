@@ -15,7 +15,7 @@ from bot.blocks.admin import build_cycle_reply, build_team_reply
 from bot.blocks.dialogs import build_checkin_modal
 from bot.blocks.help import SUBCOMMANDS, build_help
 from bot.blocks.messages import build_error, build_notice, build_refusal
-from bot.blocks.objective_modal import build_objective_modal
+from bot.blocks.objective_modal import build_objective_form
 from bot.blocks.settings import build_settings_modal
 from bot.blocks.text import escape, unescape
 from bot.blocks.tree import build_mine_message, build_status_message
@@ -150,8 +150,7 @@ def _new(call: Call) -> None:
         title=call.rest,
         channel_id=call.channel_id,
     )
-    view = build_objective_modal(draft=form.draft, teams=form.teams, cycles=form.cycles)
-    call.open_modal(view)
+    call.open_modal(build_objective_form(form))
 
 
 def _status(call: Call) -> None:
