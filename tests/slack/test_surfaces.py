@@ -769,9 +769,9 @@ def test_cycles_are_listed_by_anyone_created_and_closed_by_admins(ladder: Ladder
     assert closed.blocks is not None
     assert closed.blocks[0]["text"]["text"] == "H1 2026 is closed · grades"
     text = readable(closed)
-    assert f"🟢 *0.9*  {PLATFORM}" in text  # (0.7 + 1 + 1) / 3
-    assert "🔴 0.0 · Resolve 90% of customer inquiries within 24 hours" in text
-    assert "0.7 or more is green" in text
+    assert f"🟢 *0.90*  {PLATFORM}" in text  # (0.7 + 1 + 1) / 3, two decimals like every grade
+    assert "🔴 0.00 · Resolve 90% of customer inquiries within 24 hours" in text
+    assert "0.70 or more is green" in text
     with Session(ladder.engine) as session:
         assert session.get_one(Cycle, company.cycle.id).closed_at is not None
     assert "already closed" in readable(ask(ladder, ladder.acme, "cycle close H1 2026", user=CEO))
