@@ -19,7 +19,7 @@ from bot.okr.validate import KRSpec
 from bot.services.drafts import KRDraft, KRReading, ObjectiveDraft, read_kr
 
 if TYPE_CHECKING:
-    from bot.services.okrs import FormData
+    from bot.services.okrs import FormData, ParentChoice
 
 CALLBACK_ID = "objective_modal"
 MAX_KEY_RESULTS = 8
@@ -441,6 +441,37 @@ def build_objective_form(form: FormData, draft: ObjectiveDraft | None = None) ->
         cycle_ends=form.cycle_ends,
         today=form.today,
     )
+
+
+COMPANY_GROUP = "🏢 Company-wide"
+
+
+def parent_option_groups(choices: list[ParentChoice]) -> list[dict]:
+    """The parent picker's options, grouped by team (company-wide first, then teams in their
+    hierarchy: "Engineering › Platform"), top-level objectives before those that ladder up
+    to another ("↳ Ship the API"), so people find the right parent by where it sits."""
+    groups: dict[tuple[str, ...], list[ParentChoice]] = {}
+    for choice in choices:
+        groups.setdefault(choice.team_path, []).append(choice)
+    out = []
+    for team_path in sorted(groups, key=lambda p: (len(p) > 0, [n.casefold() for n in p])):
+        members = sorted(groups[team_path], key=lambda c: (c.depth, c.title.casefold()))
+        label = f"👥 {' › '.join(team_path)}" if team_path else COMPANY_GROUP
+        out.append(
+            {
+                "label": plain(_clip_left(label, 75), 75),
+                "options": [
+                    _option(str(c.objective_id), ("↳ " if c.depth else "") + c.title)
+                    for c in members
+                ],
+            }
+        )
+    return out
+
+
+def _clip_left(text: str, limit: int) -> str:
+    """A long team path keeps its end (the team itself): "…Platform › API"."""
+    return text if len(text) <= limit else "…" + text[-(limit - 1) :]
 
 
 def draft_from_state(view: dict) -> ObjectiveDraft:

@@ -18,7 +18,7 @@ from urllib.parse import quote_plus
 import pytest
 from sqlmodel import Session, select
 
-from bot.blocks.help import SUBCOMMANDS
+from bot.blocks.help import EVERYDAY, SETUP, SUBCOMMANDS
 from bot.blocks.objective_modal import PARENT_ACTION
 from bot.okr.kinds import KRKind, UnitKind
 from bot.okr.validate import KRSpec
@@ -407,12 +407,22 @@ def test_help_lists_every_command_with_an_example(ladder: Ladder, typed: str) ->
     post = ask(ladder, ladder.acme, typed, user=DEV)
     assert post.response_type in (None, "ephemeral")  # only the person who asked sees it
     text = readable(post)
-    for name in SUBCOMMANDS:
+    # Everyday commands in full, first; set-up and admin folded to one line for a member.
+    for name, _, _ in EVERYDAY:
         assert f"*`/okr {name}`*" in text, name
-    assert text.count("_e.g._") == len(SUBCOMMANDS)
-    for example in ("/okr new Launch the platform", "/okr status all", "/okr cycle close Q4 2026"):
+    for name, _, _ in SETUP:
+        assert f"`/okr {name}`" in text and f"*`/okr {name}`*" not in text, name
+    assert max(text.index(f"*`/okr {n}`*") for n, _, _ in EVERYDAY) < text.index("`/okr team`")
+    for example in ("/okr new Launch the platform", "/okr status all"):
         assert example in text, example
     assert "I don't know" not in text
+    # Admins see the set-up commands in full, after the everyday ones.
+    admin = readable(ask(ladder, ladder.acme, typed, user=CEO))
+    for name, _, _ in SETUP:
+        assert f"*`/okr {name}`*" in admin, name
+    assert "/okr cycle close Q4 2026" in admin
+    assert admin.index("*`/okr export`*") < admin.index("*Set-up and admin*")
+    assert set(SUBCOMMANDS) >= {n for n, _, _ in EVERYDAY}
 
 
 def test_a_typo_suggests_the_command_next_to_the_help(ladder: Ladder) -> None:
