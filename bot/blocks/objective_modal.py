@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from bot.blocks.text import escape, mrkdwn, plain, truncate
 from bot.okr.kinds import KRKind
 from bot.okr.limits import DESCRIPTION_MAX, KR_TITLE_MAX, OBJECTIVE_TITLE_MAX, UNIT_LABEL_MAX
-from bot.okr.numbers import format_pair, format_value
+from bot.okr.numbers import format_input, format_pair, format_value
 from bot.okr.validate import KRSpec
 from bot.services.drafts import KRDraft, KRReading, ObjectiveDraft, read_kr
 
@@ -184,7 +184,11 @@ def _kr_fields(i: int, kr: KRDraft, rev: int, reading: KRReading) -> list[dict]:
                 max_length=40,
                 placeholder="e.g. 0, 250, 40%",
                 hint=_problem(reading, "start")
-                or (None if reading.needs_start else "Empty: counts up from 0."),
+                or (
+                    None
+                    if reading.needs_start
+                    else _empty_means(reading.said_start, "counts up from 0")
+                ),
                 dispatch=True,
             )
         )
@@ -198,7 +202,11 @@ def _kr_fields(i: int, kr: KRDraft, rev: int, reading: KRReading) -> list[dict]:
             max_length=40,
             placeholder="e.g. 1M, 100, 90%",
             hint=_problem(reading, "target")
-            or (None if reading.needs_target else "Empty: worked out from the start value."),
+            or (
+                None
+                if reading.needs_target
+                else _empty_means(reading.said_target, "worked out from the start value")
+            ),
             dispatch=True,
         )
     )
@@ -216,6 +224,15 @@ def _kr_fields(i: int, kr: KRDraft, rev: int, reading: KRReading) -> list[dict]:
     )
     blocks.append(_due_input(i, kr, rev))
     return blocks
+
+
+def _empty_means(said: float | None, otherwise: str) -> str:
+    """What an empty optional number field stands for: the sentence's value, or a default."""
+    return (
+        f"Empty: {format_input(said)}, as the sentence says."
+        if said is not None
+        else (f"Empty: {otherwise}.")
+    )
 
 
 def _problem(reading: KRReading, field: str) -> str | None:

@@ -142,6 +142,8 @@ class KRReading:
     spec: KRSpec | None  # complete and valid: what Create would save
     errors: dict[str, str]  # slot field ("start", "target"…) -> what is missing or wrong
     kind: KRKind | None  # as chosen, or as read from the sentence
+    said_start: float | None  # the start the sentence gives, used when the field is empty
+    said_target: float | None
     needs_start: bool  # the app refuses this KR without a start value
     needs_target: bool  # … without a target (a milestone or "+30%" with a baseline: no)
 
@@ -160,12 +162,18 @@ def read_kr(kr: KRDraft, *, today: date) -> KRReading:
         and not kr.target.strip()
     )
     spec, errors = _read_kr(kr, today=today)
+    # An empty field takes what the sentence says ("from 250 to 100"): then it is optional.
+    said_start = proposal is not None and proposal.start is not None
+    said_target = proposal is not None and proposal.target is not None
     return KRReading(
         spec=spec,
         errors=errors,
         kind=kind,
-        needs_start=kind is KRKind.DECREASE or (relative and kind is not KRKind.MILESTONE),
-        needs_target=kind is not KRKind.MILESTONE and not relative,
+        said_start=proposal.start if proposal is not None else None,
+        said_target=proposal.target if proposal is not None else None,
+        needs_start=not said_start
+        and (kind is KRKind.DECREASE or (relative and kind is not KRKind.MILESTONE)),
+        needs_target=not said_target and kind is not KRKind.MILESTONE and not relative,
     )
 
 

@@ -359,15 +359,6 @@ class OKRService:
                 for o in found
             ]
 
-    def search_objectives(
-        self, *, workspace_id: str, text: str, exclude_id: int | None = None
-    ) -> list[tuple[int, str]]:
-        with session_scope(self.engine) as session:
-            found = objective_store.search_objectives(
-                session=session, workspace_id=workspace_id, text=text, limit=101
-            )
-            return [(o.id, o.title) for o in found if o.id != exclude_id][:100]  # type: ignore[misc]
-
     # -- alignment and archive ---------------------------------------------------------
 
     def objective_with_parent(
