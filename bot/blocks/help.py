@@ -23,7 +23,11 @@ EVERYDAY: list[tuple[str, str, str]] = [
         "Pause your check-in prompts until a date; `/okr back` resumes",
         "/okr away until 2026-12-31",
     ),
-    ("export", "All OKRs and their check-ins as a CSV in your DMs", "/okr export"),
+    (
+        "export",
+        "All OKRs and their check-ins as a CSV in your DMs; any member may, as all see them",
+        "/okr export",
+    ),
 ]
 # Setting Ladder up: teams and cycles (members may add), the rest for admins.
 SETUP: list[tuple[str, str, str]] = [

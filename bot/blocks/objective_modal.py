@@ -146,7 +146,8 @@ def _kr_blocks(
     ]
     if not kr.text.strip() and not _shows_fields(kr):
         return blocks
-    reading = read_kr(kr, today=today or date.min)
+    # `today` reads "within six months"; callers pass the app's clock (FormData.today).
+    reading = read_kr(kr, today=today or date.today())
     if _shows_fields(kr):
         blocks.extend(_kr_fields(i, kr, rev, reading))
     blocks.extend(_kr_summary(i, kr, reading, cycle_end=cycle_end, cycle_name=cycle_name))
@@ -228,11 +229,9 @@ def _kr_fields(i: int, kr: KRDraft, rev: int, reading: KRReading) -> list[dict]:
 
 def _empty_means(said: float | None, otherwise: str) -> str:
     """What an empty optional number field stands for: the sentence's value, or a default."""
-    return (
-        f"Empty: {format_input(said)}, as the sentence says."
-        if said is not None
-        else (f"Empty: {otherwise}.")
-    )
+    if said is None:
+        return f"Empty: {otherwise}."
+    return f"Empty: {format_input(said)}, as the sentence says."
 
 
 def _problem(reading: KRReading, field: str) -> str | None:
