@@ -430,3 +430,31 @@ def search_objectives(
     if cycle_ids is not None:
         query = query.where(col(Objective.cycle_id).in_(cycle_ids))
     return list(session.exec(query.order_by(col(Objective.id).desc()).limit(limit)).all())
+
+
+def objective_depths(
+    *, session: Session, workspace_id: str, objective_ids: Sequence[int], max_depth: int = 20
+) -> dict[int, int]:
+    """How many parents above each objective (0: top level), for labelling picker options.
+
+    One query per level walked up, over the given objectives' ancestors only.
+    """
+    depth = {objective_id: 0 for objective_id in objective_ids}
+    # Each objective's nearest ancestor not yet walked past, per starting objective.
+    frontier = {objective_id: objective_id for objective_id in objective_ids}
+    for _ in range(max_depth):
+        if not frontier:
+            break
+        rows = session.exec(
+            select(Objective.id, Objective.parent_id).where(
+                Objective.workspace_id == workspace_id,
+                col(Objective.id).in_(set(frontier.values())),
+            )
+        ).all()
+        parents = {row_id: parent_id for row_id, parent_id in rows}
+        frontier = {
+            start: parents[at] for start, at in frontier.items() if parents.get(at) is not None
+        }
+        for start in frontier:
+            depth[start] += 1
+    return depth  # type: ignore[return-value]

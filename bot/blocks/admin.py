@@ -10,6 +10,7 @@ from bot.blocks.text import GRADE_ICON, escape, mrkdwn, plain, truncate
 from bot.blocks.tree import INDENT
 from bot.okr.grading import grade_band, grade_objective
 from bot.okr.kinds import GradeBand
+from bot.okr.numbers import format_grade
 from bot.services.admin import (
     CycleClosed,
     CycleCreated,
@@ -94,8 +95,8 @@ def build_cycle_reply(outcome: CycleOutcome) -> dict:
 
 GRADE_KR_TITLE = 48  # characters of a KR's title on the grades post's compact KR line
 GRADE_LEGEND = (
-    "🟢 0.7 or more · 🟡 0.4–0.69 · 🔴 under 0.4 · for ambitious OKRs 0.6–0.7 is the sweet "
-    "spot: 1.0 every time means the targets were too easy."
+    "🟢 0.70 or more · 🟡 0.40–0.69 · 🔴 under 0.40 · for ambitious OKRs 0.60–0.70 is the "
+    "sweet spot: 1.00 every time means the targets were too easy."
 )
 
 
@@ -110,7 +111,7 @@ def grade_summary(tree: LoadedTree) -> tuple[float | None, str]:
     n = len(graded)
     counts = " · ".join(f"{GRADE_ICON[b]} {bands[b]}" for b in GradeBand if bands[b])
     return average, (
-        f"{GRADE_ICON[grade_band(average)]} *Average grade {average}* across {n} "
+        f"{GRADE_ICON[grade_band(average)]} *Average grade {format_grade(average)}* across {n} "
         f"objective{'s' if n != 1 else ''} · {counts}"
     )
 
@@ -122,7 +123,7 @@ def _short(title: str) -> str:
 
 
 def _grade(grade: float | None) -> str:
-    return "—" if grade is None else str(grade)
+    return format_grade(grade)
 
 
 def build_cycle_grades(outcome: CycleClosed, *, limit: int = 45) -> dict:
@@ -163,5 +164,5 @@ def build_cycle_grades(outcome: CycleClosed, *, limit: int = 45) -> dict:
     blocks.append({"type": "context", "elements": [mrkdwn(GRADE_LEGEND)]})
     fallback = f"{escape(outcome.cycle.name)} is closed: grades"
     if average is not None:
-        fallback += f", average {average}"
+        fallback += f", average {format_grade(average)}"
     return {"text": fallback, "blocks": blocks}

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from bot.blocks.text import escape, mrkdwn, plain
 from bot.blocks.tree import kr_line
 from bot.okr.kinds import KRKind, UnitKind
-from bot.okr.numbers import format_value
+from bot.okr.numbers import format_pair, format_value
 
 if TYPE_CHECKING:
     from storage.models import KeyResult
@@ -84,6 +84,14 @@ def _shown(kr: KeyResult, value: float | None) -> str:
     return format_value(value, unit=UnitKind(kr.unit), unit_label=kr.unit_label)
 
 
+def _moved(kr: KeyResult, before: float | None, after: float | None) -> str:
+    """ "$0.37 → *$0.36*": the one number format, the new value in bold."""
+    unit = UnitKind(kr.unit)
+    pair = format_pair(before, after, unit=unit, unit_label=kr.unit_label, separator=" → ")
+    old, new = pair.split(" → ", 1)  # the left side never carries the (typed) unit label
+    return f"{escape(old)} → *{escape(new)}*"
+
+
 def build_checkin_done(*, changes: list[tuple[KeyResult, float | None]], no_change: bool) -> dict:
     """Replaces the prompt once answered: each KR's change, so the DM is a record."""
     heading = "✅ Checked in, no change this week." if no_change else "✅ Checked in. Thank you!"
@@ -94,8 +102,8 @@ def build_checkin_done(*, changes: list[tuple[KeyResult, float | None]], no_chan
             before = kr.start_value
         move = (
             escape(_shown(kr, after))
-            if before == after
-            else f"{escape(_shown(kr, before))} → *{escape(_shown(kr, after))}*"
+            if before == after or KRKind(kr.kind) is KRKind.MILESTONE
+            else _moved(kr, before, after)
         )
         confidence = f" · confidence {kr.confidence}/10" if kr.confidence is not None else ""
         lines.append(f"• {escape(kr.title)}: {move}{confidence}")

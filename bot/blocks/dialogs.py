@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from bot.blocks.text import escape, kr_values, mrkdwn, plain, truncate
 from bot.okr.kinds import KRKind, UnitKind
 from bot.okr.limits import NOTE_MAX
-from bot.okr.numbers import format_input
+from bot.okr.numbers import format_input, unit_name
 
 if TYPE_CHECKING:
     from storage.models import KeyResult, Objective
@@ -26,6 +26,12 @@ CONFIDENCE_OPTIONS = [
 
 def _option(value: str, label: str) -> dict:
     return {"text": plain(label, 75), "value": value}
+
+
+def _now_at(kr: KeyResult) -> str:
+    """ "Now at (ms)": the unit the value is typed in, as status shows it."""
+    unit = unit_name(UnitKind(kr.unit), kr.unit_label)
+    return f"Now at ({unit})" if unit and KRKind(kr.kind) is not KRKind.MILESTONE else "Now at"
 
 
 def build_checkin_modal(*, krs: list[tuple[KeyResult, Objective]], origin: dict) -> dict:
@@ -47,6 +53,7 @@ def build_checkin_modal(*, krs: list[tuple[KeyResult, Objective]], origin: dict)
             unit_label=kr.unit_label,
             current=kr.current_value,
             target=kr.target_value,
+            start=kr.start_value,
         )
         blocks.append(
             {
@@ -76,7 +83,7 @@ def build_checkin_modal(*, krs: list[tuple[KeyResult, Objective]], origin: dict)
             {
                 "type": "input",
                 "block_id": f"value:{kr.id}",
-                "label": plain("Now at"),
+                "label": plain(_now_at(kr)),
                 "optional": True,  # empty keeps the current value
                 "element": element,
             }

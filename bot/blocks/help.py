@@ -1,45 +1,50 @@
-"""`/okr help` and the answer to an unknown subcommand."""
+"""`/okr help` and the answer to an unknown subcommand.
+
+Everyday commands come first, with buttons for the common ones; set-up and admin commands
+follow, in full for admins and folded to one line for everyone else.
+"""
 
 from __future__ import annotations
 
 from bot.blocks.text import escape, mrkdwn, plain
 
-COMMANDS: list[tuple[str, str, str]] = [
+# What most people use every week: (subcommand, what it does, an example).
+EVERYDAY: list[tuple[str, str, str]] = [
     ("new", "Draft an objective and its key results in a form", "/okr new Launch the platform"),
+    ("checkin", "Check in on all your key results now", "/okr checkin"),
     (
         "status",
-        "Show a tree with progress (this channel's team, a team, a person, or all)",
-        "/okr status · /okr status Platform · /okr status @ana · /okr status all",
+        "Progress of this channel's team, a team, a person, or all",
+        "/okr status Platform · /okr status all",
     ),
-    (
-        "mine",
-        "Your objectives and key results, with Check in and Edit (only you see it)",
-        "/okr mine",
-    ),
+    ("mine", "Your objectives and key results (only you see it)", "/okr mine"),
     (
         "health",
-        "Where alignment breaks: orphans, missing whys, stale or contradictory KRs, with fixes",
-        "/okr health · /okr health Platform",
-    ),
-    (
-        "checkin",
-        "Check in on all your key results now; admins: send this week's prompts now",
-        "/okr checkin · /okr checkin send",
+        "Where alignment breaks (orphans, missing whys, stale KRs), with a fix for each",
+        "/okr health Platform",
     ),
     (
         "away",
-        "Pause your weekly check-in prompts until a date (`/okr back` resumes them)",
-        "/okr away until 2026-12-31 · /okr back",
+        "Pause your check-in prompts until a date; `/okr back` resumes",
+        "/okr away until 2026-12-31",
     ),
     (
+        "export",
+        "All OKRs and their check-ins as a CSV in your DMs; any member may, as all see them",
+        "/okr export",
+    ),
+]
+# Setting Ladder up: teams and cycles (members may add), the rest for admins.
+SETUP: list[tuple[str, str, str]] = [
+    (
         "team",
-        "List teams, create one, link this channel, or (admins) move a team or relink a channel",
-        "/okr team new Platform parent Engineering · /okr team link Platform",
+        "List teams, create one, link this channel; admins move a team or relink a channel",
+        "/okr team new Platform · /okr team link Platform",
     ),
     (
         "cycle",
         "List, create or close cycles (closing shows the grades)",
-        "/okr cycle new Q1 2027 · /okr cycle new Sprint 2027-01-05 2027-02-15 · /okr cycle close Q4 2026",
+        "/okr cycle new Q1 2027 · /okr cycle close Q4 2026",
     ),
     ("vision", "Show or set the organization's vision (admins)", "/okr vision Empowering…"),
     ("mission", "Show or set the organization's mission (admins)", "/okr mission Deliver…"),
@@ -48,18 +53,30 @@ COMMANDS: list[tuple[str, str, str]] = [
         "Check-in day, time, reminders, default time zone and digest (admins)",
         "/okr settings",
     ),
-    (
-        "export",
-        "All OKRs with their check-in history as a CSV file in your DMs; any member may, "
-        "as everyone sees them with `/okr status all`",
-        "/okr export",
-    ),
-    ("help", "This help", "/okr help"),
+    ("checkin send", "Send this week's check-in prompts now (admins)", "/okr checkin send"),
 ]
+COMMANDS = [*EVERYDAY, *[c for c in SETUP if " " not in c[0]], ("help", "This help", "/okr help")]
 SUBCOMMANDS = [name for name, _, _ in COMMANDS]
 
+# Help's buttons run the command as if typed: action id = prefix + subcommand.
+HELP_ACTION_PREFIX = "help:"
+BUTTONS: list[tuple[str, str]] = [
+    ("new", "➕ New objective"),
+    ("checkin", "✅ Check in"),
+    ("status", "📊 Status"),
+    ("mine", "👤 My OKRs"),
+]
 
-def build_help(*, unknown: str | None = None, suggestion: str | None = None) -> dict:
+
+def _line(name: str, what: str, example: str) -> str:
+    """One line a command; an example only where it shows more than the bare command."""
+    shown = f" · _e.g._ `{example}`" if example != f"/okr {name}" else ""
+    return f"*`/okr {name}`* — {what}{shown}"
+
+
+def build_help(
+    *, unknown: str | None = None, suggestion: str | None = None, is_admin: bool = True
+) -> dict:
     blocks: list[dict] = []
     if unknown is not None:
         hint = f" Did you mean `/okr {suggestion}`?" if suggestion else ""
@@ -67,15 +84,56 @@ def build_help(*, unknown: str | None = None, suggestion: str | None = None) -> 
             {"type": "section", "text": mrkdwn(f"🤔 I don't know `/okr {escape(unknown)}`.{hint}")}
         )
     blocks.append({"type": "header", "text": plain("Ladder: OKRs where your team talks", 150)})
-    lines = [f"*`/okr {name}`* — {what}\n_e.g._ `{example}`" for name, what, example in COMMANDS]
-    blocks.append({"type": "section", "text": mrkdwn("\n".join(lines))})
+    blocks.append(
+        {
+            "type": "actions",
+            "block_id": "help_buttons",
+            "elements": [
+                {
+                    "type": "button",
+                    "action_id": f"{HELP_ACTION_PREFIX}{name}",
+                    "text": plain(label, 75),
+                    "value": name,
+                    **({"style": "primary"} if name == "new" else {}),
+                }
+                for name, label in BUTTONS
+            ],
+        }
+    )
+    blocks.append(
+        {
+            "type": "section",
+            "block_id": "help_everyday",
+            "text": mrkdwn("\n".join(_line(*command) for command in EVERYDAY)),
+        }
+    )
+    if is_admin:
+        lines = [_line(*command) for command in SETUP]
+        blocks.append({"type": "divider"})
+        blocks.append(
+            {
+                "type": "section",
+                "block_id": "help_admin",
+                "text": mrkdwn("*Set-up and admin*\n" + "\n".join(lines)),
+            }
+        )
+    else:
+        folded = " · ".join(f"`/okr {name}`" for name, _, _ in SETUP)
+        blocks.append(
+            {
+                "type": "context",
+                "block_id": "help_admin",
+                "elements": [mrkdwn(f"Set-up (teams, cycles; the rest for admins): {folded}")],
+            }
+        )
     blocks.append(
         {
             "type": "context",
             "elements": [
                 mrkdwn(
-                    "Objectives are ambitious and qualitative; key results are the 2–5 numbers that show "
-                    "you got there. Every week Ladder asks KR owners for a one-click check-in."
+                    "Objectives are ambitious and qualitative; key results are the 2–5 numbers "
+                    "that show you got there. Every week Ladder asks KR owners for a one-click "
+                    "check-in."
                 )
             ],
         }

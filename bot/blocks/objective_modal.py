@@ -9,16 +9,26 @@ from __future__ import annotations
 
 import json
 from datetime import date
+from typing import TYPE_CHECKING
 
-from bot.blocks.text import plain, truncate
+from bot.blocks.text import escape, mrkdwn, plain, truncate
 from bot.okr.kinds import KRKind
 from bot.okr.limits import DESCRIPTION_MAX, KR_TITLE_MAX, OBJECTIVE_TITLE_MAX, UNIT_LABEL_MAX
-from bot.services.drafts import KRDraft, ObjectiveDraft
+from bot.okr.numbers import format_input, format_pair, format_value
+from bot.okr.validate import KRSpec
+from bot.services.drafts import KRDraft, KRReading, ObjectiveDraft, read_kr
+
+if TYPE_CHECKING:
+    from bot.services.okrs import FormData, ParentChoice
 
 CALLBACK_ID = "objective_modal"
 MAX_KEY_RESULTS = 8
 ADD_KR_ACTION = "kr_add"
 PARSE_KR_ACTION_PREFIX = "kr_text_"
+DUE_CYCLE_END_ACTION_PREFIX = "kr_due_end_"
+# A KR field changed (kind chosen, Enter in start/target/unit, date picked): re-label and
+# re-preview that KR without touching what is typed.
+KR_FIELD_ACTION_RE = r"^kr\d+_(kind|start|target|unit|due)$"
 PARENT_ACTION = "parent_objective"
 KIND_OPTIONS = [(k.value, k.label) for k in KRKind]
 
@@ -82,6 +92,7 @@ def _select(
     selected: str | None,
     optional: bool = False,
     placeholder: str = "Choose…",
+    dispatch: bool = False,
 ) -> dict:
     element: dict = {
         "type": "static_select",
@@ -92,61 +103,115 @@ def _select(
     chosen = next((o for o in element["options"] if o["value"] == selected), None)
     if chosen:
         element["initial_option"] = chosen
-    return {
+    block = {
         "type": "input",
         "block_id": block_id(name, rev),
         "label": plain(label),
         "optional": optional,
         "element": element,
     }
+    if dispatch:  # choosing sends a block action: the form re-labels what this choice needs
+        block["dispatch_action"] = True
+    return block
 
 
-def _kr_blocks(i: int, kr: KRDraft, rev: int) -> list[dict]:
+def _kr_blocks(
+    i: int,
+    kr: KRDraft,
+    rev: int,
+    *,
+    today: date | None,
+    cycle_end: date | None,
+    cycle_name: str = "the cycle",
+) -> list[dict]:
+    """One KR: its sentence; once read (Enter) or typed into, the fields it needs, each
+    labelled required or optional as Create will treat it; then one line saying how it will
+    be measured, or what is missing."""
     n = i + 1
-    due: dict = {"type": "datepicker", "action_id": f"kr{i}_due", "placeholder": plain("Due date")}
-    if kr.due:
-        due["initial_date"] = kr.due.isoformat()
-    return [
+    blocks: list[dict] = [
         {"type": "divider"},
         _text_input(
             f"kr{i}_text",
             f"Key result {n}",
             rev=rev,
             value=kr.text,
-            optional=True,
+            # The first KR is the one every objective needs; the others may stay empty.
+            optional=i > 0,
             max_length=KR_TITLE_MAX,
             action_id=f"{PARSE_KR_ACTION_PREFIX}{i}",
             dispatch=True,
-            placeholder="e.g. Achieve 1 million active users within six months",
-            hint="Type it as a sentence and press Enter: Ladder fills in the fields below.",
+            placeholder="e.g. Reduce p95 latency from 250 to 100 ms by June",
+            hint=None if _shows_fields(kr) else "Type it as a sentence and press Enter.",
         ),
+    ]
+    if not kr.text.strip() and not _shows_fields(kr):
+        return blocks
+    # `today` reads "within six months"; callers pass the app's clock (FormData.today).
+    reading = read_kr(kr, today=today or date.today())
+    if _shows_fields(kr):
+        blocks.extend(_kr_fields(i, kr, rev, reading))
+    blocks.extend(_kr_summary(i, kr, reading, cycle_end=cycle_end, cycle_name=cycle_name))
+    return blocks
+
+
+def _shows_fields(kr: KRDraft) -> bool:
+    return kr.details or kr.key_result_id is not None or kr.has_fields
+
+
+def _kr_fields(i: int, kr: KRDraft, rev: int, reading: KRReading) -> list[dict]:
+    kind = reading.kind
+    blocks = [
         _select(
             f"kr{i}_kind",
             "Measured as",
             rev=rev,
             options=KIND_OPTIONS,
             selected=kr.kind,
-            optional=True,
-            placeholder="Read from the sentence",
-        ),
-        _text_input(
-            f"kr{i}_start",
-            "Start value (baseline)",
-            rev=rev,
-            value=kr.start,
-            optional=True,
-            max_length=40,
-            placeholder="e.g. 0, 250, 40%",
-        ),
+            placeholder="Choose how it is measured",
+            dispatch=True,
+        )
+    ]
+    if kind is KRKind.MILESTONE:
+        blocks.append(_due_input(i, kr, rev))
+        return blocks
+    if kind is None or not kind.is_threshold:
+        blocks.append(
+            _text_input(
+                f"kr{i}_start",
+                "Start value (today)",
+                rev=rev,
+                value=kr.start,
+                optional=not reading.needs_start,
+                max_length=40,
+                placeholder="e.g. 0, 250, 40%",
+                hint=_problem(reading, "start")
+                or (
+                    None
+                    if reading.needs_start
+                    else _empty_means(reading.said_start, "counts up from 0")
+                ),
+                dispatch=True,
+            )
+        )
+    blocks.append(
         _text_input(
             f"kr{i}_target",
             "Target",
             rev=rev,
             value=kr.target,
-            optional=True,
+            optional=not reading.needs_target,
             max_length=40,
             placeholder="e.g. 1M, 100, 90%",
-        ),
+            hint=_problem(reading, "target")
+            or (
+                None
+                if reading.needs_target
+                else _empty_means(reading.said_target, "worked out from the start value")
+            ),
+            dispatch=True,
+        )
+    )
+    blocks.append(
         _text_input(
             f"kr{i}_unit",
             "Unit",
@@ -155,15 +220,103 @@ def _kr_blocks(i: int, kr: KRDraft, rev: int) -> list[dict]:
             optional=True,
             max_length=UNIT_LABEL_MAX,
             placeholder="%, $, ms, active users…",
-        ),
-        {
-            "type": "input",
-            "block_id": block_id(f"kr{i}_due", rev),
-            "label": plain("Due"),
-            "optional": True,
-            "element": due,
-        },
-    ]
+            dispatch=True,
+        )
+    )
+    blocks.append(_due_input(i, kr, rev))
+    return blocks
+
+
+def _empty_means(said: float | None, otherwise: str) -> str:
+    """What an empty optional number field stands for: the sentence's value, or a default."""
+    if said is None:
+        return f"Empty: {otherwise}."
+    return f"Empty: {format_input(said)}, as the sentence says."
+
+
+def _problem(reading: KRReading, field: str) -> str | None:
+    """What is wrong with one field, shown right under it."""
+    message = reading.errors.get(field)
+    return f"⚠️ {message}" if message else None
+
+
+def _due_input(i: int, kr: KRDraft, rev: int) -> dict:
+    due: dict = {"type": "datepicker", "action_id": f"kr{i}_due", "placeholder": plain("Due date")}
+    if kr.due:
+        due["initial_date"] = kr.due.isoformat()
+    return {
+        "type": "input",
+        "block_id": block_id(f"kr{i}_due", rev),
+        "label": plain("Due"),
+        "optional": True,
+        "dispatch_action": True,
+        "element": due,
+        "hint": plain("Empty: the end of the cycle."),
+    }
+
+
+def _kr_summary(
+    i: int, kr: KRDraft, reading: KRReading, *, cycle_end: date | None, cycle_name: str
+) -> list[dict]:
+    """The preview line ("📏 Decrease 250 → 100 ms by Mar 31") or what is missing, and a
+    warning with the cycle's end on offer when the due date falls after it."""
+    spec = reading.spec
+    if spec is not None:
+        line = f"📏 {escape(kr_preview(spec, cycle_end=cycle_end))}"
+    else:
+        # Start and target problems already show under those fields when they are shown.
+        under_fields = ("start", "target") if _shows_fields(kr) else ()
+        missing = [
+            reading.errors[f] for f in _FIELD_ORDER if f in reading.errors and f not in under_fields
+        ]
+        if missing and not _shows_fields(kr):
+            missing = [*missing[:1], "Press Enter in the sentence to fill in the details."]
+        line = "⚠️ " + " ".join(escape(m) for m in missing[:2]) if missing else ""
+    blocks: list[dict] = []
+    if line:
+        blocks.append({"type": "context", "block_id": f"kr{i}_preview", "elements": [mrkdwn(line)]})
+    due = spec.due_date if spec is not None else kr.due
+    if due is not None and cycle_end is not None and due > cycle_end:
+        blocks.append(
+            {
+                "type": "section",
+                "block_id": f"kr{i}_due_warning",
+                "text": mrkdwn(
+                    f"⏰ Due *{_day(due)}*, after {escape(cycle_name)} ends on "
+                    f"*{_day(cycle_end)}*: the cycle is graded before this is due."
+                ),
+                "accessory": {
+                    "type": "button",
+                    "action_id": f"{DUE_CYCLE_END_ACTION_PREFIX}{i}",
+                    "text": plain(f"Use {_day(cycle_end)}", 75),
+                    "value": cycle_end.isoformat(),
+                },
+            }
+        )
+    return blocks
+
+
+_FIELD_ORDER = ("text", "kind", "start", "target", "unit", "due")
+
+
+def kr_preview(spec: KRSpec, *, cycle_end: date | None) -> str:
+    """How a KR will be measured, in one line: "Decrease 250 → 100 ms by Mar 31",
+    "Increase 0 / 1M active users by Aug 16", "Stay at least 9 by Mar 31", "Milestone: done by…"."""
+    due = spec.due_date or cycle_end
+    by = f" by {_day(due)}" if due else ""
+    unit, label = spec.unit, spec.unit_label
+    if spec.kind is KRKind.MILESTONE:
+        return f"Milestone: done{by}"
+    target = format_value(spec.target_value, unit=unit, unit_label=label)
+    if spec.kind.is_threshold:
+        return f"{spec.kind.label} {target}{by}"
+    verb = "Increase" if spec.kind is KRKind.INCREASE else "Decrease"
+    start = spec.stored_start
+    return f"{verb} {format_pair(start, spec.target_value, unit=unit, unit_label=label, separator=' → ')}{by}"
+
+
+def _day(day: date) -> str:
+    return f"{day:%b} {day.day}"
 
 
 def build_objective_modal(
@@ -171,8 +324,14 @@ def build_objective_modal(
     draft: ObjectiveDraft,
     teams: list[tuple[int, str]],
     cycles: list[tuple[int, str]],
+    cycle_ends: dict[int, date] | None = None,
+    today: date | None = None,
 ) -> dict:
+    """The form. `cycle_ends` (cycle id -> last day) lets it warn of a due date past the cycle;
+    `today` reads relative dates in KR sentences ("within six months")."""
     rev = draft.rev
+    cycle_end = (cycle_ends or {}).get(draft.cycle_id) if draft.cycle_id is not None else None
+    cycle_name = dict(cycles).get(draft.cycle_id or -1, "the cycle")
     editing = draft.objective_id is not None
     blocks: list[dict] = [
         _text_input(
@@ -246,7 +405,9 @@ def build_objective_modal(
         }
     )
     for i, kr in enumerate(draft.krs):
-        blocks.extend(_kr_blocks(i, kr, rev))
+        blocks.extend(
+            _kr_blocks(i, kr, rev, today=today, cycle_end=cycle_end, cycle_name=cycle_name)
+        )
     if len(draft.krs) < MAX_KEY_RESULTS:
         blocks.append(
             {
@@ -287,6 +448,48 @@ def build_objective_modal(
     }
 
 
+def build_objective_form(form: FormData, draft: ObjectiveDraft | None = None) -> dict:
+    """The modal for what the service loaded; `draft` replaces the loaded draft."""
+    return build_objective_modal(
+        draft=draft or form.draft,
+        teams=form.teams,
+        cycles=form.cycles,
+        cycle_ends=form.cycle_ends,
+        today=form.today,
+    )
+
+
+COMPANY_GROUP = "🏢 Company-wide"
+
+
+def parent_option_groups(choices: list[ParentChoice]) -> list[dict]:
+    """The parent picker's options, grouped by team (company-wide first, then teams in their
+    hierarchy: "Engineering › Platform"), top-level objectives before those that ladder up
+    to another ("↳ Ship the API"), so people find the right parent by where it sits."""
+    groups: dict[tuple[str, ...], list[ParentChoice]] = {}
+    for choice in choices:
+        groups.setdefault(choice.team_path, []).append(choice)
+    out = []
+    for team_path in sorted(groups, key=lambda p: (len(p) > 0, [n.casefold() for n in p])):
+        members = sorted(groups[team_path], key=lambda c: (c.depth, c.title.casefold()))
+        label = f"👥 {' › '.join(team_path)}" if team_path else COMPANY_GROUP
+        out.append(
+            {
+                "label": plain(_clip_left(label, 75), 75),
+                "options": [
+                    _option(str(c.objective_id), ("↳ " if c.depth else "") + c.title)
+                    for c in members
+                ],
+            }
+        )
+    return out
+
+
+def _clip_left(text: str, limit: int) -> str:
+    """A long team path keeps its end (the team itself): "…Platform › API"."""
+    return text if len(text) <= limit else "…" + text[-(limit - 1) :]
+
+
 def draft_from_state(view: dict) -> ObjectiveDraft:
     """Rebuild the draft from a modal's metadata and its current state (what was typed)."""
     meta = json.loads(view.get("private_metadata") or "{}")
@@ -310,6 +513,7 @@ def draft_from_state(view: dict) -> ObjectiveDraft:
             return None
 
     kr_ids = meta.get("kr_ids") or []
+    opened = {i for i in meta.get("open") or [] if isinstance(i, int)}
     krs = [
         KRDraft(
             text=text(f"kr{i}_text"),
@@ -319,6 +523,7 @@ def draft_from_state(view: dict) -> ObjectiveDraft:
             unit=text(f"kr{i}_unit"),
             due=picked_date(f"kr{i}_due"),
             key_result_id=kr_ids[i] if i < len(kr_ids) else None,
+            details=i in opened,
         )
         for i in range(len(kr_ids))
     ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from bot.okr.kinds import GradeBand, KRKind, Status, UnitKind
-from bot.okr.numbers import format_value
+from bot.okr.numbers import format_pair
 
 # Not started (no check-in yet) is neutral: white, never a colour that says failing.
 STATUS_ICON = {
@@ -91,19 +91,27 @@ def kr_values(
     unit_label: str | None,
     current: float | None,
     target: float,
+    start: float | None = None,
 ) -> str:
-    """'600k / 1M active users', '✅ done', 'NPS 9.1 (≥ 9)'."""
+    """'600k / 1M active users', '$0.37 → $0.25', '✅ done', '9.1 (at least 9)'.
+
+    Before its first check-in a moving KR stands at its start ("0 / 1M", never "— / 1M").
+    """
     if kind is KRKind.MILESTONE:
         return "✅ done" if current is not None and current >= 1 else "⬜ not done"
-    shown_target = escape(format_value(target, unit=unit, unit_label=unit_label))
-    shown_current = escape(format_value(current, unit=unit, unit_label=None))
-    if kind is KRKind.AT_LEAST:
-        return f"{shown_current} (at least {shown_target})"
-    if kind is KRKind.AT_MOST:
-        return f"{shown_current} (at most {shown_target})"
-    if kind is KRKind.DECREASE:
-        return f"{shown_current} → {shown_target}"  # "130 / 100 ms" would read as a fraction
-    return f"{shown_current} / {shown_target}"
+    if current is None and kind in (KRKind.INCREASE, KRKind.DECREASE):
+        current = start
+    if kind.is_threshold:
+        bound = "at least" if kind is KRKind.AT_LEAST else "at most"
+        pair = format_pair(
+            current, target, unit=unit, unit_label=unit_label, separator=f" ({bound} "
+        )
+        return escape(pair) + ")"
+    # "130 / 100 ms" would read as a fraction: a decrease gets an arrow.
+    separator = " → " if kind is KRKind.DECREASE else " / "
+    return escape(
+        format_pair(current, target, unit=unit, unit_label=unit_label, separator=separator)
+    )
 
 
 def confidence_label(confidence: int | None) -> str:

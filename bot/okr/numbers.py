@@ -145,27 +145,73 @@ def parse_number_input(text: str, *, max_abs: float = VALUE_MAX_ABS) -> float:
     return value + 0.0  # -0.0 + 0.0 == 0.0: a typed "-0" is stored as plain 0
 
 
-def format_value(value: float | None, *, unit: UnitKind, unit_label: str | None = None) -> str:
-    """Compact display: "1M active users", "1,234", "90%", "$1.2M", "5,000 GBP", "100 ms".
+# The one display rule (every surface goes through format_value / format_pair / format_grade):
+# - below 1,000 a number is exact (thousands separators, at most 3 decimals, 3 significant
+#   digits below 1); from 1,000 it is scaled to k/M/B/T with at most 2 decimals, so 4,844 and
+#   464,600 read alike ("4.84k", "464.6k"). Percentages stay exact ("12,345%").
+# - a symbol written against the number ($, €, %) belongs to every number; a unit written after
+#   a space ("ms", "GBP", "active users") is said once, after the last number of a pair:
+#   "$0.37 → $0.25", "0% / 90%", "250 → 100 ms", "600k / 1M active users".
+# - a value not known yet is "—"; grades always have two decimals ("0.50", "1.00").
+COMPACT_FROM = 1_000
 
-    Below 10,000 the number is exact (thousands separators, at most 3 decimals); from 10,000
-    it is scaled to k/M/B/T with at most 2 decimals. Trailing zeros are dropped.
-    """
-    if value is None or not math.isfinite(value):
+
+def format_value(value: float | None, *, unit: UnitKind, unit_label: str | None = None) -> str:
+    """Compact display of one value with its unit: "1M active users", "1.23k", "90%", "$1.2M",
+    "5k GBP", "100 ms" (see the rule above)."""
+    return _shown(value, unit=unit, unit_label=unit_label, spaced=True)
+
+
+def format_pair(
+    first: float | None,
+    second: float | None,
+    *,
+    unit: UnitKind,
+    unit_label: str | None = None,
+    separator: str = " / ",
+) -> str:
+    """Two values of one KR ("600k / 1M active users", "$0.37 → $0.25", "250 → 100 ms"):
+    symbols on both numbers, a spaced unit once, at the end."""
+    left = _shown(first, unit=unit, unit_label=unit_label, spaced=False)
+    return f"{left}{separator}{format_value(second, unit=unit, unit_label=unit_label)}"
+
+
+def format_grade(grade: float | None) -> str:
+    """A 0.0–1.0 grade, always two decimals: "0.50", "0.51", "1.00"; "—" when there is none."""
+    if grade is None or not math.isfinite(grade):
         return "—"
+    return f"{grade:.2f}"
+
+
+def unit_name(unit: UnitKind, unit_label: str | None) -> str:
+    """The unit alone, for a label such as "Now at (ms)": "%", "$", "ms", "active users"."""
+    prefix, attached, spaced = _unit_parts(unit, unit_label)
+    return (prefix + attached + spaced).strip()
+
+
+def _unit_parts(unit: UnitKind, unit_label: str | None) -> tuple[str, str, str]:
+    """(symbol before the number, symbol after it, unit after a space)."""
     label = (unit_label or "").strip()
+    spaced = f" {label}" if label else ""
     if unit is UnitKind.PERCENT:
-        # Percentages are small: the exact form reads better than "12.35k%".
-        text = _format_plain(value) + "%"
-        return f"{text} {label}" if label else text
-    text = _format_compact(value)
+        return "", "%", spaced
     if unit is UnitKind.CURRENCY and label:
         symbol = _DISPLAY_SYMBOLS.get(label.upper()) or (
             label if label in CURRENCY_SYMBOLS else None
         )
         if symbol:
-            return f"-{symbol}{text[1:]}" if text.startswith("-") else f"{symbol}{text}"
-    return f"{text} {label}" if label else text
+            return symbol, "", ""
+    return "", "", spaced
+
+
+def _shown(value: float | None, *, unit: UnitKind, unit_label: str | None, spaced: bool) -> str:
+    if value is None or not math.isfinite(value):
+        return "—"
+    prefix, attached, after = _unit_parts(unit, unit_label)
+    # Percentages are small: the exact form reads better than "12.35k%".
+    number = _format_plain(value) if unit is UnitKind.PERCENT else _format_compact(value)
+    sign, digits = ("-", number[1:]) if number.startswith("-") else ("", number)
+    return f"{sign}{prefix}{digits}{attached}{after if spaced else ''}"
 
 
 def _parse(text: str) -> float | None:
@@ -264,7 +310,7 @@ def _below_hundred(words: list[str]) -> int | None:
 
 def _format_compact(value: float) -> str:
     magnitude = abs(value)
-    if magnitude < 10_000:
+    if magnitude < COMPACT_FROM:
         return _format_plain(value)
     scales = [(1e3, "k"), (1e6, "M"), (1e9, "B"), (1e12, "T")]
     index = max(i for i, (scale, _) in enumerate(scales) if magnitude >= scale)

@@ -26,6 +26,14 @@ class KRDraft:
     unit: str = ""
     due: date | None = None
     key_result_id: int | None = None  # set when editing an existing KR
+    details: bool = False  # its fields are shown (Enter was pressed in the sentence)
+
+    @property
+    def has_fields(self) -> bool:
+        """Anything typed or chosen beyond the sentence."""
+        return any(
+            (self.kind, self.start.strip(), self.target.strip(), self.unit.strip(), self.due)
+        )
 
 
 @dataclass
@@ -48,6 +56,7 @@ class ObjectiveDraft:
             {
                 "objective_id": self.objective_id,
                 "kr_ids": [kr.key_result_id for kr in self.krs],
+                "open": [i for i, kr in enumerate(self.krs) if kr.details],
                 "rev": self.rev,
                 "channel_id": self.channel_id,
             },
@@ -124,6 +133,48 @@ def read_draft(draft: ObjectiveDraft, *, today: date) -> tuple[ReadDraft | None,
     if errors:
         return None, errors
     return ReadDraft(title, description, specs, removed), {}
+
+
+@dataclass(frozen=True)
+class KRReading:
+    """What the form can say about one KR slot while it is being typed."""
+
+    spec: KRSpec | None  # complete and valid: what Create would save
+    errors: dict[str, str]  # slot field ("start", "target"…) -> what is missing or wrong
+    kind: KRKind | None  # as chosen, or as read from the sentence
+    said_start: float | None  # the start the sentence gives, used when the field is empty
+    said_target: float | None
+    needs_start: bool  # the app refuses this KR without a start value
+    needs_target: bool  # … without a target (a milestone or "+30%" with a baseline: no)
+
+
+def read_kr(kr: KRDraft, *, today: date) -> KRReading:
+    """Read one slot as Create would: the spec, or what is missing, and which fields are
+    required for its kind (so the form can label them truthfully)."""
+    text = clean_text(kr.text, single_line=True)
+    proposal = parse_key_result(text, today=today) if text else None
+    kind = KRKind(kr.kind) if kr.kind else (proposal.kind if proposal else None)
+    # "Grow signups by 30%": the target follows from the baseline.
+    relative = (
+        proposal is not None
+        and proposal.target is None
+        and proposal.relative_change is not None
+        and not kr.target.strip()
+    )
+    spec, errors = _read_kr(kr, today=today)
+    # An empty field takes what the sentence says ("from 250 to 100"): then it is optional.
+    said_start = proposal is not None and proposal.start is not None
+    said_target = proposal is not None and proposal.target is not None
+    return KRReading(
+        spec=spec,
+        errors=errors,
+        kind=kind,
+        said_start=proposal.start if proposal is not None else None,
+        said_target=proposal.target if proposal is not None else None,
+        needs_start=not said_start
+        and (kind is KRKind.DECREASE or (relative and kind is not KRKind.MILESTONE)),
+        needs_target=not said_target and kind is not KRKind.MILESTONE and not relative,
+    )
 
 
 def _read_kr(kr: KRDraft, *, today: date) -> tuple[KRSpec | None, dict[str, str]]:

@@ -57,6 +57,18 @@ class FormData:
     draft: ObjectiveDraft
     teams: list[tuple[int, str]]
     cycles: list[tuple[int, str]]
+    cycle_ends: dict[int, date] = field(default_factory=dict)  # to warn of a due date past it
+    today: date | None = None  # reads "within six months" in a KR sentence
+
+
+@dataclass(frozen=True)
+class ParentChoice:
+    """An objective offered as a parent: its team (with the teams above it) and level."""
+
+    objective_id: int
+    title: str
+    team_path: tuple[str, ...]  # () for a company-wide objective; ("Engineering", "Platform")
+    depth: int  # 0: top level; 1: ladders up to a top-level objective…
 
 
 @dataclass(frozen=True)
@@ -158,6 +170,8 @@ class OKRService:
             draft=draft,
             teams=[(t.id, t.name) for t in teams],  # type: ignore[misc]
             cycles=[(c.id, c.name) for c in cycles],  # type: ignore[misc]
+            cycle_ends={c.id: c.end_date for c in cycles},  # type: ignore[misc]
+            today=self.today(),
         )
 
     def _current_or_new_cycle(self, session, workspace_id: str):  # type: ignore[no-untyped-def]
@@ -311,14 +325,39 @@ class OKRService:
             )
         return Saved(objective_id, draft.owner_id or objective.owner_id, created=False)
 
-    def search_objectives(
+    def parent_choices(
         self, *, workspace_id: str, text: str, exclude_id: int | None = None
-    ) -> list[tuple[int, str]]:
+    ) -> list[ParentChoice]:
+        """Objectives to ladder up to, matching `text`, with their team and level; at most
+        100 (Slack's limit), read only when the person opens or types in the picker."""
         with session_scope(self.engine) as session:
-            found = objective_store.search_objectives(
-                session=session, workspace_id=workspace_id, text=text, limit=101
+            found = [
+                o
+                for o in objective_store.search_objectives(
+                    session=session, workspace_id=workspace_id, text=text, limit=101
+                )
+                if o.id != exclude_id
+            ][:100]
+            depths = objective_store.objective_depths(
+                session=session,
+                workspace_id=workspace_id,
+                objective_ids=[o.id for o in found],  # type: ignore[misc]
             )
-            return [(o.id, o.title) for o in found if o.id != exclude_id][:100]  # type: ignore[misc]
+            teams = {
+                t.id: t for t in team_store.list_teams(session=session, workspace_id=workspace_id)
+            }
+
+            def path(team_id: int | None) -> tuple[str, ...]:
+                names: list[str] = []
+                while team_id is not None and team_id in teams and len(names) < 10:
+                    names.insert(0, teams[team_id].name)
+                    team_id = teams[team_id].parent_id
+                return tuple(names)
+
+            return [
+                ParentChoice(o.id, o.title, path(o.team_id), depths.get(o.id, 0))  # type: ignore[arg-type]
+                for o in found
+            ]
 
     # -- alignment and archive ---------------------------------------------------------
 

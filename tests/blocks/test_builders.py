@@ -197,9 +197,9 @@ def test_cycle_grades_and_team_replies(session: Session) -> None:
     )
     grades = build_cycle_grades(CycleClosed(company.cycle, tree))
     assert validate_message(grades) == []
-    assert "🔴 *0.0*  Launch a new communication platform" in all_text(grades)
-    assert grades["blocks"][1]["text"]["text"].startswith("🔴 *Average grade 0.0* across 2")
-    assert grades["text"].endswith("average 0.0")
+    assert "🔴 *0.00*  Launch a new communication platform" in all_text(grades)
+    assert grades["blocks"][1]["text"]["text"].startswith("🔴 *Average grade 0.00* across 2")
+    assert grades["text"].endswith("average 0.00")
     team = Team(id=1, workspace_id="T0REF", name=HOSTILE)
     for reply in (
         build_team_reply(TeamList([team], {1: ["C1"]})),

@@ -57,7 +57,7 @@ def status_post(module_ladder: Ladder) -> tuple[int, dict[str, Any]]:
 
 @pytest.fixture
 def scene(shared_ladder: Ladder, status_post: tuple[int, dict[str, Any]]) -> Scene:
-    view = open_new_objective(shared_ladder, SUBMITTED_TITLE)
+    view = open_new_objective(shared_ladder, SUBMITTED_TITLE, fields=[0])
     [parent] = [b for b in view["blocks"] if b["block_id"].startswith("parent@")]
     return Scene(shared_ladder, *status_post, view, parent["block_id"])
 

@@ -149,7 +149,7 @@ def _twice(submit: Callable[[], httpx.Response], *, concurrent: bool) -> list[ht
 def test_a_new_objective_submitted_twice_is_stored_once(
     ladder: Ladder, concurrent: bool, listener_runs: ListenerRuns
 ) -> None:
-    view = open_new_objective(ladder, "Win the market")
+    view = open_new_objective(ladder, "Win the market", fields=[0, 1])
     values = fill(
         view,
         title="Win the market",

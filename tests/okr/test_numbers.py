@@ -9,10 +9,13 @@ from hypothesis import strategies as st
 from bot.okr.kinds import UnitKind
 from bot.okr.numbers import (
     NumberInputError,
+    format_grade,
     format_input,
+    format_pair,
     format_value,
     parse_number,
     parse_number_input,
+    unit_name,
 )
 
 
@@ -199,29 +202,32 @@ def test_parse_number_input_returns_a_bounded_number_or_explains(text: str) -> N
     ("value", "unit", "label", "expected"),
     [
         (1_000_000, UnitKind.NUMBER, "active users", "1M active users"),
-        (1234, UnitKind.NUMBER, None, "1,234"),
-        (9999, UnitKind.NUMBER, None, "9,999"),
+        (1234, UnitKind.NUMBER, None, "1.23k"),  # compact from 1,000: one rule for every size
+        (999, UnitKind.NUMBER, None, "999"),
+        (4844, UnitKind.NUMBER, "teams", "4.84k teams"),  # reads like "464.6k", not "4,844"
+        (464_600, UnitKind.NUMBER, None, "464.6k"),
         (10_000, UnitKind.NUMBER, None, "10k"),
         (12_345, UnitKind.NUMBER, None, "12.35k"),
-        (1500, UnitKind.NUMBER, None, "1,500"),
+        (1500, UnitKind.NUMBER, None, "1.5k"),
         (999_999, UnitKind.NUMBER, None, "1M"),  # not "1000k"
         (2.5e9, UnitKind.NUMBER, None, "2.5B"),
         (3e12, UnitKind.NUMBER, None, "3T"),
-        (1234.5678, UnitKind.NUMBER, None, "1,234.568"),
+        (999.5678, UnitKind.NUMBER, None, "999.568"),
         (0.25, UnitKind.NUMBER, None, "0.25"),
         (0.000123, UnitKind.NUMBER, None, "0.000123"),
         (5.0, UnitKind.NUMBER, None, "5"),
-        (-1500, UnitKind.NUMBER, None, "-1,500"),
+        (-1500, UnitKind.NUMBER, None, "-1.5k"),
         (-0.0, UnitKind.NUMBER, None, "0"),
         (90, UnitKind.PERCENT, None, "90%"),
         (99.9, UnitKind.PERCENT, None, "99.9%"),
         (12_345, UnitKind.PERCENT, None, "12,345%"),
         (1.2e6, UnitKind.CURRENCY, "USD", "$1.2M"),
-        (5000, UnitKind.CURRENCY, "EUR", "€5,000"),
-        (5000, UnitKind.CURRENCY, "eur", "€5,000"),
-        (5000, UnitKind.CURRENCY, "GBP", "5,000 GBP"),
+        (5000, UnitKind.CURRENCY, "EUR", "€5k"),
+        (5000, UnitKind.CURRENCY, "eur", "€5k"),
+        (5000, UnitKind.CURRENCY, "GBP", "5k GBP"),
+        (0.37, UnitKind.CURRENCY, "USD", "$0.37"),
         (-1.5e6, UnitKind.CURRENCY, "USD", "-$1.5M"),
-        (5000, UnitKind.CURRENCY, None, "5,000"),
+        (5000, UnitKind.CURRENCY, None, "5k"),
         (100, UnitKind.DURATION, "ms", "100 ms"),
         (24, UnitKind.DURATION, "h", "24 h"),
         (None, UnitKind.NUMBER, None, "—"),
@@ -277,3 +283,90 @@ def test_format_input_reads_back_as_the_same_number(value: float) -> None:
 )
 def test_format_input_is_exact_not_compact(value: float, text: str) -> None:
     assert format_input(value) == text
+
+
+# --- the one display rule: format_pair, format_grade, unit_name ---
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "unit", "label", "separator", "expected"),
+    [
+        # Symbols on both numbers: status used to say "0.37 → $0.25".
+        (0.37, 0.25, UnitKind.CURRENCY, "USD", " → ", "$0.37 → $0.25"),
+        (0, 90, UnitKind.PERCENT, None, " / ", "0% / 90%"),
+        # A spaced unit once, after the last number.
+        (250, 100, UnitKind.DURATION, "ms", " → ", "250 → 100 ms"),
+        (600_000, 1e6, UnitKind.NUMBER, "active users", " / ", "600k / 1M active users"),
+        (5000, 20_000, UnitKind.CURRENCY, "GBP", " / ", "5k / 20k GBP"),
+        # One scale rule for both sides: "4,844 / 10k" mixed exact and compact.
+        (4844, 10_000, UnitKind.NUMBER, "teams", " / ", "4.84k / 10k teams"),
+        (None, 1e6, UnitKind.NUMBER, None, " / ", "— / 1M"),
+    ],
+)
+def test_format_pair(
+    first: float | None,
+    second: float,
+    unit: UnitKind,
+    label: str | None,
+    separator: str,
+    expected: str,
+) -> None:
+    assert format_pair(first, second, unit=unit, unit_label=label, separator=separator) == expected
+
+
+@given(
+    typed_values,
+    typed_values,
+    st.sampled_from(list(UnitKind)),
+    st.sampled_from([None, "USD", "EUR", "GBP", "ms", "active users"]),
+)
+def test_a_pair_is_its_two_values_with_the_unit_said_once(
+    first: float, second: float, unit: UnitKind, label: str | None
+) -> None:
+    pair = format_pair(first, second, unit=unit, unit_label=label, separator=" | ")
+    left, right = pair.split(" | ")
+    # The right side is exactly how the value shows alone: the same number everywhere.
+    assert right == format_value(second, unit=unit, unit_label=label)
+    # The left side is the same number; it drops only a unit written after a space.
+    alone = format_value(first, unit=unit, unit_label=label)
+    assert alone.startswith(left)
+    assert alone[len(left) :] in ("", f" {label}")
+    assert parse_number(left) == parse_number(format_value(first, unit=unit, unit_label=None))
+
+
+@given(typed_values, st.sampled_from(list(UnitKind)))
+def test_every_size_follows_one_scale_rule(value: float, unit: UnitKind) -> None:
+    shown = format_value(value, unit=unit, unit_label=None)
+    scaled = shown.rstrip("%")[-1] in "kMBT"
+    assert scaled == (abs(value) >= 1000 and unit is not UnitKind.PERCENT), shown
+    # No "4,844" beside "464.6k" (only the top scale grows past 999: "1,000T").
+    assert "," not in shown or unit is UnitKind.PERCENT or abs(value) >= 999.995e12
+
+
+@pytest.mark.parametrize(
+    ("grade", "expected"),
+    [(0.5, "0.50"), (0.51, "0.51"), (1.0, "1.00"), (0.0, "0.00"), (0.666, "0.67"), (None, "—")],
+)
+def test_grades_always_have_two_decimals(grade: float | None, expected: str) -> None:
+    assert format_grade(grade) == expected
+
+
+@given(st.floats(min_value=0, max_value=1))
+def test_any_grade_reads_as_two_decimals(grade: float) -> None:
+    shown = format_grade(grade)
+    assert len(shown) == 4 and shown[1] == "." and abs(float(shown) - grade) <= 0.005
+
+
+@pytest.mark.parametrize(
+    ("unit", "label", "expected"),
+    [
+        (UnitKind.PERCENT, None, "%"),
+        (UnitKind.CURRENCY, "USD", "$"),
+        (UnitKind.CURRENCY, "GBP", "GBP"),
+        (UnitKind.DURATION, "ms", "ms"),
+        (UnitKind.NUMBER, "active users", "active users"),
+        (UnitKind.NUMBER, None, ""),
+    ],
+)
+def test_unit_name(unit: UnitKind, label: str | None, expected: str) -> None:
+    assert unit_name(unit, label) == expected

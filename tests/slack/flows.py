@@ -2,17 +2,29 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from tests.slack.conftest import CEO, Ladder
 
 
-def open_new_objective(ladder: Ladder, text: str, *, user: str = CEO) -> dict[str, Any]:
+def open_new_objective(
+    ladder: Ladder, text: str, *, user: str = CEO, fields: Iterable[int] = ()
+) -> dict[str, Any]:
+    """`/okr new text`; with `fields`, those KR slots get a sentence with no numbers in it and
+    Enter, so their fields (kind, start, target…) show, empty, for the test to fill in."""
     before = len(ladder.standin.calls("views.open"))
     assert ladder.acme.slash_command(f"new {text}", user_id=user).status_code == 200
     opened = ladder.standin.wait_for("views.open", count=before + 1)[-1]
     assert opened.ok, opened.response
-    return opened.response["view"]
+    view = opened.response["view"]
+    for slot in fields:
+        view = type_sentence(ladder, view, slot, FIELDS_SENTENCE, user=user)
+    return view
+
+
+# A KR sentence with nothing to read: Enter shows its fields and fills in none of them.
+FIELDS_SENTENCE = "Grow weekly active users"
 
 
 def current(ladder: Ladder, view: dict[str, Any]) -> dict[str, Any]:

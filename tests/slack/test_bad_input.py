@@ -235,7 +235,7 @@ NEW_OBJECTIVE_CASES = [
 def test_new_objective_bad_value_gets_an_inline_error_and_stores_nothing(
     ladder: Ladder, overrides: dict[str, Any], field: str, says: str
 ) -> None:
-    view = open_new_objective(ladder, VALID["title"])
+    view = open_new_objective(ladder, VALID["title"], fields=[0])
     before = snapshot(ladder)
 
     answer = ladder.acme.view_submission(view, user_id=CEO, values=fill(view, **VALID | overrides))
@@ -249,7 +249,7 @@ def test_new_objective_bad_value_gets_an_inline_error_and_stores_nothing(
 
 
 def test_new_objective_reports_every_bad_field_at_once(ladder: Ladder) -> None:
-    view = open_new_objective(ladder, "Several mistakes")
+    view = open_new_objective(ladder, "Several mistakes", fields=[0, 1])
     values = fill(
         view,
         title="",
@@ -269,7 +269,7 @@ def test_new_objective_reports_every_bad_field_at_once(ladder: Ladder) -> None:
 
 def test_the_valid_baseline_is_accepted(ladder: Ladder) -> None:
     """The table above is not vacuous: without the one bad value the same form saves."""
-    view = open_new_objective(ladder, VALID["title"])
+    view = open_new_objective(ladder, VALID["title"], fields=[0])
     answer = ladder.acme.view_submission(view, user_id=CEO, values=fill(view, **VALID))
     assert answer.status_code == 200 and answer.text == "", answer.text
     ladder.standin.wait_for("chat.postMessage")
@@ -279,7 +279,7 @@ def test_the_valid_baseline_is_accepted(ladder: Ladder) -> None:
 
 
 def test_minus_zero_is_stored_and_shown_as_plain_zero(ladder: Ladder) -> None:
-    view = open_new_objective(ladder, VALID["title"])
+    view = open_new_objective(ladder, VALID["title"], fields=[0])
     values = fill(view, **VALID | {"kr0_start": "-0", "kr0_target": "500"})
     answer = ladder.acme.view_submission(view, user_id=CEO, values=values)
     assert answer.text == "", answer.text
@@ -292,7 +292,7 @@ def test_minus_zero_is_stored_and_shown_as_plain_zero(ladder: Ladder) -> None:
 
 def test_control_characters_are_stripped_before_storage(ladder: Ladder) -> None:
     """PostgreSQL refuses NUL; escape and bell characters are noise. Neither is stored."""
-    view = open_new_objective(ladder, "placeholder")
+    view = open_new_objective(ladder, "placeholder", fields=[0])
     values = fill(
         view,
         **VALID
@@ -483,7 +483,7 @@ def test_objective_text_is_escaped_on_every_mrkdwn_surface(ladder: Ladder) -> No
     title = f"Win {EVIL}"
     kr_text = f"Reach 500 users {EVIL}"
     unit = "<!here> & co"
-    view = open_new_objective(ladder, title)
+    view = open_new_objective(ladder, title, fields=[0])
     assert initial(view, "title") == title  # plain_text input: shown literally, not escaped
     values = fill(
         view,

@@ -153,7 +153,7 @@ def test_prompt_check_in_modal_replaces_the_dm(ladder: Ladder, company: dict[str
     assert "✅" in update.args["text"]
     assert summary.splitlines() == [
         "• Achieve 1 million active users within six months: "
-        "0 active users → *250k active users* · confidence 7/10",
+        "0 → *250k active users* · confidence 7/10",  # the unit said once, as in status
         "• Increase user engagement by 30%: 40% → *44%*",
         "• Reduce latency to under 100 milliseconds: 250 ms",  # untouched: unchanged
         "• Achieve a Net Promoter Score (NPS) of 9 or higher: —",

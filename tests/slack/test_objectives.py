@@ -195,15 +195,23 @@ def options(ladder: Ladder, view: dict[str, Any], typed: str, *, user: str = CEO
         user_id=user, action_id=action_id, block_id=block_id, value=typed, view=view
     )
     assert answer.status_code == 200, answer.text
-    return answer.json()["options"]
+    return parent_options(answer.json())
+
+
+def parent_options(answer: dict[str, Any]) -> list[dict]:
+    """Every option offered, group after group (the picker groups objectives by team)."""
+    if "option_groups" in answer:
+        return [o for group in answer["option_groups"] for o in group["options"]]
+    return answer["options"]
 
 
 def titles(found: list[dict]) -> list[str]:
-    return [o["text"]["text"] for o in found]
+    """Option titles without the level mark ("↳ " before an objective that ladders up)."""
+    return [o["text"]["text"].removeprefix("↳ ") for o in found]
 
 
 def option_for(found: list[dict], title: str) -> dict:
-    [option] = [o for o in found if o["text"]["text"] == title]
+    [option] = [o for o in found if o["text"]["text"].removeprefix("↳ ") == title]
     return option
 
 

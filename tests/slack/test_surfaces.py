@@ -18,7 +18,7 @@ from urllib.parse import quote_plus
 import pytest
 from sqlmodel import Session, select
 
-from bot.blocks.help import SUBCOMMANDS
+from bot.blocks.help import EVERYDAY, SETUP, SUBCOMMANDS
 from bot.blocks.objective_modal import PARENT_ACTION
 from bot.okr.kinds import KRKind, UnitKind
 from bot.okr.validate import KRSpec
@@ -328,7 +328,10 @@ def test_parent_search_only_offers_the_callers_objectives(ladder: Ladder) -> Non
             view=view if sender is ladder.acme else other_view,
         )
         assert answer.status_code == 200, answer.text
-        return [o["text"]["text"] for o in answer.json()["options"]]
+        found = answer.json()
+        groups = found.get("option_groups", [{"options": found.get("options", [])}])
+        # labels carry the level ("↳ " under a parent): compare the titles
+        return [o["text"]["text"].removeprefix("↳ ") for g in groups for o in g["options"]]
 
     assert sorted(options(ladder.acme, CEO, "")) == sorted([PLATFORM, SUPPORT])
     assert options(ladder.acme, CEO, "bakery") == []
@@ -407,12 +410,22 @@ def test_help_lists_every_command_with_an_example(ladder: Ladder, typed: str) ->
     post = ask(ladder, ladder.acme, typed, user=DEV)
     assert post.response_type in (None, "ephemeral")  # only the person who asked sees it
     text = readable(post)
-    for name in SUBCOMMANDS:
+    # Everyday commands in full, first; set-up and admin folded to one line for a member.
+    for name, _, _ in EVERYDAY:
         assert f"*`/okr {name}`*" in text, name
-    assert text.count("_e.g._") == len(SUBCOMMANDS)
-    for example in ("/okr new Launch the platform", "/okr status all", "/okr cycle close Q4 2026"):
+    for name, _, _ in SETUP:
+        assert f"`/okr {name}`" in text and f"*`/okr {name}`*" not in text, name
+    assert max(text.index(f"*`/okr {n}`*") for n, _, _ in EVERYDAY) < text.index("`/okr team`")
+    for example in ("/okr new Launch the platform", "/okr status all"):
         assert example in text, example
     assert "I don't know" not in text
+    # Admins see the set-up commands in full, after the everyday ones.
+    admin = readable(ask(ladder, ladder.acme, typed, user=CEO))
+    for name, _, _ in SETUP:
+        assert f"*`/okr {name}`*" in admin, name
+    assert "/okr cycle close Q4 2026" in admin
+    assert admin.index("*`/okr export`*") < admin.index("*Set-up and admin*")
+    assert set(SUBCOMMANDS) >= {n for n, _, _ in EVERYDAY}
 
 
 def test_a_typo_suggests_the_command_next_to_the_help(ladder: Ladder) -> None:
@@ -770,12 +783,12 @@ def test_cycles_are_listed_by_anyone_created_and_closed_by_admins(ladder: Ladder
     assert closed.blocks[0]["text"]["text"] == "H1 2026 is closed · grades"
     text = readable(closed)
     # The overall figure opens the post: (0.9 + 0.0) / 2, then one line per objective with
-    # its KRs' grades on one compact line.
+    # its KRs' grades on one compact line; grades have two decimals, like every grade.
     summary = closed.blocks[1]["text"]["text"]
     assert summary == "🟡 *Average grade 0.45* across 2 objectives · 🟢 1 · 🔴 1"
-    assert f"🟢 *0.9*  {PLATFORM}\n" in text  # (0.7 + 1 + 1) / 3
-    assert " · 🔴 0.0 Resolve 90% of customer inquiries within 24 hou…\n" in text
-    assert "0.7 or more" in text
+    assert f"🟢 *0.90*  {PLATFORM}\n" in text  # (0.7 + 1 + 1) / 3
+    assert " · 🔴 0.00 Resolve 90% of customer inquiries within 24 hou…\n" in text
+    assert "0.70 or more" in text
     assert len(closed.blocks) == 4  # header, summary, one section of grades, legend
     with Session(ladder.engine) as session:
         assert session.get_one(Cycle, company.cycle.id).closed_at is not None

@@ -16,6 +16,7 @@ from storage.objectives import (
     delete_objective,
     get_objective,
     list_user_key_results,
+    objective_depths,
     search_objectives,
     update_key_result,
     update_objective,
@@ -180,3 +181,18 @@ def test_list_user_key_results_and_search(session: Session) -> None:
     found = search_objectives(session=session, workspace_id="T0REF", text="SUPPORT")
     assert [o.id for o in found] == [company.support.id]
     assert search_objectives(session=session, workspace_id="T0REF", text="100%_") == []
+
+
+def test_objective_depths_count_the_parents_above(session: Session) -> None:
+    company = reference_company(session)
+    child = _objective(session, company, "Build the chat backend", parent=company.platform.id)
+    grandchild = _objective(session, company, "Pick a queue", parent=child.id)
+    other = reference_company(session, workspace_id="T0OTHER")
+    ids = [company.platform.id, company.support.id, child.id, grandchild.id]
+    depths = objective_depths(session=session, workspace_id="T0REF", objective_ids=ids)
+    assert depths == {company.platform.id: 0, company.support.id: 0, child.id: 1, grandchild.id: 2}
+    # Another workspace's ids are not walked: scoped like every query.
+    assert objective_depths(
+        session=session, workspace_id="T0REF", objective_ids=[other.platform.id]
+    ) == {other.platform.id: 0}
+    assert objective_depths(session=session, workspace_id="T0REF", objective_ids=[]) == {}

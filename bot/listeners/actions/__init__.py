@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import replace
+from datetime import date
 
 from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
@@ -18,9 +19,11 @@ from bot.blocks.dialogs import build_align_modal, build_archive_modal, build_che
 from bot.blocks.messages import build_notice, build_refusal
 from bot.blocks.objective_modal import (
     ADD_KR_ACTION,
+    DUE_CYCLE_END_ACTION_PREFIX,
+    KR_FIELD_ACTION_RE,
     MAX_KEY_RESULTS,
     PARSE_KR_ACTION_PREFIX,
-    build_objective_modal,
+    build_objective_form,
     draft_from_state,
 )
 from bot.blocks.tree import (
@@ -32,7 +35,7 @@ from bot.blocks.tree import (
     OBJECTIVE_MENU_ACTION,
 )
 from bot.listeners import Deps, after_ack, before_answer, workspace_of
-from bot.services.drafts import KRDraft, fill_from_sentence
+from bot.services.drafts import KRDraft, ObjectiveDraft, fill_from_sentence
 from bot.services.okrs import PermissionDenied
 from storage.errors import NotFound
 
@@ -47,45 +50,61 @@ BUTTON_VERBS = {
 def register(app: App, deps: Deps) -> None:
     register_prompt_buttons(app, deps)
 
+    def show(body: dict, context: dict, client: WebClient, draft: ObjectiveDraft) -> None:
+        """Re-render the open objective form with `draft` (views.update on the same view)."""
+        view = body["view"]
+        form = deps.okrs.form_options(workspace_id=workspace_of(body, context), draft=draft)
+        client.views_update(view_id=view["id"], hash=view["hash"], view=build_objective_form(form))
+
     @after_ack(app.action(ADD_KR_ACTION))
     def add_key_result(body: dict, context: dict, client: WebClient) -> None:
-        view = body["view"]
-        draft = draft_from_state(view)
+        draft = draft_from_state(body["view"])
         if len(draft.krs) >= MAX_KEY_RESULTS:
             return
         # A new revision re-renders every field with what is typed now, plus an empty slot.
-        draft = replace(draft, krs=[*draft.krs, KRDraft()], rev=draft.rev + 1)
-        form = deps.okrs.form_options(workspace_id=workspace_of(body, context), draft=draft)
-        client.views_update(
-            view_id=view["id"],
-            hash=view["hash"],
-            view=build_objective_modal(draft=draft, teams=form.teams, cycles=form.cycles),
-        )
+        show(body, context, client, replace(draft, krs=[*draft.krs, KRDraft()], rev=draft.rev + 1))
 
     @after_ack(app.action(re.compile(f"^{PARSE_KR_ACTION_PREFIX}\\d+$")))
     def parse_key_result(body: dict, context: dict, client: WebClient) -> None:
-        """Enter pressed in a KR sentence: fill its fields from what the parser reads."""
-        view = body["view"]
+        """Enter pressed in a KR sentence: fill its fields from what the parser reads, show
+        them, and say under the KR what is still missing (a baseline, a target…)."""
         slot = int(body["actions"][0]["action_id"].removeprefix(PARSE_KR_ACTION_PREFIX))
-        draft = draft_from_state(view)
+        draft = draft_from_state(body["view"])
         if slot >= len(draft.krs):
             return
         typed = draft.krs[slot]
-        # The sentence was just (re)typed: what it says replaces the earlier reading.
+        # The sentence was just (re)typed: what it says replaces the earlier reading; when
+        # nothing can be read, what was typed in the fields stays.
         parsed = fill_from_sentence(
             KRDraft(text=typed.text, key_result_id=typed.key_result_id), today=deps.clock().date()
         )
-        if parsed == replace(typed, kind=None, start="", target="", unit="", due=None):
-            return  # nothing could be read: leave the fields as they are
+        if not parsed.has_fields:
+            parsed = typed
         krs = [*draft.krs]
-        krs[slot] = parsed
-        draft = replace(draft, krs=krs, rev=draft.rev + 1)
-        form = deps.okrs.form_options(workspace_id=workspace_of(body, context), draft=draft)
-        client.views_update(
-            view_id=view["id"],
-            hash=view["hash"],
-            view=build_objective_modal(draft=draft, teams=form.teams, cycles=form.cycles),
-        )
+        krs[slot] = replace(parsed, details=bool(typed.text.strip()) or typed.details)
+        show(body, context, client, replace(draft, krs=krs, rev=draft.rev + 1))
+
+    @after_ack(app.action(re.compile(KR_FIELD_ACTION_RE)))
+    def kr_field_changed(body: dict, context: dict, client: WebClient) -> None:
+        """A KR's kind chosen, a date picked, Enter in its start/target/unit: the same
+        revision (what is typed stays), new labels and preview."""
+        show(body, context, client, draft_from_state(body["view"]))
+
+    @after_ack(app.action(re.compile(f"^{DUE_CYCLE_END_ACTION_PREFIX}\\d+$")))
+    def due_at_cycle_end(body: dict, context: dict, client: WebClient) -> None:
+        """ "Use Mar 31": the KR is due when its cycle ends."""
+        action = body["actions"][0]
+        slot = int(action["action_id"].removeprefix(DUE_CYCLE_END_ACTION_PREFIX))
+        draft = draft_from_state(body["view"])
+        if slot >= len(draft.krs):
+            return
+        try:
+            end = date.fromisoformat(action.get("value") or "")
+        except ValueError:  # not a value this form sent
+            return
+        krs = [*draft.krs]
+        krs[slot] = replace(krs[slot], due=end, details=True)
+        show(body, context, client, replace(draft, krs=krs, rev=draft.rev + 1))
 
     @before_answer(app.action(NEW_OBJECTIVE_ACTION))
     def new_objective(ack: Ack, body: dict, context: dict, client: WebClient) -> None:
@@ -95,7 +114,7 @@ def register(app: App, deps: Deps) -> None:
         )
         client.views_open(
             trigger_id=body["trigger_id"],
-            view=build_objective_modal(draft=form.draft, teams=form.teams, cycles=form.cycles),
+            view=build_objective_form(form),
         )
 
     @before_answer(
@@ -222,7 +241,7 @@ def _objective_action(
                 is_admin=is_admin,
             )
             draft = replace(form.draft, channel_id=_origin(body).get("channel_id"))
-            view = build_objective_modal(draft=draft, teams=form.teams, cycles=form.cycles)
+            view = build_objective_form(form, draft)
         else:
             objective, parent, children = deps.okrs.objective_with_parent(
                 workspace_id=workspace_id,

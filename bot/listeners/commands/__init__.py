@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import logging
+import re
 import threading
 from collections.abc import Callable
 from datetime import date
@@ -14,9 +15,10 @@ from slack_sdk import WebClient
 from bot.blocks.admin import build_cycle_reply, build_team_reply
 from bot.blocks.dialogs import build_checkin_modal
 from bot.blocks.health import build_health_message
-from bot.blocks.help import SUBCOMMANDS, build_help
+from bot.blocks.help import BUTTONS as HELP_BUTTONS
+from bot.blocks.help import HELP_ACTION_PREFIX, SUBCOMMANDS, build_help
 from bot.blocks.messages import build_error, build_notice, build_refusal
-from bot.blocks.objective_modal import build_objective_modal
+from bot.blocks.objective_modal import build_objective_form
 from bot.blocks.settings import build_settings_modal
 from bot.blocks.text import escape, unescape
 from bot.blocks.tree import build_mine_message, build_status_message
@@ -47,16 +49,46 @@ def register(app: App, deps: Deps) -> None:
     @heard
     def run(body: dict, context: dict, client: WebClient, respond: Respond) -> None:
         sub, rest, handler = _parse(body)
+        workspace_id = workspace_of(body, context)
         if handler is None:
+            # Set-up and admin commands in full for admins; folded to a line for the others.
+            admin = deps.is_admin(client, workspace_id, body["user_id"])()
             if sub in ("", "help", "?"):
-                respond(**build_help())
+                respond(**build_help(is_admin=admin))
                 return
             close = difflib.get_close_matches(sub, SUBCOMMANDS, n=1, cutoff=0.5)
-            respond(**build_help(unknown=sub, suggestion=close[0] if close else None))
+            suggestion = close[0] if close else None
+            respond(**build_help(unknown=sub, suggestion=suggestion, is_admin=admin))
             return
-        Call(deps, client, respond, body, workspace_of(body, context), rest, context).run(handler)
+        Call(deps, client, respond, body, workspace_id, rest, context).run(handler)
 
     app.command("/okr")(ack=okr_now, lazy=[later])
+
+    def as_command(body: dict) -> dict:
+        """A help button's click as the command it stands for, typed where help was shown."""
+        channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get(
+            "channel_id", ""
+        )
+        return {
+            "user_id": body["user"]["id"],
+            "channel_id": channel,
+            "trigger_id": body.get("trigger_id"),
+            "text": body["actions"][0]["action_id"].removeprefix(HELP_ACTION_PREFIX),
+        }
+
+    def help_now(ack: Ack, body: dict, context: dict, client: WebClient, respond: Respond) -> None:
+        ack()
+        if _opens_modal(as_command(body)):  # while the trigger is fresh
+            run(body=as_command(body), context=context, client=client, respond=respond)
+
+    def help_later(body: dict, context: dict, client: WebClient, respond: Respond) -> None:
+        if not _opens_modal(as_command(body)):
+            run(body=as_command(body), context=context, client=client, respond=respond)
+
+    buttons = "|".join(re.escape(name) for name, _ in HELP_BUTTONS)
+    app.action(re.compile(f"^{re.escape(HELP_ACTION_PREFIX)}({buttons})$"))(
+        ack=help_now, lazy=[help_later]
+    )
 
 
 def _parse(body: dict) -> tuple[str, str, Handler | None]:
@@ -151,8 +183,7 @@ def _new(call: Call) -> None:
         title=call.rest,
         channel_id=call.channel_id,
     )
-    view = build_objective_modal(draft=form.draft, teams=form.teams, cycles=form.cycles)
-    call.open_modal(view)
+    call.open_modal(build_objective_form(form))
 
 
 def _status(call: Call) -> None:

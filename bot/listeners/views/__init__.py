@@ -49,7 +49,7 @@ def register(app: App, deps: Deps) -> None:
             # Errors show only on input blocks that exist; anything else lands on the title.
             shown: dict[str, str] = {}
             for name, message in errors.items():
-                target = name if name in present else "title"
+                target, message = _error_place(name, message, present)
                 shown.setdefault(block_id(target, draft.rev), message)
             ack(response_action="errors", errors=shown)
             return
@@ -223,6 +223,18 @@ def register(app: App, deps: Deps) -> None:
 SAVED = "ladder_saved_objective"
 CHECKED_IN = "ladder_checked_in"
 SETTINGS_SAVED = "ladder_settings_saved"
+
+
+def _error_place(name: str, message: str, present: set[str]) -> tuple[str, str]:
+    """Where an error shows: its own input; a KR field not shown yet (the sentence was never
+    read) under that KR's sentence, saying how to reach the field; anything else the title."""
+    if name in present:
+        return name, message
+    slot, _, _ = name.partition("_")
+    sentence = f"{slot}_text"
+    if slot.startswith("kr") and sentence in present:
+        return sentence, f"{message} Press Enter in the sentence to fill in the details."
+    return "title", message
 
 
 def _input_names(view: dict) -> set[str]:
