@@ -135,9 +135,19 @@ def test_large_tree_is_summarized_within_message_limits(session: Session) -> Non
     tree = load_tree(session=session, workspace_id=company.workspace_id, today=NOW.date())
     message = build_status_message(tree=tree, scope="all", now=NOW)
     assert validate_message(message) == []
-    assert len(message["blocks"]) == 50
-    assert "more objectives not shown here" in message["blocks"][-1]["elements"][0]["text"]
-    assert "…and" in all_text(message)  # long KR lists are cut inside the 3,000 characters
+    # 122 objectives, 32 at the top level: the summary, then 15 top-level objectives with
+    # their aligned ones counted (no KR lines), and a footer counting the rest.
+    assert message["blocks"][1]["text"]["text"].startswith("*122 objectives")
+    sections = [b for b in message["blocks"][2:] if b["type"] == "section"]
+    assert len(sections) == 15 and all("↳" not in s["text"]["text"][:3] for s in sections)
+    assert "↳ 3 aligned objectives: 🔴 3" in sections[2]["text"]["text"]  # a chain of 4
+    assert "A key result with" not in all_text(message)
+    footer = message["blocks"][-1]["elements"][0]["text"]
+    assert "…and 17 more top-level objectives" in footer and "*Home* tab" in footer
+    confirmation = build_objective_confirmation(
+        tree=tree, objective=tree.roots[-1], now=NOW, created=True
+    )
+    assert "…and" in all_text(confirmation)  # long KR lists are cut inside the 3,000 characters
     mine = build_mine_message(
         tree=load_tree(session=session, workspace_id="T0REF", today=NOW.date(), owner_id="U1"),
         user_id="U1",

@@ -24,6 +24,7 @@ from bot.blocks.objective_modal import (
     draft_from_state,
 )
 from bot.blocks.tree import (
+    CHECKIN_ALL_ACTION,
     CHECKIN_KR_ACTION,
     CHECKIN_OBJECTIVE_ACTION,
     EDIT_OBJECTIVE_ACTION,
@@ -132,6 +133,26 @@ def register(app: App, deps: Deps) -> None:
             return
         except NotFound:
             _tell(body, client, respond, build_notice("That key result no longer exists."))
+            return
+        client.views_open(
+            trigger_id=body["trigger_id"], view=build_checkin_modal(krs=krs, origin=_origin(body))
+        )
+
+    @before_answer(app.action(CHECKIN_ALL_ACTION))
+    def check_in_all(
+        ack: Ack, body: dict, context: dict, client: WebClient, respond: Respond
+    ) -> None:
+        """Home's "Check in on all": the modal `/okr checkin` opens, every KR I own."""
+        ack()
+        workspace_id = workspace_of(body, context)
+        user_id = body["user"]["id"]
+        krs = deps.okrs.checkin_targets(
+            workspace_id=workspace_id,
+            user_id=user_id,
+            is_admin=deps.is_admin(client, workspace_id, user_id),
+        )
+        if not krs:
+            _tell(body, client, respond, build_notice("You have no key results to check in on."))
             return
         client.views_open(
             trigger_id=body["trigger_id"], view=build_checkin_modal(krs=krs, origin=_origin(body))
