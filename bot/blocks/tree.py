@@ -50,6 +50,7 @@ def owner_label(names: Names, user_id: str) -> str:
 
 
 MENU_OPTIONS = {
+    "view": "🔍 Open with aligned objectives",
     "edit": "✏️ Edit",
     "align": "🪜 Align to a parent",
     "checkin": "✅ Check in",
@@ -214,14 +215,19 @@ def one_team(tree: LoadedTree) -> bool:
     return len({o.team_id for o in tree.objectives}) <= 1
 
 
-def descendants(tree: LoadedTree, objective_id: int) -> list[Objective]:
-    out: list[Objective] = []
-    stack = list(reversed(tree.children_of(objective_id)))
+def subtree(tree: LoadedTree, objective_id: int) -> list[tuple[Objective, int]]:
+    """The objective and everything aligned below it, depth-first, depths from 0."""
+    out: list[tuple[Objective, int]] = []
+    stack = [(tree.objective(objective_id), 0)]
     while stack:
-        child = stack.pop()
-        out.append(child)
-        stack.extend(reversed(tree.children_of(child.id)))
+        objective, depth = stack.pop()
+        out.append((objective, depth))
+        stack.extend((c, depth + 1) for c in reversed(tree.children_of(objective.id)))
     return out
+
+
+def descendants(tree: LoadedTree, objective_id: int) -> list[Objective]:
+    return [o for o, _ in subtree(tree, objective_id)[1:]]
 
 
 def children_line(tree: LoadedTree, objective_id: int) -> str:
@@ -427,8 +433,8 @@ def build_status_message(
         footer.append(f"…and {left_out} more top-level objective{'s' if left_out != 1 else ''}.")
     if collapsed:
         footer.append(
-            "Key results and aligned objectives in full: Ladder's *Home* tab, or "
-            "`/okr status &lt;team&gt;`."
+            "*⋯ › 🔍 Open* shows an objective with its key results and everything aligned "
+            "below it; Ladder's *Home* tab has your team's tree."
         )
     if footer:
         blocks.append({"type": "context", "elements": [mrkdwn(" ".join(footer))]})
@@ -526,3 +532,50 @@ def build_objective_confirmation(
     ]
     # The fallback `text` is mrkdwn too: user text is escaped there as well.
     return {"text": f"Objective {verb}: {escape(truncate(objective.title, 150))}", "blocks": blocks}
+
+
+OBJECTIVE_VIEW_BLOCKS = 100
+OBJECTIVE_VIEW_SECTION_LIMIT = 1500  # 100 sections x 1.5k characters: well inside 250 kB
+
+
+def objective_view_user_ids(tree: LoadedTree, objective_id: int) -> list[str]:
+    shown = subtree(tree, objective_id)[: OBJECTIVE_VIEW_BLOCKS - 2]
+    return list(dict.fromkeys(o.owner_id for o, _ in shown))
+
+
+def build_objective_view(
+    *, tree: LoadedTree, objective: Objective, now: datetime, names: Names = NO_NAMES
+) -> dict:
+    """One objective with its key results and every objective aligned below it, in full: what
+    a collapsed status points to (a modal: only the person who asked sees it)."""
+    walk = subtree(tree, objective.id)
+    budget = OBJECTIVE_VIEW_BLOCKS - 2
+    blocks: list[dict] = []
+    if len(walk) > 1:
+        below = children_line(tree, objective.id).removeprefix("↳ ")
+        blocks.append({"type": "context", "elements": [mrkdwn(f"With {below}")]})
+    show_team = len({o.team_id for o, _ in walk}) > 1
+    for o, depth in walk[:budget]:
+        blocks.append(
+            objective_section(
+                tree,
+                o,
+                now=now,
+                depth=depth,
+                menu=False,
+                limit=OBJECTIVE_VIEW_SECTION_LIMIT,
+                names=names,
+                show_team=show_team,
+            )
+        )
+    if len(walk) > budget:
+        left = len(walk) - budget
+        blocks.append(
+            {"type": "context", "elements": [mrkdwn(f"…and {left} more aligned objectives.")]}
+        )
+    return {
+        "type": "modal",
+        "title": plain("Objective", 24),
+        "close": plain("Close", 24),
+        "blocks": blocks,
+    }

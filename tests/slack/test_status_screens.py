@@ -27,7 +27,7 @@ from storage.objectives import create_objective
 from storage.teams import create_team, link_channel
 from storage.workspaces import ensure_workspace, update_workspace
 from tests.factories import MISSION, VISION
-from tests.slack.conftest import ACME, CEO, DEV, EVE, Ladder
+from tests.slack.conftest import ACME, CEO, DEV, EVE, OTHER, STRANGER, Ladder
 from tests.slack.test_surfaces import ask, element_ids, mrkdwn_texts, readable, seed, shown
 
 LONG_VISION = VISION + " " + "And much more besides, said at great length. " * 6
@@ -118,7 +118,50 @@ def test_status_names_owners_puts_the_summary_first_and_collapses_a_big_tree(
     assert "first measure" not in text  # KR lines wait for the full tree
     assert "Platform goal" not in text
     assert "*Home* tab" in mrkdwn_texts(blocks[-1])[0]
-    assert tree["tops"]
+
+    # ⋯ › Open: the objective, its KRs and everything aligned below it, privately, in full.
+    top = tree["tops"][0]
+    response = ladder.acme.block_action(
+        user_id=EVE,
+        action_id=f"objective_menu:{top}",
+        selected_option=f"view:{top}",
+        message=posted,
+        channel_id="C0GENERAL",
+    )
+    assert response.status_code == 200, response.text
+    [opened] = ladder.standin.wait_for("views.open")
+    assert opened.ok, opened.response
+    view = opened.response["view"]
+    assert view["type"] == "modal" and "<@" not in json.dumps(view)
+    texts = [s["text"]["text"] for s in sections(view["blocks"])]
+    assert [t.split("\n")[0].split("*")[1] for t in texts] == [
+        "Company goal 0",
+        "Platform goal 0",
+        "Platform goal 3",
+        "Growth goal 0",
+        "Growth goal 1",
+        "Growth goal 2",
+        "Growth goal 3",
+    ]
+    assert "Company goal 0: first measure" in texts[0]
+    assert "Growth goal 3: second measure" in texts[-1]
+    assert "· Growth ·" in texts[-1]  # two teams below: labels say which
+    # Another workspace cannot open it (ids are guessable numbers).
+    before = len(ladder.standin.calls("views.open"))
+    ladder.other.block_action(
+        user_id=STRANGER,
+        action_id=f"objective_menu:{top}",
+        selected_option=f"view:{top}",
+        message=posted,
+        channel_id="C0GENERAL",
+    )
+    ladder.wait_idle()
+    [told] = [p for p in ladder.standin.responses if p.team_id == OTHER]
+    assert "no longer exists" in json.dumps(told.body)
+    assert "Company goal" not in json.dumps(
+        [c.args for c in ladder.standin.calls("views.open")[before:]]
+        + [p.body for p in ladder.standin.responses if p.team_id == OTHER]
+    )
 
 
 def test_a_teams_status_has_no_team_label_and_all_shows_them(ladder: Ladder) -> None:

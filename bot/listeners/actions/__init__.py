@@ -30,6 +30,8 @@ from bot.blocks.tree import (
     EDIT_OBJECTIVE_ACTION,
     NEW_OBJECTIVE_ACTION,
     OBJECTIVE_MENU_ACTION,
+    build_objective_view,
+    objective_view_user_ids,
 )
 from bot.listeners import Deps, after_ack, before_answer, workspace_of
 from bot.services.drafts import KRDraft, fill_from_sentence
@@ -229,6 +231,15 @@ def _objective_action(
                 is_admin=is_admin,
             )
             view = build_checkin_modal(krs=krs, origin=_origin(body))
+        elif verb == "view":  # anyone may read any objective of their workspace
+            tree, objective = deps.okrs.objective_tree(
+                workspace_id=workspace_id, objective_id=objective_id
+            )
+            names = deps.names(client, workspace_id, objective_view_user_ids(tree, objective_id))
+            view = build_objective_view(
+                tree=tree, objective=objective, now=deps.clock(), names=names
+            )
+            del tree, objective
         elif verb == "edit":
             form = deps.okrs.edit_objective_form(
                 workspace_id=workspace_id,
