@@ -212,6 +212,11 @@ def main(out: Path) -> None:
                     names=PEOPLE,
                 ),
             }
+            if hasattr(tree_blocks, "build_objective_view"):  # ⋯ › Open on a collapsed status
+                top = company.roots[0]
+                screens["objective-view"] = tree_blocks.build_objective_view(
+                    tree=company, objective=top, now=NOW, names=PEOPLE
+                )
         with Session(engine, expire_on_commit=False) as session:
             close_cycle(session=session, workspace_id=WS, cycle_id=seeded["cycle"], now=NOW)
             session.commit()
