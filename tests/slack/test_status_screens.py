@@ -188,6 +188,7 @@ def test_status_shows_the_closed_cycles_grades_until_the_new_cycle_has_objective
     seed(ladder, company)
     closed = ask(ladder, ladder.acme, "cycle close Q1 2026", user=CEO)
     assert "Q1 2026 is closed" in closed.blocks[0]["text"]["text"]  # type: ignore[index]
+    assert "<@" not in shown(closed)  # the grades post (in the channel) pings nobody either
     ask(ladder, ladder.acme, "cycle new Q2 2026", user=CEO)
 
     post = ask(ladder, ladder.acme, "status all", user=DEV)
