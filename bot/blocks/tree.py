@@ -271,7 +271,7 @@ MESSAGE_BLOCKS = 50
 # A status of more objectives than this shows the top level only, each with its aligned
 # objectives counted: 25 objectives in full made a ~2,300 px post with a ⋯ menu each.
 STATUS_FULL_MAX = 8
-STATUS_ROOTS_MAX = 15  # top-level objectives shown when collapsed; the rest are counted
+STATUS_SHOWN_MAX = 12  # objectives a collapsed status shows; the rest are counted
 _MENTION = re.compile(r"<@([UW][A-Z0-9]+)>")
 
 
@@ -287,11 +287,27 @@ def closed_cycle(tree: LoadedTree) -> Cycle | None:
 
 def status_shown(tree: LoadedTree) -> list[tuple[Objective, int]]:
     """The objectives a status message shows, with their depth: the whole tree when small,
-    else the top level."""
+    else as many top levels as fit in STATUS_SHOWN_MAX (at least the top level, cut there):
+    one team objective with 20 below it shows its first level, not a lone line."""
     walk = tree.walk()
     if len(walk) <= STATUS_FULL_MAX:
         return walk
-    return [(o, 0) for o in tree.roots[:STATUS_ROOTS_MAX]]
+    deepest = 0
+    while any(d == deepest + 1 for _, d in walk):  # a level below: does it fit as well?
+        if sum(1 for _, d in walk if d <= deepest + 1) > STATUS_SHOWN_MAX:
+            break
+        deepest += 1
+    return [(o, d) for o, d in walk if d <= deepest][:STATUS_SHOWN_MAX]
+
+
+def status_collapsed(tree: LoadedTree) -> bool:
+    """Past STATUS_FULL_MAX objectives a status leaves out KR lines (and maybe levels)."""
+    return len(tree.objectives) > STATUS_FULL_MAX
+
+
+def _counts_below(tree: LoadedTree, objective: Objective, shown_ids: set[int]) -> bool:
+    """Whether an objective's aligned objectives are left out, so it counts them instead."""
+    return not all(c.id in shown_ids for c in tree.children_of(objective.id))
 
 
 def status_user_ids(tree: LoadedTree, scope: str) -> list[str]:
@@ -311,7 +327,13 @@ def _grade(grade: float | None) -> str:
 
 
 def graded_text(
-    tree: LoadedTree, objective: Objective, *, depth: int, names: Names, collapsed: bool
+    tree: LoadedTree,
+    objective: Objective,
+    *,
+    depth: int,
+    names: Names,
+    collapsed: bool,
+    count_below: bool,
 ) -> str:
     """A graded objective: grade, title, owner; its KRs' grades, or its aligned ones counted."""
     first = INDENT * depth + ("↳ " if depth else "")
@@ -320,13 +342,14 @@ def graded_text(
         f"{first}{_grade_icon(objective.grade)} *{_grade(objective.grade)}*  "
         f"*{escape(objective.title)}* · {owner_label(names, objective.owner_id)}"
     ]
-    if collapsed:
+    if count_below:
         below = [o.grade for o in descendants(tree, objective.id)]
         if below:
             graded = [g for g in below if g is not None]
             avg = f" · average {_grade(sum(graded) / len(graded))}" if graded else ""
             n = len(below)
             lines.append(f"{pad}{INDENT}↳ {n} aligned objective{'s' if n != 1 else ''}{avg}")
+    if collapsed:  # no KR lines past STATUS_FULL_MAX objectives
         return "\n".join(lines)
     for kr in tree.krs_of(objective.id):
         lines.append(
@@ -362,9 +385,17 @@ def _graded_status(
     )
     blocks.append({"type": "divider"})
     shown = status_shown(tree)
-    collapsed = len(shown) < len(tree.objectives)
+    collapsed = status_collapsed(tree)
+    shown_ids = {o.id for o, _ in shown}
     for objective, depth in shown[: MESSAGE_BLOCKS - len(blocks) - 1]:
-        text = graded_text(tree, objective, depth=depth, names=names, collapsed=collapsed)
+        text = graded_text(
+            tree,
+            objective,
+            depth=depth,
+            names=names,
+            collapsed=collapsed,
+            count_below=_counts_below(tree, objective, shown_ids),
+        )
         blocks.append({"type": "section", "text": mrkdwn(text)})
     blocks.append(
         {"type": "context", "elements": [mrkdwn("0.7 or more is green, 0.4–0.69 yellow.")]}
@@ -411,7 +442,8 @@ def build_status_message(
         blocks.append(why)
     blocks.append({"type": "divider"})
     shown = status_shown(tree)
-    collapsed = len(shown) < len(tree.objectives)
+    collapsed = status_collapsed(tree)
+    shown_ids = {o.id for o, _ in shown}
     show_team = not one_team(tree)
     budget = MESSAGE_BLOCKS - len(blocks) - 1  # keep one block for the footer
     for objective, depth in shown[:budget]:
@@ -424,10 +456,13 @@ def build_status_message(
                 names=names,
                 show_team=show_team,
                 with_krs=not collapsed,
-                children=children_line(tree, objective.id) if collapsed else "",
+                children=children_line(tree, objective.id)
+                if _counts_below(tree, objective, shown_ids)
+                else "",
             )
         )
-    left_out = len(tree.roots) - min(len(shown), budget) if collapsed else len(shown) - budget
+    roots_shown = sum(1 for _, d in shown[:budget] if d == 0)
+    left_out = len(tree.roots) - roots_shown
     footer = []
     if left_out > 0:
         footer.append(f"…and {left_out} more top-level objective{'s' if left_out != 1 else ''}.")
