@@ -289,15 +289,25 @@ def status_shown(tree: LoadedTree) -> list[tuple[Objective, int]]:
     """The objectives a status message shows, with their depth: the whole tree when small,
     else as many top levels as fit in STATUS_SHOWN_MAX (at least the top level, cut there):
     one team objective with 20 below it shows its first level, not a lone line."""
-    walk = tree.walk()
-    if len(walk) <= STATUS_FULL_MAX:
-        return walk
+    if len(tree.objectives) <= STATUS_FULL_MAX:
+        return tree.walk()
+    # Level by level, never walking further than the first level that does not fit: a
+    # status of 10,000 objectives reads a few hundred of them here, not all.
+    level, fitting = tree.roots, len(tree.roots)
     deepest = 0
-    while any(d == deepest + 1 for _, d in walk):  # a level below: does it fit as well?
-        if sum(1 for _, d in walk if d <= deepest + 1) > STATUS_SHOWN_MAX:
+    while True:
+        below = [c for o in level for c in tree.children_of(o.id)]
+        if not below or fitting + len(below) > STATUS_SHOWN_MAX:
             break
-        deepest += 1
-    return [(o, d) for o, d in walk if d <= deepest][:STATUS_SHOWN_MAX]
+        level, fitting, deepest = below, fitting + len(below), deepest + 1
+    shown: list[tuple[Objective, int]] = []
+    stack = [(o, 0) for o in reversed(tree.roots)]
+    while stack and len(shown) < STATUS_SHOWN_MAX:
+        objective, depth = stack.pop()
+        shown.append((objective, depth))
+        if depth < deepest:
+            stack.extend((c, depth + 1) for c in reversed(tree.children_of(objective.id)))
+    return shown
 
 
 def status_collapsed(tree: LoadedTree) -> bool:
@@ -436,7 +446,8 @@ def build_status_message(
     if (cycle := closed_cycle(tree)) is not None:
         return _graded_status(tree, cycle, blocks, label, names)
 
-    blocks.append({"type": "section", "text": mrkdwn(f"*{summary_line(tree)}*")})
+    summary = summary_line(tree)
+    blocks.append({"type": "section", "text": mrkdwn(f"*{summary}*")})
     why = why_block(tree)
     if why:
         blocks.append(why)
@@ -473,7 +484,7 @@ def build_status_message(
         )
     if footer:
         blocks.append({"type": "context", "elements": [mrkdwn(" ".join(footer))]})
-    return {"text": f"OKR status · {label}: {summary_line(tree)}", "blocks": blocks}
+    return {"text": f"OKR status · {label}: {summary}", "blocks": blocks}
 
 
 def build_mine_message(
