@@ -2,7 +2,7 @@
 
 Used to draw docs/screens/status/*.png (with /work/shared/tools/blockkit-preview):
 
-    .venv/bin/python scripts/render_status_screens.py OUT_DIR
+    PYTHONPATH=. .venv/bin/python scripts/render_status_screens.py OUT_DIR
 
 Not part of the app or its tests.
 """

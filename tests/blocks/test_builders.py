@@ -306,3 +306,21 @@ def test_a_big_status_shows_as_many_levels_as_fit_and_counts_the_rest(session: S
     assert "· Maya ·" in objectives[0] and "· Dev ·" in objectives[1]
     assert "<@" not in mrkdwn_text(message)
     assert "· someone ·" not in all_text(message)  # every owner shown was named
+
+
+def test_a_small_closed_cycle_shows_every_grade_in_status(session: Session) -> None:
+    from bot.services.okrs import open_or_last_closed
+
+    company = reference_company(session)
+    close_cycle(session=session, workspace_id="T0REF", cycle_id=company.cycle.id, now=NOW)
+    assert load_tree(session=session, workspace_id="T0REF", today=NOW.date()).objectives == []
+    tree = open_or_last_closed(session=session, workspace_id="T0REF", today=NOW.date())
+    message = build_status_message(
+        tree=tree, scope="all objectives", now=NOW, names={"U0CEO": "Maya"}
+    )
+    assert validate_message(message) == []
+    text = mrkdwn_text(message)
+    assert "*H1 2026* is closed · 2 objectives · average grade *0.0*" in text
+    assert "🔴 *0.0*  *Launch a new communication platform* · Maya" in text
+    assert "🔴 0.0 · Resolve 90% of customer inquiries within 24 hours" in text  # KR grades
+    assert "No objectives here yet" not in text and "<@" not in text
