@@ -509,6 +509,10 @@ def measure(
             engine = sqlite_engine(filled_path)
             filled = fill_workspace(engine, objectives=size, today=today)
             engine.dispose()
+            # Slack knows every owner: status and Home ask users.info for the names they show.
+            for uid in filled.users:
+                if standin.user(uid) is None:
+                    standin.add_user(BENCH_WORKSPACE, uid, tz="UTC", tz_offset=0, tz_label="UTC")
             fixture = Fixture(team_channels=list(filled.channels.values()))
             for wc in web_concurrency:
                 path = work / f"ladder-{size}-wc{wc}.db"

@@ -1,4 +1,7 @@
-"""The App Home tab: the why, my key results, my team's tree, the company's objectives."""
+"""The App Home tab: the why, my key results, my team's tree, the company's objectives.
+
+Owners are shown by name (`names`), never mentioned.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +10,13 @@ from typing import TYPE_CHECKING
 
 from bot.blocks.text import mrkdwn, plain
 from bot.blocks.tree import (
+    CHECKIN_ALL_ACTION,
     CHECKIN_KR_ACTION,
     NEW_OBJECTIVE_ACTION,
+    NO_NAMES,
+    Names,
     kr_line,
+    one_team,
     summary_line,
     tree_sections,
     why_block,
@@ -35,6 +42,7 @@ def build_home(
     team_tree: LoadedTree | None,
     company_tree: LoadedTree,
     now: datetime,
+    names: Names = NO_NAMES,
 ) -> dict:
     blocks: list[dict] = [{"type": "header", "text": plain("Ladder · OKRs", 150)}]
     why = why_block(company_tree)
@@ -70,6 +78,27 @@ def build_home(
     blocks.append({"type": "header", "text": plain("Your key results", 150)})
     if not my_krs:
         blocks.append({"type": "section", "text": mrkdwn("You don't own a key result yet.")})
+    else:  # one modal for every KR I own, as `/okr checkin` opens
+        blocks.append(
+            {
+                "type": "actions",
+                "block_id": "home_checkin_all",
+                "elements": [
+                    {
+                        "type": "button",
+                        "action_id": CHECKIN_ALL_ACTION,
+                        "style": "primary",
+                        "text": plain(
+                            "✅ Check in on all"
+                            if len(my_krs) == 1
+                            else f"✅ Check in on all {len(my_krs)}",
+                            75,
+                        ),
+                        "value": "home",
+                    }
+                ],
+            }
+        )
     for kr in my_krs[:MY_KRS_MAX]:
         blocks.append(
             {
@@ -93,19 +122,30 @@ def build_home(
     if team_tree is not None and team_name is not None:
         blocks.append({"type": "header", "text": plain(f"Your team · {team_name}", 150)})
         team_budget = remaining // 2 if company_tree.objectives else remaining
+        if team_tree.objectives:  # the summary first, then the tree
+            blocks.append({"type": "context", "elements": [mrkdwn(summary_line(team_tree))]})
         sections, left = tree_sections(
-            team_tree, now=now, budget=team_budget, limit=HOME_SECTION_LIMIT
+            team_tree,
+            now=now,
+            budget=team_budget,
+            limit=HOME_SECTION_LIMIT,
+            names=names,
+            show_team=not one_team(team_tree),
         )
         shown = frozenset(o.id for o, _ in team_tree.walk()[:team_budget])
         blocks.extend(sections or [{"type": "section", "text": mrkdwn("No objectives yet.")}])
-        blocks.append({"type": "context", "elements": [mrkdwn(summary_line(team_tree))]})
         if left:
             blocks.append(_more(left, "team objectives"))
         remaining = VIEW_BLOCKS - len(blocks) - 3
 
     blocks.append({"type": "header", "text": plain("Company objectives", 150)})
     sections, left = tree_sections(
-        company_tree, now=now, budget=max(remaining, 1), limit=HOME_SECTION_LIMIT, skip=shown
+        company_tree,
+        now=now,
+        budget=max(remaining, 1),
+        limit=HOME_SECTION_LIMIT,
+        skip=shown,
+        names=names,
     )
     blocks.extend(
         sections

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
 from bot.blocks.text import (
+    GRADE_ICON,
     STATUS_ICON,
     ago,
     confidence_label,
@@ -18,35 +20,53 @@ from bot.blocks.text import (
     progress_bar,
     status_label,
     truncate,
-    user,
 )
+from bot.okr.grading import grade_band
 from bot.okr.kinds import KRKind, Status, UnitKind
+from bot.services.people import UNKNOWN_NAME
 
 if TYPE_CHECKING:
-    from storage.models import KeyResult, Objective
+    from storage.models import Cycle, KeyResult, Objective
     from storage.tree import LoadedTree
 
 OBJECTIVE_MENU_ACTION = "objective_menu"
 CHECKIN_KR_ACTION = "checkin_kr"
 CHECKIN_OBJECTIVE_ACTION = "checkin_objective"
+CHECKIN_ALL_ACTION = "checkin_all"  # Home: one modal for every KR the person owns
 EDIT_OBJECTIVE_ACTION = "edit_objective"
 ALIGN_OBJECTIVE_ACTION = "align_objective"
 NEW_OBJECTIVE_ACTION = "new_objective"
-INDENT = "\u2003"
+INDENT = "\u2003"  # an em space: Slack keeps it, unlike leading ASCII spaces
 # Interactive elements repeat per objective/KR; each gets `<action>:<id>` so action_ids stay
-# unique in a message or view, and listeners match the prefix.  # an em space: Slack keeps it, unlike leading ASCII spaces
+# unique in a message or view, and listeners match the prefix.
 SECTION_LIMIT = 3000
 
 
-def objective_menu(objective_id: int) -> dict:
+Names = Mapping[str, str]  # user id -> display name (bot/services/people.py)
+NO_NAMES: Names = {}
+
+
+def owner_label(names: Names, user_id: str) -> str:
+    """An owner's display name, escaped: never a mention, which would notify them."""
+    return escape(names.get(user_id) or UNKNOWN_NAME)
+
+
+MENU_OPTIONS = {
+    "view": "🔍 Open with aligned objectives",
+    "edit": "✏️ Edit",
+    "align": "🪜 Align to a parent",
+    "checkin": "✅ Check in",
+    "archive": "🗄️ Archive",
+}
+
+
+def objective_menu(objective_id: int, verbs: Sequence[str] = tuple(MENU_OPTIONS)) -> dict:
     return {
         "type": "overflow",
         "action_id": f"{OBJECTIVE_MENU_ACTION}:{objective_id}",
         "options": [
-            {"text": plain("✏️ Edit", 75), "value": f"edit:{objective_id}"},
-            {"text": plain("🪜 Align to a parent", 75), "value": f"align:{objective_id}"},
-            {"text": plain("✅ Check in", 75), "value": f"checkin:{objective_id}"},
-            {"text": plain("🗄️ Archive", 75), "value": f"archive:{objective_id}"},
+            {"text": plain(MENU_OPTIONS[verb], 75), "value": f"{verb}:{objective_id}"}
+            for verb in verbs
         ],
     }
 
@@ -81,19 +101,32 @@ def objective_text(
     depth: int = 0,
     with_krs: bool = True,
     limit: int = SECTION_LIMIT,
+    names: Names = NO_NAMES,
+    show_owner: bool = True,
+    show_team: bool = True,
+    children: str = "",
 ) -> str:
+    """Title, bar, status, owner (a name, not a mention), team, last check-in, KRs.
+
+    `show_team`: off where the whole surface is one team's. `children`: a line counting the
+    objectives aligned below, for views that collapse them.
+    """
     health = tree.health.objectives[objective.id]
     first = INDENT * depth + ("↳ " if depth else "")
     pad = INDENT * (depth + 1) if depth else ""  # continuation lines line up under the title
     krs = tree.krs_of(objective.id)
     last = max((kr.last_checkin_at for kr in krs if kr.last_checkin_at), default=None)
-    team = tree.teams.get(objective.team_id) if objective.team_id else None
-    where = f" · {escape(team.name)}" if team else ""
-    head = [
-        f"{first}*{escape(objective.title)}*",
-        f"{pad}{progress_bar(health.progress, health.status)} *{percent(health.progress)}* · "
-        f"{status_label(health.status)} · {user(objective.owner_id)}{where} · {ago(last, now=now)}",
-    ]
+    team = tree.teams.get(objective.team_id) if objective.team_id and show_team else None
+    facts = [f"{progress_bar(health.progress, health.status)} *{percent(health.progress)}*"]
+    facts.append(status_label(health.status))
+    if show_owner:
+        facts.append(owner_label(names, objective.owner_id))
+    if team:
+        facts.append(escape(team.name))
+    facts.append(ago(last, now=now))
+    head = [f"{first}*{escape(objective.title)}*", pad + " · ".join(facts)]
+    if children:
+        head.append(f"{pad}{INDENT}{children}")
     text = "\n".join(head)
     if not with_krs:
         return text
@@ -116,8 +149,23 @@ def objective_section(
     menu: bool = True,
     with_krs: bool = True,
     limit: int = SECTION_LIMIT,
+    names: Names = NO_NAMES,
+    show_owner: bool = True,
+    show_team: bool = True,
+    children: str = "",
 ) -> dict:
-    text = objective_text(tree, objective, now=now, depth=depth, with_krs=with_krs, limit=limit)
+    text = objective_text(
+        tree,
+        objective,
+        now=now,
+        depth=depth,
+        with_krs=with_krs,
+        limit=limit,
+        names=names,
+        show_owner=show_owner,
+        show_team=show_team,
+        children=children,
+    )
     # No block_id: one objective may appear in two trees of the same view (team and company).
     block: dict = {"type": "section", "text": mrkdwn(text)}
     if menu:
@@ -125,25 +173,34 @@ def objective_section(
     return block
 
 
+WHY_PART_MAX = 90  # each of vision and mission, in the one-line "why"
+
+
 def why_block(tree: LoadedTree) -> dict | None:
-    """Vision and mission: every tree starts from the why."""
+    """Vision and mission in one compact line (`/okr vision` and `/okr mission` say them in
+    full): in full they headed every post and pushed the objectives down."""
     ws = tree.workspace
     parts = []
     if ws.vision:
-        parts.append(f"🔭 *Vision:* {escape(ws.vision)}")
+        parts.append(f"🔭 {escape(truncate(ws.vision, WHY_PART_MAX))}")
     if ws.mission:
-        parts.append(f"🎯 *Mission:* {escape(ws.mission)}")
+        parts.append(f"🎯 {escape(truncate(ws.mission, WHY_PART_MAX))}")
     if not parts:
         return None
-    return {"type": "context", "elements": [mrkdwn("\n".join(parts))]}
+    return {"type": "context", "elements": [mrkdwn("  ·  ".join(parts))]}
 
 
-def summary_line(tree: LoadedTree) -> str:
+def _status_counts(tree: LoadedTree, objectives: Iterable[Objective]) -> dict[Status, int]:
     counts = {s: 0 for s in Status}
-    for objective in tree.objectives:
+    for objective in objectives:
         status = tree.health.objectives[objective.id].status
         if status is not None:
             counts[status] += 1
+    return counts
+
+
+def summary_line(tree: LoadedTree) -> str:
+    counts = _status_counts(tree, tree.objectives)
     n = len(tree.objectives)
     pending = counts[Status.NOT_STARTED]
     return (
@@ -151,6 +208,38 @@ def summary_line(tree: LoadedTree) -> str:
         f"🟡 {counts[Status.AT_RISK]} at risk · 🔴 {counts[Status.OFF_TRACK]} off track"
         + (f" · ⚪ {pending} not started" if pending else "")
     )
+
+
+def one_team(tree: LoadedTree) -> bool:
+    """Whether every objective of the tree is in the same team (or none): then a team label
+    on each line says nothing."""
+    return len({o.team_id for o in tree.objectives}) <= 1
+
+
+def subtree(tree: LoadedTree, objective_id: int) -> list[tuple[Objective, int]]:
+    """The objective and everything aligned below it, depth-first, depths from 0."""
+    out: list[tuple[Objective, int]] = []
+    stack = [(tree.objective(objective_id), 0)]
+    while stack:
+        objective, depth = stack.pop()
+        out.append((objective, depth))
+        stack.extend((c, depth + 1) for c in reversed(tree.children_of(objective.id)))
+    return out
+
+
+def descendants(tree: LoadedTree, objective_id: int) -> list[Objective]:
+    return [o for o, _ in subtree(tree, objective_id)[1:]]
+
+
+def children_line(tree: LoadedTree, objective_id: int) -> str:
+    """'↳ 4 aligned objectives: 🟢 1 · 🟡 1 · 🔴 2' ('' if none)."""
+    below = descendants(tree, objective_id)
+    if not below:
+        return ""
+    counts = _status_counts(tree, below)
+    dots = " · ".join(f"{STATUS_ICON[s]} {counts[s]}" for s in Status if counts[s])
+    n = len(below)
+    return f"↳ {n} aligned objective{'s' if n != 1 else ''}" + (f": {dots}" if dots else "")
 
 
 def tree_sections(
@@ -161,6 +250,8 @@ def tree_sections(
     menu: bool = True,
     limit: int = SECTION_LIMIT,
     skip: frozenset[int] = frozenset(),
+    names: Names = NO_NAMES,
+    show_team: bool = True,
 ) -> tuple[list[dict], int]:
     """Sections for the tree, depth-first, within `budget` blocks; returns (blocks, left out).
 
@@ -169,32 +260,180 @@ def tree_sections(
     walk = [(o, d) for o, d in tree.walk() if o.id not in skip]
     shown = walk[:budget]
     blocks = [
-        objective_section(tree, o, now=now, depth=d, menu=menu, limit=limit) for o, d in shown
+        objective_section(
+            tree, o, now=now, depth=d, menu=menu, limit=limit, names=names, show_team=show_team
+        )
+        for o, d in shown
     ]
     return blocks, len(walk) - len(shown)
 
 
 MESSAGE_BLOCKS = 50
-_MENTION = re.compile(r"<@[UW][A-Z0-9]+>")
+# A status of more objectives than this shows the top level only, each with its aligned
+# objectives counted: 25 objectives in full made a ~2,300 px post with a ⋯ menu each.
+STATUS_FULL_MAX = 8
+STATUS_SHOWN_MAX = 12  # objectives a collapsed status shows; the rest are counted
+_MENTION = re.compile(r"<@([UW][A-Z0-9]+)>")
 
 
-def build_status_message(*, tree: LoadedTree, scope: str, now: datetime) -> dict:
-    """`/okr status`: the why, then the tree with progress; summarized beyond 50 blocks.
+def closed_cycle(tree: LoadedTree) -> Cycle | None:
+    """The closed cycle a tree shows (the service falls back to the last closed cycle's
+    grades until the new one has objectives); None for a tree of open cycles."""
+    ids = {o.cycle_id for o in tree.objectives if o.cycle_id in tree.cycles}
+    cycles = [tree.cycles[i] for i in sorted(ids)]
+    if cycles and not any(c.is_open for c in cycles):
+        return max(cycles, key=lambda c: c.closed_at)  # type: ignore[arg-type, return-value]
+    return None
 
-    `scope` is a team name (user text) or a mention the service built (`<@U…>`): a header is
-    plain text, where a mention would show raw, so a person's status names them below it.
-    """
-    person = _MENTION.fullmatch(scope) is not None
-    blocks: list[dict] = [
-        {"type": "header", "text": plain("OKR status" if person else f"OKR status · {scope}", 150)}
+
+def status_shown(tree: LoadedTree) -> list[tuple[Objective, int]]:
+    """The objectives a status message shows, with their depth: the whole tree when small,
+    else as many top levels as fit in STATUS_SHOWN_MAX (at least the top level, cut there):
+    one team objective with 20 below it shows its first level, not a lone line."""
+    if len(tree.objectives) <= STATUS_FULL_MAX:
+        return tree.walk()
+    # Level by level, never walking further than the first level that does not fit: a
+    # status of 10,000 objectives reads a few hundred of them here, not all.
+    level, fitting = tree.roots, len(tree.roots)
+    deepest = 0
+    while True:
+        below = [c for o in level for c in tree.children_of(o.id)]
+        if not below or fitting + len(below) > STATUS_SHOWN_MAX:
+            break
+        level, fitting, deepest = below, fitting + len(below), deepest + 1
+    shown: list[tuple[Objective, int]] = []
+    stack = [(o, 0) for o in reversed(tree.roots)]
+    while stack and len(shown) < STATUS_SHOWN_MAX:
+        objective, depth = stack.pop()
+        shown.append((objective, depth))
+        if depth < deepest:
+            stack.extend((c, depth + 1) for c in reversed(tree.children_of(objective.id)))
+    return shown
+
+
+def status_collapsed(tree: LoadedTree) -> bool:
+    """Past STATUS_FULL_MAX objectives a status leaves out KR lines (and maybe levels)."""
+    return len(tree.objectives) > STATUS_FULL_MAX
+
+
+def _counts_below(tree: LoadedTree, objective: Objective, shown_ids: set[int]) -> bool:
+    """Whether an objective's aligned objectives are left out, so it counts them instead."""
+    return not all(c.id in shown_ids for c in tree.children_of(objective.id))
+
+
+def status_user_ids(tree: LoadedTree, scope: str) -> list[str]:
+    """Whose names a status message needs: the owners it shows, and the person asked about."""
+    ids = [o.owner_id for o, _ in status_shown(tree)]
+    if person := _MENTION.fullmatch(scope):
+        ids.insert(0, person[1])
+    return list(dict.fromkeys(ids))
+
+
+def _grade_icon(grade: float | None) -> str:
+    return GRADE_ICON[grade_band(grade)] if grade is not None else "⚪"
+
+
+def _grade(grade: float | None) -> str:
+    return "—" if grade is None else f"{grade:.1f}"
+
+
+def graded_text(
+    tree: LoadedTree,
+    objective: Objective,
+    *,
+    depth: int,
+    names: Names,
+    collapsed: bool,
+    count_below: bool,
+) -> str:
+    """A graded objective: grade, title, owner; its KRs' grades, or its aligned ones counted."""
+    first = INDENT * depth + ("↳ " if depth else "")
+    pad = INDENT * (depth + 1) if depth else ""
+    lines = [
+        f"{first}{_grade_icon(objective.grade)} *{_grade(objective.grade)}*  "
+        f"*{escape(objective.title)}* · {owner_label(names, objective.owner_id)}"
     ]
-    if person:
-        blocks.append({"type": "context", "elements": [mrkdwn(f"Objectives of {scope}")]})
-    label = scope if person else escape(scope)
-    why = why_block(tree)
-    if why:
-        blocks.append(why)
+    if count_below:
+        below = [o.grade for o in descendants(tree, objective.id)]
+        if below:
+            graded = [g for g in below if g is not None]
+            avg = f" · average {_grade(sum(graded) / len(graded))}" if graded else ""
+            n = len(below)
+            lines.append(f"{pad}{INDENT}↳ {n} aligned objective{'s' if n != 1 else ''}{avg}")
+    if collapsed:  # no KR lines past STATUS_FULL_MAX objectives
+        return "\n".join(lines)
+    for kr in tree.krs_of(objective.id):
+        lines.append(
+            f"{pad}{INDENT}{_grade_icon(kr.grade)} {_grade(kr.grade)} · {escape(kr.title)}"
+        )
+    return truncate("\n".join(lines), SECTION_LIMIT)
+
+
+def _graded_status(
+    tree: LoadedTree, cycle: Cycle, blocks: list[dict], label: str, names: Names
+) -> dict:
+    grades = [o.grade for o in tree.objectives if o.grade is not None]
+    average = f"average grade *{_grade(sum(grades) / len(grades))}*" if grades else "no grades"
+    bands = {band: 0 for band in GRADE_ICON}
+    for g in grades:
+        bands[grade_band(g)] += 1
+    n = len(tree.objectives)
+    summary = (
+        f"*{escape(cycle.name)}* is closed · {n} objective{'s' if n != 1 else ''} · {average} · "
+        + " · ".join(f"{icon} {bands[band]}" for band, icon in GRADE_ICON.items())
+    )
+    blocks.append({"type": "section", "text": mrkdwn(summary)})
+    blocks.append(
+        {
+            "type": "context",
+            "elements": [
+                mrkdwn(
+                    "The new cycle has no objectives here yet, so these are the last grades. "
+                    "Start one with `/okr new`."
+                )
+            ],
+        }
+    )
+    blocks.append({"type": "divider"})
+    shown = status_shown(tree)
+    collapsed = status_collapsed(tree)
+    shown_ids = {o.id for o, _ in shown}
+    for objective, depth in shown[: MESSAGE_BLOCKS - len(blocks) - 1]:
+        text = graded_text(
+            tree,
+            objective,
+            depth=depth,
+            names=names,
+            collapsed=collapsed,
+            count_below=_counts_below(tree, objective, shown_ids),
+        )
+        blocks.append({"type": "section", "text": mrkdwn(text)})
+    blocks.append(
+        {"type": "context", "elements": [mrkdwn("0.7 or more is green, 0.4–0.69 yellow.")]}
+    )
+    return {
+        "text": f"OKR status · {label}: {cycle.name} is closed, {n} objectives graded",
+        "blocks": blocks,
+    }
+
+
+def build_status_message(
+    *, tree: LoadedTree, scope: str, now: datetime, names: Names = NO_NAMES
+) -> dict:
+    """`/okr status`: the summary first, then the tree (the top level, with aligned objectives
+    counted, past STATUS_FULL_MAX); owners by name, never mentioned.
+
+    `scope` is a team name (user text) or a mention the service built (`<@U…>`) for a
+    person's status, shown by their name.
+    """
+    person = _MENTION.fullmatch(scope)
+    label = owner_label(names, person[1]) if person else escape(scope)
+    header = (names.get(person[1]) or UNKNOWN_NAME) if person else scope
+    blocks: list[dict] = [{"type": "header", "text": plain(f"OKR status · {header}", 150)}]
     if not tree.objectives:
+        why = why_block(tree)
+        if why:
+            blocks.append(why)
         blocks.append(
             {
                 "type": "section",
@@ -205,22 +444,56 @@ def build_status_message(*, tree: LoadedTree, scope: str, now: datetime) -> dict
             }
         )
         return {"text": f"OKR status · {label}: no objectives yet", "blocks": blocks}
+    if (cycle := closed_cycle(tree)) is not None:
+        return _graded_status(tree, cycle, blocks, label, names)
+
+    summary = summary_line(tree)
+    blocks.append({"type": "section", "text": mrkdwn(f"*{summary}*")})
+    why = why_block(tree)
+    if why:
+        blocks.append(why)
     blocks.append({"type": "divider"})
+    shown = status_shown(tree)
+    collapsed = status_collapsed(tree)
+    shown_ids = {o.id for o, _ in shown}
+    show_team = not one_team(tree)
     budget = MESSAGE_BLOCKS - len(blocks) - 1  # keep one block for the footer
-    sections, left_out = tree_sections(tree, now=now, budget=budget)
-    blocks.extend(sections)
-    footer = summary_line(tree)
-    if left_out:
-        footer += (
-            f"\n…and {left_out} more objective{'s' if left_out != 1 else ''} not shown here. "
-            "Open Ladder's *Home* tab for the full tree."
+    for objective, depth in shown[:budget]:
+        blocks.append(
+            objective_section(
+                tree,
+                objective,
+                now=now,
+                depth=depth,
+                names=names,
+                show_team=show_team,
+                with_krs=not collapsed,
+                children=children_line(tree, objective.id)
+                if _counts_below(tree, objective, shown_ids)
+                else "",
+            )
         )
-    blocks.append({"type": "context", "elements": [mrkdwn(footer)]})
-    return {"text": f"OKR status · {label}: {summary_line(tree)}", "blocks": blocks}
+    roots_shown = sum(1 for _, d in shown[:budget] if d == 0)
+    left_out = len(tree.roots) - roots_shown
+    footer = []
+    if left_out > 0:
+        footer.append(f"…and {left_out} more top-level objective{'s' if left_out != 1 else ''}.")
+    if collapsed:
+        footer.append(
+            "*⋯ › 🔍 Open* shows an objective with its key results and everything aligned "
+            "below it; Ladder's *Home* tab has your team's tree."
+        )
+    if footer:
+        blocks.append({"type": "context", "elements": [mrkdwn(" ".join(footer))]})
+    return {"text": f"OKR status · {label}: {summary}", "blocks": blocks}
 
 
-def build_mine_message(*, tree: LoadedTree, user_id: str, now: datetime) -> dict:
-    """`/okr mine` (ephemeral): my objectives and KRs with Check in and Edit buttons."""
+def build_mine_message(
+    *, tree: LoadedTree, user_id: str, now: datetime, names: Names = NO_NAMES
+) -> dict:
+    """`/okr mine` (ephemeral): my objectives and KRs, one set of actions each: Check in,
+    Edit, and a ⋯ with what the buttons do not (align, archive). Owners are named only where
+    it is not me."""
     blocks: list[dict] = [{"type": "header", "text": plain("Your OKRs", 150)}]
     if not tree.objectives:
         blocks.append(
@@ -232,10 +505,15 @@ def build_mine_message(*, tree: LoadedTree, user_id: str, now: datetime) -> dict
             }
         )
         return {"text": "You don't own any OKRs yet.", "blocks": blocks}
+    blocks.append({"type": "context", "elements": [mrkdwn(summary_line(tree))]})
     per_objective = 2
-    budget = (MESSAGE_BLOCKS - 2) // per_objective
+    budget = (MESSAGE_BLOCKS - len(blocks) - 1) // per_objective
     for objective in tree.objectives[:budget]:
-        blocks.append(objective_section(tree, objective, now=now, menu=False))
+        mine = objective.owner_id == user_id
+        section = objective_section(
+            tree, objective, now=now, menu=False, names=names, show_owner=not mine
+        )
+        blocks.append(section)
         blocks.append(
             {
                 "type": "actions",
@@ -254,7 +532,7 @@ def build_mine_message(*, tree: LoadedTree, user_id: str, now: datetime) -> dict
                         "text": plain("✏️ Edit", 75),
                         "value": str(objective.id),
                     },
-                    objective_menu(objective.id),
+                    objective_menu(objective.id, ("align", "archive")),
                 ],
             }
         )
@@ -278,6 +556,7 @@ def build_mine_message(*, tree: LoadedTree, user_id: str, now: datetime) -> dict
 def build_objective_confirmation(
     *, tree: LoadedTree, objective: Objective, now: datetime, created: bool
 ) -> dict:
+    """The DM to the objective's owner: it does not name (or mention) them to themselves."""
     verb = "created" if created else "updated"
     lines = [f"✅ Objective {verb}."]
     if objective.parent_id is not None and objective.parent_id in {o.id for o in tree.objectives}:
@@ -287,7 +566,7 @@ def build_objective_confirmation(
         lines.append(f"It serves the mission: _{escape(tree.workspace.mission)}_")
     blocks = [
         {"type": "section", "text": mrkdwn(" ".join(lines))},
-        objective_section(tree, objective, now=now),
+        objective_section(tree, objective, now=now, show_owner=False),
         {
             "type": "context",
             "elements": [
@@ -300,3 +579,50 @@ def build_objective_confirmation(
     ]
     # The fallback `text` is mrkdwn too: user text is escaped there as well.
     return {"text": f"Objective {verb}: {escape(truncate(objective.title, 150))}", "blocks": blocks}
+
+
+OBJECTIVE_VIEW_BLOCKS = 100
+OBJECTIVE_VIEW_SECTION_LIMIT = 1500  # 100 sections x 1.5k characters: well inside 250 kB
+
+
+def objective_view_user_ids(tree: LoadedTree, objective_id: int) -> list[str]:
+    shown = subtree(tree, objective_id)[: OBJECTIVE_VIEW_BLOCKS - 2]
+    return list(dict.fromkeys(o.owner_id for o, _ in shown))
+
+
+def build_objective_view(
+    *, tree: LoadedTree, objective: Objective, now: datetime, names: Names = NO_NAMES
+) -> dict:
+    """One objective with its key results and every objective aligned below it, in full: what
+    a collapsed status points to (a modal: only the person who asked sees it)."""
+    walk = subtree(tree, objective.id)
+    budget = OBJECTIVE_VIEW_BLOCKS - 2
+    blocks: list[dict] = []
+    if len(walk) > 1:
+        below = children_line(tree, objective.id).removeprefix("↳ ")
+        blocks.append({"type": "context", "elements": [mrkdwn(f"With {below}")]})
+    show_team = len({o.team_id for o, _ in walk}) > 1
+    for o, depth in walk[:budget]:
+        blocks.append(
+            objective_section(
+                tree,
+                o,
+                now=now,
+                depth=depth,
+                menu=False,
+                limit=OBJECTIVE_VIEW_SECTION_LIMIT,
+                names=names,
+                show_team=show_team,
+            )
+        )
+    if len(walk) > budget:
+        left = len(walk) - budget
+        blocks.append(
+            {"type": "context", "elements": [mrkdwn(f"…and {left} more aligned objectives.")]}
+        )
+    return {
+        "type": "modal",
+        "title": plain("Objective", 24),
+        "close": plain("Close", 24),
+        "blocks": blocks,
+    }

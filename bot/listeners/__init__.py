@@ -22,7 +22,7 @@ from __future__ import annotations
 import functools
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
@@ -30,7 +30,7 @@ from typing import Any, TypeVar
 from slack_bolt import Ack, BoltContext
 from slack_sdk import WebClient
 
-from bot.blocks.home import build_home
+from bot.blocks.home import VIEW_BLOCKS, build_home
 from bot.blocks.messages import build_error
 from bot.blocks.text import escape
 from bot.listeners.middleware import (
@@ -60,11 +60,24 @@ class Deps:
         """A lazy admin check: Slack is asked only if the answer is needed."""
         return lambda: self.people.get(client, workspace_id=workspace_id, user_id=user_id).is_admin
 
+    def names(
+        self, client: WebClient, workspace_id: str, user_ids: Iterable[str]
+    ) -> dict[str, str]:
+        """Display names for showing owners without mentioning (and so notifying) them."""
+        return self.people.names(client, workspace_id=workspace_id, user_ids=user_ids)
+
     def refresh_home(self, client: WebClient, *, workspace_id: str, user_id: str) -> None:
         """Render `user_id`'s App Home tab and publish it."""
         mine, team_name, team_tree, company = self.okrs.home(
             workspace_id=workspace_id, user_id=user_id
         )
+        # The owners of what the tab can show: a view holds at most VIEW_BLOCKS sections.
+        owners = [
+            o.owner_id
+            for tree in (team_tree, company)
+            if tree is not None
+            for o, _ in tree.walk()[:VIEW_BLOCKS]
+        ]
         view = build_home(
             mine=mine,
             user_id=user_id,
@@ -72,6 +85,7 @@ class Deps:
             team_tree=team_tree,
             company_tree=company,
             now=self.clock(),
+            names=self.names(client, workspace_id, owners),
         )
         del mine, team_tree, company  # the trees go before Slack's round trip
         client.views_publish(user_id=user_id, view=view)

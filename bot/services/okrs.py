@@ -12,8 +12,10 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import Engine
+from sqlmodel import Session
 
 from bot.okr.kinds import KRKind, UnitKind
 from bot.okr.limits import CONFIDENCE_MAX, CONFIDENCE_MIN, NOTE_MAX, STATEMENT_MAX
@@ -443,7 +445,7 @@ class OKRService:
         argument = " ".join(argument.split())
         self._ensure_workspace(workspace_id)
         with session_scope(self.engine, read_only=True) as session:
-            load = lambda **kw: load_tree(  # noqa: E731
+            load = lambda **kw: open_or_last_closed(  # noqa: E731
                 session=session, workspace_id=workspace_id, today=self.today(), **kw
             )
             if argument.casefold() in ("all", "company", "everything"):
@@ -720,3 +722,19 @@ def _kr_draft(kr: KeyResult) -> KRDraft:
         due=kr.due_date,
         key_result_id=kr.id,
     )
+
+
+def open_or_last_closed(
+    *, session: Session, workspace_id: str, today: date, **scope: Any
+) -> LoadedTree:
+    """The open cycles' tree for a scope; while it has no objectives (a cycle was just
+    closed, the new one is empty), the last closed cycle's graded tree in that scope."""
+    tree = load_tree(session=session, workspace_id=workspace_id, today=today, **scope)
+    closed = [c for c in tree.cycles.values() if not c.is_open]
+    if tree.objectives or not closed:
+        return tree
+    last = max(closed, key=lambda c: (c.closed_at, c.id))
+    graded = load_tree(
+        session=session, workspace_id=workspace_id, today=today, cycle_ids=[last.id], **scope
+    )
+    return graded if graded.objectives else tree

@@ -135,9 +135,19 @@ def test_large_tree_is_summarized_within_message_limits(session: Session) -> Non
     tree = load_tree(session=session, workspace_id=company.workspace_id, today=NOW.date())
     message = build_status_message(tree=tree, scope="all", now=NOW)
     assert validate_message(message) == []
-    assert len(message["blocks"]) == 50
-    assert "more objectives not shown here" in message["blocks"][-1]["elements"][0]["text"]
-    assert "…and" in all_text(message)  # long KR lists are cut inside the 3,000 characters
+    # 122 objectives, 32 at the top level: the summary, then 12 top-level objectives with
+    # their aligned ones counted (no KR lines), and a footer counting the rest.
+    assert message["blocks"][1]["text"]["text"].startswith("*122 objectives")
+    sections = [b for b in message["blocks"][2:] if b["type"] == "section"]
+    assert len(sections) == 12 and all("↳" not in s["text"]["text"][:3] for s in sections)
+    assert "↳ 3 aligned objectives: 🔴 3" in sections[2]["text"]["text"]  # a chain of 4
+    assert "A key result with" not in all_text(message)
+    footer = message["blocks"][-1]["elements"][0]["text"]
+    assert "…and 20 more top-level objectives" in footer and "*Home* tab" in footer
+    confirmation = build_objective_confirmation(
+        tree=tree, objective=tree.roots[-1], now=NOW, created=True
+    )
+    assert "…and" in all_text(confirmation)  # long KR lists are cut inside the 3,000 characters
     mine = build_mine_message(
         tree=load_tree(session=session, workspace_id="T0REF", today=NOW.date(), owner_id="U1"),
         user_id="U1",
@@ -254,3 +264,65 @@ def test_command_text_entities_are_read_back_as_typed() -> None:
     typed = "Q1 & beyond <!channel> <@U0EVE|eve>"
     assert unescape(escape(typed)) == typed
     assert unescape("a &amp;lt; b") == "a &lt; b"  # one level only
+
+
+def test_a_big_status_shows_as_many_levels_as_fit_and_counts_the_rest(session: Session) -> None:
+    company = reference_company(session)
+    ws, cycle = company.workspace_id, company.cycle.id
+    spec = [KRSpec("Measure it", KRKind.INCREASE, 10, start_value=0)]
+    children = [
+        create_objective(
+            session=session,
+            workspace_id=ws,
+            cycle_id=cycle,
+            owner_id="U2",
+            title=f"Child {i}",
+            parent_id=company.platform.id,
+            key_results=spec,
+        ).id
+        for i in range(9)
+    ]
+    for i in range(2):
+        create_objective(
+            session=session,
+            workspace_id=ws,
+            cycle_id=cycle,
+            owner_id="U3",
+            title=f"Grandchild {i}",
+            parent_id=children[0],
+            key_results=spec,
+        )
+    tree = load_tree(session=session, workspace_id=ws, today=NOW.date())
+    message = build_status_message(
+        tree=tree, scope="all objectives", now=NOW, names={"U0CEO": "Maya", "U2": "Dev"}
+    )
+    assert validate_message(message) == []
+    objectives = [b["text"]["text"] for b in message["blocks"] if b.get("accessory")]
+    # 13 objectives: two levels (11) fit in a collapsed status, the third is counted.
+    heads = [t.split("\n")[0].strip("\u2003↳ ") for t in objectives]
+    assert heads[:3] == ["*Launch a new communication platform*", "*Child 0*", "*Child 1*"]
+    assert len(heads) == 11 and "Grandchild" not in all_text(message)
+    assert "aligned objective" not in objectives[0]  # its children are right below it
+    assert "↳ 2 aligned objectives" in objectives[1]
+    assert "Measure it" not in all_text(message)  # no KR lines past 8 objectives
+    assert "· Maya ·" in objectives[0] and "· Dev ·" in objectives[1]
+    assert "<@" not in mrkdwn_text(message)
+    assert "· someone ·" not in all_text(message)  # every owner shown was named
+
+
+def test_a_small_closed_cycle_shows_every_grade_in_status(session: Session) -> None:
+    from bot.services.okrs import open_or_last_closed
+
+    company = reference_company(session)
+    close_cycle(session=session, workspace_id="T0REF", cycle_id=company.cycle.id, now=NOW)
+    assert load_tree(session=session, workspace_id="T0REF", today=NOW.date()).objectives == []
+    tree = open_or_last_closed(session=session, workspace_id="T0REF", today=NOW.date())
+    message = build_status_message(
+        tree=tree, scope="all objectives", now=NOW, names={"U0CEO": "Maya"}
+    )
+    assert validate_message(message) == []
+    text = mrkdwn_text(message)
+    assert "*H1 2026* is closed · 2 objectives · average grade *0.0*" in text
+    assert "🔴 *0.0*  *Launch a new communication platform* · Maya" in text
+    assert "🔴 0.0 · Resolve 90% of customer inquiries within 24 hours" in text  # KR grades
+    assert "No objectives here yet" not in text and "<@" not in text

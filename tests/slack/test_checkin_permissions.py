@@ -237,7 +237,11 @@ def refused_in_a_small_modal(ladder: Ladder, count: int, user: str) -> None:
 
 
 def admin_asked_about(ladder: Ladder) -> list[str]:
-    return [c.args["user"] for c in ladder.standin.calls("users.info")]
+    """Whom users.info was asked about. It also names the owners a status or Home shows
+    (never mentioned); one answer serves both, so each person is asked once at most."""
+    asked = [c.args["user"] for c in ladder.standin.calls("users.info")]
+    assert len(asked) == len(set(asked)), asked
+    return asked
 
 
 # ------------------------------------------------------------------------- refusals
@@ -252,7 +256,7 @@ def test_the_objective_menu_refuses_a_non_owner(ladder: Ladder, world: World) ->
     menu(ladder, message, world.platform, user=EVE)
     refused_privately(ladder, 3)
     assert ladder.standin.calls("views.open") == []
-    assert sorted(admin_asked_about(ladder)) == [DEV, EVE]  # Slack says: not admins
+    assert {DEV, EVE} <= set(admin_asked_about(ladder))  # Slack says: not admins
     assert stored(ladder) == before and checkins(ladder) == []
 
 
@@ -433,4 +437,4 @@ def test_an_admin_checks_in_on_anyones_krs(ladder: Ladder, world: World) -> None
     )
     assert response.status_code == 200, response.text
     assert value_blocks(opened(ladder, 2)) == [world.dev_kr]
-    assert set(admin_asked_about(ladder)) == {CEO}
+    assert CEO in admin_asked_about(ladder)

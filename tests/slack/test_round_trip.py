@@ -109,8 +109,9 @@ def test_reference_company_round_trip(ladder: Ladder) -> None:
     status = standin.responses[-1]
     assert status.response_type == "in_channel"
     everything = str(status.blocks)
-    for needle in (VISION, MISSION, PLATFORM, SUPPORT, "NPS", "no check-in yet", "<@U0CEO>"):
+    for needle in (VISION, MISSION, PLATFORM, SUPPORT, "NPS", "no check-in yet", "· ceo ·"):
         assert needle in everything, needle
+    assert "<@" not in everything  # owners by name: a mention would notify each of them
     for kr_values in ("0 / 1M active users", "40 / 52", "250 → 100 ms", "(at least 9)", "0% / 90%"):
         assert kr_values in everything, kr_values
     # Six weeks into the cycle, just written, nobody has checked in: both objectives are not

@@ -28,11 +28,14 @@ from bot.blocks.objective_modal import (
 )
 from bot.blocks.tree import (
     ALIGN_OBJECTIVE_ACTION,
+    CHECKIN_ALL_ACTION,
     CHECKIN_KR_ACTION,
     CHECKIN_OBJECTIVE_ACTION,
     EDIT_OBJECTIVE_ACTION,
     NEW_OBJECTIVE_ACTION,
     OBJECTIVE_MENU_ACTION,
+    build_objective_view,
+    objective_view_user_ids,
 )
 from bot.listeners import Deps, after_ack, before_answer, workspace_of
 from bot.services.drafts import KRDraft, ObjectiveDraft, fill_from_sentence
@@ -162,6 +165,26 @@ def register(app: App, deps: Deps) -> None:
             trigger_id=body["trigger_id"], view=build_checkin_modal(krs=krs, origin=_origin(body))
         )
 
+    @before_answer(app.action(CHECKIN_ALL_ACTION))
+    def check_in_all(
+        ack: Ack, body: dict, context: dict, client: WebClient, respond: Respond
+    ) -> None:
+        """Home's "Check in on all": the modal `/okr checkin` opens, every KR I own."""
+        ack()
+        workspace_id = workspace_of(body, context)
+        user_id = body["user"]["id"]
+        krs = deps.okrs.checkin_targets(
+            workspace_id=workspace_id,
+            user_id=user_id,
+            is_admin=deps.is_admin(client, workspace_id, user_id),
+        )
+        if not krs:
+            _tell(body, client, respond, build_notice("You have no key results to check in on."))
+            return
+        client.views_open(
+            trigger_id=body["trigger_id"], view=build_checkin_modal(krs=krs, origin=_origin(body))
+        )
+
 
 def register_prompt_buttons(app: App, deps: Deps) -> None:
     """The weekly prompt's two buttons."""
@@ -233,6 +256,15 @@ def _objective_action(
                 is_admin=is_admin,
             )
             view = build_checkin_modal(krs=krs, origin=_origin(body))
+        elif verb == "view":  # anyone may read any objective of their workspace
+            tree, objective = deps.okrs.objective_tree(
+                workspace_id=workspace_id, objective_id=objective_id
+            )
+            names = deps.names(client, workspace_id, objective_view_user_ids(tree, objective_id))
+            view = build_objective_view(
+                tree=tree, objective=objective, now=deps.clock(), names=names
+            )
+            del tree, objective
         elif verb == "edit":
             form = deps.okrs.edit_objective_form(
                 workspace_id=workspace_id,

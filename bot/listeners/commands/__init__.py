@@ -21,7 +21,12 @@ from bot.blocks.messages import build_error, build_notice, build_refusal
 from bot.blocks.objective_modal import build_objective_form
 from bot.blocks.settings import build_settings_modal
 from bot.blocks.text import escape, unescape
-from bot.blocks.tree import build_mine_message, build_status_message
+from bot.blocks.tree import (
+    MESSAGE_BLOCKS,
+    build_mine_message,
+    build_status_message,
+    status_user_ids,
+)
 from bot.listeners import SLACK_FAILURES, Deps, heard, slack_failure, workspace_of
 from bot.listeners.commands.export import export_okrs
 from bot.services import admin, alignment
@@ -199,7 +204,8 @@ def _status_reply(call: Call) -> dict:
     if isinstance(found, str):
         return build_notice(escape(found))
     tree, scope = found
-    message = build_status_message(tree=tree, scope=scope, now=call.deps.clock())
+    names = call.deps.names(call.client, call.workspace_id, status_user_ids(tree, scope))
+    message = build_status_message(tree=tree, scope=scope, now=call.deps.clock(), names=names)
     return {"response_type": "in_channel", **message}
 
 
@@ -228,7 +234,10 @@ def _mine(call: Call) -> None:
 
 def _mine_reply(call: Call) -> dict:
     tree = call.deps.okrs.mine(workspace_id=call.workspace_id, user_id=call.user_id)
-    return build_mine_message(tree=tree, user_id=call.user_id, now=call.deps.clock())
+    # Only objectives someone else owns (I hold a KR in them) name their owner.
+    others = [o.owner_id for o in tree.objectives[:MESSAGE_BLOCKS] if o.owner_id != call.user_id]
+    names = call.deps.names(call.client, call.workspace_id, others) if others else {}
+    return build_mine_message(tree=tree, user_id=call.user_id, now=call.deps.clock(), names=names)
 
 
 def _checkin(call: Call) -> None:
