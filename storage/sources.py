@@ -376,3 +376,13 @@ def active_push_token(
 
 def touch_push_token(*, session: Session, token_id: int, now: datetime) -> None:
     session.exec(sa.update(PushToken).where(col(PushToken.id) == token_id).values(last_used_at=now))
+
+
+def key_result_workspace(*, session: Session, key_result_id: int) -> str:
+    """The workspace a KR belongs to (the command line names KRs by id alone)."""
+    workspace_id = session.exec(
+        select(KeyResult.workspace_id).where(KeyResult.id == key_result_id)
+    ).first()
+    if workspace_id is None:
+        raise NotFound(f"key result {key_result_id} not found")
+    return workspace_id

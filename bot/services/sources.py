@@ -269,6 +269,10 @@ class SourceService:
                 session=session, workspace_id=workspace_id, key_result_id=key_result_id
             )
 
+    def workspace_of(self, *, key_result_id: int) -> str:
+        with session_scope(self.engine, read_only=True) as session:
+            return source_store.key_result_workspace(session=session, key_result_id=key_result_id)
+
     def state(self, *, workspace_id: str, key_result_id: int) -> SourceState | None:
         with session_scope(self.engine, read_only=True) as session:
             source = source_store.get_source(
