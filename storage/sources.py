@@ -386,3 +386,20 @@ def key_result_workspace(*, session: Session, key_result_id: int) -> str:
     if workspace_id is None:
         raise NotFound(f"key result {key_result_id} not found")
     return workspace_id
+
+
+def objective_key_results(
+    *, session: Session, workspace_id: str, objective_id: int
+) -> list[KeyResult]:
+    """The objective's KRs that are not archived, in their order (the Connect data modal)."""
+    return list(
+        session.exec(
+            select(KeyResult)
+            .where(
+                KeyResult.workspace_id == workspace_id,
+                KeyResult.objective_id == objective_id,
+                col(KeyResult.archived_at).is_(None),
+            )
+            .order_by(col(KeyResult.position), col(KeyResult.id))
+        ).all()
+    )

@@ -75,6 +75,17 @@ class TestResult:
 
 
 @dataclass(frozen=True)
+class SourceForm:
+    objective_id: int
+    objective_title: str
+    key_results: list[tuple[int, str]]  # (id, title), in order
+    key_result_id: int | None  # the one the form is about
+    source: SourceState | None  # its source, if connected
+    connected: set[int]
+    failing: set[int]
+
+
+@dataclass(frozen=True)
 class FailureNotice:
     """Tell the KR's owner, once per failure episode, that its source stopped working."""
 
@@ -269,6 +280,44 @@ class SourceService:
                 session=session, workspace_id=workspace_id, key_result_id=key_result_id
             )
 
+    def form(
+        self,
+        *,
+        workspace_id: str,
+        objective_id: int | None = None,
+        key_result_id: int | None = None,
+    ) -> SourceForm:
+        """What the Connect data modal shows: the objective's KRs, the chosen one (the given
+        KR, else the first with a source, else the first) and its source if it has one."""
+        with session_scope(self.engine, read_only=True) as session:
+            if objective_id is None:
+                assert key_result_id is not None
+                objective_id = objective_store.get_key_result(
+                    session=session, workspace_id=workspace_id, key_result_id=key_result_id
+                ).objective_id
+            objective = objective_store.get_objective(
+                session=session, workspace_id=workspace_id, objective_id=objective_id
+            )
+            krs = source_store.objective_key_results(
+                session=session, workspace_id=workspace_id, objective_id=objective_id
+            )
+            sources = source_store.list_sources(
+                session=session,
+                workspace_id=workspace_id,
+                key_result_ids=[kr.id for kr in krs if kr.id is not None],
+            )
+        if key_result_id is None and krs:
+            key_result_id = next((kr.id for kr in krs if kr.id in sources), krs[0].id)
+        return SourceForm(
+            objective_id=objective_id,
+            objective_title=objective.title,
+            key_results=[(kr.id, kr.title) for kr in krs if kr.id is not None],
+            key_result_id=key_result_id,
+            source=state_of(sources[key_result_id]) if key_result_id in sources else None,
+            connected={kr_id for kr_id in sources},
+            failing={kr_id for kr_id, s in sources.items() if s.failing},
+        )
+
     def workspace_of(self, *, key_result_id: int) -> str:
         with session_scope(self.engine, read_only=True) as session:
             return source_store.key_result_workspace(session=session, key_result_id=key_result_id)
@@ -316,10 +365,27 @@ class SourceService:
     # -- testing ---------------------------------------------------------------------------
 
     def test(
-        self, *, workspace_id: str, key_result_id: int, spec: SourceSpec | None = None
+        self,
+        *,
+        workspace_id: str,
+        key_result_id: int,
+        spec: SourceSpec | None = None,
+        user_id: str | None = None,
+        is_admin: Callable[[], bool] | None = None,
     ) -> TestResult:
         """Fetch once (the KR's source, or `spec` as typed in the modal) and say what would
-        be recorded; records nothing."""
+        be recorded; records nothing. With a `user_id` (the modal's Test button) the same
+        rule as connecting applies first: a member cannot make the bot fetch what they could
+        not connect."""
+        if spec is not None:
+            problem = spec_problem(spec)
+            if problem:
+                return TestResult(None, reason=problem)
+        if user_id is not None:
+            host = None if spec is None else normalize_host(httpx.URL(spec.url.strip()).host)
+            self._ensure_may_connect(
+                workspace_id, user_id, is_admin or (lambda: False), key_result_id, host
+            )
         with session_scope(self.engine, read_only=True) as session:
             kr = objective_store.get_key_result(
                 session=session, workspace_id=workspace_id, key_result_id=key_result_id
