@@ -434,3 +434,25 @@ def test_checkin_period_follows_the_owner(world: World) -> None:
         workspace_id=world.workspace_id, user_id=CEO
     )
     assert world.check_ins()[0].period_start == expected
+
+
+@pytest.mark.parametrize("fmt", ["yaml", "csv"])
+def test_synced_check_ins_survive_export_and_import(world: World, fmt: str) -> None:
+    from bot.services.transfer import Format, export_text, import_text
+
+    world.server.route("/users.json", json_answer({"active": 1200}))
+    world.connect()
+    world.service.sync_due()
+    exported = export_text(world.engine, workspace_id=world.workspace_id, fmt=Format(fmt))
+    assert "data source" in exported.text
+    import_text(
+        world.engine,
+        exported.text,
+        fmt=Format(fmt),
+        now=world.clock(),
+        workspace_id=world.workspace_id,
+        replace=True,
+    )
+    with Session(world.engine) as session:
+        synced = session.exec(select(CheckIn).where(CheckIn.author_id == "data source")).all()
+    assert [(c.value, c.source) for c in synced] == [(1200, "sync")]
