@@ -19,6 +19,7 @@ CONNECT_DATA_VERB = "data"  # the objective menu's option value: "data:<objectiv
 SOURCE_MODAL_CALLBACK = "source_modal"
 SOURCE_TEST_ACTION = "source_test"
 SOURCE_KR_ACTION = "source_kr"
+SOURCE_KIND_ACTION = "source_kind"
 SOURCE_TOKEN_ACTION = "source_token"
 SOURCE_REVOKE_ACTION = "source_revoke"
 SOURCE_DISCONNECT_ACTION = "source_disconnect"
@@ -223,55 +224,86 @@ def build_source_modal(
         {
             "type": "input",
             "block_id": _bid("kind", rev),
+            "dispatch_action": True,
             "label": plain("Kind", 75),
             "element": {
                 "type": "static_select",
-                "action_id": "kind",
+                "action_id": SOURCE_KIND_ACTION,
                 "options": kind_options,
                 "initial_option": next(o for o in kind_options if o["value"] == draft.kind),
             },
         }
     )
+    # Only the fields of the chosen kind: changing the kind shows its own (dispatch_action).
+    kind = SourceKind(draft.kind) if draft.kind in set(SourceKind) else SourceKind.JSON
+    url_help = {
+        SourceKind.JSON: ("https://metrics.internal/api/users", "An address that answers JSON."),
+        SourceKind.PROMETHEUS: (
+            "https://prometheus.internal:9090",
+            "The Prometheus server; Ladder asks its /api/v1/query.",
+        ),
+        SourceKind.CSV: (
+            "https://reports.internal/nps.csv",
+            "An address that answers a CSV file with a header row.",
+        ),
+    }[kind]
+    blocks.append(
+        _text_input(
+            "url", rev, "URL", draft.url, placeholder=url_help[0], optional=False, hint=url_help[1]
+        )
+    )
+    if kind is SourceKind.JSON:
+        blocks.append(
+            _text_input(
+                "expression",
+                rev,
+                "JMESPath expression",
+                draft.expression,
+                placeholder="data.active_users",
+                optional=False,
+                hint="Picks one number from the answer (jmespath.org), e.g. sum(items[].count) "
+                "or to_number(stats.nps).",
+                max_length=1000,
+            )
+        )
+    elif kind is SourceKind.PROMETHEUS:
+        blocks.append(
+            _text_input(
+                "expression",
+                rev,
+                "Query",
+                draft.expression,
+                placeholder='sum(rate(http_requests_total{job="api"}[5m]))',
+                optional=False,
+                hint="An instant query that returns exactly one sample (aggregate with sum, "
+                "avg, max…).",
+                max_length=1000,
+            )
+        )
+    else:
+        blocks += [
+            _text_input(
+                "column",
+                rev,
+                "Column",
+                draft.column,
+                placeholder="nps",
+                optional=False,
+                hint="The header of the column that holds the number.",
+                max_length=200,
+            ),
+            _text_input(
+                "row_key",
+                rev,
+                "Row",
+                draft.row_key,
+                placeholder="empty: the last row",
+                optional=True,
+                hint="The row whose first cell is this, e.g. 2026-W10; empty takes the last row.",
+                max_length=200,
+            ),
+        ]
     blocks += [
-        _text_input(
-            "url",
-            rev,
-            "URL",
-            draft.url,
-            placeholder="https://metrics.internal/api/users  ·  Prometheus: https://prometheus.internal:9090",
-            optional=False,
-            hint="Prometheus: the server's address; Ladder asks its /api/v1/query.",
-        ),
-        _text_input(
-            "expression",
-            rev,
-            "JMESPath expression (JSON) or query (Prometheus)",
-            draft.expression,
-            placeholder='data.active_users  ·  sum(rate(http_requests_total{job="api"}[5m]))',
-            optional=True,
-            hint="JSON: a JMESPath expression that picks one number (jmespath.org). "
-            "Prometheus: an instant query returning one sample.",
-            max_length=1000,
-        ),
-        _text_input(
-            "column",
-            rev,
-            "CSV column",
-            draft.column,
-            placeholder="nps",
-            optional=True,
-            max_length=200,
-        ),
-        _text_input(
-            "row_key",
-            rev,
-            "CSV row",
-            draft.row_key,
-            placeholder="empty: the last row",
-            optional=True,
-            hint="The row whose first cell is this, e.g. 2026-W10; empty takes the last row.",
-            max_length=200,
-        ),
         _text_input(
             "multiplier",
             rev,

@@ -15,6 +15,7 @@ from bot.blocks.messages import build_notice
 from bot.blocks.sources import (
     FIX_SOURCE_ACTION,
     SOURCE_DISCONNECT_ACTION,
+    SOURCE_KIND_ACTION,
     SOURCE_KR_ACTION,
     SOURCE_MODAL_CALLBACK,
     SOURCE_REVOKE_ACTION,
@@ -92,6 +93,12 @@ def register(app: App, deps: Deps) -> None:
                 rev=rev + 1,
             ),
         )
+
+    @after_ack(app.action(SOURCE_KIND_ACTION))
+    def choose_kind(body: dict, context: dict, client: WebClient) -> None:
+        """Another kind chosen: show its fields, keeping what was typed."""
+        draft, rev = source_draft_from_state(body["view"])
+        _update(deps, body, client, draft, rev + 1)
 
     @after_ack(app.action(SOURCE_TEST_ACTION))
     def test(body: dict, context: dict, client: WebClient) -> None:

@@ -71,7 +71,7 @@ def rev(view: dict[str, Any]) -> int:
 
 def typed(view: dict[str, Any], **fields: Any) -> dict[str, dict[str, Any]]:
     r = rev(view)
-    actions = {"kr": "source_kr"}
+    actions = {"kr": "source_kr", "kind": "source_kind"}
     return {f"{name}@{r}": {actions.get(name, name): value} for name, value in fields.items()}
 
 
@@ -223,3 +223,22 @@ def test_a_failing_source_tells_its_owner_once_with_a_fix_button(
     kr_select = next(b for b in view["blocks"] if b.get("block_id", "").startswith("kr@"))
     assert kr_select["element"]["initial_option"]["value"] == str(world.dev_kr)
     assert "failing: the server answered HTTP 500" in str(view["blocks"])
+
+
+def test_choosing_a_kind_shows_its_fields(ladder: Ladder, world: World) -> None:
+    view = open_connect_data(ladder, world.platform, user=CEO)
+
+    def fields(v: dict[str, Any]) -> list[str]:
+        return [b["block_id"].split("@")[0] for b in v["blocks"] if b["type"] == "input"]
+
+    assert fields(view) == ["kr", "kind", "url", "expression", "multiplier", "interval"]
+    before = len(ladder.standin.calls("views.update"))
+    values = typed(view, kind="csv", url="https://reports.example.com/nps.csv")
+    ladder.acme.block_action(
+        user_id=CEO, action_id="source_kind", view=view, values=values, selected_option="csv"
+    )
+    assert ladder.standin.wait_for("views.update", count=before + 1)[-1].ok
+    csv_view = current(ladder, view)
+    assert fields(csv_view) == ["kr", "kind", "url", "column", "row_key", "multiplier", "interval"]
+    url = next(b for b in csv_view["blocks"] if b.get("block_id", "").startswith("url@"))
+    assert url["element"]["initial_value"] == "https://reports.example.com/nps.csv"  # kept
