@@ -354,10 +354,15 @@ def revoke_push_tokens(
 
 
 def find_push_token(*, session: Session, token_hash: str) -> PushToken | None:
-    """The live token with this hash, or None (unknown or revoked)."""
+    """The live token with this hash, or None (unknown, revoked, or its workspace has
+    uninstalled Ladder)."""
     return session.exec(
-        select(PushToken).where(
-            PushToken.token_hash == token_hash, col(PushToken.revoked_at).is_(None)
+        select(PushToken)
+        .join(Workspace, col(Workspace.team_id) == col(PushToken.workspace_id))
+        .where(
+            PushToken.token_hash == token_hash,
+            col(PushToken.revoked_at).is_(None),
+            col(Workspace.active).is_(True),
         )
     ).first()
 

@@ -584,6 +584,8 @@ class SourceService:
             kr = objective_store.get_key_result(
                 session=session, workspace_id=found.workspace_id, key_result_id=key_result_id
             )
+            if kr.archived_at is not None:
+                raise Refused("The key result is archived: its value no longer changes.")
             check_in = source_store.record_automatic_value(
                 session=session,
                 workspace_id=found.workspace_id,

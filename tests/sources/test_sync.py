@@ -456,3 +456,29 @@ def test_synced_check_ins_survive_export_and_import(world: World, fmt: str) -> N
     with Session(world.engine) as session:
         synced = session.exec(select(CheckIn).where(CheckIn.author_id == "data source")).all()
     assert [(c.value, c.source) for c in synced] == [(1200, "sync")]
+
+
+def test_pushes_stop_for_archived_key_results_and_uninstalled_workspaces(world: World) -> None:
+    from storage.workspaces import set_workspace_active
+
+    token = world.service.new_push_token(
+        workspace_id=world.workspace_id,
+        user_id=CEO,
+        is_admin=lambda: False,
+        key_result_id=world.kr_id,
+    )
+    with Session(world.engine) as session:
+        kr = session.get_one(KeyResult, world.kr_id)
+        kr.archived_at = world.clock()
+        session.add(kr)
+        session.commit()
+    with pytest.raises(Refused, match="archived"):
+        world.service.push(key_result_id=world.kr_id, token=token, value=1)
+    with Session(world.engine) as session:
+        set_workspace_active(
+            session=session, workspace_id=world.workspace_id, active=False, now=world.clock()
+        )
+        session.commit()
+    with pytest.raises(NotFound):
+        world.service.push(key_result_id=world.kr_id, token=token, value=1)
+    assert world.check_ins() == []
