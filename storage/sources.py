@@ -22,6 +22,7 @@ from storage import checkins as checkin_store
 from storage.errors import NotFound, Refused
 from storage.models import (
     CheckIn,
+    Cycle,
     DataSource,
     DataSourceHost,
     KeyResult,
@@ -408,3 +409,28 @@ def objective_key_results(
             .order_by(col(KeyResult.position), col(KeyResult.id))
         ).all()
     )
+
+
+def connectable_key_results(
+    *, session: Session, workspace_id: str, user_id: str | None, limit: int = 100
+) -> list[tuple[KeyResult, Objective]]:
+    """KRs of open cycles a person may connect: theirs and their objectives' (user_id), or
+    all of them (None: an admin); in objective order, at most `limit`, in one statement."""
+    query = (
+        select(KeyResult, Objective)
+        .join(Objective, col(Objective.id) == col(KeyResult.objective_id))
+        .join(Cycle, col(Cycle.id) == col(Objective.cycle_id))
+        .where(
+            KeyResult.workspace_id == workspace_id,
+            col(KeyResult.archived_at).is_(None),
+            col(Objective.archived_at).is_(None),
+            col(Cycle.closed_at).is_(None),
+        )
+        .order_by(col(Objective.id), col(KeyResult.position), col(KeyResult.id))
+        .limit(limit)
+    )
+    if user_id is not None:
+        query = query.where(
+            sa.or_(col(KeyResult.owner_id) == user_id, col(Objective.owner_id) == user_id)
+        )
+    return [(kr, objective) for kr, objective in session.exec(query).all()]

@@ -49,6 +49,12 @@ COMMANDS: list[tuple[str, str, str]] = [
         "as everyone sees them with `/okr status all`",
         "/okr export",
     ),
+    (
+        "data",
+        "Connect your key results to data sources (JSON, Prometheus, CSV) or push tokens, so "
+        "they update themselves",
+        "/okr data",
+    ),
     ("help", "This help", "/okr help"),
 ]
 SUBCOMMANDS = [name for name, _, _ in COMMANDS]

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from bot.services.sources import SourceForm, SourceState
 
 FIX_SOURCE_ACTION = "source_fix"
-CONNECT_DATA_VERB = "data"  # the objective menu's option value: "data:<objective id>"
+DATA_COMMAND = "data"  # `/okr data`: Connect data for your key results
 SOURCE_MODAL_CALLBACK = "source_modal"
 SOURCE_TEST_ACTION = "source_test"
 SOURCE_KR_ACTION = "source_kr"
@@ -179,14 +179,14 @@ def build_source_modal(
     blocks: list[dict] = [
         {
             "type": "context",
-            "elements": [mrkdwn(f"Objective: *{escape(truncate(form.objective_title, 200))}*")],
+            "elements": [mrkdwn(f"*{escape(truncate(form.heading, 200))}*")],
         }
     ]
     if not kr_options:
-        blocks.append({"type": "section", "text": mrkdwn("This objective has no key results yet.")})
-        return _modal(
-            blocks, submit=False, metadata={"objective_id": form.objective_id, "rev": rev}
+        blocks.append(
+            {"type": "section", "text": mrkdwn("There are no key results to connect here yet.")}
         )
+        return _modal(blocks, submit=False, metadata={"scope": form.scope, "rev": rev})
     chosen = next((o for o in kr_options if o["value"] == str(draft.key_result_id)), kr_options[0])
     blocks.append(
         {
@@ -416,7 +416,7 @@ def build_source_modal(
                 ),
             }
         )
-    metadata = {"objective_id": form.objective_id, "rev": rev}
+    metadata = {"scope": form.scope, "rev": rev}
     return _modal(blocks, submit=True, metadata=metadata)
 
 

@@ -45,7 +45,6 @@ def objective_menu(objective_id: int) -> dict:
             {"text": plain("🪜 Align to a parent", 75), "value": f"align:{objective_id}"},
             {"text": plain("✅ Check in", 75), "value": f"checkin:{objective_id}"},
             {"text": plain("🗄️ Archive", 75), "value": f"archive:{objective_id}"},
-            {"text": plain("🔌 Connect data", 75), "value": f"data:{objective_id}"},
         ],
     }
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+from typing import Any
 
 from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
@@ -29,7 +30,7 @@ from bot.blocks.sources import (
 )
 from bot.blocks.text import escape
 from bot.listeners import FORM_FAILURES, Deps, after_ack, before_answer, form_failure, workspace_of
-from bot.services.sources import SourceDenied, SourceService
+from bot.services.sources import SourceDenied, SourceForm, SourceService
 from bot.sources.fetch import SourceKind, SourceSpec, credential_names
 from storage.errors import NotFound, Refused
 
@@ -43,26 +44,36 @@ def open_source_modal(
     client: WebClient,
     respond: Respond,
     *,
-    objective_id: int | None = None,
-    key_result_id: int | None = None,
+    key_result_id: int,
 ) -> None:
-    """Open Connect data (from the objective menu, or a Fix button for one KR)."""
-    sources = _service(deps)
+    """The owner's Fix button: Connect data on that KR, among its objective's."""
     try:
-        form = sources.form(
-            workspace_id=workspace_of(body, context),
-            objective_id=objective_id,
-            key_result_id=key_result_id,
+        form = _service(deps).form(
+            workspace_id=workspace_of(body, context), key_result_id=key_result_id
         )
     except NotFound:
         _say(body, client, respond, build_notice("That key result no longer exists."))
         return
-    view = build_source_modal(
+    client.views_open(trigger_id=body["trigger_id"], view=_view(form))
+
+
+def data_command(call: Any) -> None:
+    """`/okr data`: Connect data for the KRs you own or whose objective you own (admins:
+    every KR of the open cycles), the first connected one chosen."""
+    everything = call.is_admin()
+    form = _service(call.deps).form(
+        workspace_id=call.workspace_id, user_id=call.user_id, everything=everything
+    )
+    call.open_modal(_view(form))
+
+
+def _view(form: SourceForm, **options: Any) -> dict:
+    return build_source_modal(
         form=form,
         draft=SourceDraft.of(form.key_result_id, form.source),
         credentials=credential_names(),
+        **options,
     )
-    client.views_open(trigger_id=body["trigger_id"], view=view)
 
 
 def register(app: App, deps: Deps) -> None:
@@ -80,19 +91,8 @@ def register(app: App, deps: Deps) -> None:
         """Another KR chosen: show its source (a new revision shows new initial values)."""
         view = body["view"]
         draft, rev = source_draft_from_state(view)
-        form = _service(deps).form(
-            workspace_id=workspace_of(body, context), key_result_id=draft.key_result_id
-        )
-        client.views_update(
-            view_id=view["id"],
-            hash=view["hash"],
-            view=build_source_modal(
-                form=form,
-                draft=SourceDraft.of(form.key_result_id, form.source),
-                credentials=credential_names(),
-                rev=rev + 1,
-            ),
-        )
+        form = _form(deps, body, draft.key_result_id)
+        client.views_update(view_id=view["id"], hash=view["hash"], view=_view(form, rev=rev + 1))
 
     @after_ack(app.action(SOURCE_KIND_ACTION))
     def choose_kind(body: dict, context: dict, client: WebClient) -> None:
@@ -276,11 +276,7 @@ def _update(
 ) -> None:
     """Show the modal again with what was typed (or, after a disconnect, the KR's state)."""
     view = body["view"]
-    form = _service(deps).form(
-        workspace_id=str(body["view"].get("team_id") or body["team"]["id"]),
-        objective_id=json.loads(view.get("private_metadata") or "{}").get("objective_id"),
-        key_result_id=draft.key_result_id,
-    )
+    form = _form(deps, body, draft.key_result_id)
     shown = SourceDraft.of(form.key_result_id, form.source) if reset else draft
     client.views_update(
         view_id=view["id"],
@@ -293,6 +289,18 @@ def _update(
             result=result,
             token=token,
         ),
+    )
+
+
+def _form(deps: Deps, body: dict, key_result_id: int | None) -> SourceForm:
+    """The modal's KRs again (its scope is in private_metadata), with this one chosen."""
+    scope = json.loads(body["view"].get("private_metadata") or "{}").get("scope") or {}
+    return _service(deps).form(
+        workspace_id=str(body["view"].get("team_id") or body["team"]["id"]),
+        key_result_id=key_result_id,
+        objective_id=scope.get("objective_id"),
+        user_id=scope.get("user_id"),
+        everything=bool(scope.get("everything")),
     )
 
 

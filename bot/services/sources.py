@@ -76,13 +76,13 @@ class TestResult:
 
 @dataclass(frozen=True)
 class SourceForm:
-    objective_id: int
-    objective_title: str
+    heading: str  # "Objective: …" or "Your key results"
     key_results: list[tuple[int, str]]  # (id, title), in order
     key_result_id: int | None  # the one the form is about
     source: SourceState | None  # its source, if connected
     connected: set[int]
     failing: set[int]
+    scope: dict  # how to list the same KRs again: form(**scope) (kept in the modal)
 
 
 @dataclass(frozen=True)
@@ -286,21 +286,37 @@ class SourceService:
         workspace_id: str,
         objective_id: int | None = None,
         key_result_id: int | None = None,
+        user_id: str | None = None,
+        everything: bool = False,
     ) -> SourceForm:
-        """What the Connect data modal shows: the objective's KRs, the chosen one (the given
-        KR, else the first with a source, else the first) and its source if it has one."""
+        """What the Connect data modal shows: the KRs to choose from (an objective's; or,
+        with `user_id`, that person's and their objectives', all of them if `everything`),
+        the chosen one (the given KR, else the first with a source, else the first) and its
+        source if it has one."""
         with session_scope(self.engine, read_only=True) as session:
-            if objective_id is None:
-                assert key_result_id is not None
-                objective_id = objective_store.get_key_result(
-                    session=session, workspace_id=workspace_id, key_result_id=key_result_id
-                ).objective_id
-            objective = objective_store.get_objective(
-                session=session, workspace_id=workspace_id, objective_id=objective_id
-            )
-            krs = source_store.objective_key_results(
-                session=session, workspace_id=workspace_id, objective_id=objective_id
-            )
+            if user_id is not None:
+                pairs = source_store.connectable_key_results(
+                    session=session,
+                    workspace_id=workspace_id,
+                    user_id=None if everything else user_id,
+                )
+                krs = [kr for kr, _ in pairs]
+                titles = [f"{kr.title} · {o.title}" for kr, o in pairs]
+                heading = "All key results" if everything else "Your key results"
+            else:
+                if objective_id is None:
+                    assert key_result_id is not None
+                    objective_id = objective_store.get_key_result(
+                        session=session, workspace_id=workspace_id, key_result_id=key_result_id
+                    ).objective_id
+                objective = objective_store.get_objective(
+                    session=session, workspace_id=workspace_id, objective_id=objective_id
+                )
+                krs = source_store.objective_key_results(
+                    session=session, workspace_id=workspace_id, objective_id=objective_id
+                )
+                titles = [kr.title for kr in krs]
+                heading = f"Objective: {objective.title}"
             sources = source_store.list_sources(
                 session=session,
                 workspace_id=workspace_id,
@@ -309,13 +325,17 @@ class SourceService:
         if key_result_id is None and krs:
             key_result_id = next((kr.id for kr in krs if kr.id in sources), krs[0].id)
         return SourceForm(
-            objective_id=objective_id,
-            objective_title=objective.title,
-            key_results=[(kr.id, kr.title) for kr in krs if kr.id is not None],
+            heading=heading,
+            key_results=[
+                (kr.id, t) for kr, t in zip(krs, titles, strict=True) if kr.id is not None
+            ],
             key_result_id=key_result_id,
             source=state_of(sources[key_result_id]) if key_result_id in sources else None,
-            connected={kr_id for kr_id in sources},
+            connected=set(sources),
             failing={kr_id for kr_id, s in sources.items() if s.failing},
+            scope={"objective_id": objective_id}
+            if user_id is None
+            else {"user_id": user_id, "everything": everything},
         )
 
     def workspace_of(self, *, key_result_id: int) -> str:

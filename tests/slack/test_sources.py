@@ -1,4 +1,4 @@
-"""Connect data in Slack: the objective menu's "Connect data" opens the modal, Test shows what
+"""Connect data in Slack: `/okr data` opens the modal, Test shows what
 would be recorded (recording nothing), Connect saves the source; an owner cannot point the
 bot at a host that is not allow-listed; a failing source's owner gets one DM whose Fix
 button opens the modal on that KR. Real signed requests, Slack played by the stand-in."""
@@ -22,10 +22,10 @@ from bot.jobs.sources import notifier
 from bot.services.sources import SourceService
 from bot.sources.fetch import Fetcher, FetchPolicy
 from storage import sources as source_store
-from storage.models import CheckIn, DataSource, PushToken
+from storage.models import CheckIn, DataSource, KeyResult, PushToken
 from tests.slack.conftest import ACME, ACME_TOKEN, CEO, DEV, Ladder
 from tests.slack.flows import current
-from tests.slack.test_checkin_permissions import World, click, status_message, world
+from tests.slack.test_checkin_permissions import World, world
 from tests.support.source_server import Answer, SourceServer, json_answer
 
 __all__ = ["world"]  # the fixture, shared with the check-in permission tests
@@ -46,21 +46,21 @@ def allow_loopback(ladder: Ladder) -> None:
         session.commit()
 
 
-def open_connect_data(ladder: Ladder, objective_id: int, *, user: str) -> dict[str, Any]:
-    message = status_message(ladder, user=user)
+def open_connect_data(ladder: Ladder, *, user: str) -> dict[str, Any]:
+    """`/okr data`: Connect data for the person's key results (an admin's: all of them)."""
     before = len(ladder.standin.calls("views.open"))
-    click(
-        ladder,
-        message,
-        f"objective_menu:{objective_id}",
-        user=user,
-        selected_option=f"data:{objective_id}",
-    )
+    response = ladder.acme.slash_command("data", user_id=user)
+    assert response.status_code == 200, response.text
     opened = ladder.standin.wait_for("views.open", count=before + 1)[-1]
     assert opened.ok, opened.response
     view = opened.response["view"]
     assert view["callback_id"] == SOURCE_MODAL_CALLBACK
     return view
+
+
+def kr_options(view: dict[str, Any]) -> list[str]:
+    select = next(b for b in view["blocks"] if b.get("block_id", "").startswith("kr@"))
+    return [o["value"] for o in select["element"]["options"]]
 
 
 def rev(view: dict[str, Any]) -> int:
@@ -101,7 +101,11 @@ def test_an_admin_tests_then_connects_a_source(
     ladder: Ladder, world: World, server: SourceServer
 ) -> None:
     allow_loopback(ladder)
-    view = open_connect_data(ladder, world.platform, user=CEO)
+    view = open_connect_data(ladder, user=CEO)
+    # An admin may connect any key result of the open cycles.
+    with Session(ladder.engine) as session:
+        every_kr = {str(k) for k in session.exec(select(KeyResult.id)).all()}
+    assert set(kr_options(view)) == every_kr and len(every_kr) == 7
     values = typed(
         view,
         kr=str(world.ceo_krs[0]),
@@ -132,7 +136,7 @@ def test_an_admin_tests_then_connects_a_source(
 def test_bad_fields_are_refused_where_typed(
     ladder: Ladder, world: World, server: SourceServer
 ) -> None:
-    view = open_connect_data(ladder, world.platform, user=CEO)
+    view = open_connect_data(ladder, user=CEO)
     r = rev(view)
     answer = ladder.acme.view_submission(
         view,
@@ -153,7 +157,9 @@ def test_bad_fields_are_refused_where_typed(
 def test_an_owner_cannot_make_the_bot_fetch_a_host_not_allowed(
     ladder: Ladder, world: World, server: SourceServer
 ) -> None:
-    view = open_connect_data(ladder, world.backend, user=DEV)
+    view = open_connect_data(ladder, user=DEV)
+    # A member: their key results and their objectives' only.
+    assert kr_options(view) == [str(world.dev_kr), str(world.eve_kr)]
     values = typed(
         view,
         kr=str(world.dev_kr),
@@ -174,7 +180,7 @@ def test_an_owner_cannot_make_the_bot_fetch_a_host_not_allowed(
 
 
 def test_a_push_token_is_shown_once_and_stored_hashed(ladder: Ladder, world: World) -> None:
-    view = open_connect_data(ladder, world.platform, user=CEO)
+    view = open_connect_data(ladder, user=CEO)
     shown = press(
         ladder, view, SOURCE_TOKEN_ACTION, typed(view, kr=str(world.ceo_krs[1])), user=CEO
     )
@@ -226,7 +232,7 @@ def test_a_failing_source_tells_its_owner_once_with_a_fix_button(
 
 
 def test_choosing_a_kind_shows_its_fields(ladder: Ladder, world: World) -> None:
-    view = open_connect_data(ladder, world.platform, user=CEO)
+    view = open_connect_data(ladder, user=CEO)
 
     def fields(v: dict[str, Any]) -> list[str]:
         return [b["block_id"].split("@")[0] for b in v["blocks"] if b["type"] == "input"]

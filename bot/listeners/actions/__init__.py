@@ -23,7 +23,6 @@ from bot.blocks.objective_modal import (
     build_objective_modal,
     draft_from_state,
 )
-from bot.blocks.sources import CONNECT_DATA_VERB
 from bot.blocks.tree import (
     CHECKIN_KR_ACTION,
     CHECKIN_OBJECTIVE_ACTION,
@@ -32,7 +31,6 @@ from bot.blocks.tree import (
     OBJECTIVE_MENU_ACTION,
 )
 from bot.listeners import Deps, after_ack, before_answer, workspace_of
-from bot.listeners.sources import open_source_modal
 from bot.services.drafts import KRDraft, fill_from_sentence
 from bot.services.okrs import PermissionDenied
 from storage.errors import NotFound
@@ -113,9 +111,6 @@ def register(app: App, deps: Deps) -> None:
     ) -> None:
         ack()
         verb, _, raw_id = body["actions"][0]["selected_option"]["value"].partition(":")
-        if verb == CONNECT_DATA_VERB:  # data sources: bot/listeners/sources.py
-            open_source_modal(deps, body, context, client, respond, objective_id=int(raw_id))
-            return
         _objective_action(deps, body, context, client, respond, verb, int(raw_id))
 
     @before_answer(app.action(_per_item(CHECKIN_KR_ACTION)))

@@ -17,10 +17,12 @@ from bot.blocks.help import SUBCOMMANDS, build_help
 from bot.blocks.messages import build_error, build_notice, build_refusal
 from bot.blocks.objective_modal import build_objective_modal
 from bot.blocks.settings import build_settings_modal
+from bot.blocks.sources import DATA_COMMAND
 from bot.blocks.text import escape, unescape
 from bot.blocks.tree import build_mine_message, build_status_message
 from bot.listeners import SLACK_FAILURES, Deps, heard, slack_failure, workspace_of
 from bot.listeners.commands.export import export_okrs
+from bot.listeners.sources import data_command
 from bot.services import admin
 from bot.services import settings as settings_service
 from bot.services.okrs import PermissionDenied
@@ -71,7 +73,7 @@ def _opens_modal(body: dict) -> bool:
     sub, rest, _ = _parse(body)
     if sub in ("checkin", "check-in"):
         return rest.casefold() != "send"
-    return sub in ("new", "create", "settings")
+    return sub in ("new", "create", "settings", DATA_COMMAND)
 
 
 REFUSALS = (PermissionDenied, Refused, NotFound)  # answered to the person, not crashes
@@ -331,4 +333,5 @@ HANDLERS: dict[str, Handler] = {
     "cycles": _cycle,
     "settings": _settings,
     "export": export_okrs,
+    DATA_COMMAND: data_command,  # data sources: bot/listeners/sources.py
 }
