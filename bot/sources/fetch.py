@@ -38,7 +38,7 @@ CREDENTIAL_NAME = re.compile(r"[A-Z0-9_]{1,40}")
 _HEADER_CREDENTIAL = re.compile(r"([A-Za-z0-9-]{1,64}):\s*(\S.*)")
 URL_MAX = 2000
 EXPRESSION_MAX = 1000
-USER_AGENT = "Ladder-data-source/1 (+https://github.com/ladder-okr)"
+USER_AGENT = "Ladder-data-source/1"
 
 
 class SourceKind(StrEnum):
