@@ -9,6 +9,7 @@ import os
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from dotenv import find_dotenv, load_dotenv
 from sqlalchemy import Engine
@@ -86,6 +87,18 @@ def _parser() -> argparse.ArgumentParser:
     load.add_argument(
         "--replace", action="store_true", help="delete the workspace's OKRs and history first"
     )
+    sources = command(
+        "sources",
+        "data sources: test a KR's source once (records nothing), pull what is due now, or "
+        "manage a workspace's allow-list of hosts",
+    )
+    sources.add_argument(
+        "action", choices=["test", "sync", "allow", "disallow", "hosts"], help="what to do"
+    )
+    sources.add_argument(
+        "target", nargs="?", help="test: the key result's id; allow/disallow: the host name"
+    )
+    sources.add_argument("--workspace", help="team id (T…); sync: only this one")
     return parser
 
 
@@ -134,6 +147,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _export(settings, args)
         if command == "import":
             return _import(settings, args)
+        if command == "sources":
+            return _sources(settings, args)
         if command in ("clock", "checkins"):
             engine = _ready_engine(settings)
             settings = load_settings(require_slack=True)
@@ -279,6 +294,74 @@ def _import(settings: Settings, args: argparse.Namespace) -> int:
         print(f"ladder: nothing imported ({len(refused.problems)} problems)", file=sys.stderr)
         return 1
     print(report.summary())
+    return 0
+
+
+def _sources(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.jobs.sources import make_source_service
+    from storage.errors import NotFound, Refused
+
+    engine = _ready_engine(settings)
+    # No Slack client: the command line reports failures itself instead of DMing owners.
+    service = make_source_service(engine, None)
+    try:
+        if args.action == "test":
+            return _sources_test(service, args.target)
+        if args.action == "sync":
+            report = service.sync_due(workspace_id=args.workspace)
+            print(
+                f"data sources: {report.pulled} pulled, {report.recorded} recorded, "
+                f"{report.unchanged} unchanged, {report.failed} failed in {report.seconds:.1f}s"
+            )
+            for kr_id, reason in sorted(report.failures.items()):
+                print(f"  KR {kr_id}: {reason}")
+            return 1 if report.failed else 0
+        if not args.workspace:
+            raise ConfigError(f"`sources {args.action}` needs --workspace T…")
+        if args.action == "hosts":
+            for host in sorted(service.allowed_hosts(workspace_id=args.workspace)):
+                print(host)
+            return 0
+        if not args.target:
+            raise ConfigError(f"`sources {args.action}` needs the host name")
+        if args.action == "allow":
+            added = service.allow_host(
+                workspace_id=args.workspace, host=args.target, added_by="cli"
+            )
+            print(f"{args.target}: {'allowed' if added else 'already allowed'}")
+        else:
+            removed = service.disallow_host(workspace_id=args.workspace, host=args.target)
+            print(f"{args.target}: {'removed' if removed else 'was not on the list'}")
+        return 0
+    except (NotFound, Refused) as error:
+        print(f"ladder: {error}", file=sys.stderr)
+        return 1
+    finally:
+        service.fetcher.close()
+
+
+def _sources_test(service: Any, target: str | None) -> int:
+    def format_value(value: float) -> str:
+        return f"{value:,.6g}"
+
+    if not target or not target.isdigit():
+        raise ConfigError("`sources test` needs the key result's id, e.g. `sources test 12`")
+    kr_id = int(target)
+    workspace_id = service.workspace_of(key_result_id=kr_id)
+    result = service.test(workspace_id=workspace_id, key_result_id=kr_id)
+    current = "none" if result.current_value is None else format_value(result.current_value)
+    if result.reading is None:
+        print(f"KR {kr_id}: the source fails: {result.reason} (the value stays {current})")
+        return 1
+    reading = result.reading
+    scaled = f" (read {reading.raw:g}, scaled)" if reading.raw != reading.value else ""
+    if result.would_record:
+        print(f"KR {kr_id}: would record {format_value(reading.value)}{scaled}; now {current}")
+    else:
+        print(
+            f"KR {kr_id}: reads {format_value(reading.value)}{scaled}, unchanged: nothing to record"
+        )
+    print(f"  from {reading.url}")
     return 0
 
 

@@ -23,6 +23,7 @@ from slack_sdk.http_retry.builtin_handlers import (
 from sqlalchemy import Engine
 
 from bot.config import BOT_SCOPES, Settings
+from bot.jobs.sources import make_source_service
 from bot.listeners import Deps, register_all
 from bot.services.checkins import CheckinService
 from bot.services.installs import InstallService, installation_store, state_store
@@ -76,6 +77,7 @@ def build_app(
         checkins=CheckinService(engine, clock=clock),
         people=PeopleDirectory(),
         clock=clock,
+        sources=make_source_service(engine, None, clock=clock),  # its Test button fetches
     )
     register_all(app, deps)
     return app

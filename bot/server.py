@@ -39,6 +39,7 @@ from sqlalchemy import Engine
 from bot.app import build_app, make_client, utc_now
 from bot.config import ConfigError, Settings
 from bot.logs import log_event
+from bot.push_api import PUSH_PREFIX, make_push_app
 from storage.db import time_limit
 from storage.health import check_writable
 
@@ -63,12 +64,14 @@ WSGIApp = Callable[..., Iterable[bytes]]
 
 
 def make_wsgi_app(app: App, engine: Engine, *, signing_secret: str) -> WSGIApp:
-    """/slack/events for Slack, /healthz for the platform, and in OAuth mode /slack/install
-    and /slack/oauth_redirect for installs; nothing else."""
+    """/slack/events for Slack, /healthz for the platform, in OAuth mode /slack/install
+    and /slack/oauth_redirect for installs, and /api/key-results/<id>/value for pushed
+    values (bot/push_api.py: its own per-KR tokens, not Slack's signature); nothing else."""
     bolt = SlackRequestHandler(app, path=EVENTS_PATH)
     verifier = SignatureVerifier(signing_secret)
     flow = app.oauth_flow
     install_paths = {flow.install_path, flow.redirect_uri_path} if flow is not None else set()
+    push = _push_app(engine)
 
     def wsgi(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
@@ -84,9 +87,19 @@ def make_wsgi_app(app: App, engine: Engine, *, signing_secret: str) -> WSGIApp:
             return bolt(environ, start_response)
         if path == "/healthz":
             return _health(engine, start_response)
+        if path.startswith(PUSH_PREFIX):  # data sources' pushes: bot/push_api.py
+            return push(environ, start_response)
         return _plain(start_response, "404 Not Found", "not found")
 
     return wsgi
+
+
+def _push_app(engine: Engine) -> WSGIApp:
+    from bot.jobs.sources import make_source_service
+    from bot.sources.settings import load_source_settings
+
+    rate = load_source_settings(os.environ).push_per_minute
+    return make_push_app(make_source_service(engine, None, clock=utc_now), per_minute=rate)
 
 
 def _admit(environ: dict[str, Any], verifier: SignatureVerifier) -> tuple[str, str] | None:

@@ -14,6 +14,9 @@ from bot.okr.validate import clean_text, confidence_problem, number_problem
 from storage.errors import NotFound, Refused
 from storage.models import CheckIn, KeyResult
 
+# storage.sources writes these; named here so this module does not import it.
+AUTOMATIC_SOURCES = ("sync", "push")
+
 
 def record_check_in(
     *,
@@ -125,7 +128,8 @@ def list_check_ins(
 def checked_in(
     *, session: Session, workspace_id: str, key_result_ids: Sequence[int], periods: Sequence[date]
 ) -> set[tuple[int, date]]:
-    """Which (KR, period) pairs have a check-in, in one statement."""
+    """Which (KR, period) pairs have a check-in, in one statement. Values a data source
+    recorded do not count: the owner is still asked for confidence and notes."""
     if not key_result_ids or not periods:
         return set()
     rows = session.exec(
@@ -133,6 +137,7 @@ def checked_in(
             CheckIn.workspace_id == workspace_id,
             col(CheckIn.key_result_id).in_(key_result_ids),
             col(CheckIn.period_start).in_(periods),
+            col(CheckIn.source).not_in(AUTOMATIC_SOURCES),
         )
     ).all()
     return {(kr_id, period) for kr_id, period in rows}

@@ -322,3 +322,94 @@ class LadderHealth(SQLModel, table=True):
 
     name: str = Field(primary_key=True, max_length=64)
     checked_at: datetime = Field(sa_column=_ts())
+
+
+# -- data sources (issue 17): KRs whose value comes from another system -----------------
+
+
+class DataSource(SQLModel, table=True):
+    """Where a KR's value is pulled from, and how the last pulls went. Credentials are
+    never stored: `credential` names a LADDER_SOURCE_<NAME> environment setting."""
+
+    __tablename__ = "data_source"
+    __table_args__ = (
+        sa.UniqueConstraint("key_result_id", name="uq_data_source_key_result"),
+        sa.CheckConstraint("interval_minutes >= 5", name="ck_data_source_interval"),
+        sa.Index("ix_data_source_next_run", "next_run_at"),
+        sa.Index("ix_data_source_workspace", "workspace_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    workspace_id: str = Field(sa_column=_workspace_fk())
+    key_result_id: int = Field(
+        sa_column=sa.Column(
+            sa.Integer, sa.ForeignKey("key_result.id", ondelete="CASCADE"), nullable=False
+        )
+    )
+    kind: str = Field(max_length=16)  # json | prometheus | csv
+    url: str = Field(max_length=2000)
+    expression: str = Field(default="", max_length=1000)  # JMESPath, or the PromQL query
+    column: str = Field(default="", max_length=200)  # CSV
+    row_key: str = Field(default="", max_length=200)  # CSV: "" = the last row
+    multiplier: float = 1.0
+    credential: str | None = Field(default=None, max_length=40)
+    interval_minutes: int = 60
+    created_by: str = Field(max_length=SLACK_ID_MAX)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+    next_run_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+    last_run_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    last_ok_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    last_value: float | None = None
+    # A failure episode: from the first failed pull to the next good one. The owner is told
+    # once per episode (notified_at), not at every pull.
+    failing_since: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    failure_reason: str | None = Field(default=None, max_length=300)
+    failures: int = 0
+    notified_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+
+    @property
+    def failing(self) -> bool:
+        return self.failing_since is not None
+
+
+class DataSourceHost(SQLModel, table=True):
+    """A host a workspace's admins allow: owners may connect sources to it, and it may be
+    reached at a private address."""
+
+    __tablename__ = "data_source_host"
+
+    workspace_id: str = Field(
+        sa_column=sa.Column(
+            sa.String(SLACK_ID_MAX),
+            sa.ForeignKey("workspace.team_id", ondelete="CASCADE"),
+            primary_key=True,
+        )
+    )
+    host: str = Field(primary_key=True, max_length=253)
+    added_by: str = Field(max_length=SLACK_ID_MAX)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+
+
+class PushToken(SQLModel, table=True):
+    """A KR's token for POST /api/key-results/<id>/value, kept as its SHA-256 only."""
+
+    __tablename__ = "push_token"
+    __table_args__ = (
+        sa.UniqueConstraint("token_hash", name="uq_push_token_hash"),
+        sa.Index("ix_push_token_key_result", "key_result_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    workspace_id: str = Field(sa_column=_workspace_fk())
+    key_result_id: int = Field(
+        sa_column=sa.Column(
+            sa.Integer, sa.ForeignKey("key_result.id", ondelete="CASCADE"), nullable=False
+        )
+    )
+    token_hash: str = Field(max_length=64)
+    hint: str = Field(max_length=16)  # the token's first characters, to tell tokens apart
+    created_by: str = Field(max_length=SLACK_ID_MAX)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+    revoked_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    last_used_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))

@@ -87,3 +87,13 @@ def test_footprint_quick_reads_memory_of_the_parent_and_its_workers(tmp_path: Pa
     assert all(m["peak_rss_mb"] for m in results["memory"].values())
     assert results["starts"][0]["first_ack_s"] >= results["starts"][0]["healthz_s"] > 0
     assert results["starts"][0]["served"] == {"status_team": 3, "status_all": 3, "home": 3}
+
+
+def test_sources_quick_pulls_every_kr_within_the_limits(tmp_path: Path) -> None:
+    from bench import sources
+
+    assert sources.main(["--quick", "--out", str(tmp_path)]) == 0
+    data = _results(tmp_path, "sources")
+    assert all(data["checks"].values()), data["checks"]
+    for layout in data["results"].values():
+        assert [r["recorded"] for r in layout["rounds"]] == [50, 50]

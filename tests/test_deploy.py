@@ -90,7 +90,10 @@ def test_requirements_are_closed_under_what_they_pull_in() -> None:
 
 
 # Imported when installed, skipped when not: not needed on the platform.
-OPTIONAL_IMPORTS = {"pygments": "Mako (under Alembic) colours tracebacks with it if present"}
+OPTIONAL_IMPORTS = {
+    "pygments": "Mako (under Alembic) colours tracebacks with it if present",
+    "click": "httpx tries to load its command line (click, rich) on import, if present",
+}
 IMPORT_EVERYTHING = """
 import importlib, json, pkgutil, sys
 import bot, storage

@@ -54,6 +54,12 @@ SETUP: list[tuple[str, str, str]] = [
         "/okr settings",
     ),
     ("checkin send", "Send this week's check-in prompts now (admins)", "/okr checkin send"),
+    (
+        "data",
+        "Connect key results to data sources (JSON, Prometheus, CSV) or push tokens, so they "
+        "update themselves",
+        "/okr data",
+    ),
 ]
 COMMANDS = [*EVERYDAY, *[c for c in SETUP if " " not in c[0]], ("help", "This help", "/okr help")]
 SUBCOMMANDS = [name for name, _, _ in COMMANDS]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -112,9 +113,19 @@ def send_checkins(
     )
 
 
+def _source_sync(settings: Settings, engine: Engine) -> Callable[[], object]:
+    from bot.jobs.sources import make_source_service
+
+    service = make_source_service(engine, workspace_clients(settings, engine), clock=utc_now)
+    return service.sync_due
+
+
 def start_background_scheduler(settings: Settings, engine: Engine) -> BaseScheduler:
     scheduler = scheduler_module.configure(
-        engine, make_sender(settings, engine), purge=lambda: purge_now(settings, engine)
+        engine,
+        make_sender(settings, engine),
+        purge=lambda: purge_now(settings, engine),
+        sources=_source_sync(settings, engine),
     )
     scheduler.start()
     log.info("scheduler started in this process (job %s)", scheduler_module.TICK_JOB_ID)
@@ -128,6 +139,7 @@ def run_clock(settings: Settings, engine: Engine) -> None:
         make_sender(settings, engine),
         blocking=True,
         purge=lambda: purge_now(settings, engine),
+        sources=_source_sync(settings, engine),
     )
     log.info("clock process: scheduler running (job %s)", scheduler_module.TICK_JOB_ID)
     scheduler.start()

@@ -3,6 +3,8 @@
 Jobs with fixed ids, re-registered with replace_existing on every start:
 `checkins.tick` (every minute) plans what is due and sends it: prompts, reminders and team
 digests. People's timezones are refreshed by the tick when older than a week.
+`sources.sync` (every minute) pulls the data sources that are due (each on its own
+schedule, hourly by default) and records new values.
 `retention.purge` (daily, 04:00 UTC) deletes the data of workspaces uninstalled for longer
 than LADDER_RETENTION_DAYS.
 Both are idempotent, so a missed or doubled run changes nothing; misfires coalesce.
@@ -26,11 +28,13 @@ log = logging.getLogger(__name__)
 
 TICK_JOB_ID = "checkins.tick"
 PURGE_JOB_ID = "retention.purge"
+SOURCES_JOB_ID = "sources.sync"
 
 # The persistent job store keeps a reference to a module-level function, not to objects;
 # the running process registers its sender (and its purge) here.
 _sender: Sender | None = None
 _purge: Callable[[], object] | None = None
+_sync_sources: Callable[[], object] | None = None
 
 
 def tick() -> None:
@@ -47,6 +51,13 @@ def purge() -> None:
     _purge()
 
 
+def sync_sources() -> None:
+    if _sync_sources is None:  # a job loaded by a process without data sources configured
+        log.warning("data source sync without a configuration; skipped")
+        return
+    _sync_sources()
+
+
 def configure(
     engine: Engine,
     sender: Sender,
@@ -54,10 +65,12 @@ def configure(
     blocking: bool = False,
     factory: Callable[..., BaseScheduler] | None = None,
     purge: Callable[[], object] | None = None,
+    sources: Callable[[], object] | None = None,
 ) -> BaseScheduler:
-    global _sender, _purge
+    global _sender, _purge, _sync_sources
     _sender = sender
     _purge = purge
+    _sync_sources = sources
     scheduler_class = factory or (BlockingScheduler if blocking else BackgroundScheduler)
     scheduler = scheduler_class(
         jobstores={"default": SQLAlchemyJobStore(engine=engine, tablename=SCHEDULER_JOB_TABLE)},
@@ -82,6 +95,17 @@ def configure(
             minute=0,
             id=PURGE_JOB_ID,
             name="delete the data of workspaces uninstalled longer than the retention",
+            replace_existing=True,
+        )
+    if sources is not None:
+        # Every minute, pulling only what is due: each source has its own interval, and a
+        # round that runs long is never doubled (max_instances=1, coalesced).
+        scheduler.add_job(
+            "bot.jobs.scheduler:sync_sources",
+            "interval",
+            minutes=1,
+            id=SOURCES_JOB_ID,
+            name="pull the data sources that are due and record new values",
             replace_existing=True,
         )
     return scheduler

@@ -43,6 +43,7 @@ from bot.logs import log_event
 from bot.services.checkins import CheckinService
 from bot.services.okrs import OKRService
 from bot.services.people import PeopleDirectory
+from bot.services.sources import SourceService
 from storage.errors import Unavailable
 
 Listener = TypeVar("Listener", bound=Callable[..., Any])
@@ -55,6 +56,7 @@ class Deps:
     checkins: CheckinService
     people: PeopleDirectory
     clock: Callable[[], datetime]
+    sources: SourceService | None = None  # data sources (bot/listeners/sources.py)
 
     def is_admin(self, client: WebClient, workspace_id: str, user_id: str) -> Callable[[], bool]:
         """A lazy admin check: Slack is asked only if the answer is needed."""
@@ -246,8 +248,8 @@ __all__ = [
 
 
 def register_all(app: Any, deps: Deps) -> None:
-    from bot.listeners import actions, commands, events, options, views
+    from bot.listeners import actions, commands, events, options, sources, views
 
     install_request_logging(app)
-    for surface in (commands, actions, views, events, options):
+    for surface in (commands, actions, views, events, options, sources):
         surface.register(app, deps)

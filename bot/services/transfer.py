@@ -47,6 +47,7 @@ from bot.services.settings import SettingsForm, validate_settings
 from storage import transfer as store
 from storage.db import session_scope
 from storage.models import CheckIn, KeyResult, Objective, Workspace
+from storage.sources import DATA_SOURCE_AUTHOR
 from storage.workspaces import ensure_workspace, update_workspace
 
 FORMAT_VERSION = 1
@@ -1113,7 +1114,7 @@ class _People:
         candidate = value or email
         if candidate is None:
             return None
-        if _USER_ID.match(candidate):
+        if _USER_ID.match(candidate) or candidate == DATA_SOURCE_AUTHOR:  # a synced value's
             return candidate
         if _EMAIL.match(candidate):
             folded = candidate.casefold()

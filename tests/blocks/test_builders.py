@@ -140,7 +140,9 @@ def test_large_tree_is_summarized_within_message_limits(session: Session) -> Non
     assert message["blocks"][1]["text"]["text"].startswith("*122 objectives")
     sections = [b for b in message["blocks"][2:] if b["type"] == "section"]
     assert len(sections) == 12 and all("↳" not in s["text"]["text"][:3] for s in sections)
-    assert "↳ 3 aligned objectives: ⚪ 3" in sections[2]["text"]["text"]  # a chain of 4, no check-ins
+    assert (
+        "↳ 3 aligned objectives: ⚪ 3" in sections[2]["text"]["text"]
+    )  # a chain of 4, no check-ins
     assert "A key result with" not in all_text(message)
     footer = message["blocks"][-1]["elements"][0]["text"]
     assert "…and 20 more top-level objectives" in footer and "*Home* tab" in footer

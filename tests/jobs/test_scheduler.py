@@ -42,3 +42,22 @@ def test_tick_runs_the_registered_sender(tmp_path: Path) -> None:
     job.func()  # what APScheduler calls every minute
     assert sender.runs == 1
     engine.dispose()
+
+
+def test_the_source_sync_job_has_its_own_id_and_runs_the_registered_sync(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'ladder.db'}")
+    upgrade(engine)
+    rounds: list[str] = []
+    scheduler = scheduler_module.configure(
+        engine,
+        RecordingSender(),  # type: ignore[arg-type]
+        sources=lambda: rounds.append("sync"),
+    )
+    scheduler.start(paused=True)
+    jobs = {job.id: job for job in scheduler.get_jobs()}
+    assert set(jobs) == {scheduler_module.TICK_JOB_ID, scheduler_module.SOURCES_JOB_ID}
+    assert jobs[scheduler_module.SOURCES_JOB_ID].trigger.interval.total_seconds() == 60
+    jobs[scheduler_module.SOURCES_JOB_ID].func()
+    assert rounds == ["sync"]
+    scheduler.shutdown(wait=False)
+    engine.dispose()

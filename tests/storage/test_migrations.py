@@ -411,6 +411,59 @@ def rows_0004() -> Rows:
     return rows
 
 
+def rows_0005() -> Rows:
+    """0005 adds data sources, their allow-listed hosts and push tokens."""
+    rows = rows_0004()
+    rows["data_source"] = [
+        {
+            "id": 1,
+            "workspace_id": SEED,
+            "key_result_id": 1,
+            "kind": "json",
+            "url": "https://metrics.example/api/users",
+            "expression": "data.active",
+            "column": "",
+            "row_key": "",
+            "multiplier": 1.0,
+            "credential": "METRICS",
+            "interval_minutes": 60,
+            "created_by": "U0CEO",
+            "created_at": CREATED,
+            "updated_at": CREATED,
+            "next_run_at": CREATED,
+            "last_run_at": CREATED,
+            "last_ok_at": None,
+            "last_value": None,
+            "failing_since": CREATED,
+            "failure_reason": "the server answered HTTP 500",
+            "failures": 2,
+            "notified_at": CREATED,
+        }
+    ]
+    rows["data_source_host"] = [
+        {
+            "workspace_id": SEED,
+            "host": "metrics.internal",
+            "added_by": "U0CEO",
+            "created_at": CREATED,
+        }
+    ]
+    rows["push_token"] = [
+        {
+            "id": 1,
+            "workspace_id": SEED,
+            "key_result_id": 2,
+            "token_hash": "0" * 64,
+            "hint": "ldr_abcd",
+            "created_by": "U0CEO",
+            "created_at": CREATED,
+            "revoked_at": None,
+            "last_used_at": None,
+        }
+    ]
+    return rows
+
+
 def check_tree(session: Session, start: str) -> None:
     """The head code reads the tree: workspace settings, cycles, teams, objectives with their
     KRs and progress, check-ins."""
@@ -498,6 +551,7 @@ SEEDS: dict[str, Seed] = {
     ),
     "0003": Seed(rows_0003, check=_checks(check_tree, check_delivery)),
     "0004": Seed(rows_0004, check=_checks(check_tree, check_delivery, check_health)),
+    "0005": Seed(rows_0005, check=_checks(check_tree, check_delivery, check_health)),
 }
 
 

@@ -41,6 +41,7 @@ from storage.models import KeyResult, LadderHealth, Person, Workspace
 from storage.objectives import create_objective
 from storage.outbox import PlannedMessage, plan_messages
 from storage.retention import list_expired_workspaces, purge_workspace, workspace_tables
+from storage.sources import allow_host, create_push_token, save_source
 from storage.teams import create_team, link_channel
 from storage.workspaces import ensure_workspace, set_workspace_active, update_workspace
 
@@ -105,6 +106,33 @@ def fill_workspace(engine: sa.Engine, workspace_id: str) -> None:
             now=NOW,
         )
         session.add(Person(workspace_id=workspace_id, user_id="U0DEV", tz="Europe/Berlin"))
+        # Data sources (storage/sources.py): a source, an allowed host, a push token.
+        save_source(
+            session=session,
+            workspace_id=workspace_id,
+            key_result_id=kr.id,
+            kind="json",
+            url="https://metrics.example/x",
+            expression="a",
+            created_by="U0DEV",
+            now=NOW,
+        )
+        allow_host(
+            session=session,
+            workspace_id=workspace_id,
+            host="metrics.internal",
+            added_by="U0CEO",
+            now=NOW,
+        )
+        create_push_token(
+            session=session,
+            workspace_id=workspace_id,
+            key_result_id=kr.id,
+            token_hash=workspace_id.ljust(64, "0"),
+            hint="ldr_test",
+            created_by="U0DEV",
+            now=NOW,
+        )
         plan_messages(
             session=session,
             workspace_id=workspace_id,

@@ -20,6 +20,7 @@ from bot.blocks.help import HELP_ACTION_PREFIX, SUBCOMMANDS, build_help
 from bot.blocks.messages import build_error, build_notice, build_refusal
 from bot.blocks.objective_modal import build_objective_form
 from bot.blocks.settings import build_settings_modal
+from bot.blocks.sources import DATA_COMMAND
 from bot.blocks.text import escape, unescape
 from bot.blocks.tree import (
     MESSAGE_BLOCKS,
@@ -29,6 +30,7 @@ from bot.blocks.tree import (
 )
 from bot.listeners import SLACK_FAILURES, Deps, heard, slack_failure, workspace_of
 from bot.listeners.commands.export import export_okrs
+from bot.listeners.sources import data_command
 from bot.services import admin, alignment
 from bot.services import settings as settings_service
 from bot.services.okrs import PermissionDenied
@@ -109,7 +111,7 @@ def _opens_modal(body: dict) -> bool:
     sub, rest, _ = _parse(body)
     if sub in ("checkin", "check-in"):
         return rest.casefold() != "send"
-    return sub in ("new", "create", "settings")
+    return sub in ("new", "create", "settings", DATA_COMMAND)
 
 
 REFUSALS = (PermissionDenied, Refused, NotFound)  # answered to the person, not crashes
@@ -392,4 +394,5 @@ HANDLERS: dict[str, Handler] = {
     "cycles": _cycle,
     "settings": _settings,
     "export": export_okrs,
+    DATA_COMMAND: data_command,  # data sources: bot/listeners/sources.py
 }

@@ -1,0 +1,492 @@
+"""Slack surfaces of data sources: the owner's failure notice, the Connect data modal, what
+a test would record, and the push token shown once."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from bot.blocks.text import escape, mrkdwn, plain, truncate
+from bot.sources.fetch import KIND_LABELS, SourceKind
+
+if TYPE_CHECKING:
+    from bot.services.sources import SourceForm, SourceState
+
+FIX_SOURCE_ACTION = "source_fix"
+DATA_COMMAND = "data"  # `/okr data`: Connect data for your key results
+SOURCE_MODAL_CALLBACK = "source_modal"
+SOURCE_TEST_ACTION = "source_test"
+SOURCE_KR_ACTION = "source_kr"
+SOURCE_KIND_ACTION = "source_kind"
+SOURCE_TOKEN_ACTION = "source_token"
+SOURCE_REVOKE_ACTION = "source_revoke"
+SOURCE_DISCONNECT_ACTION = "source_disconnect"
+RESULT_BLOCK = "source_result"
+
+
+def failure_notice(*, kr_title: str, key_result_id: int, host: str, reason: str) -> dict:
+    """To the KR's owner, once per failure episode."""
+    title = escape(truncate(kr_title, 150))
+    text = f"⚠️ Ladder could not update “{title}” from {escape(host)}: {escape(reason)}"
+    return {
+        "text": truncate(text, 3000),
+        "blocks": [
+            {
+                "type": "section",
+                "text": mrkdwn(
+                    f"⚠️ *Ladder could not update “{title}”* from its data source "
+                    f"`{escape(host)}`.\n>{escape(truncate(reason, 300))}\n"
+                    "The key result keeps its last value. Ladder keeps trying and tells you "
+                    "again only if it breaks again after working."
+                ),
+                "accessory": {
+                    "type": "button",
+                    "action_id": FIX_SOURCE_ACTION,
+                    "text": plain("🔧 Fix", 75),
+                    "value": str(key_result_id),
+                },
+            }
+        ],
+    }
+
+
+def source_status_line(
+    *, failing: bool, reason: str | None, host: str, last_ok_at: datetime | None
+) -> str:
+    """One line for menus and Home: where the value comes from and whether that works."""
+    if failing:
+        return f"🔌 ⚠️ {escape(host)} failing: {escape(truncate(reason or 'unknown', 200))}"
+    when = f", last read {last_ok_at:%b %-d %H:%M} UTC" if last_ok_at else ", not read yet"
+    return f"🔌 from {escape(host)}{when}"
+
+
+# -- the Connect data modal ---------------------------------------------------------------
+
+INTERVALS: list[tuple[int, str]] = [
+    (15, "every 15 minutes"),
+    (30, "every 30 minutes"),
+    (60, "hourly"),
+    (360, "every 6 hours"),
+    (1440, "daily"),
+]
+FIELDS = (
+    "kr",
+    "kind",
+    "url",
+    "expression",
+    "column",
+    "row_key",
+    "multiplier",
+    "credential",
+    "interval",
+)
+
+
+@dataclass(frozen=True)
+class SourceDraft:
+    """The modal's fields as typed (strings), and which KR they are for."""
+
+    key_result_id: int | None = None
+    kind: str = SourceKind.JSON.value
+    url: str = ""
+    expression: str = ""
+    column: str = ""
+    row_key: str = ""
+    multiplier: str = "1"
+    credential: str | None = None
+    interval: int = 60
+
+    @classmethod
+    def of(cls, key_result_id: int | None, state: SourceState | None) -> SourceDraft:
+        if state is None:
+            return cls(key_result_id=key_result_id)
+        spec = state.spec
+        return cls(
+            key_result_id=key_result_id,
+            kind=spec.kind.value,
+            url=spec.url,
+            expression=spec.expression,
+            column=spec.column,
+            row_key=spec.row_key,
+            multiplier=f"{spec.multiplier:g}",
+            credential=spec.credential,
+            interval=state.interval_minutes,
+        )
+
+
+def _bid(name: str, rev: int) -> str:
+    """Block ids carry the form's revision: a new revision shows new initial values (Slack
+    keeps what was typed in a block whose id is unchanged)."""
+    return f"{name}@{rev}"
+
+
+def _option(value: str, label: str) -> dict:
+    return {"text": plain(label, 75), "value": value}
+
+
+def _text_input(
+    name: str,
+    rev: int,
+    label: str,
+    value: str,
+    *,
+    placeholder: str,
+    optional: bool,
+    hint: str = "",
+    max_length: int = 2000,
+) -> dict:
+    element: dict = {
+        "type": "plain_text_input",
+        "action_id": name,
+        "placeholder": plain(placeholder, 150),
+        "max_length": max_length,
+    }
+    if value:
+        element["initial_value"] = value
+    block: dict = {
+        "type": "input",
+        "block_id": _bid(name, rev),
+        "optional": optional,
+        "label": plain(label, 2000),
+        "element": element,
+    }
+    if hint:
+        block["hint"] = plain(hint, 2000)
+    return block
+
+
+def build_source_modal(
+    *,
+    form: SourceForm,
+    draft: SourceDraft,
+    credentials: list[str],
+    rev: int = 0,
+    result: str | None = None,
+    token: str | None = None,
+) -> dict:
+    """Connect a KR of the objective to a data source: the KR, the kind, where and how to
+    read the number, units, credential, schedule; Test shows what a pull would record."""
+    kr_options = [
+        _option(
+            str(kr_id),
+            ("⚠️ " if kr_id in form.failing else "🔌 " if kr_id in form.connected else "")
+            + truncate(title, 70),
+        )
+        for kr_id, title in form.key_results
+    ]
+    blocks: list[dict] = [
+        {
+            "type": "context",
+            "elements": [mrkdwn(f"*{escape(truncate(form.heading, 200))}*")],
+        }
+    ]
+    if not kr_options:
+        blocks.append(
+            {"type": "section", "text": mrkdwn("There are no key results to connect here yet.")}
+        )
+        return _modal(blocks, submit=False, metadata={"scope": form.scope, "rev": rev})
+    chosen = next((o for o in kr_options if o["value"] == str(draft.key_result_id)), kr_options[0])
+    blocks.append(
+        {
+            "type": "input",
+            "block_id": _bid("kr", rev),
+            "dispatch_action": True,  # choosing another KR shows its source
+            "label": plain("Key result", 75),
+            "element": {
+                "type": "static_select",
+                "action_id": SOURCE_KR_ACTION,
+                "options": kr_options[:100],
+                "initial_option": chosen,
+            },
+        }
+    )
+    if form.source is not None:
+        state = form.source
+        blocks.append(
+            {
+                "type": "context",
+                "elements": [
+                    mrkdwn(
+                        source_status_line(
+                            failing=state.failing,
+                            reason=state.failure_reason,
+                            host=state.host,
+                            last_ok_at=state.last_ok_at,
+                        )
+                    )
+                ],
+            }
+        )
+    kind_options = [_option(kind.value, KIND_LABELS[kind]) for kind in SourceKind]
+    blocks.append(
+        {
+            "type": "input",
+            "block_id": _bid("kind", rev),
+            "dispatch_action": True,
+            "label": plain("Kind", 75),
+            "element": {
+                "type": "static_select",
+                "action_id": SOURCE_KIND_ACTION,
+                "options": kind_options,
+                "initial_option": next(o for o in kind_options if o["value"] == draft.kind),
+            },
+        }
+    )
+    # Only the fields of the chosen kind: changing the kind shows its own (dispatch_action).
+    kind = SourceKind(draft.kind) if draft.kind in set(SourceKind) else SourceKind.JSON
+    url_help = {
+        SourceKind.JSON: ("https://metrics.internal/api/users", "An address that answers JSON."),
+        SourceKind.PROMETHEUS: (
+            "https://prometheus.internal:9090",
+            "The Prometheus server; Ladder asks its /api/v1/query.",
+        ),
+        SourceKind.CSV: (
+            "https://reports.internal/nps.csv",
+            "An address that answers a CSV file with a header row.",
+        ),
+    }[kind]
+    blocks.append(
+        _text_input(
+            "url", rev, "URL", draft.url, placeholder=url_help[0], optional=False, hint=url_help[1]
+        )
+    )
+    if kind is SourceKind.JSON:
+        blocks.append(
+            _text_input(
+                "expression",
+                rev,
+                "JMESPath expression",
+                draft.expression,
+                placeholder="data.active_users",
+                optional=False,
+                hint="Picks one number from the answer (jmespath.org), e.g. sum(items[].count) "
+                "or to_number(stats.nps).",
+                max_length=1000,
+            )
+        )
+    elif kind is SourceKind.PROMETHEUS:
+        blocks.append(
+            _text_input(
+                "expression",
+                rev,
+                "Query",
+                draft.expression,
+                placeholder='sum(rate(http_requests_total{job="api"}[5m]))',
+                optional=False,
+                hint="An instant query that returns exactly one sample (aggregate with sum, "
+                "avg, max…).",
+                max_length=1000,
+            )
+        )
+    else:
+        blocks += [
+            _text_input(
+                "column",
+                rev,
+                "Column",
+                draft.column,
+                placeholder="nps",
+                optional=False,
+                hint="The header of the column that holds the number.",
+                max_length=200,
+            ),
+            _text_input(
+                "row_key",
+                rev,
+                "Row",
+                draft.row_key,
+                placeholder="empty: the last row",
+                optional=True,
+                hint="The row whose first cell is this, e.g. 2026-W10; empty takes the last row.",
+                max_length=200,
+            ),
+        ]
+    blocks += [
+        _text_input(
+            "multiplier",
+            rev,
+            "Multiplier",
+            draft.multiplier,
+            placeholder="1",
+            optional=True,
+            hint="Scales the number: 1000 turns seconds into ms, 100 a ratio into percent.",
+            max_length=40,
+        ),
+    ]
+    if credentials:
+        options = [_option(name, f"LADDER_SOURCE_{name}") for name in credentials[:100]]
+        element: dict = {
+            "type": "static_select",
+            "action_id": "credential",
+            "placeholder": plain("none", 75),
+            "options": options,
+        }
+        initial = next((o for o in options if o["value"] == draft.credential), None)
+        if initial:
+            element["initial_option"] = initial
+        blocks.append(
+            {
+                "type": "input",
+                "block_id": _bid("credential", rev),
+                "optional": True,
+                "label": plain("Credential", 75),
+                "element": element,
+                "hint": plain(
+                    "Set on the server as LADDER_SOURCE_<NAME>: a bearer token, or "
+                    "“Header-Name: value”. Never stored in Ladder's database.",
+                    2000,
+                ),
+            }
+        )
+    else:
+        blocks.append(
+            {
+                "type": "context",
+                "elements": [
+                    mrkdwn(
+                        "No credentials are set on the server. Whoever runs Ladder can add "
+                        "one as `LADDER_SOURCE_<NAME>` (a bearer token, or `Header-Name: value`)."
+                    )
+                ],
+            }
+        )
+    interval_options = [_option(str(minutes), label) for minutes, label in INTERVALS]
+    blocks.append(
+        {
+            "type": "input",
+            "block_id": _bid("interval", rev),
+            "label": plain("Update", 75),
+            "element": {
+                "type": "static_select",
+                "action_id": "interval",
+                "options": interval_options,
+                "initial_option": next(
+                    (o for o in interval_options if o["value"] == str(draft.interval)),
+                    interval_options[2],
+                ),
+            },
+        }
+    )
+    buttons: list[dict] = [
+        {
+            "type": "button",
+            "action_id": SOURCE_TEST_ACTION,
+            "text": plain("🧪 Test", 75),
+            "value": "test",
+        },
+        {
+            "type": "button",
+            "action_id": SOURCE_TOKEN_ACTION,
+            "text": plain("🔑 New push token", 75),
+            "value": "token",
+        },
+        {
+            "type": "button",
+            "action_id": SOURCE_REVOKE_ACTION,
+            "text": plain("Revoke push token", 75),
+            "value": "revoke",
+        },
+    ]
+    if form.source is not None:
+        buttons.append(
+            {
+                "type": "button",
+                "action_id": SOURCE_DISCONNECT_ACTION,
+                "style": "danger",
+                "text": plain("Disconnect", 75),
+                "value": "disconnect",
+            }
+        )
+    blocks.append({"type": "actions", "block_id": "source_buttons", "elements": buttons})
+    if result:
+        blocks.append({"type": "section", "block_id": RESULT_BLOCK, "text": mrkdwn(result)})
+    if token:
+        blocks.append(
+            {
+                "type": "section",
+                "block_id": "source_token_shown",
+                "text": mrkdwn(
+                    "🔑 *Push token* (shown this once; Ladder keeps only a hash):\n"
+                    f"```{token}```\n"
+                    f'`curl -X POST -H "Authorization: Bearer $TOKEN" -H "Content-Type: '
+                    f'application/json" -d \'{{"value": 123}}\' '
+                    f"<ladder>/api/key-results/{draft.key_result_id}/value`"
+                ),
+            }
+        )
+    metadata = {"scope": form.scope, "rev": rev}
+    return _modal(blocks, submit=True, metadata=metadata)
+
+
+def _modal(blocks: list[dict], *, submit: bool, metadata: dict) -> dict:
+    view: dict = {
+        "type": "modal",
+        "callback_id": SOURCE_MODAL_CALLBACK,
+        "title": plain("Connect data", 24),
+        "close": plain("Cancel", 24),
+        "private_metadata": json.dumps(metadata),
+        "blocks": blocks[:100],
+    }
+    if submit:
+        view["submit"] = plain("Connect", 24)
+    return view
+
+
+def source_draft_from_state(view: dict) -> tuple[SourceDraft, int]:
+    """The fields as typed, and the form's revision."""
+    meta = json.loads(view.get("private_metadata") or "{}")
+    values: dict = {}
+    for block_id, actions in (view.get("state") or {}).get("values", {}).items():
+        name = block_id.split("@", 1)[0]
+        for element in actions.values():
+            if element.get("type") == "static_select":
+                selected = element.get("selected_option")
+                values[name] = selected["value"] if selected else None
+            else:
+                values[name] = (element.get("value") or "").strip()
+    kr = values.get("kr")
+    interval = values.get("interval") or "60"
+    return (
+        SourceDraft(
+            key_result_id=int(kr) if kr and kr.isdigit() else None,
+            kind=values.get("kind") or SourceKind.JSON.value,
+            url=values.get("url") or "",
+            expression=values.get("expression") or "",
+            column=values.get("column") or "",
+            row_key=values.get("row_key") or "",
+            multiplier=values.get("multiplier") or "1",
+            credential=values.get("credential"),
+            interval=int(interval) if interval.isdigit() else 60,
+        ),
+        int(meta.get("rev", 0)),
+    )
+
+
+def field_block(name: str, rev: int) -> str:
+    return _bid(name, rev)
+
+
+def test_result_text(
+    *,
+    value: float | None,
+    raw: float | None,
+    current: float | None,
+    url: str | None,
+    reason: str | None,
+    would_record: bool,
+) -> str:
+    """What the Test button found, in the modal."""
+    if reason is not None or value is None:
+        return f"🧪 *Test:* ⚠️ {escape(truncate(reason or 'no value', 400))}\nNothing would be recorded."
+    shown = f"{value:,.6g}"
+    scaled = f" (read {raw:,.6g}, scaled)" if raw is not None and raw != value else ""
+    now = "none yet" if current is None else f"{current:,.6g}"
+    verdict = (
+        f"would record *{shown}*{scaled}"
+        if would_record
+        else f"reads *{shown}*{scaled}: unchanged, nothing to record"
+    )
+    where = f"\n_from {escape(truncate(url or '', 200))}_" if url else ""
+    return f"🧪 *Test:* {verdict}. The key result is at {now}.{where}"
