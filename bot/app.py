@@ -24,6 +24,8 @@ from sqlalchemy import Engine
 
 from bot.config import BOT_SCOPES, Settings
 from bot.listeners import Deps, register_all
+from bot.pictures import Pictures
+from bot.services.charts import ChartService
 from bot.services.checkins import CheckinService
 from bot.services.installs import InstallService, installation_store, state_store
 from bot.services.okrs import OKRService
@@ -76,6 +78,7 @@ def build_app(
         checkins=CheckinService(engine, clock=clock),
         people=PeopleDirectory(),
         clock=clock,
+        pictures=Pictures(ChartService(engine, clock=clock)),  # charts
     )
     register_all(app, deps)
     return app

@@ -17,6 +17,11 @@ COMMANDS: list[tuple[str, str, str]] = [
         "/okr mine",
     ),
     (
+        "chart",
+        "A picture of how an objective or key result is trending against its pace",
+        "/okr chart Grow revenue",
+    ),
+    (
         "checkin",
         "Check in on all your key results now; admins: send this week's prompts now",
         "/okr checkin · /okr checkin send",

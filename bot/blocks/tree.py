@@ -44,6 +44,7 @@ def objective_menu(objective_id: int) -> dict:
             {"text": plain("✏️ Edit", 75), "value": f"edit:{objective_id}"},
             {"text": plain("🪜 Align to a parent", 75), "value": f"align:{objective_id}"},
             {"text": plain("✅ Check in", 75), "value": f"checkin:{objective_id}"},
+            {"text": plain("📈 Trend", 75), "value": f"trend:{objective_id}"},  # charts
             {"text": plain("🗄️ Archive", 75), "value": f"archive:{objective_id}"},
         ],
     }

@@ -20,6 +20,7 @@ from bot.blocks.settings import build_settings_modal
 from bot.blocks.text import escape, unescape
 from bot.blocks.tree import build_mine_message, build_status_message
 from bot.listeners import SLACK_FAILURES, Deps, heard, slack_failure, workspace_of
+from bot.listeners.charts import chart_command
 from bot.listeners.commands.export import export_okrs
 from bot.services import admin
 from bot.services import settings as settings_service
@@ -331,4 +332,6 @@ HANDLERS: dict[str, Handler] = {
     "cycles": _cycle,
     "settings": _settings,
     "export": export_okrs,
+    "chart": chart_command,  # charts: bot/listeners/charts.py
+    "charts": chart_command,
 }
