@@ -92,11 +92,11 @@ class Pictures:
         charts: ChartService,
         *,
         sleep: Callable[[float], None] = time.sleep,
-        retry_delays: Sequence[float] = RETRY_DELAYS,
+        retry_delays: Sequence[float] | None = None,
     ) -> None:
         self.charts = charts
         self.sleep = sleep
-        self.retry_delays = tuple(retry_delays)
+        self.retry_delays = None if retry_delays is None else tuple(retry_delays)
 
     def enabled(self, workspace_id: str) -> bool:
         return self.charts.enabled(workspace_id=workspace_id)
@@ -192,7 +192,8 @@ class Pictures:
                 attached.blocks[:room], attached.failed + dropped, attached.file_ids[:room]
             )
         if attached.blocks:
-            for delay in (*self.retry_delays, None):
+            delays = RETRY_DELAYS if self.retry_delays is None else self.retry_delays
+            for delay in (*delays, None):
                 try:
                     return post(**{**message, "blocks": blocks + attached.blocks}, **kwargs)
                 except SlackApiError as error:

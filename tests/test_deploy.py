@@ -138,7 +138,9 @@ def test_requirements_leave_out_the_development_tools() -> None:
     pins = _pins()
     for spec in PYPROJECT["optional-dependencies"]["dev"]:
         name = canonicalize_name(Requirement(spec).name)
-        assert name in RUNTIME_TOO or name not in pins, f"{name} is a dev dependency; requirements.txt is for running"
+        assert name in RUNTIME_TOO or name not in pins, (
+            f"{name} is a dev dependency; requirements.txt is for running"
+        )
     assert "ladder" not in pins  # the project runs from the checkout
 
 
