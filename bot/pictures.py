@@ -102,23 +102,31 @@ class Pictures:
         return self.charts.enabled(workspace_id=workspace_id)
 
     def prepare(
-        self, client: WebClient, workspace_id: str, charts: Callable[[], Sequence[Chart]]
+        self,
+        client: WebClient,
+        workspace_id: str,
+        charts: Callable[[], Sequence[Chart]],
+        *,
+        titled: bool = True,
     ) -> Attached:
         """The pictures of `charts()` if the workspace has them on. Whatever goes wrong here
         costs the pictures only: the message still goes out, saying they are missing."""
         try:
             if not self.enabled(workspace_id):
                 return Attached()
-            return self.attach(client, workspace_id, charts())
+            return self.attach(client, workspace_id, charts(), titled=titled)
         except Exception:
             log.exception("event=chart_prepare status=failed workspace=%s", workspace_id)
             return Attached(failed=1)
 
-    def attach(self, client: WebClient, workspace_id: str, charts: Sequence[Chart]) -> Attached:
-        """Each chart as an image block: its cached upload, or drawn and uploaded now."""
+    def attach(
+        self, client: WebClient, workspace_id: str, charts: Sequence[Chart], *, titled: bool = True
+    ) -> Attached:
+        """Each chart as an image block: its cached upload, or drawn and uploaded now.
+        `titled`: with a title over the picture (not under a heading that names it)."""
         attached = Attached()
         for chart in charts:
-            block = self._image_block(client, workspace_id, chart)
+            block = self._image_block(client, workspace_id, chart, titled=titled)
             if block is None:
                 attached.failed += 1
             else:
@@ -126,7 +134,9 @@ class Pictures:
                 attached.file_ids.append(block["slack_file"]["id"])
         return attached
 
-    def _image_block(self, client: WebClient, workspace_id: str, chart: Chart) -> dict | None:
+    def _image_block(
+        self, client: WebClient, workspace_id: str, chart: Chart, *, titled: bool
+    ) -> dict | None:
         key = key_of(chart)
         file_id = self.charts.cached_file(workspace_id=workspace_id, content_key=key)
         if file_id is None:  # not uploaded before with this content: draw it now
@@ -159,16 +169,14 @@ class Pictures:
                 status="ok",
                 bytes=len(picture.png),
             )
-        return {
-            "type": "image",
-            "slack_file": {"id": file_id},
-            "alt_text": alt_text_of(chart),
-            "title": {
+        block = {"type": "image", "slack_file": {"id": file_id}, "alt_text": alt_text_of(chart)}
+        if titled:
+            block["title"] = {
                 "type": "plain_text",
                 "text": title_of(chart)[:CHART_TITLE_MAX],
                 "emoji": True,
-            },
-        }
+            }
+        return block
 
     def send(
         self,

@@ -84,3 +84,13 @@ def test_footprint_quick_reads_memory_of_the_parent_and_its_workers(tmp_path: Pa
     assert all(m["peak_rss_mb"] for m in results["memory"].values())
     assert results["starts"][0]["first_ack_s"] >= results["starts"][0]["healthz_s"] > 0
     assert results["starts"][0]["served"] == {"status_team": 3, "status_all": 3, "home": 3}
+
+
+def test_charts_quick_times_every_picture(tmp_path: Path) -> None:
+    from bench import charts
+
+    assert charts.main(["--quick", "--out", str(tmp_path)]) == 0
+    results = _results(tmp_path, "charts")["results"]
+    assert {"baseline_empty_png", "kr@4w", "objective@4w", "team@4w"} <= set(results)
+    assert all(r["cpu_ms_median"] > 0 for r in results.values())
+    assert results["kr@4w"]["png_bytes"] > 0

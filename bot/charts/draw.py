@@ -42,6 +42,13 @@ STATUS_MARKER = {Status.ON_TRACK: "o", Status.AT_RISK: "^", Status.OFF_TRACK: "s
 STATUS_SYMBOL = {Status.ON_TRACK: "●", Status.AT_RISK: "▲", Status.OFF_TRACK: "■"}
 STATUS_HATCH = {Status.ON_TRACK: "", Status.AT_RISK: "//", Status.OFF_TRACK: "xx"}
 KR_LINESTYLES = ("-", "--", "-.", ":")
+TARGET_WORD = {
+    KRKind.INCREASE: "target",
+    KRKind.DECREASE: "target",
+    KRKind.AT_LEAST: "at least",
+    KRKind.AT_MOST: "at most",
+    KRKind.MILESTONE: "target:",
+}
 
 _STYLE = {
     "font.size": 15,
@@ -186,7 +193,7 @@ def _heading(figure: Figure, title: str, subtitle: str, status: Status | None) -
     colour = STATUS_COLOUR.get(status, NEUTRAL)  # type: ignore[arg-type]
     badge = f"{STATUS_SYMBOL[status]} {status.label}" if status else "no status yet"
     figure.text(0.02, 0.875, badge, fontsize=15, fontweight="bold", color=colour, va="top")
-    offset = 0.02 + 0.0118 * (len(badge) + 1)
+    offset = 0.02 + 0.0128 * (len(badge) + 1)
     figure.text(offset, 0.875, subtitle, fontsize=15, color="#3d4750", va="top")
 
 
@@ -219,7 +226,7 @@ def _xs(points: Sequence[Point]) -> list[float]:
 def draw_kr(trend: KRTrend) -> Picture:
     with rc_context(_STYLE):
         figure = Figure(figsize=(WIDTH_PX / DPI, HEIGHT_PX / DPI), dpi=DPI)
-        axes = figure.add_axes((0.1, 0.19, 0.86, 0.57))
+        axes = figure.add_axes((0.12, 0.19, 0.84, 0.57))
         colour = STATUS_COLOUR[trend.status]
         marker = STATUS_MARKER[trend.status]
         start_x, due_x = date2num(trend.pace_start), date2num(trend.due)
@@ -246,7 +253,7 @@ def draw_kr(trend: KRTrend) -> Picture:
             )
         axes.axhline(trend.target_value, color="#1d2329", linewidth=1.5, zorder=2)
         axes.annotate(
-            f"target {_shown(trend, trend.target_value)}",
+            f"{TARGET_WORD[trend.kind]} {_shown(trend, trend.target_value)}",
             (0.0, trend.target_value),
             xycoords=("axes fraction", "data"),
             xytext=(4, 4),
@@ -254,11 +261,9 @@ def draw_kr(trend: KRTrend) -> Picture:
             fontsize=13,
         )
         xs, ys = _xs(trend.points), [p.value for p in trend.points]
-        if trend.has_pace:  # the line starts where the KR started
+        if trend.has_pace or trend.kind is KRKind.MILESTONE:  # from where the KR started
             xs, ys = [float(start_x), *xs], [trend.start_value, *ys]
-        drawstyle = (
-            "steps-post" if trend.kind is not KRKind.INCREASE and not trend.has_pace else "default"
-        )
+        drawstyle = "steps-post" if trend.kind is KRKind.MILESTONE else "default"
         if xs:
             axes.plot(xs, ys, color=colour, linewidth=3, drawstyle=drawstyle, zorder=4)
         if trend.points:

@@ -59,7 +59,7 @@ def chart_command(call: Call) -> None:
         call.respond(**build_no_match(words))
         return
     message = build_chart_message(found.trend, alt_text=alt_text_of(found.trend))
-    attached = pictures.prepare(call.client, call.workspace_id, lambda: [found.trend])
+    attached = pictures.prepare(call.client, call.workspace_id, lambda: [found.trend], titled=False)
     pictures.send(
         raising(call.respond),
         message,
@@ -94,7 +94,7 @@ def objective_trend(
         return
     trend = pictures.charts.objective_trend(workspace_id=workspace_id, objective_id=int(raw_id))
     message = build_chart_message(trend, alt_text=alt_text_of(trend))
-    attached = pictures.prepare(client, workspace_id, lambda: [trend])
+    attached = pictures.prepare(client, workspace_id, lambda: [trend], titled=False)
     pictures.send(deliver, message, attached, workspace_id=workspace_id, **extra)
 
 

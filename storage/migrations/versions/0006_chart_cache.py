@@ -18,10 +18,12 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("workspace") as batch_op:
-        batch_op.add_column(
-            sa.Column("charts_enabled", sa.Boolean(), nullable=False, server_default=sa.true())
-        )
+    # A plain ADD COLUMN (SQLite takes one with a constant default): a batch copy of the
+    # workspace table would cascade-delete every row that references it on SQLite.
+    op.add_column(
+        "workspace",
+        sa.Column("charts_enabled", sa.Boolean(), nullable=False, server_default=sa.true()),
+    )
     op.create_table(
         "chart_file",
         sa.Column("workspace_id", sa.String(length=32), nullable=False),
@@ -35,5 +37,4 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("chart_file")
-    with op.batch_alter_table("workspace") as batch_op:
-        batch_op.drop_column("charts_enabled")
+    op.drop_column("workspace", "charts_enabled")  # SQLite >= 3.35 drops it in place
