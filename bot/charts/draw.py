@@ -1,5 +1,7 @@
-"""Drawing: matplotlib's Agg canvas straight to PNG bytes (no pyplot, no global figure state,
-so renders on different threads do not share anything).
+"""Drawing: matplotlib's Agg canvas straight to PNG bytes (no pyplot, no global figure list).
+matplotlib's rcParams are process-wide and `rc_context` swaps them, so one picture is drawn at
+a time (`_DRAWING`); drawing is CPU-bound under the interpreter lock anyway, so two threads
+would not draw faster together.
 
 Readable on a phone: 960 px wide (Slack shows images at most ~360 px wide on phones and scales
 this down by ~2.7x, hence fonts of 15-20 px and lines of 3 px). Colour-blind readable: a
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -64,6 +67,9 @@ _STYLE = {
     "text.parse_math": False,  # a "$" in a title is a dollar, not mathtext
     "svg.hashsalt": "ladder",
 }
+
+
+_DRAWING = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -224,7 +230,7 @@ def _xs(points: Sequence[Point]) -> list[float]:
 
 
 def draw_kr(trend: KRTrend) -> Picture:
-    with rc_context(_STYLE):
+    with _DRAWING, rc_context(_STYLE):
         figure = Figure(figsize=(WIDTH_PX / DPI, HEIGHT_PX / DPI), dpi=DPI)
         axes = figure.add_axes((0.12, 0.19, 0.84, 0.57))
         colour = STATUS_COLOUR[trend.status]
@@ -328,7 +334,7 @@ def draw_kr(trend: KRTrend) -> Picture:
 
 
 def draw_objective(trend: ObjectiveTrend) -> Picture:
-    with rc_context(_STYLE):
+    with _DRAWING, rc_context(_STYLE):
         figure = Figure(figsize=(WIDTH_PX / DPI, HEIGHT_PX / DPI), dpi=DPI)
         axes = figure.add_axes((0.09, 0.19, 0.72, 0.57))
         colour = STATUS_COLOUR.get(trend.status, NEUTRAL)  # type: ignore[arg-type]
@@ -423,7 +429,7 @@ def team_height(trend: TeamTrend) -> int:
 def draw_team(trend: TeamTrend) -> Picture:
     bars = list(trend.bars[:TEAM_BARS_MAX])
     height = team_height(trend)
-    with rc_context(_STYLE):
+    with _DRAWING, rc_context(_STYLE):
         figure = Figure(figsize=(WIDTH_PX / DPI, height / DPI), dpi=DPI)
         top = 1 - 120 / height
         axes = figure.add_axes((0.03, 50 / height, 0.94, top - 50 / height))

@@ -32,6 +32,7 @@ from storage import charts as chart_store
 from storage import objectives as objective_store
 from storage import teams as team_store
 from storage.db import session_scope
+from storage.errors import NotFound
 from storage.models import CheckIn, KeyResult, Objective, Workspace
 from storage.tree import LoadedTree, load_tree
 from storage.workspaces import get_workspace, workspace_exists
@@ -94,7 +95,7 @@ class ChartService:
                             session=session, workspace_id=workspace_id, key_result_id=kr_id
                         )
                     )
-                except Exception:  # archived or deleted since: no chart
+                except NotFound:  # deleted since: no chart
                     continue
             cycle_ids = sorted({self._cycle_of(session, workspace_id, kr) for kr in krs})
             tree = self._tree(session, workspace_id, cycle_ids)
