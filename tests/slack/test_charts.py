@@ -12,6 +12,7 @@ import io
 from datetime import UTC, date, datetime
 from typing import Any
 
+import httpx
 import pytest
 from PIL import Image
 from sqlmodel import Session, select
@@ -318,8 +319,9 @@ def test_an_image_of_an_unknown_file_is_refused_as_slack_would(standin: SlackSta
         client.chat_postMessage(channel="C0TEAM", text="chart", blocks=blocks)
     assert standin.violations  # the app's bug: the test would fail on it
     standin.violations.clear()
-    # An upload whose bytes never arrived cannot be completed.
+    # An upload whose bytes never arrived, or not as many as declared, cannot be completed.
     url = client.files_getUploadURLExternal(filename="c.png", length=10)
+    assert httpx.post(url["upload_url"], content=b"12345").status_code == 400
     with pytest.raises(Exception, match="file_not_found"):
         client.files_completeUploadExternal(files=[{"id": url["file_id"]}])
     # A text file is not an image.
