@@ -25,6 +25,8 @@ from sqlalchemy import Engine
 from bot.config import BOT_SCOPES, Settings
 from bot.jobs.sources import make_source_service
 from bot.listeners import Deps, register_all
+from bot.pictures import Pictures
+from bot.services.charts import ChartService
 from bot.services.checkins import CheckinService
 from bot.services.installs import InstallService, installation_store, state_store
 from bot.services.okrs import OKRService
@@ -78,6 +80,7 @@ def build_app(
         people=PeopleDirectory(),
         clock=clock,
         sources=make_source_service(engine, None, clock=clock),  # its Test button fetches
+        pictures=Pictures(ChartService(engine, clock=clock)),  # charts
     )
     register_all(app, deps)
     return app

@@ -75,6 +75,8 @@ class Workspace(SQLModel, table=True):
     digest_channel: str | None = Field(default=None, max_length=SLACK_ID_MAX)
     digest_weekday: int = Field(default=4, ge=0, le=6)
     digest_mentions: bool = False
+    # Trend charts (PNG images) in check-in summaries, digests, Home and `/okr chart`.
+    charts_enabled: bool = Field(default=True, sa_column_kwargs={"server_default": sa.true()})
     # Roll-up and status rules.
     rollup_include_children: bool = False
     at_risk_points: float = 10.0
@@ -413,3 +415,21 @@ class PushToken(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
     revoked_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
     last_used_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+
+
+class ChartFile(SQLModel, table=True):
+    """A chart PNG already uploaded to Slack, by the hash of what it shows (bot/charts):
+    the same chart is not drawn and uploaded again. Rows go with their workspace."""
+
+    __tablename__ = "chart_file"
+
+    workspace_id: str = Field(
+        sa_column=sa.Column(
+            sa.String(SLACK_ID_MAX),
+            sa.ForeignKey("workspace.team_id", ondelete="CASCADE"),
+            primary_key=True,
+        )
+    )
+    content_key: str = Field(primary_key=True, max_length=64)  # sha256 hex of the chart data
+    file_id: str = Field(max_length=SLACK_ID_MAX)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())

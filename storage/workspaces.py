@@ -25,6 +25,7 @@ _SETTINGS = {
     "digest_channel",
     "digest_weekday",
     "digest_mentions",
+    "charts_enabled",
     "rollup_include_children",
     "at_risk_points",
     "off_track_points",

@@ -97,3 +97,13 @@ def test_sources_quick_pulls_every_kr_within_the_limits(tmp_path: Path) -> None:
     assert all(data["checks"].values()), data["checks"]
     for layout in data["results"].values():
         assert [r["recorded"] for r in layout["rounds"]] == [50, 50]
+
+
+def test_charts_quick_times_every_picture(tmp_path: Path) -> None:
+    from bench import charts
+
+    assert charts.main(["--quick", "--out", str(tmp_path)]) == 0
+    results = _results(tmp_path, "charts")["results"]
+    assert {"baseline_empty_png", "kr@4w", "objective@4w", "team@4w"} <= set(results)
+    assert all(r["cpu_ms_median"] > 0 for r in results.values())
+    assert results["kr@4w"]["png_bytes"] > 0

@@ -24,6 +24,11 @@ EVERYDAY: list[tuple[str, str, str]] = [
         "/okr health Platform",
     ),
     (
+        "chart",
+        "A picture of how an objective or key result is trending against its pace",
+        "/okr chart Grow revenue",
+    ),
+    (
         "away",
         "Pause your check-in prompts until a date; `/okr back` resumes",
         "/okr away until 2026-12-31",

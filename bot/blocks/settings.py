@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 SETTINGS_CALLBACK = "settings_modal"
 _DAY_NAMES = (*WEEKDAYS, "Saturday", "Sunday")  # rows may predate the Monday-to-Friday rule
 MENTIONS_VALUE = "mention"
+CHARTS_VALUE = "charts"
 # Common IANA zones, west to east; a workspace's current zone is added if it is not here.
 TIMEZONES = (
     "Pacific/Honolulu",
@@ -230,6 +231,7 @@ def build_settings_modal(*, workspace: Workspace) -> dict:
             _select("digest_weekday", days, str(workspace.digest_weekday)),
         ),
         _input("digest_mentions", "Mentions", mentions, optional=True),
+        *_charts_blocks(workspace),  # charts
     ]
     return {
         "type": "modal",
@@ -239,6 +241,26 @@ def build_settings_modal(*, workspace: Workspace) -> dict:
         "close": plain("Cancel", 24),
         "blocks": blocks,
     }
+
+
+def _charts_blocks(workspace: Workspace) -> list[dict]:
+    """The pictures switch (charts): one checkbox, on by default."""
+    option = _option(CHARTS_VALUE, "Show trend charts")
+    box: dict = {"type": "checkboxes", "action_id": "charts_enabled", "options": [option]}
+    if workspace.charts_enabled:
+        box["initial_options"] = [option]
+    return [
+        {"type": "divider"},
+        {"type": "header", "text": plain("Pictures", 150)},
+        _input(
+            "charts_enabled",
+            "Charts",
+            box,
+            hint="Check-in summaries, digests, Home and `/okr chart` show how each objective "
+            "and key result is trending. Off: the same numbers, in words only.",
+            optional=True,
+        ),
+    ]
 
 
 def settings_from_state(view: dict) -> SettingsForm:
@@ -264,6 +286,12 @@ def settings_from_state(view: dict) -> SettingsForm:
         digest_mentions=any(
             o.get("value") == MENTIONS_VALUE
             for o in state("digest_mentions").get("selected_options") or []
+        ),
+        # charts: a form without the field (an older modal still open) keeps pictures on.
+        charts_enabled="charts_enabled" not in values
+        or any(
+            o.get("value") == CHARTS_VALUE
+            for o in state("charts_enabled").get("selected_options") or []
         ),
     )
 

@@ -56,11 +56,15 @@ MENU_OPTIONS = {
     "edit": "✏️ Edit",
     "align": "🪜 Align to a parent",
     "checkin": "✅ Check in",
+    "trend": "📈 Trend",  # charts: bot/listeners/charts.py
     "archive": "🗄️ Archive",
 }
+# Slack allows 5 options in an overflow menu. Status and Home keep Check in; a trend chart
+# is in /okr mine's menu (which has Check in and Edit as buttons) and `/okr chart <title>`.
+STATUS_MENU = ("view", "edit", "align", "checkin", "archive")
 
 
-def objective_menu(objective_id: int, verbs: Sequence[str] = tuple(MENU_OPTIONS)) -> dict:
+def objective_menu(objective_id: int, verbs: Sequence[str] = STATUS_MENU) -> dict:
     return {
         "type": "overflow",
         "action_id": f"{OBJECTIVE_MENU_ACTION}:{objective_id}",
@@ -532,7 +536,7 @@ def build_mine_message(
                         "text": plain("✏️ Edit", 75),
                         "value": str(objective.id),
                     },
-                    objective_menu(objective.id, ("align", "archive")),
+                    objective_menu(objective.id, ("align", "trend", "archive")),
                 ],
             }
         )

@@ -8,6 +8,7 @@ searched for that id before anything is posted again.
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -21,6 +22,8 @@ from slack_sdk.errors import SlackApiError
 from bot.blocks.checkins import build_checkin_prompt
 from bot.jobs.pacing import Pacer
 from bot.logs import log_event
+from bot.pictures import Pictures, digest_post
+from bot.services.charts import ChartService
 from bot.services.checkins import DIGEST, PROMPT, CheckinService, Delivery
 from bot.services.digests import DigestService  # digests: channel digests on the digest day
 from storage.people import SlackProfile
@@ -172,6 +175,7 @@ class Sender:
         reclaim_after: timedelta = timedelta(minutes=2),
         digests: DigestService | None = None,
         pacer: Pacer | None = None,
+        pictures: Pictures | None = None,
     ) -> None:
         self.service = service
         self.client_for = client_for
@@ -181,6 +185,8 @@ class Sender:
         self.reclaim_after = reclaim_after
         # digests: planned with the prompts, sent through the same outbox.
         self.digests = digests or DigestService(service.engine, clock=service.clock)
+        # charts: the team's picture under each digest (bot/pictures.py).
+        self.pictures = pictures or Pictures(ChartService(service.engine, clock=service.clock))
 
     def run(self, *, workspace_id: str | None = None, force: bool = False) -> SendReport:
         """Plan what is due, then send until nothing is left to claim.
@@ -279,8 +285,20 @@ class Sender:
                 return SendReport()
             self.pacer.wait(message.workspace_id, message.recipient)
             in_doubt = True  # unless Slack answers with an error, it may have taken it
+            post = client.chat_postMessage
+            if message.kind == DIGEST:  # charts: the digest carries the team's picture
+                post = functools.partial(
+                    digest_post,
+                    self.pictures,
+                    client,
+                    workspace_id=message.workspace_id,
+                    channel_id=message.recipient,
+                    period=message.period_start,
+                    body=body,
+                )
+                body = {}
             try:
-                response = client.chat_postMessage(
+                response = post(
                     channel=message.recipient,  # a user id posts to the DM, no conversations.open
                     metadata={
                         "event_type": METADATA_EVENT,

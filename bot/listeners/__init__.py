@@ -40,6 +40,7 @@ from bot.listeners.middleware import (
     slack_failure,
 )
 from bot.logs import log_event
+from bot.pictures import Pictures
 from bot.services.checkins import CheckinService
 from bot.services.okrs import OKRService
 from bot.services.people import PeopleDirectory
@@ -57,6 +58,7 @@ class Deps:
     people: PeopleDirectory
     clock: Callable[[], datetime]
     sources: SourceService | None = None  # data sources (bot/listeners/sources.py)
+    pictures: Pictures | None = None  # trend charts (bot/pictures.py); None: no pictures
 
     def is_admin(self, client: WebClient, workspace_id: str, user_id: str) -> Callable[[], bool]:
         """A lazy admin check: Slack is asked only if the answer is needed."""
@@ -90,6 +92,13 @@ class Deps:
             names=self.names(client, workspace_id, owners),
         )
         del mine, team_tree, company  # the trees go before Slack's round trip
+        if self.pictures is not None:  # charts: the person's objective, after the view's blocks
+            from bot.listeners.charts import publish_home_with_chart
+
+            publish_home_with_chart(
+                self, client, workspace_id=workspace_id, user_id=user_id, view=view
+            )
+            return
         client.views_publish(user_id=user_id, view=view)
 
 

@@ -55,7 +55,7 @@ def test_modal_meets_slacks_rules(workspace: Workspace) -> None:
     block_ids = [b["block_id"] for b in view["blocks"] if "block_id" in b]
     assert not [b for b, n in Counter(block_ids).items() if n > 1]
     # Every setting has its input, named after the Workspace field it edits.
-    assert {b["block_id"] for b, _ in pairs} == set(FIELDS)
+    assert {b["block_id"] for b, _ in pairs} == {*FIELDS, "charts_enabled"}  # charts: not exported
     for block, element in pairs:
         assert block["block_id"] == element["action_id"]
         assert len(element.get("options") or []) <= 100
@@ -77,7 +77,7 @@ def test_modal_is_prefilled_from_the_workspace() -> None:
     # An untouched submission stores exactly what was there.
     changes, errors = validate_settings(settings_from_state(submitted(view)))
     assert errors == {}
-    assert changes == {name: getattr(CUSTOM, name) for name in FIELDS}
+    assert changes == {name: getattr(CUSTOM, name) for name in (*FIELDS, "charts_enabled")}
 
 
 def test_values_the_lists_cannot_show_are_left_for_the_admin_to_pick() -> None:

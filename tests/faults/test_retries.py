@@ -65,9 +65,13 @@ def test_a_retried_home_event_publishes_one_home_and_stores_nothing_twice(
     assert all(p.ok for p in publishes)
     assert {str(p.args["view"]) for p in publishes} == {str(published.args["view"])}
     assert snapshot(ladder.engine) == rows
-    assert set(web_api_calls(ladder.standin)) <= {"auth.test", "views.publish", "users.info"}
-    # The owner's name (Home names owners, never mentions them) is asked once, then cached.
+    # Home names owners (never mentions them): the name is asked once, then cached; and it
+    # carries DEV's objective chart (bot/pictures.py): uploaded once, the retries reuse it.
+    uploads = {"files.getUploadURLExternal", "upload", "files.completeUploadExternal"}
+    allowed = {"auth.test", "views.publish", "users.info", *uploads}
+    assert set(web_api_calls(ladder.standin)) <= allowed
     assert len(ladder.standin.calls("users.info")) == 1
+    assert len(ladder.standin.calls("files.getUploadURLExternal")) == 1
 
 
 def test_a_retried_uninstall_keeps_the_first_deactivation(

@@ -78,6 +78,7 @@ def test_admin_changes_the_schedule(ladder: Ladder) -> None:
         "max_reminders": "1",
         "default_timezone": "UTC",
         "digest_weekday": "4",
+        "charts_enabled": ["charts"],  # charts: pictures on by default
     }
 
     answer = ladder.acme.view_submission(view, user_id=CEO, values=NEW_VALUES)

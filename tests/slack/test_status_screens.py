@@ -231,7 +231,7 @@ def test_mine_names_nobody_and_offers_one_set_of_actions(ladder: Ladder) -> None
         assert labels == ["✅ Check in", "✏️ Edit"]
         [menu] = [e for e in block["elements"] if e["type"] == "overflow"]
         verbs = [o["value"].split(":")[0] for o in menu["options"]]
-        assert verbs == ["align", "archive"]  # nothing the buttons already do
+        assert verbs == ["align", "trend", "archive"]  # nothing the buttons already do
 
 
 def test_home_names_owners_and_checks_in_on_all_my_krs_at_once(ladder: Ladder) -> None:

@@ -464,6 +464,26 @@ def rows_0005() -> Rows:
     return rows
 
 
+def rows_0006() -> Rows:
+    """0006 adds the workspace's pictures switch and the chart file cache."""
+    rows = rows_0005()
+    rows["workspace"] = [{**w, "charts_enabled": w["team_id"] != SEED} for w in rows["workspace"]]
+    rows["chart_file"] = [
+        {"workspace_id": SEED, "content_key": "a" * 64, "file_id": "F0CHART", "created_at": CREATED}
+    ]
+    return rows
+
+
+def check_charts(session: Session, start: str) -> None:
+    """Workspaces from before 0006 keep pictures on; the cache is read by its key."""
+    from storage.charts import cached_file
+
+    expected = start != "0006"
+    assert get_workspace(session=session, workspace_id=SEED).charts_enabled is expected
+    found = cached_file(session=session, workspace_id=SEED, content_key="a" * 64)
+    assert found == ("F0CHART" if start == "0006" else None)
+
+
 def check_tree(session: Session, start: str) -> None:
     """The head code reads the tree: workspace settings, cycles, teams, objectives with their
     KRs and progress, check-ins."""
@@ -550,8 +570,9 @@ SEEDS: dict[str, Seed] = {
         rows_0002, check=_checks(check_tree, check_delivery, check_inactive_since_upgrade)
     ),
     "0003": Seed(rows_0003, check=_checks(check_tree, check_delivery)),
-    "0004": Seed(rows_0004, check=_checks(check_tree, check_delivery, check_health)),
-    "0005": Seed(rows_0005, check=_checks(check_tree, check_delivery, check_health)),
+    "0004": Seed(rows_0004, check=_checks(check_tree, check_delivery, check_health, check_charts)),
+    "0005": Seed(rows_0005, check=_checks(check_tree, check_delivery, check_health, check_charts)),
+    "0006": Seed(rows_0006, check=_checks(check_tree, check_delivery, check_health, check_charts)),
 }
 
 

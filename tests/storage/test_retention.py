@@ -37,7 +37,7 @@ from storage.migrate import (
     downgrade,
     upgrade,
 )
-from storage.models import KeyResult, LadderHealth, Person, Workspace
+from storage.models import ChartFile, KeyResult, LadderHealth, Person, Workspace
 from storage.objectives import create_objective
 from storage.outbox import PlannedMessage, plan_messages
 from storage.retention import list_expired_workspaces, purge_workspace, workspace_tables
@@ -132,6 +132,11 @@ def fill_workspace(engine: sa.Engine, workspace_id: str) -> None:
             hint="ldr_test",
             created_by="U0DEV",
             now=NOW,
+        )
+        session.add(
+            ChartFile(
+                workspace_id=workspace_id, content_key="c" * 64, file_id="F0CHART", created_at=NOW
+            )
         )
         plan_messages(
             session=session,
@@ -260,7 +265,9 @@ def test_purge_expired_dry_run_then_for_real(engine: sa.Engine) -> None:
     dry = purge_expired(engine, now=NOW, retention=timedelta(days=30), dry_run=True)
     assert dry.workspaces == {GONE: before} and dry.rows == sum(before.values())
     assert rows_by_table(engine, GONE) == before  # a dry run deletes nothing
-    assert dry.lines()[0].startswith(f"{GONE}: would delete {dry.rows} rows (check_in 1,")
+    assert dry.lines()[0].startswith(
+        f"{GONE}: would delete {dry.rows} rows (chart_file 1, check_in 1,"
+    )
 
     # Not yet expired with a longer retention.
     assert purge_expired(engine, now=NOW, retention=timedelta(days=60)).workspaces == {}

@@ -32,7 +32,16 @@ down here rather than guessed silently):
   failing that, the user's open modal stack; otherwise ``invalid_arguments``.
 - response_url: pseudo-method ``response_url`` in the records; ``used_url`` after 5 posts,
   ``expired_url`` after 30 minutes, ``invalid_blocks``/``no_text`` like chat.postMessage.
-- File uploads: the upload URL is recorded as pseudo-method ``upload``.
+- File uploads: the upload URL is recorded as pseudo-method ``upload``; files.getUploadURLExternal
+  needs a filename and a positive length, the upload must be exactly that many bytes, and
+  files.completeUploadExternal refuses a file whose bytes never arrived.
+- Image blocks (and image elements) referencing ``slack_file: {"id": …}`` are checked on every
+  message, view and response_url post: a file unknown to the workspace, not completed, or not
+  a png/jpg/jpeg/gif is refused ``invalid_blocks`` with "invalid slack file
+  [json-pointer:…/slack_file]", as Slack answers (python-slack-sdk issues #1521, #1658), and
+  recorded as a violation. Slack also refuses a *fresh* upload for a moment (#1521: "if I
+  wait for about 1 sec … it works"): ``file_ready_after = n`` makes each completed file be
+  refused that way n times before it can be referenced (no violation: a client must retry).
 - Slack fills missing ``block_id``/``action_id`` in stored messages and views; so do we,
   deterministically (a short hash of the block).
 - users.list pages through the calling workspace's users (registration order; Slack promises
@@ -179,6 +188,7 @@ class UploadedFile:
     content: bytes | None = None
     title: str | None = None
     completed: bool = False
+    not_ready_refusals: int = 0  # references refused before the file can be shown
     channel_id: str | None = None
     initial_comment: str | None = None
     thread_ts: str | None = None
@@ -324,6 +334,27 @@ def _interactive_elements(block: Mapping[str, Any]) -> list[dict[str, Any]]:
     if btype == "input" and isinstance(block.get("element"), dict):
         return [block["element"]]
     return []
+
+
+_IMAGE_TYPES = frozenset({"png", "jpg", "jpeg", "gif"})
+
+
+def _slack_file_refs(blocks: list[Any], path: str) -> list[tuple[str, dict[str, Any]]]:
+    """(json path, slack_file object) of every image block and image element in `blocks`."""
+    found: list[tuple[str, dict[str, Any]]] = []
+    for i, block in enumerate(blocks):
+        if not isinstance(block, dict):
+            continue
+        here = f"{path}.{i}"
+        if isinstance(block.get("slack_file"), dict):
+            found.append((f"{here}.slack_file", block["slack_file"]))
+        accessory = block.get("accessory")
+        if isinstance(accessory, dict) and isinstance(accessory.get("slack_file"), dict):
+            found.append((f"{here}.accessory.slack_file", accessory["slack_file"]))
+        for j, element in enumerate(block.get("elements") or []):
+            if isinstance(element, dict) and isinstance(element.get("slack_file"), dict):
+                found.append((f"{here}.elements.{j}.slack_file", element["slack_file"]))
+    return found
 
 
 def _flag(value: Any) -> bool:
@@ -486,6 +517,7 @@ class SlackStandIn:
         self._external_ids: dict[tuple[str, str], str] = {}
         self._response_urls: dict[str, _ResponseUrl] = {}
         self._files: dict[str, UploadedFile] = {}
+        self.file_ready_after = 0  # references refused per fresh upload (see the docstring)
         self._faults: dict[str, deque[_Fault]] = {}
         self._method_latency: dict[str, float] = {}
         self._ceilings: dict[str, _Ceiling] = {}
@@ -1579,7 +1611,9 @@ class SlackStandIn:
 
     # ------------------------------------------------------------------ chat
 
-    def _check_message(self, method: str, args: dict[str, Any], *, need_content: bool) -> None:
+    def _check_message(
+        self, method: str, args: dict[str, Any], *, need_content: bool, ws: Workspace | None = None
+    ) -> None:
         blocks = args.get("blocks")
         if blocks is not None and not isinstance(blocks, list):
             raise _Refusal("invalid_blocks_format")
@@ -1597,6 +1631,8 @@ class SlackStandIn:
                     errors=errors,
                     response_metadata={"messages": [f"[ERROR] {e}" for e in errors]},
                 )
+        if ws is not None and isinstance(blocks, list):
+            self._check_file_refs(method, ws, blocks)
 
     def _message_object(self, ws: Workspace, args: dict[str, Any], ts: str) -> dict[str, Any]:
         message: dict[str, Any] = {
@@ -1624,7 +1660,7 @@ class SlackStandIn:
 
     def _chat_post_message(self, ws: Workspace, args: dict[str, Any]) -> dict[str, Any]:
         channel = self._resolve_channel(ws, args.get("channel"), allow_user=True)
-        self._check_message("chat.postMessage", args, need_content=True)
+        self._check_message("chat.postMessage", args, need_content=True, ws=ws)
         metadata = _check_metadata(args.get("metadata"))
         ts = self._next_ts()
         message = self._message_object(ws, {**args, "metadata": metadata}, ts)
@@ -1637,7 +1673,7 @@ class SlackStandIn:
         user = self._team_user(ws, args.get("user"))
         if user is None or user["deleted"]:
             raise _Refusal("user_not_in_channel")
-        self._check_message("chat.postEphemeral", args, need_content=True)
+        self._check_message("chat.postEphemeral", args, need_content=True, ws=ws)
         ts = self._next_ts()
         message = self._message_object(ws, args, ts)
         self._ephemerals.append({"channel": channel, "user": user["id"], "message": message})
@@ -1656,7 +1692,7 @@ class SlackStandIn:
             raise _Refusal("cant_update_message")
         if "text" not in args and "blocks" not in args and "attachments" not in args:
             raise _Refusal("no_text")
-        self._check_message("chat.update", args, need_content=False)
+        self._check_message("chat.update", args, need_content=False, ws=ws)
         # Omitted (or empty form value): keep the metadata; {}: remove it; else replace it.
         new_metadata = args.get("metadata")
         if new_metadata is not None and new_metadata != "" and new_metadata != {}:
@@ -1789,6 +1825,7 @@ class SlackStandIn:
     def _views_open(self, ws: Workspace, args: dict[str, Any]) -> dict[str, Any]:
         trigger = self._use_trigger(ws, args.get("trigger_id"))
         view = self._check_view("views.open", args.get("view"), expected_type="modal")
+        self._check_file_refs("views.open", ws, view.get("blocks") or [], path="view.blocks")
         key = (ws.team_id, trigger.user_id)
         for old in self._stacks.get(key, []):
             self._retire_view(old)
@@ -1801,6 +1838,7 @@ class SlackStandIn:
     def _views_push(self, ws: Workspace, args: dict[str, Any]) -> dict[str, Any]:
         trigger = self._use_trigger(ws, args.get("trigger_id"))
         view = self._check_view("views.push", args.get("view"), expected_type="modal")
+        self._check_file_refs("views.push", ws, view.get("blocks") or [], path="view.blocks")
         key = (ws.team_id, trigger.user_id)
         if trigger.view_id is not None and trigger.view_id in self._views:
             rec = self._views[trigger.view_id]
@@ -1826,6 +1864,7 @@ class SlackStandIn:
         if rec is None or rec.team_id != ws.team_id or not rec.is_open:
             raise _Refusal("not_found")
         view = self._check_view("views.update", args.get("view"), expected_type=rec.obj["type"])
+        self._check_file_refs("views.update", ws, view.get("blocks") or [], path="view.blocks")
         if args.get("hash") and args["hash"] != rec.obj["hash"]:
             raise _Refusal("hash_conflict")
         return {"ok": True, "view": self._replace_view(ws, rec, view)}
@@ -1835,6 +1874,7 @@ class SlackStandIn:
         if user is None:
             raise _Refusal("user_not_found")
         view = self._check_view("views.publish", args.get("view"), expected_type="home")
+        self._check_file_refs("views.publish", ws, view.get("blocks") or [], path="view.blocks")
         key = (ws.team_id, user["id"])
         existing = self._homes.get(key)
         if existing is not None:
@@ -1850,6 +1890,35 @@ class SlackStandIn:
         return {"ok": True, "view": obj}
 
     # ------------------------------------------------------------------ files
+
+    def _check_file_refs(
+        self, method: str, ws: Workspace, blocks: list[Any], *, path: str = "blocks"
+    ) -> None:
+        """Refuse image blocks/elements whose ``slack_file`` id Slack could not show."""
+        invalid: list[str] = []
+        not_ready: list[UploadedFile] = []
+        for where, ref in _slack_file_refs(blocks, path):
+            file_id = ref.get("id")
+            if file_id is None:
+                continue  # a url reference: not modelled
+            f = self._files.get(file_id) if isinstance(file_id, str) else None
+            image = f is not None and f.filename.rsplit(".", 1)[-1].lower() in _IMAGE_TYPES
+            if f is None or f.team_id != ws.team_id or not f.completed or not image:
+                invalid.append(f"invalid slack file [json-pointer:/{where.replace('.', '/')}]")
+            elif f.not_ready_refusals > 0:
+                not_ready.append(f)
+                invalid.append(f"invalid slack file [json-pointer:/{where.replace('.', '/')}]")
+        if not invalid:
+            return
+        if len(not_ready) < len(invalid):  # a reference that will never work: the app's bug
+            self._violation(method, invalid)
+        for f in not_ready:
+            f.not_ready_refusals -= 1
+        raise _Refusal(
+            "invalid_blocks",
+            errors=invalid,
+            response_metadata={"messages": [f"[ERROR] {e}" for e in invalid]},
+        )
 
     def _files_get_upload_url(self, ws: Workspace, args: dict[str, Any]) -> dict[str, Any]:
         filename = args.get("filename")
@@ -1881,6 +1950,7 @@ class SlackStandIn:
                 raise _Refusal("file_not_found")
             f.title = item.get("title") or f.filename
             f.completed = True
+            f.not_ready_refusals = self.file_ready_after
             f.channel_id = channel
             f.initial_comment = args.get("initial_comment")
             f.thread_ts = args.get("thread_ts")
@@ -1907,6 +1977,8 @@ class SlackStandIn:
             f = self._files.get(file_id)
             if f is None or f.completed:
                 status, body = 404, {"ok": False, "error": "file_not_found"}
+            elif len(raw) != f.length:  # Slack checks the bytes against the declared length
+                status, body = 400, {"ok": False, "error": "length_mismatch"}
             else:
                 f.content = raw
                 status, body = 200, {"ok": True}
@@ -1962,6 +2034,13 @@ class SlackStandIn:
             if errors:
                 self._violation("response_url", errors)
                 return 400, {"ok": False, "error": "invalid_blocks", "errors": errors}
+            if isinstance(body.get("blocks"), list):
+                try:
+                    self._check_file_refs(
+                        "response_url", self._workspaces[entry.team_id], body["blocks"]
+                    )
+                except _Refusal as refusal:
+                    return 400, refusal.body
         entry.posts += 1
         self._apply_response(entry, body, delete=delete, replace=replace)
         self._responses.append(

@@ -37,7 +37,8 @@ from bot.blocks.tree import (
     build_objective_view,
     objective_view_user_ids,
 )
-from bot.listeners import Deps, after_ack, before_answer, workspace_of
+from bot.listeners import Deps, after_ack, before_answer, heard, workspace_of
+from bot.listeners.charts import TREND_VERB, objective_trend
 from bot.services.drafts import KRDraft, ObjectiveDraft, fill_from_sentence
 from bot.services.okrs import PermissionDenied
 from storage.errors import NotFound
@@ -133,13 +134,24 @@ def register(app: App, deps: Deps) -> None:
         verb = BUTTON_VERBS[action["action_id"].partition(":")[0]]
         _objective_action(deps, body, context, client, respond, verb, int(action["value"]))
 
-    @before_answer(app.action(_per_item(OBJECTIVE_MENU_ACTION)))
     def objective_menu(
         ack: Ack, body: dict, context: dict, client: WebClient, respond: Respond
     ) -> None:
         ack()
         verb, _, raw_id = body["actions"][0]["selected_option"]["value"].partition(":")
+        if verb == TREND_VERB:  # charts: drawn after the answer (objective_trend_later)
+            return
         _objective_action(deps, body, context, client, respond, verb, int(raw_id))
+
+    def objective_trend_later(
+        body: dict, context: dict, client: WebClient, respond: Respond
+    ) -> None:
+        objective_trend(deps, body, client, respond, workspace_id=workspace_of(body, context))
+
+    # The menu's modals open before the answer (their trigger is fresh); "Trend" draws after.
+    app.action(_per_item(OBJECTIVE_MENU_ACTION))(
+        ack=heard(objective_menu), lazy=[heard(objective_trend_later)]
+    )
 
     @before_answer(app.action(_per_item(CHECKIN_KR_ACTION)))
     def check_in_kr(

@@ -29,6 +29,7 @@ from bot.blocks.tree import (
     status_user_ids,
 )
 from bot.listeners import SLACK_FAILURES, Deps, heard, slack_failure, workspace_of
+from bot.listeners.charts import chart_command
 from bot.listeners.commands.export import export_okrs
 from bot.listeners.sources import data_command
 from bot.services import admin, alignment
@@ -395,4 +396,6 @@ HANDLERS: dict[str, Handler] = {
     "settings": _settings,
     "export": export_okrs,
     DATA_COMMAND: data_command,  # data sources: bot/listeners/sources.py
+    "chart": chart_command,  # charts: bot/listeners/charts.py
+    "charts": chart_command,
 }

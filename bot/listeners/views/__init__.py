@@ -16,6 +16,7 @@ from bot.blocks.settings import SETTINGS_CALLBACK, build_settings_saved, setting
 from bot.blocks.text import escape, mrkdwn, plain
 from bot.blocks.tree import build_objective_confirmation
 from bot.listeners import FORM_FAILURES, Deps, form_failure, heard, workspace_of
+from bot.listeners.charts import summary_with_charts
 from bot.services import settings as settings_service
 from bot.services.okrs import PermissionDenied
 from storage.errors import NotFound, Refused
@@ -107,14 +108,29 @@ def register(app: App, deps: Deps) -> None:
             "done": build_checkin_done(changes=answered.changes, no_change=False)
             if answered and answered.replace
             else None,
+            # charts: the KRs whose value moved get their chart under the summary.
+            "moved": [
+                kr.id
+                for kr, before in answered.changes
+                if (kr.start_value if before is None else before) != kr.current_value
+            ]
+            if answered
+            else [],
         }
 
     def after_check_in(body: dict, context: BoltContext, client: WebClient) -> None:
         checked_in = context.get(CHECKED_IN)
         if checked_in is None:
             return
-        for channel_id, ts in checked_in["replace"]:
-            client.chat_update(channel=channel_id, ts=ts, **checked_in["done"])
+        if checked_in["replace"]:  # charts: the summary carries the moved KRs' charts
+            summary_with_charts(
+                deps.pictures,
+                client,
+                workspace_id=str(context.team_id),
+                changed_kr_ids=checked_in["moved"],
+                done=checked_in["done"],
+                targets=checked_in["replace"],
+            )
         origin, user_id = checked_in["origin"], str(context.user_id)
         if origin.get("prompt"):
             return

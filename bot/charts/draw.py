@@ -1,0 +1,526 @@
+"""Drawing: matplotlib's Agg canvas straight to PNG bytes (no pyplot, no global figure list).
+matplotlib's rcParams are process-wide and `rc_context` swaps them, so one picture is drawn at
+a time (`_DRAWING`); drawing is CPU-bound under the interpreter lock anyway, so two threads
+would not draw faster together.
+
+Readable on a phone: 960 px wide (Slack shows images at most ~360 px wide on phones and scales
+this down by ~2.7x, hence fonts of 15-20 px and lines of 3 px). Colour-blind readable: a
+status is never only its hue; it has a marker shape (● on track, ▲ at risk, ■ off track), a
+word beside it, and the team bars a hatch. Hues follow Ladder's bars (🟩 🟨 🟥).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from matplotlib import rc_context
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.dates import AutoDateLocator, DateFormatter, date2num
+from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, MaxNLocator, PercentFormatter
+
+from bot.okr.kinds import KRKind, Status
+from bot.okr.numbers import format_value
+from bot.okr.trend import KRTrend, ObjectiveBar, ObjectiveTrend, Point, TeamTrend
+
+STYLE_VERSION = "2"  # change it when the look changes: cached uploads are then drawn again
+DPI = 100
+WIDTH_PX, HEIGHT_PX = 960, 540
+TEAM_BARS_MAX = 10
+ALT_TEXT_MAX = 2000  # Slack's image block alt_text limit
+
+# The hues of 🟩 🟨 🟥 in Slack's emoji set, darkened where a thin line on white needs it.
+NEUTRAL = "#5b6770"
+STATUS_COLOUR = {
+    Status.ON_TRACK: "#2e8540",
+    Status.AT_RISK: "#d69e00",
+    Status.OFF_TRACK: "#d62839",
+    Status.NOT_STARTED: NEUTRAL,  # ⚪: no check-in yet, no verdict
+}
+STATUS_MARKER = {
+    Status.ON_TRACK: "o",
+    Status.AT_RISK: "^",
+    Status.OFF_TRACK: "s",
+    Status.NOT_STARTED: "D",
+}
+STATUS_SYMBOL = {
+    Status.ON_TRACK: "●",
+    Status.AT_RISK: "▲",
+    Status.OFF_TRACK: "■",
+    Status.NOT_STARTED: "○",
+}
+STATUS_HATCH = {
+    Status.ON_TRACK: "",
+    Status.AT_RISK: "//",
+    Status.OFF_TRACK: "xx",
+    Status.NOT_STARTED: "..",
+}
+KR_LINESTYLES = ("-", "--", "-.", ":")
+TARGET_WORD = {
+    KRKind.INCREASE: "target",
+    KRKind.DECREASE: "target",
+    KRKind.AT_LEAST: "at least",
+    KRKind.AT_MOST: "at most",
+    KRKind.MILESTONE: "target:",
+}
+
+_STYLE = {
+    "font.size": 15,
+    "axes.titlesize": 19,
+    "axes.labelsize": 15,
+    "axes.edgecolor": "#c7ccd1",
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "xtick.color": "#3d4750",
+    "ytick.color": "#3d4750",
+    "legend.fontsize": 13,
+    "legend.frameon": False,
+    "text.parse_math": False,  # a "$" in a title is a dollar, not mathtext
+    "svg.hashsalt": "ladder",
+}
+
+
+_DRAWING = threading.Lock()
+
+
+@dataclass(frozen=True)
+class Picture:
+    png: bytes
+    alt_text: str
+    width: int
+    height: int
+
+
+def content_key(kind: str, data: object) -> str:
+    """A hash of what a chart shows: the same data draws the same picture."""
+    return hashlib.sha256(f"{kind}|{STYLE_VERSION}|{data!r}".encode()).hexdigest()
+
+
+# ------------------------------------------------------------------------------- words
+
+
+def status_words(status: Status | None) -> str:
+    return "no status yet" if status is None else status.label
+
+
+def _shown(trend: KRTrend, value: float | None, *, approx: bool = False) -> str:
+    """A KR's value in its unit; `approx`: to 3 significant digits (a pace, a projection)."""
+    if trend.kind is KRKind.MILESTONE:
+        return "done" if value is not None and value >= 1 else "not done"
+    if approx and value is not None and value != 0:
+        value = float(f"{value:.3g}")
+    return format_value(value, unit=trend.unit, unit_label=trend.unit_label)
+
+
+def _day(day: date) -> str:
+    return f"{day:%b} {day.day}"
+
+
+def _pct(value: float | None) -> str:
+    return "—" if value is None else f"{round(value * 100)}%"
+
+
+def _drawable(text: str, limit: int) -> str:
+    """User text as the font can draw it: no emoji (no glyph), trimmed to fit a line."""
+    kept = "".join(ch for ch in text if ord(ch) <= 0xFFFF and not 0xFE00 <= ord(ch) <= 0xFE0F)
+    kept = " ".join(kept.split())
+    return kept if len(kept) <= limit else kept[: limit - 1] + "…"
+
+
+def kr_alt_text(trend: KRTrend) -> str:
+    words = [f"Chart of key result “{trend.title}”, {status_words(trend.status)}."]
+    if trend.points:
+        first, last = trend.points[0], trend.points[-1]
+        n = len(trend.points)
+        words.append(
+            f"{n} check-in{'s' if n != 1 else ''}: from {_shown(trend, first.value)} on "
+            f"{_day(first.day)} to {_shown(trend, last.value)} on {_day(last.day)}."
+            if n > 1
+            else f"One check-in: {_shown(trend, last.value)} on {_day(last.day)}."
+        )
+    else:
+        words.append("No check-ins yet.")
+    if trend.has_pace:
+        words.append(
+            f"It started at {_shown(trend, trend.start_value)} and aims for "
+            f"{_shown(trend, trend.target_value)} by {_day(trend.due)}; the expected pace "
+            f"today is {_shown(trend, trend.expected_today, approx=True)}."
+        )
+    else:
+        words.append(f"Target: {_shown(trend, trend.target_value)} by {_day(trend.due)}.")
+    if trend.projected_value is not None:
+        words.append(
+            f"At the current rate it lands near {_shown(trend, trend.projected_value, approx=True)} on "
+            f"{_day(trend.due)} (grade {trend.projected_grade:.1f})."
+        )
+    return " ".join(words)[:ALT_TEXT_MAX]
+
+
+def objective_alt_text(trend: ObjectiveTrend) -> str:
+    words = [f"Chart of objective “{trend.title}”, {status_words(trend.status)}."]
+    if trend.points:
+        last = trend.points[-1]
+        words.append(
+            f"Progress {_pct(last.value)} on {_day(last.day)}, against an expected "
+            f"{_pct(trend.expected_today)} today on the way to 100% by {_day(trend.end)}."
+        )
+    else:
+        words.append(f"No check-ins yet; the expected pace today is {_pct(trend.expected_today)}.")
+    if trend.projected is not None:
+        words.append(f"At the current rate it ends near {_pct(trend.projected)}.")
+    if trend.krs:
+        parts = [f"“{title}” {_pct(line[-1].value) if line else '0%'}" for title, line in trend.krs]
+        words.append("Key results: " + "; ".join(parts) + ".")
+    return " ".join(words)[:ALT_TEXT_MAX]
+
+
+def _change(bar: ObjectiveBar) -> str:
+    if bar.progress is None:
+        return "nothing to measure yet"
+    if bar.before is None:
+        return f"{_pct(bar.progress)} (new)"
+    points = round(bar.progress * 100) - round(bar.before * 100)
+    return f"{_pct(bar.progress)} ({points:+d})"
+
+
+def team_alt_text(trend: TeamTrend) -> str:
+    words = [f"Chart of {trend.scope}'s objectives, week of {_day(trend.period)}."]
+    for bar in trend.bars[:TEAM_BARS_MAX]:
+        words.append(
+            f"“{bar.title}”: {_change(bar)}, expected {_pct(bar.expected)}, "
+            f"{status_words(bar.status)}."
+        )
+    if len(trend.bars) > TEAM_BARS_MAX:
+        words.append(f"And {len(trend.bars) - TEAM_BARS_MAX} more objectives.")
+    return " ".join(words)[:ALT_TEXT_MAX]
+
+
+# ------------------------------------------------------------------------------ pictures
+
+
+def _png(figure: Figure) -> bytes:
+    FigureCanvasAgg(figure)
+    out = io.BytesIO()
+    figure.savefig(out, format="png", dpi=DPI, metadata={"Software": None})
+    return out.getvalue()
+
+
+def _heading(figure: Figure, title: str, subtitle: str, status: Status | None) -> None:
+    figure.text(0.02, 0.955, _drawable(title, 70), fontsize=19, fontweight="bold", va="top")
+    colour = STATUS_COLOUR.get(status, NEUTRAL)  # type: ignore[arg-type]
+    badge = f"{STATUS_SYMBOL[status]} {status.label}" if status else "no status yet"
+    figure.text(0.02, 0.875, badge, fontsize=15, fontweight="bold", color=colour, va="top")
+    offset = 0.02 + 0.0128 * (len(badge) + 1)
+    figure.text(offset, 0.875, subtitle, fontsize=15, color="#3d4750", va="top")
+
+
+def _date_axis(axes, start: date, end: date, today: date) -> None:  # type: ignore[no-untyped-def]
+    margin = timedelta(days=max(1, (end - start).days // 40))
+    axes.set_xlim(date2num(start - margin), date2num(end + margin))
+    locator = AutoDateLocator(minticks=3, maxticks=6)
+    axes.xaxis.set_major_locator(locator)
+    axes.xaxis.set_major_formatter(DateFormatter("%b %-d"))
+    if start <= today <= end:
+        axes.axvline(date2num(today), color="#aab2b9", linewidth=1.5, zorder=1)
+        axes.annotate(
+            "today",
+            (date2num(today), 1.0),
+            xycoords=("data", "axes fraction"),
+            xytext=(0, 3),
+            textcoords="offset points",
+            fontsize=12,
+            color="#7a858f",
+            ha="center",
+            va="bottom",
+        )
+    axes.grid(axis="y", color="#eceff1", linewidth=1)
+
+
+def _xs(points: Sequence[Point]) -> list[float]:
+    return [float(date2num(p.day)) for p in points]
+
+
+def draw_kr(trend: KRTrend) -> Picture:
+    with _DRAWING, rc_context(_STYLE):
+        figure = Figure(figsize=(WIDTH_PX / DPI, HEIGHT_PX / DPI), dpi=DPI)
+        axes = figure.add_axes((0.12, 0.19, 0.84, 0.57))
+        colour = STATUS_COLOUR[trend.status]
+        marker = STATUS_MARKER[trend.status]
+        start_x, due_x = date2num(trend.pace_start), date2num(trend.due)
+        if trend.has_pace:
+            axes.plot(
+                [start_x, due_x],
+                [trend.start_value, trend.target_value],
+                linestyle=(0, (6, 4)),
+                color=NEUTRAL,
+                linewidth=2,
+                label="expected pace",
+                zorder=2,
+            )
+            axes.axhline(trend.start_value, color="#aab2b9", linestyle=":", linewidth=1.5)
+            axes.annotate(
+                f"start {_shown(trend, trend.start_value)}",
+                (1.0, trend.start_value),
+                xycoords=("axes fraction", "data"),
+                xytext=(-4, 4),
+                textcoords="offset points",
+                fontsize=13,
+                color="#7a858f",
+                ha="right",
+            )
+        axes.axhline(trend.target_value, color="#1d2329", linewidth=1.5, zorder=2)
+        axes.annotate(
+            f"{TARGET_WORD[trend.kind]} {_shown(trend, trend.target_value)}",
+            (0.0, trend.target_value),
+            xycoords=("axes fraction", "data"),
+            xytext=(4, 4),
+            textcoords="offset points",
+            fontsize=13,
+        )
+        xs, ys = _xs(trend.points), [p.value for p in trend.points]
+        if trend.has_pace or trend.kind is KRKind.MILESTONE:  # from where the KR started
+            xs, ys = [float(start_x), *xs], [trend.start_value, *ys]
+        drawstyle = "steps-post" if trend.kind is KRKind.MILESTONE else "default"
+        if xs:
+            axes.plot(xs, ys, color=colour, linewidth=3, drawstyle=drawstyle, zorder=4)
+        if trend.points:
+            axes.plot(
+                _xs(trend.points),
+                [p.value for p in trend.points],
+                linestyle="none",
+                marker=marker,
+                markersize=10,
+                markerfacecolor=colour,
+                markeredgecolor="white",
+                markeredgewidth=1.5,
+                label="check-ins",
+                zorder=5,
+            )
+        if trend.projected_value is not None and trend.points:
+            last = trend.points[-1]
+            axes.plot(
+                [date2num(last.day), due_x],
+                [last.value, trend.projected_value],
+                color=colour,
+                linestyle=":",
+                linewidth=2.5,
+                label="at this rate",
+                zorder=3,
+            )
+            axes.plot(
+                [due_x],
+                [trend.projected_value],
+                marker=marker,
+                markersize=11,
+                markerfacecolor="white",
+                markeredgecolor=colour,
+                markeredgewidth=2.5,
+                zorder=5,
+            )
+        if trend.kind is KRKind.MILESTONE:
+            axes.set_ylim(-0.15, 1.3)
+            axes.set_yticks([0, 1], ["not done", "done"])
+        else:
+            axes.yaxis.set_major_locator(MaxNLocator(5))
+            axes.yaxis.set_major_formatter(
+                FuncFormatter(lambda v, _pos: format_value(v, unit=trend.unit, unit_label=None))
+            )
+            axes.margins(y=0.12)
+        _date_axis(axes, trend.pace_start, trend.due, trend.today)
+        current = trend.points[-1].value if trend.points else None
+        subtitle = f"· {_shown(trend, current)} now"
+        if trend.projected_value is not None:
+            subtitle += (
+                f" · lands near {_shown(trend, trend.projected_value, approx=True)} by {_day(trend.due)}"
+                f" (grade {trend.projected_grade:.1f})"
+            )
+        elif trend.expected_today is not None:
+            subtitle += f" · pace today {_shown(trend, trend.expected_today, approx=True)}"
+        _heading(figure, trend.title, subtitle, trend.status)
+        handles, labels = axes.get_legend_handles_labels()
+        if handles:
+            figure.legend(handles, labels, loc="lower left", ncols=3, bbox_to_anchor=(0.08, 0.0))
+        png = _png(figure)
+    return Picture(png, kr_alt_text(trend), WIDTH_PX, HEIGHT_PX)
+
+
+def draw_objective(trend: ObjectiveTrend) -> Picture:
+    with _DRAWING, rc_context(_STYLE):
+        figure = Figure(figsize=(WIDTH_PX / DPI, HEIGHT_PX / DPI), dpi=DPI)
+        axes = figure.add_axes((0.09, 0.19, 0.72, 0.57))
+        colour = STATUS_COLOUR.get(trend.status, NEUTRAL)  # type: ignore[arg-type]
+        marker = STATUS_MARKER.get(trend.status, "o")  # type: ignore[arg-type]
+        start_x, end_x = date2num(trend.start), date2num(trend.end)
+        axes.plot(
+            [start_x, end_x],
+            [0, 1],
+            linestyle=(0, (6, 4)),
+            color=NEUTRAL,
+            linewidth=2,
+            label="expected pace",
+            zorder=2,
+        )
+        ends: list[tuple[float, str]] = []
+        for i, (title, line) in enumerate(trend.krs[:8]):
+            if not line:
+                continue
+            axes.plot(
+                [float(start_x), *_xs(line)],
+                [0.0, *[p.value for p in line]],
+                color="#8a96a0",
+                linewidth=1.3,
+                linestyle=KR_LINESTYLES[i % len(KR_LINESTYLES)],
+                zorder=3,
+            )
+            ends.append((line[-1].value, f"KR{i + 1} {_drawable(title, 16)}"))
+        # Each KR's name in the right margin at its latest value, nudged apart to stay legible.
+        placed: list[float] = []
+        for value, label in sorted(ends):
+            y = max([value, *(p + 0.075 for p in placed)])
+            placed.append(y)
+            axes.annotate(
+                label,
+                (1.0, y),
+                xycoords=("axes fraction", "data"),
+                xytext=(6, 0),
+                textcoords="offset points",
+                fontsize=11,
+                color="#5b6770",
+                va="center",
+                annotation_clip=False,
+            )
+        if trend.points:
+            axes.plot(
+                [float(start_x), *_xs(trend.points)],
+                [0.0, *[p.value for p in trend.points]],
+                color=colour,
+                linewidth=3.5,
+                marker=marker,
+                markevery=list(range(1, len(trend.points) + 1)),
+                markersize=10,
+                markerfacecolor=colour,
+                markeredgecolor="white",
+                label="objective",
+                zorder=5,
+            )
+            if trend.projected is not None:
+                last = trend.points[-1]
+                axes.plot(
+                    [date2num(last.day), end_x],
+                    [last.value, trend.projected],
+                    color=colour,
+                    linestyle=":",
+                    linewidth=2.5,
+                    label="at this rate",
+                    zorder=4,
+                )
+        axes.set_ylim(-0.03, 1.08)
+        axes.yaxis.set_major_formatter(PercentFormatter(1.0))
+        axes.yaxis.set_major_locator(MaxNLocator(5))
+        _date_axis(axes, trend.start, trend.end, trend.today)
+        now = trend.points[-1].value if trend.points else None
+        subtitle = f"· {_pct(now)} now, {_pct(trend.expected_today)} expected"
+        if trend.projected is not None:
+            subtitle += f" · ends near {_pct(trend.projected)}"
+        _heading(figure, trend.title, subtitle, trend.status)
+        handles, labels = axes.get_legend_handles_labels()
+        if trend.krs:
+            labels.append("key results")
+            handles.append(axes.plot([], [], color="#8a96a0", linewidth=1.3)[0])
+        figure.legend(handles, labels, loc="lower left", ncols=4, bbox_to_anchor=(0.07, 0.0))
+        png = _png(figure)
+    return Picture(png, objective_alt_text(trend), WIDTH_PX, HEIGHT_PX)
+
+
+def team_height(trend: TeamTrend) -> int:
+    bars = min(len(trend.bars), TEAM_BARS_MAX)
+    return max(HEIGHT_PX, 150 + 62 * bars)
+
+
+def draw_team(trend: TeamTrend) -> Picture:
+    bars = list(trend.bars[:TEAM_BARS_MAX])
+    height = team_height(trend)
+    with _DRAWING, rc_context(_STYLE):
+        figure = Figure(figsize=(WIDTH_PX / DPI, height / DPI), dpi=DPI)
+        top = 1 - 120 / height
+        axes = figure.add_axes((0.03, 50 / height, 0.94, top - 50 / height))
+        n = len(bars)
+        for row, bar in enumerate(bars):
+            y = n - 1 - row
+            colour = STATUS_COLOUR.get(bar.status, NEUTRAL)  # type: ignore[arg-type]
+            hatch = STATUS_HATCH.get(bar.status, "")  # type: ignore[arg-type]
+            now = bar.progress or 0.0
+            before = min(bar.before if bar.before is not None else 0.0, now)
+            axes.barh(y, 1.0, height=0.42, color="#f0f2f4", zorder=1)
+            if before > 0:  # where it stood a week ago, lighter
+                axes.barh(
+                    y,
+                    before,
+                    height=0.42,
+                    color=colour,
+                    alpha=0.45,
+                    hatch=hatch,
+                    edgecolor="white",
+                    zorder=2,
+                )
+            axes.barh(
+                y,
+                now - before,
+                left=before,
+                height=0.42,
+                color=colour,
+                hatch=hatch,
+                edgecolor="white",
+                zorder=3,
+            )
+            axes.plot(
+                [bar.expected, bar.expected],
+                [y - 0.3, y + 0.3],
+                color="#1d2329",
+                linewidth=2.5,
+                zorder=4,
+            )
+            symbol = STATUS_SYMBOL[bar.status] + " " if bar.status else ""
+            axes.text(0.0, y + 0.28, _drawable(bar.title, 64), fontsize=14, va="bottom", ha="left")
+            axes.text(
+                1.0,
+                y + 0.28,
+                f"{symbol}{_change(bar)} · {status_words(bar.status)}",
+                fontsize=14,
+                va="bottom",
+                ha="right",
+                color=colour,
+                fontweight="bold",
+            )
+        axes.set_xlim(0, 1)
+        axes.set_ylim(-0.6, n - 0.1 + 0.4)
+        axes.set_yticks([])
+        axes.xaxis.set_major_formatter(PercentFormatter(1.0))
+        axes.spines["left"].set_visible(False)
+        figure.text(
+            0.03,
+            1 - 20 / height,
+            _drawable(f"{trend.scope} · objectives", 60),
+            fontsize=19,
+            fontweight="bold",
+            va="top",
+        )
+        figure.text(
+            0.03,
+            1 - 62 / height,
+            f"Week of {_day(trend.period)} · lighter: a week ago · black tick: expected pace",
+            fontsize=14,
+            color="#3d4750",
+            va="top",
+        )
+        if len(trend.bars) > TEAM_BARS_MAX:
+            figure.text(
+                0.97, 0.01, f"+{len(trend.bars) - TEAM_BARS_MAX} more", ha="right", fontsize=12
+            )
+        png = _png(figure)
+    return Picture(png, team_alt_text(trend), WIDTH_PX, height)
