@@ -140,6 +140,8 @@ class Objective(SQLModel, table=True):
         sa.Index("ix_objective_workspace_cycle", "workspace_id", "cycle_id"),
         sa.Index("ix_objective_workspace_team", "workspace_id", "team_id"),
         sa.Index("ix_objective_workspace_owner", "workspace_id", "owner_id"),
+        # A status message reads its first objectives in tree order from here, then stops.
+        sa.Index("ix_objective_workspace_walk", "workspace_id", "walk_key", "id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -168,6 +170,16 @@ class Objective(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
     updated_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
     archived_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    # Kept by storage/rollup.py in the transaction that changes what they depend on, so a
+    # status message reads the objectives it shows instead of rolling up the whole tree.
+    # walk_key: the ids from the top of the alignment chain down to this one, fixed width, so
+    # ordering by it is the depth-first tree walk (children by id).
+    walk_key: str | None = Field(default=None, sa_column=sa.Column(sa.Text, nullable=True))
+    rollup_progress: float | None = None  # ObjectiveHealth.progress
+    # Status as switch days (bot/okr/rollup.py): stays true as the clock moves.
+    rollup_rated: bool = False
+    rollup_at_risk_on: date | None = None
+    rollup_off_track_on: date | None = None
 
     @property
     def archived(self) -> bool:

@@ -140,12 +140,8 @@ def why_block(tree: LoadedTree) -> dict | None:
 
 
 def summary_line(tree: LoadedTree) -> str:
-    counts = {s: 0 for s in Status}
-    for objective in tree.objectives:
-        status = tree.health.objectives[objective.id].status
-        if status is not None:
-            counts[status] += 1
-    n = len(tree.objectives)
+    counts = tree.status_counts()  # the whole view, also when only its start was loaded
+    n = tree.total_objectives
     return (
         f"{n} objective{'s' if n != 1 else ''} · 🟢 {counts[Status.ON_TRACK]} on track · "
         f"🟡 {counts[Status.AT_RISK]} at risk · 🔴 {counts[Status.OFF_TRACK]} off track"
@@ -170,7 +166,8 @@ def tree_sections(
     blocks = [
         objective_section(tree, o, now=now, depth=d, menu=menu, limit=limit) for o, d in shown
     ]
-    return blocks, len(walk) - len(shown)
+    not_loaded = tree.total_objectives - len(tree.objectives)
+    return blocks, len(walk) - len(shown) + not_loaded
 
 
 MESSAGE_BLOCKS = 50
