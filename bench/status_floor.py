@@ -14,16 +14,15 @@ and, in the same run, side by side:
 - *whole tree* (the code before, for reference): `storage.tree.load_tree` of everything and
   the core roll-up of the whole tree + render.
 CPU seconds (time.process_time: the machine is shared), medians; statements counted with a
-`before_cursor_execute` listener. Peak RSS comes from a child process that opens the
-database, serves five status messages and reports ru_maxrss, against the same child's RSS
-before its first message.
+`before_cursor_execute` listener. Peak RSS comes from a child process that imports only the
+bot, opens the database, serves five status messages and reports its peak (VmHWM), against
+the same child's peak before its first message.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import resource
 import statistics
 import subprocess
 import sys
@@ -44,7 +43,6 @@ from bot.blocks.tree import build_status_message
 from bot.okr.rollup import StatusDays, status_on
 from bot.okr.tree import ObjectiveHealth, TreeHealth, Window, evaluate_kr
 from bot.services.okrs import OKRService
-from storage.db import make_engine
 from storage.models import Cycle, KeyResult, Objective, Team, Workspace
 from storage.rollup import rebuild_workspace
 from storage.tree import LoadedTree, load_shown_tree, load_tree, status_rules
@@ -115,7 +113,7 @@ def measure(
     engine: sa.Engine, size: int, *, today: date, repeats: int, whole: bool
 ) -> dict[str, Any]:
     began = time.process_time()
-    filled = fill_workspace(engine, objectives=size, today=today)
+    filled = fill_workspace(engine, objectives=size, today=today, rollup=False)
     fill_s = time.process_time() - began
     began = time.process_time()
     with engine.begin() as connection:
@@ -168,20 +166,47 @@ def measure(
     return out
 
 
-def rss_child(db: str) -> None:
-    """Serve five `/okr status all` messages from `db`; print RSS before and after (MB)."""
-    engine = make_engine(f"sqlite:///{db}")
-    today = date.today()
-    now = datetime.combine(today, datetime.min.time(), tzinfo=UTC).replace(hour=12)
-    service = OKRService(engine, clock=lambda: now)
-    workspace_id = "T0BENCH"
-    service.statements(workspace_id=workspace_id)  # connect, warm the imports
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    for _ in range(5):
-        tree, label = service.status(workspace_id=workspace_id, channel_id="", argument="all")  # type: ignore[misc]
-        build_status_message(tree=tree, scope=label, now=now)
-    after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"rss_before_mb": round(before, 1), "peak_rss_mb": round(after, 1)}))
+# The serving process's share of the work, with only what the bot imports (no bench code).
+RSS_CHILD = """
+import json, resource, sys
+from datetime import UTC, date, datetime
+from bot.blocks.tree import build_status_message
+from bot.services.okrs import OKRService
+from storage.db import make_engine
+
+def mb():
+    # VmHWM, not ru_maxrss: Linux carries ru_maxrss over from the parent across fork + exec.
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+engine = make_engine("sqlite:///" + sys.argv[1])
+now = datetime.combine(date.today(), datetime.min.time(), tzinfo=UTC).replace(hour=12)
+service = OKRService(engine, clock=lambda: now)
+service.statements(workspace_id="T0BENCH")  # connected, imports warm
+before = mb()
+for _ in range(5):
+    tree, label = service.status(workspace_id="T0BENCH", channel_id="", argument="all")
+    build_status_message(tree=tree, scope=label, now=now)
+print(json.dumps({"rss_before_mb": before, "peak_rss_mb": mb()}))
+"""
+
+
+def rss_of_serving(path: Path) -> dict[str, float]:
+    """Peak RSS of a fresh process serving five `/okr status all` from `path`."""
+    child = subprocess.run(
+        [sys.executable, "-c", RSS_CHILD, str(path)],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(__file__).resolve().parents[1],
+    )
+    return json.loads(child.stdout.strip().splitlines()[-1])
 
 
 def markdown(data: dict[str, Any]) -> str:
@@ -278,11 +303,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=15)
     parser.add_argument("--no-whole", action="store_true", help="skip the whole-tree reference")
     parser.add_argument("--out", type=Path)
-    parser.add_argument("--rss-child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if args.rss_child:
-        rss_child(args.rss_child)
-        return 0
     if args.quick:
         args.sizes, args.repeats = [100, 1_000], 5
     info = machine()
@@ -295,14 +316,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             results[str(size)] = r = measure(
                 engine, size, today=today, repeats=args.repeats, whole=not args.no_whole
             )
-            engine.dispose()
-            child = subprocess.run(
-                [sys.executable, "-m", "bench.status_floor", "--rss-child", str(path)],
-                capture_output=True,
-                text=True,
-                check=True,
-            )
-            r["rss"] = json.loads(child.stdout.strip().splitlines()[-1])
+            engine.dispose()  # the last connection to close folds the WAL into the file
+            r["rss"] = rss_of_serving(path)
             print(f"{size:>6}: {r}", flush=True)
     data: dict[str, Any] = {
         "machine": info,

@@ -180,6 +180,8 @@ class Objective(SQLModel, table=True):
     rollup_rated: bool = False
     rollup_at_risk_on: date | None = None
     rollup_off_track_on: date | None = None
+    # The objective_status_count bucket this objective is counted in (None: not counted).
+    rollup_bucket: str | None = Field(default=None, max_length=120)
 
     @property
     def archived(self) -> bool:
@@ -334,3 +336,26 @@ class LadderHealth(SQLModel, table=True):
 
     name: str = Field(primary_key=True, max_length=64)
     checked_at: datetime = Field(sa_column=_ts())
+
+
+class ObjectiveStatusCount(SQLModel, table=True):
+    """How many active objectives share a cycle, a team and status switch days: a view's
+    totals by status (today's, from the days) without reading its objectives. Kept by
+    storage/rollup.py with the objectives' rollup_bucket; rows may stay at 0."""
+
+    __tablename__ = "objective_status_count"
+
+    workspace_id: str = Field(
+        sa_column=sa.Column(
+            sa.String(SLACK_ID_MAX),
+            sa.ForeignKey("workspace.team_id", ondelete="CASCADE"),
+            primary_key=True,
+        )
+    )
+    bucket: str = Field(primary_key=True, max_length=120)
+    cycle_id: int
+    team_id: int | None = None
+    rated: bool
+    at_risk_on: date | None = None
+    off_track_on: date | None = None
+    objectives: int = 0

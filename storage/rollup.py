@@ -16,17 +16,19 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from bot.okr.pace import StatusRules
 from bot.okr.progress import clamp01, raw_progress
 from bot.okr.rollup import ObjectiveRollup, StatusDays, kr_status_days, objective_rollup
 from bot.okr.tree import Window
-from storage.models import Cycle, KeyResult, Objective, Workspace
+from storage.models import Cycle, KeyResult, Objective, ObjectiveStatusCount, Workspace
 
 KEY_WIDTH = 10  # digits per level: every 32-bit id fits
 # Deeper chains share their ancestor's key (then order by id): the key stays inside
@@ -34,13 +36,14 @@ KEY_WIDTH = 10  # digits per level: every 32-bit id fits
 KEY_LEVELS = 200
 
 _PENDING = "ladder_rollup_pending"
-_OBJECTIVE_FIELDS = ("parent_id", "cycle_id", "weight", "archived_at")
+_OBJECTIVE_FIELDS = ("parent_id", "cycle_id", "weight", "archived_at", "team_id")
 _WORKSPACE_FIELDS = ("at_risk_points", "off_track_points", "rollup_include_children")
 
 OBJ = Objective.__table__  # type: ignore[attr-defined]
 KR = KeyResult.__table__  # type: ignore[attr-defined]
 CYC = Cycle.__table__  # type: ignore[attr-defined]
 WS = Workspace.__table__  # type: ignore[attr-defined]
+COUNTS = ObjectiveStatusCount.__table__  # type: ignore[attr-defined]
 
 _KR_COLUMNS = (
     KR.c.id,
@@ -74,6 +77,7 @@ class _Pending:
     cycles: set[int] = field(default_factory=set)  # their dates changed
     removed_keys: set[str] = field(default_factory=set)  # deleted objectives' walk_keys
     closed_cycles: set[int] = field(default_factory=set)  # closed or reopened: rekey
+    uncounted: list[str] = field(default_factory=list)  # buckets of deleted objectives
     everything: bool = False
 
 
@@ -135,6 +139,22 @@ def _collect(session: Session, _context: Any) -> None:
                 pending.objectives.add(obj.parent_id)
             if obj.walk_key:
                 pending.removed_keys.add(obj.walk_key)
+
+
+@event.listens_for(Session, "before_flush")
+def _note_deleted_buckets(session: Session, _context: Any, _instances: Any) -> None:
+    """A deleted objective leaves its bucket: read which one before the row is gone (the
+    session's copy of rollup_bucket may predate the last recompute)."""
+    deleted = [o for o in session.deleted if isinstance(o, Objective) and o.id is not None]
+    if not deleted:
+        return
+    rows = session.connection().execute(
+        sa.select(OBJ.c.workspace_id, OBJ.c.rollup_bucket).where(
+            OBJ.c.id.in_([o.id for o in deleted]), OBJ.c.rollup_bucket.is_not(None)
+        )
+    )
+    for workspace_id, bucket in rows:
+        _pending(session, workspace_id).uncounted.append(bucket)
 
 
 @event.listens_for(Session, "before_commit")
@@ -225,8 +245,11 @@ def refresh(*, session: Session, workspace_id: str, work: _Pending) -> None:
         _rekey(session, workspace_id, rekey)
     if settings.include_children and ids:
         ids |= _ancestor_ids(session, workspace_id, ids)
-    if ids:
-        _recompute(session, workspace_id, ids, settings)
+    deltas: dict[str, int] = defaultdict(int)
+    for bucket in work.uncounted:
+        deltas[bucket] -= 1
+    buckets = _recompute(session, workspace_id, ids, settings, deltas) if ids else {}
+    _count(session, workspace_id, deltas, buckets)
 
 
 def _ancestor_ids(session: Session, workspace_id: str, ids: set[int]) -> set[int]:
@@ -350,12 +373,33 @@ def _stored_days(row: Any) -> StatusDays:
     )
 
 
-def _recompute(session: Session, workspace_id: str, ids: set[int], settings: _Settings) -> None:
+def _recompute(
+    session: Session,
+    workspace_id: str,
+    ids: set[int],
+    settings: _Settings,
+    deltas: dict[str, int],
+) -> dict[str, dict[str, Any]]:
+    """Recompute these objectives; adds their moves between buckets to `deltas` and returns
+    the columns of the buckets they moved into."""
     wanted = sorted(ids)
+    # Locked: two check-ins on one objective (or, counting children, under siblings) both
+    # rewrite it and move its count between buckets. On PostgreSQL the second waits here for
+    # the first to commit, then reads its values (READ COMMITTED) instead of overwriting them
+    # with stale ones. SQLite has one writer at a time and ignores FOR UPDATE.
     objectives = session.execute(
-        sa.select(OBJ.c.id, OBJ.c.parent_id, OBJ.c.cycle_id, OBJ.c.weight, OBJ.c.archived_at).where(
-            OBJ.c.workspace_id == workspace_id, OBJ.c.id.in_(wanted)
+        sa.select(
+            OBJ.c.id,
+            OBJ.c.parent_id,
+            OBJ.c.cycle_id,
+            OBJ.c.team_id,
+            OBJ.c.weight,
+            OBJ.c.archived_at,
+            OBJ.c.rollup_bucket,
         )
+        .where(OBJ.c.workspace_id == workspace_id, OBJ.c.id.in_(wanted))
+        .order_by(OBJ.c.id)
+        .with_for_update()
     ).all()
     krs_of: dict[int, list[Any]] = defaultdict(list)
     for kr in session.execute(
@@ -405,7 +449,17 @@ def _recompute(session: Session, workspace_id: str, ids: set[int], settings: _Se
             else:
                 kids.append((child.rollup_progress, child.weight, _stored_days(child)))
         fresh[o.id] = objective_rollup(krs, kids)
-    _write(session, [_rollup_values(i, r) for i, r in fresh.items()], _ROLLUP_NAMES)
+    rows, buckets = [], {}
+    for o in objectives:
+        bucket = _bucket(o, fresh[o.id].days, buckets)
+        if bucket != o.rollup_bucket:
+            if o.rollup_bucket is not None:
+                deltas[o.rollup_bucket] -= 1
+            if bucket is not None:
+                deltas[bucket] += 1
+        rows.append({**_rollup_values(o.id, fresh[o.id]), "v_rollup_bucket": bucket})
+    _write(session, rows, (*_ROLLUP_NAMES, "rollup_bucket"))
+    return buckets
 
 
 def rebuild_workspace(*, connection: Session | sa.Connection, workspace_id: str) -> None:
@@ -415,7 +469,14 @@ def rebuild_workspace(*, connection: Session | sa.Connection, workspace_id: str)
     if settings is None:
         return
     objectives = connection.execute(
-        sa.select(OBJ.c.id, OBJ.c.parent_id, OBJ.c.cycle_id, OBJ.c.weight, OBJ.c.archived_at)
+        sa.select(
+            OBJ.c.id,
+            OBJ.c.parent_id,
+            OBJ.c.cycle_id,
+            OBJ.c.team_id,
+            OBJ.c.weight,
+            OBJ.c.archived_at,
+        )
         .where(OBJ.c.workspace_id == workspace_id)
         .order_by(OBJ.c.id)
     ).all()
@@ -470,5 +531,87 @@ def rebuild_workspace(*, connection: Session | sa.Connection, workspace_id: str)
                 else []
             )
             done[oid] = objective_rollup(krs, kids)
-    rows = [{**_rollup_values(i, r), "v_walk_key": keys[i]} for i, r in done.items()]
-    _write(connection, rows, (*_ROLLUP_NAMES, "walk_key"))
+    buckets: dict[str, dict[str, Any]] = {}
+    counts: dict[str, int] = defaultdict(int)
+    rows = []
+    for oid, rolled in done.items():
+        bucket = _bucket(by_id[oid], rolled.days, buckets)
+        if bucket is not None:
+            counts[bucket] += 1
+        rows.append(
+            {
+                **_rollup_values(oid, rolled),
+                "v_walk_key": keys[oid],
+                "v_rollup_bucket": bucket,
+            }
+        )
+    _write(connection, rows, (*_ROLLUP_NAMES, "walk_key", "rollup_bucket"))
+    connection.execute(sa.delete(COUNTS).where(COUNTS.c.workspace_id == workspace_id))
+    if counts:
+        connection.execute(
+            sa.insert(COUNTS),
+            [
+                {"workspace_id": workspace_id, **buckets[b], "objectives": n}
+                for b, n in sorted(counts.items())
+            ],
+        )
+
+
+def _bucket(objective: Any, days: StatusDays, columns: dict[str, dict[str, Any]]) -> str | None:
+    """The objective_status_count bucket of an objective (None: archived, not counted);
+    notes the bucket's columns in `columns`."""
+    if objective.archived_at is not None:
+        return None
+
+    def day(value: date | None) -> str:
+        return "-" if value is None else value.isoformat()
+
+    team = "-" if objective.team_id is None else str(objective.team_id)
+    key = (
+        f"{objective.cycle_id}:{team}:{int(days.rated)}:"
+        f"{day(days.at_risk_on)}:{day(days.off_track_on)}"
+    )
+    columns[key] = {
+        "bucket": key,
+        "cycle_id": objective.cycle_id,
+        "team_id": objective.team_id,
+        "rated": days.rated,
+        "at_risk_on": days.at_risk_on,
+        "off_track_on": days.off_track_on,
+    }
+    return key
+
+
+def _count(
+    connection: Session | sa.Connection,
+    workspace_id: str,
+    deltas: dict[str, int],
+    columns: dict[str, dict[str, Any]],
+) -> None:
+    """Move counts between buckets, in key order (two transactions never wait on each
+    other's buckets crosswise). A bucket gaining its first objective is inserted."""
+    for bucket, delta in sorted(deltas.items()):
+        if delta == 0:
+            continue
+        if delta < 0 or bucket not in columns:
+            connection.execute(
+                sa.update(COUNTS)
+                .where(COUNTS.c.workspace_id == workspace_id, COUNTS.c.bucket == bucket)
+                .values(objectives=COUNTS.c.objectives + delta)
+            )
+            continue
+        dialect = (
+            connection.get_bind().dialect.name
+            if isinstance(connection, Session)
+            else (connection.dialect.name)
+        )
+        module = postgresql if dialect == "postgresql" else sqlite
+        insert = module.insert(COUNTS).values(
+            workspace_id=workspace_id, objectives=delta, **columns[bucket]
+        )
+        connection.execute(
+            insert.on_conflict_do_update(
+                index_elements=[COUNTS.c.workspace_id, COUNTS.c.bucket],
+                set_={"objectives": COUNTS.c.objectives + delta},
+            )
+        )

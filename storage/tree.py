@@ -24,7 +24,7 @@ from bot.okr.tree import (
     evaluate_tree,
 )
 from storage.errors import NotFound
-from storage.models import Cycle, KeyResult, Objective, Team, Workspace
+from storage.models import Cycle, KeyResult, Objective, ObjectiveStatusCount, Team, Workspace
 from storage.teams import team_subtree_ids
 
 log = logging.getLogger(__name__)
@@ -256,35 +256,51 @@ def load_shown_tree(
         company_only=company_only,
     )
     o = Objective.__table__  # type: ignore[attr-defined]
-    is_rated = o.c.rollup_rated.is_(True)
-    # Spelled out for NULL ("never"): NOT (NULL <= today) is NULL, not true.
-    off_track = sa.and_(
-        is_rated, o.c.rollup_off_track_on.is_not(None), o.c.rollup_off_track_on <= today
+    unbuilt = (
+        sa.select(o.c.id)
+        .where(o.c.workspace_id == workspace_id, o.c.walk_key.is_(None))
+        .limit(1)
+        .exists()
     )
+    if owner_id is None:
+        # Totals from objective_status_count: one row per (cycle, team, status days), so
+        # the view's size does not matter.
+        h = ObjectiveStatusCount.__table__  # type: ignore[attr-defined]
+        count_where = [h.c.workspace_id == workspace_id, h.c.cycle_id.in_(open_cycles)]
+        if team_id is not None:
+            count_where.append(h.c.team_id.in_(team_subtree_ids(team_rows, team_id)))
+        if company_only:
+            count_where.append(h.c.team_id.is_(None))
+        source, weight = h, h.c.objectives
+        rated_col, at_risk_col, off_track_col = h.c.rated, h.c.at_risk_on, h.c.off_track_on
+    else:  # a person's objectives: few, and not bucketed by owner
+        count_where, source, weight = where, o, sa.literal(1)
+        rated_col, at_risk_col = o.c.rollup_rated, o.c.rollup_at_risk_on
+        off_track_col = o.c.rollup_off_track_on
+    is_rated = rated_col.is_(True)
+    # Spelled out for NULL ("never"): NOT (NULL <= today) is NULL, not true.
+    off_track = sa.and_(is_rated, off_track_col.is_not(None), off_track_col <= today)
     at_risk = sa.and_(
         is_rated,
-        o.c.rollup_at_risk_on.is_not(None),
-        o.c.rollup_at_risk_on <= today,
-        sa.or_(o.c.rollup_off_track_on.is_(None), o.c.rollup_off_track_on > today),
+        at_risk_col.is_not(None),
+        at_risk_col <= today,
+        sa.or_(off_track_col.is_(None), off_track_col > today),
     )
 
-    def count(condition: sa.ColumnElement[bool]) -> sa.ColumnElement[int]:
-        return sa.func.coalesce(sa.func.sum(sa.case((condition, 1), else_=0)), 0)
+    def count(condition: sa.ColumnElement[bool] | None = None) -> sa.ColumnElement[int]:
+        counted = weight if condition is None else sa.case((condition, weight), else_=0)
+        return sa.func.coalesce(sa.func.sum(counted), 0)
 
     totals = session.execute(
-        sa.select(
-            sa.func.count(),
-            count(is_rated),
-            count(off_track),
-            count(at_risk),
-            count(o.c.walk_key.is_(None)),
-        ).where(*where)
+        sa.select(count(), count(is_rated), count(off_track), count(at_risk), unbuilt)
+        .select_from(source)
+        .where(*count_where)
     ).one()
-    total, rated, n_off, n_risk, unbuilt = (int(v) for v in totals)
-    if unbuilt:
+    total, rated, n_off, n_risk, unbuilt_found = (int(v) for v in totals)
+    if unbuilt_found:
         log.warning(
             "stored roll-up missing, reading the whole tree",
-            extra={"workspace": workspace_id, "objectives_without_rollup": unbuilt},
+            extra={"workspace": workspace_id},
         )
         return load_tree(
             session=session,
@@ -304,7 +320,8 @@ def load_shown_tree(
         session.execute(
             _select(KeyResult, False)
             .where(
-                KeyResult.workspace_id == workspace_id,
+                # By objective only: the ids are the workspace's already, and a workspace
+                # condition here makes SQLite scan all the workspace's KRs by that index.
                 col(KeyResult.objective_id).in_(shown_ids),
                 col(KeyResult.archived_at).is_(None),
             )

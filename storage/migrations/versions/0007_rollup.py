@@ -28,6 +28,20 @@ def upgrade() -> None:
     )
     op.add_column("objective", sa.Column("rollup_at_risk_on", sa.Date(), nullable=True))
     op.add_column("objective", sa.Column("rollup_off_track_on", sa.Date(), nullable=True))
+    op.add_column("objective", sa.Column("rollup_bucket", sa.String(length=120), nullable=True))
+    op.create_table(
+        "objective_status_count",
+        sa.Column("workspace_id", sa.String(length=32), nullable=False),
+        sa.Column("bucket", sa.String(length=120), nullable=False),
+        sa.Column("cycle_id", sa.Integer(), nullable=False),
+        sa.Column("team_id", sa.Integer(), nullable=True),
+        sa.Column("rated", sa.Boolean(), nullable=False),
+        sa.Column("at_risk_on", sa.Date(), nullable=True),
+        sa.Column("off_track_on", sa.Date(), nullable=True),
+        sa.Column("objectives", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(["workspace_id"], ["workspace.team_id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("workspace_id", "bucket"),
+    )
     op.create_index("ix_objective_workspace_walk", "objective", ["workspace_id", "walk_key", "id"])
     # Backfill with the same code that keeps the values afterwards, so they cannot disagree
     # (it reads and writes only the columns that exist from this revision on).
@@ -39,9 +53,11 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_table("objective_status_count")
     op.drop_index("ix_objective_workspace_walk", table_name="objective")
     # DROP COLUMN in place (SQLite 3.35+, PostgreSQL): no table copy, see upgrade.
     for name in (
+        "rollup_bucket",
         "rollup_off_track_on",
         "rollup_at_risk_on",
         "rollup_rated",
