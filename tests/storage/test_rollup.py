@@ -4,6 +4,7 @@ on every day of the cycles (values that depend on today are never stored)."""
 from __future__ import annotations
 
 import random
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -352,3 +353,56 @@ def test_a_status_view_takes_six_statements_whatever_the_size(
     assert tree.total_objectives == size
     # 10% done at the half-way point: 40 points behind, off track, every one of them
     assert tree.status_counts()[Status.OFF_TRACK] == size
+
+
+def test_concurrent_check_ins_under_siblings_leave_their_parent_right(engine) -> None:  # type: ignore[no-untyped-def]
+    """Counting children, two check-ins under sibling objectives both rewrite the parent:
+    the second waits for the first (PostgreSQL row locks; SQLite's single writer) and reads
+    its child's new value, so nothing is lost. Counts per status stay exact too."""
+    ws = "T0RACE"
+    with Session(engine) as session:
+        ensure_workspace(session=session, workspace_id=ws)
+        update_workspace(session=session, workspace_id=ws, rollup_include_children=True)
+        cycle = create_cycle(
+            session=session,
+            workspace_id=ws,
+            name="Q",
+            start_date=START,
+            end_date=START + timedelta(days=60),
+        )
+        spec = KRSpec("KR", KRKind.INCREASE, 100, start_value=0)
+        parent = create_objective(
+            session=session, workspace_id=ws, cycle_id=cycle.id, owner_id="U1", title="P"
+        )
+        for i in range(4):
+            create_objective(
+                session=session,
+                workspace_id=ws,
+                cycle_id=cycle.id,
+                owner_id="U1",
+                title=f"C{i}",
+                parent_id=parent.id,
+                key_results=[spec],
+            )
+        session.commit()
+        kr_ids = list(session.exec(select(KeyResult.id).where(KeyResult.workspace_id == ws)))
+
+    def check_in(worker: int) -> None:
+        rng = random.Random(worker)
+        for n in range(6):
+            with Session(engine) as session:
+                record_check_in(
+                    session=session,
+                    workspace_id=ws,
+                    key_result_id=rng.choice(kr_ids),  # type: ignore[arg-type]
+                    author_id="U1",
+                    value=float(rng.randint(0, 100)),
+                    period_start=START + timedelta(days=worker * 10 + n),
+                    now=NOW,
+                )
+                session.commit()
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        list(pool.map(check_in, range(6)))
+    with Session(engine) as session:
+        assert_matches_core(session, ws)
