@@ -13,7 +13,7 @@ from sqlmodel import Session, select
 from bot.okr.kinds import KRKind, Status
 from bot.okr.validate import KRSpec
 from storage.checkins import record_check_in
-from storage.cycles import create_cycle, get_cycle
+from storage.cycles import close_cycle, create_cycle, get_cycle
 from storage.errors import Refused
 from storage.models import KeyResult, Objective, ObjectiveStatusCount
 from storage.objectives import (
@@ -406,3 +406,54 @@ def test_concurrent_check_ins_under_siblings_leave_their_parent_right(engine) ->
         list(pool.map(check_in, range(6)))
     with Session(engine) as session:
         assert_matches_core(session, ws)
+
+
+def test_closing_a_cycle_makes_its_childrens_objectives_roots_in_status_all(
+    session: Session,
+) -> None:
+    """A yearly objective's cycle closes while a quarter's objectives still ladder up to it:
+    status all (open cycles) shows them as roots, in id order, like the core's walk."""
+    ws = "T0CLOSE"
+    ensure_workspace(session=session, workspace_id=ws)
+    year = create_cycle(
+        session=session, workspace_id=ws, name="2025", start_date=START, end_date=START
+    )
+    quarter = create_cycle(
+        session=session,
+        workspace_id=ws,
+        name="Q1",
+        start_date=START,
+        end_date=START + timedelta(days=90),
+    )
+    spec = KRSpec("KR", KRKind.INCREASE, 100, start_value=0, current_value=30)
+
+    def objective(title: str, cycle_id: int, parent: int | None = None) -> int:
+        made = create_objective(
+            session=session,
+            workspace_id=ws,
+            cycle_id=cycle_id,
+            owner_id="U1",
+            title=title,
+            parent_id=parent,
+            key_results=[spec],
+        )
+        return made.id  # type: ignore[return-value]
+
+    early = objective("Early root", quarter.id)
+    child = objective("Quarter child", quarter.id)
+    grandchild = objective("Grandchild", quarter.id, parent=child)
+    late = objective("Late root", quarter.id)
+    yearly = objective("Yearly", year.id)  # made last, then the quarter's aligned to it
+    align_objective(session=session, workspace_id=ws, objective_id=child, parent_id=yearly)
+    session.commit()
+    before = load_shown_tree(session=session, workspace_id=ws, today=START, limit=50)
+    assert [(o.id, d) for o, d in before.walk()] == [
+        (early, 0),
+        (late, 0),
+        (yearly, 0),
+        (child, 1),
+        (grandchild, 2),
+    ]
+    close_cycle(session=session, workspace_id=ws, cycle_id=year.id, now=NOW)
+    session.commit()
+    assert_matches_core(session, ws)
