@@ -27,6 +27,7 @@ from storage.models import (
     TeamChannel,
     Workspace,
 )
+from storage.rollup import rebuild_workspace
 
 BENCH_WORKSPACE = "T0BENCH"
 VISION = "Every team knows what matters this quarter and how far along it is."
@@ -86,6 +87,7 @@ def fill_workspace(
     people: int = 0,
     tz: str = "UTC",
     checked_in_share: float = 0.5,
+    rollup: bool = True,
 ) -> Filled:
     """One workspace with an open cycle around `today`, teams with linked channels,
     `objectives` objectives (one in eleven company-level, the rest in teams and aligned to
@@ -93,6 +95,8 @@ def fill_workspace(
     people (default: one per objective). `people` Person rows are cached profiles (in `tz`,
     refreshed now), as users.info would have left them.
     """
+    # Core inserts pass the ORM hooks that keep the stored roll-up: build it as the
+    # migration's backfill does (rollup=False leaves it to the caller, to time it).
     n_users = users if users is not None else max(1, objectives)
     owners = user_ids(n_users)
     n_teams = teams if teams is not None else max(1, min(20, objectives // 10))
@@ -193,6 +197,8 @@ def fill_workspace(
         _insert(connection, Objective.__table__, objective_rows)  # type: ignore[arg-type]
         _insert(connection, KeyResult.__table__, kr_rows)  # type: ignore[arg-type]
         _insert(connection, Person.__table__, person_rows)  # type: ignore[arg-type]
+        if rollup:
+            rebuild_workspace(connection=connection, workspace_id=workspace_id)
     return Filled(
         workspace_id=workspace_id,
         cycle_id=cycle_id,

@@ -142,6 +142,8 @@ class Objective(SQLModel, table=True):
         sa.Index("ix_objective_workspace_cycle", "workspace_id", "cycle_id"),
         sa.Index("ix_objective_workspace_team", "workspace_id", "team_id"),
         sa.Index("ix_objective_workspace_owner", "workspace_id", "owner_id"),
+        # A status message reads its first objectives in tree order from here, then stops.
+        sa.Index("ix_objective_workspace_walk", "workspace_id", "walk_key", "id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -170,6 +172,18 @@ class Objective(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
     updated_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
     archived_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    # Kept by storage/rollup.py in the transaction that changes what they depend on, so a
+    # status message reads the objectives it shows instead of rolling up the whole tree.
+    # walk_key: the ids from the top of the alignment chain down to this one, fixed width, so
+    # ordering by it is the depth-first tree walk (children by id).
+    walk_key: str | None = Field(default=None, sa_column=sa.Column(sa.Text, nullable=True))
+    rollup_progress: float | None = None  # ObjectiveHealth.progress
+    # Status as switch days (bot/okr/rollup.py): stays true as the clock moves.
+    rollup_rated: bool = False
+    rollup_at_risk_on: date | None = None
+    rollup_off_track_on: date | None = None
+    # The objective_status_count bucket this objective is counted in (None: not counted).
+    rollup_bucket: str | None = Field(default=None, max_length=120)
 
     @property
     def archived(self) -> bool:
@@ -433,3 +447,26 @@ class ChartFile(SQLModel, table=True):
     content_key: str = Field(primary_key=True, max_length=64)  # sha256 hex of the chart data
     file_id: str = Field(max_length=SLACK_ID_MAX)
     created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+
+
+class ObjectiveStatusCount(SQLModel, table=True):
+    """How many active objectives share a cycle, a team and status switch days: a view's
+    totals by status (today's, from the days) without reading its objectives. Kept by
+    storage/rollup.py with the objectives' rollup_bucket; rows may stay at 0."""
+
+    __tablename__ = "objective_status_count"
+
+    workspace_id: str = Field(
+        sa_column=sa.Column(
+            sa.String(SLACK_ID_MAX),
+            sa.ForeignKey("workspace.team_id", ondelete="CASCADE"),
+            primary_key=True,
+        )
+    )
+    bucket: str = Field(primary_key=True, max_length=120)
+    cycle_id: int
+    team_id: int | None = None
+    rated: bool
+    at_risk_on: date | None = None
+    off_track_on: date | None = None
+    objectives: int = 0

@@ -18,7 +18,17 @@ import sqlalchemy as sa
 from sqlmodel import Session, SQLModel, col, select
 
 from storage.errors import NotFound
-from storage.models import CheckIn, Cycle, KeyResult, Objective, Team, TeamChannel, Workspace
+from storage.models import (
+    CheckIn,
+    Cycle,
+    KeyResult,
+    Objective,
+    ObjectiveStatusCount,
+    Team,
+    TeamChannel,
+    Workspace,
+)
+from storage.rollup import mark_workspace
 
 
 @dataclass(frozen=True)
@@ -196,7 +206,7 @@ def clear_okrs(*, session: Session, workspace_id: str) -> None:
 
     The workspace row, its settings and its people (timezones, away dates) stay.
     """
-    for model in (CheckIn, KeyResult, Objective, TeamChannel, Team, Cycle):
+    for model in (CheckIn, KeyResult, Objective, ObjectiveStatusCount, TeamChannel, Team, Cycle):
         table = model.__table__  # type: ignore[attr-defined]
         session.execute(sa.delete(table).where(table.c.workspace_id == workspace_id))
 
@@ -339,6 +349,8 @@ def insert_okrs(
         ],
     )
     session.flush()
+    # Core inserts pass the session hooks: roll the workspace up before the commit.
+    mark_workspace(session=session, workspace_id=workspace_id)
     return Inserted(team_ids, cycle_ids, objective_ids, kr_ids)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -11,11 +12,30 @@ from functools import cached_property
 import sqlalchemy as sa
 from sqlmodel import Session, SQLModel, col, select
 
-from bot.okr.pace import StatusRules
-from bot.okr.tree import TreeHealth, Window, evaluate_tree
+from bot.okr.kinds import Status
+from bot.okr.pace import StatusRules, expected_progress, pace_start
+from bot.okr.rollup import NOT_STARTED_DAY, StatusDays, status_on
+from bot.okr.tree import (
+    KRHealth,
+    ObjectiveHealth,
+    TreeHealth,
+    Window,
+    evaluate_kr,
+    evaluate_tree,
+)
 from storage.errors import NotFound
-from storage.models import Cycle, KeyResult, Objective, Team, Workspace
+from storage.models import Cycle, KeyResult, Objective, ObjectiveStatusCount, Team, Workspace
 from storage.teams import team_subtree_ids
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TreeSummary:
+    """Aggregates over every objective in scope, loaded or not."""
+
+    objectives: int
+    counts: dict[Status, int]  # objectives by status today (those with a status)
 
 
 @dataclass
@@ -23,13 +43,30 @@ class LoadedTree:
     workspace: Workspace
     cycles: dict[int, Cycle]
     teams: dict[int, Team]
-    objectives: list[Objective]
+    objectives: list[Objective]  # all in scope, or (with `summary`) the first in tree order
     key_results: list[KeyResult]
     health: TreeHealth
+    summary: TreeSummary | None = None  # set when only part of the scope was loaded
     _by_id: dict[int, Objective] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self._by_id = {o.id: o for o in self.objectives}  # type: ignore[misc]
+
+    @property
+    def total_objectives(self) -> int:
+        """Objectives in scope, including those not loaded."""
+        return self.summary.objectives if self.summary else len(self.objectives)
+
+    def status_counts(self) -> dict[Status, int]:
+        """Objectives in scope by status (those with one)."""
+        if self.summary is not None:
+            return dict(self.summary.counts)
+        counts = {s: 0 for s in Status}
+        for objective in self.objectives:
+            status = self.health.objectives[objective.id].status
+            if status is not None:
+                counts[status] += 1
+        return counts
 
     @cached_property
     def _krs_by_objective(self) -> dict[int, list[KeyResult]]:
@@ -104,28 +141,15 @@ def load_tree(
     team_rows = list(session.exec(select(Team).where(Team.workspace_id == workspace_id)).all())
     teams = {t.id: t for t in team_rows}
 
-    where = [Objective.workspace_id == workspace_id, col(Objective.cycle_id).in_(wanted_cycles)]
-    if not include_archived:
-        where.append(col(Objective.archived_at).is_(None))
-    if team_id is not None:
-        where.append(col(Objective.team_id).in_(team_subtree_ids(team_rows, team_id)))
-    if company_only:
-        where.append(col(Objective.team_id).is_(None))
-    if owner_id is not None:
-        holds_kr = select(KeyResult.objective_id).where(
-            KeyResult.workspace_id == workspace_id,
-            KeyResult.owner_id == owner_id,
-            col(KeyResult.archived_at).is_(None),
-        )
-        where.append(sa.or_(Objective.owner_id == owner_id, col(Objective.id).in_(holds_kr)))
-    if kr_owner_ids is not None:
-        held = select(KeyResult.objective_id).where(
-            KeyResult.workspace_id == workspace_id,
-            col(KeyResult.owner_id).in_(sorted(set(kr_owner_ids))),
-            col(KeyResult.archived_at).is_(None),
-        )
-        where.append(col(Objective.id).in_(held))
-
+    where = _scope(
+        workspace_id=workspace_id,
+        cycle_ids=wanted_cycles,
+        team_ids=team_subtree_ids(team_rows, team_id) if team_id is not None else None,
+        owner_id=owner_id,
+        kr_owner_ids=kr_owner_ids,
+        company_only=company_only,
+        include_archived=include_archived,
+    )
     objective_query = _select(Objective, editable).where(*where).order_by(col(Objective.id))
     kr_where = [KeyResult.workspace_id == workspace_id]
     if not include_archived:
@@ -159,6 +183,205 @@ def load_tree(
         objectives=objectives,
         key_results=key_results,
         health=health,
+    )
+
+
+def _scope(
+    *,
+    workspace_id: str,
+    cycle_ids: Sequence[int],
+    team_ids: Sequence[int] | None = None,
+    owner_id: str | None = None,
+    kr_owner_ids: Sequence[str] | None = None,
+    company_only: bool = False,
+    include_archived: bool = False,
+) -> list[sa.ColumnElement[bool]]:
+    """The WHERE clause picking a view's objectives (see load_tree)."""
+    where = [Objective.workspace_id == workspace_id, col(Objective.cycle_id).in_(cycle_ids)]
+    if not include_archived:
+        where.append(col(Objective.archived_at).is_(None))
+    if team_ids is not None:
+        where.append(col(Objective.team_id).in_(team_ids))
+    if company_only:
+        where.append(col(Objective.team_id).is_(None))
+    if owner_id is not None:
+        holds_kr = select(KeyResult.objective_id).where(
+            KeyResult.workspace_id == workspace_id,
+            KeyResult.owner_id == owner_id,
+            col(KeyResult.archived_at).is_(None),
+        )
+        where.append(sa.or_(Objective.owner_id == owner_id, col(Objective.id).in_(holds_kr)))
+    if kr_owner_ids is not None:
+        held = select(KeyResult.objective_id).where(
+            KeyResult.workspace_id == workspace_id,
+            col(KeyResult.owner_id).in_(sorted(set(kr_owner_ids))),
+            col(KeyResult.archived_at).is_(None),
+        )
+        where.append(col(Objective.id).in_(held))
+    return where
+
+
+def load_shown_tree(
+    *,
+    session: Session,
+    workspace_id: str,
+    today: date,
+    limit: int,
+    team_id: int | None = None,
+    owner_id: str | None = None,
+    company_only: bool = False,
+) -> LoadedTree:
+    """The first `limit` objectives of a view in tree order (depth first, children by id),
+    their KRs and health, and the view's totals: what a status message or Home shows.
+
+    Objectives come with their stored roll-up (storage/rollup.py), so nothing outside the
+    shown part is read; KR health is the core's, from the loaded KRs. Six statements whatever
+    the size: workspace, cycles, teams, shown objectives, their KRs, the view's totals.
+
+    An objective whose parent is outside the view (a team objective aligned to a company
+    one) is a root of the view, placed where its parent's chain sorts. A workspace whose
+    roll-up was never built (rows written around the ORM) is read the slow way, once logged.
+    """
+    workspace = session.get(Workspace, workspace_id)
+    if workspace is None:
+        raise NotFound(f"workspace {workspace_id} is not set up")
+    cycle_rows = session.exec(select(Cycle).where(Cycle.workspace_id == workspace_id)).all()
+    team_rows = list(session.exec(select(Team).where(Team.workspace_id == workspace_id)).all())
+    open_cycles = [c.id for c in cycle_rows if c.is_open]
+    where = _scope(
+        workspace_id=workspace_id,
+        cycle_ids=open_cycles,
+        team_ids=team_subtree_ids(team_rows, team_id) if team_id is not None else None,
+        owner_id=owner_id,
+        company_only=company_only,
+    )
+    o = Objective.__table__  # type: ignore[attr-defined]
+    unbuilt = (
+        sa.select(o.c.id)
+        .where(o.c.workspace_id == workspace_id, o.c.walk_key.is_(None))
+        .limit(1)
+        .exists()
+    )
+    if owner_id is None:
+        # Totals from objective_status_count: one row per (cycle, team, status days), so
+        # the view's size does not matter.
+        h = ObjectiveStatusCount.__table__  # type: ignore[attr-defined]
+        count_where = [h.c.workspace_id == workspace_id, h.c.cycle_id.in_(open_cycles)]
+        if team_id is not None:
+            count_where.append(h.c.team_id.in_(team_subtree_ids(team_rows, team_id)))
+        if company_only:
+            count_where.append(h.c.team_id.is_(None))
+        source, weight = h, h.c.objectives
+        rated_col, at_risk_col, off_track_col = h.c.rated, h.c.at_risk_on, h.c.off_track_on
+    else:  # a person's objectives: few, and not bucketed by owner
+        count_where, source, weight = where, o, sa.literal(1)
+        rated_col, at_risk_col = o.c.rollup_rated, o.c.rollup_at_risk_on
+        off_track_col = o.c.rollup_off_track_on
+    is_rated = rated_col.is_(True)
+    # Spelled out for NULL ("never"): NOT (NULL <= today) is NULL, not true.
+    off_track = sa.and_(is_rated, off_track_col.is_not(None), off_track_col <= today)
+    at_risk = sa.and_(
+        is_rated,
+        at_risk_col.is_not(None),
+        at_risk_col <= today,
+        sa.or_(off_track_col.is_(None), off_track_col > today),
+    )
+
+    # Both switch days on NOT_STARTED_DAY: no check-in yet (bot/okr/rollup.py); never <= today.
+    not_started = sa.and_(is_rated, at_risk_col == NOT_STARTED_DAY)
+
+    def count(condition: sa.ColumnElement[bool] | None = None) -> sa.ColumnElement[int]:
+        counted = weight if condition is None else sa.case((condition, weight), else_=0)
+        return sa.func.coalesce(sa.func.sum(counted), 0)
+
+    totals = session.execute(
+        sa.select(
+            count(), count(is_rated), count(off_track), count(at_risk), count(not_started), unbuilt
+        )
+        .select_from(source)
+        .where(*count_where)
+    ).one()
+    total, rated, n_off, n_risk, n_pending, unbuilt_found = (int(v) for v in totals)
+    if unbuilt_found:
+        log.warning(
+            "stored roll-up missing, reading the whole tree",
+            extra={"workspace": workspace_id},
+        )
+        return load_tree(
+            session=session,
+            workspace_id=workspace_id,
+            today=today,
+            team_id=team_id,
+            owner_id=owner_id,
+            company_only=company_only,
+        )
+    objectives = list(
+        session.execute(
+            _select(Objective, False).where(*where).order_by(o.c.walk_key, o.c.id).limit(limit)
+        ).all()
+    )
+    shown_ids = [row.id for row in objectives]
+    key_results = list(
+        session.execute(
+            _select(KeyResult, False)
+            .where(
+                # By objective only: the ids are the workspace's already, and a workspace
+                # condition here makes SQLite scan all the workspace's KRs by that index.
+                col(KeyResult.objective_id).in_(shown_ids),
+                col(KeyResult.archived_at).is_(None),
+            )
+            .order_by(col(KeyResult.objective_id), col(KeyResult.position), col(KeyResult.id))
+        ).all()
+    )
+    windows = {c.id: Window(c.start_date, c.end_date) for c in cycle_rows}
+    rules = status_rules(workspace)
+    cycle_of = {row.id: row.cycle_id for row in objectives}
+    kr_health: dict[int, KRHealth] = {
+        kr.id: evaluate_kr(kr, window=windows[cycle_of[kr.objective_id]], today=today, rules=rules)
+        for kr in key_results
+    }
+    objective_health: dict[int, ObjectiveHealth] = {}
+    children: dict[int | None, list[int]] = defaultdict(list)
+    roots: list[int] = []
+    for row in objectives:
+        window = windows[row.cycle_id]
+        days = StatusDays(
+            rated=bool(row.rollup_rated),
+            at_risk_on=row.rollup_at_risk_on,
+            off_track_on=row.rollup_off_track_on,
+        )
+        objective_health[row.id] = ObjectiveHealth(
+            progress=row.rollup_progress,
+            expected=expected_progress(
+                start=pace_start(cycle_start=window.start, created=row.created_at),
+                end=window.end,
+                today=today,
+            ),
+            status=status_on(days, today),
+        )
+        # Rows come in tree order: a parent in view is always loaded before its children.
+        if row.parent_id is not None and row.parent_id in objective_health:
+            children[row.parent_id].append(row.id)
+        else:
+            roots.append(row.id)
+    return LoadedTree(
+        workspace=workspace,
+        cycles={c.id: c for c in cycle_rows},  # type: ignore[misc]
+        teams={t.id: t for t in team_rows},  # type: ignore[misc]
+        objectives=objectives,  # type: ignore[arg-type]
+        key_results=key_results,  # type: ignore[arg-type]
+        health=TreeHealth(
+            objectives=objective_health, krs=kr_health, children=dict(children), roots=roots
+        ),
+        summary=TreeSummary(
+            objectives=total,
+            counts={
+                Status.ON_TRACK: rated - n_off - n_risk - n_pending,
+                Status.AT_RISK: n_risk,
+                Status.OFF_TRACK: n_off,
+                Status.NOT_STARTED: n_pending,
+            },
+        ),
     )
 
 

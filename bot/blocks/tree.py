@@ -204,9 +204,9 @@ def _status_counts(tree: LoadedTree, objectives: Iterable[Objective]) -> dict[St
 
 
 def summary_line(tree: LoadedTree) -> str:
-    counts = _status_counts(tree, tree.objectives)
-    n = len(tree.objectives)
-    pending = counts[Status.NOT_STARTED]
+    counts = tree.status_counts()  # the whole view, also when only its start was loaded
+    n = tree.total_objectives
+    pending = counts.get(Status.NOT_STARTED, 0)
     return (
         f"{n} objective{'s' if n != 1 else ''} · 🟢 {counts[Status.ON_TRACK]} on track · "
         f"🟡 {counts[Status.AT_RISK]} at risk · 🔴 {counts[Status.OFF_TRACK]} off track"
@@ -269,7 +269,8 @@ def tree_sections(
         )
         for o, d in shown
     ]
-    return blocks, len(walk) - len(shown)
+    not_loaded = tree.total_objectives - len(tree.objectives)
+    return blocks, len(walk) - len(shown) + not_loaded
 
 
 MESSAGE_BLOCKS = 50

@@ -38,12 +38,16 @@ from storage import teams as team_store
 from storage.db import session_scope
 from storage.errors import NotFound, Refused
 from storage.models import KeyResult, Objective, Team
-from storage.tree import LoadedTree, load_tree
+from storage.tree import LoadedTree, load_shown_tree, load_tree
 from storage.workspaces import ensure_workspace, update_workspace, workspace_exists
 
 USER_MENTION = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$")
 # An identical objective saved this recently is the same form submitted twice.
 DOUBLE_SUBMIT_WINDOW = timedelta(minutes=10)
+# Objectives a view loads in tree order (the rest is counted, not read): a status message
+# has room for 50 blocks, the Home tab for 100.
+STATUS_OBJECTIVES_MAX = 50
+HOME_OBJECTIVES_MAX = 100
 
 
 class _FieldRefused(Exception):
@@ -445,8 +449,14 @@ class OKRService:
         argument = " ".join(argument.split())
         self._ensure_workspace(workspace_id)
         with session_scope(self.engine, read_only=True) as session:
+            # The start of the tree in order plus the view's totals, not the whole tree; the
+            # last closed cycle's grades while the open cycles have nothing in this view.
             load = lambda **kw: open_or_last_closed(  # noqa: E731
-                session=session, workspace_id=workspace_id, today=self.today(), **kw
+                session=session,
+                workspace_id=workspace_id,
+                today=self.today(),
+                limit=STATUS_OBJECTIVES_MAX,
+                **kw,
             )
             if argument.casefold() in ("all", "company", "everything"):
                 return load(), "all objectives"
@@ -512,12 +522,22 @@ class OKRService:
             )
             team = _my_team(mine)
             team_tree = (
-                load_tree(session=session, workspace_id=workspace_id, today=today, team_id=team.id)
+                load_shown_tree(
+                    session=session,
+                    workspace_id=workspace_id,
+                    today=today,
+                    limit=HOME_OBJECTIVES_MAX,
+                    team_id=team.id,
+                )
                 if team
                 else None
             )
-            company = load_tree(
-                session=session, workspace_id=workspace_id, today=today, company_only=True
+            company = load_shown_tree(
+                session=session,
+                workspace_id=workspace_id,
+                today=today,
+                limit=HOME_OBJECTIVES_MAX,
+                company_only=True,
             )
             return mine, team.name if team else None, team_tree, company
 
@@ -725,13 +745,16 @@ def _kr_draft(kr: KeyResult) -> KRDraft:
 
 
 def open_or_last_closed(
-    *, session: Session, workspace_id: str, today: date, **scope: Any
+    *, session: Session, workspace_id: str, today: date, limit: int, **scope: Any
 ) -> LoadedTree:
-    """The open cycles' tree for a scope; while it has no objectives (a cycle was just
-    closed, the new one is empty), the last closed cycle's graded tree in that scope."""
-    tree = load_tree(session=session, workspace_id=workspace_id, today=today, **scope)
+    """The start of the open cycles' tree for a scope (`load_shown_tree`); while that view has
+    no objectives (a cycle was just closed, the new one is empty), the last closed cycle's
+    graded tree in that scope."""
+    tree = load_shown_tree(
+        session=session, workspace_id=workspace_id, today=today, limit=limit, **scope
+    )
     closed = [c for c in tree.cycles.values() if not c.is_open]
-    if tree.objectives or not closed:
+    if tree.total_objectives or not closed:
         return tree
     last = max(closed, key=lambda c: (c.closed_at, c.id))
     graded = load_tree(

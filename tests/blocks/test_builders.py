@@ -318,7 +318,7 @@ def test_a_small_closed_cycle_shows_every_grade_in_status(session: Session) -> N
     company = reference_company(session)
     close_cycle(session=session, workspace_id="T0REF", cycle_id=company.cycle.id, now=NOW)
     assert load_tree(session=session, workspace_id="T0REF", today=NOW.date()).objectives == []
-    tree = open_or_last_closed(session=session, workspace_id="T0REF", today=NOW.date())
+    tree = open_or_last_closed(session=session, workspace_id="T0REF", today=NOW.date(), limit=50)
     message = build_status_message(
         tree=tree, scope="all objectives", now=NOW, names={"U0CEO": "Maya"}
     )

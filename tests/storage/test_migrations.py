@@ -34,7 +34,7 @@ from storage.models import LadderHealth
 from storage.outbox import list_messages
 from storage.people import get_people
 from storage.teams import channels_by_team, list_teams
-from storage.tree import load_tree
+from storage.tree import load_shown_tree, load_tree
 from storage.workspaces import get_workspace
 from tests.conftest import fresh_postgres_schema
 
@@ -478,10 +478,36 @@ def check_charts(session: Session, start: str) -> None:
     """Workspaces from before 0006 keep pictures on; the cache is read by its key."""
     from storage.charts import cached_file
 
-    expected = start != "0006"
-    assert get_workspace(session=session, workspace_id=SEED).charts_enabled is expected
+    seeded = start >= "0006"  # revisions are numbered in order
+    assert get_workspace(session=session, workspace_id=SEED).charts_enabled is not seeded
     found = cached_file(session=session, workspace_id=SEED, content_key="a" * 64)
-    assert found == ("F0CHART" if start == "0006" else None)
+    assert found == ("F0CHART" if seeded else None)
+
+
+def rows_0007() -> Rows:
+    """0007 adds the stored roll-up columns of objective (kept in step by storage/rollup.py)."""
+    rows = rows_0006()
+    for objective in rows["objective"]:
+        parent = objective.get("parent_id")
+        objective["walk_key"] = (f"{parent:010d}" if parent else "") + f"{objective['id']:010d}"
+        objective["rollup_progress"] = 0.25
+        objective["rollup_rated"] = True
+        objective["rollup_at_risk_on"] = date(2026, 1, 20)
+        objective["rollup_off_track_on"] = None
+    return rows
+
+
+def check_rollup(session: Session, start: str) -> None:
+    """The backfill (or the seeded values at 0007) agree with the core's roll-up."""
+    if start == "0007":
+        return  # seeded by hand above; nothing recomputes them on an upgrade to head
+    for day in (date(2025, 12, 1), date(2026, 2, 1), date(2026, 6, 1)):
+        core = load_tree(session=session, workspace_id=SEED, today=day)
+        shown = load_shown_tree(session=session, workspace_id=SEED, today=day, limit=50)
+        assert [o.id for o in shown.objectives] == [o.id for o in core.objectives]
+        assert shown.status_counts() == core.status_counts()
+        for o in core.objectives:
+            assert shown.health.objectives[o.id] == core.health.objectives[o.id]
 
 
 def check_tree(session: Session, start: str) -> None:
@@ -564,15 +590,25 @@ SEEDS: dict[str, Seed] = {
     "0001": Seed(
         rows_0001_with_duplicates,
         removed={("check_in", (1,)), ("check_in", (2,))},
-        check=_checks(check_tree, check_inactive_since_upgrade),
+        check=_checks(check_tree, check_inactive_since_upgrade, check_rollup),
     ),
     "0002": Seed(
         rows_0002, check=_checks(check_tree, check_delivery, check_inactive_since_upgrade)
     ),
     "0003": Seed(rows_0003, check=_checks(check_tree, check_delivery)),
-    "0004": Seed(rows_0004, check=_checks(check_tree, check_delivery, check_health, check_charts)),
-    "0005": Seed(rows_0005, check=_checks(check_tree, check_delivery, check_health, check_charts)),
-    "0006": Seed(rows_0006, check=_checks(check_tree, check_delivery, check_health, check_charts)),
+    "0004": Seed(
+        rows_0004,
+        check=_checks(check_tree, check_delivery, check_health, check_charts, check_rollup),
+    ),
+    "0005": Seed(
+        rows_0005,
+        check=_checks(check_tree, check_delivery, check_health, check_charts, check_rollup),
+    ),
+    "0006": Seed(
+        rows_0006,
+        check=_checks(check_tree, check_delivery, check_health, check_charts, check_rollup),
+    ),
+    "0007": Seed(rows_0007, check=_checks(check_tree, check_delivery, check_health, check_charts)),
 }
 
 

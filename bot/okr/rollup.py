@@ -1,0 +1,144 @@
+"""Roll-up values that can be stored and stay true as the clock moves.
+
+A stored status would go stale: an objective on track today falls behind pace tomorrow with
+no check-in. What does not go stale is *when* it falls behind. For a key result whose values
+do not change, its status is a step function of the day: pace only grows with time, so it
+moves on track -> at risk -> off track and never back. This module turns the core's answer
+(`bot.okr.tree.evaluate_kr`, asked for several days) into those switch days, and an
+objective's into the earliest switch among what it rolls up. Storage keeps the days; a reader
+asks `status_on(days, today)`.
+
+Not started (bot/okr/pace.py, rule 3) does not move with the clock either: a KR is NOT_STARTED
+until its first check-in, and a check-in recomputes what it touches. It is stored as both
+switch days set to `NOT_STARTED_DAY`, a day no clock reaches.
+
+MIRROR POINT: `kr_status_days` asks the core for a KR's status on chosen days (the core
+counts pace from the KR's creation), and `objective_rollup` repeats
+`bot.okr.tree._objective_health` (weighted mean of clamped progress, worst status with
+NOT_STARTED lowest; children as one item each when `include_children`). A change to the
+pace rule lands in the core; adapt these two functions with it, and tests/okr/test_rollup.py
+and tests/storage/test_rollup.py check that stored values equal `evaluate_tree` on generated
+trees for every day of a cycle.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from bot.okr.kinds import Status
+from bot.okr.pace import DEFAULT_RULES, StatusRules
+from bot.okr.progress import weighted_mean
+from bot.okr.tree import KRNode, Window, evaluate_kr
+
+ALWAYS = date.min  # a switch day meaning "since before the window opened"
+NOT_STARTED_DAY = date.max  # both switch days on it: no check-in yet (NOT_STARTED)
+
+
+@dataclass(frozen=True)
+class StatusDays:
+    """From which day the status is at least at risk / off track (None: never).
+    `rated` is False when there is no status at all (no KRs, no rated children)."""
+
+    rated: bool
+    at_risk_on: date | None = None
+    off_track_on: date | None = None
+
+
+UNRATED = StatusDays(rated=False)
+NOT_STARTED_DAYS = StatusDays(rated=True, at_risk_on=NOT_STARTED_DAY, off_track_on=NOT_STARTED_DAY)
+
+
+def not_started(days: StatusDays) -> bool:
+    return days.rated and days.at_risk_on == NOT_STARTED_DAY
+
+
+@dataclass(frozen=True)
+class ObjectiveRollup:
+    progress: float | None  # as ObjectiveHealth.progress
+    days: StatusDays
+
+
+def status_on(days: StatusDays, today: date) -> Status | None:
+    """The status on `today` of something whose switch days are `days`."""
+    if not days.rated:
+        return None
+    if not_started(days):
+        return Status.NOT_STARTED
+    if days.off_track_on is not None and days.off_track_on <= today:
+        return Status.OFF_TRACK
+    if days.at_risk_on is not None and days.at_risk_on <= today:
+        return Status.AT_RISK
+    return Status.ON_TRACK
+
+
+def kr_status_days(kr: KRNode, *, window: Window, rules: StatusRules = DEFAULT_RULES) -> StatusDays:
+    """The days on which this KR's status (as the core computes it) becomes at risk and off
+    track. Before the day ahead of the window opens and after its end (the KR's due date or
+    the cycle's) expected pace is constant, so only the days between need a search. Before
+    its first check-in a KR is not started whatever the day."""
+    if kr.last_checkin_at is None:
+        return NOT_STARTED_DAYS
+
+    def rank_on(day: date) -> int:
+        return evaluate_kr(kr, window=window, today=day, rules=rules).status.rank
+
+    lo = window.start - timedelta(days=1)
+    hi = max(window.start, window.end, kr.due_date or window.start)
+    rank_lo, rank_hi = rank_on(lo), rank_on(hi)
+
+    def first_day(rank: int) -> date | None:
+        if rank_lo >= rank:
+            return ALWAYS
+        if rank_hi < rank:
+            return None
+        below, at = lo, hi  # rank_on(below) < rank <= rank_on(at)
+        while (at - below).days > 1:
+            mid = below + timedelta(days=(at - below).days // 2)
+            if rank_on(mid) >= rank:
+                at = mid
+            else:
+                below = mid
+        return at
+
+    return StatusDays(
+        rated=True,
+        at_risk_on=first_day(Status.AT_RISK.rank),
+        off_track_on=first_day(Status.OFF_TRACK.rank),
+    )
+
+
+def _earliest(days: Sequence[date | None]) -> date | None:
+    present = [d for d in days if d is not None]
+    return min(present) if present else None
+
+
+def objective_rollup(
+    krs: Sequence[tuple[float, float, StatusDays]],
+    children: Sequence[tuple[float | None, float, StatusDays]] = (),
+) -> ObjectiveRollup:
+    """An objective from its KRs' (clamped progress, weight, days) and, when the workspace
+    counts aligned children, its children's (progress, objective weight, days)."""
+    items = [(progress, weight) for progress, weight, _ in krs]
+    rated = [days for _, _, days in krs]
+    for progress, weight, days in children:
+        if progress is not None:
+            items.append((progress, weight))
+        if days.rated:
+            rated.append(days)
+    if not rated:
+        return ObjectiveRollup(progress=weighted_mean(items), days=UNRATED)
+    # NOT_STARTED ranks lowest: what has started speaks for the objective.
+    started = [days for days in rated if not not_started(days)]
+    if not started:
+        return ObjectiveRollup(progress=weighted_mean(items), days=NOT_STARTED_DAYS)
+    # The worst of several step functions switches on the earliest of their switch days.
+    return ObjectiveRollup(
+        progress=weighted_mean(items),
+        days=StatusDays(
+            rated=True,
+            at_risk_on=_earliest([d.at_risk_on for d in started]),
+            off_track_on=_earliest([d.off_track_on for d in started]),
+        ),
+    )

@@ -1,0 +1,621 @@
+"""The stored roll-up: each objective's place in the tree (walk_key), progress and status days.
+
+Kept in the transaction that changes what they depend on. Rather than asking every write path
+to remember, a session hook notes what a flush changed (a KR of an objective, an objective's
+parent, cycle, weight or archiving, a cycle's dates, a workspace's status rules) and, before
+the transaction commits, recomputes those objectives (and their ancestors when the workspace
+counts aligned children) with the pure core (bot/okr/rollup.py). Bulk inserts that bypass the
+ORM (transfer import, benchmarks) call `mark_workspace` or `rebuild_workspace`.
+
+Nothing stored here depends on today: status is kept as the days it switches (see
+bot/okr/rollup.py), and the reader compares them with its own today.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from bot.okr.pace import StatusRules, pace_start
+from bot.okr.progress import clamp01, raw_progress
+from bot.okr.rollup import ObjectiveRollup, StatusDays, kr_status_days, objective_rollup
+from bot.okr.tree import Window
+from storage.models import Cycle, KeyResult, Objective, ObjectiveStatusCount, Workspace
+
+KEY_WIDTH = 10  # digits per level: every 32-bit id fits
+# Deeper chains share their ancestor's key (then order by id): the key stays inside
+# PostgreSQL's index entry limit (~2.7 kB) however deep alignment goes.
+KEY_LEVELS = 200
+
+_PENDING = "ladder_rollup_pending"
+_OBJECTIVE_FIELDS = ("parent_id", "cycle_id", "weight", "archived_at", "team_id")
+_WORKSPACE_FIELDS = ("at_risk_points", "off_track_points", "rollup_include_children")
+
+OBJ = Objective.__table__  # type: ignore[attr-defined]
+KR = KeyResult.__table__  # type: ignore[attr-defined]
+CYC = Cycle.__table__  # type: ignore[attr-defined]
+WS = Workspace.__table__  # type: ignore[attr-defined]
+COUNTS = ObjectiveStatusCount.__table__  # type: ignore[attr-defined]
+
+_KR_COLUMNS = (
+    KR.c.id,
+    KR.c.objective_id,
+    KR.c.kind,
+    KR.c.start_value,
+    KR.c.target_value,
+    KR.c.current_value,
+    KR.c.weight,
+    KR.c.confidence,
+    KR.c.due_date,
+    KR.c.created_at,  # pace counts from it (bot/okr/pace.py)
+    KR.c.last_checkin_at,  # None: not started
+)
+
+
+def child_key(parent_key: str | None, objective_id: int) -> str:
+    own = f"{objective_id:0{KEY_WIDTH}d}"
+    if parent_key is None:
+        return own
+    if len(parent_key) >= KEY_WIDTH * KEY_LEVELS:
+        return parent_key
+    return parent_key + own
+
+
+# -- what changed ------------------------------------------------------------------------
+
+
+@dataclass
+class _Pending:
+    objectives: set[int] = field(default_factory=set)  # recompute these (and ancestors)
+    rekey: set[int] = field(default_factory=set)  # their parent changed: new walk_key below
+    cycles: set[int] = field(default_factory=set)  # their dates changed
+    removed_keys: set[str] = field(default_factory=set)  # deleted objectives' walk_keys
+    closed_cycles: set[int] = field(default_factory=set)  # closed or reopened: rekey
+    uncounted: list[str] = field(default_factory=list)  # buckets of deleted objectives
+    everything: bool = False
+
+
+def _pending(session: Session, workspace_id: str) -> _Pending:
+    return session.info.setdefault(_PENDING, {}).setdefault(workspace_id, _Pending())
+
+
+def mark_workspace(*, session: Session, workspace_id: str) -> None:
+    """Recompute the whole workspace before this transaction commits (after bulk inserts)."""
+    _pending(session, workspace_id).everything = True
+
+
+def _history(obj: Any, name: str) -> tuple[list[Any], bool]:
+    history = sa.inspect(obj).attrs[name].history
+    return [*history.added, *history.deleted], history.has_changes()
+
+
+@event.listens_for(Session, "after_flush")
+def _collect(session: Session, _context: Any) -> None:
+    for obj in session.new:
+        if isinstance(obj, KeyResult):
+            _pending(session, obj.workspace_id).objectives.add(obj.objective_id)
+        elif isinstance(obj, Objective):
+            pending = _pending(session, obj.workspace_id)
+            pending.objectives.add(obj.id)  # type: ignore[arg-type]
+            pending.rekey.add(obj.id)  # type: ignore[arg-type]
+            if obj.parent_id is not None:
+                pending.objectives.add(obj.parent_id)
+    for obj in session.dirty:
+        if isinstance(obj, KeyResult):
+            old_new, _ = _history(obj, "objective_id")
+            pending = _pending(session, obj.workspace_id)
+            pending.objectives.update(i for i in [obj.objective_id, *old_new] if i is not None)
+        elif isinstance(obj, Objective):
+            changed = {name for name in _OBJECTIVE_FIELDS if _history(obj, name)[1]}
+            if not changed:
+                continue
+            pending = _pending(session, obj.workspace_id)
+            pending.objectives.add(obj.id)  # type: ignore[arg-type]
+            parents, _ = _history(obj, "parent_id")
+            pending.objectives.update(p for p in [obj.parent_id, *parents] if p is not None)
+            if changed & {"parent_id", "archived_at"}:
+                pending.rekey.add(obj.id)  # type: ignore[arg-type]
+        elif isinstance(obj, Cycle):
+            if _history(obj, "start_date")[1] or _history(obj, "end_date")[1]:
+                _pending(session, obj.workspace_id).cycles.add(obj.id)  # type: ignore[arg-type]
+            if _history(obj, "closed_at")[1]:
+                _pending(session, obj.workspace_id).closed_cycles.add(obj.id)  # type: ignore[arg-type]
+        elif isinstance(obj, Workspace) and any(
+            _history(obj, name)[1] for name in _WORKSPACE_FIELDS
+        ):
+            _pending(session, obj.team_id).everything = True
+    for obj in session.deleted:
+        if isinstance(obj, KeyResult):
+            _pending(session, obj.workspace_id).objectives.add(obj.objective_id)
+        elif isinstance(obj, Objective):
+            pending = _pending(session, obj.workspace_id)
+            if obj.parent_id is not None:
+                pending.objectives.add(obj.parent_id)
+            if obj.walk_key:
+                pending.removed_keys.add(obj.walk_key)
+
+
+@event.listens_for(Session, "before_flush")
+def _note_deleted_buckets(session: Session, _context: Any, _instances: Any) -> None:
+    """A deleted objective leaves its bucket: read which one before the row is gone (the
+    session's copy of rollup_bucket may predate the last recompute)."""
+    deleted = [o for o in session.deleted if isinstance(o, Objective) and o.id is not None]
+    if not deleted:
+        return
+    rows = session.connection().execute(
+        sa.select(OBJ.c.workspace_id, OBJ.c.rollup_bucket).where(
+            OBJ.c.id.in_([o.id for o in deleted]), OBJ.c.rollup_bucket.is_not(None)
+        )
+    )
+    for workspace_id, bucket in rows:
+        _pending(session, workspace_id).uncounted.append(bucket)
+
+
+@event.listens_for(Session, "before_commit")
+def _apply(session: Session) -> None:
+    # A recompute writes with Core statements (no ORM objects become dirty), so one round is
+    # normally enough; the bound only guards against a hook that keeps finding work.
+    for _ in range(5):
+        session.flush()
+        pending: dict[str, _Pending] | None = session.info.pop(_PENDING, None)
+        if not pending:
+            return
+        for workspace_id, work in pending.items():
+            refresh(session=session, workspace_id=workspace_id, work=work)
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget(session: Session) -> None:
+    session.info.pop(_PENDING, None)
+
+
+# -- recomputing -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Settings:
+    rules: StatusRules
+    include_children: bool
+    windows: dict[int, Window]
+
+
+def _settings(connection: Session | sa.Connection, workspace_id: str) -> _Settings | None:
+    row = connection.execute(
+        sa.select(WS.c.at_risk_points, WS.c.off_track_points, WS.c.rollup_include_children).where(
+            WS.c.team_id == workspace_id
+        )
+    ).one_or_none()
+    if row is None:
+        return None
+    cycles = connection.execute(
+        sa.select(CYC.c.id, CYC.c.start_date, CYC.c.end_date).where(
+            CYC.c.workspace_id == workspace_id
+        )
+    ).all()
+    return _Settings(
+        rules=StatusRules(at_risk_points=row[0], off_track_points=row[1]),
+        include_children=bool(row[2]),
+        windows={c.id: Window(c.start_date, c.end_date) for c in cycles},
+    )
+
+
+def refresh(*, session: Session, workspace_id: str, work: _Pending) -> None:
+    settings = _settings(session, workspace_id)
+    if settings is None:  # the workspace itself went away in this transaction
+        return
+    if work.everything:
+        rebuild_workspace(connection=session, workspace_id=workspace_id)
+        return
+    ids = set(work.objectives)
+    rekey = set(work.rekey)
+    if work.cycles:
+        ids.update(
+            session.execute(
+                sa.select(OBJ.c.id).where(
+                    OBJ.c.workspace_id == workspace_id, OBJ.c.cycle_id.in_(sorted(work.cycles))
+                )
+            ).scalars()
+        )
+    if work.closed_cycles:
+        rekey.update(
+            session.execute(
+                sa.select(OBJ.c.id).where(
+                    OBJ.c.workspace_id == workspace_id,
+                    OBJ.c.cycle_id.in_(sorted(work.closed_cycles)),
+                )
+            ).scalars()
+        )
+    for key in work.removed_keys:
+        # Deleted objectives' descendants (their parents were moved up first, or set null).
+        rekey.update(
+            session.execute(
+                sa.select(OBJ.c.id).where(
+                    OBJ.c.workspace_id == workspace_id,
+                    OBJ.c.walk_key.startswith(key, autoescape=True),
+                )
+            ).scalars()
+        )
+    if rekey:
+        _rekey(session, workspace_id, rekey)
+    if settings.include_children and ids:
+        ids |= _ancestor_ids(session, workspace_id, ids)
+    deltas: dict[str, int] = defaultdict(int)
+    for bucket in work.uncounted:
+        deltas[bucket] -= 1
+    buckets = _recompute(session, workspace_id, ids, settings, deltas) if ids else {}
+    _count(session, workspace_id, deltas, buckets)
+
+
+def _ancestor_ids(session: Session, workspace_id: str, ids: set[int]) -> set[int]:
+    start = (
+        sa.select(OBJ.c.id, OBJ.c.parent_id)
+        .where(OBJ.c.workspace_id == workspace_id, OBJ.c.id.in_(sorted(ids)))
+        .cte("up", recursive=True)
+    )
+    parent = OBJ.alias("parent")
+    chain = start.union(
+        sa.select(parent.c.id, parent.c.parent_id).join(start, parent.c.id == start.c.parent_id)
+    )
+    return set(session.execute(sa.select(chain.c.id)).scalars())
+
+
+def _rekey(session: Session, workspace_id: str, roots: set[int]) -> None:
+    """New walk_keys for these objectives and everything below them."""
+    start = (
+        sa.select(OBJ.c.id, OBJ.c.parent_id)
+        .where(OBJ.c.workspace_id == workspace_id, OBJ.c.id.in_(sorted(roots)))
+        .cte("down", recursive=True)
+    )
+    child = OBJ.alias("child")
+    subtree = start.union(
+        sa.select(child.c.id, child.c.parent_id).join(start, child.c.parent_id == start.c.id)
+    )
+    rows = session.execute(sa.select(subtree.c.id, subtree.c.parent_id)).all()
+    parents = sorted({r.parent_id for r in rows} - {None})
+    keys: dict[int, str | None] = {}
+    cut: set[int] = set()
+    for parent in session.execute(
+        sa.select(OBJ.c.id, OBJ.c.walk_key, OBJ.c.archived_at, CYC.c.closed_at)
+        .join(CYC, CYC.c.id == OBJ.c.cycle_id)
+        .where(OBJ.c.id.in_(parents))
+    ):
+        keys[parent.id] = parent.walk_key
+        if parent.archived_at is not None or parent.closed_at is not None:
+            cut.add(parent.id)
+    keyed = _keys_top_down([(r.id, r.parent_id) for r in rows], known=keys, cut=cut)
+    _write(session, [{"b_id": i, "v_walk_key": k} for i, k in keyed.items()], ("walk_key",))
+
+
+def _keys_top_down(
+    rows: Iterable[tuple[int, int | None]], *, known: dict[int, str | None], cut: set[int]
+) -> dict[int, str]:
+    """Keys for (id, parent id) rows; `known` holds keys of parents outside the rows. A parent
+    in `cut` (archived, or in a closed cycle) is left out of every status view, where its
+    children are roots (ordered by their own id), so their keys start afresh."""
+    children: dict[int | None, list[int]] = defaultdict(list)
+    ids = set()
+    for oid, parent in rows:
+        ids.add(oid)
+        children[None if parent in cut else parent].append(oid)
+    out: dict[int, str] = {}
+    stack = [
+        (oid, known.get(parent) if parent is not None else None)
+        for parent, kids in children.items()
+        if parent not in ids
+        for oid in kids
+    ]
+    while stack:
+        oid, parent_key = stack.pop()
+        out[oid] = key = child_key(parent_key, oid)
+        stack.extend((c, key) for c in children.get(oid, ()))
+    return out
+
+
+def _write(
+    connection: Session | sa.Connection, rows: list[dict[str, Any]], names: Iterable[str]
+) -> None:
+    if not rows:
+        return
+    statement = (
+        sa.update(OBJ)
+        .where(OBJ.c.id == sa.bindparam("b_id"))
+        .values({name: sa.bindparam(f"v_{name}") for name in names})
+    )
+    for start in range(0, len(rows), 5_000):
+        connection.execute(statement, rows[start : start + 5_000])
+
+
+def _kr_values(kr: Any, window: Window, rules: StatusRules, memo: dict) -> tuple[float, StatusDays]:
+    """(clamped progress, status days) of one KR; KRs alike in every input share the answer."""
+    key = (
+        kr.kind,
+        kr.start_value,
+        kr.target_value,
+        kr.current_value,
+        kr.confidence,
+        kr.due_date,
+        pace_start(cycle_start=window.start, created=kr.created_at),
+        kr.last_checkin_at is None,
+        window,
+    )
+    found = memo.get(key)
+    if found is None:
+        raw = raw_progress(kr)
+        found = memo[key] = (
+            0.0 if raw is None else clamp01(raw),
+            kr_status_days(kr, window=window, rules=rules),
+        )
+    return found
+
+
+def _rollup_values(oid: int, rolled: ObjectiveRollup) -> dict[str, Any]:
+    return {
+        "b_id": oid,
+        "v_rollup_progress": rolled.progress,
+        "v_rollup_rated": rolled.days.rated,
+        "v_rollup_at_risk_on": rolled.days.at_risk_on,
+        "v_rollup_off_track_on": rolled.days.off_track_on,
+    }
+
+
+_ROLLUP_NAMES = ("rollup_progress", "rollup_rated", "rollup_at_risk_on", "rollup_off_track_on")
+
+
+def _stored_days(row: Any) -> StatusDays:
+    return StatusDays(
+        rated=bool(row.rollup_rated),
+        at_risk_on=row.rollup_at_risk_on,
+        off_track_on=row.rollup_off_track_on,
+    )
+
+
+def _recompute(
+    session: Session,
+    workspace_id: str,
+    ids: set[int],
+    settings: _Settings,
+    deltas: dict[str, int],
+) -> dict[str, dict[str, Any]]:
+    """Recompute these objectives; adds their moves between buckets to `deltas` and returns
+    the columns of the buckets they moved into."""
+    wanted = sorted(ids)
+    # Locked: two check-ins on one objective (or, counting children, under siblings) both
+    # rewrite it and move its count between buckets. On PostgreSQL the second waits here for
+    # the first to commit, then reads its values (READ COMMITTED) instead of overwriting them
+    # with stale ones. SQLite has one writer at a time and ignores FOR UPDATE.
+    objectives = session.execute(
+        sa.select(
+            OBJ.c.id,
+            OBJ.c.parent_id,
+            OBJ.c.cycle_id,
+            OBJ.c.team_id,
+            OBJ.c.weight,
+            OBJ.c.archived_at,
+            OBJ.c.rollup_bucket,
+        )
+        .where(OBJ.c.workspace_id == workspace_id, OBJ.c.id.in_(wanted))
+        .order_by(OBJ.c.id)
+        .with_for_update()
+    ).all()
+    krs_of: dict[int, list[Any]] = defaultdict(list)
+    for kr in session.execute(
+        sa.select(*_KR_COLUMNS)
+        .where(KR.c.objective_id.in_(wanted), KR.c.archived_at.is_(None))
+        .order_by(KR.c.objective_id, KR.c.position, KR.c.id)  # the core's order: same float sums
+    ):
+        krs_of[kr.objective_id].append(kr)
+    children_of: dict[int, list[Any]] = defaultdict(list)
+    if settings.include_children:
+        for child in session.execute(
+            sa.select(
+                OBJ.c.id,
+                OBJ.c.parent_id,
+                OBJ.c.weight,
+                OBJ.c.rollup_progress,
+                OBJ.c.rollup_rated,
+                OBJ.c.rollup_at_risk_on,
+                OBJ.c.rollup_off_track_on,
+            )
+            .where(OBJ.c.parent_id.in_(wanted), OBJ.c.archived_at.is_(None))
+            .order_by(OBJ.c.id)
+        ):
+            children_of[child.parent_id].append(child)
+    by_id = {o.id: o for o in objectives}
+
+    def depth(row: Any) -> int:
+        oid = row.id
+        d, seen = 0, {oid}
+        while (parent := by_id[oid].parent_id) in by_id and parent not in seen:
+            seen.add(parent)
+            oid, d = parent, d + 1
+        return d
+
+    memo: dict = {}
+    fresh: dict[int, ObjectiveRollup] = {}
+    for o in sorted(objectives, key=depth, reverse=True):  # children before their parents
+        window = settings.windows[o.cycle_id]
+        krs = []
+        for kr in krs_of.get(o.id, ()):
+            progress, days = _kr_values(kr, window, settings.rules, memo)
+            krs.append((progress, kr.weight, days))
+        kids = []
+        for child in children_of.get(o.id, ()):
+            if child.id in fresh:
+                kids.append((fresh[child.id].progress, child.weight, fresh[child.id].days))
+            else:
+                kids.append((child.rollup_progress, child.weight, _stored_days(child)))
+        fresh[o.id] = objective_rollup(krs, kids)
+    rows, buckets = [], {}
+    for o in objectives:
+        bucket = _bucket(o, fresh[o.id].days, buckets)
+        if bucket != o.rollup_bucket:
+            if o.rollup_bucket is not None:
+                deltas[o.rollup_bucket] -= 1
+            if bucket is not None:
+                deltas[bucket] += 1
+        rows.append({**_rollup_values(o.id, fresh[o.id]), "v_rollup_bucket": bucket})
+    _write(session, rows, (*_ROLLUP_NAMES, "rollup_bucket"))
+    return buckets
+
+
+def rebuild_workspace(*, connection: Session | sa.Connection, workspace_id: str) -> None:
+    """Every objective's walk_key and roll-up from scratch: after bulk inserts, a change of
+    status rules, and as the migration's backfill. Linear in the workspace."""
+    settings = _settings(connection, workspace_id)
+    if settings is None:
+        return
+    objectives = connection.execute(
+        sa.select(
+            OBJ.c.id,
+            OBJ.c.parent_id,
+            OBJ.c.cycle_id,
+            OBJ.c.team_id,
+            OBJ.c.weight,
+            OBJ.c.archived_at,
+        )
+        .where(OBJ.c.workspace_id == workspace_id)
+        .order_by(OBJ.c.id)
+    ).all()
+    krs_of: dict[int, list[Any]] = defaultdict(list)
+    for kr in connection.execute(
+        sa.select(*_KR_COLUMNS)
+        .where(KR.c.workspace_id == workspace_id, KR.c.archived_at.is_(None))
+        .order_by(KR.c.objective_id, KR.c.position, KR.c.id)
+    ):
+        krs_of[kr.objective_id].append(kr)
+    by_id = {o.id: o for o in objectives}
+    closed = set(
+        connection.execute(
+            sa.select(CYC.c.id).where(
+                CYC.c.workspace_id == workspace_id, CYC.c.closed_at.is_not(None)
+            )
+        ).scalars()
+    )
+    keys = _keys_top_down(
+        [(o.id, o.parent_id if o.parent_id in by_id else None) for o in objectives],
+        known={},
+        cut={o.id for o in objectives if o.archived_at is not None or o.cycle_id in closed},
+    )
+    children: dict[int, list[int]] = defaultdict(list)
+    for o in objectives:
+        if o.parent_id in by_id:
+            children[o.parent_id].append(o.id)
+    memo: dict = {}
+    done: dict[int, ObjectiveRollup] = {}
+    # Post-order without recursion: alignment chains may be deep.
+    for root in [o.id for o in objectives if o.parent_id not in by_id]:
+        stack: list[tuple[int, bool]] = [(root, False)]
+        while stack:
+            oid, expanded = stack.pop()
+            if not expanded:
+                stack.append((oid, True))
+                stack.extend((c, False) for c in children[oid])
+                continue
+            o = by_id[oid]
+            window = settings.windows[o.cycle_id]
+            krs = []
+            for kr in krs_of.get(oid, ()):
+                progress, days = _kr_values(kr, window, settings.rules, memo)
+                krs.append((progress, kr.weight, days))
+            kids = (
+                [
+                    (done[c].progress, by_id[c].weight, done[c].days)
+                    for c in children[oid]
+                    if by_id[c].archived_at is None
+                ]
+                if settings.include_children
+                else []
+            )
+            done[oid] = objective_rollup(krs, kids)
+    buckets: dict[str, dict[str, Any]] = {}
+    counts: dict[str, int] = defaultdict(int)
+    rows = []
+    for oid, rolled in done.items():
+        bucket = _bucket(by_id[oid], rolled.days, buckets)
+        if bucket is not None:
+            counts[bucket] += 1
+        rows.append(
+            {
+                **_rollup_values(oid, rolled),
+                "v_walk_key": keys[oid],
+                "v_rollup_bucket": bucket,
+            }
+        )
+    _write(connection, rows, (*_ROLLUP_NAMES, "walk_key", "rollup_bucket"))
+    connection.execute(sa.delete(COUNTS).where(COUNTS.c.workspace_id == workspace_id))
+    if counts:
+        connection.execute(
+            sa.insert(COUNTS),
+            [
+                {"workspace_id": workspace_id, **buckets[b], "objectives": n}
+                for b, n in sorted(counts.items())
+            ],
+        )
+
+
+def _bucket(objective: Any, days: StatusDays, columns: dict[str, dict[str, Any]]) -> str | None:
+    """The objective_status_count bucket of an objective (None: archived, not counted);
+    notes the bucket's columns in `columns`."""
+    if objective.archived_at is not None:
+        return None
+
+    def day(value: date | None) -> str:
+        return "-" if value is None else value.isoformat()
+
+    team = "-" if objective.team_id is None else str(objective.team_id)
+    key = (
+        f"{objective.cycle_id}:{team}:{int(days.rated)}:"
+        f"{day(days.at_risk_on)}:{day(days.off_track_on)}"
+    )
+    columns[key] = {
+        "bucket": key,
+        "cycle_id": objective.cycle_id,
+        "team_id": objective.team_id,
+        "rated": days.rated,
+        "at_risk_on": days.at_risk_on,
+        "off_track_on": days.off_track_on,
+    }
+    return key
+
+
+def _count(
+    connection: Session | sa.Connection,
+    workspace_id: str,
+    deltas: dict[str, int],
+    columns: dict[str, dict[str, Any]],
+) -> None:
+    """Move counts between buckets, in key order (two transactions never wait on each
+    other's buckets crosswise). A bucket gaining its first objective is inserted."""
+    for bucket, delta in sorted(deltas.items()):
+        if delta == 0:
+            continue
+        if delta < 0 or bucket not in columns:
+            connection.execute(
+                sa.update(COUNTS)
+                .where(COUNTS.c.workspace_id == workspace_id, COUNTS.c.bucket == bucket)
+                .values(objectives=COUNTS.c.objectives + delta)
+            )
+            continue
+        dialect = (
+            connection.get_bind().dialect.name
+            if isinstance(connection, Session)
+            else (connection.dialect.name)
+        )
+        module = postgresql if dialect == "postgresql" else sqlite
+        insert = module.insert(COUNTS).values(
+            workspace_id=workspace_id, objectives=delta, **columns[bucket]
+        )
+        connection.execute(
+            insert.on_conflict_do_update(
+                index_elements=[COUNTS.c.workspace_id, COUNTS.c.bucket],
+                set_={"objectives": COUNTS.c.objectives + delta},
+            )
+        )
