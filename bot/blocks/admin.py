@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from bot.blocks.messages import build_error, build_notice
-from bot.blocks.text import GRADE_ICON, escape, mrkdwn, plain
+from bot.blocks.reviews import review_lines
+from bot.blocks.text import GRADE_ICON, escape, mrkdwn, plain, truncate
 from bot.blocks.tree import INDENT
 from bot.okr.grading import grade_band
 from bot.services.admin import (
     CycleClosed,
     CycleCreated,
+    CycleGrades,
     CycleList,
     CycleOutcome,
     TeamList,
     TeamOutcome,
     Unrecognized,
 )
+
+if TYPE_CHECKING:
+    from storage.models import Objective
 
 # Placeholders are written &lt;…&gt;: a bare <name> in mrkdwn is a link to "name".
 TEAM_USAGE = (
@@ -24,7 +31,8 @@ TEAM_USAGE = (
 )
 CYCLE_USAGE = (
     "`/okr cycle` lists cycles · `/okr cycle new Q1 2027` (or `new &lt;name&gt; &lt;YYYY-MM-DD&gt; "
-    "&lt;YYYY-MM-DD&gt;`) · `/okr cycle close &lt;name&gt;`"
+    "&lt;YYYY-MM-DD&gt;`) · `/okr cycle close &lt;name&gt;` · "
+    "`/okr cycle grades &lt;name&gt;` shows a closed cycle's grades and reflections"
 )
 
 
@@ -83,11 +91,9 @@ def build_cycle_reply(outcome: CycleOutcome) -> dict:
     return build_cycle_grades(outcome)
 
 
-def build_cycle_grades(outcome: CycleClosed, *, limit: int = 45) -> dict:
+def build_cycle_grades(outcome: CycleClosed | CycleGrades, *, limit: int = 45) -> dict:
     tree = outcome.graded
-    blocks: list[dict] = [
-        {"type": "header", "text": plain(f"{outcome.cycle.name} is closed · grades", 150)}
-    ]
+    blocks: list[dict] = [{"type": "header", "text": plain(_grades_heading(outcome), 150)}]
     for objective, depth in tree.walk()[:limit]:
         grade = objective.grade
         icon = GRADE_ICON[grade_band(grade)] if grade is not None else "⚪"
@@ -98,7 +104,8 @@ def build_cycle_grades(outcome: CycleClosed, *, limit: int = 45) -> dict:
         for kr in tree.krs_of(objective.id):
             kr_icon = GRADE_ICON[grade_band(kr.grade)] if kr.grade is not None else "⚪"
             lines.append(f"{INDENT * (depth + 1)}{kr_icon} {kr.grade} · {escape(kr.title)}")
-        blocks.append({"type": "section", "text": mrkdwn("\n".join(lines))})
+        lines += _review_lines(outcome, objective, depth)
+        blocks.append({"type": "section", "text": mrkdwn(truncate("\n".join(lines), 3000))})
     blocks.append(
         {
             "type": "context",
@@ -110,4 +117,44 @@ def build_cycle_grades(outcome: CycleClosed, *, limit: int = 45) -> dict:
             ],
         }
     )
+    if note := _reflections_note(outcome):
+        blocks.append({"type": "context", "elements": [mrkdwn(note)]})
     return {"text": f"{escape(outcome.cycle.name)} is closed: grades", "blocks": blocks}
+
+
+# -- Review at the end of a cycle (bot/blocks/reviews.py): kept apart from the grade lines.
+
+
+def _grades_heading(outcome: CycleClosed | CycleGrades) -> str:
+    if isinstance(outcome, CycleGrades):
+        return f"{outcome.cycle.name} · grades and reflections"
+    return f"{outcome.cycle.name} is closed · grades"
+
+
+def _review_lines(
+    outcome: CycleClosed | CycleGrades, objective: Objective, depth: int
+) -> list[str]:
+    """The verdict against the objective's expectation, and (in `/okr cycle grades`) its
+    owner's reflection and where its KRs were carried."""
+    if not isinstance(outcome, CycleGrades):
+        return review_lines(objective, INDENT * (depth + 1))
+    return review_lines(
+        objective,
+        INDENT * (depth + 1),
+        reflection=outcome.reflections.get(objective.id),  # type: ignore[arg-type]
+        carried=outcome.carried,
+        krs=outcome.graded.krs_of(objective.id),  # type: ignore[arg-type]
+    )
+
+
+def _reflections_note(outcome: CycleClosed | CycleGrades) -> str | None:
+    if isinstance(outcome, CycleClosed) and outcome.asked:
+        n = outcome.asked
+        return (
+            f"📝 {n} owner{'s' if n != 1 else ''} will get a DM asking for a short reflection. "
+            f"Read them later with `/okr cycle grades {escape(outcome.cycle.name)}`."
+        )
+    if isinstance(outcome, CycleGrades):
+        written = len(outcome.reflections)
+        return f"💬 {written} of {len(outcome.graded.objectives)} objectives have a reflection."
+    return None
