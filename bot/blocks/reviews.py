@@ -328,8 +328,9 @@ def answers_from_state(view: dict) -> tuple[int, list[ReflectionAnswer], int | N
     return int(meta["cycle"]), answers, into, meta
 
 
-def build_reflections_done(*, cycle_name: str, saved: ReflectionsSaved) -> dict:
+def build_reflections_done(*, saved: ReflectionsSaved) -> dict:
     """Replaces the DM once answered."""
+    cycle_name = saved.cycle_name
     n = saved.saved
     heading = (
         f"✅ Thank you: {n} reflection{'s' if n != 1 else ''} on *{escape(cycle_name)}* saved. "

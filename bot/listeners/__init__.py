@@ -232,8 +232,8 @@ __all__ = [
 
 
 def register_all(app: Any, deps: Deps) -> None:
-    from bot.listeners import actions, commands, events, options, views
+    from bot.listeners import actions, commands, events, options, reviews, views
 
     install_request_logging(app)
-    for surface in (commands, actions, views, events, options):
+    for surface in (commands, actions, views, events, options, reviews):
         surface.register(app, deps)

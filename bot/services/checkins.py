@@ -332,7 +332,8 @@ class CheckinService:
         deliveries: list[Delivery] = []
         by_workspace: dict[str, list[outbox.Claim]] = defaultdict(list)
         for claim in claims:
-            if claim.message.kind == DIGEST:  # rendered from the channel's team when sent
+            # Digests and reflection requests are rendered when sent, from what they name.
+            if claim.message.kind == DIGEST or claim.message.kind.startswith("reflect:"):
                 deliveries.append(Delivery(claim.message, claim.maybe_sent))
             else:
                 by_workspace[claim.message.workspace_id].append(claim)

@@ -102,6 +102,7 @@ class ReflectionAnswer:
 class ReflectionsSaved:
     saved: int
     carried: list[tuple[KeyResult, Cycle]] = field(default_factory=list)
+    cycle_name: str = ""
 
 
 @dataclass(frozen=True)
@@ -255,7 +256,7 @@ class ReviewService:
             carried = self._carry(
                 session, workspace_id, cycle, objectives, answers, into_cycle_id, now
             )
-        return ReflectionsSaved(saved, carried)
+        return ReflectionsSaved(saved, carried, cycle.name)
 
     def _carry(
         self,
