@@ -25,10 +25,6 @@ if TYPE_CHECKING:
 REFLECT_ACTION = "reflect_open"
 REFLECTION_CALLBACK = "reflection_modal"
 INTO_BLOCK = "carry_into"
-COMMITMENT_OPTIONS = [
-    ("aspirational", "Aspirational: a stretch, ~0.7 is success"),
-    ("committed", "Committed: we promise 1.0"),
-]
 FIELDS = (
     ("worked", "What worked?"),
     ("did_not_work", "What did not?"),

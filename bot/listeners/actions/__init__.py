@@ -73,7 +73,8 @@ def register(app: App, deps: Deps) -> None:
         typed = draft.krs[slot]
         # The sentence was just (re)typed: what it says replaces the earlier reading.
         parsed = fill_from_sentence(
-            KRDraft(text=typed.text, key_result_id=typed.key_result_id), today=deps.clock().date()
+            KRDraft(text=typed.text, key_result_id=typed.key_result_id, weight=typed.weight),
+            today=deps.clock().date(),
         )
         if parsed == replace(typed, kind=None, start="", target="", unit="", due=None):
             return  # nothing could be read: leave the fields as they are
