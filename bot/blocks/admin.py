@@ -117,8 +117,7 @@ def build_cycle_grades(outcome: CycleClosed | CycleGrades, *, limit: int = 45) -
             ],
         }
     )
-    if note := _reflections_note(outcome):
-        blocks.append({"type": "context", "elements": [mrkdwn(note)]})
+    blocks.append({"type": "context", "elements": [mrkdwn(_reflections_note(outcome))]})
     return {"text": f"{escape(outcome.cycle.name)} is closed: grades", "blocks": blocks}
 
 
@@ -147,14 +146,17 @@ def _review_lines(
     )
 
 
-def _reflections_note(outcome: CycleClosed | CycleGrades) -> str | None:
+def _reflections_note(outcome: CycleClosed | CycleGrades) -> str:
+    expectation = "Committed objectives are expected at 1.0, aspirational ones at about 0.7."
     if isinstance(outcome, CycleClosed) and outcome.asked:
         n = outcome.asked
         return (
-            f"📝 {n} owner{'s' if n != 1 else ''} will get a DM asking for a short reflection. "
-            f"Read them later with `/okr cycle grades {escape(outcome.cycle.name)}`."
+            f"{expectation}\n📝 {n} owner{'s' if n != 1 else ''} will get a DM asking for a "
+            f"short reflection. Read them later with "
+            f"`/okr cycle grades {escape(outcome.cycle.name)}`."
         )
     if isinstance(outcome, CycleGrades):
         written = len(outcome.reflections)
-        return f"💬 {written} of {len(outcome.graded.objectives)} objectives have a reflection."
-    return None
+        total = len(outcome.graded.objectives)
+        return f"{expectation}\n💬 {written} of {total} objectives have a reflection."
+    return expectation

@@ -38,8 +38,8 @@ VERDICT_WORDS: dict[tuple[Verdict, bool], str] = {
     (Verdict.MISSED, True): "❌ Committed to 1.0: missed",
     (Verdict.AIM_HIGHER, False): "🎯 1.0 on an aspirational objective: aim higher next time",
     (Verdict.MET, False): "✅ Aspirational: ~0.7 or more is success",
-    (Verdict.SHORT, False): "Aspirational: below the ~0.7 that counts as success",
-    (Verdict.MISSED, False): "Aspirational: missed",
+    (Verdict.SHORT, False): "🔸 Aspirational: below the ~0.7 that counts as success",
+    (Verdict.MISSED, False): "🔻 Aspirational: missed",
 }
 
 
@@ -88,10 +88,14 @@ def review_lines(
     return lines
 
 
+def _score(score: float | None) -> str:
+    return "—" if score is None else f"{score:.2f}"
+
+
 def _grade(score: float | None) -> str:
     if score is None:
         return "⚪ —"
-    return f"{GRADE_ICON[grade_band(score)]} {score:.2f}"
+    return f"{GRADE_ICON[grade_band(score)]} {_score(score)}"
 
 
 def _objective_summary(review: ObjectiveReview) -> str:
@@ -144,7 +148,7 @@ def build_reflection_request(*, form: ReflectionForm, message_id: int) -> dict:
 def _answer_input(objective_id: int, name: str, label: str, value: str) -> dict:
     element: dict = {
         "type": "plain_text_input",
-        "action_id": name,
+        "action_id": f"{name}:{objective_id}",  # action_ids are unique within a view
         "multiline": True,
         "max_length": NOTE_MAX,
     }
@@ -181,7 +185,11 @@ def _carry_block(review: ObjectiveReview) -> dict | None:
         "block_id": f"c{review.objective.id}",
         "label": plain("Carry into the next cycle"),
         "optional": True,
-        "element": {"type": "checkboxes", "action_id": "carry", "options": options},
+        "element": {
+            "type": "checkboxes",
+            "action_id": f"carry:{review.objective.id}",
+            "options": options,
+        },
     }
 
 

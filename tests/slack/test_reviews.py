@@ -164,7 +164,7 @@ def test_close_asks_each_owner_once_and_the_reflection_is_stored_shown_and_expor
     answer = ladder.acme.view_submission(
         forged,
         user_id=DEV,
-        values={f"r{ids['platform']}_worked": {"worked": "I hijacked the CEO's objective"}},
+        values={f"r{ids['platform']}_worked": {f"worked:{api}": "I hijacked the CEO's objective"}},
     )
     assert answer.status_code == 200 and answer.json()["response_action"] == "errors"
     assert "owner" in json.dumps(answer.json()["errors"])
@@ -175,10 +175,10 @@ def test_close_asks_each_owner_once_and_the_reflection_is_stored_shown_and_expor
         view,
         user_id=DEV,
         values={
-            f"r{api}_worked": {"worked": "Pairing with partners <early> & often"},
-            f"r{api}_did_not_work": {"did_not_work": "Docs came last"},
-            f"r{api}_carry_over": {"carry_over": "Docs first next time"},
-            f"c{api}": {"carry": [str(ids["docs_kr"])]},
+            f"r{api}_worked": {f"worked:{api}": "Pairing with partners <early> & often"},
+            f"r{api}_did_not_work": {f"did_not_work:{api}": "Docs came last"},
+            f"r{api}_carry_over": {f"carry_over:{api}": "Docs first next time"},
+            f"c{api}": {f"carry:{api}": [str(ids["docs_kr"])]},
         },
     )
     assert answer.status_code == 200 and answer.text == "", answer.text
