@@ -38,8 +38,10 @@ COMMANDS: list[tuple[str, str, str]] = [
     ),
     (
         "cycle",
-        "List, create or close cycles (closing shows the grades)",
-        "/okr cycle new Q1 2027 · /okr cycle new Sprint 2027-01-05 2027-02-15 · /okr cycle close Q4 2026",
+        "List, create or close cycles (closing shows the grades and asks owners for a "
+        "reflection); `grades` shows a closed cycle's grades with the reflections",
+        "/okr cycle new Q1 2027 · /okr cycle new Sprint 2027-01-05 2027-02-15 · "
+        "/okr cycle close Q4 2026 · /okr cycle grades Q4 2026",
     ),
     ("vision", "Show or set the organization's vision (admins)", "/okr vision Empowering…"),
     ("mission", "Show or set the organization's mission (admins)", "/okr mission Deliver…"),

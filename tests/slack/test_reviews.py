@@ -316,3 +316,18 @@ def test_commitment_and_kr_weights_are_saved_from_the_objective_modal(ladder: La
     )
     assert form.draft.committed is True
     assert [kr.weight for kr in form.draft.krs] == ["3", "1.5"]
+
+
+def test_the_request_for_reflections_waits_for_working_hours(ladder: Ladder) -> None:
+    _world(ladder)
+    ladder.clock.now = ladder.clock.now.replace(day=21, hour=12)  # Saturday 2026-02-21
+    _reply(ladder, f"cycle close {H1}")
+    run = sender(ladder)
+    report = run.run()
+    assert (report.sent, _reflect_posts(ladder)) == (0, [])
+    held = [r for r in _rows(ladder, OutboxMessage) if r.kind.startswith("reflect")]
+    assert {(r.state, r.due_at.isoformat()) for r in held} == {
+        (OutboxState.PLANNED, "2026-02-23T09:00:00+00:00")  # Monday 09:00, the workspace's UTC
+    }
+    ladder.clock.now = ladder.clock.now.replace(day=23, hour=9)
+    assert run.run().sent == 2
