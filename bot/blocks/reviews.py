@@ -126,21 +126,7 @@ def build_reflection_request(*, form: ReflectionForm, message_id: int) -> dict:
         else "Every key result reached 1.0."
     )
     blocks.append({"type": "context", "elements": [mrkdwn(note)]})
-    blocks.append(
-        {
-            "type": "actions",
-            "block_id": "reflect_actions",
-            "elements": [
-                {
-                    "type": "button",
-                    "action_id": REFLECT_ACTION,
-                    "text": plain("Write my reflection"),
-                    "style": "primary",
-                    "value": json.dumps({"cycle": form.cycle.id, "message": message_id}),
-                }
-            ],
-        }
-    )
+    blocks.append(_reflect_button(form.cycle.id, message_id, "Write my reflection", primary=True))  # type: ignore[arg-type]
     text = f"{form.cycle.name} is closed: how did your objectives go? Write a short reflection."
     return {"text": text, "blocks": blocks}
 
@@ -334,16 +320,41 @@ def answers_from_state(view: dict) -> tuple[int, list[ReflectionAnswer], int | N
 
 def build_reflections_done(*, saved: ReflectionsSaved) -> dict:
     """Replaces the DM once answered."""
-    cycle_name = saved.cycle_name
+    cycle_name = escape(saved.cycle_name)
     n = saved.saved
-    heading = (
-        f"✅ Thank you: {n} reflection{'s' if n != 1 else ''} on *{escape(cycle_name)}* saved. "
-        f"They show in `/okr cycle grades {escape(cycle_name)}`."
-    )
+    where = f"`/okr cycle grades {cycle_name}`"
+    if n == 0:
+        heading = (
+            f"✅ Saved. Your reflection on *{cycle_name}* can wait: the button opens it again."
+        )
+    elif n == 1:
+        heading = (
+            f"✅ Thank you: your reflection on *{cycle_name}* is saved. Anyone can read it "
+            f"with {where}."
+        )
+    else:
+        heading = (
+            f"✅ Thank you: your {n} reflections on *{cycle_name}* are saved. Anyone can read "
+            f"them with {where}."
+        )
     blocks: list[dict] = [{"type": "section", "text": mrkdwn(heading)}]
     if saved.carried:
         lines = [
             f"↪ {escape(kr.title)} → *{escape(cycle.name)}*" for kr, cycle in saved.carried[:40]
         ]
         blocks.append({"type": "section", "text": mrkdwn("\n".join(lines))})
-    return {"text": f"Reflections on {cycle_name} saved.", "blocks": blocks}
+    # The DM keeps its button: to answer what was left for later, or to change an answer.
+    blocks.append(_reflect_button(saved.cycle_id, 0, "Write or edit my reflections", primary=False))
+    return {"text": f"Reflections on {saved.cycle_name} saved.", "blocks": blocks}
+
+
+def _reflect_button(cycle_id: int, message_id: int, label: str, *, primary: bool) -> dict:
+    button: dict = {
+        "type": "button",
+        "action_id": REFLECT_ACTION,
+        "text": plain(label),
+        "value": json.dumps({"cycle": cycle_id, "message": message_id}),
+    }
+    if primary:
+        button["style"] = "primary"
+    return {"type": "actions", "block_id": "reflect_actions", "elements": [button]}

@@ -103,6 +103,7 @@ class ReflectionsSaved:
     saved: int
     carried: list[tuple[KeyResult, Cycle]] = field(default_factory=list)
     cycle_name: str = ""
+    cycle_id: int = 0
 
 
 @dataclass(frozen=True)
@@ -256,7 +257,7 @@ class ReviewService:
             carried = self._carry(
                 session, workspace_id, cycle, objectives, answers, into_cycle_id, now
             )
-        return ReflectionsSaved(saved, carried, cycle.name)
+        return ReflectionsSaved(saved, carried, cycle.name, cycle.id)  # type: ignore[arg-type]
 
     def _carry(
         self,

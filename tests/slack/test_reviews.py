@@ -192,6 +192,16 @@ def test_close_asks_each_owner_once_and_the_reflection_is_stored_shown_and_expor
     assert update.args["channel"] == dm_channel_id(DEV)
     assert update.args["ts"] == message["ts"]
     assert "Publish the API docs → *H2 2026*" in _blocks_text(update.args["blocks"])
+
+    # The thanked DM keeps its button: the form opens again with the answers, and the KR
+    # already carried over is no longer offered.
+    [thanked] = [m for m in ladder.standin.messages(dm_channel_id(DEV)) if m["ts"] == message["ts"]]
+    ladder.acme.block_action(user_id=DEV, action_id="reflect_open", message=thanked)
+    again = ladder.standin.wait_for("views.open", count=2)[-1].response["view"]
+    [worked] = [b for b in again["blocks"] if b.get("block_id") == f"r{api}_worked"]
+    assert worked["element"]["initial_value"] == "Pairing with partners <early> & often"
+    [carry] = [b for b in again["blocks"] if b.get("block_id") == f"c{api}"]
+    assert [int(o["value"]) for o in carry["element"]["options"]] == [ids["partners_kr"]]
     with Session(ladder.engine) as session:
         [carried] = session.exec(
             select(KeyResult).where(KeyResult.carried_from_id == ids["docs_kr"])
