@@ -40,6 +40,7 @@ from storage.migrate import (
 from storage.models import KeyResult, LadderHealth, Person, Workspace
 from storage.objectives import create_objective
 from storage.outbox import PlannedMessage, plan_messages
+from storage.reflections import save_reflection
 from storage.retention import list_expired_workspaces, purge_workspace, workspace_tables
 from storage.teams import create_team, link_channel
 from storage.workspaces import ensure_workspace, set_workspace_active, update_workspace
@@ -105,6 +106,16 @@ def fill_workspace(engine: sa.Engine, workspace_id: str) -> None:
             now=NOW,
         )
         session.add(Person(workspace_id=workspace_id, user_id="U0DEV", tz="Europe/Berlin"))
+        save_reflection(
+            session=session,
+            workspace_id=workspace_id,
+            objective_id=child.id,  # type: ignore[arg-type]
+            author_id="U0DEV",
+            worked="Small releases",
+            did_not_work="",
+            carry_over="",
+            now=NOW,
+        )
         plan_messages(
             session=session,
             workspace_id=workspace_id,
