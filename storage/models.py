@@ -167,6 +167,9 @@ class Objective(SQLModel, table=True):
     title: str = Field(max_length=OBJECTIVE_TITLE_MAX)
     description: str = Field(default="", max_length=DESCRIPTION_MAX)
     weight: float = 1.0
+    # Committed objectives are expected to reach 1.0; aspirational ones (the default: most
+    # OKRs are stretch goals) succeed around 0.7. Grades are judged against this.
+    committed: bool = False
     status: str = Field(default="active", max_length=16)  # active | closed (graded)
     grade: float | None = None
     created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
@@ -226,6 +229,13 @@ class KeyResult(SQLModel, table=True):
     confidence: int | None = None
     position: int = 0  # order within the objective
     grade: float | None = None
+    # The KR of an earlier cycle this one was carried over from, so history can be followed.
+    carried_from_id: int | None = Field(
+        default=None,
+        sa_column=sa.Column(
+            sa.Integer, sa.ForeignKey("key_result.id", ondelete="SET NULL"), index=True
+        ),
+    )
     # Kept with current_value/confidence by record_check_in, so a tree render needs no
     # aggregate over the whole check-in history.
     last_checkin_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
@@ -266,6 +276,30 @@ class CheckIn(SQLModel, table=True):
     source: str = Field(default="modal", max_length=16)  # modal | no_change | import | …
     dedupe_key: str | None = Field(default=None, max_length=100)
     created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+
+
+class Reflection(SQLModel, table=True):
+    """An objective owner's look back at a closed cycle: one per objective, rewritten when
+    the owner answers again."""
+
+    __tablename__ = "reflection"
+
+    id: int | None = Field(default=None, primary_key=True)
+    workspace_id: str = Field(sa_column=_workspace_fk())
+    objective_id: int = Field(
+        sa_column=sa.Column(
+            sa.Integer,
+            sa.ForeignKey("objective.id", ondelete="CASCADE"),
+            nullable=False,
+            unique=True,
+        )
+    )
+    author_id: str = Field(max_length=SLACK_ID_MAX)
+    worked: str = Field(default="", max_length=NOTE_MAX)
+    did_not_work: str = Field(default="", max_length=NOTE_MAX)
+    carry_over: str = Field(default="", max_length=NOTE_MAX)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
 
 
 class Person(SQLModel, table=True):
@@ -317,7 +351,7 @@ class OutboxMessage(SQLModel, table=True):
     workspace_id: str = Field(sa_column=_workspace_fk())
     recipient: str = Field(max_length=SLACK_ID_MAX)  # a user id, or a channel for digests
     period_start: date
-    kind: str = Field(max_length=16)  # prompt | reminder1.. | digest
+    kind: str = Field(max_length=16)  # prompt | reminder1.. | digest | reflect
     state: str = Field(default=OutboxState.PLANNED, max_length=16)
     due_at: datetime = Field(sa_column=_ts())
     claimed_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))

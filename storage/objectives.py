@@ -189,8 +189,9 @@ def find_recent_twin(
 def update_objective(
     *, session: Session, workspace_id: str, objective_id: int, **changes: Any
 ) -> Objective:
-    """Change title, description, weight, team, cycle or owner; alignment has its own call."""
-    allowed = {"title", "description", "weight", "team_id", "cycle_id", "owner_id"}
+    """Change title, description, weight, committed, team, cycle or owner; alignment has its
+    own call."""
+    allowed = {"title", "description", "weight", "committed", "team_id", "cycle_id", "owner_id"}
     if set(changes) - allowed:
         raise TypeError(f"cannot change {sorted(set(changes) - allowed)} here")
     objective = get_objective(session=session, workspace_id=workspace_id, objective_id=objective_id)

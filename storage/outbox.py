@@ -157,6 +157,8 @@ def mark_answered(
             OutboxMessage.recipient == user_id,
             OutboxMessage.period_start == period_start,
             col(OutboxMessage.kind) != "digest",
+            # A request for a cycle's reflections is not answered by a check-in.
+            col(OutboxMessage.kind).not_like("reflect:%"),
         )
     ).all()
     delivered = []

@@ -24,6 +24,7 @@ from storage.models import (
     KeyResult,
     Objective,
     ObjectiveStatusCount,
+    Reflection,
     Team,
     TeamChannel,
     Workspace,
@@ -42,6 +43,7 @@ class Snapshot:
     objectives: list[Objective]
     key_results: list[KeyResult]  # by objective, then position
     check_ins: list[CheckIn]  # by KR, then period
+    reflections: dict[int, Reflection] = field(default_factory=dict)  # by objective id
 
 
 @dataclass(frozen=True)
@@ -83,9 +85,20 @@ class NewObjective:
     parent: int | None = None
     description: str = ""
     weight: float = 1.0
+    committed: bool = False
     status: str = "active"
     grade: float | None = None
     archived_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class NewReflection:
+    objective: int
+    author_id: str
+    created_at: datetime
+    worked: str = ""
+    did_not_work: str = ""
+    carry_over: str = ""
 
 
 @dataclass(frozen=True)
@@ -107,6 +120,7 @@ class NewKeyResult:
     grade: float | None = None
     last_checkin_at: datetime | None = None
     archived_at: datetime | None = None
+    carried_from: int | None = None  # index of the KR this one was carried over from
 
 
 @dataclass(frozen=True)
@@ -136,8 +150,8 @@ def list_workspace_ids(*, session: Session) -> list[str]:
 
 
 def load_snapshot(*, session: Session, workspace_id: str) -> Snapshot:
-    """Seven statements whatever the size: workspace, teams, channels, cycles, objectives,
-    key results, check-ins. (storage.tree.load_tree skips archived rows and history and
+    """Eight statements whatever the size: workspace, teams, channels, cycles, objectives,
+    key results, check-ins, reflections. (storage.tree.load_tree skips archived rows and history and
     computes health an export does not need.)"""
     workspace = session.get(Workspace, workspace_id)
     if workspace is None:
@@ -180,7 +194,13 @@ def load_snapshot(*, session: Session, workspace_id: str) -> Snapshot:
             .order_by(col(CheckIn.key_result_id), col(CheckIn.period_start), col(CheckIn.id))
         ).all()
     )
-    return Snapshot(workspace, teams, channels, cycles, objectives, key_results, check_ins)
+    reflections = {
+        r.objective_id: r
+        for r in session.exec(select(Reflection).where(Reflection.workspace_id == workspace_id))
+    }
+    return Snapshot(
+        workspace, teams, channels, cycles, objectives, key_results, check_ins, reflections
+    )
 
 
 def workspace_contents(*, session: Session, workspace_id: str) -> Contents:
@@ -206,7 +226,16 @@ def clear_okrs(*, session: Session, workspace_id: str) -> None:
 
     The workspace row, its settings and its people (timezones, away dates) stay.
     """
-    for model in (CheckIn, KeyResult, Objective, ObjectiveStatusCount, TeamChannel, Team, Cycle):
+    for model in (
+        CheckIn,
+        Reflection,
+        KeyResult,
+        Objective,
+        ObjectiveStatusCount,
+        TeamChannel,
+        Team,
+        Cycle,
+    ):
         table = model.__table__  # type: ignore[attr-defined]
         session.execute(sa.delete(table).where(table.c.workspace_id == workspace_id))
 
@@ -221,6 +250,7 @@ def insert_okrs(
     objectives: Sequence[NewObjective] = (),
     key_results: Sequence[NewKeyResult] = (),
     check_ins: Sequence[NewCheckIn] = (),
+    reflections: Sequence[NewReflection] = (),
 ) -> Inserted:
     """Insert a whole tree in the caller's transaction, a few statements per table.
 
@@ -288,6 +318,7 @@ def insert_okrs(
                 "title": o.title,
                 "description": o.description,
                 "weight": o.weight,
+                "committed": o.committed,
                 "status": o.status,
                 "grade": o.grade,
                 "created_at": o.created_at,
@@ -346,6 +377,37 @@ def insert_okrs(
                 "created_at": c.created_at,
             }
             for c in check_ins
+        ],
+    )
+    # Carried-over links once every KR exists: a link may point to a KR inserted after it.
+    links = [
+        {"row_id": kr_ids[i], "source_id": kr_ids[kr.carried_from]}
+        for i, kr in enumerate(key_results)
+        if kr.carried_from is not None
+    ]
+    if links:
+        table = KeyResult.__table__  # type: ignore[attr-defined]
+        session.execute(
+            sa.update(table)
+            .where(table.c.id == sa.bindparam("row_id"))
+            .values(carried_from_id=sa.bindparam("source_id")),
+            links,
+        )
+    _insert(
+        session,
+        Reflection,
+        [
+            {
+                "workspace_id": workspace_id,
+                "objective_id": objective_ids[r.objective],
+                "author_id": r.author_id,
+                "worked": r.worked,
+                "did_not_work": r.did_not_work,
+                "carry_over": r.carry_over,
+                "created_at": r.created_at,
+                "updated_at": now,
+            }
+            for r in reflections
         ],
     )
     session.flush()

@@ -54,7 +54,7 @@ def test_export_then_import_into_an_empty_database(tmp_path: Path, source: str) 
     shown = ladder(tmp_path, source, "export", "--format", "yaml")
     assert shown.returncode == 0, shown.stderr
     assert shown.stdout.startswith("# Ladder OKRs.") and "key: O5" in shown.stdout
-    assert shown.stderr == "exported T0REF: 5 objectives, 10 key results, 8 check-ins\n"
+    assert shown.stderr == "exported T0REF: 6 objectives, 11 key results, 8 check-ins\n"
 
     for name in ("okrs.csv", "okrs.yaml"):  # the format follows the extension
         written = ladder(tmp_path, source, "export", "--output", name)
@@ -63,7 +63,7 @@ def test_export_then_import_into_an_empty_database(tmp_path: Path, source: str) 
         loaded = ladder(tmp_path, target, "import", name)
         assert loaded.returncode == 0, loaded.stderr
         assert loaded.stdout == (
-            "Imported into T0REF: 2 teams, 2 cycles, 5 objectives, 10 key results, 8 check-ins "
+            "Imported into T0REF: 2 teams, 2 cycles, 6 objectives, 11 key results, 8 check-ins "
             "(0 emails looked up in Slack).\n"
         )
         original = make_engine(f"sqlite:///{tmp_path / source}")
@@ -73,13 +73,13 @@ def test_export_then_import_into_an_empty_database(tmp_path: Path, source: str) 
         again = ladder(tmp_path, target, "import", name)
         assert again.returncode == 1
         assert again.stderr.splitlines() == [
-            f"{name}: T0REF already has 5 objectives, 2 cycles and 2 teams: import with "
+            f"{name}: T0REF already has 6 objectives, 2 cycles and 2 teams: import with "
             "--replace to delete them (and their check-ins) first, or into another workspace",
             "ladder: nothing imported (1 problems)",
         ]
         replaced = ladder(tmp_path, target, "import", name, "--replace")
         assert replaced.returncode == 0, replaced.stderr
-        assert "Replaced 5 objectives, 2 cycles and 2 teams." in replaced.stdout
+        assert "Replaced 6 objectives, 2 cycles and 2 teams." in replaced.stdout
         assert canonical(copy, "T0REF") == canonical(original, "T0REF")
 
 

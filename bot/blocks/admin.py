@@ -6,6 +6,7 @@ from collections import Counter
 from typing import TYPE_CHECKING
 
 from bot.blocks.messages import build_error, build_notice
+from bot.blocks.reviews import review_lines
 from bot.blocks.text import GRADE_ICON, escape, mrkdwn, plain, truncate
 from bot.blocks.tree import INDENT
 from bot.okr.grading import grade_band, grade_objective
@@ -14,6 +15,7 @@ from bot.okr.numbers import format_grade
 from bot.services.admin import (
     CycleClosed,
     CycleCreated,
+    CycleGrades,
     CycleList,
     CycleOutcome,
     TeamList,
@@ -22,6 +24,7 @@ from bot.services.admin import (
 )
 
 if TYPE_CHECKING:
+    from storage.models import Objective
     from storage.tree import LoadedTree
 
 SECTION_LIMIT = 3000
@@ -34,7 +37,8 @@ TEAM_USAGE = (
 )
 CYCLE_USAGE = (
     "`/okr cycle` lists cycles · `/okr cycle new Q1 2027` (or `new &lt;name&gt; &lt;YYYY-MM-DD&gt; "
-    "&lt;YYYY-MM-DD&gt;`) · `/okr cycle close &lt;name&gt;`"
+    "&lt;YYYY-MM-DD&gt;`) · `/okr cycle close &lt;name&gt;` · "
+    "`/okr cycle grades &lt;name&gt;` shows a closed cycle's grades and reflections"
 )
 
 
@@ -126,13 +130,14 @@ def _grade(grade: float | None) -> str:
     return format_grade(grade)
 
 
-def build_cycle_grades(outcome: CycleClosed, *, limit: int = 45) -> dict:
+def build_cycle_grades(outcome: CycleClosed | CycleGrades, *, limit: int = 45) -> dict:
     """The grades post: the average first, then one line per objective with its KRs' grades
-    on one compact line under it, packed into as few sections as Slack allows."""
+    on one compact line under it (and its verdict, reflection and carried KRs), packed into
+    as few sections as Slack allows."""
     tree = outcome.graded
     average, summary = grade_summary(tree)
     blocks: list[dict] = [
-        {"type": "header", "text": plain(f"{outcome.cycle.name} is closed · grades", 150)},
+        {"type": "header", "text": plain(_grades_heading(outcome), 150)},
         {"type": "section", "text": mrkdwn(summary)},
     ]
     entries: list[str] = []
@@ -148,6 +153,7 @@ def build_cycle_grades(outcome: CycleClosed, *, limit: int = 45) -> dict:
         ]
         if krs:
             entry += f"\n{INDENT * (depth + 1)}" + " · ".join(krs)
+        entry += "".join(f"\n{line}" for line in _review_lines(outcome, objective, depth))
         entries.append(entry)
     if len(walk) > limit:
         entries.append(f"…and {len(walk) - limit} more objectives: see Home")
@@ -161,8 +167,51 @@ def build_cycle_grades(outcome: CycleClosed, *, limit: int = 45) -> dict:
             text = f"{text}\n{entry}" if text else entry
     if text:
         blocks.append({"type": "section", "text": mrkdwn(text)})
-    blocks.append({"type": "context", "elements": [mrkdwn(GRADE_LEGEND)]})
+    blocks.append(
+        {"type": "context", "elements": [mrkdwn(GRADE_LEGEND), mrkdwn(_reflections_note(outcome))]}
+    )
     fallback = f"{escape(outcome.cycle.name)} is closed: grades"
     if average is not None:
         fallback += f", average {format_grade(average)}"
     return {"text": fallback, "blocks": blocks}
+
+
+# -- Review at the end of a cycle (bot/blocks/reviews.py): kept apart from the grade lines.
+
+
+def _grades_heading(outcome: CycleClosed | CycleGrades) -> str:
+    if isinstance(outcome, CycleGrades):
+        return f"{outcome.cycle.name} · grades and reflections"
+    return f"{outcome.cycle.name} is closed · grades"
+
+
+def _review_lines(
+    outcome: CycleClosed | CycleGrades, objective: Objective, depth: int
+) -> list[str]:
+    """The verdict against the objective's expectation, and (in `/okr cycle grades`) its
+    owner's reflection and where its KRs were carried."""
+    if not isinstance(outcome, CycleGrades):
+        return review_lines(objective, INDENT * (depth + 1))
+    return review_lines(
+        objective,
+        INDENT * (depth + 1),
+        reflection=outcome.reflections.get(objective.id),  # type: ignore[arg-type]
+        carried=outcome.carried,
+        krs=outcome.graded.krs_of(objective.id),  # type: ignore[arg-type]
+    )
+
+
+def _reflections_note(outcome: CycleClosed | CycleGrades) -> str:
+    expectation = "Committed objectives are expected at 1.00, aspirational ones at about 0.70."
+    if isinstance(outcome, CycleClosed) and outcome.asked:
+        n = outcome.asked
+        return (
+            f"{expectation}\n📝 {n} owner{'s' if n != 1 else ''} will get a DM asking for a "
+            f"short reflection. Read them later with "
+            f"`/okr cycle grades {escape(outcome.cycle.name)}`."
+        )
+    if isinstance(outcome, CycleGrades):
+        written = len(outcome.reflections)
+        total = len(outcome.graded.objectives)
+        return f"{expectation}\n💬 {written} of {total} objectives have a reflection."
+    return expectation

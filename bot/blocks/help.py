@@ -48,8 +48,9 @@ SETUP: list[tuple[str, str, str]] = [
     ),
     (
         "cycle",
-        "List, create or close cycles (closing shows the grades)",
-        "/okr cycle new Q1 2027 · /okr cycle close Q4 2026",
+        "List, create or close cycles (closing posts the grades and asks owners for a "
+        "reflection); `grades` shows a closed cycle's grades with the reflections",
+        "/okr cycle new Q1 2027 · /okr cycle close Q4 2026 · /okr cycle grades Q4 2026",
     ),
     ("vision", "Show or set the organization's vision (admins)", "/okr vision Empowering…"),
     ("mission", "Show or set the organization's mission (admins)", "/okr mission Deliver…"),

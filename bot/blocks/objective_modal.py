@@ -31,6 +31,11 @@ DUE_CYCLE_END_ACTION_PREFIX = "kr_due_end_"
 KR_FIELD_ACTION_RE = r"^kr\d+_(kind|start|target|unit|due)$"
 PARENT_ACTION = "parent_objective"
 KIND_OPTIONS = [(k.value, k.label) for k in KRKind]
+# Review at the end of a cycle: how the grade will be judged (bot.okr.grading.Verdict).
+COMMITMENT_OPTIONS = [
+    ("aspirational", "Aspirational: a stretch, ~0.7 is success"),
+    ("committed", "Committed: we promise 1.0"),
+]
 
 
 def block_id(name: str, rev: int) -> str:
@@ -173,6 +178,7 @@ def _kr_fields(i: int, kr: KRDraft, rev: int, reading: KRReading) -> list[dict]:
     ]
     if kind is KRKind.MILESTONE:
         blocks.append(_due_input(i, kr, rev))
+        blocks.append(_weight_input(i, kr, rev))
         return blocks
     if kind is None or not kind.is_threshold:
         blocks.append(
@@ -224,6 +230,7 @@ def _kr_fields(i: int, kr: KRDraft, rev: int, reading: KRReading) -> list[dict]:
         )
     )
     blocks.append(_due_input(i, kr, rev))
+    blocks.append(_weight_input(i, kr, rev))
     return blocks
 
 
@@ -319,6 +326,35 @@ def _day(day: date) -> str:
     return f"{day:%b} {day.day}"
 
 
+def _weight_input(i: int, kr: KRDraft, rev: int) -> dict:
+    """A KR's weight in its objective's grade (optional; empty counts as 1)."""
+    return _text_input(
+        f"kr{i}_weight",
+        "Weight",
+        rev=rev,
+        value=kr.weight,
+        optional=True,
+        max_length=20,
+        placeholder="1",
+        hint="How much this key result counts in the objective's grade: 2 counts twice as much.",
+    )
+
+
+def _commitment_select(draft: ObjectiveDraft, rev: int) -> dict:
+    block = _select(
+        "commitment",
+        "Commitment",
+        rev=rev,
+        options=COMMITMENT_OPTIONS,
+        selected="committed" if draft.committed else "aspirational",
+    )
+    block["hint"] = plain(
+        "Graded against it at the end of the cycle: 1.0 on an aspirational objective "
+        "means aim higher next time."
+    )
+    return block
+
+
 def build_objective_modal(
     *,
     draft: ObjectiveDraft,
@@ -342,6 +378,7 @@ def build_objective_modal(
             max_length=OBJECTIVE_TITLE_MAX,
             placeholder="An ambitious, qualitative goal: Launch a new platform",
         ),
+        _commitment_select(draft, rev),
         _text_input(
             "description",
             "Why it matters",
@@ -524,6 +561,7 @@ def draft_from_state(view: dict) -> ObjectiveDraft:
             due=picked_date(f"kr{i}_due"),
             key_result_id=kr_ids[i] if i < len(kr_ids) else None,
             details=i in opened,
+            weight=text(f"kr{i}_weight"),
         )
         for i in range(len(kr_ids))
     ]
@@ -539,6 +577,7 @@ def draft_from_state(view: dict) -> ObjectiveDraft:
         parent_id=int(parent_option["value"]) if parent_option else None,
         parent_label=parent_option["text"]["text"] if parent_option else None,
         krs=krs,
+        committed=selected("commitment") == "committed",
         objective_id=meta.get("objective_id"),
         rev=int(meta.get("rev", 0)),
         channel_id=meta.get("channel_id"),

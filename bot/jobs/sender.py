@@ -20,12 +20,14 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.blocks.checkins import build_checkin_prompt
+from bot.blocks.reviews import build_reflection_request
 from bot.jobs.pacing import Pacer
 from bot.logs import log_event
 from bot.pictures import Pictures, digest_post
 from bot.services.charts import ChartService
 from bot.services.checkins import DIGEST, PROMPT, CheckinService, Delivery
 from bot.services.digests import DigestService  # digests: channel digests on the digest day
+from bot.services.reviews import ReviewService, cycle_of_kind
 from storage.people import SlackProfile
 
 log = logging.getLogger(__name__)
@@ -176,6 +178,7 @@ class Sender:
         digests: DigestService | None = None,
         pacer: Pacer | None = None,
         pictures: Pictures | None = None,
+        reviews: ReviewService | None = None,
     ) -> None:
         self.service = service
         self.client_for = client_for
@@ -187,6 +190,8 @@ class Sender:
         self.digests = digests or DigestService(service.engine, clock=service.clock)
         # charts: the team's picture under each digest (bot/pictures.py).
         self.pictures = pictures or Pictures(ChartService(service.engine, clock=service.clock))
+        # reflections: planned when a cycle closes, one DM per objective owner.
+        self.reviews = reviews or ReviewService(service.engine, clock=service.clock)
 
     def run(self, *, workspace_id: str | None = None, force: bool = False) -> SendReport:
         """Plan what is due, then send until nothing is left to claim.
@@ -280,7 +285,7 @@ class Sender:
                     self.service.hold(message_id, until=delivery.hold_until)
                     return SendReport(deferred=1)
             body = self._render(delivery)
-            if body is None:  # digests: the channel has nothing to report any more
+            if body is None:  # digests: nothing to report; reflections: nothing to ask any more
                 self.digests.skip(message_id, reason="nothing to report")
                 return SendReport()
             self.pacer.wait(message.workspace_id, message.recipient)
@@ -354,6 +359,13 @@ class Sender:
                 period=message.period_start,
                 names=lookup_names(self.client_for),
             )
+        if cycle_of_kind(message.kind) is not None:  # reflections: asked once a cycle closes
+            form = self.reviews.request(
+                workspace_id=message.workspace_id, user_id=message.recipient, kind=message.kind
+            )
+            if form is None:
+                return None
+            return build_reflection_request(form=form, message_id=message.id)  # type: ignore[arg-type]
         assert delivery.tree is not None
         reminder = 0 if message.kind == PROMPT else int(message.kind.removeprefix("reminder"))
         return build_checkin_prompt(

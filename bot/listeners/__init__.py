@@ -257,8 +257,8 @@ __all__ = [
 
 
 def register_all(app: Any, deps: Deps) -> None:
-    from bot.listeners import actions, commands, events, options, sources, views
+    from bot.listeners import actions, commands, events, options, reviews, sources, views
 
     install_request_logging(app)
-    for surface in (commands, actions, views, events, options, sources):
+    for surface in (commands, actions, views, events, options, sources, reviews):
         surface.register(app, deps)

@@ -16,6 +16,7 @@ from bot.okr.limits import NAME_MAX
 from bot.okr.validate import clean_text
 from bot.services.cycles import dates_for_name
 from bot.services.okrs import PermissionDenied
+from bot.services.reviews import CycleGrades, ReviewService, plan_reflection_requests
 from storage import cycles as cycle_store
 from storage import teams as team_store
 from storage.db import session_scope
@@ -33,6 +34,7 @@ _NEW_CYCLE = re.compile(
     re.I,
 )
 _CLOSE = re.compile(r"^close\s+(?P<name>.+)$", re.I)
+_GRADES = re.compile(r"^grades\s+(?P<name>.+)$", re.I)
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,7 @@ class CycleCreated:
 class CycleClosed:
     cycle: Cycle
     graded: LoadedTree
+    asked: int = 0  # owners asked (by DM, through the outbox) for their reflections
 
 
 @dataclass(frozen=True)
@@ -70,7 +73,7 @@ class Unrecognized:
 
 
 TeamOutcome = TeamList | TeamChanged | Unrecognized
-CycleOutcome = CycleList | CycleCreated | CycleClosed | Unrecognized
+CycleOutcome = CycleList | CycleCreated | CycleClosed | CycleGrades | Unrecognized
 
 
 def _name(raw: str) -> str:
@@ -146,6 +149,9 @@ def team_command(
 
 
 def cycle_command(engine: Engine, *, workspace_id: str, text: str, now: datetime) -> CycleOutcome:
+    if m := _GRADES.match(text):  # read-only: a closed cycle's grades and reflections
+        reviews = ReviewService(engine, clock=lambda: now)
+        return reviews.grades(workspace_id=workspace_id, cycle_name=m["name"], today=now.date())
     with session_scope(engine) as session:
         ensure_workspace(session=session, workspace_id=workspace_id)
         if not text or text.casefold() == "list":
@@ -190,5 +196,8 @@ def cycle_command(engine: Engine, *, workspace_id: str, text: str, now: datetime
             graded = load_tree(
                 session=session, workspace_id=workspace_id, today=now.date(), cycle_ids=[cycle.id]
             )
-            return CycleClosed(cycle, graded)
+            asked = plan_reflection_requests(
+                session=session, workspace_id=workspace_id, cycle=cycle, now=now
+            )
+            return CycleClosed(cycle, graded, asked)
         return Unrecognized("cycle")

@@ -39,6 +39,7 @@ from storage.workspaces import get_workspace, list_active_workspaces, update_wor
 log = logging.getLogger(__name__)
 
 PROMPT, DIGEST = "prompt", "digest"
+REFLECT_PREFIX = "reflect:"  # bot.services.reviews: a closed cycle's request for reflections
 PROFILE_MAX_AGE = timedelta(days=7)
 ProfileLookup = Callable[[str, Sequence[str]], list[SlackProfile]]
 CHECKIN_REFUSAL = (
@@ -331,13 +332,45 @@ class CheckinService:
             )
         deliveries: list[Delivery] = []
         by_workspace: dict[str, list[outbox.Claim]] = defaultdict(list)
+        reflections: dict[str, list[outbox.Claim]] = defaultdict(list)
         for claim in claims:
             if claim.message.kind == DIGEST:  # rendered from the channel's team when sent
                 deliveries.append(Delivery(claim.message, claim.maybe_sent))
+            elif claim.message.kind.startswith(REFLECT_PREFIX):  # rendered when sent
+                reflections[claim.message.workspace_id].append(claim)
             else:
                 by_workspace[claim.message.workspace_id].append(claim)
         for ws_id, ws_claims in by_workspace.items():
             deliveries += self._prepare(ws_id, ws_claims, now)
+        for ws_id, ws_claims in reflections.items():
+            deliveries += self._in_working_hours(ws_id, ws_claims, now)
+        return deliveries
+
+    def _in_working_hours(
+        self, ws_id: str, claims: list[outbox.Claim], now: datetime
+    ) -> list[Delivery]:
+        """Requests for reflections (a cycle closed): sent within the person's working hours,
+        like prompts; outside them, given back until the next working moment."""
+        with session_scope(self.engine, read_only=True) as session:
+            ws = get_workspace(session=session, workspace_id=ws_id)
+            people = get_people(
+                session=session, workspace_id=ws_id, user_ids=[c.message.recipient for c in claims]
+            )
+        deliveries: list[Delivery] = []
+        released: list[tuple[int, datetime]] = []
+        for claim in claims:
+            m = claim.message
+            person = people.get(m.recipient)
+            tz = zone(person.tz if person else None, fallback=ws.default_timezone)
+            hold = None if may_prompt(now, tz) else next_working_moment(now, tz)
+            if hold is None or claim.maybe_sent:  # maybe sent: the sender looks first
+                deliveries.append(Delivery(m, claim.maybe_sent, hold_until=hold))
+            else:
+                released.append((m.id, hold))  # type: ignore[arg-type]
+        if released:
+            with session_scope(self.engine) as session:
+                for message_id, due_at in released:
+                    outbox.release(session=session, message_id=message_id, due_at=due_at)
         return deliveries
 
     def _prepare(self, ws_id: str, claims: list[outbox.Claim], now: datetime) -> list[Delivery]:

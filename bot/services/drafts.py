@@ -26,13 +26,21 @@ class KRDraft:
     unit: str = ""
     due: date | None = None
     key_result_id: int | None = None  # set when editing an existing KR
+    weight: str = ""  # as typed; empty: 1 (KRs count equally)
     details: bool = False  # its fields are shown (Enter was pressed in the sentence)
 
     @property
     def has_fields(self) -> bool:
         """Anything typed or chosen beyond the sentence."""
         return any(
-            (self.kind, self.start.strip(), self.target.strip(), self.unit.strip(), self.due)
+            (
+                self.kind,
+                self.start.strip(),
+                self.target.strip(),
+                self.unit.strip(),
+                self.due,
+                self.weight.strip(),
+            )
         )
 
 
@@ -46,6 +54,7 @@ class ObjectiveDraft:
     parent_id: int | None = None
     parent_label: str | None = None
     krs: list[KRDraft] = field(default_factory=lambda: [KRDraft(), KRDraft()])
+    committed: bool = False  # committed (1.0 expected) or aspirational (~0.7 is success)
     objective_id: int | None = None  # set when editing
     rev: int = 0
     channel_id: str | None = None  # where `/okr new` was typed, for the confirmation
@@ -70,7 +79,7 @@ _SPEC_FIELD_TO_SLOT = {
     "start_value": "start",
     "current_value": "target",
     "unit_label": "unit",
-    "weight": "text",
+    "weight": "weight",
 }
 
 
@@ -120,7 +129,7 @@ def read_draft(draft: ObjectiveDraft, *, today: date) -> tuple[ReadDraft | None,
     specs: list[SlotSpec] = []
     removed: list[int] = []
     for i, kr in enumerate(draft.krs):
-        if not any((kr.text.strip(), kr.start, kr.target, kr.unit, kr.kind, kr.due)):
+        if not any((kr.text.strip(), kr.start, kr.target, kr.unit, kr.kind, kr.due, kr.weight)):
             if kr.key_result_id is not None:
                 removed.append(kr.key_result_id)
             continue
@@ -195,6 +204,7 @@ def _read_kr(kr: KRDraft, *, today: date) -> tuple[KRSpec | None, dict[str, str]
 
     start = number("start", kr.start)
     target = number("target", kr.target)
+    weight = number("weight", kr.weight)  # checked like import checks it (weight_problem)
     if kr.kind:
         kind = KRKind(kr.kind)
     elif proposal is not None:
@@ -229,7 +239,16 @@ def _read_kr(kr: KRDraft, *, today: date) -> tuple[KRSpec | None, dict[str, str]
     due = kr.due or (proposal.due if proposal else None)
     if errors or kind is None or target is None:
         return None, errors
-    spec = KRSpec(text, kind, target, start_value=start, unit=unit, unit_label=label, due_date=due)
+    spec = KRSpec(
+        text,
+        kind,
+        target,
+        start_value=start,
+        unit=unit,
+        unit_label=label,
+        due_date=due,
+        weight=1.0 if weight is None else weight,
+    )
     for name, message in kr_problems(spec).items():
         errors.setdefault(_SPEC_FIELD_TO_SLOT.get(name, "text"), message)
     return (None, errors) if errors else (spec, {})

@@ -157,6 +157,7 @@ class OKRService:
                 parent_label=parent.title[:75] if parent else None,
                 krs=[*krs, KRDraft()] if len(krs) < 2 else krs,
                 objective_id=objective.id,
+                committed=objective.committed,
             )
             return self._form(session, workspace_id, draft)
 
@@ -249,6 +250,8 @@ class OKRService:
         if twin is not None:
             return Saved(twin.id, twin.owner_id, created=True, duplicate=True)  # type: ignore[arg-type]
         objective = objective_store.create_objective(session=session, now=now, **what)
+        objective.committed = draft.committed
+        session.add(objective)
         if draft.parent_id is not None:
             # Aligned in the same transaction, with alignment's checks: the parent offered when
             # the modal opened may have been archived since.
@@ -287,6 +290,7 @@ class OKRService:
             team_id=draft.team_id,
             cycle_id=draft.cycle_id,
             owner_id=draft.owner_id,
+            committed=draft.committed,
         )
         if draft.parent_id != objective.parent_id:
             try:
@@ -741,6 +745,7 @@ def _kr_draft(kr: KeyResult) -> KRDraft:
         unit=unit_text(UnitKind(kr.unit), kr.unit_label),
         due=kr.due_date,
         key_result_id=kr.id,
+        weight="" if kr.weight == 1.0 else format_input(kr.weight),
     )
 
 

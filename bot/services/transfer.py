@@ -46,7 +46,7 @@ from bot.services.settings import FIELDS as SCHEDULE_FIELDS
 from bot.services.settings import SettingsForm, validate_settings
 from storage import transfer as store
 from storage.db import session_scope
-from storage.models import CheckIn, KeyResult, Objective, Workspace
+from storage.models import CheckIn, KeyResult, Objective, Reflection, Workspace
 from storage.sources import DATA_SOURCE_AUTHOR
 from storage.workspaces import ensure_workspace, update_workspace
 
@@ -108,11 +108,18 @@ OBJECTIVE_FIELDS = (
     "owner",
     "owner_email",
     "weight",
+    "committed",
     "status",
     "grade",
     "created_at",
     "archived_at",
+    # The owner's look back once the cycle closed (a Reflection row).
+    "reflection_author",
+    "reflection_worked",
+    "reflection_did_not_work",
+    "reflection_carry_over",
 )
+REFLECTION_TEXTS = ("reflection_worked", "reflection_did_not_work", "reflection_carry_over")
 KR_FIELDS = (
     "key",
     "title",
@@ -130,6 +137,7 @@ KR_FIELDS = (
     "grade",
     "created_at",
     "archived_at",
+    "carried_from",  # the key of the KR (of an earlier cycle) this one was carried over from
 )
 CHECKIN_FIELDS = (
     "period",
@@ -180,6 +188,7 @@ class KeyResultDoc:
     created_at: datetime | None = None
     archived_at: datetime | None = None
     check_ins: list[CheckInDoc] = field(default_factory=list)
+    carried_from: str | None = None
     from_title: bool = False  # no kind and no target: read them from the title sentence
 
 
@@ -195,11 +204,20 @@ class ObjectiveDoc:
     parent: str | None = None  # the key of the objective this one ladders up to
     description: str = ""
     weight: float | None = 1.0
+    committed: bool | None = False  # None: given, but not true or false (reported)
     status: str = "active"
     grade: float | None = None
     created_at: datetime | None = None
     archived_at: datetime | None = None
     key_results: list[KeyResultDoc] = field(default_factory=list)
+    reflection_author: str | None = None  # None: the objective's owner
+    reflection_worked: str = ""
+    reflection_did_not_work: str = ""
+    reflection_carry_over: str = ""
+
+    @property
+    def has_reflection(self) -> bool:
+        return any(getattr(self, name) for name in REFLECTION_TEXTS)
 
 
 @dataclass
@@ -298,6 +316,11 @@ def _document_of(snap: store.Snapshot) -> Document:
     krs_of: dict[int, list[KeyResult]] = {}
     for kr in snap.key_results:
         krs_of.setdefault(kr.objective_id, []).append(kr)
+    kr_keys = {
+        kr.id: f"{keys[o_id]}.{n}"
+        for o_id, krs in krs_of.items()
+        for n, kr in enumerate(krs, start=1)
+    }
 
     def check_in(c: CheckIn) -> CheckInDoc:
         return CheckInDoc(
@@ -332,11 +355,13 @@ def _document_of(snap: store.Snapshot) -> Document:
             created_at=kr.created_at,
             archived_at=kr.archived_at,
             check_ins=[check_in(c) for c in checkins_of.get(kr.id, [])],  # type: ignore[arg-type]
+            carried_from=kr_keys.get(kr.carried_from_id),  # type: ignore[arg-type]
         )
 
     def objective(o: Objective) -> ObjectiveDoc:
         key = keys[o.id]  # type: ignore[index]
         krs = krs_of.get(o.id, [])  # type: ignore[arg-type]
+        reflection = snap.reflections.get(o.id)  # type: ignore[arg-type]
         return ObjectiveDoc(
             line=0,
             key=key,
@@ -347,11 +372,13 @@ def _document_of(snap: store.Snapshot) -> Document:
             parent=None if o.parent_id is None else keys[o.parent_id],
             description=o.description,
             weight=o.weight,
+            committed=o.committed,
             status=o.status,
             grade=o.grade,
             created_at=o.created_at,
             archived_at=o.archived_at,
             key_results=[key_result(kr, f"{key}.{n}") for n, kr in enumerate(krs, start=1)],
+            **(_reflection_fields(reflection, o.owner_id) if reflection is not None else {}),
         )
 
     ws = snap.workspace
@@ -375,6 +402,15 @@ def _document_of(snap: store.Snapshot) -> Document:
         cycles=[CycleDoc(0, c.name, c.start_date, c.end_date, c.closed_at) for c in snap.cycles],
         objectives=[objective(o) for o in snap.objectives],
     )
+
+
+def _reflection_fields(reflection: Reflection, owner_id: str) -> dict[str, Any]:
+    return {
+        "reflection_author": None if reflection.author_id == owner_id else reflection.author_id,
+        "reflection_worked": reflection.worked,
+        "reflection_did_not_work": reflection.did_not_work,
+        "reflection_carry_over": reflection.carry_over,
+    }
 
 
 # --- YAML -----------------------------------------------------------------------------------
@@ -430,7 +466,7 @@ def to_yaml(document: Document) -> str:
 
     def objective(o: ObjectiveDoc) -> dict[str, Any]:
         fields = _fields(o, OBJECTIVE_FIELDS) | _unless(
-            weight=(o.weight, 1.0), status=(o.status, "active")
+            weight=(o.weight, 1.0), status=(o.status, "active"), committed=(o.committed, False)
         )
         return _set_only(fields) | {"key_results": [key_result(kr, o) for kr in o.key_results]}
 
@@ -564,6 +600,7 @@ CSV_COLUMNS = (
     "target",
     "current",
     "weight",
+    "committed",
     "due",
     "confidence",
     "status",
@@ -581,6 +618,11 @@ CSV_COLUMNS = (
     "source",
     "created_at",
     "archived_at",
+    "carried_from",
+    "reflection_author",
+    "reflection_worked",
+    "reflection_did_not_work",
+    "reflection_carry_over",
 )
 # The columns each record uses, and the document field each holds. A setting row holds one
 # workspace setting (vision and mission too) as key = name, value = value; `parent` is the
@@ -615,6 +657,8 @@ _TEXT_FIELDS = frozenset(
         "author_email",
         "owner",
         "owner_email",
+        "carried_from",
+        *OBJECTIVE_FIELDS[-4:],  # the reflection's author and texts
     }
 )
 _FORMULA_START = tuple("=+-@\t\r'")
@@ -855,6 +899,21 @@ class _Reader:
             return None
         return float(value) + 0.0  # no negative zero
 
+    def flag(self, name: str) -> bool | None:
+        """true/false (yes/no, 1/0 too); absent is false, anything else a problem (None)."""
+        if not self.given(name):
+            return False
+        value = self.raw[name]
+        if isinstance(value, bool):
+            return value
+        word = str(value).strip().casefold()
+        if word in ("true", "yes", "1"):
+            return True
+        if word in ("false", "no", "0"):
+            return False
+        self.problem(f"{name} should be true or false, not “{value}”")
+        return None
+
     def integer(self, name: str) -> int | None:
         number = self.number(name)
         if number is not None and not number.is_integer():
@@ -990,6 +1049,7 @@ def _read_objective(raw: _Mapping, problems: list[Problem]) -> ObjectiveDoc:
         parent=r.optional("parent"),
         description=r.text("description", single_line=False),
         weight=r.number("weight") if r.given("weight") else 1.0,
+        committed=r.flag("committed"),
         status=(r.optional("status") or "active").casefold(),
         grade=r.number("grade"),
         created_at=r.moment("created_at"),
@@ -997,6 +1057,8 @@ def _read_objective(raw: _Mapping, problems: list[Problem]) -> ObjectiveDoc:
         key_results=[
             _read_key_result(kr, problems) for kr in r.entries("key_results", "key results")
         ],
+        reflection_author=r.optional("reflection_author"),
+        **{name: r.text(name, single_line=False) for name in REFLECTION_TEXTS},
     )
 
 
@@ -1025,6 +1087,7 @@ def _read_key_result(raw: _Mapping, problems: list[Problem]) -> KeyResultDoc:
         created_at=r.moment("created_at"),
         archived_at=r.moment("archived_at"),
         check_ins=[_read_check_in(c, problems) for c in r.entries("check_ins", "check-ins")],
+        carried_from=r.optional("carried_from"),
         from_title=from_title,
     )
 
@@ -1075,6 +1138,7 @@ class Plan:
     key_results: list[store.NewKeyResult]
     check_ins: list[store.NewCheckIn]
     emails_resolved: int
+    reflections: list[store.NewReflection] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -1227,6 +1291,7 @@ def plan_import(
     cycle_ix: list[int | None] = []
     team_ix: list[int | None] = []
     owners: list[str | None] = []
+    reflection_authors: list[str | None] = []
     for o in document.objectives:
         weight = 1.0 if o.weight is None else o.weight
         for message in objective_problems(
@@ -1241,18 +1306,26 @@ def plan_import(
         if (trouble := number_problem(o.grade, what="grade")) is not None:
             problem(o.line, trouble)
         owners.append(people.given(o.line, o.owner, o.owner_email, "owner"))
+        reflection_authors.append(
+            people.given(o.line, o.reflection_author, None, "reflection author")
+        )
+        if any(len(getattr(o, name)) > NOTE_MAX for name in REFLECTION_TEXTS):
+            problem(o.line, f"Keep each reflection answer under {NOTE_MAX} characters.")
     for i in _in_loops(parents):
         o = document.objectives[i]
         problem(o.line, f"objective “{o.key}” ladders up to itself through its parents")
 
     # Key results and their check-ins.
     kr_keys = _Names("key result key", problems, fold=False)
+    implicit_kr_keys: dict[str, int] = {}
     specs: list[KRSpec | None] = []
     kr_owners: list[str | None] = []
     authors: list[str | None] = []
     for o, objective_owner in zip(document.objectives, owners, strict=True):
-        for kr in o.key_results:
+        for n, kr in enumerate(o.key_results, start=1):
             kr_keys.add(kr.key, len(specs), kr.line)
+            if not kr.key and o.key:  # YAML nests KRs without keys: the one an export gives
+                implicit_kr_keys.setdefault(f"{o.key}.{n}", len(specs))
             specs.append(_kr_spec(kr, problems, today=now.date()))
             owner = people.given(kr.line, kr.owner, kr.owner_email, "owner")
             kr_owners.append(owner or objective_owner)
@@ -1260,6 +1333,13 @@ def plan_import(
             for c in kr.check_ins:
                 authors.append(_check_check_in(c, kr, people, periods, problems))
 
+    carried_from: list[int | None] = []
+    for o in document.objectives:
+        for kr in o.key_results:
+            source = implicit_kr_keys.get(kr.carried_from or "")
+            if source is None:
+                source = kr_keys.find(kr.carried_from, kr.line, "key result it was carried from")
+            carried_from.append(source)
     emails = people.resolve(lookup_email)
     if problems:
         return None
@@ -1271,6 +1351,7 @@ def plan_import(
     objectives: list[store.NewObjective] = []
     key_results: list[store.NewKeyResult] = []
     check_ins: list[store.NewCheckIn] = []
+    reflections: list[store.NewReflection] = []
     kr_rows = iter(zip(specs, kr_owners, strict=True))
     author_rows = iter(authors)
     for i, o in enumerate(document.objectives):
@@ -1284,11 +1365,23 @@ def plan_import(
                 parent=parents[i],
                 description=o.description,
                 weight=1.0 if o.weight is None else o.weight,
+                committed=bool(o.committed),
                 status=o.status,
                 grade=o.grade,
                 archived_at=o.archived_at,
             )
         )
+        if o.has_reflection:
+            reflections.append(
+                store.NewReflection(
+                    objective=i,
+                    author_id=person(reflection_authors[i] or owners[i]),
+                    worked=o.reflection_worked,
+                    did_not_work=o.reflection_did_not_work,
+                    carry_over=o.reflection_carry_over,
+                    created_at=now,
+                )
+            )
         for position, kr in enumerate(o.key_results):
             spec, owner = next(kr_rows)
             assert spec is not None
@@ -1329,6 +1422,7 @@ def plan_import(
                     # What record_check_in keeps on the KR: when it was last checked in.
                     last_checkin_at=max(times, default=None),
                     archived_at=kr.archived_at,
+                    carried_from=carried_from[len(key_results)],
                 )
             )
     return Plan(
@@ -1345,6 +1439,7 @@ def plan_import(
         key_results,
         check_ins,
         emails_resolved=len(emails),
+        reflections=reflections,
     )
 
 
@@ -1579,6 +1674,7 @@ def import_text(
             objectives=plan.objectives,
             key_results=plan.key_results,
             check_ins=plan.check_ins,
+            reflections=plan.reflections,
         )
     return ImportReport(
         workspace_id=target,

@@ -35,6 +35,7 @@ from storage.models import (
     Cycle,
     KeyResult,
     Objective,
+    Reflection,
     Team,
     TeamChannel,
     Workspace,
@@ -46,6 +47,7 @@ from storage.objectives import (
     archive_objective,
     create_objective,
 )
+from storage.reflections import carry_over, save_reflection
 from storage.teams import create_team, link_channel
 from storage.workspaces import ensure_workspace, update_workspace
 from tests.factories import reference_company
@@ -88,6 +90,7 @@ def canonical(engine: Engine, workspace_id: str) -> dict[str, Any]:
         )
         kr_index = {k.id: i for i, k in enumerate(krs)}
         check_ins = rows(CheckIn, col(CheckIn.key_result_id), col(CheckIn.period_start))
+        reflections = rows(Reflection, col(Reflection.objective_id))
     skip = {"team_id", "created_at", "updated_at"}
     return {
         "workspace": {k: v for k, v in ws.model_dump().items() if k not in skip},
@@ -109,12 +112,17 @@ def canonical(engine: Engine, workspace_id: str) -> dict[str, Any]:
                 o.title,
                 o.description,
                 o.weight,
+                o.committed,
                 o.status,
                 o.grade,
                 o.created_at,
                 o.archived_at,
             )
             for o in objectives
+        ],
+        "reflections": [
+            (index[r.objective_id], r.author_id, r.worked, r.did_not_work, r.carry_over)
+            for r in reflections
         ],
         "key_results": [
             (
@@ -134,6 +142,7 @@ def canonical(engine: Engine, workspace_id: str) -> dict[str, Any]:
                 k.last_checkin_at,
                 k.created_at,
                 k.archived_at,
+                kr_index.get(k.carried_from_id),  # type: ignore[arg-type]
             )
             for k in krs
         ],
@@ -237,11 +246,31 @@ def reference_tree(session: Session, workspace_id: str = "T0REF") -> None:
         now=datetime(2025, 11, 3, 10, 0, 0, 123456, tzinfo=UTC),
         dedupe_key="slack-retry-1",
     )
+    legacy.committed = True  # a promise: graded against 1.0
+    session.add(legacy)
     close_cycle(
         session=session,
         workspace_id=workspace_id,
         cycle_id=old.id,
         now=datetime(2026, 1, 2, tzinfo=UTC),
+    )
+    save_reflection(
+        session=session,
+        workspace_id=workspace_id,
+        objective_id=legacy.id,
+        author_id="U0CEO",  # an admin wrote it for the owner
+        worked="=1+1 caching, line one\nline two <@U0DEV> & “quotes”",
+        did_not_work="",
+        carry_over="@the DB team",
+        now=datetime(2026, 1, 3, tzinfo=UTC),
+    )
+    carry_over(
+        session=session,
+        workspace_id=workspace_id,
+        key_result=kr,
+        objective=legacy,
+        into_cycle_id=ref.cycle.id,
+        now=datetime(2026, 1, 3, tzinfo=UTC),
     )
 
     child = create_objective(
@@ -344,7 +373,10 @@ def test_the_reference_company_survives_export_and_import(engine: Engine, fmt: F
         reference_tree(session)
     original = canonical(engine, "T0REF")
     assert len(original["check_ins"]) == 8
-    assert [o[3] for o in original["objectives"]] == [None, None, None, 0, 3]  # alignment
+    # alignment; the fourth is the copy "Cut p95 latency" was carried into
+    assert [o[3] for o in original["objectives"]] == [None, None, None, None, 0, 4]
+    assert [o[7] for o in original["objectives"]] == [False, False, True, True, False, False]
+    assert original["reflections"] and any(k[-1] is not None for k in original["key_results"])
 
     text = transfer.export_text(engine, workspace_id="T0REF", fmt=fmt).text
     report = transfer.import_text(engine, text, fmt=fmt, now=NOW, workspace_id="T0COPY")
@@ -355,7 +387,7 @@ def test_the_reference_company_survives_export_and_import(engine: Engine, fmt: F
         report.objectives,
         report.key_results,
         report.check_ins,
-    ) == (2, 2, 5, 10, 8)
+    ) == (2, 2, 6, 11, 8)
     assert canonical(engine, "T0COPY") == original
     # Exporting the copy gives the same file: nothing drifts on a second trip.
     again = transfer.export_text(engine, workspace_id="T0COPY", fmt=fmt).text
@@ -489,7 +521,7 @@ def test_a_thousand_objectives_export_and_import_in_seconds(
     assert import_cpu < 30 and export_cpu < 30
 
 
-def test_loading_a_workspace_for_export_takes_seven_statements(
+def test_loading_a_workspace_for_export_takes_eight_statements(
     engine: Engine, count_statements: Any
 ) -> None:
     for n, workspace_id in ((3, "T0SMALL"), (300, "T0LARGE")):
@@ -499,7 +531,7 @@ def test_loading_a_workspace_for_export_takes_seven_statements(
         with Session(engine) as session, count_statements() as counter:
             snapshot = store.load_snapshot(session=session, workspace_id=workspace_id)
         assert len(snapshot.check_ins) == 15 * n
-        assert counter.count == 7, counter.statements
+        assert counter.count == 8, counter.statements  # reflections are the eighth
 
 
 # --- All or nothing ----------------------------------------------------------------------------

@@ -42,7 +42,39 @@ def test_migrations_build_exactly_the_models(engine: sa.Engine) -> None:
         context = MigrationContext.configure(
             connection, opts={"compare_type": True, "include_object": include_object}
         )
-        assert compare_metadata(context, SQLModel.metadata) == []
+        differences = compare_metadata(context, SQLModel.metadata)
+    if engine.dialect.name == "sqlite":
+        differences = [d for d in differences if not _inline_reference(d)]
+    assert differences == []
+
+
+def _inline_reference(difference: tuple) -> bool:
+    """key_result.carried_from_id's foreign key was added inline by migration 0008 (SQLite can
+    add a column with REFERENCES, not a constraint afterwards), and SQLAlchemy's SQLite
+    reflection does not read an inline reference's ON DELETE: it then reads as removed and
+    added again. What the database enforces is checked below, from PRAGMA foreign_key_list."""
+    action, constraint = difference[0], difference[1]
+    return (
+        action in ("remove_fk", "add_fk")
+        and constraint.table.name == "key_result"
+        and [c.name for c in constraint.columns] == ["carried_from_id"]
+    )
+
+
+def test_carried_from_is_a_set_null_reference(engine: sa.Engine) -> None:
+    """ON DELETE SET NULL on both databases (on SQLite, as PRAGMA foreign_key_list tells)."""
+    if engine.dialect.name == "sqlite":
+        with engine.connect() as connection:
+            keys = connection.exec_driver_sql("PRAGMA foreign_key_list(key_result)").all()
+        [(on_delete,)] = [(k[6],) for k in keys if k[3] == "carried_from_id"]
+        assert on_delete == "SET NULL"
+    inspector = sa.inspect(engine)
+    [fk] = [
+        f
+        for f in inspector.get_foreign_keys("key_result")
+        if f["constrained_columns"] == ["carried_from_id"]
+    ]
+    assert fk["referred_table"] == "key_result"
 
 
 def test_sqlite_enforces_foreign_keys_and_uses_wal(tmp_path) -> None:

@@ -30,7 +30,7 @@ from storage.cycles import list_cycles
 from storage.db import make_engine
 from storage.health import CHECK_NAME, check_writable
 from storage.migrate import SchemaTooNew, current_revision, head_revision, scripts, upgrade
-from storage.models import LadderHealth
+from storage.models import KeyResult, LadderHealth, Objective, Reflection
 from storage.outbox import list_messages
 from storage.people import get_people
 from storage.teams import channels_by_team, list_teams
@@ -510,6 +510,42 @@ def check_rollup(session: Session, start: str) -> None:
             assert shown.health.objectives[o.id] == core.health.objectives[o.id]
 
 
+def rows_0008() -> Rows:
+    """0008 adds committed objectives, carried-over KRs and reflections."""
+    rows = rows_0007()
+    for n, objective in enumerate(rows["objective"]):  # every row names every column
+        objective["committed"] = n == 0
+    for kr in rows["key_result"]:
+        kr["carried_from_id"] = None
+    rows["key_result"][3]["carried_from_id"] = rows["key_result"][0]["id"]
+    rows["reflection"] = [
+        {
+            "id": 1,
+            "workspace_id": SEED,
+            "objective_id": rows["objective"][0]["id"],
+            "author_id": "U0CEO",
+            "worked": "Weekly demos — “kept” us <honest>",
+            "did_not_work": "",
+            "carry_over": "Latency work",
+            "created_at": CREATED,
+            "updated_at": CREATED,
+        }
+    ]
+    return rows
+
+
+def check_reflections(session: Session, start: str) -> None:
+    """From 0008 on: the committed flag, the carried-from link and reflections read back;
+    before it, every objective upgrades as aspirational."""
+    objectives = {o.id: o for o in session.exec(sa.select(Objective)).scalars()}
+    if start < "0008":
+        assert not any(o.committed for o in objectives.values())
+        return
+    assert [o.committed for _id, o in sorted(objectives.items())] == [True, False, False]
+    assert session.get_one(KeyResult, 4).carried_from_id == 1
+    assert session.get_one(Reflection, 1).carry_over == "Latency work"
+
+
 def check_tree(session: Session, start: str) -> None:
     """The head code reads the tree: workspace settings, cycles, teams, objectives with their
     KRs and progress, check-ins."""
@@ -598,17 +634,30 @@ SEEDS: dict[str, Seed] = {
     "0003": Seed(rows_0003, check=_checks(check_tree, check_delivery)),
     "0004": Seed(
         rows_0004,
-        check=_checks(check_tree, check_delivery, check_health, check_charts, check_rollup),
+        check=_checks(
+            check_tree, check_delivery, check_health, check_charts, check_rollup, check_reflections
+        ),
     ),
     "0005": Seed(
         rows_0005,
-        check=_checks(check_tree, check_delivery, check_health, check_charts, check_rollup),
+        check=_checks(
+            check_tree, check_delivery, check_health, check_charts, check_rollup, check_reflections
+        ),
     ),
     "0006": Seed(
         rows_0006,
-        check=_checks(check_tree, check_delivery, check_health, check_charts, check_rollup),
+        check=_checks(
+            check_tree, check_delivery, check_health, check_charts, check_rollup, check_reflections
+        ),
     ),
-    "0007": Seed(rows_0007, check=_checks(check_tree, check_delivery, check_health, check_charts)),
+    "0007": Seed(
+        rows_0007,
+        check=_checks(check_tree, check_delivery, check_health, check_charts, check_reflections),
+    ),
+    "0008": Seed(
+        rows_0008,
+        check=_checks(check_tree, check_delivery, check_health, check_charts, check_reflections),
+    ),
 }
 
 

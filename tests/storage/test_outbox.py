@@ -85,3 +85,21 @@ def test_list_planned_reads_where_each_row_stands(session: Session) -> None:
         outbox.Planned("U2", PERIOD, "prompt", OutboxState.PLANNED, None),
     ]
     assert outbox.list_planned(session=session, workspace_id=WS, periods=[], kinds=["prompt"]) == []
+
+
+def test_a_check_in_does_not_answer_a_request_for_reflections(session: Session) -> None:
+    """A cycle starting on a check-in period's first day shares its period_start: answering
+    the weekly prompt settles the prompt and its reminders, never the reflection DM."""
+    ensure_workspace(session=session, workspace_id=WS)
+    _plan(session, ["U1"])
+    _plan(session, ["U1"], kind="reminder1")
+    _plan(session, ["U1"], kind="reflect:7")
+    outbox.mark_answered(
+        session=session, workspace_id=WS, user_id="U1", period_start=PERIOD, now=NOW
+    )
+    states = {m.kind: m.state for m in outbox.list_messages(session=session, workspace_id=WS)}
+    assert states == {
+        "prompt": OutboxState.SKIPPED,
+        "reminder1": OutboxState.SKIPPED,
+        "reflect:7": OutboxState.PLANNED,
+    }

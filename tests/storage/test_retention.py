@@ -40,6 +40,7 @@ from storage.migrate import (
 from storage.models import ChartFile, KeyResult, LadderHealth, Person, Workspace
 from storage.objectives import create_objective
 from storage.outbox import PlannedMessage, plan_messages
+from storage.reflections import save_reflection
 from storage.retention import list_expired_workspaces, purge_workspace, workspace_tables
 from storage.sources import allow_host, create_push_token, save_source
 from storage.teams import create_team, link_channel
@@ -137,6 +138,16 @@ def fill_workspace(engine: sa.Engine, workspace_id: str) -> None:
             ChartFile(
                 workspace_id=workspace_id, content_key="c" * 64, file_id="F0CHART", created_at=NOW
             )
+        )
+        save_reflection(
+            session=session,
+            workspace_id=workspace_id,
+            objective_id=child.id,  # type: ignore[arg-type]
+            author_id="U0DEV",
+            worked="Small releases",
+            did_not_work="",
+            carry_over="",
+            now=NOW,
         )
         plan_messages(
             session=session,

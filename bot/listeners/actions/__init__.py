@@ -80,7 +80,8 @@ def register(app: App, deps: Deps) -> None:
         # The sentence was just (re)typed: what it says replaces the earlier reading; when
         # nothing can be read, what was typed in the fields stays.
         parsed = fill_from_sentence(
-            KRDraft(text=typed.text, key_result_id=typed.key_result_id), today=deps.clock().date()
+            KRDraft(text=typed.text, key_result_id=typed.key_result_id, weight=typed.weight),
+            today=deps.clock().date(),
         )
         if not parsed.has_fields:
             parsed = typed
