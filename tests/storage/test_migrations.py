@@ -32,6 +32,7 @@ from storage.health import CHECK_NAME, check_writable
 from storage.migrate import SchemaTooNew, current_revision, head_revision, scripts, upgrade
 from storage.models import LadderHealth
 from storage.outbox import list_messages
+from storage.pacing import reserve_slot
 from storage.people import get_people
 from storage.teams import channels_by_team, list_teams
 from storage.tree import load_tree
@@ -411,6 +412,20 @@ def rows_0004() -> Rows:
     return rows
 
 
+def rows_0005() -> Rows:
+    """0005 adds send_pace, the workspace's next free send slot shared by senders."""
+    rows = rows_0004()
+    rows["send_pace"] = [{"workspace_id": SEED, "next_slot": 1_767_000_000.25}]
+    return rows
+
+
+def check_pace(session: Session, start: str) -> None:
+    """A sender reserves the slot the row holds, and moves it on."""
+    slot = reserve_slot(session=session, workspace_id=SEED, not_before=0.0, gap=0.5)
+    assert slot == 1_767_000_000.25
+    assert reserve_slot(session=session, workspace_id=SEED, not_before=0.0, gap=0.5) == slot + 0.5
+
+
 def check_tree(session: Session, start: str) -> None:
     """The head code reads the tree: workspace settings, cycles, teams, objectives with their
     KRs and progress, check-ins."""
@@ -498,6 +513,7 @@ SEEDS: dict[str, Seed] = {
     ),
     "0003": Seed(rows_0003, check=_checks(check_tree, check_delivery)),
     "0004": Seed(rows_0004, check=_checks(check_tree, check_delivery, check_health)),
+    "0005": Seed(rows_0005, check=_checks(check_tree, check_delivery, check_health, check_pace)),
 }
 
 
