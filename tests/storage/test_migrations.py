@@ -23,13 +23,21 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from sqlalchemy import Connection, Engine
-from sqlmodel import Session
+from sqlmodel import Session, SQLModel
 
 from storage.checkins import list_check_ins
 from storage.cycles import list_cycles
 from storage.db import make_engine
 from storage.health import CHECK_NAME, check_writable
-from storage.migrate import SchemaTooNew, current_revision, head_revision, scripts, upgrade
+from storage.migrate import (
+    SchemaTooNew,
+    cheap_head,
+    current_revision,
+    head_revision,
+    revision_graph,
+    scripts,
+    upgrade,
+)
 from storage.models import LadderHealth
 from storage.outbox import list_messages
 from storage.pacing import reserve_slot
@@ -664,3 +672,54 @@ def test_start_up_on_a_database_newer_than_the_code_exits_2(
     engine = make_engine(f"sqlite:///{path}")
     assert current_revision(engine) == "9999_future"  # untouched
     engine.dispose()
+
+
+def test_the_cheap_head_is_alembics_head() -> None:
+    """Start-up reads the head from the files' headers; Alembic must agree."""
+    assert cheap_head() == scripts().get_current_head()
+    assert set(revision_graph()) == {r.revision for r in scripts().walk_revisions()}
+
+
+def test_start_up_at_head_runs_no_migration(
+    fresh_engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    upgrade(fresh_engine)
+    from alembic import command
+
+    ran: list[str] = []
+    monkeypatch.setattr(command, "upgrade", lambda _config, revision: ran.append(revision))
+    upgrade(fresh_engine)
+    assert ran == []
+    assert current_revision(fresh_engine) == head_revision()
+
+
+def test_start_up_below_head_migrates(fresh_engine: Engine) -> None:
+    graph = revision_graph()
+    below = graph[head_revision()][0]
+    upgrade(fresh_engine, below)
+    assert current_revision(fresh_engine) == below
+    upgrade(fresh_engine)
+    assert current_revision(fresh_engine) == head_revision()
+    inspector = sa.inspect(fresh_engine)
+    assert {t.name for t in SQLModel.metadata.sorted_tables} <= set(inspector.get_table_names())
+
+
+def test_start_up_imports_no_alembic_at_head(tmp_path: Path) -> None:
+    path = tmp_path / "ladder.db"
+    engine = make_engine(f"sqlite:///{path}")
+    upgrade(engine)
+    engine.dispose()
+    code = (
+        "import sys; from storage.db import make_engine; from storage.migrate import upgrade; "
+        f"upgrade(make_engine('sqlite:///{path}')); "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'alembic'))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert done.stdout.strip() == "[]"
