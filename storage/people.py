@@ -6,10 +6,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
-from storage.db import INSERT_BATCH, insert_ignoring_conflicts
+from storage.db import INSERT_BATCH, dialect_module, insert_ignoring_conflicts
 from storage.models import Person
 
 
@@ -44,11 +43,7 @@ def save_profiles(
     from users.list are one statement compiled once, not 50,000 loaded and saved rows."""
     if not profiles:
         return
-    insert = (
-        postgresql.insert(Person.__table__)  # type: ignore[arg-type]
-        if session.get_bind().dialect.name == "postgresql"
-        else sqlite.insert(Person.__table__)  # type: ignore[arg-type]
-    )
+    insert = dialect_module(session.get_bind().dialect.name).insert(Person.__table__)
     statement = insert.on_conflict_do_update(
         index_elements=["workspace_id", "user_id"],
         set_={

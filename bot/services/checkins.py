@@ -475,7 +475,7 @@ class CheckinService:
     def period_for(self, *, workspace_id: str, user_id: str, now: datetime | None = None) -> date:
         """The check-in period a person is in now, in their own timezone."""
         now = now or self.clock()
-        with session_scope(self.engine) as session:
+        with session_scope(self.engine, read_only=True) as session:  # no write lock to read
             ws = get_workspace(session=session, workspace_id=workspace_id)
             person = get_people(session=session, workspace_id=workspace_id, user_ids=[user_id])
             tz = zone(
@@ -571,7 +571,7 @@ class CheckinService:
 
     def no_change(self, *, workspace_id: str, user_id: str) -> Answered:
         """Answer "No change this week": every KR of mine keeps its value, in one click."""
-        with session_scope(self.engine) as session:
+        with session_scope(self.engine, read_only=True) as session:
             mine = _my_running_krs(session, workspace_id, user_id, self.clock().date())
         return self.record(
             workspace_id=workspace_id,
@@ -601,7 +601,7 @@ class CheckinService:
 
     def prompt_krs(self, *, workspace_id: str, user_id: str) -> list[tuple[KeyResult, Objective]]:
         """The KRs a prompt's "Check in" button opens: mine, in running cycles."""
-        with session_scope(self.engine) as session:
+        with session_scope(self.engine, read_only=True) as session:
             return _my_running_krs(session, workspace_id, user_id, self.clock().date())
 
     # -- presence ----------------------------------------------------------------------
