@@ -29,7 +29,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Sequence
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -108,6 +108,21 @@ def _child(role: str, payload: dict[str, Any]) -> dict[str, Any]:
 def _cpu() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
+
+
+def _in_parallel(role: str, payloads: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """`role` in one process per payload, all at once; their answers in order."""
+    results: list[dict[str, Any]] = [{} for _ in payloads]
+
+    def one(n: int) -> None:
+        results[n] = _child(role, payloads[n])
+
+    threads = [threading.Thread(target=one, args=(n,)) for n in range(len(payloads))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results
 
 
 # ------------------------------------------------------------------------------ 1. plan
@@ -222,22 +237,13 @@ def run_fanout(users: int, work: Path) -> list[dict[str, Any]]:
             standin.set_latency(None, 0.2)
             standin.set_ceiling("chat.postMessage", per_second=CEILING, per_channel_per_second=1)
             start_at = time.time() + 3.0  # every process imported and connected by then
-            results: list[dict[str, Any]] = [{} for _ in range(senders)]
             payload = {
                 "db": str(path),
                 "api_url": standin.api_url,
                 "shared": shared,
                 "start_at": start_at,
             }
-
-            def one(n: int, payload: dict[str, Any] = payload) -> None:
-                results[n] = _child("send", payload)
-
-            threads = [threading.Thread(target=one, args=(n,)) for n in range(senders)]
-            for thread in threads:
-                thread.start()
-            for thread in threads:
-                thread.join()
+            results = _in_parallel("send", [payload] * senders)
             posts = [c for c in standin.calls("chat.postMessage") if c.ok]
             per_user = Counter(c.args.get("channel") for c in posts)
             times = sorted(c.at for c in posts)
@@ -316,86 +322,90 @@ def run_cold_start(work: Path, repeats: int) -> list[dict[str, Any]]:
 
 
 def run_checkins(kinds: Sequence[str], work: Path, seconds: float) -> list[dict[str, Any]]:
+    rows = []
+    for kind in kinds:
+        where = _new_database(kind, work, f"bench_checkins_{kind}")
+        engine = _engine(kind, where)
+        try:
+            row = _checkins_on(engine, seconds)
+        finally:
+            engine.dispose()
+            _drop(kind, where)
+        rows.append({"db": kind, **row})
+        print(f"check-ins {kind}: {rows[-1]}", flush=True)
+    return rows
+
+
+def _checkins_on(engine: Any, seconds: float, submitters: int = 16) -> dict[str, Any]:
+    """`submitters` threads, each answering for its own 5 KRs again and again."""
     from bot.services.checkins import CheckinService
     from storage import objectives as objective_store
     from storage.db import session_scope
 
-    rows = []
-    submitters = 16
-    for kind in kinds:
-        where = _new_database(kind, work, f"bench_checkins_{kind}")
-        engine = _engine(kind, where)
-        fill_workspace(
-            engine, objectives=200, users=submitters, teams=4, today=NOW.date(), people=16
-        )
-        _analyze(engine)
-        with session_scope(engine, read_only=True) as session:
-            mine = {
-                u: [
-                    (kr.id, kr.kind == "milestone")
-                    for kr, _ in objective_store.list_active_key_results(
-                        session=session, workspace_id=BENCH_WORKSPACE, owner_ids=[u]
-                    )
-                ][:5]
-                for u in user_ids(submitters)
-            }
-        clock_now = [NOW]
-        service = CheckinService(engine, clock=lambda: clock_now[0])
-        counts = Counter[str]()
-        lock = threading.Lock()
-        stop = time.perf_counter() + seconds
-        busy: list[float] = []
-
-        def submit(user: str) -> None:
-            n = 0
-            while time.perf_counter() < stop:
-                n += 1
-                began = time.perf_counter()
-                try:
-                    service.record(
-                        workspace_id=BENCH_WORKSPACE,
-                        user_id=user,
-                        readings=[
-                            (kr, float(n % 2) if milestone else float(n), 7)
-                            for kr, milestone in mine[user]
-                        ],
-                        note=f"week {n}",
-                    )
-                    outcome = "ok"
-                except Exception as error:  # the share answered with an error
-                    outcome = type(error).__name__
-                with lock:
-                    counts[outcome] += 1
-                    busy.append(time.perf_counter() - began)
-
-        threads = [threading.Thread(target=submit, args=(u,)) for u in mine]
-        began, cpu = time.perf_counter(), _cpu()
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        wall = time.perf_counter() - began
-        total = sum(counts.values())
-        busy.sort()
-        row = {
-            "db": kind,
-            "submitters": submitters,
-            "seconds": round(wall, 1),
-            "checkins": counts["ok"],
-            "per_s": round(counts["ok"] / wall, 1),
-            "error_share": round((total - counts["ok"]) / total, 4) if total else None,
-            "errors": {k: v for k, v in counts.items() if k != "ok"},
-            "p50_ms": round(busy[len(busy) // 2] * 1000, 1) if busy else None,
-            "p99_ms": round(busy[min(len(busy) - 1, len(busy) * 99 // 100)] * 1000, 1)
-            if busy
-            else None,
-            "cpu_per_checkin_ms": round((_cpu() - cpu) / max(1, counts["ok"]) * 1000, 2),
+    fill_workspace(
+        engine, objectives=200, users=submitters, teams=4, today=NOW.date(), people=submitters
+    )
+    _analyze(engine)
+    with session_scope(engine, read_only=True) as session:
+        mine = {
+            u: [
+                (kr.id, kr.kind == "milestone")
+                for kr, _ in objective_store.list_active_key_results(
+                    session=session, workspace_id=BENCH_WORKSPACE, owner_ids=[u]
+                )
+            ][:5]
+            for u in user_ids(submitters)
         }
-        engine.dispose()
-        _drop(kind, where)
-        rows.append(row)
-        print(f"check-ins {kind}: {row}", flush=True)
-    return rows
+    service = CheckinService(engine, clock=lambda: NOW)
+    counts = Counter[str]()
+    lock = threading.Lock()
+    stop = time.perf_counter() + seconds
+    busy: list[float] = []
+
+    def submit(user: str) -> None:
+        n = 0
+        while time.perf_counter() < stop:
+            n += 1
+            began = time.perf_counter()
+            try:
+                service.record(
+                    workspace_id=BENCH_WORKSPACE,
+                    user_id=user,
+                    readings=[
+                        (kr, float(n % 2) if milestone else float(n), 7)
+                        for kr, milestone in mine[user]
+                    ],
+                    note=f"week {n}",
+                )
+                outcome = "ok"
+            except Exception as error:  # the share answered with an error
+                outcome = type(error).__name__
+            with lock:
+                counts[outcome] += 1
+                busy.append(time.perf_counter() - began)
+
+    threads = [threading.Thread(target=submit, args=(u,)) for u in mine]
+    began, cpu = time.perf_counter(), _cpu()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    wall = time.perf_counter() - began
+    total = sum(counts.values())
+    busy.sort()
+    return {
+        "submitters": submitters,
+        "seconds": round(wall, 1),
+        "checkins": counts["ok"],
+        "per_s": round(counts["ok"] / wall, 1),
+        "error_share": round((total - counts["ok"]) / total, 4) if total else None,
+        "errors": {k: v for k, v in counts.items() if k != "ok"},
+        "p50_ms": round(busy[len(busy) // 2] * 1000, 1) if busy else None,
+        "p99_ms": round(busy[min(len(busy) - 1, len(busy) * 99 // 100)] * 1000, 1)
+        if busy
+        else None,
+        "cpu_per_checkin_ms": round((_cpu() - cpu) / max(1, counts["ok"]) * 1000, 2),
+    }
 
 
 # ------------------------------------------------------------------------------ report
@@ -429,7 +439,16 @@ def markdown(data: dict[str, Any]) -> str:
         "## Fan-out against the stand-in's ceiling (20/s, 1/s per channel, 200 ms per call)",
         "",
         table(
-            ["senders", "pace", "users", "sent by each", "rate (of ceiling)", "429s", "dup", "miss"],
+            [
+                "senders",
+                "pace",
+                "users",
+                "sent by each",
+                "rate (of ceiling)",
+                "429s",
+                "dup",
+                "miss",
+            ],
             [
                 [
                     r["senders"],
