@@ -16,9 +16,11 @@ from storage.models import SendPace
 _pace = SendPace.__table__  # type: ignore[attr-defined]
 
 
-def reserve_slot(*, session: Session, workspace_id: str, not_before: float, gap: float) -> float:
+def reserve_slot(
+    *, session: Session, workspace_id: str, not_before: float, gap: float, count: int = 1
+) -> float:
     """Take the workspace's next free slot at or after `not_before` (seconds since the
-    epoch) and move the next one `gap` seconds further; returns the slot taken.
+    epoch), and the `count - 1` after it, `gap` seconds apart; returns the first slot taken.
 
     Idle time is not banked: after a pause the slot is `not_before`, not a burst of the
     slots nobody used."""
@@ -27,7 +29,7 @@ def reserve_slot(*, session: Session, workspace_id: str, not_before: float, gap:
         .where(_pace.c.workspace_id == workspace_id)
         .values(
             next_slot=sa.case((_pace.c.next_slot < not_before, not_before), else_=_pace.c.next_slot)
-            + gap
+            + gap * count
         )
         .returning(_pace.c.next_slot)
     )
@@ -37,4 +39,4 @@ def reserve_slot(*, session: Session, workspace_id: str, not_before: float, gap:
             session, SendPace, [{"workspace_id": workspace_id, "next_slot": 0.0}]
         )
         taken = session.execute(statement).scalar_one()
-    return float(taken) - gap
+    return float(taken) - gap * count

@@ -9,19 +9,14 @@ refuses more than 32,766 bound parameters, PostgreSQL 65,535).
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
+import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from storage.models import CheckIn, KeyResult, Objective, Person
-
-
-@dataclass(frozen=True)
-class OwnedKeyResult:
-    id: int
-    created_at: datetime
 
 
 @dataclass(frozen=True)
@@ -36,41 +31,68 @@ class PersonFacts:
     refreshed_at: datetime | None
 
 
-def owned_key_results(
+def _running_krs(workspace_id: str, cycle_ids: Sequence[int]) -> sa.Select:  # type: ignore[type-arg]
+    """Active KRs of active objectives in these cycles (Core: no ORM row processing)."""
+    kr, objective = KeyResult.__table__, Objective.__table__  # type: ignore[attr-defined]
+    return (
+        sa.select(kr.c.owner_id)
+        .select_from(kr.join(objective, objective.c.id == kr.c.objective_id))
+        .where(
+            kr.c.workspace_id == workspace_id,
+            kr.c.archived_at.is_(None),
+            objective.c.archived_at.is_(None),
+            objective.c.cycle_id.in_(cycle_ids),
+        )
+    )
+
+
+def owners_first_key_result(
     *, session: Session, workspace_id: str, cycle_ids: Sequence[int]
-) -> dict[str, list[OwnedKeyResult]]:
-    """Active KRs of active objectives in these cycles, by owner (in one statement)."""
+) -> dict[str, datetime]:
+    """Everyone owning a running KR, with when their oldest one was created (planning asks
+    only whether any KR is old enough): one row per owner, not one per KR."""
     if not cycle_ids:
         return {}
-    rows = session.exec(
-        select(KeyResult.owner_id, KeyResult.id, KeyResult.created_at)
-        .join(Objective, col(Objective.id) == KeyResult.objective_id)
-        .where(
-            KeyResult.workspace_id == workspace_id,
-            col(KeyResult.archived_at).is_(None),
-            col(Objective.archived_at).is_(None),
-            col(Objective.cycle_id).in_(cycle_ids),
-        )
-        .order_by(col(KeyResult.id))
-    ).all()
-    owners: dict[str, list[OwnedKeyResult]] = defaultdict(list)
-    for owner_id, kr_id, created_at in rows:
-        owners[owner_id].append(OwnedKeyResult(kr_id, created_at))
-    return dict(owners)
+    kr = KeyResult.__table__  # type: ignore[attr-defined]
+    query = (
+        _running_krs(workspace_id, cycle_ids)
+        .add_columns(sa.func.min(kr.c.created_at).label("first_created"))
+        .group_by(kr.c.owner_id)
+    )
+    return {owner: first for owner, first in session.execute(query).all()}
+
+
+def key_result_ids_by_owner(
+    *, session: Session, workspace_id: str, cycle_ids: Sequence[int], owners: Collection[str]
+) -> dict[str, list[int]]:
+    """The running KRs' ids of these owners (read for everyone, kept for these: no IN list
+    that grows with the workspace)."""
+    if not cycle_ids or not owners:
+        return {}
+    kr = KeyResult.__table__  # type: ignore[attr-defined]
+    query = _running_krs(workspace_id, cycle_ids).add_columns(kr.c.id)
+    if len(owners) <= 500:
+        query = query.where(kr.c.owner_id.in_(sorted(owners)))
+    ids: dict[str, list[int]] = defaultdict(list)
+    for owner, kr_id in session.execute(query).all():
+        if owner in owners:
+            ids[owner].append(kr_id)
+    return dict(ids)
 
 
 def people_facts(*, session: Session, workspace_id: str) -> dict[str, PersonFacts]:
     """Everyone Ladder knows in the workspace (owners are nearly all of them: one statement
     without a list of ids beats an IN list of tens of thousands)."""
-    rows = session.exec(
-        select(
-            Person.user_id,
-            Person.tz,
-            Person.deleted,
-            Person.is_bot,
-            Person.away_until,
-            Person.refreshed_at,
-        ).where(Person.workspace_id == workspace_id)
+    person = Person.__table__  # type: ignore[attr-defined]
+    rows = session.execute(
+        sa.select(
+            person.c.user_id,
+            person.c.tz,
+            person.c.deleted,
+            person.c.is_bot,
+            person.c.away_until,
+            person.c.refreshed_at,
+        ).where(person.c.workspace_id == workspace_id)
     ).all()
     return {row[0]: PersonFacts(*row) for row in rows}
 

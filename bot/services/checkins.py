@@ -197,7 +197,7 @@ class CheckinService:
                 cycle_ids = running_cycle_ids(session, ws.team_id, now.date())
                 if not cycle_ids:
                     continue
-                owners = plan_store.owned_key_results(
+                owners = plan_store.owners_first_key_result(
                     session=session, workspace_id=ws.team_id, cycle_ids=cycle_ids
                 )
                 people = plan_store.people_facts(session=session, workspace_id=ws.team_id)
@@ -215,7 +215,7 @@ class CheckinService:
                 with session_scope(self.engine, read_only=True) as session:
                     people = plan_store.people_facts(session=session, workspace_id=ws.team_id)
                 refreshed += len(found)
-            planned += self._plan_workspace(ws, owners, people, now=now, force=force)
+            planned += self._plan_workspace(ws, cycle_ids, owners, people, now=now, force=force)
         return PlanReport(planned, refreshed)
 
     def _workspaces(self, workspace_id: str | None) -> list[Workspace]:
@@ -224,7 +224,8 @@ class CheckinService:
     def _plan_workspace(
         self,
         ws: Workspace,
-        owners: dict[str, list[plan_store.OwnedKeyResult]],
+        cycle_ids: list[int],
+        owners: dict[str, datetime],  # KR owner -> when their oldest running KR was created
         people: dict[str, plan_store.PersonFacts],
         *,
         now: datetime,
@@ -241,7 +242,7 @@ class CheckinService:
         local = _LocalTimes(ws, cadence, now)
         wanted: list[outbox.PlannedMessage] = []
         periods: dict[str, date] = {}
-        for user_id, krs in owners.items():
+        for user_id, first_created in owners.items():
             person = people.get(user_id)
             if person is None or person.deleted or person.is_bot:
                 continue
@@ -251,7 +252,7 @@ class CheckinService:
             if now < due and not force:
                 continue
             # A KR created after this period's prompt waits for the next period.
-            if not any(kr.created_at <= (now if force else due) for kr in krs):
+            if first_created > (now if force else due):
                 continue
             periods[user_id] = period
             wanted.append(outbox.PlannedMessage(user_id, period, PROMPT, min(due, now)))
@@ -276,7 +277,10 @@ class CheckinService:
             if not asking:
                 return 0
             asked_periods = sorted({periods[u] for u in asking})
-            asked_krs = [kr.id for u in asking for kr in owners[u]]
+            krs_of = plan_store.key_result_ids_by_owner(
+                session=session, workspace_id=ws.team_id, cycle_ids=cycle_ids, owners=asking
+            )
+            asked_krs = [kr_id for u in asking for kr_id in krs_of.get(u, [])]
             if len(asked_krs) > CHECKED_IN_BY_ID:  # many: every check-in of those periods
                 done = plan_store.checked_in_periods(
                     session=session, workspace_id=ws.team_id, periods=asked_periods
@@ -288,7 +292,9 @@ class CheckinService:
                     key_result_ids=asked_krs,
                     periods=asked_periods,
                 )
-            answered = {u for u in asking if all((kr.id, periods[u]) in done for kr in owners[u])}
+            answered = {
+                u for u in asking if all((kr_id, periods[u]) in done for kr_id in krs_of.get(u, []))
+            }
             return outbox.plan_messages(
                 session=session,
                 workspace_id=ws.team_id,
@@ -308,15 +314,13 @@ class CheckinService:
         if ws.max_reminders < 1:
             return []
         reminders = []
+        chain_kinds = [PROMPT, *(reminder_kind(n) for n in range(1, ws.max_reminders + 1))]
         for user_id, period in periods.items():
             mine = existing.get((user_id, period))
             if mine is None:  # no prompt yet: no chain to continue
                 continue
-            chain = [mine.get(PROMPT)] + [
-                mine.get(reminder_kind(n)) for n in range(1, ws.max_reminders + 1)
-            ]
             for n in range(1, ws.max_reminders + 1):
-                before, this = chain[n - 1], chain[n]
+                before, this = mine.get(chain_kinds[n - 1]), mine.get(chain_kinds[n])
                 if this is not None:
                     continue
                 if before is None or before.state != OutboxState.SENT or before.sent_at is None:
