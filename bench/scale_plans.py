@@ -91,10 +91,24 @@ def _analyze(engine: Any) -> None:
             connection.exec_driver_sql("ANALYZE")
 
 
-def _child(role: str, payload: dict[str, Any]) -> dict[str, Any]:
-    """Run `role` in a fresh process; its JSON answer."""
+def _child(role: str, payload: dict[str, Any], *, code: Path | None = None) -> dict[str, Any]:
+    """Run `role` in a fresh process; its JSON answer. `code`: a folder whose bot/ and
+    storage/ (an earlier commit's) are imported instead of this checkout's."""
+    run = (
+        "import sys; sys.path[:0] = [sys.argv[1]]; sys.path.append(sys.argv[2]); "
+        "from bench.scale_plans import main; sys.exit(main(sys.argv[3:]))"
+    )
     done = subprocess.run(
-        [sys.executable, "-m", "bench.scale_plans", "--child", role, json.dumps(payload)],
+        [
+            sys.executable,
+            "-c",
+            run,
+            str(code or REPO),
+            str(REPO),
+            "--child",
+            role,
+            json.dumps(payload),
+        ],
         cwd=REPO,
         capture_output=True,
         text=True,
@@ -103,6 +117,17 @@ def _child(role: str, payload: dict[str, Any]) -> dict[str, Any]:
     if done.returncode != 0:
         raise RuntimeError(f"{role} failed: {done.stderr[-3000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def baseline_code(ref: str, work: Path) -> Path:
+    """bot/ and storage/ as they were at `ref`, extracted into `work`."""
+    folder = work / f"baseline-{ref}"
+    folder.mkdir()
+    archive = subprocess.run(
+        ["git", "archive", ref, "bot", "storage"], cwd=REPO, capture_output=True, check=True
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(folder)], input=archive, check=True)
+    return folder
 
 
 def _cpu() -> float:
@@ -132,7 +157,18 @@ def child_plan(payload: dict[str, Any]) -> dict[str, Any]:
     from bot.services.checkins import CheckinService
     from storage.people import SlackProfile
 
-    engine = _engine(payload["kind"], payload["where"])
+    if payload.get("baseline"):  # earlier code: the schema is newer than it knows, use as is
+        from storage.db import make_engine
+
+        engine = (
+            make_engine(f"sqlite:///{payload['where']}")
+            if payload["kind"] == "sqlite"
+            else make_engine(
+                POSTGRES_URL, connect_args={"options": f"-csearch_path={payload['where']}"}
+            )
+        )
+    else:
+        engine = _engine(payload["kind"], payload["where"])
     now = NOW
 
     def lookup(_ws: str, users: Sequence[str]) -> list[SlackProfile]:
@@ -152,10 +188,20 @@ def child_plan(payload: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def run_plans(sizes: Sequence[int], kinds: Sequence[str], work: Path) -> list[dict[str, Any]]:
+def run_plans(
+    sizes: Sequence[int],
+    kinds: Sequence[str],
+    work: Path,
+    baseline: tuple[str, Path, int] | None = None,
+) -> list[dict[str, Any]]:
+    """Each size on each database; `baseline` (ref, its code, up to what size): the same
+    with the earlier code first, on the same data."""
     rows = []
     for kind in kinds:
         for people in sizes:
+            codes: list[tuple[str, Path | None]] = [("now", None)]
+            if baseline is not None and people <= baseline[2]:
+                codes.insert(0, (f"before ({baseline[0]})", baseline[1]))
             where = _new_database(kind, work, f"bench_plan_{kind}_{people}")
             engine = _engine(kind, where)
             fill_workspace(
@@ -167,12 +213,45 @@ def run_plans(sizes: Sequence[int], kinds: Sequence[str], work: Path) -> list[di
                 today=NOW.date(),
             )
             _analyze(engine)
+            snapshot = _snapshot(kind, where, engine)
             engine.dispose()
-            result = _child("plan", {"kind": kind, "where": where})
+            for label, code in codes:
+                _restore(kind, where, snapshot)
+                payload = {"kind": kind, "where": where, "baseline": code is not None}
+                try:
+                    result = _child("plan", payload, code=code)
+                except RuntimeError as error:  # the earlier code may refuse a size
+                    last = str(error).strip().splitlines()[-1][:160]
+                    result = {"error": last}
+                rows.append({"db": kind, "people": people, "code": label, **result})
+                print(f"plan {kind} {people} {label}: {result}", flush=True)
             _drop(kind, where)
-            rows.append({"db": kind, "people": people, **result})
-            print(f"plan {kind} {people}: {result}", flush=True)
     return rows
+
+
+def _snapshot(kind: str, where: str, engine: Any) -> Any:
+    """What to put back before the next code plans the same data: the SQLite file's bytes,
+    or nothing on PostgreSQL (planning only adds outbox and person rows: those are cleared)."""
+    if kind == "sqlite":
+        engine.dispose()
+        return Path(where).read_bytes()
+    return None
+
+
+def _restore(kind: str, where: str, snapshot: Any) -> None:
+    if kind == "sqlite":
+        for suffix in ("-wal", "-shm"):
+            Path(f"{where}{suffix}").unlink(missing_ok=True)
+        Path(where).write_bytes(snapshot)
+        return
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(POSTGRES_URL, connect_args={"options": f"-csearch_path={where}"})
+    with engine.begin() as connection:
+        connection.exec_driver_sql("DELETE FROM outbox_message")
+        connection.exec_driver_sql("DELETE FROM person")
+        connection.exec_driver_sql("ANALYZE")
+    engine.dispose()
 
 
 # ------------------------------------------------------------------------------ 2. fan-out
@@ -268,19 +347,13 @@ def run_fanout(users: int, work: Path) -> list[dict[str, Any]]:
 
 COLD = """
 import json, resource, sys, time
+sys.path[:0] = [sys.argv[3]]  # the code measured: this checkout's, or an earlier commit's
 t0 = time.perf_counter()
 import bot.__main__, bot.server  # what `serve` imports before it serves
 from storage.db import make_engine
+from storage.migrate import upgrade
 imported = time.perf_counter() - t0
-engine = make_engine(sys.argv[1])
-if sys.argv[2] == "before":
-    from alembic import command
-    from storage.migrate import alembic_config, scripts, current_revision
-    {r.revision for r in scripts().walk_revisions()}  # the known-revision check, as before
-    command.upgrade(alembic_config(engine), "head")
-else:
-    from storage.migrate import upgrade
-    upgrade(engine)
+upgrade(make_engine(sys.argv[1]))
 u = resource.getrusage(resource.RUSAGE_SELF)
 print(json.dumps({"wall_s": time.perf_counter() - t0, "imports_s": imported,
                   "cpu_s": u.ru_utime + u.ru_stime,
@@ -288,29 +361,37 @@ print(json.dumps({"wall_s": time.perf_counter() - t0, "imports_s": imported,
 """
 
 
-def run_cold_start(work: Path, repeats: int) -> list[dict[str, Any]]:
-    path = work / "cold.db"
-    _engine("sqlite", str(path)).dispose()
+def run_cold_start(work: Path, repeats: int, baseline: tuple[str, Path] | None) -> list[dict]:
+    """A fresh process importing what `serve` imports and upgrading a database already at
+    its head, for this checkout and (first) the baseline commit; medians of `repeats`."""
+    codes: list[tuple[str, Path]] = [("now", REPO)]
+    if baseline is not None:
+        codes.insert(0, (f"before ({baseline[0]})", baseline[1]))
     rows = []
-    for how in ("before", "now"):
+    for how, code in codes:
+        path = work / f"cold-{len(rows)}.db"
         runs = []
-        for _ in range(repeats):
+        for _ in range(repeats + 1):  # the first run migrates the new database: not counted
             done = subprocess.run(
-                [sys.executable, "-c", COLD, f"sqlite:///{path}", how],
-                cwd=REPO,
+                [sys.executable, "-c", COLD, f"sqlite:///{path}", how, str(code)],
+                cwd=work,  # neither checkout's folder: sys.path says which code runs
                 capture_output=True,
                 text=True,
                 check=True,
             )
             runs.append(json.loads(done.stdout.strip().splitlines()[-1]))
-        best = min(runs, key=lambda r: r["cpu_s"])
+        runs = runs[1:]
+
+        def median(key: str, runs: list[dict] = runs) -> float:
+            return round(sorted(r[key] for r in runs)[len(runs) // 2], 3)
+
         rows.append(
             {
                 "how": how,
-                "wall_s": round(sorted(r["wall_s"] for r in runs)[len(runs) // 2], 3),
-                "cpu_s": round(sorted(r["cpu_s"] for r in runs)[len(runs) // 2], 3),
-                "imports_s": round(sorted(r["imports_s"] for r in runs)[len(runs) // 2], 3),
-                "alembic_loaded": best["alembic_loaded"],
+                "wall_s": median("wall_s"),
+                "cpu_s": median("cpu_s"),
+                "imports_s": median("imports_s"),
+                "alembic_loaded": runs[-1]["alembic_loaded"],
                 "runs": len(runs),
             }
         )
@@ -411,6 +492,20 @@ def _checkins_on(engine: Any, seconds: float, submitters: int = 16) -> dict[str,
 # ------------------------------------------------------------------------------ report
 
 
+def _plan_row(r: dict[str, Any]) -> list[Any]:
+    head = [r["db"], f"{r['people']:,}", r.get("code", "now")]
+    if "error" in r:
+        return [*head, f"fails: {r['error']}", "", "", "", ""]
+    return [
+        *head,
+        f"{r['first']['cpu_s']} s",
+        f"{r['first']['wall_s']} s",
+        f"{r['first']['planned']:,}",
+        f"{r['replan']['cpu_s']} s",
+        f"{r['replan']['wall_s']} s",
+    ]
+
+
 def markdown(data: dict[str, Any]) -> str:
     lines = [
         "# Planning, shared pacing, start-up and check-ins at scale",
@@ -421,19 +516,8 @@ def markdown(data: dict[str, Any]) -> str:
         "## Planning (first plan, then a re-plan with nothing new)",
         "",
         table(
-            ["db", "people", "first: CPU", "first: wall", "planned", "re-plan: CPU", "wall"],
-            [
-                [
-                    r["db"],
-                    f"{r['people']:,}",
-                    f"{r['first']['cpu_s']} s",
-                    f"{r['first']['wall_s']} s",
-                    f"{r['first']['planned']:,}",
-                    f"{r['replan']['cpu_s']} s",
-                    f"{r['replan']['wall_s']} s",
-                ]
-                for r in data["plans"]
-            ],
+            ["db", "people", "code", "first: CPU", "wall", "planned", "re-plan: CPU", "wall"],
+            [_plan_row(r) for r in data["plans"]],
         ),
         "",
         "## Fan-out against the stand-in's ceiling (20/s, 1/s per channel, 200 ms per call)",
@@ -509,6 +593,8 @@ def markdown(data: dict[str, Any]) -> str:
 def checks(data: dict[str, Any]) -> list[dict[str, Any]]:
     out = []
     for r in data["plans"]:
+        if r.get("code", "now") != "now":
+            continue
         limit = 3.0 if r["people"] <= 10_000 else 15.0
         out.append(
             {
@@ -573,6 +659,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--checkin-seconds", type=float, default=10.0)
     parser.add_argument("--no-postgres", action="store_true")
     parser.add_argument("--only", nargs="+", choices=["plan", "fanout", "cold", "checkins"])
+    parser.add_argument(
+        "--baseline",
+        default="25dd8a8",
+        help="earlier commit planning is compared with ('' for none; default: before issue 15)",
+    )
+    parser.add_argument(
+        "--baseline-up-to", type=int, default=50_000, help="largest size the baseline plans"
+    )
     parser.add_argument("--out", type=Path)
     args = parser.parse_args(argv)
     if args.quick:
@@ -584,9 +678,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         data["command"] += " " + " ".join(argv)
     with tempfile.TemporaryDirectory(prefix="ladder-bench-") as tmp:
         work = Path(tmp)
-        data["plans"] = run_plans(args.sizes, kinds, work) if "plan" in only else []
+        baseline = None
+        if args.baseline and "plan" in only:
+            code = baseline_code(args.baseline, work)
+            baseline = (args.baseline, code, args.baseline_up_to)
+        data["plans"] = run_plans(args.sizes, kinds, work, baseline) if "plan" in only else []
         data["fanout"] = run_fanout(args.fanout_users, work) if "fanout" in only else []
-        data["cold_start"] = run_cold_start(work, 3 if args.quick else 7) if "cold" in only else []
+        cold_baseline = None
+        if args.baseline and "cold" in only:
+            cold_baseline = (
+                args.baseline,
+                baseline[1] if baseline else baseline_code(args.baseline, work),
+            )
+        data["cold_start"] = (
+            run_cold_start(work, 3 if args.quick else 7, cold_baseline) if "cold" in only else []
+        )
         data["checkins"] = (
             run_checkins(kinds, work, args.checkin_seconds) if "checkins" in only else []
         )

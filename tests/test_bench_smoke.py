@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from bench import ack_latency, fanout, footprint, status_scaling
+from bench import ack_latency, fanout, footprint, scale_plans, status_scaling
 
 
 def _results(folder: Path, name: str) -> dict:
@@ -84,3 +84,19 @@ def test_footprint_quick_reads_memory_of_the_parent_and_its_workers(tmp_path: Pa
     assert all(m["peak_rss_mb"] for m in results["memory"].values())
     assert results["starts"][0]["first_ack_s"] >= results["starts"][0]["healthz_s"] > 0
     assert results["starts"][0]["served"] == {"status_team": 3, "status_all": 3, "home": 3}
+
+
+def test_scale_plans_quick_plans_shares_the_pace_and_starts_without_alembic(
+    tmp_path: Path,
+) -> None:
+    assert scale_plans.main(["--quick", "--no-postgres", "--out", str(tmp_path)]) == 0
+    data = _results(tmp_path, "scale_plans")
+    [plan] = data["plans"]
+    assert plan["first"]["planned"] == plan["people"] and plan["replan"]["planned"] == 0
+    for row in data["fanout"]:  # senders pacing alone may hit 429 and leave some for later
+        if row["pace"] == "shared":
+            assert (row["429s"], row["duplicates"], row["misses"]) == (0, 0, 0), row
+    now = next(r for r in data["cold_start"] if r["how"] == "now")
+    assert now["alembic_loaded"] is False
+    [checkins] = data["checkins"]
+    assert checkins["checkins"] > 0 and checkins["error_share"] == 0
