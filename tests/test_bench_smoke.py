@@ -89,7 +89,8 @@ def test_footprint_quick_reads_memory_of_the_parent_and_its_workers(tmp_path: Pa
 def test_scale_plans_quick_plans_shares_the_pace_and_starts_without_alembic(
     tmp_path: Path,
 ) -> None:
-    assert scale_plans.main(["--quick", "--no-postgres", "--out", str(tmp_path)]) == 0
+    args = ["--quick", "--no-postgres", "--baseline", "", "--out", str(tmp_path)]
+    assert scale_plans.main(args) == 0
     data = _results(tmp_path, "scale_plans")
     [plan] = data["plans"]
     assert plan["first"]["planned"] == plan["people"] and plan["replan"]["planned"] == 0
