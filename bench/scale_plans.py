@@ -438,6 +438,7 @@ def _checkins_on(engine: Any, seconds: float, submitters: int = 16) -> dict[str,
             for u in user_ids(submitters)
         }
     service = CheckinService(engine, clock=lambda: NOW)
+    lock_wait = _LockWait(engine)
     counts = Counter[str]()
     lock = threading.Lock()
     stop = time.perf_counter() + seconds
@@ -486,7 +487,32 @@ def _checkins_on(engine: Any, seconds: float, submitters: int = 16) -> dict[str,
         if busy
         else None,
         "cpu_per_checkin_ms": round((_cpu() - cpu) / max(1, counts["ok"]) * 1000, 2),
+        # Of the submitters' time in record(): waiting to begin a write transaction (SQLite's
+        # BEGIN IMMEDIATE queueing for its one write lock; on PostgreSQL BEGIN waits for none).
+        "lock_wait_share": round(lock_wait.seconds / sum(busy), 3) if busy else None,
     }
+
+
+class _LockWait:
+    """Seconds spent in BEGIN statements (SQLite: waiting for the write lock)."""
+
+    def __init__(self, engine: Any) -> None:
+        import sqlalchemy as sa
+
+        self.seconds = 0.0
+        self._lock = threading.Lock()
+
+        @sa.event.listens_for(engine, "before_cursor_execute")
+        def _before(conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+            if statement.startswith("BEGIN"):
+                conn.info["ladder_begin_at"] = time.perf_counter()
+
+        @sa.event.listens_for(engine, "after_cursor_execute")
+        def _after(conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+            if statement.startswith("BEGIN IMMEDIATE"):
+                waited = time.perf_counter() - conn.info.pop("ladder_begin_at", time.perf_counter())
+                with self._lock:
+                    self.seconds += waited
 
 
 # ------------------------------------------------------------------------------ report
@@ -567,7 +593,16 @@ def markdown(data: dict[str, Any]) -> str:
         "## Check-ins with 16 concurrent submitters",
         "",
         table(
-            ["db", "check-ins/s", "error share", "errors", "p50", "p99", "CPU per check-in"],
+            [
+                "db",
+                "check-ins/s",
+                "error share",
+                "errors",
+                "p50",
+                "p99",
+                "CPU per check-in",
+                "waiting for the write lock",
+            ],
             [
                 [
                     r["db"],
@@ -577,6 +612,9 @@ def markdown(data: dict[str, Any]) -> str:
                     f"{r['p50_ms']} ms",
                     f"{r['p99_ms']} ms",
                     f"{r['cpu_per_checkin_ms']} ms",
+                    f"{r['lock_wait_share']:.0%} of the time in record()"
+                    if r["db"] == "sqlite" and r.get("lock_wait_share") is not None
+                    else "–",
                 ]
                 for r in data["checkins"]
             ],
