@@ -57,7 +57,8 @@ class DatabaseSlots:
     """Workspace slots in the database (storage.pacing), shared by every process that sends.
 
     Slots are wall-clock times (processes share no monotonic clock): the Pacer using it must
-    run on `time.time`. A process takes its slots a few at a time (`block_seconds` of the
+    run on `time.time`, and senders on several hosts need synchronised clocks (NTP) for the
+    pace to hold between them. A process takes its slots a few at a time (`block_seconds` of the
     pace in one short write transaction) and hands them to its threads; a slot whose time
     has passed unused is skipped, never spent late, so the processes' slots never overlap."""
 
