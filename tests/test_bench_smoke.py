@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from bench import ack_latency, fanout, footprint, status_floor, status_scaling
+from bench import ack_latency, fanout, footprint, scale_plans, status_floor, status_scaling
 
 
 def _results(folder: Path, name: str) -> dict:
@@ -117,3 +117,20 @@ def test_charts_quick_times_every_picture(tmp_path: Path) -> None:
     assert {"baseline_empty_png", "kr@4w", "objective@4w", "team@4w"} <= set(results)
     assert all(r["cpu_ms_median"] > 0 for r in results.values())
     assert results["kr@4w"]["png_bytes"] > 0
+
+
+def test_scale_plans_quick_plans_shares_the_pace_and_starts_without_alembic(
+    tmp_path: Path,
+) -> None:
+    args = ["--quick", "--no-postgres", "--baseline", "", "--out", str(tmp_path)]
+    assert scale_plans.main(args) == 0
+    data = _results(tmp_path, "scale_plans")
+    [plan] = data["plans"]
+    assert plan["first"]["planned"] == plan["people"] and plan["replan"]["planned"] == 0
+    for row in data["fanout"]:  # senders pacing alone may hit 429 and leave some for later
+        if row["pace"] == "shared":
+            assert (row["429s"], row["duplicates"], row["misses"]) == (0, 0, 0), row
+    now = next(r for r in data["cold_start"] if r["how"] == "now")
+    assert now["alembic_loaded"] is False
+    [checkins] = data["checkins"]
+    assert checkins["checkins"] > 0 and checkins["error_share"] == 0

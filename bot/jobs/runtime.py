@@ -37,7 +37,7 @@ def make_sender(
         CheckinService(engine, clock=utc_now),
         workspace_clients(settings, engine),
         reclaim_after=reclaim_after,
-        pacer=Pacer(per_workspace=settings.send_rate),
+        pacer=Pacer.shared(engine, per_workspace=settings.send_rate),  # one pace per workspace
     )
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import math
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -39,6 +40,7 @@ UNDELIVERABLE = frozenset(
     | {"not_in_channel"}  # digests: a channel the bot was removed from
 )
 ClientFor = Callable[[str], WebClient]
+CLAIM_SECONDS = 1.0  # a claim is what the workspace's pace sends in this long
 
 
 @dataclass
@@ -185,6 +187,13 @@ class Sender:
         self.concurrency = concurrency
         self.pacer = pacer or Pacer()  # ~1 message/s per channel, a workspace-wide pace
         self.batch = batch
+        # A claim holds what the workspace's pace sends in CLAIM_SECONDS (at least a round
+        # for every thread), not `batch` rows: parallel senders sharing the pace then share
+        # the rows too, instead of one holding 200 while another finds nothing to claim.
+        rate = self.pacer.per_workspace
+        self.claim_size = (
+            batch if rate is None else max(concurrency, min(batch, math.ceil(rate * CLAIM_SECONDS)))
+        )
         self.reclaim_after = reclaim_after
         # digests: planned with the prompts, sent through the same outbox.
         self.digests = digests or DigestService(service.engine, clock=service.clock)
@@ -198,7 +207,7 @@ class Sender:
 
         The pool is kept fed: the next batch is claimed while the last one is still being
         sent (once few enough rows are left in hand), so neither a batch's last posts nor
-        the claim itself leave the senders idle. At most batch + 2 × concurrency rows are
+        the claim itself leave the senders idle. At most claim_size + 2 × concurrency rows are
         in hand at a time; those are excluded from the claims, so a short reclaim_after
         cannot hand them out again while they are on the wire.
         """
@@ -249,7 +258,7 @@ class Sender:
         """Claim a batch and hand what this run has not tried yet to the pool; False when
         there was nothing new."""
         claimed = self.service.claim(
-            limit=self.batch,
+            limit=self.claim_size,
             reclaim_after=self.reclaim_after,
             workspace_id=workspace_id,
             exclude_ids=set(in_hand.values()),

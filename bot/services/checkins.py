@@ -30,8 +30,9 @@ from storage import checkins as checkin_store
 from storage import cycles as cycle_store
 from storage import objectives as objective_store
 from storage import outbox
+from storage import planning as plan_store
 from storage.db import session_scope
-from storage.models import KeyResult, Objective, OutboxMessage, OutboxState, Person, Workspace
+from storage.models import KeyResult, Objective, OutboxMessage, OutboxState, Workspace
 from storage.people import SlackProfile, get_people, save_profiles, set_away
 from storage.tree import LoadedTree, load_tree
 from storage.workspaces import get_workspace, list_active_workspaces, update_workspace
@@ -41,6 +42,9 @@ log = logging.getLogger(__name__)
 PROMPT, DIGEST = "prompt", "digest"
 REFLECT_PREFIX = "reflect:"  # bot.services.reviews: a closed cycle's request for reflections
 PROFILE_MAX_AGE = timedelta(days=7)
+# Above this many KRs, planning reads every check-in of the periods asked about instead of
+# naming the KRs (an IN list that long outgrows the databases' parameter limits).
+CHECKED_IN_BY_ID = 5_000
 ProfileLookup = Callable[[str, Sequence[str]], list[SlackProfile]]
 CHECKIN_REFUSAL = (
     "Only the key result's owner, the objective's owner or a workspace admin can check in on it."
@@ -132,6 +136,25 @@ class Delivery:
         return self.message.kind
 
 
+class _LocalTimes:
+    """A workspace's period, prompt time and local date for each timezone at `now`, worked
+    out once per timezone: 50,000 people live in a few dozen zones."""
+
+    def __init__(self, ws: Workspace, cadence: Cadence, now: datetime) -> None:
+        self.ws, self.cadence, self.now = ws, cadence, now
+        self._by_tz: dict[str | None, tuple[date, datetime, date]] = {}
+
+    def of(self, tz_name: str | None) -> tuple[date, datetime, date]:
+        """(period, prompt time, today) for someone in `tz_name`."""
+        known = self._by_tz.get(tz_name)
+        if known is None:
+            tz = zone(tz_name, fallback=self.ws.default_timezone)
+            period = current_period(self.now, self.cadence, tz)
+            due = prompt_time(period, self.cadence, tz)
+            known = self._by_tz[tz_name] = (period, due, self.now.astimezone(tz).date())
+        return known
+
+
 @dataclass(frozen=True)
 class PlanReport:
     planned: int = 0
@@ -171,17 +194,14 @@ class CheckinService:
         now = now or self.clock()
         planned = refreshed = 0
         for ws in self._workspaces(workspace_id):
-            with session_scope(self.engine) as session:
+            with session_scope(self.engine, read_only=True) as session:
                 cycle_ids = running_cycle_ids(session, ws.team_id, now.date())
                 if not cycle_ids:
                     continue
-                krs = objective_store.list_active_key_results(
+                owners = plan_store.owners_first_key_result(
                     session=session, workspace_id=ws.team_id, cycle_ids=cycle_ids
                 )
-                owners: dict[str, list[KeyResult]] = defaultdict(list)
-                for kr, _objective in krs:
-                    owners[kr.owner_id].append(kr)
-                people = get_people(session=session, workspace_id=ws.team_id, user_ids=owners)
+                people = plan_store.people_facts(session=session, workspace_id=ws.team_id)
             stale = [
                 u
                 for u in owners
@@ -193,9 +213,10 @@ class CheckinService:
                 found = profiles(ws.team_id, stale)
                 with session_scope(self.engine) as session:
                     save_profiles(session=session, workspace_id=ws.team_id, profiles=found, now=now)
-                    people = get_people(session=session, workspace_id=ws.team_id, user_ids=owners)
+                with session_scope(self.engine, read_only=True) as session:
+                    people = plan_store.people_facts(session=session, workspace_id=ws.team_id)
                 refreshed += len(found)
-            planned += self._plan_workspace(ws, owners, people, now=now, force=force)
+            planned += self._plan_workspace(ws, cycle_ids, owners, people, now=now, force=force)
         return PlanReport(planned, refreshed)
 
     def _workspaces(self, workspace_id: str | None) -> list[Workspace]:
@@ -204,8 +225,9 @@ class CheckinService:
     def _plan_workspace(
         self,
         ws: Workspace,
-        owners: dict[str, list[KeyResult]],
-        people: dict[str, Person],
+        cycle_ids: list[int],
+        owners: dict[str, datetime],  # KR owner -> when their oldest running KR was created
+        people: dict[str, plan_store.PersonFacts],
         *,
         now: datetime,
         force: bool,
@@ -215,23 +237,23 @@ class CheckinService:
         Everyone due is compared with what the outbox already holds for their period (one
         narrow query), so a run after everything is planned neither inserts nor asks whether
         people answered: only those about to get a new row are checked against check-ins.
+        Periods and prompt times are worked out once per timezone, not once per person.
         """
         cadence = cadence_of(ws)
+        local = _LocalTimes(ws, cadence, now)
         wanted: list[outbox.PlannedMessage] = []
         periods: dict[str, date] = {}
-        for user_id, krs in owners.items():
+        for user_id, first_created in owners.items():
             person = people.get(user_id)
             if person is None or person.deleted or person.is_bot:
                 continue
-            tz = zone(person.tz, fallback=ws.default_timezone)
-            period = current_period(now, cadence, tz)
-            if person.away_until is not None and person.away_until >= now.astimezone(tz).date():
+            period, due, today = local.of(person.tz)
+            if person.away_until is not None and person.away_until >= today:
                 continue
-            due = prompt_time(period, cadence, tz)
             if now < due and not force:
                 continue
             # A KR created after this period's prompt waits for the next period.
-            if not any(kr.created_at <= (now if force else due) for kr in krs):
+            if first_created > (now if force else due):
                 continue
             periods[user_id] = period
             wanted.append(outbox.PlannedMessage(user_id, period, PROMPT, min(due, now)))
@@ -253,29 +275,37 @@ class CheckinService:
             ]
             reminders = self._due_reminders(ws, people, periods, existing, now)
             asking = {m.recipient for m in prompts} | {m.recipient for m in reminders}
-            done = checkin_store.checked_in(
+            if not asking:
+                return 0
+            asked_periods = sorted({periods[u] for u in asking})
+            krs_of = plan_store.key_result_ids_by_owner(
+                session=session, workspace_id=ws.team_id, cycle_ids=cycle_ids, owners=asking
+            )
+            asked_krs = [kr_id for u in asking for kr_id in krs_of.get(u, [])]
+            if len(asked_krs) > CHECKED_IN_BY_ID:  # many: every check-in of those periods
+                done = plan_store.checked_in_periods(
+                    session=session, workspace_id=ws.team_id, periods=asked_periods
+                )
+            else:
+                done = checkin_store.checked_in(
+                    session=session,
+                    workspace_id=ws.team_id,
+                    key_result_ids=asked_krs,
+                    periods=asked_periods,
+                )
+            answered = {
+                u for u in asking if all((kr_id, periods[u]) in done for kr_id in krs_of.get(u, []))
+            }
+            return outbox.plan_messages(
                 session=session,
                 workspace_id=ws.team_id,
-                key_result_ids=[kr.id for u in asking for kr in owners[u]],  # type: ignore[misc]
-                periods=sorted({periods[u] for u in asking}),
+                planned=[m for m in (*prompts, *reminders) if m.recipient not in answered],
             )
-            answered = {u for u in asking if all((kr.id, periods[u]) in done for kr in owners[u])}
-            count = outbox.plan_messages(
-                session=session,
-                workspace_id=ws.team_id,
-                planned=[m for m in prompts if m.recipient not in answered],
-            )
-            count += outbox.plan_messages(
-                session=session,
-                workspace_id=ws.team_id,
-                planned=[m for m in reminders if m.recipient not in answered],
-            )
-        return count
 
     def _due_reminders(
         self,
         ws: Workspace,
-        people: dict[str, Person],
+        people: dict[str, plan_store.PersonFacts],
         periods: dict[str, date],
         existing: dict[tuple[str, date], dict[str, outbox.Planned]],
         now: datetime,
@@ -285,13 +315,13 @@ class CheckinService:
         if ws.max_reminders < 1:
             return []
         reminders = []
+        chain_kinds = [PROMPT, *(reminder_kind(n) for n in range(1, ws.max_reminders + 1))]
         for user_id, period in periods.items():
-            mine = existing.get((user_id, period), {})
-            chain = [mine.get(PROMPT)] + [
-                mine.get(reminder_kind(n)) for n in range(1, ws.max_reminders + 1)
-            ]
+            mine = existing.get((user_id, period))
+            if mine is None:  # no prompt yet: no chain to continue
+                continue
             for n in range(1, ws.max_reminders + 1):
-                before, this = chain[n - 1], chain[n]
+                before, this = mine.get(chain_kinds[n - 1]), mine.get(chain_kinds[n])
                 if this is not None:
                     continue
                 if before is None or before.state != OutboxState.SENT or before.sent_at is None:
@@ -482,7 +512,7 @@ class CheckinService:
     def period_for(self, *, workspace_id: str, user_id: str, now: datetime | None = None) -> date:
         """The check-in period a person is in now, in their own timezone."""
         now = now or self.clock()
-        with session_scope(self.engine) as session:
+        with session_scope(self.engine, read_only=True) as session:  # no write lock to read
             ws = get_workspace(session=session, workspace_id=workspace_id)
             person = get_people(session=session, workspace_id=workspace_id, user_ids=[user_id])
             tz = zone(
@@ -578,7 +608,7 @@ class CheckinService:
 
     def no_change(self, *, workspace_id: str, user_id: str) -> Answered:
         """Answer "No change this week": every KR of mine keeps its value, in one click."""
-        with session_scope(self.engine) as session:
+        with session_scope(self.engine, read_only=True) as session:
             mine = _my_running_krs(session, workspace_id, user_id, self.clock().date())
         return self.record(
             workspace_id=workspace_id,
@@ -608,7 +638,7 @@ class CheckinService:
 
     def prompt_krs(self, *, workspace_id: str, user_id: str) -> list[tuple[KeyResult, Objective]]:
         """The KRs a prompt's "Check in" button opens: mine, in running cycles."""
-        with session_scope(self.engine) as session:
+        with session_scope(self.engine, read_only=True) as session:
             return _my_running_krs(session, workspace_id, user_id, self.clock().date())
 
     # -- presence ----------------------------------------------------------------------

@@ -620,7 +620,13 @@ def test_a_sender_killed_mid_run_is_finished_without_duplicates(
     assert marked <= in_slack and 9 <= len(in_slack) < len(cli.users), (len(in_slack), len(marked))
     in_doubt = in_slack - marked  # Slack has them; the sender died before writing it down
     assert in_doubt, "the kill should catch posts in flight"
-    assert {rows[u].state for u in cli.users if u not in marked} == {OutboxState.SENDING}
+    # What Slack may have stays claimed; the rest is claimed or, claims being about a second
+    # of the workspace's pace, not claimed yet.
+    assert {rows[u].state for u in in_doubt} == {OutboxState.SENDING}
+    assert {rows[u].state for u in cli.users if u not in marked} <= {
+        OutboxState.SENDING,
+        OutboxState.PLANNED,
+    }
 
     reports = [cli.run("--reclaim-after", "0")]
     while any(m.state != OutboxState.SENT for m in prompts(cli.engine).values()):

@@ -195,3 +195,26 @@ def test_a_env_made_from_the_example_as_the_readme_says_serves_slack(
             proc.wait(timeout=10)
     assert (tmp_path / "data" / "ladder.db").exists()  # the default SQLite file, where it ran
     assert "Traceback" not in server.log_text()
+
+
+def test_a_start_at_head_migrates_nothing_and_asks_slack_once(
+    standin: SlackStandIn, tmp_path: Path
+) -> None:
+    """The first start creates the schema; the next finds it at head and leaves Alembic
+    alone. Each start asks Slack who the token is once (auth.test), web processes included."""
+    for start, migrates in ((1, True), (2, False)):
+        standin.reset()
+        with production_server(
+            standin.api_url,
+            tmp_path,
+            signing_secret=SECRET,
+            bot_token=ACME_TOKEN,
+            LOG_LEVEL="DEBUG",
+        ) as server:
+            server.wait_serving()
+            assert server.stop() == 0, server.log_text()
+            output = server.log_text()
+        assert ("upgrading the database schema" in output) is migrates, (start, output)
+        assert "Running upgrade" not in output or migrates, output  # Alembic's own line
+        assert len(standin.calls("auth.test")) == 1, (start, standin.calls("auth.test"))
+        (tmp_path / "server.log").unlink()

@@ -23,15 +23,24 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from sqlalchemy import Connection, Engine
-from sqlmodel import Session
+from sqlmodel import Session, SQLModel
 
 from storage.checkins import list_check_ins
 from storage.cycles import list_cycles
 from storage.db import make_engine
 from storage.health import CHECK_NAME, check_writable
-from storage.migrate import SchemaTooNew, current_revision, head_revision, scripts, upgrade
+from storage.migrate import (
+    SchemaTooNew,
+    cheap_head,
+    current_revision,
+    head_revision,
+    revision_graph,
+    scripts,
+    upgrade,
+)
 from storage.models import KeyResult, LadderHealth, Objective, Reflection
 from storage.outbox import list_messages
+from storage.pacing import reserve_slot
 from storage.people import get_people
 from storage.teams import channels_by_team, list_teams
 from storage.tree import load_shown_tree, load_tree
@@ -546,6 +555,20 @@ def check_reflections(session: Session, start: str) -> None:
     assert session.get_one(Reflection, 1).carry_over == "Latency work"
 
 
+def rows_0009() -> Rows:
+    """0009 adds send_pace, the workspace's next free send slot shared by senders."""
+    rows = rows_0008()
+    rows["send_pace"] = [{"workspace_id": SEED, "next_slot": 1_767_000_000.25}]
+    return rows
+
+
+def check_pace(session: Session, start: str) -> None:
+    """A sender reserves the slot the row holds, and moves it on."""
+    slot = reserve_slot(session=session, workspace_id=SEED, not_before=0.0, gap=0.5)
+    assert slot == 1_767_000_000.25
+    assert reserve_slot(session=session, workspace_id=SEED, not_before=0.0, gap=0.5) == slot + 0.5
+
+
 def check_tree(session: Session, start: str) -> None:
     """The head code reads the tree: workspace settings, cycles, teams, objectives with their
     KRs and progress, check-ins."""
@@ -657,6 +680,12 @@ SEEDS: dict[str, Seed] = {
     "0008": Seed(
         rows_0008,
         check=_checks(check_tree, check_delivery, check_health, check_charts, check_reflections),
+    ),
+    "0009": Seed(
+        rows_0009,
+        check=_checks(
+            check_tree, check_delivery, check_health, check_charts, check_reflections, check_pace
+        ),
     ),
 }
 
@@ -808,3 +837,54 @@ def test_start_up_on_a_database_newer_than_the_code_exits_2(
     engine = make_engine(f"sqlite:///{path}")
     assert current_revision(engine) == "9999_future"  # untouched
     engine.dispose()
+
+
+def test_the_cheap_head_is_alembics_head() -> None:
+    """Start-up reads the head from the files' headers; Alembic must agree."""
+    assert cheap_head() == scripts().get_current_head()
+    assert set(revision_graph()) == {r.revision for r in scripts().walk_revisions()}
+
+
+def test_start_up_at_head_runs_no_migration(
+    fresh_engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    upgrade(fresh_engine)
+    from alembic import command
+
+    ran: list[str] = []
+    monkeypatch.setattr(command, "upgrade", lambda _config, revision: ran.append(revision))
+    upgrade(fresh_engine)
+    assert ran == []
+    assert current_revision(fresh_engine) == head_revision()
+
+
+def test_start_up_below_head_migrates(fresh_engine: Engine) -> None:
+    graph = revision_graph()
+    below = graph[head_revision()][0]
+    upgrade(fresh_engine, below)
+    assert current_revision(fresh_engine) == below
+    upgrade(fresh_engine)
+    assert current_revision(fresh_engine) == head_revision()
+    inspector = sa.inspect(fresh_engine)
+    assert {t.name for t in SQLModel.metadata.sorted_tables} <= set(inspector.get_table_names())
+
+
+def test_start_up_imports_no_alembic_at_head(tmp_path: Path) -> None:
+    path = tmp_path / "ladder.db"
+    engine = make_engine(f"sqlite:///{path}")
+    upgrade(engine)
+    engine.dispose()
+    code = (
+        "import sys; from storage.db import make_engine; from storage.migrate import upgrade; "
+        f"upgrade(make_engine('sqlite:///{path}')); "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'alembic'))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert done.stdout.strip() == "[]"

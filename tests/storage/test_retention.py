@@ -40,6 +40,7 @@ from storage.migrate import (
 from storage.models import ChartFile, KeyResult, LadderHealth, Person, Workspace
 from storage.objectives import create_objective
 from storage.outbox import PlannedMessage, plan_messages
+from storage.pacing import reserve_slot
 from storage.reflections import save_reflection
 from storage.retention import list_expired_workspaces, purge_workspace, workspace_tables
 from storage.sources import allow_host, create_push_token, save_source
@@ -154,6 +155,7 @@ def fill_workspace(engine: sa.Engine, workspace_id: str) -> None:
             workspace_id=workspace_id,
             planned=[PlannedMessage("U0DEV", date(2026, 3, 2), "prompt", NOW)],
         )
+        reserve_slot(session=session, workspace_id=workspace_id, not_before=NOW.timestamp(), gap=1)
     store = installation_store(engine, client_id=CLIENT_ID)
     store.save(
         Installation(
