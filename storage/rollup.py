@@ -403,7 +403,10 @@ def _recompute(
         )
         .where(OBJ.c.workspace_id == workspace_id, OBJ.c.id.in_(wanted))
         .order_by(OBJ.c.id)
-        .with_for_update()
+        # FOR NO KEY UPDATE on PostgreSQL: it does not wait for the KEY SHARE locks that
+        # inserting a row referencing the objective takes (a KR, a reflection), so two
+        # check-ins under one objective queue here instead of deadlocking on each other's.
+        .with_for_update(key_share=True)
     ).all()
     krs_of: dict[int, list[Any]] = defaultdict(list)
     for kr in session.execute(

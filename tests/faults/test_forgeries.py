@@ -135,7 +135,9 @@ def _effect_of_genuine(
         titles = [o["title"] for o in snapshot(scene.ladder.engine)["objective"]]
         assert SUBMITTED_TITLE in titles
     else:
-        labels = [o["text"]["text"] for o in answer.json()["options"]]
+        found = answer.json()  # options grouped by team (option_groups), or none at all
+        groups = found.get("option_groups", [{"options": found.get("options", [])}])
+        labels = [o["text"]["text"].removeprefix("↳ ") for g in groups for o in g["options"]]
         assert labels == ["Launch a new communication platform"]
 
 
