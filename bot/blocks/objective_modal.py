@@ -8,10 +8,12 @@ whose block_id is unchanged, so a new revision is how parsed values replace the 
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import date
 from typing import TYPE_CHECKING
 
 from bot.blocks.text import escape, mrkdwn, plain, truncate
+from bot.okr.coach import HintCode, KRFacts, coach_objective, facts_from_sentence
 from bot.okr.kinds import KRKind
 from bot.okr.limits import DESCRIPTION_MAX, KR_TITLE_MAX, OBJECTIVE_TITLE_MAX, UNIT_LABEL_MAX
 from bot.okr.numbers import format_input, format_pair, format_value
@@ -441,10 +443,15 @@ def build_objective_modal(
             ),
         }
     )
+    objective_hints, kr_hints = coach_hints(draft, today=today or date.today())
+    if objective_hints:
+        blocks.insert(1, _hint_block(objective_hints))  # under the title it is about
     for i, kr in enumerate(draft.krs):
         blocks.extend(
             _kr_blocks(i, kr, rev, today=today, cycle_end=cycle_end, cycle_name=cycle_name)
         )
+        if kr_hints.get(i):
+            blocks.append(_hint_block(kr_hints[i]))
     if len(draft.krs) < MAX_KEY_RESULTS:
         blocks.append(
             {
@@ -582,3 +589,55 @@ def draft_from_state(view: dict) -> ObjectiveDraft:
         rev=int(meta.get("rev", 0)),
         channel_id=meta.get("channel_id"),
     )
+
+
+# The KR coach's hints the form shows (bot/okr/coach.py). A missing baseline and a due date
+# after the cycle are the form's own messages, under their fields; these never block a save.
+COACHED = {
+    HintCode.NOT_MEASURABLE,
+    HintCode.OUTPUT,
+    HintCode.SAME_MEASURE,
+    HintCode.TOO_MANY_KRS,
+    HintCode.QUANTITATIVE_OBJECTIVE,
+}
+
+
+def coach_hints(draft: ObjectiveDraft, *, today: date) -> tuple[list[str], dict[int, list[str]]]:
+    """The coach's hints on the objective, and per KR slot (by position), for what is typed."""
+    typed = [(i, kr) for i, kr in enumerate(draft.krs) if kr.text.strip()]
+    facts = [_coach_facts(kr, today=today) for _, kr in typed]
+    objective: list[str] = []
+    per_kr: dict[int, list[str]] = {}
+    for hint in coach_objective(title=draft.title, key_results=facts):
+        if hint.code not in COACHED:
+            continue
+        if hint.kr is None:
+            objective.append(hint.message)
+        else:
+            per_kr.setdefault(typed[hint.kr][0], []).append(hint.message)
+    return objective, per_kr
+
+
+def _coach_facts(kr: KRDraft, *, today: date) -> KRFacts:
+    """The KR as Create would read it when it is complete; else as the sentence reads, with
+    the kind the person chose."""
+    read = facts_from_sentence(kr.text, today=today)
+    spec = read_kr(kr, today=today).spec
+    if spec is None:
+        return read if not kr.kind else replace(read, kind=KRKind(kr.kind))
+    return replace(
+        read,
+        kind=spec.kind,
+        unit=spec.unit,
+        unit_label=spec.unit_label,
+        start=spec.start_value,
+        target=spec.target_value,
+        due=spec.due_date,
+    )
+
+
+def _hint_block(messages: list[str]) -> dict:
+    return {
+        "type": "context",
+        "elements": [mrkdwn("\n".join(f"💡 {escape(m)}" for m in messages))],
+    }
