@@ -10,25 +10,19 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy import Engine
-from sqlmodel import Session
 
 from bot.jobs.pacing import Pacer
 from bot.jobs.sender import METADATA_EVENT, Sender, SendReport
-from bot.okr.kinds import KRKind
-from bot.okr.validate import KRSpec
 from bot.services.checkins import CheckinService, Delivery
-from storage.cycles import create_cycle
 from storage.db import session_scope
 from storage.models import OutboxMessage, OutboxState
-from storage.objectives import create_objective
 from storage.outbox import list_messages
-from storage.people import SlackProfile, save_profiles
-from storage.workspaces import ensure_workspace
+from tests.jobs.people import people_with_one_kr
 
 WS = "T0PIPE"
 NOW = datetime(2026, 3, 4, 11, 0, tzinfo=UTC)  # a Wednesday, working hours in UTC
@@ -64,33 +58,7 @@ class FakeSlack:
 @pytest.fixture
 def service(engine: Engine) -> CheckinService:
     """30 people, one KR each, profiles fresh (planning asks Slack for nothing)."""
-    with Session(engine, expire_on_commit=False) as session:
-        ensure_workspace(session=session, workspace_id=WS)
-        cycle = create_cycle(
-            session=session,
-            workspace_id=WS,
-            name="Q1",
-            start_date=date(2026, 1, 1),
-            end_date=date(2026, 3, 31),
-        )
-        for user in PEOPLE:
-            create_objective(
-                session=session,
-                workspace_id=WS,
-                cycle_id=cycle.id,  # type: ignore[arg-type]
-                owner_id=user,
-                title=f"Goals of {user}",
-                key_results=[KRSpec(f"Milestone of {user}", KRKind.MILESTONE, 1)],
-                now=NOW - timedelta(days=10),
-            )
-        save_profiles(
-            session=session,
-            workspace_id=WS,
-            profiles=[SlackProfile(u, "UTC") for u in PEOPLE],
-            now=NOW,
-        )
-        session.commit()
-    return CheckinService(engine, clock=lambda: NOW)
+    return people_with_one_kr(engine, workspace_id=WS, people=PEOPLE, now=NOW)
 
 
 def sender(service: CheckinService, slack: FakeSlack, **options: Any) -> Sender:

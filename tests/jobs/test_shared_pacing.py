@@ -12,26 +12,21 @@ from __future__ import annotations
 import itertools
 import threading
 from collections import Counter
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from sqlalchemy import Engine
-from sqlmodel import Session
 
 from bot.app import make_client
 from bot.config import load_settings
 from bot.jobs.pacing import DatabaseSlots, Pacer
 from bot.jobs.sender import Sender, SendReport
-from bot.okr.kinds import KRKind
-from bot.okr.validate import KRSpec
 from bot.services.checkins import CheckinService
-from storage.cycles import create_cycle
 from storage.db import session_scope
-from storage.objectives import create_objective
 from storage.pacing import reserve_slot
-from storage.people import SlackProfile, save_profiles
 from storage.workspaces import ensure_workspace
+from tests.jobs.people import people_with_one_kr
 from tests.support.slack_standin import SlackStandIn
 
 WS = "T0PACE"
@@ -44,33 +39,7 @@ CEILING = 20.0
 @pytest.fixture
 def service(engine: Engine) -> CheckinService:
     """60 people, one KR each, fresh profiles: planning asks Slack for nothing."""
-    with Session(engine, expire_on_commit=False) as session:
-        ensure_workspace(session=session, workspace_id=WS)
-        cycle = create_cycle(
-            session=session,
-            workspace_id=WS,
-            name="Q1",
-            start_date=date(2026, 1, 1),
-            end_date=date(2026, 3, 31),
-        )
-        for user in PEOPLE:
-            create_objective(
-                session=session,
-                workspace_id=WS,
-                cycle_id=cycle.id,  # type: ignore[arg-type]
-                owner_id=user,
-                title=f"Goals of {user}",
-                key_results=[KRSpec(f"Milestone of {user}", KRKind.MILESTONE, 1)],
-                now=NOW - timedelta(days=10),
-            )
-        save_profiles(
-            session=session,
-            workspace_id=WS,
-            profiles=[SlackProfile(u, "UTC") for u in PEOPLE],
-            now=NOW,
-        )
-        session.commit()
-    return CheckinService(engine, clock=lambda: NOW)
+    return people_with_one_kr(engine, workspace_id=WS, people=PEOPLE, now=NOW)
 
 
 @pytest.fixture
