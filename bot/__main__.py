@@ -164,8 +164,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 reclaim_after=timedelta(seconds=args.reclaim_after),
             )
             print(
-                f"check-ins: {report.sent - report.digests} prompts and reminders sent, "
-                f"{report.digests} digests posted, {report.recovered} already there, "
+                f"check-ins: {report.sent - report.digests - report.reflections} prompts and "
+                f"reminders sent, {report.digests} digests posted, {report.reflections} "
+                f"reflection requests sent, {report.recovered} already there, "
                 f"{report.failed} failed, {report.deferred} deferred"
             )
             return 0

@@ -50,10 +50,12 @@ class SendReport:
     failed: int = 0
     deferred: int = 0
     digests: int = 0  # of `sent`: team digests posted in channels
+    reflections: int = 0  # of `sent`: end-of-cycle reflection requests
 
     def add(self, other: SendReport) -> None:
         self.sent += other.sent
         self.digests += other.digests
+        self.reflections += other.reflections
         self.recovered += other.recovered
         self.failed += other.failed
         self.deferred += other.deferred
@@ -325,7 +327,11 @@ class Sender:
                 in_doubt = False  # Slack answered, and refused
                 raise
             self.service.sent(message_id, channel_id=response["channel"], ts=response["ts"])
-            return SendReport(sent=1, digests=int(message.kind == DIGEST))
+            return SendReport(
+                sent=1,
+                digests=int(message.kind == DIGEST),
+                reflections=int(cycle_of_kind(message.kind) is not None),
+            )
         except SlackApiError as error:
             code = str(error.response.get("error"))
             if code in REVOKED:

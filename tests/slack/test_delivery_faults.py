@@ -454,7 +454,8 @@ def _recipient_of(ladder: Ladder, message_id: int) -> str:
 
 KILL_USERS = [f"U0P{n:03d}" for n in range(1, 61)]
 REPORT_LINE = re.compile(
-    r"check-ins: (\d+) prompts and reminders sent, \d+ digests posted, (\d+) already there, "
+    r"check-ins: (\d+) prompts and reminders sent, \d+ digests posted, \d+ reflection requests sent, "
+    r"(\d+) already there, "
     r"(\d+) failed, (\d+) deferred"
 )
 
