@@ -28,6 +28,7 @@ from bot.pictures import Pictures, digest_post
 from bot.services.charts import ChartService
 from bot.services.checkins import DIGEST, PROMPT, CheckinService, Delivery
 from bot.services.digests import DigestService  # digests: channel digests on the digest day
+from bot.services.people import PeopleDirectory
 from bot.services.reviews import ReviewService, cycle_of_kind
 from storage.people import SlackProfile
 
@@ -101,43 +102,6 @@ def lookup_profiles(client_for: ClientFor) -> Callable[[str, Sequence[str]], lis
     return lookup
 
 
-def display_name(user: dict) -> str:
-    """How Slack shows a person: their display name, else their full name, else the handle."""
-    profile = user.get("profile") or {}
-    return (
-        profile.get("display_name")
-        or profile.get("real_name")
-        or user.get("real_name")
-        or user.get("name")
-        or ""
-    )
-
-
-def lookup_names(client_for: ClientFor) -> Callable[[str, Sequence[str]], dict[str, str]]:
-    """Display names from users.info (Tier 4), for the few people a digest shows without
-    pinging them. A name Slack will not give is left out: the digest counts that person."""
-
-    def lookup(workspace_id: str, user_ids: Sequence[str]) -> dict[str, str]:
-        client = client_for(workspace_id)
-
-        def one(user_id: str) -> tuple[str, str]:
-            try:
-                return user_id, display_name(client.users_info(user=user_id)["user"])
-            except SlackApiError as error:
-                log.warning(
-                    "workspace=%s user=%s users.info for a digest name failed: %s",
-                    workspace_id,
-                    user_id,
-                    error.response.get("error"),
-                )
-                return user_id, ""
-
-        with ThreadPoolExecutor(max_workers=8) as pool:
-            return {u: name for u, name in pool.map(one, dict.fromkeys(user_ids)) if name}
-
-    return lookup
-
-
 def _profile(user: dict) -> SlackProfile:
     return SlackProfile(
         user["id"],
@@ -186,6 +150,7 @@ class Sender:
     ) -> None:
         self.service = service
         self.client_for = client_for
+        self.people = PeopleDirectory()  # digest names (bot/services/people.py)
         self.concurrency = concurrency
         self.pacer = pacer or Pacer()  # ~1 message/s per channel, a workspace-wide pace
         self.batch = batch
@@ -372,7 +337,10 @@ class Sender:
                 workspace_id=message.workspace_id,
                 channel_id=message.recipient,
                 period=message.period_start,
-                names=lookup_names(self.client_for),
+                # display names, cached for every digest this sender posts
+                names=lambda workspace_id, user_ids: self.people.names(
+                    self.client_for(workspace_id), workspace_id=workspace_id, user_ids=user_ids
+                ),
             )
         if cycle_of_kind(message.kind) is not None:  # reflections: asked once a cycle closes
             form = self.reviews.request(
