@@ -11,7 +11,7 @@ from bot.blocks.tree import (
     EDIT_OBJECTIVE_ACTION,
 )
 from bot.okr.alignment import Gap
-from bot.services.alignment import GAP_ORDER, AlignmentReport, GapItem
+from bot.services.alignment import GAP_ORDER, AlignmentReport, GapItem, UnknownTeam
 
 # Two blocks per objective (what is wrong, the buttons): well inside Slack's 50 per message.
 MAX_OBJECTIVES_SHOWN = 20
@@ -127,3 +127,14 @@ def build_health_message(report: AlignmentReport) -> dict:
             }
         )
     return {"text": f"{title}: {summary}", "blocks": blocks}
+
+
+def with_health_line(message: dict, report: AlignmentReport | UnknownTeam) -> dict:
+    """A message (the weekly digest) with the alignment summary as a context line before its
+    last block, and `/okr health` named for the details."""
+    if not isinstance(report, AlignmentReport) or not report.objectives:
+        return message
+    line = mrkdwn(f"{escape(summary_line(report))} · details: `/okr health`")
+    blocks = list(message.get("blocks") or [])
+    blocks.insert(max(len(blocks) - 1, 0), {"type": "context", "elements": [line]})
+    return {**message, "blocks": blocks}

@@ -21,10 +21,12 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.blocks.checkins import build_checkin_prompt
+from bot.blocks.health import with_health_line
 from bot.blocks.reviews import build_reflection_request
 from bot.jobs.pacing import Pacer
 from bot.logs import log_event
 from bot.pictures import Pictures, digest_post
+from bot.services.alignment import alignment_report
 from bot.services.charts import ChartService
 from bot.services.checkins import DIGEST, PROMPT, CheckinService, Delivery
 from bot.services.digests import DigestService  # digests: channel digests on the digest day
@@ -333,7 +335,7 @@ class Sender:
     def _render(self, delivery: Delivery) -> dict | None:
         message = delivery.message
         if message.kind == DIGEST:  # digests: rendered from the channel's team
-            return self.digests.render(
+            digest = self.digests.render(
                 workspace_id=message.workspace_id,
                 channel_id=message.recipient,
                 period=message.period_start,
@@ -342,6 +344,17 @@ class Sender:
                     self.client_for(workspace_id), workspace_id=workspace_id, user_ids=user_ids
                 ),
             )
+            if digest is None:
+                return None
+            # The week's one line of alignment health for the channel's team (or company).
+            health = alignment_report(
+                self.service.engine,
+                workspace_id=message.workspace_id,
+                channel_id=message.recipient,
+                argument="",
+                now=self.service.clock(),
+            )
+            return with_health_line(digest, health)
         if cycle_of_kind(message.kind) is not None:  # reflections: asked once a cycle closes
             form = self.reviews.request(
                 workspace_id=message.workspace_id, user_id=message.recipient, kind=message.kind

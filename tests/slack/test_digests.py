@@ -184,6 +184,13 @@ def test_team_digest_content(ladder: Ladder, company: dict[str, int]) -> None:
     # DEV and EVE, by name; CEO answered all.
     assert "2 people haven't checked in yet:* dev, eve" in text
     assert "<@" not in text  # mentions are off: nobody is pinged
+    # The week's line of alignment health for Platform: its three objectives align to
+    # nothing (the fixture never aligns them), and two KRs had no news for two weeks.
+    [health] = [line for line in text.split("\n") if "ladder up" in line]
+    assert health == (
+        "🪜 0 of 3 objectives (0%) ladder up to a company objective · 3 orphans · "
+        "2 stale KRs · details: `/okr health`"
+    )
 
 
 def test_company_digest_covers_everything(ladder: Ladder, company: dict[str, int]) -> None:
