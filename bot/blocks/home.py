@@ -13,6 +13,7 @@ from bot.blocks.text import mrkdwn, plain
 from bot.blocks.tree import (
     CHECKIN_ALL_ACTION,
     CHECKIN_KR_ACTION,
+    INDENT,
     NEW_OBJECTIVE_ACTION,
     NO_NAMES,
     Names,
@@ -114,7 +115,11 @@ def build_home(
                 "block_id": f"home_kr:{kr.id}",
                 "text": mrkdwn(
                     kr_line(mine, kr)
-                    + (f"\n{source_badge(sources[kr.id], now=now)}" if kr.id in sources else "")
+                    + (
+                        f"\n{INDENT}{source_badge(sources[kr.id], now=now)}"
+                        if kr.id in sources
+                        else ""
+                    )
                 ),
                 "accessory": {
                     "type": "button",

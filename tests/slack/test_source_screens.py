@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from sqlmodel import Session, col, select
 
+from bot.blocks.tree import INDENT
 from bot.okr.kinds import UnitKind
 from bot.okr.numbers import format_value
 from bot.services.sources import SourceService
@@ -198,10 +199,12 @@ def test_home_and_mine_say_whether_a_source_syncs_or_fails(
     failing_line = "⚠️ data source failing: &lt;!channel&gt; &amp; co"
 
     dev_home = section_text(home(ladder, DEV), f"home_kr:{world.dev_kr}")
-    assert dev_home.endswith("\n" + failing_line)
+    assert dev_home.endswith(f"\n{INDENT}{failing_line}")
     assert "<!channel>" not in dev_home
     ceo_home = home(ladder, CEO)
-    assert section_text(ceo_home, f"home_kr:{world.ceo_krs[0]}").endswith("\n📡 synced just now")
+    assert section_text(ceo_home, f"home_kr:{world.ceo_krs[0]}").endswith(
+        f"\n{INDENT}📡 synced just now"
+    )
     assert "data source" not in section_text(ceo_home, f"home_kr:{world.ceo_krs[1]}")
     eve_home = section_text(home(ladder, EVE), f"home_kr:{world.eve_kr}")
     assert "📡" not in eve_home and "data source" not in eve_home
