@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
+from datetime import datetime
 from typing import TYPE_CHECKING
 
+from bot.blocks.sources import synced_ago
 from bot.blocks.text import escape, kr_values, mrkdwn, plain, truncate
 from bot.okr.kinds import KRKind, UnitKind
 from bot.okr.limits import NOTE_MAX
-from bot.okr.numbers import format_input, unit_name
+from bot.okr.numbers import format_input, format_value, unit_name
 
 if TYPE_CHECKING:
+    from bot.services.sources import SourceState
     from storage.models import KeyResult, Objective
 
 CHECKIN_CALLBACK = "checkin_modal"
@@ -34,10 +38,19 @@ def _now_at(kr: KeyResult) -> str:
     return f"Now at ({unit})" if unit and KRKind(kr.kind) is not KRKind.MILESTONE else "Now at"
 
 
-def build_checkin_modal(*, krs: list[tuple[KeyResult, Objective]], origin: dict) -> dict:
+def build_checkin_modal(
+    *,
+    krs: list[tuple[KeyResult, Objective]],
+    origin: dict,
+    sources: Mapping[int, SourceState] | None = None,
+    now: datetime | None = None,
+) -> dict:
     """One modal for all the KRs: new value, confidence, then one note and one blocker.
 
-    How to answer is said once, at the top, not under every KR."""
+    How to answer is said once, at the top, not under every KR. A KR whose data source
+    works (`sources`, by KR id) has no value field: it says the synced value and when it was
+    read (`now`), and asks only for confidence."""
+    sources = sources or {}
     blocks: list[dict] = [
         {
             "type": "context",
@@ -63,7 +76,10 @@ def build_checkin_modal(*, krs: list[tuple[KeyResult, Objective]], origin: dict)
                 ),
             }
         )
-        if kind is KRKind.MILESTONE:
+        source = sources.get(kr.id)
+        if source is not None and not source.failing:
+            blocks.append(_synced_line(kr, source, now=now))
+        elif kind is KRKind.MILESTONE:
             done = {"text": plain("Done", 75), "value": "done"}
             element: dict = {"type": "checkboxes", "action_id": f"value:{kr.id}", "options": [done]}
             if (kr.current_value or 0) >= 1:
@@ -79,15 +95,16 @@ def build_checkin_modal(*, krs: list[tuple[KeyResult, Objective]], origin: dict)
             shown = kr.current_value if kr.current_value is not None else kr.start_value
             if shown is not None:
                 element["initial_value"] = format_input(shown)
-        blocks.append(
-            {
-                "type": "input",
-                "block_id": f"value:{kr.id}",
-                "label": plain(_now_at(kr)),
-                "optional": True,  # empty keeps the current value
-                "element": element,
-            }
-        )
+        if source is None or source.failing:
+            blocks.append(
+                {
+                    "type": "input",
+                    "block_id": f"value:{kr.id}",
+                    "label": plain(_now_at(kr)),
+                    "optional": True,  # empty keeps the current value
+                    "element": element,
+                }
+            )
         confidence: dict = {
             "type": "static_select",
             "action_id": f"confidence:{kr.id}",
@@ -144,6 +161,20 @@ def build_checkin_modal(*, krs: list[tuple[KeyResult, Objective]], origin: dict)
         "close": plain("Cancel", 24),
         "private_metadata": json.dumps(origin, separators=(",", ":")),
         "blocks": blocks,
+    }
+
+
+def _synced_line(kr: KeyResult, source: SourceState, *, now: datetime | None) -> dict:
+    """In place of the value field: the value is the source's, not typed."""
+    if KRKind(kr.kind) is KRKind.MILESTONE:
+        value = "done" if (kr.current_value or 0) >= 1 else "not done"
+    else:
+        value = format_value(kr.current_value, unit=UnitKind(kr.unit), unit_label=kr.unit_label)
+    when = f", {synced_ago(source.last_ok_at, now=now)}" if now is not None else ""
+    return {
+        "type": "context",
+        "block_id": f"synced:{kr.id}",
+        "elements": [mrkdwn(f"📡 Synced from the data source: *{escape(value)}*{when}")],
     }
 
 

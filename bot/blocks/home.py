@@ -8,10 +8,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from bot.blocks.sources import source_badge
 from bot.blocks.text import mrkdwn, plain
 from bot.blocks.tree import (
     CHECKIN_ALL_ACTION,
     CHECKIN_KR_ACTION,
+    INDENT,
     NEW_OBJECTIVE_ACTION,
     NO_NAMES,
     Names,
@@ -23,6 +25,9 @@ from bot.blocks.tree import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from bot.services.sources import SourceState
     from storage.tree import LoadedTree
 
 VIEW_BLOCKS = 100
@@ -43,7 +48,11 @@ def build_home(
     company_tree: LoadedTree,
     now: datetime,
     names: Names = NO_NAMES,
+    sources: Mapping[int, SourceState] | None = None,
 ) -> dict:
+    """`sources`: the data sources of my KRs, by KR id; each says under its KR whether it
+    syncs or why it fails."""
+    sources = sources or {}
     blocks: list[dict] = [{"type": "header", "text": plain("Ladder · OKRs", 150)}]
     why = why_block(company_tree)
     blocks.append(
@@ -104,7 +113,14 @@ def build_home(
             {
                 "type": "section",
                 "block_id": f"home_kr:{kr.id}",
-                "text": mrkdwn(kr_line(mine, kr)),
+                "text": mrkdwn(
+                    kr_line(mine, kr)
+                    + (
+                        f"\n{INDENT}{source_badge(sources[kr.id], now=now)}"
+                        if kr.id in sources
+                        else ""
+                    )
+                ),
                 "accessory": {
                     "type": "button",
                     "action_id": f"{CHECKIN_KR_ACTION}:{kr.id}",

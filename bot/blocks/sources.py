@@ -62,6 +62,28 @@ def source_status_line(
     return f"🔌 from {escape(host)}{when}"
 
 
+def synced_ago(moment: datetime | None, *, now: datetime) -> str:
+    """How long ago a source was last read: "just now", "12 min ago", "2 h ago", "3 days ago"."""
+    if moment is None:
+        return "not read yet"
+    seconds = max(0.0, (now - moment).total_seconds())
+    if seconds < 60:
+        return "just now"
+    if seconds < 3600:
+        return f"{int(seconds // 60)} min ago"
+    if seconds < 86400:
+        return f"{int(seconds // 3600)} h ago"
+    days = int(seconds // 86400)
+    return "yesterday" if days == 1 else f"{days} days ago"
+
+
+def source_badge(state: SourceState, *, now: datetime) -> str:
+    """The short line under a KR its owner sees (Home, `/okr mine`): synced, or failing and why."""
+    if state.failing:
+        return f"⚠️ data source failing: {escape(truncate(state.failure_reason or 'unknown', 150))}"
+    return f"📡 synced {synced_ago(state.last_ok_at, now=now)}"
+
+
 # -- the Connect data modal ---------------------------------------------------------------
 
 INTERVALS: list[tuple[int, str]] = [

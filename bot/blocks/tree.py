@@ -7,6 +7,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from bot.blocks.sources import source_badge
 from bot.blocks.text import (
     GRADE_ICON,
     STATUS_ICON,
@@ -26,6 +27,7 @@ from bot.okr.kinds import KRKind, Status, UnitKind
 from bot.services.people import UNKNOWN_NAME
 
 if TYPE_CHECKING:
+    from bot.services.sources import SourceState
     from storage.models import Cycle, KeyResult, Objective
     from storage.tree import LoadedTree
 
@@ -109,11 +111,13 @@ def objective_text(
     show_owner: bool = True,
     show_team: bool = True,
     children: str = "",
+    kr_notes: Mapping[int, str] | None = None,
 ) -> str:
     """Title, bar, status, owner (a name, not a mention), team, last check-in, KRs.
 
     `show_team`: off where the whole surface is one team's. `children`: a line counting the
-    objectives aligned below, for views that collapse them.
+    objectives aligned below, for views that collapse them. `kr_notes`: a line (mrkdwn) to
+    show under a KR, by KR id (e.g. its data source's state).
     """
     health = tree.health.objectives[objective.id]
     first = INDENT * depth + ("↳ " if depth else "")
@@ -134,7 +138,12 @@ def objective_text(
     text = "\n".join(head)
     if not with_krs:
         return text
-    lines = [f"{pad}{INDENT}{kr_line(tree, kr)}" for kr in krs]
+    notes = kr_notes or {}
+    lines = [
+        f"{pad}{INDENT}{kr_line(tree, kr)}"
+        + (f"\n{pad}{INDENT}{INDENT}{notes[kr.id]}" if kr.id in notes else "")
+        for kr in krs
+    ]
     for shown, line in enumerate(lines):
         rest = len(lines) - shown
         more = f"\n{pad}{INDENT}…and {rest} more key results" if rest > 1 else ""
@@ -157,6 +166,7 @@ def objective_section(
     show_owner: bool = True,
     show_team: bool = True,
     children: str = "",
+    kr_notes: Mapping[int, str] | None = None,
 ) -> dict:
     text = objective_text(
         tree,
@@ -169,6 +179,7 @@ def objective_section(
         show_owner=show_owner,
         show_team=show_team,
         children=children,
+        kr_notes=kr_notes,
     )
     # No block_id: one objective may appear in two trees of the same view (team and company).
     block: dict = {"type": "section", "text": mrkdwn(text)}
@@ -494,11 +505,22 @@ def build_status_message(
 
 
 def build_mine_message(
-    *, tree: LoadedTree, user_id: str, now: datetime, names: Names = NO_NAMES
+    *,
+    tree: LoadedTree,
+    user_id: str,
+    now: datetime,
+    names: Names = NO_NAMES,
+    sources: Mapping[int, SourceState] | None = None,
 ) -> dict:
     """`/okr mine` (ephemeral): my objectives and KRs, one set of actions each: Check in,
     Edit, and a ⋯ with what the buttons do not (align, archive). Owners are named only where
-    it is not me."""
+    it is not me. `sources`: the data sources of KRs, by KR id: each of my KRs that has one
+    says under it whether it syncs or why it fails."""
+    notes = {
+        kr.id: source_badge(sources[kr.id], now=now)
+        for kr in tree.key_results
+        if sources and kr.id in sources and kr.owner_id == user_id
+    }
     blocks: list[dict] = [{"type": "header", "text": plain("Your OKRs", 150)}]
     if not tree.objectives:
         blocks.append(
@@ -516,7 +538,13 @@ def build_mine_message(
     for objective in tree.objectives[:budget]:
         mine = objective.owner_id == user_id
         section = objective_section(
-            tree, objective, now=now, menu=False, names=names, show_owner=not mine
+            tree,
+            objective,
+            now=now,
+            menu=False,
+            names=names,
+            show_owner=not mine,
+            kr_notes=notes,
         )
         blocks.append(section)
         blocks.append(

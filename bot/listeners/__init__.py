@@ -30,6 +30,7 @@ from typing import Any, TypeVar
 from slack_bolt import Ack, BoltContext
 from slack_sdk import WebClient
 
+from bot.blocks.dialogs import build_checkin_modal
 from bot.blocks.home import VIEW_BLOCKS, build_home
 from bot.blocks.messages import build_error
 from bot.blocks.text import escape
@@ -44,8 +45,9 @@ from bot.pictures import Pictures
 from bot.services.checkins import CheckinService
 from bot.services.okrs import OKRService
 from bot.services.people import PeopleDirectory
-from bot.services.sources import SourceService
+from bot.services.sources import SourceService, SourceState
 from storage.errors import Unavailable
+from storage.models import KeyResult, Objective
 
 Listener = TypeVar("Listener", bound=Callable[..., Any])
 log = logging.getLogger("ladder.listeners")
@@ -70,6 +72,24 @@ class Deps:
         """Display names for showing owners without mentioning (and so notifying) them."""
         return self.people.names(client, workspace_id=workspace_id, user_ids=user_ids)
 
+    def source_states(
+        self, *, workspace_id: str, key_result_ids: Iterable[int]
+    ) -> dict[int, SourceState]:
+        """The data sources of the given KRs, by KR id (none without a source service)."""
+        ids = list(dict.fromkeys(key_result_ids))
+        if self.sources is None or not ids:
+            return {}
+        return self.sources.states(workspace_id=workspace_id, key_result_ids=ids)
+
+    def checkin_modal(
+        self, *, workspace_id: str, krs: list[tuple[KeyResult, Objective]], origin: dict
+    ) -> dict:
+        """The check-in modal for `krs`: those with a working data source ask only confidence."""
+        sources = self.source_states(
+            workspace_id=workspace_id, key_result_ids=[kr.id for kr, _ in krs]
+        )
+        return build_checkin_modal(krs=krs, origin=origin, sources=sources, now=self.clock())
+
     def refresh_home(self, client: WebClient, *, workspace_id: str, user_id: str) -> None:
         """Render `user_id`'s App Home tab and publish it."""
         mine, team_name, team_tree, company = self.okrs.home(
@@ -90,6 +110,10 @@ class Deps:
             company_tree=company,
             now=self.clock(),
             names=self.names(client, workspace_id, owners),
+            sources=self.source_states(
+                workspace_id=workspace_id,
+                key_result_ids=[kr.id for kr in mine.key_results if kr.owner_id == user_id],
+            ),
         )
         del mine, team_tree, company  # the trees go before Slack's round trip
         if self.pictures is not None:  # charts: the person's objective, after the view's blocks

@@ -34,6 +34,7 @@ from bot.services.cycles import quarter_of
 from bot.services.drafts import KRDraft, ObjectiveDraft, ReadDraft, read_draft
 from storage import cycles as cycle_store
 from storage import objectives as objective_store
+from storage import sources as source_store
 from storage import teams as team_store
 from storage.db import session_scope
 from storage.errors import NotFound, Refused
@@ -637,12 +638,24 @@ class OKRService:
         blocker = (values.get("blocker") or {}).get("value") or ""
         errors: dict[str, str] = {}
         readings: list[tuple[int, float | None, int | None]] = []
-        for bid, state in values.items():
-            if not bid.startswith("value:"):
-                continue
-            kr_id = int(bid.split(":", 1)[1])
-            if state.get("type") == "checkboxes":
-                value: float | None = 1.0 if state.get("selected_options") else 0.0
+        # A KR with a working data source has no value field, only confidence: its KRs are
+        # those of either field, in the form's order.
+        kr_ids = list(
+            dict.fromkeys(
+                int(bid.split(":", 1)[1])
+                for bid in values
+                if bid.startswith(("value:", "confidence:")) and bid.split(":", 1)[1].isdigit()
+            )
+        )
+        synced = self._synced(workspace_id=workspace_id, key_result_ids=kr_ids)
+        for kr_id in kr_ids:
+            bid = f"value:{kr_id}"
+            state = values.get(bid)
+            if state is None or kr_id in synced:
+                # The value is the source's: a stale form's field must not overwrite it.
+                value: float | None = None
+            elif state.get("type") == "checkboxes":
+                value = 1.0 if state.get("selected_options") else 0.0
             elif not (state.get("value") or "").strip():
                 value = None  # left empty: keep the current value
             else:
@@ -678,13 +691,30 @@ class OKRService:
                 is_admin=is_admin,
             )
         except CheckInDenied as error:
-            return CheckInResult(0, 0, {f"value:{k}": str(error) for k in error.key_result_ids})
+            return CheckInResult(
+                0,
+                0,
+                {
+                    f"value:{k}" if f"value:{k}" in values else f"confidence:{k}": str(error)
+                    for k in error.key_result_ids
+                },
+            )
         except Refused as error:
             return CheckInResult(0, 0, {"note": str(error)})
         except NotFound:  # deleted while the modal was open, or not this workspace's
             message = "A key result in this form no longer exists. Close it and check in again."
             return CheckInResult(0, 0, {"note": message})
         return CheckInResult(answered.recorded, answered.duplicates, answered=answered)
+
+    def _synced(self, *, workspace_id: str, key_result_ids: list[int]) -> set[int]:
+        """The given KRs whose value comes from a working data source."""
+        if not key_result_ids:
+            return set()
+        with session_scope(self.engine, read_only=True) as session:
+            sources = source_store.list_sources(
+                session=session, workspace_id=workspace_id, key_result_ids=key_result_ids
+            )
+        return {kr_id for kr_id, source in sources.items() if not source.failing}
 
     # -- workspace, teams, cycles ------------------------------------------------------
 

@@ -15,7 +15,7 @@ from bot.blocks.checkins import (
     PROMPT_NO_CHANGE_ACTION,
     build_checkin_done,
 )
-from bot.blocks.dialogs import build_align_modal, build_archive_modal, build_checkin_modal
+from bot.blocks.dialogs import build_align_modal, build_archive_modal
 from bot.blocks.messages import build_notice, build_refusal
 from bot.blocks.objective_modal import (
     ADD_KR_ACTION,
@@ -175,7 +175,8 @@ def register(app: App, deps: Deps) -> None:
             _tell(body, client, respond, build_notice("That key result no longer exists."))
             return
         client.views_open(
-            trigger_id=body["trigger_id"], view=build_checkin_modal(krs=krs, origin=_origin(body))
+            trigger_id=body["trigger_id"],
+            view=deps.checkin_modal(workspace_id=workspace_id, krs=krs, origin=_origin(body)),
         )
 
     @before_answer(app.action(CHECKIN_ALL_ACTION))
@@ -195,7 +196,8 @@ def register(app: App, deps: Deps) -> None:
             _tell(body, client, respond, build_notice("You have no key results to check in on."))
             return
         client.views_open(
-            trigger_id=body["trigger_id"], view=build_checkin_modal(krs=krs, origin=_origin(body))
+            trigger_id=body["trigger_id"],
+            view=deps.checkin_modal(workspace_id=workspace_id, krs=krs, origin=_origin(body)),
         )
 
 
@@ -219,7 +221,10 @@ def register_prompt_buttons(app: App, deps: Deps) -> None:
             return
         origin = {"prompt": int(body["actions"][0]["value"])}
         client.views_open(
-            trigger_id=body["trigger_id"], view=build_checkin_modal(krs=krs, origin=origin)
+            trigger_id=body["trigger_id"],
+            view=deps.checkin_modal(
+                workspace_id=workspace_of(body, context), krs=krs, origin=origin
+            ),
         )
 
     @after_ack(app.action(PROMPT_NO_CHANGE_ACTION))
@@ -268,7 +273,7 @@ def _objective_action(
                 objective_id=objective_id,
                 is_admin=is_admin,
             )
-            view = build_checkin_modal(krs=krs, origin=_origin(body))
+            view = deps.checkin_modal(workspace_id=workspace_id, krs=krs, origin=_origin(body))
         elif verb == "view":  # anyone may read any objective of their workspace
             tree, objective = deps.okrs.objective_tree(
                 workspace_id=workspace_id, objective_id=objective_id

@@ -13,7 +13,6 @@ from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 
 from bot.blocks.admin import build_cycle_reply, build_team_reply
-from bot.blocks.dialogs import build_checkin_modal
 from bot.blocks.health import build_health_message
 from bot.blocks.help import BUTTONS as HELP_BUTTONS
 from bot.blocks.help import HELP_ACTION_PREFIX, SUBCOMMANDS, build_help
@@ -240,7 +239,13 @@ def _mine_reply(call: Call) -> dict:
     # Only objectives someone else owns (I hold a KR in them) name their owner.
     others = [o.owner_id for o in tree.objectives[:MESSAGE_BLOCKS] if o.owner_id != call.user_id]
     names = call.deps.names(call.client, call.workspace_id, others) if others else {}
-    return build_mine_message(tree=tree, user_id=call.user_id, now=call.deps.clock(), names=names)
+    sources = call.deps.source_states(
+        workspace_id=call.workspace_id,
+        key_result_ids=[kr.id for kr in tree.key_results if kr.owner_id == call.user_id],
+    )
+    return build_mine_message(
+        tree=tree, user_id=call.user_id, now=call.deps.clock(), names=names, sources=sources
+    )
 
 
 def _checkin(call: Call) -> None:
@@ -263,7 +268,9 @@ def _checkin(call: Call) -> None:
             **build_notice("You have no key results to check in on. `/okr new` drafts one.")
         )
         return
-    view = build_checkin_modal(krs=krs, origin={"channel_id": call.channel_id})
+    view = call.deps.checkin_modal(
+        workspace_id=call.workspace_id, krs=krs, origin={"channel_id": call.channel_id}
+    )
     call.open_modal(view)
 
 
