@@ -1291,9 +1291,9 @@ class ImportReport:
     def summary(self) -> str:
         text = (
             f"Imported into {self.workspace_id}: {self.teams} teams, {self.cycles} cycles, "
-            f"{self.objectives} objectives, {self.key_results} key results "
-            f"({self.sources} connected to data sources), {self.check_ins} check-ins "
-            f"({self.emails_resolved} emails looked up in Slack)."
+            f"{self.objectives} objectives, {self.key_results} key results"
+            + (f" ({self.sources} connected to data sources)" if self.sources else "")
+            + f", {self.check_ins} check-ins ({self.emails_resolved} emails looked up in Slack)."
         )
         if self.replaced is not None:
             text += (
