@@ -1153,6 +1153,9 @@ def test_the_readme_samples_import(engine: Engine) -> None:
     )
     assert dump["key_results"][1][10] == date(2026, 6, 30)
     assert dump["check_ins"][0][1:3] == ("U0ANA", 180.0)
+    assert [s[1:3] + s[6:] for s in dump["sources"]] == [
+        ("prometheus", "https://prometheus.internal:9090", 1000.0, "PROMETHEUS", 15)
+    ]
 
     transfer.import_text(engine, csv_sample, fmt=Format.CSV, now=NOW, workspace_id="T0CSV")
     dump = canonical(engine, "T0CSV")
