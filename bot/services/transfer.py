@@ -314,14 +314,18 @@ class Exported:
     check_ins: int
 
 
-def export_document(engine: Engine, *, workspace_id: str) -> Document:
+def export_document(engine: Engine, *, workspace_id: str, with_sources: bool = True) -> Document:
+    """with_sources=False leaves the KRs' data sources out: in Slack only owners and admins
+    see a source's URL (which may name internal hosts or carry a key in its query)."""
     with session_scope(engine) as session:
         snapshot = store.load_snapshot(session=session, workspace_id=workspace_id)
-    return _document_of(snapshot)
+    return _document_of(snapshot, with_sources=with_sources)
 
 
-def export_text(engine: Engine, *, workspace_id: str, fmt: Format) -> Exported:
-    document = export_document(engine, workspace_id=workspace_id)
+def export_text(
+    engine: Engine, *, workspace_id: str, fmt: Format, with_sources: bool = True
+) -> Exported:
+    document = export_document(engine, workspace_id=workspace_id, with_sources=with_sources)
     return Exported(
         encode(document, fmt),
         len(document.objectives),
@@ -339,7 +343,7 @@ def list_workspaces(engine: Engine) -> list[str]:
         return store.list_workspace_ids(session=session)
 
 
-def _document_of(snap: store.Snapshot) -> Document:
+def _document_of(snap: store.Snapshot, *, with_sources: bool = True) -> Document:
     """Objectives get keys O1, O2… in id order; a KR's key is its objective's plus .1, .2…"""
     team_names = {t.id: t.name for t in snap.teams}
     cycle_names = {c.id: c.name for c in snap.cycles}
@@ -390,7 +394,7 @@ def _document_of(snap: store.Snapshot) -> Document:
             archived_at=kr.archived_at,
             check_ins=[check_in(c) for c in checkins_of.get(kr.id, [])],  # type: ignore[arg-type]
             carried_from=kr_keys.get(kr.carried_from_id),  # type: ignore[arg-type]
-            source=_source_doc(snap.sources.get(kr.id)),  # type: ignore[arg-type]
+            source=_source_doc(snap.sources.get(kr.id)) if with_sources else None,  # type: ignore[arg-type]
         )
 
     def objective(o: Objective) -> ObjectiveDoc:
