@@ -57,6 +57,7 @@ SOURCE_MAX = 16  # CheckIn.source
 WORKSPACE_NAME_MAX = 200  # Workspace.name
 SOURCE_TEXT_MAX = 200  # DataSource.column and .row_key
 DEFAULT_SOURCE_INTERVAL = 60  # minutes, as the Connect data modal starts
+MAX_SOURCE_INTERVAL = 7 * 24 * 60  # the modal's longest is daily; a week keeps ints small
 SETTING_NAMES = (*SCHEDULE_FIELDS, "rollup_include_children", "at_risk_points", "off_track_points")
 _USER_ID = re.compile(r"^[UW][A-Z0-9]{2,31}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -1207,6 +1208,8 @@ def _read_source(raw: _Mapping, problems: list[Problem]) -> SourceDoc:
     )
     if source.interval_minutes is not None and source.interval_minutes < MIN_INTERVAL_MINUTES:
         r.problem(f"interval_minutes: pull at most every {MIN_INTERVAL_MINUTES} minutes")
+    elif source.interval_minutes is not None and source.interval_minutes > MAX_SOURCE_INTERVAL:
+        r.problem(f"interval_minutes: pull at least once a week ({MAX_SOURCE_INTERVAL} minutes)")
     for name in ("column", "row_key"):
         if len(getattr(source, name)) > SOURCE_TEXT_MAX:
             r.problem(f"Keep the source's {name} under {SOURCE_TEXT_MAX} characters.")

@@ -979,6 +979,12 @@ BAD_SOURCES = {
         ",1,4,",
         "interval_minutes: pull at most every 5 minutes",
     ),
+    "interval too long": (
+        ("interval_minutes: 30", "interval_minutes: 1e12"),
+        ",1,30,",
+        ",1,99999999999,",
+        "interval_minutes: pull at least once a week (10080 minutes)",
+    ),
     "a secret for a credential": (
         ("credential: STATUS", "credential: Bearer s3cret"),
         ",STATUS\n",
