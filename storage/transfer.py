@@ -21,9 +21,11 @@ from storage.errors import NotFound
 from storage.models import (
     CheckIn,
     Cycle,
+    DataSource,
     KeyResult,
     Objective,
     ObjectiveStatusCount,
+    PushToken,
     Reflection,
     Team,
     TeamChannel,
@@ -44,6 +46,7 @@ class Snapshot:
     key_results: list[KeyResult]  # by objective, then position
     check_ins: list[CheckIn]  # by KR, then period
     reflections: dict[int, Reflection] = field(default_factory=dict)  # by objective id
+    sources: dict[int, DataSource] = field(default_factory=dict)  # by KR id
 
 
 @dataclass(frozen=True)
@@ -138,6 +141,22 @@ class NewCheckIn:
 
 
 @dataclass(frozen=True)
+class NewSource:
+    """A KR's data source settings; its pull state starts afresh (due at once)."""
+
+    key_result: int
+    kind: str
+    url: str
+    created_by: str
+    expression: str = ""
+    column: str = ""
+    row_key: str = ""
+    multiplier: float = 1.0
+    credential: str | None = None
+    interval_minutes: int = 60
+
+
+@dataclass(frozen=True)
 class Inserted:
     team_ids: list[int] = field(default_factory=list)
     cycle_ids: list[int] = field(default_factory=list)
@@ -150,8 +169,8 @@ def list_workspace_ids(*, session: Session) -> list[str]:
 
 
 def load_snapshot(*, session: Session, workspace_id: str) -> Snapshot:
-    """Eight statements whatever the size: workspace, teams, channels, cycles, objectives,
-    key results, check-ins, reflections. (storage.tree.load_tree skips archived rows and history and
+    """Nine statements whatever the size: workspace, teams, channels, cycles, objectives,
+    key results, check-ins, reflections, data sources. (storage.tree.load_tree skips archived rows and history and
     computes health an export does not need.)"""
     workspace = session.get(Workspace, workspace_id)
     if workspace is None:
@@ -198,8 +217,12 @@ def load_snapshot(*, session: Session, workspace_id: str) -> Snapshot:
         r.objective_id: r
         for r in session.exec(select(Reflection).where(Reflection.workspace_id == workspace_id))
     }
+    sources = {
+        s.key_result_id: s
+        for s in session.exec(select(DataSource).where(DataSource.workspace_id == workspace_id))
+    }
     return Snapshot(
-        workspace, teams, channels, cycles, objectives, key_results, check_ins, reflections
+        workspace, teams, channels, cycles, objectives, key_results, check_ins, reflections, sources
     )
 
 
@@ -222,12 +245,16 @@ def workspace_contents(*, session: Session, workspace_id: str) -> Contents:
 
 
 def clear_okrs(*, session: Session, workspace_id: str) -> None:
-    """Delete the workspace's check-ins, KRs, objectives, team links, teams and cycles.
+    """Delete the workspace's check-ins, data sources, push tokens, KRs, objectives, team
+    links, teams and cycles.
 
-    The workspace row, its settings and its people (timezones, away dates) stay.
+    The workspace row, its settings, its people (timezones, away dates) and its data source
+    allow-list stay.
     """
     for model in (
         CheckIn,
+        DataSource,
+        PushToken,
         Reflection,
         KeyResult,
         Objective,
@@ -251,6 +278,7 @@ def insert_okrs(
     key_results: Sequence[NewKeyResult] = (),
     check_ins: Sequence[NewCheckIn] = (),
     reflections: Sequence[NewReflection] = (),
+    sources: Sequence[NewSource] = (),
 ) -> Inserted:
     """Insert a whole tree in the caller's transaction, a few statements per table.
 
@@ -408,6 +436,30 @@ def insert_okrs(
                 "updated_at": now,
             }
             for r in reflections
+        ],
+    )
+    _insert(
+        session,
+        DataSource,
+        [
+            {
+                "workspace_id": workspace_id,
+                "key_result_id": kr_ids[s.key_result],
+                "kind": s.kind,
+                "url": s.url,
+                "expression": s.expression,
+                "column": s.column,
+                "row_key": s.row_key,
+                "multiplier": s.multiplier,
+                "credential": s.credential,
+                "interval_minutes": s.interval_minutes,
+                "created_by": s.created_by,
+                "created_at": now,
+                "updated_at": now,
+                "next_run_at": now,  # pulled at the next sync round
+                "failures": 0,
+            }
+            for s in sources
         ],
     )
     session.flush()

@@ -63,7 +63,8 @@ def test_export_then_import_into_an_empty_database(tmp_path: Path, source: str) 
         loaded = ladder(tmp_path, target, "import", name)
         assert loaded.returncode == 0, loaded.stderr
         assert loaded.stdout == (
-            "Imported into T0REF: 2 teams, 2 cycles, 6 objectives, 11 key results, 8 check-ins "
+            "Imported into T0REF: 2 teams, 2 cycles, 6 objectives, 11 key results (2 connected "
+            "to data sources), 8 check-ins "
             "(0 emails looked up in Slack).\n"
         )
         original = make_engine(f"sqlite:///{tmp_path / source}")

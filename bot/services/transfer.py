@@ -44,16 +44,20 @@ from bot.okr.validate import (
 )
 from bot.services.settings import FIELDS as SCHEDULE_FIELDS
 from bot.services.settings import SettingsForm, validate_settings
+from bot.sources.fetch import SourceKind, SourceSpec, spec_problem
 from storage import transfer as store
 from storage.db import session_scope
-from storage.models import CheckIn, KeyResult, Objective, Reflection, Workspace
-from storage.sources import DATA_SOURCE_AUTHOR
+from storage.models import CheckIn, DataSource, KeyResult, Objective, Reflection, Workspace
+from storage.sources import DATA_SOURCE_AUTHOR, MIN_INTERVAL_MINUTES
 from storage.workspaces import ensure_workspace, update_workspace
 
 FORMAT_VERSION = 1
 STATUSES = ("active", "closed")
 SOURCE_MAX = 16  # CheckIn.source
 WORKSPACE_NAME_MAX = 200  # Workspace.name
+SOURCE_TEXT_MAX = 200  # DataSource.column and .row_key
+DEFAULT_SOURCE_INTERVAL = 60  # minutes, as the Connect data modal starts
+MAX_SOURCE_INTERVAL = 7 * 24 * 60  # the modal's longest is daily; a week keeps ints small
 SETTING_NAMES = (*SCHEDULE_FIELDS, "rollup_include_children", "at_risk_points", "off_track_points")
 _USER_ID = re.compile(r"^[UW][A-Z0-9]{2,31}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -139,6 +143,19 @@ KR_FIELDS = (
     "archived_at",
     "carried_from",  # the key of the KR (of an earlier cycle) this one was carried over from
 )
+# A KR's data source: its settings only. The credential is a NAME (LADDER_SOURCE_<NAME> on
+# the server), never a secret; pull state (failing since, last value) is not carried, and
+# push tokens are not exported (a token is a secret, shown once).
+SOURCE_FIELDS = (
+    "kind",
+    "url",
+    "expression",
+    "column",
+    "row_key",
+    "multiplier",
+    "credential",
+    "interval_minutes",
+)
 CHECKIN_FIELDS = (
     "period",
     "value",
@@ -169,6 +186,19 @@ class CheckInDoc:
 
 
 @dataclass
+class SourceDoc:
+    line: int
+    kind: SourceKind | None  # None: missing or unknown (reported)
+    url: str
+    expression: str = ""
+    column: str = ""
+    row_key: str = ""
+    multiplier: float | None = 1.0  # None: given, but not a usable number (reported)
+    credential: str | None = None
+    interval_minutes: int | None = DEFAULT_SOURCE_INTERVAL
+
+
+@dataclass
 class KeyResultDoc:
     line: int
     title: str
@@ -190,6 +220,7 @@ class KeyResultDoc:
     check_ins: list[CheckInDoc] = field(default_factory=list)
     carried_from: str | None = None
     from_title: bool = False  # no kind and no target: read them from the title sentence
+    source: SourceDoc | None = None  # where its value is pulled from
 
 
 @dataclass
@@ -264,6 +295,10 @@ class Document:
     def check_ins(self) -> list[CheckInDoc]:
         return [c for kr in self.key_results for c in kr.check_ins]
 
+    @property
+    def sources(self) -> list[SourceDoc]:
+        return [kr.source for kr in self.key_results if kr.source is not None]
+
 
 def _fields(record: object, names: Iterable[str]) -> dict[str, Any]:
     return {name: getattr(record, name) for name in names}
@@ -280,14 +315,18 @@ class Exported:
     check_ins: int
 
 
-def export_document(engine: Engine, *, workspace_id: str) -> Document:
+def export_document(engine: Engine, *, workspace_id: str, with_sources: bool = True) -> Document:
+    """with_sources=False leaves the KRs' data sources out: in Slack only owners and admins
+    see a source's URL (which may name internal hosts or carry a key in its query)."""
     with session_scope(engine) as session:
         snapshot = store.load_snapshot(session=session, workspace_id=workspace_id)
-    return _document_of(snapshot)
+    return _document_of(snapshot, with_sources=with_sources)
 
 
-def export_text(engine: Engine, *, workspace_id: str, fmt: Format) -> Exported:
-    document = export_document(engine, workspace_id=workspace_id)
+def export_text(
+    engine: Engine, *, workspace_id: str, fmt: Format, with_sources: bool = True
+) -> Exported:
+    document = export_document(engine, workspace_id=workspace_id, with_sources=with_sources)
     return Exported(
         encode(document, fmt),
         len(document.objectives),
@@ -305,7 +344,7 @@ def list_workspaces(engine: Engine) -> list[str]:
         return store.list_workspace_ids(session=session)
 
 
-def _document_of(snap: store.Snapshot) -> Document:
+def _document_of(snap: store.Snapshot, *, with_sources: bool = True) -> Document:
     """Objectives get keys O1, O2… in id order; a KR's key is its objective's plus .1, .2…"""
     team_names = {t.id: t.name for t in snap.teams}
     cycle_names = {c.id: c.name for c in snap.cycles}
@@ -356,6 +395,7 @@ def _document_of(snap: store.Snapshot) -> Document:
             archived_at=kr.archived_at,
             check_ins=[check_in(c) for c in checkins_of.get(kr.id, [])],  # type: ignore[arg-type]
             carried_from=kr_keys.get(kr.carried_from_id),  # type: ignore[arg-type]
+            source=_source_doc(snap.sources.get(kr.id)) if with_sources else None,  # type: ignore[arg-type]
         )
 
     def objective(o: Objective) -> ObjectiveDoc:
@@ -401,6 +441,22 @@ def _document_of(snap: store.Snapshot) -> Document:
         ],
         cycles=[CycleDoc(0, c.name, c.start_date, c.end_date, c.closed_at) for c in snap.cycles],
         objectives=[objective(o) for o in snap.objectives],
+    )
+
+
+def _source_doc(source: DataSource | None) -> SourceDoc | None:
+    if source is None:
+        return None
+    return SourceDoc(
+        line=0,
+        kind=SourceKind(source.kind),
+        url=source.url,
+        expression=source.expression,
+        column=source.column,
+        row_key=source.row_key,
+        multiplier=source.multiplier,
+        credential=source.credential,
+        interval_minutes=source.interval_minutes,
     )
 
 
@@ -460,6 +516,14 @@ def to_yaml(document: Document) -> str:
             weight=(kr.weight, 1.0),
         )
         out = _set_only(fields | {"key": None})  # nesting says which objective it is under
+        if kr.source is not None:
+            out["source"] = _set_only(
+                _fields(kr.source, SOURCE_FIELDS)
+                | _unless(
+                    multiplier=(kr.source.multiplier, 1.0),
+                    interval_minutes=(kr.source.interval_minutes, DEFAULT_SOURCE_INTERVAL),
+                )
+            )
         if kr.check_ins:
             out["check_ins"] = [check_in(c, kr.owner) for c in kr.check_ins]
         return out
@@ -623,6 +687,13 @@ CSV_COLUMNS = (
     "reflection_worked",
     "reflection_did_not_work",
     "reflection_carry_over",
+    "url",
+    "expression",
+    "column",
+    "row_key",
+    "multiplier",
+    "credential",
+    "interval_minutes",
 )
 # The columns each record uses, and the document field each holds. A setting row holds one
 # workspace setting (vision and mission too) as key = name, value = value; `parent` is the
@@ -635,6 +706,7 @@ _CSV_RECORDS: dict[str, dict[str, str]] = {
     "objective": {f: f for f in OBJECTIVE_FIELDS},
     "key_result": {"parent": "objective"} | {f: f for f in KR_FIELDS},
     "checkin": {"parent": "key_result"} | {f: f for f in CHECKIN_FIELDS},
+    "source": {"parent": "key_result"} | {f: f for f in SOURCE_FIELDS},
 }
 # Free text a spreadsheet could take for a formula (=, +, -, @) is written with a leading
 # apostrophe, which import takes off again (OWASP's advice against CSV injection).
@@ -659,6 +731,11 @@ _TEXT_FIELDS = frozenset(
         "owner_email",
         "carried_from",
         *OBJECTIVE_FIELDS[-4:],  # the reflection's author and texts
+        "url",
+        "expression",
+        "column",
+        "row_key",
+        "credential",
     }
 )
 _FORMULA_START = tuple("=+-@\t\r'")
@@ -721,6 +798,8 @@ def to_csv(document: Document) -> str:
         for n, kr in enumerate(o.key_results, start=1):
             kkey = kr.key or (f"{okey}.{n}" if f"{okey}.{n}" not in taken else next(fresh))
             row("key_result", _fields(kr, KR_FIELDS) | {"objective": okey, "key": kkey})
+            if kr.source is not None:
+                row("source", _fields(kr.source, SOURCE_FIELDS) | {"key_result": kkey})
             for c in kr.check_ins:
                 row("checkin", _fields(c, CHECKIN_FIELDS) | {"key_result": kkey})
     return buffer.getvalue()
@@ -813,6 +892,8 @@ def _load_csv(text: str, problems: list[Problem]) -> _Mapping | None:
             if "key" in raw:
                 krs.setdefault(raw["key"], raw)
             children.append((raw, "objective", objectives, "key_results"))
+        elif record == "source":
+            children.append((raw, "key_result", krs, "source"))
         else:
             children.append((raw, "key_result", krs, "check_ins"))
     # Rows may come in any order: attach KRs and check-ins once every row is read.
@@ -822,8 +903,17 @@ def _load_csv(text: str, problems: list[Problem]) -> _Mapping | None:
             problems.append(Problem(raw.line, f"give the {parent_field}'s key in “parent”"))
         elif parent not in parents:
             problems.append(Problem(raw.line, f"unknown {parent_field} “{parent}” in “parent”"))
-        else:
+        elif into != "source":
             parents[parent][into].append(raw)
+        elif "source" in parents[parent]:
+            first = parents[parent]["source"].line
+            problems.append(
+                Problem(
+                    raw.line, f"a second source for key result “{parent}” (first on line {first})"
+                )
+            )
+        else:
+            parents[parent]["source"] = raw
     for name in ("vision", "mission"):
         if name in settings:
             workspace[name] = settings.pop(name)
@@ -1063,7 +1153,10 @@ def _read_objective(raw: _Mapping, problems: list[Problem]) -> ObjectiveDoc:
 
 
 def _read_key_result(raw: _Mapping, problems: list[Problem]) -> KeyResultDoc:
-    r = _Reader(raw, "a key result", (*KR_FIELDS, "check_ins"), problems)
+    r = _Reader(raw, "a key result", (*KR_FIELDS, "check_ins", "source"), problems)
+    raw_source = raw.get("source")
+    if raw_source is not None and not isinstance(raw_source, _Mapping):
+        r.problem("source should be a mapping: kind, url, expression, …")
     from_title = not r.given("kind") and not r.given("target")
     if not from_title:
         r.need("kind", "a kind (increase, decrease, at_least, at_most or milestone)")
@@ -1089,6 +1182,54 @@ def _read_key_result(raw: _Mapping, problems: list[Problem]) -> KeyResultDoc:
         check_ins=[_read_check_in(c, problems) for c in r.entries("check_ins", "check-ins")],
         carried_from=r.optional("carried_from"),
         from_title=from_title,
+        source=_read_source(raw_source, problems) if isinstance(raw_source, _Mapping) else None,
+    )
+
+
+def _read_source(raw: _Mapping, problems: list[Problem]) -> SourceDoc:
+    """A KR's source, checked as the Connect data modal checks it, problems on its line."""
+    r = _Reader(raw, "a source", SOURCE_FIELDS, problems)
+    r.need("kind", "a kind (json, prometheus or csv)")
+    r.need("url", "a url")
+    source = SourceDoc(
+        line=r.line,
+        kind=r.choice("kind", SourceKind, label="source kind"),
+        url=r.text("url"),
+        expression=r.text("expression", single_line=False),
+        column=r.text("column", single_line=False),
+        row_key=r.text("row_key", single_line=False),
+        multiplier=r.number("multiplier") if r.given("multiplier") else 1.0,
+        credential=r.optional("credential"),
+        interval_minutes=(
+            r.integer("interval_minutes")
+            if r.given("interval_minutes")
+            else DEFAULT_SOURCE_INTERVAL
+        ),
+    )
+    if source.interval_minutes is not None and source.interval_minutes < MIN_INTERVAL_MINUTES:
+        r.problem(f"interval_minutes: pull at most every {MIN_INTERVAL_MINUTES} minutes")
+    elif source.interval_minutes is not None and source.interval_minutes > MAX_SOURCE_INTERVAL:
+        r.problem(f"interval_minutes: pull at least once a week ({MAX_SOURCE_INTERVAL} minutes)")
+    for name in ("column", "row_key"):
+        if len(getattr(source, name)) > SOURCE_TEXT_MAX:
+            r.problem(f"Keep the source's {name} under {SOURCE_TEXT_MAX} characters.")
+    if source.kind is not None and source.url and source.multiplier is not None:
+        trouble = spec_problem(_spec_of(source))
+        if trouble:
+            r.problem(trouble)
+    return source
+
+
+def _spec_of(source: SourceDoc) -> SourceSpec:
+    assert source.kind is not None and source.multiplier is not None
+    return SourceSpec(
+        kind=source.kind,
+        url=source.url,
+        expression=source.expression,
+        column=source.column,
+        row_key=source.row_key,
+        multiplier=source.multiplier,
+        credential=source.credential,
     )
 
 
@@ -1139,6 +1280,7 @@ class Plan:
     check_ins: list[store.NewCheckIn]
     emails_resolved: int
     reflections: list[store.NewReflection] = field(default_factory=list)
+    sources: list[store.NewSource] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -1151,12 +1293,14 @@ class ImportReport:
     check_ins: int
     emails_resolved: int
     replaced: store.Contents | None  # what was deleted first (--replace)
+    sources: int = 0
 
     def summary(self) -> str:
         text = (
             f"Imported into {self.workspace_id}: {self.teams} teams, {self.cycles} cycles, "
-            f"{self.objectives} objectives, {self.key_results} key results, "
-            f"{self.check_ins} check-ins ({self.emails_resolved} emails looked up in Slack)."
+            f"{self.objectives} objectives, {self.key_results} key results"
+            + (f" ({self.sources} connected to data sources)" if self.sources else "")
+            + f", {self.check_ins} check-ins ({self.emails_resolved} emails looked up in Slack)."
         )
         if self.replaced is not None:
             text += (
@@ -1352,6 +1496,7 @@ def plan_import(
     key_results: list[store.NewKeyResult] = []
     check_ins: list[store.NewCheckIn] = []
     reflections: list[store.NewReflection] = []
+    sources: list[store.NewSource] = []
     kr_rows = iter(zip(specs, kr_owners, strict=True))
     author_rows = iter(authors)
     for i, o in enumerate(document.objectives):
@@ -1402,6 +1547,8 @@ def plan_import(
                         source=c.source,
                     )
                 )
+            if kr.source is not None:
+                sources.append(_new_source(kr.source, len(key_results), person(owner)))
             key_results.append(
                 store.NewKeyResult(
                     objective=i,
@@ -1440,6 +1587,26 @@ def plan_import(
         check_ins,
         emails_resolved=len(emails),
         reflections=reflections,
+        sources=sources,
+    )
+
+
+def _new_source(source: SourceDoc, key_result: int, owner_id: str) -> store.NewSource:
+    """Stored as the Connect data modal stores it; connected in the KR owner's name (the
+    one told when it fails)."""
+    spec = _spec_of(source)
+    assert source.interval_minutes is not None  # a bad one was reported
+    return store.NewSource(
+        key_result=key_result,
+        kind=spec.kind.value,
+        url=spec.url.strip(),
+        expression=spec.expression.strip(),
+        column=spec.column.strip(),
+        row_key=spec.row_key.strip(),
+        multiplier=spec.multiplier,
+        credential=spec.credential,
+        interval_minutes=source.interval_minutes,
+        created_by=owner_id,
     )
 
 
@@ -1675,6 +1842,7 @@ def import_text(
             key_results=plan.key_results,
             check_ins=plan.check_ins,
             reflections=plan.reflections,
+            sources=plan.sources,
         )
     return ImportReport(
         workspace_id=target,
@@ -1685,6 +1853,7 @@ def import_text(
         check_ins=len(plan.check_ins),
         emails_resolved=plan.emails_resolved,
         replaced=None if contents.empty else contents,
+        sources=len(plan.sources),
     )
 
 

@@ -33,8 +33,10 @@ from storage.cycles import close_cycle, create_cycle
 from storage.models import (
     CheckIn,
     Cycle,
+    DataSource,
     KeyResult,
     Objective,
+    PushToken,
     Reflection,
     Team,
     TeamChannel,
@@ -48,6 +50,12 @@ from storage.objectives import (
     create_objective,
 )
 from storage.reflections import carry_over, save_reflection
+from storage.sources import (
+    create_push_token,
+    record_pull_failure,
+    record_pull_success,
+    save_source,
+)
 from storage.teams import create_team, link_channel
 from storage.workspaces import ensure_workspace, update_workspace
 from tests.factories import reference_company
@@ -91,6 +99,7 @@ def canonical(engine: Engine, workspace_id: str) -> dict[str, Any]:
         kr_index = {k.id: i for i, k in enumerate(krs)}
         check_ins = rows(CheckIn, col(CheckIn.key_result_id), col(CheckIn.period_start))
         reflections = rows(Reflection, col(Reflection.objective_id))
+        sources = rows(DataSource, col(DataSource.key_result_id))
     skip = {"team_id", "created_at", "updated_at"}
     return {
         "workspace": {k: v for k, v in ws.model_dump().items() if k not in skip},
@@ -161,6 +170,21 @@ def canonical(engine: Engine, workspace_id: str) -> dict[str, Any]:
             )
             for c in check_ins
         ],
+        # The settings a source is connected with; its pull state starts afresh on import.
+        "sources": sorted(
+            (
+                kr_index[s.key_result_id],
+                s.kind,
+                s.url,
+                s.expression,
+                s.column,
+                s.row_key,
+                s.multiplier,
+                s.credential,
+                s.interval_minutes,
+            )
+            for s in sources
+        ),
     }
 
 
@@ -168,7 +192,17 @@ def row_counts(engine: Engine) -> dict[str, int]:
     with Session(engine) as session:
         return {
             model.__tablename__: session.exec(select(func.count()).select_from(model)).one()  # type: ignore[attr-defined]
-            for model in (Workspace, Team, TeamChannel, Cycle, Objective, KeyResult, CheckIn)
+            for model in (
+                Workspace,
+                Team,
+                TeamChannel,
+                Cycle,
+                Objective,
+                KeyResult,
+                CheckIn,
+                DataSource,
+                PushToken,
+            )
         }
 
 
@@ -364,6 +398,47 @@ def reference_tree(session: Session, workspace_id: str = "T0REF") -> None:
         key_result_id=krs["Revenue"].id,
         now=NOW - timedelta(days=1),
     )
+    # Data sources with a history of pulls, and a push token (a secret: never exported).
+    prometheus = save_source(
+        session=session,
+        workspace_id=workspace_id,
+        key_result_id=krs["Crash-free sessions"].id,
+        kind="prometheus",
+        url="https://prom.internal:9090",
+        expression='-100 * (sum(rate(crashes{app="ios"}[1d])) / sum(rate(sessions[1d])) - 1)',
+        credential="PROM_READ",
+        interval_minutes=15,
+        created_by="U0EVE",
+        now=NOW - timedelta(days=3),
+    )
+    record_pull_failure(
+        session=session, source_id=prometheus.id, reason="HTTP 500", now=NOW - timedelta(hours=2)
+    )
+    spreadsheet = save_source(
+        session=session,
+        workspace_id=workspace_id,
+        key_result_id=krs["Revenue"].id,
+        kind="csv",
+        url="http://finance.internal/revenue.csv?month=all",
+        column="=total",  # a formula, if a spreadsheet could
+        row_key="2026-02",
+        multiplier=0.001,
+        interval_minutes=1440,
+        created_by="U0CEO",
+        now=NOW - timedelta(days=3),
+    )
+    record_pull_success(
+        session=session, source_id=spreadsheet.id, value=1234.5, now=NOW - timedelta(hours=1)
+    )
+    create_push_token(
+        session=session,
+        workspace_id=workspace_id,
+        key_result_id=krs["Crash-free sessions"].id,
+        token_hash="0" * 64,
+        hint="ldr_abcd",
+        created_by="U0EVE",
+        now=NOW - timedelta(days=3),
+    )
     session.commit()
 
 
@@ -377,6 +452,7 @@ def test_the_reference_company_survives_export_and_import(engine: Engine, fmt: F
     assert [o[3] for o in original["objectives"]] == [None, None, None, None, 0, 4]
     assert [o[7] for o in original["objectives"]] == [False, False, True, True, False, False]
     assert original["reflections"] and any(k[-1] is not None for k in original["key_results"])
+    assert len(original["sources"]) == 2
 
     text = transfer.export_text(engine, workspace_id="T0REF", fmt=fmt).text
     report = transfer.import_text(engine, text, fmt=fmt, now=NOW, workspace_id="T0COPY")
@@ -399,6 +475,8 @@ def test_the_csv_keeps_a_spreadsheet_from_running_formulas(engine: Engine) -> No
         reference_tree(session)
     text = transfer.export_text(engine, workspace_id="T0REF", fmt=Format.CSV).text
     assert '\'=HYPERLINK(""http://evil"") -1 +2 @sum' in text
+    assert ",'=total," in text  # a source's column
+    assert '"\'-100 * (sum(rate(crashes{app=""ios""}' in text  # and its query
     assert "\n=" not in text and ",=" not in text
     document = transfer.read_document(text, Format.CSV)
     assert document.objectives[2].title == '=HYPERLINK("http://evil") -1 +2 @sum'
@@ -521,7 +599,7 @@ def test_a_thousand_objectives_export_and_import_in_seconds(
     assert import_cpu < 30 and export_cpu < 30
 
 
-def test_loading_a_workspace_for_export_takes_eight_statements(
+def test_loading_a_workspace_for_export_takes_nine_statements(
     engine: Engine, count_statements: Any
 ) -> None:
     for n, workspace_id in ((3, "T0SMALL"), (300, "T0LARGE")):
@@ -531,7 +609,7 @@ def test_loading_a_workspace_for_export_takes_eight_statements(
         with Session(engine) as session, count_statements() as counter:
             snapshot = store.load_snapshot(session=session, workspace_id=workspace_id)
         assert len(snapshot.check_ins) == 15 * n
-        assert counter.count == 8, counter.statements  # reflections are the eighth
+        assert counter.count == 9, counter.statements  # reflections, then data sources
 
 
 # --- All or nothing ----------------------------------------------------------------------------
@@ -692,7 +770,7 @@ BAD_CSV = {
         [
             (
                 4,
-                "unknown record “squad”: use one of workspace, setting, team, cycle, objective, key_result, checkin",
+                "unknown record “squad”: use one of workspace, setting, team, cycle, objective, key_result, checkin, source",
             ),
             (6, "unknown team “Platform”"),  # its team row could not be read
         ],
@@ -792,6 +870,181 @@ def test_a_workspace_with_okrs_is_replaced_only_when_asked(engine: Engine) -> No
     assert [o[4] for o in after["objectives"]] == ["Launch the platform", "Delight customers"]
     assert after["workspace"]["vision"] == "Be useful"
     assert after["workspace"]["mission"] == before["workspace"]["mission"]  # not in the file: kept
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_sources_are_connected_again_with_a_fresh_pull_state_and_no_push_token(
+    engine: Engine, fmt: Format
+) -> None:
+    with Session(engine, expire_on_commit=False) as session:
+        reference_tree(session)
+    text = transfer.export_text(engine, workspace_id="T0REF", fmt=fmt).text
+    assert "PROM_READ" in text and "ldr_abcd" not in text and "HTTP 500" not in text
+    report = transfer.import_text(engine, text, fmt=fmt, now=NOW, workspace_id="T0COPY")
+    assert report.sources == 2 and "(2 connected to data sources)" in report.summary()
+    with Session(engine) as session:
+        copies = session.exec(
+            select(DataSource)
+            .where(DataSource.workspace_id == "T0COPY")
+            .order_by(col(DataSource.key_result_id))
+        ).all()
+        owners = {
+            k.id: k.owner_id
+            for k in session.exec(select(KeyResult).where(KeyResult.workspace_id == "T0COPY"))
+        }
+        tokens = session.exec(select(PushToken).where(PushToken.workspace_id == "T0COPY")).all()
+    assert [s.kind for s in copies] == ["prometheus", "csv"]
+    for source in copies:
+        # Due at the next sync round, no failure episode, no value pulled yet.
+        assert source.next_run_at == NOW and source.created_at == NOW
+        assert (source.failing_since, source.failure_reason, source.failures) == (None, None, 0)
+        assert (source.last_value, source.last_ok_at, source.last_run_at) == (None, None, None)
+        assert source.created_by == owners[source.key_result_id]  # the one told of failures
+    assert tokens == []
+
+
+def test_replacing_a_workspace_keeps_the_sources_its_file_has(engine: Engine) -> None:
+    with Session(engine, expire_on_commit=False) as session:
+        reference_tree(session)
+    before = canonical(engine, "T0REF")
+    text = transfer.export_text(engine, workspace_id="T0REF", fmt=Format.YAML).text
+    report = transfer.import_text(engine, text, fmt=Format.YAML, now=NOW, replace=True)
+    assert report.replaced is not None and report.sources == 2
+    assert canonical(engine, "T0REF") == before
+    with Session(engine) as session:
+        # The old KRs' push token went with them; a new one is issued from the KR's menu.
+        assert session.exec(select(PushToken)).all() == []
+        assert len(session.exec(select(DataSource)).all()) == 2
+
+    # A file without sources replaces them with none.
+    bare = text.replace("PROM_READ", "X")  # still valid: the sources are cut below
+    document = transfer.read_document(bare, Format.YAML)
+    for kr in document.key_results:
+        kr.source = None
+    transfer.import_text(
+        engine, transfer.encode(document, Format.YAML), fmt=Format.YAML, now=NOW, replace=True
+    )
+    assert canonical(engine, "T0REF")["sources"] == []
+
+
+SOURCE_YAML = BASE_YAML.replace(
+    "    kind: milestone\n    target: 1\n",
+    """    kind: milestone
+    target: 1
+    source:
+      kind: json
+      url: https://status.internal/api/help-center
+      expression: data.published
+      credential: STATUS
+      interval_minutes: 30
+""",
+)
+# The same with a source: five more columns, the source's row last (line 12).
+SOURCE_CSV = (
+    BASE_CSV.replace("\n", ",,,,,\n")
+    .replace("a note,,,,,\n", "a note\n")
+    .replace("author,,,,,\n", "author,url,expression,multiplier,interval_minutes,credential\n", 1)
+    + "source,,O2.1,,,,,,json,,,,,,,,https://status.internal/api/help-center,data.published,"
+    "1,30,STATUS\n"
+)
+
+BAD_SOURCES = {
+    "unknown kind": (
+        ("kind: json", "kind: graphql"),
+        ",json,",
+        ",graphql,",
+        "unknown source kind “graphql”: use json, prometheus or csv",
+    ),
+    "not http": (
+        ("https://status.internal", "file:///etc/passwd#"),
+        "https://status.internal",
+        "ftp://status.internal",
+        "The URL must start with http:// or https:// and name a host.",
+    ),
+    "multiplier not finite": (
+        ("interval_minutes: 30", "interval_minutes: 30\n      multiplier: .nan"),
+        ",1,30,",
+        ",inf,30,",
+        "The multiplier must be a real number.",
+    ),
+    "multiplier not a number": (
+        ("interval_minutes: 30", "interval_minutes: 30\n      multiplier: lots"),
+        ",1,30,",
+        ",lots,30,",
+        "multiplier: “lots” is not a number. Type a value like 42, 1.5k or 30%.",
+    ),
+    "interval too short": (
+        ("interval_minutes: 30", "interval_minutes: 1"),
+        ",1,30,",
+        ",1,4,",
+        "interval_minutes: pull at most every 5 minutes",
+    ),
+    "interval too long": (
+        ("interval_minutes: 30", "interval_minutes: 1e12"),
+        ",1,30,",
+        ",1,99999999999,",
+        "interval_minutes: pull at least once a week (10080 minutes)",
+    ),
+    "a secret for a credential": (
+        ("credential: STATUS", "credential: Bearer s3cret"),
+        ",STATUS\n",
+        ",Bearer s3cret\n",
+        "A credential name is upper-case letters, digits and _ (LADDER_SOURCE_<NAME>).",
+    ),
+}
+
+
+def _source_line(text: str, fmt: Format) -> int:
+    lines = text.splitlines()
+    if fmt is Format.YAML:
+        return next(n for n, line in enumerate(lines, start=1) if line.strip() == "source:") + 1
+    return next(n for n, line in enumerate(lines, start=1) if line.startswith("source,"))
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_a_document_with_a_source_imports(engine: Engine, fmt: Format) -> None:
+    text = SOURCE_YAML if fmt is Format.YAML else SOURCE_CSV
+    report = transfer.import_text(engine, text, fmt=fmt, now=NOW)
+    assert report.sources == 1
+    assert canonical(engine, "T0BAD")["sources"] == [
+        (
+            1,
+            "json",
+            "https://status.internal/api/help-center",
+            "data.published",
+            "",
+            "",
+            1.0,
+            "STATUS",
+            30,
+        )
+    ]
+
+
+@pytest.mark.parametrize(("fmt", "case"), [(f, c) for f in FORMATS for c in BAD_SOURCES])
+def test_bad_source_fields_are_refused_with_their_line(
+    engine: Engine, fmt: Format, case: str
+) -> None:
+    with Session(engine, expire_on_commit=False) as session:
+        reference_tree(session, workspace_id="T0KEEP")
+    before, counts = canonical(engine, "T0KEEP"), row_counts(engine)
+    (old, new), csv_old, csv_new, message = BAD_SOURCES[case]
+    if fmt is Format.YAML:
+        assert SOURCE_YAML.count(old) == 1, old
+        text = SOURCE_YAML.replace(old, new)
+    else:
+        assert SOURCE_CSV.count(csv_old) == 1, csv_old
+        text = SOURCE_CSV.replace(csv_old, csv_new)
+    assert _refused(engine, text, fmt) == [(_source_line(text, fmt), message)]
+    assert row_counts(engine) == counts and canonical(engine, "T0KEEP") == before
+    with Session(engine) as session:
+        assert session.get(Workspace, "T0BAD") is None
+
+
+def test_a_key_result_gets_one_source() -> None:
+    text = SOURCE_CSV + SOURCE_CSV.splitlines()[-1] + "\n"
+    _, problems = transfer.decode(text, Format.CSV)
+    assert problems == [Problem(13, "a second source for key result “O2.1” (first on line 12)")]
 
 
 # --- People and sentences ----------------------------------------------------------------------
@@ -906,6 +1159,9 @@ def test_the_readme_samples_import(engine: Engine) -> None:
     )
     assert dump["key_results"][1][10] == date(2026, 6, 30)
     assert dump["check_ins"][0][1:3] == ("U0ANA", 180.0)
+    assert [s[1:3] + s[6:] for s in dump["sources"]] == [
+        ("prometheus", "https://prometheus.internal:9090", 1000.0, "PROMETHEUS", 15)
+    ]
 
     transfer.import_text(engine, csv_sample, fmt=Format.CSV, now=NOW, workspace_id="T0CSV")
     dump = canonical(engine, "T0CSV")

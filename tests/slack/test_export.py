@@ -9,6 +9,7 @@ from sqlmodel import Session, select
 from bot.services.transfer import Format, import_text, read_document
 from storage.checkins import record_check_in
 from storage.models import KeyResult
+from storage.sources import save_source
 from tests.factories import reference_company
 from tests.services.test_transfer import canonical
 from tests.slack.conftest import ACME, CEO, DEV, Ladder
@@ -101,3 +102,32 @@ def test_export_is_in_the_help(ladder: Ladder) -> None:
     ladder.standin.wait_for("response_url")
     help_text = str(ladder.standin.responses[-1].blocks)
     assert "/okr export" in help_text and "any member may" in help_text
+
+
+def test_a_member_s_export_leaves_the_data_sources_out(ladder: Ladder) -> None:
+    _company(ladder)
+    with Session(ladder.engine) as session:
+        kr = session.exec(select(KeyResult).where(KeyResult.workspace_id == ACME)).first()
+        assert kr is not None
+        save_source(
+            session=session,
+            workspace_id=ACME,
+            key_result_id=kr.id,  # type: ignore[arg-type]
+            kind="json",
+            url="https://metrics.internal/users?api_key=k3y",
+            expression="data.count",
+            created_by=CEO,
+            now=ladder.clock(),
+        )
+        session.commit()
+
+    ladder.acme.slash_command("export", user_id=DEV)
+    ladder.standin.wait_for("files.completeUploadExternal")
+    [uploaded] = ladder.standin.files.values()
+    text = (uploaded.content or b"").decode("utf-8")
+    assert "metrics.internal" not in text and "k3y" not in text
+    assert "key_result," in text and not any(
+        line.startswith("source,") for line in text.splitlines()
+    )
+    document = read_document(text, Format.CSV)
+    assert document.key_results and document.sources == []

@@ -1,7 +1,9 @@
 """`/okr export`: the workspace's OKRs as a CSV file in the caller's DM.
 
 Any member may export: every member already sees all OKRs with `/okr status all`. The file
-is the same CSV as `python -m bot export --format csv`, so it imports back as it is.
+is the same CSV as `python -m bot export --format csv`, so it imports back as it is, less the
+KRs' data sources: in Slack only a KR's owners and admins see its source (a URL may name an
+internal host or carry a key in its query); `python -m bot export` carries them.
 """
 
 from __future__ import annotations
@@ -28,7 +30,12 @@ def export_okrs(call: Call) -> None:
 
 def _export(call: Call) -> Exported | None:
     try:
-        return export_text(call.deps.okrs.engine, workspace_id=call.workspace_id, fmt=Format.CSV)
+        return export_text(
+            call.deps.okrs.engine,
+            workspace_id=call.workspace_id,
+            fmt=Format.CSV,
+            with_sources=False,  # members may not see sources: see the module's docstring
+        )
     except NotFound:  # Ladder has never stored anything for this workspace
         return None
 
