@@ -181,6 +181,7 @@ def _kr_fields(i: int, kr: KRDraft, rev: int, reading: KRReading) -> list[dict]:
     if kind is KRKind.MILESTONE:
         blocks.append(_due_input(i, kr, rev))
         blocks.append(_weight_input(i, kr, rev))
+        blocks.extend(_connect_data(i, kr, rev))
         return blocks
     if kind is None or not kind.is_threshold:
         blocks.append(
@@ -233,6 +234,7 @@ def _kr_fields(i: int, kr: KRDraft, rev: int, reading: KRReading) -> list[dict]:
     )
     blocks.append(_due_input(i, kr, rev))
     blocks.append(_weight_input(i, kr, rev))
+    blocks.extend(_connect_data(i, kr, rev))
     return blocks
 
 
@@ -641,3 +643,27 @@ def _hint_block(messages: list[str]) -> dict:
         "type": "context",
         "elements": [mrkdwn("\n".join(f"💡 {escape(m)}" for m in messages))],
     }
+
+
+# A saved KR can be fed by a data source: the edit form opens the Connect data modal on top
+# of itself (views.push; bot/listeners/sources.py), and closing that returns here.
+CONNECT_DATA_ACTION = "kr_connect_data"
+
+
+def _connect_data(i: int, kr: KRDraft, rev: int) -> list[dict]:
+    if kr.key_result_id is None:  # not saved yet: nothing to connect
+        return []
+    return [
+        {
+            "type": "actions",
+            "block_id": block_id(f"kr{i}_data", rev),
+            "elements": [
+                {
+                    "type": "button",
+                    "action_id": f"{CONNECT_DATA_ACTION}:{kr.key_result_id}",
+                    "text": plain("📡 Connect data", 75),
+                    "value": str(kr.key_result_id),
+                }
+            ],
+        }
+    ]

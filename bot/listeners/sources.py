@@ -7,12 +7,14 @@ from __future__ import annotations
 import json
 import logging
 import math
+import re
 from typing import Any
 
 from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
 
 from bot.blocks.messages import build_notice
+from bot.blocks.objective_modal import CONNECT_DATA_ACTION
 from bot.blocks.sources import (
     FIX_SOURCE_ACTION,
     SOURCE_DISCONNECT_ACTION,
@@ -85,6 +87,19 @@ def register(app: App, deps: Deps) -> None:
         ack()
         kr_id = int(body["actions"][0]["value"])
         open_source_modal(deps, body, context, client, respond, key_result_id=kr_id)
+
+    @before_answer(app.action(re.compile(f"^{re.escape(CONNECT_DATA_ACTION)}:\\d+$")))
+    def connect_from_form(ack: Ack, body: dict, context: dict, client: WebClient) -> None:
+        """The objective form's Connect data: the modal on top of the form (views.push)."""
+        ack()
+        kr_id = int(body["actions"][0]["value"])
+        try:
+            form = _service(deps).form(
+                workspace_id=workspace_of(body, context), key_result_id=kr_id
+            )
+        except NotFound:
+            return  # deleted meanwhile: the form's save will say so
+        client.views_push(trigger_id=body["trigger_id"], view=_view(form))
 
     @after_ack(app.action(SOURCE_KR_ACTION))
     def choose_key_result(body: dict, context: dict, client: WebClient) -> None:
