@@ -7,7 +7,7 @@ import dataclasses
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -32,6 +32,7 @@ def _parser() -> argparse.ArgumentParser:
         return commands.add_parser(name, help=text, description=text[0].upper() + text[1:] + ".")
 
     serve = command("serve", "upgrade the database and serve the Slack app (default)")
+    serve.set_defaults(run=_serve)
     mode = serve.add_mutually_exclusive_group()
     mode.add_argument(
         "--http",
@@ -49,15 +50,17 @@ def _parser() -> argparse.ArgumentParser:
     )
     db = command("db", "upgrade the database schema to this version's, or show where it is")
     db.add_argument("action", choices=["upgrade", "current"], help="upgrade to head / show it")
+    db.set_defaults(run=_db)
     command(
         "clock",
         "run the one scheduler process: weekly check-in prompts, reminders and team digests, "
         "each at its local time; run exactly one, when `serve` runs with LADDER_SCHEDULER=off",
-    )
+    ).set_defaults(run=_clock)
     checkins = command(
         "checkins", "send this period's weekly check-in prompts and digests now, once each"
     )
     checkins.add_argument("action", choices=["send"], help="send this period's prompts now")
+    checkins.set_defaults(run=_checkins)
     checkins.add_argument("--workspace", help="only this workspace (team id, T…)")
     checkins.add_argument(
         "--reclaim-after",
@@ -68,6 +71,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     schedule = command("schedule", "print the next check-in prompt times")
     schedule.add_argument("--users", action="store_true", help="also per user")
+    schedule.set_defaults(run=_schedule)
     schedule.add_argument("--workspace", help="only this workspace (team id, T…)")
     purge = command(
         "purge", "delete the data of workspaces uninstalled longer than LADDER_RETENTION_DAYS"
@@ -76,12 +80,15 @@ def _parser() -> argparse.ArgumentParser:
         "--workspace", help="only this uninstalled workspace (team id, T…), however recent"
     )
     purge.add_argument("--dry-run", action="store_true", help="count what would be deleted")
+    purge.set_defaults(run=_purge)
     export = command("export", "write a workspace's OKRs as YAML or CSV")
     export.add_argument("--workspace", help="team id (T…); default: the only one")
     export.add_argument("--format", choices=["yaml", "csv"], help="default: --output's extension")
     export.add_argument("--output", metavar="FILE", help="default: standard output")
+    export.set_defaults(run=_export)
     load = command("import", "read OKRs from a YAML or CSV file: all or nothing")
     load.add_argument("file", metavar="FILE")
+    load.set_defaults(run=_import)
     load.add_argument("--workspace", help="team id (T…); default: the one the file names")
     load.add_argument("--format", choices=["yaml", "csv"], help="default: the file's extension")
     load.add_argument(
@@ -99,6 +106,7 @@ def _parser() -> argparse.ArgumentParser:
         "target", nargs="?", help="test: the key result's id; allow/disallow: the host name"
     )
     sources.add_argument("--workspace", help="team id (T…); sync: only this one")
+    sources.set_defaults(run=_sources)
     return parser
 
 
@@ -128,57 +136,52 @@ def _version() -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     load_env_file()
     args = _parser().parse_args(argv)
-    command = args.command or "serve"
+    run: Command = getattr(args, "run", _serve)  # no subcommand: serve
     try:
         settings = load_settings(require_slack=False)
         configure_logging(
             settings.log_level, os.environ.get("LOG_FORMAT", "text"), secrets=secrets_of(settings)
         )
         logging.getLogger("alembic").setLevel(logging.WARNING)  # Ladder logs the outcome
-        if command == "db":
-            return _db(settings, args.action)
-        if command == "serve":
-            return _serve(settings, mode=getattr(args, "mode", None))
-        if command == "schedule":
-            return _schedule(settings, workspace_id=args.workspace, per_user=args.users)
-        if command == "purge":
-            return _purge(settings, workspace_id=args.workspace, dry_run=args.dry_run)
-        if command == "export":
-            return _export(settings, args)
-        if command == "import":
-            return _import(settings, args)
-        if command == "sources":
-            return _sources(settings, args)
-        if command in ("clock", "checkins"):
-            engine = _ready_engine(settings)
-            settings = load_settings(require_slack=True)
-            from bot.jobs.runtime import run_clock, send_checkins
-
-            if command == "clock":
-                run_clock(settings, engine)
-                return 0
-            report = send_checkins(
-                settings,
-                engine,
-                workspace_id=args.workspace,
-                reclaim_after=timedelta(seconds=args.reclaim_after),
-            )
-            print(
-                f"check-ins: {report.sent - report.digests - report.reflections} prompts and "
-                f"reminders sent, {report.digests} digests posted, {report.reflections} "
-                f"reflection requests sent, {report.recovered} already there, "
-                f"{report.failed} failed, {report.deferred} deferred"
-            )
-            return 0
+        return run(settings, args)
     except (ConfigError, SchemaTooNew) as error:
         print(f"ladder: {redact(str(error))}", file=sys.stderr)  # a token pasted in the wrong place
         return 2
-    raise AssertionError(f"unhandled command {command}")
 
 
-def _db(settings: Settings, action: str) -> int:
+Command = Callable[[Settings, argparse.Namespace], int]
+
+
+def _clock(settings: Settings, args: argparse.Namespace) -> int:
+    engine = _ready_engine(settings)
+    from bot.jobs.runtime import run_clock
+
+    run_clock(load_settings(require_slack=True), engine)
+    return 0
+
+
+def _checkins(settings: Settings, args: argparse.Namespace) -> int:
+    engine = _ready_engine(settings)
+    from bot.jobs.runtime import send_checkins
+
+    report = send_checkins(
+        load_settings(require_slack=True),
+        engine,
+        workspace_id=args.workspace,
+        reclaim_after=timedelta(seconds=args.reclaim_after),
+    )
+    print(
+        f"check-ins: {report.sent - report.digests - report.reflections} prompts and "
+        f"reminders sent, {report.digests} digests posted, {report.reflections} "
+        f"reflection requests sent, {report.recovered} already there, "
+        f"{report.failed} failed, {report.deferred} deferred"
+    )
+    return 0
+
+
+def _db(settings: Settings, args: argparse.Namespace) -> int:
     engine = make_engine(settings.database_url)
-    if action == "upgrade":
+    if args.action == "upgrade":
         upgrade(engine)
     print(f"database schema: {current_revision(engine)} (code: {head_revision()})")
     return 0
@@ -191,22 +194,23 @@ def _ready_engine(settings: Settings) -> Engine:
     return engine
 
 
-def _schedule(settings: Settings, *, workspace_id: str | None, per_user: bool) -> int:
+def _schedule(settings: Settings, args: argparse.Namespace) -> int:
     from bot.services.schedule_report import schedule_lines
 
     engine = _ready_engine(settings)
     for line in schedule_lines(
-        engine, now=datetime.now(UTC), workspace_id=workspace_id, per_user=per_user
+        engine, now=datetime.now(UTC), workspace_id=args.workspace, per_user=args.users
     ):
         print(line)
     return 0
 
 
-def _purge(settings: Settings, *, workspace_id: str | None, dry_run: bool) -> int:
+def _purge(settings: Settings, args: argparse.Namespace) -> int:
     from bot.services.retention import StillActive, purge_expired, purge_inactive
     from storage.errors import NotFound
 
     engine = _ready_engine(settings)
+    workspace_id, dry_run = args.workspace, args.dry_run
     try:
         report = (
             purge_inactive(engine, workspace_id=workspace_id, dry_run=dry_run)
@@ -366,7 +370,8 @@ def _sources_test(service: Any, target: str | None) -> int:
     return 0
 
 
-def _serve(settings: Settings, *, mode: str | None = None) -> int:
+def _serve(settings: Settings, args: argparse.Namespace) -> int:
+    mode: str | None = getattr(args, "mode", None)
     # The database first: even without Slack tokens yet, a first run leaves it ready.
     engine = make_engine(settings.database_url)
     upgrade(engine)
