@@ -19,12 +19,13 @@ How a sentence is read, in order:
 
 from __future__ import annotations
 
-import calendar
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from enum import Enum
+
+from dateutil.relativedelta import relativedelta
 
 from bot.okr.kinds import KRKind, UnitKind
 from bot.okr.limits import KR_TITLE_MAX, UNIT_LABEL_MAX, VALUE_MAX_ABS
@@ -341,24 +342,25 @@ def _safe_date(year: int, month: int, day: int) -> date | None:
 def _last_day(year: int, month: int) -> date | None:
     if not 1 <= year <= 9999:
         return None
-    return date(year, month, calendar.monthrange(year, month)[1])
+    return date(year, month, 1) + relativedelta(day=31)  # day=31: the month's last day
 
 
 def _add_months(day: date | None, months: int) -> date | None:
     """Same day of the month, clamped to the month's length (Aug 31 + 1 month = Sep 30)."""
     if day is None:
         return None
-    index = day.year * 12 + day.month - 1 + months
-    year, month = divmod(index, 12)
-    if not 1 <= year <= 9999:
+    try:
+        return day + relativedelta(months=months)
+    except (ValueError, OverflowError):  # past year 9999
         return None
-    return date(year, month + 1, min(day.day, calendar.monthrange(year, month + 1)[1]))
 
 
 def _month_end_after(day: date, months: int) -> date | None:
     """The last day of the month `months` after day's month."""
-    year, month = divmod(day.year * 12 + day.month - 1 + months, 12)
-    return _last_day(year, month + 1)
+    try:
+        return day + relativedelta(months=months, day=31)
+    except (ValueError, OverflowError):
+        return None
 
 
 def _safe_add_days(day: date, days: int) -> date | None:
