@@ -226,7 +226,7 @@ def main(out: Path) -> None:
                 from bot.services.okrs import open_or_last_closed
 
                 after_close = open_or_last_closed(
-                    session=session, workspace_id=WS, today=NOW.date()
+                    limit=50, session=session, workspace_id=WS, today=NOW.date()
                 )
             except ImportError:  # before: the open cycles only
                 pass
