@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -56,6 +55,8 @@ class SourceServer:
         self.sent_bytes: dict[str, int] = {}  # streamed routes: how much actually left
         self.stream_done: dict[str, threading.Event] = {}  # set when a streamed answer ends
         self._lock = threading.Lock()
+        # A slow answer waits on this, not in time.sleep: closing the server cuts it short.
+        self._closing = threading.Event()
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -72,7 +73,7 @@ class SourceServer:
                 route = server.routes.get(path)
                 answer = route(count) if route else Answer(404, b"not found")
                 if answer.delay:
-                    time.sleep(answer.delay)
+                    server._closing.wait(answer.delay)  # the source's latency
                 try:
                     if answer.stream_bytes:
                         self._stream(path, answer)
@@ -135,5 +136,6 @@ class SourceServer:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self._closing.set()
         self._server.shutdown()
         self._server.server_close()
