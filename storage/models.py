@@ -47,11 +47,20 @@ def _ts(*, nullable: bool = False, index: bool = False) -> sa.Column:
     return sa.Column(UTCDateTime(), nullable=nullable, index=index)
 
 
-def _workspace_fk() -> sa.Column:
+def _workspace_fk(**options: bool) -> sa.Column:
+    """The row's workspace, deleted with it (`primary_key`: an option)."""
     return sa.Column(
         sa.String(SLACK_ID_MAX),
         sa.ForeignKey("workspace.team_id", ondelete="CASCADE"),
         nullable=False,
+        **options,
+    )
+
+
+def _owned_by(table: str, **options: bool) -> sa.Column:
+    """The id of the row this one belongs to, deleted with it (`index`, `unique`: options)."""
+    return sa.Column(
+        sa.Integer, sa.ForeignKey(f"{table}.id", ondelete="CASCADE"), nullable=False, **options
     )
 
 
@@ -107,11 +116,7 @@ class TeamChannel(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     workspace_id: str = Field(sa_column=_workspace_fk())
-    team_id: int = Field(
-        sa_column=sa.Column(
-            sa.Integer, sa.ForeignKey("team.id", ondelete="CASCADE"), nullable=False, index=True
-        )
-    )
+    team_id: int = Field(sa_column=_owned_by("team", index=True))
     channel_id: str = Field(max_length=SLACK_ID_MAX)
 
 
@@ -206,14 +211,7 @@ class KeyResult(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     workspace_id: str = Field(sa_column=_workspace_fk())
-    objective_id: int = Field(
-        sa_column=sa.Column(
-            sa.Integer,
-            sa.ForeignKey("objective.id", ondelete="CASCADE"),
-            nullable=False,
-            index=True,
-        )
-    )
+    objective_id: int = Field(sa_column=_owned_by("objective", index=True))
     owner_id: str = Field(max_length=SLACK_ID_MAX)
     title: str = Field(max_length=KR_TITLE_MAX)
     kind: KRKind = Field(sa_column=sa.Column(sa.String(16), nullable=False))
@@ -261,11 +259,7 @@ class CheckIn(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     workspace_id: str = Field(sa_column=_workspace_fk())
-    key_result_id: int = Field(
-        sa_column=sa.Column(
-            sa.Integer, sa.ForeignKey("key_result.id", ondelete="CASCADE"), nullable=False
-        )
-    )
+    key_result_id: int = Field(sa_column=_owned_by("key_result"))
     author_id: str = Field(max_length=SLACK_ID_MAX)
     value: float | None = None
     previous_value: float | None = None
@@ -286,14 +280,7 @@ class Reflection(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     workspace_id: str = Field(sa_column=_workspace_fk())
-    objective_id: int = Field(
-        sa_column=sa.Column(
-            sa.Integer,
-            sa.ForeignKey("objective.id", ondelete="CASCADE"),
-            nullable=False,
-            unique=True,
-        )
-    )
+    objective_id: int = Field(sa_column=_owned_by("objective", unique=True))
     author_id: str = Field(max_length=SLACK_ID_MAX)
     worked: str = Field(default="", max_length=NOTE_MAX)
     did_not_work: str = Field(default="", max_length=NOTE_MAX)
@@ -307,13 +294,7 @@ class Person(SQLModel, table=True):
 
     __tablename__ = "person"
 
-    workspace_id: str = Field(
-        sa_column=sa.Column(
-            sa.String(SLACK_ID_MAX),
-            sa.ForeignKey("workspace.team_id", ondelete="CASCADE"),
-            primary_key=True,
-        )
-    )
+    workspace_id: str = Field(sa_column=_workspace_fk(primary_key=True))
     user_id: str = Field(primary_key=True, max_length=SLACK_ID_MAX)
     tz: str | None = Field(default=None, max_length=64)
     deleted: bool = False
@@ -391,11 +372,7 @@ class DataSource(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     workspace_id: str = Field(sa_column=_workspace_fk())
-    key_result_id: int = Field(
-        sa_column=sa.Column(
-            sa.Integer, sa.ForeignKey("key_result.id", ondelete="CASCADE"), nullable=False
-        )
-    )
+    key_result_id: int = Field(sa_column=_owned_by("key_result"))
     kind: str = Field(max_length=16)  # json | prometheus | csv
     url: str = Field(max_length=2000)
     expression: str = Field(default="", max_length=1000)  # JMESPath, or the PromQL query
@@ -429,13 +406,7 @@ class DataSourceHost(SQLModel, table=True):
 
     __tablename__ = "data_source_host"
 
-    workspace_id: str = Field(
-        sa_column=sa.Column(
-            sa.String(SLACK_ID_MAX),
-            sa.ForeignKey("workspace.team_id", ondelete="CASCADE"),
-            primary_key=True,
-        )
-    )
+    workspace_id: str = Field(sa_column=_workspace_fk(primary_key=True))
     host: str = Field(primary_key=True, max_length=253)
     added_by: str = Field(max_length=SLACK_ID_MAX)
     created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
@@ -452,11 +423,7 @@ class PushToken(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     workspace_id: str = Field(sa_column=_workspace_fk())
-    key_result_id: int = Field(
-        sa_column=sa.Column(
-            sa.Integer, sa.ForeignKey("key_result.id", ondelete="CASCADE"), nullable=False
-        )
-    )
+    key_result_id: int = Field(sa_column=_owned_by("key_result"))
     token_hash: str = Field(max_length=64)
     hint: str = Field(max_length=16)  # the token's first characters, to tell tokens apart
     created_by: str = Field(max_length=SLACK_ID_MAX)
@@ -471,13 +438,7 @@ class ChartFile(SQLModel, table=True):
 
     __tablename__ = "chart_file"
 
-    workspace_id: str = Field(
-        sa_column=sa.Column(
-            sa.String(SLACK_ID_MAX),
-            sa.ForeignKey("workspace.team_id", ondelete="CASCADE"),
-            primary_key=True,
-        )
-    )
+    workspace_id: str = Field(sa_column=_workspace_fk(primary_key=True))
     content_key: str = Field(primary_key=True, max_length=64)  # sha256 hex of the chart data
     file_id: str = Field(max_length=SLACK_ID_MAX)
     created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
@@ -490,13 +451,7 @@ class ObjectiveStatusCount(SQLModel, table=True):
 
     __tablename__ = "objective_status_count"
 
-    workspace_id: str = Field(
-        sa_column=sa.Column(
-            sa.String(SLACK_ID_MAX),
-            sa.ForeignKey("workspace.team_id", ondelete="CASCADE"),
-            primary_key=True,
-        )
-    )
+    workspace_id: str = Field(sa_column=_workspace_fk(primary_key=True))
     bucket: str = Field(primary_key=True, max_length=120)
     cycle_id: int
     team_id: int | None = None
@@ -513,11 +468,5 @@ class SendPace(SQLModel, table=True):
 
     __tablename__ = "send_pace"
 
-    workspace_id: str = Field(
-        sa_column=sa.Column(
-            sa.String(SLACK_ID_MAX),
-            sa.ForeignKey("workspace.team_id", ondelete="CASCADE"),
-            primary_key=True,
-        )
-    )
+    workspace_id: str = Field(sa_column=_workspace_fk(primary_key=True))
     next_slot: float = Field(default=0.0, sa_column=sa.Column(sa.Float(), nullable=False))
