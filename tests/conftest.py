@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import Engine, event
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, SQLModel
 
 from storage.db import make_engine
@@ -89,8 +90,17 @@ def postgres_schema_engine() -> Iterator[Engine]:
 def _truncate_all(engine: Engine) -> None:
     names = [t.name for t in SQLModel.metadata.sorted_tables] + sorted(SLACK_TABLES)
     tables = ", ".join(f'"{name}"' for name in names)
-    with engine.begin() as connection:
-        connection.exec_driver_sql(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
+    # TRUNCATE locks the tables one by one: a transaction still ending from the test before
+    # (a listener's work after its ack) can hold one it then waits behind, and PostgreSQL
+    # breaks the cycle by failing one side. That side is this cleanup: try again.
+    for attempt in range(5):
+        try:
+            with engine.begin() as connection:
+                connection.exec_driver_sql(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
+            return
+        except OperationalError as error:
+            if "deadlock detected" not in str(error) or attempt == 4:
+                raise
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
