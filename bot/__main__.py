@@ -275,7 +275,7 @@ def _import(settings: Settings, args: argparse.Namespace) -> int:
     engine = _ready_engine(settings)
     lookup = None
     if settings.slack_bot_token:  # owners given by email are looked up in Slack
-        from bot.app import make_client
+        from bot.client import make_client
 
         lookup = slack_email_lookup(make_client(settings))
     elif settings.slack_client_id and args.workspace:  # OAuth: that workspace's installation

@@ -16,12 +16,9 @@ from slack_bolt import App, BoltResponse
 from slack_bolt.oauth.callback_options import CallbackOptions, FailureArgs, SuccessArgs
 from slack_bolt.oauth.oauth_settings import OAuthSettings
 from slack_sdk import WebClient
-from slack_sdk.http_retry.builtin_handlers import (
-    RateLimitErrorRetryHandler,
-    ServerErrorRetryHandler,
-)
 from sqlalchemy import Engine
 
+from bot.client import make_client
 from bot.config import BOT_SCOPES, Settings
 from bot.jobs.sources import make_source_service
 from bot.listeners import Deps, register_all
@@ -35,15 +32,6 @@ from bot.services.people import PeopleDirectory
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
-
-
-def make_client(settings: Settings, *, token: str | None = None) -> WebClient:
-    """A Web API client for `token` (default: SLACK_BOT_TOKEN; none in OAuth mode)."""
-    client = WebClient(token=token or settings.slack_bot_token, base_url=settings.slack_api_url)
-    # slack_sdk retries only connection errors by default; Slack's 429s carry Retry-After.
-    client.retry_handlers.append(RateLimitErrorRetryHandler(max_retry_count=3))
-    client.retry_handlers.append(ServerErrorRetryHandler(max_retry_count=2))
-    return client
 
 
 def build_app(

@@ -36,7 +36,8 @@ from slack_bolt.adapter.wsgi import SlackRequestHandler
 from slack_sdk.signature import SignatureVerifier
 from sqlalchemy import Engine
 
-from bot.app import build_app, make_client, utc_now
+from bot.app import build_app, utc_now
+from bot.client import make_client
 from bot.config import ConfigError, Settings
 from bot.logs import log_event
 from bot.push_api import PUSH_PREFIX, make_push_app

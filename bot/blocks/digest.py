@@ -8,75 +8,23 @@ which notify) only when the workspace turned digest mentions on. All user text i
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import date
+from collections.abc import Sequence
 
 from bot.blocks.text import STATUS_ICON, escape, mrkdwn, percent, plain, truncate, user
 from bot.okr.kinds import Status
+from bot.services.digests import (
+    BlockerNote,
+    ObjectiveChange,
+    StatusTurn,
+    TeamDigest,
+    points_between,
+)
 
 MESSAGE_BLOCKS = 50
 SECTION_LIMIT = 3000
 INDENT = "\u2003"  # an em space: Slack keeps it, unlike leading ASCII spaces
 MAX_OBJECTIVES, MAX_TURNS, MAX_BLOCKERS, MAX_MENTIONS = 40, 20, 20, 100
 BLOCKER_SHOWN = 300  # characters of a blocker's text in the digest
-
-
-def _points(before: float, now: float) -> int:
-    return round(now * 100) - round(before * 100)
-
-
-@dataclass(frozen=True)
-class ObjectiveChange:
-    title: str
-    before: float | None  # progress at the end of the previous period; None = new since
-    now: float | None  # None = nothing to measure
-    depth: int = 0
-    status: Status | None = None  # its status now; None = no key results
-
-    @property
-    def points(self) -> int | None:
-        """The change in points of the shown (rounded) percentages; None = new or unmeasured."""
-        if self.before is None or self.now is None:
-            return None
-        return _points(self.before, self.now)
-
-    @property
-    def moved(self) -> bool:
-        return self.points != 0
-
-
-@dataclass(frozen=True)
-class StatusTurn:
-    """A KR whose status got worse since the previous period."""
-
-    kr_title: str
-    objective_title: str
-    owner_id: str
-    before: Status
-    now: Status
-
-
-@dataclass(frozen=True)
-class BlockerNote:
-    """A blocker as the person typed it: once per check-in, however many KRs it covered."""
-
-    author_id: str
-    text: str
-    kr_title: str | None = None  # the one KR it was typed for; None = the whole check-in
-
-
-@dataclass(frozen=True)
-class TeamDigest:
-    scope: str  # the team's name, or the workspace's for the company digest (user text)
-    period: date  # the period the digest reports on
-    objectives: Sequence[ObjectiveChange] = ()
-    turned: Sequence[StatusTurn] = ()
-    blockers: Sequence[BlockerNote] = ()
-    missing: Sequence[str] = field(default_factory=tuple)  # user ids, sorted
-    mentions: bool = False
-    company: bool = False  # the whole company (the workspace's digest channel)
-    names: Mapping[str, str] = field(default_factory=dict)  # user id -> display name
 
 
 def _person(user_id: str, digest: TeamDigest) -> str | None:
@@ -94,7 +42,7 @@ def progress_change(before: float | None, now: float | None) -> str:
         return "—"
     if before is None:
         return f"{percent(now)} (new)"
-    delta = _points(before, now)
+    delta = points_between(before, now)
     sign = f"+{delta}" if delta > 0 else str(delta) if delta < 0 else "±0"
     return f"{percent(before)} → {percent(now)} ({sign})"
 

@@ -14,7 +14,7 @@ from slack_sdk.oauth.token_rotation import TokenRotator
 from slack_sdk.web import SlackResponse
 from sqlalchemy import Engine
 
-from bot.app import make_client
+from bot.client import make_client
 from bot.config import Settings
 from bot.jobs import scheduler as scheduler_module
 from bot.jobs.pacing import Pacer

@@ -21,6 +21,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.blocks.checkins import build_checkin_prompt
+from bot.blocks.digest import build_team_digest
 from bot.blocks.health import with_health_line
 from bot.blocks.reviews import build_reflection_request
 from bot.jobs.pacing import Pacer
@@ -346,6 +347,7 @@ class Sender:
             )
             if digest is None:
                 return None
+            message_body = build_team_digest(digest)
             # The week's one line of alignment health for the channel's team (or company).
             health = alignment_report(
                 self.service.engine,
@@ -354,7 +356,7 @@ class Sender:
                 argument="",
                 now=self.service.clock(),
             )
-            return with_health_line(digest, health)
+            return with_health_line(message_body, health)
         if cycle_of_kind(message.kind) is not None:  # reflections: asked once a cycle closes
             form = self.reviews.request(
                 workspace_id=message.workspace_id, user_id=message.recipient, kind=message.kind

@@ -8,7 +8,8 @@ the rows like prompts, so exactly-once and rate limits apply.
 
 A digest reports on the period its day closes or falls in: with Friday digests and Monday
 check-ins that is the current week; a digest on the check-in weekday itself reports on the
-period that just ended. Slack-free: rendering returns the message body for the Sender.
+period that just ended. Slack-free: `render` returns a TeamDigest; bot.blocks.digest builds
+the message.
 """
 
 from __future__ import annotations
@@ -16,19 +17,12 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Callable, Hashable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from bot.blocks.digest import (
-    BlockerNote,
-    ObjectiveChange,
-    StatusTurn,
-    TeamDigest,
-    build_team_digest,
-)
 from bot.okr.kinds import KRKind, Status
 from bot.okr.schedule import digest_period, local_datetime, zone
 from bot.okr.tree import Window, evaluate_tree
@@ -62,6 +56,63 @@ class _KRThen:
 
 
 NameLookup = Callable[[str, Sequence[str]], Mapping[str, str]]  # (workspace, ids) -> names
+
+
+def points_between(before: float, now: float) -> int:
+    return round(now * 100) - round(before * 100)
+
+
+@dataclass(frozen=True)
+class ObjectiveChange:
+    title: str
+    before: float | None  # progress at the end of the previous period; None = new since
+    now: float | None  # None = nothing to measure
+    depth: int = 0
+    status: Status | None = None  # its status now; None = no key results
+
+    @property
+    def points(self) -> int | None:
+        """The change in points of the shown (rounded) percentages; None = new or unmeasured."""
+        if self.before is None or self.now is None:
+            return None
+        return points_between(self.before, self.now)
+
+    @property
+    def moved(self) -> bool:
+        return self.points != 0
+
+
+@dataclass(frozen=True)
+class StatusTurn:
+    """A KR whose status got worse since the previous period."""
+
+    kr_title: str
+    objective_title: str
+    owner_id: str
+    before: Status
+    now: Status
+
+
+@dataclass(frozen=True)
+class BlockerNote:
+    """A blocker as the person typed it: once per check-in, however many KRs it covered."""
+
+    author_id: str
+    text: str
+    kr_title: str | None = None  # the one KR it was typed for; None = the whole check-in
+
+
+@dataclass(frozen=True)
+class TeamDigest:
+    scope: str  # the team's name, or the workspace's for the company digest (user text)
+    period: date  # the period the digest reports on
+    objectives: Sequence[ObjectiveChange] = ()
+    turned: Sequence[StatusTurn] = ()
+    blockers: Sequence[BlockerNote] = ()
+    missing: Sequence[str] = field(default_factory=tuple)  # user ids, sorted
+    mentions: bool = False
+    company: bool = False  # the whole company (the workspace's digest channel)
+    names: Mapping[str, str] = field(default_factory=dict)  # user id -> display name
 
 
 def no_names(_workspace_id: str, _user_ids: Sequence[str]) -> Mapping[str, str]:
@@ -159,8 +210,9 @@ class DigestService:
         channel_id: str,
         period: date,
         names: NameLookup = no_names,
-    ) -> dict | None:
-        """The digest message for a channel, or None when there is nothing to post any more.
+    ) -> TeamDigest | None:
+        """What a channel's digest shows (bot.blocks.digest renders it), or None when there
+        is nothing to post any more.
 
         names: display names of the people the digest shows (asked after the database
         session is closed); without them, and without mentions, people are only counted."""
@@ -180,7 +232,7 @@ class DigestService:
             shown |= {t.owner_id for t in digest.turned}
             if shown:
                 digest = replace(digest, names=dict(names(workspace_id, sorted(shown))))
-        return build_team_digest(digest)
+        return digest
 
     def skip(self, message_id: int, *, reason: str) -> None:
         with session_scope(self.engine) as session:

@@ -5,16 +5,9 @@ from __future__ import annotations
 import json
 from datetime import date
 
-from bot.blocks.digest import (
-    BlockerNote,
-    ObjectiveChange,
-    StatusTurn,
-    TeamDigest,
-    build_team_digest,
-    movers_first,
-    progress_change,
-)
+from bot.blocks.digest import build_team_digest, movers_first, progress_change
 from bot.okr.kinds import Status
+from bot.services.digests import BlockerNote, ObjectiveChange, StatusTurn, TeamDigest
 from tests.support.blockkit import validate_message
 
 HOSTILE = "<!channel> <@U123> <https://evil|click> & co"

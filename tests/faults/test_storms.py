@@ -22,8 +22,8 @@ from typing import Any
 import pytest
 from sqlmodel import Session, select
 
-from bot.app import make_client
 from bot.blocks.checkins import PROMPT_CHECKIN_ACTION
+from bot.client import make_client
 from bot.jobs.pacing import Pacer
 from bot.jobs.sender import METADATA_EVENT, Sender, SendReport
 from bot.services.checkins import CheckinService

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine
 
-from bot.app import make_client
+from bot.client import make_client
 from bot.config import load_settings
 from bot.jobs.pacing import DatabaseSlots, Pacer
 from bot.jobs.sender import Sender, SendReport

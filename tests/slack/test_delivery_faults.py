@@ -26,7 +26,7 @@ from slack_sdk.http_retry import builtin_handlers
 from slack_sdk.http_retry import handler as retry_handler
 from sqlmodel import Session, select
 
-from bot.app import make_client
+from bot.client import make_client
 from bot.jobs.pacing import Pacer
 from bot.jobs.sender import METADATA_EVENT, Sender, SendReport, lookup_profiles
 from bot.okr.kinds import KRKind
