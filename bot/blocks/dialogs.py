@@ -12,6 +12,7 @@ from bot.blocks.text import escape, kr_values, mrkdwn, plain, truncate
 from bot.okr.kinds import KRKind, UnitKind
 from bot.okr.limits import NOTE_MAX
 from bot.okr.numbers import format_input, format_value, unit_name
+from bot.services.checkins import CheckinForm, KRAnswer
 
 if TYPE_CHECKING:
     from bot.services.sources import SourceState
@@ -162,6 +163,38 @@ def build_checkin_modal(
         "private_metadata": json.dumps(origin, separators=(",", ":")),
         "blocks": blocks,
     }
+
+
+def checkin_from_state(view: dict) -> CheckinForm:
+    """The check-in modal's submitted fields (build_checkin_modal), as typed. A KR with a
+    working data source has only a confidence field: its KRs are those of either field, in
+    the form's order."""
+    values = {bid: next(iter(a.values())) for bid, a in view["state"]["values"].items()}
+    kr_ids = dict.fromkeys(
+        int(kr_id)
+        for bid in values
+        for kind, _, kr_id in [bid.partition(":")]
+        if kind in ("value", "confidence") and kr_id.isdigit()
+    )
+    answers = []
+    for kr_id in kr_ids:
+        state = values.get(f"value:{kr_id}")
+        chosen = (values.get(f"confidence:{kr_id}") or {}).get("selected_option")
+        checkbox = state is not None and state.get("type") == "checkboxes"
+        answers.append(
+            KRAnswer(
+                key_result_id=kr_id,
+                value=None if state is None or checkbox else state.get("value") or "",
+                done=bool(state.get("selected_options")) if checkbox and state else None,
+                confidence=str(chosen["value"]) if chosen else None,
+            )
+        )
+    return CheckinForm(
+        form_id=view["id"],
+        answers=answers,
+        note=(values.get("note") or {}).get("value") or "",
+        blocker=(values.get("blocker") or {}).get("value") or "",
+    )
 
 
 def _synced_line(kr: KeyResult, source: SourceState, *, now: datetime | None) -> dict:

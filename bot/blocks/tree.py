@@ -7,6 +7,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from bot.blocks.messages import build_notice
 from bot.blocks.sources import source_badge
 from bot.blocks.text import (
     GRADE_ICON,
@@ -24,6 +25,7 @@ from bot.blocks.text import (
 )
 from bot.okr.grading import grade_band
 from bot.okr.kinds import KRKind, Status, UnitKind
+from bot.services.okrs import NoSuchTeam, StatusScope, StatusShown
 from bot.services.people import UNKNOWN_NAME
 
 if TYPE_CHECKING:
@@ -290,6 +292,7 @@ MESSAGE_BLOCKS = 50
 STATUS_FULL_MAX = 8
 STATUS_SHOWN_MAX = 12  # objectives a collapsed status shows; the rest are counted
 _MENTION = re.compile(r"<@([UW][A-Z0-9]+)>")
+_TYPED_MENTION = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$")  # as a command's text has it
 
 
 def closed_cycle(tree: LoadedTree) -> Cycle | None:
@@ -343,6 +346,46 @@ def status_user_ids(tree: LoadedTree, scope: str) -> list[str]:
     if person := _MENTION.fullmatch(scope):
         ids.insert(0, person[1])
     return list(dict.fromkeys(ids))
+
+
+def status_scope(argument: str) -> StatusScope:
+    """What `/okr status <argument>` asks for: `all`, a person (`@name`), or a team's name;
+    nothing: the channel's team."""
+    argument = " ".join(argument.split())
+    if argument.casefold() in ("all", "company", "everything"):
+        return StatusScope(everything=True)
+    if mention := _TYPED_MENTION.match(argument):
+        return StatusScope(owner_id=mention[1])
+    return StatusScope(team=argument or None)
+
+
+def status_scope_label(shown: StatusShown) -> str:
+    """The `scope` of build_status_message: a team's name, a person's mention, or all."""
+    if shown.owner_id is not None:
+        return f"<@{shown.owner_id}>"
+    return shown.team if shown.team is not None else "all objectives"
+
+
+def build_no_team_notice(missing: NoSuchTeam) -> dict:
+    """`/okr status` of a team that does not exist, or in a channel linked to none: what
+    works instead."""
+    if missing.name is not None:
+        known = (
+            f" Teams: {', '.join(missing.teams)}." if missing.teams else " There are no teams yet."
+        )
+        text = f"No team called “{missing.name}”.{known} Try `/okr status all`."
+    else:
+        link = (
+            f" or link this channel to a team with `/okr team link <team>` (teams: "
+            f"{', '.join(missing.teams)})"
+            if missing.teams
+            else " or create a team with `/okr team new <name>` and link this channel to it"
+        )
+        text = (
+            "This channel isn't linked to a team yet. Try `/okr status all`, "
+            f"`/okr status <team>` or `/okr status @person`,{link}."
+        )
+    return build_notice(escape(text))
 
 
 def _grade_icon(grade: float | None) -> str:

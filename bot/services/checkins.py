@@ -162,6 +162,32 @@ class PlanReport:
 
 
 @dataclass(frozen=True)
+class KRAnswer:
+    """One KR's fields of a check-in form, as typed."""
+
+    key_result_id: int
+    value: str | None = None  # the typed value; None: the form has no value field for it
+    done: bool | None = None  # a milestone's checkbox, instead of `value`
+    confidence: str | None = None  # the chosen option; None: none chosen
+
+    @property
+    def has_value_field(self) -> bool:
+        return self.value is not None or self.done is not None
+
+
+@dataclass(frozen=True)
+class CheckinForm:
+    """A submitted check-in form (bot.blocks.dialogs.checkin_from_state reads it).
+
+    Errors are keyed by field: `value:<kr id>`, `confidence:<kr id>`, `note`, `blocker`."""
+
+    form_id: str  # the same form submitted twice is recorded once
+    answers: list[KRAnswer]
+    note: str = ""
+    blocker: str = ""
+
+
+@dataclass(frozen=True)
 class Answered:
     """What a recorded answer changed, and which delivered prompts to replace."""
 

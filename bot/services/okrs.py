@@ -8,7 +8,6 @@ when the caller is not the owner.
 from __future__ import annotations
 
 import functools
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
@@ -26,6 +25,7 @@ from bot.services.checkins import (
     CHECKIN_REFUSAL,
     Answered,
     CheckInDenied,
+    CheckinForm,
     CheckinService,
     PermissionDenied,
     may_check_in,
@@ -42,7 +42,6 @@ from storage.models import KeyResult, Objective, Team
 from storage.tree import LoadedTree, load_shown_tree, load_tree
 from storage.workspaces import ensure_workspace, update_workspace, workspace_exists
 
-USER_MENTION = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$")
 # An identical objective saved this recently is the same form submitted twice.
 DOUBLE_SUBMIT_WINDOW = timedelta(minutes=10)
 # Objectives a view loads in tree order (the rest is counted, not read): a status message
@@ -84,6 +83,32 @@ class Saved:
     owner_id: str
     created: bool
     duplicate: bool = False  # the form was submitted twice: this is the first one's objective
+
+
+@dataclass(frozen=True)
+class StatusScope:
+    """What `/okr status` asks for: everything, one person's, a team's by name, or (none of
+    them) the channel's team."""
+
+    everything: bool = False
+    owner_id: str | None = None
+    team: str | None = None
+
+
+@dataclass(frozen=True)
+class StatusShown:
+    tree: LoadedTree
+    team: str | None = None  # the team's name; None with owner_id, or for everything
+    owner_id: str | None = None
+
+
+@dataclass(frozen=True)
+class NoSuchTeam:
+    name: str | None  # the team asked for; None: the channel is linked to no team
+    teams: list[str]  # the workspace's teams, to say what works
+
+
+StatusFound = StatusShown | NoSuchTeam
 
 
 @dataclass(frozen=True)
@@ -447,11 +472,8 @@ class OKRService:
             )
             return tree, tree.objective(objective_id)
 
-    def status(
-        self, *, workspace_id: str, channel_id: str, argument: str
-    ) -> tuple[LoadedTree, str] | str:
-        """The tree `/okr status [team | @user | all]` asks for, or a message saying why not."""
-        argument = " ".join(argument.split())
+    def status(self, *, workspace_id: str, channel_id: str, scope: StatusScope) -> StatusFound:
+        """The tree `/okr status [team | @user | all]` asks for, or why there is none."""
         self._ensure_workspace(workspace_id)
         with session_scope(self.engine, read_only=True) as session:
             # The start of the tree in order plus the view's totals, not the whole tree; the
@@ -463,41 +485,26 @@ class OKRService:
                 limit=STATUS_OBJECTIVES_MAX,
                 **kw,
             )
-            if argument.casefold() in ("all", "company", "everything"):
-                return load(), "all objectives"
-            if mention := USER_MENTION.match(argument):
-                return load(owner_id=mention[1]), f"<@{mention[1]}>"
-            if argument:
+            if scope.everything:
+                return StatusShown(load())
+            if scope.owner_id is not None:
+                return StatusShown(load(owner_id=scope.owner_id), owner_id=scope.owner_id)
+            if scope.team:
                 team = team_store.find_team(
-                    session=session, workspace_id=workspace_id, name=argument
+                    session=session, workspace_id=workspace_id, name=scope.team
                 )
-                if team is None:
-                    names = [
-                        t.name
-                        for t in team_store.list_teams(session=session, workspace_id=workspace_id)
-                    ]
-                    known = f" Teams: {', '.join(names)}." if names else " There are no teams yet."
-                    return f"No team called “{argument}”.{known} Try `/okr status all`."
-                return load(team_id=team.id), team.name
-            team = team_store.team_for_channel(
-                session=session, workspace_id=workspace_id, channel_id=channel_id
-            )
+            else:
+                team = team_store.team_for_channel(
+                    session=session, workspace_id=workspace_id, channel_id=channel_id
+                )
             if team is not None:
-                return load(team_id=team.id), team.name
-            # No team here: say what works rather than post the whole company in this channel.
+                return StatusShown(load(team_id=team.id), team=team.name)
+            # No such team, or none here: the caller says what works rather than post the
+            # whole company in this channel.
             names = [
                 t.name for t in team_store.list_teams(session=session, workspace_id=workspace_id)
             ]
-            link = (
-                f" or link this channel to a team with `/okr team link <team>` (teams: "
-                f"{', '.join(names)})"
-                if names
-                else " or create a team with `/okr team new <name>` and link this channel to it"
-            )
-            return (
-                "This channel isn't linked to a team yet. Try `/okr status all`, "
-                f"`/okr status <team>` or `/okr status @person`,{link}."
-            )
+            return NoSuchTeam(scope.team, names)
 
     def _ensure_workspace(self, workspace_id: str) -> None:
         """The workspace row, created on first contact; read-only unless it is missing, so a
@@ -622,58 +629,46 @@ class OKRService:
         *,
         workspace_id: str,
         user_id: str,
-        view: dict,
+        form: CheckinForm,
         is_admin: Callable[[], bool],
         source: str = "modal",
     ) -> CheckInResult:
-        """Record the check-in modal: one row per KR; resubmitting the same view is a no-op.
+        """Record the check-in form: one row per KR; resubmitting the same form is a no-op.
 
         A KR the user may not check in on (a forged or stale form) is refused on its field,
         and nothing of the form is recorded.
         """
-        values = {
-            bid: next(iter(actions.values())) for bid, actions in view["state"]["values"].items()
-        }
-        note = (values.get("note") or {}).get("value") or ""
-        blocker = (values.get("blocker") or {}).get("value") or ""
         errors: dict[str, str] = {}
         readings: list[tuple[int, float | None, int | None]] = []
-        # A KR with a working data source has no value field, only confidence: its KRs are
-        # those of either field, in the form's order.
-        kr_ids = list(
-            dict.fromkeys(
-                int(bid.split(":", 1)[1])
-                for bid in values
-                if bid.startswith(("value:", "confidence:")) and bid.split(":", 1)[1].isdigit()
-            )
-        )
+        # A KR with a working data source has no value field, only confidence.
+        kr_ids = list(dict.fromkeys(a.key_result_id for a in form.answers))
         synced = self._synced(workspace_id=workspace_id, key_result_ids=kr_ids)
-        for kr_id in kr_ids:
-            bid = f"value:{kr_id}"
-            state = values.get(bid)
-            if state is None or kr_id in synced:
+        for answer in form.answers:
+            kr_id = answer.key_result_id
+            field = f"value:{kr_id}"
+            if not answer.has_value_field or kr_id in synced:
                 # The value is the source's: a stale form's field must not overwrite it.
                 value: float | None = None
-            elif state.get("type") == "checkboxes":
-                value = 1.0 if state.get("selected_options") else 0.0
-            elif not (state.get("value") or "").strip():
+            elif answer.done is not None:
+                value = 1.0 if answer.done else 0.0
+            elif not (answer.value or "").strip():
                 value = None  # left empty: keep the current value
             else:
                 try:
-                    value = parse_number_input(state.get("value") or "")
+                    value = parse_number_input(answer.value or "")
                 except NumberInputError as error:
-                    errors[bid] = error.message
+                    errors[field] = error.message
                     continue
-            chosen = (values.get(f"confidence:{kr_id}") or {}).get("selected_option")
-            confidence = _confidence(chosen["value"]) if chosen else None
-            if chosen and confidence is None:
+            chosen = answer.confidence
+            confidence = _confidence(chosen) if chosen is not None else None
+            if chosen is not None and confidence is None:
                 errors[f"confidence:{kr_id}"] = (
                     f"Pick a confidence from {CONFIDENCE_MIN} to {CONFIDENCE_MAX}."
                 )
                 continue
             readings.append((kr_id, value, confidence))
         # Checked here, not only in storage, so the error lands on the field that is too long.
-        for name, typed in (("note", note), ("blocker", blocker)):
+        for name, typed in (("note", form.note), ("blocker", form.blocker)):
             length = len(clean_text(typed))
             if length > NOTE_MAX:
                 errors[name] = f"Keep the {name} under {NOTE_MAX} characters (it has {length})."
@@ -684,18 +679,19 @@ class OKRService:
                 workspace_id=workspace_id,
                 user_id=user_id,
                 readings=readings,
-                note=note,
-                blocker=blocker,
+                note=form.note,
+                blocker=form.blocker,
                 source=source,
-                dedupe_key=f"view:{view['id']}",
+                dedupe_key=f"view:{form.form_id}",
                 is_admin=is_admin,
             )
         except CheckInDenied as error:
+            fields = {a.key_result_id for a in form.answers if a.has_value_field}
             return CheckInResult(
                 0,
                 0,
                 {
-                    f"value:{k}" if f"value:{k}" in values else f"confidence:{k}": str(error)
+                    f"value:{k}" if k in fields else f"confidence:{k}": str(error)
                     for k in error.key_result_ids
                 },
             )

@@ -10,7 +10,12 @@ import pytest
 from sqlmodel import Session
 
 from bot.blocks.admin import build_cycle_grades, build_team_reply
-from bot.blocks.dialogs import build_align_modal, build_archive_modal, build_checkin_modal
+from bot.blocks.dialogs import (
+    build_align_modal,
+    build_archive_modal,
+    build_checkin_modal,
+    checkin_from_state,
+)
 from bot.blocks.help import build_help
 from bot.blocks.home import build_home
 from bot.blocks.objective_modal import build_objective_modal, draft_from_state
@@ -199,6 +204,26 @@ def test_confirmation_and_dialogs(session: Session) -> None:
     ]["value"] == str(company.platform.id)
     archive = build_archive_modal(objective=company.platform, children=[child], parent=None)
     assert validate_view(archive) == [] and "move up to the top level" in all_text(archive)
+
+
+def test_the_checkin_modal_is_read_back_as_typed(session: Session) -> None:
+    reference_company(session)
+    tree = load_tree(session=session, workspace_id="T0REF", today=NOW.date())
+    krs = [(kr, tree.objective(kr.objective_id)) for kr in tree.key_results]
+    first, second = krs[0][0].id, krs[1][0].id
+    modal = build_checkin_modal(krs=krs, origin={"channel_id": "C1"})
+    typed = {
+        f"value:{first}": {f"value:{first}": " 1.5k "},
+        f"confidence:{first}": {f"confidence:{first}": "7"},
+        "note": {"note": "Shipped <b>"},
+    }
+    view = {**modal, "id": "V9", "state": {"values": state_values(modal["blocks"], typed)}}
+    form = checkin_from_state(view)
+    assert form.form_id == "V9" and form.note == "Shipped <b>" and form.blocker == ""
+    assert [a.key_result_id for a in form.answers] == [kr.id for kr, _ in krs]
+    assert (form.answers[0].value, form.answers[0].confidence) == (" 1.5k ", "7")
+    assert form.answers[1].key_result_id == second and form.answers[1].confidence is None
+    assert all(a.has_value_field for a in form.answers)
 
 
 def test_cycle_grades_and_team_replies(session: Session) -> None:

@@ -9,7 +9,6 @@ The admin check asks Slack, so it is asked only when ownership does not settle i
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -17,7 +16,13 @@ from sqlmodel import Session, col, select
 
 from bot.okr.kinds import KRKind
 from bot.okr.validate import KRSpec
-from bot.services.checkins import CHECKIN_REFUSAL, CheckInDenied, CheckinService
+from bot.services.checkins import (
+    CHECKIN_REFUSAL,
+    CheckInDenied,
+    CheckinForm,
+    CheckinService,
+    KRAnswer,
+)
 from bot.services.okrs import OKRService, PermissionDenied
 from storage.cycles import create_cycle
 from storage.errors import NotFound
@@ -107,13 +112,9 @@ def rows(engine: sa.Engine) -> list[tuple[int, str, float | None]]:
         return [(c.key_result_id, c.author_id, c.value) for c in found]
 
 
-def checkin_view(view_id: str, typed: dict[int, str]) -> dict[str, Any]:
-    """A submitted check-in modal with `typed` (KR id -> text) in its value fields."""
-    state = {
-        f"value:{kr_id}": {f"value:{kr_id}": {"type": "plain_text_input", "value": text}}
-        for kr_id, text in typed.items()
-    }
-    return {"id": view_id, "state": {"values": state}}
+def checkin_form(form_id: str, typed: dict[int, str]) -> CheckinForm:
+    """A submitted check-in form with `typed` (KR id -> text) in its value fields."""
+    return CheckinForm(form_id, [KRAnswer(kr_id, value=text) for kr_id, text in typed.items()])
 
 
 def test_the_refusal_says_who_may_check_in() -> None:
@@ -232,7 +233,7 @@ def test_a_forged_submission_on_someone_elses_kr_is_refused_and_stores_nothing(
     result = okrs.save_checkin(
         workspace_id=WS,
         user_id=MEMBER,
-        view=checkin_view("V0FORGED", {seeded["a"]: "499", seeded["b"]: "7"}),
+        form=checkin_form("V0FORGED", {seeded["a"]: "499", seeded["b"]: "7"}),
         is_admin=is_admin,
     )
     assert (result.recorded, result.duplicates, result.answered) == (0, 0, None)
@@ -250,7 +251,7 @@ def test_one_refused_kr_refuses_the_whole_form(
     result = okrs.save_checkin(
         workspace_id=WS,
         user_id=KR_OWNER,
-        view=checkin_view("V0MIXED", {seeded["a"]: "499", seeded["b"]: "7"}),
+        form=checkin_form("V0MIXED", {seeded["a"]: "499", seeded["b"]: "7"}),
         is_admin=admin_check(KR_OWNER),
     )
     assert result.errors == {f"value:{seeded['a']}": REFUSAL}
@@ -275,7 +276,7 @@ def test_owners_and_admins_check_in(
     result = okrs.save_checkin(
         workspace_id=WS,
         user_id=user,
-        view=checkin_view("V0OK", {seeded[kr]: "499"}),
+        form=checkin_form("V0OK", {seeded[kr]: "499"}),
         is_admin=is_admin,
     )
     assert result.errors == {}
@@ -292,7 +293,7 @@ def test_an_admin_checks_in_on_several_krs_asking_slack_once(
     result = okrs.save_checkin(
         workspace_id=WS,
         user_id=ADMIN,
-        view=checkin_view("V0ADMIN", {seeded["a"]: "499", seeded["b"]: "12"}),
+        form=checkin_form("V0ADMIN", {seeded["a"]: "499", seeded["b"]: "12"}),
         is_admin=is_admin,
     )
     assert (result.errors, result.recorded) == ({}, 2)
@@ -306,7 +307,7 @@ def test_a_missing_kr_is_still_reported_as_gone(
     result = okrs.save_checkin(
         workspace_id=WS,
         user_id=MEMBER,
-        view=checkin_view("V0GONE", {seeded["a"]: "499", 999: "1"}),
+        form=checkin_form("V0GONE", {seeded["a"]: "499", 999: "1"}),
         is_admin=admin_check(MEMBER),
     )
     assert "no longer exists" in result.errors["note"]

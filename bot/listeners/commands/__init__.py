@@ -24,7 +24,10 @@ from bot.blocks.text import escape, unescape
 from bot.blocks.tree import (
     MESSAGE_BLOCKS,
     build_mine_message,
+    build_no_team_notice,
     build_status_message,
+    status_scope,
+    status_scope_label,
     status_user_ids,
 )
 from bot.listeners import SLACK_FAILURES, Deps, heard, slack_failure, workspace_of
@@ -33,7 +36,7 @@ from bot.listeners.commands.export import export_okrs
 from bot.listeners.sources import data_command
 from bot.services import admin, alignment
 from bot.services import settings as settings_service
-from bot.services.okrs import PermissionDenied
+from bot.services.okrs import NoSuchTeam, PermissionDenied
 from storage.errors import NotFound, Refused
 
 log = logging.getLogger(__name__)
@@ -201,11 +204,11 @@ def _status(call: Call) -> None:
 
 def _status_reply(call: Call) -> dict:
     found = call.deps.okrs.status(
-        workspace_id=call.workspace_id, channel_id=call.channel_id, argument=call.rest
+        workspace_id=call.workspace_id, channel_id=call.channel_id, scope=status_scope(call.rest)
     )
-    if isinstance(found, str):
-        return build_notice(escape(found))
-    tree, scope = found
+    if isinstance(found, NoSuchTeam):
+        return build_no_team_notice(found)
+    tree, scope = found.tree, status_scope_label(found)
     names = call.deps.names(call.client, call.workspace_id, status_user_ids(tree, scope))
     message = build_status_message(tree=tree, scope=scope, now=call.deps.clock(), names=names)
     return {"response_type": "in_channel", **message}

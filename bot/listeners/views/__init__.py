@@ -9,7 +9,12 @@ from slack_bolt import Ack, App, BoltContext
 from slack_sdk import WebClient
 
 from bot.blocks.checkins import build_checkin_done
-from bot.blocks.dialogs import ALIGN_CALLBACK, ARCHIVE_CALLBACK, CHECKIN_CALLBACK
+from bot.blocks.dialogs import (
+    ALIGN_CALLBACK,
+    ARCHIVE_CALLBACK,
+    CHECKIN_CALLBACK,
+    checkin_from_state,
+)
 from bot.blocks.messages import build_notice
 from bot.blocks.objective_modal import CALLBACK_ID, block_id, draft_from_state
 from bot.blocks.settings import SETTINGS_CALLBACK, build_settings_saved, settings_from_state
@@ -88,7 +93,7 @@ def register(app: App, deps: Deps) -> None:
             result = deps.okrs.save_checkin(
                 workspace_id=workspace_id,
                 user_id=user_id,
-                view=view,
+                form=checkin_from_state(view),
                 is_admin=deps.is_admin(client, workspace_id, user_id),
             )
         except FORM_FAILURES as error:
