@@ -23,11 +23,17 @@ from bot.config import BOT_SCOPES, Settings
 from bot.jobs.sources import make_source_service
 from bot.listeners import Deps, register_all
 from bot.pictures import Pictures
+from bot.services.admin import AdminService
+from bot.services.alignment import AlignmentService
 from bot.services.charts import ChartService
 from bot.services.checkins import CheckinService
+from bot.services.exports import ExportService
 from bot.services.installs import InstallService, installation_store, state_store
-from bot.services.okrs import OKRService
+from bot.services.objectives import ObjectiveService
 from bot.services.people import PeopleDirectory
+from bot.services.reviews import ReviewService
+from bot.services.settings import SettingsService
+from bot.services.trees import TreeService
 
 
 def utc_now() -> datetime:
@@ -63,8 +69,16 @@ def build_app(
         or ThreadPoolExecutor(max_workers=LAZY_THREADS, thread_name_prefix="ladder-lazy"),
     )
     deps = Deps(
-        okrs=OKRService(engine, clock=clock),
+        objectives=ObjectiveService(engine, clock=clock),
+        trees=TreeService(engine, clock=clock),
         checkins=CheckinService(engine, clock=clock),
+        settings=SettingsService(engine, clock=clock),
+        admin=AdminService(engine, clock=clock),
+        alignment=AlignmentService(engine, clock=clock),
+        reviews=ReviewService(engine, clock=clock),
+        exports=ExportService(engine, clock=clock),
+        # In OAuth mode Bolt holds the installation store; in single-workspace mode, none.
+        installs=InstallService(engine, clock=clock, store=app.installation_store),
         people=PeopleDirectory(),
         clock=clock,
         sources=make_source_service(engine, None, clock=clock),  # its Test button fetches

@@ -223,7 +223,7 @@ def main(out: Path) -> None:
         with Session(engine) as session:
             after_close = load_tree(session=session, workspace_id=WS, today=NOW.date())
             try:  # the service's fallback: the last closed cycle when no open one has any
-                from bot.services.okrs import open_or_last_closed
+                from bot.services.trees import open_or_last_closed
 
                 after_close = open_or_last_closed(
                     limit=50, session=session, workspace_id=WS, today=NOW.date()

@@ -21,7 +21,7 @@ from bot.okr.validate import KRSpec
 from bot.services.drafts import KRDraft, KRReading, ObjectiveDraft, read_kr
 
 if TYPE_CHECKING:
-    from bot.services.okrs import FormData, ParentChoice
+    from bot.services.objectives import FormData, ParentChoice
 
 CALLBACK_ID = "objective_modal"
 MAX_KEY_RESULTS = 8

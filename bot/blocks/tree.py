@@ -25,8 +25,8 @@ from bot.blocks.text import (
 )
 from bot.okr.grading import grade_band
 from bot.okr.kinds import KRKind, Status, UnitKind
-from bot.services.okrs import NoSuchTeam, StatusScope, StatusShown
 from bot.services.people import UNKNOWN_NAME
+from bot.services.trees import NoSuchTeam, StatusScope, StatusShown
 
 if TYPE_CHECKING:
     from bot.services.sources import SourceState

@@ -27,7 +27,7 @@ from bot.blocks.reviews import build_reflection_request
 from bot.jobs.pacing import Pacer
 from bot.logs import log_event
 from bot.pictures import Pictures, digest_post
-from bot.services.alignment import alignment_report
+from bot.services.alignment import AlignmentService
 from bot.services.charts import ChartService
 from bot.services.checkins import DIGEST, PROMPT, CheckinService, Delivery
 from bot.services.digests import DigestService  # digests: channel digests on the digest day
@@ -171,6 +171,7 @@ class Sender:
         self.pictures = pictures or Pictures(ChartService(service.engine, clock=service.clock))
         # reflections: planned when a cycle closes, one DM per objective owner.
         self.reviews = reviews or ReviewService(service.engine, clock=service.clock)
+        self.alignment = AlignmentService(service.engine, clock=service.clock)  # health line
 
     def run(self, *, workspace_id: str | None = None, force: bool = False) -> SendReport:
         """Plan what is due, then send until nothing is left to claim.
@@ -349,12 +350,8 @@ class Sender:
                 return None
             message_body = build_team_digest(digest)
             # The week's one line of alignment health for the channel's team (or company).
-            health = alignment_report(
-                self.service.engine,
-                workspace_id=message.workspace_id,
-                channel_id=message.recipient,
-                argument="",
-                now=self.service.clock(),
+            health = self.alignment.report(
+                workspace_id=message.workspace_id, channel_id=message.recipient, argument=""
             )
             return with_health_line(message_body, health)
         if cycle_of_kind(message.kind) is not None:  # reflections: asked once a cycle closes

@@ -42,10 +42,17 @@ from bot.listeners.middleware import (
 )
 from bot.logs import log_event
 from bot.pictures import Pictures
+from bot.services.admin import AdminService
+from bot.services.alignment import AlignmentService
 from bot.services.checkins import CheckinService
-from bot.services.okrs import OKRService
+from bot.services.exports import ExportService
+from bot.services.installs import InstallService
+from bot.services.objectives import ObjectiveService
 from bot.services.people import PeopleDirectory
+from bot.services.reviews import ReviewService
+from bot.services.settings import SettingsService
 from bot.services.sources import SourceService, SourceState
+from bot.services.trees import TreeService
 from storage.errors import Unavailable
 from storage.models import KeyResult, Objective
 
@@ -55,8 +62,17 @@ log = logging.getLogger("ladder.listeners")
 
 @dataclass(frozen=True)
 class Deps:
-    okrs: OKRService
+    """The services the listeners call, each built with the engine and the clock (bot/app.py)."""
+
+    objectives: ObjectiveService
+    trees: TreeService
     checkins: CheckinService
+    settings: SettingsService
+    admin: AdminService
+    alignment: AlignmentService
+    reviews: ReviewService
+    exports: ExportService
+    installs: InstallService
     people: PeopleDirectory
     clock: Callable[[], datetime]
     sources: SourceService | None = None  # data sources (bot/listeners/sources.py)
@@ -92,7 +108,7 @@ class Deps:
 
     def refresh_home(self, client: WebClient, *, workspace_id: str, user_id: str) -> None:
         """Render `user_id`'s App Home tab and publish it."""
-        mine, team_name, team_tree, company = self.okrs.home(
+        mine, team_name, team_tree, company = self.trees.home(
             workspace_id=workspace_id, user_id=user_id
         )
         # The owners of what the tab can show: a view holds at most VIEW_BLOCKS sections.

@@ -17,8 +17,7 @@ from bot.blocks.reviews import (
     build_reflections_done,
 )
 from bot.listeners import FORM_FAILURES, Deps, before_answer, form_failure, heard, workspace_of
-from bot.services.okrs import PermissionDenied
-from bot.services.reviews import ReviewService
+from bot.services.permissions import PermissionDenied
 from storage.errors import NotFound, Refused
 
 log = logging.getLogger(__name__)
@@ -26,7 +25,7 @@ DONE = "ladder_reflections_saved"  # what the save hands to its follow-up
 
 
 def register(app: App, deps: Deps) -> None:
-    reviews = ReviewService(deps.okrs.engine, clock=deps.clock)
+    reviews = deps.reviews
 
     @before_answer(app.action(REFLECT_ACTION))
     def open_reflection(

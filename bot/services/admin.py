@@ -15,7 +15,7 @@ from sqlalchemy import Engine
 from bot.okr.limits import NAME_MAX
 from bot.okr.validate import clean_text
 from bot.services.cycles import dates_for_name
-from bot.services.okrs import PermissionDenied
+from bot.services.permissions import PermissionDenied, ensure_admin
 from bot.services.reviews import CycleGrades, ReviewService, plan_reflection_requests
 from storage import cycles as cycle_store
 from storage import teams as team_store
@@ -85,119 +85,133 @@ def _name(raw: str) -> str:
     return name
 
 
-def team_command(
-    engine: Engine,
-    *,
-    workspace_id: str,
-    channel_id: str,
-    text: str,
-    is_admin: Callable[[], bool] = lambda: True,
-) -> TeamOutcome:
-    """Teams: anyone may create one or link an unlinked channel (additive, easy to undo);
-    re-linking a channel another team uses and re-parenting teams reshape what others see,
-    so those are for workspace admins (`is_admin` is asked only when it matters)."""
-    with session_scope(engine) as session:
-        ensure_workspace(session=session, workspace_id=workspace_id)
+class AdminService:
+    def __init__(self, engine: Engine, *, clock: Callable[[], datetime]) -> None:
+        self.engine = engine
+        self.clock = clock
 
-        def find(raw: str) -> Team:
-            team = team_store.find_team(session=session, workspace_id=workspace_id, name=raw)
-            if team is None:
-                raise Refused(f"No team called “{clean_text(raw, single_line=True)}”.")
-            return team
+    def team_command(
+        self, *, workspace_id: str, channel_id: str, text: str, is_admin: Callable[[], bool]
+    ) -> TeamOutcome:
+        """Teams: anyone may create one or link an unlinked channel (additive, easy to undo);
+        re-linking a channel another team uses and re-parenting teams reshape what others see,
+        so those are for workspace admins (`is_admin` is asked only when it matters)."""
+        with session_scope(self.engine) as session:
+            ensure_workspace(session=session, workspace_id=workspace_id)
 
-        if not text or text.casefold() == "list":
-            teams = team_store.list_teams(session=session, workspace_id=workspace_id)
-            channels = team_store.channels_by_team(session=session, workspace_id=workspace_id)
-            return TeamList(teams, channels)
-        if m := _NEW_TEAM.match(text):
-            parent = find(m["parent"]) if m["parent"] else None
-            team = team_store.create_team(
-                session=session,
-                workspace_id=workspace_id,
-                name=_name(m["name"]),
-                parent_id=parent.id if parent else None,
-            )
-            return TeamChanged("created", team, parent)
-        if m := _LINK.match(text):
-            team = find(m["name"])
-            current = team_store.team_for_channel(
-                session=session, workspace_id=workspace_id, channel_id=channel_id
-            )
-            if current is not None and current.id != team.id and not is_admin():
-                raise PermissionDenied(
-                    f"This channel shows “{clean_text(current.name, single_line=True)}”; only "
-                    "workspace admins can link it to another team."
+            def find(raw: str) -> Team:
+                team = team_store.find_team(session=session, workspace_id=workspace_id, name=raw)
+                if team is None:
+                    raise Refused(f"No team called “{clean_text(raw, single_line=True)}”.")
+                return team
+
+            if not text or text.casefold() == "list":
+                teams = team_store.list_teams(session=session, workspace_id=workspace_id)
+                channels = team_store.channels_by_team(session=session, workspace_id=workspace_id)
+                return TeamList(teams, channels)
+            if m := _NEW_TEAM.match(text):
+                parent = find(m["parent"]) if m["parent"] else None
+                team = team_store.create_team(
+                    session=session,
+                    workspace_id=workspace_id,
+                    name=_name(m["name"]),
+                    parent_id=parent.id if parent else None,
                 )
-            team_store.link_channel(
-                session=session, workspace_id=workspace_id, team_id=team.id, channel_id=channel_id
-            )
-            return TeamChanged("linked", team)
-        if m := _MOVE.match(text):
-            if not is_admin():
-                raise PermissionDenied("Only workspace admins can move teams.")
-            team = find(m["name"])
-            to_top = m["parent"].strip().casefold() in ("none", "nothing", "top")
-            parent = None if to_top else find(m["parent"])
-            team_store.set_team_parent(
-                session=session,
-                workspace_id=workspace_id,
-                team_id=team.id,
-                parent_id=parent.id if parent else None,
-            )
-            return TeamChanged("moved", team, parent)
-        return Unrecognized("team")
-
-
-def cycle_command(engine: Engine, *, workspace_id: str, text: str, now: datetime) -> CycleOutcome:
-    if m := _GRADES.match(text):  # read-only: a closed cycle's grades and reflections
-        reviews = ReviewService(engine, clock=lambda: now)
-        return reviews.grades(workspace_id=workspace_id, cycle_name=m["name"], today=now.date())
-    with session_scope(engine) as session:
-        ensure_workspace(session=session, workspace_id=workspace_id)
-        if not text or text.casefold() == "list":
-            return CycleList(cycle_store.list_cycles(session=session, workspace_id=workspace_id))
-        if m := _NEW_CYCLE.match(text):
-            name = _name(m["name"])
-            if m["start"]:
-                try:
-                    start, end = date.fromisoformat(m["start"]), date.fromisoformat(m["end"])
-                except ValueError:
-                    raise Refused("Dates must be real dates written YYYY-MM-DD.") from None
-            else:
-                dates = dates_for_name(name)
-                if dates is None:
-                    raise Refused(
-                        f"I can't tell the dates of “{name}”. Add them: "
-                        f"/okr cycle new {name} 2027-01-05 2027-03-28"
+                return TeamChanged("created", team, parent)
+            if m := _LINK.match(text):
+                team = find(m["name"])
+                current = team_store.team_for_channel(
+                    session=session, workspace_id=workspace_id, channel_id=channel_id
+                )
+                if current is not None and current.id != team.id and not is_admin():
+                    raise PermissionDenied(
+                        f"This channel shows “{clean_text(current.name, single_line=True)}”; only "
+                        "workspace admins can link it to another team."
                     )
-                start, end = dates
-            cycle = cycle_store.create_cycle(
-                session=session,
-                workspace_id=workspace_id,
-                name=name,
-                start_date=start,
-                end_date=end,
-            )
-            return CycleCreated(cycle)
-        if m := _CLOSE.match(text):
-            cycle = cycle_store.find_cycle(
-                session=session, workspace_id=workspace_id, name=m["name"]
-            )
-            if cycle is None:
-                raise Refused(f"No cycle called “{clean_text(m['name'], single_line=True)}”.")
-            workspace = get_workspace(session=session, workspace_id=workspace_id)
-            cycle_store.close_cycle(
-                session=session,
-                workspace_id=workspace_id,
-                cycle_id=cycle.id,
-                now=now,
-                include_children=workspace.rollup_include_children,
-            )
-            graded = load_tree(
-                session=session, workspace_id=workspace_id, today=now.date(), cycle_ids=[cycle.id]
-            )
-            asked = plan_reflection_requests(
-                session=session, workspace_id=workspace_id, cycle=cycle, now=now
-            )
-            return CycleClosed(cycle, graded, asked)
-        return Unrecognized("cycle")
+                team_store.link_channel(
+                    session=session,
+                    workspace_id=workspace_id,
+                    team_id=team.id,
+                    channel_id=channel_id,
+                )
+                return TeamChanged("linked", team)
+            if m := _MOVE.match(text):
+                ensure_admin(is_admin, "move teams")
+                team = find(m["name"])
+                to_top = m["parent"].strip().casefold() in ("none", "nothing", "top")
+                parent = None if to_top else find(m["parent"])
+                team_store.set_team_parent(
+                    session=session,
+                    workspace_id=workspace_id,
+                    team_id=team.id,
+                    parent_id=parent.id if parent else None,
+                )
+                return TeamChanged("moved", team, parent)
+            return Unrecognized("team")
+
+    def cycle_command(
+        self, *, workspace_id: str, text: str, is_admin: Callable[[], bool]
+    ) -> CycleOutcome:
+        """Cycles: anyone may list them or read a closed one's grades; creating and closing
+        (which grades every objective of the cycle) are for workspace admins."""
+        action = text.split(" ", 1)[0].casefold()
+        if action in ("new", "create", "add", "close"):  # every word that changes a cycle
+            ensure_admin(is_admin, "close cycles" if action == "close" else "create cycles")
+        now = self.clock()
+        if m := _GRADES.match(text):  # read-only: a closed cycle's grades and reflections
+            reviews = ReviewService(self.engine, clock=lambda: now)
+            return reviews.grades(workspace_id=workspace_id, cycle_name=m["name"], today=now.date())
+        with session_scope(self.engine) as session:
+            ensure_workspace(session=session, workspace_id=workspace_id)
+            if not text or text.casefold() == "list":
+                return CycleList(
+                    cycle_store.list_cycles(session=session, workspace_id=workspace_id)
+                )
+            if m := _NEW_CYCLE.match(text):
+                name = _name(m["name"])
+                if m["start"]:
+                    try:
+                        start, end = date.fromisoformat(m["start"]), date.fromisoformat(m["end"])
+                    except ValueError:
+                        raise Refused("Dates must be real dates written YYYY-MM-DD.") from None
+                else:
+                    dates = dates_for_name(name)
+                    if dates is None:
+                        raise Refused(
+                            f"I can't tell the dates of “{name}”. Add them: "
+                            f"/okr cycle new {name} 2027-01-05 2027-03-28"
+                        )
+                    start, end = dates
+                cycle = cycle_store.create_cycle(
+                    session=session,
+                    workspace_id=workspace_id,
+                    name=name,
+                    start_date=start,
+                    end_date=end,
+                )
+                return CycleCreated(cycle)
+            if m := _CLOSE.match(text):
+                cycle = cycle_store.find_cycle(
+                    session=session, workspace_id=workspace_id, name=m["name"]
+                )
+                if cycle is None:
+                    raise Refused(f"No cycle called “{clean_text(m['name'], single_line=True)}”.")
+                workspace = get_workspace(session=session, workspace_id=workspace_id)
+                cycle_store.close_cycle(
+                    session=session,
+                    workspace_id=workspace_id,
+                    cycle_id=cycle.id,
+                    now=now,
+                    include_children=workspace.rollup_include_children,
+                )
+                graded = load_tree(
+                    session=session,
+                    workspace_id=workspace_id,
+                    today=now.date(),
+                    cycle_ids=[cycle.id],
+                )
+                asked = plan_reflection_requests(
+                    session=session, workspace_id=workspace_id, cycle=cycle, now=now
+                )
+                return CycleClosed(cycle, graded, asked)
+            return Unrecognized("cycle")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -56,35 +56,43 @@ class UnknownTeam:
     teams: list[str]
 
 
-def alignment_report(
-    engine: Engine, *, workspace_id: str, channel_id: str, argument: str, now: datetime
-) -> AlignmentReport | UnknownTeam:
-    """The report on the open cycles' objectives: of the team named in `argument`, else of the
-    channel's team, else ("all", or a channel linked to no team) of the whole company."""
-    argument = " ".join(argument.split())
-    company = argument.casefold() in ("all", "company", "everything")
-    with session_scope(engine, read_only=True) as session:
-        if not workspace_exists(session=session, workspace_id=workspace_id):
-            return AlignmentReport("the company", 0, 0, {}, [])
-        team: Team | None = None
-        if argument and not company:
-            team = team_store.find_team(session=session, workspace_id=workspace_id, name=argument)
+class AlignmentService:
+    def __init__(self, engine: Engine, *, clock: Callable[[], datetime]) -> None:
+        self.engine = engine
+        self.clock = clock
+
+    def report(
+        self, *, workspace_id: str, channel_id: str, argument: str
+    ) -> AlignmentReport | UnknownTeam:
+        """The report on the open cycles' objectives: of the team named in `argument`, else of the
+        channel's team, else ("all", or a channel linked to no team) of the whole company."""
+        now = self.clock()
+        argument = " ".join(argument.split())
+        company = argument.casefold() in ("all", "company", "everything")
+        with session_scope(self.engine, read_only=True) as session:
+            if not workspace_exists(session=session, workspace_id=workspace_id):
+                return AlignmentReport("the company", 0, 0, {}, [])
+            team: Team | None = None
+            if argument and not company:
+                team = team_store.find_team(
+                    session=session, workspace_id=workspace_id, name=argument
+                )
+                if team is None:
+                    names = [
+                        t.name
+                        for t in team_store.list_teams(session=session, workspace_id=workspace_id)
+                    ]
+                    return UnknownTeam(argument, names)
+            elif not company:
+                team = team_store.team_for_channel(
+                    session=session, workspace_id=workspace_id, channel_id=channel_id
+                )
+            # Every open objective: a team's chain is followed through other teams' objectives.
+            tree = load_tree(session=session, workspace_id=workspace_id, today=now.date())
             if team is None:
-                names = [
-                    t.name
-                    for t in team_store.list_teams(session=session, workspace_id=workspace_id)
-                ]
-                return UnknownTeam(argument, names)
-        elif not company:
-            team = team_store.team_for_channel(
-                session=session, workspace_id=workspace_id, channel_id=channel_id
-            )
-        # Every open objective: a team's chain is followed through other teams' objectives.
-        tree = load_tree(session=session, workspace_id=workspace_id, today=now.date())
-        if team is None:
-            return report_of(tree, scope="the company", within=None, now=now)
-        within = [_stored(o.id) for o in tree.objectives if o.team_id == team.id]
-        return report_of(tree, scope=team.name, within=within, now=now)
+                return report_of(tree, scope="the company", within=None, now=now)
+            within = [_stored(o.id) for o in tree.objectives if o.team_id == team.id]
+            return report_of(tree, scope=team.name, within=within, now=now)
 
 
 def report_of(

@@ -16,6 +16,8 @@ from datetime import date, datetime, timedelta
 
 from sqlalchemy import Engine
 
+from bot.okr.limits import CONFIDENCE_MAX, CONFIDENCE_MIN, NOTE_MAX
+from bot.okr.numbers import NumberInputError, parse_number_input
 from bot.okr.schedule import (
     Cadence,
     current_period,
@@ -26,12 +28,23 @@ from bot.okr.schedule import (
     reminder_time,
     zone,
 )
+from bot.okr.validate import clean_text
+from bot.services.permissions import (
+    CHECKIN_REFUSAL,
+    CheckInDenied,
+    PermissionDenied,
+    may_check_in,
+    not_admin,
+)
+from bot.services.trees import known_workspace
 from storage import checkins as checkin_store
 from storage import cycles as cycle_store
 from storage import objectives as objective_store
 from storage import outbox
 from storage import planning as plan_store
+from storage import sources as source_store
 from storage.db import session_scope
+from storage.errors import NotFound, Refused
 from storage.models import KeyResult, Objective, OutboxMessage, OutboxState, Workspace
 from storage.people import SlackProfile, get_people, save_profiles, set_away
 from storage.tree import LoadedTree, load_tree
@@ -46,38 +59,6 @@ PROFILE_MAX_AGE = timedelta(days=7)
 # naming the KRs (an IN list that long outgrows the databases' parameter limits).
 CHECKED_IN_BY_ID = 5_000
 ProfileLookup = Callable[[str, Sequence[str]], list[SlackProfile]]
-CHECKIN_REFUSAL = (
-    "Only the key result's owner, the objective's owner or a workspace admin can check in on it."
-)
-
-
-class PermissionDenied(Exception):
-    """The caller may not change this; the message says who can.
-
-    Defined here because bot.services.okrs imports this module (not the other way round);
-    okrs re-exports it, and callers import it from there.
-    """
-
-
-class CheckInDenied(PermissionDenied):
-    """Someone tried to check in on key results they may not; nothing was recorded."""
-
-    def __init__(self, key_result_ids: Sequence[int]) -> None:
-        super().__init__(CHECKIN_REFUSAL)
-        self.key_result_ids = list(key_result_ids)
-
-
-def not_admin() -> bool:
-    return False
-
-
-def may_check_in(
-    *, user_id: str, kr_owner_id: str, objective_owner_id: str, is_admin: Callable[[], bool]
-) -> bool:
-    """Who may check in on a key result: its owner, its objective's owner, or a workspace
-    admin. The one rule every way of checking in goes through; `is_admin` is called only when
-    ownership does not settle it."""
-    return user_id in (kr_owner_id, objective_owner_id) or is_admin()
 
 
 def reminder_kind(n: int) -> str:
@@ -195,6 +176,14 @@ class Answered:
     replace: list[OutboxMessage]
     recorded: int
     duplicates: int
+
+
+@dataclass(frozen=True)
+class CheckInResult:
+    recorded: int
+    duplicates: int
+    errors: dict[str, str] = field(default_factory=dict)
+    answered: Answered | None = None
 
 
 class CheckinService:
@@ -672,3 +661,171 @@ class CheckinService:
     def set_away(self, *, workspace_id: str, user_id: str, until: date | None) -> None:
         with session_scope(self.engine) as session:
             set_away(session=session, workspace_id=workspace_id, user_id=user_id, until=until)
+
+    # -- the check-in form ---------------------------------------------------------------
+
+    def checkin_targets(
+        self,
+        *,
+        workspace_id: str,
+        user_id: str,
+        is_admin: Callable[[], bool],
+        key_result_id: int | None = None,
+        objective_id: int | None = None,
+    ) -> list[tuple[KeyResult, Objective]]:
+        """The KRs a check-in modal should show: one KR, one objective's, or all of mine.
+
+        Only those the user may check in on (may_check_in): all of an objective's for its
+        owner or an admin, else the user's own among them; PermissionDenied if none is. Slack
+        is asked whether the user is an admin only if ownership does not settle it, and only
+        after the read.
+        """
+        known_workspace(self.engine, workspace_id)
+        with session_scope(self.engine, read_only=True) as session:
+            if key_result_id is not None:
+                kr = objective_store.get_key_result(
+                    session=session, workspace_id=workspace_id, key_result_id=key_result_id
+                )
+                objective = objective_store.get_objective(
+                    session=session, workspace_id=workspace_id, objective_id=kr.objective_id
+                )
+                krs = [(kr, objective)]
+            elif objective_id is not None:
+                tree = self._tree_of(session, workspace_id, objective_id)
+                objective = tree.objective(objective_id)
+                krs = [(kr, objective) for kr in tree.krs_of(objective_id)]
+            else:  # `/okr checkin`: my own KRs in the open cycles
+                open_ids = [
+                    c.id
+                    for c in cycle_store.list_cycles(session=session, workspace_id=workspace_id)
+                    if c.is_open
+                ]
+                return objective_store.list_user_key_results(
+                    session=session,
+                    workspace_id=workspace_id,
+                    owner_id=user_id,
+                    cycle_ids=open_ids,
+                )
+        is_admin = functools.cache(is_admin)  # it asks Slack: once at most
+        allowed = [
+            (kr, objective)
+            for kr, objective in krs
+            if may_check_in(
+                user_id=user_id,
+                kr_owner_id=kr.owner_id,
+                objective_owner_id=objective.owner_id,
+                is_admin=is_admin,
+            )
+        ]
+        # An objective without key results: only its owner or an admin gets (an empty) modal.
+        if not allowed and (krs or not (objective.owner_id == user_id or is_admin())):
+            raise PermissionDenied(CHECKIN_REFUSAL)
+        return allowed
+
+    def _tree_of(self, session, workspace_id: str, objective_id: int) -> LoadedTree:  # type: ignore[no-untyped-def]
+        objective = objective_store.get_objective(
+            session=session, workspace_id=workspace_id, objective_id=objective_id
+        )
+        return load_tree(
+            session=session,
+            workspace_id=workspace_id,
+            today=self.clock().date(),
+            cycle_ids=[objective.cycle_id],
+        )
+
+    def save_checkin(
+        self,
+        *,
+        workspace_id: str,
+        user_id: str,
+        form: CheckinForm,
+        is_admin: Callable[[], bool],
+        source: str = "modal",
+    ) -> CheckInResult:
+        """Record the check-in form: one row per KR; resubmitting the same form is a no-op.
+
+        A KR the user may not check in on (a forged or stale form) is refused on its field,
+        and nothing of the form is recorded.
+        """
+        errors: dict[str, str] = {}
+        readings: list[tuple[int, float | None, int | None]] = []
+        # A KR with a working data source has no value field, only confidence.
+        kr_ids = list(dict.fromkeys(a.key_result_id for a in form.answers))
+        synced = self._synced(workspace_id=workspace_id, key_result_ids=kr_ids)
+        for answer in form.answers:
+            kr_id = answer.key_result_id
+            field = f"value:{kr_id}"
+            if not answer.has_value_field or kr_id in synced:
+                # The value is the source's: a stale form's field must not overwrite it.
+                value: float | None = None
+            elif answer.done is not None:
+                value = 1.0 if answer.done else 0.0
+            elif not (answer.value or "").strip():
+                value = None  # left empty: keep the current value
+            else:
+                try:
+                    value = parse_number_input(answer.value or "")
+                except NumberInputError as error:
+                    errors[field] = error.message
+                    continue
+            chosen = answer.confidence
+            confidence = _confidence(chosen) if chosen is not None else None
+            if chosen is not None and confidence is None:
+                errors[f"confidence:{kr_id}"] = (
+                    f"Pick a confidence from {CONFIDENCE_MIN} to {CONFIDENCE_MAX}."
+                )
+                continue
+            readings.append((kr_id, value, confidence))
+        # Checked here, not only in storage, so the error lands on the field that is too long.
+        for name, typed in (("note", form.note), ("blocker", form.blocker)):
+            length = len(clean_text(typed))
+            if length > NOTE_MAX:
+                errors[name] = f"Keep the {name} under {NOTE_MAX} characters (it has {length})."
+        if errors:
+            return CheckInResult(0, 0, errors)
+        try:
+            answered = self.record(
+                workspace_id=workspace_id,
+                user_id=user_id,
+                readings=readings,
+                note=form.note,
+                blocker=form.blocker,
+                source=source,
+                dedupe_key=f"view:{form.form_id}",
+                is_admin=is_admin,
+            )
+        except CheckInDenied as error:
+            fields = {a.key_result_id for a in form.answers if a.has_value_field}
+            return CheckInResult(
+                0,
+                0,
+                {
+                    f"value:{k}" if k in fields else f"confidence:{k}": str(error)
+                    for k in error.key_result_ids
+                },
+            )
+        except Refused as error:
+            return CheckInResult(0, 0, {"note": str(error)})
+        except NotFound:  # deleted while the modal was open, or not this workspace's
+            message = "A key result in this form no longer exists. Close it and check in again."
+            return CheckInResult(0, 0, {"note": message})
+        return CheckInResult(answered.recorded, answered.duplicates, answered=answered)
+
+    def _synced(self, *, workspace_id: str, key_result_ids: list[int]) -> set[int]:
+        """The given KRs whose value comes from a working data source."""
+        if not key_result_ids:
+            return set()
+        with session_scope(self.engine, read_only=True) as session:
+            sources = source_store.list_sources(
+                session=session, workspace_id=workspace_id, key_result_ids=key_result_ids
+            )
+        return {kr_id for kr_id, source in sources.items() if not source.failing}
+
+
+def _confidence(raw: object) -> int | None:
+    """A selected confidence option's value, if it is one (0..10)."""
+    try:
+        value = int(str(raw))
+    except ValueError:
+        return None
+    return value if CONFIDENCE_MIN <= value <= CONFIDENCE_MAX else None

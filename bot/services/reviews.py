@@ -17,7 +17,7 @@ from sqlmodel import Session
 from bot.okr.grading import unfinished
 from bot.okr.limits import NOTE_MAX
 from bot.okr.validate import clean_text
-from bot.services.okrs import PermissionDenied
+from bot.services.permissions import PermissionDenied
 from storage import cycles as cycle_store
 from storage import outbox
 from storage import reflections as reflection_store

@@ -1,6 +1,6 @@
-"""`/okr settings`: read and change a workspace's check-in schedule.
+"""`/okr settings`, `/okr vision`, `/okr mission`: read and change a workspace's settings.
 
-The modal's values arrive as a SettingsForm (strings, as Slack sends them). `save_settings`
+The modal's values arrive as a SettingsForm (strings, as Slack sends them). `save`
 checks the caller is an admin, validates every field, and stores all of them in one
 transaction, or nothing: errors come back keyed by field name for the modal to show inline.
 """
@@ -10,16 +10,19 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import time
+from datetime import datetime, time
 from functools import cache
 from typing import Any
 from zoneinfo import available_timezones
 
 from sqlalchemy import Engine
 
+from bot.okr.limits import STATEMENT_MAX
 from bot.okr.schedule import WORK_END
-from bot.services.okrs import PermissionDenied
+from bot.okr.validate import clean_text
+from bot.services.permissions import ensure_admin
 from storage.db import session_scope
+from storage.errors import Refused
 from storage.models import SLACK_ID_MAX, Workspace
 from storage.workspaces import ensure_workspace, update_workspace
 
@@ -151,22 +154,46 @@ def validate_settings(form: SettingsForm) -> tuple[dict[str, Any], dict[str, str
     return changes, {}
 
 
-def load_settings(engine: Engine, *, workspace_id: str) -> Workspace:
-    """The workspace row the modal is prefilled from (created on first contact)."""
-    with session_scope(engine) as session:
-        return ensure_workspace(session=session, workspace_id=workspace_id)
+class SettingsService:
+    """A workspace's settings: the check-in schedule (`/okr settings`), vision and mission."""
 
+    def __init__(self, engine: Engine, *, clock: Callable[[], datetime]) -> None:
+        self.engine = engine
+        self.clock = clock
 
-def save_settings(
-    engine: Engine, *, workspace_id: str, form: SettingsForm, is_admin: Callable[[], bool]
-) -> tuple[Workspace | None, dict[str, str]]:
-    """(the saved workspace, {}) or (None, errors by field name); nothing stored on errors."""
-    if not is_admin():
-        raise PermissionDenied("Only workspace admins can change the check-in settings.")
-    changes, errors = validate_settings(form)
-    if errors:
-        return None, errors
-    with session_scope(engine) as session:
-        ensure_workspace(session=session, workspace_id=workspace_id)
-        saved = update_workspace(session=session, workspace_id=workspace_id, **changes)
-    return saved, {}
+    def load(self, *, workspace_id: str, is_admin: Callable[[], bool]) -> Workspace:
+        """The workspace row the modal is prefilled from (created on first contact)."""
+        ensure_admin(is_admin, "change the check-in settings")
+        with session_scope(self.engine) as session:
+            return ensure_workspace(session=session, workspace_id=workspace_id)
+
+    def save(
+        self, *, workspace_id: str, form: SettingsForm, is_admin: Callable[[], bool]
+    ) -> tuple[Workspace | None, dict[str, str]]:
+        """(the saved workspace, {}) or (None, errors by field name); nothing stored on errors."""
+        ensure_admin(is_admin, "change the check-in settings")
+        changes, errors = validate_settings(form)
+        if errors:
+            return None, errors
+        with session_scope(self.engine) as session:
+            ensure_workspace(session=session, workspace_id=workspace_id)
+            saved = update_workspace(session=session, workspace_id=workspace_id, **changes)
+        return saved, {}
+
+    def set_statement(
+        self, *, workspace_id: str, which: str, text: str, is_admin: Callable[[], bool]
+    ) -> None:
+        ensure_admin(is_admin, f"set the {which}")
+        text = clean_text(text, single_line=True)
+        if len(text) > STATEMENT_MAX:
+            raise Refused(
+                f"Keep the {which} under {STATEMENT_MAX} characters (it has {len(text)})."
+            )
+        with session_scope(self.engine) as session:
+            ensure_workspace(session=session, workspace_id=workspace_id)
+            update_workspace(session=session, workspace_id=workspace_id, **{which: text})
+
+    def statements(self, *, workspace_id: str) -> tuple[str, str]:
+        with session_scope(self.engine) as session:
+            ws = ensure_workspace(session=session, workspace_id=workspace_id)
+            return ws.vision, ws.mission

@@ -338,7 +338,7 @@ def test_a_big_status_shows_as_many_levels_as_fit_and_counts_the_rest(session: S
 
 
 def test_a_small_closed_cycle_shows_every_grade_in_status(session: Session) -> None:
-    from bot.services.okrs import open_or_last_closed
+    from bot.services.trees import open_or_last_closed
 
     company = reference_company(session)
     close_cycle(session=session, workspace_id="T0REF", cycle_id=company.cycle.id, now=NOW)

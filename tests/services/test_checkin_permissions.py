@@ -16,14 +16,8 @@ from sqlmodel import Session, col, select
 
 from bot.okr.kinds import KRKind
 from bot.okr.validate import KRSpec
-from bot.services.checkins import (
-    CHECKIN_REFUSAL,
-    CheckInDenied,
-    CheckinForm,
-    CheckinService,
-    KRAnswer,
-)
-from bot.services.okrs import OKRService, PermissionDenied
+from bot.services.checkins import CheckinForm, CheckinService, KRAnswer
+from bot.services.permissions import CHECKIN_REFUSAL, CheckInDenied, PermissionDenied
 from storage.cycles import create_cycle
 from storage.errors import NotFound
 from storage.models import CheckIn, KeyResult
@@ -92,8 +86,8 @@ def seeded(engine: sa.Engine) -> dict[str, int]:
 
 
 @pytest.fixture
-def okrs(engine: sa.Engine) -> OKRService:
-    return OKRService(engine, clock=lambda: NOW)
+def okrs(engine: sa.Engine) -> CheckinService:
+    return CheckinService(engine, clock=lambda: NOW)
 
 
 @pytest.fixture
@@ -134,7 +128,7 @@ def test_the_refusal_says_who_may_check_in() -> None:
     ],
 )
 def test_objective_check_in_shows_what_the_user_may_check_in_on(
-    okrs: OKRService, seeded: dict[str, int], user: str, shown: list[str], asked: int
+    okrs: CheckinService, seeded: dict[str, int], user: str, shown: list[str], asked: int
 ) -> None:
     is_admin = admin_check(user)
     krs = okrs.checkin_targets(
@@ -146,7 +140,7 @@ def test_objective_check_in_shows_what_the_user_may_check_in_on(
 
 
 def test_objective_check_in_by_an_admin_who_owns_a_kr_shows_all(
-    okrs: OKRService, seeded: dict[str, int]
+    okrs: CheckinService, seeded: dict[str, int]
 ) -> None:
     krs = okrs.checkin_targets(
         workspace_id=WS,
@@ -158,7 +152,7 @@ def test_objective_check_in_by_an_admin_who_owns_a_kr_shows_all(
 
 
 def test_objective_check_in_by_anyone_else_is_refused(
-    okrs: OKRService, seeded: dict[str, int]
+    okrs: CheckinService, seeded: dict[str, int]
 ) -> None:
     is_admin = admin_check(MEMBER)
     with pytest.raises(PermissionDenied) as refused:
@@ -180,7 +174,7 @@ def test_objective_check_in_by_anyone_else_is_refused(
     ],
 )
 def test_kr_check_in_is_allowed_to_owners_and_admins(
-    okrs: OKRService, seeded: dict[str, int], user: str, kr: str, asked: int
+    okrs: CheckinService, seeded: dict[str, int], user: str, kr: str, asked: int
 ) -> None:
     is_admin = admin_check(user)
     [(found, objective)] = okrs.checkin_targets(
@@ -192,7 +186,7 @@ def test_kr_check_in_is_allowed_to_owners_and_admins(
 
 @pytest.mark.parametrize(("user", "kr"), [(MEMBER, "a"), (MEMBER, "b"), (KR_OWNER, "a")])
 def test_kr_check_in_by_anyone_else_is_refused(
-    okrs: OKRService, seeded: dict[str, int], user: str, kr: str
+    okrs: CheckinService, seeded: dict[str, int], user: str, kr: str
 ) -> None:
     with pytest.raises(PermissionDenied) as refused:
         okrs.checkin_targets(
@@ -202,7 +196,7 @@ def test_kr_check_in_by_anyone_else_is_refused(
 
 
 def test_a_missing_kr_or_objective_is_not_found_before_any_permission_question(
-    okrs: OKRService, seeded: dict[str, int]
+    okrs: CheckinService, seeded: dict[str, int]
 ) -> None:
     is_admin = admin_check(MEMBER)
     with pytest.raises(NotFound):
@@ -213,7 +207,7 @@ def test_a_missing_kr_or_objective_is_not_found_before_any_permission_question(
 
 
 def test_okr_checkin_without_ids_shows_only_my_own_krs(
-    okrs: OKRService, seeded: dict[str, int]
+    okrs: CheckinService, seeded: dict[str, int]
 ) -> None:
     is_admin = AdminCheck(True)
     mine = okrs.checkin_targets(workspace_id=WS, user_id=KR_OWNER, is_admin=is_admin)
@@ -226,7 +220,7 @@ def test_okr_checkin_without_ids_shows_only_my_own_krs(
 
 
 def test_a_forged_submission_on_someone_elses_kr_is_refused_and_stores_nothing(
-    engine: sa.Engine, okrs: OKRService, seeded: dict[str, int]
+    engine: sa.Engine, okrs: CheckinService, seeded: dict[str, int]
 ) -> None:
     before = values(engine)
     is_admin = admin_check(MEMBER)
@@ -244,7 +238,7 @@ def test_a_forged_submission_on_someone_elses_kr_is_refused_and_stores_nothing(
 
 
 def test_one_refused_kr_refuses_the_whole_form(
-    engine: sa.Engine, okrs: OKRService, seeded: dict[str, int]
+    engine: sa.Engine, okrs: CheckinService, seeded: dict[str, int]
 ) -> None:
     """KR_OWNER's own KR is in the form too: it is not recorded either (all or nothing)."""
     before = values(engine)
@@ -266,7 +260,7 @@ def test_one_refused_kr_refuses_the_whole_form(
 )
 def test_owners_and_admins_check_in(
     engine: sa.Engine,
-    okrs: OKRService,
+    okrs: CheckinService,
     seeded: dict[str, int],
     user: str,
     kr: str,
@@ -287,7 +281,7 @@ def test_owners_and_admins_check_in(
 
 
 def test_an_admin_checks_in_on_several_krs_asking_slack_once(
-    engine: sa.Engine, okrs: OKRService, seeded: dict[str, int]
+    engine: sa.Engine, okrs: CheckinService, seeded: dict[str, int]
 ) -> None:
     is_admin = admin_check(ADMIN)
     result = okrs.save_checkin(
@@ -302,7 +296,7 @@ def test_an_admin_checks_in_on_several_krs_asking_slack_once(
 
 
 def test_a_missing_kr_is_still_reported_as_gone(
-    engine: sa.Engine, okrs: OKRService, seeded: dict[str, int]
+    engine: sa.Engine, okrs: CheckinService, seeded: dict[str, int]
 ) -> None:
     result = okrs.save_checkin(
         workspace_id=WS,

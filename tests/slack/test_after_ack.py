@@ -22,7 +22,8 @@ from sqlalchemy import event
 
 from bot.app import LAZY_THREADS
 from bot.listeners import CRASHED, SLACK_FAILED, STORAGE_FAILED
-from bot.services.okrs import OKRService
+from bot.services.objectives import ObjectiveService
+from bot.services.trees import TreeService
 from storage.db import make_engine
 from tests.slack.conftest import (
     CEO,
@@ -39,7 +40,7 @@ from tests.support.slack_standin import SlackStandIn
 
 
 class Gate:
-    """Holds every `OKRService.status` call until opened; counts how many ran at once."""
+    """Holds every `TreeService.status` call until opened; counts how many ran at once."""
 
     def __init__(self) -> None:
         self.opened = threading.Event()
@@ -69,12 +70,12 @@ class Gate:
 @pytest.fixture
 def gate(monkeypatch: pytest.MonkeyPatch) -> Iterator[Gate]:
     gate = Gate()
-    status = OKRService.status
+    status = TreeService.status
 
-    def held(self: OKRService, **kwargs: Any) -> Any:
+    def held(self: TreeService, **kwargs: Any) -> Any:
         return gate.hold(lambda: status(self, **kwargs))
 
-    monkeypatch.setattr(OKRService, "status", held)
+    monkeypatch.setattr(TreeService, "status", held)
     yield gate
     gate.opened.set()  # a failed test must not leave work threads waiting
 
@@ -121,20 +122,24 @@ def test_the_request_line_comes_at_the_answer_and_a_work_line_when_the_work_ends
 
 
 @pytest.mark.parametrize(
-    ("broken_call", "command"),
-    [("status", "status all"), ("new_objective_form", "new Grow revenue")],
+    ("service", "broken_call", "command"),
+    [
+        (TreeService, "status", "status all"),
+        (ObjectiveService, "new_objective_form", "new Grow revenue"),
+    ],
 )
 def test_a_crash_after_the_ack_is_told_to_the_person_and_logged(
     ladder: Ladder,
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
+    service: type,
     broken_call: str,
     command: str,
 ) -> None:
-    def broken(self: OKRService, **kwargs: Any) -> Any:
+    def broken(self: object, **kwargs: Any) -> Any:
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(OKRService, broken_call, broken)
+    monkeypatch.setattr(service, broken_call, broken)
     caplog.set_level(logging.INFO)
     response = ladder.acme.slash_command(command, user_id=CEO)
     assert response.status_code == 200  # acked before the work failed

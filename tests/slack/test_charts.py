@@ -173,9 +173,9 @@ def test_objective_chart_rolls_up_its_krs(
         ).all()
     assert len(trend.krs) == len(krs)  # one thin line per KR
     # The roll-up after the last check-in is the status screens' progress of the objective.
-    from bot.services.okrs import OKRService
+    from bot.services.trees import TreeService
 
-    tree, objective = OKRService(ladder.engine, clock=ladder.clock).objective_tree(
+    tree, objective = TreeService(ladder.engine, clock=ladder.clock).objective_tree(
         workspace_id=ACME, objective_id=company["platform"]
     )
     assert trend.points[-1].value == pytest.approx(tree.health.objectives[objective.id].progress)

@@ -16,7 +16,7 @@ from bot.jobs.sender import Sender
 from bot.okr.kinds import KRKind
 from bot.okr.validate import KRSpec
 from bot.services.checkins import CheckinService
-from bot.services.okrs import OKRService
+from bot.services.objectives import ObjectiveService
 from bot.services.transfer import Format, read_document
 from storage.cycles import create_cycle
 from storage.models import Cycle, KeyResult, Objective, OutboxMessage, OutboxState, Reflection
@@ -324,7 +324,7 @@ def test_commitment_and_kr_weights_are_saved_from_the_objective_modal(ladder: La
     assert [kr.weight for kr in _rows(ladder, KeyResult)] == [3.0, 1.5]
 
     # Edit shows them again, and a weight left empty goes back to 1.
-    okrs = OKRService(ladder.engine, clock=ladder.clock)
+    okrs = ObjectiveService(ladder.engine, clock=ladder.clock)
     form = okrs.edit_objective_form(
         workspace_id=ACME, user_id=CEO, objective_id=objective.id, is_admin=lambda: True
     )

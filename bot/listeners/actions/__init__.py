@@ -40,7 +40,7 @@ from bot.blocks.tree import (
 from bot.listeners import Deps, after_ack, before_answer, heard, workspace_of
 from bot.listeners.charts import TREND_VERB, objective_trend
 from bot.services.drafts import KRDraft, ObjectiveDraft, fill_from_sentence
-from bot.services.okrs import PermissionDenied
+from bot.services.permissions import PermissionDenied
 from storage.errors import NotFound
 
 log = logging.getLogger(__name__)
@@ -57,7 +57,7 @@ def register(app: App, deps: Deps) -> None:
     def show(body: dict, context: dict, client: WebClient, draft: ObjectiveDraft) -> None:
         """Re-render the open objective form with `draft` (views.update on the same view)."""
         view = body["view"]
-        form = deps.okrs.form_options(workspace_id=workspace_of(body, context), draft=draft)
+        form = deps.objectives.form_options(workspace_id=workspace_of(body, context), draft=draft)
         client.views_update(view_id=view["id"], hash=view["hash"], view=build_objective_form(form))
 
     @after_ack(app.action(ADD_KR_ACTION))
@@ -114,7 +114,7 @@ def register(app: App, deps: Deps) -> None:
     @before_answer(app.action(NEW_OBJECTIVE_ACTION))
     def new_objective(ack: Ack, body: dict, context: dict, client: WebClient) -> None:
         ack()
-        form = deps.okrs.new_objective_form(
+        form = deps.objectives.new_objective_form(
             workspace_id=workspace_of(body, context), user_id=body["user"]["id"]
         )
         client.views_open(
@@ -162,7 +162,7 @@ def register(app: App, deps: Deps) -> None:
         workspace_id = workspace_of(body, context)
         user_id = body["user"]["id"]
         try:
-            krs = deps.okrs.checkin_targets(
+            krs = deps.checkins.checkin_targets(
                 workspace_id=workspace_id,
                 user_id=user_id,
                 key_result_id=int(body["actions"][0]["value"]),
@@ -187,7 +187,7 @@ def register(app: App, deps: Deps) -> None:
         ack()
         workspace_id = workspace_of(body, context)
         user_id = body["user"]["id"]
-        krs = deps.okrs.checkin_targets(
+        krs = deps.checkins.checkin_targets(
             workspace_id=workspace_id,
             user_id=user_id,
             is_admin=deps.is_admin(client, workspace_id, user_id),
@@ -267,7 +267,7 @@ def _objective_action(
     is_admin = deps.is_admin(client, workspace_id, user_id)
     try:
         if verb == "checkin":
-            krs = deps.okrs.checkin_targets(
+            krs = deps.checkins.checkin_targets(
                 workspace_id=workspace_id,
                 user_id=user_id,
                 objective_id=objective_id,
@@ -275,7 +275,7 @@ def _objective_action(
             )
             view = deps.checkin_modal(workspace_id=workspace_id, krs=krs, origin=_origin(body))
         elif verb == "view":  # anyone may read any objective of their workspace
-            tree, objective = deps.okrs.objective_tree(
+            tree, objective = deps.trees.objective_tree(
                 workspace_id=workspace_id, objective_id=objective_id
             )
             names = deps.names(client, workspace_id, objective_view_user_ids(tree, objective_id))
@@ -284,7 +284,7 @@ def _objective_action(
             )
             del tree, objective
         elif verb == "edit":
-            form = deps.okrs.edit_objective_form(
+            form = deps.objectives.edit_objective_form(
                 workspace_id=workspace_id,
                 user_id=user_id,
                 objective_id=objective_id,
@@ -293,7 +293,7 @@ def _objective_action(
             draft = replace(form.draft, channel_id=_origin(body).get("channel_id"))
             view = build_objective_form(form, draft)
         else:
-            objective, parent, children = deps.okrs.objective_with_parent(
+            objective, parent, children = deps.objectives.objective_with_parent(
                 workspace_id=workspace_id,
                 user_id=user_id,
                 objective_id=objective_id,

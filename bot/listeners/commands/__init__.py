@@ -34,9 +34,10 @@ from bot.listeners import SLACK_FAILURES, Deps, heard, slack_failure, workspace_
 from bot.listeners.charts import chart_command
 from bot.listeners.commands.export import export_okrs
 from bot.listeners.sources import data_command
-from bot.services import admin, alignment
-from bot.services import settings as settings_service
-from bot.services.okrs import NoSuchTeam, PermissionDenied
+from bot.services.admin import CycleClosed
+from bot.services.alignment import UnknownTeam
+from bot.services.permissions import PermissionDenied, ensure_admin
+from bot.services.trees import NoSuchTeam
 from storage.errors import NotFound, Refused
 
 log = logging.getLogger(__name__)
@@ -181,13 +182,9 @@ class Call:
             )
             self.respond(**build_error("Slack did not open the form this time. Please try again."))
 
-    def require_admin(self, what: str) -> None:
-        if not self.is_admin():
-            raise PermissionDenied(f"Only workspace admins can {what}.")
-
 
 def _new(call: Call) -> None:
-    form = call.deps.okrs.new_objective_form(
+    form = call.deps.objectives.new_objective_form(
         workspace_id=call.workspace_id,
         user_id=call.user_id,
         title=call.rest,
@@ -203,7 +200,7 @@ def _status(call: Call) -> None:
 
 
 def _status_reply(call: Call) -> dict:
-    found = call.deps.okrs.status(
+    found = call.deps.trees.status(
         workspace_id=call.workspace_id, channel_id=call.channel_id, scope=status_scope(call.rest)
     )
     if isinstance(found, NoSuchTeam):
@@ -220,14 +217,10 @@ def _health(call: Call) -> None:
 
 def _health_reply(call: Call) -> dict:
     """Only the person asking sees it: a list of who has what to fix."""
-    found = alignment.alignment_report(
-        call.deps.okrs.engine,
-        workspace_id=call.workspace_id,
-        channel_id=call.channel_id,
-        argument=call.rest,
-        now=call.deps.clock(),
+    found = call.deps.alignment.report(
+        workspace_id=call.workspace_id, channel_id=call.channel_id, argument=call.rest
     )
-    if isinstance(found, alignment.UnknownTeam):
+    if isinstance(found, UnknownTeam):
         known = f" Teams: {', '.join(found.teams)}." if found.teams else " There are no teams yet."
         return build_notice(escape(f"No team called “{found.name}”.{known} Try `/okr health`."))
     return build_health_message(found)
@@ -238,7 +231,7 @@ def _mine(call: Call) -> None:
 
 
 def _mine_reply(call: Call) -> dict:
-    tree = call.deps.okrs.mine(workspace_id=call.workspace_id, user_id=call.user_id)
+    tree = call.deps.trees.mine(workspace_id=call.workspace_id, user_id=call.user_id)
     # Only objectives someone else owns (I hold a KR in them) name their owner.
     others = [o.owner_id for o in tree.objectives[:MESSAGE_BLOCKS] if o.owner_id != call.user_id]
     names = call.deps.names(call.client, call.workspace_id, others) if others else {}
@@ -253,7 +246,7 @@ def _mine_reply(call: Call) -> dict:
 
 def _checkin(call: Call) -> None:
     if call.rest.casefold() == "send":
-        call.require_admin("send check-in prompts")
+        ensure_admin(call.is_admin, "send check-in prompts")
         # A fan-out takes minutes of Slack round trips: on a thread of its own, not the one
         # that answers everyone's commands. Rows are claimed in the outbox, so a restart
         # mid-send loses nothing (bot/jobs/sender.py).
@@ -263,7 +256,7 @@ def _checkin(call: Call) -> None:
             name="ladder-send-now",
         ).start()
         return
-    krs = call.deps.okrs.checkin_targets(
+    krs = call.deps.checkins.checkin_targets(
         workspace_id=call.workspace_id, user_id=call.user_id, is_admin=call.is_admin
     )
     if not krs:
@@ -334,7 +327,7 @@ def _back(call: Call) -> None:
 def _statement(which: str) -> Handler:
     def handler(call: Call) -> None:
         if not call.rest:
-            vision, mission = call.deps.okrs.statements(workspace_id=call.workspace_id)
+            vision, mission = call.deps.settings.statements(workspace_id=call.workspace_id)
             current = vision if which == "vision" else mission
             shown = f"“{escape(current)}”" if current else "not set yet"
             call.respond(
@@ -343,16 +336,16 @@ def _statement(which: str) -> Handler:
                 )
             )
             return
-        call.require_admin(f"set the {which}")
-        call.deps.okrs.set_statement(workspace_id=call.workspace_id, which=which, text=call.rest)
+        call.deps.settings.set_statement(
+            workspace_id=call.workspace_id, which=which, text=call.rest, is_admin=call.is_admin
+        )
         call.respond(**build_notice(f"{which.title()} set: “{escape(call.rest)}”", icon="✅"))
 
     return handler
 
 
 def _team(call: Call) -> None:
-    outcome = admin.team_command(
-        call.deps.okrs.engine,
+    outcome = call.deps.admin.team_command(
         workspace_id=call.workspace_id,
         channel_id=call.channel_id,
         text=call.rest,
@@ -362,27 +355,20 @@ def _team(call: Call) -> None:
 
 
 def _cycle(call: Call) -> None:
-    action = call.rest.split(" ", 1)[0].casefold()
-    # Every word cycle_command accepts for a change (admin.py: new|create|add, close).
-    if action in ("new", "create", "add", "close"):
-        call.require_admin("close cycles" if action == "close" else "create cycles")
     call.reply(_cycle_reply)  # closing grades every objective of the cycle
 
 
 def _cycle_reply(call: Call) -> dict:
-    outcome = admin.cycle_command(
-        call.deps.okrs.engine, workspace_id=call.workspace_id, text=call.rest, now=call.deps.clock()
+    outcome = call.deps.admin.cycle_command(
+        workspace_id=call.workspace_id, text=call.rest, is_admin=call.is_admin
     )
     # Grades concern everyone: a closed cycle is announced in the channel.
-    visibility = "in_channel" if isinstance(outcome, admin.CycleClosed) else "ephemeral"
+    visibility = "in_channel" if isinstance(outcome, CycleClosed) else "ephemeral"
     return {"response_type": visibility, **build_cycle_reply(outcome)}
 
 
 def _settings(call: Call) -> None:
-    call.require_admin("change the check-in settings")
-    workspace = settings_service.load_settings(
-        call.deps.okrs.engine, workspace_id=call.workspace_id
-    )
+    workspace = call.deps.settings.load(workspace_id=call.workspace_id, is_admin=call.is_admin)
     view = build_settings_modal(workspace=workspace)
     call.open_modal(view)
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from bot.blocks.messages import build_error, build_notice
 from bot.blocks.text import escape
 from bot.listeners import SLACK_FAILURES, slack_failure
-from bot.services.transfer import Exported, Format, export_text
+from bot.services.transfer import Exported, Format
 from storage.errors import NotFound
 
 if TYPE_CHECKING:
@@ -30,8 +30,7 @@ def export_okrs(call: Call) -> None:
 
 def _export(call: Call) -> Exported | None:
     try:
-        return export_text(
-            call.deps.okrs.engine,
+        return call.deps.exports.export(
             workspace_id=call.workspace_id,
             fmt=Format.CSV,
             with_sources=False,  # members may not see sources: see the module's docstring

@@ -5,12 +5,11 @@ from __future__ import annotations
 from slack_bolt import App
 
 from bot.listeners import Deps, after_ack, workspace_of
-from bot.services.installs import InstallService
 
 
 def register(app: App, deps: Deps) -> None:
     # In OAuth mode Bolt holds the installation store; in single-workspace mode there is none.
-    installs = InstallService(deps.checkins.engine, clock=deps.clock, store=app.installation_store)
+    installs = deps.installs
 
     @after_ack(app.event("app_uninstalled"))
     def uninstalled(body: dict, context: dict) -> None:

@@ -17,7 +17,7 @@ def register(app: App, deps: Deps) -> None:
     @app.options(ALIGN_PARENT_ACTION)
     def objective_options(ack: Ack, body: dict, context: dict) -> None:
         meta = json.loads((body.get("view") or {}).get("private_metadata") or "{}")
-        found = deps.okrs.parent_choices(
+        found = deps.objectives.parent_choices(
             workspace_id=workspace_of(body, context),
             text=body.get("value") or "",
             exclude_id=meta.get("objective_id"),

@@ -22,8 +22,8 @@ from bot.blocks.text import escape, mrkdwn, plain
 from bot.blocks.tree import build_objective_confirmation
 from bot.listeners import FORM_FAILURES, Deps, form_failure, heard, workspace_of
 from bot.listeners.charts import summary_with_charts
-from bot.services import settings as settings_service
-from bot.services.okrs import PermissionDenied
+from bot.services.permissions import PermissionDenied
+from bot.services.settings import FIELDS as SETTINGS_FIELDS
 from storage.errors import NotFound, Refused
 
 log = logging.getLogger(__name__)
@@ -40,7 +40,7 @@ def register(app: App, deps: Deps) -> None:
         workspace_id = workspace_of(body, context)
         user_id = body["user"]["id"]
         try:
-            saved, errors = deps.okrs.save_objective(
+            saved, errors = deps.objectives.save_objective(
                 workspace_id=workspace_id,
                 user_id=user_id,
                 draft=draft,
@@ -72,7 +72,7 @@ def register(app: App, deps: Deps) -> None:
         saved = context.get(SAVED)
         if saved is None:
             return
-        tree, objective = deps.okrs.objective_tree(
+        tree, objective = deps.trees.objective_tree(
             workspace_id=str(context.team_id), objective_id=saved["id"]
         )
         message = build_objective_confirmation(
@@ -90,7 +90,7 @@ def register(app: App, deps: Deps) -> None:
         user_id = body["user"]["id"]
         view = body["view"]
         try:
-            result = deps.okrs.save_checkin(
+            result = deps.checkins.save_checkin(
                 workspace_id=workspace_id,
                 user_id=user_id,
                 form=checkin_from_state(view),
@@ -163,7 +163,7 @@ def register(app: App, deps: Deps) -> None:
         objective_id = json.loads(view["private_metadata"])["objective_id"]
         chosen = next(iter(view["state"]["values"]["parent"].values())).get("selected_option")
         try:
-            deps.okrs.align(
+            deps.objectives.align(
                 workspace_id=workspace_id,
                 user_id=user_id,
                 objective_id=objective_id,
@@ -184,7 +184,7 @@ def register(app: App, deps: Deps) -> None:
         user_id = body["user"]["id"]
         objective_id = json.loads(body["view"]["private_metadata"])["objective_id"]
         try:
-            objective, moved = deps.okrs.archive(
+            objective, moved = deps.objectives.archive(
                 workspace_id=workspace_id,
                 user_id=user_id,
                 objective_id=objective_id,
@@ -211,10 +211,9 @@ def register(app: App, deps: Deps) -> None:
     def save_settings(ack: Ack, body: dict, context: BoltContext, client: WebClient) -> None:
         workspace_id = workspace_of(body, context)
         user_id = body["user"]["id"]
-        first_field = settings_service.FIELDS[0]
+        first_field = SETTINGS_FIELDS[0]
         try:
-            saved, errors = settings_service.save_settings(
-                deps.okrs.engine,
+            saved, errors = deps.settings.save(
                 workspace_id=workspace_id,
                 form=settings_from_state(body["view"]),
                 is_admin=deps.is_admin(client, workspace_id, user_id),

@@ -1,53 +1,36 @@
-"""OKR use-cases: drafting, saving, aligning, archiving, status and check-ins.
+"""Objectives: the form (new, edit, options), saving, parents, aligning and archiving.
 
 Each call opens one session (one transaction) and returns plain results; the listeners turn
 those into blocks. Permission checks take an `is_admin` callable so that Slack is asked only
-when the caller is not the owner.
+when the caller is not the owner (bot.services.permissions).
 """
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
-from typing import Any
 
 from sqlalchemy import Engine
-from sqlmodel import Session
 
 from bot.okr.kinds import KRKind, UnitKind
-from bot.okr.limits import CONFIDENCE_MAX, CONFIDENCE_MIN, NOTE_MAX, STATEMENT_MAX
-from bot.okr.numbers import NumberInputError, format_input, parse_number_input
+from bot.okr.numbers import format_input
 from bot.okr.units import unit_text
 from bot.okr.validate import clean_text
-from bot.services.checkins import (
-    CHECKIN_REFUSAL,
-    Answered,
-    CheckInDenied,
-    CheckinForm,
-    CheckinService,
-    PermissionDenied,
-    may_check_in,
-)
 from bot.services.cycles import quarter_of
 from bot.services.drafts import KRDraft, ObjectiveDraft, ReadDraft, read_draft
+from bot.services.permissions import ensure_may_change
 from storage import cycles as cycle_store
 from storage import objectives as objective_store
-from storage import sources as source_store
 from storage import teams as team_store
 from storage.db import session_scope
 from storage.errors import NotFound, Refused
-from storage.models import KeyResult, Objective, Team
-from storage.tree import LoadedTree, load_shown_tree, load_tree
-from storage.workspaces import ensure_workspace, update_workspace, workspace_exists
+from storage.models import KeyResult, Objective
+from storage.tree import load_tree
+from storage.workspaces import ensure_workspace
 
 # An identical objective saved this recently is the same form submitted twice.
 DOUBLE_SUBMIT_WINDOW = timedelta(minutes=10)
-# Objectives a view loads in tree order (the rest is counted, not read): a status message
-# has room for 50 blocks, the Home tab for 100.
-STATUS_OBJECTIVES_MAX = 50
-HOME_OBJECTIVES_MAX = 100
 
 
 class _FieldRefused(Exception):
@@ -85,41 +68,7 @@ class Saved:
     duplicate: bool = False  # the form was submitted twice: this is the first one's objective
 
 
-@dataclass(frozen=True)
-class StatusScope:
-    """What `/okr status` asks for: everything, one person's, a team's by name, or (none of
-    them) the channel's team."""
-
-    everything: bool = False
-    owner_id: str | None = None
-    team: str | None = None
-
-
-@dataclass(frozen=True)
-class StatusShown:
-    tree: LoadedTree
-    team: str | None = None  # the team's name; None with owner_id, or for everything
-    owner_id: str | None = None
-
-
-@dataclass(frozen=True)
-class NoSuchTeam:
-    name: str | None  # the team asked for; None: the channel is linked to no team
-    teams: list[str]  # the workspace's teams, to say what works
-
-
-StatusFound = StatusShown | NoSuchTeam
-
-
-@dataclass(frozen=True)
-class CheckInResult:
-    recorded: int
-    duplicates: int
-    errors: dict[str, str] = field(default_factory=dict)
-    answered: Answered | None = None
-
-
-class OKRService:
+class ObjectiveService:
     def __init__(self, engine: Engine, *, clock: Callable[[], datetime]) -> None:
         self.engine = engine
         self.clock = clock
@@ -158,7 +107,7 @@ class OKRService:
             objective = objective_store.get_objective(
                 session=session, workspace_id=workspace_id, objective_id=objective_id
             )
-            _ensure_may_change(objective, user_id, is_admin)
+            ensure_may_change(owner_id=objective.owner_id, user_id=user_id, is_admin=is_admin)
             tree = load_tree(
                 session=session,
                 workspace_id=workspace_id,
@@ -306,7 +255,7 @@ class OKRService:
         objective = objective_store.get_objective(
             session=session, workspace_id=workspace_id, objective_id=objective_id
         )
-        _ensure_may_change(objective, user_id, is_admin)
+        ensure_may_change(owner_id=objective.owner_id, user_id=user_id, is_admin=is_admin)
         objective_store.update_objective(
             session=session,
             workspace_id=workspace_id,
@@ -405,7 +354,7 @@ class OKRService:
             objective = objective_store.get_objective(
                 session=session, workspace_id=workspace_id, objective_id=objective_id
             )
-            _ensure_may_change(objective, user_id, is_admin)
+            ensure_may_change(owner_id=objective.owner_id, user_id=user_id, is_admin=is_admin)
             parent = (
                 objective_store.get_objective(
                     session=session, workspace_id=workspace_id, objective_id=objective.parent_id
@@ -431,7 +380,7 @@ class OKRService:
             objective = objective_store.get_objective(
                 session=session, workspace_id=workspace_id, objective_id=objective_id
             )
-            _ensure_may_change(objective, user_id, is_admin)
+            ensure_may_change(owner_id=objective.owner_id, user_id=user_id, is_admin=is_admin)
             return objective_store.align_objective(
                 session=session,
                 workspace_id=workspace_id,
@@ -446,7 +395,7 @@ class OKRService:
             objective = objective_store.get_objective(
                 session=session, workspace_id=workspace_id, objective_id=objective_id
             )
-            _ensure_may_change(objective, user_id, is_admin)
+            ensure_may_change(owner_id=objective.owner_id, user_id=user_id, is_admin=is_admin)
             moved = objective_store.archive_objective(
                 session=session,
                 workspace_id=workspace_id,
@@ -454,308 +403,6 @@ class OKRService:
                 now=self.clock(),
             )
             return objective, moved
-
-    # -- reading -----------------------------------------------------------------------
-
-    def objective_tree(
-        self, *, workspace_id: str, objective_id: int
-    ) -> tuple[LoadedTree, Objective]:
-        with session_scope(self.engine) as session:
-            objective = objective_store.get_objective(
-                session=session, workspace_id=workspace_id, objective_id=objective_id
-            )
-            tree = load_tree(
-                session=session,
-                workspace_id=workspace_id,
-                today=self.today(),
-                cycle_ids=[objective.cycle_id],
-            )
-            return tree, tree.objective(objective_id)
-
-    def status(self, *, workspace_id: str, channel_id: str, scope: StatusScope) -> StatusFound:
-        """The tree `/okr status [team | @user | all]` asks for, or why there is none."""
-        self._ensure_workspace(workspace_id)
-        with session_scope(self.engine, read_only=True) as session:
-            # The start of the tree in order plus the view's totals, not the whole tree; the
-            # last closed cycle's grades while the open cycles have nothing in this view.
-            load = lambda **kw: open_or_last_closed(  # noqa: E731
-                session=session,
-                workspace_id=workspace_id,
-                today=self.today(),
-                limit=STATUS_OBJECTIVES_MAX,
-                **kw,
-            )
-            if scope.everything:
-                return StatusShown(load())
-            if scope.owner_id is not None:
-                return StatusShown(load(owner_id=scope.owner_id), owner_id=scope.owner_id)
-            if scope.team:
-                team = team_store.find_team(
-                    session=session, workspace_id=workspace_id, name=scope.team
-                )
-            else:
-                team = team_store.team_for_channel(
-                    session=session, workspace_id=workspace_id, channel_id=channel_id
-                )
-            if team is not None:
-                return StatusShown(load(team_id=team.id), team=team.name)
-            # No such team, or none here: the caller says what works rather than post the
-            # whole company in this channel.
-            names = [
-                t.name for t in team_store.list_teams(session=session, workspace_id=workspace_id)
-            ]
-            return NoSuchTeam(scope.team, names)
-
-    def _ensure_workspace(self, workspace_id: str) -> None:
-        """The workspace row, created on first contact; read-only unless it is missing, so a
-        long read that follows does not hold SQLite's write lock."""
-        with session_scope(self.engine, read_only=True) as session:
-            if workspace_exists(session=session, workspace_id=workspace_id):
-                return
-        with session_scope(self.engine) as session:
-            ensure_workspace(session=session, workspace_id=workspace_id)
-
-    def mine(self, *, workspace_id: str, user_id: str) -> LoadedTree:
-        self._ensure_workspace(workspace_id)
-        with session_scope(self.engine, read_only=True) as session:
-            return load_tree(
-                session=session, workspace_id=workspace_id, today=self.today(), owner_id=user_id
-            )
-
-    def home(
-        self, *, workspace_id: str, user_id: str
-    ) -> tuple[LoadedTree, str | None, LoadedTree | None, LoadedTree]:
-        """(mine, my team's name, my team's tree, company-level tree) in one session."""
-        self._ensure_workspace(workspace_id)
-        with session_scope(self.engine, read_only=True) as session:
-            today = self.today()
-            mine = load_tree(
-                session=session, workspace_id=workspace_id, today=today, owner_id=user_id
-            )
-            team = _my_team(mine)
-            team_tree = (
-                load_shown_tree(
-                    session=session,
-                    workspace_id=workspace_id,
-                    today=today,
-                    limit=HOME_OBJECTIVES_MAX,
-                    team_id=team.id,
-                )
-                if team
-                else None
-            )
-            company = load_shown_tree(
-                session=session,
-                workspace_id=workspace_id,
-                today=today,
-                limit=HOME_OBJECTIVES_MAX,
-                company_only=True,
-            )
-            return mine, team.name if team else None, team_tree, company
-
-    # -- check-ins ---------------------------------------------------------------------
-
-    def checkin_targets(
-        self,
-        *,
-        workspace_id: str,
-        user_id: str,
-        is_admin: Callable[[], bool],
-        key_result_id: int | None = None,
-        objective_id: int | None = None,
-    ) -> list[tuple[KeyResult, Objective]]:
-        """The KRs a check-in modal should show: one KR, one objective's, or all of mine.
-
-        Only those the user may check in on (may_check_in): all of an objective's for its
-        owner or an admin, else the user's own among them; PermissionDenied if none is. Slack
-        is asked whether the user is an admin only if ownership does not settle it, and only
-        after the read.
-        """
-        self._ensure_workspace(workspace_id)
-        with session_scope(self.engine, read_only=True) as session:
-            if key_result_id is not None:
-                kr = objective_store.get_key_result(
-                    session=session, workspace_id=workspace_id, key_result_id=key_result_id
-                )
-                objective = objective_store.get_objective(
-                    session=session, workspace_id=workspace_id, objective_id=kr.objective_id
-                )
-                krs = [(kr, objective)]
-            elif objective_id is not None:
-                tree = self._tree_of(session, workspace_id, objective_id)
-                objective = tree.objective(objective_id)
-                krs = [(kr, objective) for kr in tree.krs_of(objective_id)]
-            else:  # `/okr checkin`: my own KRs in the open cycles
-                open_ids = [
-                    c.id
-                    for c in cycle_store.list_cycles(session=session, workspace_id=workspace_id)
-                    if c.is_open
-                ]
-                return objective_store.list_user_key_results(
-                    session=session,
-                    workspace_id=workspace_id,
-                    owner_id=user_id,
-                    cycle_ids=open_ids,
-                )
-        is_admin = functools.cache(is_admin)  # it asks Slack: once at most
-        allowed = [
-            (kr, objective)
-            for kr, objective in krs
-            if may_check_in(
-                user_id=user_id,
-                kr_owner_id=kr.owner_id,
-                objective_owner_id=objective.owner_id,
-                is_admin=is_admin,
-            )
-        ]
-        # An objective without key results: only its owner or an admin gets (an empty) modal.
-        if not allowed and (krs or not (objective.owner_id == user_id or is_admin())):
-            raise PermissionDenied(CHECKIN_REFUSAL)
-        return allowed
-
-    def _tree_of(self, session, workspace_id: str, objective_id: int) -> LoadedTree:  # type: ignore[no-untyped-def]
-        objective = objective_store.get_objective(
-            session=session, workspace_id=workspace_id, objective_id=objective_id
-        )
-        return load_tree(
-            session=session,
-            workspace_id=workspace_id,
-            today=self.today(),
-            cycle_ids=[objective.cycle_id],
-        )
-
-    def save_checkin(
-        self,
-        *,
-        workspace_id: str,
-        user_id: str,
-        form: CheckinForm,
-        is_admin: Callable[[], bool],
-        source: str = "modal",
-    ) -> CheckInResult:
-        """Record the check-in form: one row per KR; resubmitting the same form is a no-op.
-
-        A KR the user may not check in on (a forged or stale form) is refused on its field,
-        and nothing of the form is recorded.
-        """
-        errors: dict[str, str] = {}
-        readings: list[tuple[int, float | None, int | None]] = []
-        # A KR with a working data source has no value field, only confidence.
-        kr_ids = list(dict.fromkeys(a.key_result_id for a in form.answers))
-        synced = self._synced(workspace_id=workspace_id, key_result_ids=kr_ids)
-        for answer in form.answers:
-            kr_id = answer.key_result_id
-            field = f"value:{kr_id}"
-            if not answer.has_value_field or kr_id in synced:
-                # The value is the source's: a stale form's field must not overwrite it.
-                value: float | None = None
-            elif answer.done is not None:
-                value = 1.0 if answer.done else 0.0
-            elif not (answer.value or "").strip():
-                value = None  # left empty: keep the current value
-            else:
-                try:
-                    value = parse_number_input(answer.value or "")
-                except NumberInputError as error:
-                    errors[field] = error.message
-                    continue
-            chosen = answer.confidence
-            confidence = _confidence(chosen) if chosen is not None else None
-            if chosen is not None and confidence is None:
-                errors[f"confidence:{kr_id}"] = (
-                    f"Pick a confidence from {CONFIDENCE_MIN} to {CONFIDENCE_MAX}."
-                )
-                continue
-            readings.append((kr_id, value, confidence))
-        # Checked here, not only in storage, so the error lands on the field that is too long.
-        for name, typed in (("note", form.note), ("blocker", form.blocker)):
-            length = len(clean_text(typed))
-            if length > NOTE_MAX:
-                errors[name] = f"Keep the {name} under {NOTE_MAX} characters (it has {length})."
-        if errors:
-            return CheckInResult(0, 0, errors)
-        try:
-            answered = CheckinService(self.engine, clock=self.clock).record(
-                workspace_id=workspace_id,
-                user_id=user_id,
-                readings=readings,
-                note=form.note,
-                blocker=form.blocker,
-                source=source,
-                dedupe_key=f"view:{form.form_id}",
-                is_admin=is_admin,
-            )
-        except CheckInDenied as error:
-            fields = {a.key_result_id for a in form.answers if a.has_value_field}
-            return CheckInResult(
-                0,
-                0,
-                {
-                    f"value:{k}" if k in fields else f"confidence:{k}": str(error)
-                    for k in error.key_result_ids
-                },
-            )
-        except Refused as error:
-            return CheckInResult(0, 0, {"note": str(error)})
-        except NotFound:  # deleted while the modal was open, or not this workspace's
-            message = "A key result in this form no longer exists. Close it and check in again."
-            return CheckInResult(0, 0, {"note": message})
-        return CheckInResult(answered.recorded, answered.duplicates, answered=answered)
-
-    def _synced(self, *, workspace_id: str, key_result_ids: list[int]) -> set[int]:
-        """The given KRs whose value comes from a working data source."""
-        if not key_result_ids:
-            return set()
-        with session_scope(self.engine, read_only=True) as session:
-            sources = source_store.list_sources(
-                session=session, workspace_id=workspace_id, key_result_ids=key_result_ids
-            )
-        return {kr_id for kr_id, source in sources.items() if not source.failing}
-
-    # -- workspace, teams, cycles ------------------------------------------------------
-
-    def set_statement(self, *, workspace_id: str, which: str, text: str) -> None:
-        text = clean_text(text, single_line=True)
-        if len(text) > STATEMENT_MAX:
-            raise Refused(
-                f"Keep the {which} under {STATEMENT_MAX} characters (it has {len(text)})."
-            )
-        with session_scope(self.engine) as session:
-            ensure_workspace(session=session, workspace_id=workspace_id)
-            update_workspace(session=session, workspace_id=workspace_id, **{which: text})
-
-    def statements(self, *, workspace_id: str) -> tuple[str, str]:
-        with session_scope(self.engine) as session:
-            ws = ensure_workspace(session=session, workspace_id=workspace_id)
-            return ws.vision, ws.mission
-
-
-def _confidence(raw: object) -> int | None:
-    """A selected confidence option's value, if it is one (0..10)."""
-    try:
-        value = int(str(raw))
-    except ValueError:
-        return None
-    return value if CONFIDENCE_MIN <= value <= CONFIDENCE_MAX else None
-
-
-def _ensure_may_change(objective: Objective, user_id: str, is_admin: Callable[[], bool]) -> None:
-    if objective.owner_id == user_id or is_admin():
-        return
-    raise PermissionDenied(
-        f"Only <@{objective.owner_id}> (the owner) or a workspace admin can change this objective."
-    )
-
-
-def _my_team(mine: LoadedTree) -> Team | None:
-    """The team of most of my objectives: Ladder has no membership list of its own."""
-    counts: dict[int, int] = {}
-    for objective in mine.objectives:
-        if objective.team_id is not None:
-            counts[objective.team_id] = counts.get(objective.team_id, 0) + 1
-    if not counts:
-        return None
-    return mine.teams.get(max(counts, key=lambda t: counts[t]))
 
 
 def _kr_draft(kr: KeyResult) -> KRDraft:
@@ -773,22 +420,3 @@ def _kr_draft(kr: KeyResult) -> KRDraft:
         key_result_id=kr.id,
         weight="" if kr.weight == 1.0 else format_input(kr.weight),
     )
-
-
-def open_or_last_closed(
-    *, session: Session, workspace_id: str, today: date, limit: int, **scope: Any
-) -> LoadedTree:
-    """The start of the open cycles' tree for a scope (`load_shown_tree`); while that view has
-    no objectives (a cycle was just closed, the new one is empty), the last closed cycle's
-    graded tree in that scope."""
-    tree = load_shown_tree(
-        session=session, workspace_id=workspace_id, today=today, limit=limit, **scope
-    )
-    closed = [c for c in tree.cycles.values() if not c.is_open]
-    if tree.total_objectives or not closed:
-        return tree
-    last = max(closed, key=lambda c: (c.closed_at, c.id))
-    graded = load_tree(
-        session=session, workspace_id=workspace_id, today=today, cycle_ids=[last.id], **scope
-    )
-    return graded if graded.objectives else tree
