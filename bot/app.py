@@ -16,6 +16,7 @@ from slack_bolt import App, BoltResponse
 from slack_bolt.oauth.callback_options import CallbackOptions, FailureArgs, SuccessArgs
 from slack_bolt.oauth.oauth_settings import OAuthSettings
 from slack_sdk import WebClient
+from slack_sdk.oauth.installation_store import InstallationStore
 from sqlalchemy import Engine
 
 from bot.client import make_client
@@ -68,7 +69,20 @@ def build_app(
         listener_executor=listener_executor
         or ThreadPoolExecutor(max_workers=LAZY_THREADS, thread_name_prefix="ladder-lazy"),
     )
-    deps = Deps(
+    deps = make_deps(engine, clock=clock, installation_store=app.installation_store)
+    register_all(app, deps)
+    return app
+
+
+def make_deps(
+    engine: Engine,
+    *,
+    clock: Callable[[], datetime] = utc_now,
+    installation_store: InstallationStore | None = None,
+) -> Deps:
+    """The services the listeners use, each built with the engine and the clock.
+    `installation_store`: Bolt's, in OAuth mode."""
+    return Deps(
         objectives=ObjectiveService(engine, clock=clock),
         trees=TreeService(engine, clock=clock),
         checkins=CheckinService(engine, clock=clock),
@@ -78,14 +92,12 @@ def build_app(
         reviews=ReviewService(engine, clock=clock),
         exports=ExportService(engine, clock=clock),
         # In OAuth mode Bolt holds the installation store; in single-workspace mode, none.
-        installs=InstallService(engine, clock=clock, store=app.installation_store),
+        installs=InstallService(engine, clock=clock, store=installation_store),
         people=PeopleDirectory(),
         clock=clock,
         sources=make_source_service(engine, None, clock=clock),  # its Test button fetches
         pictures=Pictures(ChartService(engine, clock=clock)),  # charts
     )
-    register_all(app, deps)
-    return app
 
 
 # ---------------------------------------------------------------------------- OAuth mode

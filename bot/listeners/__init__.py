@@ -1,4 +1,6 @@
-"""Slack listeners, one package per surface; each exposes `register(app, deps)`.
+"""Slack listeners, one module per surface: module-level functions, which each surface's
+`register(app)` hands to Bolt. They find the services in Bolt's context (`deps_of(context)`),
+put there by a global middleware (`provide`), so each one can be called in a test.
 
 How a request is answered (README, "How a request is served"): Bolt runs with
 process_before_response=True, so it answers Slack with whatever the listener's ack function
@@ -27,7 +29,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
-from slack_bolt import Ack, BoltContext
+from slack_bolt import Ack, BoltContext, BoltResponse
 from slack_sdk import WebClient
 
 from bot.blocks.dialogs import build_checkin_modal
@@ -57,6 +59,7 @@ from storage.errors import Unavailable
 from storage.models import KeyResult, Objective
 
 Listener = TypeVar("Listener", bound=Callable[..., Any])
+DEPS = "deps"  # the key of the services in Bolt's context
 log = logging.getLogger("ladder.listeners")
 
 
@@ -77,6 +80,10 @@ class Deps:
     clock: Callable[[], datetime]
     sources: SourceService | None = None  # data sources (bot/listeners/sources.py)
     pictures: Pictures | None = None  # trend charts (bot/pictures.py); None: no pictures
+
+    def __deepcopy__(self, memo: dict) -> Deps:
+        """Shared, not copied: Bolt deep-copies the context for lazy listeners."""
+        return self
 
     def is_admin(self, client: WebClient, workspace_id: str, user_id: str) -> Callable[[], bool]:
         """A lazy admin check: Slack is asked only if the answer is needed."""
@@ -140,6 +147,22 @@ class Deps:
             )
             return
         client.views_publish(user_id=user_id, view=view)
+
+
+def deps_of(context: dict) -> Deps:
+    """The services, which `provide` put in Bolt's context for every request."""
+    deps: Deps = context[DEPS]
+    return deps
+
+
+def provide(deps: Deps) -> Callable[..., BoltResponse]:
+    """A global middleware that hands every listener the services, in `context["deps"]`."""
+
+    def middleware(context: BoltContext, next: Callable[[], BoltResponse]) -> BoltResponse:
+        context[DEPS] = deps
+        return next()
+
+    return middleware
 
 
 def workspace_of(body: dict, context: dict) -> str:
@@ -288,6 +311,7 @@ __all__ = [
     "Deps",
     "after_ack",
     "before_answer",
+    "deps_of",
     "form_failure",
     "heard",
     "slack_failure",
@@ -300,5 +324,6 @@ def register_all(app: Any, deps: Deps) -> None:
     from bot.listeners import actions, commands, events, options, reviews, sources, views
 
     install_request_logging(app)
+    app.use(provide(deps))
     for surface in (commands, actions, views, events, options, sources, reviews):
-        surface.register(app, deps)
+        surface.register(app)

@@ -31,7 +31,15 @@ from bot.blocks.sources import (
     test_result_text,
 )
 from bot.blocks.text import escape
-from bot.listeners import FORM_FAILURES, Deps, after_ack, before_answer, form_failure, workspace_of
+from bot.listeners import (
+    FORM_FAILURES,
+    Deps,
+    after_ack,
+    before_answer,
+    deps_of,
+    form_failure,
+    workspace_of,
+)
 from bot.services.sources import SourceDenied, SourceForm, SourceService
 from bot.sources.fetch import SourceKind, SourceSpec, credential_names
 from storage.errors import NotFound, Refused
@@ -78,154 +86,170 @@ def _view(form: SourceForm, **options: Any) -> dict:
     )
 
 
-def register(app: App, deps: Deps) -> None:
-    if deps.sources is None:
-        return
+def fix(ack: Ack, body: dict, context: dict, client: WebClient, respond: Respond) -> None:
+    deps = deps_of(context)
+    ack()
+    kr_id = int(body["actions"][0]["value"])
+    open_source_modal(deps, body, context, client, respond, key_result_id=kr_id)
 
-    @before_answer(app.action(FIX_SOURCE_ACTION))
-    def fix(ack: Ack, body: dict, context: dict, client: WebClient, respond: Respond) -> None:
-        ack()
-        kr_id = int(body["actions"][0]["value"])
-        open_source_modal(deps, body, context, client, respond, key_result_id=kr_id)
 
-    @before_answer(app.action(re.compile(f"^{re.escape(CONNECT_DATA_ACTION)}:\\d+$")))
-    def connect_from_form(ack: Ack, body: dict, context: dict, client: WebClient) -> None:
-        """The objective form's Connect data: the modal on top of the form (views.push)."""
-        ack()
-        kr_id = int(body["actions"][0]["value"])
+def connect_from_form(ack: Ack, body: dict, context: dict, client: WebClient) -> None:
+    """The objective form's Connect data: the modal on top of the form (views.push)."""
+    deps = deps_of(context)
+    ack()
+    kr_id = int(body["actions"][0]["value"])
+    try:
+        form = _service(deps).form(workspace_id=workspace_of(body, context), key_result_id=kr_id)
+    except NotFound:
+        return  # deleted meanwhile: the form's save will say so
+    client.views_push(trigger_id=body["trigger_id"], view=_view(form))
+
+
+def choose_key_result(body: dict, context: dict, client: WebClient) -> None:
+    """Another KR chosen: show its source (a new revision shows new initial values)."""
+    deps = deps_of(context)
+    view = body["view"]
+    draft, rev = source_draft_from_state(view)
+    form = _form(deps, body, draft.key_result_id)
+    client.views_update(view_id=view["id"], hash=view["hash"], view=_view(form, rev=rev + 1))
+
+
+def choose_kind(body: dict, context: dict, client: WebClient) -> None:
+    """Another kind chosen: show its fields, keeping what was typed."""
+    deps = deps_of(context)
+    draft, rev = source_draft_from_state(body["view"])
+    _update(deps, body, client, draft, rev + 1)
+
+
+def test(body: dict, context: dict, client: WebClient) -> None:
+    deps = deps_of(context)
+    view = body["view"]
+    workspace_id = workspace_of(body, context)
+    user_id = body["user"]["id"]
+    draft, rev = source_draft_from_state(view)
+    spec, problem = _spec(draft)
+    if spec is None or draft.key_result_id is None:
+        text = test_result_text(
+            value=None, raw=None, current=None, url=None, reason=problem, would_record=False
+        )
+    else:
         try:
-            form = _service(deps).form(
-                workspace_id=workspace_of(body, context), key_result_id=kr_id
+            result = _service(deps).test(
+                workspace_id=workspace_id,
+                key_result_id=draft.key_result_id,
+                spec=spec,
+                user_id=user_id,
+                is_admin=deps.is_admin(client, workspace_id, user_id),
             )
-        except NotFound:
-            return  # deleted meanwhile: the form's save will say so
-        client.views_push(trigger_id=body["trigger_id"], view=_view(form))
-
-    @after_ack(app.action(SOURCE_KR_ACTION))
-    def choose_key_result(body: dict, context: dict, client: WebClient) -> None:
-        """Another KR chosen: show its source (a new revision shows new initial values)."""
-        view = body["view"]
-        draft, rev = source_draft_from_state(view)
-        form = _form(deps, body, draft.key_result_id)
-        client.views_update(view_id=view["id"], hash=view["hash"], view=_view(form, rev=rev + 1))
-
-    @after_ack(app.action(SOURCE_KIND_ACTION))
-    def choose_kind(body: dict, context: dict, client: WebClient) -> None:
-        """Another kind chosen: show its fields, keeping what was typed."""
-        draft, rev = source_draft_from_state(body["view"])
-        _update(deps, body, client, draft, rev + 1)
-
-    @after_ack(app.action(SOURCE_TEST_ACTION))
-    def test(body: dict, context: dict, client: WebClient) -> None:
-        view = body["view"]
-        workspace_id = workspace_of(body, context)
-        user_id = body["user"]["id"]
-        draft, rev = source_draft_from_state(view)
-        spec, problem = _spec(draft)
-        if spec is None or draft.key_result_id is None:
+            reading = result.reading
             text = test_result_text(
-                value=None, raw=None, current=None, url=None, reason=problem, would_record=False
+                value=reading.value if reading else None,
+                raw=reading.raw if reading else None,
+                current=result.current_value,
+                url=reading.url if reading else None,
+                reason=result.reason,
+                would_record=result.would_record,
             )
-        else:
-            try:
-                result = _service(deps).test(
-                    workspace_id=workspace_id,
-                    key_result_id=draft.key_result_id,
-                    spec=spec,
-                    user_id=user_id,
-                    is_admin=deps.is_admin(client, workspace_id, user_id),
-                )
-                reading = result.reading
-                text = test_result_text(
-                    value=reading.value if reading else None,
-                    raw=reading.raw if reading else None,
-                    current=result.current_value,
-                    url=reading.url if reading else None,
-                    reason=result.reason,
-                    would_record=result.would_record,
-                )
-            except (SourceDenied, NotFound) as error:
-                text = f"🚫 {escape(str(error))}"
-        _update(deps, body, client, draft, rev, result=text)
-
-    @after_ack(app.action(SOURCE_TOKEN_ACTION))
-    def new_token(body: dict, context: dict, client: WebClient) -> None:
-        workspace_id = workspace_of(body, context)
-        user_id = body["user"]["id"]
-        draft, rev = source_draft_from_state(body["view"])
-        token = text = None
-        if draft.key_result_id is not None:
-            try:
-                token = _service(deps).new_push_token(
-                    workspace_id=workspace_id,
-                    user_id=user_id,
-                    is_admin=deps.is_admin(client, workspace_id, user_id),
-                    key_result_id=draft.key_result_id,
-                )
-            except (SourceDenied, NotFound) as error:
-                text = f"🚫 {escape(str(error))}"
-        _update(deps, body, client, draft, rev, result=text, token=token)
-
-    @after_ack(app.action(SOURCE_REVOKE_ACTION), app.action(SOURCE_DISCONNECT_ACTION))
-    def revoke_or_disconnect(body: dict, context: dict, client: WebClient) -> None:
-        workspace_id = workspace_of(body, context)
-        user_id = body["user"]["id"]
-        draft, rev = source_draft_from_state(body["view"])
-        if draft.key_result_id is None:
-            return
-        disconnect = body["actions"][0]["action_id"] == SOURCE_DISCONNECT_ACTION
-        sources = _service(deps)
-        is_admin = deps.is_admin(client, workspace_id, user_id)
-        try:
-            if disconnect:
-                gone = sources.disconnect(
-                    workspace_id=workspace_id,
-                    user_id=user_id,
-                    is_admin=is_admin,
-                    key_result_id=draft.key_result_id,
-                )
-                text = "🔌 Disconnected: the value is typed by hand again." if gone else None
-            else:
-                n = sources.revoke_push_token(
-                    workspace_id=workspace_id,
-                    user_id=user_id,
-                    is_admin=is_admin,
-                    key_result_id=draft.key_result_id,
-                )
-                text = "🔑 Push token revoked." if n else "🔑 There was no push token to revoke."
         except (SourceDenied, NotFound) as error:
             text = f"🚫 {escape(str(error))}"
-        _update(deps, body, client, draft, rev + disconnect, result=text, reset=disconnect)
+    _update(deps, body, client, draft, rev, result=text)
 
-    @app.view(SOURCE_MODAL_CALLBACK)
-    def save(ack: Ack, body: dict, context: BoltContext, client: WebClient) -> None:
-        workspace_id = workspace_of(body, context)
-        user_id = body["user"]["id"]
-        draft, rev = source_draft_from_state(body["view"])
-        spec, problem = _spec(draft)
-        if spec is None or draft.key_result_id is None:
-            ack(response_action="errors", errors={field_block(_field_of(problem), rev): problem})
-            return
+
+def new_token(body: dict, context: dict, client: WebClient) -> None:
+    deps = deps_of(context)
+    workspace_id = workspace_of(body, context)
+    user_id = body["user"]["id"]
+    draft, rev = source_draft_from_state(body["view"])
+    token = text = None
+    if draft.key_result_id is not None:
         try:
-            _service(deps).connect(
+            token = _service(deps).new_push_token(
                 workspace_id=workspace_id,
                 user_id=user_id,
                 is_admin=deps.is_admin(client, workspace_id, user_id),
                 key_result_id=draft.key_result_id,
-                spec=spec,
-                interval_minutes=draft.interval,
             )
-        except SourceDenied as error:
-            ack(response_action="errors", errors={field_block("url", rev): str(error)})
-            return
-        except (Refused, NotFound) as error:
-            message = str(error)
-            ack(response_action="errors", errors={field_block(_field_of(message), rev): message})
-            return
-        except FORM_FAILURES as error:
-            ack(response_action="errors", errors={field_block("url", rev): form_failure(error)})
-            return
-        ack()
+        except (SourceDenied, NotFound) as error:
+            text = f"🚫 {escape(str(error))}"
+    _update(deps, body, client, draft, rev, result=text, token=token)
+
+
+def revoke_or_disconnect(body: dict, context: dict, client: WebClient) -> None:
+    deps = deps_of(context)
+    workspace_id = workspace_of(body, context)
+    user_id = body["user"]["id"]
+    draft, rev = source_draft_from_state(body["view"])
+    if draft.key_result_id is None:
+        return
+    disconnect = body["actions"][0]["action_id"] == SOURCE_DISCONNECT_ACTION
+    sources = _service(deps)
+    is_admin = deps.is_admin(client, workspace_id, user_id)
+    try:
+        if disconnect:
+            gone = sources.disconnect(
+                workspace_id=workspace_id,
+                user_id=user_id,
+                is_admin=is_admin,
+                key_result_id=draft.key_result_id,
+            )
+            text = "🔌 Disconnected: the value is typed by hand again." if gone else None
+        else:
+            n = sources.revoke_push_token(
+                workspace_id=workspace_id,
+                user_id=user_id,
+                is_admin=is_admin,
+                key_result_id=draft.key_result_id,
+            )
+            text = "🔑 Push token revoked." if n else "🔑 There was no push token to revoke."
+    except (SourceDenied, NotFound) as error:
+        text = f"🚫 {escape(str(error))}"
+    _update(deps, body, client, draft, rev + disconnect, result=text, reset=disconnect)
+
+
+def save(ack: Ack, body: dict, context: BoltContext, client: WebClient) -> None:
+    deps = deps_of(context)
+    workspace_id = workspace_of(body, context)
+    user_id = body["user"]["id"]
+    draft, rev = source_draft_from_state(body["view"])
+    spec, problem = _spec(draft)
+    if spec is None or draft.key_result_id is None:
+        ack(response_action="errors", errors={field_block(_field_of(problem), rev): problem})
+        return
+    try:
+        _service(deps).connect(
+            workspace_id=workspace_id,
+            user_id=user_id,
+            is_admin=deps.is_admin(client, workspace_id, user_id),
+            key_result_id=draft.key_result_id,
+            spec=spec,
+            interval_minutes=draft.interval,
+        )
+    except SourceDenied as error:
+        ack(response_action="errors", errors={field_block("url", rev): str(error)})
+        return
+    except (Refused, NotFound) as error:
+        message = str(error)
+        ack(response_action="errors", errors={field_block(_field_of(message), rev): message})
+        return
+    except FORM_FAILURES as error:
+        ack(response_action="errors", errors={field_block("url", rev): form_failure(error)})
+        return
+    ack()
+
+
+def register(app: App) -> None:
+    before_answer(app.action(FIX_SOURCE_ACTION))(fix)
+    before_answer(app.action(re.compile(f"^{re.escape(CONNECT_DATA_ACTION)}:\\d+$")))(
+        connect_from_form
+    )
+    after_ack(app.action(SOURCE_KR_ACTION))(choose_key_result)
+    after_ack(app.action(SOURCE_KIND_ACTION))(choose_kind)
+    after_ack(app.action(SOURCE_TEST_ACTION))(test)
+    after_ack(app.action(SOURCE_TOKEN_ACTION))(new_token)
+    after_ack(app.action(SOURCE_REVOKE_ACTION), app.action(SOURCE_DISCONNECT_ACTION))(
+        revoke_or_disconnect
+    )
+    app.view(SOURCE_MODAL_CALLBACK)(save)
 
 
 def _service(deps: Deps) -> SourceService:

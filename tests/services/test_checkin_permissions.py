@@ -86,11 +86,6 @@ def seeded(engine: sa.Engine) -> dict[str, int]:
 
 
 @pytest.fixture
-def okrs(engine: sa.Engine) -> CheckinService:
-    return CheckinService(engine, clock=lambda: NOW)
-
-
-@pytest.fixture
 def checkins(engine: sa.Engine) -> CheckinService:
     return CheckinService(engine, clock=lambda: NOW)
 
@@ -128,10 +123,10 @@ def test_the_refusal_says_who_may_check_in() -> None:
     ],
 )
 def test_objective_check_in_shows_what_the_user_may_check_in_on(
-    okrs: CheckinService, seeded: dict[str, int], user: str, shown: list[str], asked: int
+    checkins: CheckinService, seeded: dict[str, int], user: str, shown: list[str], asked: int
 ) -> None:
     is_admin = admin_check(user)
-    krs = okrs.checkin_targets(
+    krs = checkins.checkin_targets(
         workspace_id=WS, user_id=user, objective_id=seeded["objective"], is_admin=is_admin
     )
     assert [kr.id for kr, _ in krs] == [seeded[k] for k in shown]
@@ -140,9 +135,9 @@ def test_objective_check_in_shows_what_the_user_may_check_in_on(
 
 
 def test_objective_check_in_by_an_admin_who_owns_a_kr_shows_all(
-    okrs: CheckinService, seeded: dict[str, int]
+    checkins: CheckinService, seeded: dict[str, int]
 ) -> None:
-    krs = okrs.checkin_targets(
+    krs = checkins.checkin_targets(
         workspace_id=WS,
         user_id=KR_OWNER,
         objective_id=seeded["objective"],
@@ -152,11 +147,11 @@ def test_objective_check_in_by_an_admin_who_owns_a_kr_shows_all(
 
 
 def test_objective_check_in_by_anyone_else_is_refused(
-    okrs: CheckinService, seeded: dict[str, int]
+    checkins: CheckinService, seeded: dict[str, int]
 ) -> None:
     is_admin = admin_check(MEMBER)
     with pytest.raises(PermissionDenied) as refused:
-        okrs.checkin_targets(
+        checkins.checkin_targets(
             workspace_id=WS, user_id=MEMBER, objective_id=seeded["objective"], is_admin=is_admin
         )
     assert str(refused.value) == REFUSAL
@@ -174,10 +169,10 @@ def test_objective_check_in_by_anyone_else_is_refused(
     ],
 )
 def test_kr_check_in_is_allowed_to_owners_and_admins(
-    okrs: CheckinService, seeded: dict[str, int], user: str, kr: str, asked: int
+    checkins: CheckinService, seeded: dict[str, int], user: str, kr: str, asked: int
 ) -> None:
     is_admin = admin_check(user)
-    [(found, objective)] = okrs.checkin_targets(
+    [(found, objective)] = checkins.checkin_targets(
         workspace_id=WS, user_id=user, key_result_id=seeded[kr], is_admin=is_admin
     )
     assert (found.id, objective.id) == (seeded[kr], seeded["objective"])
@@ -186,33 +181,37 @@ def test_kr_check_in_is_allowed_to_owners_and_admins(
 
 @pytest.mark.parametrize(("user", "kr"), [(MEMBER, "a"), (MEMBER, "b"), (KR_OWNER, "a")])
 def test_kr_check_in_by_anyone_else_is_refused(
-    okrs: CheckinService, seeded: dict[str, int], user: str, kr: str
+    checkins: CheckinService, seeded: dict[str, int], user: str, kr: str
 ) -> None:
     with pytest.raises(PermissionDenied) as refused:
-        okrs.checkin_targets(
+        checkins.checkin_targets(
             workspace_id=WS, user_id=user, key_result_id=seeded[kr], is_admin=admin_check(user)
         )
     assert str(refused.value) == REFUSAL
 
 
 def test_a_missing_kr_or_objective_is_not_found_before_any_permission_question(
-    okrs: CheckinService, seeded: dict[str, int]
+    checkins: CheckinService, seeded: dict[str, int]
 ) -> None:
     is_admin = admin_check(MEMBER)
     with pytest.raises(NotFound):
-        okrs.checkin_targets(workspace_id=WS, user_id=MEMBER, key_result_id=999, is_admin=is_admin)
+        checkins.checkin_targets(
+            workspace_id=WS, user_id=MEMBER, key_result_id=999, is_admin=is_admin
+        )
     with pytest.raises(NotFound):
-        okrs.checkin_targets(workspace_id=WS, user_id=MEMBER, objective_id=999, is_admin=is_admin)
+        checkins.checkin_targets(
+            workspace_id=WS, user_id=MEMBER, objective_id=999, is_admin=is_admin
+        )
     assert is_admin.asked == 0
 
 
 def test_okr_checkin_without_ids_shows_only_my_own_krs(
-    okrs: CheckinService, seeded: dict[str, int]
+    checkins: CheckinService, seeded: dict[str, int]
 ) -> None:
     is_admin = AdminCheck(True)
-    mine = okrs.checkin_targets(workspace_id=WS, user_id=KR_OWNER, is_admin=is_admin)
+    mine = checkins.checkin_targets(workspace_id=WS, user_id=KR_OWNER, is_admin=is_admin)
     assert [kr.id for kr, _ in mine] == [seeded["b"]]
-    assert okrs.checkin_targets(workspace_id=WS, user_id=ADMIN, is_admin=is_admin) == []
+    assert checkins.checkin_targets(workspace_id=WS, user_id=ADMIN, is_admin=is_admin) == []
     assert is_admin.asked == 0
 
 
@@ -220,11 +219,11 @@ def test_okr_checkin_without_ids_shows_only_my_own_krs(
 
 
 def test_a_forged_submission_on_someone_elses_kr_is_refused_and_stores_nothing(
-    engine: sa.Engine, okrs: CheckinService, seeded: dict[str, int]
+    engine: sa.Engine, checkins: CheckinService, seeded: dict[str, int]
 ) -> None:
     before = values(engine)
     is_admin = admin_check(MEMBER)
-    result = okrs.save_checkin(
+    result = checkins.save_checkin(
         workspace_id=WS,
         user_id=MEMBER,
         form=checkin_form("V0FORGED", {seeded["a"]: "499", seeded["b"]: "7"}),
@@ -238,11 +237,11 @@ def test_a_forged_submission_on_someone_elses_kr_is_refused_and_stores_nothing(
 
 
 def test_one_refused_kr_refuses_the_whole_form(
-    engine: sa.Engine, okrs: CheckinService, seeded: dict[str, int]
+    engine: sa.Engine, checkins: CheckinService, seeded: dict[str, int]
 ) -> None:
     """KR_OWNER's own KR is in the form too: it is not recorded either (all or nothing)."""
     before = values(engine)
-    result = okrs.save_checkin(
+    result = checkins.save_checkin(
         workspace_id=WS,
         user_id=KR_OWNER,
         form=checkin_form("V0MIXED", {seeded["a"]: "499", seeded["b"]: "7"}),
@@ -260,14 +259,14 @@ def test_one_refused_kr_refuses_the_whole_form(
 )
 def test_owners_and_admins_check_in(
     engine: sa.Engine,
-    okrs: CheckinService,
+    checkins: CheckinService,
     seeded: dict[str, int],
     user: str,
     kr: str,
     asked: int,
 ) -> None:
     is_admin = admin_check(user)
-    result = okrs.save_checkin(
+    result = checkins.save_checkin(
         workspace_id=WS,
         user_id=user,
         form=checkin_form("V0OK", {seeded[kr]: "499"}),
@@ -281,10 +280,10 @@ def test_owners_and_admins_check_in(
 
 
 def test_an_admin_checks_in_on_several_krs_asking_slack_once(
-    engine: sa.Engine, okrs: CheckinService, seeded: dict[str, int]
+    engine: sa.Engine, checkins: CheckinService, seeded: dict[str, int]
 ) -> None:
     is_admin = admin_check(ADMIN)
-    result = okrs.save_checkin(
+    result = checkins.save_checkin(
         workspace_id=WS,
         user_id=ADMIN,
         form=checkin_form("V0ADMIN", {seeded["a"]: "499", seeded["b"]: "12"}),
@@ -296,9 +295,9 @@ def test_an_admin_checks_in_on_several_krs_asking_slack_once(
 
 
 def test_a_missing_kr_is_still_reported_as_gone(
-    engine: sa.Engine, okrs: CheckinService, seeded: dict[str, int]
+    engine: sa.Engine, checkins: CheckinService, seeded: dict[str, int]
 ) -> None:
-    result = okrs.save_checkin(
+    result = checkins.save_checkin(
         workspace_id=WS,
         user_id=MEMBER,
         form=checkin_form("V0GONE", {seeded["a"]: "499", 999: "1"}),

@@ -37,7 +37,7 @@ from bot.blocks.tree import (
     build_objective_view,
     objective_view_user_ids,
 )
-from bot.listeners import Deps, after_ack, before_answer, heard, workspace_of
+from bot.listeners import Deps, after_ack, before_answer, deps_of, heard, workspace_of
 from bot.listeners.charts import TREND_VERB, objective_trend
 from bot.services.drafts import KRDraft, ObjectiveDraft, fill_from_sentence
 from bot.services.permissions import PermissionDenied
@@ -51,193 +51,206 @@ BUTTON_VERBS = {
 }
 
 
-def register(app: App, deps: Deps) -> None:
-    register_prompt_buttons(app, deps)
+def show(body: dict, context: dict, client: WebClient, draft: ObjectiveDraft) -> None:
+    """Re-render the open objective form with `draft` (views.update on the same view)."""
+    deps = deps_of(context)
+    view = body["view"]
+    form = deps.objectives.form_options(workspace_id=workspace_of(body, context), draft=draft)
+    client.views_update(view_id=view["id"], hash=view["hash"], view=build_objective_form(form))
 
-    def show(body: dict, context: dict, client: WebClient, draft: ObjectiveDraft) -> None:
-        """Re-render the open objective form with `draft` (views.update on the same view)."""
-        view = body["view"]
-        form = deps.objectives.form_options(workspace_id=workspace_of(body, context), draft=draft)
-        client.views_update(view_id=view["id"], hash=view["hash"], view=build_objective_form(form))
 
-    @after_ack(app.action(ADD_KR_ACTION))
-    def add_key_result(body: dict, context: dict, client: WebClient) -> None:
-        draft = draft_from_state(body["view"])
-        if len(draft.krs) >= MAX_KEY_RESULTS:
-            return
-        # A new revision re-renders every field with what is typed now, plus an empty slot.
-        show(body, context, client, replace(draft, krs=[*draft.krs, KRDraft()], rev=draft.rev + 1))
+def add_key_result(body: dict, context: dict, client: WebClient) -> None:
+    draft = draft_from_state(body["view"])
+    if len(draft.krs) >= MAX_KEY_RESULTS:
+        return
+    # A new revision re-renders every field with what is typed now, plus an empty slot.
+    show(body, context, client, replace(draft, krs=[*draft.krs, KRDraft()], rev=draft.rev + 1))
 
-    @after_ack(app.action(re.compile(f"^{PARSE_KR_ACTION_PREFIX}\\d+$")))
-    def parse_key_result(body: dict, context: dict, client: WebClient) -> None:
-        """Enter pressed in a KR sentence: fill its fields from what the parser reads, show
-        them, and say under the KR what is still missing (a baseline, a target…)."""
-        slot = int(body["actions"][0]["action_id"].removeprefix(PARSE_KR_ACTION_PREFIX))
-        draft = draft_from_state(body["view"])
-        if slot >= len(draft.krs):
-            return
-        typed = draft.krs[slot]
-        # The sentence was just (re)typed: what it says replaces the earlier reading; when
-        # nothing can be read, what was typed in the fields stays.
-        parsed = fill_from_sentence(
-            KRDraft(text=typed.text, key_result_id=typed.key_result_id, weight=typed.weight),
-            today=deps.clock().date(),
-        )
-        if not parsed.has_fields:
-            parsed = typed
-        krs = [*draft.krs]
-        krs[slot] = replace(parsed, details=bool(typed.text.strip()) or typed.details)
-        show(body, context, client, replace(draft, krs=krs, rev=draft.rev + 1))
 
-    @after_ack(app.action(re.compile(KR_FIELD_ACTION_RE)))
-    def kr_field_changed(body: dict, context: dict, client: WebClient) -> None:
-        """A KR's kind chosen, a date picked, Enter in its start/target/unit: the same
-        revision (what is typed stays), new labels and preview."""
-        show(body, context, client, draft_from_state(body["view"]))
-
-    @after_ack(app.action(re.compile(f"^{DUE_CYCLE_END_ACTION_PREFIX}\\d+$")))
-    def due_at_cycle_end(body: dict, context: dict, client: WebClient) -> None:
-        """ "Use Mar 31": the KR is due when its cycle ends."""
-        action = body["actions"][0]
-        slot = int(action["action_id"].removeprefix(DUE_CYCLE_END_ACTION_PREFIX))
-        draft = draft_from_state(body["view"])
-        if slot >= len(draft.krs):
-            return
-        try:
-            end = date.fromisoformat(action.get("value") or "")
-        except ValueError:  # not a value this form sent
-            return
-        krs = [*draft.krs]
-        krs[slot] = replace(krs[slot], due=end, details=True)
-        show(body, context, client, replace(draft, krs=krs, rev=draft.rev + 1))
-
-    @before_answer(app.action(NEW_OBJECTIVE_ACTION))
-    def new_objective(ack: Ack, body: dict, context: dict, client: WebClient) -> None:
-        ack()
-        form = deps.objectives.new_objective_form(
-            workspace_id=workspace_of(body, context), user_id=body["user"]["id"]
-        )
-        client.views_open(
-            trigger_id=body["trigger_id"],
-            view=build_objective_form(form),
-        )
-
-    @before_answer(
-        app.action(_per_item(EDIT_OBJECTIVE_ACTION)),
-        app.action(_per_item(CHECKIN_OBJECTIVE_ACTION)),
-        app.action(_per_item(ALIGN_OBJECTIVE_ACTION)),
+def parse_key_result(body: dict, context: dict, client: WebClient) -> None:
+    """Enter pressed in a KR sentence: fill its fields from what the parser reads, show
+    them, and say under the KR what is still missing (a baseline, a target…)."""
+    deps = deps_of(context)
+    slot = int(body["actions"][0]["action_id"].removeprefix(PARSE_KR_ACTION_PREFIX))
+    draft = draft_from_state(body["view"])
+    if slot >= len(draft.krs):
+        return
+    typed = draft.krs[slot]
+    # The sentence was just (re)typed: what it says replaces the earlier reading; when
+    # nothing can be read, what was typed in the fields stays.
+    parsed = fill_from_sentence(
+        KRDraft(text=typed.text, key_result_id=typed.key_result_id, weight=typed.weight),
+        today=deps.clock().date(),
     )
-    def objective_button(
-        ack: Ack, body: dict, context: dict, client: WebClient, respond: Respond
-    ) -> None:
-        ack()
-        action = body["actions"][0]
-        verb = BUTTON_VERBS[action["action_id"].partition(":")[0]]
-        _objective_action(deps, body, context, client, respond, verb, int(action["value"]))
+    if not parsed.has_fields:
+        parsed = typed
+    krs = [*draft.krs]
+    krs[slot] = replace(parsed, details=bool(typed.text.strip()) or typed.details)
+    show(body, context, client, replace(draft, krs=krs, rev=draft.rev + 1))
 
-    def objective_menu(
-        ack: Ack, body: dict, context: dict, client: WebClient, respond: Respond
-    ) -> None:
-        ack()
-        verb, _, raw_id = body["actions"][0]["selected_option"]["value"].partition(":")
-        if verb == TREND_VERB:  # charts: drawn after the answer (objective_trend_later)
-            return
-        _objective_action(deps, body, context, client, respond, verb, int(raw_id))
 
-    def objective_trend_later(
-        body: dict, context: dict, client: WebClient, respond: Respond
-    ) -> None:
-        objective_trend(deps, body, client, respond, workspace_id=workspace_of(body, context))
+def kr_field_changed(body: dict, context: dict, client: WebClient) -> None:
+    """A KR's kind chosen, a date picked, Enter in its start/target/unit: the same
+    revision (what is typed stays), new labels and preview."""
+    show(body, context, client, draft_from_state(body["view"]))
 
-    # The menu's modals open before the answer (their trigger is fresh); "Trend" draws after.
-    app.action(_per_item(OBJECTIVE_MENU_ACTION))(
-        ack=heard(objective_menu), lazy=[heard(objective_trend_later)]
+
+def due_at_cycle_end(body: dict, context: dict, client: WebClient) -> None:
+    """ "Use Mar 31": the KR is due when its cycle ends."""
+    action = body["actions"][0]
+    slot = int(action["action_id"].removeprefix(DUE_CYCLE_END_ACTION_PREFIX))
+    draft = draft_from_state(body["view"])
+    if slot >= len(draft.krs):
+        return
+    try:
+        end = date.fromisoformat(action.get("value") or "")
+    except ValueError:  # not a value this form sent
+        return
+    krs = [*draft.krs]
+    krs[slot] = replace(krs[slot], due=end, details=True)
+    show(body, context, client, replace(draft, krs=krs, rev=draft.rev + 1))
+
+
+def new_objective(ack: Ack, body: dict, context: dict, client: WebClient) -> None:
+    deps = deps_of(context)
+    ack()
+    form = deps.objectives.new_objective_form(
+        workspace_id=workspace_of(body, context), user_id=body["user"]["id"]
+    )
+    client.views_open(
+        trigger_id=body["trigger_id"],
+        view=build_objective_form(form),
     )
 
-    @before_answer(app.action(_per_item(CHECKIN_KR_ACTION)))
-    def check_in_kr(
-        ack: Ack, body: dict, context: dict, client: WebClient, respond: Respond
-    ) -> None:
-        ack()
-        workspace_id = workspace_of(body, context)
-        user_id = body["user"]["id"]
-        try:
-            krs = deps.checkins.checkin_targets(
-                workspace_id=workspace_id,
-                user_id=user_id,
-                key_result_id=int(body["actions"][0]["value"]),
-                is_admin=deps.is_admin(client, workspace_id, user_id),
-            )
-        except PermissionDenied as error:
-            _tell(body, client, respond, build_refusal(str(error)))
-            return
-        except NotFound:
-            _tell(body, client, respond, build_notice("That key result no longer exists."))
-            return
-        client.views_open(
-            trigger_id=body["trigger_id"],
-            view=deps.checkin_modal(workspace_id=workspace_id, krs=krs, origin=_origin(body)),
-        )
 
-    @before_answer(app.action(CHECKIN_ALL_ACTION))
-    def check_in_all(
-        ack: Ack, body: dict, context: dict, client: WebClient, respond: Respond
-    ) -> None:
-        """Home's "Check in on all": the modal `/okr checkin` opens, every KR I own."""
-        ack()
-        workspace_id = workspace_of(body, context)
-        user_id = body["user"]["id"]
+def objective_button(
+    ack: Ack, body: dict, context: dict, client: WebClient, respond: Respond
+) -> None:
+    deps = deps_of(context)
+    ack()
+    action = body["actions"][0]
+    verb = BUTTON_VERBS[action["action_id"].partition(":")[0]]
+    _objective_action(deps, body, context, client, respond, verb, int(action["value"]))
+
+
+def objective_menu(
+    ack: Ack, body: dict, context: dict, client: WebClient, respond: Respond
+) -> None:
+    deps = deps_of(context)
+    ack()
+    verb, _, raw_id = body["actions"][0]["selected_option"]["value"].partition(":")
+    if verb == TREND_VERB:  # charts: drawn after the answer (objective_trend_later)
+        return
+    _objective_action(deps, body, context, client, respond, verb, int(raw_id))
+
+
+def objective_trend_later(body: dict, context: dict, client: WebClient, respond: Respond) -> None:
+    deps = deps_of(context)
+    objective_trend(deps, body, client, respond, workspace_id=workspace_of(body, context))
+
+
+def check_in_kr(ack: Ack, body: dict, context: dict, client: WebClient, respond: Respond) -> None:
+    deps = deps_of(context)
+    ack()
+    workspace_id = workspace_of(body, context)
+    user_id = body["user"]["id"]
+    try:
         krs = deps.checkins.checkin_targets(
             workspace_id=workspace_id,
             user_id=user_id,
+            key_result_id=int(body["actions"][0]["value"]),
             is_admin=deps.is_admin(client, workspace_id, user_id),
         )
-        if not krs:
-            _tell(body, client, respond, build_notice("You have no key results to check in on."))
-            return
-        client.views_open(
-            trigger_id=body["trigger_id"],
-            view=deps.checkin_modal(workspace_id=workspace_id, krs=krs, origin=_origin(body)),
+    except PermissionDenied as error:
+        _tell(body, client, respond, build_refusal(str(error)))
+        return
+    except NotFound:
+        _tell(body, client, respond, build_notice("That key result no longer exists."))
+        return
+    client.views_open(
+        trigger_id=body["trigger_id"],
+        view=deps.checkin_modal(workspace_id=workspace_id, krs=krs, origin=_origin(body)),
+    )
+
+
+def check_in_all(ack: Ack, body: dict, context: dict, client: WebClient, respond: Respond) -> None:
+    """Home's "Check in on all": the modal `/okr checkin` opens, every KR I own."""
+    deps = deps_of(context)
+    ack()
+    workspace_id = workspace_of(body, context)
+    user_id = body["user"]["id"]
+    krs = deps.checkins.checkin_targets(
+        workspace_id=workspace_id,
+        user_id=user_id,
+        is_admin=deps.is_admin(client, workspace_id, user_id),
+    )
+    if not krs:
+        _tell(body, client, respond, build_notice("You have no key results to check in on."))
+        return
+    client.views_open(
+        trigger_id=body["trigger_id"],
+        view=deps.checkin_modal(workspace_id=workspace_id, krs=krs, origin=_origin(body)),
+    )
+
+
+def register(app: App) -> None:
+    register_prompt_buttons(app)
+    after_ack(app.action(ADD_KR_ACTION))(add_key_result)
+    after_ack(app.action(re.compile(f"^{PARSE_KR_ACTION_PREFIX}\\d+$")))(parse_key_result)
+    after_ack(app.action(re.compile(KR_FIELD_ACTION_RE)))(kr_field_changed)
+    after_ack(app.action(re.compile(f"^{DUE_CYCLE_END_ACTION_PREFIX}\\d+$")))(due_at_cycle_end)
+    before_answer(app.action(NEW_OBJECTIVE_ACTION))(new_objective)
+    before_answer(
+        app.action(_per_item(EDIT_OBJECTIVE_ACTION)),
+        app.action(_per_item(CHECKIN_OBJECTIVE_ACTION)),
+        app.action(_per_item(ALIGN_OBJECTIVE_ACTION)),
+    )(objective_button)
+    app.action(_per_item(OBJECTIVE_MENU_ACTION))(
+        ack=heard(objective_menu), lazy=[heard(objective_trend_later)]
+    )
+    before_answer(app.action(_per_item(CHECKIN_KR_ACTION)))(check_in_kr)
+    before_answer(app.action(CHECKIN_ALL_ACTION))(check_in_all)
+
+
+def prompt_check_in(
+    ack: Ack, body: dict, context: dict, client: WebClient, respond: Respond
+) -> None:
+    deps = deps_of(context)
+    ack()
+    krs = deps.checkins.prompt_krs(
+        workspace_id=workspace_of(body, context), user_id=body["user"]["id"]
+    )
+    if not krs:
+        respond(
+            response_type="ephemeral",
+            replace_original=False,
+            **build_notice("You have no key results to check in on right now."),
         )
+        return
+    origin = {"prompt": int(body["actions"][0]["value"])}
+    client.views_open(
+        trigger_id=body["trigger_id"],
+        view=deps.checkin_modal(workspace_id=workspace_of(body, context), krs=krs, origin=origin),
+    )
 
 
-def register_prompt_buttons(app: App, deps: Deps) -> None:
+def prompt_no_change(body: dict, context: dict, client: WebClient, respond: Respond) -> None:
+    deps = deps_of(context)
+    answered = deps.checkins.no_change(
+        workspace_id=workspace_of(body, context), user_id=body["user"]["id"]
+    )
+    done = build_checkin_done(changes=answered.changes, no_change=True)
+    if not answered.replace:  # e.g. last period's prompt: replace just this one
+        respond(replace_original=True, **done)
+        return
+    for message in answered.replace:
+        client.chat_update(channel=message.channel_id, ts=message.ts, **done)
+
+
+def register_prompt_buttons(app: App) -> None:
     """The weekly prompt's two buttons."""
-
-    @before_answer(app.action(PROMPT_CHECKIN_ACTION))
-    def prompt_check_in(
-        ack: Ack, body: dict, context: dict, client: WebClient, respond: Respond
-    ) -> None:
-        ack()
-        krs = deps.checkins.prompt_krs(
-            workspace_id=workspace_of(body, context), user_id=body["user"]["id"]
-        )
-        if not krs:
-            respond(
-                response_type="ephemeral",
-                replace_original=False,
-                **build_notice("You have no key results to check in on right now."),
-            )
-            return
-        origin = {"prompt": int(body["actions"][0]["value"])}
-        client.views_open(
-            trigger_id=body["trigger_id"],
-            view=deps.checkin_modal(
-                workspace_id=workspace_of(body, context), krs=krs, origin=origin
-            ),
-        )
-
-    @after_ack(app.action(PROMPT_NO_CHANGE_ACTION))
-    def prompt_no_change(body: dict, context: dict, client: WebClient, respond: Respond) -> None:
-        answered = deps.checkins.no_change(
-            workspace_id=workspace_of(body, context), user_id=body["user"]["id"]
-        )
-        done = build_checkin_done(changes=answered.changes, no_change=True)
-        if not answered.replace:  # e.g. last period's prompt: replace just this one
-            respond(replace_original=True, **done)
-            return
-        for message in answered.replace:
-            client.chat_update(channel=message.channel_id, ts=message.ts, **done)
+    before_answer(app.action(PROMPT_CHECKIN_ACTION))(prompt_check_in)
+    after_ack(app.action(PROMPT_NO_CHANGE_ACTION))(prompt_no_change)
 
 
 def _per_item(action: str) -> re.Pattern[str]:

@@ -30,7 +30,7 @@ from bot.blocks.tree import (
     status_scope_label,
     status_user_ids,
 )
-from bot.listeners import SLACK_FAILURES, Deps, heard, slack_failure, workspace_of
+from bot.listeners import SLACK_FAILURES, Deps, deps_of, heard, slack_failure, workspace_of
 from bot.listeners.charts import chart_command
 from bot.listeners.commands.export import export_okrs
 from bot.listeners.sources import data_command
@@ -45,57 +45,63 @@ log = logging.getLogger(__name__)
 Handler = Callable[..., None]
 
 
-def register(app: App, deps: Deps) -> None:
-    def okr_now(ack: Ack, body: dict, context: dict, client: WebClient, respond: Respond) -> None:
-        """What opens a modal runs before Slack gets its answer, while the trigger is fresh;
-        the rest after it (`later`)."""
-        ack()
-        if _opens_modal(body):
-            run(body=body, context=context, client=client, respond=respond)
+def okr_now(ack: Ack, body: dict, context: dict, client: WebClient, respond: Respond) -> None:
+    """What opens a modal runs before Slack gets its answer, while the trigger is fresh;
+    the rest after it (`later`)."""
+    ack()
+    if _opens_modal(body):
+        run(body=body, context=context, client=client, respond=respond)
 
-    def later(body: dict, context: dict, client: WebClient, respond: Respond) -> None:
-        if not _opens_modal(body):
-            run(body=body, context=context, client=client, respond=respond)
 
-    @heard
-    def run(body: dict, context: dict, client: WebClient, respond: Respond) -> None:
-        sub, rest, handler = _parse(body)
-        workspace_id = workspace_of(body, context)
-        if handler is None:
-            # Set-up and admin commands in full for admins; folded to a line for the others.
-            admin = deps.is_admin(client, workspace_id, body["user_id"])()
-            if sub in ("", "help", "?"):
-                respond(**build_help(is_admin=admin))
-                return
-            close = difflib.get_close_matches(sub, SUBCOMMANDS, n=1, cutoff=0.5)
-            suggestion = close[0] if close else None
-            respond(**build_help(unknown=sub, suggestion=suggestion, is_admin=admin))
+def later(body: dict, context: dict, client: WebClient, respond: Respond) -> None:
+    if not _opens_modal(body):
+        run(body=body, context=context, client=client, respond=respond)
+
+
+@heard
+def run(body: dict, context: dict, client: WebClient, respond: Respond) -> None:
+    deps = deps_of(context)
+    sub, rest, handler = _parse(body)
+    workspace_id = workspace_of(body, context)
+    if handler is None:
+        # Set-up and admin commands in full for admins; folded to a line for the others.
+        admin = deps.is_admin(client, workspace_id, body["user_id"])()
+        if sub in ("", "help", "?"):
+            respond(**build_help(is_admin=admin))
             return
-        Call(deps, client, respond, body, workspace_id, rest, context).run(handler)
+        close = difflib.get_close_matches(sub, SUBCOMMANDS, n=1, cutoff=0.5)
+        suggestion = close[0] if close else None
+        respond(**build_help(unknown=sub, suggestion=suggestion, is_admin=admin))
+        return
+    Call(deps, client, respond, body, workspace_id, rest, context).run(handler)
 
+
+def as_command(body: dict) -> dict:
+    """A help button's click as the command it stands for, typed where help was shown."""
+    channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get(
+        "channel_id", ""
+    )
+    return {
+        "user_id": body["user"]["id"],
+        "channel_id": channel,
+        "trigger_id": body.get("trigger_id"),
+        "text": body["actions"][0]["action_id"].removeprefix(HELP_ACTION_PREFIX),
+    }
+
+
+def help_now(ack: Ack, body: dict, context: dict, client: WebClient, respond: Respond) -> None:
+    ack()
+    if _opens_modal(as_command(body)):  # while the trigger is fresh
+        run(body=as_command(body), context=context, client=client, respond=respond)
+
+
+def help_later(body: dict, context: dict, client: WebClient, respond: Respond) -> None:
+    if not _opens_modal(as_command(body)):
+        run(body=as_command(body), context=context, client=client, respond=respond)
+
+
+def register(app: App) -> None:
     app.command("/okr")(ack=okr_now, lazy=[later])
-
-    def as_command(body: dict) -> dict:
-        """A help button's click as the command it stands for, typed where help was shown."""
-        channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get(
-            "channel_id", ""
-        )
-        return {
-            "user_id": body["user"]["id"],
-            "channel_id": channel,
-            "trigger_id": body.get("trigger_id"),
-            "text": body["actions"][0]["action_id"].removeprefix(HELP_ACTION_PREFIX),
-        }
-
-    def help_now(ack: Ack, body: dict, context: dict, client: WebClient, respond: Respond) -> None:
-        ack()
-        if _opens_modal(as_command(body)):  # while the trigger is fresh
-            run(body=as_command(body), context=context, client=client, respond=respond)
-
-    def help_later(body: dict, context: dict, client: WebClient, respond: Respond) -> None:
-        if not _opens_modal(as_command(body)):
-            run(body=as_command(body), context=context, client=client, respond=respond)
-
     buttons = "|".join(re.escape(name) for name, _ in HELP_BUTTONS)
     app.action(re.compile(f"^{re.escape(HELP_ACTION_PREFIX)}({buttons})$"))(
         ack=help_now, lazy=[help_later]

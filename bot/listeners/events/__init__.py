@@ -5,16 +5,17 @@ from __future__ import annotations
 from slack_bolt import App
 from slack_sdk import WebClient
 
-from bot.listeners import Deps, after_ack, workspace_of
+from bot.listeners import after_ack, deps_of, workspace_of
+from bot.listeners.events import installs
 
 
-def register(app: App, deps: Deps) -> None:
-    from bot.listeners.events import installs
+def publish_home(body: dict, event: dict, context: dict, client: WebClient) -> None:
+    deps = deps_of(context)
+    if event.get("tab") != "home":
+        return
+    deps.refresh_home(client, workspace_id=workspace_of(body, context), user_id=event["user"])
 
-    installs.register(app, deps)
 
-    @after_ack(app.event("app_home_opened"))
-    def publish_home(body: dict, event: dict, context: dict, client: WebClient) -> None:
-        if event.get("tab") != "home":
-            return
-        deps.refresh_home(client, workspace_id=workspace_of(body, context), user_id=event["user"])
+def register(app: App) -> None:
+    installs.register(app)
+    after_ack(app.event("app_home_opened"))(publish_home)

@@ -20,7 +20,7 @@ from bot.blocks.objective_modal import CALLBACK_ID, block_id, draft_from_state
 from bot.blocks.settings import SETTINGS_CALLBACK, build_settings_saved, settings_from_state
 from bot.blocks.text import escape, mrkdwn, plain
 from bot.blocks.tree import build_objective_confirmation
-from bot.listeners import FORM_FAILURES, Deps, form_failure, heard, workspace_of
+from bot.listeners import FORM_FAILURES, deps_of, form_failure, heard, workspace_of
 from bot.listeners.charts import summary_with_charts
 from bot.services.permissions import PermissionDenied
 from bot.services.settings import FIELDS as SETTINGS_FIELDS
@@ -29,211 +29,223 @@ from storage.errors import NotFound, Refused
 log = logging.getLogger(__name__)
 
 
-def register(app: App, deps: Deps) -> None:
+def save_objective(ack: Ack, body: dict, context: BoltContext, client: WebClient) -> None:
+    deps = deps_of(context)
+    view = body["view"]
+    draft = draft_from_state(view)
+    workspace_id = workspace_of(body, context)
+    user_id = body["user"]["id"]
+    try:
+        saved, errors = deps.objectives.save_objective(
+            workspace_id=workspace_id,
+            user_id=user_id,
+            draft=draft,
+            is_admin=deps.is_admin(client, workspace_id, user_id),
+        )
+    except PermissionDenied as error:
+        saved, errors = None, {"title": str(error)}
+    except FORM_FAILURES as error:
+        saved, errors = None, {"title": form_failure(error)}
+    present = _input_names(view)
+    if errors:
+        # Errors show only on input blocks that exist; anything else lands on the title.
+        shown: dict[str, str] = {}
+        for name, message in errors.items():
+            target, message = _error_place(name, message, present)
+            shown.setdefault(block_id(target, draft.rev), message)
+        ack(response_action="errors", errors=shown)
+        return
+    ack()
+    assert saved is not None
+    if not saved.duplicate:  # the same form submitted twice: the first one was confirmed
+        context[SAVED] = {
+            "id": saved.objective_id,
+            "owner": saved.owner_id,
+            "created": saved.created,
+        }
+
+
+def confirm_objective(body: dict, context: BoltContext, client: WebClient) -> None:
+    deps = deps_of(context)
+    saved = context.get(SAVED)
+    if saved is None:
+        return
+    tree, objective = deps.trees.objective_tree(
+        workspace_id=str(context.team_id), objective_id=saved["id"]
+    )
+    message = build_objective_confirmation(
+        tree=tree, objective=objective, now=deps.clock(), created=saved["created"]
+    )
+    del tree, objective
+    client.chat_postMessage(channel=saved["owner"], **message)  # a DM
+
+
+def save_check_in(ack: Ack, body: dict, context: BoltContext, client: WebClient) -> None:
+    deps = deps_of(context)
+    workspace_id = workspace_of(body, context)
+    user_id = body["user"]["id"]
+    view = body["view"]
+    try:
+        result = deps.checkins.save_checkin(
+            workspace_id=workspace_id,
+            user_id=user_id,
+            form=checkin_from_state(view),
+            is_admin=deps.is_admin(client, workspace_id, user_id),
+        )
+    except FORM_FAILURES as error:
+        ack(response_action="errors", errors={"note": form_failure(error)})
+        return
+    if result.errors:
+        ack(response_action="errors", errors=result.errors)
+        return
+    ack()
+    origin = json.loads(view.get("private_metadata") or "{}")
+    answered = result.answered
+    context[CHECKED_IN] = {
+        "count": result.recorded + result.duplicates,
+        "origin": origin,
+        # The weekly prompt (and any reminder) becomes the record of this answer.
+        "replace": [[m.channel_id, m.ts] for m in answered.replace] if answered else [],
+        "done": build_checkin_done(changes=answered.changes, no_change=False)
+        if answered and answered.replace
+        else None,
+        # charts: the KRs whose value moved get their chart under the summary.
+        "moved": [
+            kr.id
+            for kr, before in answered.changes
+            if (kr.start_value if before is None else before) != kr.current_value
+        ]
+        if answered
+        else [],
+    }
+
+
+def after_check_in(body: dict, context: BoltContext, client: WebClient) -> None:
+    deps = deps_of(context)
+    checked_in = context.get(CHECKED_IN)
+    if checked_in is None:
+        return
+    if checked_in["replace"]:  # charts: the summary carries the moved KRs' charts
+        summary_with_charts(
+            deps.pictures,
+            client,
+            workspace_id=str(context.team_id),
+            changed_kr_ids=checked_in["moved"],
+            done=checked_in["done"],
+            targets=checked_in["replace"],
+        )
+    origin, user_id = checked_in["origin"], str(context.user_id)
+    if origin.get("prompt"):
+        return
+    if origin.get("channel_id"):
+        n = checked_in["count"]
+        client.chat_postEphemeral(
+            channel=origin["channel_id"],
+            user=user_id,
+            **build_notice(
+                f"Checked in on {n} key result{'s' if n != 1 else ''}. Thank you!", icon="✅"
+            ),
+        )
+    else:
+        deps.refresh_home(client, workspace_id=str(context.team_id), user_id=user_id)
+
+
+def save_alignment(ack: Ack, body: dict, context: BoltContext, client: WebClient) -> None:
+    deps = deps_of(context)
+    workspace_id = workspace_of(body, context)
+    user_id = body["user"]["id"]
+    view = body["view"]
+    objective_id = json.loads(view["private_metadata"])["objective_id"]
+    chosen = next(iter(view["state"]["values"]["parent"].values())).get("selected_option")
+    try:
+        deps.objectives.align(
+            workspace_id=workspace_id,
+            user_id=user_id,
+            objective_id=objective_id,
+            parent_id=int(chosen["value"]) if chosen else None,
+            is_admin=deps.is_admin(client, workspace_id, user_id),
+        )
+    except (Refused, PermissionDenied, NotFound) as error:
+        ack(response_action="errors", errors={"parent": str(error)})
+        return
+    except FORM_FAILURES as error:
+        ack(response_action="errors", errors={"parent": form_failure(error)})
+        return
+    ack()
+
+
+def confirm_archive(ack: Ack, body: dict, context: BoltContext, client: WebClient) -> None:
+    deps = deps_of(context)
+    workspace_id = workspace_of(body, context)
+    user_id = body["user"]["id"]
+    objective_id = json.loads(body["view"]["private_metadata"])["objective_id"]
+    try:
+        objective, moved = deps.objectives.archive(
+            workspace_id=workspace_id,
+            user_id=user_id,
+            objective_id=objective_id,
+            is_admin=deps.is_admin(client, workspace_id, user_id),
+        )
+        text = f"🗄️ *{escape(objective.title)}* is archived."
+        if moved:
+            text += f" {len(moved)} aligned objective(s) moved up a level."
+    except (PermissionDenied, NotFound) as error:
+        text = f"🚫 {error}"
+    except FORM_FAILURES as error:
+        text = f"⚠️ {form_failure(error)}"
+    # The answer replaces the confirmation modal within the ack: no extra call.
+    ack(
+        response_action="update",
+        view={
+            "type": "modal",
+            "title": plain("Archive objective", 24),
+            "close": plain("Done", 24),
+            "blocks": [{"type": "section", "text": mrkdwn(text)}],
+        },
+    )
+
+
+def save_settings(ack: Ack, body: dict, context: BoltContext, client: WebClient) -> None:
+    deps = deps_of(context)
+    workspace_id = workspace_of(body, context)
+    user_id = body["user"]["id"]
+    first_field = SETTINGS_FIELDS[0]
+    try:
+        saved, errors = deps.settings.save(
+            workspace_id=workspace_id,
+            form=settings_from_state(body["view"]),
+            is_admin=deps.is_admin(client, workspace_id, user_id),
+        )
+    except PermissionDenied as error:
+        saved, errors = None, {first_field: str(error)}
+    except FORM_FAILURES as error:
+        saved, errors = None, {first_field: form_failure(error)}
+    if errors:
+        ack(response_action="errors", errors=errors)
+        return
+    ack()  # closes the modal
+    assert saved is not None
+    context[SETTINGS_SAVED] = build_settings_saved(workspace=saved)
+
+
+def confirm_settings(body: dict, context: BoltContext, client: WebClient) -> None:
+    message = context.get(SETTINGS_SAVED)
+    if message is not None:
+        client.chat_postMessage(channel=str(context.user_id), **message)  # a DM
+
+
+def register(app: App) -> None:
     """Each form is answered in the request thread with the outcome of its save (saved, or
     errors and nothing saved), its database work cut at Slack's deadline (bot/server.py
     ANSWER_BUDGET_S); its follow-up Slack calls run after the answer, lazily."""
-
-    def save_objective(ack: Ack, body: dict, context: BoltContext, client: WebClient) -> None:
-        view = body["view"]
-        draft = draft_from_state(view)
-        workspace_id = workspace_of(body, context)
-        user_id = body["user"]["id"]
-        try:
-            saved, errors = deps.objectives.save_objective(
-                workspace_id=workspace_id,
-                user_id=user_id,
-                draft=draft,
-                is_admin=deps.is_admin(client, workspace_id, user_id),
-            )
-        except PermissionDenied as error:
-            saved, errors = None, {"title": str(error)}
-        except FORM_FAILURES as error:
-            saved, errors = None, {"title": form_failure(error)}
-        present = _input_names(view)
-        if errors:
-            # Errors show only on input blocks that exist; anything else lands on the title.
-            shown: dict[str, str] = {}
-            for name, message in errors.items():
-                target, message = _error_place(name, message, present)
-                shown.setdefault(block_id(target, draft.rev), message)
-            ack(response_action="errors", errors=shown)
-            return
-        ack()
-        assert saved is not None
-        if not saved.duplicate:  # the same form submitted twice: the first one was confirmed
-            context[SAVED] = {
-                "id": saved.objective_id,
-                "owner": saved.owner_id,
-                "created": saved.created,
-            }
-
-    def confirm_objective(body: dict, context: BoltContext, client: WebClient) -> None:
-        saved = context.get(SAVED)
-        if saved is None:
-            return
-        tree, objective = deps.trees.objective_tree(
-            workspace_id=str(context.team_id), objective_id=saved["id"]
-        )
-        message = build_objective_confirmation(
-            tree=tree, objective=objective, now=deps.clock(), created=saved["created"]
-        )
-        del tree, objective
-        client.chat_postMessage(channel=saved["owner"], **message)  # a DM
-
     app.view(CALLBACK_ID)(
         ack=save_objective, lazy=[heard(confirm_objective, saved="Your objective is saved.")]
     )
-
-    def save_check_in(ack: Ack, body: dict, context: BoltContext, client: WebClient) -> None:
-        workspace_id = workspace_of(body, context)
-        user_id = body["user"]["id"]
-        view = body["view"]
-        try:
-            result = deps.checkins.save_checkin(
-                workspace_id=workspace_id,
-                user_id=user_id,
-                form=checkin_from_state(view),
-                is_admin=deps.is_admin(client, workspace_id, user_id),
-            )
-        except FORM_FAILURES as error:
-            ack(response_action="errors", errors={"note": form_failure(error)})
-            return
-        if result.errors:
-            ack(response_action="errors", errors=result.errors)
-            return
-        ack()
-        origin = json.loads(view.get("private_metadata") or "{}")
-        answered = result.answered
-        context[CHECKED_IN] = {
-            "count": result.recorded + result.duplicates,
-            "origin": origin,
-            # The weekly prompt (and any reminder) becomes the record of this answer.
-            "replace": [[m.channel_id, m.ts] for m in answered.replace] if answered else [],
-            "done": build_checkin_done(changes=answered.changes, no_change=False)
-            if answered and answered.replace
-            else None,
-            # charts: the KRs whose value moved get their chart under the summary.
-            "moved": [
-                kr.id
-                for kr, before in answered.changes
-                if (kr.start_value if before is None else before) != kr.current_value
-            ]
-            if answered
-            else [],
-        }
-
-    def after_check_in(body: dict, context: BoltContext, client: WebClient) -> None:
-        checked_in = context.get(CHECKED_IN)
-        if checked_in is None:
-            return
-        if checked_in["replace"]:  # charts: the summary carries the moved KRs' charts
-            summary_with_charts(
-                deps.pictures,
-                client,
-                workspace_id=str(context.team_id),
-                changed_kr_ids=checked_in["moved"],
-                done=checked_in["done"],
-                targets=checked_in["replace"],
-            )
-        origin, user_id = checked_in["origin"], str(context.user_id)
-        if origin.get("prompt"):
-            return
-        if origin.get("channel_id"):
-            n = checked_in["count"]
-            client.chat_postEphemeral(
-                channel=origin["channel_id"],
-                user=user_id,
-                **build_notice(
-                    f"Checked in on {n} key result{'s' if n != 1 else ''}. Thank you!", icon="✅"
-                ),
-            )
-        else:
-            deps.refresh_home(client, workspace_id=str(context.team_id), user_id=user_id)
-
     app.view(CHECKIN_CALLBACK)(
         ack=save_check_in, lazy=[heard(after_check_in, saved="Your check-in is saved.")]
     )
-
-    @app.view(ALIGN_CALLBACK)
-    def save_alignment(ack: Ack, body: dict, context: BoltContext, client: WebClient) -> None:
-        workspace_id = workspace_of(body, context)
-        user_id = body["user"]["id"]
-        view = body["view"]
-        objective_id = json.loads(view["private_metadata"])["objective_id"]
-        chosen = next(iter(view["state"]["values"]["parent"].values())).get("selected_option")
-        try:
-            deps.objectives.align(
-                workspace_id=workspace_id,
-                user_id=user_id,
-                objective_id=objective_id,
-                parent_id=int(chosen["value"]) if chosen else None,
-                is_admin=deps.is_admin(client, workspace_id, user_id),
-            )
-        except (Refused, PermissionDenied, NotFound) as error:
-            ack(response_action="errors", errors={"parent": str(error)})
-            return
-        except FORM_FAILURES as error:
-            ack(response_action="errors", errors={"parent": form_failure(error)})
-            return
-        ack()
-
-    @app.view(ARCHIVE_CALLBACK)
-    def confirm_archive(ack: Ack, body: dict, context: BoltContext, client: WebClient) -> None:
-        workspace_id = workspace_of(body, context)
-        user_id = body["user"]["id"]
-        objective_id = json.loads(body["view"]["private_metadata"])["objective_id"]
-        try:
-            objective, moved = deps.objectives.archive(
-                workspace_id=workspace_id,
-                user_id=user_id,
-                objective_id=objective_id,
-                is_admin=deps.is_admin(client, workspace_id, user_id),
-            )
-            text = f"🗄️ *{escape(objective.title)}* is archived."
-            if moved:
-                text += f" {len(moved)} aligned objective(s) moved up a level."
-        except (PermissionDenied, NotFound) as error:
-            text = f"🚫 {error}"
-        except FORM_FAILURES as error:
-            text = f"⚠️ {form_failure(error)}"
-        # The answer replaces the confirmation modal within the ack: no extra call.
-        ack(
-            response_action="update",
-            view={
-                "type": "modal",
-                "title": plain("Archive objective", 24),
-                "close": plain("Done", 24),
-                "blocks": [{"type": "section", "text": mrkdwn(text)}],
-            },
-        )
-
-    def save_settings(ack: Ack, body: dict, context: BoltContext, client: WebClient) -> None:
-        workspace_id = workspace_of(body, context)
-        user_id = body["user"]["id"]
-        first_field = SETTINGS_FIELDS[0]
-        try:
-            saved, errors = deps.settings.save(
-                workspace_id=workspace_id,
-                form=settings_from_state(body["view"]),
-                is_admin=deps.is_admin(client, workspace_id, user_id),
-            )
-        except PermissionDenied as error:
-            saved, errors = None, {first_field: str(error)}
-        except FORM_FAILURES as error:
-            saved, errors = None, {first_field: form_failure(error)}
-        if errors:
-            ack(response_action="errors", errors=errors)
-            return
-        ack()  # closes the modal
-        assert saved is not None
-        context[SETTINGS_SAVED] = build_settings_saved(workspace=saved)
-
-    def confirm_settings(body: dict, context: BoltContext, client: WebClient) -> None:
-        message = context.get(SETTINGS_SAVED)
-        if message is not None:
-            client.chat_postMessage(channel=str(context.user_id), **message)  # a DM
-
+    app.view(ALIGN_CALLBACK)(save_alignment)
+    app.view(ARCHIVE_CALLBACK)(confirm_archive)
     app.view(SETTINGS_CALLBACK)(
         ack=save_settings, lazy=[heard(confirm_settings, saved="The settings are saved.")]
     )
