@@ -8,12 +8,11 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime
-
-from sqlalchemy import Engine
+from datetime import date
 
 from bot.okr.limits import NAME_MAX
 from bot.okr.validate import clean_text
+from bot.services import Service
 from bot.services.cycles import dates_for_name
 from bot.services.permissions import PermissionDenied, ensure_admin
 from bot.services.reviews import CycleGrades, ReviewService, plan_reflection_requests
@@ -85,11 +84,7 @@ def _name(raw: str) -> str:
     return name
 
 
-class AdminService:
-    def __init__(self, engine: Engine, *, clock: Callable[[], datetime]) -> None:
-        self.engine = engine
-        self.clock = clock
-
+class AdminService(Service):
     def team_command(
         self, *, workspace_id: str, channel_id: str, text: str, is_admin: Callable[[], bool]
     ) -> TeamOutcome:

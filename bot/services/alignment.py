@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable
+from collections.abc import Hashable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy.engine import Engine
-
 from bot.okr.alignment import Gap, KRPulse, Level, ObjectiveFacts, alignment_health
+from bot.services import Service
 from storage import teams as team_store
 from storage.db import session_scope
 from storage.models import KeyResult, Objective, Team
@@ -56,11 +55,7 @@ class UnknownTeam:
     teams: list[str]
 
 
-class AlignmentService:
-    def __init__(self, engine: Engine, *, clock: Callable[[], datetime]) -> None:
-        self.engine = engine
-        self.clock = clock
-
+class AlignmentService(Service):
     def report(
         self, *, workspace_id: str, channel_id: str, argument: str
     ) -> AlignmentReport | UnknownTeam:

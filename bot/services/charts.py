@@ -7,11 +7,10 @@ KR's due date (the cycle's end without one); the status shown is the tree's.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 
-from sqlalchemy import Engine
 from sqlmodel import Session
 
 from bot.okr.kinds import KRKind, UnitKind
@@ -28,6 +27,7 @@ from bot.okr.trend import (
     objective_trend,
     progress_on,
 )
+from bot.services import Service
 from bot.services.checkins import running_cycle_ids
 from storage import charts as chart_store
 from storage import objectives as objective_store
@@ -49,11 +49,7 @@ class Found:
     objective_id: int
 
 
-class ChartService:
-    def __init__(self, engine: Engine, *, clock: Callable[[], datetime]) -> None:
-        self.engine = engine
-        self.clock = clock
-
+class ChartService(Service):
     # -- settings and cache ------------------------------------------------------------
 
     def enabled(self, *, workspace_id: str) -> bool:

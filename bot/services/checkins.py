@@ -29,6 +29,7 @@ from bot.okr.schedule import (
     zone,
 )
 from bot.okr.validate import clean_text
+from bot.services import Service
 from bot.services.permissions import (
     CHECKIN_REFUSAL,
     CheckInDenied,
@@ -186,11 +187,7 @@ class CheckInResult:
     answered: Answered | None = None
 
 
-class CheckinService:
-    def __init__(self, engine: Engine, *, clock: Callable[[], datetime]) -> None:
-        self.engine = engine
-        self.clock = clock
-
+class CheckinService(Service):
     # -- who is asked, when ------------------------------------------------------------
 
     def plan(

@@ -20,12 +20,12 @@ from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 
-from sqlalchemy import Engine
 from sqlmodel import Session
 
 from bot.okr.kinds import KRKind, Status
 from bot.okr.schedule import digest_period, local_datetime, zone
 from bot.okr.tree import Window, evaluate_tree
+from bot.services import Service
 from bot.services.checkins import DIGEST, active_workspaces, cadence_of, running_cycle_ids
 from storage import history, outbox
 from storage import teams as team_store
@@ -133,11 +133,7 @@ def blocker_notes(check_ins: Sequence[CheckIn], titles: Mapping[int, str]) -> li
     ]
 
 
-class DigestService:
-    def __init__(self, engine: Engine, *, clock: Callable[[], datetime]) -> None:
-        self.engine = engine
-        self.clock = clock
-
+class DigestService(Service):
     # -- planning ----------------------------------------------------------------------
 
     def plan(self, *, workspace_id: str | None = None, now: datetime | None = None) -> int:

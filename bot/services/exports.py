@@ -2,19 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import datetime
-
-from sqlalchemy import Engine
-
+from bot.services import Service
 from bot.services.transfer import Exported, Format, export_text
 
 
-class ExportService:
-    def __init__(self, engine: Engine, *, clock: Callable[[], datetime]) -> None:
-        self.engine = engine
-        self.clock = clock
-
+class ExportService(Service):
     def export(self, *, workspace_id: str, fmt: Format, with_sources: bool) -> Exported:
         """NotFound when Ladder has never stored anything for the workspace."""
         return export_text(

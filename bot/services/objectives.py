@@ -9,14 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, timedelta
-
-from sqlalchemy import Engine
+from datetime import date, timedelta
 
 from bot.okr.kinds import KRKind, UnitKind
 from bot.okr.numbers import format_input
 from bot.okr.units import unit_text
 from bot.okr.validate import clean_text
+from bot.services import Service
 from bot.services.cycles import quarter_of
 from bot.services.drafts import KRDraft, ObjectiveDraft, ReadDraft, read_draft
 from bot.services.permissions import ensure_may_change
@@ -68,14 +67,7 @@ class Saved:
     duplicate: bool = False  # the form was submitted twice: this is the first one's objective
 
 
-class ObjectiveService:
-    def __init__(self, engine: Engine, *, clock: Callable[[], datetime]) -> None:
-        self.engine = engine
-        self.clock = clock
-
-    def today(self) -> date:
-        return self.clock().date()
-
+class ObjectiveService(Service):
     # -- objective form ----------------------------------------------------------------
 
     def new_objective_form(

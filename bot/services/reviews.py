@@ -11,12 +11,12 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from sqlalchemy import Engine
 from sqlmodel import Session
 
 from bot.okr.grading import unfinished
 from bot.okr.limits import NOTE_MAX
 from bot.okr.validate import clean_text
+from bot.services import Service
 from bot.services.permissions import PermissionDenied
 from storage import cycles as cycle_store
 from storage import outbox
@@ -114,11 +114,7 @@ class CycleGrades:
     carried: dict[int, list[str]]  # KR id -> cycle names
 
 
-class ReviewService:
-    def __init__(self, engine: Engine, *, clock: Callable[[], datetime]) -> None:
-        self.engine = engine
-        self.clock = clock
-
+class ReviewService(Service):
     # -- asking ------------------------------------------------------------------------
 
     def form(self, *, workspace_id: str, user_id: str, cycle_id: int) -> ReflectionForm:

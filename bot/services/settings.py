@@ -10,16 +10,15 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, time
+from datetime import time
 from functools import cache
 from typing import Any
 from zoneinfo import available_timezones
 
-from sqlalchemy import Engine
-
 from bot.okr.limits import STATEMENT_MAX
 from bot.okr.schedule import WORK_END
 from bot.okr.validate import clean_text
+from bot.services import Service
 from bot.services.permissions import ensure_admin
 from storage.db import session_scope
 from storage.errors import Refused
@@ -154,12 +153,8 @@ def validate_settings(form: SettingsForm) -> tuple[dict[str, Any], dict[str, str
     return changes, {}
 
 
-class SettingsService:
+class SettingsService(Service):
     """A workspace's settings: the check-in schedule (`/okr settings`), vision and mission."""
-
-    def __init__(self, engine: Engine, *, clock: Callable[[], datetime]) -> None:
-        self.engine = engine
-        self.clock = clock
 
     def load(self, *, workspace_id: str, is_admin: Callable[[], bool]) -> Workspace:
         """The workspace row the modal is prefilled from (created on first contact)."""

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from bot.services import Service
 from storage import objectives as objective_store
 from storage import teams as team_store
 from storage.db import session_scope
@@ -49,14 +49,7 @@ class NoSuchTeam:
 StatusFound = StatusShown | NoSuchTeam
 
 
-class TreeService:
-    def __init__(self, engine: Engine, *, clock: Callable[[], datetime]) -> None:
-        self.engine = engine
-        self.clock = clock
-
-    def today(self) -> date:
-        return self.clock().date()
-
+class TreeService(Service):
     # -- reading -----------------------------------------------------------------------
 
     def objective_tree(
