@@ -6,7 +6,7 @@
 For each size, one SQLite file (bench.data.fill_workspace, 5 KRs per objective; the stored
 roll-up built once with storage.rollup.rebuild_workspace, as the migration's backfill does)
 and, in the same run, side by side:
-- *message*: what serves `/okr status all`: `OKRService.status` (stored roll-up, the shown
+- *message*: what serves `/okr status all`: `TreeService.status` (stored roll-up, the shown
   objectives in tree order, their KRs, the view's totals) + `build_status_message`;
 - *floor*: the same message from objectives whose ids are known beforehand: workspace,
   cycles, teams, those objectives by primary key, their KRs, KR health, render. No ordering,
@@ -39,10 +39,10 @@ from sqlmodel import Session, select
 from bench.common import fmt, machine, machine_line, table, verdict, write_results
 from bench.data import fill_workspace, sqlite_engine
 from bench.status_scaling import counting
-from bot.blocks.tree import build_status_message
+from bot.blocks.tree import build_status_message, status_scope, status_scope_label
 from bot.okr.rollup import StatusDays, status_on
 from bot.okr.tree import ObjectiveHealth, TreeHealth, Window, evaluate_kr
-from bot.services.okrs import OKRService
+from bot.services.trees import StatusShown, TreeService
 from storage.models import Cycle, KeyResult, Objective, Team, Workspace
 from storage.rollup import rebuild_workspace
 from storage.tree import LoadedTree, load_shown_tree, load_tree, status_rules
@@ -120,13 +120,14 @@ def measure(
         rebuild_workspace(connection=connection, workspace_id=filled.workspace_id)
     rebuild_s = time.process_time() - began
     now = datetime.combine(today, datetime.min.time(), tzinfo=UTC).replace(hour=12)
-    service = OKRService(engine, clock=lambda: now)
+    service = TreeService(engine, clock=lambda: now)
 
     def message() -> dict:
-        found = service.status(workspace_id=filled.workspace_id, channel_id="", argument="all")
-        assert not isinstance(found, str), found
-        tree, label = found
-        return build_status_message(tree=tree, scope=label, now=now)
+        found = service.status(
+            workspace_id=filled.workspace_id, channel_id="", scope=status_scope("all")
+        )
+        assert isinstance(found, StatusShown), found
+        return build_status_message(tree=found.tree, scope=status_scope_label(found), now=now)
 
     with counting(engine) as statements:
         shown_message = message()
@@ -170,8 +171,9 @@ def measure(
 RSS_CHILD = """
 import json, resource, sys
 from datetime import UTC, date, datetime
-from bot.blocks.tree import build_status_message
-from bot.services.okrs import OKRService
+from bot.blocks.tree import build_status_message, status_scope, status_scope_label
+from bot.services.settings import SettingsService
+from bot.services.trees import TreeService
 from storage.db import make_engine
 
 def mb():
@@ -187,12 +189,12 @@ def mb():
 
 engine = make_engine("sqlite:///" + sys.argv[1])
 now = datetime.combine(date.today(), datetime.min.time(), tzinfo=UTC).replace(hour=12)
-service = OKRService(engine, clock=lambda: now)
-service.statements(workspace_id="T0BENCH")  # connected, imports warm
+service = TreeService(engine, clock=lambda: now)
+SettingsService(engine, clock=lambda: now).statements(workspace_id="T0BENCH")  # connected, warm
 before = mb()
 for _ in range(5):
-    tree, label = service.status(workspace_id="T0BENCH", channel_id="", argument="all")
-    build_status_message(tree=tree, scope=label, now=now)
+    found = service.status(workspace_id="T0BENCH", channel_id="", scope=status_scope("all"))
+    build_status_message(tree=found.tree, scope=status_scope_label(found), now=now)
 print(json.dumps({"rss_before_mb": before, "peak_rss_mb": mb()}))
 """
 

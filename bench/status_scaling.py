@@ -3,7 +3,7 @@
     .venv/bin/python -m bench.status_scaling           # 10, 100, 1,000, 10,000 objectives
     .venv/bin/python -m bench.status_scaling --quick   # smoke run
 
-The load is the service call behind the command (`OKRService.status(argument="all")`:
+The load is the service call behind the command (`TreeService.status(scope=status_scope("all"))`:
 storage.tree.load_tree and the OKR roll-up); the render is `bot.blocks.tree.
 build_status_message`. Statements are counted with an SQLAlchemy `before_cursor_execute`
 listener (transaction control left out). Each size gets a fresh SQLite file with 5 KRs per
@@ -28,8 +28,8 @@ from sqlalchemy import Engine, event
 
 from bench.common import RESULTS, fmt, machine, machine_line, table, verdict, write_results
 from bench.data import fill_workspace, sqlite_engine
-from bot.blocks.tree import build_status_message
-from bot.services.okrs import OKRService
+from bot.blocks.tree import build_status_message, status_scope, status_scope_label
+from bot.services.trees import StatusShown, TreeService
 from storage.tree import LoadedTree
 
 SIZES = (10, 100, 1_000, 10_000)
@@ -64,17 +64,19 @@ def _median_seconds(fn: Callable[[], Any], repeats: int) -> tuple[float, Any]:
 def measure_size(engine: Engine, size: int, *, today: date, repeats: int) -> dict[str, Any]:
     filled = fill_workspace(engine, objectives=size, today=today)
     now = datetime.combine(today, datetime.min.time(), tzinfo=UTC).replace(hour=12)
-    service = OKRService(engine, clock=lambda: now)
+    service = TreeService(engine, clock=lambda: now)
     out: dict[str, Any] = {"objectives": filled.objectives, "key_results": filled.key_results}
     channel = next(iter(filled.channels.values()))
     for scope, channel_id, argument in (("all", "", "all"), ("team", channel, "")):
 
         def load(channel_id: str = channel_id, argument: str = argument) -> tuple[LoadedTree, str]:
             found = service.status(
-                workspace_id=filled.workspace_id, channel_id=channel_id, argument=argument
+                workspace_id=filled.workspace_id,
+                channel_id=channel_id,
+                scope=status_scope(argument),
             )
-            assert not isinstance(found, str), found
-            return found
+            assert isinstance(found, StatusShown), found
+            return found.tree, status_scope_label(found)
 
         with counting(engine) as statements:
             load()
@@ -213,7 +215,7 @@ def markdown(data: dict[str, Any]) -> str:
             f"Command: `{data['command']}`",
             "",
             "`/okr status all` (scope *all*) and `/okr status` in a channel linked to a team "
-            "(scope *team*). Load = `OKRService.status` (SQL, result rows, roll-up); render = "
+            "(scope *team*). Load = `TreeService.status` (SQL, result rows, roll-up); render = "
             "`build_status_message`. Medians in ms; statements exclude transaction control.",
             "",
             table(

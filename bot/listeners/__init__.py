@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
-from slack_bolt import Ack, BoltContext, BoltResponse
+from slack_bolt import Ack, BoltContext, BoltResponse, Respond
 from slack_sdk import WebClient
 
 from bot.blocks.dialogs import build_checkin_modal
@@ -290,6 +290,22 @@ def tell(context: BoltContext, text: str) -> None:
         )
 
 
+def tell_clicker(body: dict, client: WebClient, respond: Respond, message: dict) -> None:
+    """Only the clicker sees it: ephemeral on a message, a small modal from the Home tab."""
+    if body.get("response_url"):
+        respond(response_type="ephemeral", replace_original=False, **message)
+        return
+    client.views_open(
+        trigger_id=body["trigger_id"],
+        view={
+            "type": "modal",
+            "title": {"type": "plain_text", "text": "Ladder"},
+            "close": {"type": "plain_text", "text": "OK"},
+            "blocks": message["blocks"],
+        },
+    )
+
+
 def form_failure(error: Exception) -> str:
     """What a form shows under its first field when it could not be saved in time."""
     if isinstance(error, Unavailable):
@@ -316,6 +332,7 @@ __all__ = [
     "heard",
     "slack_failure",
     "tell",
+    "tell_clicker",
     "workspace_of",
 ]
 

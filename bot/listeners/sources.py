@@ -38,6 +38,7 @@ from bot.listeners import (
     before_answer,
     deps_of,
     form_failure,
+    tell_clicker,
     workspace_of,
 )
 from bot.services.sources import SourceDenied, SourceForm, SourceService
@@ -62,7 +63,7 @@ def open_source_modal(
             workspace_id=workspace_of(body, context), key_result_id=key_result_id
         )
     except NotFound:
-        _say(body, client, respond, build_notice("That key result no longer exists."))
+        tell_clicker(body, client, respond, build_notice("That key result no longer exists."))
         return
     client.views_open(trigger_id=body["trigger_id"], view=_view(form))
 
@@ -340,19 +341,4 @@ def _form(deps: Deps, body: dict, key_result_id: int | None) -> SourceForm:
         objective_id=scope.get("objective_id"),
         user_id=scope.get("user_id"),
         everything=bool(scope.get("everything")),
-    )
-
-
-def _say(body: dict, client: WebClient, respond: Respond, message: dict) -> None:
-    if body.get("response_url"):
-        respond(response_type="ephemeral", replace_original=False, **message)
-        return
-    client.views_open(
-        trigger_id=body["trigger_id"],
-        view={
-            "type": "modal",
-            "title": {"type": "plain_text", "text": "Ladder"},
-            "close": {"type": "plain_text", "text": "OK"},
-            "blocks": message["blocks"],
-        },
     )

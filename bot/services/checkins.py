@@ -688,7 +688,15 @@ class CheckinService(Service):
                 )
                 krs = [(kr, objective)]
             elif objective_id is not None:
-                tree = self._tree_of(session, workspace_id, objective_id)
+                cycle_id = objective_store.get_objective(
+                    session=session, workspace_id=workspace_id, objective_id=objective_id
+                ).cycle_id
+                tree = load_tree(
+                    session=session,
+                    workspace_id=workspace_id,
+                    today=self.today(),
+                    cycle_ids=[cycle_id],
+                )
                 objective = tree.objective(objective_id)
                 krs = [(kr, objective) for kr in tree.krs_of(objective_id)]
             else:  # `/okr checkin`: my own KRs in the open cycles
@@ -718,17 +726,6 @@ class CheckinService(Service):
         if not allowed and (krs or not (objective.owner_id == user_id or is_admin())):
             raise PermissionDenied(CHECKIN_REFUSAL)
         return allowed
-
-    def _tree_of(self, session, workspace_id: str, objective_id: int) -> LoadedTree:  # type: ignore[no-untyped-def]
-        objective = objective_store.get_objective(
-            session=session, workspace_id=workspace_id, objective_id=objective_id
-        )
-        return load_tree(
-            session=session,
-            workspace_id=workspace_id,
-            today=self.clock().date(),
-            cycle_ids=[objective.cycle_id],
-        )
 
     def save_checkin(
         self,

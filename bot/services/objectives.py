@@ -11,6 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 
+from sqlmodel import Session
+
 from bot.okr.kinds import KRKind, UnitKind
 from bot.okr.numbers import format_input
 from bot.okr.units import unit_text
@@ -96,10 +98,7 @@ class ObjectiveService(Service):
         self, *, workspace_id: str, user_id: str, objective_id: int, is_admin: Callable[[], bool]
     ) -> FormData:
         with session_scope(self.engine) as session:
-            objective = objective_store.get_objective(
-                session=session, workspace_id=workspace_id, objective_id=objective_id
-            )
-            ensure_may_change(owner_id=objective.owner_id, user_id=user_id, is_admin=is_admin)
+            objective = _changeable(session, workspace_id, objective_id, user_id, is_admin)
             tree = load_tree(
                 session=session,
                 workspace_id=workspace_id,
@@ -244,10 +243,7 @@ class ObjectiveService(Service):
     ) -> Saved:
         objective_id = draft.objective_id
         assert objective_id is not None
-        objective = objective_store.get_objective(
-            session=session, workspace_id=workspace_id, objective_id=objective_id
-        )
-        ensure_may_change(owner_id=objective.owner_id, user_id=user_id, is_admin=is_admin)
+        objective = _changeable(session, workspace_id, objective_id, user_id, is_admin)
         objective_store.update_objective(
             session=session,
             workspace_id=workspace_id,
@@ -343,10 +339,7 @@ class ObjectiveService(Service):
     ) -> tuple[Objective, Objective | None, list[Objective]]:
         """The objective, its parent and its children, after a permission check."""
         with session_scope(self.engine) as session:
-            objective = objective_store.get_objective(
-                session=session, workspace_id=workspace_id, objective_id=objective_id
-            )
-            ensure_may_change(owner_id=objective.owner_id, user_id=user_id, is_admin=is_admin)
+            objective = _changeable(session, workspace_id, objective_id, user_id, is_admin)
             parent = (
                 objective_store.get_objective(
                     session=session, workspace_id=workspace_id, objective_id=objective.parent_id
@@ -369,10 +362,7 @@ class ObjectiveService(Service):
         is_admin: Callable[[], bool],
     ) -> Objective:
         with session_scope(self.engine) as session:
-            objective = objective_store.get_objective(
-                session=session, workspace_id=workspace_id, objective_id=objective_id
-            )
-            ensure_may_change(owner_id=objective.owner_id, user_id=user_id, is_admin=is_admin)
+            _changeable(session, workspace_id, objective_id, user_id, is_admin)
             return objective_store.align_objective(
                 session=session,
                 workspace_id=workspace_id,
@@ -384,10 +374,7 @@ class ObjectiveService(Service):
         self, *, workspace_id: str, user_id: str, objective_id: int, is_admin: Callable[[], bool]
     ) -> tuple[Objective, list[Objective]]:
         with session_scope(self.engine) as session:
-            objective = objective_store.get_objective(
-                session=session, workspace_id=workspace_id, objective_id=objective_id
-            )
-            ensure_may_change(owner_id=objective.owner_id, user_id=user_id, is_admin=is_admin)
+            objective = _changeable(session, workspace_id, objective_id, user_id, is_admin)
             moved = objective_store.archive_objective(
                 session=session,
                 workspace_id=workspace_id,
@@ -412,3 +399,18 @@ def _kr_draft(kr: KeyResult) -> KRDraft:
         key_result_id=kr.id,
         weight="" if kr.weight == 1.0 else format_input(kr.weight),
     )
+
+
+def _changeable(
+    session: Session,
+    workspace_id: str,
+    objective_id: int,
+    user_id: str,
+    is_admin: Callable[[], bool],
+) -> Objective:
+    """The objective, if `user_id` may change it: its owner or a workspace admin."""
+    objective = objective_store.get_objective(
+        session=session, workspace_id=workspace_id, objective_id=objective_id
+    )
+    ensure_may_change(owner_id=objective.owner_id, user_id=user_id, is_admin=is_admin)
+    return objective

@@ -37,7 +37,7 @@ from bot.blocks.tree import (
     build_objective_view,
     objective_view_user_ids,
 )
-from bot.listeners import Deps, after_ack, before_answer, deps_of, heard, workspace_of
+from bot.listeners import Deps, after_ack, before_answer, deps_of, heard, tell_clicker, workspace_of
 from bot.listeners.charts import TREND_VERB, objective_trend
 from bot.services.drafts import KRDraft, ObjectiveDraft, fill_from_sentence
 from bot.services.permissions import PermissionDenied
@@ -162,10 +162,10 @@ def check_in_kr(ack: Ack, body: dict, context: dict, client: WebClient, respond:
             is_admin=deps.is_admin(client, workspace_id, user_id),
         )
     except PermissionDenied as error:
-        _tell(body, client, respond, build_refusal(str(error)))
+        tell_clicker(body, client, respond, build_refusal(str(error)))
         return
     except NotFound:
-        _tell(body, client, respond, build_notice("That key result no longer exists."))
+        tell_clicker(body, client, respond, build_notice("That key result no longer exists."))
         return
     client.views_open(
         trigger_id=body["trigger_id"],
@@ -185,7 +185,7 @@ def check_in_all(ack: Ack, body: dict, context: dict, client: WebClient, respond
         is_admin=deps.is_admin(client, workspace_id, user_id),
     )
     if not krs:
-        _tell(body, client, respond, build_notice("You have no key results to check in on."))
+        tell_clicker(body, client, respond, build_notice("You have no key results to check in on."))
         return
     client.views_open(
         trigger_id=body["trigger_id"],
@@ -318,25 +318,9 @@ def _objective_action(
                 else build_archive_modal(objective=objective, children=children, parent=parent)
             )
     except PermissionDenied as error:
-        _tell(body, client, respond, build_refusal(str(error)))
+        tell_clicker(body, client, respond, build_refusal(str(error)))
         return
     except NotFound:
-        _tell(body, client, respond, build_notice("That objective no longer exists."))
+        tell_clicker(body, client, respond, build_notice("That objective no longer exists."))
         return
     client.views_open(trigger_id=body["trigger_id"], view=view)
-
-
-def _tell(body: dict, client: WebClient, respond: Respond, message: dict) -> None:
-    """Only the clicker sees it: ephemeral on a message, a small modal from the Home tab."""
-    if body.get("response_url"):
-        respond(response_type="ephemeral", replace_original=False, **message)
-        return
-    client.views_open(
-        trigger_id=body["trigger_id"],
-        view={
-            "type": "modal",
-            "title": {"type": "plain_text", "text": "Ladder"},
-            "close": {"type": "plain_text", "text": "OK"},
-            "blocks": message["blocks"],
-        },
-    )
