@@ -77,7 +77,7 @@ def make_engine(url: str = DEFAULT_DATABASE_URL, *, echo: bool = False, **option
         engine = create_engine(url, echo=echo, **{**defaults, **options})
 
         @event.listens_for(engine, "begin")
-        def _postgres_time_limit(connection) -> None:  # type: ignore[no-untyped-def]
+        def _postgres_time_limit(connection) -> None:
             # Under a time limit, every statement (lock waits included) is cut at what is left.
             time_left = _time_left_ms()
             if time_left is not None:
@@ -100,7 +100,7 @@ def make_engine(url: str = DEFAULT_DATABASE_URL, *, echo: bool = False, **option
     )
 
     @event.listens_for(engine, "connect")
-    def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+    def _sqlite_pragmas(dbapi_connection, _record) -> None:
         # Foreign keys are off by default in SQLite and must be enabled per connection.
         # pysqlite's own transaction handling is disabled so SQLAlchemy's BEGIN is the real one.
         dbapi_connection.isolation_level = None
@@ -112,7 +112,7 @@ def make_engine(url: str = DEFAULT_DATABASE_URL, *, echo: bool = False, **option
         cursor.close()
 
     @event.listens_for(engine, "begin")
-    def _sqlite_begin(connection) -> None:  # type: ignore[no-untyped-def]
+    def _sqlite_begin(connection) -> None:
         # IMMEDIATE takes the write lock up front: a deferred transaction that reads, then
         # writes, fails at once with "database is locked" when another writer got there
         # first (busy_timeout cannot help there). Writers queue instead; WAL keeps it cheap.

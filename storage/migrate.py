@@ -87,7 +87,7 @@ def revision_graph() -> dict[str, tuple[str, ...]]:
             if isinstance(node, ast.Assign) and len(node.targets) == 1:
                 target = node.targets[0]
             if isinstance(target, ast.Name) and target.id in ("revision", "down_revision"):
-                values[target.id] = ast.literal_eval(node.value)  # type: ignore[union-attr,arg-type]
+                values[target.id] = ast.literal_eval(node.value)
         revision, down = values.get("revision"), values.get("down_revision")
         if isinstance(revision, str):
             graph[revision] = (down,) if isinstance(down, str) else tuple(down or ())  # type: ignore[arg-type]

@@ -1,4 +1,8 @@
-"""SQLModel tables of the objective tree. Every row carries its workspace (Slack team id)."""
+"""SQLModel tables of the objective tree. Every row carries its workspace (Slack team id).
+
+Integer primary keys are typed `int`, as SQLAlchemy's own `Mapped[int]` for an autoincrement
+key: None only on a new row until its first flush, which is when code reads them.
+"""
 
 from __future__ import annotations
 
@@ -98,7 +102,7 @@ class Team(SQLModel, table=True):
     __tablename__ = "team"
     __table_args__ = (sa.UniqueConstraint("workspace_id", "name", name="uq_team_name"),)
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     workspace_id: str = Field(sa_column=_workspace_fk())
     name: str = Field(max_length=NAME_MAX)
     parent_id: int | None = Field(
@@ -114,7 +118,7 @@ class TeamChannel(SQLModel, table=True):
     __tablename__ = "team_channel"
     __table_args__ = (sa.UniqueConstraint("workspace_id", "channel_id", name="uq_team_channel"),)
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     workspace_id: str = Field(sa_column=_workspace_fk())
     team_id: int = Field(sa_column=_owned_by("team", index=True))
     channel_id: str = Field(max_length=SLACK_ID_MAX)
@@ -128,7 +132,7 @@ class Cycle(SQLModel, table=True):
         sa.Index("ix_cycle_workspace_dates", "workspace_id", "start_date"),
     )
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     workspace_id: str = Field(sa_column=_workspace_fk())
     name: str = Field(max_length=NAME_MAX)
     start_date: date
@@ -151,7 +155,7 @@ class Objective(SQLModel, table=True):
         sa.Index("ix_objective_workspace_walk", "workspace_id", "walk_key", "id"),
     )
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     workspace_id: str = Field(sa_column=_workspace_fk())
     cycle_id: int = Field(
         sa_column=sa.Column(sa.Integer, sa.ForeignKey("cycle.id"), nullable=False)
@@ -209,7 +213,7 @@ class KeyResult(SQLModel, table=True):
         sa.Index("ix_key_result_workspace_owner", "workspace_id", "owner_id"),
     )
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     workspace_id: str = Field(sa_column=_workspace_fk())
     objective_id: int = Field(sa_column=_owned_by("objective", index=True))
     owner_id: str = Field(max_length=SLACK_ID_MAX)
@@ -257,7 +261,7 @@ class CheckIn(SQLModel, table=True):
         ),
     )
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     workspace_id: str = Field(sa_column=_workspace_fk())
     key_result_id: int = Field(sa_column=_owned_by("key_result"))
     author_id: str = Field(max_length=SLACK_ID_MAX)
@@ -278,7 +282,7 @@ class Reflection(SQLModel, table=True):
 
     __tablename__ = "reflection"
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     workspace_id: str = Field(sa_column=_workspace_fk())
     objective_id: int = Field(sa_column=_owned_by("objective", unique=True))
     author_id: str = Field(max_length=SLACK_ID_MAX)
@@ -328,7 +332,7 @@ class OutboxMessage(SQLModel, table=True):
         sa.Index("ix_outbox_workspace_period", "workspace_id", "period_start"),
     )
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     workspace_id: str = Field(sa_column=_workspace_fk())
     recipient: str = Field(max_length=SLACK_ID_MAX)  # a user id, or a channel for digests
     period_start: date
@@ -370,7 +374,7 @@ class DataSource(SQLModel, table=True):
         sa.Index("ix_data_source_workspace", "workspace_id"),
     )
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     workspace_id: str = Field(sa_column=_workspace_fk())
     key_result_id: int = Field(sa_column=_owned_by("key_result"))
     kind: str = Field(max_length=16)  # json | prometheus | csv
@@ -421,7 +425,7 @@ class PushToken(SQLModel, table=True):
         sa.Index("ix_push_token_key_result", "key_result_id"),
     )
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     workspace_id: str = Field(sa_column=_workspace_fk())
     key_result_id: int = Field(sa_column=_owned_by("key_result"))
     token_hash: str = Field(max_length=64)

@@ -150,7 +150,7 @@ def find_recent_twin(
     candidates = list(session.exec(query.order_by(col(Objective.id))).all())
     if not candidates:
         return None
-    stored: dict[int, list[tuple[Any, ...]]] = {c.id: [] for c in candidates}  # type: ignore[misc]
+    stored: dict[int, list[tuple[Any, ...]]] = {c.id: [] for c in candidates}
     for kr in session.exec(
         select(KeyResult)
         .where(col(KeyResult.objective_id).in_(stored), col(KeyResult.archived_at).is_(None))
@@ -183,7 +183,7 @@ def find_recent_twin(
         )
         for spec in map(_clean_spec, key_results)
     ]
-    return next((c for c in candidates if stored[c.id] == wanted), None)  # type: ignore[index]
+    return next((c for c in candidates if stored[c.id] == wanted), None)
 
 
 def update_objective(
@@ -458,4 +458,4 @@ def objective_depths(
         }
         for start in frontier:
             depth[start] += 1
-    return depth  # type: ignore[return-value]
+    return depth

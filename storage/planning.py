@@ -31,7 +31,7 @@ class PersonFacts:
     refreshed_at: datetime | None
 
 
-def _running_krs(workspace_id: str, cycle_ids: Sequence[int]) -> sa.Select:  # type: ignore[type-arg]
+def _running_krs(workspace_id: str, cycle_ids: Sequence[int]) -> sa.Select:
     """Active KRs of active objectives in these cycles (Core: no ORM row processing)."""
     kr, objective = KeyResult.__table__, Objective.__table__  # type: ignore[attr-defined]
     return (

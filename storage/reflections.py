@@ -169,7 +169,7 @@ def carry_over(
     )
     carried = KeyResult(
         workspace_id=workspace_id,
-        objective_id=copy.id,  # type: ignore[arg-type]
+        objective_id=copy.id,
         owner_id=key_result.owner_id,
         title=key_result.title,
         kind=key_result.kind,

@@ -104,8 +104,8 @@ def _collect(session: Session, _context: Any) -> None:
             _pending(session, obj.workspace_id).objectives.add(obj.objective_id)
         elif isinstance(obj, Objective):
             pending = _pending(session, obj.workspace_id)
-            pending.objectives.add(obj.id)  # type: ignore[arg-type]
-            pending.rekey.add(obj.id)  # type: ignore[arg-type]
+            pending.objectives.add(obj.id)
+            pending.rekey.add(obj.id)
             if obj.parent_id is not None:
                 pending.objectives.add(obj.parent_id)
     for obj in session.dirty:
@@ -118,16 +118,16 @@ def _collect(session: Session, _context: Any) -> None:
             if not changed:
                 continue
             pending = _pending(session, obj.workspace_id)
-            pending.objectives.add(obj.id)  # type: ignore[arg-type]
+            pending.objectives.add(obj.id)
             parents, _ = _history(obj, "parent_id")
             pending.objectives.update(p for p in [obj.parent_id, *parents] if p is not None)
             if changed & {"parent_id", "archived_at"}:
-                pending.rekey.add(obj.id)  # type: ignore[arg-type]
+                pending.rekey.add(obj.id)
         elif isinstance(obj, Cycle):
             if _history(obj, "start_date")[1] or _history(obj, "end_date")[1]:
-                _pending(session, obj.workspace_id).cycles.add(obj.id)  # type: ignore[arg-type]
+                _pending(session, obj.workspace_id).cycles.add(obj.id)
             if _history(obj, "closed_at")[1]:
-                _pending(session, obj.workspace_id).closed_cycles.add(obj.id)  # type: ignore[arg-type]
+                _pending(session, obj.workspace_id).closed_cycles.add(obj.id)
         elif isinstance(obj, Workspace) and any(
             _history(obj, name)[1] for name in _WORKSPACE_FIELDS
         ):

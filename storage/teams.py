@@ -75,7 +75,7 @@ def team_subtree_ids(teams: list[Team], root_id: int) -> list[int]:
     """The team and all its sub-teams, from an already loaded team list."""
     children: dict[int | None, list[int]] = {}
     for t in teams:
-        children.setdefault(t.parent_id, []).append(t.id)  # type: ignore[arg-type]
+        children.setdefault(t.parent_id, []).append(t.id)
     found, stack = [], [root_id]
     seen: set[int] = set()
     while stack:

@@ -263,7 +263,7 @@ def clear_okrs(*, session: Session, workspace_id: str) -> None:
         Team,
         Cycle,
     ):
-        table = model.__table__  # type: ignore[attr-defined]
+        table = model.__table__
         session.execute(sa.delete(table).where(table.c.workspace_id == workspace_id))
 
 

@@ -50,7 +50,7 @@ class LoadedTree:
     _by_id: dict[int, Objective] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        self._by_id = {o.id: o for o in self.objectives}  # type: ignore[misc]
+        self._by_id = {o.id: o for o in self.objectives}
 
     @property
     def total_objectives(self) -> int:
@@ -164,11 +164,11 @@ def load_tree(
         objectives = list(session.execute(objective_query).scalars())
         key_results = list(session.execute(kr_query).scalars())
     else:
-        objectives = list(session.execute(objective_query).all())  # type: ignore[arg-type]
-        key_results = list(session.execute(kr_query).all())  # type: ignore[arg-type]
+        objectives = list(session.execute(objective_query).all())
+        key_results = list(session.execute(kr_query).all())
     health = evaluate_tree(
         objectives,
-        key_results,  # type: ignore[arg-type]
+        key_results,
         windows={c.id: Window(c.start_date, c.end_date) for c in cycle_rows},
         today=today,
         include_children=(
@@ -178,8 +178,8 @@ def load_tree(
     )
     return LoadedTree(
         workspace=workspace,
-        cycles=cycles,  # type: ignore[arg-type]
-        teams=teams,  # type: ignore[arg-type]
+        cycles=cycles,
+        teams=teams,
         objectives=objectives,
         key_results=key_results,
         health=health,
@@ -366,8 +366,8 @@ def load_shown_tree(
             roots.append(row.id)
     return LoadedTree(
         workspace=workspace,
-        cycles={c.id: c for c in cycle_rows},  # type: ignore[misc]
-        teams={t.id: t for t in team_rows},  # type: ignore[misc]
+        cycles={c.id: c for c in cycle_rows},
+        teams={t.id: t for t in team_rows},
         objectives=objectives,  # type: ignore[arg-type]
         key_results=key_results,  # type: ignore[arg-type]
         health=TreeHealth(

@@ -56,7 +56,7 @@ def build_team_reply(outcome: TeamOutcome) -> dict:
         lines = []
         for t in outcome.teams:
             parent = f" (in {escape(names[t.parent_id])})" if t.parent_id in names else ""
-            channels = outcome.channels.get(t.id, [])  # type: ignore[arg-type]
+            channels = outcome.channels.get(t.id, [])
             linked = " · " + ", ".join(f"<#{c}>" for c in channels) if channels else ""
             lines.append(f"• *{escape(t.name)}*{parent}{linked}")
         return build_notice("*Teams*\n" + "\n".join(lines), icon="👥")
@@ -195,9 +195,9 @@ def _review_lines(
     return review_lines(
         objective,
         INDENT * (depth + 1),
-        reflection=outcome.reflections.get(objective.id),  # type: ignore[arg-type]
+        reflection=outcome.reflections.get(objective.id),
         carried=outcome.carried,
-        krs=outcome.graded.krs_of(objective.id),  # type: ignore[arg-type]
+        krs=outcome.graded.krs_of(objective.id),
     )
 
 

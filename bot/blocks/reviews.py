@@ -84,7 +84,7 @@ def review_lines(
     if reflection is not None and (text := reflection_text(reflection)):
         lines.append(f"{indent}{text}")
     for kr in krs:
-        for name in (carried or {}).get(kr.id, []):  # type: ignore[arg-type]
+        for name in (carried or {}).get(kr.id, []):
             lines.append(f"{indent}↪ {escape(kr.title)} carried into *{escape(name)}*")
     return lines
 
@@ -127,7 +127,7 @@ def build_reflection_request(*, form: ReflectionForm, message_id: int) -> dict:
         else "Every key result reached 1.0."
     )
     blocks.append({"type": "context", "elements": [mrkdwn(note)]})
-    blocks.append(_reflect_button(form.cycle.id, message_id, "Write my reflection", primary=True))  # type: ignore[arg-type]
+    blocks.append(_reflect_button(form.cycle.id, message_id, "Write my reflection", primary=True))
     text = f"{form.cycle.name} is closed: how did your objectives go? Write a short reflection."
     return {"text": text, "blocks": blocks}
 
@@ -155,7 +155,7 @@ def _kr_grade_line(kr: KeyResult) -> str:
 
 
 def _carry_block(review: ObjectiveReview) -> dict | None:
-    left = [kr for kr in review.unfinished if not review.carried.get(kr.id)]  # type: ignore[arg-type]
+    left = [kr for kr in review.unfinished if not review.carried.get(kr.id)]
     if not left:
         return None
     options = [
@@ -203,7 +203,7 @@ def build_reflection_modal(*, form: ReflectionForm, origin: dict | None = None) 
         existing = review.reflection
         for name, label in FIELDS:
             value = getattr(existing, name) if existing is not None else ""
-            blocks.append(_answer_input(o.id, name, label, value))  # type: ignore[arg-type]
+            blocks.append(_answer_input(o.id, name, label, value))
         carry = _carry_block(review) if form.targets else None
         if carry is not None:
             carryable = True

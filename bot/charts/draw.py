@@ -219,7 +219,7 @@ def _heading(figure: Figure, title: str, subtitle: str, status: Status | None) -
     figure.text(offset, 0.875, subtitle, fontsize=15, color="#3d4750", va="top")
 
 
-def _date_axis(axes, start: date, end: date, today: date) -> None:  # type: ignore[no-untyped-def]
+def _date_axis(axes, start: date, end: date, today: date) -> None:
     margin = timedelta(days=max(1, (end - start).days // 40))
     axes.set_xlim(date2num(start - margin), date2num(end + margin))
     locator = AutoDateLocator(minticks=3, maxticks=6)

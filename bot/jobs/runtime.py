@@ -81,7 +81,7 @@ class NotInstalledClient(WebClient):
         super().__init__(token=None)
         self.workspace_id = workspace_id
 
-    def api_call(self, api_method: str, **kwargs: Any) -> SlackResponse:  # type: ignore[override]
+    def api_call(self, api_method: str, **kwargs: Any) -> SlackResponse:
         log.warning("workspace=%s has no installation; %s not sent", self.workspace_id, api_method)
         response = SlackResponse(
             client=self,

@@ -235,12 +235,12 @@ class Sender:
         deliveries = [d for d in claimed if d.message.id not in tried]
         tried.update(d.message.id for d in deliveries)
         for delivery in deliveries:
-            in_hand[pool.submit(self._deliver, delivery)] = delivery.message.id  # type: ignore[assignment]
+            in_hand[pool.submit(self._deliver, delivery)] = delivery.message.id
         return bool(deliveries)
 
     def _deliver(self, delivery: Delivery) -> SendReport:
         message = delivery.message
-        message_id: int = message.id  # type: ignore[assignment]
+        message_id: int = message.id
         client = self.client_for(message.workspace_id)
         context = {
             "workspace": message.workspace_id,
@@ -361,14 +361,14 @@ class Sender:
             )
             if form is None:
                 return None
-            return build_reflection_request(form=form, message_id=message.id)  # type: ignore[arg-type]
+            return build_reflection_request(form=form, message_id=message.id)
         assert delivery.tree is not None
         reminder = 0 if message.kind == PROMPT else int(message.kind.removeprefix("reminder"))
         return build_checkin_prompt(
             tree=delivery.tree,
             krs=delivery.krs,
             period=message.period_start,
-            message_id=message.id,  # type: ignore[arg-type]
+            message_id=message.id,
             reminder=reminder,
         )
 

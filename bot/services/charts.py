@@ -100,10 +100,10 @@ class ChartService:
                     continue
             cycle_ids = sorted({self._cycle_of(session, workspace_id, kr) for kr in krs})
             tree = self._tree(session, workspace_id, cycle_ids)
-            history = self._history(session, workspace_id, [kr.id for kr in krs])  # type: ignore[misc]
+            history = self._history(session, workspace_id, [kr.id for kr in krs])
             by_id = {kr.id: kr for kr in tree.key_results}
             return [
-                self._kr_trend(tree, by_id[kr.id], history.get(kr.id, []))  # type: ignore[index]
+                self._kr_trend(tree, by_id[kr.id], history.get(kr.id, []))
                 for kr in krs
                 if kr.id in by_id
             ]
@@ -138,11 +138,11 @@ class ChartService:
                 for objective in tree.objectives:
                     if matches(objective.title):
                         trend = self._objective_trend(session, tree, objective)
-                        return Found(trend, objective.id)  # type: ignore[arg-type]
+                        return Found(trend, objective.id)
                 for kr in tree.key_results:
                     if matches(kr.title):
-                        history = self._history(session, workspace_id, [kr.id])  # type: ignore[list-item]
-                        trend = self._kr_trend(tree, kr, history.get(kr.id, []))  # type: ignore[arg-type]
+                        history = self._history(session, workspace_id, [kr.id])
+                        trend = self._kr_trend(tree, kr, history.get(kr.id, []))
                         return Found(trend, kr.objective_id)
         return None
 
@@ -190,7 +190,7 @@ class ChartService:
             )
             if not tree.objectives:
                 return None
-            history = self._history(session, workspace_id, [kr.id for kr in tree.key_results])  # type: ignore[misc]
+            history = self._history(session, workspace_id, [kr.id for kr in tree.key_results])
             bars = []
             tz = zone(ws.default_timezone)
             for objective, _depth in tree.walk():
@@ -274,7 +274,7 @@ class ChartService:
     ) -> ObjectiveTrend:
         krs = tree.krs_of(objective.id)
         if history is None:
-            history = self._history(session, tree.workspace.team_id, [kr.id for kr in krs])  # type: ignore[misc]
+            history = self._history(session, tree.workspace.team_id, [kr.id for kr in krs])
         cycle = tree.cycles[objective.cycle_id]
         return objective_trend(
             title=objective.title,
@@ -288,7 +288,7 @@ class ChartService:
                     kr.start_value,
                     kr.target_value,
                     kr.weight,
-                    self._readings(tree, history.get(kr.id, [])),  # type: ignore[arg-type]
+                    self._readings(tree, history.get(kr.id, [])),
                 )
                 for kr in krs
             ],

@@ -92,15 +92,15 @@ def cadence_of(workspace: Workspace) -> Cadence:
     )
 
 
-def running_cycle_ids(session, workspace_id: str, today: date) -> list[int]:  # type: ignore[no-untyped-def]
+def running_cycle_ids(session, workspace_id: str, today: date) -> list[int]:
     return [
-        c.id  # type: ignore[misc]
+        c.id
         for c in cycle_store.list_cycles(session=session, workspace_id=workspace_id)
         if c.is_open and c.start_date <= today <= c.end_date
     ]
 
 
-def _my_running_krs(session, workspace_id: str, user_id: str, today: date):  # type: ignore[no-untyped-def]
+def _my_running_krs(session, workspace_id: str, user_id: str, today: date):
     """The KRs someone owns in the cycles running today, with their objectives."""
     return objective_store.list_active_key_results(
         session=session,
@@ -396,7 +396,7 @@ class CheckinService:
             if hold is None or claim.maybe_sent:  # maybe sent: the sender looks first
                 deliveries.append(Delivery(m, claim.maybe_sent, hold_until=hold))
             else:
-                released.append((m.id, hold))  # type: ignore[arg-type]
+                released.append((m.id, hold))
         if released:
             with session_scope(self.engine) as session:
                 for message_id, due_at in released:
@@ -425,7 +425,7 @@ class CheckinService:
             done = checkin_store.checked_in(
                 session=session,
                 workspace_id=ws_id,
-                key_result_ids=[kr.id for krs in krs_by_owner.values() for kr in krs],  # type: ignore[misc]
+                key_result_ids=[kr.id for krs in krs_by_owner.values() for kr in krs],
                 periods=sorted({c.message.period_start for c in claims}),
             )
         cadence = cadence_of(ws)
@@ -434,7 +434,7 @@ class CheckinService:
         released: list[tuple[int, datetime]] = []  # (message id, due again at)
         for claim in claims:
             m = claim.message
-            message_id: int = m.id  # type: ignore[assignment]
+            message_id: int = m.id
             krs = krs_by_owner.get(m.recipient, [])
             person = people.get(m.recipient)
             if not krs or all((kr.id, m.period_start) in done for kr in krs):
@@ -613,17 +613,17 @@ class CheckinService:
         return self.record(
             workspace_id=workspace_id,
             user_id=user_id,
-            readings=[(kr.id, None, None) for kr, _ in mine],  # type: ignore[misc]
+            readings=[(kr.id, None, None) for kr, _ in mine],
             source="no_change",
         )
 
-    def _settle(self, session, workspace_id: str, user_id: str, period: date, now: datetime):  # type: ignore[no-untyped-def]
+    def _settle(self, session, workspace_id: str, user_id: str, period: date, now: datetime):
         """When all of someone's KRs are in for the period, close their prompt and reminders."""
         mine = _my_running_krs(session, workspace_id, user_id, now.date())
         done = checkin_store.checked_in(
             session=session,
             workspace_id=workspace_id,
-            key_result_ids=[kr.id for kr, _ in mine],  # type: ignore[misc]
+            key_result_ids=[kr.id for kr, _ in mine],
             periods=[period],
         )
         if any((kr.id, period) not in done for kr, _ in mine):

@@ -167,7 +167,7 @@ class OKRService:
         with session_scope(self.engine) as session:
             return self._form(session, workspace_id, draft)
 
-    def _form(self, session, workspace_id: str, draft: ObjectiveDraft) -> FormData:  # type: ignore[no-untyped-def]
+    def _form(self, session, workspace_id: str, draft: ObjectiveDraft) -> FormData:
         teams = team_store.list_teams(session=session, workspace_id=workspace_id)
         cycles = [
             c
@@ -176,13 +176,13 @@ class OKRService:
         ]
         return FormData(
             draft=draft,
-            teams=[(t.id, t.name) for t in teams],  # type: ignore[misc]
-            cycles=[(c.id, c.name) for c in cycles],  # type: ignore[misc]
-            cycle_ends={c.id: c.end_date for c in cycles},  # type: ignore[misc]
+            teams=[(t.id, t.name) for t in teams],
+            cycles=[(c.id, c.name) for c in cycles],
+            cycle_ends={c.id: c.end_date for c in cycles},
             today=self.today(),
         )
 
-    def _current_or_new_cycle(self, session, workspace_id: str):  # type: ignore[no-untyped-def]
+    def _current_or_new_cycle(self, session, workspace_id: str):
         """The running cycle; a workspace without one gets the calendar quarter."""
         cycle = cycle_store.current_cycle(
             session=session, workspace_id=workspace_id, today=self.today()
@@ -234,7 +234,7 @@ class OKRService:
             return None, {"parent": "That objective no longer exists. Choose another one."}
         return saved, {}
 
-    def _create(self, session, workspace_id: str, draft: ObjectiveDraft, read: ReadDraft) -> Saved:  # type: ignore[no-untyped-def]
+    def _create(self, session, workspace_id: str, draft: ObjectiveDraft, read: ReadDraft) -> Saved:
         now = self.clock()
         what = {
             "workspace_id": workspace_id,
@@ -249,7 +249,7 @@ class OKRService:
             session=session, since=now - DOUBLE_SUBMIT_WINDOW, **what
         )
         if twin is not None:
-            return Saved(twin.id, twin.owner_id, created=True, duplicate=True)  # type: ignore[arg-type]
+            return Saved(twin.id, twin.owner_id, created=True, duplicate=True)
         objective = objective_store.create_objective(session=session, now=now, **what)
         objective.committed = draft.committed
         session.add(objective)
@@ -265,9 +265,9 @@ class OKRService:
                 )
             except Refused as error:
                 raise _FieldRefused("parent", str(error)) from error
-        return Saved(objective.id, objective.owner_id, created=True)  # type: ignore[arg-type]
+        return Saved(objective.id, objective.owner_id, created=True)
 
-    def _update(  # type: ignore[no-untyped-def]
+    def _update(
         self,
         session,
         workspace_id: str,
@@ -352,7 +352,7 @@ class OKRService:
             depths = objective_store.objective_depths(
                 session=session,
                 workspace_id=workspace_id,
-                objective_ids=[o.id for o in found],  # type: ignore[misc]
+                objective_ids=[o.id for o in found],
             )
             teams = {
                 t.id: t for t in team_store.list_teams(session=session, workspace_id=workspace_id)
@@ -366,7 +366,7 @@ class OKRService:
                 return tuple(names)
 
             return [
-                ParentChoice(o.id, o.title, path(o.team_id), depths.get(o.id, 0))  # type: ignore[arg-type]
+                ParentChoice(o.id, o.title, path(o.team_id), depths.get(o.id, 0))
                 for o in found
             ]
 
@@ -606,7 +606,7 @@ class OKRService:
             raise PermissionDenied(CHECKIN_REFUSAL)
         return allowed
 
-    def _tree_of(self, session, workspace_id: str, objective_id: int) -> LoadedTree:  # type: ignore[no-untyped-def]
+    def _tree_of(self, session, workspace_id: str, objective_id: int) -> LoadedTree:
         objective = objective_store.get_objective(
             session=session, workspace_id=workspace_id, objective_id=objective_id
         )
