@@ -18,6 +18,7 @@ from sqlalchemy.pool import StaticPool
 from sqlmodel import Session, SQLModel, create_engine
 
 from storage.errors import TimedOut, Unavailable
+from storage.models import table_of
 
 DEFAULT_DATABASE_URL = "sqlite:///data/ladder.db"
 READ_ONLY = "ladder_read_only"  # execution option: a session that only reads
@@ -155,14 +156,14 @@ def insert_ignoring_conflicts(session: Session, table: type[SQLModel], rows: lis
     # Without preserve_rowcount, psycopg's driver reports -1 for this INSERT: every plan
     # counted 0 on PostgreSQL. With it, both drivers sum the rows each execution inserted.
     statement = (
-        module.insert(table.__table__)  # type: ignore[attr-defined]  # Core: no ORM bulk path
+        module.insert(table_of(table))  # Core: no ORM bulk path
         .on_conflict_do_nothing()
         .execution_options(preserve_rowcount=True)
     )
     inserted = 0
     for start in range(0, len(rows), INSERT_BATCH):
-        result = session.execute(statement, rows[start : start + INSERT_BATCH])
-        inserted += max(result.rowcount or 0, 0)  # type: ignore[attr-defined]
+        result = session.exec(statement, params=rows[start : start + INSERT_BATCH])
+        inserted += max(result.rowcount or 0, 0)
     return inserted
 
 

@@ -51,20 +51,24 @@ def _ts(*, nullable: bool = False, index: bool = False) -> sa.Column:
     return sa.Column(UTCDateTime(), nullable=nullable, index=index)
 
 
-def _workspace_fk(**options: bool) -> sa.Column:
-    """The row's workspace, deleted with it (`primary_key`: an option)."""
+def _workspace_fk(*, primary_key: bool = False) -> sa.Column:
+    """The row's workspace, deleted with it."""
     return sa.Column(
         sa.String(SLACK_ID_MAX),
         sa.ForeignKey("workspace.team_id", ondelete="CASCADE"),
         nullable=False,
-        **options,
+        primary_key=primary_key,
     )
 
 
-def _owned_by(table: str, **options: bool) -> sa.Column:
-    """The id of the row this one belongs to, deleted with it (`index`, `unique`: options)."""
+def _owned_by(table: str, *, index: bool | None = None, unique: bool | None = None) -> sa.Column:
+    """The id of the row this one belongs to, deleted with it."""
     return sa.Column(
-        sa.Integer, sa.ForeignKey(f"{table}.id", ondelete="CASCADE"), nullable=False, **options
+        sa.Integer,
+        sa.ForeignKey(f"{table}.id", ondelete="CASCADE"),
+        nullable=False,
+        index=index,
+        unique=unique,
     )
 
 
@@ -474,3 +478,9 @@ class SendPace(SQLModel, table=True):
 
     workspace_id: str = Field(sa_column=_workspace_fk(primary_key=True))
     next_slot: float = Field(default=0.0, sa_column=sa.Column(sa.Float(), nullable=False))
+
+
+def table_of(model: type[SQLModel]) -> sa.Table:
+    """The Core table of a table model, for statements that skip the ORM."""
+    # SQLModel's class does not declare the `__table__` SQLAlchemy gives every table model.
+    return model.__table__  # type: ignore[attr-defined]

@@ -447,14 +447,16 @@ def objective_depths(
         if not frontier:
             break
         rows = session.exec(
-            select(Objective.id, Objective.parent_id).where(
+            select(col(Objective.id), col(Objective.parent_id)).where(
                 Objective.workspace_id == workspace_id,
                 col(Objective.id).in_(set(frontier.values())),
             )
         ).all()
         parents = {row_id: parent_id for row_id, parent_id in rows}
         frontier = {
-            start: parents[at] for start, at in frontier.items() if parents.get(at) is not None
+            start: parent
+            for start, at in frontier.items()
+            if (parent := parents.get(at)) is not None
         }
         for start in frontier:
             depth[start] += 1

@@ -28,7 +28,7 @@ from bot.okr.pace import StatusRules, pace_start
 from bot.okr.progress import clamp01, raw_progress
 from bot.okr.rollup import ObjectiveRollup, StatusDays, kr_status_days, objective_rollup
 from bot.okr.tree import Window
-from storage.models import Cycle, KeyResult, Objective, ObjectiveStatusCount, Workspace
+from storage.models import Cycle, KeyResult, Objective, ObjectiveStatusCount, Workspace, table_of
 
 KEY_WIDTH = 10  # digits per level: every 32-bit id fits
 # Deeper chains share their ancestor's key (then order by id): the key stays inside
@@ -39,11 +39,11 @@ _PENDING = "ladder_rollup_pending"
 _OBJECTIVE_FIELDS = ("parent_id", "cycle_id", "weight", "archived_at", "team_id")
 _WORKSPACE_FIELDS = ("at_risk_points", "off_track_points", "rollup_include_children")
 
-OBJ = Objective.__table__  # type: ignore[attr-defined]
-KR = KeyResult.__table__  # type: ignore[attr-defined]
-CYC = Cycle.__table__  # type: ignore[attr-defined]
-WS = Workspace.__table__  # type: ignore[attr-defined]
-COUNTS = ObjectiveStatusCount.__table__  # type: ignore[attr-defined]
+OBJ = table_of(Objective)
+KR = table_of(KeyResult)
+CYC = table_of(Cycle)
+WS = table_of(Workspace)
+COUNTS = table_of(ObjectiveStatusCount)
 
 _KR_COLUMNS = (
     KR.c.id,
@@ -456,7 +456,8 @@ def _recompute(
             else:
                 kids.append((child.rollup_progress, child.weight, _stored_days(child)))
         fresh[o.id] = objective_rollup(krs, kids)
-    rows, buckets = [], {}
+    rows: list[dict[str, Any]] = []
+    buckets: dict[str, dict[str, Any]] = {}
     for o in objectives:
         bucket = _bucket(o, fresh[o.id].days, buckets)
         if bucket != o.rollup_bucket:

@@ -30,6 +30,7 @@ from storage.models import (
     Team,
     TeamChannel,
     Workspace,
+    table_of,
 )
 from storage.rollup import mark_workspace
 
@@ -230,7 +231,7 @@ def workspace_contents(*, session: Session, workspace_id: str) -> Contents:
     """How many teams, cycles and objectives the workspace holds, in one statement."""
 
     def count(model: type[SQLModel]) -> sa.ScalarSelect[int]:
-        table = model.__table__  # type: ignore[attr-defined]
+        table = table_of(model)
         return (
             sa.select(sa.func.count())
             .select_from(table)
@@ -263,7 +264,7 @@ def clear_okrs(*, session: Session, workspace_id: str) -> None:
         Team,
         Cycle,
     ):
-        table = model.__table__
+        table = table_of(model)
         session.execute(sa.delete(table).where(table.c.workspace_id == workspace_id))
 
 
@@ -414,7 +415,7 @@ def insert_okrs(
         if kr.carried_from is not None
     ]
     if links:
-        table = KeyResult.__table__  # type: ignore[attr-defined]
+        table = table_of(KeyResult)
         session.execute(
             sa.update(table)
             .where(table.c.id == sa.bindparam("row_id"))
@@ -472,14 +473,14 @@ def _insert(session: Session, model: type[SQLModel], rows: list[dict[str, Any]])
     # An executemany: SQLAlchemy sends many rows per statement (insertmanyvalues) on
     # PostgreSQL, and SQLite's executemany stays inside the driver.
     if rows:
-        session.execute(sa.insert(model.__table__), rows)  # type: ignore[attr-defined]
+        session.execute(sa.insert(table_of(model)), rows)
 
 
 def _allocate_ids(session: Session, model: type[SQLModel], n: int) -> list[int]:
     """n fresh primary keys, ascending, reserved for this transaction."""
     if n == 0:
         return []
-    table = model.__table__  # type: ignore[attr-defined]
+    table = table_of(model)
     if session.get_bind().dialect.name == "postgresql":
         ids = session.execute(
             sa.text(

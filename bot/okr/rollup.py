@@ -23,7 +23,7 @@ trees for every day of a cycle.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -73,7 +73,9 @@ def status_on(days: StatusDays, today: date) -> Status | None:
     return Status.ON_TRACK
 
 
-def kr_status_days(kr: KRNode, *, window: Window, rules: StatusRules = DEFAULT_RULES) -> StatusDays:
+def kr_status_days(
+    kr: KRNode[Hashable], *, window: Window, rules: StatusRules = DEFAULT_RULES
+) -> StatusDays:
     """The days on which this KR's status (as the core computes it) becomes at risk and off
     track. Before the day ahead of the window opens and after its end (the KR's due date or
     the cycle's) expected pace is constant, so only the days between need a search. Before

@@ -366,8 +366,7 @@ class OKRService:
                 return tuple(names)
 
             return [
-                ParentChoice(o.id, o.title, path(o.team_id), depths.get(o.id, 0))
-                for o in found
+                ParentChoice(o.id, o.title, path(o.team_id), depths.get(o.id, 0)) for o in found
             ]
 
     # -- alignment and archive ---------------------------------------------------------

@@ -159,10 +159,7 @@ class ReviewService:
             objective_ids=ids,
         )
         carried = self._carried(session, workspace_id, [kr for ks in krs.values() for kr in ks])
-        return [
-            ObjectiveReview(o, krs[o.id], reflections.get(o.id), carried)
-            for o in objectives
-        ]
+        return [ObjectiveReview(o, krs[o.id], reflections.get(o.id), carried) for o in objectives]
 
     def _carried(
         self, session: Session, workspace_id: str, krs: Sequence[KeyResult]
