@@ -24,8 +24,7 @@ from bot.services.admin import (
 )
 
 if TYPE_CHECKING:
-    from storage.models import Objective
-    from storage.tree import LoadedTree
+    from storage.tree import LoadedTree, ObjectiveRow
 
 SECTION_LIMIT = 3000
 
@@ -186,7 +185,7 @@ def _grades_heading(outcome: CycleClosed | CycleGrades) -> str:
 
 
 def _review_lines(
-    outcome: CycleClosed | CycleGrades, objective: Objective, depth: int
+    outcome: CycleClosed | CycleGrades, objective: ObjectiveRow, depth: int
 ) -> list[str]:
     """The verdict against the objective's expectation, and (in `/okr cycle grades`) its
     owner's reflection and where its KRs were carried."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -15,7 +15,8 @@ from bot.okr.numbers import format_input, format_value, unit_name
 
 if TYPE_CHECKING:
     from bot.services.sources import SourceState
-    from storage.models import KeyResult, Objective
+    from storage.models import Objective
+    from storage.tree import KeyResultRow, ObjectiveRow
 
 CHECKIN_CALLBACK = "checkin_modal"
 ALIGN_CALLBACK = "align_modal"
@@ -32,7 +33,7 @@ def _option(value: str, label: str) -> dict:
     return {"text": plain(label, 75), "value": value}
 
 
-def _now_at(kr: KeyResult) -> str:
+def _now_at(kr: KeyResultRow) -> str:
     """ "Now at (ms)": the unit the value is typed in, as status shows it."""
     unit = unit_name(UnitKind(kr.unit), kr.unit_label)
     return f"Now at ({unit})" if unit and KRKind(kr.kind) is not KRKind.MILESTONE else "Now at"
@@ -40,7 +41,7 @@ def _now_at(kr: KeyResult) -> str:
 
 def build_checkin_modal(
     *,
-    krs: list[tuple[KeyResult, Objective]],
+    krs: Sequence[tuple[KeyResultRow, ObjectiveRow]],
     origin: dict,
     sources: Mapping[int, SourceState] | None = None,
     now: datetime | None = None,
@@ -164,7 +165,7 @@ def build_checkin_modal(
     }
 
 
-def _synced_line(kr: KeyResult, source: SourceState, *, now: datetime | None) -> dict:
+def _synced_line(kr: KeyResultRow, source: SourceState, *, now: datetime | None) -> dict:
     """In place of the value field: the value is the source's, not typed."""
     if KRKind(kr.kind) is KRKind.MILESTONE:
         value = "done" if (kr.current_value or 0) >= 1 else "not done"

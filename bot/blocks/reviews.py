@@ -21,7 +21,8 @@ from bot.services.reviews import (
 )
 
 if TYPE_CHECKING:
-    from storage.models import KeyResult, Objective, Reflection
+    from storage.models import Reflection
+    from storage.tree import KeyResultRow, ObjectiveRow
 
 REFLECT_ACTION = "reflect_open"
 REFLECTION_CALLBACK = "reflection_modal"
@@ -44,7 +45,7 @@ VERDICT_WORDS: dict[tuple[Verdict, bool], str] = {
 }
 
 
-def verdict_text(objective: Objective) -> str | None:
+def verdict_text(objective: ObjectiveRow) -> str | None:
     """One line judging the objective's grade against what was expected of it."""
     if objective.grade is None:
         return None
@@ -68,12 +69,12 @@ def reflection_text(reflection: Reflection, *, limit: int = 280) -> str:
 
 
 def review_lines(
-    objective: Objective,
+    objective: ObjectiveRow,
     indent: str,
     *,
     reflection: Reflection | None = None,
     carried: dict[int, list[str]] | None = None,
-    krs: Sequence[KeyResult] = (),
+    krs: Sequence[KeyResultRow] = (),
 ) -> list[str]:
     """What the grades post adds under an objective: its verdict, its reflection, and which
     of its KRs were carried over where."""
@@ -150,7 +151,7 @@ def _answer_input(objective_id: int, name: str, label: str, value: str) -> dict:
     }
 
 
-def _kr_grade_line(kr: KeyResult) -> str:
+def _kr_grade_line(kr: KeyResultRow) -> str:
     return f"{_grade(kr.grade)} · {escape(kr.title)}"
 
 

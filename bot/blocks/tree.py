@@ -28,8 +28,8 @@ from bot.services.people import UNKNOWN_NAME
 
 if TYPE_CHECKING:
     from bot.services.sources import SourceState
-    from storage.models import Cycle, KeyResult, Objective
-    from storage.tree import LoadedTree
+    from storage.models import Cycle
+    from storage.tree import KeyResultRow, LoadedTree, ObjectiveRow
 
 OBJECTIVE_MENU_ACTION = "objective_menu"
 CHECKIN_KR_ACTION = "checkin_kr"
@@ -77,7 +77,7 @@ def objective_menu(objective_id: int, verbs: Sequence[str] = STATUS_MENU) -> dic
     }
 
 
-def kr_line(tree: LoadedTree, kr: KeyResult) -> str:
+def kr_line(tree: LoadedTree, kr: KeyResultRow) -> str:
     health = tree.health.krs[kr.id]
     kind = KRKind(kr.kind)
     moving = kind in (KRKind.INCREASE, KRKind.DECREASE)
@@ -101,7 +101,7 @@ def kr_line(tree: LoadedTree, kr: KeyResult) -> str:
 
 def objective_text(
     tree: LoadedTree,
-    objective: Objective,
+    objective: ObjectiveRow,
     *,
     now: datetime,
     depth: int = 0,
@@ -155,7 +155,7 @@ def objective_text(
 
 def objective_section(
     tree: LoadedTree,
-    objective: Objective,
+    objective: ObjectiveRow,
     *,
     now: datetime,
     depth: int = 0,
@@ -205,7 +205,7 @@ def why_block(tree: LoadedTree) -> dict | None:
     return {"type": "context", "elements": [mrkdwn("  ·  ".join(parts))]}
 
 
-def _status_counts(tree: LoadedTree, objectives: Iterable[Objective]) -> dict[Status, int]:
+def _status_counts(tree: LoadedTree, objectives: Iterable[ObjectiveRow]) -> dict[Status, int]:
     counts = {s: 0 for s in Status}
     for objective in objectives:
         status = tree.health.objectives[objective.id].status
@@ -231,9 +231,9 @@ def one_team(tree: LoadedTree) -> bool:
     return len({o.team_id for o in tree.objectives}) <= 1
 
 
-def subtree(tree: LoadedTree, objective_id: int) -> list[tuple[Objective, int]]:
+def subtree(tree: LoadedTree, objective_id: int) -> list[tuple[ObjectiveRow, int]]:
     """The objective and everything aligned below it, depth-first, depths from 0."""
-    out: list[tuple[Objective, int]] = []
+    out: list[tuple[ObjectiveRow, int]] = []
     stack = [(tree.objective(objective_id), 0)]
     while stack:
         objective, depth = stack.pop()
@@ -242,7 +242,7 @@ def subtree(tree: LoadedTree, objective_id: int) -> list[tuple[Objective, int]]:
     return out
 
 
-def descendants(tree: LoadedTree, objective_id: int) -> list[Objective]:
+def descendants(tree: LoadedTree, objective_id: int) -> list[ObjectiveRow]:
     return [o for o, _ in subtree(tree, objective_id)[1:]]
 
 
@@ -302,7 +302,7 @@ def closed_cycle(tree: LoadedTree) -> Cycle | None:
     return None
 
 
-def status_shown(tree: LoadedTree) -> list[tuple[Objective, int]]:
+def status_shown(tree: LoadedTree) -> list[tuple[ObjectiveRow, int]]:
     """The objectives a status message shows, with their depth: the whole tree when small,
     else as many top levels as fit in STATUS_SHOWN_MAX (at least the top level, cut there):
     one team objective with 20 below it shows its first level, not a lone line."""
@@ -317,7 +317,7 @@ def status_shown(tree: LoadedTree) -> list[tuple[Objective, int]]:
         if not below or fitting + len(below) > STATUS_SHOWN_MAX:
             break
         level, fitting, deepest = below, fitting + len(below), deepest + 1
-    shown: list[tuple[Objective, int]] = []
+    shown: list[tuple[ObjectiveRow, int]] = []
     stack = [(o, 0) for o in reversed(tree.roots)]
     while stack and len(shown) < STATUS_SHOWN_MAX:
         objective, depth = stack.pop()
@@ -332,7 +332,7 @@ def status_collapsed(tree: LoadedTree) -> bool:
     return len(tree.objectives) > STATUS_FULL_MAX
 
 
-def _counts_below(tree: LoadedTree, objective: Objective, shown_ids: set[int]) -> bool:
+def _counts_below(tree: LoadedTree, objective: ObjectiveRow, shown_ids: set[int]) -> bool:
     """Whether an objective's aligned objectives are left out, so it counts them instead."""
     return not all(c.id in shown_ids for c in tree.children_of(objective.id))
 
@@ -355,7 +355,7 @@ def _grade(grade: float | None) -> str:
 
 def graded_text(
     tree: LoadedTree,
-    objective: Objective,
+    objective: ObjectiveRow,
     *,
     depth: int,
     names: Names,
@@ -587,7 +587,7 @@ def build_mine_message(
 
 
 def build_objective_confirmation(
-    *, tree: LoadedTree, objective: Objective, now: datetime, created: bool
+    *, tree: LoadedTree, objective: ObjectiveRow, now: datetime, created: bool
 ) -> dict:
     """The DM to the objective's owner: it does not name (or mention) them to themselves."""
     verb = "created" if created else "updated"
@@ -624,7 +624,7 @@ def objective_view_user_ids(tree: LoadedTree, objective_id: int) -> list[str]:
 
 
 def build_objective_view(
-    *, tree: LoadedTree, objective: Objective, now: datetime, names: Names = NO_NAMES
+    *, tree: LoadedTree, objective: ObjectiveRow, now: datetime, names: Names = NO_NAMES
 ) -> dict:
     """One objective with its key results and every objective aligned below it, in full: what
     a collapsed status points to (a modal: only the person who asked sees it)."""

@@ -22,7 +22,7 @@ from __future__ import annotations
 import functools
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
@@ -47,7 +47,7 @@ from bot.services.okrs import OKRService
 from bot.services.people import PeopleDirectory
 from bot.services.sources import SourceService, SourceState
 from storage.errors import Unavailable
-from storage.models import KeyResult, Objective
+from storage.tree import KeyResultRow, ObjectiveRow
 
 Listener = TypeVar("Listener", bound=Callable[..., Any])
 log = logging.getLogger("ladder.listeners")
@@ -82,7 +82,7 @@ class Deps:
         return self.sources.states(workspace_id=workspace_id, key_result_ids=ids)
 
     def checkin_modal(
-        self, *, workspace_id: str, krs: list[tuple[KeyResult, Objective]], origin: dict
+        self, *, workspace_id: str, krs: Sequence[tuple[KeyResultRow, ObjectiveRow]], origin: dict
     ) -> dict:
         """The check-in modal for `krs`: those with a working data source ask only confidence."""
         sources = self.source_states(

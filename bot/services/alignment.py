@@ -11,8 +11,8 @@ from sqlalchemy.engine import Engine
 from bot.okr.alignment import Gap, KRPulse, Level, ObjectiveFacts, alignment_health
 from storage import teams as team_store
 from storage.db import session_scope
-from storage.models import KeyResult, Objective, Team
-from storage.tree import LoadedTree, load_tree
+from storage.models import Team
+from storage.tree import KeyResultRow, LoadedTree, ObjectiveRow, load_tree
 from storage.workspaces import workspace_exists
 
 # The order gaps are listed in: what breaks the cascade first, then what blurs the signal.
@@ -83,7 +83,7 @@ def alignment_report(
         tree = load_tree(session=session, workspace_id=workspace_id, today=now.date())
         if team is None:
             return report_of(tree, scope="the company", within=None, now=now)
-        within = [_stored(o.id) for o in tree.objectives if o.team_id == team.id]
+        within = [o.id for o in tree.objectives if o.team_id == team.id]
         return report_of(tree, scope=team.name, within=within, now=now)
 
 
@@ -110,11 +110,10 @@ def report_of(
             ),
         )
         for o in tree.objectives
-        if o.id is not None
     ]
     health = alignment_health(facts, now=now, within=within)
-    objectives: dict[Hashable, Objective] = {o.id: o for o in tree.objectives}
-    key_results: dict[Hashable, KeyResult] = {kr.id: kr for kr in tree.key_results}
+    objectives: dict[Hashable, ObjectiveRow] = {o.id: o for o in tree.objectives}
+    key_results: dict[Hashable, KeyResultRow] = {kr.id: kr for kr in tree.key_results}
     items: list[GapItem] = []
     for f in health.findings:
         objective = objectives[f.objective_id]
@@ -122,10 +121,10 @@ def report_of(
         items.append(
             GapItem(
                 gap=f.gap,
-                objective_id=_stored(objective.id),
+                objective_id=objective.id,
                 objective_title=objective.title,
                 owner_id=objective.owner_id if kr is None else kr.owner_id,
-                kr_id=None if kr is None else _stored(kr.id),
+                kr_id=None if kr is None else kr.id,
                 kr_title=None if kr is None else kr.title,
                 amount=f.amount,
             )
@@ -138,9 +137,3 @@ def report_of(
         counts=dict(health.counts),
         items=items,
     )
-
-
-def _stored(row_id: int | None) -> int:
-    """The id of a row read from the database (never None there)."""
-    assert row_id is not None
-    return row_id

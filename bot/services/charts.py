@@ -34,8 +34,8 @@ from storage import objectives as objective_store
 from storage import teams as team_store
 from storage.db import session_scope
 from storage.errors import NotFound
-from storage.models import CheckIn, KeyResult, Objective, Workspace
-from storage.tree import LoadedTree, load_tree
+from storage.models import CheckIn, KeyResult, Workspace
+from storage.tree import KeyResultRow, LoadedTree, ObjectiveRow, load_tree
 from storage.workspaces import get_workspace, workspace_exists
 
 Trend = KRTrend | ObjectiveTrend
@@ -137,8 +137,7 @@ class ChartService:
 
                 for objective in tree.objectives:
                     if matches(objective.title):
-                        trend = self._objective_trend(session, tree, objective)
-                        return Found(trend, objective.id)
+                        return Found(self._objective_trend(session, tree, objective), objective.id)
                 for kr in tree.key_results:
                     if matches(kr.title):
                         history = self._history(session, workspace_id, [kr.id])
@@ -241,7 +240,9 @@ class ChartService:
         tz = zone(tree.workspace.default_timezone)
         return [Reading(c.created_at.astimezone(tz).date(), c.value) for c in check_ins]
 
-    def _kr_trend(self, tree: LoadedTree, kr: KeyResult, check_ins: Sequence[CheckIn]) -> KRTrend:
+    def _kr_trend(
+        self, tree: LoadedTree, kr: KeyResultRow, check_ins: Sequence[CheckIn]
+    ) -> KRTrend:
         objective = tree.objective(kr.objective_id)
         cycle = tree.cycles[objective.cycle_id]
         health = tree.health.krs[kr.id]
@@ -268,7 +269,7 @@ class ChartService:
         self,
         session: Session,
         tree: LoadedTree,
-        objective: Objective,
+        objective: ObjectiveRow,
         *,
         history: dict[int, list[CheckIn]] | None = None,
     ) -> ObjectiveTrend:

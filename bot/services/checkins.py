@@ -34,7 +34,7 @@ from storage import planning as plan_store
 from storage.db import session_scope
 from storage.models import KeyResult, Objective, OutboxMessage, OutboxState, Workspace
 from storage.people import SlackProfile, get_people, save_profiles, set_away
-from storage.tree import LoadedTree, load_tree
+from storage.tree import KeyResultRow, LoadedTree, load_tree
 from storage.workspaces import get_workspace, list_active_workspaces, update_workspace
 
 log = logging.getLogger(__name__)
@@ -126,7 +126,7 @@ class Delivery:
     message: OutboxMessage
     maybe_sent: bool
     tree: LoadedTree | None = None
-    krs: list[KeyResult] = field(default_factory=list)
+    krs: list[KeyResultRow] = field(default_factory=list)
     # For a row Slack may already have: what to do if the DM history shows it is not there.
     hold_until: datetime | None = None  # outside the person's working hours: wait till then
     period_over: bool = False  # too late for this period: skip it
@@ -418,7 +418,7 @@ class CheckinService:
             )
             people = get_people(session=session, workspace_id=ws_id, user_ids=recipients)
             asked = set(recipients)
-            krs_by_owner: dict[str, list[KeyResult]] = defaultdict(list)
+            krs_by_owner: dict[str, list[KeyResultRow]] = defaultdict(list)
             for kr in tree.key_results:  # their objectives' other KRs are shown, not asked
                 if kr.owner_id in asked:
                     krs_by_owner[kr.owner_id].append(kr)

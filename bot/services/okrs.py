@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -39,7 +39,7 @@ from storage import teams as team_store
 from storage.db import session_scope
 from storage.errors import NotFound, Refused
 from storage.models import KeyResult, Objective, Team
-from storage.tree import LoadedTree, load_shown_tree, load_tree
+from storage.tree import KeyResultRow, LoadedTree, ObjectiveRow, load_shown_tree, load_tree
 from storage.workspaces import ensure_workspace, update_workspace, workspace_exists
 
 USER_MENTION = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$")
@@ -433,7 +433,7 @@ class OKRService:
 
     def objective_tree(
         self, *, workspace_id: str, objective_id: int
-    ) -> tuple[LoadedTree, Objective]:
+    ) -> tuple[LoadedTree, ObjectiveRow]:
         with session_scope(self.engine) as session:
             objective = objective_store.get_objective(
                 session=session, workspace_id=workspace_id, objective_id=objective_id
@@ -555,7 +555,7 @@ class OKRService:
         is_admin: Callable[[], bool],
         key_result_id: int | None = None,
         objective_id: int | None = None,
-    ) -> list[tuple[KeyResult, Objective]]:
+    ) -> Sequence[tuple[KeyResultRow, ObjectiveRow]]:
         """The KRs a check-in modal should show: one KR, one objective's, or all of mine.
 
         Only those the user may check in on (may_check_in): all of an objective's for its
@@ -569,10 +569,10 @@ class OKRService:
                 kr = objective_store.get_key_result(
                     session=session, workspace_id=workspace_id, key_result_id=key_result_id
                 )
-                objective = objective_store.get_objective(
+                objective: ObjectiveRow = objective_store.get_objective(
                     session=session, workspace_id=workspace_id, objective_id=kr.objective_id
                 )
-                krs = [(kr, objective)]
+                krs: list[tuple[KeyResultRow, ObjectiveRow]] = [(kr, objective)]
             elif objective_id is not None:
                 tree = self._tree_of(session, workspace_id, objective_id)
                 objective = tree.objective(objective_id)
@@ -761,7 +761,7 @@ def _my_team(mine: LoadedTree) -> Team | None:
     return mine.teams.get(max(counts, key=lambda t: counts[t]))
 
 
-def _kr_draft(kr: KeyResult) -> KRDraft:
+def _kr_draft(kr: KeyResultRow) -> KRDraft:
     def shown(value: float | None) -> str:
         return "" if value is None else format_input(value)
 

@@ -25,7 +25,7 @@ from storage.db import session_scope
 from storage.errors import NotFound, Refused
 from storage.models import Cycle, KeyResult, Objective, Reflection
 from storage.objectives import get_key_result, get_objective
-from storage.tree import LoadedTree, load_tree
+from storage.tree import KeyResultRow, LoadedTree, load_tree
 
 REFLECT = "reflect"
 # Objectives in one reflection modal: 7 blocks each (heading, KR grades, three answers, the
@@ -70,12 +70,12 @@ def plan_reflection_requests(
 @dataclass(frozen=True)
 class ObjectiveReview:
     objective: Objective
-    key_results: list[KeyResult]
+    key_results: list[KeyResultRow]
     reflection: Reflection | None
     carried: dict[int, list[str]]  # KR id -> names of the cycles it was carried into
 
     @property
-    def unfinished(self) -> list[KeyResult]:
+    def unfinished(self) -> list[KeyResultRow]:
         return [kr for kr in self.key_results if unfinished(kr.grade)]
 
 
@@ -149,7 +149,7 @@ class ReviewService:
             cycle_ids=sorted({o.cycle_id for o in objectives}) or [-1],
         )
         wanted = set(ids)
-        krs: dict[int, list[KeyResult]] = {i: [] for i in ids}
+        krs: dict[int, list[KeyResultRow]] = {i: [] for i in ids}
         for kr in tree.key_results:
             if kr.objective_id in wanted:
                 krs[kr.objective_id].append(kr)
@@ -162,7 +162,7 @@ class ReviewService:
         return [ObjectiveReview(o, krs[o.id], reflections.get(o.id), carried) for o in objectives]
 
     def _carried(
-        self, session: Session, workspace_id: str, krs: Sequence[KeyResult]
+        self, session: Session, workspace_id: str, krs: Sequence[KeyResultRow]
     ) -> dict[int, list[str]]:
         copies = reflection_store.carried_from(
             session=session,
