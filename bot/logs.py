@@ -203,6 +203,10 @@ def secrets_of(settings: object) -> list[str]:
     return [v for v in values if isinstance(v, str) and v]
 
 
+class _LadderHandler(logging.StreamHandler):
+    ladder = True  # marks the handler configure_logging installed, to replace it
+
+
 def configure_logging(
     level: str,
     fmt: str = "text",
@@ -217,10 +221,9 @@ def configure_logging(
     fmt_name = (fmt or "text").strip().lower()
     if fmt_name not in FORMATS:
         raise ConfigError(f"LOG_FORMAT must be text or json ({fmt!r}); default is text")
-    handler = logging.StreamHandler(stream if stream is not None else sys.stderr)
+    handler = _LadderHandler(stream if stream is not None else sys.stderr)
     handler.setFormatter(JSONFormatter() if fmt_name == "json" else KeyValueFormatter())
     handler.addFilter(RedactingFilter(Redactor(secrets)))
-    handler.ladder = True  # type: ignore[attr-defined]
     root = logging.getLogger()
     for old in [h for h in root.handlers if getattr(h, "ladder", False)]:
         root.removeHandler(old)

@@ -157,6 +157,7 @@ def _plain(start_response: Callable[..., Any], status: str, text: str) -> list[b
 
 def _health(engine: Engine, start_response: Callable[..., Any]) -> list[bytes]:
     """200 when the database takes a write (a full disk or a read-only database fails it)."""
+    answer: dict[str, object]
     try:
         check_writable(engine, now=datetime.now(UTC))
         status, answer = "200 OK", {"ok": True}
@@ -303,7 +304,10 @@ def check_bot_token(settings: Settings) -> dict[str, Any]:
     level = sdk_log.level
     sdk_log.setLevel(logging.CRITICAL)  # its retries' lines would bury the one that says why
     try:
-        return dict(make_client(settings).auth_test().data)  # type: ignore[arg-type]
+        data = make_client(settings).auth_test().data
+        if not isinstance(data, dict):  # a Web API method answers a JSON object
+            raise TypeError("auth.test did not answer a JSON object")
+        return dict(data)
     except SlackApiError as error:
         raise ConfigError(
             f"SLACK_BOT_TOKEN was refused by Slack ({error.response.get('error')}): copy the Bot "

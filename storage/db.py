@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import sqlite3
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -11,10 +12,10 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from sqlalchemy import Engine, event
+from sqlalchemy import Connection, Engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import InterfaceError, OperationalError
-from sqlalchemy.pool import StaticPool
+from sqlalchemy.pool import ConnectionPoolEntry, StaticPool
 from sqlmodel import Session, SQLModel, create_engine
 
 from storage.errors import TimedOut, Unavailable
@@ -78,7 +79,7 @@ def make_engine(url: str = DEFAULT_DATABASE_URL, *, echo: bool = False, **option
         engine = create_engine(url, echo=echo, **{**defaults, **options})
 
         @event.listens_for(engine, "begin")
-        def _postgres_time_limit(connection) -> None:
+        def _postgres_time_limit(connection: Connection) -> None:
             # Under a time limit, every statement (lock waits included) is cut at what is left.
             time_left = _time_left_ms()
             if time_left is not None:
@@ -101,7 +102,7 @@ def make_engine(url: str = DEFAULT_DATABASE_URL, *, echo: bool = False, **option
     )
 
     @event.listens_for(engine, "connect")
-    def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    def _sqlite_pragmas(dbapi_connection: sqlite3.Connection, _record: ConnectionPoolEntry) -> None:
         # Foreign keys are off by default in SQLite and must be enabled per connection.
         # pysqlite's own transaction handling is disabled so SQLAlchemy's BEGIN is the real one.
         dbapi_connection.isolation_level = None
@@ -113,7 +114,7 @@ def make_engine(url: str = DEFAULT_DATABASE_URL, *, echo: bool = False, **option
         cursor.close()
 
     @event.listens_for(engine, "begin")
-    def _sqlite_begin(connection) -> None:
+    def _sqlite_begin(connection: Connection) -> None:
         # IMMEDIATE takes the write lock up front: a deferred transaction that reads, then
         # writes, fails at once with "database is locked" when another writer got there
         # first (busy_timeout cannot help there). Writers queue instead; WAL keeps it cheap.

@@ -106,7 +106,8 @@ def carried_from(
     ).all()
     out: dict[int, list[tuple[KeyResult, int]]] = {}
     for kr, cycle_id in rows:
-        out.setdefault(kr.carried_from_id, []).append((kr, cycle_id))  # type: ignore[arg-type]
+        if kr.carried_from_id is not None:  # always: the rows are picked by it
+            out.setdefault(kr.carried_from_id, []).append((kr, cycle_id))
     return out
 
 

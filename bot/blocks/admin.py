@@ -24,6 +24,8 @@ from bot.services.admin import (
 )
 
 if TYPE_CHECKING:
+    from datetime import date
+
     from storage.tree import LoadedTree, ObjectiveRow
 
 SECTION_LIMIT = 3000
@@ -41,8 +43,8 @@ CYCLE_USAGE = (
 )
 
 
-def _day(d: object) -> str:
-    return f"{d:%b} {d.day}, {d.year}"  # type: ignore[attr-defined]
+def _day(d: date) -> str:
+    return f"{d:%b} {d.day}, {d.year}"
 
 
 def build_team_reply(outcome: TeamOutcome) -> dict:

@@ -45,7 +45,11 @@ def mrkdwn(text: str, limit: int = 3000) -> dict:
 
 # A bar's filled part takes its status's colour, so colour never contradicts status (inline
 # code, which Slack draws red, did: a 90% on-track bar was red). Unknown status: neutral.
-BAR_FILL = {Status.ON_TRACK: "🟩", Status.AT_RISK: "🟨", Status.OFF_TRACK: "🟥"}
+BAR_FILL: dict[Status | None, str] = {
+    Status.ON_TRACK: "🟩",
+    Status.AT_RISK: "🟨",
+    Status.OFF_TRACK: "🟥",
+}
 BAR_EMPTY, BAR_NEUTRAL = "⬜", "⬛"
 BAR_WIDTH = 8
 
@@ -54,7 +58,7 @@ def progress_bar(progress: float | None, status: Status | None = None) -> str:
     if progress is None:
         return BAR_EMPTY * BAR_WIDTH
     filled = round(max(0.0, min(progress, 1.0)) * BAR_WIDTH)
-    return BAR_FILL.get(status, BAR_NEUTRAL) * filled + BAR_EMPTY * (BAR_WIDTH - filled)  # type: ignore[arg-type]
+    return BAR_FILL.get(status, BAR_NEUTRAL) * filled + BAR_EMPTY * (BAR_WIDTH - filled)
 
 
 def percent(progress: float | None) -> str:

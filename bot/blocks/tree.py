@@ -297,8 +297,9 @@ def closed_cycle(tree: LoadedTree) -> Cycle | None:
     grades until the new one has objectives); None for a tree of open cycles."""
     ids = {o.cycle_id for o in tree.objectives if o.cycle_id in tree.cycles}
     cycles = [tree.cycles[i] for i in sorted(ids)]
-    if cycles and not any(c.is_open for c in cycles):
-        return max(cycles, key=lambda c: c.closed_at)  # type: ignore[arg-type, return-value]
+    closed = [(c.closed_at, c) for c in cycles if c.closed_at is not None]
+    if cycles and len(closed) == len(cycles):
+        return max(closed, key=lambda pair: pair[0])[1]
     return None
 
 

@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
@@ -242,7 +243,7 @@ class Sender:
         message = delivery.message
         message_id: int = message.id
         client = self.client_for(message.workspace_id)
-        context = {
+        context: dict[str, Any] = {
             "workspace": message.workspace_id,
             "recipient": message.recipient,
             "kind": message.kind,
@@ -382,7 +383,8 @@ class Sender:
             else user_id  # digests: a channel id, searched directly
         )
         history = client.conversations_history(channel=channel, include_all_metadata=True, limit=50)
-        for item in history.get("messages", []):
+        messages: list[dict[str, Any]] = history.get("messages", [])
+        for item in messages:
             meta = item.get("metadata") or {}
             payload = meta.get("event_payload") or {}
             if meta.get("event_type") == METADATA_EVENT and payload.get("outbox_id") == message_id:

@@ -171,14 +171,14 @@ def cycle_command(engine: Engine, *, workspace_id: str, text: str, now: datetime
                         f"/okr cycle new {name} 2027-01-05 2027-03-28"
                     )
                 start, end = dates
-            cycle = cycle_store.create_cycle(
+            created = cycle_store.create_cycle(
                 session=session,
                 workspace_id=workspace_id,
                 name=name,
                 start_date=start,
                 end_date=end,
             )
-            return CycleCreated(cycle)
+            return CycleCreated(created)
         if m := _CLOSE.match(text):
             cycle = cycle_store.find_cycle(
                 session=session, workspace_id=workspace_id, name=m["name"]

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import Engine
+from sqlmodel import Session
 
 from bot.okr.schedule import (
     Cadence,
@@ -92,7 +93,13 @@ def cadence_of(workspace: Workspace) -> Cadence:
     )
 
 
-def running_cycle_ids(session, workspace_id: str, today: date) -> list[int]:
+def _stale(person: plan_store.PersonFacts | None, now: datetime) -> bool:
+    """No profile of the person yet, or one older than PROFILE_MAX_AGE."""
+    refreshed = None if person is None else person.refreshed_at
+    return refreshed is None or refreshed < now - PROFILE_MAX_AGE
+
+
+def running_cycle_ids(session: Session, workspace_id: str, today: date) -> list[int]:
     return [
         c.id
         for c in cycle_store.list_cycles(session=session, workspace_id=workspace_id)
@@ -100,7 +107,9 @@ def running_cycle_ids(session, workspace_id: str, today: date) -> list[int]:
     ]
 
 
-def _my_running_krs(session, workspace_id: str, user_id: str, today: date):
+def _my_running_krs(
+    session: Session, workspace_id: str, user_id: str, today: date
+) -> list[tuple[KeyResult, Objective]]:
     """The KRs someone owns in the cycles running today, with their objectives."""
     return objective_store.list_active_key_results(
         session=session,
@@ -202,13 +211,7 @@ class CheckinService:
                     session=session, workspace_id=ws.team_id, cycle_ids=cycle_ids
                 )
                 people = plan_store.people_facts(session=session, workspace_id=ws.team_id)
-            stale = [
-                u
-                for u in owners
-                if u not in people
-                or people[u].refreshed_at is None
-                or people[u].refreshed_at < now - PROFILE_MAX_AGE  # type: ignore[operator]
-            ]
+            stale = [u for u in owners if _stale(people.get(u), now)]
             if stale:
                 found = profiles(ws.team_id, stale)
                 with session_scope(self.engine) as session:
@@ -617,7 +620,9 @@ class CheckinService:
             source="no_change",
         )
 
-    def _settle(self, session, workspace_id: str, user_id: str, period: date, now: datetime):
+    def _settle(
+        self, session: Session, workspace_id: str, user_id: str, period: date, now: datetime
+    ) -> list[OutboxMessage]:
         """When all of someone's KRs are in for the period, close their prompt and reminders."""
         mine = _my_running_krs(session, workspace_id, user_id, now.date())
         done = checkin_store.checked_in(

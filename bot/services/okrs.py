@@ -38,7 +38,7 @@ from storage import sources as source_store
 from storage import teams as team_store
 from storage.db import session_scope
 from storage.errors import NotFound, Refused
-from storage.models import KeyResult, Objective, Team
+from storage.models import Cycle, KeyResult, Objective, Team
 from storage.tree import KeyResultRow, LoadedTree, ObjectiveRow, load_shown_tree, load_tree
 from storage.workspaces import ensure_workspace, update_workspace, workspace_exists
 
@@ -167,7 +167,7 @@ class OKRService:
         with session_scope(self.engine) as session:
             return self._form(session, workspace_id, draft)
 
-    def _form(self, session, workspace_id: str, draft: ObjectiveDraft) -> FormData:
+    def _form(self, session: Session, workspace_id: str, draft: ObjectiveDraft) -> FormData:
         teams = team_store.list_teams(session=session, workspace_id=workspace_id)
         cycles = [
             c
@@ -182,7 +182,7 @@ class OKRService:
             today=self.today(),
         )
 
-    def _current_or_new_cycle(self, session, workspace_id: str):
+    def _current_or_new_cycle(self, session: Session, workspace_id: str) -> Cycle:
         """The running cycle; a workspace without one gets the calendar quarter."""
         cycle = cycle_store.current_cycle(
             session=session, workspace_id=workspace_id, today=self.today()
@@ -234,9 +234,11 @@ class OKRService:
             return None, {"parent": "That objective no longer exists. Choose another one."}
         return saved, {}
 
-    def _create(self, session, workspace_id: str, draft: ObjectiveDraft, read: ReadDraft) -> Saved:
+    def _create(
+        self, session: Session, workspace_id: str, draft: ObjectiveDraft, read: ReadDraft
+    ) -> Saved:
         now = self.clock()
-        what = {
+        what: dict[str, Any] = {
             "workspace_id": workspace_id,
             "cycle_id": draft.cycle_id,
             "owner_id": draft.owner_id,
@@ -269,7 +271,7 @@ class OKRService:
 
     def _update(
         self,
-        session,
+        session: Session,
         workspace_id: str,
         user_id: str,
         draft: ObjectiveDraft,
@@ -605,7 +607,7 @@ class OKRService:
             raise PermissionDenied(CHECKIN_REFUSAL)
         return allowed
 
-    def _tree_of(self, session, workspace_id: str, objective_id: int) -> LoadedTree:
+    def _tree_of(self, session: Session, workspace_id: str, objective_id: int) -> LoadedTree:
         objective = objective_store.get_objective(
             session=session, workspace_id=workspace_id, objective_id=objective_id
         )
