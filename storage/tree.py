@@ -50,8 +50,7 @@ class TreeSummary:
 
 class ObjectiveRow(Protocol):
     """An objective as a loaded tree holds it: read-only, a model or (usually) a SQLAlchemy
-    Row of the objective table's columns, which has the attributes and none of the methods.
-    UnitKind and KRKind columns read as their plain strings."""
+    Row of the objective table's columns, which has the attributes and none of the methods."""
 
     @property
     def id(self) -> int: ...
@@ -98,7 +97,8 @@ class ObjectiveRow(Protocol):
 
 
 class KeyResultRow(Protocol):
-    """A key result as a loaded tree holds it (see ObjectiveRow)."""
+    """A key result as a loaded tree holds it (see ObjectiveRow). In a Row, `kind` and `unit`
+    are the stored strings, not the enums."""
 
     @property
     def id(self) -> int: ...
@@ -463,30 +463,22 @@ def load_shown_tree(
             owner_id=owner_id,
             company_only=company_only,
         )
-    objectives = cast(
-        list[ObjectiveRow],
-        list(
-            session.execute(
-                _select(Objective, False).where(*where).order_by(o.c.walk_key, o.c.id).limit(limit)
-            ).all()
-        ),
+    objective_query = (
+        _select(Objective, False).where(*where).order_by(o.c.walk_key, o.c.id).limit(limit)
     )
+    objectives = cast(list[ObjectiveRow], list(session.execute(objective_query).all()))
     shown_ids = [row.id for row in objectives]
-    key_results = cast(
-        list[KeyResultRow],
-        list(
-            session.execute(
-                _select(KeyResult, False)
-                .where(
-                    # By objective only: the ids are the workspace's already, and a workspace
-                    # condition here makes SQLite scan all the workspace's KRs by that index.
-                    col(KeyResult.objective_id).in_(shown_ids),
-                    col(KeyResult.archived_at).is_(None),
-                )
-                .order_by(col(KeyResult.objective_id), col(KeyResult.position), col(KeyResult.id))
-            ).all()
-        ),
+    kr_query = (
+        _select(KeyResult, False)
+        .where(
+            # By objective only: the ids are the workspace's already, and a workspace
+            # condition here makes SQLite scan all the workspace's KRs by that index.
+            col(KeyResult.objective_id).in_(shown_ids),
+            col(KeyResult.archived_at).is_(None),
+        )
+        .order_by(col(KeyResult.objective_id), col(KeyResult.position), col(KeyResult.id))
     )
+    key_results = cast(list[KeyResultRow], list(session.execute(kr_query).all()))
     windows = {c.id: Window(c.start_date, c.end_date) for c in cycle_rows}
     rules = status_rules(workspace)
     cycle_of = {row.id: row.cycle_id for row in objectives}
