@@ -30,17 +30,10 @@ RETENTION_DAYS_DEFAULT = 30
 WEB_CONCURRENCY_DEFAULT = 2
 # The bot scopes an OAuth install asks for: exactly slack-manifest.yml's oauth_config.scopes.bot
 # (a test keeps the two equal; the manifest is not read at run time).
-BOT_SCOPES: tuple[str, ...] = (
-    "commands",
-    "chat:write",
-    "chat:write.public",
-    "im:write",
-    "im:history",
-)
-BOT_SCOPES += ("users:read", "users:read.email", "files:write")
+BOT_SCOPES = ("commands", "chat:write", "chat:write.public", "im:write", "im:history", "users:read", "users:read.email", "files:write")  # fmt: skip
 APP_CREDENTIALS = "copy it from Basic Information > App Credentials"
 # A bad setting's line: `NAME {problem} ('value'): {how}`, the problem from its validator or
-# PROBLEMS; never the value of a SECRET one.
+# PROBLEMS; never the value of a token, a secret or the database URL.
 HOW = {
     "DATABASE_URL": "use e.g. sqlite:///data/ladder.db or postgresql://user:pass@host:5432/db",
     "SLACK_BOT_TOKEN": "copy it from your app's OAuth & Permissions page (Bot User OAuth Token)",
@@ -64,13 +57,7 @@ PROBLEMS = {
     "LADDER_RETENTION_DAYS": "is not a number of days between 1 and 3650",
     "WEB_CONCURRENCY": "is not a number of processes between 1 and 64",
 }
-SECRET: tuple[str, ...] = (
-    "DATABASE_URL",
-    "SLACK_BOT_TOKEN",
-    "SLACK_SIGNING_SECRET",
-    "SLACK_APP_TOKEN",
-)
-SECRET += ("SLACK_CLIENT_SECRET",)
+SECRET = ("_TOKEN", "_SECRET", "DATABASE_URL")  # its password
 
 
 class ConfigError(RuntimeError):
@@ -220,7 +207,7 @@ def _line(error: Any) -> str:
     """One line for one bad setting: never the value of a secret."""
     name = str(error["loc"][0]).upper()
     problem = error["ctx"]["error"] if error["type"] == "value_error" else PROBLEMS[name]
-    value = "" if name in SECRET else f" ({error['input']!r})"
+    value = "" if name.endswith(SECRET) else f" ({error['input']!r})"
     return f"{name} {problem}{value}: {HOW[name]}"
 
 
@@ -234,53 +221,43 @@ def load_settings(env: Mapping[str, str] | None = None, *, require_slack: bool =
 
 
 def _check_modes(s: Settings, *, require_slack: bool) -> None:
-    """The settings that only make sense together (Slack's own when `require_slack`): the
-    first that does not, as later checks follow from earlier ones."""
+    """The settings that only make sense together (Slack's own when `require_slack`)."""
     oauth, http = s.oauth_mode, s.slack_app_token is None
-    how = "OAuth mode needs it with the {}; copy it from Basic Information > App Credentials"
-    checks = [
-        (
-            s.slack_client_secret and not oauth,
-            "SLACK_CLIENT_ID is not set: " + how.format("secret"),
-        ),
-        (
-            oauth and not s.slack_client_secret,
-            "SLACK_CLIENT_SECRET is not set: " + how.format("id"),
-        ),
-    ]
-    if require_slack:
-        checks += [
-            (
-                oauth and s.slack_bot_token,
-                "SLACK_BOT_TOKEN cannot be combined with SLACK_CLIENT_ID/SLACK_CLIENT_SECRET: "
-                "unset SLACK_BOT_TOKEN to install to many workspaces (OAuth), or unset the "
-                "client credentials to run in one workspace with that token",
-            ),
-            (
-                oauth and not http,
-                "SLACK_APP_TOKEN cannot be combined with OAuth mode: installs need the HTTP "
-                "endpoints /slack/install and /slack/oauth_redirect; unset SLACK_APP_TOKEN and "
-                "serve HTTP",
-            ),
-            (
-                oauth and not s.slack_signing_secret,
-                "SLACK_SIGNING_SECRET is not set: OAuth mode serves HTTP and needs it to verify "
-                "requests (Basic Information > App Credentials)",
-            ),
-            (
-                not oauth and not s.slack_bot_token,
-                "SLACK_BOT_TOKEN is not set: install the app to your workspace and put its Bot "
-                "User OAuth Token (xoxb-…) in .env (see README, 'Connect to Slack'); or set "
-                "SLACK_CLIENT_ID and SLACK_CLIENT_SECRET to install to many workspaces (OAuth)",
-            ),
-            (
-                not oauth and http and not s.slack_signing_secret,
-                "SLACK_SIGNING_SECRET is not set: HTTP mode needs it to verify requests (Basic "
-                "Information > App Credentials); or set SLACK_APP_TOKEN to use Socket Mode",
-            ),
-        ]
-    if failed := next((line for bad, line in checks if bad), None):
-        raise ConfigError(failed)
+    if s.slack_client_secret and not oauth:
+        raise ConfigError(
+            f"SLACK_CLIENT_ID is not set: OAuth mode needs it with the secret; {APP_CREDENTIALS}"
+        )
+    if oauth and not s.slack_client_secret:
+        raise ConfigError(
+            f"SLACK_CLIENT_SECRET is not set: OAuth mode needs it with the id; {APP_CREDENTIALS}"
+        )
+    if require_slack and oauth and s.slack_bot_token:
+        raise ConfigError(
+            "SLACK_BOT_TOKEN cannot be combined with SLACK_CLIENT_ID/SLACK_CLIENT_SECRET: unset "
+            "SLACK_BOT_TOKEN to install to many workspaces (OAuth), or unset the client "
+            "credentials to run in one workspace with that token"
+        )
+    if require_slack and oauth and not http:
+        raise ConfigError(
+            "SLACK_APP_TOKEN cannot be combined with OAuth mode: installs need the HTTP endpoints "
+            "/slack/install and /slack/oauth_redirect; unset SLACK_APP_TOKEN and serve HTTP"
+        )
+    if require_slack and oauth and not s.slack_signing_secret:
+        raise ConfigError(
+            "SLACK_SIGNING_SECRET is not set: OAuth mode serves HTTP and needs it to verify "
+            "requests (Basic Information > App Credentials)"
+        )
+    if require_slack and not oauth and not s.slack_bot_token:
+        raise ConfigError(
+            "SLACK_BOT_TOKEN is not set: install the app to your workspace and put its Bot User "
+            "OAuth Token (xoxb-…) in .env (see README, 'Connect to Slack'); or set "
+            "SLACK_CLIENT_ID and SLACK_CLIENT_SECRET to install to many workspaces (OAuth)"
+        )
+    if require_slack and not oauth and http and not s.slack_signing_secret:
+        raise ConfigError(
+            "SLACK_SIGNING_SECRET is not set: HTTP mode needs it to verify requests (Basic "
+            "Information > App Credentials); or set SLACK_APP_TOKEN to use Socket Mode"
+        )
 
 
 def reveal(secret: SecretStr | None) -> str | None:
