@@ -3,6 +3,7 @@ and the README's table, .env.example and the Settings fields naming the same var
 
 from __future__ import annotations
 
+import ast
 import re
 from pathlib import Path
 
@@ -72,3 +73,22 @@ def test_the_readme_table_and_env_example_name_every_setting() -> None:
     example = _names((REPO / ".env.example").read_text(), r"^([A-Z_]+)=")
     assert in_readme == fields, in_readme ^ fields
     assert example == fields, example ^ fields
+
+
+def _imports(path: Path) -> set[str]:
+    modules: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            modules.add(node.module)
+        elif isinstance(node, ast.Import):
+            modules.update(alias.name for alias in node.names)
+    return modules
+
+
+def test_settings_and_jobs_point_one_way() -> None:
+    """bot/config.py is imported by every layer and imports none; the jobs get their Slack
+    clients from the composition root instead of importing it."""
+    config = _imports(REPO / "bot" / "config.py")
+    assert not {m for m in config if m.startswith(("bot", "storage"))}, config
+    for path in (REPO / "bot" / "jobs").glob("*.py"):
+        assert "bot.app" not in _imports(path), path
