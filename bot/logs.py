@@ -19,6 +19,8 @@ from datetime import UTC, datetime
 from typing import IO, Any
 from urllib.parse import urlparse
 
+from pydantic import SecretStr
+
 from bot.config import ConfigError
 
 FORMATS = ("text", "json")
@@ -197,6 +199,7 @@ def secrets_of(settings: object) -> list[str]:
         "slack_client_secret",
     )
     values = [getattr(settings, name, None) for name in names]
+    values = [v.get_secret_value() if isinstance(v, SecretStr) else v for v in values]
     url = getattr(settings, "database_url", None)
     if url:
         values.append(urlparse(url).password)

@@ -36,8 +36,8 @@ from slack_bolt.adapter.wsgi import SlackRequestHandler
 from slack_sdk.signature import SignatureVerifier
 from sqlalchemy import Engine
 
-from bot.app import build_app, make_client, utc_now
-from bot.config import ConfigError, Settings
+from bot.app import build_app, make_client, utc_now, workspace_clients
+from bot.config import ConfigError, Settings, reveal
 from bot.logs import log_event
 from bot.push_api import PUSH_PREFIX, make_push_app
 from storage.db import time_limit
@@ -181,7 +181,7 @@ def serve(settings: Settings, engine: Engine) -> None:
         app = build_app(settings, engine, token_verification=False)  # checked above
         _start_scheduler(settings, engine)
         log.info("serving over Socket Mode")
-        SocketModeHandler(app, settings.slack_app_token).start()
+        SocketModeHandler(app, reveal(settings.slack_app_token)).start()
         return
     listener = socket.create_server(("0.0.0.0", settings.port), backlog=2048)
     processes = settings.web_concurrency
@@ -283,14 +283,14 @@ def run_waitress(wsgi: WSGIApp, listener: socket.socket) -> None:
 def _build_wsgi(settings: Settings, engine: Engine) -> WSGIApp:
     # The token was checked once at start (check_bot_token); Bolt need not ask again.
     app = build_app(settings, engine, token_verification=False)
-    return make_wsgi_app(app, engine, signing_secret=settings.slack_signing_secret or "")
+    return make_wsgi_app(app, engine, signing_secret=reveal(settings.slack_signing_secret) or "")
 
 
 def _start_scheduler(settings: Settings, engine: Engine) -> None:
     if settings.run_scheduler:
         from bot.jobs.runtime import start_background_scheduler
 
-        start_background_scheduler(settings, engine)
+        start_background_scheduler(settings, engine, workspace_clients(settings, engine))
     else:
         log.info("scheduler off here (LADDER_SCHEDULER=off): run `python -m bot clock` once")
 

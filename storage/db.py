@@ -21,7 +21,6 @@ from sqlmodel import Session, SQLModel, create_engine
 from storage.errors import TimedOut, Unavailable
 from storage.models import table_of
 
-DEFAULT_DATABASE_URL = "sqlite:///data/ladder.db"
 READ_ONLY = "ladder_read_only"  # execution option: a session that only reads
 # How long SQLite waits for another writer's lock when no time limit is set.
 SQLITE_BUSY_MS = 30_000
@@ -69,7 +68,7 @@ def normalize_database_url(url: str) -> str:
     return url
 
 
-def make_engine(url: str = DEFAULT_DATABASE_URL, *, echo: bool = False, **options: Any) -> Engine:
+def make_engine(url: str, *, echo: bool = False, **options: Any) -> Engine:
     """The process's engine. `options` go to create_engine for PostgreSQL (pool sizes,
     connect_args), e.g. for tests that bind a schema."""
     url = normalize_database_url(url)
