@@ -11,12 +11,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import groupby
+from typing import Any, TypeVar
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from sqlalchemy import Engine
+from sqlmodel import SQLModel
 
-from bot.okr.kinds import KRKind, UnitKind
 from bot.services.transfer import csv, yaml
 from bot.services.transfer.document import (
     CheckInDoc,
@@ -27,16 +29,17 @@ from bot.services.transfer.document import (
     KeyResultDoc,
     ObjectiveDoc,
     Problem,
+    Record,
     SourceDoc,
     TeamDoc,
     WorkspaceDoc,
     read,
+    scalars,
 )
 from bot.services.transfer.plan import SETTING_NAMES, EmailLookup, Plan, plan_import
-from bot.sources.fetch import SourceKind
 from storage import transfer as store
 from storage.db import session_scope
-from storage.models import Objective
+from storage.models import Objective, Reflection
 from storage.workspaces import ensure_workspace, update_workspace
 
 __all__ = [
@@ -134,122 +137,92 @@ def encode(document: Document, fmt: Format) -> str:
     return yaml.dump(document) if fmt is Format.YAML else csv.dump(document)
 
 
+# The storage rows' names for the document's fields, where they differ.
+_ROW_NAMES = {
+    "id": "team_id",
+    "owner": "owner_id",
+    "author": "author_id",
+    "start": "start_value",
+    "target": "target_value",
+    "current": "current_value",
+    "due": "due_date",
+    "period": "period_start",
+    "previous": "previous_value",
+}
+R = TypeVar("R", bound=Record)
+
+
+def _from_row(cls: type[R], row: SQLModel, **given: Any) -> R:
+    """A record with the fields `row` has under its own names, and those given."""
+    names = {name: _ROW_NAMES.get(name, name) for name in scalars(cls) if name not in given}
+    return cls(**{n: getattr(row, a) for n, a in names.items() if hasattr(row, a)}, **given)
+
+
 def _document_of(snap: store.Snapshot, *, with_sources: bool = True) -> Document:
     """Objectives get keys O1, O2… in id order; a KR's key is its objective's plus .1, .2…"""
     team_names = {t.id: t.name for t in snap.teams}
     cycle_names = {c.id: c.name for c in snap.cycles}
-    keys = {o.id: f"O{n}" for n, o in enumerate(snap.objectives, start=1)}
+    keys: dict[int | None, str] = {o.id: f"O{n}" for n, o in enumerate(snap.objectives, start=1)}
     check_ins: dict[int | None, list[CheckInDoc]] = {}
     for c in snap.check_ins:
-        check_ins.setdefault(c.key_result_id, []).append(
-            CheckInDoc(
-                period=c.period_start,
-                author=c.author_id,
-                value=c.value,
-                previous=c.previous_value,
-                confidence=c.confidence,
-                note=c.note,
-                blocker=c.blocker,
-                source=c.source,
-                created_at=c.created_at,
-            )
-        )
-    sources: dict[int | None, SourceDoc] = {
-        kr_id: SourceDoc(
-            kind=SourceKind(s.kind),
-            url=s.url,
-            expression=s.expression,
-            column=s.column,
-            row_key=s.row_key,
-            multiplier=s.multiplier,
-            credential=s.credential,
-            interval_minutes=s.interval_minutes,
-        )
-        for kr_id, s in snap.sources.items()
-        if with_sources
+        check_ins.setdefault(c.key_result_id, []).append(_from_row(CheckInDoc, c))
+    kr_keys = {  # the snapshot has KRs by objective, then position
+        kr.id: f"{keys[objective_id]}.{n}"
+        for objective_id, krs in groupby(snap.key_results, lambda kr: kr.objective_id)
+        for n, kr in enumerate(krs, start=1)
     }
-    kr_keys: dict[int | None, str] = {}
-    counts: dict[int | None, int] = {}
-    for kr in snap.key_results:  # by objective, then position
-        counts[kr.objective_id] = n = counts.get(kr.objective_id, 0) + 1
-        kr_keys[kr.id] = f"{keys[kr.objective_id]}.{n}"
     key_results: dict[int | None, list[KeyResultDoc]] = {}
     for kr in snap.key_results:
+        source = snap.sources.get(kr.id) if with_sources else None  # type: ignore[arg-type]
         key_results.setdefault(kr.objective_id, []).append(
-            KeyResultDoc(
+            _from_row(
+                KeyResultDoc,
+                kr,
                 key=kr_keys[kr.id],
-                title=kr.title,
-                kind=KRKind(kr.kind),
-                unit=UnitKind(kr.unit),
-                unit_label=kr.unit_label,
-                start=kr.start_value,
-                target=kr.target_value,
-                current=kr.current_value,
-                weight=kr.weight,
-                due=kr.due_date,
-                confidence=kr.confidence,
-                owner=kr.owner_id,
-                grade=kr.grade,
-                created_at=kr.created_at,
-                archived_at=kr.archived_at,
                 carried_from=kr_keys.get(kr.carried_from_id),
-                source=sources.get(kr.id),
+                source=None if source is None else _from_row(SourceDoc, source),
                 check_ins=check_ins.get(kr.id, []),
             )
         )
 
     def objective(o: Objective) -> ObjectiveDoc:
         reflection = snap.reflections.get(o.id)  # type: ignore[arg-type]
-        return ObjectiveDoc(
+        return _from_row(
+            ObjectiveDoc,
+            o,
             key=keys[o.id],
-            title=o.title,
             cycle=cycle_names[o.cycle_id],
-            owner=o.owner_id,
-            team=None if o.team_id is None else team_names[o.team_id],
-            parent=None if o.parent_id is None else keys[o.parent_id],
-            description=o.description,
-            weight=o.weight,
-            committed=o.committed,
-            status=o.status,
-            grade=o.grade,
-            created_at=o.created_at,
-            archived_at=o.archived_at,
+            team=team_names.get(o.team_id),
+            parent=keys.get(o.parent_id),
             key_results=key_results.get(o.id, []),
-            reflection_author=(
-                None
-                if reflection is None or reflection.author_id == o.owner_id
-                else reflection.author_id
-            ),
-            reflection_worked=reflection.worked if reflection else "",
-            reflection_did_not_work=reflection.did_not_work if reflection else "",
-            reflection_carry_over=reflection.carry_over if reflection else "",
+            **{} if reflection is None else _reflection(reflection, o.owner_id),
         )
 
     ws = snap.workspace
+    settings = {name: getattr(ws, name) for name in SETTING_NAMES}
     return Document(
-        workspace=WorkspaceDoc(
-            id=ws.team_id,
-            name=ws.name,
-            vision=ws.vision,
-            mission=ws.mission,
-            settings={name: getattr(ws, name) for name in SETTING_NAMES},
-        ),
+        workspace=_from_row(WorkspaceDoc, ws, settings=settings),
         teams=[
-            TeamDoc(
-                name=t.name,
-                parent=None if t.parent_id is None else team_names[t.parent_id],
+            _from_row(
+                TeamDoc,
+                t,
+                parent=team_names.get(t.parent_id),
                 channels=list(snap.channels.get(t.id, [])),  # type: ignore[arg-type]
             )
             for t in snap.teams
         ],
-        cycles=[
-            CycleDoc(
-                name=c.name, start_date=c.start_date, end_date=c.end_date, closed_at=c.closed_at
-            )
-            for c in snap.cycles
-        ],
+        cycles=[_from_row(CycleDoc, c) for c in snap.cycles],
         objectives=[objective(o) for o in snap.objectives],
     )
+
+
+def _reflection(reflection: Reflection, owner_id: str) -> dict[str, Any]:
+    return {
+        "reflection_author": None if reflection.author_id == owner_id else reflection.author_id,
+        "reflection_worked": reflection.worked,
+        "reflection_did_not_work": reflection.did_not_work,
+        "reflection_carry_over": reflection.carry_over,
+    }
 
 
 # --- Import ---------------------------------------------------------------------------------

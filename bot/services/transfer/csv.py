@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import itertools
+import re
 from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Any
@@ -62,6 +63,7 @@ COLUMNS = tuple(
 # Text a spreadsheet could take for a formula (=, +, -, @) is written with a leading
 # apostrophe, which import takes off again (OWASP's advice against CSV injection).
 _FORMULA_START = tuple("=+-@\t\r'")
+_BREAK = re.compile(r"\r\n?|\n")  # what ends a line in a quoted cell, as csv counts them
 
 
 def _cell(value: Any) -> str:
@@ -149,6 +151,7 @@ def load(text: str, problems: list[Problem]) -> Lines | None:
     top = Lines(workspace=workspace, teams=[], cycles=[], objectives=[])
     by_key: dict[str, dict[str, Lines]] = {"objective": {}, "key_result": {}}
     children: list[tuple[Lines, str, str]] = []  # (row, what its parent is, where it goes)
+    end = 1  # the line the previous row ended on
     while True:
         try:
             cells = next(reader)
@@ -160,7 +163,9 @@ def load(text: str, problems: list[Problem]) -> Lines | None:
         extra = cells.pop(None, None)  # cells beyond the header's columns
         texts = [c for c in cells.values() if isinstance(c, str)]
         texts += extra if isinstance(extra, list) else []
-        line = reader.line_num - sum(c.count("\n") for c in texts)  # where the row starts
+        # Where the row starts: quoted cells may span lines; DictReader skips blank lines.
+        breaks = sum(len(_BREAK.findall(c)) for c in texts)
+        line, end = max(end + 1, reader.line_num - breaks), reader.line_num
         if not any(c.strip() for c in texts):
             continue
         if extra:

@@ -225,6 +225,11 @@ class Record:
     def _internal(cls, raw: Lines, given: Mapping[str, Any]) -> dict[str, Any]:
         return {"line": raw.line}
 
+    @classmethod
+    def _line(cls, raw: Lines, name: str) -> int:
+        """Where a problem with a field is shown: on the record's first line."""
+        return raw.line
+
     @model_validator(mode="wrap")
     @classmethod
     def _read(
@@ -238,7 +243,7 @@ class Record:
             problems.append(Problem(data.line, message))
 
         given = cls._given(data)
-        for name in INTERNAL & given.keys():
+        for name in [k for k in given if k in INTERNAL or not isinstance(k, str)]:
             problem(f"unknown field “{name}” in {cls.what}")
             del given[name]
         for description in cls._missing(given):
@@ -248,8 +253,13 @@ class Record:
             return handler(given)
         except ValidationError as error:
             for details in error.errors():
-                problem(cls._message(details))
-            return handler(_without(given, error))
+                name = str(details["loc"][0]) if details["loc"] else ""
+                problems.append(Problem(cls._line(data, name), cls._message(details)))
+            given = _without(given, error)
+        try:  # the record less what was wrong with it
+            return handler(given)
+        except ValidationError:  # nothing expected, but a file must not crash the import
+            return handler(cls._internal(data, {}))
 
     @classmethod
     def _message(cls, error: ErrorDetails) -> str:
@@ -259,7 +269,8 @@ class Record:
         if error["type"] == "value_error":
             return str(error.get("ctx", {}).get("error"))
         if len(error["loc"]) > 1 or error["type"] == "list_type":
-            return f"{name} should be a list, each entry a mapping (field: value)"
+            entries = name.replace("check_ins", "check-ins").replace("_", " ")
+            return f"{name} should be a list of {entries}, each a mapping"
         if error["type"] in ("dataclass_type", "dict_type"):
             return f"{name} should be a mapping (field: value)"
         return f"{name}: {error['msg']}"
@@ -436,6 +447,10 @@ class WorkspaceDoc(Record):
     def _given(cls, raw: Lines) -> dict[str, Any]:
         statements = {k: raw[k] for k in _STATEMENTS if raw.get(k) is not None}
         return super()._given(raw) | statements
+
+    @classmethod
+    def _line(cls, raw: Lines, name: str) -> int:
+        return raw.field_lines.get(name, raw.line) if name in _STATEMENTS else raw.line
 
     @classmethod
     def _internal(cls, raw: Lines, given: Mapping[str, Any]) -> dict[str, Any]:
