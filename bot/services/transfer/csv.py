@@ -42,7 +42,7 @@ _RECORDS: dict[str, type[Record]] = {
 }
 _PARENT = {"key_result": "objective", "checkin": "key_result", "source": "key_result"}
 _INTO = {"key_result": "key_results", "checkin": "check_ins", "source": "source"}  # parent's field
-_CHILD = {"objective": "key_result", "key_result": "checkin"}
+_CHILDREN = {"objective": "key_results", "key_result": "check_ins"}  # rows found by key
 
 
 def _columns(record: str) -> dict[str, str]:
@@ -149,7 +149,7 @@ def load(text: str, problems: list[Problem]) -> Lines | None:
 
     workspace, settings = Lines(), Lines()
     top = Lines(workspace=workspace, teams=[], cycles=[], objectives=[])
-    by_key: dict[str, dict[str, Lines]] = {"objective": {}, "key_result": {}}
+    by_key: dict[str, dict[str, Lines]] = {record: {} for record in _CHILDREN}
     children: list[tuple[Lines, str, str]] = []  # (row, what its parent is, where it goes)
     end = 1  # the line the previous row ended on
     while True:
@@ -206,8 +206,8 @@ def load(text: str, problems: list[Problem]) -> Lines | None:
             top[f"{record}s"].append(raw)
         else:
             children.append((raw, _PARENT[record], _INTO[record]))
-        if record in by_key:
-            raw[_INTO[_CHILD[record]]] = []
+        if record in _CHILDREN:
+            raw[_CHILDREN[record]] = []
             if "key" in raw:
                 by_key[record].setdefault(raw["key"], raw)
     # Rows may come in any order: attach KRs, check-ins and sources once every row is read.

@@ -268,14 +268,8 @@ def _check(document: Document, people: _People, problems: list[Problem], *, toda
 
 def _kr_spec(kr: KeyResultDoc, *, today: date) -> tuple[KRSpec | None, list[str]]:
     """The KR as the app's own validation sees it, and what is wrong with it."""
-    kind, target, start, due, unit, label = (
-        kr.kind,
-        kr.target,
-        kr.start,
-        kr.due,
-        kr.unit,
-        kr.unit_label,
-    )
+    kind, target, start, due = kr.kind, kr.target, kr.start, kr.due
+    unit, label = kr.unit, kr.unit_label
     if kr.from_title and kr.title:
         # Only a sentence, as typed in /okr new: read it the way the form does.
         proposal = parse_key_result(kr.title, today=today)
