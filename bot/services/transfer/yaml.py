@@ -33,13 +33,16 @@ HEADER = (
 )
 _Dumper: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 _BaseLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_DEFAULTS: dict[type[Record], dict[str, Any]] = {}
 
 
 def _short(record: Record, **inherited: Any) -> dict[str, Any]:
     """The record's fields less those at their default, or the same as what they inherit
     (a KR's owner is its objective's unless given). Import fills them back in; the file stays
     short to read, and quick to parse (PyYAML's time grows with the number of scalars)."""
-    defaults = _defaults(type(record))
+    defaults = _DEFAULTS.get(type(record)) or _DEFAULTS.setdefault(
+        type(record), {f.name: f.default for f in fields(record)}
+    )
     return {
         name: plain(value)
         for name, value in fields_of(record).items()
@@ -47,10 +50,6 @@ def _short(record: Record, **inherited: Any) -> dict[str, Any]:
         and value != defaults[name]
         and not (name in inherited and value == inherited[name])
     }
-
-
-def _defaults(cls: type[Record]) -> dict[str, Any]:
-    return {f.name: f.default for f in fields(cls)}
 
 
 def dump(document: Document) -> str:
