@@ -1200,3 +1200,55 @@ def test_yaml_aliases_are_refused_before_anything_is_built() -> None:
 def test_a_yaml_anchor_without_an_alias_is_harmless() -> None:
     _, problems = transfer.decode("version: 1\nworkspace: &w {name: Acme}\n", Format.YAML)
     assert not any("alias" in p.message for p in problems), problems
+
+
+def test_a_record_with_bad_fields_is_still_checked_against_the_others() -> None:
+    # A bad field leaves its record in the document, so references to it and from it are
+    # still checked in the same pass: every problem at once, none invented.
+    text = (
+        BASE_YAML.replace("start_date: 2026-01-01", "start_date: soon")
+        .replace("  end_date: 2026-03-31\n", "")
+        .replace("  team: Platform\n", "  team: Platform\n  weight: heavy\n  committed: maybe\n")
+        .replace("parent: O1", "parent: O9")
+    )
+    document, problems = transfer.decode(text, Format.YAML)
+    assert document is not None and [o.key for o in document.objectives] == ["O1", "O2"]
+    assert sorted(problems) == [
+        Problem(9, "a cycle needs an end_date"),
+        Problem(9, "start_date “soon” is not a date (YYYY-MM-DD)"),
+        Problem(12, "committed should be true or false, not “maybe”"),
+        Problem(12, "weight: “heavy” is not a number. Type a value like 42, 1.5k or 30%."),
+    ]
+    assert transfer.plan_import(document, problems, lookup_email=None, now=NOW) is None
+    assert Problem(27, "unknown parent objective “O9”") in problems
+    assert not any("unknown cycle" in p.message for p in problems)
+
+
+def test_odd_yaml_shapes_are_problems_not_crashes() -> None:
+    _, problems = transfer.decode(
+        "version: 1\n1: one\nworkspace: []\nobjectives: [null, {key_results: 3}]\n",
+        Format.YAML,
+    )
+    assert problems == [
+        Problem(1, "unknown field “1” in the file"),
+        Problem(4, "an objective needs a cycle"),
+        Problem(4, "an objective needs an owner (a Slack user id or an email)"),
+        Problem(4, "key_results should be a list of key results, each a mapping"),
+        Problem(1, "workspace should be a mapping (field: value)"),
+        Problem(1, "objectives should be a list of objectives, each a mapping"),
+    ]
+
+
+def test_csv_rows_keep_their_physical_line_after_blank_lines_and_quoted_breaks() -> None:
+    text = (
+        BASE_CSV.replace("\nteam,", "\n\n\nteam,")  # two blank lines: the team is on line 6
+        .replace("a note\non two lines", "a note\r\non\rthree lines")  # lines 10-12
+        .replace("2026-01-05,10,", "2026-01-05,heaps,")
+        .replace("\nkey_result,O2.1", "\n\nkey_result,O2.1")
+        .replace("milestone,1,", "milestone,lots,")
+    )
+    _, problems = transfer.decode(text, Format.CSV)
+    assert problems == [
+        Problem(10, "value: “heaps” is not a number. Type a value like 42, 1.5k or 30%."),
+        Problem(15, "target: “lots” is not a number. Type a value like 42, 1.5k or 30%."),
+    ]
