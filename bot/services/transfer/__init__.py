@@ -173,27 +173,29 @@ def _document_of(snap: store.Snapshot, *, with_sources: bool = True) -> Document
     }
     key_results: dict[int | None, list[KeyResultDoc]] = {}
     for kr in snap.key_results:
-        source = snap.sources.get(kr.id) if with_sources else None  # type: ignore[arg-type]
+        source = snap.sources.get(kr.id) if with_sources else None
         key_results.setdefault(kr.objective_id, []).append(
             _from_row(
                 KeyResultDoc,
                 kr,
                 key=kr_keys[kr.id],
-                carried_from=kr_keys.get(kr.carried_from_id),
+                carried_from=None
+                if kr.carried_from_id is None
+                else kr_keys.get(kr.carried_from_id),
                 source=None if source is None else _from_row(SourceDoc, source),
                 check_ins=check_ins.get(kr.id, []),
             )
         )
 
     def objective(o: Objective) -> ObjectiveDoc:
-        reflection = snap.reflections.get(o.id)  # type: ignore[arg-type]
+        reflection = snap.reflections.get(o.id)
         return _from_row(
             ObjectiveDoc,
             o,
             key=keys[o.id],
             cycle=cycle_names[o.cycle_id],
-            team=team_names.get(o.team_id),
-            parent=keys.get(o.parent_id),
+            team=None if o.team_id is None else team_names.get(o.team_id),
+            parent=None if o.parent_id is None else keys.get(o.parent_id),
             key_results=key_results.get(o.id, []),
             **{} if reflection is None else _reflection(reflection, o.owner_id),
         )
@@ -206,8 +208,8 @@ def _document_of(snap: store.Snapshot, *, with_sources: bool = True) -> Document
             _from_row(
                 TeamDoc,
                 t,
-                parent=team_names.get(t.parent_id),
-                channels=list(snap.channels.get(t.id, [])),  # type: ignore[arg-type]
+                parent=None if t.parent_id is None else team_names.get(t.parent_id),
+                channels=list(snap.channels.get(t.id, [])),
             )
             for t in snap.teams
         ],
