@@ -23,18 +23,13 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from bot.okr.coach import MAX_FOCUSED_KRS
+from bot.okr.kinds import Level
 
 CHECK_IN_PERIOD = timedelta(days=7)
 STALE_PERIODS = 2
 # "Confidence 9/10 but 20 points behind pace": sure of a result the numbers do not show.
 CONFIDENT = 8
 BEHIND_BY = 0.2
-
-
-class Level(StrEnum):
-    COMPANY = "company"
-    TEAM = "team"
-    PERSONAL = "personal"
 
 
 class Gap(StrEnum):
@@ -92,6 +87,15 @@ class AlignmentHealth:
         return [f for f in self.findings if f.objective_id == objective_id]
 
 
+def line_gap(*, level: Level, parent_id: Hashable | None, has_why: bool) -> Gap | None:
+    """The alignment gap an objective's own line shows, from its row alone: a team or personal
+    objective aligned to nothing (ORPHAN), a company objective that does not say which part
+    of the vision or mission it serves (NO_WHY)."""
+    if level is Level.COMPANY:
+        return None if has_why else Gap.NO_WHY
+    return Gap.ORPHAN if parent_id is None else None
+
+
 def is_stale(kr: KRPulse, *, now: datetime, period: timedelta = CHECK_IN_PERIOD) -> bool:
     """No check-in for `STALE_PERIODS` periods (counting from its creation if it never had
     one): what it shows is no longer news."""
@@ -116,10 +120,10 @@ def alignment_health(
         o = by_id[oid]
         if _reaches_company(o, by_id):
             laddered += 1
-        if o.level is Level.COMPANY and not o.has_why:
-            findings.append(Finding(Gap.NO_WHY, oid))
-        if o.level is not Level.COMPANY and (o.parent_id is None or o.parent_id not in by_id):
-            findings.append(Finding(Gap.ORPHAN, oid))
+        # A parent outside the given objectives (archived, another cycle) counts as none.
+        parent = o.parent_id if o.parent_id in by_id else None
+        if gap := line_gap(level=o.level, parent_id=parent, has_why=o.has_why):
+            findings.append(Finding(gap, oid))
         if not o.krs:
             findings.append(Finding(Gap.NO_KRS, oid))
         elif len(o.krs) > MAX_FOCUSED_KRS:
