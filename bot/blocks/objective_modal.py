@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from bot.blocks.text import escape, mrkdwn, plain, truncate
 from bot.okr.coach import HintCode, KRFacts, coach_objective, facts_from_sentence
-from bot.okr.kinds import KRKind
+from bot.okr.kinds import KRKind, Level
 from bot.okr.limits import DESCRIPTION_MAX, KR_TITLE_MAX, OBJECTIVE_TITLE_MAX, UNIT_LABEL_MAX
 from bot.okr.numbers import format_input, format_pair, format_value
 from bot.okr.validate import KRSpec
@@ -28,9 +28,11 @@ MAX_KEY_RESULTS = 8
 ADD_KR_ACTION = "kr_add"
 PARSE_KR_ACTION_PREFIX = "kr_text_"
 DUE_CYCLE_END_ACTION_PREFIX = "kr_due_end_"
-# A KR field changed (kind chosen, Enter in start/target/unit, date picked): re-label and
-# re-preview that KR without touching what is typed.
-KR_FIELD_ACTION_RE = r"^kr\d+_(kind|start|target|unit|due)$"
+# A KR field changed (kind chosen, Enter in start/target/unit, date picked), or the level
+# chosen: re-label (a company objective's why is required) and re-preview without touching
+# what is typed.
+LEVEL_ACTION = "level"
+KR_FIELD_ACTION_RE = rf"^(kr\d+_(kind|start|target|unit|due)|{LEVEL_ACTION})$"
 PARENT_ACTION = "parent_objective"
 KIND_OPTIONS = [(k.value, k.label) for k in KRKind]
 # Review at the end of a cycle: how the grade will be judged (bot.okr.grading.Verdict).
@@ -359,6 +361,71 @@ def _commitment_select(draft: ObjectiveDraft, rev: int) -> dict:
     return block
 
 
+def level_value(level: Level | None, team_id: int | None) -> str | None:
+    """The level select's value: "company", "personal", or "team:<id>"."""
+    if level is Level.TEAM:
+        return f"team:{team_id}" if team_id is not None else None
+    return level.value if level else None
+
+
+def level_choice(value: str | None) -> tuple[Level | None, int | None]:
+    """(level, team id) from the level select's value; a bare team id is the team select of
+    a form opened before levels."""
+    if not value:
+        return None, None
+    if value in (Level.COMPANY, Level.PERSONAL):
+        return Level(value), None
+    raw = value.removeprefix("team:")
+    if raw.isdigit():
+        return Level.TEAM, int(raw)
+    return None, None
+
+
+def _level_select(draft: ObjectiveDraft, teams: list[tuple[int, str]], rev: int) -> dict:
+    block = _select(
+        LEVEL_ACTION,
+        "Level",
+        rev=rev,
+        selected=level_value(draft.level, draft.team_id),
+        options=[
+            (Level.COMPANY.value, "🏢 Company: serves the vision and mission"),
+            (Level.PERSONAL.value, "👤 Personal: the owner's own"),
+        ]
+        + [(f"team:{i}", f"👥 Team: {name}") for i, name in teams],
+        placeholder="Company, a team, or personal",
+        dispatch=True,
+    )
+    block["hint"] = plain(
+        "A personal objective has no team and ladders up to a team or company objective."
+    )
+    return block
+
+
+def _why_input(draft: ObjectiveDraft, rev: int) -> dict:
+    """The description; for a company objective, its required "why": which part of the
+    vision or mission it serves."""
+    if draft.level is Level.COMPANY:
+        return _text_input(
+            "description",
+            "Why: the part of the vision or mission it serves",
+            rev=rev,
+            value=draft.description,
+            multiline=True,
+            max_length=DESCRIPTION_MAX,
+            placeholder="e.g. Our mission says every team ships weekly: this makes it possible.",
+            hint="Required for company objectives.",
+        )
+    return _text_input(
+        "description",
+        "Why it matters",
+        rev=rev,
+        value=draft.description,
+        optional=True,
+        multiline=True,
+        max_length=DESCRIPTION_MAX,
+    )
+
+
 def build_objective_modal(
     *,
     draft: ObjectiveDraft,
@@ -383,15 +450,8 @@ def build_objective_modal(
             placeholder="An ambitious, qualitative goal: Launch a new platform",
         ),
         _commitment_select(draft, rev),
-        _text_input(
-            "description",
-            "Why it matters",
-            rev=rev,
-            value=draft.description,
-            optional=True,
-            multiline=True,
-            max_length=DESCRIPTION_MAX,
-        ),
+        _level_select(draft, teams, rev),
+        _why_input(draft, rev),
         {
             "type": "input",
             "block_id": block_id("owner", rev),
@@ -403,18 +463,7 @@ def build_objective_modal(
             },
         },
     ]
-    if teams:
-        blocks.append(
-            _select(
-                "team",
-                "Team",
-                rev=rev,
-                selected=str(draft.team_id or "company"),
-                options=[("company", "Company-wide (no team)")]
-                + [(str(i), name) for i, name in teams],
-            )
-        )
-    if cycles:
+    if len(cycles) > 1:  # one cycle: no choice to offer (the metadata carries it)
         blocks.append(
             _select(
                 "cycle",
@@ -574,14 +623,19 @@ def draft_from_state(view: dict) -> ObjectiveDraft:
         )
         for i in range(len(kr_ids))
     ]
-    team = selected("team")
-    cycle = selected("cycle")
+    if "level" in values:
+        level, team_id = level_choice(selected("level"))
+    else:  # a form opened before levels: a team, or "company" for none
+        team = selected("team")
+        level, team_id = level_choice(f"team:{team}" if team and team.isdigit() else team)
+    cycle = selected("cycle") or meta.get("cycle_id")
     parent_option = (values.get("parent") or {}).get("selected_option")
     return ObjectiveDraft(
         title=text("title"),
         description=text("description"),
         owner_id=(values.get("owner") or {}).get("selected_user"),
-        team_id=int(team) if team and team != "company" else None,
+        team_id=team_id,
+        level=level,
         cycle_id=int(cycle) if cycle else None,
         parent_id=int(parent_option["value"]) if parent_option else None,
         parent_label=parent_option["text"]["text"] if parent_option else None,

@@ -78,6 +78,8 @@ class AlignmentHealth:
     laddered: int  # company objectives, and those whose chain of parents reaches one
     findings: tuple[Finding, ...]
     counts: Mapping[Gap, int] = field(default_factory=dict)
+    by_level: Mapping[Level, int] = field(default_factory=dict)  # objectives of each level
+    orphans_by_level: Mapping[Level, int] = field(default_factory=dict)  # team, personal
 
     @property
     def laddered_share(self) -> float | None:
@@ -116,14 +118,19 @@ def alignment_health(
     wanted = list(by_id) if within is None else [i for i in within if i in by_id]
     findings: list[Finding] = []
     laddered = 0
+    levels: Counter[Level] = Counter()
+    orphans: Counter[Level] = Counter()
     for oid in wanted:
         o = by_id[oid]
+        levels[o.level] += 1
         if _reaches_company(o, by_id):
             laddered += 1
         # A parent outside the given objectives (archived, another cycle) counts as none.
         parent = o.parent_id if o.parent_id in by_id else None
         if gap := line_gap(level=o.level, parent_id=parent, has_why=o.has_why):
             findings.append(Finding(gap, oid))
+            if gap is Gap.ORPHAN:
+                orphans[o.level] += 1
         if not o.krs:
             findings.append(Finding(Gap.NO_KRS, oid))
         elif len(o.krs) > MAX_FOCUSED_KRS:
@@ -146,6 +153,8 @@ def alignment_health(
         laddered=laddered,
         findings=tuple(findings),
         counts=dict(Counter(f.gap for f in findings)),
+        by_level=dict(levels),
+        orphans_by_level=dict(orphans),
     )
 
 

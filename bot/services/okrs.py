@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from bot.okr.kinds import KRKind, UnitKind
+from bot.okr.kinds import KRKind, Level, UnitKind
 from bot.okr.limits import CONFIDENCE_MAX, CONFIDENCE_MIN, NOTE_MAX, STATEMENT_MAX
 from bot.okr.numbers import NumberInputError, format_input, parse_number_input
 from bot.okr.units import unit_text
@@ -121,6 +121,10 @@ class OKRService:
                 title=clean_text(title, single_line=True),  # prefilled as it would be stored
                 owner_id=user_id,
                 team_id=team.id if team else None,
+                # In a team's channel, the team's; elsewhere the writer's own: a company
+                # objective is chosen on purpose (it must say which part of the vision or
+                # mission it serves).
+                level=Level.TEAM if team else Level.PERSONAL,
                 cycle_id=cycle.id,
                 channel_id=channel_id,
             )
@@ -153,6 +157,7 @@ class OKRService:
                 description=objective.description,
                 owner_id=objective.owner_id,
                 team_id=objective.team_id,
+                level=Level.of(objective.level, team_id=objective.team_id),
                 cycle_id=objective.cycle_id,
                 parent_id=parent.id if parent else None,
                 parent_label=parent.title[:75] if parent else None,
@@ -243,6 +248,7 @@ class OKRService:
             "title": read.title,
             "description": read.description,
             "team_id": draft.team_id,
+            "level": draft.level,
             "key_results": [s.spec for s in read.key_results],
         }
         twin = objective_store.find_recent_twin(
@@ -289,6 +295,7 @@ class OKRService:
             title=read.title,
             description=read.description,
             team_id=draft.team_id,
+            level=draft.level,
             cycle_id=draft.cycle_id,
             owner_id=draft.owner_id,
             committed=draft.committed,
