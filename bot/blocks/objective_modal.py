@@ -554,20 +554,24 @@ def build_objective_form(form: FormData, draft: ObjectiveDraft | None = None) ->
     )
 
 
-COMPANY_GROUP = "🏢 Company-wide"
+COMPANY_GROUP = "🏢 Company"
+PERSONAL_GROUP = "👤 Personal"
 
 
 def parent_option_groups(choices: list[ParentChoice]) -> list[dict]:
-    """The parent picker's options, grouped by team (company-wide first, then teams in their
-    hierarchy: "Engineering › Platform"), top-level objectives before those that ladder up
-    to another ("↳ Ship the API"), so people find the right parent by where it sits."""
-    groups: dict[tuple[str, ...], list[ParentChoice]] = {}
+    """The parent picker's options, grouped by level and team (company first, then teams in
+    their hierarchy: "Engineering › Platform", then people's own), top-level objectives before
+    those that ladder up to another ("↳ Ship the API"), so people find the right parent by
+    where it sits."""
+    groups: dict[tuple[int, tuple[str, ...]], list[ParentChoice]] = {}
     for choice in choices:
-        groups.setdefault(choice.team_path, []).append(choice)
+        rank = {Level.COMPANY: 0, Level.TEAM: 1, Level.PERSONAL: 2}[choice.level]
+        groups.setdefault((rank, choice.team_path if rank == 1 else ()), []).append(choice)
     out = []
-    for team_path in sorted(groups, key=lambda p: (len(p) > 0, [n.casefold() for n in p])):
-        members = sorted(groups[team_path], key=lambda c: (c.depth, c.title.casefold()))
-        label = f"👥 {' › '.join(team_path)}" if team_path else COMPANY_GROUP
+    for key in sorted(groups, key=lambda k: (k[0], [n.casefold() for n in k[1]])):
+        rank, team_path = key
+        members = sorted(groups[key], key=lambda c: (c.depth, c.title.casefold()))
+        label = (COMPANY_GROUP, f"👥 {' › '.join(team_path) or 'No team'}", PERSONAL_GROUP)[rank]
         out.append(
             {
                 "label": plain(_clip_left(label, 75), 75),

@@ -74,8 +74,9 @@ class ParentChoice:
 
     objective_id: int
     title: str
-    team_path: tuple[str, ...]  # () for a company-wide objective; ("Engineering", "Platform")
+    team_path: tuple[str, ...]  # () without a team; ("Engineering", "Platform")
     depth: int  # 0: top level; 1: ladders up to a top-level objective…
+    level: Level = Level.COMPANY
 
 
 @dataclass(frozen=True)
@@ -373,7 +374,13 @@ class OKRService:
                 return tuple(names)
 
             return [
-                ParentChoice(o.id, o.title, path(o.team_id), depths.get(o.id, 0))  # type: ignore[arg-type]
+                ParentChoice(
+                    o.id,  # type: ignore[arg-type]
+                    o.title,
+                    path(o.team_id),
+                    depths.get(o.id, 0),  # type: ignore[arg-type]
+                    Level.of(o.level, team_id=o.team_id),
+                )
                 for o in found
             ]
 
