@@ -281,9 +281,9 @@ def summary_line(tree: LoadedTree) -> str:
 
 
 def one_team(tree: LoadedTree) -> bool:
-    """Whether every objective of the tree is in the same team (or none): then a team label
-    on each line says nothing."""
-    return len({o.team_id for o in tree.objectives}) <= 1
+    """Whether every objective of the tree is in the same team (or none, all personal or all
+    not): then a team (or "personal") label on each line says nothing."""
+    return len({(o.team_id, level_of(o) is Level.PERSONAL) for o in tree.objectives}) <= 1
 
 
 def subtree(tree: LoadedTree, objective_id: int) -> list[tuple[Objective, int]]:
