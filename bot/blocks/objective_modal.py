@@ -395,10 +395,20 @@ def _level_select(draft: ObjectiveDraft, teams: list[tuple[int, str]], rev: int)
         placeholder="Company, a team, or personal",
         dispatch=True,
     )
-    block["hint"] = plain(
-        "A personal objective has no team and ladders up to a team or company objective."
-    )
+    block["hint"] = plain(LEVEL_HINT.get(draft.level, LEVEL_HINT[None]))
     return block
+
+
+LEVEL_HINT: dict[Level | None, str] = {
+    Level.COMPANY: "The company's: say below which part of the vision or mission it serves.",
+    Level.TEAM: "The team's: ladder it up to the company objective it serves.",
+    Level.PERSONAL: "The owner's own, with no team: ladder it up to a team or company objective.",
+    None: "Company, a team's, or the owner's own (personal).",
+}
+PARENT_HINT = {
+    True: "Usually empty: a company objective serves the vision and mission directly.",
+    False: "The objective this one supports. Left empty, it is flagged as aligned to nothing.",
+}
 
 
 def _why_input(draft: ObjectiveDraft, rev: int) -> dict:
@@ -488,10 +498,7 @@ def build_objective_modal(
             "label": plain("Ladders up to"),
             "optional": True,
             "element": parent,
-            "hint": plain(
-                "The objective this one supports. Leave empty for a top-level "
-                "objective: it then serves the vision and mission."
-            ),
+            "hint": plain(PARENT_HINT[draft.level is Level.COMPANY]),
         }
     )
     objective_hints, kr_hints = coach_hints(draft, today=today or date.today())

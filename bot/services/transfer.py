@@ -29,7 +29,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from sqlalchemy import Engine
 
-from bot.okr.kinds import KRKind, UnitKind
+from bot.okr.kinds import KRKind, Level, UnitKind
 from bot.okr.limits import NAME_MAX, NOTE_MAX, STATEMENT_MAX
 from bot.okr.numbers import NumberInputError, parse_number_input
 from bot.okr.pace import StatusRules
@@ -108,6 +108,7 @@ OBJECTIVE_FIELDS = (
     "description",
     "cycle",
     "team",
+    "level",  # company | team | personal; empty: team with a team, else company
     "parent",
     "owner",
     "owner_email",
@@ -232,6 +233,7 @@ class ObjectiveDoc:
     owner: str | None
     owner_email: str | None = None
     team: str | None = None
+    level: str | None = None  # None: as its team says (a team's, else the company's)
     parent: str | None = None  # the key of the objective this one ladders up to
     description: str = ""
     weight: float | None = 1.0
@@ -409,6 +411,8 @@ def _document_of(snap: store.Snapshot, *, with_sources: bool = True) -> Document
             cycle=cycle_names[o.cycle_id],
             owner=o.owner_id,
             team=None if o.team_id is None else team_names[o.team_id],
+            # Written only where the team does not say it: a person's own objective.
+            level=None if o.level == Level.of(None, team_id=o.team_id) else o.level,
             parent=None if o.parent_id is None else keys[o.parent_id],
             description=o.description,
             weight=o.weight,
@@ -654,6 +658,7 @@ CSV_COLUMNS = (
     "description",
     "cycle",
     "team",
+    "level",
     "channels",
     "owner",
     "owner_email",
@@ -1136,6 +1141,7 @@ def _read_objective(raw: _Mapping, problems: list[Problem]) -> ObjectiveDoc:
         owner=r.optional("owner"),
         owner_email=r.optional("owner_email"),
         team=r.optional("team"),
+        level=_read_level(r),
         parent=r.optional("parent"),
         description=r.text("description", single_line=False),
         weight=r.number("weight") if r.given("weight") else 1.0,
@@ -1150,6 +1156,24 @@ def _read_objective(raw: _Mapping, problems: list[Problem]) -> ObjectiveDoc:
         reflection_author=r.optional("reflection_author"),
         **{name: r.text(name, single_line=False) for name in REFLECTION_TEXTS},
     )
+
+
+def _read_level(r: _Reader) -> str | None:
+    """company, team or personal, agreeing with the team: a team's objective names its team,
+    a company or personal one has none."""
+    raw = r.optional("level")
+    if raw is None:
+        return None
+    word = raw.casefold()
+    if word not in {level.value for level in Level}:
+        r.problem(f"level “{raw}” should be company, team or personal")
+        return None
+    has_team = r.given("team")
+    if word == Level.TEAM and not has_team:
+        r.problem("a team objective needs its team in “team”")
+    elif word != Level.TEAM and has_team:
+        r.problem(f"a {word} objective has no team: leave “team” empty")
+    return word
 
 
 def _read_key_result(raw: _Mapping, problems: list[Problem]) -> KeyResultDoc:
@@ -1507,6 +1531,7 @@ def plan_import(
                 title=o.title,
                 created_at=o.created_at or now,
                 team=team_ix[i],
+                level=o.level,
                 parent=parents[i],
                 description=o.description,
                 weight=1.0 if o.weight is None else o.weight,
