@@ -249,15 +249,16 @@ class OKRService:
             "title": read.title,
             "description": read.description,
             "team_id": draft.team_id,
-            "level": draft.level,
             "key_results": [s.spec for s in read.key_results],
         }
         twin = objective_store.find_recent_twin(
-            session=session, since=now - DOUBLE_SUBMIT_WINDOW, **what
+            session=session, since=now - DOUBLE_SUBMIT_WINDOW, level=draft.level, **what
         )
         if twin is not None:
             return Saved(twin.id, twin.owner_id, created=True, duplicate=True)  # type: ignore[arg-type]
-        objective = objective_store.create_objective(session=session, now=now, **what)
+        objective = objective_store.create_objective(
+            session=session, now=now, level=draft.level, **what
+        )
         objective.committed = draft.committed
         session.add(objective)
         if draft.parent_id is not None:
