@@ -674,11 +674,13 @@ def build_objective_confirmation(
     if objective.parent_id is not None and objective.parent_id in {o.id for o in tree.objectives}:
         parent = tree.objective(objective.parent_id)
         lines.append(f"It ladders up to *{escape(parent.title)}*.")
-    elif tree.workspace.mission:
+    elif tree.workspace.mission and level_of(objective) is Level.COMPANY:
         lines.append(f"It serves the mission: _{escape(tree.workspace.mission)}_")
+    fix = fix_actions(objective)  # aligned to nothing, or no why: the fix, right here
     blocks = [
         {"type": "section", "text": mrkdwn(" ".join(lines))},
         objective_section(tree, objective, now=now, show_owner=False),
+        *([fix] if fix is not None else []),
         {
             "type": "context",
             "elements": [

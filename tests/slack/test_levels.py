@@ -317,6 +317,12 @@ def test_a_personal_objective_needs_no_why_and_is_nobodys_company_objective(
     assert answer.status_code == 200 and not answer.text.strip(), answer.text
     saved = stored(ladder, "Learn to give talks")
     assert (saved.level, saved.team_id, saved.owner_id) == ("personal", None, EVE)
+    # The confirmation does not say a person's own objective serves the mission: it says
+    # it ladders up to nothing yet, with the button that aligns it.
+    [dm] = ladder.standin.wait_for("chat.postMessage")
+    said = json.dumps(dm.args["blocks"], ensure_ascii=False)
+    assert ORPHAN_FLAG in said and "serves the mission" not in said
+    assert f"{ALIGN_OBJECTIVE_ACTION}:{saved.id}" in element_ids(dm.args["blocks"])
 
     # Editing keeps the level; a team objective needs a team (the select offers them).
     post = ask(ladder, ladder.acme, "mine", user=EVE)
