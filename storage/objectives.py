@@ -224,6 +224,11 @@ def update_objective(
         get_team(session=session, workspace_id=workspace_id, team_id=changes["team_id"])
     if "level" in changes:
         changes["level"] = Level(changes["level"]).value
+    elif "team_id" in changes:  # moved into a team, or out of one: the level follows
+        if changes["team_id"] is not None:
+            changes["level"] = Level.TEAM.value
+        elif objective.level == Level.TEAM:
+            changes["level"] = Level.COMPANY.value
     if "cycle_id" in changes:
         get_cycle(session=session, workspace_id=workspace_id, cycle_id=changes["cycle_id"])
     for key, value in changes.items():
