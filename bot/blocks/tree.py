@@ -159,10 +159,9 @@ def objective_text(
     show_team: bool = True,
     children: str = "",
     kr_notes: Mapping[int, str] | None = None,
-    flags: bool = True,
 ) -> str:
     """Title, bar, status, owner (a name, not a mention), team (or "personal"), last check-in,
-    where its alignment breaks (`flags`), KRs.
+    where its alignment breaks (an orphan, a company objective without its why), KRs.
 
     `show_team`: off where the whole surface is one team's. `children`: a line counting the
     objectives aligned below, for views that collapse them. `kr_notes`: a line (mrkdwn) to
@@ -184,7 +183,7 @@ def objective_text(
         facts.append("personal")
     facts.append(ago(last, now=now))
     head = [f"{first}*{escape(objective.title)}*", pad + " · ".join(facts)]
-    if flags and (gap := alignment_flag(objective)) is not None:
+    if (gap := alignment_flag(objective)) is not None:
         head.append(f"{pad}{FLAG_TEXT[gap]}")
     if children:
         head.append(f"{pad}{INDENT}{children}")
@@ -220,7 +219,6 @@ def objective_section(
     show_team: bool = True,
     children: str = "",
     kr_notes: Mapping[int, str] | None = None,
-    flags: bool = True,
 ) -> dict:
     text = objective_text(
         tree,
@@ -234,7 +232,6 @@ def objective_section(
         show_team=show_team,
         children=children,
         kr_notes=kr_notes,
-        flags=flags,
     )
     # No block_id: one objective may appear in two trees of the same view (team and company).
     block: dict = {"type": "section", "text": mrkdwn(text)}
