@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
-from bot.okr.kinds import KRKind, UnitKind
+from bot.okr.kinds import KRKind, Level, UnitKind
 from bot.okr.limits import (
     DESCRIPTION_MAX,
     KR_TITLE_MAX,
@@ -155,6 +155,8 @@ class Objective(SQLModel, table=True):
         sa.Index("ix_objective_workspace_cycle", "workspace_id", "cycle_id"),
         sa.Index("ix_objective_workspace_team", "workspace_id", "team_id"),
         sa.Index("ix_objective_workspace_owner", "workspace_id", "owner_id"),
+        # Home's company objectives and their totals: a few rows among many personal ones.
+        sa.Index("ix_objective_workspace_level", "workspace_id", "level", "cycle_id"),
         # A status message reads its first objectives in tree order from here, then stops.
         sa.Index("ix_objective_workspace_walk", "workspace_id", "walk_key", "id"),
     )
@@ -164,10 +166,23 @@ class Objective(SQLModel, table=True):
     cycle_id: int = Field(
         sa_column=sa.Column(sa.Integer, sa.ForeignKey("cycle.id"), nullable=False)
     )
-    # None = a company-level objective.
+    # None = a company or personal objective (see level).
     team_id: int | None = Field(
         default=None,
         sa_column=sa.Column(sa.Integer, sa.ForeignKey("team.id", ondelete="SET NULL")),
+    )
+    # company | team | personal (bot.okr.kinds.Level). Not tied to team_id by a constraint:
+    # a deleted team leaves its objectives team-level with no team.
+    level: str = Field(
+        default=Level.COMPANY.value,
+        sa_column=sa.Column(
+            sa.String(16),
+            sa.CheckConstraint(
+                "level IN ('company', 'team', 'personal')", name="ck_objective_level"
+            ),
+            nullable=False,
+            server_default=Level.COMPANY.value,
+        ),
     )
     owner_id: str = Field(max_length=SLACK_ID_MAX)
     # The objective this one ladders up to (alignment).

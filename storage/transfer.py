@@ -17,6 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, SQLModel, col, select
 
+from bot.okr.kinds import Level
 from storage.errors import NotFound
 from storage.models import (
     CheckIn,
@@ -86,6 +87,7 @@ class NewObjective:
     title: str
     created_at: datetime
     team: int | None = None
+    level: str | None = None  # None: a team's with a team, else the company's
     parent: int | None = None
     description: str = ""
     weight: float = 1.0
@@ -342,6 +344,7 @@ def insert_okrs(
                 "workspace_id": workspace_id,
                 "cycle_id": cycle_ids[o.cycle],
                 "team_id": None if o.team is None else team_ids[o.team],
+                "level": o.level or Level.of(None, team_id=o.team).value,
                 "owner_id": o.owner_id,
                 "parent_id": None if o.parent is None else objective_ids[o.parent],
                 "title": o.title,

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, SQLModel, col, select
 from typing_extensions import TypeVar
 
-from bot.okr.kinds import KRKind, Status, UnitKind
+from bot.okr.kinds import KRKind, Level, Status, UnitKind
 from bot.okr.pace import StatusRules, expected_progress, pace_start
 from bot.okr.rollup import NOT_STARTED_DAY, StatusDays, status_on
 from bot.okr.tree import (
@@ -74,6 +74,8 @@ class ObjectiveRow(Protocol):
     def committed(self) -> bool: ...
     @property
     def status(self) -> str: ...
+    @property
+    def level(self) -> str: ...
     @property
     def grade(self) -> float | None: ...
     @property
@@ -262,7 +264,7 @@ def load_tree(
 
     - cycle_ids: those cycles; None = every open cycle.
     - team_id: that team and its sub-teams. owner_id: objectives the user owns or holds a KR
-      in. company_only: objectives with no team.
+      in. company_only: company-level objectives (not teams', not people's own).
     - kr_owner_ids: objectives in which any of these people hold an active KR (owning the
       objective is not enough), with all their KRs: what check-in prompts show. An empty
       sequence loads no objectives.
@@ -350,7 +352,7 @@ def _scope(
     if team_ids is not None:
         where.append(col(Objective.team_id).in_(team_ids))
     if company_only:
-        where.append(col(Objective.team_id).is_(None))
+        where.append(col(Objective.level) == Level.COMPANY.value)
     if owner_id is not None:
         holds_kr = select(KeyResult.objective_id).where(
             KeyResult.workspace_id == workspace_id,
@@ -410,18 +412,18 @@ def load_shown_tree(
         .exists()
     )
     weight: sa.ColumnElement[int]
-    if owner_id is None:
+    if owner_id is None and not company_only:
         # Totals from objective_status_count: one row per (cycle, team, status days), so
         # the view's size does not matter.
         h = table_of(ObjectiveStatusCount)
         count_where = [h.c.workspace_id == workspace_id, h.c.cycle_id.in_(open_cycles)]
         if team_id is not None:
             count_where.append(h.c.team_id.in_(team_subtree_ids(team_rows, team_id)))
-        if company_only:
-            count_where.append(h.c.team_id.is_(None))
         source, weight = h, h.c.objectives
         rated_col, at_risk_col, off_track_col = h.c.rated, h.c.at_risk_on, h.c.off_track_on
-    else:  # a person's objectives: few, and not bucketed by owner
+    else:
+        # A person's objectives, or the company's: few, and not bucketed by owner or level
+        # (company and personal objectives share the no-team buckets).
         count_where, source, weight = where, o, sa.literal(1)
         rated_col, at_risk_col = o.c.rollup_rated, o.c.rollup_at_risk_on
         off_track_col = o.c.rollup_off_track_on

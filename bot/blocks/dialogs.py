@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from bot.blocks.sources import synced_ago
 from bot.blocks.text import escape, kr_values, mrkdwn, plain, truncate
-from bot.okr.kinds import KRKind, UnitKind
+from bot.okr.kinds import KRKind, Level, UnitKind
 from bot.okr.limits import NOTE_MAX
 from bot.okr.numbers import format_input, format_value, unit_name
 
@@ -203,7 +203,12 @@ def build_align_modal(*, objective: Objective, parent: Objective | None) -> dict
                 "optional": True,
                 "element": element,
                 "label": plain("Parent objective"),
-                "hint": plain("Leave empty to make it a top-level objective."),
+                "hint": plain(
+                    "Leave empty to make it a top-level objective."
+                    if Level.of(objective.level, team_id=objective.team_id) is Level.COMPANY
+                    else "Left empty, it is flagged as aligned to nothing: a team or personal "
+                    "objective ladders up to the objective it serves."
+                ),
             },
         ],
     }

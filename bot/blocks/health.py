@@ -11,6 +11,7 @@ from bot.blocks.tree import (
     EDIT_OBJECTIVE_ACTION,
 )
 from bot.okr.alignment import Gap
+from bot.okr.kinds import Level
 from bot.services.alignment import GAP_ORDER, AlignmentReport, GapItem, UnknownTeam
 
 # Two blocks per objective (what is wrong, the buttons): well inside Slack's 50 per message.
@@ -38,10 +39,21 @@ def summary_line(report: AlignmentReport) -> str:
     )
     gaps = [
         f"{n} {GAP_NAMES[gap][0 if n == 1 else 1]}"
+        + (_orphan_levels(report) if gap is Gap.ORPHAN else "")
         for gap in GAP_ORDER
         if (n := report.counts.get(gap, 0))
     ]
     return line + (" · " + " · ".join(gaps) if gaps else " · no gaps")
+
+
+def _orphan_levels(report: AlignmentReport) -> str:
+    """ " (1 team, 2 personal)": which levels the orphans are at."""
+    parts = [
+        f"{n} {level.value}"
+        for level in (Level.TEAM, Level.PERSONAL)
+        if (n := report.orphans_by_level.get(level, 0))
+    ]
+    return f" ({', '.join(parts)})" if parts else ""
 
 
 def _objective_text(items: list[GapItem]) -> str:

@@ -22,8 +22,9 @@ from bot.blocks.text import (
     status_label,
     truncate,
 )
+from bot.okr.alignment import Gap, line_gap
 from bot.okr.grading import grade_band
-from bot.okr.kinds import KRKind, Status, UnitKind
+from bot.okr.kinds import KRKind, Level, Status, UnitKind
 from bot.services.people import UNKNOWN_NAME
 
 if TYPE_CHECKING:
@@ -51,6 +52,52 @@ NO_NAMES: Names = {}
 def owner_label(names: Names, user_id: str) -> str:
     """An owner's display name, escaped: never a mention, which would notify them."""
     return escape(names.get(user_id) or UNKNOWN_NAME)
+
+
+# Where alignment breaks, said on the objective's own line (issue 18), and the button that
+# fixes it: Align (the align dialog) for an orphan, Edit (to write the why) for a company
+# objective that does not say which part of the vision or mission it serves.
+FLAG_TEXT = {
+    Gap.ORPHAN: "🧭 _Ladders up to nothing: align it to the objective it serves._",
+    Gap.NO_WHY: "✍️ _Says no why: which part of the vision or mission does it serve?_",
+}
+FIX_BUTTON = {
+    Gap.ORPHAN: ("🪜 Align", ALIGN_OBJECTIVE_ACTION),
+    Gap.NO_WHY: ("✍️ Write the why", EDIT_OBJECTIVE_ACTION),
+}
+
+
+def level_of(objective: ObjectiveRow) -> Level:
+    return Level.of(objective.level, team_id=objective.team_id)
+
+
+def alignment_flag(objective: ObjectiveRow) -> Gap | None:
+    """The gap an objective's line flags: an orphan team or personal objective, a company
+    objective without its why."""
+    return line_gap(
+        level=level_of(objective),
+        parent_id=objective.parent_id,
+        has_why=bool((objective.description or "").strip()),
+    )
+
+
+def fix_actions(objective: ObjectiveRow) -> dict | None:
+    """The button under a flagged objective's line that fixes the flag (None: no flag). The
+    dialog it opens is its owner's (or an admin's): anyone else is told so privately."""
+    gap = alignment_flag(objective)
+    if gap is None:
+        return None
+    return {"type": "actions", "elements": [_fix_button(objective, gap)]}
+
+
+def _fix_button(objective: ObjectiveRow, gap: Gap) -> dict:
+    label, action = FIX_BUTTON[gap]
+    return {
+        "type": "button",
+        "action_id": f"{action}:{objective.id}",
+        "text": plain(label, 75),
+        "value": str(objective.id),
+    }
 
 
 MENU_OPTIONS = {
@@ -113,7 +160,8 @@ def objective_text(
     children: str = "",
     kr_notes: Mapping[int, str] | None = None,
 ) -> str:
-    """Title, bar, status, owner (a name, not a mention), team, last check-in, KRs.
+    """Title, bar, status, owner (a name, not a mention), team (or "personal"), last check-in,
+    where its alignment breaks (an orphan, a company objective without its why), KRs.
 
     `show_team`: off where the whole surface is one team's. `children`: a line counting the
     objectives aligned below, for views that collapse them. `kr_notes`: a line (mrkdwn) to
@@ -131,8 +179,12 @@ def objective_text(
         facts.append(owner_label(names, objective.owner_id))
     if team:
         facts.append(escape(team.name))
+    elif show_team and level_of(objective) is Level.PERSONAL:
+        facts.append("personal")
     facts.append(ago(last, now=now))
     head = [f"{first}*{escape(objective.title)}*", pad + " · ".join(facts)]
+    if (gap := alignment_flag(objective)) is not None:
+        head.append(f"{pad}{FLAG_TEXT[gap]}")
     if children:
         head.append(f"{pad}{INDENT}{children}")
     text = "\n".join(head)
@@ -226,9 +278,9 @@ def summary_line(tree: LoadedTree) -> str:
 
 
 def one_team(tree: LoadedTree) -> bool:
-    """Whether every objective of the tree is in the same team (or none): then a team label
-    on each line says nothing."""
-    return len({o.team_id for o in tree.objectives}) <= 1
+    """Whether every objective of the tree is in the same team (or none, all personal or all
+    not): then a team (or "personal") label on each line says nothing."""
+    return len({(o.team_id, level_of(o) is Level.PERSONAL) for o in tree.objectives}) <= 1
 
 
 def subtree(tree: LoadedTree, objective_id: int) -> list[tuple[ObjectiveRow, int]]:
@@ -267,21 +319,30 @@ def tree_sections(
     skip: frozenset[int] = frozenset(),
     names: Names = NO_NAMES,
     show_team: bool = True,
-) -> tuple[list[dict], int]:
-    """Sections for the tree, depth-first, within `budget` blocks; returns (blocks, left out).
+    fixes_for: str | None = None,
+) -> tuple[list[dict], int, frozenset[int]]:
+    """Sections for the tree, depth-first, within `budget` blocks; returns (blocks, left out,
+    ids shown). `fixes_for`: the viewer, whose flagged objectives get their fix button.
 
     `limit` caps each section's text: views carry up to 100 blocks but only 250 kB in all.
     """
     walk = [(o, d) for o, d in tree.walk() if o.id not in skip]
-    shown = walk[:budget]
-    blocks = [
-        objective_section(
-            tree, o, now=now, depth=d, menu=menu, limit=limit, names=names, show_team=show_team
+    blocks: list[dict] = []
+    shown: list[int] = []
+    for o, d in walk:
+        fix = fix_actions(o) if fixes_for is not None and o.owner_id == fixes_for else None
+        if len(blocks) + 1 + (fix is not None) > budget:
+            break
+        blocks.append(
+            objective_section(
+                tree, o, now=now, depth=d, menu=menu, limit=limit, names=names, show_team=show_team
+            )
         )
-        for o, d in shown
-    ]
+        if fix is not None:
+            blocks.append(fix)
+        shown.append(o.id)
     not_loaded = tree.total_objectives - len(tree.objectives)
-    return blocks, len(walk) - len(shown) + not_loaded
+    return blocks, len(walk) - len(shown) + not_loaded, frozenset(shown)
 
 
 MESSAGE_BLOCKS = 50
@@ -474,8 +535,13 @@ def build_status_message(
     collapsed = status_collapsed(tree)
     shown_ids = {o.id for o, _ in shown}
     show_team = not one_team(tree)
-    budget = MESSAGE_BLOCKS - len(blocks) - 1  # keep one block for the footer
-    for objective, depth in shown[:budget]:
+    budget = MESSAGE_BLOCKS - 1  # keep one block for the footer
+    roots_shown = 0
+    for objective, depth in shown:
+        fix = fix_actions(objective)
+        if len(blocks) + 1 + (fix is not None) > budget:
+            break
+        roots_shown += depth == 0
         blocks.append(
             objective_section(
                 tree,
@@ -490,7 +556,8 @@ def build_status_message(
                 else "",
             )
         )
-    roots_shown = sum(1 for _, d in shown[:budget] if d == 0)
+        if fix is not None:  # Align, or write the why: the owner's to use
+            blocks.append(fix)
     left_out = len(tree.roots) - roots_shown
     footer = []
     if left_out > 0:
@@ -566,6 +633,7 @@ def build_mine_message(
                         "text": plain("✏️ Edit", 75),
                         "value": str(objective.id),
                     },
+                    *_align_button(objective, mine),
                     objective_menu(objective.id, ("align", "trend", "archive")),
                 ],
             }
@@ -587,6 +655,14 @@ def build_mine_message(
     }
 
 
+def _align_button(objective: ObjectiveRow, mine: bool) -> list[dict]:
+    """/okr mine: an orphan of mine gets its Align button beside Check in and Edit (Edit
+    already writes a missing why)."""
+    if not mine or alignment_flag(objective) is not Gap.ORPHAN:
+        return []
+    return [_fix_button(objective, Gap.ORPHAN)]
+
+
 def build_objective_confirmation(
     *, tree: LoadedTree, objective: ObjectiveRow, now: datetime, created: bool
 ) -> dict:
@@ -596,11 +672,13 @@ def build_objective_confirmation(
     if objective.parent_id is not None and objective.parent_id in {o.id for o in tree.objectives}:
         parent = tree.objective(objective.parent_id)
         lines.append(f"It ladders up to *{escape(parent.title)}*.")
-    elif tree.workspace.mission:
+    elif tree.workspace.mission and level_of(objective) is Level.COMPANY:
         lines.append(f"It serves the mission: _{escape(tree.workspace.mission)}_")
+    fix = fix_actions(objective)  # aligned to nothing, or no why: the fix, right here
     blocks = [
         {"type": "section", "text": mrkdwn(" ".join(lines))},
         objective_section(tree, objective, now=now, show_owner=False),
+        *([fix] if fix is not None else []),
         {
             "type": "context",
             "elements": [

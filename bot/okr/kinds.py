@@ -73,3 +73,25 @@ class GradeBand(StrEnum):
     GREEN = "green"  # >= 0.7
     YELLOW = "yellow"  # 0.4 .. 0.69
     RED = "red"  # < 0.4
+
+
+class Level(StrEnum):
+    """Where an objective sits in the cascade. Company objectives serve the vision and
+    mission (and say which part: their "why"); team objectives belong to a team; personal
+    objectives are a person's own (no team) and ladder up to a team or company objective."""
+
+    COMPANY = "company"
+    TEAM = "team"
+    PERSONAL = "personal"
+
+    @property
+    def label(self) -> str:
+        return self.value.capitalize()
+
+    @classmethod
+    def of(cls, raw: str | None, *, team_id: int | None) -> Level:
+        """A stored level; a row without one (old data, imports) is read from its team:
+        no team is company, as it was before levels."""
+        if raw:
+            return cls(raw)
+        return cls.TEAM if team_id is not None else cls.COMPANY

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Hashable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy.engine import Engine
@@ -44,6 +44,7 @@ class AlignmentReport:
     laddered: int
     counts: dict[Gap, int]
     items: list[GapItem]  # in GAP_ORDER
+    orphans_by_level: dict[Level, int] = field(default_factory=dict)
 
     @property
     def laddered_share(self) -> float | None:
@@ -93,8 +94,7 @@ def report_of(
     facts = [
         ObjectiveFacts(
             id=o.id,
-            # TODO(levels): an explicit level column; until then no team = company.
-            level=Level.TEAM if o.team_id is not None else Level.COMPANY,
+            level=Level.of(o.level, team_id=o.team_id),
             parent_id=o.parent_id,
             has_why=bool((o.description or "").strip()),
             krs=tuple(
@@ -136,4 +136,5 @@ def report_of(
         laddered=health.laddered,
         counts=dict(health.counts),
         items=items,
+        orphans_by_level=dict(health.orphans_by_level),
     )

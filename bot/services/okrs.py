@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from bot.okr.kinds import KRKind, UnitKind
+from bot.okr.kinds import KRKind, Level, UnitKind
 from bot.okr.limits import CONFIDENCE_MAX, CONFIDENCE_MIN, NOTE_MAX, STATEMENT_MAX
 from bot.okr.numbers import NumberInputError, format_input, parse_number_input
 from bot.okr.units import unit_text
@@ -74,8 +74,9 @@ class ParentChoice:
 
     objective_id: int
     title: str
-    team_path: tuple[str, ...]  # () for a company-wide objective; ("Engineering", "Platform")
+    team_path: tuple[str, ...]  # () without a team; ("Engineering", "Platform")
     depth: int  # 0: top level; 1: ladders up to a top-level objective…
+    level: Level = Level.COMPANY
 
 
 @dataclass(frozen=True)
@@ -121,6 +122,10 @@ class OKRService:
                 title=clean_text(title, single_line=True),  # prefilled as it would be stored
                 owner_id=user_id,
                 team_id=team.id if team else None,
+                # In a team's channel, the team's; elsewhere the writer's own: a company
+                # objective is chosen on purpose (it must say which part of the vision or
+                # mission it serves).
+                level=Level.TEAM if team else Level.PERSONAL,
                 cycle_id=cycle.id,
                 channel_id=channel_id,
             )
@@ -153,6 +158,7 @@ class OKRService:
                 description=objective.description,
                 owner_id=objective.owner_id,
                 team_id=objective.team_id,
+                level=Level.of(objective.level, team_id=objective.team_id),
                 cycle_id=objective.cycle_id,
                 parent_id=parent.id if parent else None,
                 parent_label=parent.title[:75] if parent else None,
@@ -248,11 +254,13 @@ class OKRService:
             "key_results": [s.spec for s in read.key_results],
         }
         twin = objective_store.find_recent_twin(
-            session=session, since=now - DOUBLE_SUBMIT_WINDOW, **what
+            session=session, since=now - DOUBLE_SUBMIT_WINDOW, level=draft.level, **what
         )
         if twin is not None:
             return Saved(twin.id, twin.owner_id, created=True, duplicate=True)
-        objective = objective_store.create_objective(session=session, now=now, **what)
+        objective = objective_store.create_objective(
+            session=session, now=now, level=draft.level, **what
+        )
         objective.committed = draft.committed
         session.add(objective)
         if draft.parent_id is not None:
@@ -291,6 +299,7 @@ class OKRService:
             title=read.title,
             description=read.description,
             team_id=draft.team_id,
+            level=draft.level,
             cycle_id=draft.cycle_id,
             owner_id=draft.owner_id,
             committed=draft.committed,
@@ -368,7 +377,14 @@ class OKRService:
                 return tuple(names)
 
             return [
-                ParentChoice(o.id, o.title, path(o.team_id), depths.get(o.id, 0)) for o in found
+                ParentChoice(
+                    o.id,
+                    o.title,
+                    path(o.team_id),
+                    depths.get(o.id, 0),
+                    Level.of(o.level, team_id=o.team_id),
+                )
+                for o in found
             ]
 
     # -- alignment and archive ---------------------------------------------------------

@@ -126,6 +126,7 @@ def canonical(engine: Engine, workspace_id: str) -> dict[str, Any]:
                 o.grade,
                 o.created_at,
                 o.archived_at,
+                o.level,
             )
             for o in objectives
         ],
@@ -713,6 +714,18 @@ BAD_YAML = {
         ],
     ),
     "unknown team": (("team: Platform", "team: Growth"), [(13, "unknown team “Growth”")]),
+    "unknown level": (
+        ("  parent: O1\n", "  parent: O1\n  level: tribe\n"),
+        [(26, "unknown level “tribe”: use company, team or personal")],
+    ),
+    "personal with a team": (
+        ("  team: Platform\n", "  team: Platform\n  level: personal\n"),
+        [(13, "a personal objective has no team: leave “team” empty")],
+    ),
+    "team without a team": (
+        ("  parent: O1\n", "  parent: O1\n  level: team\n"),
+        [(26, "a team objective needs its team in “team”")],
+    ),
     "field twice": (
         ("  cycle: Q1 2026\n  parent", "  title: Again\n  parent"),
         [(26, "an objective needs a cycle"), (28, "“title” appears twice here (also on line 27)")],
@@ -830,6 +843,25 @@ def test_a_bad_file_is_refused_with_every_problem_and_its_line(
     assert row_counts(engine) == counts and canonical(engine, "T0KEEP") == before
     with Session(engine) as session:
         assert session.get(Workspace, "T0BAD") is None
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_a_personal_objective_keeps_its_level_through_export_and_import(
+    engine: Engine, fmt: Format
+) -> None:
+    """Levels the team does not say (a person's own objective) are written out and read back;
+    a file without levels reads as before them: a team's with a team, else the company's."""
+    text = BASE_YAML.replace("  parent: O1\n", "  parent: O1\n  level: personal\n")
+    transfer.import_text(engine, text, fmt=Format.YAML, now=NOW)
+    levels = [o[-1] for o in canonical(engine, "T0BAD")["objectives"]]
+    assert levels == ["team", "personal"]
+    exported = transfer.export_text(engine, workspace_id="T0BAD", fmt=fmt).text
+    assert exported.count("personal") == 1 and "company" not in exported
+    transfer.import_text(engine, exported, fmt=fmt, now=NOW, workspace_id="T0COPY")
+    assert canonical(engine, "T0COPY") == canonical(engine, "T0BAD")
+
+    transfer.import_text(engine, BASE_YAML, fmt=Format.YAML, now=NOW, workspace_id="T0OLD")
+    assert [o[-1] for o in canonical(engine, "T0OLD")["objectives"]] == ["team", "company"]
 
 
 def test_a_failure_while_storing_leaves_everything_as_it_was(

@@ -33,6 +33,7 @@ from storage.migrate import (
     SchemaTooNew,
     cheap_head,
     current_revision,
+    downgrade,
     head_revision,
     revision_graph,
     scripts,
@@ -569,6 +570,26 @@ def check_pace(session: Session, start: str) -> None:
     assert reserve_slot(session=session, workspace_id=SEED, not_before=0.0, gap=0.5) == slot + 0.5
 
 
+def rows_0010() -> Rows:
+    """0010 makes levels explicit: objective 1 (no team) is a person's own, not the company's."""
+    rows = rows_0009()
+    levels = {1: "personal", 2: "team", 3: "team"}
+    for objective in rows["objective"]:
+        objective["level"] = levels[objective["id"]]
+    return rows
+
+
+def check_levels(session: Session, start: str) -> None:
+    """Before 0010 an objective with no team was the company's: it stays one; with a team,
+    a team objective. From 0010 on the stored level reads back."""
+    found = {o.id: (o.team_id, o.level) for o in session.exec(sa.select(Objective)).scalars()}
+    company_or_personal = "personal" if start >= "0010" else "company"
+    assert found == {1: (None, company_or_personal), 2: (2, "team"), 3: (1, "team")}
+    # Home's company objectives are the company level's only.
+    company = load_tree(session=session, workspace_id=SEED, today=P2, company_only=True)
+    assert [o.id for o in company.objectives] == ([] if start >= "0010" else [1])
+
+
 def check_tree(session: Session, start: str) -> None:
     """The head code reads the tree: workspace settings, cycles, teams, objectives with their
     KRs and progress, check-ins."""
@@ -649,42 +670,83 @@ SEEDS: dict[str, Seed] = {
     "0001": Seed(
         rows_0001_with_duplicates,
         removed={("check_in", (1,)), ("check_in", (2,))},
-        check=_checks(check_tree, check_inactive_since_upgrade, check_rollup),
+        check=_checks(check_tree, check_inactive_since_upgrade, check_rollup, check_levels),
     ),
     "0002": Seed(
-        rows_0002, check=_checks(check_tree, check_delivery, check_inactive_since_upgrade)
+        rows_0002,
+        check=_checks(check_tree, check_delivery, check_inactive_since_upgrade, check_levels),
     ),
-    "0003": Seed(rows_0003, check=_checks(check_tree, check_delivery)),
+    "0003": Seed(rows_0003, check=_checks(check_tree, check_delivery, check_levels)),
     "0004": Seed(
         rows_0004,
         check=_checks(
-            check_tree, check_delivery, check_health, check_charts, check_rollup, check_reflections
+            check_tree,
+            check_delivery,
+            check_health,
+            check_charts,
+            check_rollup,
+            check_reflections,
+            check_levels,
         ),
     ),
     "0005": Seed(
         rows_0005,
         check=_checks(
-            check_tree, check_delivery, check_health, check_charts, check_rollup, check_reflections
+            check_tree,
+            check_delivery,
+            check_health,
+            check_charts,
+            check_rollup,
+            check_reflections,
+            check_levels,
         ),
     ),
     "0006": Seed(
         rows_0006,
         check=_checks(
-            check_tree, check_delivery, check_health, check_charts, check_rollup, check_reflections
+            check_tree,
+            check_delivery,
+            check_health,
+            check_charts,
+            check_rollup,
+            check_reflections,
+            check_levels,
         ),
     ),
     "0007": Seed(
         rows_0007,
-        check=_checks(check_tree, check_delivery, check_health, check_charts, check_reflections),
+        check=_checks(
+            check_tree, check_delivery, check_health, check_charts, check_reflections, check_levels
+        ),
     ),
     "0008": Seed(
         rows_0008,
-        check=_checks(check_tree, check_delivery, check_health, check_charts, check_reflections),
+        check=_checks(
+            check_tree, check_delivery, check_health, check_charts, check_reflections, check_levels
+        ),
     ),
     "0009": Seed(
         rows_0009,
         check=_checks(
-            check_tree, check_delivery, check_health, check_charts, check_reflections, check_pace
+            check_tree,
+            check_delivery,
+            check_health,
+            check_charts,
+            check_reflections,
+            check_pace,
+            check_levels,
+        ),
+    ),
+    "0010": Seed(
+        rows_0010,
+        check=_checks(
+            check_tree,
+            check_delivery,
+            check_health,
+            check_charts,
+            check_reflections,
+            check_pace,
+            check_levels,
         ),
     ),
 }
@@ -856,6 +918,28 @@ def test_start_up_at_head_runs_no_migration(
     upgrade(fresh_engine)
     assert ran == []
     assert current_revision(fresh_engine) == head_revision()
+
+
+def test_levels_go_on_downgrade_and_come_back_from_the_teams(fresh_engine: Engine) -> None:
+    """0010 down: the level column goes, every row stays (a personal objective has no team:
+    it reads as the company's again, as before levels); up again: backfilled from teams."""
+    upgrade(fresh_engine, "0010")
+    rows = rows_0010()
+    with fresh_engine.begin() as connection:
+        _insert(connection, rows)
+    downgrade(fresh_engine, "0009")
+    assert current_revision(fresh_engine) == "0009"
+    inspector = sa.inspect(fresh_engine)
+    assert "level" not in {c["name"] for c in inspector.get_columns("objective")}
+    assert "ix_objective_workspace_level" not in {
+        i["name"] for i in inspector.get_indexes("objective")
+    }
+    with fresh_engine.connect() as connection:
+        ids = connection.execute(sa.text("SELECT id FROM objective ORDER BY id")).scalars()
+        assert list(ids) == [o["id"] for o in rows["objective"]]
+    upgrade(fresh_engine, "0010")
+    with Session(fresh_engine) as session:
+        check_levels(session, "0009")
 
 
 def test_start_up_below_head_migrates(fresh_engine: Engine) -> None:

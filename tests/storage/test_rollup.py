@@ -6,11 +6,12 @@ from __future__ import annotations
 import random
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import pytest
 from sqlmodel import Session, select
 
-from bot.okr.kinds import KRKind, Status
+from bot.okr.kinds import KRKind, Level, Status
 from bot.okr.validate import KRSpec
 from storage.checkins import record_check_in
 from storage.cycles import close_cycle, create_cycle, get_cycle
@@ -317,10 +318,20 @@ def test_a_rebuild_changes_nothing_the_hooks_kept(session: Session) -> None:
     assert all(row[0] for row in kept)
 
 
+VIEWS: dict[str, dict[str, Any]] = {
+    "all": {},
+    "company": {"company_only": True},  # Home's company objectives: counted by level
+    "person": {"owner_id": "U2"},  # `/okr status @person`
+}
+
+
+@pytest.mark.parametrize("view", list(VIEWS))
 @pytest.mark.parametrize("size", [10, 200])
 def test_a_status_view_takes_six_statements_whatever_the_size(
-    session: Session, count_statements, size: int
+    session: Session, count_statements, size: int, view: str
 ) -> None:
+    """Company and personal objectives both have no team: the company view counts the
+    company level's only, in the same six statements."""
     ws = "T0SIX"
     ensure_workspace(session=session, workspace_id=ws)
     cycle = create_cycle(
@@ -333,26 +344,33 @@ def test_a_status_view_takes_six_statements_whatever_the_size(
     spec = KRSpec("KR", KRKind.INCREASE, 100, start_value=0, current_value=10)
     parent = None
     for i in range(size):
+        personal = i % 3 != 0
         parent = create_objective(
             session=session,
             workspace_id=ws,
             cycle_id=cycle.id,
-            owner_id="U1",
+            owner_id="U2" if personal else "U1",
             title=f"O{i}",
             parent_id=parent.id if parent and i % 3 else None,
             key_results=[spec, spec],
+            level=Level.PERSONAL if personal else Level.COMPANY,
         )
     session.commit()
     session.expunge_all()
+    today = START + timedelta(days=30)
     with count_statements() as counter:
         tree = load_shown_tree(
-            session=session, workspace_id=ws, today=START + timedelta(days=30), limit=50
+            session=session, workspace_id=ws, today=today, limit=50, **VIEWS[view]
         )
     assert counter.count == 6, counter.statements
-    assert len(tree.objectives) == min(size, 50)
-    assert tree.total_objectives == size
+    core = load_tree(session=session, workspace_id=ws, today=today, **VIEWS[view])
+    expected = {"all": size, "company": (size + 2) // 3, "person": size - (size + 2) // 3}[view]
+    assert len(core.objectives) == expected
+    assert {o.id for o in tree.objectives} <= {o.id for o in core.objectives}
+    assert len(tree.objectives) == min(expected, 50)
+    assert tree.total_objectives == expected
     # no check-in yet: every one of them is not started (bot/okr/pace.py, rule 3)
-    assert tree.status_counts()[Status.NOT_STARTED] == size
+    assert tree.status_counts()[Status.NOT_STARTED] == expected
 
 
 def test_concurrent_check_ins_under_siblings_leave_their_parent_right(engine) -> None:  # type: ignore[no-untyped-def]

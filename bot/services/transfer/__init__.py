@@ -19,6 +19,7 @@ from slack_sdk.errors import SlackApiError
 from sqlalchemy import Engine
 from sqlmodel import SQLModel
 
+from bot.okr.kinds import Level
 from bot.services.transfer import csv, yaml
 from bot.services.transfer.document import (
     CheckInDoc,
@@ -195,6 +196,8 @@ def _document_of(snap: store.Snapshot, *, with_sources: bool = True) -> Document
             key=keys[o.id],
             cycle=cycle_names[o.cycle_id],
             team=None if o.team_id is None else team_names.get(o.team_id),
+            # Written only where the team does not say it: a person's own objective.
+            level=None if o.level == Level.of(None, team_id=o.team_id) else Level(o.level),
             parent=None if o.parent_id is None else keys.get(o.parent_id),
             key_results=key_results.get(o.id, []),
             **{} if reflection is None else _reflection(reflection, o.owner_id),

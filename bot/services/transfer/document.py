@@ -29,7 +29,7 @@ from pydantic import (
 from pydantic.dataclasses import dataclass
 from pydantic_core import ErrorDetails
 
-from bot.okr.kinds import KRKind, UnitKind
+from bot.okr.kinds import KRKind, Level, UnitKind
 from bot.okr.numbers import NumberInputError, parse_number_input
 from bot.okr.validate import clean_text, number_problem
 from bot.sources.fetch import SourceKind
@@ -378,6 +378,8 @@ class ObjectiveDoc(Record):
     description: Text = ""
     cycle: Line | None = None
     team: Line | None = None
+    # company | team | personal; None: as its team says (a team's, else the company's)
+    level: Annotated[Level, _enum(Level, "level")] | None = None
     parent: Line | None = None  # the key of the objective this one ladders up to
     owner: Line | None = None
     owner_email: Line | None = None

@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 from slack_sdk.errors import SlackApiError
 
-from bot.okr.kinds import KRKind, UnitKind
+from bot.okr.kinds import KRKind, Level, UnitKind
 from bot.okr.limits import NAME_MAX, NOTE_MAX, STATEMENT_MAX
 from bot.okr.pace import StatusRules
 from bot.okr.parse import parse_key_result
@@ -227,6 +227,10 @@ def _check(document: Document, people: _People, problems: list[Problem], *, toda
             problem(o.line, message)
         refs.cycles.find(o.cycle, o.line, "cycle")
         refs.teams.find(o.team, o.line, "team")
+        if o.level == Level.TEAM and not o.team:
+            problem(o.line, "a team objective needs its team in “team”")
+        elif o.level not in (None, Level.TEAM) and o.team:
+            problem(o.line, f"a {o.level} objective has no team: leave “team” empty")
         parents.append(refs.objectives.find(o.parent, o.line, "parent objective"))
         problem(o.line, people.problem(o.owner, o.owner_email, "owner"))
         problem(o.line, people.problem(o.reflection_author, None, "reflection author"))
@@ -435,6 +439,7 @@ def _rows(
                 title=o.title,
                 created_at=o.created_at or now,
                 team=refs.teams.get(o.team),
+                level=o.level,
                 parent=refs.objectives.get(o.parent),
                 description=o.description,
                 weight=o.weight,
