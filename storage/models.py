@@ -190,6 +190,7 @@ class Objective(SQLModel, table=True):
     rollup_rated: bool = False
     rollup_at_risk_on: date | None = None
     rollup_off_track_on: date | None = None
+    rollup_stale_on: date | None = None  # no recent data from this day (bot/okr/pace.py, 5)
     # The objective_status_count bucket this objective is counted in (None: not counted).
     rollup_bucket: str | None = Field(default=None, max_length=120)
 
@@ -458,6 +459,7 @@ class ObjectiveStatusCount(SQLModel, table=True):
     rated: bool
     at_risk_on: date | None = None
     off_track_on: date | None = None
+    stale_on: date | None = None
     objectives: int = 0
 
 
