@@ -142,9 +142,13 @@ def _flat_line(flat: Sequence[ObjectiveChange]) -> str:
     counts: dict[str, int] = {}
     for change in flat:
         counts[_dot(change.status)] = counts.get(_dot(change.status), 0) + 1
-    dots = " ".join(f"{dot} {counts[dot]}" for dot in ("🔴", "🟡", "🟢", "⚪") if dot in counts)
+    dots = " ".join(
+        f"{dot} {counts[dot]}" for dot in ("🔴", "🟡", "🟢", "💤", "⚪") if dot in counts
+    )
     n = len(flat)
-    return f"➖ {n} objective{'s' if n != 1 else ''} did not move · {dots}"
+    quiet = counts.get(STATUS_ICON[Status.NO_RECENT_DATA], 0)
+    why = f" (💤 {quiet}: no check-in for two periods)" if quiet else ""
+    return f"➖ {n} objective{'s' if n != 1 else ''} did not move · {dots}{why}"
 
 
 def _turn_line(turn: StatusTurn, digest: TeamDigest) -> str:

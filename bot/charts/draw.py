@@ -41,24 +41,28 @@ STATUS_COLOUR = {
     Status.AT_RISK: "#d69e00",
     Status.OFF_TRACK: "#d62839",
     Status.NOT_STARTED: NEUTRAL,  # ⚪: no check-in yet, no verdict
+    Status.NO_RECENT_DATA: NEUTRAL,  # 💤: its last colour is old news
 }
 STATUS_MARKER = {
     Status.ON_TRACK: "o",
     Status.AT_RISK: "^",
     Status.OFF_TRACK: "s",
     Status.NOT_STARTED: "D",
+    Status.NO_RECENT_DATA: "v",
 }
 STATUS_SYMBOL = {
     Status.ON_TRACK: "●",
     Status.AT_RISK: "▲",
     Status.OFF_TRACK: "■",
     Status.NOT_STARTED: "○",
+    Status.NO_RECENT_DATA: "◌",
 }
 STATUS_HATCH = {
     Status.ON_TRACK: "",
     Status.AT_RISK: "//",
     Status.OFF_TRACK: "xx",
     Status.NOT_STARTED: "..",
+    Status.NO_RECENT_DATA: "\\\\",
 }
 KR_LINESTYLES = ("-", "--", "-.", ":")
 TARGET_WORD = {
