@@ -4,11 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Hashable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy.engine import Engine
 
-from bot.okr.alignment import Gap, KRPulse, Level, ObjectiveFacts, alignment_health
+from bot.okr.alignment import (
+    CHECK_IN_PERIOD,
+    Gap,
+    KRPulse,
+    Level,
+    ObjectiveFacts,
+    alignment_health,
+)
 from storage import teams as team_store
 from storage.db import session_scope
 from storage.models import KeyResult, Objective, Team
@@ -81,14 +88,25 @@ def alignment_report(
             )
         # Every open objective: a team's chain is followed through other teams' objectives.
         tree = load_tree(session=session, workspace_id=workspace_id, today=now.date())
+        period = check_in_period(tree.workspace.checkin_cadence_weeks)
         if team is None:
-            return report_of(tree, scope="the company", within=None, now=now)
+            return report_of(tree, scope="the company", within=None, now=now, period=period)
         within = [_stored(o.id) for o in tree.objectives if o.team_id == team.id]
-        return report_of(tree, scope=team.name, within=within, now=now)
+        return report_of(tree, scope=team.name, within=within, now=now, period=period)
+
+
+def check_in_period(cadence_weeks: int) -> timedelta:
+    """A workspace's check-in period (its cadence: weekly or every two weeks)."""
+    return timedelta(weeks=cadence_weeks)
 
 
 def report_of(
-    tree: LoadedTree, *, scope: str, within: list[int] | None, now: datetime
+    tree: LoadedTree,
+    *,
+    scope: str,
+    within: list[int] | None,
+    now: datetime,
+    period: timedelta = CHECK_IN_PERIOD,
 ) -> AlignmentReport:
     facts = [
         ObjectiveFacts(
@@ -112,7 +130,7 @@ def report_of(
         for o in tree.objectives
         if o.id is not None
     ]
-    health = alignment_health(facts, now=now, within=within)
+    health = alignment_health(facts, now=now, within=within, period=period)
     objectives: dict[Hashable, Objective] = {o.id: o for o in tree.objectives}
     key_results: dict[Hashable, KeyResult] = {kr.id: kr for kr in tree.key_results}
     items: list[GapItem] = []
