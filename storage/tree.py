@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from sqlmodel import Session, SQLModel, col, select
@@ -26,6 +27,9 @@ from bot.okr.tree import (
 from storage.errors import NotFound
 from storage.models import Cycle, KeyResult, Objective, ObjectiveStatusCount, Team, Workspace
 from storage.teams import team_subtree_ids
+
+if TYPE_CHECKING:
+    from storage.alignment import AlignmentCounts
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +51,9 @@ class LoadedTree:
     key_results: list[KeyResult]
     health: TreeHealth
     summary: TreeSummary | None = None  # set when only part of the scope was loaded
+    # One line of alignment health a surface shows beside the tree (status: the view's,
+    # Home: the company's), counted in SQL (storage/alignment.py); None: not asked for.
+    alignment: AlignmentCounts | None = None
     _by_id: dict[int, Objective] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:

@@ -7,6 +7,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from bot.blocks.alignment_line import health_context
 from bot.blocks.sources import source_badge
 from bot.blocks.text import (
     GRADE_ICON,
@@ -473,6 +474,8 @@ def build_status_message(
 
     summary = summary_line(tree)
     blocks.append({"type": "section", "text": mrkdwn(f"*{summary}*")})
+    if (health := health_context(tree.alignment)) is not None:
+        blocks.append(health)
     why = why_block(tree)
     if why:
         blocks.append(why)

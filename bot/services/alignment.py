@@ -17,8 +17,9 @@ from bot.okr.alignment import (
     alignment_health,
 )
 from storage import teams as team_store
+from storage.alignment import AlignmentCounts, alignment_counts
 from storage.db import session_scope
-from storage.models import KeyResult, Objective, Team
+from storage.models import KeyResult, Objective, Team, Workspace
 from storage.tree import LoadedTree, load_tree
 from storage.workspaces import workspace_exists
 
@@ -93,6 +94,32 @@ def alignment_report(
             return report_of(tree, scope="the company", within=None, now=now, period=period)
         within = [_stored(o.id) for o in tree.objectives if o.team_id == team.id]
         return report_of(tree, scope=team.name, within=within, now=now, period=period)
+
+
+def alignment_line(
+    engine: Engine, *, workspace_id: str, channel_id: str, now: datetime
+) -> AlignmentCounts | None:
+    """The counts behind the digest's one line, for the channel's team (and its sub-teams, as
+    its status) or, in a channel linked to no team, the whole company. One short read in SQL
+    (storage/alignment.py) instead of the whole tree; None when the workspace is gone."""
+    with session_scope(engine, read_only=True) as session:
+        workspace = session.get(Workspace, workspace_id)
+        if workspace is None:
+            return None
+        team = team_store.team_for_channel(
+            session=session, workspace_id=workspace_id, channel_id=channel_id
+        )
+        team_ids = None
+        if team is not None:
+            teams = team_store.list_teams(session=session, workspace_id=workspace_id)
+            team_ids = team_store.team_subtree_ids(teams, team.id)  # type: ignore[arg-type]
+        return alignment_counts(
+            session=session,
+            workspace_id=workspace_id,
+            now=now,
+            period=check_in_period(workspace.checkin_cadence_weeks),
+            team_ids=team_ids,
+        )
 
 
 def check_in_period(cadence_weeks: int) -> timedelta:
