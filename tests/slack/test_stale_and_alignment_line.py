@@ -8,7 +8,6 @@ The test clock starts on Mon Feb 16 2026, 09:00 UTC; the reference company is wr
 from __future__ import annotations
 
 import json
-from datetime import timedelta
 
 from sqlmodel import Session, select
 
