@@ -84,10 +84,13 @@ def alignment_counts(
     ladders = top.union(
         sa.select(child.c.id).join(top, child.c.parent_id == top.c.id).where(*linked(child))
     )
+    # Joined rather than `IN (SELECT …)` / a correlated EXISTS: PostgreSQL guesses the
+    # recursive CTE at ~100× its size, and multiplied by a per-row subplan that guess crossed
+    # jit_above_cost (seconds of JIT compiling for milliseconds of work). DISTINCT gives the
+    # planner a small estimate (the ids are distinct already).
+    laddered_ids = sa.select(ladders.c.id).distinct().subquery("laddered")
     parent = OBJ.alias("parent")
-    parent_linked = (
-        sa.select(parent.c.id).where(parent.c.id == OBJ.c.parent_id, *linked(parent)).exists()
-    )
+    parents = sa.select(parent.c.id).where(*linked(parent)).subquery("linked_parent")
     # The view's own conditions: _scope's first two (workspace, cycles) come from `linked`,
     # with the open cycles as a subquery rather than a statement of their own.
     view = _scope(
@@ -98,6 +101,7 @@ def alignment_counts(
         company_only=company_only,
         include_archived=True,
     )[2:]
+    in_view = sa.select(OBJ.c.id).where(*linked(OBJ), *view)
     cutoff = now - STALE_PERIODS * period
     last_sign = sa.func.coalesce(KR.c.last_checkin_at, KR.c.created_at)
     krs = (
@@ -106,7 +110,8 @@ def alignment_counts(
             sa.func.count().label("n"),
             sa.func.sum(sa.case((last_sign <= cutoff, 1), else_=0)).label("stale"),
         )
-        .where(KR.c.workspace_id == workspace_id, KR.c.archived_at.is_(None))
+        # By objective only (the ids are the view's): ix_key_result_objective_signs covers it.
+        .where(KR.c.objective_id.in_(in_view), KR.c.archived_at.is_(None))
         .group_by(KR.c.objective_id)
         .subquery("krs")
     )
@@ -118,14 +123,18 @@ def alignment_counts(
     row = session.execute(
         sa.select(
             sa.func.count(OBJ.c.id),
-            count(OBJ.c.id.in_(sa.select(ladders.c.id))),
-            count(sa.and_(sa.not_(_company(OBJ)), sa.not_(parent_linked))),
+            count(laddered_ids.c.id.is_not(None)),
+            count(sa.and_(sa.not_(_company(OBJ)), parents.c.id.is_(None))),
             count(sa.and_(_company(OBJ), _blank(OBJ.c.description, dialect))),
             count(n_krs == 0),
             count(n_krs > MAX_FOCUSED_KRS),
             sa.func.coalesce(sa.func.sum(krs.c.stale), 0),
         )
-        .select_from(OBJ.outerjoin(krs, krs.c.objective_id == OBJ.c.id))
+        .select_from(
+            OBJ.outerjoin(krs, krs.c.objective_id == OBJ.c.id)
+            .outerjoin(laddered_ids, laddered_ids.c.id == OBJ.c.id)
+            .outerjoin(parents, parents.c.id == OBJ.c.parent_id)
+        )
         .where(*linked(OBJ), *view)
     ).one()
     objectives, laddered, orphans, no_why, no_krs, too_many, stale = (int(v) for v in row)

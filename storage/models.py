@@ -208,6 +208,15 @@ class KeyResult(SQLModel, table=True):
             name="ck_key_result_confidence",
         ),
         sa.Index("ix_key_result_workspace_owner", "workspace_id", "owner_id"),
+        # Alignment health counts each objective's KRs and the stale ones from this index
+        # alone (storage/alignment.py), without reading the rows.
+        sa.Index(
+            "ix_key_result_objective_signs",
+            "objective_id",
+            "archived_at",
+            "last_checkin_at",
+            "created_at",
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)

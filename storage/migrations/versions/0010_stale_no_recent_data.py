@@ -1,4 +1,4 @@
-"""no recent data: the stored roll-up's stale switch day
+"""no recent data: the stored roll-up's stale switch day; an index for alignment counts
 
 Revision ID: 0010
 Revises: 0009
@@ -21,6 +21,11 @@ def upgrade() -> None:
     # Plain ADD COLUMN (see 0007: a batch would copy the table and cascade its deletes).
     op.add_column("objective", sa.Column("rollup_stale_on", sa.Date(), nullable=True))
     op.add_column("objective_status_count", sa.Column("stale_on", sa.Date(), nullable=True))
+    op.create_index(
+        "ix_key_result_objective_signs",
+        "key_result",
+        ["objective_id", "archived_at", "last_checkin_at", "created_at"],
+    )
     # Every bucket key gains the stale day: rebuild with the code that keeps them (also
     # 0007's backfill: the head code writes this revision's columns, so the last migration
     # that changes the roll-up's columns is the one to backfill it).
@@ -49,5 +54,6 @@ def downgrade() -> None:
         "WHERE rollup_bucket IS NOT NULL GROUP BY workspace_id, rollup_bucket, cycle_id, "
         "team_id, rollup_rated, rollup_at_risk_on, rollup_off_track_on"
     )
+    op.drop_index("ix_key_result_objective_signs", table_name="key_result")
     op.execute("ALTER TABLE objective_status_count DROP COLUMN stale_on")
     op.execute("ALTER TABLE objective DROP COLUMN rollup_stale_on")
