@@ -71,7 +71,7 @@ def key_results(draw) -> KR:  # type: ignore[no-untyped-def]
     )
 
 
-@settings(max_examples=300)
+@settings(max_examples=300, deadline=None)
 @given(kr=key_results(), window=windows, rules=rules)
 def test_a_krs_switch_days_give_the_cores_status_on_every_day(
     kr: KR, window: Window, rules: StatusRules
@@ -121,7 +121,7 @@ def trees(draw):  # type: ignore[no-untyped-def]
     return objectives, krs
 
 
-@settings(max_examples=150)
+@settings(max_examples=150, deadline=None)  # ~170 days of whole-tree roll-ups each
 @given(tree=trees(), include_children=st.booleans(), rules=rules)
 def test_objective_rollups_equal_evaluate_tree_on_every_day(
     tree, include_children: bool, rules: StatusRules
