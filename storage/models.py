@@ -213,6 +213,7 @@ class Objective(SQLModel, table=True):
     rollup_rated: bool = False
     rollup_at_risk_on: date | None = None
     rollup_off_track_on: date | None = None
+    rollup_stale_on: date | None = None  # no recent data from this day (bot/okr/pace.py, 5)
     # The objective_status_count bucket this objective is counted in (None: not counted).
     rollup_bucket: str | None = Field(default=None, max_length=120)
 
@@ -230,6 +231,15 @@ class KeyResult(SQLModel, table=True):
             name="ck_key_result_confidence",
         ),
         sa.Index("ix_key_result_workspace_owner", "workspace_id", "owner_id"),
+        # Alignment health counts each objective's KRs and the stale ones from this index
+        # alone (storage/alignment.py), without reading the rows.
+        sa.Index(
+            "ix_key_result_objective_signs",
+            "objective_id",
+            "archived_at",
+            "last_checkin_at",
+            "created_at",
+        ),
     )
 
     id: int = Field(default=None, primary_key=True)
@@ -481,6 +491,7 @@ class ObjectiveStatusCount(SQLModel, table=True):
     rated: bool
     at_risk_on: date | None = None
     off_track_on: date | None = None
+    stale_on: date | None = None
     objectives: int = 0
 
 

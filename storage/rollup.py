@@ -24,7 +24,7 @@ from sqlalchemy import event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from bot.okr.pace import StatusRules, pace_start
+from bot.okr.pace import StatusRules, pace_start, stale_from
 from bot.okr.progress import clamp01, raw_progress
 from bot.okr.rollup import ObjectiveRollup, StatusDays, kr_status_days, objective_rollup
 from bot.okr.tree import Window
@@ -37,7 +37,12 @@ KEY_LEVELS = 200
 
 _PENDING = "ladder_rollup_pending"
 _OBJECTIVE_FIELDS = ("parent_id", "cycle_id", "weight", "archived_at", "team_id")
-_WORKSPACE_FIELDS = ("at_risk_points", "off_track_points", "rollup_include_children")
+_WORKSPACE_FIELDS = (
+    "at_risk_points",
+    "off_track_points",
+    "rollup_include_children",
+    "checkin_cadence_weeks",  # stale after two check-in periods
+)
 
 OBJ = table_of(Objective)
 KR = table_of(KeyResult)
@@ -56,7 +61,7 @@ _KR_COLUMNS = (
     KR.c.confidence,
     KR.c.due_date,
     KR.c.created_at,  # pace counts from it (bot/okr/pace.py)
-    KR.c.last_checkin_at,  # None: not started
+    KR.c.last_checkin_at,  # None: not started; else stale two check-in periods later
 )
 
 
@@ -189,9 +194,12 @@ class _Settings:
 
 def _settings(connection: Session | sa.Connection, workspace_id: str) -> _Settings | None:
     row = connection.execute(
-        sa.select(WS.c.at_risk_points, WS.c.off_track_points, WS.c.rollup_include_children).where(
-            WS.c.team_id == workspace_id
-        )
+        sa.select(
+            WS.c.at_risk_points,
+            WS.c.off_track_points,
+            WS.c.rollup_include_children,
+            WS.c.checkin_cadence_weeks,
+        ).where(WS.c.team_id == workspace_id)
     ).one_or_none()
     if row is None:
         return None
@@ -201,7 +209,9 @@ def _settings(connection: Session | sa.Connection, workspace_id: str) -> _Settin
         )
     ).all()
     return _Settings(
-        rules=StatusRules(at_risk_points=row[0], off_track_points=row[1]),
+        rules=StatusRules.for_workspace(
+            at_risk_points=row[0], off_track_points=row[1], cadence_weeks=row[3]
+        ),
         include_children=bool(row[2]),
         windows={c.id: Window(c.start_date, c.end_date) for c in cycles},
     )
@@ -343,6 +353,7 @@ def _kr_values(kr: Any, window: Window, rules: StatusRules, memo: dict) -> tuple
         kr.confidence,
         kr.due_date,
         pace_start(cycle_start=window.start, created=kr.created_at),
+        stale_from(kr.last_checkin_at, rules=rules),  # None: not started
         kr.last_checkin_at is None,
         window,
     )
@@ -363,10 +374,17 @@ def _rollup_values(oid: int, rolled: ObjectiveRollup) -> dict[str, Any]:
         "v_rollup_rated": rolled.days.rated,
         "v_rollup_at_risk_on": rolled.days.at_risk_on,
         "v_rollup_off_track_on": rolled.days.off_track_on,
+        "v_rollup_stale_on": rolled.days.stale_on,
     }
 
 
-_ROLLUP_NAMES = ("rollup_progress", "rollup_rated", "rollup_at_risk_on", "rollup_off_track_on")
+_ROLLUP_NAMES = (
+    "rollup_progress",
+    "rollup_rated",
+    "rollup_at_risk_on",
+    "rollup_off_track_on",
+    "rollup_stale_on",
+)
 
 
 def _stored_days(row: Any) -> StatusDays:
@@ -374,6 +392,7 @@ def _stored_days(row: Any) -> StatusDays:
         rated=bool(row.rollup_rated),
         at_risk_on=row.rollup_at_risk_on,
         off_track_on=row.rollup_off_track_on,
+        stale_on=row.rollup_stale_on,
     )
 
 
@@ -426,6 +445,7 @@ def _recompute(
                 OBJ.c.rollup_rated,
                 OBJ.c.rollup_at_risk_on,
                 OBJ.c.rollup_off_track_on,
+                OBJ.c.rollup_stale_on,
             )
             .where(OBJ.c.parent_id.in_(wanted), OBJ.c.archived_at.is_(None))
             .order_by(OBJ.c.id)
@@ -577,7 +597,7 @@ def _bucket(objective: Any, days: StatusDays, columns: dict[str, dict[str, Any]]
     team = "-" if objective.team_id is None else str(objective.team_id)
     key = (
         f"{objective.cycle_id}:{team}:{int(days.rated)}:"
-        f"{day(days.at_risk_on)}:{day(days.off_track_on)}"
+        f"{day(days.at_risk_on)}:{day(days.off_track_on)}:{day(days.stale_on)}"
     )
     columns[key] = {
         "bucket": key,
@@ -586,6 +606,7 @@ def _bucket(objective: Any, days: StatusDays, columns: dict[str, dict[str, Any]]
         "rated": days.rated,
         "at_risk_on": days.at_risk_on,
         "off_track_on": days.off_track_on,
+        "stale_on": days.stale_on,
     }
     return key
 

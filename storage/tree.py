@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import cached_property
-from typing import Generic, Literal, Protocol, cast, overload
+from typing import TYPE_CHECKING, Generic, Literal, Protocol, cast, overload
 
 import sqlalchemy as sa
 from sqlmodel import Session, SQLModel, col, select
@@ -16,7 +16,7 @@ from typing_extensions import TypeVar
 
 from bot.okr.kinds import KRKind, Level, Status, UnitKind
 from bot.okr.pace import StatusRules, expected_progress, pace_start
-from bot.okr.rollup import NOT_STARTED_DAY, StatusDays, status_on
+from bot.okr.rollup import NOT_STARTED_DAY, StatusDays, pace_on, status_on
 from bot.okr.tree import (
     KRHealth,
     ObjectiveHealth,
@@ -36,6 +36,9 @@ from storage.models import (
     table_of,
 )
 from storage.teams import team_subtree_ids
+
+if TYPE_CHECKING:
+    from storage.alignment import AlignmentCounts
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +97,8 @@ class ObjectiveRow(Protocol):
     def rollup_at_risk_on(self) -> date | None: ...
     @property
     def rollup_off_track_on(self) -> date | None: ...
+    @property
+    def rollup_stale_on(self) -> date | None: ...
     @property
     def rollup_bucket(self) -> str | None: ...
 
@@ -160,6 +165,9 @@ class LoadedTree(Generic[ObjectiveT, KeyResultT]):
     key_results: list[KeyResultT]
     health: TreeHealth[int]
     summary: TreeSummary | None = None  # set when only part of the scope was loaded
+    # One line of alignment health a surface shows beside the tree (status: the view's,
+    # Home: the company's), counted in SQL (storage/alignment.py); None: not asked for.
+    alignment: AlignmentCounts | None = None
     _by_id: dict[int, ObjectiveT] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -421,17 +429,21 @@ def load_shown_tree(
             count_where.append(h.c.team_id.in_(team_subtree_ids(team_rows, team_id)))
         source, weight = h, h.c.objectives
         rated_col, at_risk_col, off_track_col = h.c.rated, h.c.at_risk_on, h.c.off_track_on
+        stale_col = h.c.stale_on
     else:
         # A person's objectives, or the company's: few, and not bucketed by owner or level
         # (company and personal objectives share the no-team buckets).
         count_where, source, weight = where, o, sa.literal(1)
         rated_col, at_risk_col = o.c.rollup_rated, o.c.rollup_at_risk_on
-        off_track_col = o.c.rollup_off_track_on
+        off_track_col, stale_col = o.c.rollup_off_track_on, o.c.rollup_stale_on
     is_rated = rated_col.is_(True)
     # Spelled out for NULL ("never"): NOT (NULL <= today) is NULL, not true.
-    off_track = sa.and_(is_rated, off_track_col.is_not(None), off_track_col <= today)
+    stale = sa.and_(is_rated, stale_col.is_not(None), stale_col <= today)
+    fresh = sa.or_(stale_col.is_(None), stale_col > today)
+    off_track = sa.and_(is_rated, fresh, off_track_col.is_not(None), off_track_col <= today)
     at_risk = sa.and_(
         is_rated,
+        fresh,
         at_risk_col.is_not(None),
         at_risk_col <= today,
         sa.or_(off_track_col.is_(None), off_track_col > today),
@@ -446,12 +458,18 @@ def load_shown_tree(
 
     totals = session.execute(
         sa.select(
-            count(), count(is_rated), count(off_track), count(at_risk), count(not_started), unbuilt
+            count(),
+            count(is_rated),
+            count(off_track),
+            count(at_risk),
+            count(not_started),
+            count(stale),
+            unbuilt,
         )
         .select_from(source)
         .where(*count_where)
     ).one()
-    total, rated, n_off, n_risk, n_pending, unbuilt_found = (int(v) for v in totals)
+    total, rated, n_off, n_risk, n_pending, n_stale, unbuilt_found = (int(v) for v in totals)
     if unbuilt_found:
         log.warning(
             "stored roll-up missing, reading the whole tree",
@@ -497,7 +515,9 @@ def load_shown_tree(
             rated=bool(row.rollup_rated),
             at_risk_on=row.rollup_at_risk_on,
             off_track_on=row.rollup_off_track_on,
+            stale_on=row.rollup_stale_on,
         )
+        status = status_on(days, today)
         objective_health[row.id] = ObjectiveHealth(
             progress=row.rollup_progress,
             expected=expected_progress(
@@ -505,7 +525,8 @@ def load_shown_tree(
                 end=window.end,
                 today=today,
             ),
-            status=status_on(days, today),
+            status=status,
+            pace=pace_on(days, today) if status is Status.NO_RECENT_DATA else None,
         )
         # Rows come in tree order: a parent in view is always loaded before its children.
         if row.parent_id is not None and row.parent_id in objective_health:
@@ -524,10 +545,11 @@ def load_shown_tree(
         summary=TreeSummary(
             objectives=total,
             counts={
-                Status.ON_TRACK: rated - n_off - n_risk - n_pending,
+                Status.ON_TRACK: rated - n_off - n_risk - n_pending - n_stale,
                 Status.AT_RISK: n_risk,
                 Status.OFF_TRACK: n_off,
                 Status.NOT_STARTED: n_pending,
+                Status.NO_RECENT_DATA: n_stale,
             },
         ),
     )
@@ -542,6 +564,8 @@ def _select(model: type[SQLModel], editable: bool) -> sa.Select:
 
 
 def status_rules(workspace: Workspace) -> StatusRules:
-    return StatusRules(
-        at_risk_points=workspace.at_risk_points, off_track_points=workspace.off_track_points
+    return StatusRules.for_workspace(
+        at_risk_points=workspace.at_risk_points,
+        off_track_points=workspace.off_track_points,
+        cadence_weeks=workspace.checkin_cadence_weeks,
     )

@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from bot.blocks.alignment_line import health_context
 from bot.blocks.sources import source_badge
 from bot.blocks.text import mrkdwn, plain
 from bot.blocks.tree import (
@@ -101,6 +102,8 @@ def build_home(
             ],
         }
     )
+    if (health := health_context(company_tree.alignment)) is not None:
+        blocks.append(health)  # the whole company's alignment health, in one line
     blocks.append(
         {
             "type": "actions",

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from bot.okr.kinds import GradeBand, KRKind, Status, UnitKind
 from bot.okr.numbers import format_pair
 
-# Not started (no check-in yet) is neutral: white, never a colour that says failing.
+# Not started (no check-in yet) is neutral: white, never a colour that says failing. No
+# recent data (no check-in for two periods) sleeps: no colour, since its colour would be old.
 STATUS_ICON = {
     Status.NOT_STARTED: "⚪",
+    Status.NO_RECENT_DATA: "💤",
     Status.ON_TRACK: "🟢",
     Status.AT_RISK: "🟡",
     Status.OFF_TRACK: "🔴",
@@ -69,6 +71,16 @@ def status_label(status: Status | None) -> str:
     if status is None:
         return "⚪ no key results yet"
     return f"{STATUS_ICON[status]} {status.label}"
+
+
+def short_date(day: date | datetime) -> str:
+    """'Jan 5' (a datetime by its own date: stored ones are UTC)."""
+    return f"{day:%b} {day.day}"
+
+
+def no_check_in_since(moment: date | datetime) -> str:
+    """Why a KR or objective has no recent data."""
+    return f"no check-in since {short_date(moment)}"
 
 
 def user(user_id: str) -> str:

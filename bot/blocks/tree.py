@@ -7,6 +7,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from bot.blocks.alignment_line import health_context
 from bot.blocks.sources import source_badge
 from bot.blocks.text import (
     GRADE_ICON,
@@ -16,6 +17,7 @@ from bot.blocks.text import (
     escape,
     kr_values,
     mrkdwn,
+    no_check_in_since,
     percent,
     plain,
     progress_bar,
@@ -141,6 +143,8 @@ def kr_line(tree: LoadedTree, kr: KeyResultRow) -> str:
     if moving:
         parts.append(percent(health.raw_progress if health.raw_progress is not None else 0))
     parts.append(STATUS_ICON[health.status])
+    if health.status is Status.NO_RECENT_DATA and kr.last_checkin_at is not None:
+        parts[-1] += " " + no_check_in_since(kr.last_checkin_at)
     if kr.confidence is not None:
         parts.append(confidence_label(kr.confidence))
     return " · ".join(parts)
@@ -181,7 +185,10 @@ def objective_text(
         facts.append(escape(team.name))
     elif show_team and level_of(objective) is Level.PERSONAL:
         facts.append("personal")
-    facts.append(ago(last, now=now))
+    if health.status is Status.NO_RECENT_DATA and last is not None:
+        facts.append(no_check_in_since(last))  # the reason, instead of "checked in … ago"
+    else:
+        facts.append(ago(last, now=now))
     head = [f"{first}*{escape(objective.title)}*", pad + " · ".join(facts)]
     if (gap := alignment_flag(objective)) is not None:
         head.append(f"{pad}{FLAG_TEXT[gap]}")
@@ -270,9 +277,11 @@ def summary_line(tree: LoadedTree) -> str:
     counts = tree.status_counts()  # the whole view, also when only its start was loaded
     n = tree.total_objectives
     pending = counts.get(Status.NOT_STARTED, 0)
+    quiet = counts.get(Status.NO_RECENT_DATA, 0)
     return (
         f"{n} objective{'s' if n != 1 else ''} · 🟢 {counts[Status.ON_TRACK]} on track · "
         f"🟡 {counts[Status.AT_RISK]} at risk · 🔴 {counts[Status.OFF_TRACK]} off track"
+        + (f" · 💤 {quiet} no recent data" if quiet else "")
         + (f" · ⚪ {pending} not started" if pending else "")
     )
 
@@ -527,6 +536,8 @@ def build_status_message(
 
     summary = summary_line(tree)
     blocks.append({"type": "section", "text": mrkdwn(f"*{summary}*")})
+    if (health := health_context(tree.alignment)) is not None:
+        blocks.append(health)
     why = why_block(tree)
     if why:
         blocks.append(why)

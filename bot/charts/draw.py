@@ -46,24 +46,28 @@ STATUS_COLOUR: dict[Status | None, str] = {  # None: no status yet, looked up wi
     Status.AT_RISK: "#d69e00",
     Status.OFF_TRACK: "#d62839",
     Status.NOT_STARTED: NEUTRAL,  # ⚪: no check-in yet, no verdict
+    Status.NO_RECENT_DATA: NEUTRAL,  # 💤: its last colour is old news
 }
 STATUS_MARKER: dict[Status | None, str] = {
     Status.ON_TRACK: "o",
     Status.AT_RISK: "^",
     Status.OFF_TRACK: "s",
     Status.NOT_STARTED: "D",
+    Status.NO_RECENT_DATA: "v",
 }
 STATUS_SYMBOL = {
     Status.ON_TRACK: "●",
     Status.AT_RISK: "▲",
     Status.OFF_TRACK: "■",
     Status.NOT_STARTED: "○",
+    Status.NO_RECENT_DATA: "◌",
 }
 STATUS_HATCH: dict[Status | None, str] = {
     Status.ON_TRACK: "",
     Status.AT_RISK: "//",
     Status.OFF_TRACK: "xx",
     Status.NOT_STARTED: "..",
+    Status.NO_RECENT_DATA: "\\\\",
 }
 KR_LINESTYLES = ("-", "--", "-.", ":")
 TARGET_WORD = {

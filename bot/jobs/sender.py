@@ -27,7 +27,7 @@ from bot.blocks.reviews import build_reflection_request
 from bot.jobs.pacing import Pacer
 from bot.logs import log_event
 from bot.pictures import Pictures, digest_post
-from bot.services.alignment import alignment_report
+from bot.services.alignment import alignment_line
 from bot.services.charts import ChartService
 from bot.services.checkins import DIGEST, PROMPT, CheckinService, Delivery
 from bot.services.digests import DigestService  # digests: channel digests on the digest day
@@ -347,12 +347,12 @@ class Sender:
             )
             if digest is None:
                 return None
-            # The week's one line of alignment health for the channel's team (or company).
-            health = alignment_report(
+            # The week's one line of alignment health for the channel's team (or company),
+            # counted in SQL rather than read from the whole tree.
+            health = alignment_line(
                 self.service.engine,
                 workspace_id=message.workspace_id,
                 channel_id=message.recipient,
-                argument="",
                 now=self.service.clock(),
             )
             return with_health_line(digest, health)

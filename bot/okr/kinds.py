@@ -46,9 +46,12 @@ class Status(StrEnum):
 
     NOT_STARTED (no check-in yet) ranks below ON_TRACK: it is no news, so an objective whose
     KRs are partly started takes the worst status of the started ones (see bot/okr/pace.py).
+    NO_RECENT_DATA (no check-in for two check-in periods) ranks between them: an objective
+    shows it only when every started KR under it is stale (bot/okr/pace.py, rule 5).
     """
 
     NOT_STARTED = "not_started"
+    NO_RECENT_DATA = "no_recent_data"
     ON_TRACK = "on_track"
     AT_RISK = "at_risk"
     OFF_TRACK = "off_track"
@@ -66,7 +69,13 @@ class Status(StrEnum):
         return max(statuses, key=lambda s: s.rank) if statuses else None
 
 
-_STATUS_ORDER = [Status.NOT_STARTED, Status.ON_TRACK, Status.AT_RISK, Status.OFF_TRACK]
+_STATUS_ORDER = [
+    Status.NOT_STARTED,
+    Status.NO_RECENT_DATA,
+    Status.ON_TRACK,
+    Status.AT_RISK,
+    Status.OFF_TRACK,
+]
 
 
 class GradeBand(StrEnum):

@@ -15,7 +15,15 @@ from datetime import date, datetime
 from typing import Generic, Protocol, TypeVar
 
 from bot.okr.kinds import KRKind, Status
-from bot.okr.pace import DEFAULT_RULES, StatusRules, expected_progress, pace_start, status_of
+from bot.okr.pace import (
+    DEFAULT_RULES,
+    StatusRules,
+    expected_progress,
+    is_stale,
+    objective_status,
+    pace_start,
+    status_of,
+)
 from bot.okr.progress import Measurable, clamp01, raw_progress, weighted_mean
 
 ID = TypeVar("ID", bound=Hashable)  # ids of objectives and KRs: storage's are int
@@ -64,6 +72,9 @@ class KRHealth:
     raw_progress: float | None  # unclamped, for display (1.25 -> "125%")
     expected: float  # where linear pace says it should be by today
     status: Status
+    # The status by pace alone when `status` is NO_RECENT_DATA (what it counts as in its
+    # objective's roll-up, bot/okr/pace.py rule 5); None otherwise: the same as `status`.
+    pace: Status | None = None
 
 
 @dataclass(frozen=True)
@@ -71,6 +82,7 @@ class ObjectiveHealth:
     progress: float | None  # None when there is nothing to measure (no KRs, no counted children)
     expected: float
     status: Status | None
+    pace: Status | None = None  # as KRHealth.pace
 
 
 @dataclass(frozen=True)
@@ -89,18 +101,21 @@ def evaluate_kr(
     raw = raw_progress(kr)  # once: a status of 10,000 objectives evaluates 50,000 KRs
     start = pace_start(cycle_start=window.start, created=kr.created_at)
     expected = expected_progress(start=start, end=end, today=today)
+    status = status_of(
+        KRKind(kr.kind),
+        raw=raw,
+        expected=expected,
+        confidence=kr.confidence,
+        started=kr.last_checkin_at is not None,
+        rules=rules,
+    )
+    stale = is_stale(kr.last_checkin_at, today=today, rules=rules)
     return KRHealth(
         progress=0.0 if raw is None else clamp01(raw),
         raw_progress=raw,
         expected=expected,
-        status=status_of(
-            KRKind(kr.kind),
-            raw=raw,
-            expected=expected,
-            confidence=kr.confidence,
-            started=kr.last_checkin_at is not None,
-            rules=rules,
-        ),
+        status=Status.NO_RECENT_DATA if stale else status,
+        pace=status if stale else None,
     )
 
 
@@ -175,7 +190,7 @@ def _objective_health(
     include_children: bool,
 ) -> ObjectiveHealth:
     items = [(kr_health[kr.id].progress, kr.weight) for kr in own_krs]
-    statuses = [kr_health[kr.id].status for kr in own_krs]
+    rated: list[KRHealth | ObjectiveHealth] = [kr_health[kr.id] for kr in own_krs]
     if include_children:
         for child in child_objectives:
             child_health = health[child.id]
@@ -183,7 +198,11 @@ def _objective_health(
                 # A child counts as one item carrying its own objective weight.
                 items.append((child_health.progress, child.weight))
             if child_health.status is not None:
-                statuses.append(child_health.status)
+                rated.append(child_health)
+    # NOT_STARTED ranks lowest: started KRs speak first; stale ones by their pace (rule 5).
+    status, pace = objective_status(
+        [(h.status, h.pace or h.status) for h in rated if h.status is not None]
+    )
     return ObjectiveHealth(
         progress=weighted_mean(items),
         expected=expected_progress(
@@ -191,5 +210,6 @@ def _objective_health(
             end=window.end,
             today=today,
         ),
-        status=Status.worst(statuses),  # NOT_STARTED ranks lowest: started KRs speak first
+        status=status,
+        pace=pace if status is Status.NO_RECENT_DATA else None,
     )

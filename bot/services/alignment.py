@@ -4,14 +4,22 @@ from __future__ import annotations
 
 from collections.abc import Hashable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy.engine import Engine
 
-from bot.okr.alignment import Gap, KRPulse, Level, ObjectiveFacts, alignment_health
+from bot.okr.alignment import (
+    CHECK_IN_PERIOD,
+    Gap,
+    KRPulse,
+    Level,
+    ObjectiveFacts,
+    alignment_health,
+)
 from storage import teams as team_store
+from storage.alignment import AlignmentCounts, alignment_counts
 from storage.db import session_scope
-from storage.models import Team
+from storage.models import Team, Workspace
 from storage.tree import KeyResultRow, LoadedTree, ObjectiveRow, load_tree
 from storage.workspaces import workspace_exists
 
@@ -82,14 +90,51 @@ def alignment_report(
             )
         # Every open objective: a team's chain is followed through other teams' objectives.
         tree = load_tree(session=session, workspace_id=workspace_id, today=now.date())
+        period = check_in_period(tree.workspace.checkin_cadence_weeks)
         if team is None:
-            return report_of(tree, scope="the company", within=None, now=now)
+            return report_of(tree, scope="the company", within=None, now=now, period=period)
         within = [o.id for o in tree.objectives if o.team_id == team.id]
-        return report_of(tree, scope=team.name, within=within, now=now)
+        return report_of(tree, scope=team.name, within=within, now=now, period=period)
+
+
+def alignment_line(
+    engine: Engine, *, workspace_id: str, channel_id: str, now: datetime
+) -> AlignmentCounts | None:
+    """The counts behind the digest's one line, for the channel's team (and its sub-teams, as
+    its status) or, in a channel linked to no team, the whole company. One short read in SQL
+    (storage/alignment.py) instead of the whole tree; None when the workspace is gone."""
+    with session_scope(engine, read_only=True) as session:
+        workspace = session.get(Workspace, workspace_id)
+        if workspace is None:
+            return None
+        team = team_store.team_for_channel(
+            session=session, workspace_id=workspace_id, channel_id=channel_id
+        )
+        team_ids = None
+        if team is not None:
+            teams = team_store.list_teams(session=session, workspace_id=workspace_id)
+            team_ids = team_store.team_subtree_ids(teams, team.id)
+        return alignment_counts(
+            session=session,
+            workspace_id=workspace_id,
+            now=now,
+            period=check_in_period(workspace.checkin_cadence_weeks),
+            team_ids=team_ids,
+        )
+
+
+def check_in_period(cadence_weeks: int) -> timedelta:
+    """A workspace's check-in period (its cadence: weekly or every two weeks)."""
+    return timedelta(weeks=cadence_weeks)
 
 
 def report_of(
-    tree: LoadedTree, *, scope: str, within: list[int] | None, now: datetime
+    tree: LoadedTree,
+    *,
+    scope: str,
+    within: list[int] | None,
+    now: datetime,
+    period: timedelta = CHECK_IN_PERIOD,
 ) -> AlignmentReport:
     facts = [
         ObjectiveFacts(
@@ -111,7 +156,7 @@ def report_of(
         )
         for o in tree.objectives
     ]
-    health = alignment_health(facts, now=now, within=within)
+    health = alignment_health(facts, now=now, within=within, period=period)
     objectives: dict[Hashable, ObjectiveRow] = {o.id: o for o in tree.objectives}
     key_results: dict[Hashable, KeyResultRow] = {kr.id: kr for kr in tree.key_results}
     items: list[GapItem] = []

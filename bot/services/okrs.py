@@ -22,6 +22,7 @@ from bot.okr.limits import CONFIDENCE_MAX, CONFIDENCE_MIN, NOTE_MAX, STATEMENT_M
 from bot.okr.numbers import NumberInputError, format_input, parse_number_input
 from bot.okr.units import unit_text
 from bot.okr.validate import clean_text
+from bot.services.alignment import check_in_period
 from bot.services.checkins import (
     CHECKIN_REFUSAL,
     Answered,
@@ -36,6 +37,7 @@ from storage import cycles as cycle_store
 from storage import objectives as objective_store
 from storage import sources as source_store
 from storage import teams as team_store
+from storage.alignment import AlignmentCounts, alignment_counts
 from storage.db import session_scope
 from storage.errors import NotFound, Refused
 from storage.models import Cycle, KeyResult, Objective, Team
@@ -473,13 +475,17 @@ class OKRService:
         with session_scope(self.engine, read_only=True) as session:
             # The start of the tree in order plus the view's totals, not the whole tree; the
             # last closed cycle's grades while the open cycles have nothing in this view.
-            load = lambda **kw: open_or_last_closed(  # noqa: E731
-                session=session,
-                workspace_id=workspace_id,
-                today=self.today(),
-                limit=STATUS_OBJECTIVES_MAX,
-                **kw,
-            )
+            def load(**kw: Any) -> LoadedTree:
+                tree = open_or_last_closed(
+                    session=session,
+                    workspace_id=workspace_id,
+                    today=self.today(),
+                    limit=STATUS_OBJECTIVES_MAX,
+                    **kw,
+                )
+                tree.alignment = self._alignment(session, tree, **kw)
+                return tree
+
             if argument.casefold() in ("all", "company", "everything"):
                 return load(), "all objectives"
             if mention := USER_MENTION.match(argument):
@@ -515,6 +521,30 @@ class OKRService:
                 "This channel isn't linked to a team yet. Try `/okr status all`, "
                 f"`/okr status <team>` or `/okr status @person`,{link}."
             )
+
+    def _alignment(
+        self,
+        session: Session,
+        tree: LoadedTree,
+        *,
+        team_id: int | None = None,
+        owner_id: str | None = None,
+        company_only: bool = False,
+    ) -> AlignmentCounts | None:
+        """The view's one line of alignment health (one statement); None for a closed
+        cycle's grades, which the open cycles' health does not describe."""
+        if tree.summary is None:  # the graded tree of the last closed cycle
+            return None
+        teams = list(tree.teams.values())
+        return alignment_counts(
+            session=session,
+            workspace_id=tree.workspace.team_id,
+            now=self.clock(),
+            period=check_in_period(tree.workspace.checkin_cadence_weeks),
+            team_ids=None if team_id is None else team_store.team_subtree_ids(teams, team_id),
+            owner_id=owner_id,
+            company_only=company_only,
+        )
 
     def _ensure_workspace(self, workspace_id: str) -> None:
         """The workspace row, created on first contact; read-only unless it is missing, so a
@@ -561,6 +591,7 @@ class OKRService:
                 limit=HOME_OBJECTIVES_MAX,
                 company_only=True,
             )
+            company.alignment = self._alignment(session, company)  # the whole company's
             return mine, team.name if team else None, team_tree, company
 
     # -- check-ins ---------------------------------------------------------------------

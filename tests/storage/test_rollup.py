@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from bot.okr.kinds import KRKind, Level, Status
 from bot.okr.validate import KRSpec
@@ -37,16 +37,27 @@ CHECK_EVERY = 15  # compare with the core after this many writes
 NOW = datetime(2026, 1, 20, 12, tzinfo=UTC)
 
 
-def _days() -> list[date]:
-    return [START + timedelta(days=d) for d in range(-2, 100, 3)]
+def _days(session: Session, workspace_id: str) -> list[date]:
+    """Every third day of the cycles, and the days around each stored stale switch (no
+    recent data from that day on: bot/okr/pace.py, rule 5)."""
+    stale = session.exec(
+        select(Objective.rollup_stale_on).where(
+            Objective.workspace_id == workspace_id,
+            col(Objective.rollup_stale_on).is_not(None),
+        )
+    ).all()
+    around = {day + timedelta(days=k) for day in stale if day for k in (-1, 0, 1)}
+    return sorted({START + timedelta(days=d) for d in range(-2, 100, 3)} | around)
 
 
-def assert_matches_core(session: Session, workspace_id: str, **scope: object) -> None:
+def assert_matches_core(session: Session, workspace_id: str, **scope: object) -> int:
     """load_shown_tree's values equal the core's, for every day. An objective's roll-up is
     the whole tree's: with aligned children counted, a view's objective counts its children
-    outside the view too (the core, given only the view, would leave them out)."""
+    outside the view too (the core, given only the view, would leave them out). Returns how
+    many (objective, day) pairs were compared as NO_RECENT_DATA."""
     session.expire_all()
-    for day in _days():
+    stale_seen = 0
+    for day in _days(session, workspace_id):
         core = load_tree(session=session, workspace_id=workspace_id, today=day, **scope)  # type: ignore[arg-type]
         whole = load_tree(session=session, workspace_id=workspace_id, today=day)
         shown = load_shown_tree(
@@ -83,6 +94,8 @@ def assert_matches_core(session: Session, workspace_id: str, **scope: object) ->
         )
         assert [o.id for o in few.objectives] == [o.id for o in shown.objectives][:4]
         assert few.status_counts() == expected
+        stale_seen += expected[Status.NO_RECENT_DATA]
+    return stale_seen
 
 
 def _spec(rng: random.Random, i: int) -> KRSpec:
@@ -159,7 +172,8 @@ def test_stored_rollup_equals_the_core_after_random_writes(session: Session, see
                 value=rng.choice([0.0, 3.0, 40.0, 100.0, 1.0]),
                 confidence=rng.choice([None, 2, 8]),
                 period_start=START + timedelta(days=i),
-                now=NOW + timedelta(days=i),
+                # at 12:00 or 01:00 the next day (UTC): the stale day counts from the date
+                now=NOW + timedelta(days=i, hours=rng.choice([0, 13])),
             )
 
     def op_edit_kr(i: int) -> None:
@@ -218,6 +232,7 @@ def test_stored_rollup_equals_the_core_after_random_writes(session: Session, see
             rollup_include_children=rng.random() < 0.6,
             at_risk_points=rng.choice([5.0, 10.0]),
             off_track_points=rng.choice([25.0, 40.0]),
+            checkin_cadence_weeks=rng.choice([1, 2]),  # stale after 14 or 28 days
         )
 
     def op_cycle_dates(_i: int) -> None:
@@ -241,6 +256,7 @@ def test_stored_rollup_equals_the_core_after_random_writes(session: Session, see
             op_cycle_dates,
         ]
     )
+    stale_seen = 0
     for i in range(60):
         try:
             rng.choice(ops)(i)
@@ -248,8 +264,9 @@ def test_stored_rollup_equals_the_core_after_random_writes(session: Session, see
             session.rollback()
         session.commit()
         if i % CHECK_EVERY == CHECK_EVERY - 1:
-            assert_matches_core(session, ws)
-    assert_matches_core(session, ws)
+            stale_seen += assert_matches_core(session, ws)
+    stale_seen += assert_matches_core(session, ws)
+    assert stale_seen, "the writes drew no stale objective: nothing about staleness was compared"
     assert_matches_core(session, ws, team_id=teams[0].id)
     assert_matches_core(session, ws, company_only=True)
     assert_matches_core(session, ws, owner_id="U1")
@@ -289,6 +306,7 @@ def test_a_rebuild_changes_nothing_the_hooks_kept(session: Session) -> None:
         "rollup_rated",
         "rollup_at_risk_on",
         "rollup_off_track_on",
+        "rollup_stale_on",
     )
 
     def stored() -> list[tuple]:
