@@ -141,6 +141,7 @@ def fill_workspace(
                 "workspace_id": workspace_id,
                 "cycle_id": cycle_id,
                 "team_id": None if company else team_ids[n % n_teams],
+                "level": "company" if company else "team",
                 "owner_id": owners[n % n_users],
                 "parent_id": None if company else company_ids[-1],
                 "title": f"{verb} {thing} for every customer segment #{n}",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import logging
 import os
 import sys
@@ -139,13 +138,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     run: Command = getattr(args, "run", _serve)  # no subcommand: serve
     try:
         settings = load_settings(require_slack=False)
-        configure_logging(
-            settings.log_level, os.environ.get("LOG_FORMAT", "text"), secrets=secrets_of(settings)
-        )
+        configure_logging(settings.log_level, settings.log_format, secrets=secrets_of(settings))
         logging.getLogger("alembic").setLevel(logging.WARNING)  # Ladder logs the outcome
         return run(settings, args)
     except (ConfigError, SchemaTooNew) as error:
-        print(f"ladder: {redact(str(error))}", file=sys.stderr)  # a token pasted in the wrong place
+        for line in str(error).splitlines():  # one line per bad setting
+            print(f"ladder: {redact(line)}", file=sys.stderr)  # a token pasted in the wrong place
         return 2
 
 
@@ -154,19 +152,24 @@ Command = Callable[[Settings, argparse.Namespace], int]
 
 def _clock(settings: Settings, args: argparse.Namespace) -> int:
     engine = _ready_engine(settings)
+    from bot.app import workspace_clients
     from bot.jobs.runtime import run_clock
 
-    run_clock(load_settings(require_slack=True), engine)
+    settings = load_settings(require_slack=True)
+    run_clock(settings, engine, workspace_clients(settings, engine))
     return 0
 
 
 def _checkins(settings: Settings, args: argparse.Namespace) -> int:
     engine = _ready_engine(settings)
+    from bot.app import workspace_clients
     from bot.jobs.runtime import send_checkins
 
+    settings = load_settings(require_slack=True)
     report = send_checkins(
-        load_settings(require_slack=True),
+        settings,
         engine,
+        workspace_clients(settings, engine),
         workspace_id=args.workspace,
         reclaim_after=timedelta(seconds=args.reclaim_after),
     )
@@ -279,7 +282,7 @@ def _import(settings: Settings, args: argparse.Namespace) -> int:
 
         lookup = slack_email_lookup(make_client(settings))
     elif settings.slack_client_id and args.workspace:  # OAuth: that workspace's installation
-        from bot.jobs.runtime import workspace_clients
+        from bot.app import workspace_clients
 
         lookup = slack_email_lookup(workspace_clients(settings, engine)(args.workspace))
     try:
@@ -387,7 +390,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
                 "SLACK_SIGNING_SECRET is not set: `serve --http` needs it to verify requests "
                 "(Basic Information > App Credentials)"
             )
-        settings = dataclasses.replace(settings, slack_app_token=None)
+        settings = settings.model_copy(update={"slack_app_token": None})
     log.info("database ready at schema %s", current_revision(engine))
     from bot.server import serve  # imported late: `db` commands need no Slack libraries
 

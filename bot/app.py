@@ -11,16 +11,21 @@ import logging
 from collections.abc import Callable
 from concurrent.futures import Executor, ThreadPoolExecutor
 from datetime import UTC, datetime
+from typing import Any
 
 from slack_bolt import App, BoltResponse
 from slack_bolt.oauth.callback_options import CallbackOptions, FailureArgs, SuccessArgs
 from slack_bolt.oauth.oauth_settings import OAuthSettings
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 from slack_sdk.oauth.installation_store import InstallationStore
+from slack_sdk.oauth.token_rotation import TokenRotator
+from slack_sdk.web import SlackResponse
 from sqlalchemy import Engine
 
 from bot.client import make_client
-from bot.config import BOT_SCOPES, Settings
+from bot.config import BOT_SCOPES, Settings, reveal
+from bot.jobs.sender import ClientFor
 from bot.jobs.sources import make_source_service
 from bot.listeners import Deps, register_all
 from bot.pictures import Pictures
@@ -29,7 +34,7 @@ from bot.services.alignment import AlignmentService
 from bot.services.charts import ChartService
 from bot.services.checkins import CheckinService
 from bot.services.exports import ExportService
-from bot.services.installs import InstallService, installation_store, state_store
+from bot.services.installs import BotTokens, InstallService, installation_store, state_store
 from bot.services.objectives import ObjectiveService
 from bot.services.people import PeopleDirectory
 from bot.services.reviews import ReviewService
@@ -55,7 +60,7 @@ def build_app(
     oauth = oauth_settings(settings, engine, client=client, clock=clock)
     app = App(
         client=client,
-        signing_secret=settings.slack_signing_secret or "",
+        signing_secret=reveal(settings.slack_signing_secret) or "",
         token_verification_enabled=token_verification,
         oauth_settings=oauth,
         # Given the store itself, Bolt authorizes requests with our client (SLACK_API_URL, retry
@@ -151,7 +156,7 @@ def oauth_settings(
 
     oauth = OAuthSettings(
         client_id=settings.slack_client_id,
-        client_secret=settings.slack_client_secret,
+        client_secret=settings.slack_client_secret.get_secret_value(),
         scopes=list(BOT_SCOPES),
         user_scopes=[],
         redirect_uri=settings.slack_redirect_uri,
@@ -187,3 +192,61 @@ def install_failed_page(args: FailureArgs) -> BoltResponse:
             "Set-Cookie": args.settings.state_utils.build_set_cookie_for_deletion(),
         },
     )
+
+
+def workspace_clients(
+    settings: Settings, engine: Engine, *, clock: Callable[[], datetime] = utc_now
+) -> ClientFor:
+    """The Web API client for a workspace: SLACK_BOT_TOKEN's for all of them in
+    single-workspace mode; in OAuth mode the workspace's installed bot token (rotated when
+    near expiry), looked up on every call so a reinstall's new token is used at once.
+
+    A workspace without an installation is deactivated, as a revoked token would have it
+    (jobs then skip it; installing reactivates it), and gets a client that fails not_authed."""
+    if not settings.oauth_mode:
+        client = make_client(settings)
+        return lambda _workspace_id: client
+    assert settings.slack_client_id and settings.slack_client_secret
+    tokens = BotTokens(
+        installation_store(engine, client_id=settings.slack_client_id),
+        rotator=TokenRotator(
+            client_id=settings.slack_client_id,
+            client_secret=settings.slack_client_secret.get_secret_value(),
+            client=make_client(settings),
+        ),
+    )
+
+    checkins = CheckinService(engine, clock=clock)
+
+    def client_for(workspace_id: str) -> WebClient:
+        token = tokens.bot_token(workspace_id)
+        if token is None:
+            checkins.deactivate(workspace_id, reason="no installation")
+            return NotInstalledClient(workspace_id)
+        return make_client(settings, token=token)
+
+    return client_for
+
+
+class NotInstalledClient(WebClient):
+    """A workspace without an installation: every call fails as Slack fails a call without a
+    token (not_authed), without asking Slack. The sender treats that like a revoked token."""
+
+    def __init__(self, workspace_id: str) -> None:
+        super().__init__(token=None)
+        self.workspace_id = workspace_id
+
+    def api_call(self, api_method: str, **kwargs: Any) -> SlackResponse:
+        logging.getLogger("ladder.jobs").warning(
+            "workspace=%s has no installation; %s not sent", self.workspace_id, api_method
+        )
+        response = SlackResponse(
+            client=self,
+            http_verb="POST",
+            api_url=f"{self.base_url}{api_method}",
+            req_args={},
+            data={"ok": False, "error": "not_authed"},
+            headers={},
+            status_code=200,
+        )
+        raise SlackApiError(f"workspace {self.workspace_id} is not installed", response)

@@ -1,16 +1,27 @@
-"""Settings, read once from the environment (and .env), failing fast with a clear line."""
+"""Settings, read once from the environment, failing fast with one clear line per bad setting.
+
+`python -m bot` loads .env into the environment first (bot/__main__.py); nothing here reads
+a file, so a test that passes its own mapping sees nothing else."""
 
 from __future__ import annotations
 
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import timedelta
+from typing import Annotated, Any, Literal
 from urllib.parse import urlparse
 
-from storage.db import DEFAULT_DATABASE_URL, normalize_database_url
+from pydantic import AfterValidator, BeforeValidator, Field, SecretStr, ValidationError
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+from sqlalchemy.engine import make_url
 
+DEFAULT_DATABASE_URL = "sqlite:///data/ladder.db"
 SLACK_API_URL_DEFAULT = "https://slack.com/api/"
 OAUTH_REDIRECT_PATH = "/slack/oauth_redirect"
 RETENTION_DAYS_DEFAULT = 30
@@ -19,39 +30,135 @@ RETENTION_DAYS_DEFAULT = 30
 WEB_CONCURRENCY_DEFAULT = 2
 # The bot scopes an OAuth install asks for: exactly slack-manifest.yml's oauth_config.scopes.bot
 # (a test keeps the two equal; the manifest is not read at run time).
-BOT_SCOPES = (
-    "commands",
-    "chat:write",
-    "chat:write.public",
-    "im:write",
-    "im:history",
-    "users:read",
-    "users:read.email",
-    "files:write",
-)
+BOT_SCOPES = ("commands", "chat:write", "chat:write.public", "im:write", "im:history", "users:read", "users:read.email", "files:write")  # fmt: skip
+APP_CREDENTIALS = "copy it from Basic Information > App Credentials"
+# A bad setting's line: `NAME {problem} ('value'): {how}`, the problem from its validator or
+# PROBLEMS; never the value of a token, a secret or the database URL.
+HOW = {
+    "DATABASE_URL": "use e.g. sqlite:///data/ladder.db or postgresql://user:pass@host:5432/db",
+    "SLACK_BOT_TOKEN": "copy it from your app's OAuth & Permissions page (Bot User OAuth Token)",
+    "SLACK_SIGNING_SECRET": APP_CREDENTIALS,
+    "SLACK_APP_TOKEN": "copy it from Basic Information > App-Level Tokens (connections:write)",
+    "SLACK_API_URL": "unset it to use Slack's",
+    "PORT": "use a number like 3000",
+    "LADDER_SCHEDULER": "default is on",
+    "LADDER_SEND_RATE": "default is 10; Slack allows about 1 per second per channel",
+    "SLACK_CLIENT_ID": APP_CREDENTIALS,
+    "SLACK_CLIENT_SECRET": APP_CREDENTIALS,
+    "SLACK_REDIRECT_URI": f"e.g. https://ladder.example.com{OAUTH_REDIRECT_PATH}, where Ladder serves it",
+    "LADDER_PUBLIC_URL": "e.g. https://ladder.example.com",
+    "LADDER_RETENTION_DAYS": f"default is {RETENTION_DAYS_DEFAULT}: an uninstalled workspace's data is deleted that many days later",
+    "WEB_CONCURRENCY": f"default is {WEB_CONCURRENCY_DEFAULT}; about one per CPU core",
+}
+PROBLEMS = {
+    "PORT": "is not a port number",
+    "LADDER_SCHEDULER": "must be on or off",
+    "LADDER_SEND_RATE": "is not a rate between 0 and 1000 messages per second",
+    "LADDER_RETENTION_DAYS": "is not a number of days between 1 and 3650",
+    "WEB_CONCURRENCY": "is not a number of processes between 1 and 64",
+}
+SECRET = ("_TOKEN", "_SECRET", "DATABASE_URL")  # its password
 
 
 class ConfigError(RuntimeError):
     """A missing or malformed setting; the message says which and how to fix it."""
 
 
-@dataclass(frozen=True)
-class Settings:
-    database_url: str
-    slack_bot_token: str | None
-    slack_signing_secret: str | None
-    slack_app_token: str | None
-    slack_api_url: str
-    port: int
-    log_level: str
-    run_scheduler: bool
-    send_rate: float = 10.0  # check-in messages per second per workspace (LADDER_SEND_RATE)
+def _token(prefix: str) -> AfterValidator:
+    def check(value: SecretStr) -> SecretStr:
+        if not value.get_secret_value().startswith(prefix):
+            raise ValueError(f"should start with {prefix}")
+        if "your" in value.get_secret_value().casefold():  # xoxb-your-bot-token
+            raise ValueError("is still the placeholder from .env.example")
+        return value
+
+    return AfterValidator(check)
+
+
+def _matches(pattern: str, expected: str) -> AfterValidator:
+    def check(value: str | SecretStr) -> str | SecretStr:
+        raw = value.get_secret_value() if isinstance(value, SecretStr) else value
+        if not re.fullmatch(pattern, raw):
+            raise ValueError(f"is malformed (expected {expected})")
+        return value
+
+    return AfterValidator(check)
+
+
+def _http_url(value: str) -> str:
+    parsed = urlparse(value)
+    if parsed.scheme not in ("http", "https") or not parsed.netloc or parsed.query:
+        raise ValueError("is not an http(s) URL")
+    return value.rstrip("/")
+
+
+def _redirect_uri(value: str) -> str:
+    if not urlparse(_http_url(value)).path.endswith(OAUTH_REDIRECT_PATH):
+        raise ValueError(f"must end with {OAUTH_REDIRECT_PATH}")
+    return value
+
+
+def _database_url(value: str) -> str:
+    try:
+        make_url(value)  # storage.db.make_engine picks the driver; this only checks the form
+    except Exception as error:
+        raise ValueError(f"is malformed ({error.__class__.__name__})") from None
+    return value
+
+
+def _alias(name: str, **constraints: Any) -> Any:
+    return Field(validation_alias=name, **constraints)
+
+
+class Settings(BaseSettings):
+    """One field per environment variable: its name, case aside, or its alias."""
+
+    model_config = SettingsConfigDict(frozen=True, extra="ignore", validate_default=False)
+
+    database_url: Annotated[str, AfterValidator(_database_url)] = DEFAULT_DATABASE_URL
+    slack_bot_token: Annotated[SecretStr | None, _token("xoxb-")] = None
+    slack_signing_secret: Annotated[
+        SecretStr | None, _matches("[0-9a-f]{32}", "32 hex characters")
+    ] = None
+    slack_app_token: Annotated[SecretStr | None, _token("xapp-")] = None
+    slack_api_url: Annotated[str, AfterValidator(lambda url: _http_url(url) + "/")] = (
+        SLACK_API_URL_DEFAULT
+    )
+    port: Annotated[int, Field(gt=0, lt=65536)] = 3000
+    log_level: Annotated[str, AfterValidator(str.upper)] = "INFO"  # bot/logs.py checks both
+    log_format: str = "text"
+    scheduler: Annotated[Literal["on", "off"], BeforeValidator(str.lower)] = _alias(
+        "LADDER_SCHEDULER", default="on"
+    )
+    # Check-in messages per second per workspace.
+    send_rate: float = _alias("LADDER_SEND_RATE", default=10.0, gt=0, le=1000, allow_inf_nan=False)
     # OAuth mode (many workspaces): client credentials instead of one SLACK_BOT_TOKEN.
-    slack_client_id: str | None = None
-    slack_client_secret: str | None = None
-    slack_redirect_uri: str | None = None  # SLACK_REDIRECT_URI, or LADDER_PUBLIC_URL + path
-    retention_days: int = RETENTION_DAYS_DEFAULT  # LADDER_RETENTION_DAYS
-    web_concurrency: int = WEB_CONCURRENCY_DEFAULT  # WEB_CONCURRENCY: HTTP server processes
+    slack_client_id: Annotated[str | None, _matches(r"\d+\.\d+", "digits.digits")] = None
+    slack_client_secret: Annotated[
+        SecretStr | None, _matches("[0-9A-Za-z]{16,64}", "16-64 letters/digits")
+    ] = None
+    redirect_uri: Annotated[str | None, AfterValidator(_redirect_uri)] = _alias(
+        "SLACK_REDIRECT_URI", default=None
+    )
+    public_url: Annotated[str | None, AfterValidator(_http_url)] = _alias(
+        "LADDER_PUBLIC_URL", default=None
+    )
+    # Days after an uninstall (or a revoked token) before a workspace's data is deleted.
+    retention_days: int = _alias(
+        "LADDER_RETENTION_DAYS", default=RETENTION_DAYS_DEFAULT, ge=1, le=3650
+    )
+    web_concurrency: int = Field(default=WEB_CONCURRENCY_DEFAULT, ge=1, le=64)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings,)  # load_settings reads the environment it is given, and only it
 
     @property
     def socket_mode(self) -> bool:
@@ -62,218 +169,97 @@ class Settings:
         return self.slack_client_id is not None
 
     @property
+    def run_scheduler(self) -> bool:
+        return self.scheduler == "on"
+
+    @property
     def retention(self) -> timedelta:
         return timedelta(days=self.retention_days)
 
-    def __repr__(self) -> str:  # never print secrets, even by accident
-        return (
-            f"Settings(database_url={_redact_url(self.database_url)!r}, "
-            f"slack_api_url={self.slack_api_url!r}, port={self.port}, "
-            f"socket_mode={self.socket_mode}, oauth_mode={self.oauth_mode}, "
-            f"run_scheduler={self.run_scheduler}, retention_days={self.retention_days}, "
-            f"web_concurrency={self.web_concurrency})"
-        )
+    @property
+    def slack_redirect_uri(self) -> str | None:
+        """SLACK_REDIRECT_URI as given, else LADDER_PUBLIC_URL + /slack/oauth_redirect, else
+        None (Slack then uses the app's only Redirect URL)."""
+        if self.redirect_uri or not self.public_url:
+            return self.redirect_uri
+        return self.public_url + OAUTH_REDIRECT_PATH
 
-    __str__ = __repr__
-
-
-def _redact_url(url: str) -> str:
-    parsed = urlparse(url)
-    if parsed.password:
-        return url.replace(f":{parsed.password}@", ":***@")
-    return url
+    def __repr_args__(self) -> Any:  # never print secrets, even the database's password
+        for name, value in super().__repr_args__():
+            yield name, repr(make_url(value)) if name == "database_url" else value
+        yield "socket_mode", self.socket_mode
+        yield "oauth_mode", self.oauth_mode
 
 
-def _fix(name: str, problem: str, how: str) -> ConfigError:
-    return ConfigError(f"{name} {problem}: {how}")
+class _Environment(EnvSettingsSource):
+    """The variables of `environ` (a test's own mapping, or os.environ), each stripped; an
+    empty one counts as unset."""
+
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        self.environ = {name.lower(): value.strip() for name, value in environ.items()}
+        super().__init__(Settings)
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        return {name: value for name, value in self.environ.items() if value}
 
 
-def _token(env: Mapping[str, str], name: str, prefix: str, where: str) -> str | None:
-    value = env.get(name, "").strip()
-    if not value:
-        return None
-    if not value.startswith(prefix):
-        raise _fix(name, f"should start with {prefix}", f"copy it from {where}")
-    if "your" in value.casefold():  # .env.example's placeholder, e.g. xoxb-your-bot-token
-        raise _fix(name, "is still the placeholder from .env.example", f"copy it from {where}")
-    return value
+def _line(error: Any) -> str:
+    """One line for one bad setting: never the value of a secret."""
+    name = str(error["loc"][0]).upper()
+    problem = error["ctx"]["error"] if error["type"] == "value_error" else PROBLEMS[name]
+    value = "" if name.endswith(SECRET) else f" ({error['input']!r})"
+    return f"{name} {problem}{value}: {HOW[name]}"
 
 
 def load_settings(env: Mapping[str, str] | None = None, *, require_slack: bool = True) -> Settings:
-    env = os.environ if env is None else env
-    bot_token = _token(
-        env,
-        "SLACK_BOT_TOKEN",
-        "xoxb-",
-        "your app's OAuth & Permissions page (Bot User OAuth Token)",
-    )
-    app_token = _token(
-        env, "SLACK_APP_TOKEN", "xapp-", "Basic Information > App-Level Tokens (connections:write)"
-    )
-    secret = env.get("SLACK_SIGNING_SECRET", "").strip() or None
-    if secret is not None and not re.fullmatch(r"[0-9a-f]{32}", secret):
-        raise _fix(
-            "SLACK_SIGNING_SECRET",
-            "is malformed (expected 32 hex characters)",
-            "copy it from Basic Information > App Credentials",
-        )
-    client_id, client_secret = _client_credentials(env)
-    if require_slack and client_id is not None:
-        _check_oauth_mode(bot_token=bot_token, app_token=app_token, secret=secret)
-    elif require_slack:
-        if bot_token is None:
-            raise _fix(
-                "SLACK_BOT_TOKEN",
-                "is not set",
-                "install the app to your workspace and put its Bot User OAuth Token (xoxb-…) "
-                "in .env (see README, 'Connect to Slack'); or set SLACK_CLIENT_ID and "
-                "SLACK_CLIENT_SECRET to install to many workspaces (OAuth)",
-            )
-        if app_token is None and secret is None:
-            raise _fix(
-                "SLACK_SIGNING_SECRET",
-                "is not set",
-                "HTTP mode needs it to verify requests (Basic Information > App Credentials); "
-                "or set SLACK_APP_TOKEN to use Socket Mode",
-            )
-
-    api_url = env.get("SLACK_API_URL", "").strip() or SLACK_API_URL_DEFAULT
-    parsed = urlparse(api_url)
-    if parsed.scheme not in ("http", "https") or not parsed.netloc:
-        raise _fix(
-            "SLACK_API_URL", f"is not an http(s) URL ({api_url!r})", "unset it to use Slack's"
-        )
-    if not api_url.endswith("/"):
-        api_url += "/"
-
-    raw_port = env.get("PORT", "").strip() or "3000"
-    if not raw_port.isdigit() or not 0 < int(raw_port) < 65536:
-        raise _fix("PORT", f"is not a port number ({raw_port!r})", "use a number like 3000")
-
-    raw_db = env.get("DATABASE_URL", "").strip() or DEFAULT_DATABASE_URL
     try:
-        database_url = normalize_database_url(raw_db)
-    except Exception as error:
-        raise _fix(
-            "DATABASE_URL",
-            f"is malformed ({error.__class__.__name__})",
-            "use e.g. sqlite:///data/ladder.db or postgresql://user:pass@host:5432/db",
-        ) from None
-
-    scheduler = env.get("LADDER_SCHEDULER", "on").strip().lower()
-    if scheduler not in ("on", "off"):
-        raise _fix("LADDER_SCHEDULER", f"must be on or off ({scheduler!r})", "default is on")
-
-    return Settings(
-        database_url=database_url,
-        slack_bot_token=bot_token,
-        slack_signing_secret=secret,
-        slack_app_token=app_token,
-        slack_api_url=api_url,
-        port=int(raw_port),
-        log_level=env.get("LOG_LEVEL", "INFO").strip().upper() or "INFO",
-        run_scheduler=scheduler == "on",
-        send_rate=_send_rate(env),
-        slack_client_id=client_id,
-        slack_client_secret=client_secret,
-        slack_redirect_uri=_redirect_uri(env),
-        retention_days=_retention_days(env),
-        web_concurrency=_web_concurrency(env),
-    )
+        settings = Settings(**_Environment(os.environ if env is None else env)())
+    except ValidationError as error:
+        raise ConfigError("\n".join(_line(e) for e in error.errors())) from None
+    _check_modes(settings, require_slack=require_slack)
+    return settings
 
 
-def _client_credentials(env: Mapping[str, str]) -> tuple[str | None, str | None]:
-    where = "copy it from Basic Information > App Credentials"
-    client_id = env.get("SLACK_CLIENT_ID", "").strip() or None
-    client_secret = env.get("SLACK_CLIENT_SECRET", "").strip() or None
-    if client_id is not None and not re.fullmatch(r"\d+\.\d+", client_id):
-        raise _fix("SLACK_CLIENT_ID", "is malformed (expected digits.digits)", where)
-    if client_secret is not None and not re.fullmatch(r"[0-9A-Za-z]{16,64}", client_secret):
-        raise _fix("SLACK_CLIENT_SECRET", "is malformed (expected 16-64 letters/digits)", where)
-    if client_id is None and client_secret is not None:
-        raise _fix("SLACK_CLIENT_ID", "is not set", f"OAuth mode needs it with the secret; {where}")
-    if client_id is not None and client_secret is None:
-        raise _fix("SLACK_CLIENT_SECRET", "is not set", f"OAuth mode needs it with the id; {where}")
-    return client_id, client_secret
-
-
-def _check_oauth_mode(*, bot_token: str | None, app_token: str | None, secret: str | None) -> None:
-    if bot_token is not None:
-        raise _fix(
-            "SLACK_BOT_TOKEN",
-            "cannot be combined with SLACK_CLIENT_ID/SLACK_CLIENT_SECRET",
-            "unset SLACK_BOT_TOKEN to install to many workspaces (OAuth), or unset the client "
-            "credentials to run in one workspace with that token",
+def _check_modes(s: Settings, *, require_slack: bool) -> None:
+    """The settings that only make sense together (Slack's own when `require_slack`)."""
+    oauth, http = s.oauth_mode, s.slack_app_token is None
+    if s.slack_client_secret and not oauth:
+        raise ConfigError(
+            f"SLACK_CLIENT_ID is not set: OAuth mode needs it with the secret; {APP_CREDENTIALS}"
         )
-    if app_token is not None:
-        raise _fix(
-            "SLACK_APP_TOKEN",
-            "cannot be combined with OAuth mode",
-            "installs need the HTTP endpoints /slack/install and /slack/oauth_redirect; "
-            "unset SLACK_APP_TOKEN and serve HTTP",
+    if oauth and not s.slack_client_secret:
+        raise ConfigError(
+            f"SLACK_CLIENT_SECRET is not set: OAuth mode needs it with the id; {APP_CREDENTIALS}"
         )
-    if secret is None:
-        raise _fix(
-            "SLACK_SIGNING_SECRET",
-            "is not set",
-            "OAuth mode serves HTTP and needs it to verify requests "
-            "(Basic Information > App Credentials)",
+    if require_slack and oauth and s.slack_bot_token:
+        raise ConfigError(
+            "SLACK_BOT_TOKEN cannot be combined with SLACK_CLIENT_ID/SLACK_CLIENT_SECRET: unset "
+            "SLACK_BOT_TOKEN to install to many workspaces (OAuth), or unset the client "
+            "credentials to run in one workspace with that token"
+        )
+    if require_slack and oauth and not http:
+        raise ConfigError(
+            "SLACK_APP_TOKEN cannot be combined with OAuth mode: installs need the HTTP endpoints "
+            "/slack/install and /slack/oauth_redirect; unset SLACK_APP_TOKEN and serve HTTP"
+        )
+    if require_slack and oauth and not s.slack_signing_secret:
+        raise ConfigError(
+            "SLACK_SIGNING_SECRET is not set: OAuth mode serves HTTP and needs it to verify "
+            "requests (Basic Information > App Credentials)"
+        )
+    if require_slack and not oauth and not s.slack_bot_token:
+        raise ConfigError(
+            "SLACK_BOT_TOKEN is not set: install the app to your workspace and put its Bot User "
+            "OAuth Token (xoxb-…) in .env (see README, 'Connect to Slack'); or set "
+            "SLACK_CLIENT_ID and SLACK_CLIENT_SECRET to install to many workspaces (OAuth)"
+        )
+    if require_slack and not oauth and http and not s.slack_signing_secret:
+        raise ConfigError(
+            "SLACK_SIGNING_SECRET is not set: HTTP mode needs it to verify requests (Basic "
+            "Information > App Credentials); or set SLACK_APP_TOKEN to use Socket Mode"
         )
 
 
-def _redirect_uri(env: Mapping[str, str]) -> str | None:
-    """SLACK_REDIRECT_URI as given, else LADDER_PUBLIC_URL + /slack/oauth_redirect, else None
-    (Slack then uses the app's only Redirect URL)."""
-    explicit = env.get("SLACK_REDIRECT_URI", "").strip()
-    public = env.get("LADDER_PUBLIC_URL", "").strip().rstrip("/")
-    for name, url in (("SLACK_REDIRECT_URI", explicit), ("LADDER_PUBLIC_URL", public)):
-        parsed = urlparse(url)
-        if url and (parsed.scheme not in ("http", "https") or not parsed.netloc or parsed.query):
-            raise _fix(name, f"is not an http(s) URL ({url!r})", "e.g. https://ladder.example.com")
-    if explicit:
-        if not urlparse(explicit).path.endswith(OAUTH_REDIRECT_PATH):
-            raise _fix(
-                "SLACK_REDIRECT_URI",
-                f"must end with {OAUTH_REDIRECT_PATH} ({explicit!r})",
-                "that is where Ladder serves the OAuth redirect",
-            )
-        return explicit
-    return public + OAUTH_REDIRECT_PATH if public else None
-
-
-def _retention_days(env: Mapping[str, str]) -> int:
-    raw = env.get("LADDER_RETENTION_DAYS", "").strip() or str(RETENTION_DAYS_DEFAULT)
-    if not raw.isdigit() or not 1 <= int(raw) <= 3650:
-        raise _fix(
-            "LADDER_RETENTION_DAYS",
-            f"is not a number of days between 1 and 3650 ({raw!r})",
-            f"default is {RETENTION_DAYS_DEFAULT}: an uninstalled workspace's data is deleted "
-            "that many days later",
-        )
-    return int(raw)
-
-
-def _send_rate(env: Mapping[str, str]) -> float:
-    raw = env.get("LADDER_SEND_RATE", "").strip() or "10"
-    try:
-        rate = float(raw)
-    except ValueError:
-        rate = float("nan")
-    if not 0 < rate <= 1000:  # also refuses nan
-        raise _fix(
-            "LADDER_SEND_RATE",
-            f"is not a rate between 0 and 1000 messages per second ({raw!r})",
-            "default is 10; Slack allows about 1 per second per channel",
-        )
-    return rate
-
-
-def _web_concurrency(env: Mapping[str, str]) -> int:
-    raw = env.get("WEB_CONCURRENCY", "").strip() or str(WEB_CONCURRENCY_DEFAULT)
-    if not raw.isdigit() or not 1 <= int(raw) <= 64:
-        raise _fix(
-            "WEB_CONCURRENCY",
-            f"is not a number of processes between 1 and 64 ({raw!r})",
-            f"default is {WEB_CONCURRENCY_DEFAULT}; about one per CPU core",
-        )
-    return int(raw)
+def reveal(secret: SecretStr | None) -> str | None:
+    """A secret's text, where a library needs it (None stays None)."""
+    return None if secret is None else secret.get_secret_value()

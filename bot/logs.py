@@ -19,6 +19,8 @@ from datetime import UTC, datetime
 from typing import IO, Any
 from urllib.parse import urlparse
 
+from pydantic import SecretStr
+
 from bot.config import ConfigError
 
 FORMATS = ("text", "json")
@@ -197,10 +199,15 @@ def secrets_of(settings: object) -> list[str]:
         "slack_client_secret",
     )
     values = [getattr(settings, name, None) for name in names]
+    values = [v.get_secret_value() if isinstance(v, SecretStr) else v for v in values]
     url = getattr(settings, "database_url", None)
     if url:
         values.append(urlparse(url).password)
     return [v for v in values if isinstance(v, str) and v]
+
+
+class _LadderHandler(logging.StreamHandler):
+    ladder = True  # marks the handler configure_logging installed, to replace it
 
 
 def configure_logging(
@@ -217,10 +224,9 @@ def configure_logging(
     fmt_name = (fmt or "text").strip().lower()
     if fmt_name not in FORMATS:
         raise ConfigError(f"LOG_FORMAT must be text or json ({fmt!r}); default is text")
-    handler = logging.StreamHandler(stream if stream is not None else sys.stderr)
+    handler = _LadderHandler(stream if stream is not None else sys.stderr)
     handler.setFormatter(JSONFormatter() if fmt_name == "json" else KeyValueFormatter())
     handler.addFilter(RedactingFilter(Redactor(secrets)))
-    handler.ladder = True  # type: ignore[attr-defined]
     root = logging.getLogger()
     for old in [h for h in root.handlers if getattr(h, "ladder", False)]:
         root.removeHandler(old)

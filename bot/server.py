@@ -36,9 +36,9 @@ from slack_bolt.adapter.wsgi import SlackRequestHandler
 from slack_sdk.signature import SignatureVerifier
 from sqlalchemy import Engine
 
-from bot.app import build_app, utc_now
+from bot.app import build_app, utc_now, workspace_clients
 from bot.client import make_client
-from bot.config import ConfigError, Settings
+from bot.config import ConfigError, Settings, reveal
 from bot.logs import log_event
 from bot.push_api import PUSH_PREFIX, make_push_app
 from storage.db import time_limit
@@ -158,6 +158,7 @@ def _plain(start_response: Callable[..., Any], status: str, text: str) -> list[b
 
 def _health(engine: Engine, start_response: Callable[..., Any]) -> list[bytes]:
     """200 when the database takes a write (a full disk or a read-only database fails it)."""
+    answer: dict[str, object]
     try:
         check_writable(engine, now=datetime.now(UTC))
         status, answer = "200 OK", {"ok": True}
@@ -181,7 +182,7 @@ def serve(settings: Settings, engine: Engine) -> None:
         app = build_app(settings, engine, token_verification=False)  # checked above
         _start_scheduler(settings, engine)
         log.info("serving over Socket Mode")
-        SocketModeHandler(app, settings.slack_app_token).start()
+        SocketModeHandler(app, reveal(settings.slack_app_token)).start()
         return
     listener = socket.create_server(("0.0.0.0", settings.port), backlog=2048)
     processes = settings.web_concurrency
@@ -283,14 +284,14 @@ def run_waitress(wsgi: WSGIApp, listener: socket.socket) -> None:
 def _build_wsgi(settings: Settings, engine: Engine) -> WSGIApp:
     # The token was checked once at start (check_bot_token); Bolt need not ask again.
     app = build_app(settings, engine, token_verification=False)
-    return make_wsgi_app(app, engine, signing_secret=settings.slack_signing_secret or "")
+    return make_wsgi_app(app, engine, signing_secret=reveal(settings.slack_signing_secret) or "")
 
 
 def _start_scheduler(settings: Settings, engine: Engine) -> None:
     if settings.run_scheduler:
         from bot.jobs.runtime import start_background_scheduler
 
-        start_background_scheduler(settings, engine)
+        start_background_scheduler(settings, engine, workspace_clients(settings, engine))
     else:
         log.info("scheduler off here (LADDER_SCHEDULER=off): run `python -m bot clock` once")
 
@@ -304,7 +305,10 @@ def check_bot_token(settings: Settings) -> dict[str, Any]:
     level = sdk_log.level
     sdk_log.setLevel(logging.CRITICAL)  # its retries' lines would bury the one that says why
     try:
-        return dict(make_client(settings).auth_test().data)  # type: ignore[arg-type]
+        data = make_client(settings).auth_test().data
+        if not isinstance(data, dict):  # a Web API method answers a JSON object
+            raise TypeError("auth.test did not answer a JSON object")
+        return dict(data)
     except SlackApiError as error:
         raise ConfigError(
             f"SLACK_BOT_TOKEN was refused by Slack ({error.response.get('error')}): copy the Bot "

@@ -133,7 +133,7 @@ def checked_in(
     if not key_result_ids or not periods:
         return set()
     rows = session.exec(
-        select(CheckIn.key_result_id, CheckIn.period_start).where(
+        select(col(CheckIn.key_result_id), col(CheckIn.period_start)).where(
             CheckIn.workspace_id == workspace_id,
             col(CheckIn.key_result_id).in_(key_result_ids),
             col(CheckIn.period_start).in_(periods),

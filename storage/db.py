@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import sqlite3
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -11,15 +12,15 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from sqlalchemy import Engine, event
+from sqlalchemy import Connection, Engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import InterfaceError, OperationalError
-from sqlalchemy.pool import StaticPool
+from sqlalchemy.pool import ConnectionPoolEntry, StaticPool
 from sqlmodel import Session, SQLModel, create_engine
 
 from storage.errors import TimedOut, Unavailable
+from storage.models import table_of
 
-DEFAULT_DATABASE_URL = "sqlite:///data/ladder.db"
 READ_ONLY = "ladder_read_only"  # execution option: a session that only reads
 # How long SQLite waits for another writer's lock when no time limit is set.
 SQLITE_BUSY_MS = 30_000
@@ -67,7 +68,7 @@ def normalize_database_url(url: str) -> str:
     return url
 
 
-def make_engine(url: str = DEFAULT_DATABASE_URL, *, echo: bool = False, **options: Any) -> Engine:
+def make_engine(url: str, *, echo: bool = False, **options: Any) -> Engine:
     """The process's engine. `options` go to create_engine for PostgreSQL (pool sizes,
     connect_args), e.g. for tests that bind a schema."""
     url = normalize_database_url(url)
@@ -77,7 +78,7 @@ def make_engine(url: str = DEFAULT_DATABASE_URL, *, echo: bool = False, **option
         engine = create_engine(url, echo=echo, **{**defaults, **options})
 
         @event.listens_for(engine, "begin")
-        def _postgres_time_limit(connection) -> None:  # type: ignore[no-untyped-def]
+        def _postgres_time_limit(connection: Connection) -> None:
             # Under a time limit, every statement (lock waits included) is cut at what is left.
             time_left = _time_left_ms()
             if time_left is not None:
@@ -100,7 +101,7 @@ def make_engine(url: str = DEFAULT_DATABASE_URL, *, echo: bool = False, **option
     )
 
     @event.listens_for(engine, "connect")
-    def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+    def _sqlite_pragmas(dbapi_connection: sqlite3.Connection, _record: ConnectionPoolEntry) -> None:
         # Foreign keys are off by default in SQLite and must be enabled per connection.
         # pysqlite's own transaction handling is disabled so SQLAlchemy's BEGIN is the real one.
         dbapi_connection.isolation_level = None
@@ -112,7 +113,7 @@ def make_engine(url: str = DEFAULT_DATABASE_URL, *, echo: bool = False, **option
         cursor.close()
 
     @event.listens_for(engine, "begin")
-    def _sqlite_begin(connection) -> None:  # type: ignore[no-untyped-def]
+    def _sqlite_begin(connection: Connection) -> None:
         # IMMEDIATE takes the write lock up front: a deferred transaction that reads, then
         # writes, fails at once with "database is locked" when another writer got there
         # first (busy_timeout cannot help there). Writers queue instead; WAL keeps it cheap.
@@ -155,14 +156,14 @@ def insert_ignoring_conflicts(session: Session, table: type[SQLModel], rows: lis
     # Without preserve_rowcount, psycopg's driver reports -1 for this INSERT: every plan
     # counted 0 on PostgreSQL. With it, both drivers sum the rows each execution inserted.
     statement = (
-        module.insert(table.__table__)  # type: ignore[attr-defined]  # Core: no ORM bulk path
+        module.insert(table_of(table))  # Core: no ORM bulk path
         .on_conflict_do_nothing()
         .execution_options(preserve_rowcount=True)
     )
     inserted = 0
     for start in range(0, len(rows), INSERT_BATCH):
-        result = session.execute(statement, rows[start : start + INSERT_BATCH])
-        inserted += max(result.rowcount or 0, 0)  # type: ignore[attr-defined]
+        result = session.exec(statement, params=rows[start : start + INSERT_BATCH])
+        inserted += max(result.rowcount or 0, 0)
     return inserted
 
 

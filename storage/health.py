@@ -20,7 +20,7 @@ from datetime import datetime
 from sqlalchemy import Engine
 
 from storage.db import dialect_module
-from storage.models import LadderHealth
+from storage.models import LadderHealth, table_of
 
 # The row every check rewrites: one row in all, whatever the number of processes.
 CHECK_NAME = "write_check"
@@ -45,7 +45,7 @@ def check_writable(engine: Engine, *, now: datetime) -> None:
 
     `now` must be timezone-aware, as every stored time.
     """
-    table = LadderHealth.__table__  # type: ignore[attr-defined]
+    table = table_of(LadderHealth)
     module = dialect_module(engine.dialect.name)
     insert = module.insert(table).values(name=CHECK_NAME, checked_at=now)
     statement = insert.on_conflict_do_update(

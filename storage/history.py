@@ -45,7 +45,7 @@ def latest_check_ins_before(
         .label("rank")
     )
     ranked = (
-        select(
+        sa.select(  # sqlmodel's select is typed for up to four columns
             col(CheckIn.key_result_id).label("key_result_id"),
             col(CheckIn.value).label("value"),
             col(CheckIn.confidence).label("confidence"),
@@ -53,7 +53,7 @@ def latest_check_ins_before(
             rank,
         )
         .where(
-            CheckIn.workspace_id == workspace_id,
+            col(CheckIn.workspace_id) == workspace_id,
             col(CheckIn.key_result_id).in_(key_result_ids),
             col(CheckIn.period_start) < before,
         )

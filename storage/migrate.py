@@ -83,14 +83,24 @@ def revision_graph() -> dict[str, tuple[str, ...]]:
     for path in sorted((MIGRATIONS_DIR / "versions").glob("*.py")):
         values: dict[str, object] = {}
         for node in ast.parse(path.read_text(encoding="utf-8")).body:
-            target = node.target if isinstance(node, ast.AnnAssign) else None
-            if isinstance(node, ast.Assign) and len(node.targets) == 1:
-                target = node.targets[0]
+            target: ast.expr
+            if isinstance(node, ast.AnnAssign) and node.value is not None:
+                target, value = node.target, node.value
+            elif isinstance(node, ast.Assign) and len(node.targets) == 1:
+                target, value = node.targets[0], node.value
+            else:
+                continue
             if isinstance(target, ast.Name) and target.id in ("revision", "down_revision"):
-                values[target.id] = ast.literal_eval(node.value)  # type: ignore[union-attr,arg-type]
+                values[target.id] = ast.literal_eval(value)
         revision, down = values.get("revision"), values.get("down_revision")
         if isinstance(revision, str):
-            graph[revision] = (down,) if isinstance(down, str) else tuple(down or ())  # type: ignore[arg-type]
+            graph[revision] = (
+                (down,)
+                if isinstance(down, str)
+                else tuple(down)
+                if isinstance(down, tuple | list)
+                else ()
+            )
     return graph
 
 

@@ -1,4 +1,8 @@
-"""SQLModel tables of the objective tree. Every row carries its workspace (Slack team id)."""
+"""SQLModel tables of the objective tree. Every row carries its workspace (Slack team id).
+
+Integer primary keys are typed `int`, as SQLAlchemy's own `Mapped[int]` for an autoincrement
+key: None only on a new row until its first flush, which is when code reads them.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
-from bot.okr.kinds import KRKind, UnitKind
+from bot.okr.kinds import KRKind, Level, UnitKind
 from bot.okr.limits import (
     DESCRIPTION_MAX,
     KR_TITLE_MAX,
@@ -47,20 +51,24 @@ def _ts(*, nullable: bool = False, index: bool = False) -> sa.Column:
     return sa.Column(UTCDateTime(), nullable=nullable, index=index)
 
 
-def _workspace_fk(**options: bool) -> sa.Column:
-    """The row's workspace, deleted with it (`primary_key`: an option)."""
+def _workspace_fk(*, primary_key: bool = False) -> sa.Column:
+    """The row's workspace, deleted with it."""
     return sa.Column(
         sa.String(SLACK_ID_MAX),
         sa.ForeignKey("workspace.team_id", ondelete="CASCADE"),
         nullable=False,
-        **options,
+        primary_key=primary_key,
     )
 
 
-def _owned_by(table: str, **options: bool) -> sa.Column:
-    """The id of the row this one belongs to, deleted with it (`index`, `unique`: options)."""
+def _owned_by(table: str, *, index: bool | None = None, unique: bool | None = None) -> sa.Column:
+    """The id of the row this one belongs to, deleted with it."""
     return sa.Column(
-        sa.Integer, sa.ForeignKey(f"{table}.id", ondelete="CASCADE"), nullable=False, **options
+        sa.Integer,
+        sa.ForeignKey(f"{table}.id", ondelete="CASCADE"),
+        nullable=False,
+        index=index,
+        unique=unique,
     )
 
 
@@ -98,7 +106,7 @@ class Team(SQLModel, table=True):
     __tablename__ = "team"
     __table_args__ = (sa.UniqueConstraint("workspace_id", "name", name="uq_team_name"),)
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     workspace_id: str = Field(sa_column=_workspace_fk())
     name: str = Field(max_length=NAME_MAX)
     parent_id: int | None = Field(
@@ -114,7 +122,7 @@ class TeamChannel(SQLModel, table=True):
     __tablename__ = "team_channel"
     __table_args__ = (sa.UniqueConstraint("workspace_id", "channel_id", name="uq_team_channel"),)
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     workspace_id: str = Field(sa_column=_workspace_fk())
     team_id: int = Field(sa_column=_owned_by("team", index=True))
     channel_id: str = Field(max_length=SLACK_ID_MAX)
@@ -128,7 +136,7 @@ class Cycle(SQLModel, table=True):
         sa.Index("ix_cycle_workspace_dates", "workspace_id", "start_date"),
     )
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     workspace_id: str = Field(sa_column=_workspace_fk())
     name: str = Field(max_length=NAME_MAX)
     start_date: date
@@ -147,19 +155,34 @@ class Objective(SQLModel, table=True):
         sa.Index("ix_objective_workspace_cycle", "workspace_id", "cycle_id"),
         sa.Index("ix_objective_workspace_team", "workspace_id", "team_id"),
         sa.Index("ix_objective_workspace_owner", "workspace_id", "owner_id"),
+        # Home's company objectives and their totals: a few rows among many personal ones.
+        sa.Index("ix_objective_workspace_level", "workspace_id", "level", "cycle_id"),
         # A status message reads its first objectives in tree order from here, then stops.
         sa.Index("ix_objective_workspace_walk", "workspace_id", "walk_key", "id"),
     )
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     workspace_id: str = Field(sa_column=_workspace_fk())
     cycle_id: int = Field(
         sa_column=sa.Column(sa.Integer, sa.ForeignKey("cycle.id"), nullable=False)
     )
-    # None = a company-level objective.
+    # None = a company or personal objective (see level).
     team_id: int | None = Field(
         default=None,
         sa_column=sa.Column(sa.Integer, sa.ForeignKey("team.id", ondelete="SET NULL")),
+    )
+    # company | team | personal (bot.okr.kinds.Level). Not tied to team_id by a constraint:
+    # a deleted team leaves its objectives team-level with no team.
+    level: str = Field(
+        default=Level.COMPANY.value,
+        sa_column=sa.Column(
+            sa.String(16),
+            sa.CheckConstraint(
+                "level IN ('company', 'team', 'personal')", name="ck_objective_level"
+            ),
+            nullable=False,
+            server_default=Level.COMPANY.value,
+        ),
     )
     owner_id: str = Field(max_length=SLACK_ID_MAX)
     # The objective this one ladders up to (alignment).
@@ -190,6 +213,7 @@ class Objective(SQLModel, table=True):
     rollup_rated: bool = False
     rollup_at_risk_on: date | None = None
     rollup_off_track_on: date | None = None
+    rollup_stale_on: date | None = None  # no recent data from this day (bot/okr/pace.py, 5)
     # The objective_status_count bucket this objective is counted in (None: not counted).
     rollup_bucket: str | None = Field(default=None, max_length=120)
 
@@ -207,9 +231,18 @@ class KeyResult(SQLModel, table=True):
             name="ck_key_result_confidence",
         ),
         sa.Index("ix_key_result_workspace_owner", "workspace_id", "owner_id"),
+        # Alignment health counts each objective's KRs and the stale ones from this index
+        # alone (storage/alignment.py), without reading the rows.
+        sa.Index(
+            "ix_key_result_objective_signs",
+            "objective_id",
+            "archived_at",
+            "last_checkin_at",
+            "created_at",
+        ),
     )
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     workspace_id: str = Field(sa_column=_workspace_fk())
     objective_id: int = Field(sa_column=_owned_by("objective", index=True))
     owner_id: str = Field(max_length=SLACK_ID_MAX)
@@ -257,7 +290,7 @@ class CheckIn(SQLModel, table=True):
         ),
     )
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     workspace_id: str = Field(sa_column=_workspace_fk())
     key_result_id: int = Field(sa_column=_owned_by("key_result"))
     author_id: str = Field(max_length=SLACK_ID_MAX)
@@ -278,7 +311,7 @@ class Reflection(SQLModel, table=True):
 
     __tablename__ = "reflection"
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     workspace_id: str = Field(sa_column=_workspace_fk())
     objective_id: int = Field(sa_column=_owned_by("objective", unique=True))
     author_id: str = Field(max_length=SLACK_ID_MAX)
@@ -328,7 +361,7 @@ class OutboxMessage(SQLModel, table=True):
         sa.Index("ix_outbox_workspace_period", "workspace_id", "period_start"),
     )
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     workspace_id: str = Field(sa_column=_workspace_fk())
     recipient: str = Field(max_length=SLACK_ID_MAX)  # a user id, or a channel for digests
     period_start: date
@@ -370,7 +403,7 @@ class DataSource(SQLModel, table=True):
         sa.Index("ix_data_source_workspace", "workspace_id"),
     )
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     workspace_id: str = Field(sa_column=_workspace_fk())
     key_result_id: int = Field(sa_column=_owned_by("key_result"))
     kind: str = Field(max_length=16)  # json | prometheus | csv
@@ -421,7 +454,7 @@ class PushToken(SQLModel, table=True):
         sa.Index("ix_push_token_key_result", "key_result_id"),
     )
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     workspace_id: str = Field(sa_column=_workspace_fk())
     key_result_id: int = Field(sa_column=_owned_by("key_result"))
     token_hash: str = Field(max_length=64)
@@ -458,6 +491,7 @@ class ObjectiveStatusCount(SQLModel, table=True):
     rated: bool
     at_risk_on: date | None = None
     off_track_on: date | None = None
+    stale_on: date | None = None
     objectives: int = 0
 
 
@@ -470,3 +504,9 @@ class SendPace(SQLModel, table=True):
 
     workspace_id: str = Field(sa_column=_workspace_fk(primary_key=True))
     next_slot: float = Field(default=0.0, sa_column=sa.Column(sa.Float(), nullable=False))
+
+
+def table_of(model: type[SQLModel]) -> sa.Table:
+    """The Core table of a table model, for statements that skip the ORM."""
+    # SQLModel's class does not declare the `__table__` SQLAlchemy gives every table model.
+    return model.__table__  # type: ignore[attr-defined]

@@ -10,7 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from bot.okr.kinds import KRKind, UnitKind
+from bot.okr.kinds import KRKind, Level, UnitKind
 from bot.okr.validate import KRSpec, clean_text, kr_problems, objective_problems
 from storage.cycles import get_cycle
 from storage.errors import NotFound, Refused
@@ -75,8 +75,10 @@ def create_objective(
     weight: float = 1.0,
     key_results: Sequence[KRSpec] = (),
     now: datetime | None = None,
+    level: Level | None = None,
 ) -> Objective:
-    """Create an objective and its KRs together: all are stored, or none."""
+    """Create an objective and its KRs together: all are stored, or none. `level` None: a
+    team objective if it has a team, else a company one (as before levels)."""
     now = now or utcnow()
     title, description = clean_text(title, single_line=True), clean_text(description)
     _refuse_if(objective_problems(title=title, description=description, weight=weight))
@@ -89,6 +91,7 @@ def create_objective(
         workspace_id=workspace_id,
         cycle_id=cycle_id,
         team_id=team_id,
+        level=(Level(level) if level else Level.of(None, team_id=team_id)).value,
         owner_id=owner_id,
         parent_id=parent_id,
         title=title,
@@ -121,6 +124,7 @@ def find_recent_twin(
     team_id: int | None = None,
     key_results: Sequence[KRSpec] = (),
     since: datetime,
+    level: Level | None = None,
 ) -> Objective | None:
     """An active objective created since `since` just like the one about to be created (same
     owner, cycle, team, text, and key results field for field): the same form submitted
@@ -145,12 +149,13 @@ def find_recent_twin(
         col(Objective.created_at) >= since,
     )
     query = query.where(
-        col(Objective.team_id).is_(None) if team_id is None else Objective.team_id == team_id
+        col(Objective.team_id).is_(None) if team_id is None else Objective.team_id == team_id,
+        Objective.level == (level or Level.of(None, team_id=team_id)),
     )
     candidates = list(session.exec(query.order_by(col(Objective.id))).all())
     if not candidates:
         return None
-    stored: dict[int, list[tuple[Any, ...]]] = {c.id: [] for c in candidates}  # type: ignore[misc]
+    stored: dict[int, list[tuple[Any, ...]]] = {c.id: [] for c in candidates}
     for kr in session.exec(
         select(KeyResult)
         .where(col(KeyResult.objective_id).in_(stored), col(KeyResult.archived_at).is_(None))
@@ -183,15 +188,24 @@ def find_recent_twin(
         )
         for spec in map(_clean_spec, key_results)
     ]
-    return next((c for c in candidates if stored[c.id] == wanted), None)  # type: ignore[index]
+    return next((c for c in candidates if stored[c.id] == wanted), None)
 
 
 def update_objective(
     *, session: Session, workspace_id: str, objective_id: int, **changes: Any
 ) -> Objective:
-    """Change title, description, weight, committed, team, cycle or owner; alignment has its
-    own call."""
-    allowed = {"title", "description", "weight", "committed", "team_id", "cycle_id", "owner_id"}
+    """Change title, description, weight, committed, level, team, cycle or owner; alignment
+    has its own call."""
+    allowed = {
+        "title",
+        "description",
+        "weight",
+        "committed",
+        "level",
+        "team_id",
+        "cycle_id",
+        "owner_id",
+    }
     if set(changes) - allowed:
         raise TypeError(f"cannot change {sorted(set(changes) - allowed)} here")
     objective = get_objective(session=session, workspace_id=workspace_id, objective_id=objective_id)
@@ -208,6 +222,13 @@ def update_objective(
     )
     if changes.get("team_id") is not None:
         get_team(session=session, workspace_id=workspace_id, team_id=changes["team_id"])
+    if "level" in changes:
+        changes["level"] = Level(changes["level"]).value
+    elif "team_id" in changes:  # moved into a team, or out of one: the level follows
+        if changes["team_id"] is not None:
+            changes["level"] = Level.TEAM.value
+        elif objective.level == Level.TEAM:
+            changes["level"] = Level.COMPANY.value
     if "cycle_id" in changes:
         get_cycle(session=session, workspace_id=workspace_id, cycle_id=changes["cycle_id"])
     for key, value in changes.items():
@@ -447,15 +468,17 @@ def objective_depths(
         if not frontier:
             break
         rows = session.exec(
-            select(Objective.id, Objective.parent_id).where(
+            select(col(Objective.id), col(Objective.parent_id)).where(
                 Objective.workspace_id == workspace_id,
                 col(Objective.id).in_(set(frontier.values())),
             )
         ).all()
         parents = {row_id: parent_id for row_id, parent_id in rows}
         frontier = {
-            start: parents[at] for start, at in frontier.items() if parents.get(at) is not None
+            start: parent
+            for start, at in frontier.items()
+            if (parent := parents.get(at)) is not None
         }
         for start in frontier:
             depth[start] += 1
-    return depth  # type: ignore[return-value]
+    return depth

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, or_, select
 
 from storage.db import insert_ignoring_conflicts
-from storage.models import OutboxMessage, OutboxState, Workspace
+from storage.models import OutboxMessage, OutboxState, Workspace, table_of
 
 
 @dataclass(frozen=True)
@@ -211,7 +211,7 @@ def list_planned(
     reads five columns instead of whole rows (planning asks this for everyone each run)."""
     if not periods or not kinds:
         return []
-    outbox = OutboxMessage.__table__  # type: ignore[attr-defined]  # Core: no ORM rows
+    outbox = table_of(OutboxMessage)  # Core: no ORM rows
     rows = session.execute(
         sa.select(
             outbox.c.recipient,

@@ -11,9 +11,9 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from storage.db import insert_ignoring_conflicts
-from storage.models import SendPace
+from storage.models import SendPace, table_of
 
-_pace = SendPace.__table__  # type: ignore[attr-defined]
+_pace = table_of(SendPace)
 
 
 def reserve_slot(

@@ -9,7 +9,7 @@ from datetime import date, datetime
 from sqlmodel import Session, col, select
 
 from storage.db import INSERT_BATCH, dialect_module, insert_ignoring_conflicts
-from storage.models import Person
+from storage.models import Person, table_of
 
 
 @dataclass(frozen=True)
@@ -43,7 +43,7 @@ def save_profiles(
     from users.list are one statement compiled once, not 50,000 loaded and saved rows."""
     if not profiles:
         return
-    insert = dialect_module(session.get_bind().dialect.name).insert(Person.__table__)
+    insert = dialect_module(session.get_bind().dialect.name).insert(table_of(Person))
     statement = insert.on_conflict_do_update(
         index_elements=["workspace_id", "user_id"],
         set_={

@@ -16,7 +16,7 @@ from datetime import date, datetime
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from storage.models import CheckIn, KeyResult, Objective, Person
+from storage.models import CheckIn, KeyResult, Objective, Person, table_of
 
 
 @dataclass(frozen=True)
@@ -31,9 +31,9 @@ class PersonFacts:
     refreshed_at: datetime | None
 
 
-def _running_krs(workspace_id: str, cycle_ids: Sequence[int]) -> sa.Select:  # type: ignore[type-arg]
+def _running_krs(workspace_id: str, cycle_ids: Sequence[int]) -> sa.Select:
     """Active KRs of active objectives in these cycles (Core: no ORM row processing)."""
-    kr, objective = KeyResult.__table__, Objective.__table__  # type: ignore[attr-defined]
+    kr, objective = table_of(KeyResult), table_of(Objective)
     return (
         sa.select(kr.c.owner_id)
         .select_from(kr.join(objective, objective.c.id == kr.c.objective_id))
@@ -53,7 +53,7 @@ def owners_first_key_result(
     only whether any KR is old enough): one row per owner, not one per KR."""
     if not cycle_ids:
         return {}
-    kr = KeyResult.__table__  # type: ignore[attr-defined]
+    kr = table_of(KeyResult)
     query = (
         _running_krs(workspace_id, cycle_ids)
         .add_columns(sa.func.min(kr.c.created_at).label("first_created"))
@@ -69,7 +69,7 @@ def key_result_ids_by_owner(
     that grows with the workspace)."""
     if not cycle_ids or not owners:
         return {}
-    kr = KeyResult.__table__  # type: ignore[attr-defined]
+    kr = table_of(KeyResult)
     query = _running_krs(workspace_id, cycle_ids).add_columns(kr.c.id)
     if len(owners) <= 500:
         query = query.where(kr.c.owner_id.in_(sorted(owners)))
@@ -83,7 +83,7 @@ def key_result_ids_by_owner(
 def people_facts(*, session: Session, workspace_id: str) -> dict[str, PersonFacts]:
     """Everyone Ladder knows in the workspace (owners are nearly all of them: one statement
     without a list of ids beats an IN list of tens of thousands)."""
-    person = Person.__table__  # type: ignore[attr-defined]
+    person = table_of(Person)
     rows = session.execute(
         sa.select(
             person.c.user_id,
@@ -105,7 +105,7 @@ def checked_in_periods(
     if not periods:
         return set()
     rows = session.exec(
-        select(CheckIn.key_result_id, CheckIn.period_start).where(
+        select(col(CheckIn.key_result_id), col(CheckIn.period_start)).where(
             CheckIn.workspace_id == workspace_id, col(CheckIn.period_start).in_(periods)
         )
     ).all()

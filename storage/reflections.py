@@ -106,7 +106,8 @@ def carried_from(
     ).all()
     out: dict[int, list[tuple[KeyResult, int]]] = {}
     for kr, cycle_id in rows:
-        out.setdefault(kr.carried_from_id, []).append((kr, cycle_id))  # type: ignore[arg-type]
+        if kr.carried_from_id is not None:  # always: the rows are picked by it
+            out.setdefault(kr.carried_from_id, []).append((kr, cycle_id))
     return out
 
 
@@ -169,7 +170,7 @@ def carry_over(
     )
     carried = KeyResult(
         workspace_id=workspace_id,
-        objective_id=copy.id,  # type: ignore[arg-type]
+        objective_id=copy.id,
         owner_id=key_result.owner_id,
         title=key_result.title,
         kind=key_result.kind,

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, SQLModel, col, select
 
 from storage.migrate import SLACK_BOTS_TABLE, SLACK_INSTALLATIONS_TABLE
-from storage.models import Workspace
+from storage.models import Workspace, table_of
 
 # Lightweight handles: enough to delete and count by team, without importing slack_sdk here.
 _SLACK_TABLES = tuple(
@@ -71,9 +71,9 @@ def purge_workspace(
     the purge runs saves its tokens before it marks the workspace active again."""
     counts: dict[str, int] = {}
     for table, where in _targets(workspace_id, installed_before):
-        result = session.execute(sa.delete(table).where(where))
-        if result.rowcount:  # type: ignore[attr-defined]
-            counts[table.name] = int(result.rowcount)  # type: ignore[attr-defined]
+        result = session.exec(sa.delete(table).where(where))
+        if result.rowcount:
+            counts[table.name] = int(result.rowcount)
     session.flush()
     return counts
 
@@ -84,7 +84,7 @@ def _targets(
     targets: list[tuple[sa.TableClause, sa.ColumnElement[bool]]] = [
         (table, table.c.workspace_id == workspace_id) for table in workspace_tables()
     ]
-    workspace = Workspace.__table__  # type: ignore[attr-defined]
+    workspace = table_of(Workspace)
     targets.append((workspace, workspace.c.team_id == workspace_id))
     for table in _SLACK_TABLES:
         where = table.c.team_id == workspace_id

@@ -24,11 +24,11 @@ from sqlalchemy import event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from bot.okr.pace import StatusRules, pace_start
+from bot.okr.pace import StatusRules, pace_start, stale_from
 from bot.okr.progress import clamp01, raw_progress
 from bot.okr.rollup import ObjectiveRollup, StatusDays, kr_status_days, objective_rollup
 from bot.okr.tree import Window
-from storage.models import Cycle, KeyResult, Objective, ObjectiveStatusCount, Workspace
+from storage.models import Cycle, KeyResult, Objective, ObjectiveStatusCount, Workspace, table_of
 
 KEY_WIDTH = 10  # digits per level: every 32-bit id fits
 # Deeper chains share their ancestor's key (then order by id): the key stays inside
@@ -37,13 +37,18 @@ KEY_LEVELS = 200
 
 _PENDING = "ladder_rollup_pending"
 _OBJECTIVE_FIELDS = ("parent_id", "cycle_id", "weight", "archived_at", "team_id")
-_WORKSPACE_FIELDS = ("at_risk_points", "off_track_points", "rollup_include_children")
+_WORKSPACE_FIELDS = (
+    "at_risk_points",
+    "off_track_points",
+    "rollup_include_children",
+    "checkin_cadence_weeks",  # stale after two check-in periods
+)
 
-OBJ = Objective.__table__  # type: ignore[attr-defined]
-KR = KeyResult.__table__  # type: ignore[attr-defined]
-CYC = Cycle.__table__  # type: ignore[attr-defined]
-WS = Workspace.__table__  # type: ignore[attr-defined]
-COUNTS = ObjectiveStatusCount.__table__  # type: ignore[attr-defined]
+OBJ = table_of(Objective)
+KR = table_of(KeyResult)
+CYC = table_of(Cycle)
+WS = table_of(Workspace)
+COUNTS = table_of(ObjectiveStatusCount)
 
 _KR_COLUMNS = (
     KR.c.id,
@@ -56,7 +61,7 @@ _KR_COLUMNS = (
     KR.c.confidence,
     KR.c.due_date,
     KR.c.created_at,  # pace counts from it (bot/okr/pace.py)
-    KR.c.last_checkin_at,  # None: not started
+    KR.c.last_checkin_at,  # None: not started; else stale two check-in periods later
 )
 
 
@@ -104,8 +109,8 @@ def _collect(session: Session, _context: Any) -> None:
             _pending(session, obj.workspace_id).objectives.add(obj.objective_id)
         elif isinstance(obj, Objective):
             pending = _pending(session, obj.workspace_id)
-            pending.objectives.add(obj.id)  # type: ignore[arg-type]
-            pending.rekey.add(obj.id)  # type: ignore[arg-type]
+            pending.objectives.add(obj.id)
+            pending.rekey.add(obj.id)
             if obj.parent_id is not None:
                 pending.objectives.add(obj.parent_id)
     for obj in session.dirty:
@@ -118,16 +123,16 @@ def _collect(session: Session, _context: Any) -> None:
             if not changed:
                 continue
             pending = _pending(session, obj.workspace_id)
-            pending.objectives.add(obj.id)  # type: ignore[arg-type]
+            pending.objectives.add(obj.id)
             parents, _ = _history(obj, "parent_id")
             pending.objectives.update(p for p in [obj.parent_id, *parents] if p is not None)
             if changed & {"parent_id", "archived_at"}:
-                pending.rekey.add(obj.id)  # type: ignore[arg-type]
+                pending.rekey.add(obj.id)
         elif isinstance(obj, Cycle):
             if _history(obj, "start_date")[1] or _history(obj, "end_date")[1]:
-                _pending(session, obj.workspace_id).cycles.add(obj.id)  # type: ignore[arg-type]
+                _pending(session, obj.workspace_id).cycles.add(obj.id)
             if _history(obj, "closed_at")[1]:
-                _pending(session, obj.workspace_id).closed_cycles.add(obj.id)  # type: ignore[arg-type]
+                _pending(session, obj.workspace_id).closed_cycles.add(obj.id)
         elif isinstance(obj, Workspace) and any(
             _history(obj, name)[1] for name in _WORKSPACE_FIELDS
         ):
@@ -189,9 +194,12 @@ class _Settings:
 
 def _settings(connection: Session | sa.Connection, workspace_id: str) -> _Settings | None:
     row = connection.execute(
-        sa.select(WS.c.at_risk_points, WS.c.off_track_points, WS.c.rollup_include_children).where(
-            WS.c.team_id == workspace_id
-        )
+        sa.select(
+            WS.c.at_risk_points,
+            WS.c.off_track_points,
+            WS.c.rollup_include_children,
+            WS.c.checkin_cadence_weeks,
+        ).where(WS.c.team_id == workspace_id)
     ).one_or_none()
     if row is None:
         return None
@@ -201,7 +209,9 @@ def _settings(connection: Session | sa.Connection, workspace_id: str) -> _Settin
         )
     ).all()
     return _Settings(
-        rules=StatusRules(at_risk_points=row[0], off_track_points=row[1]),
+        rules=StatusRules.for_workspace(
+            at_risk_points=row[0], off_track_points=row[1], cadence_weeks=row[3]
+        ),
         include_children=bool(row[2]),
         windows={c.id: Window(c.start_date, c.end_date) for c in cycles},
     )
@@ -343,6 +353,7 @@ def _kr_values(kr: Any, window: Window, rules: StatusRules, memo: dict) -> tuple
         kr.confidence,
         kr.due_date,
         pace_start(cycle_start=window.start, created=kr.created_at),
+        stale_from(kr.last_checkin_at, rules=rules),  # None: not started
         kr.last_checkin_at is None,
         window,
     )
@@ -363,10 +374,17 @@ def _rollup_values(oid: int, rolled: ObjectiveRollup) -> dict[str, Any]:
         "v_rollup_rated": rolled.days.rated,
         "v_rollup_at_risk_on": rolled.days.at_risk_on,
         "v_rollup_off_track_on": rolled.days.off_track_on,
+        "v_rollup_stale_on": rolled.days.stale_on,
     }
 
 
-_ROLLUP_NAMES = ("rollup_progress", "rollup_rated", "rollup_at_risk_on", "rollup_off_track_on")
+_ROLLUP_NAMES = (
+    "rollup_progress",
+    "rollup_rated",
+    "rollup_at_risk_on",
+    "rollup_off_track_on",
+    "rollup_stale_on",
+)
 
 
 def _stored_days(row: Any) -> StatusDays:
@@ -374,6 +392,7 @@ def _stored_days(row: Any) -> StatusDays:
         rated=bool(row.rollup_rated),
         at_risk_on=row.rollup_at_risk_on,
         off_track_on=row.rollup_off_track_on,
+        stale_on=row.rollup_stale_on,
     )
 
 
@@ -426,6 +445,7 @@ def _recompute(
                 OBJ.c.rollup_rated,
                 OBJ.c.rollup_at_risk_on,
                 OBJ.c.rollup_off_track_on,
+                OBJ.c.rollup_stale_on,
             )
             .where(OBJ.c.parent_id.in_(wanted), OBJ.c.archived_at.is_(None))
             .order_by(OBJ.c.id)
@@ -456,7 +476,8 @@ def _recompute(
             else:
                 kids.append((child.rollup_progress, child.weight, _stored_days(child)))
         fresh[o.id] = objective_rollup(krs, kids)
-    rows, buckets = [], {}
+    rows: list[dict[str, Any]] = []
+    buckets: dict[str, dict[str, Any]] = {}
     for o in objectives:
         bucket = _bucket(o, fresh[o.id].days, buckets)
         if bucket != o.rollup_bucket:
@@ -576,7 +597,7 @@ def _bucket(objective: Any, days: StatusDays, columns: dict[str, dict[str, Any]]
     team = "-" if objective.team_id is None else str(objective.team_id)
     key = (
         f"{objective.cycle_id}:{team}:{int(days.rated)}:"
-        f"{day(days.at_risk_on)}:{day(days.off_track_on)}"
+        f"{day(days.at_risk_on)}:{day(days.off_track_on)}:{day(days.stale_on)}"
     )
     columns[key] = {
         "bucket": key,
@@ -585,6 +606,7 @@ def _bucket(objective: Any, days: StatusDays, columns: dict[str, dict[str, Any]]
         "rated": days.rated,
         "at_risk_on": days.at_risk_on,
         "off_track_on": days.off_track_on,
+        "stale_on": days.stale_on,
     }
     return key
 

@@ -145,7 +145,7 @@ def claim_due_sources(
         )
         .order_by(col(DataSource.next_run_at), col(DataSource.id))
         .limit(limit)
-        .with_for_update(of=DataSource, skip_locked=True)  # type: ignore[arg-type]
+        .with_for_update(of=DataSource, skip_locked=True)
     )
     if workspace_id is not None:
         query = query.where(DataSource.workspace_id == workspace_id)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from storage.errors import NotFound, Refused
 from storage.models import Team, TeamChannel
@@ -75,7 +75,7 @@ def team_subtree_ids(teams: list[Team], root_id: int) -> list[int]:
     """The team and all its sub-teams, from an already loaded team list."""
     children: dict[int | None, list[int]] = {}
     for t in teams:
-        children.setdefault(t.parent_id, []).append(t.id)  # type: ignore[arg-type]
+        children.setdefault(t.parent_id, []).append(t.id)
     found, stack = [], [root_id]
     seen: set[int] = set()
     while stack:
@@ -107,7 +107,7 @@ def link_channel(*, session: Session, workspace_id: str, team_id: int, channel_i
 def team_for_channel(*, session: Session, workspace_id: str, channel_id: str) -> Team | None:
     return session.exec(
         select(Team)
-        .join(TeamChannel, TeamChannel.team_id == Team.id)
+        .join(TeamChannel, col(TeamChannel.team_id) == Team.id)
         .where(TeamChannel.workspace_id == workspace_id, TeamChannel.channel_id == channel_id)
     ).first()
 
@@ -118,7 +118,7 @@ def channels_by_team(*, session: Session, workspace_id: str) -> dict[int, list[s
     for team_id, channel_id in session.exec(
         select(TeamChannel.team_id, TeamChannel.channel_id)
         .where(TeamChannel.workspace_id == workspace_id)
-        .order_by(TeamChannel.id)
+        .order_by(col(TeamChannel.id))
     ):
         found.setdefault(team_id, []).append(channel_id)
     return found

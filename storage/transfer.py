@@ -17,6 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, SQLModel, col, select
 
+from bot.okr.kinds import Level
 from storage.errors import NotFound
 from storage.models import (
     CheckIn,
@@ -30,6 +31,7 @@ from storage.models import (
     Team,
     TeamChannel,
     Workspace,
+    table_of,
 )
 from storage.rollup import mark_workspace
 
@@ -85,6 +87,7 @@ class NewObjective:
     title: str
     created_at: datetime
     team: int | None = None
+    level: str | None = None  # None: a team's with a team, else the company's
     parent: int | None = None
     description: str = ""
     weight: float = 1.0
@@ -230,7 +233,7 @@ def workspace_contents(*, session: Session, workspace_id: str) -> Contents:
     """How many teams, cycles and objectives the workspace holds, in one statement."""
 
     def count(model: type[SQLModel]) -> sa.ScalarSelect[int]:
-        table = model.__table__  # type: ignore[attr-defined]
+        table = table_of(model)
         return (
             sa.select(sa.func.count())
             .select_from(table)
@@ -263,7 +266,7 @@ def clear_okrs(*, session: Session, workspace_id: str) -> None:
         Team,
         Cycle,
     ):
-        table = model.__table__  # type: ignore[attr-defined]
+        table = table_of(model)
         session.execute(sa.delete(table).where(table.c.workspace_id == workspace_id))
 
 
@@ -341,6 +344,7 @@ def insert_okrs(
                 "workspace_id": workspace_id,
                 "cycle_id": cycle_ids[o.cycle],
                 "team_id": None if o.team is None else team_ids[o.team],
+                "level": o.level or Level.of(None, team_id=o.team).value,
                 "owner_id": o.owner_id,
                 "parent_id": None if o.parent is None else objective_ids[o.parent],
                 "title": o.title,
@@ -414,7 +418,7 @@ def insert_okrs(
         if kr.carried_from is not None
     ]
     if links:
-        table = KeyResult.__table__  # type: ignore[attr-defined]
+        table = table_of(KeyResult)
         session.execute(
             sa.update(table)
             .where(table.c.id == sa.bindparam("row_id"))
@@ -472,14 +476,14 @@ def _insert(session: Session, model: type[SQLModel], rows: list[dict[str, Any]])
     # An executemany: SQLAlchemy sends many rows per statement (insertmanyvalues) on
     # PostgreSQL, and SQLite's executemany stays inside the driver.
     if rows:
-        session.execute(sa.insert(model.__table__), rows)  # type: ignore[attr-defined]
+        session.execute(sa.insert(table_of(model)), rows)
 
 
 def _allocate_ids(session: Session, model: type[SQLModel], n: int) -> list[int]:
     """n fresh primary keys, ascending, reserved for this transaction."""
     if n == 0:
         return []
-    table = model.__table__  # type: ignore[attr-defined]
+    table = table_of(model)
     if session.get_bind().dialect.name == "postgresql":
         ids = session.execute(
             sa.text(

@@ -6,15 +6,17 @@ import logging
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from functools import cached_property
+from typing import TYPE_CHECKING, Generic, Literal, Protocol, cast, overload
 
 import sqlalchemy as sa
 from sqlmodel import Session, SQLModel, col, select
+from typing_extensions import TypeVar
 
-from bot.okr.kinds import Status
+from bot.okr.kinds import KRKind, Level, Status, UnitKind
 from bot.okr.pace import StatusRules, expected_progress, pace_start
-from bot.okr.rollup import NOT_STARTED_DAY, StatusDays, status_on
+from bot.okr.rollup import NOT_STARTED_DAY, StatusDays, pace_on, status_on
 from bot.okr.tree import (
     KRHealth,
     ObjectiveHealth,
@@ -24,8 +26,19 @@ from bot.okr.tree import (
     evaluate_tree,
 )
 from storage.errors import NotFound
-from storage.models import Cycle, KeyResult, Objective, ObjectiveStatusCount, Team, Workspace
+from storage.models import (
+    Cycle,
+    KeyResult,
+    Objective,
+    ObjectiveStatusCount,
+    Team,
+    Workspace,
+    table_of,
+)
 from storage.teams import team_subtree_ids
+
+if TYPE_CHECKING:
+    from storage.alignment import AlignmentCounts
 
 log = logging.getLogger(__name__)
 
@@ -38,19 +51,127 @@ class TreeSummary:
     counts: dict[Status, int]  # objectives by status today (those with a status)
 
 
+class ObjectiveRow(Protocol):
+    """An objective as a loaded tree holds it: read-only, a model or (usually) a SQLAlchemy
+    Row of the objective table's columns, which has the attributes and none of the methods."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def workspace_id(self) -> str: ...
+    @property
+    def cycle_id(self) -> int: ...
+    @property
+    def team_id(self) -> int | None: ...
+    @property
+    def owner_id(self) -> str: ...
+    @property
+    def parent_id(self) -> int | None: ...
+    @property
+    def title(self) -> str: ...
+    @property
+    def description(self) -> str: ...
+    @property
+    def weight(self) -> float: ...
+    @property
+    def committed(self) -> bool: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def level(self) -> str: ...
+    @property
+    def grade(self) -> float | None: ...
+    @property
+    def created_at(self) -> datetime: ...
+    @property
+    def updated_at(self) -> datetime: ...
+    @property
+    def archived_at(self) -> datetime | None: ...
+    @property
+    def walk_key(self) -> str | None: ...
+    @property
+    def rollup_progress(self) -> float | None: ...
+    @property
+    def rollup_rated(self) -> bool: ...
+    @property
+    def rollup_at_risk_on(self) -> date | None: ...
+    @property
+    def rollup_off_track_on(self) -> date | None: ...
+    @property
+    def rollup_stale_on(self) -> date | None: ...
+    @property
+    def rollup_bucket(self) -> str | None: ...
+
+
+class KeyResultRow(Protocol):
+    """A key result as a loaded tree holds it (see ObjectiveRow). In a Row, `kind` and `unit`
+    are the stored strings, not the enums."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def workspace_id(self) -> str: ...
+    @property
+    def objective_id(self) -> int: ...
+    @property
+    def owner_id(self) -> str: ...
+    @property
+    def title(self) -> str: ...
+    @property
+    def kind(self) -> KRKind | str: ...
+    @property
+    def unit(self) -> UnitKind | str: ...
+    @property
+    def unit_label(self) -> str | None: ...
+    @property
+    def start_value(self) -> float | None: ...
+    @property
+    def target_value(self) -> float: ...
+    @property
+    def current_value(self) -> float | None: ...
+    @property
+    def weight(self) -> float: ...
+    @property
+    def due_date(self) -> date | None: ...
+    @property
+    def confidence(self) -> int | None: ...
+    @property
+    def position(self) -> int: ...
+    @property
+    def grade(self) -> float | None: ...
+    @property
+    def carried_from_id(self) -> int | None: ...
+    @property
+    def last_checkin_at(self) -> datetime | None: ...
+    @property
+    def created_at(self) -> datetime: ...
+    @property
+    def updated_at(self) -> datetime: ...
+    @property
+    def archived_at(self) -> datetime | None: ...
+
+
+# What a tree holds: read-only rows, or models (load_tree with `editable`).
+ObjectiveT = TypeVar("ObjectiveT", bound=ObjectiveRow, default=ObjectiveRow)
+KeyResultT = TypeVar("KeyResultT", bound=KeyResultRow, default=KeyResultRow)
+
+
 @dataclass
-class LoadedTree:
+class LoadedTree(Generic[ObjectiveT, KeyResultT]):
     workspace: Workspace
     cycles: dict[int, Cycle]
     teams: dict[int, Team]
-    objectives: list[Objective]  # all in scope, or (with `summary`) the first in tree order
-    key_results: list[KeyResult]
-    health: TreeHealth
+    objectives: list[ObjectiveT]  # all in scope, or (with `summary`) the first in tree order
+    key_results: list[KeyResultT]
+    health: TreeHealth[int]
     summary: TreeSummary | None = None  # set when only part of the scope was loaded
-    _by_id: dict[int, Objective] = field(init=False, repr=False)
+    # One line of alignment health a surface shows beside the tree (status: the view's,
+    # Home: the company's), counted in SQL (storage/alignment.py); None: not asked for.
+    alignment: AlignmentCounts | None = None
+    _by_id: dict[int, ObjectiveT] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        self._by_id = {o.id: o for o in self.objectives}  # type: ignore[misc]
+        self._by_id = {o.id: o for o in self.objectives}
 
     @property
     def total_objectives(self) -> int:
@@ -69,34 +190,68 @@ class LoadedTree:
         return counts
 
     @cached_property
-    def _krs_by_objective(self) -> dict[int, list[KeyResult]]:
-        grouped: dict[int, list[KeyResult]] = defaultdict(list)
+    def _krs_by_objective(self) -> dict[int, list[KeyResultT]]:
+        grouped: dict[int, list[KeyResultT]] = defaultdict(list)
         for kr in self.key_results:
             grouped[kr.objective_id].append(kr)
         return grouped
 
-    def objective(self, objective_id: int) -> Objective:
+    def objective(self, objective_id: int) -> ObjectiveT:
         return self._by_id[objective_id]
 
-    def krs_of(self, objective_id: int) -> list[KeyResult]:
+    def krs_of(self, objective_id: int) -> list[KeyResultT]:
         return self._krs_by_objective.get(objective_id, [])
 
-    def children_of(self, objective_id: int) -> list[Objective]:
+    def children_of(self, objective_id: int) -> list[ObjectiveT]:
         return [self._by_id[i] for i in self.health.children.get(objective_id, [])]
 
     @property
-    def roots(self) -> list[Objective]:
+    def roots(self) -> list[ObjectiveT]:
         return [self._by_id[i] for i in self.health.roots]
 
-    def walk(self) -> list[tuple[Objective, int]]:
+    def walk(self) -> list[tuple[ObjectiveT, int]]:
         """Objectives depth-first with their depth below the shown roots."""
-        out: list[tuple[Objective, int]] = []
+        out: list[tuple[ObjectiveT, int]] = []
         stack = [(o, 0) for o in reversed(self.roots)]
         while stack:
             objective, depth = stack.pop()
             out.append((objective, depth))
             stack.extend((c, depth + 1) for c in reversed(self.children_of(objective.id)))
         return out
+
+
+@overload
+def load_tree(
+    *,
+    session: Session,
+    workspace_id: str,
+    today: date,
+    cycle_ids: Sequence[int] | None = None,
+    team_id: int | None = None,
+    owner_id: str | None = None,
+    kr_owner_ids: Sequence[str] | None = None,
+    company_only: bool = False,
+    include_archived: bool = False,
+    include_children: bool | None = None,
+    editable: Literal[False] = False,
+) -> LoadedTree: ...
+
+
+@overload
+def load_tree(
+    *,
+    session: Session,
+    workspace_id: str,
+    today: date,
+    cycle_ids: Sequence[int] | None = None,
+    team_id: int | None = None,
+    owner_id: str | None = None,
+    kr_owner_ids: Sequence[str] | None = None,
+    company_only: bool = False,
+    include_archived: bool = False,
+    include_children: bool | None = None,
+    editable: Literal[True],
+) -> LoadedTree[Objective, KeyResult]: ...
 
 
 def load_tree(
@@ -112,12 +267,12 @@ def load_tree(
     include_archived: bool = False,
     include_children: bool | None = None,
     editable: bool = False,
-) -> LoadedTree:
+) -> LoadedTree[ObjectiveRow, KeyResultRow] | LoadedTree[Objective, KeyResult]:
     """Objectives (with KRs and health) of a workspace, optionally narrowed.
 
     - cycle_ids: those cycles; None = every open cycle.
     - team_id: that team and its sub-teams. owner_id: objectives the user owns or holds a KR
-      in. company_only: objectives with no team.
+      in. company_only: company-level objectives (not teams', not people's own).
     - kr_owner_ids: objectives in which any of these people hold an active KR (owning the
       objective is not enough), with all their KRs: what check-in prompts show. An empty
       sequence loads no objectives.
@@ -125,8 +280,8 @@ def load_tree(
       setting.
     - editable: objectives and KRs as session-bound models the caller may change (closing a
       cycle grades them). Otherwise they are read-only rows (SQLAlchemy Rows: the same
-      attributes as the models, no methods), which load ~9× faster and take half the memory
-      of models: a status of 10,000 objectives reads 60,000 of them.
+      attributes as the models, no methods: ObjectiveRow, KeyResultRow), which load ~9× faster
+      and take half the memory of models: a status of 10,000 objectives reads 60,000 of them.
     Five statements whatever the size: workspace, cycles, teams, objectives, key results.
     """
     workspace = session.get(Workspace, workspace_id)
@@ -151,7 +306,7 @@ def load_tree(
         include_archived=include_archived,
     )
     objective_query = _select(Objective, editable).where(*where).order_by(col(Objective.id))
-    kr_where = [KeyResult.workspace_id == workspace_id]
+    kr_where = [col(KeyResult.workspace_id) == workspace_id]
     if not include_archived:
         kr_where.append(col(KeyResult.archived_at).is_(None))
     kr_query = (
@@ -160,15 +315,17 @@ def load_tree(
         .where(*where, *kr_where)
         .order_by(col(KeyResult.objective_id), col(KeyResult.position), col(KeyResult.id))
     )
-    if editable:
+    objectives: list[ObjectiveRow]
+    key_results: list[KeyResultRow]
+    if editable:  # models (see the overloads)
         objectives = list(session.execute(objective_query).scalars())
         key_results = list(session.execute(kr_query).scalars())
-    else:
-        objectives = list(session.execute(objective_query).all())  # type: ignore[arg-type]
-        key_results = list(session.execute(kr_query).all())  # type: ignore[arg-type]
+    else:  # Rows of the tables' columns: what the Row protocols describe
+        objectives = cast(list[ObjectiveRow], list(session.execute(objective_query).all()))
+        key_results = cast(list[KeyResultRow], list(session.execute(kr_query).all()))
     health = evaluate_tree(
         objectives,
-        key_results,  # type: ignore[arg-type]
+        key_results,
         windows={c.id: Window(c.start_date, c.end_date) for c in cycle_rows},
         today=today,
         include_children=(
@@ -178,8 +335,8 @@ def load_tree(
     )
     return LoadedTree(
         workspace=workspace,
-        cycles=cycles,  # type: ignore[arg-type]
-        teams=teams,  # type: ignore[arg-type]
+        cycles=cycles,
+        teams=teams,
         objectives=objectives,
         key_results=key_results,
         health=health,
@@ -197,20 +354,20 @@ def _scope(
     include_archived: bool = False,
 ) -> list[sa.ColumnElement[bool]]:
     """The WHERE clause picking a view's objectives (see load_tree)."""
-    where = [Objective.workspace_id == workspace_id, col(Objective.cycle_id).in_(cycle_ids)]
+    where = [col(Objective.workspace_id) == workspace_id, col(Objective.cycle_id).in_(cycle_ids)]
     if not include_archived:
         where.append(col(Objective.archived_at).is_(None))
     if team_ids is not None:
         where.append(col(Objective.team_id).in_(team_ids))
     if company_only:
-        where.append(col(Objective.team_id).is_(None))
+        where.append(col(Objective.level) == Level.COMPANY.value)
     if owner_id is not None:
         holds_kr = select(KeyResult.objective_id).where(
             KeyResult.workspace_id == workspace_id,
             KeyResult.owner_id == owner_id,
             col(KeyResult.archived_at).is_(None),
         )
-        where.append(sa.or_(Objective.owner_id == owner_id, col(Objective.id).in_(holds_kr)))
+        where.append(sa.or_(col(Objective.owner_id) == owner_id, col(Objective.id).in_(holds_kr)))
     if kr_owner_ids is not None:
         held = select(KeyResult.objective_id).where(
             KeyResult.workspace_id == workspace_id,
@@ -255,33 +412,38 @@ def load_shown_tree(
         owner_id=owner_id,
         company_only=company_only,
     )
-    o = Objective.__table__  # type: ignore[attr-defined]
+    o = table_of(Objective)
     unbuilt = (
         sa.select(o.c.id)
         .where(o.c.workspace_id == workspace_id, o.c.walk_key.is_(None))
         .limit(1)
         .exists()
     )
-    if owner_id is None:
+    weight: sa.ColumnElement[int]
+    if owner_id is None and not company_only:
         # Totals from objective_status_count: one row per (cycle, team, status days), so
         # the view's size does not matter.
-        h = ObjectiveStatusCount.__table__  # type: ignore[attr-defined]
+        h = table_of(ObjectiveStatusCount)
         count_where = [h.c.workspace_id == workspace_id, h.c.cycle_id.in_(open_cycles)]
         if team_id is not None:
             count_where.append(h.c.team_id.in_(team_subtree_ids(team_rows, team_id)))
-        if company_only:
-            count_where.append(h.c.team_id.is_(None))
         source, weight = h, h.c.objectives
         rated_col, at_risk_col, off_track_col = h.c.rated, h.c.at_risk_on, h.c.off_track_on
-    else:  # a person's objectives: few, and not bucketed by owner
+        stale_col = h.c.stale_on
+    else:
+        # A person's objectives, or the company's: few, and not bucketed by owner or level
+        # (company and personal objectives share the no-team buckets).
         count_where, source, weight = where, o, sa.literal(1)
         rated_col, at_risk_col = o.c.rollup_rated, o.c.rollup_at_risk_on
-        off_track_col = o.c.rollup_off_track_on
+        off_track_col, stale_col = o.c.rollup_off_track_on, o.c.rollup_stale_on
     is_rated = rated_col.is_(True)
     # Spelled out for NULL ("never"): NOT (NULL <= today) is NULL, not true.
-    off_track = sa.and_(is_rated, off_track_col.is_not(None), off_track_col <= today)
+    stale = sa.and_(is_rated, stale_col.is_not(None), stale_col <= today)
+    fresh = sa.or_(stale_col.is_(None), stale_col > today)
+    off_track = sa.and_(is_rated, fresh, off_track_col.is_not(None), off_track_col <= today)
     at_risk = sa.and_(
         is_rated,
+        fresh,
         at_risk_col.is_not(None),
         at_risk_col <= today,
         sa.or_(off_track_col.is_(None), off_track_col > today),
@@ -296,12 +458,18 @@ def load_shown_tree(
 
     totals = session.execute(
         sa.select(
-            count(), count(is_rated), count(off_track), count(at_risk), count(not_started), unbuilt
+            count(),
+            count(is_rated),
+            count(off_track),
+            count(at_risk),
+            count(not_started),
+            count(stale),
+            unbuilt,
         )
         .select_from(source)
         .where(*count_where)
     ).one()
-    total, rated, n_off, n_risk, n_pending, unbuilt_found = (int(v) for v in totals)
+    total, rated, n_off, n_risk, n_pending, n_stale, unbuilt_found = (int(v) for v in totals)
     if unbuilt_found:
         log.warning(
             "stored roll-up missing, reading the whole tree",
@@ -315,24 +483,22 @@ def load_shown_tree(
             owner_id=owner_id,
             company_only=company_only,
         )
-    objectives = list(
-        session.execute(
-            _select(Objective, False).where(*where).order_by(o.c.walk_key, o.c.id).limit(limit)
-        ).all()
+    objective_query = (
+        _select(Objective, False).where(*where).order_by(o.c.walk_key, o.c.id).limit(limit)
     )
+    objectives = cast(list[ObjectiveRow], list(session.execute(objective_query).all()))
     shown_ids = [row.id for row in objectives]
-    key_results = list(
-        session.execute(
-            _select(KeyResult, False)
-            .where(
-                # By objective only: the ids are the workspace's already, and a workspace
-                # condition here makes SQLite scan all the workspace's KRs by that index.
-                col(KeyResult.objective_id).in_(shown_ids),
-                col(KeyResult.archived_at).is_(None),
-            )
-            .order_by(col(KeyResult.objective_id), col(KeyResult.position), col(KeyResult.id))
-        ).all()
+    kr_query = (
+        _select(KeyResult, False)
+        .where(
+            # By objective only: the ids are the workspace's already, and a workspace
+            # condition here makes SQLite scan all the workspace's KRs by that index.
+            col(KeyResult.objective_id).in_(shown_ids),
+            col(KeyResult.archived_at).is_(None),
+        )
+        .order_by(col(KeyResult.objective_id), col(KeyResult.position), col(KeyResult.id))
     )
+    key_results = cast(list[KeyResultRow], list(session.execute(kr_query).all()))
     windows = {c.id: Window(c.start_date, c.end_date) for c in cycle_rows}
     rules = status_rules(workspace)
     cycle_of = {row.id: row.cycle_id for row in objectives}
@@ -349,7 +515,9 @@ def load_shown_tree(
             rated=bool(row.rollup_rated),
             at_risk_on=row.rollup_at_risk_on,
             off_track_on=row.rollup_off_track_on,
+            stale_on=row.rollup_stale_on,
         )
+        status = status_on(days, today)
         objective_health[row.id] = ObjectiveHealth(
             progress=row.rollup_progress,
             expected=expected_progress(
@@ -357,7 +525,8 @@ def load_shown_tree(
                 end=window.end,
                 today=today,
             ),
-            status=status_on(days, today),
+            status=status,
+            pace=pace_on(days, today) if status is Status.NO_RECENT_DATA else None,
         )
         # Rows come in tree order: a parent in view is always loaded before its children.
         if row.parent_id is not None and row.parent_id in objective_health:
@@ -366,20 +535,21 @@ def load_shown_tree(
             roots.append(row.id)
     return LoadedTree(
         workspace=workspace,
-        cycles={c.id: c for c in cycle_rows},  # type: ignore[misc]
-        teams={t.id: t for t in team_rows},  # type: ignore[misc]
-        objectives=objectives,  # type: ignore[arg-type]
-        key_results=key_results,  # type: ignore[arg-type]
+        cycles={c.id: c for c in cycle_rows},
+        teams={t.id: t for t in team_rows},
+        objectives=objectives,
+        key_results=key_results,
         health=TreeHealth(
             objectives=objective_health, krs=kr_health, children=dict(children), roots=roots
         ),
         summary=TreeSummary(
             objectives=total,
             counts={
-                Status.ON_TRACK: rated - n_off - n_risk - n_pending,
+                Status.ON_TRACK: rated - n_off - n_risk - n_pending - n_stale,
                 Status.AT_RISK: n_risk,
                 Status.OFF_TRACK: n_off,
                 Status.NOT_STARTED: n_pending,
+                Status.NO_RECENT_DATA: n_stale,
             },
         ),
     )
@@ -390,10 +560,12 @@ def _select(model: type[SQLModel], editable: bool) -> sa.Select:
     attributes, values converted by the same column types)."""
     if editable:
         return sa.select(model)
-    return sa.select(*model.__table__.columns)  # type: ignore[attr-defined]
+    return sa.select(*table_of(model).columns)
 
 
 def status_rules(workspace: Workspace) -> StatusRules:
-    return StatusRules(
-        at_risk_points=workspace.at_risk_points, off_track_points=workspace.off_track_points
+    return StatusRules.for_workspace(
+        at_risk_points=workspace.at_risk_points,
+        off_track_points=workspace.off_track_points,
+        cadence_weeks=workspace.checkin_cadence_weeks,
     )

@@ -86,6 +86,8 @@ def reference_company(
         cycle_id=cycle.id,
         owner_id=owner_id,
         title="Launch a new communication platform",
+        # Company objectives say which part of the vision or mission they serve (issue 18).
+        description="The vision: global connectivity, on a platform of our own.",
         key_results=PLATFORM_KRS,
         now=now,
     )
@@ -95,6 +97,7 @@ def reference_company(
         cycle_id=cycle.id,
         owner_id=owner_id,
         title="Enhance customer support",
+        description="The mission: technology that transforms lives needs support that works.",
         key_results=SUPPORT_KRS,
         now=now,
     )

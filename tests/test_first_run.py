@@ -55,6 +55,18 @@ def test_the_placeholder_token_from_the_example_stops_start_up_with_one_line(
     )
 
 
+def test_each_bad_setting_gets_its_own_line_at_start_up(tmp_path: Path) -> None:
+    done = _run_bot(
+        tmp_path, SLACK_BOT_TOKEN="xoxp-1234-a-user-token", SLACK_SIGNING_SECRET=SECRET, PORT="http"
+    )
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+    lines = done.stderr.splitlines()
+    token = "ladder: SLACK_BOT_TOKEN should start with xoxb-: copy it from your app's OAuth"
+    assert any(line.startswith(token) for line in lines), lines
+    assert "ladder: PORT is not a port number ('http'): use a number like 3000" in lines
+    assert "xoxp-1234" not in done.stderr
+
+
 def test_a_token_slack_refuses_stops_start_up_with_one_line(tmp_path: Path) -> None:
     with SlackStandIn() as standin:
         standin.add_workspace("T0ACME", bot_token=ACME_TOKEN, team_name="Acme")

@@ -24,8 +24,9 @@ from bot.services.admin import (
 )
 
 if TYPE_CHECKING:
-    from storage.models import Objective
-    from storage.tree import LoadedTree
+    from datetime import date
+
+    from storage.tree import LoadedTree, ObjectiveRow
 
 SECTION_LIMIT = 3000
 
@@ -42,8 +43,8 @@ CYCLE_USAGE = (
 )
 
 
-def _day(d: object) -> str:
-    return f"{d:%b} {d.day}, {d.year}"  # type: ignore[attr-defined]
+def _day(d: date) -> str:
+    return f"{d:%b} {d.day}, {d.year}"
 
 
 def build_team_reply(outcome: TeamOutcome) -> dict:
@@ -56,7 +57,7 @@ def build_team_reply(outcome: TeamOutcome) -> dict:
         lines = []
         for t in outcome.teams:
             parent = f" (in {escape(names[t.parent_id])})" if t.parent_id in names else ""
-            channels = outcome.channels.get(t.id, [])  # type: ignore[arg-type]
+            channels = outcome.channels.get(t.id, [])
             linked = " · " + ", ".join(f"<#{c}>" for c in channels) if channels else ""
             lines.append(f"• *{escape(t.name)}*{parent}{linked}")
         return build_notice("*Teams*\n" + "\n".join(lines), icon="👥")
@@ -186,7 +187,7 @@ def _grades_heading(outcome: CycleClosed | CycleGrades) -> str:
 
 
 def _review_lines(
-    outcome: CycleClosed | CycleGrades, objective: Objective, depth: int
+    outcome: CycleClosed | CycleGrades, objective: ObjectiveRow, depth: int
 ) -> list[str]:
     """The verdict against the objective's expectation, and (in `/okr cycle grades`) its
     owner's reflection and where its KRs were carried."""
@@ -195,9 +196,9 @@ def _review_lines(
     return review_lines(
         objective,
         INDENT * (depth + 1),
-        reflection=outcome.reflections.get(objective.id),  # type: ignore[arg-type]
+        reflection=outcome.reflections.get(objective.id),
         carried=outcome.carried,
-        krs=outcome.graded.krs_of(objective.id),  # type: ignore[arg-type]
+        krs=outcome.graded.krs_of(objective.id),
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 from typing import TYPE_CHECKING
 
@@ -11,8 +12,7 @@ from bot.okr.kinds import KRKind, UnitKind
 from bot.okr.numbers import format_pair, format_value
 
 if TYPE_CHECKING:
-    from storage.models import KeyResult
-    from storage.tree import LoadedTree
+    from storage.tree import KeyResultRow, LoadedTree
 
 PROMPT_CHECKIN_ACTION = "prompt_checkin"
 PROMPT_NO_CHANGE_ACTION = "prompt_no_change"
@@ -26,7 +26,7 @@ def _period_label(period: date) -> str:
 def build_checkin_prompt(
     *,
     tree: LoadedTree,
-    krs: list[KeyResult],
+    krs: list[KeyResultRow],
     period: date,
     message_id: int,
     reminder: int = 0,
@@ -38,7 +38,7 @@ def build_checkin_prompt(
         else f"👋 Time for your weekly check-in ({_period_label(period)})."
     )
     blocks: list[dict] = [{"type": "section", "text": mrkdwn(heading)}]
-    by_objective: dict[int, list[KeyResult]] = {}
+    by_objective: dict[int, list[KeyResultRow]] = {}
     for kr in krs[:PROMPT_MAX_KRS]:
         by_objective.setdefault(kr.objective_id, []).append(kr)
     for objective_id, mine in by_objective.items():
@@ -78,13 +78,13 @@ def build_checkin_prompt(
     return {"text": text, "blocks": blocks}
 
 
-def _shown(kr: KeyResult, value: float | None) -> str:
+def _shown(kr: KeyResultRow, value: float | None) -> str:
     if KRKind(kr.kind) is KRKind.MILESTONE:
         return "done" if value is not None and value >= 1 else "not done"
     return format_value(value, unit=UnitKind(kr.unit), unit_label=kr.unit_label)
 
 
-def _moved(kr: KeyResult, before: float | None, after: float | None) -> str:
+def _moved(kr: KeyResultRow, before: float | None, after: float | None) -> str:
     """ "$0.37 → *$0.36*": the one number format, the new value in bold."""
     unit = UnitKind(kr.unit)
     pair = format_pair(before, after, unit=unit, unit_label=kr.unit_label, separator=" → ")
@@ -92,7 +92,9 @@ def _moved(kr: KeyResult, before: float | None, after: float | None) -> str:
     return f"{escape(old)} → *{escape(new)}*"
 
 
-def build_checkin_done(*, changes: list[tuple[KeyResult, float | None]], no_change: bool) -> dict:
+def build_checkin_done(
+    *, changes: Sequence[tuple[KeyResultRow, float | None]], no_change: bool
+) -> dict:
     """Replaces the prompt once answered: each KR's change, so the DM is a record."""
     heading = "✅ Checked in, no change this week." if no_change else "✅ Checked in. Thank you!"
     lines = []

@@ -3,20 +3,21 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
 from bot.blocks.sources import synced_ago
 from bot.blocks.text import escape, kr_values, mrkdwn, plain, truncate
-from bot.okr.kinds import KRKind, UnitKind
+from bot.okr.kinds import KRKind, Level, UnitKind
 from bot.okr.limits import NOTE_MAX
 from bot.okr.numbers import format_input, format_value, unit_name
 from bot.services.checkins import CheckinForm, KRAnswer
 
 if TYPE_CHECKING:
     from bot.services.sources import SourceState
-    from storage.models import KeyResult, Objective
+    from storage.models import Objective
+    from storage.tree import KeyResultRow, ObjectiveRow
 
 CHECKIN_CALLBACK = "checkin_modal"
 ALIGN_CALLBACK = "align_modal"
@@ -33,7 +34,7 @@ def _option(value: str, label: str) -> dict:
     return {"text": plain(label, 75), "value": value}
 
 
-def _now_at(kr: KeyResult) -> str:
+def _now_at(kr: KeyResultRow) -> str:
     """ "Now at (ms)": the unit the value is typed in, as status shows it."""
     unit = unit_name(UnitKind(kr.unit), kr.unit_label)
     return f"Now at ({unit})" if unit and KRKind(kr.kind) is not KRKind.MILESTONE else "Now at"
@@ -41,7 +42,7 @@ def _now_at(kr: KeyResult) -> str:
 
 def build_checkin_modal(
     *,
-    krs: list[tuple[KeyResult, Objective]],
+    krs: Sequence[tuple[KeyResultRow, ObjectiveRow]],
     origin: dict,
     sources: Mapping[int, SourceState] | None = None,
     now: datetime | None = None,
@@ -197,7 +198,7 @@ def checkin_from_state(view: dict) -> CheckinForm:
     )
 
 
-def _synced_line(kr: KeyResult, source: SourceState, *, now: datetime | None) -> dict:
+def _synced_line(kr: KeyResultRow, source: SourceState, *, now: datetime | None) -> dict:
     """In place of the value field: the value is the source's, not typed."""
     if KRKind(kr.kind) is KRKind.MILESTONE:
         value = "done" if (kr.current_value or 0) >= 1 else "not done"
@@ -235,7 +236,12 @@ def build_align_modal(*, objective: Objective, parent: Objective | None) -> dict
                 "optional": True,
                 "element": element,
                 "label": plain("Parent objective"),
-                "hint": plain("Leave empty to make it a top-level objective."),
+                "hint": plain(
+                    "Leave empty to make it a top-level objective."
+                    if Level.of(objective.level, team_id=objective.team_id) is Level.COMPANY
+                    else "Left empty, it is flagged as aligned to nothing: a team or personal "
+                    "objective ladders up to the objective it serves."
+                ),
             },
         ],
     }

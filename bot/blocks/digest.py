@@ -90,9 +90,11 @@ def _flat_line(flat: Sequence[ObjectiveChange]) -> str:
     counts: dict[str, int] = {}
     for change in flat:
         counts[_dot(change.status)] = counts.get(_dot(change.status), 0) + 1
-    dots = " ".join(f"{dot} {counts[dot]}" for dot in ("🔴", "🟡", "🟢", "⚪") if dot in counts)
+    dots = [f"{dot} {counts[dot]}" for dot in ("🔴", "🟡", "🟢", "⚪") if dot in counts]
+    if quiet := counts.get(STATUS_ICON[Status.NO_RECENT_DATA], 0):
+        dots.append(f"💤 {quiet} with no check-in for two periods")
     n = len(flat)
-    return f"➖ {n} objective{'s' if n != 1 else ''} did not move · {dots}"
+    return f"➖ {n} objective{'s' if n != 1 else ''} did not move · {' '.join(dots)}"
 
 
 def _turn_line(turn: StatusTurn, digest: TeamDigest) -> str:

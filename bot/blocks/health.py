@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+from bot.blocks.alignment_line import Counted, health_context, summary_line
 from bot.blocks.text import escape, mrkdwn, plain, truncate, user
 from bot.blocks.tree import (
     ALIGN_OBJECTIVE_ACTION,
@@ -11,37 +12,13 @@ from bot.blocks.tree import (
     EDIT_OBJECTIVE_ACTION,
 )
 from bot.okr.alignment import Gap
-from bot.services.alignment import GAP_ORDER, AlignmentReport, GapItem, UnknownTeam
+from bot.services.alignment import AlignmentReport, GapItem, UnknownTeam
+
+__all__ = ["build_health_message", "summary_line", "with_health_line"]
 
 # Two blocks per objective (what is wrong, the buttons): well inside Slack's 50 per message.
 MAX_OBJECTIVES_SHOWN = 20
 TITLE_MAX = 120
-
-GAP_NAMES = {  # for the summary line: (one, many)
-    Gap.ORPHAN: ("orphan", "orphans"),
-    Gap.NO_WHY: ("company objective without a why", "company objectives without a why"),
-    Gap.NO_KRS: ("objective without key results", "objectives without key results"),
-    Gap.TOO_MANY_KRS: ("objective with more than 5 KRs", "objectives with more than 5 KRs"),
-    Gap.STALE: ("stale KR", "stale KRs"),
-    Gap.CONTRADICTION: ("confident but behind", "confident but behind"),
-}
-
-
-def summary_line(report: AlignmentReport) -> str:
-    """One line for status, Home and the digest as well: the share that ladders up, the gaps."""
-    if not report.objectives:
-        return "No objectives in the open cycles yet."
-    share = report.laddered_share or 0.0
-    line = (
-        f"🪜 {report.laddered} of {report.objectives} objectives ({round(share * 100)}%) "
-        "ladder up to a company objective"
-    )
-    gaps = [
-        f"{n} {GAP_NAMES[gap][0 if n == 1 else 1]}"
-        for gap in GAP_ORDER
-        if (n := report.counts.get(gap, 0))
-    ]
-    return line + (" · " + " · ".join(gaps) if gaps else " · no gaps")
 
 
 def _objective_text(items: list[GapItem]) -> str:
@@ -129,12 +106,12 @@ def build_health_message(report: AlignmentReport) -> dict:
     return {"text": f"{title}: {summary}", "blocks": blocks}
 
 
-def with_health_line(message: dict, report: AlignmentReport | UnknownTeam) -> dict:
+def with_health_line(message: dict, report: Counted | UnknownTeam | None) -> dict:
     """A message (the weekly digest) with the alignment summary as a context line before its
     last block, and `/okr health` named for the details."""
-    if not isinstance(report, AlignmentReport) or not report.objectives:
+    line = None if isinstance(report, UnknownTeam) else health_context(report)
+    if line is None:
         return message
-    line = mrkdwn(f"{escape(summary_line(report))} · details: `/okr health`")
     blocks = list(message.get("blocks") or [])
-    blocks.insert(max(len(blocks) - 1, 0), {"type": "context", "elements": [line]})
+    blocks.insert(max(len(blocks) - 1, 0), line)
     return {**message, "blocks": blocks}

@@ -10,12 +10,18 @@ from bot.blocks.text import escape, mrkdwn, plain
 
 # What most people use every week: (subcommand, what it does, an example).
 EVERYDAY: list[tuple[str, str, str]] = [
-    ("new", "Draft an objective and its key results in a form", "/okr new Launch the platform"),
+    (
+        "new",
+        "Draft an objective and its key results in a form: the company's (say which part of "
+        "the vision or mission it serves), a team's, or your own (personal)",
+        "/okr new Launch the platform",
+    ),
     ("checkin", "Check in on all your key results now", "/okr checkin"),
     (
         "status",
-        "Progress of this channel's team, a team, a person, or all",
-        "/okr status Platform · /okr status all",
+        "Progress of this channel's team, a team, a person (their own objectives too), or all; "
+        "objectives aligned to nothing are flagged with an Align button",
+        "/okr status Platform · /okr status @maria · /okr status all",
     ),
     ("mine", "Your objectives and key results (only you see it)", "/okr mine"),
     (

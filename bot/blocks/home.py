@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from bot.blocks.alignment_line import health_context
 from bot.blocks.sources import source_badge
 from bot.blocks.text import mrkdwn, plain
 from bot.blocks.tree import (
@@ -17,12 +18,16 @@ from bot.blocks.tree import (
     NEW_OBJECTIVE_ACTION,
     NO_NAMES,
     Names,
+    fix_actions,
     kr_line,
+    level_of,
+    objective_section,
     one_team,
     summary_line,
     tree_sections,
     why_block,
 )
+from bot.okr.kinds import Level
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -32,11 +37,41 @@ if TYPE_CHECKING:
 
 VIEW_BLOCKS = 100
 MY_KRS_MAX = 20
+MY_PERSONAL_MAX = 10  # personal objectives shown; the rest are in `/okr mine`
 HOME_SECTION_LIMIT = 1500  # 100 blocks x 1.5k characters stays well inside 250 kB
 
 
 def _more(n: int, what: str) -> dict:
     return {"type": "context", "elements": [mrkdwn(f"…and {n} more {what}.")]}
+
+
+def _personal_section(mine: LoadedTree, *, user_id: str, now: datetime) -> list[dict]:
+    """My own objectives (personal level), each flagged with its Align button when it ladders
+    up to nothing; nothing at all when I have none."""
+    personal = [
+        o for o in mine.objectives if o.owner_id == user_id and level_of(o) is Level.PERSONAL
+    ]
+    if not personal:
+        return []
+    blocks: list[dict] = [{"type": "header", "text": plain("Your personal objectives", 150)}]
+    for objective in personal[:MY_PERSONAL_MAX]:
+        blocks.append(
+            objective_section(
+                mine,
+                objective,
+                now=now,
+                show_owner=False,
+                show_team=False,
+                limit=HOME_SECTION_LIMIT,
+            )
+        )
+        if (fix := fix_actions(objective)) is not None:
+            blocks.append(fix)
+    if len(personal) > MY_PERSONAL_MAX:
+        blocks.append(
+            _more(len(personal) - MY_PERSONAL_MAX, "personal objectives: see `/okr mine`")
+        )
+    return blocks
 
 
 def build_home(
@@ -67,6 +102,8 @@ def build_home(
             ],
         }
     )
+    if (health := health_context(company_tree.alignment)) is not None:
+        blocks.append(health)  # the whole company's alignment health, in one line
     blocks.append(
         {
             "type": "actions",
@@ -132,6 +169,8 @@ def build_home(
     if len(my_krs) > MY_KRS_MAX:
         blocks.append(_more(len(my_krs) - MY_KRS_MAX, "key results: see `/okr mine`"))
 
+    blocks.extend(_personal_section(mine, user_id=user_id, now=now))
+
     # What is left is shared by the two trees, the team's first; one block each for footers.
     remaining = VIEW_BLOCKS - len(blocks) - 6
     shown: frozenset[int] = frozenset()
@@ -140,28 +179,29 @@ def build_home(
         team_budget = remaining // 2 if company_tree.objectives else remaining
         if team_tree.objectives:  # the summary first, then the tree
             blocks.append({"type": "context", "elements": [mrkdwn(summary_line(team_tree))]})
-        sections, left = tree_sections(
+        sections, left, shown = tree_sections(
             team_tree,
             now=now,
             budget=team_budget,
             limit=HOME_SECTION_LIMIT,
             names=names,
             show_team=not one_team(team_tree),
+            fixes_for=user_id,
         )
-        shown = frozenset(o.id for o, _ in team_tree.walk()[:team_budget])
         blocks.extend(sections or [{"type": "section", "text": mrkdwn("No objectives yet.")}])
         if left:
             blocks.append(_more(left, "team objectives"))
         remaining = VIEW_BLOCKS - len(blocks) - 3
 
     blocks.append({"type": "header", "text": plain("Company objectives", 150)})
-    sections, left = tree_sections(
+    sections, left, _ = tree_sections(
         company_tree,
         now=now,
         budget=max(remaining, 1),
         limit=HOME_SECTION_LIMIT,
         skip=shown,
         names=names,
+        fixes_for=user_id,
     )
     blocks.extend(
         sections

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from bot.blocks.text import escape, mrkdwn, plain, truncate
 from bot.okr.coach import HintCode, KRFacts, coach_objective, facts_from_sentence
-from bot.okr.kinds import KRKind
+from bot.okr.kinds import KRKind, Level
 from bot.okr.limits import DESCRIPTION_MAX, KR_TITLE_MAX, OBJECTIVE_TITLE_MAX, UNIT_LABEL_MAX
 from bot.okr.numbers import format_input, format_pair, format_value
 from bot.okr.validate import KRSpec
@@ -28,9 +28,11 @@ MAX_KEY_RESULTS = 8
 ADD_KR_ACTION = "kr_add"
 PARSE_KR_ACTION_PREFIX = "kr_text_"
 DUE_CYCLE_END_ACTION_PREFIX = "kr_due_end_"
-# A KR field changed (kind chosen, Enter in start/target/unit, date picked): re-label and
-# re-preview that KR without touching what is typed.
-KR_FIELD_ACTION_RE = r"^kr\d+_(kind|start|target|unit|due)$"
+# A KR field changed (kind chosen, Enter in start/target/unit, date picked), or the level
+# chosen: re-label (a company objective's why is required) and re-preview without touching
+# what is typed.
+LEVEL_ACTION = "level"
+KR_FIELD_ACTION_RE = rf"^(kr\d+_(kind|start|target|unit|due)|{LEVEL_ACTION})$"
 PARENT_ACTION = "parent_objective"
 KIND_OPTIONS = [(k.value, k.label) for k in KRKind]
 # Review at the end of a cycle: how the grade will be judged (bot.okr.grading.Verdict).
@@ -359,6 +361,81 @@ def _commitment_select(draft: ObjectiveDraft, rev: int) -> dict:
     return block
 
 
+def level_value(level: Level | None, team_id: int | None) -> str | None:
+    """The level select's value: "company", "personal", or "team:<id>"."""
+    if level is Level.TEAM:
+        return f"team:{team_id}" if team_id is not None else None
+    return level.value if level else None
+
+
+def level_choice(value: str | None) -> tuple[Level | None, int | None]:
+    """(level, team id) from the level select's value; a bare team id is the team select of
+    a form opened before levels."""
+    if not value:
+        return None, None
+    if value in (Level.COMPANY, Level.PERSONAL):
+        return Level(value), None
+    raw = value.removeprefix("team:")
+    if raw.isdigit():
+        return Level.TEAM, int(raw)
+    return None, None
+
+
+def _level_select(draft: ObjectiveDraft, teams: list[tuple[int, str]], rev: int) -> dict:
+    block = _select(
+        LEVEL_ACTION,
+        "Level",
+        rev=rev,
+        selected=level_value(draft.level, draft.team_id),
+        options=[
+            (Level.COMPANY.value, "🏢 Company: serves the vision and mission"),
+            (Level.PERSONAL.value, "👤 Personal: the owner's own"),
+        ]
+        + [(f"team:{i}", f"👥 Team: {name}") for i, name in teams],
+        placeholder="Company, a team, or personal",
+        dispatch=True,
+    )
+    block["hint"] = plain(LEVEL_HINT.get(draft.level, LEVEL_HINT[None]))
+    return block
+
+
+LEVEL_HINT: dict[Level | None, str] = {
+    Level.COMPANY: "The company's: say below which part of the vision or mission it serves.",
+    Level.TEAM: "The team's: ladder it up to the company objective it serves.",
+    Level.PERSONAL: "The owner's own, with no team: ladder it up to a team or company objective.",
+    None: "Company, a team's, or the owner's own (personal).",
+}
+PARENT_HINT = {
+    True: "Usually empty: a company objective serves the vision and mission directly.",
+    False: "The objective this one supports. Left empty, it is flagged as aligned to nothing.",
+}
+
+
+def _why_input(draft: ObjectiveDraft, rev: int) -> dict:
+    """The description; for a company objective, its required "why": which part of the
+    vision or mission it serves."""
+    if draft.level is Level.COMPANY:
+        return _text_input(
+            "description",
+            "Why: the part of the vision or mission it serves",
+            rev=rev,
+            value=draft.description,
+            multiline=True,
+            max_length=DESCRIPTION_MAX,
+            placeholder="e.g. Our mission says every team ships weekly: this makes it possible.",
+            hint="Required for company objectives.",
+        )
+    return _text_input(
+        "description",
+        "Why it matters",
+        rev=rev,
+        value=draft.description,
+        optional=True,
+        multiline=True,
+        max_length=DESCRIPTION_MAX,
+    )
+
+
 def build_objective_modal(
     *,
     draft: ObjectiveDraft,
@@ -383,15 +460,8 @@ def build_objective_modal(
             placeholder="An ambitious, qualitative goal: Launch a new platform",
         ),
         _commitment_select(draft, rev),
-        _text_input(
-            "description",
-            "Why it matters",
-            rev=rev,
-            value=draft.description,
-            optional=True,
-            multiline=True,
-            max_length=DESCRIPTION_MAX,
-        ),
+        _level_select(draft, teams, rev),
+        _why_input(draft, rev),
         {
             "type": "input",
             "block_id": block_id("owner", rev),
@@ -403,18 +473,7 @@ def build_objective_modal(
             },
         },
     ]
-    if teams:
-        blocks.append(
-            _select(
-                "team",
-                "Team",
-                rev=rev,
-                selected=str(draft.team_id or "company"),
-                options=[("company", "Company-wide (no team)")]
-                + [(str(i), name) for i, name in teams],
-            )
-        )
-    if cycles:
+    if len(cycles) > 1:  # one cycle: no choice to offer (the metadata carries it)
         blocks.append(
             _select(
                 "cycle",
@@ -439,10 +498,7 @@ def build_objective_modal(
             "label": plain("Ladders up to"),
             "optional": True,
             "element": parent,
-            "hint": plain(
-                "The objective this one supports. Leave empty for a top-level "
-                "objective: it then serves the vision and mission."
-            ),
+            "hint": plain(PARENT_HINT[draft.level is Level.COMPANY]),
         }
     )
     objective_hints, kr_hints = coach_hints(draft, today=today or date.today())
@@ -505,20 +561,24 @@ def build_objective_form(form: FormData, draft: ObjectiveDraft | None = None) ->
     )
 
 
-COMPANY_GROUP = "🏢 Company-wide"
+COMPANY_GROUP = "🏢 Company"
+PERSONAL_GROUP = "👤 Personal"
 
 
 def parent_option_groups(choices: list[ParentChoice]) -> list[dict]:
-    """The parent picker's options, grouped by team (company-wide first, then teams in their
-    hierarchy: "Engineering › Platform"), top-level objectives before those that ladder up
-    to another ("↳ Ship the API"), so people find the right parent by where it sits."""
-    groups: dict[tuple[str, ...], list[ParentChoice]] = {}
+    """The parent picker's options, grouped by level and team (company first, then teams in
+    their hierarchy: "Engineering › Platform", then people's own), top-level objectives before
+    those that ladder up to another ("↳ Ship the API"), so people find the right parent by
+    where it sits."""
+    groups: dict[tuple[int, tuple[str, ...]], list[ParentChoice]] = {}
     for choice in choices:
-        groups.setdefault(choice.team_path, []).append(choice)
+        rank = {Level.COMPANY: 0, Level.TEAM: 1, Level.PERSONAL: 2}[choice.level]
+        groups.setdefault((rank, choice.team_path if rank == 1 else ()), []).append(choice)
     out = []
-    for team_path in sorted(groups, key=lambda p: (len(p) > 0, [n.casefold() for n in p])):
-        members = sorted(groups[team_path], key=lambda c: (c.depth, c.title.casefold()))
-        label = f"👥 {' › '.join(team_path)}" if team_path else COMPANY_GROUP
+    for key in sorted(groups, key=lambda k: (k[0], [n.casefold() for n in k[1]])):
+        rank, team_path = key
+        members = sorted(groups[key], key=lambda c: (c.depth, c.title.casefold()))
+        label = (COMPANY_GROUP, f"👥 {' › '.join(team_path) or 'No team'}", PERSONAL_GROUP)[rank]
         out.append(
             {
                 "label": plain(_clip_left(label, 75), 75),
@@ -574,14 +634,19 @@ def draft_from_state(view: dict) -> ObjectiveDraft:
         )
         for i in range(len(kr_ids))
     ]
-    team = selected("team")
-    cycle = selected("cycle")
+    if "level" in values:
+        level, team_id = level_choice(selected("level"))
+    else:  # a form opened before levels: a team, or "company" for none
+        team = selected("team")
+        level, team_id = level_choice(f"team:{team}" if team and team.isdigit() else team)
+    cycle = selected("cycle") or meta.get("cycle_id")
     parent_option = (values.get("parent") or {}).get("selected_option")
     return ObjectiveDraft(
         title=text("title"),
         description=text("description"),
         owner_id=(values.get("owner") or {}).get("selected_user"),
-        team_id=int(team) if team and team != "company" else None,
+        team_id=team_id,
+        level=level,
         cycle_id=int(cycle) if cycle else None,
         parent_id=int(parent_option["value"]) if parent_option else None,
         parent_label=parent_option["text"]["text"] if parent_option else None,

@@ -21,7 +21,8 @@ from bot.services.reviews import (
 )
 
 if TYPE_CHECKING:
-    from storage.models import KeyResult, Objective, Reflection
+    from storage.models import Reflection
+    from storage.tree import KeyResultRow, ObjectiveRow
 
 REFLECT_ACTION = "reflect_open"
 REFLECTION_CALLBACK = "reflection_modal"
@@ -44,7 +45,7 @@ VERDICT_WORDS: dict[tuple[Verdict, bool], str] = {
 }
 
 
-def verdict_text(objective: Objective) -> str | None:
+def verdict_text(objective: ObjectiveRow) -> str | None:
     """One line judging the objective's grade against what was expected of it."""
     if objective.grade is None:
         return None
@@ -68,12 +69,12 @@ def reflection_text(reflection: Reflection, *, limit: int = 280) -> str:
 
 
 def review_lines(
-    objective: Objective,
+    objective: ObjectiveRow,
     indent: str,
     *,
     reflection: Reflection | None = None,
     carried: dict[int, list[str]] | None = None,
-    krs: Sequence[KeyResult] = (),
+    krs: Sequence[KeyResultRow] = (),
 ) -> list[str]:
     """What the grades post adds under an objective: its verdict, its reflection, and which
     of its KRs were carried over where."""
@@ -84,7 +85,7 @@ def review_lines(
     if reflection is not None and (text := reflection_text(reflection)):
         lines.append(f"{indent}{text}")
     for kr in krs:
-        for name in (carried or {}).get(kr.id, []):  # type: ignore[arg-type]
+        for name in (carried or {}).get(kr.id, []):
             lines.append(f"{indent}↪ {escape(kr.title)} carried into *{escape(name)}*")
     return lines
 
@@ -127,7 +128,7 @@ def build_reflection_request(*, form: ReflectionForm, message_id: int) -> dict:
         else "Every key result reached 1.0."
     )
     blocks.append({"type": "context", "elements": [mrkdwn(note)]})
-    blocks.append(_reflect_button(form.cycle.id, message_id, "Write my reflection", primary=True))  # type: ignore[arg-type]
+    blocks.append(_reflect_button(form.cycle.id, message_id, "Write my reflection", primary=True))
     text = f"{form.cycle.name} is closed: how did your objectives go? Write a short reflection."
     return {"text": text, "blocks": blocks}
 
@@ -150,12 +151,12 @@ def _answer_input(objective_id: int, name: str, label: str, value: str) -> dict:
     }
 
 
-def _kr_grade_line(kr: KeyResult) -> str:
+def _kr_grade_line(kr: KeyResultRow) -> str:
     return f"{_grade(kr.grade)} · {escape(kr.title)}"
 
 
 def _carry_block(review: ObjectiveReview) -> dict | None:
-    left = [kr for kr in review.unfinished if not review.carried.get(kr.id)]  # type: ignore[arg-type]
+    left = [kr for kr in review.unfinished if not review.carried.get(kr.id)]
     if not left:
         return None
     options = [
@@ -203,7 +204,7 @@ def build_reflection_modal(*, form: ReflectionForm, origin: dict | None = None) 
         existing = review.reflection
         for name, label in FIELDS:
             value = getattr(existing, name) if existing is not None else ""
-            blocks.append(_answer_input(o.id, name, label, value))  # type: ignore[arg-type]
+            blocks.append(_answer_input(o.id, name, label, value))
         carry = _carry_block(review) if form.targets else None
         if carry is not None:
             carryable = True

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from bot.okr.kinds import GradeBand, KRKind, Status, UnitKind
 from bot.okr.numbers import format_pair
 
-# Not started (no check-in yet) is neutral: white, never a colour that says failing.
+# Not started (no check-in yet) is neutral: white, never a colour that says failing. No
+# recent data (no check-in for two periods) sleeps: no colour, since its colour would be old.
 STATUS_ICON = {
     Status.NOT_STARTED: "⚪",
+    Status.NO_RECENT_DATA: "💤",
     Status.ON_TRACK: "🟢",
     Status.AT_RISK: "🟡",
     Status.OFF_TRACK: "🔴",
@@ -45,7 +47,11 @@ def mrkdwn(text: str, limit: int = 3000) -> dict:
 
 # A bar's filled part takes its status's colour, so colour never contradicts status (inline
 # code, which Slack draws red, did: a 90% on-track bar was red). Unknown status: neutral.
-BAR_FILL = {Status.ON_TRACK: "🟩", Status.AT_RISK: "🟨", Status.OFF_TRACK: "🟥"}
+BAR_FILL: dict[Status | None, str] = {
+    Status.ON_TRACK: "🟩",
+    Status.AT_RISK: "🟨",
+    Status.OFF_TRACK: "🟥",
+}
 BAR_EMPTY, BAR_NEUTRAL = "⬜", "⬛"
 BAR_WIDTH = 8
 
@@ -54,7 +60,7 @@ def progress_bar(progress: float | None, status: Status | None = None) -> str:
     if progress is None:
         return BAR_EMPTY * BAR_WIDTH
     filled = round(max(0.0, min(progress, 1.0)) * BAR_WIDTH)
-    return BAR_FILL.get(status, BAR_NEUTRAL) * filled + BAR_EMPTY * (BAR_WIDTH - filled)  # type: ignore[arg-type]
+    return BAR_FILL.get(status, BAR_NEUTRAL) * filled + BAR_EMPTY * (BAR_WIDTH - filled)
 
 
 def percent(progress: float | None) -> str:
@@ -65,6 +71,16 @@ def status_label(status: Status | None) -> str:
     if status is None:
         return "⚪ no key results yet"
     return f"{STATUS_ICON[status]} {status.label}"
+
+
+def short_date(day: date | datetime) -> str:
+    """'Jan 5' (a datetime by its own date: stored ones are UTC)."""
+    return f"{day:%b} {day.day}"
+
+
+def no_check_in_since(moment: date | datetime) -> str:
+    """Why a KR or objective has no recent data."""
+    return f"no check-in since {short_date(moment)}"
 
 
 def user(user_id: str) -> str:

@@ -7,6 +7,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from bot.blocks.alignment_line import health_context
 from bot.blocks.messages import build_notice
 from bot.blocks.sources import source_badge
 from bot.blocks.text import (
@@ -17,21 +18,23 @@ from bot.blocks.text import (
     escape,
     kr_values,
     mrkdwn,
+    no_check_in_since,
     percent,
     plain,
     progress_bar,
     status_label,
     truncate,
 )
+from bot.okr.alignment import Gap, line_gap
 from bot.okr.grading import grade_band
-from bot.okr.kinds import KRKind, Status, UnitKind
+from bot.okr.kinds import KRKind, Level, Status, UnitKind
 from bot.services.people import UNKNOWN_NAME
 from bot.services.trees import NoSuchTeam, StatusScope, StatusShown
 
 if TYPE_CHECKING:
     from bot.services.sources import SourceState
-    from storage.models import Cycle, KeyResult, Objective
-    from storage.tree import LoadedTree
+    from storage.models import Cycle
+    from storage.tree import KeyResultRow, LoadedTree, ObjectiveRow
 
 OBJECTIVE_MENU_ACTION = "objective_menu"
 CHECKIN_KR_ACTION = "checkin_kr"
@@ -53,6 +56,52 @@ NO_NAMES: Names = {}
 def owner_label(names: Names, user_id: str) -> str:
     """An owner's display name, escaped: never a mention, which would notify them."""
     return escape(names.get(user_id) or UNKNOWN_NAME)
+
+
+# Where alignment breaks, said on the objective's own line (issue 18), and the button that
+# fixes it: Align (the align dialog) for an orphan, Edit (to write the why) for a company
+# objective that does not say which part of the vision or mission it serves.
+FLAG_TEXT = {
+    Gap.ORPHAN: "🧭 _Ladders up to nothing: align it to the objective it serves._",
+    Gap.NO_WHY: "✍️ _Says no why: which part of the vision or mission does it serve?_",
+}
+FIX_BUTTON = {
+    Gap.ORPHAN: ("🪜 Align", ALIGN_OBJECTIVE_ACTION),
+    Gap.NO_WHY: ("✍️ Write the why", EDIT_OBJECTIVE_ACTION),
+}
+
+
+def level_of(objective: ObjectiveRow) -> Level:
+    return Level.of(objective.level, team_id=objective.team_id)
+
+
+def alignment_flag(objective: ObjectiveRow) -> Gap | None:
+    """The gap an objective's line flags: an orphan team or personal objective, a company
+    objective without its why."""
+    return line_gap(
+        level=level_of(objective),
+        parent_id=objective.parent_id,
+        has_why=bool((objective.description or "").strip()),
+    )
+
+
+def fix_actions(objective: ObjectiveRow) -> dict | None:
+    """The button under a flagged objective's line that fixes the flag (None: no flag). The
+    dialog it opens is its owner's (or an admin's): anyone else is told so privately."""
+    gap = alignment_flag(objective)
+    if gap is None:
+        return None
+    return {"type": "actions", "elements": [_fix_button(objective, gap)]}
+
+
+def _fix_button(objective: ObjectiveRow, gap: Gap) -> dict:
+    label, action = FIX_BUTTON[gap]
+    return {
+        "type": "button",
+        "action_id": f"{action}:{objective.id}",
+        "text": plain(label, 75),
+        "value": str(objective.id),
+    }
 
 
 MENU_OPTIONS = {
@@ -79,7 +128,7 @@ def objective_menu(objective_id: int, verbs: Sequence[str] = STATUS_MENU) -> dic
     }
 
 
-def kr_line(tree: LoadedTree, kr: KeyResult) -> str:
+def kr_line(tree: LoadedTree, kr: KeyResultRow) -> str:
     health = tree.health.krs[kr.id]
     kind = KRKind(kr.kind)
     moving = kind in (KRKind.INCREASE, KRKind.DECREASE)
@@ -96,6 +145,8 @@ def kr_line(tree: LoadedTree, kr: KeyResult) -> str:
     if moving:
         parts.append(percent(health.raw_progress if health.raw_progress is not None else 0))
     parts.append(STATUS_ICON[health.status])
+    if health.status is Status.NO_RECENT_DATA and kr.last_checkin_at is not None:
+        parts[-1] += " " + no_check_in_since(kr.last_checkin_at)
     if kr.confidence is not None:
         parts.append(confidence_label(kr.confidence))
     return " · ".join(parts)
@@ -103,7 +154,7 @@ def kr_line(tree: LoadedTree, kr: KeyResult) -> str:
 
 def objective_text(
     tree: LoadedTree,
-    objective: Objective,
+    objective: ObjectiveRow,
     *,
     now: datetime,
     depth: int = 0,
@@ -115,7 +166,8 @@ def objective_text(
     children: str = "",
     kr_notes: Mapping[int, str] | None = None,
 ) -> str:
-    """Title, bar, status, owner (a name, not a mention), team, last check-in, KRs.
+    """Title, bar, status, owner (a name, not a mention), team (or "personal"), last check-in,
+    where its alignment breaks (an orphan, a company objective without its why), KRs.
 
     `show_team`: off where the whole surface is one team's. `children`: a line counting the
     objectives aligned below, for views that collapse them. `kr_notes`: a line (mrkdwn) to
@@ -133,8 +185,15 @@ def objective_text(
         facts.append(owner_label(names, objective.owner_id))
     if team:
         facts.append(escape(team.name))
-    facts.append(ago(last, now=now))
+    elif show_team and level_of(objective) is Level.PERSONAL:
+        facts.append("personal")
+    if health.status is Status.NO_RECENT_DATA and last is not None:
+        facts.append(no_check_in_since(last))  # the reason, instead of "checked in … ago"
+    else:
+        facts.append(ago(last, now=now))
     head = [f"{first}*{escape(objective.title)}*", pad + " · ".join(facts)]
+    if (gap := alignment_flag(objective)) is not None:
+        head.append(f"{pad}{FLAG_TEXT[gap]}")
     if children:
         head.append(f"{pad}{INDENT}{children}")
     text = "\n".join(head)
@@ -157,7 +216,7 @@ def objective_text(
 
 def objective_section(
     tree: LoadedTree,
-    objective: Objective,
+    objective: ObjectiveRow,
     *,
     now: datetime,
     depth: int = 0,
@@ -207,7 +266,7 @@ def why_block(tree: LoadedTree) -> dict | None:
     return {"type": "context", "elements": [mrkdwn("  ·  ".join(parts))]}
 
 
-def _status_counts(tree: LoadedTree, objectives: Iterable[Objective]) -> dict[Status, int]:
+def _status_counts(tree: LoadedTree, objectives: Iterable[ObjectiveRow]) -> dict[Status, int]:
     counts = {s: 0 for s in Status}
     for objective in objectives:
         status = tree.health.objectives[objective.id].status
@@ -220,22 +279,24 @@ def summary_line(tree: LoadedTree) -> str:
     counts = tree.status_counts()  # the whole view, also when only its start was loaded
     n = tree.total_objectives
     pending = counts.get(Status.NOT_STARTED, 0)
+    quiet = counts.get(Status.NO_RECENT_DATA, 0)
     return (
         f"{n} objective{'s' if n != 1 else ''} · 🟢 {counts[Status.ON_TRACK]} on track · "
         f"🟡 {counts[Status.AT_RISK]} at risk · 🔴 {counts[Status.OFF_TRACK]} off track"
+        + (f" · 💤 {quiet} no recent data" if quiet else "")
         + (f" · ⚪ {pending} not started" if pending else "")
     )
 
 
 def one_team(tree: LoadedTree) -> bool:
-    """Whether every objective of the tree is in the same team (or none): then a team label
-    on each line says nothing."""
-    return len({o.team_id for o in tree.objectives}) <= 1
+    """Whether every objective of the tree is in the same team (or none, all personal or all
+    not): then a team (or "personal") label on each line says nothing."""
+    return len({(o.team_id, level_of(o) is Level.PERSONAL) for o in tree.objectives}) <= 1
 
 
-def subtree(tree: LoadedTree, objective_id: int) -> list[tuple[Objective, int]]:
+def subtree(tree: LoadedTree, objective_id: int) -> list[tuple[ObjectiveRow, int]]:
     """The objective and everything aligned below it, depth-first, depths from 0."""
-    out: list[tuple[Objective, int]] = []
+    out: list[tuple[ObjectiveRow, int]] = []
     stack = [(tree.objective(objective_id), 0)]
     while stack:
         objective, depth = stack.pop()
@@ -244,7 +305,7 @@ def subtree(tree: LoadedTree, objective_id: int) -> list[tuple[Objective, int]]:
     return out
 
 
-def descendants(tree: LoadedTree, objective_id: int) -> list[Objective]:
+def descendants(tree: LoadedTree, objective_id: int) -> list[ObjectiveRow]:
     return [o for o, _ in subtree(tree, objective_id)[1:]]
 
 
@@ -269,21 +330,30 @@ def tree_sections(
     skip: frozenset[int] = frozenset(),
     names: Names = NO_NAMES,
     show_team: bool = True,
-) -> tuple[list[dict], int]:
-    """Sections for the tree, depth-first, within `budget` blocks; returns (blocks, left out).
+    fixes_for: str | None = None,
+) -> tuple[list[dict], int, frozenset[int]]:
+    """Sections for the tree, depth-first, within `budget` blocks; returns (blocks, left out,
+    ids shown). `fixes_for`: the viewer, whose flagged objectives get their fix button.
 
     `limit` caps each section's text: views carry up to 100 blocks but only 250 kB in all.
     """
     walk = [(o, d) for o, d in tree.walk() if o.id not in skip]
-    shown = walk[:budget]
-    blocks = [
-        objective_section(
-            tree, o, now=now, depth=d, menu=menu, limit=limit, names=names, show_team=show_team
+    blocks: list[dict] = []
+    shown: list[int] = []
+    for o, d in walk:
+        fix = fix_actions(o) if fixes_for is not None and o.owner_id == fixes_for else None
+        if len(blocks) + 1 + (fix is not None) > budget:
+            break
+        blocks.append(
+            objective_section(
+                tree, o, now=now, depth=d, menu=menu, limit=limit, names=names, show_team=show_team
+            )
         )
-        for o, d in shown
-    ]
+        if fix is not None:
+            blocks.append(fix)
+        shown.append(o.id)
     not_loaded = tree.total_objectives - len(tree.objectives)
-    return blocks, len(walk) - len(shown) + not_loaded
+    return blocks, len(walk) - len(shown) + not_loaded, frozenset(shown)
 
 
 MESSAGE_BLOCKS = 50
@@ -300,12 +370,13 @@ def closed_cycle(tree: LoadedTree) -> Cycle | None:
     grades until the new one has objectives); None for a tree of open cycles."""
     ids = {o.cycle_id for o in tree.objectives if o.cycle_id in tree.cycles}
     cycles = [tree.cycles[i] for i in sorted(ids)]
-    if cycles and not any(c.is_open for c in cycles):
-        return max(cycles, key=lambda c: c.closed_at)  # type: ignore[arg-type, return-value]
+    closed = [(c.closed_at, c) for c in cycles if c.closed_at is not None]
+    if cycles and len(closed) == len(cycles):
+        return max(closed, key=lambda pair: pair[0])[1]
     return None
 
 
-def status_shown(tree: LoadedTree) -> list[tuple[Objective, int]]:
+def status_shown(tree: LoadedTree) -> list[tuple[ObjectiveRow, int]]:
     """The objectives a status message shows, with their depth: the whole tree when small,
     else as many top levels as fit in STATUS_SHOWN_MAX (at least the top level, cut there):
     one team objective with 20 below it shows its first level, not a lone line."""
@@ -320,7 +391,7 @@ def status_shown(tree: LoadedTree) -> list[tuple[Objective, int]]:
         if not below or fitting + len(below) > STATUS_SHOWN_MAX:
             break
         level, fitting, deepest = below, fitting + len(below), deepest + 1
-    shown: list[tuple[Objective, int]] = []
+    shown: list[tuple[ObjectiveRow, int]] = []
     stack = [(o, 0) for o in reversed(tree.roots)]
     while stack and len(shown) < STATUS_SHOWN_MAX:
         objective, depth = stack.pop()
@@ -335,7 +406,7 @@ def status_collapsed(tree: LoadedTree) -> bool:
     return len(tree.objectives) > STATUS_FULL_MAX
 
 
-def _counts_below(tree: LoadedTree, objective: Objective, shown_ids: set[int]) -> bool:
+def _counts_below(tree: LoadedTree, objective: ObjectiveRow, shown_ids: set[int]) -> bool:
     """Whether an objective's aligned objectives are left out, so it counts them instead."""
     return not all(c.id in shown_ids for c in tree.children_of(objective.id))
 
@@ -398,7 +469,7 @@ def _grade(grade: float | None) -> str:
 
 def graded_text(
     tree: LoadedTree,
-    objective: Objective,
+    objective: ObjectiveRow,
     *,
     depth: int,
     names: Names,
@@ -508,6 +579,8 @@ def build_status_message(
 
     summary = summary_line(tree)
     blocks.append({"type": "section", "text": mrkdwn(f"*{summary}*")})
+    if (health := health_context(tree.alignment)) is not None:
+        blocks.append(health)
     why = why_block(tree)
     if why:
         blocks.append(why)
@@ -516,8 +589,13 @@ def build_status_message(
     collapsed = status_collapsed(tree)
     shown_ids = {o.id for o, _ in shown}
     show_team = not one_team(tree)
-    budget = MESSAGE_BLOCKS - len(blocks) - 1  # keep one block for the footer
-    for objective, depth in shown[:budget]:
+    budget = MESSAGE_BLOCKS - 1  # keep one block for the footer
+    roots_shown = 0
+    for objective, depth in shown:
+        fix = fix_actions(objective)
+        if len(blocks) + 1 + (fix is not None) > budget:
+            break
+        roots_shown += depth == 0
         blocks.append(
             objective_section(
                 tree,
@@ -532,7 +610,8 @@ def build_status_message(
                 else "",
             )
         )
-    roots_shown = sum(1 for _, d in shown[:budget] if d == 0)
+        if fix is not None:  # Align, or write the why: the owner's to use
+            blocks.append(fix)
     left_out = len(tree.roots) - roots_shown
     footer = []
     if left_out > 0:
@@ -608,6 +687,7 @@ def build_mine_message(
                         "text": plain("✏️ Edit", 75),
                         "value": str(objective.id),
                     },
+                    *_align_button(objective, mine),
                     objective_menu(objective.id, ("align", "trend", "archive")),
                 ],
             }
@@ -629,8 +709,16 @@ def build_mine_message(
     }
 
 
+def _align_button(objective: ObjectiveRow, mine: bool) -> list[dict]:
+    """/okr mine: an orphan of mine gets its Align button beside Check in and Edit (Edit
+    already writes a missing why)."""
+    if not mine or alignment_flag(objective) is not Gap.ORPHAN:
+        return []
+    return [_fix_button(objective, Gap.ORPHAN)]
+
+
 def build_objective_confirmation(
-    *, tree: LoadedTree, objective: Objective, now: datetime, created: bool
+    *, tree: LoadedTree, objective: ObjectiveRow, now: datetime, created: bool
 ) -> dict:
     """The DM to the objective's owner: it does not name (or mention) them to themselves."""
     verb = "created" if created else "updated"
@@ -638,11 +726,13 @@ def build_objective_confirmation(
     if objective.parent_id is not None and objective.parent_id in {o.id for o in tree.objectives}:
         parent = tree.objective(objective.parent_id)
         lines.append(f"It ladders up to *{escape(parent.title)}*.")
-    elif tree.workspace.mission:
+    elif tree.workspace.mission and level_of(objective) is Level.COMPANY:
         lines.append(f"It serves the mission: _{escape(tree.workspace.mission)}_")
+    fix = fix_actions(objective)  # aligned to nothing, or no why: the fix, right here
     blocks = [
         {"type": "section", "text": mrkdwn(" ".join(lines))},
         objective_section(tree, objective, now=now, show_owner=False),
+        *([fix] if fix is not None else []),
         {
             "type": "context",
             "elements": [
@@ -667,7 +757,7 @@ def objective_view_user_ids(tree: LoadedTree, objective_id: int) -> list[str]:
 
 
 def build_objective_view(
-    *, tree: LoadedTree, objective: Objective, now: datetime, names: Names = NO_NAMES
+    *, tree: LoadedTree, objective: ObjectiveRow, now: datetime, names: Names = NO_NAMES
 ) -> dict:
     """One objective with its key results and every objective aligned below it, in full: what
     a collapsed status points to (a modal: only the person who asked sees it)."""

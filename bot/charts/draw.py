@@ -17,6 +17,7 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import TYPE_CHECKING, Any
 
 from matplotlib import rc_context
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -28,6 +29,10 @@ from bot.okr.kinds import KRKind, Status
 from bot.okr.numbers import format_value
 from bot.okr.trend import KRTrend, ObjectiveBar, ObjectiveTrend, Point, TeamTrend
 
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.typing import RcKeyType
+
 STYLE_VERSION = "2"  # change it when the look changes: cached uploads are then drawn again
 DPI = 100
 WIDTH_PX, HEIGHT_PX = 960, 540
@@ -36,29 +41,33 @@ ALT_TEXT_MAX = 2000  # Slack's image block alt_text limit
 
 # The hues of 🟩 🟨 🟥 in Slack's emoji set, darkened where a thin line on white needs it.
 NEUTRAL = "#5b6770"
-STATUS_COLOUR = {
+STATUS_COLOUR: dict[Status | None, str] = {  # None: no status yet, looked up with a default
     Status.ON_TRACK: "#2e8540",
     Status.AT_RISK: "#d69e00",
     Status.OFF_TRACK: "#d62839",
     Status.NOT_STARTED: NEUTRAL,  # ⚪: no check-in yet, no verdict
+    Status.NO_RECENT_DATA: NEUTRAL,  # 💤: its last colour is old news
 }
-STATUS_MARKER = {
+STATUS_MARKER: dict[Status | None, str] = {
     Status.ON_TRACK: "o",
     Status.AT_RISK: "^",
     Status.OFF_TRACK: "s",
     Status.NOT_STARTED: "D",
+    Status.NO_RECENT_DATA: "v",
 }
 STATUS_SYMBOL = {
     Status.ON_TRACK: "●",
     Status.AT_RISK: "▲",
     Status.OFF_TRACK: "■",
     Status.NOT_STARTED: "○",
+    Status.NO_RECENT_DATA: "◌",
 }
-STATUS_HATCH = {
+STATUS_HATCH: dict[Status | None, str] = {
     Status.ON_TRACK: "",
     Status.AT_RISK: "//",
     Status.OFF_TRACK: "xx",
     Status.NOT_STARTED: "..",
+    Status.NO_RECENT_DATA: "\\\\",
 }
 KR_LINESTYLES = ("-", "--", "-.", ":")
 TARGET_WORD = {
@@ -69,7 +78,7 @@ TARGET_WORD = {
     KRKind.MILESTONE: "target:",
 }
 
-_STYLE = {
+_STYLE: dict[RcKeyType, Any] = {
     "font.size": 15,
     "axes.titlesize": 19,
     "axes.labelsize": 15,
@@ -212,14 +221,14 @@ def _png(figure: Figure) -> bytes:
 
 def _heading(figure: Figure, title: str, subtitle: str, status: Status | None) -> None:
     figure.text(0.02, 0.955, _drawable(title, 70), fontsize=19, fontweight="bold", va="top")
-    colour = STATUS_COLOUR.get(status, NEUTRAL)  # type: ignore[arg-type]
+    colour = STATUS_COLOUR.get(status, NEUTRAL)
     badge = f"{STATUS_SYMBOL[status]} {status.label}" if status else "no status yet"
     figure.text(0.02, 0.875, badge, fontsize=15, fontweight="bold", color=colour, va="top")
     offset = 0.02 + 0.0128 * (len(badge) + 1)
     figure.text(offset, 0.875, subtitle, fontsize=15, color="#3d4750", va="top")
 
 
-def _date_axis(axes, start: date, end: date, today: date) -> None:  # type: ignore[no-untyped-def]
+def _date_axis(axes: Axes, start: date, end: date, today: date) -> None:
     margin = timedelta(days=max(1, (end - start).days // 40))
     axes.set_xlim(date2num(start - margin), date2num(end + margin))
     locator = AutoDateLocator(minticks=3, maxticks=6)
@@ -353,8 +362,8 @@ def draw_objective(trend: ObjectiveTrend) -> Picture:
     with _DRAWING, rc_context(_STYLE):
         figure = Figure(figsize=(WIDTH_PX / DPI, HEIGHT_PX / DPI), dpi=DPI)
         axes = figure.add_axes((0.09, 0.19, 0.72, 0.57))
-        colour = STATUS_COLOUR.get(trend.status, NEUTRAL)  # type: ignore[arg-type]
-        marker = STATUS_MARKER.get(trend.status, "o")  # type: ignore[arg-type]
+        colour = STATUS_COLOUR.get(trend.status, NEUTRAL)
+        marker = STATUS_MARKER.get(trend.status, "o")
         start_x, end_x = date2num(trend.start), date2num(trend.end)
         axes.plot(
             [start_x, end_x],
@@ -452,8 +461,8 @@ def draw_team(trend: TeamTrend) -> Picture:
         n = len(bars)
         for row, bar in enumerate(bars):
             y = n - 1 - row
-            colour = STATUS_COLOUR.get(bar.status, NEUTRAL)  # type: ignore[arg-type]
-            hatch = STATUS_HATCH.get(bar.status, "")  # type: ignore[arg-type]
+            colour = STATUS_COLOUR.get(bar.status, NEUTRAL)
+            hatch = STATUS_HATCH.get(bar.status, "")
             now = bar.progress or 0.0
             before = min(bar.before if bar.before is not None else 0.0, now)
             axes.barh(y, 1.0, height=0.42, color="#f0f2f4", zorder=1)

@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
@@ -237,14 +238,14 @@ class Sender:
         deliveries = [d for d in claimed if d.message.id not in tried]
         tried.update(d.message.id for d in deliveries)
         for delivery in deliveries:
-            in_hand[pool.submit(self._deliver, delivery)] = delivery.message.id  # type: ignore[assignment]
+            in_hand[pool.submit(self._deliver, delivery)] = delivery.message.id
         return bool(deliveries)
 
     def _deliver(self, delivery: Delivery) -> SendReport:
         message = delivery.message
-        message_id: int = message.id  # type: ignore[assignment]
+        message_id: int = message.id
         client = self.client_for(message.workspace_id)
-        context = {
+        context: dict[str, Any] = {
             "workspace": message.workspace_id,
             "recipient": message.recipient,
             "kind": message.kind,
@@ -349,9 +350,10 @@ class Sender:
             if digest is None:
                 return None
             message_body = build_team_digest(digest)
-            # The week's one line of alignment health for the channel's team (or company).
-            health = self.alignment.report(
-                workspace_id=message.workspace_id, channel_id=message.recipient, argument=""
+            # The week's one line of alignment health for the channel's team (or company),
+            # counted in SQL rather than read from the whole tree.
+            health = self.alignment.line(
+                workspace_id=message.workspace_id, channel_id=message.recipient
             )
             return with_health_line(message_body, health)
         if cycle_of_kind(message.kind) is not None:  # reflections: asked once a cycle closes
@@ -360,14 +362,14 @@ class Sender:
             )
             if form is None:
                 return None
-            return build_reflection_request(form=form, message_id=message.id)  # type: ignore[arg-type]
+            return build_reflection_request(form=form, message_id=message.id)
         assert delivery.tree is not None
         reminder = 0 if message.kind == PROMPT else int(message.kind.removeprefix("reminder"))
         return build_checkin_prompt(
             tree=delivery.tree,
             krs=delivery.krs,
             period=message.period_start,
-            message_id=message.id,  # type: ignore[arg-type]
+            message_id=message.id,
             reminder=reminder,
         )
 
@@ -381,7 +383,8 @@ class Sender:
             else user_id  # digests: a channel id, searched directly
         )
         history = client.conversations_history(channel=channel, include_all_metadata=True, limit=50)
-        for item in history.get("messages", []):
+        messages: list[dict[str, Any]] = history.get("messages", [])
+        for item in messages:
             meta = item.get("metadata") or {}
             payload = meta.get("event_payload") or {}
             if meta.get("event_type") == METADATA_EVENT and payload.get("outbox_id") == message_id:

@@ -24,7 +24,7 @@ from __future__ import annotations
 import functools
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
@@ -56,7 +56,7 @@ from bot.services.settings import SettingsService
 from bot.services.sources import SourceService, SourceState
 from bot.services.trees import TreeService
 from storage.errors import Unavailable
-from storage.models import KeyResult, Objective
+from storage.tree import KeyResultRow, ObjectiveRow
 
 Listener = TypeVar("Listener", bound=Callable[..., Any])
 DEPS = "deps"  # the key of the services in Bolt's context
@@ -105,7 +105,7 @@ class Deps:
         return self.sources.states(workspace_id=workspace_id, key_result_ids=ids)
 
     def checkin_modal(
-        self, *, workspace_id: str, krs: list[tuple[KeyResult, Objective]], origin: dict
+        self, *, workspace_id: str, krs: Sequence[tuple[KeyResultRow, ObjectiveRow]], origin: dict
     ) -> dict:
         """The check-in modal for `krs`: those with a working data source ask only confidence."""
         sources = self.source_states(
@@ -275,7 +275,7 @@ def tell(context: BoltContext, text: str) -> None:
     """A private word to the person who asked; if Slack refuses even that, it is logged."""
     message = build_error(text)
     try:
-        if context.response_url:
+        if context.response_url and context.respond is not None:
             context.respond(response_type="ephemeral", replace_original=False, **message)
         elif context.user_id and context.client is not None:
             context.client.chat_postMessage(channel=context.user_id, **message)  # a DM

@@ -23,18 +23,13 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from bot.okr.coach import MAX_FOCUSED_KRS
+from bot.okr.kinds import Level
 
 CHECK_IN_PERIOD = timedelta(days=7)
 STALE_PERIODS = 2
 # "Confidence 9/10 but 20 points behind pace": sure of a result the numbers do not show.
 CONFIDENT = 8
 BEHIND_BY = 0.2
-
-
-class Level(StrEnum):
-    COMPANY = "company"
-    TEAM = "team"
-    PERSONAL = "personal"
 
 
 class Gap(StrEnum):
@@ -83,6 +78,8 @@ class AlignmentHealth:
     laddered: int  # company objectives, and those whose chain of parents reaches one
     findings: tuple[Finding, ...]
     counts: Mapping[Gap, int] = field(default_factory=dict)
+    by_level: Mapping[Level, int] = field(default_factory=dict)  # objectives of each level
+    orphans_by_level: Mapping[Level, int] = field(default_factory=dict)  # team, personal
 
     @property
     def laddered_share(self) -> float | None:
@@ -90,6 +87,15 @@ class AlignmentHealth:
 
     def of(self, objective_id: Hashable) -> list[Finding]:
         return [f for f in self.findings if f.objective_id == objective_id]
+
+
+def line_gap(*, level: Level, parent_id: Hashable | None, has_why: bool) -> Gap | None:
+    """The alignment gap an objective's own line shows, from its row alone: a team or personal
+    objective aligned to nothing (ORPHAN), a company objective that does not say which part
+    of the vision or mission it serves (NO_WHY)."""
+    if level is Level.COMPANY:
+        return None if has_why else Gap.NO_WHY
+    return Gap.ORPHAN if parent_id is None else None
 
 
 def is_stale(kr: KRPulse, *, now: datetime, period: timedelta = CHECK_IN_PERIOD) -> bool:
@@ -112,14 +118,19 @@ def alignment_health(
     wanted = list(by_id) if within is None else [i for i in within if i in by_id]
     findings: list[Finding] = []
     laddered = 0
+    levels: Counter[Level] = Counter()
+    orphans: Counter[Level] = Counter()
     for oid in wanted:
         o = by_id[oid]
+        levels[o.level] += 1
         if _reaches_company(o, by_id):
             laddered += 1
-        if o.level is Level.COMPANY and not o.has_why:
-            findings.append(Finding(Gap.NO_WHY, oid))
-        if o.level is not Level.COMPANY and (o.parent_id is None or o.parent_id not in by_id):
-            findings.append(Finding(Gap.ORPHAN, oid))
+        # A parent outside the given objectives (archived, another cycle) counts as none.
+        parent = o.parent_id if o.parent_id in by_id else None
+        if gap := line_gap(level=o.level, parent_id=parent, has_why=o.has_why):
+            findings.append(Finding(gap, oid))
+            if gap is Gap.ORPHAN:
+                orphans[o.level] += 1
         if not o.krs:
             findings.append(Finding(Gap.NO_KRS, oid))
         elif len(o.krs) > MAX_FOCUSED_KRS:
@@ -142,6 +153,8 @@ def alignment_health(
         laddered=laddered,
         findings=tuple(findings),
         counts=dict(Counter(f.gap for f in findings)),
+        by_level=dict(levels),
+        orphans_by_level=dict(orphans),
     )
 
 

@@ -46,9 +46,12 @@ class Status(StrEnum):
 
     NOT_STARTED (no check-in yet) ranks below ON_TRACK: it is no news, so an objective whose
     KRs are partly started takes the worst status of the started ones (see bot/okr/pace.py).
+    NO_RECENT_DATA (no check-in for two check-in periods) ranks between them: an objective
+    shows it only when every started KR under it is stale (bot/okr/pace.py, rule 5).
     """
 
     NOT_STARTED = "not_started"
+    NO_RECENT_DATA = "no_recent_data"
     ON_TRACK = "on_track"
     AT_RISK = "at_risk"
     OFF_TRACK = "off_track"
@@ -66,10 +69,38 @@ class Status(StrEnum):
         return max(statuses, key=lambda s: s.rank) if statuses else None
 
 
-_STATUS_ORDER = [Status.NOT_STARTED, Status.ON_TRACK, Status.AT_RISK, Status.OFF_TRACK]
+_STATUS_ORDER = [
+    Status.NOT_STARTED,
+    Status.NO_RECENT_DATA,
+    Status.ON_TRACK,
+    Status.AT_RISK,
+    Status.OFF_TRACK,
+]
 
 
 class GradeBand(StrEnum):
     GREEN = "green"  # >= 0.7
     YELLOW = "yellow"  # 0.4 .. 0.69
     RED = "red"  # < 0.4
+
+
+class Level(StrEnum):
+    """Where an objective sits in the cascade. Company objectives serve the vision and
+    mission (and say which part: their "why"); team objectives belong to a team; personal
+    objectives are a person's own (no team) and ladder up to a team or company objective."""
+
+    COMPANY = "company"
+    TEAM = "team"
+    PERSONAL = "personal"
+
+    @property
+    def label(self) -> str:
+        return self.value.capitalize()
+
+    @classmethod
+    def of(cls, raw: str | None, *, team_id: int | None) -> Level:
+        """A stored level; a row without one (old data, imports) is read from its team:
+        no team is company, as it was before levels."""
+        if raw:
+            return cls(raw)
+        return cls.TEAM if team_id is not None else cls.COMPANY

@@ -14,15 +14,27 @@ The rule, in one place (storage's SQL roll-up of status mirrors it; change both 
 4. An objective takes the worst status of its KRs (and of its children when the workspace
    counts them), NOT_STARTED ranking below ON_TRACK: it is NOT_STARTED only while nothing
    under it has started, and one started KR speaks for it (`Status.worst`).
+5. No news is not good news. A started KR with no check-in for two check-in periods (the
+   workspace's cadence: 14 days weekly, 28 every two weeks; `StatusRules.stale_days`) is
+   NO_RECENT_DATA from the day `stale_from` gives, whatever its pace says: its colour would
+   be an old value read against today's pace. In an objective's roll-up a stale KR (or
+   child) still counts by its pace status, its last value against today's pace, so going
+   quiet never turns an objective green; the objective itself is NO_RECENT_DATA only when
+   every started KR (or child) under it is stale (`objective_status`). Its progress number
+   is unchanged: the last values still count. A KR that never had a check-in stays
+   NOT_STARTED (rule 3); alignment health (bot/okr/alignment.py) counts it stale two
+   periods after it was written.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from bot.okr.kinds import KRKind, Status
 from bot.okr.progress import Measurable, clamp01, raw_progress
+
+STALE_PERIODS = 2  # check-in periods without a check-in before a KR has no recent data
 
 
 @dataclass(frozen=True)
@@ -32,10 +44,25 @@ class StatusRules:
     at_risk_points: float = 10.0  # at risk when this many points behind pace
     off_track_points: float = 25.0  # off track when this many points behind pace
     low_confidence: int = 3  # a confidence at or below this worsens the status one step
+    # no check-in for this many days: no recent data (rule 5); None: never stale
+    stale_days: int | None = STALE_PERIODS * 7
 
     def __post_init__(self) -> None:
         if not 0 < self.at_risk_points < self.off_track_points <= 100:
             raise ValueError("need 0 < at_risk_points < off_track_points <= 100")
+        if self.stale_days is not None and self.stale_days < 1:
+            raise ValueError("stale_days is at least 1")
+
+    @classmethod
+    def for_workspace(
+        cls, *, at_risk_points: float, off_track_points: float, cadence_weeks: int
+    ) -> StatusRules:
+        """A workspace's rules: its thresholds, and stale after two of its check-in periods."""
+        return cls(
+            at_risk_points=at_risk_points,
+            off_track_points=off_track_points,
+            stale_days=STALE_PERIODS * 7 * cadence_weeks,
+        )
 
 
 DEFAULT_RULES = StatusRules()
@@ -47,8 +74,28 @@ def pace_start(*, cycle_start: date, created: date | datetime | None) -> date:
     the cycle."""
     if created is None:
         return cycle_start
-    day = created.date() if isinstance(created, datetime) else created
-    return max(day, cycle_start)
+    return max(_day(created), cycle_start)
+
+
+def _day(moment: date | datetime) -> date:
+    return moment.date() if isinstance(moment, datetime) else moment
+
+
+def stale_from(
+    last_check_in: date | datetime | None, *, rules: StatusRules = DEFAULT_RULES
+) -> date | None:
+    """The first day a KR last checked in at `last_check_in` has no recent data (rule 5; an
+    aware datetime counts by its UTC date). None: never (no check-in yet, or no limit)."""
+    if last_check_in is None or rules.stale_days is None:
+        return None
+    return _day(last_check_in) + timedelta(days=rules.stale_days)
+
+
+def is_stale(
+    last_check_in: date | datetime | None, *, today: date, rules: StatusRules = DEFAULT_RULES
+) -> bool:
+    day = stale_from(last_check_in, rules=rules)
+    return day is not None and day <= today
 
 
 def expected_progress(*, start: date, end: date, today: date) -> float:
@@ -103,13 +150,17 @@ def status_of(
     expected: float,
     confidence: int | None,
     started: bool,
+    stale: bool = False,
     rules: StatusRules = DEFAULT_RULES,
 ) -> Status:
     """kr_status from what a roll-up has computed already: the KR's unclamped progress
     (`raw_progress`) and the expected progress of its window. `started`: the KR has had a
-    check-in; before that it is NOT_STARTED (rule 3 above)."""
+    check-in; before that it is NOT_STARTED (rule 3 above). `stale`: its last check-in is
+    two periods old (`is_stale`): NO_RECENT_DATA (rule 5)."""
     if not started:
         return Status.NOT_STARTED
+    if stale:
+        return Status.NO_RECENT_DATA
     done = raw is not None and raw >= 1
     if kind.is_threshold:
         # A threshold either holds now or it does not; with no reading yet it is unknown.
@@ -129,3 +180,18 @@ def status_of(
     if confidence is not None and confidence <= rules.low_confidence and not done:
         status = _worsen(status)
     return status
+
+
+def objective_status(items: list[tuple[Status, Status]]) -> tuple[Status | None, Status | None]:
+    """An objective's (status, pace status) from its items' (KRs', and children's when
+    counted): each item's (status, status by pace alone). Rule 4 with rule 5; the pace status
+    is what the objective shows once one of its items has news again. None: nothing to rate."""
+    if not items:
+        return None, None
+    started = [(status, pace) for status, pace in items if status is not Status.NOT_STARTED]
+    if not started:
+        return Status.NOT_STARTED, Status.NOT_STARTED
+    pace = Status.worst([pace for _, pace in started])
+    if all(status is Status.NO_RECENT_DATA for status, _ in started):
+        return Status.NO_RECENT_DATA, pace
+    return pace, pace

@@ -12,6 +12,12 @@ Not started (bot/okr/pace.py, rule 3) does not move with the clock either: a KR 
 until its first check-in, and a check-in recomputes what it touches. It is stored as both
 switch days set to `NOT_STARTED_DAY`, a day no clock reaches.
 
+No recent data (rule 5) is one more switch day, `stale_on`: the day two check-in periods
+after the last check-in, from which the KR shows NO_RECENT_DATA. The pace days keep
+counting under it (a stale KR counts in its objective by pace), so they are searched with
+staleness switched off. An objective is stale from the latest `stale_on` of its started
+items (all of them are stale from then on), and one without one (an item never stale) never.
+
 MIRROR POINT: `kr_status_days` asks the core for a KR's status on chosen days (the core
 counts pace from the KR's creation), and `objective_rollup` repeats
 `bot.okr.tree._objective_health` (weighted mean of clamped progress, worst status with
@@ -23,12 +29,12 @@ trees for every day of a cycle.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
 from bot.okr.kinds import Status
-from bot.okr.pace import DEFAULT_RULES, StatusRules
+from bot.okr.pace import DEFAULT_RULES, StatusRules, stale_from
 from bot.okr.progress import weighted_mean
 from bot.okr.tree import KRNode, Window, evaluate_kr
 
@@ -38,12 +44,14 @@ NOT_STARTED_DAY = date.max  # both switch days on it: no check-in yet (NOT_START
 
 @dataclass(frozen=True)
 class StatusDays:
-    """From which day the status is at least at risk / off track (None: never).
-    `rated` is False when there is no status at all (no KRs, no rated children)."""
+    """From which day the status by pace is at least at risk / off track, and from which
+    day it is NO_RECENT_DATA whatever the pace (None: never). `rated` is False when there is
+    no status at all (no KRs, no rated children)."""
 
     rated: bool
     at_risk_on: date | None = None
     off_track_on: date | None = None
+    stale_on: date | None = None
 
 
 UNRATED = StatusDays(rated=False)
@@ -62,6 +70,13 @@ class ObjectiveRollup:
 
 def status_on(days: StatusDays, today: date) -> Status | None:
     """The status on `today` of something whose switch days are `days`."""
+    if days.rated and days.stale_on is not None and days.stale_on <= today:
+        return Status.NO_RECENT_DATA
+    return pace_on(days, today)
+
+
+def pace_on(days: StatusDays, today: date) -> Status | None:
+    """The status by pace alone (staleness aside) on `today`."""
     if not days.rated:
         return None
     if not_started(days):
@@ -73,16 +88,19 @@ def status_on(days: StatusDays, today: date) -> Status | None:
     return Status.ON_TRACK
 
 
-def kr_status_days(kr: KRNode, *, window: Window, rules: StatusRules = DEFAULT_RULES) -> StatusDays:
+def kr_status_days(
+    kr: KRNode[Hashable], *, window: Window, rules: StatusRules = DEFAULT_RULES
+) -> StatusDays:
     """The days on which this KR's status (as the core computes it) becomes at risk and off
     track. Before the day ahead of the window opens and after its end (the KR's due date or
     the cycle's) expected pace is constant, so only the days between need a search. Before
     its first check-in a KR is not started whatever the day."""
     if kr.last_checkin_at is None:
         return NOT_STARTED_DAYS
+    by_pace = replace(rules, stale_days=None)
 
     def rank_on(day: date) -> int:
-        return evaluate_kr(kr, window=window, today=day, rules=rules).status.rank
+        return evaluate_kr(kr, window=window, today=day, rules=by_pace).status.rank
 
     lo = window.start - timedelta(days=1)
     hi = max(window.start, window.end, kr.due_date or window.start)
@@ -106,7 +124,13 @@ def kr_status_days(kr: KRNode, *, window: Window, rules: StatusRules = DEFAULT_R
         rated=True,
         at_risk_on=first_day(Status.AT_RISK.rank),
         off_track_on=first_day(Status.OFF_TRACK.rank),
+        stale_on=stale_from(kr.last_checkin_at, rules=rules),
     )
+
+
+def _latest_or_never(days: Sequence[date | None]) -> date | None:
+    """The day all of these have switched: the latest; None (never) if one never does."""
+    return None if any(d is None for d in days) else max(days)  # type: ignore[type-var]
 
 
 def _earliest(days: Sequence[date | None]) -> date | None:
@@ -140,5 +164,6 @@ def objective_rollup(
             rated=True,
             at_risk_on=_earliest([d.at_risk_on for d in started]),
             off_track_on=_earliest([d.off_track_on for d in started]),
+            stale_on=_latest_or_never([d.stale_on for d in started]),
         ),
     )

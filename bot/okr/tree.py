@@ -12,18 +12,29 @@ from collections import defaultdict
 from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Protocol
+from typing import Generic, Protocol, TypeVar
 
 from bot.okr.kinds import KRKind, Status
-from bot.okr.pace import DEFAULT_RULES, StatusRules, expected_progress, pace_start, status_of
+from bot.okr.pace import (
+    DEFAULT_RULES,
+    StatusRules,
+    expected_progress,
+    is_stale,
+    objective_status,
+    pace_start,
+    status_of,
+)
 from bot.okr.progress import Measurable, clamp01, raw_progress, weighted_mean
 
+ID = TypeVar("ID", bound=Hashable)  # ids of objectives and KRs: storage's are int
+ID_co = TypeVar("ID_co", bound=Hashable, covariant=True)
 
-class KRNode(Measurable, Protocol):
+
+class KRNode(Measurable, Protocol[ID_co]):
     @property
-    def id(self) -> Hashable: ...
+    def id(self) -> ID_co: ...
     @property
-    def objective_id(self) -> Hashable: ...
+    def objective_id(self) -> ID_co: ...
     @property
     def weight(self) -> float: ...
     @property
@@ -36,11 +47,11 @@ class KRNode(Measurable, Protocol):
     def last_checkin_at(self) -> datetime | None: ...  # None: not started
 
 
-class ObjectiveNode(Protocol):
+class ObjectiveNode(Protocol[ID_co]):
     @property
-    def id(self) -> Hashable: ...
+    def id(self) -> ID_co: ...
     @property
-    def parent_id(self) -> Hashable | None: ...
+    def parent_id(self) -> ID_co | None: ...
     @property
     def cycle_id(self) -> Hashable: ...
     @property
@@ -61,6 +72,9 @@ class KRHealth:
     raw_progress: float | None  # unclamped, for display (1.25 -> "125%")
     expected: float  # where linear pace says it should be by today
     status: Status
+    # The status by pace alone when `status` is NO_RECENT_DATA (what it counts as in its
+    # objective's roll-up, bot/okr/pace.py rule 5); None otherwise: the same as `status`.
+    pace: Status | None = None
 
 
 @dataclass(frozen=True)
@@ -68,48 +82,52 @@ class ObjectiveHealth:
     progress: float | None  # None when there is nothing to measure (no KRs, no counted children)
     expected: float
     status: Status | None
+    pace: Status | None = None  # as KRHealth.pace
 
 
 @dataclass(frozen=True)
-class TreeHealth:
-    objectives: Mapping[Hashable, ObjectiveHealth]
-    krs: Mapping[Hashable, KRHealth]
-    children: Mapping[Hashable | None, list[Hashable]]  # parent id -> child ids, in input order
-    roots: list[Hashable]  # objectives whose parent is absent from the input
+class TreeHealth(Generic[ID]):
+    objectives: Mapping[ID, ObjectiveHealth]
+    krs: Mapping[ID, KRHealth]
+    children: Mapping[ID | None, list[ID]]  # parent id -> child ids, in input order
+    roots: list[ID]  # objectives whose parent is absent from the input
 
 
 def evaluate_kr(
-    kr: KRNode, *, window: Window, today: date, rules: StatusRules = DEFAULT_RULES
+    kr: KRNode[Hashable], *, window: Window, today: date, rules: StatusRules = DEFAULT_RULES
 ) -> KRHealth:
     """One KR's health; the rule is in bot/okr/pace.py's docstring."""
     end = kr.due_date if kr.due_date is not None and kr.due_date > window.start else window.end
     raw = raw_progress(kr)  # once: a status of 10,000 objectives evaluates 50,000 KRs
     start = pace_start(cycle_start=window.start, created=kr.created_at)
     expected = expected_progress(start=start, end=end, today=today)
+    status = status_of(
+        KRKind(kr.kind),
+        raw=raw,
+        expected=expected,
+        confidence=kr.confidence,
+        started=kr.last_checkin_at is not None,
+        rules=rules,
+    )
+    stale = is_stale(kr.last_checkin_at, today=today, rules=rules)
     return KRHealth(
         progress=0.0 if raw is None else clamp01(raw),
         raw_progress=raw,
         expected=expected,
-        status=status_of(
-            KRKind(kr.kind),
-            raw=raw,
-            expected=expected,
-            confidence=kr.confidence,
-            started=kr.last_checkin_at is not None,
-            rules=rules,
-        ),
+        status=Status.NO_RECENT_DATA if stale else status,
+        pace=status if stale else None,
     )
 
 
 def evaluate_tree(
-    objectives: Iterable[ObjectiveNode],
-    krs: Iterable[KRNode],
+    objectives: Iterable[ObjectiveNode[ID]],
+    krs: Iterable[KRNode[ID]],
     *,
     windows: Mapping[Hashable, Window],
     today: date,
     include_children: bool = False,
     rules: StatusRules = DEFAULT_RULES,
-) -> TreeHealth:
+) -> TreeHealth[ID]:
     """Evaluate every objective and KR given. `windows` maps cycle id -> its dates.
 
     Parents outside the given objectives are treated as absent (the node becomes a root),
@@ -117,16 +135,16 @@ def evaluate_tree(
     """
     objectives = list(objectives)
     by_id = {o.id: o for o in objectives}
-    children: dict[Hashable | None, list[Hashable]] = defaultdict(list)
-    roots: list[Hashable] = []
+    children: dict[ID | None, list[ID]] = defaultdict(list)
+    roots: list[ID] = []
     for o in objectives:
         if o.parent_id is not None and o.parent_id in by_id:
             children[o.parent_id].append(o.id)
         else:
             roots.append(o.id)
 
-    kr_health: dict[Hashable, KRHealth] = {}
-    krs_of: dict[Hashable, list[KRNode]] = defaultdict(list)
+    kr_health: dict[ID, KRHealth] = {}
+    krs_of: dict[ID, list[KRNode[ID]]] = defaultdict(list)
     for kr in krs:
         if kr.objective_id not in by_id:
             continue
@@ -134,10 +152,10 @@ def evaluate_tree(
         kr_health[kr.id] = evaluate_kr(kr, window=window, today=today, rules=rules)
         krs_of[kr.objective_id].append(kr)
 
-    health: dict[Hashable, ObjectiveHealth] = {}
+    health: dict[ID, ObjectiveHealth] = {}
     # Iterative post-order walk: deep alignment chains must not hit the recursion limit.
     for root in roots:
-        stack: list[tuple[Hashable, bool]] = [(root, False)]
+        stack: list[tuple[ID, bool]] = [(root, False)]
         while stack:
             oid, expanded = stack.pop()
             if expanded:
@@ -161,18 +179,18 @@ def evaluate_tree(
 
 
 def _objective_health(
-    objective: ObjectiveNode,
-    own_krs: list[KRNode],
-    child_objectives: list[ObjectiveNode],
+    objective: ObjectiveNode[ID],
+    own_krs: list[KRNode[ID]],
+    child_objectives: list[ObjectiveNode[ID]],
     *,
-    kr_health: Mapping[Hashable, KRHealth],
-    health: Mapping[Hashable, ObjectiveHealth],
+    kr_health: Mapping[ID, KRHealth],
+    health: Mapping[ID, ObjectiveHealth],
     window: Window,
     today: date,
     include_children: bool,
 ) -> ObjectiveHealth:
     items = [(kr_health[kr.id].progress, kr.weight) for kr in own_krs]
-    statuses = [kr_health[kr.id].status for kr in own_krs]
+    rated: list[KRHealth | ObjectiveHealth] = [kr_health[kr.id] for kr in own_krs]
     if include_children:
         for child in child_objectives:
             child_health = health[child.id]
@@ -180,7 +198,11 @@ def _objective_health(
                 # A child counts as one item carrying its own objective weight.
                 items.append((child_health.progress, child.weight))
             if child_health.status is not None:
-                statuses.append(child_health.status)
+                rated.append(child_health)
+    # NOT_STARTED ranks lowest: started KRs speak first; stale ones by their pace (rule 5).
+    status, pace = objective_status(
+        [(h.status, h.pace or h.status) for h in rated if h.status is not None]
+    )
     return ObjectiveHealth(
         progress=weighted_mean(items),
         expected=expected_progress(
@@ -188,5 +210,6 @@ def _objective_health(
             end=window.end,
             today=today,
         ),
-        status=Status.worst(statuses),  # NOT_STARTED ranks lowest: started KRs speak first
+        status=status,
+        pace=pace if status is Status.NO_RECENT_DATA else None,
     )

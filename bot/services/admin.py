@@ -177,14 +177,14 @@ class AdminService(Service):
                             f"/okr cycle new {name} 2027-01-05 2027-03-28"
                         )
                     start, end = dates
-                cycle = cycle_store.create_cycle(
+                created = cycle_store.create_cycle(
                     session=session,
                     workspace_id=workspace_id,
                     name=name,
                     start_date=start,
                     end_date=end,
                 )
-                return CycleCreated(cycle)
+                return CycleCreated(created)
             if m := _CLOSE.match(text):
                 cycle = cycle_store.find_cycle(
                     session=session, workspace_id=workspace_id, name=m["name"]

@@ -3,15 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import Hashable
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
-from bot.okr.alignment import Gap, KRPulse, Level, ObjectiveFacts, alignment_health
+from bot.okr.alignment import (
+    CHECK_IN_PERIOD,
+    Gap,
+    KRPulse,
+    Level,
+    ObjectiveFacts,
+    alignment_health,
+)
 from bot.services import Service
 from storage import teams as team_store
+from storage.alignment import AlignmentCounts, alignment_counts
 from storage.db import session_scope
-from storage.models import KeyResult, Objective, Team
-from storage.tree import LoadedTree, load_tree
+from storage.models import Team, Workspace
+from storage.tree import KeyResultRow, LoadedTree, ObjectiveRow, load_tree
 from storage.workspaces import workspace_exists
 
 # The order gaps are listed in: what breaks the cascade first, then what blurs the signal.
@@ -43,6 +51,7 @@ class AlignmentReport:
     laddered: int
     counts: dict[Gap, int]
     items: list[GapItem]  # in GAP_ORDER
+    orphans_by_level: dict[Level, int] = field(default_factory=dict)
 
     @property
     def laddered_share(self) -> float | None:
@@ -84,20 +93,53 @@ class AlignmentService(Service):
                 )
             # Every open objective: a team's chain is followed through other teams' objectives.
             tree = load_tree(session=session, workspace_id=workspace_id, today=now.date())
+            period = check_in_period(tree.workspace.checkin_cadence_weeks)
             if team is None:
-                return report_of(tree, scope="the company", within=None, now=now)
-            within = [_stored(o.id) for o in tree.objectives if o.team_id == team.id]
-            return report_of(tree, scope=team.name, within=within, now=now)
+                return report_of(tree, scope="the company", within=None, now=now, period=period)
+            within = [o.id for o in tree.objectives if o.team_id == team.id]
+            return report_of(tree, scope=team.name, within=within, now=now, period=period)
+
+    def line(self, *, workspace_id: str, channel_id: str) -> AlignmentCounts | None:
+        """The counts behind the digest's one line, for the channel's team (and its sub-teams,
+        as its status) or, in a channel linked to no team, the whole company. One short read in
+        SQL (storage/alignment.py) instead of the whole tree; None when the workspace is gone."""
+        with session_scope(self.engine, read_only=True) as session:
+            workspace = session.get(Workspace, workspace_id)
+            if workspace is None:
+                return None
+            team = team_store.team_for_channel(
+                session=session, workspace_id=workspace_id, channel_id=channel_id
+            )
+            team_ids = None
+            if team is not None:
+                teams = team_store.list_teams(session=session, workspace_id=workspace_id)
+                team_ids = team_store.team_subtree_ids(teams, team.id)
+            return alignment_counts(
+                session=session,
+                workspace_id=workspace_id,
+                now=self.clock(),
+                period=check_in_period(workspace.checkin_cadence_weeks),
+                team_ids=team_ids,
+            )
+
+
+def check_in_period(cadence_weeks: int) -> timedelta:
+    """A workspace's check-in period (its cadence: weekly or every two weeks)."""
+    return timedelta(weeks=cadence_weeks)
 
 
 def report_of(
-    tree: LoadedTree, *, scope: str, within: list[int] | None, now: datetime
+    tree: LoadedTree,
+    *,
+    scope: str,
+    within: list[int] | None,
+    now: datetime,
+    period: timedelta = CHECK_IN_PERIOD,
 ) -> AlignmentReport:
     facts = [
         ObjectiveFacts(
             id=o.id,
-            # TODO(levels): an explicit level column; until then no team = company.
-            level=Level.TEAM if o.team_id is not None else Level.COMPANY,
+            level=Level.of(o.level, team_id=o.team_id),
             parent_id=o.parent_id,
             has_why=bool((o.description or "").strip()),
             krs=tuple(
@@ -113,11 +155,10 @@ def report_of(
             ),
         )
         for o in tree.objectives
-        if o.id is not None
     ]
-    health = alignment_health(facts, now=now, within=within)
-    objectives: dict[Hashable, Objective] = {o.id: o for o in tree.objectives}
-    key_results: dict[Hashable, KeyResult] = {kr.id: kr for kr in tree.key_results}
+    health = alignment_health(facts, now=now, within=within, period=period)
+    objectives: dict[Hashable, ObjectiveRow] = {o.id: o for o in tree.objectives}
+    key_results: dict[Hashable, KeyResultRow] = {kr.id: kr for kr in tree.key_results}
     items: list[GapItem] = []
     for f in health.findings:
         objective = objectives[f.objective_id]
@@ -125,10 +166,10 @@ def report_of(
         items.append(
             GapItem(
                 gap=f.gap,
-                objective_id=_stored(objective.id),
+                objective_id=objective.id,
                 objective_title=objective.title,
                 owner_id=objective.owner_id if kr is None else kr.owner_id,
-                kr_id=None if kr is None else _stored(kr.id),
+                kr_id=None if kr is None else kr.id,
                 kr_title=None if kr is None else kr.title,
                 amount=f.amount,
             )
@@ -140,10 +181,5 @@ def report_of(
         laddered=health.laddered,
         counts=dict(health.counts),
         items=items,
+        orphans_by_level=dict(health.orphans_by_level),
     )
-
-
-def _stored(row_id: int | None) -> int:
-    """The id of a row read from the database (never None there)."""
-    assert row_id is not None
-    return row_id

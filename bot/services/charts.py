@@ -34,8 +34,8 @@ from storage import objectives as objective_store
 from storage import teams as team_store
 from storage.db import session_scope
 from storage.errors import NotFound
-from storage.models import CheckIn, KeyResult, Objective, Workspace
-from storage.tree import LoadedTree, load_tree
+from storage.models import CheckIn, KeyResult, Workspace
+from storage.tree import KeyResultRow, LoadedTree, ObjectiveRow, load_tree
 from storage.workspaces import get_workspace, workspace_exists
 
 Trend = KRTrend | ObjectiveTrend
@@ -96,10 +96,10 @@ class ChartService(Service):
                     continue
             cycle_ids = sorted({self._cycle_of(session, workspace_id, kr) for kr in krs})
             tree = self._tree(session, workspace_id, cycle_ids)
-            history = self._history(session, workspace_id, [kr.id for kr in krs])  # type: ignore[misc]
+            history = self._history(session, workspace_id, [kr.id for kr in krs])
             by_id = {kr.id: kr for kr in tree.key_results}
             return [
-                self._kr_trend(tree, by_id[kr.id], history.get(kr.id, []))  # type: ignore[index]
+                self._kr_trend(tree, by_id[kr.id], history.get(kr.id, []))
                 for kr in krs
                 if kr.id in by_id
             ]
@@ -133,12 +133,11 @@ class ChartService(Service):
 
                 for objective in tree.objectives:
                     if matches(objective.title):
-                        trend = self._objective_trend(session, tree, objective)
-                        return Found(trend, objective.id)  # type: ignore[arg-type]
+                        return Found(self._objective_trend(session, tree, objective), objective.id)
                 for kr in tree.key_results:
                     if matches(kr.title):
-                        history = self._history(session, workspace_id, [kr.id])  # type: ignore[list-item]
-                        trend = self._kr_trend(tree, kr, history.get(kr.id, []))  # type: ignore[arg-type]
+                        history = self._history(session, workspace_id, [kr.id])
+                        trend = self._kr_trend(tree, kr, history.get(kr.id, []))
                         return Found(trend, kr.objective_id)
         return None
 
@@ -186,7 +185,7 @@ class ChartService(Service):
             )
             if not tree.objectives:
                 return None
-            history = self._history(session, workspace_id, [kr.id for kr in tree.key_results])  # type: ignore[misc]
+            history = self._history(session, workspace_id, [kr.id for kr in tree.key_results])
             bars = []
             tz = zone(ws.default_timezone)
             for objective, _depth in tree.walk():
@@ -237,7 +236,9 @@ class ChartService(Service):
         tz = zone(tree.workspace.default_timezone)
         return [Reading(c.created_at.astimezone(tz).date(), c.value) for c in check_ins]
 
-    def _kr_trend(self, tree: LoadedTree, kr: KeyResult, check_ins: Sequence[CheckIn]) -> KRTrend:
+    def _kr_trend(
+        self, tree: LoadedTree, kr: KeyResultRow, check_ins: Sequence[CheckIn]
+    ) -> KRTrend:
         objective = tree.objective(kr.objective_id)
         cycle = tree.cycles[objective.cycle_id]
         health = tree.health.krs[kr.id]
@@ -264,13 +265,13 @@ class ChartService(Service):
         self,
         session: Session,
         tree: LoadedTree,
-        objective: Objective,
+        objective: ObjectiveRow,
         *,
         history: dict[int, list[CheckIn]] | None = None,
     ) -> ObjectiveTrend:
         krs = tree.krs_of(objective.id)
         if history is None:
-            history = self._history(session, tree.workspace.team_id, [kr.id for kr in krs])  # type: ignore[misc]
+            history = self._history(session, tree.workspace.team_id, [kr.id for kr in krs])
         cycle = tree.cycles[objective.cycle_id]
         return objective_trend(
             title=objective.title,
@@ -284,7 +285,7 @@ class ChartService(Service):
                     kr.start_value,
                     kr.target_value,
                     kr.weight,
-                    self._readings(tree, history.get(kr.id, [])),  # type: ignore[arg-type]
+                    self._readings(tree, history.get(kr.id, [])),
                 )
                 for kr in krs
             ],

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import Engine
+from sqlmodel import Session
 
 from bot.okr.limits import CONFIDENCE_MAX, CONFIDENCE_MIN, NOTE_MAX
 from bot.okr.numbers import NumberInputError, parse_number_input
@@ -48,7 +49,7 @@ from storage.db import session_scope
 from storage.errors import NotFound, Refused
 from storage.models import KeyResult, Objective, OutboxMessage, OutboxState, Workspace
 from storage.people import SlackProfile, get_people, save_profiles, set_away
-from storage.tree import LoadedTree, load_tree
+from storage.tree import KeyResultRow, LoadedTree, ObjectiveRow, load_tree
 from storage.workspaces import get_workspace, list_active_workspaces, update_workspace
 
 log = logging.getLogger(__name__)
@@ -74,15 +75,23 @@ def cadence_of(workspace: Workspace) -> Cadence:
     )
 
 
-def running_cycle_ids(session, workspace_id: str, today: date) -> list[int]:  # type: ignore[no-untyped-def]
+def _stale(person: plan_store.PersonFacts | None, now: datetime) -> bool:
+    """No profile of the person yet, or one older than PROFILE_MAX_AGE."""
+    refreshed = None if person is None else person.refreshed_at
+    return refreshed is None or refreshed < now - PROFILE_MAX_AGE
+
+
+def running_cycle_ids(session: Session, workspace_id: str, today: date) -> list[int]:
     return [
-        c.id  # type: ignore[misc]
+        c.id
         for c in cycle_store.list_cycles(session=session, workspace_id=workspace_id)
         if c.is_open and c.start_date <= today <= c.end_date
     ]
 
 
-def _my_running_krs(session, workspace_id: str, user_id: str, today: date):  # type: ignore[no-untyped-def]
+def _my_running_krs(
+    session: Session, workspace_id: str, user_id: str, today: date
+) -> list[tuple[KeyResult, Objective]]:
     """The KRs someone owns in the cycles running today, with their objectives."""
     return objective_store.list_active_key_results(
         session=session,
@@ -108,7 +117,7 @@ class Delivery:
     message: OutboxMessage
     maybe_sent: bool
     tree: LoadedTree | None = None
-    krs: list[KeyResult] = field(default_factory=list)
+    krs: list[KeyResultRow] = field(default_factory=list)
     # For a row Slack may already have: what to do if the DM history shows it is not there.
     hold_until: datetime | None = None  # outside the person's working hours: wait till then
     period_over: bool = False  # too late for this period: skip it
@@ -214,13 +223,7 @@ class CheckinService(Service):
                     session=session, workspace_id=ws.team_id, cycle_ids=cycle_ids
                 )
                 people = plan_store.people_facts(session=session, workspace_id=ws.team_id)
-            stale = [
-                u
-                for u in owners
-                if u not in people
-                or people[u].refreshed_at is None
-                or people[u].refreshed_at < now - PROFILE_MAX_AGE  # type: ignore[operator]
-            ]
+            stale = [u for u in owners if _stale(people.get(u), now)]
             if stale:
                 found = profiles(ws.team_id, stale)
                 with session_scope(self.engine) as session:
@@ -408,7 +411,7 @@ class CheckinService(Service):
             if hold is None or claim.maybe_sent:  # maybe sent: the sender looks first
                 deliveries.append(Delivery(m, claim.maybe_sent, hold_until=hold))
             else:
-                released.append((m.id, hold))  # type: ignore[arg-type]
+                released.append((m.id, hold))
         if released:
             with session_scope(self.engine) as session:
                 for message_id, due_at in released:
@@ -430,14 +433,14 @@ class CheckinService(Service):
             )
             people = get_people(session=session, workspace_id=ws_id, user_ids=recipients)
             asked = set(recipients)
-            krs_by_owner: dict[str, list[KeyResult]] = defaultdict(list)
+            krs_by_owner: dict[str, list[KeyResultRow]] = defaultdict(list)
             for kr in tree.key_results:  # their objectives' other KRs are shown, not asked
                 if kr.owner_id in asked:
                     krs_by_owner[kr.owner_id].append(kr)
             done = checkin_store.checked_in(
                 session=session,
                 workspace_id=ws_id,
-                key_result_ids=[kr.id for krs in krs_by_owner.values() for kr in krs],  # type: ignore[misc]
+                key_result_ids=[kr.id for krs in krs_by_owner.values() for kr in krs],
                 periods=sorted({c.message.period_start for c in claims}),
             )
         cadence = cadence_of(ws)
@@ -446,7 +449,7 @@ class CheckinService(Service):
         released: list[tuple[int, datetime]] = []  # (message id, due again at)
         for claim in claims:
             m = claim.message
-            message_id: int = m.id  # type: ignore[assignment]
+            message_id: int = m.id
             krs = krs_by_owner.get(m.recipient, [])
             person = people.get(m.recipient)
             if not krs or all((kr.id, m.period_start) in done for kr in krs):
@@ -625,17 +628,19 @@ class CheckinService(Service):
         return self.record(
             workspace_id=workspace_id,
             user_id=user_id,
-            readings=[(kr.id, None, None) for kr, _ in mine],  # type: ignore[misc]
+            readings=[(kr.id, None, None) for kr, _ in mine],
             source="no_change",
         )
 
-    def _settle(self, session, workspace_id: str, user_id: str, period: date, now: datetime):  # type: ignore[no-untyped-def]
+    def _settle(
+        self, session: Session, workspace_id: str, user_id: str, period: date, now: datetime
+    ) -> list[OutboxMessage]:
         """When all of someone's KRs are in for the period, close their prompt and reminders."""
         mine = _my_running_krs(session, workspace_id, user_id, now.date())
         done = checkin_store.checked_in(
             session=session,
             workspace_id=workspace_id,
-            key_result_ids=[kr.id for kr, _ in mine],  # type: ignore[misc]
+            key_result_ids=[kr.id for kr, _ in mine],
             periods=[period],
         )
         if any((kr.id, period) not in done for kr, _ in mine):
@@ -669,7 +674,7 @@ class CheckinService(Service):
         is_admin: Callable[[], bool],
         key_result_id: int | None = None,
         objective_id: int | None = None,
-    ) -> list[tuple[KeyResult, Objective]]:
+    ) -> Sequence[tuple[KeyResultRow, ObjectiveRow]]:
         """The KRs a check-in modal should show: one KR, one objective's, or all of mine.
 
         Only those the user may check in on (may_check_in): all of an objective's for its
@@ -683,10 +688,10 @@ class CheckinService(Service):
                 kr = objective_store.get_key_result(
                     session=session, workspace_id=workspace_id, key_result_id=key_result_id
                 )
-                objective = objective_store.get_objective(
+                objective: ObjectiveRow = objective_store.get_objective(
                     session=session, workspace_id=workspace_id, objective_id=kr.objective_id
                 )
-                krs = [(kr, objective)]
+                krs: list[tuple[KeyResultRow, ObjectiveRow]] = [(kr, objective)]
             elif objective_id is not None:
                 cycle_id = objective_store.get_objective(
                     session=session, workspace_id=workspace_id, objective_id=objective_id

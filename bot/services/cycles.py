@@ -33,5 +33,6 @@ def dates_for_name(name: str) -> tuple[date, date] | None:
 def quarter_of(today: date) -> tuple[str, date, date]:
     q = (today.month - 1) // 3 + 1
     name = f"Q{q} {today.year}"
-    start, end = dates_for_name(name)  # type: ignore[misc]
-    return name, start, end
+    dates = dates_for_name(name)
+    assert dates is not None  # a quarter's name always has its dates
+    return name, *dates

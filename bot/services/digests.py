@@ -261,7 +261,7 @@ class DigestService(Service):
         )
         if not tree.objectives:
             return None
-        kr_ids: list[int] = [kr.id for kr in tree.key_results]  # type: ignore[misc]
+        kr_ids: list[int] = [kr.id for kr in tree.key_results]
         past = history.latest_check_ins_before(
             session=session, workspace_id=workspace_id, key_result_ids=kr_ids, before=period
         )
@@ -281,13 +281,13 @@ class DigestService(Service):
         for kr in tree.key_results:
             if kr.created_at >= began:
                 continue
-            reading = past.get(kr.id)  # type: ignore[arg-type]
+            reading = past.get(kr.id)
             started: datetime | None = None  # not started before this period
             if reading is not None:
                 value, confidence = reading.value, reading.confidence
                 started = began
             elif kr.id in this_period:  # its first check-in kept the value from before
-                value, confidence = this_period[kr.id].previous_value, None  # type: ignore[index]
+                value, confidence = this_period[kr.id].previous_value, None
             else:  # never checked in: unchanged since
                 value, confidence = kr.current_value, kr.confidence
             krs_then.append(
@@ -339,14 +339,14 @@ class DigestService(Service):
             ),
             key=lambda t: -t.now.rank,
         )
-        blockers = blocker_notes(current, {kr.id: kr.title for kr in tree.key_results})  # type: ignore[misc]
+        blockers = blocker_notes(current, {kr.id: kr.title for kr in tree.key_results})
 
         # Owners asked this period (KRs that existed at its prompt) who left a KR unanswered.
         asked_at = local_datetime(period, ws.checkin_time, tz)
         expected: dict[str, list[int]] = defaultdict(list)
         for kr in tree.key_results:
             if kr.created_at <= asked_at:
-                expected[kr.owner_id].append(kr.id)  # type: ignore[arg-type]
+                expected[kr.owner_id].append(kr.id)
         missing = sorted(
             owner
             for owner, ids in expected.items()

@@ -10,7 +10,7 @@ import json
 from dataclasses import dataclass, field, replace
 from datetime import date
 
-from bot.okr.kinds import KRKind, UnitKind
+from bot.okr.kinds import KRKind, Level, UnitKind
 from bot.okr.numbers import NumberInputError, format_input, parse_number_input
 from bot.okr.parse import parse_key_result
 from bot.okr.units import parse_unit, unit_text
@@ -50,6 +50,8 @@ class ObjectiveDraft:
     description: str = ""
     owner_id: str | None = None
     team_id: int | None = None
+    # company | team (with team_id) | personal; None: not chosen yet.
+    level: Level | None = None
     cycle_id: int | None = None
     parent_id: int | None = None
     parent_label: str | None = None
@@ -68,6 +70,8 @@ class ObjectiveDraft:
                 "open": [i for i, kr in enumerate(self.krs) if kr.details],
                 "rev": self.rev,
                 "channel_id": self.channel_id,
+                # The cycle, when the form has no cycle choice (one cycle to offer).
+                "cycle_id": self.cycle_id,
             },
             separators=(",", ":"),
         )
@@ -125,6 +129,7 @@ def read_draft(draft: ObjectiveDraft, *, today: date) -> tuple[ReadDraft | None,
     errors.update(objective_problems(title=title, description=description))
     if draft.owner_id is None:
         errors["owner"] = "Choose who owns this objective."
+    errors.update(level_problems(draft.level, team_id=draft.team_id, description=description))
 
     specs: list[SlotSpec] = []
     removed: list[int] = []
@@ -142,6 +147,24 @@ def read_draft(draft: ObjectiveDraft, *, today: date) -> tuple[ReadDraft | None,
     if errors:
         return None, errors
     return ReadDraft(title, description, specs, removed), {}
+
+
+WHY_REQUIRED = (
+    "A company objective says which part of the vision or mission it serves: "
+    "write that here in a sentence."
+)
+
+
+def level_problems(level: Level | None, *, team_id: int | None, description: str) -> dict[str, str]:
+    """What the level choice lacks: a level; a team for a team objective; the why of a company
+    objective (its description: which part of the vision or mission it serves)."""
+    if level is None:
+        return {"level": "Choose a level: the company's, a team's, or the owner's own."}
+    if level is Level.TEAM and team_id is None:
+        return {"level": "Choose the team this objective belongs to."}
+    if level is Level.COMPANY and not description.strip():
+        return {"description": WHY_REQUIRED}
+    return {}
 
 
 @dataclass(frozen=True)

@@ -10,10 +10,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
+from typing import Any
 
 from sqlmodel import Session
 
-from bot.okr.kinds import KRKind, UnitKind
+from bot.okr.kinds import KRKind, Level, UnitKind
 from bot.okr.numbers import format_input
 from bot.okr.units import unit_text
 from bot.okr.validate import clean_text
@@ -26,8 +27,8 @@ from storage import objectives as objective_store
 from storage import teams as team_store
 from storage.db import session_scope
 from storage.errors import NotFound, Refused
-from storage.models import KeyResult, Objective
-from storage.tree import load_tree
+from storage.models import Cycle, KeyResult, Objective
+from storage.tree import KeyResultRow, load_tree
 from storage.workspaces import ensure_workspace
 
 # An identical objective saved this recently is the same form submitted twice.
@@ -57,8 +58,9 @@ class ParentChoice:
 
     objective_id: int
     title: str
-    team_path: tuple[str, ...]  # () for a company-wide objective; ("Engineering", "Platform")
+    team_path: tuple[str, ...]  # () without a team; ("Engineering", "Platform")
     depth: int  # 0: top level; 1: ladders up to a top-level objective…
+    level: Level = Level.COMPANY
 
 
 @dataclass(frozen=True)
@@ -89,6 +91,10 @@ class ObjectiveService(Service):
                 title=clean_text(title, single_line=True),  # prefilled as it would be stored
                 owner_id=user_id,
                 team_id=team.id if team else None,
+                # In a team's channel, the team's; elsewhere the writer's own: a company
+                # objective is chosen on purpose (it must say which part of the vision or
+                # mission it serves).
+                level=Level.TEAM if team else Level.PERSONAL,
                 cycle_id=cycle.id,
                 channel_id=channel_id,
             )
@@ -118,6 +124,7 @@ class ObjectiveService(Service):
                 description=objective.description,
                 owner_id=objective.owner_id,
                 team_id=objective.team_id,
+                level=Level.of(objective.level, team_id=objective.team_id),
                 cycle_id=objective.cycle_id,
                 parent_id=parent.id if parent else None,
                 parent_label=parent.title[:75] if parent else None,
@@ -132,7 +139,7 @@ class ObjectiveService(Service):
         with session_scope(self.engine) as session:
             return self._form(session, workspace_id, draft)
 
-    def _form(self, session, workspace_id: str, draft: ObjectiveDraft) -> FormData:  # type: ignore[no-untyped-def]
+    def _form(self, session: Session, workspace_id: str, draft: ObjectiveDraft) -> FormData:
         teams = team_store.list_teams(session=session, workspace_id=workspace_id)
         cycles = [
             c
@@ -141,13 +148,13 @@ class ObjectiveService(Service):
         ]
         return FormData(
             draft=draft,
-            teams=[(t.id, t.name) for t in teams],  # type: ignore[misc]
-            cycles=[(c.id, c.name) for c in cycles],  # type: ignore[misc]
-            cycle_ends={c.id: c.end_date for c in cycles},  # type: ignore[misc]
+            teams=[(t.id, t.name) for t in teams],
+            cycles=[(c.id, c.name) for c in cycles],
+            cycle_ends={c.id: c.end_date for c in cycles},
             today=self.today(),
         )
 
-    def _current_or_new_cycle(self, session, workspace_id: str):  # type: ignore[no-untyped-def]
+    def _current_or_new_cycle(self, session: Session, workspace_id: str) -> Cycle:
         """The running cycle; a workspace without one gets the calendar quarter."""
         cycle = cycle_store.current_cycle(
             session=session, workspace_id=workspace_id, today=self.today()
@@ -199,9 +206,11 @@ class ObjectiveService(Service):
             return None, {"parent": "That objective no longer exists. Choose another one."}
         return saved, {}
 
-    def _create(self, session, workspace_id: str, draft: ObjectiveDraft, read: ReadDraft) -> Saved:  # type: ignore[no-untyped-def]
+    def _create(
+        self, session: Session, workspace_id: str, draft: ObjectiveDraft, read: ReadDraft
+    ) -> Saved:
         now = self.clock()
-        what = {
+        what: dict[str, Any] = {
             "workspace_id": workspace_id,
             "cycle_id": draft.cycle_id,
             "owner_id": draft.owner_id,
@@ -211,11 +220,13 @@ class ObjectiveService(Service):
             "key_results": [s.spec for s in read.key_results],
         }
         twin = objective_store.find_recent_twin(
-            session=session, since=now - DOUBLE_SUBMIT_WINDOW, **what
+            session=session, since=now - DOUBLE_SUBMIT_WINDOW, level=draft.level, **what
         )
         if twin is not None:
-            return Saved(twin.id, twin.owner_id, created=True, duplicate=True)  # type: ignore[arg-type]
-        objective = objective_store.create_objective(session=session, now=now, **what)
+            return Saved(twin.id, twin.owner_id, created=True, duplicate=True)
+        objective = objective_store.create_objective(
+            session=session, now=now, level=draft.level, **what
+        )
         objective.committed = draft.committed
         session.add(objective)
         if draft.parent_id is not None:
@@ -230,11 +241,11 @@ class ObjectiveService(Service):
                 )
             except Refused as error:
                 raise _FieldRefused("parent", str(error)) from error
-        return Saved(objective.id, objective.owner_id, created=True)  # type: ignore[arg-type]
+        return Saved(objective.id, objective.owner_id, created=True)
 
-    def _update(  # type: ignore[no-untyped-def]
+    def _update(
         self,
-        session,
+        session: Session,
         workspace_id: str,
         user_id: str,
         draft: ObjectiveDraft,
@@ -251,6 +262,7 @@ class ObjectiveService(Service):
             title=read.title,
             description=read.description,
             team_id=draft.team_id,
+            level=draft.level,
             cycle_id=draft.cycle_id,
             owner_id=draft.owner_id,
             committed=draft.committed,
@@ -314,7 +326,7 @@ class ObjectiveService(Service):
             depths = objective_store.objective_depths(
                 session=session,
                 workspace_id=workspace_id,
-                objective_ids=[o.id for o in found],  # type: ignore[misc]
+                objective_ids=[o.id for o in found],
             )
             teams = {
                 t.id: t for t in team_store.list_teams(session=session, workspace_id=workspace_id)
@@ -328,7 +340,13 @@ class ObjectiveService(Service):
                 return tuple(names)
 
             return [
-                ParentChoice(o.id, o.title, path(o.team_id), depths.get(o.id, 0))  # type: ignore[arg-type]
+                ParentChoice(
+                    o.id,
+                    o.title,
+                    path(o.team_id),
+                    depths.get(o.id, 0),
+                    Level.of(o.level, team_id=o.team_id),
+                )
                 for o in found
             ]
 
@@ -384,7 +402,7 @@ class ObjectiveService(Service):
             return objective, moved
 
 
-def _kr_draft(kr: KeyResult) -> KRDraft:
+def _kr_draft(kr: KeyResultRow) -> KRDraft:
     def shown(value: float | None) -> str:
         return "" if value is None else format_input(value)
 

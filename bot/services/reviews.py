@@ -25,7 +25,7 @@ from storage.db import session_scope
 from storage.errors import NotFound, Refused
 from storage.models import Cycle, KeyResult, Objective, Reflection
 from storage.objectives import get_key_result, get_objective
-from storage.tree import LoadedTree, load_tree
+from storage.tree import KeyResultRow, LoadedTree, load_tree
 
 REFLECT = "reflect"
 # Objectives in one reflection modal: 7 blocks each (heading, KR grades, three answers, the
@@ -54,11 +54,11 @@ def plan_reflection_requests(
             for o in reflection_store.graded_objectives(
                 session=session,
                 workspace_id=workspace_id,
-                cycle_id=cycle.id,  # type: ignore[arg-type]
+                cycle_id=cycle.id,
             )
         }
     )
-    kind = reflect_kind(cycle.id)  # type: ignore[arg-type]
+    kind = reflect_kind(cycle.id)
     outbox.plan_messages(
         session=session,
         workspace_id=workspace_id,
@@ -70,12 +70,12 @@ def plan_reflection_requests(
 @dataclass(frozen=True)
 class ObjectiveReview:
     objective: Objective
-    key_results: list[KeyResult]
+    key_results: list[KeyResultRow]
     reflection: Reflection | None
     carried: dict[int, list[str]]  # KR id -> names of the cycles it was carried into
 
     @property
-    def unfinished(self) -> list[KeyResult]:
+    def unfinished(self) -> list[KeyResultRow]:
         return [kr for kr in self.key_results if unfinished(kr.grade)]
 
 
@@ -145,28 +145,25 @@ class ReviewService(Service):
             cycle_ids=sorted({o.cycle_id for o in objectives}) or [-1],
         )
         wanted = set(ids)
-        krs: dict[int, list[KeyResult]] = {i: [] for i in ids}  # type: ignore[misc]
+        krs: dict[int, list[KeyResultRow]] = {i: [] for i in ids}
         for kr in tree.key_results:
             if kr.objective_id in wanted:
                 krs[kr.objective_id].append(kr)
         reflections = reflection_store.list_reflections(
             session=session,
             workspace_id=workspace_id,
-            objective_ids=ids,  # type: ignore[arg-type]
+            objective_ids=ids,
         )
         carried = self._carried(session, workspace_id, [kr for ks in krs.values() for kr in ks])
-        return [
-            ObjectiveReview(o, krs[o.id], reflections.get(o.id), carried)  # type: ignore[index,arg-type]
-            for o in objectives
-        ]
+        return [ObjectiveReview(o, krs[o.id], reflections.get(o.id), carried) for o in objectives]
 
     def _carried(
-        self, session: Session, workspace_id: str, krs: Sequence[KeyResult]
+        self, session: Session, workspace_id: str, krs: Sequence[KeyResultRow]
     ) -> dict[int, list[str]]:
         copies = reflection_store.carried_from(
             session=session,
             workspace_id=workspace_id,
-            key_result_ids=[kr.id for kr in krs],  # type: ignore[misc]
+            key_result_ids=[kr.id for kr in krs],
         )
         if not copies:
             return {}
@@ -232,7 +229,7 @@ class ReviewService(Service):
                     raise PermissionDenied(
                         "Only an objective's owner or a workspace admin can write its reflection."
                     )
-                objectives[objective.id] = objective  # type: ignore[index]
+                objectives[objective.id] = objective
             saved = 0
             for answer in answers:
                 if not any(
@@ -253,7 +250,7 @@ class ReviewService(Service):
             carried = self._carry(
                 session, workspace_id, cycle, objectives, answers, into_cycle_id, now
             )
-        return ReflectionsSaved(saved, carried, cycle.name, cycle.id)  # type: ignore[arg-type]
+        return ReflectionsSaved(saved, carried, cycle.name, cycle.id)
 
     def _carry(
         self,
@@ -318,12 +315,12 @@ class ReviewService(Service):
                 session=session,
                 workspace_id=workspace_id,
                 today=today,
-                cycle_ids=[cycle.id],  # type: ignore[list-item]
+                cycle_ids=[cycle.id],
             )
             reflections = reflection_store.list_reflections(
                 session=session,
                 workspace_id=workspace_id,
-                objective_ids=[o.id for o in graded.objectives],  # type: ignore[misc]
+                objective_ids=[o.id for o in graded.objectives],
             )
             carried = self._carried(session, workspace_id, graded.key_results)
         return CycleGrades(cycle, graded, reflections, carried)

@@ -43,7 +43,7 @@ FIELDS = (
     "digest_channel",
     "digest_weekday",
     "digest_mentions",
-)  # charts_enabled is in the form too, but not (yet) in exports: bot/services/transfer.py
+)  # charts_enabled is in the form too, but not (yet) in exports: bot/services/transfer/
 
 
 @dataclass(frozen=True)

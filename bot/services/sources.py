@@ -449,7 +449,7 @@ class SourceService:
         report = SyncReport()
         lock = threading.Lock()
 
-        def pull(item: tuple[int | None, str, int, SourceSpec]) -> None:
+        def pull(item: tuple[int, str, int, SourceSpec]) -> None:
             source_id, ws, kr_id, spec = item
             assert source_id is not None
             outcome = self._pull(source_id, ws, kr_id, spec, allowed[ws])
@@ -637,14 +637,14 @@ class _Outcome:
 
 
 def _interleave_hosts(
-    work: list[tuple[int | None, str, int, SourceSpec]],
-) -> list[tuple[int | None, str, int, SourceSpec]]:
+    work: list[tuple[int, str, int, SourceSpec]],
+) -> list[tuple[int, str, int, SourceSpec]]:
     """Round-robin over hosts: a, b, c, a, b, c… instead of all of a's sources first."""
-    by_host: dict[str, list[tuple[int | None, str, int, SourceSpec]]] = defaultdict(list)
+    by_host: dict[str, list[tuple[int, str, int, SourceSpec]]] = defaultdict(list)
     for item in work:
         by_host[item[3].url.split("/")[2] if "//" in item[3].url else ""].append(item)
     queues = list(by_host.values())
-    ordered: list[tuple[int | None, str, int, SourceSpec]] = []
+    ordered: list[tuple[int, str, int, SourceSpec]] = []
     for i in range(max((len(q) for q in queues), default=0)):
         ordered.extend(q[i] for q in queues if i < len(q))
     return ordered

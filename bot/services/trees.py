@@ -10,11 +10,13 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from bot.services import Service
+from bot.services.alignment import check_in_period
 from storage import objectives as objective_store
 from storage import teams as team_store
+from storage.alignment import AlignmentCounts, alignment_counts
 from storage.db import session_scope
-from storage.models import Objective, Team
-from storage.tree import LoadedTree, load_shown_tree, load_tree
+from storage.models import Team
+from storage.tree import LoadedTree, ObjectiveRow, load_shown_tree, load_tree
 from storage.workspaces import ensure_workspace, workspace_exists
 
 # Objectives a view loads in tree order (the rest is counted, not read): a status message
@@ -54,7 +56,7 @@ class TreeService(Service):
 
     def objective_tree(
         self, *, workspace_id: str, objective_id: int
-    ) -> tuple[LoadedTree, Objective]:
+    ) -> tuple[LoadedTree, ObjectiveRow]:
         with session_scope(self.engine) as session:
             objective = objective_store.get_objective(
                 session=session, workspace_id=workspace_id, objective_id=objective_id
@@ -73,13 +75,17 @@ class TreeService(Service):
         with session_scope(self.engine, read_only=True) as session:
             # The start of the tree in order plus the view's totals, not the whole tree; the
             # last closed cycle's grades while the open cycles have nothing in this view.
-            load = lambda **kw: open_or_last_closed(  # noqa: E731
-                session=session,
-                workspace_id=workspace_id,
-                today=self.today(),
-                limit=STATUS_OBJECTIVES_MAX,
-                **kw,
-            )
+            def load(**kw: Any) -> LoadedTree:
+                tree = open_or_last_closed(
+                    session=session,
+                    workspace_id=workspace_id,
+                    today=self.today(),
+                    limit=STATUS_OBJECTIVES_MAX,
+                    **kw,
+                )
+                tree.alignment = self._alignment(session, tree, **kw)
+                return tree
+
             if scope.everything:
                 return StatusShown(load())
             if scope.owner_id is not None:
@@ -100,6 +106,30 @@ class TreeService(Service):
                 t.name for t in team_store.list_teams(session=session, workspace_id=workspace_id)
             ]
             return NoSuchTeam(scope.team, names)
+
+    def _alignment(
+        self,
+        session: Session,
+        tree: LoadedTree,
+        *,
+        team_id: int | None = None,
+        owner_id: str | None = None,
+        company_only: bool = False,
+    ) -> AlignmentCounts | None:
+        """The view's one line of alignment health (one statement); None for a closed
+        cycle's grades, which the open cycles' health does not describe."""
+        if tree.summary is None:  # the graded tree of the last closed cycle
+            return None
+        teams = list(tree.teams.values())
+        return alignment_counts(
+            session=session,
+            workspace_id=tree.workspace.team_id,
+            now=self.clock(),
+            period=check_in_period(tree.workspace.checkin_cadence_weeks),
+            team_ids=None if team_id is None else team_store.team_subtree_ids(teams, team_id),
+            owner_id=owner_id,
+            company_only=company_only,
+        )
 
     def mine(self, *, workspace_id: str, user_id: str) -> LoadedTree:
         known_workspace(self.engine, workspace_id)
@@ -137,6 +167,7 @@ class TreeService(Service):
                 limit=HOME_OBJECTIVES_MAX,
                 company_only=True,
             )
+            company.alignment = self._alignment(session, company)  # the whole company's
             return mine, team.name if team else None, team_tree, company
 
 

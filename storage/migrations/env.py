@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any, Literal
+
 from alembic import context
+from alembic.autogenerate.api import AutogenContext
 from sqlmodel import SQLModel
 from sqlmodel.sql.sqltypes import AutoString
 
@@ -10,7 +13,7 @@ from storage.migrate import include_object
 from storage.models import UTCDateTime  # also registers the tables on SQLModel.metadata
 
 
-def render_item(type_: str, obj: object, autogen_context: object) -> str | bool:
+def render_item(type_: str, obj: Any, autogen_context: AutogenContext) -> str | Literal[False]:
     """Render project column types as plain SQLAlchemy types, so that migrations never
     import model code (which changes over time)."""
     if type_ == "type":

@@ -184,3 +184,15 @@ def test_a_blocker_typed_once_for_a_check_in_is_shown_once() -> None:
     text = mrkdwn_texts(build_team_digest(sample(blockers=notes, names=NAMES)))
     assert text.count("Waiting on legal") == 1
     assert "• dev: “Waiting on legal”\n" in text
+
+
+def test_objectives_with_no_recent_data_are_counted_with_their_reason_only_when_there() -> None:
+    quiet = [
+        ObjectiveChange("Quiet", 0.3, 0.3, status=Status.NO_RECENT_DATA),
+        ObjectiveChange("Flat", 0.1, 0.1, status=Status.AT_RISK),
+    ]
+    text = mrkdwn_texts(build_team_digest(sample(objectives=quiet)))
+    assert "➖ 2 objectives did not move · 🟡 1 💤 1 with no check-in for two periods" in text
+    fresh = [ObjectiveChange("Flat", 0.1, 0.1, status=Status.AT_RISK)]
+    text = mrkdwn_texts(build_team_digest(sample(objectives=fresh)))
+    assert "💤" not in text and "two periods" not in text

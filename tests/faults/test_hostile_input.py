@@ -29,7 +29,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from bot.blocks.text import truncate
 from bot.blocks.tree import OBJECTIVE_MENU_ACTION
@@ -43,6 +43,8 @@ from bot.okr.limits import (
     UNIT_LABEL_MAX,
 )
 from bot.okr.validate import clean_text
+from storage.models import Objective
+from storage.objectives import delete_objective
 from tests.factories import reference_company
 from tests.faults.helpers import ListenerRuns, describe, snapshot
 from tests.slack.conftest import ACME, CEO, Ladder
@@ -277,7 +279,9 @@ def _objective_value(field: str, value: str) -> dict[str, Any]:
 
 @pytest.mark.parametrize("value", list(HOSTILE.values()), ids=list(HOSTILE))
 @pytest.mark.parametrize("field", list(OBJECTIVE_FIELDS))
-def test_new_objective_modal(world: World, field: str, value: str) -> None:
+def test_new_objective_modal(
+    world: World, listener_runs: ListenerRuns, field: str, value: str
+) -> None:
     # The KR's fields show once its sentence was read (Enter): the hostile values go there.
     view = world.modal("new", lambda: open_new_objective(world.ladder, "", fields=[0]))
     # A distinct title per case: the world is shared, and an identical objective submitted
@@ -298,6 +302,13 @@ def test_new_objective_modal(world: World, field: str, value: str) -> None:
     _check_objective_answer(
         world, view, answer, before, seen["posts"], field, value, changed_row=created
     )
+    # Leave the world as the case found it: each objective left behind would grow the CEO's
+    # check-in modal, App Home and tree, and with them every later case's work.
+    listener_runs.wait_idle()  # the confirmation and App Home are done with it
+    with Session(world.ladder.engine) as session:
+        for objective in session.exec(select(Objective).where(col(Objective.id).not_in(known))):
+            delete_objective(session=session, workspace_id=ACME, objective_id=objective.id)  # type: ignore[arg-type]
+        session.commit()
 
 
 def _open_edit(world: World) -> dict[str, Any]:

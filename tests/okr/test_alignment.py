@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot.okr.alignment import (
@@ -13,6 +14,7 @@ from bot.okr.alignment import (
     ObjectiveFacts,
     alignment_health,
     is_stale,
+    line_gap,
 )
 
 NOW = datetime(2026, 3, 2, 9, 0)
@@ -129,37 +131,73 @@ def test_stale_means_two_check_in_periods_without_news() -> None:
     assert is_stale(kr("k", days_since=edge.days, never=True), now=NOW)
 
 
-def test_counts_on_a_generated_three_level_tree_with_known_orphans() -> None:
-    rng = random.Random(20261204)
-    tree: list[ObjectiveFacts] = []
-    orphans: set[str] = set()
+@dataclass(frozen=True)
+class GeneratedTree:
+    """A company → team → personal tree: (id, level, parent) in a shuffled order, and which
+    objectives are orphans (at each level) or sit under one."""
+
+    rows: list[tuple[str, Level, str | None]]
+    orphans: dict[str, Level]
+    under_orphans: set[str]
+
+
+def generated_tree(
+    seed: int, *, companies: int = 5, teams: int = 60, people: int = 300
+) -> GeneratedTree:
+    rng = random.Random(seed)
+    rows: list[tuple[str, Level, str | None]] = [
+        (f"C{i}", Level.COMPANY, None) for i in range(companies)
+    ]
+    orphans: dict[str, Level] = {}
     under_orphans: set[str] = set()
-    companies = [objective(f"C{i}", Level.COMPANY) for i in range(5)]
-    tree += companies
-    teams: list[str] = []
-    for i in range(60):
+    team_ids: list[str] = []
+    for i in range(teams):
         oid = f"T{i}"
         if rng.random() < 0.15:
-            orphans.add(oid)
-            tree.append(objective(oid, Level.TEAM))
+            orphans[oid] = Level.TEAM
+            rows.append((oid, Level.TEAM, None))
         else:
-            tree.append(objective(oid, Level.TEAM, rng.choice(companies).id))
-        teams.append(oid)
-    for i in range(300):
+            rows.append((oid, Level.TEAM, f"C{rng.randrange(companies)}"))
+        team_ids.append(oid)
+    for i in range(people):
         oid = f"P{i}"
         if rng.random() < 0.1:
-            orphans.add(oid)
-            tree.append(objective(oid, Level.PERSONAL))
+            orphans[oid] = Level.PERSONAL
+            rows.append((oid, Level.PERSONAL, None))
             continue
-        parent = rng.choice(teams)
+        # Personal objectives ladder up to a team objective, some straight to the company's.
+        parent = rng.choice(team_ids) if rng.random() < 0.8 else f"C{rng.randrange(companies)}"
         if parent in orphans:
             under_orphans.add(oid)
-        tree.append(objective(oid, Level.PERSONAL, parent))
-    rng.shuffle(tree)  # the report does not depend on the order rows come in
+        rows.append((oid, Level.PERSONAL, parent))
+    rng.shuffle(rows)  # the report does not depend on the order rows come in
+    return GeneratedTree(rows, orphans, under_orphans)
+
+
+def test_counts_on_a_generated_three_level_tree_with_known_orphans() -> None:
+    generated = generated_tree(20261204)
+    tree = [objective(oid, level, parent) for oid, level, parent in generated.rows]
+    orphans = generated.orphans
 
     health = alignment_health(tree, now=NOW)
-    assert {f.objective_id for f in health.findings if f.gap is Gap.ORPHAN} == orphans
+    assert {f.objective_id for f in health.findings if f.gap is Gap.ORPHAN} == set(orphans)
     assert health.counts == {Gap.ORPHAN: len(orphans)}
     assert health.objectives == 365
-    assert health.laddered == 365 - len(orphans) - len(under_orphans)
-    assert orphans and under_orphans  # the seed makes both kinds
+    assert health.by_level == {Level.COMPANY: 5, Level.TEAM: 60, Level.PERSONAL: 300}
+    assert health.orphans_by_level == {
+        level: sum(1 for found in orphans.values() if found is level)
+        for level in (Level.TEAM, Level.PERSONAL)
+    }
+    assert health.laddered == 365 - len(orphans) - len(generated.under_orphans)
+    # the seed makes every kind: orphans at both levels, objectives under an orphan
+    assert set(orphans.values()) == {Level.TEAM, Level.PERSONAL} and generated.under_orphans
+
+
+def test_only_team_and_personal_objectives_are_orphans_and_only_company_ones_need_a_why() -> None:
+    assert line_gap(level=Level.COMPANY, parent_id=None, has_why=True) is None
+    assert line_gap(level=Level.COMPANY, parent_id="C0", has_why=True) is None
+    assert line_gap(level=Level.COMPANY, parent_id=None, has_why=False) is Gap.NO_WHY
+    for level in (Level.TEAM, Level.PERSONAL):
+        assert line_gap(level=level, parent_id=None, has_why=True) is Gap.ORPHAN
+        assert line_gap(level=level, parent_id=None, has_why=False) is Gap.ORPHAN
+        assert line_gap(level=level, parent_id="C0", has_why=False) is None

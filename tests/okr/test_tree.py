@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 import pytest
@@ -8,10 +9,17 @@ from hypothesis import strategies as st
 
 from bot.okr.kinds import KRKind, Status
 from bot.okr.tree import Window, evaluate_tree
-from tests.okr.fakes import KR, Obj
+from tests.okr import fakes
+from tests.okr.fakes import Obj
 
 WINDOWS = {1: Window(date(2026, 1, 1), date(2026, 3, 31))}
 MID = date(2026, 2, 14)
+RECENT = datetime(2026, 2, 10, tzinfo=UTC)  # a check-in with news at MID (not stale)
+
+
+@dataclass
+class KR(fakes.KR):
+    last_checkin_at: datetime | None = RECENT
 
 
 def test_mixed_increase_and_decrease_krs_roll_up() -> None:
@@ -140,10 +148,9 @@ def test_a_fresh_objective_is_not_started_and_expected_from_its_creation() -> No
 
 
 def test_objective_with_some_krs_started_takes_the_started_ones_status() -> None:
-    created = datetime(2026, 1, 1, tzinfo=UTC)
     krs = [
         KR(KRKind.INCREASE, 0, 100, 0, id=1, objective_id=1, last_checkin_at=None),
-        KR(KRKind.INCREASE, 0, 100, 60, id=2, objective_id=1, last_checkin_at=created),
+        KR(KRKind.INCREASE, 0, 100, 60, id=2, objective_id=1),
     ]
     tree = evaluate_tree([Obj(1)], krs, windows=WINDOWS, today=MID)
     assert tree.krs[1].status is Status.NOT_STARTED

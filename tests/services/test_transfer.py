@@ -126,6 +126,7 @@ def canonical(engine: Engine, workspace_id: str) -> dict[str, Any]:
                 o.grade,
                 o.created_at,
                 o.archived_at,
+                o.level,
             )
             for o in objectives
         ],
@@ -713,6 +714,18 @@ BAD_YAML = {
         ],
     ),
     "unknown team": (("team: Platform", "team: Growth"), [(13, "unknown team “Growth”")]),
+    "unknown level": (
+        ("  parent: O1\n", "  parent: O1\n  level: tribe\n"),
+        [(26, "unknown level “tribe”: use company, team or personal")],
+    ),
+    "personal with a team": (
+        ("  team: Platform\n", "  team: Platform\n  level: personal\n"),
+        [(13, "a personal objective has no team: leave “team” empty")],
+    ),
+    "team without a team": (
+        ("  parent: O1\n", "  parent: O1\n  level: team\n"),
+        [(26, "a team objective needs its team in “team”")],
+    ),
     "field twice": (
         ("  cycle: Q1 2026\n  parent", "  title: Again\n  parent"),
         [(26, "an objective needs a cycle"), (28, "“title” appears twice here (also on line 27)")],
@@ -830,6 +843,25 @@ def test_a_bad_file_is_refused_with_every_problem_and_its_line(
     assert row_counts(engine) == counts and canonical(engine, "T0KEEP") == before
     with Session(engine) as session:
         assert session.get(Workspace, "T0BAD") is None
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_a_personal_objective_keeps_its_level_through_export_and_import(
+    engine: Engine, fmt: Format
+) -> None:
+    """Levels the team does not say (a person's own objective) are written out and read back;
+    a file without levels reads as before them: a team's with a team, else the company's."""
+    text = BASE_YAML.replace("  parent: O1\n", "  parent: O1\n  level: personal\n")
+    transfer.import_text(engine, text, fmt=Format.YAML, now=NOW)
+    levels = [o[-1] for o in canonical(engine, "T0BAD")["objectives"]]
+    assert levels == ["team", "personal"]
+    exported = transfer.export_text(engine, workspace_id="T0BAD", fmt=fmt).text
+    assert exported.count("personal") == 1 and "company" not in exported
+    transfer.import_text(engine, exported, fmt=fmt, now=NOW, workspace_id="T0COPY")
+    assert canonical(engine, "T0COPY") == canonical(engine, "T0BAD")
+
+    transfer.import_text(engine, BASE_YAML, fmt=Format.YAML, now=NOW, workspace_id="T0OLD")
+    assert [o[-1] for o in canonical(engine, "T0OLD")["objectives"]] == ["team", "company"]
 
 
 def test_a_failure_while_storing_leaves_everything_as_it_was(
@@ -1200,3 +1232,55 @@ def test_yaml_aliases_are_refused_before_anything_is_built() -> None:
 def test_a_yaml_anchor_without_an_alias_is_harmless() -> None:
     _, problems = transfer.decode("version: 1\nworkspace: &w {name: Acme}\n", Format.YAML)
     assert not any("alias" in p.message for p in problems), problems
+
+
+def test_a_record_with_bad_fields_is_still_checked_against_the_others() -> None:
+    # A bad field leaves its record in the document, so references to it and from it are
+    # still checked in the same pass: every problem at once, none invented.
+    text = (
+        BASE_YAML.replace("start_date: 2026-01-01", "start_date: soon")
+        .replace("  end_date: 2026-03-31\n", "")
+        .replace("  team: Platform\n", "  team: Platform\n  weight: heavy\n  committed: maybe\n")
+        .replace("parent: O1", "parent: O9")
+    )
+    document, problems = transfer.decode(text, Format.YAML)
+    assert document is not None and [o.key for o in document.objectives] == ["O1", "O2"]
+    assert sorted(problems) == [
+        Problem(9, "a cycle needs an end_date"),
+        Problem(9, "start_date “soon” is not a date (YYYY-MM-DD)"),
+        Problem(12, "committed should be true or false, not “maybe”"),
+        Problem(12, "weight: “heavy” is not a number. Type a value like 42, 1.5k or 30%."),
+    ]
+    assert transfer.plan_import(document, problems, lookup_email=None, now=NOW) is None
+    assert Problem(27, "unknown parent objective “O9”") in problems
+    assert not any("unknown cycle" in p.message for p in problems)
+
+
+def test_odd_yaml_shapes_are_problems_not_crashes() -> None:
+    _, problems = transfer.decode(
+        "version: 1\n1: one\nworkspace: []\nobjectives: [null, {key_results: 3}]\n",
+        Format.YAML,
+    )
+    assert problems == [
+        Problem(1, "unknown field “1” in the file"),
+        Problem(4, "an objective needs a cycle"),
+        Problem(4, "an objective needs an owner (a Slack user id or an email)"),
+        Problem(4, "key_results should be a list of key results, each a mapping"),
+        Problem(1, "workspace should be a mapping (field: value)"),
+        Problem(1, "objectives should be a list of objectives, each a mapping"),
+    ]
+
+
+def test_csv_rows_keep_their_physical_line_after_blank_lines_and_quoted_breaks() -> None:
+    text = (
+        BASE_CSV.replace("\nteam,", "\n\n\nteam,")  # two blank lines: the team is on line 6
+        .replace("a note\non two lines", "a note\r\non\rthree lines")  # lines 10-12
+        .replace("2026-01-05,10,", "2026-01-05,heaps,")
+        .replace("\nkey_result,O2.1", "\n\nkey_result,O2.1")
+        .replace("milestone,1,", "milestone,lots,")
+    )
+    _, problems = transfer.decode(text, Format.CSV)
+    assert problems == [
+        Problem(10, "value: “heaps” is not a number. Type a value like 42, 1.5k or 30%."),
+        Problem(15, "target: “lots” is not a number. Type a value like 42, 1.5k or 30%."),
+    ]

@@ -233,8 +233,7 @@ def test_a_dead_token_deactivates_the_workspace(
         session.add(ceo)
         session.commit()
     if error == "invalid_auth":  # the app was uninstalled: Slack no longer knows the token
-        settings = dataclasses.replace(ladder.settings, slack_bot_token="xoxb-uninstalled")
-        client = make_client(settings)
+        client = make_client(ladder.settings, token="xoxb-uninstalled")
     else:
         ladder.standin.revoke(ACME_TOKEN, error=error)  # type: ignore[arg-type]
         client = make_client(ladder.settings)
@@ -276,9 +275,7 @@ def test_reinstalled_within_the_period_everyone_is_asked_once(
     # Reinstalled two days later: a new token, the workspace active again.
     ladder.clock.advance(days=1, hours=2)  # Tuesday 11:00 in Berlin: inside working hours
     ladder.standin.add_token(ACME, "xoxb-acme-reinstalled")
-    fresh = make_client(
-        dataclasses.replace(ladder.settings, slack_bot_token="xoxb-acme-reinstalled")
-    )
+    fresh = make_client(ladder.settings, token="xoxb-acme-reinstalled")
     with Session(ladder.engine) as session:
         workspace = session.get_one(Workspace, ACME)
         workspace.active = True

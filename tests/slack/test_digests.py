@@ -62,6 +62,7 @@ def company(ladder: Ladder) -> dict[str, int]:
         link_channel(session=session, workspace_id=ACME, team_id=empty.id, channel_id=EMPTY_CHANNEL)
         platform = session.get(Objective, ref.platform.id)
         platform.team_id = team.id
+        platform.level = "team"  # Platform's own now, no longer the company's
         session.add(platform)
         for user, title in ((DEV, "Ship the API"), (EVE, "Harden the API")):
             create_objective(
@@ -188,7 +189,7 @@ def test_team_digest_content(ladder: Ladder, company: dict[str, int]) -> None:
     # nothing (the fixture never aligns them), and two KRs had no news for two weeks.
     [health] = [line for line in text.split("\n") if "ladder up" in line]
     assert health == (
-        "🪜 0 of 3 objectives (0%) ladder up to a company objective · 3 orphans · "
+        "🪜 0 of 3 objectives (0%) ladder up to a company objective · 3 orphans (3 team) · "
         "2 stale KRs · details: `/okr health`"
     )
 

@@ -393,8 +393,8 @@ def test_the_parent_picker_groups_objectives_by_team_and_level(ladder: Ladder) -
         g["label"]["text"]: [o["text"]["text"] for o in g["options"]]
         for g in answer["option_groups"]
     }
-    assert list(groups) == ["🏢 Company-wide", "👥 Engineering › Platform"]
-    assert set(groups["🏢 Company-wide"]) == {
+    assert list(groups) == ["🏢 Company", "👥 Engineering › Platform"]
+    assert set(groups["🏢 Company"]) == {
         "Launch a new communication platform",
         "Enhance customer support",
     }

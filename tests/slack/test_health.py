@@ -22,6 +22,9 @@ WRITTEN = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 def company_and_platform(ladder: Ladder) -> dict[str, int]:
     def build(s: Session) -> dict[str, int]:
         company = reference_company(s, workspace_id=ACME, owner_id=CEO, now=WRITTEN)
+        for o in (company.platform, company.support):  # neither says its why
+            o.description = ""
+            s.add(o)
         mobile_team(s, company)  # "Ship the mobile app" under the platform; one orphan
         return {o.title: o.id for o in s.exec(select(Objective)).all()}  # type: ignore[misc]
 
@@ -46,7 +49,7 @@ def test_the_company_report_counts_every_gap_and_offers_the_fix(ladder: Ladder) 
     assert post.blocks[0]["text"]["text"] == "Alignment health · the company"
     # 4 objectives; the orphan "Make the app dependable" is the one that does not ladder up
     assert (
-        "3 of 4 objectives (75%) ladder up to a company objective · 1 orphan · "
+        "3 of 4 objectives (75%) ladder up to a company objective · 1 orphan (1 team) · "
         "2 company objectives without a why" in text
     )
     # the mobile app's KR was created on the test clock's day by mobile_team: not stale;

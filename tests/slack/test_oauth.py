@@ -28,9 +28,8 @@ from sqlalchemy import Engine, event
 from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session, select
 
-from bot.app import build_app
+from bot.app import NotInstalledClient, build_app, workspace_clients
 from bot.config import BOT_SCOPES, ConfigError, Settings, load_settings
-from bot.jobs.runtime import NotInstalledClient, workspace_clients
 from bot.jobs.sender import Sender
 from bot.services.checkins import CheckinService
 from bot.services.installs import installation_store

@@ -17,7 +17,7 @@ from sqlmodel import Session, col, select
 from bot.blocks.dialogs import ALIGN_PARENT_ACTION
 from bot.blocks.objective_modal import PARENT_ACTION
 from bot.blocks.tree import INDENT
-from bot.okr.kinds import KRKind, UnitKind
+from bot.okr.kinds import KRKind, Level, UnitKind
 from bot.okr.validate import KRSpec
 from storage.models import KeyResult, Objective, Team, Workspace
 from storage.objectives import create_objective
@@ -59,6 +59,7 @@ def add_objective(
     owner: str = CEO,
     parent: int | None = None,
     krs: tuple[KRSpec, ...] = (),
+    level: Level | None = None,
 ) -> int:
     def build(session: Session) -> int:
         objective = create_objective(
@@ -69,6 +70,7 @@ def add_objective(
             title=title,
             parent_id=parent,
             key_results=krs,
+            level=level,
         )
         assert objective.id is not None
         return objective.id
@@ -351,7 +353,7 @@ def test_team_objective_aligns_under_a_company_objective(ladder: Ladder) -> None
 
     # In the team's channel the modal starts on the team; the parent is searched for.
     view = open_modal(ladder, BACKEND, user=DEV, channel="C0PLAT")
-    assert initial(view, "team") == str(team.id)
+    assert initial(view, "level") == f"team:{team.id}"
     view = type_sentence(ladder, view, 0, "Handle 2,000 messages per second", user=DEV)
     assert initial(view, "kr0_target") == "2,000"
     parent = option_for(options(ladder, view, "communication", user=DEV), PLATFORM)
@@ -364,6 +366,7 @@ def test_team_objective_aligns_under_a_company_objective(ladder: Ladder) -> None
     with Session(ladder.engine) as session:
         child = session.exec(select(Objective).where(Objective.title == BACKEND)).one()
     assert (child.parent_id, child.team_id, child.owner_id) == (company.platform.id, team.id, DEV)
+    assert child.level == "team"
 
     # `/okr status` in the team's channel: the team's tree only.
     team_status = ask(ladder, "status", user=DEV, channel="C0PLAT")
@@ -611,6 +614,7 @@ def test_owner_may_edit_their_own_and_an_admin_anyones(ladder: Ladder) -> None:
         BACKEND,
         owner=DEV,
         krs=(KRSpec("Ship 5 chat services", KRKind.INCREASE, 5, start_value=0),),
+        level=Level.PERSONAL,
     )
 
     # The owner, not an admin: the edit opens and saves; Slack is not even asked who they are.

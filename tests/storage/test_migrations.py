@@ -33,6 +33,7 @@ from storage.migrate import (
     SchemaTooNew,
     cheap_head,
     current_revision,
+    downgrade,
     head_revision,
     revision_graph,
     scripts,
@@ -70,6 +71,8 @@ class Seed:
     rows: Callable[[], Rows]
     # (table, primary key values) of rows a later migration removes on purpose.
     removed: set[tuple[str, tuple[Any, ...]]] = field(default_factory=set)
+    # (table, column) a later migration recomputes on purpose (the stored roll-up).
+    recomputed: frozenset[tuple[str, str]] = frozenset()
     check: Callable[[Session, str], None] | None = None  # extra checks at head
 
 
@@ -506,10 +509,25 @@ def rows_0007() -> Rows:
     return rows
 
 
+# 0010 adds the stale day to the roll-up and rebuilds it: values seeded before are replaced.
+ROLLUP_COLUMNS = frozenset(
+    ("objective", c)
+    for c in (
+        "walk_key",
+        "rollup_progress",
+        "rollup_rated",
+        "rollup_at_risk_on",
+        "rollup_off_track_on",
+        "rollup_bucket",
+    )
+)
+
+
 def check_rollup(session: Session, start: str) -> None:
-    """The backfill (or the seeded values at 0007) agree with the core's roll-up."""
-    if start == "0007":
-        return  # seeded by hand above; nothing recomputes them on an upgrade to head
+    """The backfill (0007's, then 0011's) agrees with the core's roll-up: stale KRs too (by
+    June every checked-in KR is two periods past its last check-in)."""
+    if start >= "0011":
+        return  # seeded by hand; nothing recomputes them on an upgrade to head
     for day in (date(2025, 12, 1), date(2026, 2, 1), date(2026, 6, 1)):
         core = load_tree(session=session, workspace_id=SEED, today=day)
         shown = load_shown_tree(session=session, workspace_id=SEED, today=day, limit=50)
@@ -567,6 +585,34 @@ def check_pace(session: Session, start: str) -> None:
     slot = reserve_slot(session=session, workspace_id=SEED, not_before=0.0, gap=0.5)
     assert slot == 1_767_000_000.25
     assert reserve_slot(session=session, workspace_id=SEED, not_before=0.0, gap=0.5) == slot + 0.5
+
+
+def rows_0010() -> Rows:
+    """0010 makes levels explicit: objective 1 (no team) is a person's own, not the company's."""
+    rows = rows_0009()
+    levels = {1: "personal", 2: "team", 3: "team"}
+    for objective in rows["objective"]:
+        objective["level"] = levels[objective["id"]]
+    return rows
+
+
+def check_levels(session: Session, start: str) -> None:
+    """Before 0010 an objective with no team was the company's: it stays one; with a team,
+    a team objective. From 0010 on the stored level reads back."""
+    found = {o.id: (o.team_id, o.level) for o in session.exec(sa.select(Objective)).scalars()}
+    company_or_personal = "personal" if start >= "0010" else "company"
+    assert found == {1: (None, company_or_personal), 2: (2, "team"), 3: (1, "team")}
+    # Home's company objectives are the company level's only.
+    company = load_tree(session=session, workspace_id=SEED, today=P2, company_only=True)
+    assert [o.id for o in company.objectives] == ([] if start >= "0010" else [1])
+
+
+def rows_0011() -> Rows:
+    """0011 adds the stale day (no recent data) to the stored roll-up."""
+    rows = rows_0010()
+    for objective in rows["objective"]:
+        objective["rollup_stale_on"] = date(2026, 2, 9)
+    return rows
 
 
 def check_tree(session: Session, start: str) -> None:
@@ -649,42 +695,113 @@ SEEDS: dict[str, Seed] = {
     "0001": Seed(
         rows_0001_with_duplicates,
         removed={("check_in", (1,)), ("check_in", (2,))},
-        check=_checks(check_tree, check_inactive_since_upgrade, check_rollup),
+        check=_checks(check_tree, check_inactive_since_upgrade, check_rollup, check_levels),
     ),
     "0002": Seed(
-        rows_0002, check=_checks(check_tree, check_delivery, check_inactive_since_upgrade)
+        rows_0002,
+        check=_checks(check_tree, check_delivery, check_inactive_since_upgrade, check_levels),
     ),
-    "0003": Seed(rows_0003, check=_checks(check_tree, check_delivery)),
+    "0003": Seed(rows_0003, check=_checks(check_tree, check_delivery, check_levels)),
     "0004": Seed(
         rows_0004,
         check=_checks(
-            check_tree, check_delivery, check_health, check_charts, check_rollup, check_reflections
+            check_tree,
+            check_delivery,
+            check_health,
+            check_charts,
+            check_rollup,
+            check_reflections,
+            check_levels,
         ),
     ),
     "0005": Seed(
         rows_0005,
         check=_checks(
-            check_tree, check_delivery, check_health, check_charts, check_rollup, check_reflections
+            check_tree,
+            check_delivery,
+            check_health,
+            check_charts,
+            check_rollup,
+            check_reflections,
+            check_levels,
         ),
     ),
     "0006": Seed(
         rows_0006,
         check=_checks(
-            check_tree, check_delivery, check_health, check_charts, check_rollup, check_reflections
+            check_tree,
+            check_delivery,
+            check_health,
+            check_charts,
+            check_rollup,
+            check_reflections,
+            check_levels,
         ),
     ),
     "0007": Seed(
         rows_0007,
-        check=_checks(check_tree, check_delivery, check_health, check_charts, check_reflections),
+        recomputed=ROLLUP_COLUMNS,
+        check=_checks(
+            check_tree,
+            check_delivery,
+            check_health,
+            check_charts,
+            check_reflections,
+            check_rollup,
+            check_levels,
+        ),
     ),
     "0008": Seed(
         rows_0008,
-        check=_checks(check_tree, check_delivery, check_health, check_charts, check_reflections),
+        recomputed=ROLLUP_COLUMNS,
+        check=_checks(
+            check_tree,
+            check_delivery,
+            check_health,
+            check_charts,
+            check_reflections,
+            check_rollup,
+            check_levels,
+        ),
     ),
     "0009": Seed(
         rows_0009,
+        recomputed=ROLLUP_COLUMNS,
         check=_checks(
-            check_tree, check_delivery, check_health, check_charts, check_reflections, check_pace
+            check_tree,
+            check_delivery,
+            check_health,
+            check_charts,
+            check_reflections,
+            check_pace,
+            check_rollup,
+            check_levels,
+        ),
+    ),
+    "0010": Seed(
+        rows_0010,
+        recomputed=ROLLUP_COLUMNS,
+        check=_checks(
+            check_tree,
+            check_delivery,
+            check_health,
+            check_charts,
+            check_reflections,
+            check_pace,
+            check_rollup,
+            check_levels,
+        ),
+    ),
+    "0011": Seed(
+        rows_0011,
+        check=_checks(
+            check_tree,
+            check_delivery,
+            check_health,
+            check_charts,
+            check_reflections,
+            check_pace,
+            check_levels,
         ),
     ),
 }
@@ -780,7 +897,8 @@ def test_upgrade_from_each_revision_keeps_every_row(fresh_engine: Engine, start:
                 changed = {
                     column: (value, found[key][column])
                     for column, value in row.items()
-                    if not _same(value, found[key][column])
+                    if (name, column) not in seed.recomputed
+                    and not _same(value, found[key][column])
                 }
                 assert not changed, f"{name} {key} changed upgrading from {start}: {changed}"
             expected = len([r for r in table_rows if (name, _key(table, r)) not in seed.removed])
@@ -856,6 +974,28 @@ def test_start_up_at_head_runs_no_migration(
     upgrade(fresh_engine)
     assert ran == []
     assert current_revision(fresh_engine) == head_revision()
+
+
+def test_levels_go_on_downgrade_and_come_back_from_the_teams(fresh_engine: Engine) -> None:
+    """0010 down: the level column goes, every row stays (a personal objective has no team:
+    it reads as the company's again, as before levels); up again: backfilled from teams."""
+    upgrade(fresh_engine, "0010")
+    rows = rows_0010()
+    with fresh_engine.begin() as connection:
+        _insert(connection, rows)
+    downgrade(fresh_engine, "0009")
+    assert current_revision(fresh_engine) == "0009"
+    inspector = sa.inspect(fresh_engine)
+    assert "level" not in {c["name"] for c in inspector.get_columns("objective")}
+    assert "ix_objective_workspace_level" not in {
+        i["name"] for i in inspector.get_indexes("objective")
+    }
+    with fresh_engine.connect() as connection:
+        ids = connection.execute(sa.text("SELECT id FROM objective ORDER BY id")).scalars()
+        assert list(ids) == [o["id"] for o in rows["objective"]]
+    upgrade(fresh_engine)  # to head: check_levels reads through the head models
+    with Session(fresh_engine) as session:
+        check_levels(session, "0009")
 
 
 def test_start_up_below_head_migrates(fresh_engine: Engine) -> None:

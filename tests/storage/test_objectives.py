@@ -5,7 +5,7 @@ from datetime import date
 import pytest
 from sqlmodel import Session, select
 
-from bot.okr.kinds import KRKind
+from bot.okr.kinds import KRKind, Level
 from bot.okr.validate import KRSpec
 from storage.errors import NotFound, Refused
 from storage.models import KeyResult, Objective
@@ -21,6 +21,7 @@ from storage.objectives import (
     update_key_result,
     update_objective,
 )
+from storage.teams import create_team
 from tests.factories import reference_company
 
 
@@ -196,3 +197,34 @@ def test_objective_depths_count_the_parents_above(session: Session) -> None:
         session=session, workspace_id="T0REF", objective_ids=[other.platform.id]
     ) == {other.platform.id: 0}
     assert objective_depths(session=session, workspace_id="T0REF", objective_ids=[]) == {}
+
+
+def test_a_level_is_stored_and_follows_a_change_of_team_unless_given(session: Session) -> None:
+    company = reference_company(session)
+    team = create_team(session=session, workspace_id=company.workspace_id, name="Platform")
+    assert company.platform.level == "company"  # no team, no level given: the company's
+    mine = create_objective(
+        session=session,
+        workspace_id=company.workspace_id,
+        cycle_id=company.cycle.id,
+        owner_id="U0DEV",
+        title="Learn Rust",
+        level=Level.PERSONAL,
+    )
+    assert (mine.level, mine.team_id) == ("personal", None)
+
+    def update(objective_id: int | None, **changes: object) -> Objective:
+        return update_objective(
+            session=session,
+            workspace_id=company.workspace_id,
+            objective_id=objective_id,  # type: ignore[arg-type]
+            **changes,
+        )
+
+    moved = update(company.platform.id, team_id=team.id)
+    assert moved.level == "team"
+    assert update(company.platform.id, team_id=None).level == "company"
+    assert update(mine.id, team_id=None).level == "personal"
+    assert update(mine.id, level=Level.COMPANY).level == "company"
+    with pytest.raises(ValueError):
+        update(mine.id, level="tribe")

@@ -6,11 +6,12 @@ from __future__ import annotations
 import random
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import pytest
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
-from bot.okr.kinds import KRKind, Status
+from bot.okr.kinds import KRKind, Level, Status
 from bot.okr.validate import KRSpec
 from storage.checkins import record_check_in
 from storage.cycles import close_cycle, create_cycle, get_cycle
@@ -36,16 +37,27 @@ CHECK_EVERY = 15  # compare with the core after this many writes
 NOW = datetime(2026, 1, 20, 12, tzinfo=UTC)
 
 
-def _days() -> list[date]:
-    return [START + timedelta(days=d) for d in range(-2, 100, 3)]
+def _days(session: Session, workspace_id: str) -> list[date]:
+    """Every third day of the cycles, and the days around each stored stale switch (no
+    recent data from that day on: bot/okr/pace.py, rule 5)."""
+    stale = session.exec(
+        select(Objective.rollup_stale_on).where(
+            Objective.workspace_id == workspace_id,
+            col(Objective.rollup_stale_on).is_not(None),
+        )
+    ).all()
+    around = {day + timedelta(days=k) for day in stale if day for k in (-1, 0, 1)}
+    return sorted({START + timedelta(days=d) for d in range(-2, 100, 3)} | around)
 
 
-def assert_matches_core(session: Session, workspace_id: str, **scope: object) -> None:
+def assert_matches_core(session: Session, workspace_id: str, **scope: object) -> int:
     """load_shown_tree's values equal the core's, for every day. An objective's roll-up is
     the whole tree's: with aligned children counted, a view's objective counts its children
-    outside the view too (the core, given only the view, would leave them out)."""
+    outside the view too (the core, given only the view, would leave them out). Returns how
+    many (objective, day) pairs were compared as NO_RECENT_DATA."""
     session.expire_all()
-    for day in _days():
+    stale_seen = 0
+    for day in _days(session, workspace_id):
         core = load_tree(session=session, workspace_id=workspace_id, today=day, **scope)  # type: ignore[arg-type]
         whole = load_tree(session=session, workspace_id=workspace_id, today=day)
         shown = load_shown_tree(
@@ -82,6 +94,8 @@ def assert_matches_core(session: Session, workspace_id: str, **scope: object) ->
         )
         assert [o.id for o in few.objectives] == [o.id for o in shown.objectives][:4]
         assert few.status_counts() == expected
+        stale_seen += expected[Status.NO_RECENT_DATA]
+    return stale_seen
 
 
 def _spec(rng: random.Random, i: int) -> KRSpec:
@@ -158,7 +172,8 @@ def test_stored_rollup_equals_the_core_after_random_writes(session: Session, see
                 value=rng.choice([0.0, 3.0, 40.0, 100.0, 1.0]),
                 confidence=rng.choice([None, 2, 8]),
                 period_start=START + timedelta(days=i),
-                now=NOW + timedelta(days=i),
+                # at 12:00 or 01:00 the next day (UTC): the stale day counts from the date
+                now=NOW + timedelta(days=i, hours=rng.choice([0, 13])),
             )
 
     def op_edit_kr(i: int) -> None:
@@ -217,6 +232,7 @@ def test_stored_rollup_equals_the_core_after_random_writes(session: Session, see
             rollup_include_children=rng.random() < 0.6,
             at_risk_points=rng.choice([5.0, 10.0]),
             off_track_points=rng.choice([25.0, 40.0]),
+            checkin_cadence_weeks=rng.choice([1, 2]),  # stale after 14 or 28 days
         )
 
     def op_cycle_dates(_i: int) -> None:
@@ -240,6 +256,7 @@ def test_stored_rollup_equals_the_core_after_random_writes(session: Session, see
             op_cycle_dates,
         ]
     )
+    stale_seen = 0
     for i in range(60):
         try:
             rng.choice(ops)(i)
@@ -247,8 +264,9 @@ def test_stored_rollup_equals_the_core_after_random_writes(session: Session, see
             session.rollback()
         session.commit()
         if i % CHECK_EVERY == CHECK_EVERY - 1:
-            assert_matches_core(session, ws)
-    assert_matches_core(session, ws)
+            stale_seen += assert_matches_core(session, ws)
+    stale_seen += assert_matches_core(session, ws)
+    assert stale_seen, "the writes drew no stale objective: nothing about staleness was compared"
     assert_matches_core(session, ws, team_id=teams[0].id)
     assert_matches_core(session, ws, company_only=True)
     assert_matches_core(session, ws, owner_id="U1")
@@ -288,6 +306,7 @@ def test_a_rebuild_changes_nothing_the_hooks_kept(session: Session) -> None:
         "rollup_rated",
         "rollup_at_risk_on",
         "rollup_off_track_on",
+        "rollup_stale_on",
     )
 
     def stored() -> list[tuple]:
@@ -317,10 +336,20 @@ def test_a_rebuild_changes_nothing_the_hooks_kept(session: Session) -> None:
     assert all(row[0] for row in kept)
 
 
+VIEWS: dict[str, dict[str, Any]] = {
+    "all": {},
+    "company": {"company_only": True},  # Home's company objectives: counted by level
+    "person": {"owner_id": "U2"},  # `/okr status @person`
+}
+
+
+@pytest.mark.parametrize("view", list(VIEWS))
 @pytest.mark.parametrize("size", [10, 200])
 def test_a_status_view_takes_six_statements_whatever_the_size(
-    session: Session, count_statements, size: int
+    session: Session, count_statements, size: int, view: str
 ) -> None:
+    """Company and personal objectives both have no team: the company view counts the
+    company level's only, in the same six statements."""
     ws = "T0SIX"
     ensure_workspace(session=session, workspace_id=ws)
     cycle = create_cycle(
@@ -333,26 +362,33 @@ def test_a_status_view_takes_six_statements_whatever_the_size(
     spec = KRSpec("KR", KRKind.INCREASE, 100, start_value=0, current_value=10)
     parent = None
     for i in range(size):
+        personal = i % 3 != 0
         parent = create_objective(
             session=session,
             workspace_id=ws,
             cycle_id=cycle.id,
-            owner_id="U1",
+            owner_id="U2" if personal else "U1",
             title=f"O{i}",
             parent_id=parent.id if parent and i % 3 else None,
             key_results=[spec, spec],
+            level=Level.PERSONAL if personal else Level.COMPANY,
         )
     session.commit()
     session.expunge_all()
+    today = START + timedelta(days=30)
     with count_statements() as counter:
         tree = load_shown_tree(
-            session=session, workspace_id=ws, today=START + timedelta(days=30), limit=50
+            session=session, workspace_id=ws, today=today, limit=50, **VIEWS[view]
         )
     assert counter.count == 6, counter.statements
-    assert len(tree.objectives) == min(size, 50)
-    assert tree.total_objectives == size
+    core = load_tree(session=session, workspace_id=ws, today=today, **VIEWS[view])
+    expected = {"all": size, "company": (size + 2) // 3, "person": size - (size + 2) // 3}[view]
+    assert len(core.objectives) == expected
+    assert {o.id for o in tree.objectives} <= {o.id for o in core.objectives}
+    assert len(tree.objectives) == min(expected, 50)
+    assert tree.total_objectives == expected
     # no check-in yet: every one of them is not started (bot/okr/pace.py, rule 3)
-    assert tree.status_counts()[Status.NOT_STARTED] == size
+    assert tree.status_counts()[Status.NOT_STARTED] == expected
 
 
 def test_concurrent_check_ins_under_siblings_leave_their_parent_right(engine) -> None:  # type: ignore[no-untyped-def]

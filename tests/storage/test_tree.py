@@ -10,10 +10,10 @@ from bot.okr.validate import KRSpec
 from storage.checkins import record_check_in
 from storage.cycles import close_cycle, create_cycle, current_cycle
 from storage.errors import Refused
-from storage.models import KeyResult, Objective, utcnow
+from storage.models import KeyResult, Objective, table_of, utcnow
 from storage.objectives import create_objective
 from storage.teams import create_team, link_channel, set_team_parent, team_for_channel
-from storage.tree import load_tree
+from storage.tree import KeyResultRow, ObjectiveRow, load_tree
 from storage.workspaces import ensure_workspace, update_workspace
 from tests.factories import reference_company
 
@@ -414,3 +414,12 @@ def test_a_fresh_objective_is_not_started_and_paced_from_its_creation(session: S
     assert started.expected == pytest.approx(5 / 28)
     assert started.status is Status.ON_TRACK
     assert tree.health.objectives[objective.id].status is Status.ON_TRACK  # the started KR
+
+
+@pytest.mark.parametrize(
+    ("row_type", "model"), [(ObjectiveRow, Objective), (KeyResultRow, KeyResult)]
+)
+def test_row_types_name_every_column_of_their_table(row_type: type, model: type) -> None:
+    """A read-only tree row is a Row of every column: its type names exactly those."""
+    members = {name for name, value in vars(row_type).items() if isinstance(value, property)}
+    assert members == {column.name for column in table_of(model).columns}

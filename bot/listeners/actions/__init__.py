@@ -244,7 +244,8 @@ def prompt_no_change(body: dict, context: dict, client: WebClient, respond: Resp
         respond(replace_original=True, **done)
         return
     for message in answered.replace:
-        client.chat_update(channel=message.channel_id, ts=message.ts, **done)
+        if message.channel_id and message.ts:  # delivered: Slack said where
+            client.chat_update(channel=message.channel_id, ts=message.ts, **done)
 
 
 def register_prompt_buttons(app: App) -> None:

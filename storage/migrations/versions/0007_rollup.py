@@ -43,13 +43,9 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("workspace_id", "bucket"),
     )
     op.create_index("ix_objective_workspace_walk", "objective", ["workspace_id", "walk_key", "id"])
-    # Backfill with the same code that keeps the values afterwards, so they cannot disagree
-    # (it reads and writes only the columns that exist from this revision on).
-    from storage.rollup import rebuild_workspace
-
-    connection = op.get_bind()
-    for (workspace_id,) in connection.execute(sa.text("SELECT team_id FROM workspace")).all():
-        rebuild_workspace(connection=connection, workspace_id=workspace_id)
+    # The backfill moved to 0010, which adds a column the roll-up code writes: it runs with
+    # the code of the head, so only the last migration touching the roll-up's columns may
+    # call it. Until then walk_key is NULL, and readers take the whole-tree path.
 
 
 def downgrade() -> None:

@@ -1,0 +1,150 @@
+"""Alignment health counted in SQL: the one line `/okr status`, Home and the digest show.
+
+The pure module (bot/okr/alignment.py) needs the whole tree; a status message reads only the
+objectives it shows. These are the same counts in one statement, whatever the size: how many
+objectives of a view ladder up to a company objective, and how many are orphans, company
+objectives without a why, objectives without key results or with more than five, and stale
+key results. Contradictions (confident but behind pace) need each KR's pace and stay with
+`/okr health`, which loads the tree.
+
+MIRROR POINT: each count is `bot.okr.alignment.alignment_health`'s for the same objectives
+(every open, unarchived objective of the workspace is a link in a chain; those of the view are
+counted); tests/storage/test_alignment.py checks them on generated trees on both databases.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from sqlmodel import Session
+
+from bot.okr.alignment import STALE_PERIODS, Gap
+from bot.okr.coach import MAX_FOCUSED_KRS
+from bot.okr.kinds import Level
+from storage.models import Cycle, KeyResult, Objective
+from storage.tree import _scope
+
+OBJ = Objective.__table__  # type: ignore[attr-defined]
+KR = KeyResult.__table__  # type: ignore[attr-defined]
+CYC = Cycle.__table__  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class AlignmentCounts:
+    objectives: int
+    laddered: int  # company objectives, and those whose chain of parents reaches one
+    counts: dict[Gap, int]  # every gap but CONTRADICTION (see the module's docstring)
+
+
+def _company(table: sa.Table | sa.Alias) -> sa.ColumnElement[bool]:
+    """A company-level objective (its stored level, as bot/services/alignment.py reads it)."""
+    return table.c.level == Level.COMPANY.value
+
+
+def _blank(column: sa.ColumnElement[str], dialect: str) -> sa.ColumnElement[bool]:
+    """Empty once whitespace is stripped (Python's str.strip for ASCII whitespace)."""
+    spaces = " \t\n\r\f\v"
+    trim = sa.func.btrim if dialect == "postgresql" else sa.func.trim
+    return sa.func.coalesce(trim(column, spaces), "") == ""
+
+
+def alignment_counts(
+    *,
+    session: Session,
+    workspace_id: str,
+    now: datetime,
+    period: timedelta,
+    team_ids: Sequence[int] | None = None,
+    owner_id: str | None = None,
+    company_only: bool = False,
+) -> AlignmentCounts:
+    """The counts over the open cycles' objectives of a view (as `load_shown_tree`'s scope:
+    teams, an owner, the company's; none: the whole workspace). `period`: the workspace's
+    check-in period; a KR is stale after `STALE_PERIODS` of them without a check-in
+    (counting from its creation when it never had one). One statement."""
+    dialect = session.get_bind().dialect.name
+    open_cycles = sa.select(CYC.c.id).where(
+        CYC.c.workspace_id == workspace_id, CYC.c.closed_at.is_(None)
+    )
+
+    def linked(table: sa.Table | sa.Alias) -> list[sa.ColumnElement[bool]]:
+        """In a chain: open cycle, not archived (as load_tree's default)."""
+        return [
+            table.c.workspace_id == workspace_id,
+            table.c.cycle_id.in_(open_cycles),
+            table.c.archived_at.is_(None),
+        ]
+
+    # Downward from every company objective: what ladders up to one.
+    top = sa.select(OBJ.c.id).where(*linked(OBJ), _company(OBJ)).cte("ladders", recursive=True)
+    child = OBJ.alias("child")
+    ladders = top.union(
+        sa.select(child.c.id).join(top, child.c.parent_id == top.c.id).where(*linked(child))
+    )
+    # Joined rather than `IN (SELECT …)` / a correlated EXISTS: PostgreSQL guesses the
+    # recursive CTE at ~100× its size, and multiplied by a per-row subplan that guess crossed
+    # jit_above_cost (seconds of JIT compiling for milliseconds of work). DISTINCT gives the
+    # planner a small estimate (the ids are distinct already).
+    laddered_ids = sa.select(ladders.c.id).distinct().subquery("laddered")
+    parent = OBJ.alias("parent")
+    parents = sa.select(parent.c.id).where(*linked(parent)).subquery("linked_parent")
+    # The view's own conditions: _scope's first two (workspace, cycles) come from `linked`,
+    # with the open cycles as a subquery rather than a statement of their own.
+    view = _scope(
+        workspace_id=workspace_id,
+        cycle_ids=[],
+        team_ids=team_ids,
+        owner_id=owner_id,
+        company_only=company_only,
+        include_archived=True,
+    )[2:]
+    in_view = sa.select(OBJ.c.id).where(*linked(OBJ), *view)
+    cutoff = now - STALE_PERIODS * period
+    last_sign = sa.func.coalesce(KR.c.last_checkin_at, KR.c.created_at)
+    krs = (
+        sa.select(
+            KR.c.objective_id,
+            sa.func.count().label("n"),
+            sa.func.sum(sa.case((last_sign <= cutoff, 1), else_=0)).label("stale"),
+        )
+        # By objective only (the ids are the view's): ix_key_result_objective_signs covers it.
+        .where(KR.c.objective_id.in_(in_view), KR.c.archived_at.is_(None))
+        .group_by(KR.c.objective_id)
+        .subquery("krs")
+    )
+    n_krs = sa.func.coalesce(krs.c.n, 0)
+
+    def count(condition: sa.ColumnElement[bool]) -> sa.ColumnElement[int]:
+        return sa.func.coalesce(sa.func.sum(sa.case((condition, 1), else_=0)), 0)
+
+    row = session.execute(
+        sa.select(
+            sa.func.count(OBJ.c.id),
+            count(laddered_ids.c.id.is_not(None)),
+            count(sa.and_(sa.not_(_company(OBJ)), parents.c.id.is_(None))),
+            count(sa.and_(_company(OBJ), _blank(OBJ.c.description, dialect))),
+            count(n_krs == 0),
+            count(n_krs > MAX_FOCUSED_KRS),
+            sa.func.coalesce(sa.func.sum(krs.c.stale), 0),
+        )
+        .select_from(
+            OBJ.outerjoin(krs, krs.c.objective_id == OBJ.c.id)
+            .outerjoin(laddered_ids, laddered_ids.c.id == OBJ.c.id)
+            .outerjoin(parents, parents.c.id == OBJ.c.parent_id)
+        )
+        .where(*linked(OBJ), *view)
+    ).one()
+    objectives, laddered, orphans, no_why, no_krs, too_many, stale = (int(v) for v in row)
+    counts = {
+        Gap.ORPHAN: orphans,
+        Gap.NO_WHY: no_why,
+        Gap.NO_KRS: no_krs,
+        Gap.TOO_MANY_KRS: too_many,
+        Gap.STALE: stale,
+    }
+    return AlignmentCounts(
+        objectives=objectives, laddered=laddered, counts={g: n for g, n in counts.items() if n}
+    )

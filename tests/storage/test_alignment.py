@@ -1,0 +1,148 @@
+"""The SQL alignment counts (storage/alignment.py) equal the pure module's
+(bot/okr/alignment.py, through bot/services/alignment.report_of) on generated 3-level trees,
+for every kind of view, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+from sqlmodel import Session
+
+from bot.okr.alignment import Gap
+from bot.services.alignment import report_of
+from storage.alignment import alignment_counts
+from storage.cycles import create_cycle
+from storage.models import KeyResult, Objective
+from storage.teams import create_team, set_team_parent
+from storage.tree import load_tree
+from storage.workspaces import ensure_workspace
+
+NOW = datetime(2026, 2, 20, 9, 30, tzinfo=UTC)
+START = date(2026, 1, 1)
+
+
+def _generate(session: Session, ws: str, rng: random.Random) -> list[int]:
+    """A workspace of company, team and sub-team objectives in two open cycles and a closed
+    one: orphans, parents archived or closed, loops of none, blank whys, 0..7 KRs (some
+    archived), check-ins from long ago to just now. Returns the team ids (parent first)."""
+    ensure_workspace(session=session, workspace_id=ws)
+    cycles = [
+        create_cycle(
+            session=session,
+            workspace_id=ws,
+            name=name,
+            start_date=START,
+            end_date=START + timedelta(days=days),
+        )
+        for name, days in (("Q1", 90), ("H1", 180), ("Old", 30))
+    ]
+    cycles[2].closed_at = NOW - timedelta(days=1)
+    session.add(cycles[2])
+    platform = create_team(session=session, workspace_id=ws, name="Platform")
+    infra = create_team(session=session, workspace_id=ws, name="Infra")
+    set_team_parent(session=session, workspace_id=ws, team_id=infra.id, parent_id=platform.id)  # type: ignore[arg-type]
+    session.flush()
+    ids: list[int] = []
+    for i in range(60):
+        objective = Objective(
+            workspace_id=ws,
+            cycle_id=rng.choice([cycles[0].id, cycles[0].id, cycles[1].id, cycles[2].id]),
+            team_id=(team_id := rng.choice([None, None, platform.id, infra.id])),
+            # Three levels: a team's objective is the team level, one without a team is the
+            # company's or a person's own.
+            level="team" if team_id is not None else rng.choice(["company", "personal"]),
+            owner_id=rng.choice(["U1", "U2"]),
+            parent_id=rng.choice([None, *ids[-10:]]) if ids else None,
+            title=f"O{i}",
+            description=rng.choice(["", "  \n\t", "Serves the mission: faster teams"]),
+            archived_at=NOW - timedelta(days=3) if rng.random() < 0.1 else None,
+        )
+        session.add(objective)
+        session.flush()
+        ids.append(objective.id)  # type: ignore[arg-type]
+        for j in range(rng.choice([0, 0, 1, 2, 3, 5, 6, 7])):
+            created = NOW - timedelta(days=rng.randint(0, 60), hours=rng.randint(0, 23))
+            last = rng.choice(
+                [
+                    None,
+                    NOW - timedelta(days=14),  # exactly two weekly periods: stale
+                    NOW - timedelta(days=14) + timedelta(seconds=1),  # not yet
+                    NOW - timedelta(days=rng.randint(0, 40), minutes=rng.randint(0, 600)),
+                ]
+            )
+            session.add(
+                KeyResult(
+                    workspace_id=ws,
+                    objective_id=objective.id,  # type: ignore[arg-type]
+                    owner_id=rng.choice(["U1", "U2", "U3"]),
+                    title=f"KR {i}.{j}",
+                    kind="increase",
+                    start_value=0,
+                    target_value=100,
+                    current_value=rng.choice([None, 10.0, 80.0]),
+                    confidence=rng.choice([None, 9]),
+                    position=j,
+                    created_at=created,
+                    last_checkin_at=last if last is None or last >= created else created,
+                    archived_at=NOW if rng.random() < 0.1 else None,
+                )
+            )
+    session.commit()
+    return [platform.id, infra.id]  # type: ignore[list-item]
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+@pytest.mark.parametrize("weeks", [1, 2])
+def test_sql_counts_equal_the_pure_alignment_module(
+    session: Session, seed: int, weeks: int
+) -> None:
+    rng = random.Random(seed)
+    ws = f"T0ALIGN{seed}"
+    platform, infra = _generate(session, ws, rng)
+    period = timedelta(weeks=weeks)
+    whole = load_tree(session=session, workspace_id=ws, today=NOW.date())
+    views: list[dict] = [
+        {},
+        {"team_id": platform},
+        {"team_id": infra},
+        {"company_only": True},
+        {"owner_id": "U1"},
+    ]
+    gaps_seen: set[Gap] = set()
+    for view in views:
+        shown = load_tree(session=session, workspace_id=ws, today=NOW.date(), **view)
+        within = [o.id for o in shown.objectives]
+        pure = report_of(whole, scope="", within=within, now=NOW, period=period)  # type: ignore[arg-type]
+        team_ids = {platform: [platform, infra], infra: [infra]}.get(view.get("team_id"))  # type: ignore[arg-type]
+        sql = alignment_counts(
+            session=session,
+            workspace_id=ws,
+            now=NOW,
+            period=period,
+            team_ids=team_ids,
+            owner_id=view.get("owner_id"),
+            company_only=view.get("company_only", False),
+        )
+        expected = {g: n for g, n in pure.counts.items() if g is not Gap.CONTRADICTION}
+        assert (sql.objectives, sql.laddered, sql.counts) == (
+            pure.objectives,
+            pure.laddered,
+            expected,
+        ), view
+        gaps_seen |= set(sql.counts)
+    # the generated trees reach every gap the line counts, and some ladder while others do not
+    assert gaps_seen == {Gap.ORPHAN, Gap.NO_WHY, Gap.NO_KRS, Gap.TOO_MANY_KRS, Gap.STALE}
+    assert 0 < pure.laddered < pure.objectives
+
+
+def test_the_counts_take_one_statement(session: Session, count_statements) -> None:  # type: ignore[no-untyped-def]
+    _generate(session, "T0ONE", random.Random(4))
+    session.expunge_all()
+    with count_statements() as counter:
+        counts = alignment_counts(
+            session=session, workspace_id="T0ONE", now=NOW, period=timedelta(weeks=1)
+        )
+    assert counter.count == 1, counter.statements
+    assert counts.objectives > 0
