@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from bot.services.sources import SourceState
     from storage.models import KeyResult, Objective
 
+CHECKIN_TITLE = "Check in"
 CHECKIN_CALLBACK = "checkin_modal"
 ALIGN_CALLBACK = "align_modal"
 ARCHIVE_CALLBACK = "archive_modal"
@@ -156,7 +157,7 @@ def build_checkin_modal(
     return {
         "type": "modal",
         "callback_id": CHECKIN_CALLBACK,
-        "title": plain("Check in", 24),
+        "title": plain(CHECKIN_TITLE, 24),
         "submit": plain("Save check-in", 24),
         "close": plain("Cancel", 24),
         "private_metadata": json.dumps(origin, separators=(",", ":")),
