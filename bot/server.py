@@ -314,22 +314,7 @@ WAITRESS_REFUSALS = {413: "body_too_large", 431: "headers_too_large", 400: "bad_
 def run_waitress(wsgi: WSGIApp, listener: socket.socket) -> None:
     """Serve `wsgi` on `listener` until SIGTERM, as every Ladder web process does (the
     benchmarks' bare app too)."""
-    from waitress.server import create_server
-
-    server = create_server(
-        wsgi,
-        sockets=[listener],
-        threads=REQUEST_THREADS,
-        connection_limit=CONNECTION_LIMIT,
-        max_request_body_size=BODY_LIMIT,
-        asyncore_use_poll=True,  # select() stops at 1,024 descriptors
-        channel_timeout=60,  # idle connections are closed after this long
-        ident="ladder",
-        clear_untrusted_proxy_headers=True,
-    )
-    # One listening socket: create_server returns that socket's server; its connections
-    # stamp and log as `_waitress_channel` says.
-    server.channel_class = _waitress_channel()
+    server = make_waitress(wsgi, listener)
 
     def stop(_signum: int, _frame: object) -> None:
         # Requests being served finish first (up to 5 s): closing the server under them
@@ -342,6 +327,28 @@ def run_waitress(wsgi: WSGIApp, listener: socket.socket) -> None:
     log.info("waitress serving in process %d", os.getpid())
     with contextlib.suppress(SystemExit):
         server.run()
+
+
+def make_waitress(wsgi: WSGIApp, listener: socket.socket, *, threads: int = REQUEST_THREADS) -> Any:
+    """Waitress serving `wsgi` on `listener` (not yet running: `.run()`) with Ladder's request
+    threads, connection limit, body limit and timeouts, and its connections made by
+    `_waitress_channel`."""
+    from waitress.server import create_server
+
+    server = create_server(
+        wsgi,
+        sockets=[listener],
+        threads=threads,
+        connection_limit=CONNECTION_LIMIT,
+        max_request_body_size=BODY_LIMIT,
+        asyncore_use_poll=True,  # select() stops at 1,024 descriptors
+        channel_timeout=60,  # idle connections are closed after this long
+        ident="ladder",
+        clear_untrusted_proxy_headers=True,
+    )
+    # One listening socket: create_server returns that socket's server.
+    server.channel_class = _waitress_channel()
+    return server
 
 
 def _build_wsgi(settings: Settings, engine: Engine) -> WSGIApp:
