@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import itertools
 import sqlite3
 import sys
 import tempfile
@@ -276,6 +277,8 @@ def _attach_follow_ups(standin: WatchedStandIn, samples: list[Sample]) -> None:
             continue
         if s.key in posted:
             s.follow_up = posted[s.key] - s.sent_at
+        elif s.key in standin.filled_at:  # opened as "Loading…", then filled
+            s.follow_up = standin.filled_at[s.key] - s.sent_at
         elif s.key in opened:
             at, error = opened[s.key]
             if error is None:
@@ -299,7 +302,9 @@ def summarize(samples: Sequence[Sample]) -> dict[str, Any]:
     }
 
 
-def _start(module: str, standin: WatchedStandIn, work: Path, **env: str) -> Server:
+def _start(
+    module: str, standin: WatchedStandIn, work: Path, *, code: Path | None = None, **env: str
+) -> Server:
     """Spawned and serving. Ladder and bench.bare_app serve on waitress, whose request threads
     `wait_serving` sees start; the other servers (uvicorn, gunicorn) are ready once /healthz
     answers. The free port is looked up before the server binds it: if another process took
@@ -313,7 +318,8 @@ def _start(module: str, standin: WatchedStandIn, work: Path, **env: str) -> Serv
             **env,
         }
         args = ["serve"] if module == "bot" else []
-        server = start_server(module, env=server_env(**settings), cwd=work, args=args)
+        # `code`: another checkout's `bot` (run from there: `python -m` looks in its cwd first)
+        server = start_server(module, env=server_env(**settings), cwd=code or work, args=args)
         try:
             if module in ("bot", "bench.bare_app"):
                 server.wait_serving()
@@ -437,7 +443,10 @@ def measure(
     work: Path,
     think: float = 0.0,
     baselines: Sequence[str] = tuple(BASELINES),
+    before: Path | None = None,
 ) -> dict[str, Any]:
+    """`before`: a checkout of an earlier commit (`--before`), whose Ladder then runs right
+    after this one's, on the same data, for each WEB_CONCURRENCY and size."""
     today = date.today()
     skipped = {name: why for name in baselines if (why := missing(BASELINES[name]))}
     chosen = [name for name in BASELINES if name in baselines and name not in skipped]
@@ -451,6 +460,7 @@ def measure(
         "skipped_baselines": skipped,
         **{name: {} for name in chosen if BASELINES[name].compared},
         "ladder": {f"wc{n}": {} for n in web_concurrency},
+        **({"ladder_before": {f"wc{n}": {} for n in web_concurrency}} if before else {}),
         "slow_clients": {},
     }
     for name, why in skipped.items():
@@ -514,8 +524,11 @@ def measure(
                 if standin.user(uid) is None:
                     standin.add_user(BENCH_WORKSPACE, uid, tz="UTC", tz_offset=0, tz_label="UTC")
             fixture = Fixture(team_channels=list(filled.channels.values()))
-            for wc in web_concurrency:
-                path = work / f"ladder-{size}-wc{wc}.db"
+            for wc, (variant, code) in itertools.product(
+                web_concurrency,
+                [("ladder", None), *([("ladder_before", before)] if before else [])],
+            ):
+                path = work / f"{variant}-{size}-wc{wc}.db"
                 _copy_database(filled_path, path)
                 server = _start(
                     "bot",
@@ -523,6 +536,7 @@ def measure(
                     work,
                     DATABASE_URL=f"sqlite:///{path}",
                     WEB_CONCURRENCY=str(wc),
+                    code=code,
                 )
                 per_size: dict[str, Any] = {
                     "web_concurrency": wc,
@@ -557,12 +571,12 @@ def measure(
                         standin.reset()
                         standin.forget_keys()
                         print(
-                            f"ladder wc{wc} {size:>6} c={c:>3}: ack {cell['all']['ack']} "
+                            f"{variant} wc{wc} {size:>6} c={c:>3}: ack {cell['all']['ack']} "
                             f"follow-up {cell['all']['follow_up']} "
                             f"failures {cell['all']['failures']}",
                             flush=True,
                         )
-                    if slow and size == slow.objectives:
+                    if slow and size == slow.objectives and code is None:
                         cell = _slow_cell(
                             standin, server, fixture, slow, follow_up=KINDS, think=think
                         )
@@ -574,7 +588,7 @@ def measure(
                         )
                 finally:
                     server.stop()
-                results["ladder"][f"wc{wc}"][str(size)] = per_size
+                results[variant][f"wc{wc}"][str(size)] = per_size
     return results
 
 
@@ -1009,6 +1023,49 @@ def _command_line(argv: Sequence[str]) -> str:
     return " ".join(["python -m bench.ack_latency", *shown])
 
 
+def _before_after(results: dict[str, Any]) -> str:
+    """Ack p99 (all commands, `/okr new`) and `/okr new`'s follow-up p99, this commit's
+    Ladder beside `--before`'s and the bare apps, per concurrency."""
+    rows = []
+    for wc, per_size in results["ladder"].items():
+        for size, per in per_size.items():
+            for c, cell in per["by_concurrency"].items():
+                old = results["ladder_before"][wc][size]["by_concurrency"][c]
+                bare = {b: _bare_p99(results, b, c) for b in ("bare", "bare_at_ack")}
+                row = [wc, size, c]
+                for x in (old, cell):
+                    row += [
+                        fmt(x["all"]["ack"]["p99_ms"]),
+                        fmt(x["by_kind"]["new"]["ack"]["p99_ms"]),
+                        fmt(x["by_kind"]["new"]["follow_up"]["p99_ms"]),
+                    ]
+                row += [fmt(bare["bare"]), fmt(bare["bare_at_ack"])]
+                row.append(
+                    _times(
+                        _ratio(
+                            cell["all"]["ack"]["p99_ms"],
+                            min(filter(None, bare.values()), default=None),
+                        )
+                    )
+                )
+                rows.append(row)
+    header = [
+        "ladder",
+        "objectives",
+        "clients",
+        "before: ack p99",
+        "before: new ack p99",
+        "before: new form p99",
+        "now: ack p99",
+        "now: new ack p99",
+        "now: new form p99",
+        "bare ack p99",
+        "bare_at_ack ack p99",
+        "now ÷ fastest bare",
+    ]
+    return "\n\n## Before and after (`--before`)\n\n" + table(header, rows) + "\n"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m bench.ack_latency", description=__doc__.split("\n")[0]
@@ -1066,6 +1123,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=0.0,
         help="pause after each interaction before a client's next command (default 0: none)",
     )
+    parser.add_argument(
+        "--before",
+        type=Path,
+        help="a checkout of an earlier commit (e.g. `git worktree add --detach DIR <commit>`): "
+        "its Ladder runs after this one's on the same data; its cells go to `ladder_before`",
+    )
     parser.add_argument("--out", type=Path, help="results folder (default bench/results)")
     parser.add_argument(
         "--keep",
@@ -1108,6 +1171,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             work=work,
             think=args.think_ms / 1000,
             baselines=args.baselines,
+            before=args.before.resolve() if args.before else None,
         )
     data = {
         "machine": info,
@@ -1117,7 +1181,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "results": results,
     }
     data["targets"] = targets(results)
-    json_path, md_path = write_results("ack_latency", data, markdown(data), out=args.out)
+    text = markdown(data) + (_before_after(results) if args.before else "")
+    json_path, md_path = write_results("ack_latency", data, text, out=args.out)
     print(md_path.read_text())
     print(f"written: {json_path} {md_path}")
     return 0

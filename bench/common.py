@@ -25,6 +25,7 @@ from typing import Any
 
 import httpx
 
+from bot.blocks.loading import LOADING_CALLBACK
 from tests.support.production_server import free_port as free_port
 from tests.support.production_server import server_env as _server_env
 from tests.support.slack_standin import SlackStandIn
@@ -150,13 +151,19 @@ class WatchedStandIn(SlackStandIn):
     `wait_for` scans every recorded call on each wake-up; with 50 clients waiting that costs
     the benchmark process (and so the machine) more than the app under test. Here each
     answered response_url or views.open sets a key (`response:<url>`, `trigger:<id>`), and a
-    waiter checks only its own key. Timings still come from the stand-in's records.
+    waiter checks only its own key. Timings still come from the stand-in's records. A modal
+    opened as "Loading…" sets its trigger's key when the views.update that fills it is
+    answered (`filled_at` keeps that time): the follow-up is the form the person can use.
     """
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._done: set[str] = set()
         self._done_cond = threading.Condition()
+        # A modal opened as "Loading…" (bot/blocks/loading.py) is answered when the views.update
+        # of that view puts the form in: view id -> its trigger's key, and key -> that time.
+        self._loading: dict[str, str] = {}
+        self.filled_at: dict[str, float] = {}
 
     def _handle_http(  # type: ignore[override]
         self,
@@ -166,14 +173,25 @@ class WatchedStandIn(SlackStandIn):
         headers: Mapping[str, str],
         raw: bytes,
     ) -> tuple[int, Any, dict[str, str]]:
+        answer: tuple[int, Any, dict[str, str]] | None = None
         try:
-            return super()._handle_http(path, query, content_type, headers, raw)
+            answer = super()._handle_http(path, query, content_type, headers, raw)
+            return answer
         finally:
             key = None
             if path.startswith("/response/"):
                 key = f"response:{self.base_url}{path}"
             elif path == "/api/views.open":
                 key = f"trigger:{_trigger_of(content_type, raw)}"
+                view = _view_of(answer)
+                if view is not None and view.get("callback_id") == LOADING_CALLBACK:
+                    self._loading[view["id"]] = key
+                    key = None  # answered once the form replaces it
+            elif path == "/api/views.update":
+                view = _view_of(answer)
+                key = self._loading.pop(view["id"], None) if view is not None else None
+                if key is not None:
+                    self.filled_at[key] = time.monotonic()
             if key is not None:
                 with self._done_cond:
                     self._done.add(key)
@@ -187,6 +205,16 @@ class WatchedStandIn(SlackStandIn):
     def forget_keys(self) -> None:
         with self._done_cond:
             self._done.clear()
+            self._loading.clear()
+            self.filled_at.clear()
+
+
+def _view_of(answer: tuple[int, Any, dict[str, str]] | None) -> dict[str, Any] | None:
+    """The view in a successful views.open/update answer."""
+    if answer is None or not isinstance(answer[1], dict) or not answer[1].get("ok"):
+        return None
+    view = answer[1].get("view")
+    return view if isinstance(view, dict) else None
 
 
 def _trigger_of(content_type: str | None, raw: bytes) -> str | None:

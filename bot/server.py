@@ -27,6 +27,7 @@ import os
 import signal
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
@@ -64,6 +65,10 @@ CONNECTION_LIMIT = 1000
 # threads, 236 ms with 32 (bench/ack_latency; a waiting thread holds no interpreter lock).
 REQUEST_THREADS = 32
 
+# The WSGI environ key with the time.monotonic() at which waitress had read the request
+# whole (`_Channel`), before it waited for a request thread. Absent under other servers.
+READ_AT = "ladder.read_at"
+
 WSGIApp = Callable[..., Iterable[bytes]]
 
 
@@ -85,7 +90,9 @@ def make_wsgi_app(app: App, engine: Engine, *, signing_secret: str) -> WSGIApp:
                 return _plain(start_response, *refusal)
             # What the listener stores before it answers (a form's save) must be done in
             # time for Slack to hear that it was; work after the ack has no such limit.
-            with time_limit(ANSWER_BUDGET_S):
+            # The budget counts from when the request was read whole (`READ_AT`), so the
+            # time it waited in waitress's queue for a thread is spent from it too.
+            with time_limit(ANSWER_BUDGET_S, since=environ.get(READ_AT)):
                 return bolt(environ, start_response)
         if path in install_paths:
             return bolt(environ, start_response)
@@ -251,22 +258,65 @@ def _supervise(workers: list[Any]) -> None:
         raise SystemExit(1)
 
 
+def _waitress_channel() -> type:
+    """Waitress's connection class with two additions, made for each server (waitress is
+    imported only when serving HTTP): each request is stamped with the time it was read whole
+    (`READ_AT` in its environ), and a request waitress refuses itself (a declared body over
+    BODY_LIMIT: 413; malformed HTTP: 400; headers too large: 431), which the app never sees,
+    is logged as one `event=refused` line like the app's own refusals."""
+    from waitress.channel import HTTPChannel
+    from waitress.parser import HTTPRequestParser
+    from waitress.task import ErrorTask, WSGITask
+
+    class _Parser(HTTPRequestParser):
+        read_at: float | None = None
+
+        def received(self, data: bytes) -> int:
+            consumed: int = super().received(data)
+            if self.completed and self.read_at is None:
+                self.read_at = time.monotonic()
+            return consumed
+
+    class _Task(WSGITask):
+        def get_environment(self) -> dict[str, Any]:
+            environ: dict[str, Any] = super().get_environment()
+            read_at = getattr(self.request, "read_at", None)
+            if read_at is not None:
+                environ.setdefault(READ_AT, read_at)
+            return environ
+
+    class _Refusal(ErrorTask):
+        def execute(self) -> None:
+            super().execute()
+            error, request = self.request.error, self.request
+            if error.code < 500:  # waitress logs its own 500s (an app exception)
+                log_event(
+                    log,
+                    "refused",
+                    level=logging.WARNING,
+                    status=error.code,
+                    reason=WAITRESS_REFUSALS.get(error.code, "bad_http"),
+                    remote=self.channel.addr[0] if self.channel.addr else None,
+                    length=request.content_length or None,
+                    by="waitress",
+                )
+
+    class _Channel(HTTPChannel):
+        parser_class = _Parser
+        task_class = _Task
+        error_task_class = _Refusal
+
+    return _Channel
+
+
+# The reasons of waitress's own refusals, named as the app names its refusals (`_admit`).
+WAITRESS_REFUSALS = {413: "body_too_large", 431: "headers_too_large", 400: "bad_http"}
+
+
 def run_waitress(wsgi: WSGIApp, listener: socket.socket) -> None:
     """Serve `wsgi` on `listener` until SIGTERM, as every Ladder web process does (the
     benchmarks' bare app too)."""
-    from waitress.server import create_server
-
-    server = create_server(
-        wsgi,
-        sockets=[listener],
-        threads=REQUEST_THREADS,
-        connection_limit=CONNECTION_LIMIT,
-        max_request_body_size=BODY_LIMIT,
-        asyncore_use_poll=True,  # select() stops at 1,024 descriptors
-        channel_timeout=60,  # idle connections are closed after this long
-        ident="ladder",
-        clear_untrusted_proxy_headers=True,
-    )
+    server = make_waitress(wsgi, listener)
 
     def stop(_signum: int, _frame: object) -> None:
         # Requests being served finish first (up to 5 s): closing the server under them
@@ -279,6 +329,28 @@ def run_waitress(wsgi: WSGIApp, listener: socket.socket) -> None:
     log.info("waitress serving in process %d", os.getpid())
     with contextlib.suppress(SystemExit):
         server.run()
+
+
+def make_waitress(wsgi: WSGIApp, listener: socket.socket, *, threads: int = REQUEST_THREADS) -> Any:
+    """Waitress serving `wsgi` on `listener` (not yet running: `.run()`) with Ladder's request
+    threads, connection limit, body limit and timeouts, and its connections made by
+    `_waitress_channel`."""
+    from waitress.server import create_server
+
+    server = create_server(
+        wsgi,
+        sockets=[listener],
+        threads=threads,
+        connection_limit=CONNECTION_LIMIT,
+        max_request_body_size=BODY_LIMIT,
+        asyncore_use_poll=True,  # select() stops at 1,024 descriptors
+        channel_timeout=60,  # idle connections are closed after this long
+        ident="ladder",
+        clear_untrusted_proxy_headers=True,
+    )
+    # One listening socket: create_server returns that socket's server.
+    server.channel_class = _waitress_channel()
+    return server
 
 
 def _build_wsgi(settings: Settings, engine: Engine) -> WSGIApp:

@@ -32,15 +32,24 @@ _deadline: ContextVar[float | None] = ContextVar("ladder_db_deadline", default=N
 
 
 @contextmanager
-def time_limit(seconds: float) -> Iterator[None]:
+def time_limit(seconds: float, *, since: float | None = None) -> Iterator[None]:
     """Database work inside ends within `seconds` or raises TimedOut (nothing committed):
     statements and lock waits are cut at the time left, and a transaction commits only
-    with COMMIT_MARGIN_S to spare. For work whose answer has a deadline (Slack's 3 s)."""
-    token = _deadline.set(time.monotonic() + seconds)
+    with COMMIT_MARGIN_S to spare. For work whose answer has a deadline (Slack's 3 s).
+    `since`: the time.monotonic() the limit counts from (default: now), e.g. when the
+    request was read, so time spent waiting before is spent from the limit too."""
+    start = time.monotonic() if since is None else min(since, time.monotonic())
+    token = _deadline.set(start + seconds)
     try:
         yield
     finally:
         _deadline.reset(token)
+
+
+def time_left() -> float | None:
+    """Seconds left of the current time limit (negative: spent), or None without one."""
+    deadline = _deadline.get()
+    return None if deadline is None else deadline - time.monotonic()
 
 
 def _time_left_ms() -> int | None:

@@ -6,7 +6,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from bench import ack_latency, fanout, footprint, scale_plans, status_floor, status_scaling
+from bench import (
+    ack_latency,
+    fanout,
+    footprint,
+    modal_build,
+    scale_plans,
+    status_floor,
+    status_scaling,
+)
 
 
 def _results(folder: Path, name: str) -> dict:
@@ -33,6 +41,13 @@ def test_status_floor_quick_compares_the_message_with_its_floor(tmp_path: Path) 
     assert {r["statements"] for r in results.values()} == {8}
     assert all(r["floor_cpu_ms"] > 0 and r["rss"]["peak_rss_mb"] > 0 for r in results.values())
     assert {c["target"].split(" ")[0] for c in data["checks"]} >= {"message", "statements"}
+
+
+def test_modal_build_quick_times_every_modal_opener(tmp_path: Path) -> None:
+    assert modal_build.main(["--quick", "--out", str(tmp_path)]) == 0
+    results = _results(tmp_path, "modal_build")["results"]
+    assert {"/okr new", "Edit (objective)", "Check in (objective)", "Align"} <= set(results)
+    assert all(r["median_ms"] > 0 and r["view_bytes"] > 0 for r in results.values())
 
 
 def test_fanout_quick_reaches_everyone_exactly_once(tmp_path: Path) -> None:

@@ -225,7 +225,7 @@ def test_tokens_and_secrets_never_reach_the_log_even_at_debug(
 
     ladder.standin.revoke(ACME_TOKEN)
     assert ladder.acme.slash_command("new Grow", user_id=DEV).status_code == 200
-    out.wait_for("views.open failed: token_revoked")  # after the ack; the person is told
+    out.wait_for("event=modal_not_opened")  # at the ack (token_revoked); the person is told
     request_lines.wait(2)
 
     sdk = logging.getLogger("slack_sdk.web.base_client")

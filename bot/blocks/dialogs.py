@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from storage.models import Objective
     from storage.tree import KeyResultRow, ObjectiveRow
 
+CHECKIN_TITLE = "Check in"
 CHECKIN_CALLBACK = "checkin_modal"
 ALIGN_CALLBACK = "align_modal"
 ARCHIVE_CALLBACK = "archive_modal"
@@ -158,7 +159,7 @@ def build_checkin_modal(
     return {
         "type": "modal",
         "callback_id": CHECKIN_CALLBACK,
-        "title": plain("Check in", 24),
+        "title": plain(CHECKIN_TITLE, 24),
         "submit": plain("Save check-in", 24),
         "close": plain("Cancel", 24),
         "private_metadata": json.dumps(origin, separators=(",", ":")),

@@ -24,6 +24,8 @@ if TYPE_CHECKING:
     from bot.services.objectives import FormData, ParentChoice
 
 CALLBACK_ID = "objective_modal"
+NEW_TITLE = "New objective"
+EDIT_TITLE = "Edit objective"
 MAX_KEY_RESULTS = 8
 ADD_KR_ACTION = "kr_add"
 PARSE_KR_ACTION_PREFIX = "kr_text_"
@@ -541,7 +543,7 @@ def build_objective_modal(
     return {
         "type": "modal",
         "callback_id": CALLBACK_ID,
-        "title": plain("Edit objective" if editing else "New objective", 24),
+        "title": plain(EDIT_TITLE if editing else NEW_TITLE, 24),
         "submit": plain("Save" if editing else "Create", 24),
         "close": plain("Cancel", 24),
         "private_metadata": draft.metadata(),

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from storage.models import Cycle
     from storage.tree import KeyResultRow, LoadedTree, ObjectiveRow
 
+OBJECTIVE_TITLE = "Objective"
 OBJECTIVE_MENU_ACTION = "objective_menu"
 CHECKIN_KR_ACTION = "checkin_kr"
 CHECKIN_OBJECTIVE_ACTION = "checkin_objective"
@@ -788,7 +789,7 @@ def build_objective_view(
         )
     return {
         "type": "modal",
-        "title": plain("Objective", 24),
+        "title": plain(OBJECTIVE_TITLE, 24),
         "close": plain("Close", 24),
         "blocks": blocks,
     }

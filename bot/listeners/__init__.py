@@ -13,6 +13,10 @@ happened. Two shapes:
 - `before_answer(route)`: for what must use Slack's trigger_id while it is fresh (3 s): open
   a modal. It acks, opens the modal and only then returns, in the request thread: a queue
   of renders on the listener_executor never makes the trigger expire.
+- `loading_first(route, title=…)`: a modal whose form takes database work to build. The ack
+  function opens a small "Loading…" view with the trigger (`open_loading`, no database), and
+  the lazy listener builds the form and puts it in place by views.update with the view's
+  hash (`fill_loading`); a build that fails turns the modal into a clear error view.
 - a plain `@app.view(...)` / `@app.options(...)` listener: forms and options, whose ack IS
   the answer. It runs in the request thread: validates, saves (its database work cut at
   Slack's deadline: bot/server.py ANSWER_BUDGET_S, storage.db.time_limit) and acks success
@@ -22,6 +26,7 @@ happened. Two shapes:
 from __future__ import annotations
 
 import functools
+import inspect
 import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -31,9 +36,11 @@ from typing import Any, TypeVar
 
 from slack_bolt import Ack, BoltContext, BoltResponse, Respond
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 
 from bot.blocks.dialogs import build_checkin_modal
 from bot.blocks.home import VIEW_BLOCKS, build_home
+from bot.blocks.loading import build_failed_view, build_loading_view
 from bot.blocks.messages import build_error
 from bot.blocks.text import escape
 from bot.listeners.middleware import (
@@ -51,11 +58,12 @@ from bot.services.exports import ExportService
 from bot.services.installs import InstallService
 from bot.services.objectives import ObjectiveService
 from bot.services.people import PeopleDirectory
+from bot.services.permissions import PermissionDenied
 from bot.services.reviews import ReviewService
 from bot.services.settings import SettingsService
 from bot.services.sources import SourceService, SourceState
 from bot.services.trees import TreeService
-from storage.errors import Unavailable
+from storage.errors import NotFound, Refused, Unavailable
 from storage.tree import KeyResultRow, ObjectiveRow
 
 Listener = TypeVar("Listener", bound=Callable[..., Any])
@@ -204,6 +212,118 @@ def before_answer(*routes: Callable[..., Any]) -> Callable[[Listener], Listener]
     return register
 
 
+# The view the ack function opened for the lazy listener to fill: Bolt copies the context
+# (and this key with it) into the lazy listener's request.
+LOADING_VIEW = "ladder_loading_view"
+# A refusal the form's build raises: its message is for the person (no crash).
+FORM_REFUSALS = (PermissionDenied, Refused, NotFound)
+# views.update errors that mean the modal is no longer ours to change: another update came
+# first (the person acted in it), or it was closed. Nothing to do then.
+MODAL_GONE = ("hash_conflict", "not_found")
+
+
+class Told(Exception):
+    """Work after the ack failed and the person already read why (e.g. in the modal)."""
+
+    def __init__(self, problem: str) -> None:
+        super().__init__(problem)
+        self.problem = problem
+
+
+def open_loading(context: BoltContext, client: WebClient, trigger_id: str, *, title: str) -> None:
+    """In the ack function, while the trigger is fresh: views.open of a small "Loading…"
+    modal, no database work. Its id and hash go into the context for `fill_loading`; when
+    Slack will not open it the person is told, and `fill_loading` does nothing."""
+    try:
+        answer = client.views_open(trigger_id=trigger_id, view=build_loading_view(title))
+    except SLACK_FAILURES as error:
+        log_event(
+            log,
+            "modal_not_opened",
+            level=logging.WARNING,
+            workspace=context.team_id,
+            user=context.user_id,
+            error=slack_failure(error),
+        )
+        tell(context, "Slack did not open the form this time. Please try again.")
+        return
+    view = answer["view"]
+    context[LOADING_VIEW] = {"id": view["id"], "hash": view["hash"], "title": title}
+
+
+def fill_loading(context: BoltContext, client: WebClient, build: Callable[[], dict]) -> None:
+    """In the lazy listener: the loading view opened at the ack becomes `build()`'s view
+    (views.update by view id, with the hash of the open: an update the person caused in the
+    meantime wins). A failed build shows a clear error in the modal instead (and raises
+    Told, so the work line records it); Slack refusing the update itself is left to `heard`."""
+    opened = context.get(LOADING_VIEW)
+    if not opened:
+        return  # views.open failed at the ack; the person was told then
+    problem: str | None = None
+    icon, refused = "⚠️", False  # a refusal is an answer, not a failure
+    try:
+        view = build()
+    except FORM_REFUSALS as error:
+        # PermissionDenied says who may, as mrkdwn mentions; the others may quote user text.
+        denied = isinstance(error, PermissionDenied)
+        problem, text = type(error).__name__, str(error) if denied else escape(str(error))
+        icon = "🚫" if denied else "ℹ️"
+        refused = True
+    except SLACK_FAILURES as error:
+        problem = slack_failure(error)
+        text = SLACK_FAILED.format(reason=escape(problem))
+    except Unavailable as error:
+        problem, text = type(error).__name__, STORAGE_FAILED
+    except Exception as error:
+        problem, text = type(error).__name__, CRASHED
+        log.exception("building a modal failed: %s", opened.get("title"))
+    if problem is not None:
+        view = build_failed_view(opened["title"], text, icon=icon)
+    try:
+        client.views_update(view_id=opened["id"], hash=opened["hash"], view=view)
+    except SlackApiError as error:
+        if error.response.get("error") not in MODAL_GONE:
+            raise
+        log_event(
+            log,
+            "modal_changed",
+            workspace=context.team_id,
+            user=context.user_id,
+            error=error.response.get("error"),
+        )
+    if problem is not None and not refused:
+        raise Told(problem)
+
+
+def loading_first(
+    *routes: Callable[..., Any], title: str
+) -> Callable[[Callable[..., dict]], Callable[..., dict]]:
+    """Register `build` (Bolt's arguments in, the modal's view out) on each of Bolt's `routes`
+    as a modal that opens "Loading…" at the ack and is filled by a lazy listener."""
+
+    def register(build: Callable[..., dict]) -> Callable[..., dict]:
+        missing = {"body", "context", "client"} - set(inspect.getfullargspec(build).args)
+        if missing:
+            raise TypeError(
+                f"modal builder {build.__name__} must take {', '.join(sorted(missing))}"
+            )
+
+        def opens(ack: Ack, body: dict, context: BoltContext, client: WebClient) -> None:
+            ack()
+            open_loading(context, client, body["trigger_id"], title=title)
+
+        @functools.wraps(build)
+        def fills(**kwargs: Any) -> None:
+            fill_loading(kwargs["context"], kwargs["client"], lambda: build(**kwargs))
+
+        lazy = heard(fills)
+        for route in routes:
+            route(ack=opens, lazy=[lazy])
+        return build
+
+    return register
+
+
 # What the person reads when work after the ack failed; {reason} is Slack's error code (the
 # log line has the rest).
 SLACK_FAILED = (
@@ -238,8 +358,11 @@ def heard(work: Listener, *, saved: str | None = None) -> Listener:
         fields = request_fields(kwargs.get("body") or {})
         started = time.perf_counter()
         problem: str | None = None
+        message: str | None = None
         try:
             work(**kwargs)
+        except Told as error:  # the person already read what happened (in the modal)
+            problem, message = error.problem, None
         except SLACK_FAILURES as error:
             problem = slack_failure(error)
             message = SLACK_FAILED
@@ -248,7 +371,7 @@ def heard(work: Listener, *, saved: str | None = None) -> Listener:
         except Exception as error:
             problem, message = type(error).__name__, CRASHED
             log.exception("work after ack failed: %s", fields)
-        if problem is not None:
+        if problem is not None and message is not None:
             if saved is not None:
                 message = FOLLOW_UP_FAILED.format(saved=saved)
             tell(context, message.format(reason=escape(problem)))
@@ -265,7 +388,7 @@ def heard(work: Listener, *, saved: str | None = None) -> Listener:
         )
 
     # Bolt passes a listener only the arguments it names: the line needs body and context.
-    missing = {"body", "context"} - set(work.__code__.co_varnames[: work.__code__.co_argcount])
+    missing = {"body", "context"} - set(inspect.getfullargspec(inspect.unwrap(work)).args)
     if missing:
         raise TypeError(f"listener {work.__name__} must take {', '.join(sorted(missing))}")
     return run  # type: ignore[return-value]
@@ -328,8 +451,11 @@ __all__ = [
     "after_ack",
     "before_answer",
     "deps_of",
+    "fill_loading",
     "form_failure",
     "heard",
+    "loading_first",
+    "open_loading",
     "slack_failure",
     "tell",
     "tell_clicker",

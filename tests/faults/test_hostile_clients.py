@@ -180,6 +180,7 @@ def test_oversize_bodies_are_refused_without_being_read(
     """A declared 100 MB body and one just over the limit get 413 from the headers alone; a
     chunked body growing past 1 MiB gets 413 or the connection closed; the server is fine."""
     with _serving(standin, tmp_path, WEB_CONCURRENCY="1") as server:
+        lines_before = len(server.log_text().splitlines())
         for declared in (100 * 1024 * 1024, BODY_LIMIT + 1):
             with socket.create_connection(("127.0.0.1", server.port), timeout=3.0) as sock:
                 sock.sendall(
@@ -188,6 +189,16 @@ def test_oversize_bodies_are_refused_without_being_read(
                 # 3 s: answered before Slack would give up, without a byte of the body
                 assert _read_status(sock) == 413, f"Content-Length {declared}"
                 assert _closed_by_server(sock)
+        # waitress answered them without the app: one refusal line each, as the app's own
+        refused = [
+            line
+            for line in server.log_text().splitlines()[lines_before:]
+            if "event=refused" in line
+        ]
+        assert len(refused) == 2, refused
+        for line, declared in zip(refused, (100 * 1024 * 1024, BODY_LIMIT + 1), strict=True):
+            assert "status=413" in line and "reason=body_too_large" in line, line
+            assert f"length={declared}" in line and "by=waitress" in line, line
 
         # A chunked body has no length to refuse up front: it grows 64 KiB at a time to just
         # past the limit, and then the client waits. A server without a limit would wait

@@ -48,7 +48,7 @@ from storage.objectives import delete_objective
 from tests.factories import reference_company
 from tests.faults.helpers import ListenerRuns, describe, snapshot
 from tests.slack.conftest import ACME, CEO, Ladder
-from tests.slack.flows import fill, open_new_objective, rev_of
+from tests.slack.flows import fill, modal_shown, open_new_objective, rev_of
 
 HOSTILE: dict[str, str] = {
     "words": "twelve-ish",
@@ -188,9 +188,8 @@ def rows_after(world: World) -> dict[str, list[dict[str, Any]]]:
 
 
 def _opened(ladder: Ladder, before: int) -> dict[str, Any]:
-    opened = ladder.standin.wait_for("views.open", count=before + 1)[-1]
-    assert opened.ok, opened.response
-    return opened.response["view"]
+    """The modal the next views.open shows (once filled, if it opened as "Loading…")."""
+    return modal_shown(ladder, count=before + 1)
 
 
 def _by_command(world: World, text: str) -> Callable[[], dict[str, Any]]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from bot.blocks.loading import LOADING_CALLBACK
 from tests.slack.conftest import CEO, Ladder
 
 
@@ -15,12 +16,35 @@ def open_new_objective(
     Enter, so their fields (kind, start, target…) show, empty, for the test to fill in."""
     before = len(ladder.standin.calls("views.open"))
     assert ladder.acme.slash_command(f"new {text}", user_id=user).status_code == 200
-    opened = ladder.standin.wait_for("views.open", count=before + 1)[-1]
-    assert opened.ok, opened.response
-    view = opened.response["view"]
+    view = filled_modal(ladder, count=before + 1)
     for slot in fields:
         view = type_sentence(ladder, view, slot, FIELDS_SENTENCE, user=user)
     return view
+
+
+def filled_modal(ladder: Ladder, *, count: int = 1) -> dict[str, Any]:
+    """The modal the `count`-th views.open opened as "Loading…" (bot/blocks/loading.py),
+    once the work after the ack replaced it (views.update of that view, with its hash)."""
+    opened = ladder.standin.wait_for("views.open", count=count)[count - 1]
+    assert opened.ok, opened.response
+    assert opened.args["view"]["callback_id"] == LOADING_CALLBACK, "not a loading view"
+    return modal_shown(ladder, count=count)
+
+
+def modal_shown(ladder: Ladder, *, count: int = 1) -> dict[str, Any]:
+    """What the `count`-th views.open shows: its view, or for a "Loading…" view the view
+    that replaced it (views.update of that view id, with the hash of the open)."""
+    opened = ladder.standin.wait_for("views.open", count=count)[count - 1]
+    assert opened.ok, opened.response
+    view = opened.response["view"]
+    if opened.args["view"].get("callback_id") != LOADING_CALLBACK:
+        return view
+    updated = ladder.standin.wait_for(
+        "views.update", predicate=lambda c: c.args.get("view_id") == view["id"]
+    )[0]
+    assert updated.ok, updated.response
+    assert updated.args["hash"] == view["hash"]
+    return current(ladder, view)
 
 
 # A KR sentence with nothing to read: Enter shows its fields and fills in none of them.

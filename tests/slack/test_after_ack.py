@@ -121,12 +121,34 @@ def test_the_request_line_comes_at_the_answer_and_a_work_line_when_the_work_ends
     assert work.ladder_fields["workspace"] == "T0ACME"  # type: ignore[attr-defined]
 
 
+def test_a_crash_building_a_form_is_told_in_its_modal_and_logged(
+    ladder: Ladder, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """`/okr new` opens "Loading…" at the ack; the form's build crashes after it: the modal
+    says so (once: no ephemeral too), and the work line and the traceback are logged."""
+
+    def broken(self: ObjectiveService, **kwargs: Any) -> Any:
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(ObjectiveService, "new_objective_form", broken)
+    caplog.set_level(logging.INFO)
+    assert ladder.acme.slash_command("new Grow revenue", user_id=CEO).status_code == 200
+    [opened] = ladder.standin.wait_for("views.open")
+    [updated] = ladder.standin.wait_for("views.update")
+    ladder.wait_idle()
+    assert updated.args["view_id"] == opened.response["view"]["id"]
+    texts = [b["text"]["text"] for b in updated.args["view"]["blocks"]]
+    assert texts == [f"⚠️ {CRASHED}"]
+    assert ladder.standin.responses == []
+    [work] = _work_lines(caplog)
+    assert work.ladder_fields["status"] == "error"  # type: ignore[attr-defined]
+    assert work.ladder_fields["error"] == "RuntimeError"  # type: ignore[attr-defined]
+    [crash] = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert crash.exc_info is not None and "disk on fire" in str(crash.exc_info[1])
+
+
 @pytest.mark.parametrize(
-    ("service", "broken_call", "command"),
-    [
-        (TreeService, "status", "status all"),
-        (ObjectiveService, "new_objective_form", "new Grow revenue"),
-    ],
+    ("service", "broken_call", "command"), [(TreeService, "status", "status all")]
 )
 def test_a_crash_after_the_ack_is_told_to_the_person_and_logged(
     ladder: Ladder,

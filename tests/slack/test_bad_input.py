@@ -29,7 +29,7 @@ from bot.okr.limits import (
 from storage.models import CheckIn, KeyResult, Objective, Workspace
 from tests.factories import ReferenceCompany, reference_company
 from tests.slack.conftest import ACME, CEO, Ladder
-from tests.slack.flows import fill, initial, open_new_objective, rev_of
+from tests.slack.flows import fill, initial, modal_shown, open_new_objective, rev_of
 
 # A valid key result whose numbers come only from the typed fields (the sentence has none),
 # so each case below changes exactly one thing.
@@ -138,9 +138,7 @@ def open_edit(ladder: Ladder, objective_id: int) -> dict[str, Any]:
         message=message,
         selected_option=f"edit:{objective_id}",
     )
-    opened = ladder.standin.wait_for("views.open", count=before + 1)[-1]
-    assert opened.ok, opened.response
-    view = opened.response["view"]
+    view = modal_shown(ladder, count=before + 1)
     assert view["title"]["text"] == "Edit objective"
     return view
 

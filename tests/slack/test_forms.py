@@ -25,7 +25,15 @@ from storage.objectives import create_objective
 from storage.teams import create_team
 from tests.factories import reference_company
 from tests.slack.conftest import ACME, CEO, DEV, Ladder
-from tests.slack.flows import current, element, fill, open_new_objective, rev_of, type_sentence
+from tests.slack.flows import (
+    current,
+    element,
+    fill,
+    filled_modal,
+    open_new_objective,
+    rev_of,
+    type_sentence,
+)
 from tests.slack.test_checkins import MONDAY, at_utc, posts_to, sender
 from tests.slack.test_objectives import EPHEMERAL_TS, ask, click, ephemeral, seed
 from tests.slack.test_surfaces import mrkdwn_texts
@@ -341,8 +349,7 @@ def test_help_puts_everyday_commands_first_with_buttons_that_work(ladder: Ladder
 
     message = ephemeral(post)
     click(ladder, message, "help:new", user=DEV, value="new")
-    [opened] = ladder.standin.wait_for("views.open")
-    assert opened.ok and opened.response["view"]["callback_id"] == "objective_modal"
+    assert filled_modal(ladder)["callback_id"] == "objective_modal"
 
     before = len(ladder.standin.calls("response_url"))
     click(ladder, message, "help:status", user=DEV, value="status")

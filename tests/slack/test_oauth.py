@@ -48,7 +48,7 @@ from tests.slack.conftest import (
     serve_ladder,
 )
 from tests.slack.conftest import TestClock as Clock  # not a test class
-from tests.slack.flows import fill, rev_of
+from tests.slack.flows import current, fill, rev_of
 from tests.support.slack_sender import SlackSender
 from tests.support.slack_standin import RecordedCall, SlackStandIn
 
@@ -219,7 +219,9 @@ def new_objective(
     assert sender.slash_command(f"new {title}", user_id=user).status_code == 200
     view = ladder.standin.wait_for("views.open", team_id=team, count=opened_before + 1)[-1]
     assert view.ok, view.response
-    modal = view.response["view"]
+    loading = view.response["view"]  # "Loading…", then the form (views.update of that view)
+    ladder.standin.wait_for("views.update", predicate=lambda c: c.args["view_id"] == loading["id"])
+    modal = current(ladder, loading)
     updates_before = len(ladder.standin.calls("views.update", team_id=team))
     rev = rev_of(modal)
     sender.block_action(

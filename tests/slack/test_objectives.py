@@ -25,7 +25,7 @@ from storage.teams import channels_by_team
 from storage.workspaces import ensure_workspace
 from tests.factories import VISION, ReferenceCompany, reference_company
 from tests.slack.conftest import ACME, CEO, DEV, EVE, OTHER, Ladder
-from tests.slack.flows import element, fill, initial, rev_of, type_sentence
+from tests.slack.flows import element, fill, initial, modal_shown, rev_of, type_sentence
 from tests.support.slack_standin import ResponsePost, dm_channel_id
 
 T = TypeVar("T")
@@ -174,9 +174,7 @@ def menu(
 
 def opened(ladder: Ladder, count: int) -> dict[str, Any]:
     """The view of the `count`-th views.open, once it happened."""
-    call = ladder.standin.wait_for("views.open", count=count)[count - 1]
-    assert call.ok, call.response
-    return call.response["view"]
+    return modal_shown(ladder, count=count)
 
 
 def refusal(ladder: Ladder, count: int) -> ResponsePost:
@@ -572,13 +570,18 @@ def test_non_owner_gets_a_private_refusal_and_nothing_changes(ladder: Ladder) ->
     before = snapshot(ladder)
     message = status_message(ladder, user=DEV)
 
-    for n, verb in enumerate(("edit", "align", "archive"), start=2):
+    refused = "Only <@U0CEO> (the owner) or a workspace admin can change this objective."
+    for n, verb in enumerate(("align", "archive"), start=2):
         menu(ladder, message, verb, platform, user=DEV)
         post = refusal(ladder, n)
-        assert post.text == (
-            "Only <@U0CEO> (the owner) or a workspace admin can change this objective."
-        ), verb
+        assert post.text == refused, verb
     assert ladder.standin.calls("views.open") == []
+    # Edit opens "Loading…" at once (its form loads a tree): the refusal takes its place.
+    menu(ladder, message, "edit", platform, user=DEV)
+    told = opened(ladder, 1)
+    assert told["submit"] is None
+    assert section_texts(told["blocks"]) == [f"🚫 {refused}"]
+    assert len(ladder.standin.responses) == 3  # nothing more in the channel
     # The admin question went to Slack (users.info), once thanks to the cache (the status
     # asked users.info for its owner's name too).
     [info] = [c for c in ladder.standin.calls("users.info") if c.args["user"] == DEV]
@@ -596,7 +599,7 @@ def test_non_owner_gets_a_private_refusal_and_nothing_changes(ladder: Ladder) ->
         selected_option=f"archive:{platform}",
     )
     assert response.status_code == 200
-    told = opened(ladder, 1)
+    told = opened(ladder, 2)
     assert "callback_id" not in told or not told["callback_id"]
     assert told["submit"] is None
     assert "Only <@U0CEO> (the owner)" in section_texts(told["blocks"])[0]

@@ -19,6 +19,7 @@ import pytest
 from sqlmodel import Session, select
 
 from bot.blocks.help import EVERYDAY, SETUP, SUBCOMMANDS
+from bot.blocks.loading import LOADING_CALLBACK
 from bot.blocks.objective_modal import PARENT_ACTION
 from bot.okr.kinds import KRKind, UnitKind
 from bot.okr.validate import KRSpec
@@ -30,7 +31,7 @@ from storage.teams import create_team, link_channel
 from storage.workspaces import ensure_workspace, update_workspace
 from tests.factories import MISSION, VISION, ReferenceCompany, reference_company
 from tests.slack.conftest import ACME, CEO, DEV, EVE, OTHER, STRANGER, Ladder
-from tests.slack.flows import open_new_objective
+from tests.slack.flows import filled_modal, modal_shown, open_new_objective
 from tests.support.slack_sender import SlackSender
 from tests.support.slack_standin import ResponsePost
 
@@ -352,16 +353,22 @@ def test_actions_on_another_workspaces_objective_are_refused(ladder: Ladder) -> 
     acme_msg = ask(ladder, ladder.acme, "mine", user=CEO)
     acme_status = ask(ladder, ladder.acme, "status all", user=CEO)  # its ⋯ has every action
     acme_krs = kr_ids(ladder, acme.platform.id)
-    calls_before = web_api_calls(ladder)
+    seen = len(ladder.standin.calls())
     platform, support = acme.platform.id, acme.support.id
-    attempts: list[tuple[str, dict[str, Any]]] = [
-        (f"edit_objective:{platform}", {}),
-        (f"checkin_objective:{platform}", {}),
-        (f"objective_menu:{support}", {"selected_option": f"edit:{support}"}),
-        (f"objective_menu:{support}", {"selected_option": f"archive:{support}"}),
-        (f"objective_menu:{support}", {"selected_option": f"align:{support}"}),
+    # Edit and Check in load a tree, so they open "Loading…" first (no data in it); here the
+    # single-workspace app's token cannot use Other Co's trigger, and the person is told.
+    attempts: list[tuple[str, dict[str, Any], str]] = [
+        (f"edit_objective:{platform}", {}, "Slack did not open the form"),
+        (f"checkin_objective:{platform}", {}, "Slack did not open the form"),
+        (
+            f"objective_menu:{support}",
+            {"selected_option": f"edit:{support}"},
+            "Slack did not open the form",
+        ),
+        (f"objective_menu:{support}", {"selected_option": f"archive:{support}"}, "no longer"),
+        (f"objective_menu:{support}", {"selected_option": f"align:{support}"}, "no longer"),
     ]
-    for n, (action_id, extra) in enumerate(attempts, start=1):
+    for n, (action_id, extra, said) in enumerate(attempts, start=1):
         before = len(ladder.standin.responses)
         message = acme_status if action_id.startswith("objective_menu") else acme_msg
         click(ladder, ladder.other, message, action_id, user=STRANGER, **extra)
@@ -369,13 +376,20 @@ def test_actions_on_another_workspaces_objective_are_refused(ladder: Ladder) -> 
         answer = ladder.standin.responses[before]
         assert answer.team_id == OTHER
         assert answer.response_type == "ephemeral" and not answer.replace_original
-        assert "no longer exists" in answer.text, (action_id, answer.text)
+        assert said in answer.text, (action_id, answer.text)
+    ladder.wait_idle()
 
-    assert web_api_calls(ladder) == calls_before  # no views.open with anyone's data
+    # no views.open with anyone's data: only the three loading views, refused
+    tried = [c for c in ladder.standin.calls()[seen:] if c.method != "response_url"]
+    assert [c.method for c in tried] == ["views.open"] * 3
+    assert {c.args["view"]["callback_id"] for c in tried} == {LOADING_CALLBACK}
+    assert not any(c.ok for c in tried)
+    assert "views.update" not in web_api_calls(ladder)
 
     # A check-in modal naming an Acme KR, submitted in Other Co: refused, nothing recorded.
+    opens = len(ladder.standin.calls("views.open"))
     click(ladder, ladder.acme, acme_msg, f"checkin_objective:{platform}", user=CEO)
-    opened = ladder.standin.wait_for("views.open")[-1].response["view"]
+    opened = modal_shown(ladder, count=opens + 1)
     forged = {**opened, "team_id": OTHER, "app_installed_team_id": OTHER}
     answer = ladder.other.view_submission(
         forged, user_id=STRANGER, values={f"value:{k}": {f"value:{k}": "999"} for k in acme_krs}
@@ -474,16 +488,13 @@ def test_mine_checks_in_once_per_view_and_edits(ladder: Ladder) -> None:
 
     # Edit opens the objective in the modal, prefilled.
     click(ladder, ladder.acme, post, f"edit_objective:{platform}", user=CEO)
-    [edit] = standin.wait_for("views.open")
-    assert edit.ok, edit.response
-    assert edit.response["view"]["title"]["text"] == "Edit objective"
-    assert PLATFORM in json.dumps(edit.response["view"]["blocks"])
+    edit = modal_shown(ladder, count=1)
+    assert edit["title"]["text"] == "Edit objective"
+    assert PLATFORM in json.dumps(edit["blocks"])
 
     # Check in opens one modal for the objective's three KRs.
     click(ladder, ladder.acme, post, f"checkin_objective:{platform}", user=CEO)
-    opened = standin.wait_for("views.open", count=2)[-1]
-    assert opened.ok, opened.response
-    view = opened.response["view"]
+    view = modal_shown(ladder, count=2)
     assert view["callback_id"] == "checkin_modal"
     users, engagement, latency = kr_ids(ladder, platform)
     values = {
@@ -516,7 +527,7 @@ def test_mine_checks_in_once_per_view_and_edits(ladder: Ladder) -> None:
 
     # A typo is answered on the field, and nothing is stored.
     click(ladder, ladder.acme, post, f"checkin_objective:{support}", user=CEO)
-    view = standin.wait_for("views.open", count=3)[-1].response["view"]
+    view = modal_shown(ladder, count=3)
     nps, resolved = kr_ids(ladder, support)
     bad = ladder.acme.view_submission(
         view,
@@ -620,10 +631,9 @@ def test_app_home_shows_the_why_my_krs_my_team_and_the_company(ladder: Ladder) -
     # "New objective" opens the modal, owned by whoever clicked.
     tab = standin.home_view(ACME, DEV)
     ladder.acme.block_action(user_id=DEV, action_id="new_objective", view=tab)
-    created = standin.wait_for("views.open", count=2)[-1]
-    assert created.ok, created.response
-    assert created.response["view"]["title"]["text"] == "New objective"
-    assert f'"initial_user": "{DEV}"' in json.dumps(created.response["view"])
+    created = filled_modal(ladder, count=2)
+    assert created["title"]["text"] == "New objective"
+    assert f'"initial_user": "{DEV}"' in json.dumps(created)
 
 
 def big_company(session: Session) -> None:

@@ -131,3 +131,21 @@ def test_inserting_more_rows_than_one_statement_can_bind(engine: sa.Engine) -> N
     with Session(engine) as session:
         stored = session.exec(select(Person.user_id).where(Person.workspace_id == "T0BIG")).all()
     assert sorted(stored) == [*users, "U9999999"]
+
+
+def test_a_time_limit_counts_from_when_its_work_arrived() -> None:
+    """`since`: the limit started when the request was read, not when the work began; a
+    `since` in the future counts from now (a limit is never longer than its seconds)."""
+    import time
+
+    from storage.db import time_left, time_limit
+
+    assert time_left() is None
+    arrived = time.monotonic() - 0.5
+    with time_limit(2.0, since=arrived):
+        left = time_left()
+        assert left is not None and left <= 1.5
+    with time_limit(2.0, since=time.monotonic() + 60):
+        left = time_left()
+        assert left is not None and 1.0 < left <= 2.0
+    assert time_left() is None

@@ -7,7 +7,7 @@ import re
 from dataclasses import replace
 from datetime import date
 
-from slack_bolt import Ack, App, Respond
+from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
 
 from bot.blocks.checkins import (
@@ -15,13 +15,15 @@ from bot.blocks.checkins import (
     PROMPT_NO_CHANGE_ACTION,
     build_checkin_done,
 )
-from bot.blocks.dialogs import build_align_modal, build_archive_modal
+from bot.blocks.dialogs import CHECKIN_TITLE, build_align_modal, build_archive_modal
 from bot.blocks.messages import build_notice, build_refusal
 from bot.blocks.objective_modal import (
     ADD_KR_ACTION,
     DUE_CYCLE_END_ACTION_PREFIX,
+    EDIT_TITLE,
     KR_FIELD_ACTION_RE,
     MAX_KEY_RESULTS,
+    NEW_TITLE,
     PARSE_KR_ACTION_PREFIX,
     build_objective_form,
     draft_from_state,
@@ -34,10 +36,22 @@ from bot.blocks.tree import (
     EDIT_OBJECTIVE_ACTION,
     NEW_OBJECTIVE_ACTION,
     OBJECTIVE_MENU_ACTION,
+    OBJECTIVE_TITLE,
     build_objective_view,
     objective_view_user_ids,
 )
-from bot.listeners import Deps, after_ack, before_answer, deps_of, heard, tell_clicker, workspace_of
+from bot.listeners import (
+    Deps,
+    after_ack,
+    before_answer,
+    deps_of,
+    fill_loading,
+    heard,
+    loading_first,
+    open_loading,
+    tell_clicker,
+    workspace_of,
+)
 from bot.listeners.charts import TREND_VERB, objective_trend
 from bot.services.drafts import KRDraft, ObjectiveDraft, fill_from_sentence
 from bot.services.permissions import PermissionDenied
@@ -111,42 +125,47 @@ def due_at_cycle_end(body: dict, context: dict, client: WebClient) -> None:
     show(body, context, client, replace(draft, krs=krs, rev=draft.rev + 1))
 
 
-def new_objective(ack: Ack, body: dict, context: dict, client: WebClient) -> None:
+def new_objective(body: dict, context: BoltContext, client: WebClient) -> dict:
+    """Home's New objective: its form, in the "Loading…" modal opened at the ack."""
     deps = deps_of(context)
-    ack()
     form = deps.objectives.new_objective_form(
         workspace_id=workspace_of(body, context), user_id=body["user"]["id"]
     )
-    client.views_open(
-        trigger_id=body["trigger_id"],
-        view=build_objective_form(form),
-    )
+    return build_objective_form(form)
 
 
-def objective_button(
-    ack: Ack, body: dict, context: dict, client: WebClient, respond: Respond
+def objective_now(
+    ack: Ack, body: dict, context: BoltContext, client: WebClient, respond: Respond
 ) -> None:
-    deps = deps_of(context)
+    """Before the answer, while the trigger is fresh: a modal that loads a tree opens as
+    "Loading…" (filled by `objective_later`), the others open in full."""
     ack()
-    action = body["actions"][0]
-    verb = BUTTON_VERBS[action["action_id"].partition(":")[0]]
-    _objective_action(deps, body, context, client, respond, verb, int(action["value"]))
+    verb, objective_id = _chosen(body)
+    if verb in LOADING_TITLES:
+        open_loading(context, client, body["trigger_id"], title=LOADING_TITLES[verb])
+    elif verb != TREND_VERB:  # charts: drawn after the answer
+        try:
+            view = _objective_view(deps_of(context), body, context, client, verb, objective_id)
+        except PermissionDenied as error:
+            tell_clicker(body, client, respond, build_refusal(str(error)))
+            return
+        except NotFound:
+            tell_clicker(body, client, respond, build_notice("That objective no longer exists."))
+            return
+        client.views_open(trigger_id=body["trigger_id"], view=view)
 
 
-def objective_menu(
-    ack: Ack, body: dict, context: dict, client: WebClient, respond: Respond
-) -> None:
+def objective_later(body: dict, context: BoltContext, client: WebClient, respond: Respond) -> None:
     deps = deps_of(context)
-    ack()
-    verb, _, raw_id = body["actions"][0]["selected_option"]["value"].partition(":")
-    if verb == TREND_VERB:  # charts: drawn after the answer (objective_trend_later)
-        return
-    _objective_action(deps, body, context, client, respond, verb, int(raw_id))
-
-
-def objective_trend_later(body: dict, context: dict, client: WebClient, respond: Respond) -> None:
-    deps = deps_of(context)
-    objective_trend(deps, body, client, respond, workspace_id=workspace_of(body, context))
+    verb, objective_id = _chosen(body)
+    if verb in LOADING_TITLES:
+        fill_loading(
+            context,
+            client,
+            lambda: _objective_view(deps, body, context, client, verb, objective_id),
+        )
+    elif verb == TREND_VERB:
+        objective_trend(deps, body, client, respond, workspace_id=workspace_of(body, context))
 
 
 def check_in_kr(ack: Ack, body: dict, context: dict, client: WebClient, respond: Respond) -> None:
@@ -199,15 +218,15 @@ def register(app: App) -> None:
     after_ack(app.action(re.compile(f"^{PARSE_KR_ACTION_PREFIX}\\d+$")))(parse_key_result)
     after_ack(app.action(re.compile(KR_FIELD_ACTION_RE)))(kr_field_changed)
     after_ack(app.action(re.compile(f"^{DUE_CYCLE_END_ACTION_PREFIX}\\d+$")))(due_at_cycle_end)
-    before_answer(app.action(NEW_OBJECTIVE_ACTION))(new_objective)
-    before_answer(
-        app.action(_per_item(EDIT_OBJECTIVE_ACTION)),
-        app.action(_per_item(CHECKIN_OBJECTIVE_ACTION)),
-        app.action(_per_item(ALIGN_OBJECTIVE_ACTION)),
-    )(objective_button)
-    app.action(_per_item(OBJECTIVE_MENU_ACTION))(
-        ack=heard(objective_menu), lazy=[heard(objective_trend_later)]
-    )
+    loading_first(app.action(NEW_OBJECTIVE_ACTION), title=NEW_TITLE)(new_objective)
+    # The buttons (Edit, Check in, Align) and the ⋯ menu.
+    for action in (
+        EDIT_OBJECTIVE_ACTION,
+        CHECKIN_OBJECTIVE_ACTION,
+        ALIGN_OBJECTIVE_ACTION,
+        OBJECTIVE_MENU_ACTION,
+    ):
+        app.action(_per_item(action))(ack=heard(objective_now), lazy=[heard(objective_later)])
     before_answer(app.action(_per_item(CHECKIN_KR_ACTION)))(check_in_kr)
     before_answer(app.action(CHECKIN_ALL_ACTION))(check_in_all)
 
@@ -267,61 +286,61 @@ def _origin(body: dict) -> dict:
     return {"channel_id": channel} if channel else {"home": True}
 
 
-def _objective_action(
+# Objective modals that load a cycle's tree to build (~170–200 ms at 1,000 objectives,
+# bench/README.md "Opening modals"): they open as "Loading…" with these titles.
+LOADING_TITLES = {"edit": EDIT_TITLE, "checkin": CHECKIN_TITLE, "view": OBJECTIVE_TITLE}
+
+
+def _chosen(body: dict) -> tuple[str, int]:
+    """The verb and objective of a button (its action) or a menu choice (its value)."""
+    action = body["actions"][0]
+    if "selected_option" in action:
+        verb, _, raw_id = action["selected_option"]["value"].partition(":")
+        return verb, int(raw_id) if raw_id.isdigit() else 0
+    return BUTTON_VERBS[action["action_id"].partition(":")[0]], int(action["value"])
+
+
+def _objective_view(
     deps: Deps,
     body: dict,
-    context: dict,
+    context: BoltContext,
     client: WebClient,
-    respond: Respond,
     verb: str,
     objective_id: int,
-) -> None:
+) -> dict:
+    """The modal `verb` opens on the objective; PermissionDenied or NotFound otherwise."""
     workspace_id = workspace_of(body, context)
     user_id = body["user"]["id"]
     is_admin = deps.is_admin(client, workspace_id, user_id)
-    try:
-        if verb == "checkin":
-            krs = deps.checkins.checkin_targets(
-                workspace_id=workspace_id,
-                user_id=user_id,
-                objective_id=objective_id,
-                is_admin=is_admin,
-            )
-            view = deps.checkin_modal(workspace_id=workspace_id, krs=krs, origin=_origin(body))
-        elif verb == "view":  # anyone may read any objective of their workspace
-            tree, objective = deps.trees.objective_tree(
-                workspace_id=workspace_id, objective_id=objective_id
-            )
-            names = deps.names(client, workspace_id, objective_view_user_ids(tree, objective_id))
-            view = build_objective_view(
-                tree=tree, objective=objective, now=deps.clock(), names=names
-            )
-            del tree, objective
-        elif verb == "edit":
-            form = deps.objectives.edit_objective_form(
-                workspace_id=workspace_id,
-                user_id=user_id,
-                objective_id=objective_id,
-                is_admin=is_admin,
-            )
-            draft = replace(form.draft, channel_id=_origin(body).get("channel_id"))
-            view = build_objective_form(form, draft)
-        else:
-            objective, parent, children = deps.objectives.objective_with_parent(
-                workspace_id=workspace_id,
-                user_id=user_id,
-                objective_id=objective_id,
-                is_admin=is_admin,
-            )
-            view = (
-                build_align_modal(objective=objective, parent=parent)
-                if verb == "align"
-                else build_archive_modal(objective=objective, children=children, parent=parent)
-            )
-    except PermissionDenied as error:
-        tell_clicker(body, client, respond, build_refusal(str(error)))
-        return
-    except NotFound:
-        tell_clicker(body, client, respond, build_notice("That objective no longer exists."))
-        return
-    client.views_open(trigger_id=body["trigger_id"], view=view)
+    if verb == "checkin":
+        krs = deps.checkins.checkin_targets(
+            workspace_id=workspace_id,
+            user_id=user_id,
+            objective_id=objective_id,
+            is_admin=is_admin,
+        )
+        return deps.checkin_modal(workspace_id=workspace_id, krs=krs, origin=_origin(body))
+    if verb == "view":  # anyone may read any objective of their workspace
+        tree, objective = deps.trees.objective_tree(
+            workspace_id=workspace_id, objective_id=objective_id
+        )
+        names = deps.names(client, workspace_id, objective_view_user_ids(tree, objective_id))
+        return build_objective_view(tree=tree, objective=objective, now=deps.clock(), names=names)
+    if verb == "edit":
+        form = deps.objectives.edit_objective_form(
+            workspace_id=workspace_id,
+            user_id=user_id,
+            objective_id=objective_id,
+            is_admin=is_admin,
+        )
+        draft = replace(form.draft, channel_id=_origin(body).get("channel_id"))
+        return build_objective_form(form, draft)
+    objective, parent, children = deps.objectives.objective_with_parent(
+        workspace_id=workspace_id,
+        user_id=user_id,
+        objective_id=objective_id,
+        is_admin=is_admin,
+    )
+    if verb == "align":
+        return build_align_modal(objective=objective, parent=parent)
+    return build_archive_modal(objective=objective, children=children, parent=parent)

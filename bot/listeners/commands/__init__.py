@@ -9,7 +9,7 @@ import threading
 from collections.abc import Callable
 from datetime import date
 
-from slack_bolt import Ack, App, Respond
+from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
 
 from bot.blocks.admin import build_cycle_reply, build_team_reply
@@ -17,7 +17,7 @@ from bot.blocks.health import build_health_message
 from bot.blocks.help import BUTTONS as HELP_BUTTONS
 from bot.blocks.help import HELP_ACTION_PREFIX, SUBCOMMANDS, build_help
 from bot.blocks.messages import build_error, build_notice, build_refusal
-from bot.blocks.objective_modal import build_objective_form
+from bot.blocks.objective_modal import NEW_TITLE, build_objective_form
 from bot.blocks.settings import build_settings_modal
 from bot.blocks.sources import DATA_COMMAND
 from bot.blocks.text import escape, unescape
@@ -30,7 +30,16 @@ from bot.blocks.tree import (
     status_scope_label,
     status_user_ids,
 )
-from bot.listeners import SLACK_FAILURES, Deps, deps_of, heard, slack_failure, workspace_of
+from bot.listeners import (
+    SLACK_FAILURES,
+    Deps,
+    deps_of,
+    fill_loading,
+    heard,
+    open_loading,
+    slack_failure,
+    workspace_of,
+)
 from bot.listeners.charts import chart_command
 from bot.listeners.commands.export import export_okrs
 from bot.listeners.sources import data_command
@@ -45,11 +54,21 @@ log = logging.getLogger(__name__)
 Handler = Callable[..., None]
 
 
-def okr_now(ack: Ack, body: dict, context: dict, client: WebClient, respond: Respond) -> None:
-    """What opens a modal runs before Slack gets its answer, while the trigger is fresh;
-    the rest after it (`later`)."""
+def okr_now(
+    ack: Ack, body: dict, context: BoltContext, client: WebClient, respond: Respond
+) -> None:
+    """What opens a modal runs before Slack gets its answer, while the trigger is fresh (a
+    form that needs the database opens "Loading…" and is filled by `later`); the rest after
+    it."""
     ack()
-    if _opens_modal(body):
+    answer_now(body, context, client, respond)
+
+
+def answer_now(body: dict, context: BoltContext, client: WebClient, respond: Respond) -> None:
+    title = _loading_title(body)
+    if title is not None:
+        open_loading(context, client, body["trigger_id"], title=title)
+    elif _opens_modal(body):
         run(body=body, context=context, client=client, respond=respond)
 
 
@@ -89,10 +108,11 @@ def as_command(body: dict) -> dict:
     }
 
 
-def help_now(ack: Ack, body: dict, context: dict, client: WebClient, respond: Respond) -> None:
+def help_now(
+    ack: Ack, body: dict, context: BoltContext, client: WebClient, respond: Respond
+) -> None:
     ack()
-    if _opens_modal(as_command(body)):  # while the trigger is fresh
-        run(body=as_command(body), context=context, client=client, respond=respond)
+    answer_now(as_command(body), context, client, respond)  # while the trigger is fresh
 
 
 def help_later(body: dict, context: dict, client: WebClient, respond: Respond) -> None:
@@ -117,11 +137,21 @@ def _parse(body: dict) -> tuple[str, str, Handler | None]:
 
 
 def _opens_modal(body: dict) -> bool:
-    """Subcommands that answer with a modal (`/okr checkin send` does not)."""
+    """Subcommands that open their modal before the answer (`/okr checkin send` does not):
+    their form takes at most a few ms to build (bench/README.md, "Opening modals")."""
     sub, rest, _ = _parse(body)
     if sub in ("checkin", "check-in"):
         return rest.casefold() != "send"
-    return sub in ("new", "create", "settings", DATA_COMMAND)
+    return sub in ("settings", DATA_COMMAND)
+
+
+# Subcommands whose form opens as "Loading…" before the answer and is filled after it
+# (bot/listeners `open_loading`): the modal's title while it loads.
+LOADING_TITLES = {"new": NEW_TITLE, "create": NEW_TITLE}
+
+
+def _loading_title(body: dict) -> str | None:
+    return LOADING_TITLES.get(_parse(body)[0])
 
 
 REFUSALS = (PermissionDenied, Refused, NotFound)  # answered to the person, not crashes
@@ -171,6 +201,12 @@ class Call:
         except REFUSALS as error:
             return _refusal_reply(error)
 
+    @property
+    def bolt_context(self) -> BoltContext:
+        if not isinstance(self.context, BoltContext):
+            raise TypeError("a command run without Bolt's context")
+        return self.context
+
     def is_admin(self) -> bool:
         return self.deps.is_admin(self.client, self.workspace_id, self.user_id)()
 
@@ -190,13 +226,18 @@ class Call:
 
 
 def _new(call: Call) -> None:
+    """Fills the "Loading…" modal opened at the ack (`answer_now`)."""
+    fill_loading(call.bolt_context, call.client, lambda: _new_form(call))
+
+
+def _new_form(call: Call) -> dict:
     form = call.deps.objectives.new_objective_form(
         workspace_id=call.workspace_id,
         user_id=call.user_id,
         title=call.rest,
         channel_id=call.channel_id,
     )
-    call.open_modal(build_objective_form(form))
+    return build_objective_form(form)
 
 
 def _status(call: Call) -> None:
