@@ -191,3 +191,15 @@ def test_a_blocker_typed_once_for_a_check_in_is_shown_once() -> None:
     text = mrkdwn_texts(build_team_digest(sample(blockers=notes, names=NAMES)))
     assert text.count("Waiting on legal") == 1
     assert "• dev: “Waiting on legal”\n" in text
+
+
+def test_the_notification_line_leaves_out_zero_counts() -> None:
+    assert build_team_digest(sample())["text"] == (
+        "OKR digest for Platform: 3 objectives, 1 key result slipped, 1 blocker, "
+        "3 not checked in yet"
+    )
+    quiet = build_team_digest(sample(turned=[], blockers=[], missing=[]))
+    assert quiet["text"] == "OKR digest for Platform: 3 objectives"
+    only_missing = build_team_digest(sample(turned=[], blockers=[], missing=["U0DEV"]))
+    assert only_missing["text"] == "OKR digest for Platform: 3 objectives, 1 not checked in yet"
+    assert " 0 " not in mrkdwn_texts(quiet)
