@@ -7,6 +7,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 from urllib.parse import urlparse
 
 from storage.db import DEFAULT_DATABASE_URL, normalize_database_url
@@ -17,6 +18,7 @@ RETENTION_DAYS_DEFAULT = 30
 # HTTP server processes (the platform convention's WEB_CONCURRENCY): one per core of a small
 # machine; each takes ~100 MB.
 WEB_CONCURRENCY_DEFAULT = 2
+LLM_TIMEOUT_DEFAULT = 30.0
 # The bot scopes an OAuth install asks for: exactly slack-manifest.yml's oauth_config.scopes.bot
 # (a test keeps the two equal; the manifest is not read at run time).
 BOT_SCOPES = (
@@ -52,6 +54,11 @@ class Settings:
     slack_redirect_uri: str | None = None  # SLACK_REDIRECT_URI, or LADDER_PUBLIC_URL + path
     retention_days: int = RETENTION_DAYS_DEFAULT  # LADDER_RETENTION_DAYS
     web_concurrency: int = WEB_CONCURRENCY_DEFAULT  # WEB_CONCURRENCY: HTTP server processes
+    # "✨ Suggest KRs" in the objective form (bot/services/suggestions.py): off unless set.
+    llm_url: str | None = None  # LADDER_LLM_URL: an OpenAI-compatible API's base URL
+    llm_model: str = ""  # LADDER_LLM_MODEL: sent as "model"; empty: not sent
+    llm_api_key_env: str | None = None  # LADDER_LLM_API_KEY_ENV: the NAME of the key's variable
+    llm_timeout: float = LLM_TIMEOUT_DEFAULT  # LADDER_LLM_TIMEOUT: seconds for one answer
 
     @property
     def socket_mode(self) -> bool:
@@ -71,7 +78,8 @@ class Settings:
             f"slack_api_url={self.slack_api_url!r}, port={self.port}, "
             f"socket_mode={self.socket_mode}, oauth_mode={self.oauth_mode}, "
             f"run_scheduler={self.run_scheduler}, retention_days={self.retention_days}, "
-            f"web_concurrency={self.web_concurrency})"
+            f"web_concurrency={self.web_concurrency}, "
+            f"llm_suggestions={self.llm_url is not None})"
         )
 
     __str__ = __repr__
@@ -179,6 +187,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, require_slack: bool =
         slack_redirect_uri=_redirect_uri(env),
         retention_days=_retention_days(env),
         web_concurrency=_web_concurrency(env),
+        **_llm(env),
     )
 
 
@@ -277,3 +286,60 @@ def _web_concurrency(env: Mapping[str, str]) -> int:
             f"default is {WEB_CONCURRENCY_DEFAULT}; about one per CPU core",
         )
     return int(raw)
+
+
+def _llm(env: Mapping[str, str]) -> dict[str, Any]:
+    """LADDER_LLM_*: where "Suggest KRs" asks; nothing unless LADDER_LLM_URL is set. The API
+    key is named, not given: LADDER_LLM_API_KEY_ENV names the variable that holds it (its value
+    a bearer token or a whole `Header-Name: value`), read when a suggestion is asked for."""
+    url = env.get("LADDER_LLM_URL", "").strip().rstrip("/")
+    if not url:
+        return {}
+    parsed = urlparse(url)
+    if parsed.scheme not in ("http", "https") or not parsed.netloc or parsed.query:
+        raise _fix(
+            "LADDER_LLM_URL",
+            f"is not an http(s) URL ({url!r})",
+            "give the API's base URL, e.g. http://127.0.0.1:8000/v1 (Ladder adds "
+            "/chat/completions); unset it to turn suggestions off",
+        )
+    if parsed.username or parsed.password:
+        raise _fix(
+            "LADDER_LLM_URL",
+            "holds a user or password",
+            "put the key in a variable of its own and name it in LADDER_LLM_API_KEY_ENV",
+        )
+    model = env.get("LADDER_LLM_MODEL", "").strip()
+    if len(model) > 200:
+        raise _fix("LADDER_LLM_MODEL", "is longer than 200 characters", "give the model's name")
+    key_env = env.get("LADDER_LLM_API_KEY_ENV", "").strip() or None
+    if key_env is not None:
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,99}", key_env):
+            raise _fix(
+                "LADDER_LLM_API_KEY_ENV",
+                f"is not a variable name ({key_env!r})",
+                "name the variable that holds the key, e.g. OPENAI_API_KEY (not the key itself)",
+            )
+        if not env.get(key_env, "").strip():
+            raise _fix(
+                "LADDER_LLM_API_KEY_ENV",
+                f"names {key_env}, which is not set",
+                f"set {key_env} to the API key, or unset LADDER_LLM_API_KEY_ENV",
+            )
+    raw = env.get("LADDER_LLM_TIMEOUT", "").strip() or f"{LLM_TIMEOUT_DEFAULT:g}"
+    try:
+        timeout = float(raw)
+    except ValueError:
+        timeout = float("nan")
+    if not 1 <= timeout <= 300:  # also refuses nan
+        raise _fix(
+            "LADDER_LLM_TIMEOUT",
+            f"is not a number of seconds between 1 and 300 ({raw!r})",
+            f"default is {LLM_TIMEOUT_DEFAULT:g}",
+        )
+    return {
+        "llm_url": url,
+        "llm_model": model,
+        "llm_api_key_env": key_env,
+        "llm_timeout": timeout,
+    }

@@ -58,7 +58,8 @@ def register(app: App, deps: Deps) -> None:
         """Re-render the open objective form with `draft` (views.update on the same view)."""
         view = body["view"]
         form = deps.okrs.form_options(workspace_id=workspace_of(body, context), draft=draft)
-        client.views_update(view_id=view["id"], hash=view["hash"], view=build_objective_form(form))
+        form_view = build_objective_form(form, suggest=deps.suggest_panel(view))
+        client.views_update(view_id=view["id"], hash=view["hash"], view=form_view)
 
     @after_ack(app.action(ADD_KR_ACTION))
     def add_key_result(body: dict, context: dict, client: WebClient) -> None:
@@ -119,7 +120,7 @@ def register(app: App, deps: Deps) -> None:
         )
         client.views_open(
             trigger_id=body["trigger_id"],
-            view=build_objective_form(form),
+            view=build_objective_form(form, suggest=deps.suggest_panel()),
         )
 
     @before_answer(
@@ -291,7 +292,7 @@ def _objective_action(
                 is_admin=is_admin,
             )
             draft = replace(form.draft, channel_id=_origin(body).get("channel_id"))
-            view = build_objective_form(form, draft)
+            view = build_objective_form(form, draft, suggest=deps.suggest_panel())
         else:
             objective, parent, children = deps.okrs.objective_with_parent(
                 workspace_id=workspace_id,

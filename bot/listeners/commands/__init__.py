@@ -190,7 +190,7 @@ def _new(call: Call) -> None:
         title=call.rest,
         channel_id=call.channel_id,
     )
-    call.open_modal(build_objective_form(form))
+    call.open_modal(build_objective_form(form, suggest=call.deps.suggest_panel()))
 
 
 def _status(call: Call) -> None:
