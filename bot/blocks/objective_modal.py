@@ -728,9 +728,10 @@ def suggestion_blocks(
     if panel.asking:
         note = f"⏳ Asking {panel.source} for key results… what you type meanwhile is kept."
     # A long form may leave little of Slack's 100 blocks: the note first, then what fits.
-    fits = max(room - (1 if note else 0) - 1, 0)
+    fits = max(room - (1 if note else 0) - 2, 0)
     blocks: list[dict] = []
     if found[:fits]:
+        blocks.append({"type": "divider"})  # apart from the last KR above
         blocks.append(
             {
                 "type": "context",
@@ -744,10 +745,12 @@ def suggestion_blocks(
             }
         )
     for n, offer in enumerate(found[:fits]):
-        spec = read_kr(KRDraft(text=offer.sentence), today=today).spec
+        reading = read_kr(KRDraft(text=offer.sentence), today=today)
         lines = [f"*{escape(offer.sentence)}*"]
-        if spec is not None:
-            lines.append(f"📏 {escape(kr_preview(spec, cycle_end=cycle_end))}")
+        if reading.spec is not None:
+            lines.append(f"📏 {escape(kr_preview(reading.spec, cycle_end=cycle_end))}")
+        else:  # what Create will ask for once it is added (a decrease's start value…)
+            lines.extend(f"⚠️ {escape(m)}" for m in list(reading.errors.values())[:1])
         lines.extend(f"💡 {escape(hint)}" for hint in offer.hints)
         blocks.append(
             {

@@ -40,14 +40,14 @@ from bot.services.suggestions import SuggestionError, SuggestionService, suggest
 
 log = logging.getLogger("ladder.suggestions")
 
-NEEDS_TITLE = "Type the objective first: the suggestions start from it."
-BUSY = "Ladder is waiting on {source} for other forms just now: try again in a minute."
-FAILED = "No suggestions this time: {reason}. Your form is as you left it; try again later."
+NEEDS_TITLE = "✏️ Type the objective first: the suggestions start from it."
+BUSY = "⏳ Ladder is waiting on {source} for other forms just now: try again in a minute."
+FAILED = "⚠️ No suggestions this time: {reason}. Your form is as you left it; try again later."
 LEFT_OUT = (
     "{n} more suggestion{s} could not be read as a key result with a number, so {it} left out."
 )
 NONE_READABLE = (
-    "{source} suggested nothing Ladder could read as a key result with a number. Try again, "
+    "⚠️ {source} suggested nothing Ladder could read as a key result with a number. Try again, "
     "or say more in Why it matters."
 )
 FORM_FULL = f"All {MAX_KEY_RESULTS} key results are in use: empty one, then add the suggestion."

@@ -321,6 +321,56 @@ def test_objective_modal_limits_and_state_round_trip() -> None:
     assert back.krs[1] == KRDraft()
 
 
+def test_suggested_krs_show_only_when_on_and_fit_a_full_form() -> None:
+    from bot.blocks.objective_modal import SuggestPanel, suggestions_in
+
+    off = build_objective_modal(draft=_draft(), teams=[], cycles=[(1, "Q2 2026")])
+    assert "kr_suggest" not in all_text(off)
+    sentences = (
+        "Reach 100 <b>paying</b> & happy teams by Jun 30",  # user-ish text: escaped
+        "Cut churn from 4% to 2% by Jun 30",
+        "Improve morale",  # the parser cannot read it: not shown, whatever the view says
+    )
+    panel = SuggestPanel(source="<llama>", sentences=sentences, note="1 left <out>")
+    view = build_objective_modal(
+        draft=_draft(), teams=[], cycles=[(1, "Q2 2026")], today=date(2026, 4, 5), suggest=panel
+    )
+    assert validate_view(view) == []
+    text = mrkdwn_text(view)
+    assert "Suggested by &lt;llama&gt;" in text and "1 left &lt;out&gt;" in text
+    assert "*Reach 100 &lt;b&gt;paying&lt;/b&gt; &amp; happy teams by Jun 30*" in text
+    assert "Improve morale" not in all_text(view)
+    assert suggestions_in(view) == sentences[:2]  # the Add buttons carry them, as typed
+    actions = [b for b in view["blocks"] if b["type"] == "actions"][-1]
+    assert [e["action_id"] for e in actions["elements"]] == ["kr_add", "kr_suggest"]
+
+    # Eight KRs with every field shown, each due after the cycle (a warning each): 95 blocks.
+    # The note and one offer take what is left of Slack's 100.
+    full = _draft(krs=[replace(_draft().krs[0], details=True) for _ in range(8)])
+    three = SuggestPanel(
+        source="m",
+        sentences=(*sentences[:2], "Reach 200 teams by Jun 30"),
+        note="n",
+    )
+    crowded = build_objective_modal(
+        draft=full,
+        teams=[],
+        cycles=[(1, "Q2 2026")],
+        cycle_ends={1: date(2026, 5, 31)},
+        today=date(2026, 4, 5),
+        suggest=three,
+    )
+    assert validate_view(crowded) == [] and len(crowded["blocks"]) == 100
+    assert suggestions_in(crowded) == sentences[:1]  # the first that fits
+    asking = build_objective_modal(
+        draft=_draft(),
+        teams=[],
+        cycles=[(1, "Q2 2026")],
+        suggest=SuggestPanel(source="m", sentences=sentences, asking=True),
+    )
+    assert 'kr_suggest"' not in all_text(asking) and "⏳ Asking m" in all_text(asking)
+
+
 def test_command_text_entities_are_read_back_as_typed() -> None:
     from bot.blocks.text import escape, unescape
 

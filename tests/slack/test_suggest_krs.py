@@ -24,7 +24,7 @@ from tests.support.slack_standin import SlackStandIn
 
 GOOD = "Cut monthly churn from 4% to 2% by Mar 31"
 MILESTONE = "Launch the customer advisory board by Mar 31"  # work, not an outcome: coached
-NO_BASELINE = "Raise NPS to 45 by Jun 30"  # an increase without a start: coached
+NO_BASELINE = "Cut the support backlog to 50 tickets by Mar 31"  # a decrease with no start
 UNREADABLE = "Improve how customers feel about us"  # no number: never offered
 TYPED_KR = "Grow weekly active teams from 120 to 300"
 KEY_ENV = "LADDER_TEST_LLM_KEY"
@@ -158,10 +158,11 @@ def test_suggestions_are_read_coached_offered_and_added_with_one_click(
     # What is offered: only what the parser reads, not what is typed already; hints shown.
     assert_typed_input_kept(answered, rev=0)
     lines = offered(answered)
-    assert list(lines) == [GOOD, MILESTONE, NO_BASELINE]  # nothing to coach first
+    assert list(lines) == [GOOD, NO_BASELINE, MILESTONE]  # nothing to coach first
     assert "📏 Decrease 4% → 2% by Mar 31" in lines[GOOD] and "💡" not in lines[GOOD]
     assert "💡 “Launch …” names work to do" in lines[MILESTONE]
-    assert "💡 Where does it start?" in lines[NO_BASELINE]
+    # what Create will ask for, as the form says it
+    assert "⚠️ A decrease needs a start value" in lines[NO_BASELINE]
     assert "1 more suggestion could not be read" in note(answered)
     assert "Suggested by fake-llama" in json.dumps(answered)
     assert buttons(answered)["kr_suggest"]["text"]["text"] == "✨ Suggest again"
@@ -184,7 +185,7 @@ def test_suggestions_are_read_coached_offered_and_added_with_one_click(
     assert initial(view, "kr1_kind") == "decrease"
     assert (initial(view, "kr1_start"), initial(view, "kr1_target")) == ("4", "2")
     assert initial(view, "kr1_unit") == "%"
-    assert list(offered(view)) == [MILESTONE, NO_BASELINE]
+    assert list(offered(view)) == [NO_BASELINE, MILESTONE]
 
     # Create saves it like any typed KR.
     answer = ladder.acme.view_submission(view, user_id=CEO)
