@@ -36,6 +36,7 @@ from bot.services.checkins import CheckinService
 from bot.services.installs import BotTokens, InstallService, installation_store, state_store
 from bot.services.okrs import OKRService
 from bot.services.people import PeopleDirectory
+from bot.services.suggestions import make_suggestion_service
 
 
 def utc_now() -> datetime:
@@ -88,6 +89,13 @@ def build_app(
         clock=clock,
         sources=make_source_service(engine, None, clock=clock),  # its Test button fetches
         pictures=Pictures(ChartService(engine, clock=clock)),  # charts
+        suggestions=make_suggestion_service(  # "✨ Suggest KRs": None unless LADDER_LLM_URL
+            url=settings.llm_url,
+            model=settings.llm_model,
+            api_key_env=settings.llm_api_key_env,
+            timeout=settings.llm_timeout,
+            clock=clock,
+        ),
     )
     register_all(app, deps)
     return app

@@ -70,7 +70,8 @@ def register(app: App, deps: Deps) -> None:
         """Re-render the open objective form with `draft` (views.update on the same view)."""
         view = body["view"]
         form = deps.okrs.form_options(workspace_id=workspace_of(body, context), draft=draft)
-        client.views_update(view_id=view["id"], hash=view["hash"], view=build_objective_form(form))
+        form_view = build_objective_form(form, suggest=deps.suggest_panel(view))
+        client.views_update(view_id=view["id"], hash=view["hash"], view=form_view)
 
     @after_ack(app.action(ADD_KR_ACTION))
     def add_key_result(body: dict, context: dict, client: WebClient) -> None:
@@ -128,7 +129,7 @@ def register(app: App, deps: Deps) -> None:
         form = deps.okrs.new_objective_form(
             workspace_id=workspace_of(body, context), user_id=body["user"]["id"]
         )
-        return build_objective_form(form)
+        return build_objective_form(form, suggest=deps.suggest_panel())
 
     def objective_now(
         ack: Ack, body: dict, context: BoltContext, client: WebClient, respond: Respond
@@ -319,7 +320,7 @@ def _objective_view(
             is_admin=is_admin,
         )
         draft = replace(form.draft, channel_id=_origin(body).get("channel_id"))
-        return build_objective_form(form, draft)
+        return build_objective_form(form, draft, suggest=deps.suggest_panel())
     objective, parent, children = deps.okrs.objective_with_parent(
         workspace_id=workspace_id,
         user_id=user_id,
