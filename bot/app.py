@@ -39,6 +39,7 @@ from bot.services.objectives import ObjectiveService
 from bot.services.people import PeopleDirectory
 from bot.services.reviews import ReviewService
 from bot.services.settings import SettingsService
+from bot.services.suggestions import SuggestionService, make_suggestion_service
 from bot.services.trees import TreeService
 
 
@@ -74,7 +75,18 @@ def build_app(
         listener_executor=listener_executor
         or ThreadPoolExecutor(max_workers=LAZY_THREADS, thread_name_prefix="ladder-lazy"),
     )
-    deps = make_deps(engine, clock=clock, installation_store=app.installation_store)
+    deps = make_deps(
+        engine,
+        clock=clock,
+        installation_store=app.installation_store,
+        suggestions=make_suggestion_service(  # "✨ Suggest KRs": None unless LADDER_LLM_URL
+            url=settings.llm_url,
+            model=settings.llm_model,
+            api_key_env=settings.llm_api_key_env,
+            timeout=settings.llm_timeout,
+            clock=clock,
+        ),
+    )
     register_all(app, deps)
     return app
 
@@ -84,9 +96,11 @@ def make_deps(
     *,
     clock: Callable[[], datetime] = utc_now,
     installation_store: InstallationStore | None = None,
+    suggestions: SuggestionService | None = None,
 ) -> Deps:
     """The services the listeners use, each built with the engine and the clock.
-    `installation_store`: Bolt's, in OAuth mode."""
+    `installation_store`: Bolt's, in OAuth mode; `suggestions`: the model behind "✨ Suggest
+    KRs", if one is configured."""
     return Deps(
         objectives=ObjectiveService(engine, clock=clock),
         trees=TreeService(engine, clock=clock),
@@ -102,6 +116,7 @@ def make_deps(
         clock=clock,
         sources=make_source_service(engine, None, clock=clock),  # its Test button fetches
         pictures=Pictures(ChartService(engine, clock=clock)),  # charts
+        suggestions=suggestions,
     )
 
 

@@ -28,6 +28,7 @@ RETENTION_DAYS_DEFAULT = 30
 # HTTP server processes (the platform convention's WEB_CONCURRENCY): one per core of a small
 # machine; each takes ~100 MB.
 WEB_CONCURRENCY_DEFAULT = 2
+LLM_TIMEOUT_DEFAULT = 30.0
 # The bot scopes an OAuth install asks for: exactly slack-manifest.yml's oauth_config.scopes.bot
 # (a test keeps the two equal; the manifest is not read at run time).
 BOT_SCOPES = ("commands", "chat:write", "chat:write.public", "im:write", "im:history", "users:read", "users:read.email", "files:write")  # fmt: skip
@@ -49,6 +50,10 @@ HOW = {
     "LADDER_PUBLIC_URL": "e.g. https://ladder.example.com",
     "LADDER_RETENTION_DAYS": f"default is {RETENTION_DAYS_DEFAULT}: an uninstalled workspace's data is deleted that many days later",
     "WEB_CONCURRENCY": f"default is {WEB_CONCURRENCY_DEFAULT}; about one per CPU core",
+    "LADDER_LLM_URL": "give the API's base URL, e.g. http://127.0.0.1:8000/v1 (Ladder adds /chat/completions), with any key in LADDER_LLM_API_KEY_ENV; unset it to turn suggestions off",
+    "LADDER_LLM_MODEL": "give the model's name",
+    "LADDER_LLM_API_KEY_ENV": "name the variable that holds the key, e.g. OPENAI_API_KEY (not the key itself)",
+    "LADDER_LLM_TIMEOUT": f"default is {LLM_TIMEOUT_DEFAULT:g}",
 }
 PROBLEMS = {
     "PORT": "is not a port number",
@@ -56,6 +61,8 @@ PROBLEMS = {
     "LADDER_SEND_RATE": "is not a rate between 0 and 1000 messages per second",
     "LADDER_RETENTION_DAYS": "is not a number of days between 1 and 3650",
     "WEB_CONCURRENCY": "is not a number of processes between 1 and 64",
+    "LADDER_LLM_MODEL": "is longer than 200 characters",
+    "LADDER_LLM_TIMEOUT": "is not a number of seconds between 1 and 300",
 }
 SECRET = ("_TOKEN", "_SECRET", "DATABASE_URL")  # its password
 
@@ -96,6 +103,20 @@ def _redirect_uri(value: str) -> str:
     if not urlparse(_http_url(value)).path.endswith(OAUTH_REDIRECT_PATH):
         raise ValueError(f"must end with {OAUTH_REDIRECT_PATH}")
     return value
+
+
+def _variable_name(value: str) -> str:
+    if not re.fullmatch("[A-Za-z_][A-Za-z0-9_]{0,99}", value):
+        raise ValueError("is not a variable name")
+    return value
+
+
+def _llm_url(value: str) -> str:
+    url = _http_url(value)
+    parsed = urlparse(url)
+    if parsed.username or parsed.password:
+        raise ValueError("holds a user or password")
+    return url
 
 
 def _database_url(value: str) -> str:
@@ -148,6 +169,18 @@ class Settings(BaseSettings):
         "LADDER_RETENTION_DAYS", default=RETENTION_DAYS_DEFAULT, ge=1, le=3650
     )
     web_concurrency: int = Field(default=WEB_CONCURRENCY_DEFAULT, ge=1, le=64)
+    # "✨ Suggest KRs" in the objective form (bot/services/suggestions.py): off unless set.
+    # The API key is named, not given: LADDER_LLM_API_KEY_ENV names the variable holding it.
+    llm_url: Annotated[str | None, AfterValidator(_llm_url)] = _alias(
+        "LADDER_LLM_URL", default=None
+    )
+    llm_model: str = _alias("LADDER_LLM_MODEL", default="", max_length=200)
+    llm_api_key_env: Annotated[str | None, AfterValidator(_variable_name)] = _alias(
+        "LADDER_LLM_API_KEY_ENV", default=None
+    )
+    llm_timeout: float = _alias(
+        "LADDER_LLM_TIMEOUT", default=LLM_TIMEOUT_DEFAULT, ge=1, le=300, allow_inf_nan=False
+    )
 
     @classmethod
     def settings_customise_sources(
@@ -189,6 +222,7 @@ class Settings(BaseSettings):
             yield name, repr(make_url(value)) if name == "database_url" else value
         yield "socket_mode", self.socket_mode
         yield "oauth_mode", self.oauth_mode
+        yield "llm_suggestions", self.llm_url is not None
 
 
 class _Environment(EnvSettingsSource):
@@ -213,10 +247,17 @@ def _line(error: Any) -> str:
 
 def load_settings(env: Mapping[str, str] | None = None, *, require_slack: bool = True) -> Settings:
     try:
-        settings = Settings(**_Environment(os.environ if env is None else env)())
+        environ = os.environ if env is None else env
+        settings = Settings(**_Environment(environ)())
     except ValidationError as error:
         raise ConfigError("\n".join(_line(e) for e in error.errors())) from None
     _check_modes(settings, require_slack=require_slack)
+    key_env = settings.llm_api_key_env
+    if key_env is not None and not environ.get(key_env, "").strip():
+        raise ConfigError(
+            f"LADDER_LLM_API_KEY_ENV names {key_env}, which is not set: set {key_env} to the "
+            "API key, or unset LADDER_LLM_API_KEY_ENV"
+        )
     return settings
 
 

@@ -175,11 +175,18 @@ def build_team_digest(digest: TeamDigest) -> dict:
             *blocks[: MESSAGE_BLOCKS - 1],
             {"type": "context", "elements": [mrkdwn("…the digest was shortened to fit Slack.")]},
         ]
+    return {"text": truncate(digest_summary(digest, scope), SECTION_LIMIT), "blocks": blocks}
+
+
+def digest_summary(digest: TeamDigest, scope: str) -> str:
+    """The notification line: the objectives, then only the counts that are not zero."""
     n = len(digest.objectives)
-    text = (
-        f"OKR digest for {scope}: {n} objective{'s' if n != 1 else ''}, "
-        f"{len(digest.turned)} key result{'s' if len(digest.turned) != 1 else ''} slipped, "
-        f"{len(digest.blockers)} blocker{'s' if len(digest.blockers) != 1 else ''}, "
-        f"{len(digest.missing)} not checked in yet"
+    counts = [
+        (len(digest.turned), "key result slipped", "key results slipped"),
+        (len(digest.blockers), "blocker", "blockers"),
+        (len(digest.missing), "not checked in yet", "not checked in yet"),
+    ]
+    parts = [f"{count} {one if count == 1 else many}" for count, one, many in counts if count]
+    return f"OKR digest for {scope}: {n} objective{'s' if n != 1 else ''}" + "".join(
+        f", {p}" for p in parts
     )
-    return {"text": truncate(text, SECTION_LIMIT), "blocks": blocks}

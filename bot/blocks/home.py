@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from bot.blocks.alignment_line import health_context
 from bot.blocks.sources import source_badge
-from bot.blocks.text import mrkdwn, plain
+from bot.blocks.text import escape, mrkdwn, plain, truncate
 from bot.blocks.tree import (
     CHECKIN_ALL_ACTION,
     CHECKIN_KR_ACTION,
@@ -33,12 +33,20 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from bot.services.sources import SourceState
-    from storage.tree import LoadedTree
+    from storage.tree import KeyResultRow, LoadedTree
 
 VIEW_BLOCKS = 100
 MY_KRS_MAX = 20
 MY_PERSONAL_MAX = 10  # personal objectives shown; the rest are in `/okr mine`
 HOME_SECTION_LIMIT = 1500  # 100 blocks x 1.5k characters stays well inside 250 kB
+# The objective named after each of my KRs: two KRs with the same title read apart.
+KR_OBJECTIVE_MAX = 40
+
+
+def _of_objective(tree: LoadedTree, kr: KeyResultRow) -> str:
+    """ " · _Ship the mobile app_": which objective a KR of mine belongs to, kept short."""
+    title = tree.objective(kr.objective_id).title
+    return f" · _{escape(truncate(title, KR_OBJECTIVE_MAX))}_"
 
 
 def _more(n: int, what: str) -> dict:
@@ -152,6 +160,7 @@ def build_home(
                 "block_id": f"home_kr:{kr.id}",
                 "text": mrkdwn(
                     kr_line(mine, kr)
+                    + _of_objective(mine, kr)
                     + (
                         f"\n{INDENT}{source_badge(sources[kr.id], now=now)}"
                         if kr.id in sources

@@ -8,7 +8,7 @@ whose block_id is unchanged, so a new revision is how parsed values replace the 
 from __future__ import annotations
 
 import json
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import TYPE_CHECKING
 
@@ -17,6 +17,7 @@ from bot.okr.coach import HintCode, KRFacts, coach_objective, facts_from_sentenc
 from bot.okr.kinds import KRKind, Level
 from bot.okr.limits import DESCRIPTION_MAX, KR_TITLE_MAX, OBJECTIVE_TITLE_MAX, UNIT_LABEL_MAX
 from bot.okr.numbers import format_input, format_pair, format_value
+from bot.okr.suggest import offers
 from bot.okr.validate import KRSpec
 from bot.services.drafts import KRDraft, KRReading, ObjectiveDraft, read_kr
 
@@ -445,9 +446,11 @@ def build_objective_modal(
     cycles: list[tuple[int, str]],
     cycle_ends: dict[int, date] | None = None,
     today: date | None = None,
+    suggest: SuggestPanel | None = None,
 ) -> dict:
     """The form. `cycle_ends` (cycle id -> last day) lets it warn of a due date past the cycle;
-    `today` reads relative dates in KR sentences ("within six months")."""
+    `today` reads relative dates in KR sentences ("within six months"); `suggest`: KRs a
+    language model suggested, and its button (None: suggestions are off)."""
     rev = draft.rev
     cycle_end = (cycle_ends or {}).get(draft.cycle_id) if draft.cycle_id is not None else None
     cycle_name = dict(cycles).get(draft.cycle_id or -1, "the cycle")
@@ -512,19 +515,26 @@ def build_objective_modal(
         )
         if kr_hints.get(i):
             blocks.append(_hint_block(kr_hints[i]))
+    kr_actions: list[dict] = []
     if len(draft.krs) < MAX_KEY_RESULTS:
-        blocks.append(
+        kr_actions.append(
             {
-                "type": "actions",
-                "block_id": block_id("kr_actions", rev),
-                "elements": [
-                    {
-                        "type": "button",
-                        "action_id": ADD_KR_ACTION,
-                        "text": plain("➕ Add another key result"),
-                    }
-                ],
+                "type": "button",
+                "action_id": ADD_KR_ACTION,
+                "text": plain("➕ Add another key result"),
             }
+        )
+    if suggest is not None:  # the suggestions, then their button next to "Add another"
+        room = VIEW_BLOCKS_MAX - len(blocks) - 2  # the actions and the footer follow
+        blocks.extend(
+            suggestion_blocks(
+                suggest, draft, today=today or date.today(), cycle_end=cycle_end, room=room
+            )
+        )
+        kr_actions.extend(suggest_button(suggest))
+    if kr_actions:
+        blocks.append(
+            {"type": "actions", "block_id": block_id("kr_actions", rev), "elements": kr_actions}
         )
     blocks.append(
         {
@@ -552,7 +562,9 @@ def build_objective_modal(
     }
 
 
-def build_objective_form(form: FormData, draft: ObjectiveDraft | None = None) -> dict:
+def build_objective_form(
+    form: FormData, draft: ObjectiveDraft | None = None, *, suggest: SuggestPanel | None = None
+) -> dict:
     """The modal for what the service loaded; `draft` replaces the loaded draft."""
     return build_objective_modal(
         draft=draft or form.draft,
@@ -560,6 +572,7 @@ def build_objective_form(form: FormData, draft: ObjectiveDraft | None = None) ->
         cycles=form.cycles,
         cycle_ends=form.cycle_ends,
         today=form.today,
+        suggest=suggest,
     )
 
 
@@ -734,3 +747,105 @@ def _connect_data(i: int, kr: KRDraft, rev: int) -> list[dict]:
             ],
         }
     ]
+
+
+# Key results suggested by a language model (only when an admin configured one:
+# bot/services/suggestions.py). "✨ Suggest KRs" sits next to "Add another key result"; each
+# suggestion the KR parser could read is a line with its preview, the coach's hints and an
+# Add button that puts it in the first empty slot. The suggestions travel in the view itself
+# (each Add button's value), so any re-render of the form keeps them.
+SUGGEST_KRS_ACTION = "kr_suggest"
+ADD_SUGGESTION_ACTION_PREFIX = "kr_suggestion_add:"
+VIEW_BLOCKS_MAX = 100
+
+
+@dataclass(frozen=True)
+class SuggestPanel:
+    source: str  # who suggests: the model's name (the admin's setting)
+    sentences: tuple[str, ...] = ()  # suggestions on offer
+    note: str | None = None  # plain text: why there are none, or what was left out
+    asking: bool = False  # the model is being asked: no button, a note saying so
+
+
+def suggest_button(panel: SuggestPanel) -> list[dict]:
+    if panel.asking:
+        return []
+    label = "✨ Suggest again" if panel.sentences else "✨ Suggest KRs"
+    return [{"type": "button", "action_id": SUGGEST_KRS_ACTION, "text": plain(label, 75)}]
+
+
+def suggestion_blocks(
+    panel: SuggestPanel,
+    draft: ObjectiveDraft,
+    *,
+    today: date,
+    cycle_end: date | None,
+    room: int,
+) -> list[dict]:
+    """The suggestions on offer (those the parser still reads, not typed since), within
+    `room` blocks, and the panel's note."""
+    found, _ = offers(
+        panel.sentences,
+        title=draft.title,
+        typed=[kr.text for kr in draft.krs],
+        today=today,
+        cycle_end=cycle_end,
+    )
+    note = panel.note
+    if panel.asking:
+        note = f"⏳ Asking {panel.source} for key results… what you type meanwhile is kept."
+    # A long form may leave little of Slack's 100 blocks: the note first, then what fits.
+    fits = max(room - (1 if note else 0) - 2, 0)
+    blocks: list[dict] = []
+    if found[:fits]:
+        blocks.append({"type": "divider"})  # apart from the last KR above
+        blocks.append(
+            {
+                "type": "context",
+                "block_id": "kr_suggestions",
+                "elements": [
+                    mrkdwn(
+                        f"✨ *Suggested by {escape(panel.source)}*: check each one. *Add* puts "
+                        "it in the first empty key result, where you can change it."
+                    )
+                ],
+            }
+        )
+    for n, offer in enumerate(found[:fits]):
+        reading = read_kr(KRDraft(text=offer.sentence), today=today)
+        lines = [f"*{escape(offer.sentence)}*"]
+        if reading.spec is not None:
+            lines.append(f"📏 {escape(kr_preview(reading.spec, cycle_end=cycle_end))}")
+        else:  # what Create will ask for once it is added (a decrease's start value…)
+            lines.extend(f"⚠️ {escape(m)}" for m in list(reading.errors.values())[:1])
+        lines.extend(f"💡 {escape(hint)}" for hint in offer.hints)
+        blocks.append(
+            {
+                "type": "section",
+                "block_id": f"kr_suggestion_{n}",
+                "text": mrkdwn(truncate("\n".join(lines), 3000)),
+                "accessory": {
+                    "type": "button",
+                    "action_id": f"{ADD_SUGGESTION_ACTION_PREFIX}{n}",
+                    "text": plain("➕ Add", 75),
+                    "value": offer.sentence,
+                },
+            }
+        )
+    if note and room > 0:
+        blocks.append(
+            {"type": "context", "block_id": "kr_suggest_note", "elements": [mrkdwn(escape(note))]}
+        )
+    return blocks
+
+
+def suggestions_in(view: dict) -> tuple[str, ...]:
+    """The suggestions a form offers (its Add buttons' values), to keep them on re-render."""
+    found = []
+    for block in view.get("blocks") or []:
+        accessory = block.get("accessory") or {}
+        if str(accessory.get("action_id", "")).startswith(ADD_SUGGESTION_ACTION_PREFIX):
+            value = accessory.get("value")
+            if isinstance(value, str) and value.strip():
+                found.append(value)
+    return tuple(found)

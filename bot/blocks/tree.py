@@ -279,14 +279,18 @@ def _status_counts(tree: LoadedTree, objectives: Iterable[ObjectiveRow]) -> dict
 def summary_line(tree: LoadedTree) -> str:
     counts = tree.status_counts()  # the whole view, also when only its start was loaded
     n = tree.total_objectives
-    pending = counts.get(Status.NOT_STARTED, 0)
-    quiet = counts.get(Status.NO_RECENT_DATA, 0)
-    return (
-        f"{n} objective{'s' if n != 1 else ''} · 🟢 {counts[Status.ON_TRACK]} on track · "
-        f"🟡 {counts[Status.AT_RISK]} at risk · 🔴 {counts[Status.OFF_TRACK]} off track"
-        + (f" · 💤 {quiet} no recent data" if quiet else "")
-        + (f" · ⚪ {pending} not started" if pending else "")
-    )
+    parts = [f"{n} objective{'s' if n != 1 else ''}"]
+    # Only the statuses some objective has: "🟢 0 on track" is noise.
+    for status, label in (
+        (Status.ON_TRACK, "🟢 {} on track"),
+        (Status.AT_RISK, "🟡 {} at risk"),
+        (Status.OFF_TRACK, "🔴 {} off track"),
+        (Status.NO_RECENT_DATA, "💤 {} no recent data"),
+        (Status.NOT_STARTED, "⚪ {} not started"),
+    ):
+        if count := counts.get(status, 0):
+            parts.append(label.format(count))
+    return " · ".join(parts)
 
 
 def one_team(tree: LoadedTree) -> bool:
@@ -509,9 +513,9 @@ def _graded_status(
     for g in grades:
         bands[grade_band(g)] += 1
     n = len(tree.objectives)
-    summary = (
-        f"*{escape(cycle.name)}* is closed · {n} objective{'s' if n != 1 else ''} · {average} · "
-        + " · ".join(f"{icon} {bands[band]}" for band, icon in GRADE_ICON.items())
+    summary = f"*{escape(cycle.name)}* is closed · {n} objective{'s' if n != 1 else ''} · {average}"
+    summary += "".join(
+        f" · {icon} {bands[band]}" for band, icon in GRADE_ICON.items() if bands[band]
     )
     blocks.append({"type": "section", "text": mrkdwn(summary)})
     blocks.append(

@@ -42,6 +42,7 @@ from bot.blocks.dialogs import build_checkin_modal
 from bot.blocks.home import VIEW_BLOCKS, build_home
 from bot.blocks.loading import build_failed_view, build_loading_view
 from bot.blocks.messages import build_error
+from bot.blocks.objective_modal import SuggestPanel, suggestions_in
 from bot.blocks.text import escape
 from bot.listeners.middleware import (
     SLACK_FAILURES,
@@ -62,6 +63,7 @@ from bot.services.permissions import PermissionDenied
 from bot.services.reviews import ReviewService
 from bot.services.settings import SettingsService
 from bot.services.sources import SourceService, SourceState
+from bot.services.suggestions import SuggestionService
 from bot.services.trees import TreeService
 from storage.errors import NotFound, Refused, Unavailable
 from storage.tree import KeyResultRow, ObjectiveRow
@@ -88,6 +90,16 @@ class Deps:
     clock: Callable[[], datetime]
     sources: SourceService | None = None  # data sources (bot/listeners/sources.py)
     pictures: Pictures | None = None  # trend charts (bot/pictures.py); None: no pictures
+    suggestions: SuggestionService | None = None  # "✨ Suggest KRs"; None: off (the default)
+
+    def suggest_panel(self, view: dict | None = None) -> SuggestPanel | None:
+        """The objective form's suggestions: those `view` offers (kept across a re-render),
+        and the button; None when no model is configured."""
+        if self.suggestions is None:
+            return None
+        return SuggestPanel(
+            source=self.suggestions.label, sentences=suggestions_in(view) if view else ()
+        )
 
     def __deepcopy__(self, memo: dict) -> Deps:
         """Shared, not copied: Bolt deep-copies the context for lazy listeners."""
@@ -464,9 +476,18 @@ __all__ = [
 
 
 def register_all(app: Any, deps: Deps) -> None:
-    from bot.listeners import actions, commands, events, options, reviews, sources, views
+    from bot.listeners import (
+        actions,
+        commands,
+        events,
+        options,
+        reviews,
+        sources,
+        suggestions,
+        views,
+    )
 
     install_request_logging(app)
     app.use(provide(deps))
-    for surface in (commands, actions, views, events, options, sources, reviews):
+    for surface in (commands, actions, views, events, options, sources, reviews, suggestions):
         surface.register(app)

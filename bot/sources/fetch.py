@@ -160,6 +160,12 @@ def credential_headers(name: str | None, environ: Mapping[str, str]) -> dict[str
     secret = environ.get(CREDENTIAL_PREFIX + name, "")
     if not secret:
         raise SourceError(f"the credential {CREDENTIAL_PREFIX}{name} is not set on the server")
+    return secret_headers(secret)
+
+
+def secret_headers(secret: str) -> dict[str, str]:
+    """The header a credential's value stands for: a whole `Header-Name: value`, or else a
+    bearer token."""
     header = _HEADER_CREDENTIAL.fullmatch(secret.strip())
     if header:
         return {header.group(1): header.group(2)}

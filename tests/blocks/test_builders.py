@@ -182,6 +182,67 @@ def test_home_tab(session: Session) -> None:
     assert len(buttons) == 5 and all(b["text"]["text"] == "Check in" for b in buttons)
 
 
+def test_home_names_the_objective_of_each_of_my_key_results(session: Session) -> None:
+    """Two KRs with the same title, in two objectives, read apart on Home."""
+    company = reference_company(session)
+    latency = KRSpec("Cut p95 latency", KRKind.DECREASE, 100, start_value=250, unit_label="ms")
+    for title in ("Open the public API", "Ship a reliable platform " + "x" * 60):
+        create_objective(
+            session=session,
+            workspace_id=company.workspace_id,
+            cycle_id=company.cycle.id,
+            owner_id="U0CEO",
+            title=title,
+            key_results=[latency],
+        )
+    session.commit()
+    tree = load_tree(session=session, workspace_id=company.workspace_id, today=NOW.date())
+    home = build_home(
+        mine=tree, user_id="U0CEO", team_name=None, team_tree=None, company_tree=tree, now=NOW
+    )
+    assert validate_view(home) == []
+    lines = [
+        b["text"]["text"] for b in home["blocks"] if b.get("block_id", "").startswith("home_kr:")
+    ]
+    latency_lines = [line for line in lines if line.startswith("• Cut p95 latency")]
+    assert len(latency_lines) == 2 and latency_lines[0] != latency_lines[1]
+    assert latency_lines[0].endswith(" · _Open the public API_")
+    # a long title is cut, not the line: "Ship a reliable platform xxx…"
+    assert latency_lines[1].endswith("_Ship a reliable platform " + "x" * 14 + "…_")
+    # every KR line names its objective (the reference company's five included)
+    platform = [line for line in lines if "1 million active users" in line]
+    assert platform and platform[0].endswith(" · _Launch a new communication platform_")
+
+
+def test_summaries_count_only_the_statuses_there_are(session: Session) -> None:
+    from bot.blocks.tree import summary_line
+    from storage.checkins import record_check_in
+
+    company = reference_company(session, now=datetime(2026, 1, 5, tzinfo=UTC))
+    tree = load_tree(session=session, workspace_id=company.workspace_id, today=NOW.date())
+    assert summary_line(tree) == "2 objectives · ⚪ 2 not started"
+    # Far behind pace three months in: one objective off track, the other still not started.
+    [first, *_] = tree.krs_of(company.platform.id)
+    record_check_in(
+        session=session,
+        workspace_id=company.workspace_id,
+        key_result_id=first.id,
+        author_id="U0CEO",
+        value=1000,
+        period_start=date(2026, 3, 30),
+        now=NOW,
+    )
+    session.commit()
+    tree = load_tree(session=session, workspace_id=company.workspace_id, today=NOW.date())
+    assert summary_line(tree) == "2 objectives · 🔴 1 off track · ⚪ 1 not started"
+    status = build_status_message(tree=tree, scope="all objectives", now=NOW)
+    mine = build_mine_message(tree=tree, user_id="U0CEO", now=NOW)
+    for message in (status, mine):
+        text = mrkdwn_text(message)
+        assert "2 objectives · 🔴 1 off track · ⚪ 1 not started" in text
+        assert "0 on track" not in text and "0 at risk" not in text
+
+
 def test_confirmation_and_dialogs(session: Session) -> None:
     company = reference_company(session)
     child = create_objective(
@@ -285,6 +346,56 @@ def test_objective_modal_limits_and_state_round_trip() -> None:
     assert back.krs[1] == KRDraft()
 
 
+def test_suggested_krs_show_only_when_on_and_fit_a_full_form() -> None:
+    from bot.blocks.objective_modal import SuggestPanel, suggestions_in
+
+    off = build_objective_modal(draft=_draft(), teams=[], cycles=[(1, "Q2 2026")])
+    assert "kr_suggest" not in all_text(off)
+    sentences = (
+        "Reach 100 <b>paying</b> & happy teams by Jun 30",  # user-ish text: escaped
+        "Cut churn from 4% to 2% by Jun 30",
+        "Improve morale",  # the parser cannot read it: not shown, whatever the view says
+    )
+    panel = SuggestPanel(source="<llama>", sentences=sentences, note="1 left <out>")
+    view = build_objective_modal(
+        draft=_draft(), teams=[], cycles=[(1, "Q2 2026")], today=date(2026, 4, 5), suggest=panel
+    )
+    assert validate_view(view) == []
+    text = mrkdwn_text(view)
+    assert "Suggested by &lt;llama&gt;" in text and "1 left &lt;out&gt;" in text
+    assert "*Reach 100 &lt;b&gt;paying&lt;/b&gt; &amp; happy teams by Jun 30*" in text
+    assert "Improve morale" not in all_text(view)
+    assert suggestions_in(view) == sentences[:2]  # the Add buttons carry them, as typed
+    actions = [b for b in view["blocks"] if b["type"] == "actions"][-1]
+    assert [e["action_id"] for e in actions["elements"]] == ["kr_add", "kr_suggest"]
+
+    # Eight KRs with every field shown, each due after the cycle (a warning each): 95 blocks.
+    # The note and one offer take what is left of Slack's 100.
+    full = _draft(krs=[replace(_draft().krs[0], details=True) for _ in range(8)])
+    three = SuggestPanel(
+        source="m",
+        sentences=(*sentences[:2], "Reach 200 teams by Jun 30"),
+        note="n",
+    )
+    crowded = build_objective_modal(
+        draft=full,
+        teams=[],
+        cycles=[(1, "Q2 2026")],
+        cycle_ends={1: date(2026, 5, 31)},
+        today=date(2026, 4, 5),
+        suggest=three,
+    )
+    assert validate_view(crowded) == [] and len(crowded["blocks"]) == 100
+    assert suggestions_in(crowded) == sentences[:1]  # the first that fits
+    asking = build_objective_modal(
+        draft=_draft(),
+        teams=[],
+        cycles=[(1, "Q2 2026")],
+        suggest=SuggestPanel(source="m", sentences=sentences, asking=True),
+    )
+    assert 'kr_suggest"' not in all_text(asking) and "⏳ Asking m" in all_text(asking)
+
+
 def test_command_text_entities_are_read_back_as_typed() -> None:
     from bot.blocks.text import escape, unescape
 
@@ -349,7 +460,8 @@ def test_a_small_closed_cycle_shows_every_grade_in_status(session: Session) -> N
     )
     assert validate_message(message) == []
     text = mrkdwn_text(message)
-    assert "*H1 2026* is closed · 2 objectives · average grade *0.0*" in text
+    assert "*H1 2026* is closed · 2 objectives · average grade *0.0* · 🔴 2" in text
+    assert "🟢 0" not in text and "🟡 0" not in text  # only the grade bands there are
     assert "🔴 *0.0*  *Launch a new communication platform* · Maya" in text
     assert "🔴 0.0 · Resolve 90% of customer inquiries within 24 hours" in text  # KR grades
     assert "No objectives here yet" not in text and "<@" not in text

@@ -196,3 +196,15 @@ def test_objectives_with_no_recent_data_are_counted_with_their_reason_only_when_
     fresh = [ObjectiveChange("Flat", 0.1, 0.1, status=Status.AT_RISK)]
     text = mrkdwn_texts(build_team_digest(sample(objectives=fresh)))
     assert "💤" not in text and "two periods" not in text
+
+
+def test_the_notification_line_leaves_out_zero_counts() -> None:
+    assert build_team_digest(sample())["text"] == (
+        "OKR digest for Platform: 3 objectives, 1 key result slipped, 1 blocker, "
+        "3 not checked in yet"
+    )
+    quiet = build_team_digest(sample(turned=[], blockers=[], missing=[]))
+    assert quiet["text"] == "OKR digest for Platform: 3 objectives"
+    only_missing = build_team_digest(sample(turned=[], blockers=[], missing=["U0DEV"]))
+    assert only_missing["text"] == "OKR digest for Platform: 3 objectives, 1 not checked in yet"
+    assert " 0 " not in mrkdwn_texts(quiet)

@@ -70,7 +70,8 @@ def show(body: dict, context: dict, client: WebClient, draft: ObjectiveDraft) ->
     deps = deps_of(context)
     view = body["view"]
     form = deps.objectives.form_options(workspace_id=workspace_of(body, context), draft=draft)
-    client.views_update(view_id=view["id"], hash=view["hash"], view=build_objective_form(form))
+    form_view = build_objective_form(form, suggest=deps.suggest_panel(view))
+    client.views_update(view_id=view["id"], hash=view["hash"], view=form_view)
 
 
 def add_key_result(body: dict, context: dict, client: WebClient) -> None:
@@ -131,7 +132,7 @@ def new_objective(body: dict, context: BoltContext, client: WebClient) -> dict:
     form = deps.objectives.new_objective_form(
         workspace_id=workspace_of(body, context), user_id=body["user"]["id"]
     )
-    return build_objective_form(form)
+    return build_objective_form(form, suggest=deps.suggest_panel())
 
 
 def objective_now(
@@ -334,7 +335,7 @@ def _objective_view(
             is_admin=is_admin,
         )
         draft = replace(form.draft, channel_id=_origin(body).get("channel_id"))
-        return build_objective_form(form, draft)
+        return build_objective_form(form, draft, suggest=deps.suggest_panel())
     objective, parent, children = deps.objectives.objective_with_parent(
         workspace_id=workspace_id,
         user_id=user_id,

@@ -237,7 +237,7 @@ def _new_form(call: Call) -> dict:
         title=call.rest,
         channel_id=call.channel_id,
     )
-    return build_objective_form(form)
+    return build_objective_form(form, suggest=call.deps.suggest_panel())
 
 
 def _status(call: Call) -> None:
