@@ -26,7 +26,15 @@ from storage.teams import create_team, link_channel
 from storage.workspaces import ensure_workspace, update_workspace
 from tests.factories import MISSION, VISION
 from tests.slack.conftest import ACME, CEO, DEV, EVE, Ladder
-from tests.slack.flows import current, element, fill, open_new_objective, rev_of, type_sentence
+from tests.slack.flows import (
+    current,
+    element,
+    fill,
+    modal_shown,
+    open_new_objective,
+    rev_of,
+    type_sentence,
+)
 from tests.slack.test_surfaces import (
     ask,
     click,
@@ -335,8 +343,7 @@ def test_a_personal_objective_needs_no_why_and_is_nobodys_company_objective(
         user=EVE,
         value=str(saved.id),
     )
-    [opened] = ladder.standin.wait_for("views.open", count=2)[1:]
-    edit = opened.response["view"]
+    edit = modal_shown(ladder, count=2)  # Edit opens "Loading…", then fills it
     assert element(edit, "level")["initial_option"]["value"] == "personal"
     answer = ladder.acme.view_submission(edit, user_id=EVE, values=fill(edit, level=None))
     assert answer.json()["errors"] == {
