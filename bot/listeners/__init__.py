@@ -370,7 +370,7 @@ def tell(context: BoltContext, text: str) -> None:
     """A private word to the person who asked; if Slack refuses even that, it is logged."""
     message = build_error(text)
     try:
-        if context.response_url:
+        if context.response_url and context.respond is not None:
             context.respond(response_type="ephemeral", replace_original=False, **message)
         elif context.user_id and context.client is not None:
             context.client.chat_postMessage(channel=context.user_id, **message)  # a DM

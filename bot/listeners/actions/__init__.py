@@ -256,7 +256,8 @@ def register_prompt_buttons(app: App, deps: Deps) -> None:
             respond(replace_original=True, **done)
             return
         for message in answered.replace:
-            client.chat_update(channel=message.channel_id, ts=message.ts, **done)
+            if message.channel_id and message.ts:  # a sent prompt has both
+                client.chat_update(channel=message.channel_id, ts=message.ts, **done)
 
 
 def _per_item(action: str) -> re.Pattern[str]:
