@@ -15,7 +15,7 @@ counted); tests/storage/test_alignment.py checks them on generated trees on both
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
@@ -37,6 +37,7 @@ class AlignmentCounts:
     objectives: int
     laddered: int  # company objectives, and those whose chain of parents reaches one
     counts: dict[Gap, int]  # every gap but CONTRADICTION (see the module's docstring)
+    orphans_by_level: dict[Level, int] = field(default_factory=dict)  # team and personal
 
 
 def _company(table: sa.Table | sa.Alias) -> sa.ColumnElement[bool]:
@@ -124,7 +125,8 @@ def alignment_counts(
         sa.select(
             sa.func.count(OBJ.c.id),
             count(laddered_ids.c.id.is_not(None)),
-            count(sa.and_(sa.not_(_company(OBJ)), parents.c.id.is_(None))),
+            count(sa.and_(OBJ.c.level == Level.TEAM.value, parents.c.id.is_(None))),
+            count(sa.and_(OBJ.c.level == Level.PERSONAL.value, parents.c.id.is_(None))),
             count(sa.and_(_company(OBJ), _blank(OBJ.c.description, dialect))),
             count(n_krs == 0),
             count(n_krs > MAX_FOCUSED_KRS),
@@ -137,14 +139,20 @@ def alignment_counts(
         )
         .where(*linked(OBJ), *view)
     ).one()
-    objectives, laddered, orphans, no_why, no_krs, too_many, stale = (int(v) for v in row)
+    objectives, laddered, team_orphans, personal_orphans, no_why, no_krs, too_many, stale = (
+        int(v) for v in row
+    )
     counts = {
-        Gap.ORPHAN: orphans,
+        Gap.ORPHAN: team_orphans + personal_orphans,
         Gap.NO_WHY: no_why,
         Gap.NO_KRS: no_krs,
         Gap.TOO_MANY_KRS: too_many,
         Gap.STALE: stale,
     }
+    by_level = {Level.TEAM: team_orphans, Level.PERSONAL: personal_orphans}
     return AlignmentCounts(
-        objectives=objectives, laddered=laddered, counts={g: n for g, n in counts.items() if n}
+        objectives=objectives,
+        laddered=laddered,
+        counts={g: n for g, n in counts.items() if n},
+        orphans_by_level={level: n for level, n in by_level.items() if n},
     )

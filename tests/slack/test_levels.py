@@ -30,7 +30,7 @@ from tests.slack.flows import (
     current,
     element,
     fill,
-    filled_modal,
+    modal_shown,
     open_new_objective,
     rev_of,
     type_sentence,
@@ -343,7 +343,7 @@ def test_a_personal_objective_needs_no_why_and_is_nobodys_company_objective(
         user=EVE,
         value=str(saved.id),
     )
-    edit = filled_modal(ladder, count=2)  # Edit opens "Loading…", then its form
+    edit = modal_shown(ladder, count=2)  # Edit opens "Loading…", then fills it
     assert element(edit, "level")["initial_option"]["value"] == "personal"
     answer = ladder.acme.view_submission(edit, user_id=EVE, values=fill(edit, level=None))
     assert answer.json()["errors"] == {

@@ -126,10 +126,11 @@ def test_sql_counts_equal_the_pure_alignment_module(
             company_only=view.get("company_only", False),
         )
         expected = {g: n for g, n in pure.counts.items() if g is not Gap.CONTRADICTION}
-        assert (sql.objectives, sql.laddered, sql.counts) == (
+        assert (sql.objectives, sql.laddered, sql.counts, sql.orphans_by_level) == (
             pure.objectives,
             pure.laddered,
             expected,
+            {level: n for level, n in pure.orphans_by_level.items() if n},
         ), view
         gaps_seen |= set(sql.counts)
     # the generated trees reach every gap the line counts, and some ladder while others do not
