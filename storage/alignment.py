@@ -96,7 +96,7 @@ def alignment_counts(
     cutoff = now - STALE_PERIODS * period
     last_sign = sa.func.coalesce(KR.c.last_checkin_at, KR.c.created_at)
     in_view = sa.select(OBJ.c.id).where(*linked(OBJ), *view)
-    stale = (
+    stale_krs = (
         sa.select(sa.func.count())
         .select_from(KR)
         .where(
@@ -120,7 +120,7 @@ def alignment_counts(
             count(sa.and_(_company(OBJ), _blank(OBJ.c.description, dialect))),
             count(OBJ.c.rollup_krs == 0),
             count(OBJ.c.rollup_krs > MAX_FOCUSED_KRS),
-            stale,
+            stale_krs,
         ).where(*linked(OBJ), *view)
     ).one()
     objectives, laddered, team_orphans, personal_orphans, no_why, no_krs, too_many, stale = (
