@@ -4,7 +4,8 @@ The pure module (bot/okr/alignment.py) needs the whole tree; a status message re
 objectives it shows. These are the same counts in one statement, whatever the size: how many
 objectives of a view ladder up to a company objective, and how many are orphans, company
 objectives without a why, objectives without key results or with more than five, and stale
-key results. Contradictions (confident but behind pace) need each KR's pace and stay with
+key results. Whether an objective ladders up, has a linked parent, and how many KRs it has
+are kept with the stored roll-up (storage/rollup.py), so no statement walks the tree. Contradictions (confident but behind pace) need each KR's pace and stay with
 `/okr health`, which loads the tree.
 
 MIRROR POINT: each count is `bot.okr.alignment.alignment_health`'s for the same objectives
@@ -79,19 +80,6 @@ def alignment_counts(
             table.c.archived_at.is_(None),
         ]
 
-    # Downward from every company objective: what ladders up to one.
-    top = sa.select(OBJ.c.id).where(*linked(OBJ), _company(OBJ)).cte("ladders", recursive=True)
-    child = OBJ.alias("child")
-    ladders = top.union(
-        sa.select(child.c.id).join(top, child.c.parent_id == top.c.id).where(*linked(child))
-    )
-    # Joined rather than `IN (SELECT …)` / a correlated EXISTS: PostgreSQL guesses the
-    # recursive CTE at ~100× its size, and multiplied by a per-row subplan that guess crossed
-    # jit_above_cost (seconds of JIT compiling for milliseconds of work). DISTINCT gives the
-    # planner a small estimate (the ids are distinct already).
-    laddered_ids = sa.select(ladders.c.id).distinct().subquery("laddered")
-    parent = OBJ.alias("parent")
-    parents = sa.select(parent.c.id).where(*linked(parent)).subquery("linked_parent")
     # The view's own conditions: _scope's first two (workspace, cycles) come from `linked`,
     # with the open cycles as a subquery rather than a statement of their own.
     view = _scope(
@@ -102,42 +90,38 @@ def alignment_counts(
         company_only=company_only,
         include_archived=True,
     )[2:]
-    in_view = sa.select(OBJ.c.id).where(*linked(OBJ), *view)
+    # Laddering, parents and KR counts are stored with the roll-up (storage/rollup.py): no
+    # walk of the tree here. Only staleness depends on `now`: the view's KRs signed (checked
+    # in, or created) by the cutoff, read from ix_key_result_objective_signs.
     cutoff = now - STALE_PERIODS * period
     last_sign = sa.func.coalesce(KR.c.last_checkin_at, KR.c.created_at)
-    krs = (
-        sa.select(
-            KR.c.objective_id,
-            sa.func.count().label("n"),
-            sa.func.sum(sa.case((last_sign <= cutoff, 1), else_=0)).label("stale"),
+    in_view = sa.select(OBJ.c.id).where(*linked(OBJ), *view)
+    stale_krs = (
+        sa.select(sa.func.count())
+        .select_from(KR)
+        .where(
+            KR.c.objective_id.in_(in_view),
+            KR.c.archived_at.is_(None),
+            last_sign <= cutoff,
         )
-        # By objective only (the ids are the view's): ix_key_result_objective_signs covers it.
-        .where(KR.c.objective_id.in_(in_view), KR.c.archived_at.is_(None))
-        .group_by(KR.c.objective_id)
-        .subquery("krs")
+        .scalar_subquery()
     )
-    n_krs = sa.func.coalesce(krs.c.n, 0)
 
     def count(condition: sa.ColumnElement[bool]) -> sa.ColumnElement[int]:
         return sa.func.coalesce(sa.func.sum(sa.case((condition, 1), else_=0)), 0)
 
+    unparented = OBJ.c.rollup_unparented.is_(True)
     row = session.execute(
         sa.select(
             sa.func.count(OBJ.c.id),
-            count(laddered_ids.c.id.is_not(None)),
-            count(sa.and_(OBJ.c.level == Level.TEAM.value, parents.c.id.is_(None))),
-            count(sa.and_(OBJ.c.level == Level.PERSONAL.value, parents.c.id.is_(None))),
+            count(OBJ.c.rollup_laddered.is_(True)),
+            count(sa.and_(OBJ.c.level == Level.TEAM.value, unparented)),
+            count(sa.and_(OBJ.c.level == Level.PERSONAL.value, unparented)),
             count(sa.and_(_company(OBJ), _blank(OBJ.c.description, dialect))),
-            count(n_krs == 0),
-            count(n_krs > MAX_FOCUSED_KRS),
-            sa.func.coalesce(sa.func.sum(krs.c.stale), 0),
-        )
-        .select_from(
-            OBJ.outerjoin(krs, krs.c.objective_id == OBJ.c.id)
-            .outerjoin(laddered_ids, laddered_ids.c.id == OBJ.c.id)
-            .outerjoin(parents, parents.c.id == OBJ.c.parent_id)
-        )
-        .where(*linked(OBJ), *view)
+            count(OBJ.c.rollup_krs == 0),
+            count(OBJ.c.rollup_krs > MAX_FOCUSED_KRS),
+            stale_krs,
+        ).where(*linked(OBJ), *view)
     ).one()
     objectives, laddered, team_orphans, personal_orphans, no_why, no_krs, too_many, stale = (
         int(v) for v in row

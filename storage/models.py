@@ -216,6 +216,12 @@ class Objective(SQLModel, table=True):
     rollup_stale_on: date | None = None  # no recent data from this day (bot/okr/pace.py, 5)
     # The objective_status_count bucket this objective is counted in (None: not counted).
     rollup_bucket: str | None = Field(default=None, max_length=120)
+    # Alignment (storage/alignment.py's counts without walking the tree): in an open cycle,
+    # unarchived, and company level or under a laddered parent; no linked parent (an orphan
+    # when team or personal level); the unarchived key results.
+    rollup_laddered: bool = False
+    rollup_unparented: bool = False
+    rollup_krs: int = 0
 
     @property
     def archived(self) -> bool:

@@ -24,6 +24,7 @@ from sqlalchemy import event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from bot.okr.kinds import Level
 from bot.okr.pace import StatusRules, pace_start, stale_from
 from bot.okr.progress import clamp01, raw_progress
 from bot.okr.rollup import ObjectiveRollup, StatusDays, kr_status_days, objective_rollup
@@ -37,6 +38,8 @@ KEY_LEVELS = 200
 
 _PENDING = "ladder_rollup_pending"
 _OBJECTIVE_FIELDS = ("parent_id", "cycle_id", "weight", "archived_at", "team_id")
+# These change whether an objective (and what hangs below it) ladders up to a company one.
+_LADDER_FIELDS = ("parent_id", "archived_at", "cycle_id", "level")
 _WORKSPACE_FIELDS = (
     "at_risk_points",
     "off_track_points",
@@ -119,15 +122,19 @@ def _collect(session: Session, _context: Any) -> None:
             pending = _pending(session, obj.workspace_id)
             pending.objectives.update(i for i in [obj.objective_id, *old_new] if i is not None)
         elif isinstance(obj, Objective):
-            changed = {name for name in _OBJECTIVE_FIELDS if _history(obj, name)[1]}
+            changed = {
+                name for name in {*_OBJECTIVE_FIELDS, *_LADDER_FIELDS} if _history(obj, name)[1]
+            }
             if not changed:
                 continue
             pending = _pending(session, obj.workspace_id)
+            if changed & set(_LADDER_FIELDS):
+                pending.rekey.add(obj.id)
+            if not changed & set(_OBJECTIVE_FIELDS):
+                continue  # the level: no roll-up value depends on it
             pending.objectives.add(obj.id)
             parents, _ = _history(obj, "parent_id")
             pending.objectives.update(p for p in [obj.parent_id, *parents] if p is not None)
-            if changed & {"parent_id", "archived_at"}:
-                pending.rekey.add(obj.id)
         elif isinstance(obj, Cycle):
             if _history(obj, "start_date")[1] or _history(obj, "end_date")[1]:
                 _pending(session, obj.workspace_id).cycles.add(obj.id)
@@ -278,7 +285,7 @@ def _ancestor_ids(session: Session, workspace_id: str, ids: set[int]) -> set[int
 
 
 def _rekey(session: Session, workspace_id: str, roots: set[int]) -> None:
-    """New walk_keys for these objectives and everything below them."""
+    """New walk_keys and ladder flags for these objectives and everything below them."""
     start = (
         sa.select(OBJ.c.id, OBJ.c.parent_id)
         .where(OBJ.c.workspace_id == workspace_id, OBJ.c.id.in_(sorted(roots)))
@@ -288,20 +295,83 @@ def _rekey(session: Session, workspace_id: str, roots: set[int]) -> None:
     subtree = start.union(
         sa.select(child.c.id, child.c.parent_id).join(start, child.c.parent_id == start.c.id)
     )
-    rows = session.execute(sa.select(subtree.c.id, subtree.c.parent_id)).all()
+    rows = session.execute(
+        sa.select(
+            subtree.c.id, subtree.c.parent_id, OBJ.c.level, OBJ.c.archived_at, CYC.c.closed_at
+        )
+        .join(OBJ, OBJ.c.id == subtree.c.id)
+        .join(CYC, CYC.c.id == OBJ.c.cycle_id)
+    ).all()
     parents = sorted({r.parent_id for r in rows} - {None})
     keys: dict[int, str | None] = {}
+    laddered: dict[int, bool] = {}
     cut: set[int] = set()
     for parent in session.execute(
-        sa.select(OBJ.c.id, OBJ.c.walk_key, OBJ.c.archived_at, CYC.c.closed_at)
+        sa.select(
+            OBJ.c.id, OBJ.c.walk_key, OBJ.c.rollup_laddered, OBJ.c.archived_at, CYC.c.closed_at
+        )
         .join(CYC, CYC.c.id == OBJ.c.cycle_id)
-        .where(OBJ.c.id.in_(parents))
+        .where(OBJ.c.workspace_id == workspace_id, OBJ.c.id.in_(parents))
     ):
         keys[parent.id] = parent.walk_key
         if parent.archived_at is not None or parent.closed_at is not None:
             cut.add(parent.id)
+        else:
+            laddered[parent.id] = bool(parent.rollup_laddered)
     keyed = _keys_top_down([(r.id, r.parent_id) for r in rows], known=keys, cut=cut)
-    _write(session, [{"b_id": i, "v_walk_key": k} for i, k in keyed.items()], ("walk_key",))
+    ladder = _ladder_top_down(
+        [
+            (
+                r.id,
+                r.parent_id,
+                r.level == Level.COMPANY.value,
+                r.archived_at is None and r.closed_at is None,
+            )
+            for r in rows
+        ],
+        known=laddered,
+    )
+    _write(
+        session,
+        [
+            {
+                "b_id": i,
+                "v_walk_key": k,
+                "v_rollup_laddered": ladder[i][0],
+                "v_rollup_unparented": ladder[i][1],
+            }
+            for i, k in keyed.items()
+        ],
+        ("walk_key", "rollup_laddered", "rollup_unparented"),
+    )
+
+
+def _ladder_top_down(
+    rows: Iterable[tuple[int, int | None, bool, bool]], *, known: dict[int, bool]
+) -> dict[int, tuple[bool, bool]]:
+    """(laddered, unparented) for (id, parent id, company level, linked) rows. Linked: in an
+    open cycle and not archived, a link of the alignment chains bot/okr/alignment.py walks.
+    Laddered: linked, and company level or under a laddered parent. Unparented: no linked
+    parent (an orphan when team or personal level). `known`: laddered flags of the linked
+    parents outside the rows (a parent missing there is not linked)."""
+    info = {oid: (parent, company, linked) for oid, parent, company, linked in rows}
+    children: dict[int, list[int]] = defaultdict(list)
+    for oid, (parent, _company, _linked) in info.items():
+        if parent in info:
+            children[parent].append(oid)
+    out: dict[int, tuple[bool, bool]] = {}
+    stack: list[tuple[int, bool, bool]] = []  # (id, parent linked, parent laddered)
+    for oid, (parent, _company, _linked) in info.items():
+        if parent not in info:
+            up = None if parent is None else known.get(parent)
+            stack.append((oid, up is not None, bool(up)))
+    while stack:
+        oid, parent_linked, parent_laddered = stack.pop()
+        _parent, company, linked = info[oid]
+        laddered = linked and (company or parent_laddered)
+        out[oid] = (laddered, not parent_linked)
+        stack.extend((c, linked, laddered) for c in children.get(oid, ()))
+    return out
 
 
 def _keys_top_down(
@@ -485,8 +555,14 @@ def _recompute(
                 deltas[o.rollup_bucket] -= 1
             if bucket is not None:
                 deltas[bucket] += 1
-        rows.append({**_rollup_values(o.id, fresh[o.id]), "v_rollup_bucket": bucket})
-    _write(session, rows, (*_ROLLUP_NAMES, "rollup_bucket"))
+        rows.append(
+            {
+                **_rollup_values(o.id, fresh[o.id]),
+                "v_rollup_bucket": bucket,
+                "v_rollup_krs": len(krs_of.get(o.id, ())),
+            }
+        )
+    _write(session, rows, (*_ROLLUP_NAMES, "rollup_bucket", "rollup_krs"))
     return buckets
 
 
@@ -504,6 +580,7 @@ def rebuild_workspace(*, connection: Session | sa.Connection, workspace_id: str)
             OBJ.c.team_id,
             OBJ.c.weight,
             OBJ.c.archived_at,
+            OBJ.c.level,
         )
         .where(OBJ.c.workspace_id == workspace_id)
         .order_by(OBJ.c.id)
@@ -527,6 +604,18 @@ def rebuild_workspace(*, connection: Session | sa.Connection, workspace_id: str)
         [(o.id, o.parent_id if o.parent_id in by_id else None) for o in objectives],
         known={},
         cut={o.id for o in objectives if o.archived_at is not None or o.cycle_id in closed},
+    )
+    ladder = _ladder_top_down(
+        [
+            (
+                o.id,
+                o.parent_id,
+                o.level == Level.COMPANY.value,
+                o.archived_at is None and o.cycle_id not in closed,
+            )
+            for o in objectives
+        ],
+        known={},
     )
     children: dict[int, list[int]] = defaultdict(list)
     for o in objectives:
@@ -571,9 +660,23 @@ def rebuild_workspace(*, connection: Session | sa.Connection, workspace_id: str)
                 **_rollup_values(oid, rolled),
                 "v_walk_key": keys[oid],
                 "v_rollup_bucket": bucket,
+                "v_rollup_laddered": ladder[oid][0],
+                "v_rollup_unparented": ladder[oid][1],
+                "v_rollup_krs": len(krs_of.get(oid, ())),
             }
         )
-    _write(connection, rows, (*_ROLLUP_NAMES, "walk_key", "rollup_bucket"))
+    _write(
+        connection,
+        rows,
+        (
+            *_ROLLUP_NAMES,
+            "walk_key",
+            "rollup_bucket",
+            "rollup_laddered",
+            "rollup_unparented",
+            "rollup_krs",
+        ),
+    )
     connection.execute(sa.delete(COUNTS).where(COUNTS.c.workspace_id == workspace_id))
     if counts:
         connection.execute(

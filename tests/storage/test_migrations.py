@@ -25,6 +25,9 @@ import sqlalchemy as sa
 from sqlalchemy import Connection, Engine
 from sqlmodel import Session, SQLModel
 
+from bot.okr.alignment import Gap
+from bot.services.alignment import report_of
+from storage.alignment import alignment_counts
 from storage.checkins import list_check_ins
 from storage.cycles import list_cycles
 from storage.db import make_engine
@@ -524,9 +527,10 @@ ROLLUP_COLUMNS = frozenset(
 
 
 def check_rollup(session: Session, start: str) -> None:
-    """The backfill (0007's, then 0011's) agrees with the core's roll-up: stale KRs too (by
-    June every checked-in KR is two periods past its last check-in)."""
-    if start >= "0011":
+    """The backfill (0007's, then 0011's, now 0012's) agrees with the core's roll-up: stale
+    KRs too (by June every checked-in KR is two periods past its last check-in), and the
+    stored alignment flags give the pure module's alignment counts."""
+    if start >= "0012":
         return  # seeded by hand; nothing recomputes them on an upgrade to head
     for day in (date(2025, 12, 1), date(2026, 2, 1), date(2026, 6, 1)):
         core = load_tree(session=session, workspace_id=SEED, today=day)
@@ -535,6 +539,12 @@ def check_rollup(session: Session, start: str) -> None:
         assert shown.status_counts() == core.status_counts()
         for o in core.objectives:
             assert shown.health.objectives[o.id] == core.health.objectives[o.id]
+    now, period = datetime(2026, 2, 20, tzinfo=UTC), timedelta(weeks=1)
+    whole = load_tree(session=session, workspace_id=SEED, today=now.date())
+    pure = report_of(whole, scope="", within=None, now=now, period=period)
+    sql = alignment_counts(session=session, workspace_id=SEED, now=now, period=period)
+    expected = {g: n for g, n in pure.counts.items() if g is not Gap.CONTRADICTION}
+    assert (sql.objectives, sql.laddered, sql.counts) == (pure.objectives, pure.laddered, expected)
 
 
 def rows_0008() -> Rows:
@@ -612,6 +622,20 @@ def rows_0011() -> Rows:
     rows = rows_0010()
     for objective in rows["objective"]:
         objective["rollup_stale_on"] = date(2026, 2, 9)
+    return rows
+
+
+# 0012 stores the alignment flags and KR counts and rebuilds the roll-up: 0011's values too.
+ROLLUP_COLUMNS_0011 = ROLLUP_COLUMNS | {("objective", "rollup_stale_on")}
+
+
+def rows_0012() -> Rows:
+    """0012 adds the alignment flags and KR counts to the stored roll-up."""
+    rows = rows_0011()
+    for objective in rows["objective"]:
+        objective["rollup_laddered"] = objective["id"] == 2
+        objective["rollup_unparented"] = objective["id"] != 2
+        objective["rollup_krs"] = 2
     return rows
 
 
@@ -794,6 +818,20 @@ SEEDS: dict[str, Seed] = {
     ),
     "0011": Seed(
         rows_0011,
+        recomputed=ROLLUP_COLUMNS_0011,
+        check=_checks(
+            check_tree,
+            check_delivery,
+            check_health,
+            check_charts,
+            check_reflections,
+            check_pace,
+            check_rollup,
+            check_levels,
+        ),
+    ),
+    "0012": Seed(
+        rows_0012,
         check=_checks(
             check_tree,
             check_delivery,

@@ -16,7 +16,7 @@ from bot.okr.validate import KRSpec
 from storage.checkins import record_check_in
 from storage.cycles import close_cycle, create_cycle, get_cycle
 from storage.errors import Refused
-from storage.models import KeyResult, Objective, ObjectiveStatusCount
+from storage.models import Cycle, KeyResult, Objective, ObjectiveStatusCount
 from storage.objectives import (
     align_objective,
     archive_key_result,
@@ -96,6 +96,48 @@ def assert_matches_core(session: Session, workspace_id: str, **scope: object) ->
         assert few.status_counts() == expected
         stale_seen += expected[Status.NO_RECENT_DATA]
     return stale_seen
+
+
+def assert_alignment_stored(session: Session, workspace_id: str) -> int:
+    """The stored alignment flags and KR counts (storage/alignment.py counts them) equal a
+    walk of the whole workspace: laddered when linked (open cycle, unarchived) and company
+    level or under a laddered parent; unparented when no linked parent. Returns how many
+    objectives ladder up."""
+    session.expire_all()
+    objectives = {
+        o.id: o
+        for o in session.exec(select(Objective).where(Objective.workspace_id == workspace_id))
+    }
+    closed = set(
+        session.exec(
+            select(Cycle.id).where(
+                Cycle.workspace_id == workspace_id, col(Cycle.closed_at).is_not(None)
+            )
+        )
+    )
+
+    def linked(oid: int | None) -> bool:
+        o = objectives.get(oid)  # type: ignore[arg-type]
+        return o is not None and o.archived_at is None and o.cycle_id not in closed
+
+    def laddered(oid: int) -> bool:
+        o = objectives[oid]
+        return linked(oid) and (o.level == Level.COMPANY or laddered_parent(o.parent_id))
+
+    def laddered_parent(parent: int | None) -> bool:
+        return parent is not None and linked(parent) and laddered(parent)
+
+    krs: dict[int, int] = {}
+    for kr in session.exec(
+        select(KeyResult).where(
+            KeyResult.workspace_id == workspace_id, col(KeyResult.archived_at).is_(None)
+        )
+    ):
+        krs[kr.objective_id] = krs.get(kr.objective_id, 0) + 1
+    for oid, o in objectives.items():
+        want = (laddered(oid), not linked(o.parent_id), krs.get(oid, 0))
+        assert (o.rollup_laddered, o.rollup_unparented, o.rollup_krs) == want, oid
+    return sum(laddered(oid) for oid in objectives)
 
 
 def _spec(rng: random.Random, i: int) -> KRSpec:
@@ -225,6 +267,20 @@ def test_stored_rollup_equals_the_core_after_random_writes(session: Session, see
                 team_id=rng.choice([None, *(t.id for t in teams)]),
             )
 
+    def op_level(_i: int) -> None:
+        if ids:
+            update_objective(
+                session=session,
+                workspace_id=ws,
+                objective_id=rng.choice(ids),
+                level=rng.choice(list(Level)),
+            )
+
+    def op_close_or_reopen(_i: int) -> None:
+        cycle = get_cycle(session=session, workspace_id=ws, cycle_id=cycles[1].id)
+        cycle.closed_at = None if cycle.closed_at else NOW
+        session.add(cycle)
+
     def op_settings(_i: int) -> None:
         update_workspace(
             session=session,
@@ -254,18 +310,36 @@ def test_stored_rollup_equals_the_core_after_random_writes(session: Session, see
             op_weight_or_cycle,
             op_settings,
             op_cycle_dates,
+            op_level,
+            op_level,
         ]
     )
     stale_seen = 0
+    laddered_seen = 0
     for i in range(60):
         try:
             rng.choice(ops)(i)
         except Refused:  # a write the app refuses (a milestone checked in at 40) changes nothing
             session.rollback()
         session.commit()
+        laddered_seen += assert_alignment_stored(session, ws)
         if i % CHECK_EVERY == CHECK_EVERY - 1:
             stale_seen += assert_matches_core(session, ws)
     stale_seen += assert_matches_core(session, ws)
+    assert laddered_seen, "no objective laddered up: the flags were never compared as true"
+    # A closed cycle cuts the chains through it (and reopening joins them again), also
+    # across writes made while it is closed. (Status views of a closed cycle are
+    # test_closing_a_cycle_…'s: the comparison with the core above keeps the cycles open.)
+    for i in range(60, 72):
+        if i % 4 == 0:
+            op_close_or_reopen(i)
+        else:
+            rng.choice([op_align, op_level, op_archive, op_restore, op_create, op_archive_kr])(i)
+        session.commit()
+        assert_alignment_stored(session, ws)
+    if get_cycle(session=session, workspace_id=ws, cycle_id=cycles[1].id).closed_at:
+        op_close_or_reopen(72)
+        session.commit()
     assert stale_seen, "the writes drew no stale objective: nothing about staleness was compared"
     assert_matches_core(session, ws, team_id=teams[0].id)
     assert_matches_core(session, ws, company_only=True)
@@ -307,6 +381,9 @@ def test_a_rebuild_changes_nothing_the_hooks_kept(session: Session) -> None:
         "rollup_at_risk_on",
         "rollup_off_track_on",
         "rollup_stale_on",
+        "rollup_laddered",
+        "rollup_unparented",
+        "rollup_krs",
     )
 
     def stored() -> list[tuple]:

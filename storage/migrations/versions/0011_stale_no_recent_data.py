@@ -26,14 +26,8 @@ def upgrade() -> None:
         "key_result",
         ["objective_id", "archived_at", "last_checkin_at", "created_at"],
     )
-    # Every bucket key gains the stale day: rebuild with the code that keeps them (also
-    # 0007's backfill: the head code writes this revision's columns, so the last migration
-    # that changes the roll-up's columns is the one to backfill it).
-    from storage.rollup import rebuild_workspace
-
-    connection = op.get_bind()
-    for (workspace_id,) in connection.execute(sa.text("SELECT team_id FROM workspace")).all():
-        rebuild_workspace(connection=connection, workspace_id=workspace_id)
+    # Every bucket key gains the stale day: 0012 rebuilds the roll-up (the last migration that
+    # changes the roll-up's columns holds the backfill; the head code writes all of them).
 
 
 def downgrade() -> None:
