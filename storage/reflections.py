@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlmodel import Session, col, select
 
 from bot.okr.grading import unfinished
-from bot.okr.kinds import KRKind
+from bot.okr.kinds import KRKind, Level
 from bot.okr.validate import clean_text
 from storage.cycles import get_cycle
 from storage.errors import Refused
@@ -155,6 +155,7 @@ def carry_over(
             title=objective.title,
             description=objective.description,
             team_id=objective.team_id,
+            level=Level(objective.level),  # a person's own objective stays theirs
             parent_id=None,  # the parent belongs to the old cycle; aligning is the owner's call
             weight=objective.weight,
             now=now,

@@ -5,6 +5,7 @@ from datetime import UTC, date, datetime
 import pytest
 from sqlmodel import Session, select
 
+from bot.okr.kinds import Level
 from storage.cycles import close_cycle, create_cycle
 from storage.errors import Refused
 from storage.models import KeyResult, Objective
@@ -132,6 +133,24 @@ def test_carrying_over_copies_the_objective_once_and_each_kr_once(session: Sessi
             into_cycle_id=company.cycle.id,  # type: ignore[arg-type]
             now=NOW,
         )
+
+
+def test_a_personal_objective_carried_over_stays_personal(session: Session) -> None:
+    company, krs, h2 = _closed_company(session)
+    company.platform.team_id = None
+    company.platform.level = Level.PERSONAL.value
+    session.add(company.platform)
+    session.flush()
+    carried = carry_over(
+        session=session,
+        workspace_id=company.workspace_id,
+        key_result=krs[0],
+        objective=company.platform,
+        into_cycle_id=h2.id,  # type: ignore[arg-type]
+        now=NOW,
+    )
+    copy = session.get_one(Objective, carried.objective_id)
+    assert (copy.team_id, copy.level) == (None, Level.PERSONAL.value)
 
 
 def test_deleting_the_old_objective_keeps_the_carried_kr_without_its_link(
