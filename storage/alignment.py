@@ -25,12 +25,12 @@ from sqlmodel import Session
 from bot.okr.alignment import STALE_PERIODS, Gap
 from bot.okr.coach import MAX_FOCUSED_KRS
 from bot.okr.kinds import Level
-from storage.models import Cycle, KeyResult, Objective
+from storage.models import Cycle, KeyResult, Objective, table_of
 from storage.tree import _scope
 
-OBJ = Objective.__table__  # type: ignore[attr-defined]
-KR = KeyResult.__table__  # type: ignore[attr-defined]
-CYC = Cycle.__table__  # type: ignore[attr-defined]
+OBJ = table_of(Objective)
+KR = table_of(KeyResult)
+CYC = table_of(Cycle)
 
 
 @dataclass(frozen=True)
