@@ -272,25 +272,16 @@ def fill_loading(context: BoltContext, client: WebClient, build: Callable[[], di
     if not opened:
         return  # views.open failed at the ack; the person was told then
     problem: str | None = None
-    icon, refused = "⚠️", False  # a refusal is an answer, not a failure
     try:
         view = build()
-    except FORM_REFUSALS as error:
+    except FORM_REFUSALS as error:  # an answer, not a failure
         # PermissionDenied says who may, as mrkdwn mentions; the others may quote user text.
         denied = isinstance(error, PermissionDenied)
-        problem, text = type(error).__name__, str(error) if denied else escape(str(error))
-        icon = "🚫" if denied else "ℹ️"
-        refused = True
-    except SLACK_FAILURES as error:
-        problem = slack_failure(error)
-        text = SLACK_FAILED.format(reason=escape(problem))
-    except Unavailable as error:
-        problem, text = type(error).__name__, STORAGE_FAILED
+        text = str(error) if denied else escape(str(error))
+        view = build_failed_view(opened["title"], text, icon="🚫" if denied else "ℹ️")
     except Exception as error:
-        problem, text = type(error).__name__, CRASHED
-        log.exception("building a modal failed: %s", opened.get("title"))
-    if problem is not None:
-        view = build_failed_view(opened["title"], text, icon=icon)
+        problem, text = _failure(error, "building a modal failed: %s", opened.get("title"))
+        view = build_failed_view(opened["title"], text, icon="⚠️")
     try:
         client.views_update(view_id=opened["id"], hash=opened["hash"], view=view)
     except SlackApiError as error:
@@ -303,7 +294,7 @@ def fill_loading(context: BoltContext, client: WebClient, build: Callable[[], di
             user=context.user_id,
             error=error.response.get("error"),
         )
-    if problem is not None and not refused:
+    if problem is not None:
         raise Told(problem)
 
 
@@ -370,23 +361,13 @@ def heard(work: Listener, *, saved: str | None = None) -> Listener:
         fields = request_fields(kwargs.get("body") or {})
         started = time.perf_counter()
         problem: str | None = None
-        message: str | None = None
         try:
             work(**kwargs)
         except Told as error:  # the person already read what happened (in the modal)
-            problem, message = error.problem, None
-        except SLACK_FAILURES as error:
-            problem = slack_failure(error)
-            message = SLACK_FAILED
-        except Unavailable as error:
-            problem, message = type(error).__name__, STORAGE_FAILED
+            problem = error.problem
         except Exception as error:
-            problem, message = type(error).__name__, CRASHED
-            log.exception("work after ack failed: %s", fields)
-        if problem is not None and message is not None:
-            if saved is not None:
-                message = FOLLOW_UP_FAILED.format(saved=saved)
-            tell(context, message.format(reason=escape(problem)))
+            problem, message = _failure(error, "work after ack failed: %s", fields)
+            tell(context, message if saved is None else FOLLOW_UP_FAILED.format(saved=saved))
         log_event(
             log,
             "work",
@@ -404,6 +385,18 @@ def heard(work: Listener, *, saved: str | None = None) -> Listener:
     if missing:
         raise TypeError(f"listener {work.__name__} must take {', '.join(sorted(missing))}")
     return run  # type: ignore[return-value]
+
+
+def _failure(error: Exception, *crash_line: Any) -> tuple[str, str]:
+    """What failed, for the log line, and what the person reads; a crash is logged whole
+    (`crash_line`)."""
+    if isinstance(error, SLACK_FAILURES):
+        problem = slack_failure(error)
+        return problem, SLACK_FAILED.format(reason=escape(problem))
+    if isinstance(error, Unavailable):
+        return type(error).__name__, STORAGE_FAILED
+    log.exception(*crash_line)
+    return type(error).__name__, CRASHED
 
 
 def tell(context: BoltContext, text: str) -> None:
@@ -455,24 +448,6 @@ def form_failure(error: Exception) -> str:
 
 
 FORM_FAILURES = (Unavailable, *SLACK_FAILURES)  # a form answers these with `form_failure`
-
-__all__ = [
-    "FORM_FAILURES",
-    "SLACK_FAILURES",
-    "Deps",
-    "after_ack",
-    "before_answer",
-    "deps_of",
-    "fill_loading",
-    "form_failure",
-    "heard",
-    "loading_first",
-    "open_loading",
-    "slack_failure",
-    "tell",
-    "tell_clicker",
-    "workspace_of",
-]
 
 
 def register_all(app: Any, deps: Deps) -> None:

@@ -44,20 +44,17 @@ def raising(respond: Callable[..., Any]) -> Callable[..., Any]:
     return post
 
 
-def chart_command(call: Call) -> None:
+def chart_command(call: Call) -> dict | None:
     """`/okr chart <objective or KR title>`: its chart, in the channel, like `/okr status`."""
     pictures = call.deps.pictures
     words = call.rest.strip()
     if not words:
-        call.respond(**build_notice(CHART_HELP, icon="📈"))
-        return
+        return build_notice(CHART_HELP, icon="📈")
     if pictures is None or not pictures.enabled(call.workspace_id):
-        call.respond(**build_notice(CHARTS_OFF))
-        return
+        return build_notice(CHARTS_OFF)
     found = pictures.charts.find(workspace_id=call.workspace_id, words=words)
     if found is None:
-        call.respond(**build_no_match(words))
-        return
+        return build_no_match(words)
     message = build_chart_message(found.trend, alt_text=alt_text_of(found.trend))
     attached = pictures.prepare(call.client, call.workspace_id, lambda: [found.trend], titled=False)
     pictures.send(
@@ -67,6 +64,7 @@ def chart_command(call: Call) -> None:
         workspace_id=call.workspace_id,
         response_type="in_channel",
     )
+    return None
 
 
 def objective_trend(

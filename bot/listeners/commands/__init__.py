@@ -7,6 +7,7 @@ import logging
 import re
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date
 
 from slack_bolt import Ack, App, BoltContext, Respond
@@ -51,7 +52,7 @@ from storage.errors import NotFound, Refused
 
 log = logging.getLogger(__name__)
 
-Handler = Callable[..., None]
+Handler = Callable[..., dict | None]
 
 
 def okr_now(
@@ -61,24 +62,22 @@ def okr_now(
     form that needs the database opens "Loading…" and is filled by `later`); the rest after
     it."""
     ack()
-    answer_now(body, context, client, respond)
-
-
-def answer_now(body: dict, context: BoltContext, client: WebClient, respond: Respond) -> None:
-    title = _loading_title(body)
+    command = as_command(body)
+    title = LOADING_TITLES.get(_parse(command)[0])
     if title is not None:
-        open_loading(context, client, body["trigger_id"], title=title)
-    elif _opens_modal(body):
-        run(body=body, context=context, client=client, respond=respond)
+        open_loading(context, client, command["trigger_id"], title=title)
+    elif _opens_modal(command):
+        run(body=command, context=context, client=client, respond=respond)
 
 
-def later(body: dict, context: dict, client: WebClient, respond: Respond) -> None:
-    if not _opens_modal(body):
-        run(body=body, context=context, client=client, respond=respond)
+def later(body: dict, context: BoltContext, client: WebClient, respond: Respond) -> None:
+    command = as_command(body)
+    if not _opens_modal(command):
+        run(body=command, context=context, client=client, respond=respond)
 
 
 @heard
-def run(body: dict, context: dict, client: WebClient, respond: Respond) -> None:
+def run(body: dict, context: BoltContext, client: WebClient, respond: Respond) -> None:
     deps = deps_of(context)
     sub, rest, handler = _parse(body)
     workspace_id = workspace_of(body, context)
@@ -96,7 +95,10 @@ def run(body: dict, context: dict, client: WebClient, respond: Respond) -> None:
 
 
 def as_command(body: dict) -> dict:
-    """A help button's click as the command it stands for, typed where help was shown."""
+    """A help button's click as the command it stands for, typed where help was shown (a
+    command stays as it is)."""
+    if "actions" not in body:
+        return body
     channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get(
         "channel_id", ""
     )
@@ -108,23 +110,11 @@ def as_command(body: dict) -> dict:
     }
 
 
-def help_now(
-    ack: Ack, body: dict, context: BoltContext, client: WebClient, respond: Respond
-) -> None:
-    ack()
-    answer_now(as_command(body), context, client, respond)  # while the trigger is fresh
-
-
-def help_later(body: dict, context: dict, client: WebClient, respond: Respond) -> None:
-    if not _opens_modal(as_command(body)):
-        run(body=as_command(body), context=context, client=client, respond=respond)
-
-
 def register(app: App) -> None:
     app.command("/okr")(ack=okr_now, lazy=[later])
     buttons = "|".join(re.escape(name) for name, _ in HELP_BUTTONS)
     app.action(re.compile(f"^{re.escape(HELP_ACTION_PREFIX)}({buttons})$"))(
-        ack=help_now, lazy=[help_later]
+        ack=okr_now, lazy=[later]
     )
 
 
@@ -150,62 +140,38 @@ def _opens_modal(body: dict) -> bool:
 LOADING_TITLES = {"new": NEW_TITLE, "create": NEW_TITLE}
 
 
-def _loading_title(body: dict) -> str | None:
-    return LOADING_TITLES.get(_parse(body)[0])
-
-
-REFUSALS = (PermissionDenied, Refused, NotFound)  # answered to the person, not crashes
-
-
-def _refusal_reply(error: Exception) -> dict:
-    if isinstance(error, PermissionDenied):
-        return build_refusal(str(error))
-    return build_error(escape(str(error)))
-
-
+@dataclass
 class Call:
-    """What a subcommand handler needs about the request."""
+    """What a subcommand handler needs about the request. A handler returns its reply (or
+    None when it answered itself): what it loaded, whole trees or many rows, is freed before
+    Slack's round trip."""
 
-    def __init__(
-        self,
-        deps: Deps,
-        client: WebClient,
-        respond: Respond,
-        body: dict,
-        workspace_id: str,
-        rest: str,
-        context: dict | None = None,
-    ) -> None:
-        self.deps, self.client, self.respond, self.body = deps, client, respond, body
-        self.context = context
-        self.workspace_id, self.rest = workspace_id, rest
-        self.user_id: str = body["user_id"]
-        self.channel_id: str = body.get("channel_id", "")
-
-    def run(self, handler: Handler) -> None:
-        """The handler, its refusals answered as replies."""
-        try:
-            handler(self)
-        except REFUSALS as error:
-            self.respond(**_refusal_reply(error))
-
-    def reply(self, build: Callable[[Call], dict]) -> None:
-        """For replies that load whole trees or many rows: what `build` loaded is freed
-        before Slack's round trip; its refusals become the reply."""
-        reply = self._guarded(build)
-        self.respond(**reply)
-
-    def _guarded(self, build: Callable[[Call], dict]) -> dict:
-        try:
-            return build(self)
-        except REFUSALS as error:
-            return _refusal_reply(error)
+    deps: Deps
+    client: WebClient
+    respond: Respond
+    body: dict
+    workspace_id: str
+    rest: str
+    context: BoltContext
 
     @property
-    def bolt_context(self) -> BoltContext:
-        if not isinstance(self.context, BoltContext):
-            raise TypeError("a command run without Bolt's context")
-        return self.context
+    def user_id(self) -> str:
+        return str(self.body["user_id"])
+
+    @property
+    def channel_id(self) -> str:
+        return str(self.body.get("channel_id", ""))
+
+    def run(self, handler: Handler) -> None:
+        """The handler, its reply and its refusals answered as replies."""
+        try:
+            reply = handler(self)
+        except PermissionDenied as error:
+            reply = build_refusal(str(error))
+        except (Refused, NotFound) as error:
+            reply = build_error(escape(str(error)))
+        if reply is not None:
+            self.respond(**reply)
 
     def is_admin(self) -> bool:
         return self.deps.is_admin(self.client, self.workspace_id, self.user_id)()
@@ -226,8 +192,8 @@ class Call:
 
 
 def _new(call: Call) -> None:
-    """Fills the "Loading…" modal opened at the ack (`answer_now`)."""
-    fill_loading(call.bolt_context, call.client, lambda: _new_form(call))
+    """Fills the "Loading…" modal opened at the ack (`okr_now`)."""
+    fill_loading(call.context, call.client, lambda: _new_form(call))
 
 
 def _new_form(call: Call) -> dict:
@@ -240,13 +206,7 @@ def _new_form(call: Call) -> dict:
     return build_objective_form(form, suggest=call.deps.suggest_panel())
 
 
-def _status(call: Call) -> None:
-    # The tree (tens of MB at 10,000 objectives) is freed when _status_reply returns, before
-    # Slack's round trip.
-    call.reply(_status_reply)
-
-
-def _status_reply(call: Call) -> dict:
+def _status(call: Call) -> dict:
     found = call.deps.trees.status(
         workspace_id=call.workspace_id, channel_id=call.channel_id, scope=status_scope(call.rest)
     )
@@ -258,11 +218,7 @@ def _status_reply(call: Call) -> dict:
     return {"response_type": "in_channel", **message}
 
 
-def _health(call: Call) -> None:
-    call.reply(_health_reply)
-
-
-def _health_reply(call: Call) -> dict:
+def _health(call: Call) -> dict:
     """Only the person asking sees it: a list of who has what to fix."""
     found = call.deps.alignment.report(
         workspace_id=call.workspace_id, channel_id=call.channel_id, argument=call.rest
@@ -273,11 +229,7 @@ def _health_reply(call: Call) -> dict:
     return build_health_message(found)
 
 
-def _mine(call: Call) -> None:
-    call.reply(_mine_reply)
-
-
-def _mine_reply(call: Call) -> dict:
+def _mine(call: Call) -> dict:
     tree = call.deps.trees.mine(workspace_id=call.workspace_id, user_id=call.user_id)
     # Only objectives someone else owns (I hold a KR in them) name their owner.
     others = [o.owner_id for o in tree.objectives[:MESSAGE_BLOCKS] if o.owner_id != call.user_id]
@@ -291,7 +243,7 @@ def _mine_reply(call: Call) -> dict:
     )
 
 
-def _checkin(call: Call) -> None:
+def _checkin(call: Call) -> dict | None:
     if call.rest.casefold() == "send":
         ensure_admin(call.is_admin, "send check-in prompts")
         # A fan-out takes minutes of Slack round trips: on a thread of its own, not the one
@@ -302,44 +254,40 @@ def _checkin(call: Call) -> None:
             kwargs={"body": call.body, "context": call.context, "call": call},
             name="ladder-send-now",
         ).start()
-        return
+        return None
     krs = call.deps.checkins.checkin_targets(
         workspace_id=call.workspace_id, user_id=call.user_id, is_admin=call.is_admin
     )
     if not krs:
-        call.respond(
-            **build_notice("You have no key results to check in on. `/okr new` drafts one.")
-        )
-        return
+        return build_notice("You have no key results to check in on. `/okr new` drafts one.")
     view = call.deps.checkin_modal(
         workspace_id=call.workspace_id, krs=krs, origin={"channel_id": call.channel_id}
     )
     call.open_modal(view)
+    return None
 
 
-def _send_now(body: dict, context: dict, call: Call) -> None:
+def _send_now(body: dict, context: BoltContext, call: Call) -> None:
     call.run(_send_checkins)
 
 
-def _send_checkins(call: Call) -> None:
+def _send_checkins(call: Call) -> dict:
     from bot.jobs.sender import Sender  # the listener layer drives delivery
 
     report = Sender(call.deps.checkins, lambda _workspace: call.client).run(
         workspace_id=call.workspace_id, force=True
     )
-    call.respond(
-        **build_notice(
-            f"Check-in prompts: {report.sent - report.digests} sent now, "
-            f"{report.deferred} waiting for "
-            "working hours or a retry, "
-            f"{report.failed} could not be delivered. People who already checked in, "
-            "are away, or were asked already are skipped.",
-            icon="📬",
-        )
+    return build_notice(
+        f"Check-in prompts: {report.sent - report.digests} sent now, "
+        f"{report.deferred} waiting for "
+        "working hours or a retry, "
+        f"{report.failed} could not be delivered. People who already checked in, "
+        "are away, or were asked already are skipped.",
+        icon="📬",
     )
 
 
-def _away(call: Call) -> None:
+def _away(call: Call) -> dict:
     words = call.rest.split()
     if words[:1] == ["until"]:
         words = words[1:]
@@ -349,63 +297,52 @@ def _away(call: Call) -> None:
         until = None
     today = call.deps.clock().date()
     if until is None or until < today:
-        call.respond(
-            **build_notice(
-                "Tell me until when, as a date: `/okr away until 2026-12-31`. "
-                "`/okr back` ends it early."
-            )
+        return build_notice(
+            "Tell me until when, as a date: `/okr away until 2026-12-31`. "
+            "`/okr back` ends it early."
         )
-        return
     call.deps.checkins.set_away(workspace_id=call.workspace_id, user_id=call.user_id, until=until)
-    call.respond(
-        **build_notice(
-            f"Enjoy! No check-in prompts until {until:%A, %B} {until.day}. "
-            "`/okr back` if you return earlier.",
-            icon="🌴",
-        )
+    return build_notice(
+        f"Enjoy! No check-in prompts until {until:%A, %B} {until.day}. "
+        "`/okr back` if you return earlier.",
+        icon="🌴",
     )
 
 
-def _back(call: Call) -> None:
+def _back(call: Call) -> dict:
     call.deps.checkins.set_away(workspace_id=call.workspace_id, user_id=call.user_id, until=None)
-    call.respond(**build_notice("Welcome back! Weekly check-ins are on again.", icon="👋"))
+    return build_notice("Welcome back! Weekly check-ins are on again.", icon="👋")
 
 
 def _statement(which: str) -> Handler:
-    def handler(call: Call) -> None:
+    def handler(call: Call) -> dict:
         if not call.rest:
             vision, mission = call.deps.settings.statements(workspace_id=call.workspace_id)
             current = vision if which == "vision" else mission
             shown = f"“{escape(current)}”" if current else "not set yet"
-            call.respond(
-                **build_notice(
-                    f"The {which} is {shown}. Admins set it with `/okr {which} &lt;text&gt;`."
-                )
+            return build_notice(
+                f"The {which} is {shown}. Admins set it with `/okr {which} &lt;text&gt;`."
             )
-            return
         call.deps.settings.set_statement(
             workspace_id=call.workspace_id, which=which, text=call.rest, is_admin=call.is_admin
         )
-        call.respond(**build_notice(f"{which.title()} set: “{escape(call.rest)}”", icon="✅"))
+        return build_notice(f"{which.title()} set: “{escape(call.rest)}”", icon="✅")
 
     return handler
 
 
-def _team(call: Call) -> None:
+def _team(call: Call) -> dict:
     outcome = call.deps.admin.team_command(
         workspace_id=call.workspace_id,
         channel_id=call.channel_id,
         text=call.rest,
         is_admin=call.is_admin,
     )
-    call.respond(**build_team_reply(outcome))
+    return build_team_reply(outcome)
 
 
-def _cycle(call: Call) -> None:
-    call.reply(_cycle_reply)  # closing grades every objective of the cycle
-
-
-def _cycle_reply(call: Call) -> dict:
+def _cycle(call: Call) -> dict:
+    # Closing grades every objective of the cycle: they are freed before Slack's round trip.
     outcome = call.deps.admin.cycle_command(
         workspace_id=call.workspace_id, text=call.rest, is_admin=call.is_admin
     )
@@ -416,8 +353,7 @@ def _cycle_reply(call: Call) -> dict:
 
 def _settings(call: Call) -> None:
     workspace = call.deps.settings.load(workspace_id=call.workspace_id, is_admin=call.is_admin)
-    view = build_settings_modal(workspace=workspace)
-    call.open_modal(view)
+    call.open_modal(build_settings_modal(workspace=workspace))
 
 
 HANDLERS: dict[str, Handler] = {

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from bot.blocks.messages import build_error, build_notice
 from bot.blocks.text import escape
 from bot.listeners import SLACK_FAILURES, slack_failure
-from bot.services.transfer import Exported, Format
+from bot.services.transfer import Format
 from storage.errors import NotFound
 
 if TYPE_CHECKING:
@@ -23,26 +23,18 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def export_okrs(call: Call) -> None:
+def export_okrs(call: Call) -> dict:
     """After the ack: the file is written, then uploaded to the caller's DM."""
-    _upload(call, _export(call))
-
-
-def _export(call: Call) -> Exported | None:
     try:
-        return call.deps.exports.export(
+        exported = call.deps.exports.export(
             workspace_id=call.workspace_id,
             fmt=Format.CSV,
             with_sources=False,  # members may not see sources: see the module's docstring
         )
     except NotFound:  # Ladder has never stored anything for this workspace
-        return None
-
-
-def _upload(call: Call, exported: Exported | None) -> None:
+        exported = None
     if exported is None or exported.objectives == 0:
-        call.respond(**build_notice("Nothing to export yet: `/okr new` drafts an objective."))
-        return
+        return build_notice("Nothing to export yet: `/okr new` drafts an objective.")
     counts = (
         f"{exported.objectives} objectives, {exported.key_results} key results, "
         f"{exported.check_ins} check-ins"
@@ -69,16 +61,13 @@ def _upload(call: Call, exported: Exported | None) -> None:
             call.user_id,
             reason,
         )
-        call.respond(
-            **build_error(
-                f"I could not send the file to your DM ({escape(str(reason))}). Try again soon."
-            )
+        return build_error(
+            f"I could not send the file to your DM ({escape(str(reason))}). Try again soon."
         )
-        return
     log.info(
         "exported: workspace=%s user=%s command=/okr export %s",
         call.workspace_id,
         call.user_id,
         counts,
     )
-    call.respond(**build_notice(f"Sent `{filename}` to your DM: {counts}.", icon="📤"))
+    return build_notice(f"Sent `{filename}` to your DM: {counts}.", icon="📤")
