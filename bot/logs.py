@@ -138,9 +138,10 @@ def log_event(
     )
 
 
-def _timestamp(record: logging.LogRecord) -> str:
+def _head(record: logging.LogRecord) -> dict[str, Any]:
     moment = datetime.fromtimestamp(record.created, UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    ts = moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    return {"ts": ts, "level": record.levelname.lower(), "logger": record.name}
 
 
 class KeyValueFormatter(logging.Formatter):
@@ -148,31 +149,19 @@ class KeyValueFormatter(logging.Formatter):
     A traceback follows on the next lines, as Python prints it."""
 
     def format(self, record: logging.LogRecord) -> str:
-        head = render_fields(
-            {"ts": _timestamp(record), "level": record.levelname.lower(), "logger": record.name}
-        )
+        line = render_fields(_head(record))
         if getattr(record, _EVENT, None) is not None:
-            line = f"{head} {record.getMessage()}"
+            line += f" {record.getMessage()}"
         else:
-            line = f"{head} msg={_logfmt_value(record.getMessage())}"
-        if record.exc_info and not record.exc_text:
-            record.exc_text = self.formatException(record.exc_info)
-        if record.exc_text:
-            line += "\n" + record.exc_text
-        if record.stack_info:
-            line += "\n" + record.stack_info
-        return line
+            line += f" msg={_logfmt_value(record.getMessage())}"
+        return "\n".join(filter(None, [line, _exc_text(self, record), record.stack_info]))
 
 
 class JSONFormatter(logging.Formatter):
     """One JSON object per line: ts, level, logger, then event and its fields or msg; exc."""
 
     def format(self, record: logging.LogRecord) -> str:
-        out: dict[str, Any] = {
-            "ts": _timestamp(record),
-            "level": record.levelname.lower(),
-            "logger": record.name,
-        }
+        out = _head(record)
         event = getattr(record, _EVENT, None)
         if event is not None:
             out["event"] = event
@@ -180,13 +169,16 @@ class JSONFormatter(logging.Formatter):
                 out.setdefault(key, value)
         else:
             out["msg"] = record.getMessage()
-        if record.exc_info and not record.exc_text:
-            record.exc_text = self.formatException(record.exc_info)
-        if record.exc_text:
-            out["exc"] = record.exc_text
-        if record.stack_info:
-            out["stack"] = record.stack_info
+        for key, text in (("exc", _exc_text(self, record)), ("stack", record.stack_info)):
+            if text:
+                out[key] = text
         return json.dumps(out, ensure_ascii=False, default=str)
+
+
+def _exc_text(formatter: logging.Formatter, record: logging.LogRecord) -> str | None:
+    if record.exc_info and not record.exc_text:
+        record.exc_text = formatter.formatException(record.exc_info)
+    return record.exc_text
 
 
 def secrets_of(settings: object) -> list[str]:

@@ -68,18 +68,30 @@ class RateLimit:
             return wait
 
 
+UNAUTHORIZED = "401 Unauthorized"
+UNPROCESSABLE = "422 Unprocessable Content"
+
+
 class PushRefused(Exception):
+    """A push answered with a 4xx or 5xx JSON refusal (logged unless `logged` is False)."""
+
     def __init__(
-        self, status: str, code: str, message: str, headers: list[tuple[str, str]] | None = None
+        self,
+        status: str,
+        code: str,
+        message: str,
+        headers: list[tuple[str, str]] | None = None,
+        *,
+        logged: bool = True,
     ) -> None:
         super().__init__(message)
         self.status, self.code, self.message = status, code, message
-        self.headers = headers or []
+        self.headers, self.logged = headers or [], logged
 
 
 def _no_constants(name: str) -> float:
     raise PushRefused(
-        "422 Unprocessable Content",
+        UNPROCESSABLE,
         "invalid_value",
         f"{name} is not a number Ladder can record: send a real number.",
     )
@@ -104,23 +116,19 @@ def parse_body(raw: bytes) -> tuple[float, str]:
     unknown = sorted(set(data) - FIELDS)
     if unknown:
         raise PushRefused(
-            "422 Unprocessable Content",
+            UNPROCESSABLE,
             "unknown_field",
             f"Unknown field(s): {', '.join(unknown)[:200]}. Send value and, optionally, note.",
         )
     if "value" not in data:
-        raise PushRefused(
-            "422 Unprocessable Content", "missing_value", 'Send the number as "value".'
-        )
+        raise PushRefused(UNPROCESSABLE, "missing_value", 'Send the number as "value".')
     value = data["value"]
     if isinstance(value, bool) or not isinstance(value, int | float):
         kind = (
             "text" if isinstance(value, str) else "null" if value is None else type(value).__name__
         )
         raise PushRefused(
-            "422 Unprocessable Content",
-            "invalid_value",
-            f'"value" must be a JSON number, not {kind}.',
+            UNPROCESSABLE, "invalid_value", f'"value" must be a JSON number, not {kind}.'
         )
     try:
         number = float(value)
@@ -128,17 +136,15 @@ def parse_body(raw: bytes) -> tuple[float, str]:
         number = float("inf")
     problem = number_problem(number, what="value")
     if problem:
-        raise PushRefused("422 Unprocessable Content", "invalid_value", problem)
+        raise PushRefused(UNPROCESSABLE, "invalid_value", problem)
     note = data.get("note", "")
     if note is None:
         note = ""
     if not isinstance(note, str):
-        raise PushRefused("422 Unprocessable Content", "invalid_note", '"note" must be text.')
+        raise PushRefused(UNPROCESSABLE, "invalid_note", '"note" must be text.')
     if len(note) > NOTE_MAX:
         raise PushRefused(
-            "422 Unprocessable Content",
-            "invalid_note",
-            f"Keep the note under {NOTE_MAX} characters.",
+            UNPROCESSABLE, "invalid_note", f"Keep the note under {NOTE_MAX} characters."
         )
     return number, note
 
@@ -173,7 +179,29 @@ def make_push_app(service: SourceService, *, per_minute: int) -> WSGIApp:
                 )
             value, note = parse_body(_body(environ))
             result = service.push(key_result_id=kr_id, token=token, value=value, note=note)
-        except PushRefused as refused:
+        except PushRefused as error:
+            refused = error
+        except NotFound:
+            refused = PushRefused(
+                UNAUTHORIZED,
+                "invalid_token",
+                "The token is not valid for this key result (wrong, or revoked).",
+                [("WWW-Authenticate", 'Bearer error="invalid_token"')],
+            )
+        except Refused as error:
+            refused = PushRefused(UNPROCESSABLE, "invalid_value", str(error), logged=False)
+        except Unavailable:
+            refused = PushRefused(
+                "503 Service Unavailable",
+                "unavailable",
+                "Ladder's database did not answer; nothing was stored, try again.",
+                [("Retry-After", "5")],
+                logged=False,
+            )
+        else:
+            ok = {"ok": True, "key_result_id": result.key_result_id, "value": result.value}
+            return _json(start_response, "200 OK", {**ok, "recorded": result.recorded})
+        if refused.logged:
             log_event(
                 log,
                 "push_refused",
@@ -183,58 +211,11 @@ def make_push_app(service: SourceService, *, per_minute: int) -> WSGIApp:
                 reason=refused.code,
                 remote=environ.get("REMOTE_ADDR"),
             )
-            return _json(
-                start_response,
-                refused.status,
-                {"ok": False, "error": refused.code, "message": refused.message},
-                refused.headers,
-            )
-        except NotFound:
-            log_event(
-                log,
-                "push_refused",
-                level=logging.WARNING,
-                key_result=kr_id,
-                status=401,
-                reason="invalid_token",
-                remote=environ.get("REMOTE_ADDR"),
-            )
-            return _json(
-                start_response,
-                "401 Unauthorized",
-                {
-                    "ok": False,
-                    "error": "invalid_token",
-                    "message": "The token is not valid for this key result (wrong, or revoked).",
-                },
-                [("WWW-Authenticate", 'Bearer error="invalid_token"')],
-            )
-        except Refused as error:
-            return _json(
-                start_response,
-                "422 Unprocessable Content",
-                {"ok": False, "error": "invalid_value", "message": str(error)},
-            )
-        except Unavailable:
-            return _json(
-                start_response,
-                "503 Service Unavailable",
-                {
-                    "ok": False,
-                    "error": "unavailable",
-                    "message": "Ladder's database did not answer; nothing was stored, try again.",
-                },
-                [("Retry-After", "5")],
-            )
         return _json(
             start_response,
-            "200 OK",
-            {
-                "ok": True,
-                "key_result_id": result.key_result_id,
-                "value": result.value,
-                "recorded": result.recorded,
-            },
+            refused.status,
+            {"ok": False, "error": refused.code, "message": refused.message},
+            refused.headers,
         )
 
     return push
@@ -245,7 +226,7 @@ def _bearer(environ: dict[str, Any]) -> str:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise PushRefused(
-            "401 Unauthorized",
+            UNAUTHORIZED,
             "token_required",
             "Send the key result's push token: Authorization: Bearer <token>.",
             [("WWW-Authenticate", "Bearer")],
@@ -271,14 +252,19 @@ def _json(
     answer: dict[str, Any],
     headers: list[tuple[str, str]] | None = None,
 ) -> list[bytes]:
-    body = json.dumps(answer).encode()
-    start_response(
-        status,
-        [
-            ("Content-Type", "application/json"),
-            ("Content-Length", str(len(body))),
-            ("Cache-Control", "no-store"),
-            *(headers or []),
-        ],
-    )
+    no_store = [("Cache-Control", "no-store"), *(headers or [])]
+    return answer_with(start_response, status, json.dumps(answer), "application/json", no_store)
+
+
+def answer_with(
+    start_response: Callable[..., Any],
+    status: str,
+    text: str,
+    content_type: str,
+    headers: Iterable[tuple[str, str]] = (),
+) -> list[bytes]:
+    """A whole WSGI answer: `text` with its type, its length and `headers`."""
+    body = text.encode()
+    length = ("Content-Length", str(len(body)))
+    start_response(status, [("Content-Type", content_type), length, *headers])
     return [body]

@@ -41,7 +41,7 @@ from bot.app import build_app, utc_now, workspace_clients
 from bot.client import make_client
 from bot.config import ConfigError, Settings, reveal
 from bot.logs import log_event
-from bot.push_api import PUSH_PREFIX, make_push_app
+from bot.push_api import PUSH_PREFIX, answer_with, make_push_app
 from storage.db import time_limit
 from storage.health import check_writable
 
@@ -155,12 +155,7 @@ def _refused(environ: dict[str, Any], status: str, reason: str) -> tuple[str, st
 
 
 def _plain(start_response: Callable[..., Any], status: str, text: str) -> list[bytes]:
-    body = text.encode()
-    start_response(
-        status,
-        [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(body)))],
-    )
-    return [body]
+    return answer_with(start_response, status, text, "text/plain; charset=utf-8")
 
 
 def _health(engine: Engine, start_response: Callable[..., Any]) -> list[bytes]:
@@ -172,11 +167,7 @@ def _health(engine: Engine, start_response: Callable[..., Any]) -> list[bytes]:
     except Exception as error:  # a health check reports, it does not crash
         log_event(log, "unhealthy", level=logging.WARNING, error=type(error).__name__)
         status, answer = "503 Service Unavailable", {"ok": False, "error": type(error).__name__}
-    body = json.dumps(answer).encode()
-    start_response(
-        status, [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
-    )
-    return [body]
+    return answer_with(start_response, status, json.dumps(answer), "application/json")
 
 
 def serve(settings: Settings, engine: Engine) -> None:

@@ -193,6 +193,13 @@ def workspace_of(body: dict, context: dict) -> str:
     return str(team)
 
 
+def who(body: dict, context: dict, client: WebClient) -> tuple[str, str, Callable[[], bool]]:
+    """The request's workspace, the person who acted in it, and whether they are an admin
+    (asked of Slack only if needed)."""
+    workspace_id, user_id = workspace_of(body, context), body["user"]["id"]
+    return workspace_id, user_id, deps_of(context).is_admin(client, workspace_id, user_id)
+
+
 def acknowledge(ack: Ack) -> None:
     """The ack of a listener whose answer carries nothing: Slack hears at once."""
     ack()

@@ -72,9 +72,7 @@ def objective_trend(
 ) -> None:
     """The objective menu's "Trend": the chart to the person who picked it (ephemeral on a
     message; a DM from App Home, which has no response_url)."""
-    verb, _, raw_id = body["actions"][0]["selected_option"]["value"].partition(":")
-    if verb != TREND_VERB:
-        return
+    raw_id = body["actions"][0]["selected_option"]["value"].partition(":")[2]
     user_id = body["user"]["id"]
     pictures = deps.pictures
     on_message = bool(body.get("response_url"))

@@ -22,6 +22,7 @@ from bot.listeners import (
     deps_of,
     form_failure,
     heard,
+    who,
     workspace_of,
 )
 from bot.services.permissions import PermissionDenied
@@ -68,20 +69,18 @@ def open_reflection(
 
 
 def save_reflections(ack: Ack, body: dict, context: BoltContext, client: WebClient) -> None:
-    deps = deps_of(context)
     view = body["view"]
-    workspace_id = workspace_of(body, context)
-    user_id = body["user"]["id"]
+    workspace_id, user_id, is_admin = who(body, context, client)
     first = _first_input(view)
     try:
         cycle_id, answers, into, meta = answers_from_state(view)
-        saved = deps.reviews.save(
+        saved = deps_of(context).reviews.save(
             workspace_id=workspace_id,
             user_id=user_id,
             cycle_id=cycle_id,
             answers=answers,
             into_cycle_id=into,
-            is_admin=deps.is_admin(client, workspace_id, user_id),
+            is_admin=is_admin,
         )
     except (PermissionDenied, Refused, NotFound) as error:
         log.info("workspace=%s user=%s reflection refused: %s", workspace_id, user_id, error)

@@ -39,6 +39,7 @@ from bot.listeners import (
     deps_of,
     form_failure,
     tell_clicker,
+    who,
     workspace_of,
 )
 from bot.services.sources import SourceDenied, SourceForm, SourceService
@@ -46,26 +47,6 @@ from bot.sources.fetch import SourceKind, SourceSpec, credential_names
 from storage.errors import NotFound, Refused
 
 log = logging.getLogger(__name__)
-
-
-def open_source_modal(
-    deps: Deps,
-    body: dict,
-    context: dict,
-    client: WebClient,
-    respond: Respond,
-    *,
-    key_result_id: int,
-) -> None:
-    """The owner's Fix button: Connect data on that KR, among its objective's."""
-    try:
-        form = _service(deps).form(
-            workspace_id=workspace_of(body, context), key_result_id=key_result_id
-        )
-    except NotFound:
-        tell_clicker(body, client, respond, build_notice("That key result no longer exists."))
-        return
-    client.views_open(trigger_id=body["trigger_id"], view=_view(form))
 
 
 def data_command(call: Any) -> None:
@@ -78,20 +59,28 @@ def data_command(call: Any) -> None:
     call.open_modal(_view(form))
 
 
-def _view(form: SourceForm, **options: Any) -> dict:
+def _view(form: SourceForm, draft: SourceDraft | None = None, **options: Any) -> dict:
+    """The modal with `draft` (default: the chosen KR's source as stored)."""
     return build_source_modal(
         form=form,
-        draft=SourceDraft.of(form.key_result_id, form.source),
+        draft=draft or SourceDraft.of(form.key_result_id, form.source),
         credentials=credential_names(),
         **options,
     )
 
 
 def fix(ack: Ack, body: dict, context: dict, client: WebClient, respond: Respond) -> None:
-    deps = deps_of(context)
+    """The owner's Fix button: Connect data on that KR, among its objective's."""
     ack()
     kr_id = int(body["actions"][0]["value"])
-    open_source_modal(deps, body, context, client, respond, key_result_id=kr_id)
+    try:
+        form = _service(deps_of(context)).form(
+            workspace_id=workspace_of(body, context), key_result_id=kr_id
+        )
+    except NotFound:
+        tell_clicker(body, client, respond, build_notice("That key result no longer exists."))
+        return
+    client.views_open(trigger_id=body["trigger_id"], view=_view(form))
 
 
 def connect_from_form(ack: Ack, body: dict, context: dict, client: WebClient) -> None:
@@ -108,26 +97,20 @@ def connect_from_form(ack: Ack, body: dict, context: dict, client: WebClient) ->
 
 def choose_key_result(body: dict, context: dict, client: WebClient) -> None:
     """Another KR chosen: show its source (a new revision shows new initial values)."""
-    deps = deps_of(context)
-    view = body["view"]
-    draft, rev = source_draft_from_state(view)
-    form = _form(deps, body, draft.key_result_id)
-    client.views_update(view_id=view["id"], hash=view["hash"], view=_view(form, rev=rev + 1))
+    draft, rev = source_draft_from_state(body["view"])
+    _update(deps_of(context), body, client, draft, rev + 1, reset=True)
 
 
 def choose_kind(body: dict, context: dict, client: WebClient) -> None:
     """Another kind chosen: show its fields, keeping what was typed."""
-    deps = deps_of(context)
     draft, rev = source_draft_from_state(body["view"])
-    _update(deps, body, client, draft, rev + 1)
+    _update(deps_of(context), body, client, draft, rev + 1)
 
 
 def test(body: dict, context: dict, client: WebClient) -> None:
     deps = deps_of(context)
-    view = body["view"]
-    workspace_id = workspace_of(body, context)
-    user_id = body["user"]["id"]
-    draft, rev = source_draft_from_state(view)
+    workspace_id, user_id, is_admin = who(body, context, client)
+    draft, rev = source_draft_from_state(body["view"])
     spec, problem = _spec(draft)
     if spec is None or draft.key_result_id is None:
         text = test_result_text(
@@ -140,7 +123,7 @@ def test(body: dict, context: dict, client: WebClient) -> None:
                 key_result_id=draft.key_result_id,
                 spec=spec,
                 user_id=user_id,
-                is_admin=deps.is_admin(client, workspace_id, user_id),
+                is_admin=is_admin,
             )
             reading = result.reading
             text = test_result_text(
@@ -152,14 +135,13 @@ def test(body: dict, context: dict, client: WebClient) -> None:
                 would_record=result.would_record,
             )
         except (SourceDenied, NotFound) as error:
-            text = f"🚫 {escape(str(error))}"
+            text = _denied(error)
     _update(deps, body, client, draft, rev, result=text)
 
 
 def new_token(body: dict, context: dict, client: WebClient) -> None:
     deps = deps_of(context)
-    workspace_id = workspace_of(body, context)
-    user_id = body["user"]["id"]
+    workspace_id, user_id, is_admin = who(body, context, client)
     draft, rev = source_draft_from_state(body["view"])
     token = text = None
     if draft.key_result_id is not None:
@@ -167,24 +149,22 @@ def new_token(body: dict, context: dict, client: WebClient) -> None:
             token = _service(deps).new_push_token(
                 workspace_id=workspace_id,
                 user_id=user_id,
-                is_admin=deps.is_admin(client, workspace_id, user_id),
+                is_admin=is_admin,
                 key_result_id=draft.key_result_id,
             )
         except (SourceDenied, NotFound) as error:
-            text = f"🚫 {escape(str(error))}"
+            text = _denied(error)
     _update(deps, body, client, draft, rev, result=text, token=token)
 
 
 def revoke_or_disconnect(body: dict, context: dict, client: WebClient) -> None:
     deps = deps_of(context)
-    workspace_id = workspace_of(body, context)
-    user_id = body["user"]["id"]
+    workspace_id, user_id, is_admin = who(body, context, client)
     draft, rev = source_draft_from_state(body["view"])
     if draft.key_result_id is None:
         return
     disconnect = body["actions"][0]["action_id"] == SOURCE_DISCONNECT_ACTION
     sources = _service(deps)
-    is_admin = deps.is_admin(client, workspace_id, user_id)
     try:
         if disconnect:
             gone = sources.disconnect(
@@ -203,24 +183,22 @@ def revoke_or_disconnect(body: dict, context: dict, client: WebClient) -> None:
             )
             text = "🔑 Push token revoked." if n else "🔑 There was no push token to revoke."
     except (SourceDenied, NotFound) as error:
-        text = f"🚫 {escape(str(error))}"
+        text = _denied(error)
     _update(deps, body, client, draft, rev + disconnect, result=text, reset=disconnect)
 
 
 def save(ack: Ack, body: dict, context: BoltContext, client: WebClient) -> None:
-    deps = deps_of(context)
-    workspace_id = workspace_of(body, context)
-    user_id = body["user"]["id"]
+    workspace_id, user_id, is_admin = who(body, context, client)
     draft, rev = source_draft_from_state(body["view"])
     spec, problem = _spec(draft)
     if spec is None or draft.key_result_id is None:
         ack(response_action="errors", errors={field_block(_field_of(problem), rev): problem})
         return
     try:
-        _service(deps).connect(
+        _service(deps_of(context)).connect(
             workspace_id=workspace_id,
             user_id=user_id,
-            is_admin=deps.is_admin(client, workspace_id, user_id),
+            is_admin=is_admin,
             key_result_id=draft.key_result_id,
             spec=spec,
             interval_minutes=draft.interval,
@@ -303,6 +281,10 @@ def _field_of(message: str) -> str:
     return "url"
 
 
+def _denied(error: Exception) -> str:
+    return f"🚫 {escape(str(error))}"
+
+
 def _update(
     deps: Deps,
     body: dict,
@@ -310,26 +292,15 @@ def _update(
     draft: SourceDraft,
     rev: int,
     *,
-    result: str | None = None,
-    token: str | None = None,
     reset: bool = False,
+    **shown: Any,
 ) -> None:
-    """Show the modal again with what was typed (or, after a disconnect, the KR's state)."""
+    """Show the modal again with what was typed (`reset`: the KR's source as stored), and
+    what is `shown` (a test's result, a new token)."""
     view = body["view"]
     form = _form(deps, body, draft.key_result_id)
-    shown = SourceDraft.of(form.key_result_id, form.source) if reset else draft
-    client.views_update(
-        view_id=view["id"],
-        hash=view["hash"],
-        view=build_source_modal(
-            form=form,
-            draft=shown,
-            credentials=credential_names(),
-            rev=rev,
-            result=result,
-            token=token,
-        ),
-    )
+    updated = _view(form, None if reset else draft, rev=rev, **shown)
+    client.views_update(view_id=view["id"], hash=view["hash"], view=updated)
 
 
 def _form(deps: Deps, body: dict, key_result_id: int | None) -> SourceForm:

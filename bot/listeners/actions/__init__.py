@@ -50,6 +50,7 @@ from bot.listeners import (
     loading_first,
     open_loading,
     tell_clicker,
+    who,
     workspace_of,
 )
 from bot.listeners.charts import TREND_VERB, objective_trend
@@ -310,9 +311,7 @@ def _objective_view(
     objective_id: int,
 ) -> dict:
     """The modal `verb` opens on the objective; PermissionDenied or NotFound otherwise."""
-    workspace_id = workspace_of(body, context)
-    user_id = body["user"]["id"]
-    is_admin = deps.is_admin(client, workspace_id, user_id)
+    workspace_id, user_id, is_admin = who(body, context, client)
     if verb == "checkin":
         krs = deps.checkins.checkin_targets(
             workspace_id=workspace_id,

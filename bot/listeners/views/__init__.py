@@ -20,7 +20,7 @@ from bot.blocks.objective_modal import CALLBACK_ID, block_id, draft_from_state
 from bot.blocks.settings import SETTINGS_CALLBACK, build_settings_saved, settings_from_state
 from bot.blocks.text import escape, mrkdwn, plain
 from bot.blocks.tree import build_objective_confirmation
-from bot.listeners import FORM_FAILURES, deps_of, form_failure, heard, workspace_of
+from bot.listeners import FORM_FAILURES, deps_of, form_failure, heard, who, workspace_of
 from bot.listeners.charts import summary_with_charts
 from bot.services.permissions import PermissionDenied
 from bot.services.settings import FIELDS as SETTINGS_FIELDS
@@ -33,14 +33,10 @@ def save_objective(ack: Ack, body: dict, context: BoltContext, client: WebClient
     deps = deps_of(context)
     view = body["view"]
     draft = draft_from_state(view)
-    workspace_id = workspace_of(body, context)
-    user_id = body["user"]["id"]
+    workspace_id, user_id, is_admin = who(body, context, client)
     try:
         saved, errors = deps.objectives.save_objective(
-            workspace_id=workspace_id,
-            user_id=user_id,
-            draft=draft,
-            is_admin=deps.is_admin(client, workspace_id, user_id),
+            workspace_id=workspace_id, user_id=user_id, draft=draft, is_admin=is_admin
         )
     except PermissionDenied as error:
         saved, errors = None, {"title": str(error)}
@@ -151,19 +147,17 @@ def after_check_in(body: dict, context: BoltContext, client: WebClient) -> None:
 
 
 def save_alignment(ack: Ack, body: dict, context: BoltContext, client: WebClient) -> None:
-    deps = deps_of(context)
-    workspace_id = workspace_of(body, context)
-    user_id = body["user"]["id"]
+    workspace_id, user_id, is_admin = who(body, context, client)
     view = body["view"]
     objective_id = json.loads(view["private_metadata"])["objective_id"]
     chosen = next(iter(view["state"]["values"]["parent"].values())).get("selected_option")
     try:
-        deps.objectives.align(
+        deps_of(context).objectives.align(
             workspace_id=workspace_id,
             user_id=user_id,
             objective_id=objective_id,
             parent_id=int(chosen["value"]) if chosen else None,
-            is_admin=deps.is_admin(client, workspace_id, user_id),
+            is_admin=is_admin,
         )
     except (Refused, PermissionDenied, NotFound) as error:
         ack(response_action="errors", errors={"parent": str(error)})
@@ -175,16 +169,11 @@ def save_alignment(ack: Ack, body: dict, context: BoltContext, client: WebClient
 
 
 def confirm_archive(ack: Ack, body: dict, context: BoltContext, client: WebClient) -> None:
-    deps = deps_of(context)
-    workspace_id = workspace_of(body, context)
-    user_id = body["user"]["id"]
+    workspace_id, user_id, is_admin = who(body, context, client)
     objective_id = json.loads(body["view"]["private_metadata"])["objective_id"]
     try:
-        objective, moved = deps.objectives.archive(
-            workspace_id=workspace_id,
-            user_id=user_id,
-            objective_id=objective_id,
-            is_admin=deps.is_admin(client, workspace_id, user_id),
+        objective, moved = deps_of(context).objectives.archive(
+            workspace_id=workspace_id, user_id=user_id, objective_id=objective_id, is_admin=is_admin
         )
         text = f"🗄️ *{escape(objective.title)}* is archived."
         if moved:
@@ -206,15 +195,11 @@ def confirm_archive(ack: Ack, body: dict, context: BoltContext, client: WebClien
 
 
 def save_settings(ack: Ack, body: dict, context: BoltContext, client: WebClient) -> None:
-    deps = deps_of(context)
-    workspace_id = workspace_of(body, context)
-    user_id = body["user"]["id"]
+    workspace_id, _, is_admin = who(body, context, client)
     first_field = SETTINGS_FIELDS[0]
     try:
-        saved, errors = deps.settings.save(
-            workspace_id=workspace_id,
-            form=settings_from_state(body["view"]),
-            is_admin=deps.is_admin(client, workspace_id, user_id),
+        saved, errors = deps_of(context).settings.save(
+            workspace_id=workspace_id, form=settings_from_state(body["view"]), is_admin=is_admin
         )
     except PermissionDenied as error:
         saved, errors = None, {first_field: str(error)}
