@@ -8,15 +8,20 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dotenv import find_dotenv, load_dotenv
 from sqlalchemy import Engine
 
 from bot.config import ConfigError, Settings, load_settings
 from bot.logs import configure_logging, redact, secrets_of
+from bot.services.retention import StillActive
 from storage.db import make_engine
+from storage.errors import NotFound, Refused
 from storage.migrate import SchemaTooNew, current_revision, head_revision, upgrade
+
+if TYPE_CHECKING:
+    from bot.jobs.sender import ClientFor
 
 log = logging.getLogger("ladder")
 
@@ -145,31 +150,35 @@ def main(argv: Sequence[str] | None = None) -> int:
         for line in str(error).splitlines():  # one line per bad setting
             print(f"ladder: {redact(line)}", file=sys.stderr)  # a token pasted in the wrong place
         return 2
+    except (NotFound, Refused, StillActive) as error:  # the command refused: nothing done
+        print(f"ladder: {error}", file=sys.stderr)
+        return 1
 
 
 Command = Callable[[Settings, argparse.Namespace], int]
 
 
-def _clock(settings: Settings, args: argparse.Namespace) -> int:
+def _with_slack(settings: Settings) -> tuple[Settings, Engine, ClientFor]:
+    """For the commands that message Slack: the database ready, then Slack's settings."""
     engine = _ready_engine(settings)
     from bot.app import workspace_clients
-    from bot.jobs.runtime import run_clock
 
     settings = load_settings(require_slack=True)
-    run_clock(settings, engine, workspace_clients(settings, engine))
+    return settings, engine, workspace_clients(settings, engine)
+
+
+def _clock(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.jobs.runtime import run_clock
+
+    run_clock(*_with_slack(settings))
     return 0
 
 
 def _checkins(settings: Settings, args: argparse.Namespace) -> int:
-    engine = _ready_engine(settings)
-    from bot.app import workspace_clients
     from bot.jobs.runtime import send_checkins
 
-    settings = load_settings(require_slack=True)
     report = send_checkins(
-        settings,
-        engine,
-        workspace_clients(settings, engine),
+        *_with_slack(settings),
         workspace_id=args.workspace,
         reclaim_after=timedelta(seconds=args.reclaim_after),
     )
@@ -209,22 +218,17 @@ def _schedule(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _purge(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.services.retention import StillActive, purge_expired, purge_inactive
-    from storage.errors import NotFound
+    from bot.services.retention import purge_expired, purge_inactive
 
     engine = _ready_engine(settings)
     workspace_id, dry_run = args.workspace, args.dry_run
-    try:
-        report = (
-            purge_inactive(engine, workspace_id=workspace_id, dry_run=dry_run)
-            if workspace_id
-            else purge_expired(
-                engine, now=datetime.now(UTC), retention=settings.retention, dry_run=dry_run
-            )
+    report = (
+        purge_inactive(engine, workspace_id=workspace_id, dry_run=dry_run)
+        if workspace_id
+        else purge_expired(
+            engine, now=datetime.now(UTC), retention=settings.retention, dry_run=dry_run
         )
-    except (StillActive, NotFound) as error:
-        print(f"ladder: {error}", file=sys.stderr)
-        return 1
+    )
     for line in report.lines():
         print(line)
     return 0
@@ -244,13 +248,7 @@ def _export(settings: Settings, args: argparse.Namespace) -> int:
             which = ", ".join(known) if known else "none yet"
             raise ConfigError(f"say which workspace with --workspace (in the database: {which})")
         workspace_id = known[0]
-    from storage.errors import NotFound
-
-    try:
-        exported = export_text(engine, workspace_id=workspace_id, fmt=Format(fmt))
-    except NotFound as error:
-        print(f"ladder: {error}", file=sys.stderr)
-        return 1
+    exported = export_text(engine, workspace_id=workspace_id, fmt=Format(fmt))
     if args.output:
         with open(args.output, "w", encoding="utf-8", newline="") as out:
             out.write(exported.text)
@@ -307,7 +305,6 @@ def _import(settings: Settings, args: argparse.Namespace) -> int:
 
 def _sources(settings: Settings, args: argparse.Namespace) -> int:
     from bot.jobs.sources import make_source_service
-    from storage.errors import NotFound, Refused
 
     engine = _ready_engine(settings)
     # No Slack client: the command line reports failures itself instead of DMing owners.
@@ -341,9 +338,6 @@ def _sources(settings: Settings, args: argparse.Namespace) -> int:
             removed = service.disallow_host(workspace_id=args.workspace, host=args.target)
             print(f"{args.target}: {'removed' if removed else 'was not on the list'}")
         return 0
-    except (NotFound, Refused) as error:
-        print(f"ladder: {error}", file=sys.stderr)
-        return 1
     finally:
         service.fetcher.close()
 

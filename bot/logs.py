@@ -26,6 +26,7 @@ from bot.config import ConfigError
 FORMATS = ("text", "json")
 LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 MASK = "***"
+HANDLER = "ladder"
 # Shorter configured values are not masked: a 4-letter password would blank common words.
 MIN_SECRET_LENGTH = 8
 
@@ -198,10 +199,6 @@ def secrets_of(settings: object) -> list[str]:
     return [v for v in values if isinstance(v, str) and v]
 
 
-class _LadderHandler(logging.StreamHandler):
-    ladder = True  # marks the handler configure_logging installed, to replace it
-
-
 def configure_logging(
     level: str,
     fmt: str = "text",
@@ -216,11 +213,12 @@ def configure_logging(
     fmt_name = (fmt or "text").strip().lower()
     if fmt_name not in FORMATS:
         raise ConfigError(f"LOG_FORMAT must be text or json ({fmt!r}); default is text")
-    handler = _LadderHandler(stream if stream is not None else sys.stderr)
+    handler = logging.StreamHandler(stream if stream is not None else sys.stderr)
+    handler.set_name(HANDLER)  # the one configure_logging installed: replaced by the next
     handler.setFormatter(JSONFormatter() if fmt_name == "json" else KeyValueFormatter())
     handler.addFilter(RedactingFilter(Redactor(secrets)))
     root = logging.getLogger()
-    for old in [h for h in root.handlers if getattr(h, "ladder", False)]:
+    for old in [h for h in root.handlers if h.get_name() == HANDLER]:
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level_name)

@@ -242,11 +242,8 @@ MODAL_GONE = ("hash_conflict", "not_found")
 
 
 class Told(Exception):
-    """Work after the ack failed and the person already read why (e.g. in the modal)."""
-
-    def __init__(self, problem: str) -> None:
-        super().__init__(problem)
-        self.problem = problem
+    """Work after the ack failed and the person already read why (e.g. in the modal); its
+    text is the problem, for the log line."""
 
 
 def open_loading(context: BoltContext, client: WebClient, trigger_id: str, *, title: str) -> None:
@@ -371,7 +368,7 @@ def heard(work: Listener, *, saved: str | None = None) -> Listener:
         try:
             work(**kwargs)
         except Told as error:  # the person already read what happened (in the modal)
-            problem = error.problem
+            problem = str(error)
         except Exception as error:
             problem, message = _failure(error, "work after ack failed: %s", fields)
             tell(context, message if saved is None else FOLLOW_UP_FAILED.format(saved=saved))

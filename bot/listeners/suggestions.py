@@ -31,6 +31,7 @@ from bot.blocks.objective_modal import (
     suggestions_in,
 )
 from bot.listeners import SLACK_FAILURES, after_ack, deps_of, slack_failure, workspace_of
+from bot.listeners.actions import show
 from bot.logs import log_event
 from bot.okr.limits import KR_TITLE_MAX
 from bot.okr.validate import clean_text
@@ -116,15 +117,12 @@ def add_suggestion(body: dict, context: dict, client: WebClient) -> None:
     offered = tuple(s for s in suggestions_in(view) if s != sentence)
     slot = _free_slot(draft)
     if not sentence or slot is None:
-        form = deps.objectives.form_options(workspace_id=workspace_of(body, context), draft=draft)
         full = SuggestPanel(
             source=deps.suggestions.label if deps.suggestions else "the model",
             sentences=suggestions_in(view),
             note=FORM_FULL if sentence else None,
         )
-        client.views_update(
-            view_id=view["id"], hash=view["hash"], view=build_objective_form(form, suggest=full)
-        )
+        show(body, context, client, draft, full)
         return
     krs = [*draft.krs]
     if slot == len(krs):
@@ -133,13 +131,9 @@ def add_suggestion(body: dict, context: dict, client: WebClient) -> None:
     filled = fill_from_sentence(KRDraft(text=sentence), today=deps.clock().date())
     krs[slot] = replace(filled, details=True)
     # A new revision: the new sentence and fields replace the empty slot's inputs.
-    updated = replace(draft, krs=krs, rev=draft.rev + 1)
-    form = deps.objectives.form_options(workspace_id=workspace_of(body, context), draft=updated)
     panel = deps.suggest_panel()
     suggest = replace(panel, sentences=offered) if panel is not None else None
-    client.views_update(
-        view_id=view["id"], hash=view["hash"], view=build_objective_form(form, suggest=suggest)
-    )
+    show(body, context, client, replace(draft, krs=krs, rev=draft.rev + 1), suggest)
 
 
 def register(app: App) -> None:

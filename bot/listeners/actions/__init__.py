@@ -25,6 +25,7 @@ from bot.blocks.objective_modal import (
     MAX_KEY_RESULTS,
     NEW_TITLE,
     PARSE_KR_ACTION_PREFIX,
+    SuggestPanel,
     build_objective_form,
     draft_from_state,
 )
@@ -66,12 +67,19 @@ BUTTON_VERBS = {
 }
 
 
-def show(body: dict, context: dict, client: WebClient, draft: ObjectiveDraft) -> None:
-    """Re-render the open objective form with `draft` (views.update on the same view)."""
+def show(
+    body: dict,
+    context: dict,
+    client: WebClient,
+    draft: ObjectiveDraft,
+    suggest: SuggestPanel | None = None,
+) -> None:
+    """Re-render the open objective form with `draft` (views.update on the same view), and
+    `suggest` (default: the suggestions it offers now)."""
     deps = deps_of(context)
     view = body["view"]
     form = deps.objectives.form_options(workspace_id=workspace_of(body, context), draft=draft)
-    form_view = build_objective_form(form, suggest=deps.suggest_panel(view))
+    form_view = build_objective_form(form, suggest=suggest or deps.suggest_panel(view))
     client.views_update(view_id=view["id"], hash=view["hash"], view=form_view)
 
 
@@ -215,7 +223,9 @@ def check_in_all(ack: Ack, body: dict, context: dict, client: WebClient, respond
 
 
 def register(app: App) -> None:
-    register_prompt_buttons(app)
+    # The weekly prompt's two buttons.
+    before_answer(app.action(PROMPT_CHECKIN_ACTION))(prompt_check_in)
+    after_ack(app.action(PROMPT_NO_CHANGE_ACTION))(prompt_no_change)
     after_ack(app.action(ADD_KR_ACTION))(add_key_result)
     after_ack(app.action(re.compile(f"^{PARSE_KR_ACTION_PREFIX}\\d+$")))(parse_key_result)
     after_ack(app.action(re.compile(KR_FIELD_ACTION_RE)))(kr_field_changed)
@@ -267,12 +277,6 @@ def prompt_no_change(body: dict, context: dict, client: WebClient, respond: Resp
     for message in answered.replace:
         if message.channel_id and message.ts:  # delivered: Slack said where
             client.chat_update(channel=message.channel_id, ts=message.ts, **done)
-
-
-def register_prompt_buttons(app: App) -> None:
-    """The weekly prompt's two buttons."""
-    before_answer(app.action(PROMPT_CHECKIN_ACTION))(prompt_check_in)
-    after_ack(app.action(PROMPT_NO_CHANGE_ACTION))(prompt_no_change)
 
 
 def _per_item(action: str) -> re.Pattern[str]:
