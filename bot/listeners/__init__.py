@@ -439,7 +439,10 @@ def tell_clicker(body: dict, client: WebClient, respond: Respond, message: dict)
 
 
 def form_failure(error: Exception) -> str:
-    """What a form shows under its first field when it could not be saved in time."""
+    """What a form shows under a field when it was not saved: a refusal's reason, or that it
+    could not be saved in time."""
+    if isinstance(error, FORM_REFUSALS):
+        return str(error)
     if isinstance(error, Unavailable):
         return (
             "Ladder is busy or its database is not answering, so nothing was saved. "

@@ -203,15 +203,12 @@ def save(ack: Ack, body: dict, context: BoltContext, client: WebClient) -> None:
             spec=spec,
             interval_minutes=draft.interval,
         )
-    except SourceDenied as error:
-        ack(response_action="errors", errors={field_block("url", rev): str(error)})
+    except (SourceDenied, *FORM_FAILURES) as error:  # SourceDenied first: it is a Refused
+        ack(response_action="errors", errors={field_block("url", rev): form_failure(error)})
         return
     except (Refused, NotFound) as error:
         message = str(error)
         ack(response_action="errors", errors={field_block(_field_of(message), rev): message})
-        return
-    except FORM_FAILURES as error:
-        ack(response_action="errors", errors={field_block("url", rev): form_failure(error)})
         return
     ack()
 

@@ -38,9 +38,7 @@ def save_objective(ack: Ack, body: dict, context: BoltContext, client: WebClient
         saved, errors = deps.objectives.save_objective(
             workspace_id=workspace_id, user_id=user_id, draft=draft, is_admin=is_admin
         )
-    except PermissionDenied as error:
-        saved, errors = None, {"title": str(error)}
-    except FORM_FAILURES as error:
+    except (PermissionDenied, *FORM_FAILURES) as error:
         saved, errors = None, {"title": form_failure(error)}
     present = _input_names(view)
     if errors:
@@ -159,10 +157,7 @@ def save_alignment(ack: Ack, body: dict, context: BoltContext, client: WebClient
             parent_id=int(chosen["value"]) if chosen else None,
             is_admin=is_admin,
         )
-    except (Refused, PermissionDenied, NotFound) as error:
-        ack(response_action="errors", errors={"parent": str(error)})
-        return
-    except FORM_FAILURES as error:
+    except (Refused, PermissionDenied, NotFound, *FORM_FAILURES) as error:
         ack(response_action="errors", errors={"parent": form_failure(error)})
         return
     ack()
@@ -201,9 +196,7 @@ def save_settings(ack: Ack, body: dict, context: BoltContext, client: WebClient)
         saved, errors = deps_of(context).settings.save(
             workspace_id=workspace_id, form=settings_from_state(body["view"]), is_admin=is_admin
         )
-    except PermissionDenied as error:
-        saved, errors = None, {first_field: str(error)}
-    except FORM_FAILURES as error:
+    except (PermissionDenied, *FORM_FAILURES) as error:
         saved, errors = None, {first_field: form_failure(error)}
     if errors:
         ack(response_action="errors", errors=errors)
