@@ -1,14 +1,7 @@
-"""Serving: Socket Mode with an app token, else HTTP through waitress.
-
-Why waitress (README, "How a request is served"): a Slack app's request URL is public, so
-anyone can open connections to it and trickle bytes. Waitress reads each request whole,
-headers and body, on its I/O thread before a worker thread sees it: a slow client costs a
-socket, never a thread. It refuses a declared body over `BODY_LIMIT` with 413 without
-reading it, and keeps what it buffers past 512 kB in a temporary file, so memory stays
-bounded under a flood of large bodies. The front door below checks Slack's signature
-before Bolt parses anything. Bolt then answers at the listener's ack
-(process_before_response=True) and runs what comes after it as lazy listeners on its
-listener_executor (bot/app.py).
+"""Serving: Socket Mode with an app token, else HTTP through waitress (README, "How a request
+is served", says why waitress). Waitress reads each request whole before a worker thread sees
+it and refuses a body over `BODY_LIMIT` unread; the front door below checks Slack's signature
+before Bolt parses anything.
 
 WEB_CONCURRENCY processes (default 2) share one listening socket: the listening socket is
 bound once, then each process builds its own app and engine and serves it with waitress.

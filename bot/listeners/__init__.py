@@ -2,25 +2,17 @@
 `register(app)` hands to Bolt. They find the services in Bolt's context (`deps_of(context)`),
 put there by a global middleware (`provide`), so each one can be called in a test.
 
-How a request is answered (README, "How a request is served"): Bolt runs with
-process_before_response=True, so it answers Slack with whatever the listener's ack function
-acked, the moment that function returns, and never reports success for work that has not
-happened. Two shapes:
+How a request is answered (README, "How a request is served", says why): Bolt runs with
+process_before_response=True, so it answers Slack with what the listener's ack function acked,
+when that function returns, and never reports success for work that has not happened:
 
-- `after_ack(route)`: for commands, buttons and events, whose ack carries nothing. The ack
-  function acks at once; the work runs as a Bolt lazy listener on the app's
-  listener_executor (bot/app.py), and whatever fails there is told to the person (`heard`).
-- `before_answer(route)`: for what must use Slack's trigger_id while it is fresh (3 s): open
-  a modal. It acks, opens the modal and only then returns, in the request thread: a queue
-  of renders on the listener_executor never makes the trigger expire.
-- `loading_first(route, title=…)`: a modal whose form takes database work to build. The ack
-  function opens a small "Loading…" view with the trigger (`open_loading`, no database), and
-  the lazy listener builds the form and puts it in place by views.update with the view's
-  hash (`fill_loading`); a build that fails turns the modal into a clear error view.
-- a plain `@app.view(...)` / `@app.options(...)` listener: forms and options, whose ack IS
-  the answer. It runs in the request thread: validates, saves (its database work cut at
-  Slack's deadline: bot/server.py ANSWER_BUDGET_S, storage.db.time_limit) and acks success
-  or errors; a form's follow-up (a DM, a refreshed Home tab) is its lazy listener.
+- `after_ack`: commands, buttons and events, whose ack carries nothing: the work runs after
+  it, on the app's listener_executor, and whatever fails there is told (`heard`).
+- `before_answer`: what must use Slack's trigger_id while it is fresh (3 s): open a modal.
+- `loading_first`: a modal whose form takes database work to build opens "Loading…" first.
+- a plain `app.view` / `app.options` listener: forms and options, whose ack IS the answer,
+  saved in the request thread (cut at Slack's deadline: bot/server.py ANSWER_BUDGET_S); a
+  form's follow-up (a DM, a refreshed Home tab) is its lazy listener.
 """
 
 from __future__ import annotations
