@@ -124,10 +124,7 @@ def make_deps(
 
 # Threads per process for work after acks (replies, renders, follow-ups). One: a render is
 # CPU-bound under the interpreter lock, and every thread answering Slack waits for that lock
-# behind each thread running Python. Measured (bench/ack_latency, 1,000 objectives, 10
-# clients, one process, two runs each): ack p99 40 / 61 ms with one, 145 / 177 ms with two,
-# 118 / 164 ms with eight (renders taking turns); follow-up p99 the same (1.8-2.0 s). A reply
-# waiting on Slack holds up the next one in its process; WEB_CONCURRENCY adds processes.
+# behind each thread running Python (measured: README, "One lazy thread per process").
 LAZY_THREADS = 1
 
 

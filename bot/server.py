@@ -54,8 +54,7 @@ CONNECTION_LIMIT = 1000
 # Worker threads per process: they run Bolt's middleware and each listener's ack (forms are
 # validated and saved there); the work after an ack runs on Bolt's listener_executor. A modal
 # opener waits on Slack's views.open in its thread, so with few threads a burst of `/okr new`
-# made plain acks queue: at 50 clients, 1,000 objectives, one process, ack p99 416 ms with 8
-# threads, 236 ms with 32 (bench/ack_latency; a waiting thread holds no interpreter lock).
+# made plain acks queue (measured: README; a waiting thread holds no interpreter lock).
 REQUEST_THREADS = 32
 
 # The WSGI environ key with the time.monotonic() at which waitress had read the request
