@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from graphlib import TopologicalSorter
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
@@ -392,17 +393,6 @@ def _allocate_ids(session: Session, model: type[SQLModel], n: int) -> list[int]:
 
 
 def _parents_first(parents: Sequence[int | None]) -> list[int]:
-    """Indexes ordered so that every parent comes before its children (stable otherwise)."""
-    depth: dict[int, int] = {}
-    for start in range(len(parents)):
-        chain: list[int] = []
-        node: int | None = start
-        while node is not None and node not in depth:
-            chain.append(node)
-            node = parents[node]
-            if len(chain) > len(parents):
-                raise ValueError("parent references make a loop")
-        base = -1 if node is None else depth[node]
-        for offset, index in enumerate(reversed(chain), start=1):
-            depth[index] = base + offset
-    return sorted(range(len(parents)), key=lambda i: depth[i])
+    """Indexes ordered so that every parent comes before its children."""
+    graph = {i: () if parent is None else (parent,) for i, parent in enumerate(parents)}
+    return list(TopologicalSorter(graph).static_order())
