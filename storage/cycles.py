@@ -7,7 +7,7 @@ from datetime import date, datetime
 from sqlmodel import Session, col, select
 
 from bot.okr.grading import grade_kr
-from storage.db import get_row
+from storage.db import by_name, get_row
 from storage.errors import Refused
 from storage.models import Cycle
 from storage.tree import load_tree
@@ -35,15 +35,7 @@ def get_cycle(*, session: Session, workspace_id: str, cycle_id: int) -> Cycle:
 
 
 def find_cycle(*, session: Session, workspace_id: str, name: str) -> Cycle | None:
-    wanted = name.strip().casefold()
-    return next(
-        (
-            c
-            for c in list_cycles(session=session, workspace_id=workspace_id)
-            if c.name.casefold() == wanted
-        ),
-        None,
-    )
+    return by_name(list_cycles(session=session, workspace_id=workspace_id), name)
 
 
 def list_cycles(*, session: Session, workspace_id: str) -> list[Cycle]:

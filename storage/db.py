@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from pathlib import Path
@@ -19,7 +19,7 @@ from sqlalchemy.pool import ConnectionPoolEntry, StaticPool
 from sqlmodel import Session, SQLModel, create_engine, select
 
 from storage.errors import NotFound, TimedOut, Unavailable
-from storage.models import table_of
+from storage.models import Cycle, Team, table_of
 
 READ_ONLY = "ladder_read_only"  # execution option: a session that only reads
 # How long SQLite waits for another writer's lock when no time limit is set.
@@ -29,6 +29,7 @@ SQLITE_BUSY_MS = 30_000
 COMMIT_MARGIN_S = 0.25
 
 M = TypeVar("M", bound=SQLModel)
+Named = TypeVar("Named", Team, Cycle)
 _deadline: ContextVar[float | None] = ContextVar("ladder_db_deadline", default=None)
 
 
@@ -184,6 +185,12 @@ def get_row(session: Session, model: type[M], row_id: int, *, workspace_id: str)
     if row is None:
         raise NotFound(f"{table.name.replace('_', ' ')} {row_id} not found")
     return row
+
+
+def by_name(rows: Iterable[Named], name: str) -> Named | None:
+    """The row whose name is `name`, ignoring case and surrounding space."""
+    wanted = name.strip().casefold()
+    return next((row for row in rows if row.name.casefold() == wanted), None)
 
 
 @contextmanager

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlmodel import Session, col, select
 
-from storage.db import get_row
+from storage.db import by_name, get_row
 from storage.errors import NotFound, Refused
 from storage.models import Team, TeamChannel
 
@@ -28,16 +28,7 @@ def get_team(*, session: Session, workspace_id: str, team_id: int) -> Team:
 
 
 def find_team(*, session: Session, workspace_id: str, name: str) -> Team | None:
-    """Case-insensitive lookup by name."""
-    wanted = name.strip().casefold()
-    return next(
-        (
-            t
-            for t in list_teams(session=session, workspace_id=workspace_id)
-            if t.name.casefold() == wanted
-        ),
-        None,
-    )
+    return by_name(list_teams(session=session, workspace_id=workspace_id), name)
 
 
 def list_teams(*, session: Session, workspace_id: str) -> list[Team]:
