@@ -53,15 +53,7 @@ def record_check_in(
     if problem:
         raise Refused(problem)
 
-    # Touch the KR row first: this takes its write lock on PostgreSQL and SQLite alike, so
-    # concurrent check-ins on one KR serialize and the KR ends on the last recorded value.
-    locked = session.exec(
-        sa.update(KeyResult)
-        .where(col(KeyResult.id) == key_result_id, col(KeyResult.workspace_id) == workspace_id)
-        .values(updated_at=now)
-    )
-    if locked.rowcount == 0:
-        raise NotFound(f"key result {key_result_id} not found")
+    lock_key_result(session, key_result_id, workspace_id=workspace_id, now=now)
     if dedupe_key is not None:
         existing = session.exec(
             select(CheckIn).where(
@@ -71,28 +63,16 @@ def record_check_in(
         if existing is not None:
             return existing, False
 
-    kr = session.exec(
-        select(KeyResult)
-        .where(KeyResult.id == key_result_id)
-        .execution_options(populate_existing=True)
-    ).one()
-    if value is not None and KRKind(kr.kind) is KRKind.MILESTONE and value not in (0, 1):
-        raise Refused("A milestone is either done (1) or not done (0).")
+    kr = reread_key_result(session, key_result_id, value=value)
     # One check-in per KR and period: answering again (a second modal, a later change of
     # mind) updates it, and its previous_value stays the value before the period.
-    check_in = session.exec(
-        select(CheckIn).where(
-            CheckIn.key_result_id == key_result_id, CheckIn.period_start == period_start
-        )
-    ).first()
-    if check_in is None:
-        check_in = CheckIn(
-            workspace_id=workspace_id,
-            key_result_id=key_result_id,
-            previous_value=kr.current_value,
-            period_start=period_start,
-            author_id=author_id,
-        )
+    check_in = period_check_in(session, key_result_id, period_start) or CheckIn(
+        workspace_id=workspace_id,
+        key_result_id=key_result_id,
+        previous_value=kr.current_value,
+        period_start=period_start,
+        author_id=author_id,
+    )
     check_in.author_id = author_id
     check_in.value = kr.current_value if value is None else value
     check_in.confidence = kr.confidence if confidence is None else confidence
@@ -109,19 +89,48 @@ def record_check_in(
     return check_in, True
 
 
+def lock_key_result(
+    session: Session, key_result_id: int, *, workspace_id: str, now: datetime
+) -> None:
+    """Touch the KR row first: this takes its write lock on PostgreSQL and SQLite alike, so
+    concurrent writes on one KR serialize and the KR ends on the last recorded value."""
+    locked = session.exec(
+        sa.update(KeyResult)
+        .where(col(KeyResult.id) == key_result_id, col(KeyResult.workspace_id) == workspace_id)
+        .values(updated_at=now)
+    )
+    if locked.rowcount == 0:
+        raise NotFound(f"key result {key_result_id} not found")
+
+
+def reread_key_result(session: Session, key_result_id: int, *, value: float | None) -> KeyResult:
+    """The locked KR as it is now; Refused for a value its kind does not take."""
+    kr = session.exec(
+        select(KeyResult)
+        .where(KeyResult.id == key_result_id)
+        .execution_options(populate_existing=True)
+    ).one()
+    if value is not None and KRKind(kr.kind) is KRKind.MILESTONE and value not in (0, 1):
+        raise Refused("A milestone is either done (1) or not done (0).")
+    return kr
+
+
+def period_check_in(session: Session, key_result_id: int, period_start: date) -> CheckIn | None:
+    """The KR's one check-in of the period, if any."""
+    return session.exec(
+        select(CheckIn).where(
+            CheckIn.key_result_id == key_result_id, CheckIn.period_start == period_start
+        )
+    ).first()
+
+
 def list_check_ins(
-    *,
-    session: Session,
-    workspace_id: str,
-    key_result_ids: Sequence[int],
-    since: datetime | None = None,
+    *, session: Session, workspace_id: str, key_result_ids: Sequence[int]
 ) -> list[CheckIn]:
     """Check-ins of the given KRs, oldest first, in one statement."""
     query = select(CheckIn).where(
         CheckIn.workspace_id == workspace_id, col(CheckIn.key_result_id).in_(key_result_ids)
     )
-    if since is not None:
-        query = query.where(col(CheckIn.created_at) >= since)
     return list(session.exec(query.order_by(col(CheckIn.created_at), col(CheckIn.id))).all())
 
 

@@ -7,7 +7,8 @@ from datetime import date, datetime
 from sqlmodel import Session, col, select
 
 from bot.okr.grading import grade_kr
-from storage.errors import NotFound, Refused
+from storage.db import by_name, get_row
+from storage.errors import Refused
 from storage.models import Cycle
 from storage.tree import load_tree
 
@@ -30,24 +31,11 @@ def create_cycle(
 
 
 def get_cycle(*, session: Session, workspace_id: str, cycle_id: int) -> Cycle:
-    cycle = session.exec(
-        select(Cycle).where(Cycle.workspace_id == workspace_id, Cycle.id == cycle_id)
-    ).first()
-    if cycle is None:
-        raise NotFound(f"cycle {cycle_id} not found")
-    return cycle
+    return get_row(session, Cycle, cycle_id, workspace_id=workspace_id)
 
 
 def find_cycle(*, session: Session, workspace_id: str, name: str) -> Cycle | None:
-    wanted = name.strip().casefold()
-    return next(
-        (
-            c
-            for c in list_cycles(session=session, workspace_id=workspace_id)
-            if c.name.casefold() == wanted
-        ),
-        None,
-    )
+    return by_name(list_cycles(session=session, workspace_id=workspace_id), name)
 
 
 def list_cycles(*, session: Session, workspace_id: str) -> list[Cycle]:

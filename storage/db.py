@@ -5,21 +5,21 @@ from __future__ import annotations
 import importlib
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.pool import ConnectionPoolEntry, StaticPool
-from sqlmodel import Session, SQLModel, create_engine
+from sqlmodel import Session, SQLModel, create_engine, select
 
-from storage.errors import TimedOut, Unavailable
-from storage.models import table_of
+from storage.errors import NotFound, TimedOut, Unavailable
+from storage.models import Cycle, Team, table_of
 
 READ_ONLY = "ladder_read_only"  # execution option: a session that only reads
 # How long SQLite waits for another writer's lock when no time limit is set.
@@ -28,6 +28,8 @@ SQLITE_BUSY_MS = 30_000
 # answer that says "saved" must still reach Slack in time after the commit.
 COMMIT_MARGIN_S = 0.25
 
+M = TypeVar("M", bound=SQLModel)
+Named = TypeVar("Named", Team, Cycle)
 _deadline: ContextVar[float | None] = ContextVar("ladder_db_deadline", default=None)
 
 
@@ -54,15 +56,13 @@ def time_left() -> float | None:
 
 def _time_left_ms() -> int | None:
     """Milliseconds until the current time limit (at least 1), or None without one."""
-    deadline = _deadline.get()
-    if deadline is None:
-        return None
-    return max(1, int((deadline - time.monotonic()) * 1000))
+    left = time_left()
+    return None if left is None else max(1, int(left * 1000))
 
 
 def _check_commit_time() -> None:
-    deadline = _deadline.get()
-    if deadline is not None and deadline - time.monotonic() < COMMIT_MARGIN_S:
+    left = time_left()
+    if left is not None and left < COMMIT_MARGIN_S:
         raise TimedOut("the time limit ran out before the commit")
 
 
@@ -174,6 +174,23 @@ def insert_ignoring_conflicts(session: Session, table: type[SQLModel], rows: lis
         result = session.exec(statement, params=rows[start : start + INSERT_BATCH])
         inserted += max(result.rowcount or 0, 0)
     return inserted
+
+
+def get_row(session: Session, model: type[M], row_id: int, *, workspace_id: str) -> M:
+    """The workspace's row with this id: NotFound for another workspace's, as for none."""
+    table = table_of(model)
+    row = session.exec(
+        select(model).where(table.c.workspace_id == workspace_id, table.c.id == row_id)
+    ).first()
+    if row is None:
+        raise NotFound(f"{table.name.replace('_', ' ')} {row_id} not found")
+    return row
+
+
+def by_name(rows: Iterable[Named], name: str) -> Named | None:
+    """The row whose name is `name`, ignoring case and surrounding space."""
+    wanted = name.strip().casefold()
+    return next((row for row in rows if row.name.casefold() == wanted), None)
 
 
 @contextmanager

@@ -56,7 +56,7 @@ class SchemaTooNew(RuntimeError):
     """The database was upgraded by a newer Ladder than this one."""
 
 
-def alembic_config(engine: Engine) -> Config:
+def alembic_config(engine: Engine | None = None) -> Config:
     from alembic.config import Config
 
     config = Config()
@@ -67,12 +67,9 @@ def alembic_config(engine: Engine) -> Config:
 
 
 def scripts() -> ScriptDirectory:
-    from alembic.config import Config
     from alembic.script import ScriptDirectory
 
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS_DIR))
-    return ScriptDirectory.from_config(config)
+    return ScriptDirectory.from_config(alembic_config())
 
 
 @cache

@@ -13,6 +13,7 @@ from sqlmodel import Session, col, select
 from bot.okr.kinds import KRKind, Level, UnitKind
 from bot.okr.validate import KRSpec, clean_text, kr_problems, objective_problems
 from storage.cycles import get_cycle
+from storage.db import get_row
 from storage.errors import NotFound, Refused
 from storage.models import KeyResult, Objective, Workspace, utcnow
 from storage.teams import get_team
@@ -24,25 +25,11 @@ def _refuse_if(problems: dict[str, str]) -> None:
 
 
 def get_objective(*, session: Session, workspace_id: str, objective_id: int) -> Objective:
-    objective = session.exec(
-        select(Objective).where(
-            Objective.workspace_id == workspace_id, Objective.id == objective_id
-        )
-    ).first()
-    if objective is None:
-        raise NotFound(f"objective {objective_id} not found")
-    return objective
+    return get_row(session, Objective, objective_id, workspace_id=workspace_id)
 
 
 def get_key_result(*, session: Session, workspace_id: str, key_result_id: int) -> KeyResult:
-    kr = session.exec(
-        select(KeyResult).where(
-            KeyResult.workspace_id == workspace_id, KeyResult.id == key_result_id
-        )
-    ).first()
-    if kr is None:
-        raise NotFound(f"key result {key_result_id} not found")
-    return kr
+    return get_row(session, KeyResult, key_result_id, workspace_id=workspace_id)
 
 
 def key_result_owners(
@@ -287,15 +274,6 @@ def archive_objective(
     session.add(objective)
     session.flush()
     return children
-
-
-def restore_objective(*, session: Session, workspace_id: str, objective_id: int) -> Objective:
-    objective = get_objective(session=session, workspace_id=workspace_id, objective_id=objective_id)
-    objective.archived_at = None
-    objective.updated_at = utcnow()
-    session.add(objective)
-    session.flush()
-    return objective
 
 
 def delete_objective(*, session: Session, workspace_id: str, objective_id: int) -> list[Objective]:

@@ -58,13 +58,7 @@ def plan_messages(*, session: Session, workspace_id: str, planned: Sequence[Plan
                 "kind": p.kind,
                 "state": OutboxState.PLANNED,
                 "due_at": p.due_at,
-                "claimed_at": None,
                 "attempts": 0,
-                "channel_id": None,
-                "ts": None,
-                "sent_at": None,
-                "answered_at": None,
-                "error": None,
             }
             for p in planned
         ],
@@ -78,7 +72,6 @@ def claim_due(
     limit: int,
     reclaim_after: timedelta,
     workspace_id: str | None = None,
-    kinds: Sequence[str] | None = None,
     exclude_ids: Collection[int] = (),
 ) -> list[Claim]:
     """Take up to `limit` due rows for sending (commit before sending: the claim is the lock).
@@ -104,8 +97,6 @@ def claim_due(
     )
     if workspace_id is not None:
         query = query.where(OutboxMessage.workspace_id == workspace_id)
-    if kinds is not None:
-        query = query.where(col(OutboxMessage.kind).in_(kinds))
     if exclude_ids:
         query = query.where(col(OutboxMessage.id).not_in(sorted(exclude_ids)))
     query = query.order_by(col(OutboxMessage.due_at), col(OutboxMessage.id)).limit(limit)
@@ -179,11 +170,6 @@ def mark_answered(
         session.add(row)
     session.flush()
     return delivered
-
-
-def get_message(*, session: Session, workspace_id: str, message_id: int) -> OutboxMessage | None:
-    message = session.get(OutboxMessage, message_id)
-    return message if message is not None and message.workspace_id == workspace_id else None
 
 
 def list_messages(

@@ -15,10 +15,10 @@ from datetime import date, datetime, timedelta
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from bot.okr.kinds import KRKind
 from bot.okr.limits import NOTE_MAX
 from bot.okr.validate import clean_text, number_problem
 from storage import checkins as checkin_store
+from storage.db import get_row
 from storage.errors import NotFound, Refused
 from storage.models import (
     CheckIn,
@@ -62,13 +62,7 @@ def save_source(
     any failure episode of the old settings is forgotten."""
     if interval_minutes < MIN_INTERVAL_MINUTES:
         raise Refused(f"Pull at most every {MIN_INTERVAL_MINUTES} minutes.")
-    kr = session.exec(
-        select(KeyResult).where(
-            KeyResult.id == key_result_id, KeyResult.workspace_id == workspace_id
-        )
-    ).first()
-    if kr is None:
-        raise NotFound(f"key result {key_result_id} not found")
+    get_row(session, KeyResult, key_result_id, workspace_id=workspace_id)
     source = get_source(session=session, workspace_id=workspace_id, key_result_id=key_result_id)
     if source is None:
         source = DataSource(
@@ -219,37 +213,19 @@ def record_automatic_value(
     )
     if problem:
         raise Refused(problem)
-    locked = session.exec(
-        sa.update(KeyResult)
-        .where(col(KeyResult.id) == key_result_id, col(KeyResult.workspace_id) == workspace_id)
-        .values(updated_at=now)
-    )
-    if locked.rowcount == 0:
-        raise NotFound(f"key result {key_result_id} not found")
-    kr = session.exec(
-        select(KeyResult)
-        .where(KeyResult.id == key_result_id)
-        .execution_options(populate_existing=True)
-    ).one()
-    if KRKind(kr.kind) is KRKind.MILESTONE and value not in (0, 1):
-        raise Refused("A milestone is either done (1) or not done (0).")
+    checkin_store.lock_key_result(session, key_result_id, workspace_id=workspace_id, now=now)
+    kr = checkin_store.reread_key_result(session, key_result_id, value=value)
     value = 0.0 if value == 0 else value  # no negative zero
     if kr.current_value == value and not note:
         return None
-    check_in = session.exec(
-        select(CheckIn).where(
-            CheckIn.key_result_id == key_result_id, CheckIn.period_start == period_start
-        )
-    ).first()
-    if check_in is None:
-        check_in = CheckIn(
-            workspace_id=workspace_id,
-            key_result_id=key_result_id,
-            author_id=DATA_SOURCE_AUTHOR,
-            previous_value=kr.current_value,
-            confidence=kr.confidence,
-            period_start=period_start,
-        )
+    check_in = checkin_store.period_check_in(session, key_result_id, period_start) or CheckIn(
+        workspace_id=workspace_id,
+        key_result_id=key_result_id,
+        author_id=DATA_SOURCE_AUTHOR,
+        previous_value=kr.current_value,
+        confidence=kr.confidence,
+        period_start=period_start,
+    )
     if check_in.source in AUTOMATIC_SOURCES or check_in.id is None:
         check_in.author_id, check_in.value, check_in.source = DATA_SOURCE_AUTHOR, value, source
         check_in.note, check_in.created_at, check_in.dedupe_key = note, now, None
@@ -265,11 +241,7 @@ def record_automatic_value(
 
 
 def allowed_hosts(*, session: Session, workspace_id: str) -> set[str]:
-    return set(
-        session.exec(
-            select(DataSourceHost.host).where(DataSourceHost.workspace_id == workspace_id)
-        ).all()
-    )
+    return allowed_hosts_of(session=session, workspace_ids=[workspace_id])[workspace_id]
 
 
 def allowed_hosts_of(*, session: Session, workspace_ids: Sequence[str]) -> dict[str, set[str]]:
@@ -364,18 +336,6 @@ def find_push_token(*, session: Session, token_hash: str) -> PushToken | None:
             PushToken.token_hash == token_hash,
             col(PushToken.revoked_at).is_(None),
             col(Workspace.active).is_(True),
-        )
-    ).first()
-
-
-def active_push_token(
-    *, session: Session, workspace_id: str, key_result_id: int
-) -> PushToken | None:
-    return session.exec(
-        select(PushToken).where(
-            PushToken.workspace_id == workspace_id,
-            PushToken.key_result_id == key_result_id,
-            col(PushToken.revoked_at).is_(None),
         )
     ).first()
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlmodel import Session, col, select
 
+from storage.db import by_name, get_row
 from storage.errors import NotFound, Refused
 from storage.models import Team, TeamChannel
 
@@ -23,25 +24,11 @@ def create_team(
 
 
 def get_team(*, session: Session, workspace_id: str, team_id: int) -> Team:
-    team = session.exec(
-        select(Team).where(Team.workspace_id == workspace_id, Team.id == team_id)
-    ).first()
-    if team is None:
-        raise NotFound(f"team {team_id} not found")
-    return team
+    return get_row(session, Team, team_id, workspace_id=workspace_id)
 
 
 def find_team(*, session: Session, workspace_id: str, name: str) -> Team | None:
-    """Case-insensitive lookup by name."""
-    wanted = name.strip().casefold()
-    return next(
-        (
-            t
-            for t in list_teams(session=session, workspace_id=workspace_id)
-            if t.name.casefold() == wanted
-        ),
-        None,
-    )
+    return by_name(list_teams(session=session, workspace_id=workspace_id), name)
 
 
 def list_teams(*, session: Session, workspace_id: str) -> list[Team]:
@@ -122,13 +109,3 @@ def channels_by_team(*, session: Session, workspace_id: str) -> dict[int, list[s
     ):
         found.setdefault(team_id, []).append(channel_id)
     return found
-
-
-def channels_of_team(*, session: Session, workspace_id: str, team_id: int) -> list[str]:
-    return list(
-        session.exec(
-            select(TeamChannel.channel_id).where(
-                TeamChannel.workspace_id == workspace_id, TeamChannel.team_id == team_id
-            )
-        )
-    )

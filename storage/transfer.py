@@ -12,7 +12,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
+from graphlib import TopologicalSorter
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlmodel import Session, SQLModel, col, select
@@ -34,6 +35,8 @@ from storage.models import (
     table_of,
 )
 from storage.rollup import mark_workspace
+
+M = TypeVar("M", bound=SQLModel)
 
 
 @dataclass(frozen=True)
@@ -159,14 +162,6 @@ class NewSource:
     interval_minutes: int = 60
 
 
-@dataclass(frozen=True)
-class Inserted:
-    team_ids: list[int] = field(default_factory=list)
-    cycle_ids: list[int] = field(default_factory=list)
-    objective_ids: list[int] = field(default_factory=list)
-    key_result_ids: list[int] = field(default_factory=list)
-
-
 def list_workspace_ids(*, session: Session) -> list[str]:
     return list(session.exec(select(Workspace.team_id).order_by(col(Workspace.team_id))).all())
 
@@ -178,54 +173,25 @@ def load_snapshot(*, session: Session, workspace_id: str) -> Snapshot:
     workspace = session.get(Workspace, workspace_id)
     if workspace is None:
         raise NotFound(f"workspace {workspace_id} is not set up")
-    teams = list(
-        session.exec(
-            select(Team).where(Team.workspace_id == workspace_id).order_by(col(Team.id))
-        ).all()
-    )
+
+    def rows(model: type[M], *order: Any) -> list[M]:
+        query = select(model).where(table_of(model).c.workspace_id == workspace_id)
+        return list(session.exec(query.order_by(*order)).all())
+
     channels: dict[int, list[str]] = {}
-    for team_id, channel_id in session.exec(
-        select(TeamChannel.team_id, TeamChannel.channel_id)
-        .where(TeamChannel.workspace_id == workspace_id)
-        .order_by(col(TeamChannel.id))
-    ):
-        channels.setdefault(team_id, []).append(channel_id)
-    cycles = list(
-        session.exec(
-            select(Cycle).where(Cycle.workspace_id == workspace_id).order_by(col(Cycle.id))
-        ).all()
-    )
-    objectives = list(
-        session.exec(
-            select(Objective)
-            .where(Objective.workspace_id == workspace_id)
-            .order_by(col(Objective.id))
-        ).all()
-    )
-    key_results = list(
-        session.exec(
-            select(KeyResult)
-            .where(KeyResult.workspace_id == workspace_id)
-            .order_by(col(KeyResult.objective_id), col(KeyResult.position), col(KeyResult.id))
-        ).all()
-    )
-    check_ins = list(
-        session.exec(
-            select(CheckIn)
-            .where(CheckIn.workspace_id == workspace_id)
-            .order_by(col(CheckIn.key_result_id), col(CheckIn.period_start), col(CheckIn.id))
-        ).all()
-    )
-    reflections = {
-        r.objective_id: r
-        for r in session.exec(select(Reflection).where(Reflection.workspace_id == workspace_id))
-    }
-    sources = {
-        s.key_result_id: s
-        for s in session.exec(select(DataSource).where(DataSource.workspace_id == workspace_id))
-    }
+    teams = rows(Team, col(Team.id))
+    for link in rows(TeamChannel, col(TeamChannel.id)):
+        channels.setdefault(link.team_id, []).append(link.channel_id)
     return Snapshot(
-        workspace, teams, channels, cycles, objectives, key_results, check_ins, reflections, sources
+        workspace,
+        teams,
+        channels,
+        rows(Cycle, col(Cycle.id)),
+        rows(Objective, col(Objective.id)),
+        rows(KeyResult, col(KeyResult.objective_id), col(KeyResult.position), col(KeyResult.id)),
+        rows(CheckIn, col(CheckIn.key_result_id), col(CheckIn.period_start), col(CheckIn.id)),
+        {r.objective_id: r for r in rows(Reflection)},
+        {s.key_result_id: s for s in rows(DataSource)},
     )
 
 
@@ -275,14 +241,14 @@ def insert_okrs(
     session: Session,
     workspace_id: str,
     now: datetime,
-    teams: Sequence[NewTeam] = (),
-    cycles: Sequence[NewCycle] = (),
-    objectives: Sequence[NewObjective] = (),
-    key_results: Sequence[NewKeyResult] = (),
-    check_ins: Sequence[NewCheckIn] = (),
-    reflections: Sequence[NewReflection] = (),
-    sources: Sequence[NewSource] = (),
-) -> Inserted:
+    teams: Sequence[NewTeam],
+    cycles: Sequence[NewCycle],
+    objectives: Sequence[NewObjective],
+    key_results: Sequence[NewKeyResult],
+    check_ins: Sequence[NewCheckIn],
+    reflections: Sequence[NewReflection],
+    sources: Sequence[NewSource],
+) -> None:
     """Insert a whole tree in the caller's transaction, a few statements per table.
 
     The caller has checked the references: indexes in range, no loops among team parents
@@ -293,22 +259,21 @@ def insert_okrs(
     objective_ids = _allocate_ids(session, Objective, len(objectives))
     kr_ids = _allocate_ids(session, KeyResult, len(key_results))
 
-    def parent_of(rows: Sequence[NewTeam] | Sequence[NewObjective]) -> list[int | None]:
-        return [row.parent for row in rows]
+    def row(model: type[SQLModel], new: Any, **values: Any) -> dict[str, Any]:
+        """The fields of `new` that are columns of the table, in the workspace, and `values`."""
+        columns = table_of(model).c
+        fields = {k: v for k, v in vars(new).items() if k in columns}
+        return fields | {"workspace_id": workspace_id} | values
+
+    def team_id(i: int | None) -> int | None:
+        return None if i is None else team_ids[i]
 
     _insert(
         session,
         Team,
         [
-            {
-                "id": team_ids[i],
-                "workspace_id": workspace_id,
-                "name": team.name,
-                "parent_id": None if team.parent is None else team_ids[team.parent],
-                "created_at": now,
-            }
-            for i in _parents_first(parent_of(teams))
-            for team in (teams[i],)
+            row(Team, teams[i], id=team_ids[i], parent_id=team_id(teams[i].parent), created_at=now)
+            for i in _parents_first([t.parent for t in teams])
         ],
     )
     _insert(
@@ -320,44 +285,22 @@ def insert_okrs(
             for channel in team.channels
         ],
     )
-    _insert(
-        session,
-        Cycle,
-        [
-            {
-                "id": cycle_ids[i],
-                "workspace_id": workspace_id,
-                "name": c.name,
-                "start_date": c.start_date,
-                "end_date": c.end_date,
-                "closed_at": c.closed_at,
-            }
-            for i, c in enumerate(cycles)
-        ],
-    )
+    _insert(session, Cycle, [row(Cycle, c, id=cycle_ids[i]) for i, c in enumerate(cycles)])
     _insert(
         session,
         Objective,
         [
-            {
-                "id": objective_ids[i],
-                "workspace_id": workspace_id,
-                "cycle_id": cycle_ids[o.cycle],
-                "team_id": None if o.team is None else team_ids[o.team],
-                "level": o.level or Level.of(None, team_id=o.team).value,
-                "owner_id": o.owner_id,
-                "parent_id": None if o.parent is None else objective_ids[o.parent],
-                "title": o.title,
-                "description": o.description,
-                "weight": o.weight,
-                "committed": o.committed,
-                "status": o.status,
-                "grade": o.grade,
-                "created_at": o.created_at,
-                "updated_at": now,
-                "archived_at": o.archived_at,
-            }
-            for i in _parents_first(parent_of(objectives))
+            row(
+                Objective,
+                o,
+                id=objective_ids[i],
+                cycle_id=cycle_ids[o.cycle],
+                team_id=team_id(o.team),
+                level=o.level or Level.of(None, team_id=o.team).value,
+                parent_id=None if o.parent is None else objective_ids[o.parent],
+                updated_at=now,
+            )
+            for i in _parents_first([o.parent for o in objectives])
             for o in (objectives[i],)
         ],
     )
@@ -365,51 +308,20 @@ def insert_okrs(
         session,
         KeyResult,
         [
-            {
-                "id": kr_ids[i],
-                "workspace_id": workspace_id,
-                "objective_id": objective_ids[kr.objective],
-                "owner_id": kr.owner_id,
-                "title": kr.title,
-                "kind": kr.kind,
-                "unit": kr.unit,
-                "unit_label": kr.unit_label,
-                "start_value": kr.start_value,
-                "target_value": kr.target_value,
-                "current_value": kr.current_value,
-                "weight": kr.weight,
-                "due_date": kr.due_date,
-                "confidence": kr.confidence,
-                "position": kr.position,
-                "grade": kr.grade,
-                "last_checkin_at": kr.last_checkin_at,
-                "created_at": kr.created_at,
-                "updated_at": now,
-                "archived_at": kr.archived_at,
-            }
+            row(
+                KeyResult,
+                kr,
+                id=kr_ids[i],
+                objective_id=objective_ids[kr.objective],
+                updated_at=now,
+            )
             for i, kr in enumerate(key_results)
         ],
     )
     _insert(
         session,
         CheckIn,
-        [
-            {
-                "workspace_id": workspace_id,
-                "key_result_id": kr_ids[c.key_result],
-                "author_id": c.author_id,
-                "value": c.value,
-                "previous_value": c.previous_value,
-                "confidence": c.confidence,
-                "note": c.note,
-                "blocker": c.blocker,
-                "period_start": c.period_start,
-                "source": c.source,
-                "dedupe_key": None,
-                "created_at": c.created_at,
-            }
-            for c in check_ins
-        ],
+        [row(CheckIn, c, key_result_id=kr_ids[c.key_result], dedupe_key=None) for c in check_ins],
     )
     # Carried-over links once every KR exists: a link may point to a KR inserted after it.
     links = [
@@ -429,16 +341,7 @@ def insert_okrs(
         session,
         Reflection,
         [
-            {
-                "workspace_id": workspace_id,
-                "objective_id": objective_ids[r.objective],
-                "author_id": r.author_id,
-                "worked": r.worked,
-                "did_not_work": r.did_not_work,
-                "carry_over": r.carry_over,
-                "created_at": r.created_at,
-                "updated_at": now,
-            }
+            row(Reflection, r, objective_id=objective_ids[r.objective], updated_at=now)
             for r in reflections
         ],
     )
@@ -446,30 +349,21 @@ def insert_okrs(
         session,
         DataSource,
         [
-            {
-                "workspace_id": workspace_id,
-                "key_result_id": kr_ids[s.key_result],
-                "kind": s.kind,
-                "url": s.url,
-                "expression": s.expression,
-                "column": s.column,
-                "row_key": s.row_key,
-                "multiplier": s.multiplier,
-                "credential": s.credential,
-                "interval_minutes": s.interval_minutes,
-                "created_by": s.created_by,
-                "created_at": now,
-                "updated_at": now,
-                "next_run_at": now,  # pulled at the next sync round
-                "failures": 0,
-            }
+            row(
+                DataSource,
+                s,
+                key_result_id=kr_ids[s.key_result],
+                created_at=now,
+                updated_at=now,
+                next_run_at=now,  # pulled at the next sync round
+                failures=0,
+            )
             for s in sources
         ],
     )
     session.flush()
     # Core inserts pass the session hooks: roll the workspace up before the commit.
     mark_workspace(session=session, workspace_id=workspace_id)
-    return Inserted(team_ids, cycle_ids, objective_ids, kr_ids)
 
 
 def _insert(session: Session, model: type[SQLModel], rows: list[dict[str, Any]]) -> None:
@@ -499,17 +393,6 @@ def _allocate_ids(session: Session, model: type[SQLModel], n: int) -> list[int]:
 
 
 def _parents_first(parents: Sequence[int | None]) -> list[int]:
-    """Indexes ordered so that every parent comes before its children (stable otherwise)."""
-    depth: dict[int, int] = {}
-    for start in range(len(parents)):
-        chain: list[int] = []
-        node: int | None = start
-        while node is not None and node not in depth:
-            chain.append(node)
-            node = parents[node]
-            if len(chain) > len(parents):
-                raise ValueError("parent references make a loop")
-        base = -1 if node is None else depth[node]
-        for offset, index in enumerate(reversed(chain), start=1):
-            depth[index] = base + offset
-    return sorted(range(len(parents)), key=lambda i: depth[i])
+    """Indexes ordered so that every parent comes before its children."""
+    graph = {i: () if parent is None else (parent,) for i, parent in enumerate(parents)}
+    return list(TopologicalSorter(graph).static_order())

@@ -11,25 +11,7 @@ from storage.db import insert_ignoring_conflicts
 from storage.errors import NotFound
 from storage.models import Workspace, utcnow
 
-_SETTINGS = {
-    "name",
-    "vision",
-    "mission",
-    "active",
-    "checkin_weekday",
-    "checkin_time",
-    "checkin_cadence_weeks",
-    "reminder_delay_hours",
-    "max_reminders",
-    "default_timezone",
-    "digest_channel",
-    "digest_weekday",
-    "digest_mentions",
-    "charts_enabled",
-    "rollup_include_children",
-    "at_risk_points",
-    "off_track_points",
-}
+_SETTINGS = set(Workspace.model_fields) - {"team_id", "deactivated_at", "created_at", "updated_at"}
 
 
 def ensure_workspace(*, session: Session, workspace_id: str, name: str = "") -> Workspace:

@@ -37,38 +37,11 @@ from bot.services.transfer.document import (
     read,
     scalars,
 )
-from bot.services.transfer.plan import SETTING_NAMES, EmailLookup, Plan, plan_import
+from bot.services.transfer.plan import SETTING_NAMES, EmailLookup, plan_import
 from storage import transfer as store
 from storage.db import session_scope
 from storage.models import Objective, Reflection
 from storage.workspaces import ensure_workspace, update_workspace
-
-__all__ = [
-    "CheckInDoc",
-    "CycleDoc",
-    "Document",
-    "EmailLookup",
-    "Exported",
-    "Format",
-    "ImportRefused",
-    "ImportReport",
-    "KeyResultDoc",
-    "ObjectiveDoc",
-    "Plan",
-    "Problem",
-    "SourceDoc",
-    "TeamDoc",
-    "WorkspaceDoc",
-    "decode",
-    "encode",
-    "export_document",
-    "export_text",
-    "import_text",
-    "list_workspaces",
-    "plan_import",
-    "read_document",
-    "slack_email_lookup",
-]
 
 
 @dataclass(frozen=True)
