@@ -2,7 +2,7 @@
 
 Kept in the transaction that changes what they depend on. Rather than asking every write path
 to remember, a session hook notes what a flush changed (a KR of an objective, an objective's
-parent, cycle, weight or archiving, a cycle's dates, a workspace's status rules) and, before
+parent, cycle, weight or archiving, a cycle's dates or closing, a workspace's status rules) and, before
 the transaction commits, recomputes those objectives (and their ancestors when the workspace
 counts aligned children) with the pure core (bot/okr/rollup.py). Bulk inserts that bypass the
 ORM (transfer import, benchmarks) call `mark_workspace` or `rebuild_workspace`.
@@ -242,14 +242,17 @@ def refresh(*, session: Session, workspace_id: str, work: _Pending) -> None:
             ).scalars()
         )
     if work.closed_cycles:
-        rekey.update(
-            session.execute(
-                sa.select(OBJ.c.id).where(
-                    OBJ.c.workspace_id == workspace_id,
-                    OBJ.c.cycle_id.in_(sorted(work.closed_cycles)),
-                )
-            ).scalars()
-        )
+        moved = session.execute(
+            sa.select(OBJ.c.id, OBJ.c.parent_id).where(
+                OBJ.c.workspace_id == workspace_id,
+                OBJ.c.cycle_id.in_(sorted(work.closed_cycles)),
+            )
+        ).all()
+        rekey.update(r.id for r in moved)
+        if settings.include_children:
+            # A child in a closed cycle no longer counts in its parent (nor in the parent's
+            # ancestors, added below); reopening counts it again.
+            ids.update(r.parent_id for r in moved if r.parent_id is not None)
     for key in work.removed_keys:
         # Deleted objectives' descendants (their parents were moved up first, or set null).
         rekey.update(
@@ -437,6 +440,14 @@ def _kr_values(kr: Any, window: Window, rules: StatusRules, memo: dict) -> tuple
     return found
 
 
+def _counted(archived_at: Any, cycle_open: bool) -> bool:
+    """Whether an aligned child counts in its parent's roll-up (when the workspace counts
+    children): unarchived and in an open cycle, as in the core's tree of the open cycles
+    (`load_tree`'s default), the only one stored values are read for. A cycle's close or
+    reopen recomputes the parents of its objectives."""
+    return archived_at is None and cycle_open
+
+
 def _rollup_values(oid: int, rolled: ObjectiveRollup) -> dict[str, Any]:
     return {
         "b_id": oid,
@@ -517,7 +528,12 @@ def _recompute(
                 OBJ.c.rollup_off_track_on,
                 OBJ.c.rollup_stale_on,
             )
-            .where(OBJ.c.parent_id.in_(wanted), OBJ.c.archived_at.is_(None))
+            .join(CYC, CYC.c.id == OBJ.c.cycle_id)
+            .where(
+                OBJ.c.parent_id.in_(wanted),
+                OBJ.c.archived_at.is_(None),
+                CYC.c.closed_at.is_(None),  # as load_tree's open cycles: see _counted
+            )
             .order_by(OBJ.c.id)
         ):
             children_of[child.parent_id].append(child)
@@ -642,7 +658,7 @@ def rebuild_workspace(*, connection: Session | sa.Connection, workspace_id: str)
                 [
                     (done[c].progress, by_id[c].weight, done[c].days)
                     for c in children[oid]
-                    if by_id[c].archived_at is None
+                    if _counted(by_id[c].archived_at, by_id[c].cycle_id not in closed)
                 ]
                 if settings.include_children
                 else []

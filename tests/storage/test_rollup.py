@@ -312,6 +312,7 @@ def test_stored_rollup_equals_the_core_after_random_writes(session: Session, see
             op_cycle_dates,
             op_level,
             op_level,
+            op_close_or_reopen,
         ]
     )
     stale_seen = 0
@@ -328,8 +329,8 @@ def test_stored_rollup_equals_the_core_after_random_writes(session: Session, see
     stale_seen += assert_matches_core(session, ws)
     assert laddered_seen, "no objective laddered up: the flags were never compared as true"
     # A closed cycle cuts the chains through it (and reopening joins them again), also
-    # across writes made while it is closed. (Status views of a closed cycle are
-    # test_closing_a_cycle_…'s: the comparison with the core above keeps the cycles open.)
+    # across writes made while it is closed. (The loop above closes and reopens too, and
+    # compares with the core's tree of the open cycles whichever is closed.)
     for i in range(60, 72):
         if i % 4 == 0:
             op_close_or_reopen(i)
@@ -569,4 +570,58 @@ def test_closing_a_cycle_makes_its_childrens_objectives_roots_in_status_all(
     ]
     close_cycle(session=session, workspace_id=ws, cycle_id=year.id, now=NOW)
     session.commit()
+    assert_matches_core(session, ws)
+
+
+def test_a_child_in_a_closed_cycle_leaves_its_parents_rollup_until_reopened(
+    session: Session,
+) -> None:
+    """Counting aligned children, a parent in an open cycle counts a child only while the
+    child's cycle is open, as the core's tree of the open cycles does (found by the random
+    writes mixing close and reopen: a parent with no KRs was stored on track, rated by its
+    closed child, while the core had it unrated)."""
+    ws = "T0CLOSECHILD"
+    ensure_workspace(session=session, workspace_id=ws)
+    update_workspace(session=session, workspace_id=ws, rollup_include_children=True)
+    year, quarter = (
+        create_cycle(
+            session=session,
+            workspace_id=ws,
+            name=name,
+            start_date=START,
+            end_date=START + timedelta(days=days),
+        )
+        for name, days in (("2026", 360), ("Q1", 90))
+    )
+    spec = KRSpec("KR", KRKind.INCREASE, 100, start_value=0, current_value=30)
+    parent = create_objective(
+        session=session, workspace_id=ws, cycle_id=year.id, owner_id="U1", title="Yearly"
+    )
+    session.flush()
+    create_objective(
+        session=session,
+        workspace_id=ws,
+        cycle_id=quarter.id,
+        owner_id="U1",
+        title="Quarter",
+        parent_id=parent.id,
+        key_results=[spec],
+    )
+    session.commit()
+
+    def shown_status() -> Status | None:
+        session.expire_all()
+        shown = load_shown_tree(session=session, workspace_id=ws, today=START, limit=10)
+        return shown.health.objectives[parent.id].status  # type: ignore[index]
+
+    assert shown_status() is Status.NOT_STARTED
+    close_cycle(session=session, workspace_id=ws, cycle_id=quarter.id, now=NOW)
+    session.commit()
+    assert shown_status() is None  # no KRs of its own, no counted child
+    assert_matches_core(session, ws)
+    cycle = get_cycle(session=session, workspace_id=ws, cycle_id=quarter.id)
+    cycle.closed_at = None
+    session.add(cycle)
+    session.commit()
+    assert shown_status() is Status.NOT_STARTED
     assert_matches_core(session, ws)
