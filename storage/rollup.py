@@ -2,9 +2,9 @@
 
 Kept in the transaction that changes what they depend on. Rather than asking every write path
 to remember, a session hook notes what a flush changed (a KR of an objective, an objective's
-parent, cycle, weight or archiving, a cycle's dates or closing, a workspace's status rules) and, before
-the transaction commits, recomputes those objectives (and their ancestors when the workspace
-counts aligned children) with the pure core (bot/okr/rollup.py). Bulk inserts that bypass the
+parent, cycle, weight or archiving, a cycle's dates, closing or reopening, a workspace's
+status rules) and, before the transaction commits, recomputes those objectives (and their
+ancestors when the workspace counts aligned children) with the pure core (bot/okr/rollup.py). Bulk inserts that bypass the
 ORM (transfer import, benchmarks) call `mark_workspace` or `rebuild_workspace`.
 
 Nothing stored here depends on today: status is kept as the days it switches (see
