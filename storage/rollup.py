@@ -25,7 +25,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from bot.okr.kinds import Level
-from bot.okr.pace import StatusRules, pace_start, stale_from
+from bot.okr.pace import StatusRules, pace_start, stale_anchor, stale_from
 from bot.okr.progress import clamp01, raw_progress
 from bot.okr.rollup import ObjectiveRollup, StatusDays, kr_status_days, objective_rollup
 from bot.okr.tree import Window
@@ -64,7 +64,7 @@ _KR_COLUMNS = (
     KR.c.confidence,
     KR.c.due_date,
     KR.c.created_at,  # pace counts from it (bot/okr/pace.py)
-    KR.c.last_checkin_at,  # None: not started; else stale two check-in periods later
+    KR.c.last_checkin_at,  # None: not started; stale two periods after it (or creation)
 )
 
 
@@ -426,8 +426,13 @@ def _kr_values(kr: Any, window: Window, rules: StatusRules, memo: dict) -> tuple
         kr.confidence,
         kr.due_date,
         pace_start(cycle_start=window.start, created=kr.created_at),
-        stale_from(kr.last_checkin_at, rules=rules),  # None: not started
-        kr.last_checkin_at is None,
+        stale_from(
+            stale_anchor(
+                last_check_in=kr.last_checkin_at, created=kr.created_at, cycle_start=window.start
+            ),
+            rules=rules,
+        ),
+        kr.last_checkin_at is None,  # not started
         window,
     )
     found = memo.get(key)
