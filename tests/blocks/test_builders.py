@@ -465,3 +465,46 @@ def test_a_small_closed_cycle_shows_every_grade_in_status(session: Session) -> N
     assert "🔴 *0.0*  *Launch a new communication platform* · Maya" in text
     assert "🔴 0.0 · Resolve 90% of customer inquiries within 24 hours" in text  # KR grades
     assert "No objectives here yet" not in text and "<@" not in text
+
+
+def test_a_kr_never_checked_in_says_since_when_it_is_quiet(session: Session) -> None:
+    """Never checked in, a KR is ⚪ until two periods after it was set, then 💤 with the day
+    its quiet counts from: the day it was set, or its cycle's start when it was set while
+    planning (bot/okr/pace.py, rule 5). User text on the line stays escaped."""
+    set_on = datetime(2026, 2, 3, 15, tzinfo=UTC)  # in the cycle (it began on Jan 5)
+    company = reference_company(session, now=set_on)
+    create_objective(
+        session=session,
+        workspace_id=company.workspace_id,
+        cycle_id=company.cycle.id,
+        owner_id="U1",
+        title="Quiet",
+        key_results=[KRSpec(HOSTILE, KRKind.INCREASE, 10)],
+        now=set_on,
+    )
+    session.commit()
+
+    def kr_lines(today: date) -> list[str]:
+        tree = load_tree(session=session, workspace_id=company.workspace_id, today=today)
+        now = datetime.combine(today, datetime.min.time(), UTC)
+        message = build_status_message(tree=tree, scope="all", now=now)
+        assert validate_message(message) == []
+        return [x for x in mrkdwn_text(message).splitlines() if x.strip().startswith("•")]
+
+    before = kr_lines(date(2026, 2, 16))
+    assert before and all("⚪" in x and "💤" not in x for x in before), before
+    quiet = kr_lines(date(2026, 2, 17))
+    assert quiet and all("💤 no check-in since it was set on Feb 3" in x for x in quiet), quiet
+    hostile = next(x for x in quiet if "&lt;!channel&gt;" in x)
+    assert "<!channel>" not in hostile and "<@U123>" not in hostile
+
+
+def test_a_kr_set_while_planning_is_quiet_from_its_cycles_start(session: Session) -> None:
+    company = reference_company(session, now=datetime(2025, 12, 20, tzinfo=UTC))
+    tree = load_tree(session=session, workspace_id=company.workspace_id, today=date(2026, 1, 18))
+    text = mrkdwn_text(build_status_message(tree=tree, scope="all", now=NOW))
+    assert "💤" not in text  # Jan 5 + 14 days: quiet from Jan 19, not from Jan 3
+    tree = load_tree(session=session, workspace_id=company.workspace_id, today=date(2026, 1, 19))
+    text = mrkdwn_text(build_status_message(tree=tree, scope="all", now=NOW))
+    lines = [x for x in text.splitlines() if x.strip().startswith("•")]
+    assert lines and all("💤 no check-in since its cycle began on Jan 5" in x for x in lines)
