@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from sqlmodel import Session
@@ -220,8 +220,21 @@ def test_summaries_count_only_the_statuses_there_are(session: Session) -> None:
 
     company = reference_company(session, now=datetime(2026, 1, 5, tzinfo=UTC))
     tree = load_tree(session=session, workspace_id=company.workspace_id, today=NOW.date())
-    assert summary_line(tree) == "2 objectives · ⚪ 2 not started"
-    # Far behind pace three months in: one objective off track, the other still not started.
+    # Written three months ago and never checked in: quiet for far longer than two periods.
+    assert summary_line(tree) == "2 objectives · 💤 2 no recent data"
+    create_objective(  # written last week: not started yet
+        session=session,
+        workspace_id=company.workspace_id,
+        cycle_id=company.cycle.id,
+        owner_id="U0CEO",
+        title="Fresh",
+        key_results=[KRSpec("New", KRKind.INCREASE, 10)],
+        now=NOW - timedelta(days=7),
+    )
+    session.commit()
+    tree = load_tree(session=session, workspace_id=company.workspace_id, today=NOW.date())
+    assert summary_line(tree) == "3 objectives · 💤 2 no recent data · ⚪ 1 not started"
+    # Far behind pace three months in: one objective off track, the other still quiet.
     [first, *_] = tree.krs_of(company.platform.id)
     record_check_in(
         session=session,
@@ -234,12 +247,13 @@ def test_summaries_count_only_the_statuses_there_are(session: Session) -> None:
     )
     session.commit()
     tree = load_tree(session=session, workspace_id=company.workspace_id, today=NOW.date())
-    assert summary_line(tree) == "2 objectives · 🔴 1 off track · ⚪ 1 not started"
+    summary = "3 objectives · 🔴 1 off track · 💤 1 no recent data · ⚪ 1 not started"
+    assert summary_line(tree) == summary
     status = build_status_message(tree=tree, scope="all objectives", now=NOW)
     mine = build_mine_message(tree=tree, user_id="U0CEO", now=NOW)
     for message in (status, mine):
         text = mrkdwn_text(message)
-        assert "2 objectives · 🔴 1 off track · ⚪ 1 not started" in text
+        assert summary in text
         assert "0 on track" not in text and "0 at risk" not in text
 
 
