@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import random
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import pytest
@@ -50,13 +50,14 @@ def _days(session: Session, workspace_id: str) -> list[date]:
     return sorted({START + timedelta(days=d) for d in range(-2, 100, 3)} | around)
 
 
-def assert_matches_core(session: Session, workspace_id: str, **scope: object) -> int:
+def assert_matches_core(session: Session, workspace_id: str, **scope: object) -> tuple[int, int]:
     """load_shown_tree's values equal the core's, for every day. An objective's roll-up is
     the whole tree's: with aligned children counted, a view's objective counts its children
     outside the view too (the core, given only the view, would leave them out). Returns how
-    many (objective, day) pairs were compared as NO_RECENT_DATA."""
+    many (objective, day) pairs were compared as NO_RECENT_DATA, and how many of those had
+    no KR ever checked in (quiet since they were set, or since their cycle began)."""
     session.expire_all()
-    stale_seen = 0
+    stale_seen = never_seen = 0
     for day in _days(session, workspace_id):
         core = load_tree(session=session, workspace_id=workspace_id, today=day, **scope)  # type: ignore[arg-type]
         whole = load_tree(session=session, workspace_id=workspace_id, today=day)
@@ -95,7 +96,12 @@ def assert_matches_core(session: Session, workspace_id: str, **scope: object) ->
         assert [o.id for o in few.objectives] == [o.id for o in shown.objectives][:4]
         assert few.status_counts() == expected
         stale_seen += expected[Status.NO_RECENT_DATA]
-    return stale_seen
+        never_seen += sum(
+            whole.health.objectives[o.id].status is Status.NO_RECENT_DATA
+            and all(kr.last_checkin_at is None for kr in whole.krs_of(o.id))
+            for o in core.objectives
+        )
+    return stale_seen, never_seen
 
 
 def assert_alignment_stored(session: Session, workspace_id: str) -> int:
@@ -187,7 +193,13 @@ def test_stored_rollup_equals_the_core_after_random_writes(session: Session, see
     krs: list[int] = []
 
     def op_create(i: int) -> None:
+        # Written up to three weeks before the cycles start (planning) or during them: a KR
+        # never checked in is quiet two periods after the later of that and its cycle's start.
+        written = datetime.combine(START, time(9), UTC) + timedelta(
+            days=rng.randint(-20, 40), hours=rng.choice([0, 14])
+        )
         objective = create_objective(
+            now=written,
             session=session,
             workspace_id=ws,
             cycle_id=rng.choice(cycles).id,
@@ -315,7 +327,7 @@ def test_stored_rollup_equals_the_core_after_random_writes(session: Session, see
             op_close_or_reopen,
         ]
     )
-    stale_seen = 0
+    stale_seen = never_seen = 0
     laddered_seen = 0
     for i in range(60):
         try:
@@ -325,8 +337,10 @@ def test_stored_rollup_equals_the_core_after_random_writes(session: Session, see
         session.commit()
         laddered_seen += assert_alignment_stored(session, ws)
         if i % CHECK_EVERY == CHECK_EVERY - 1:
-            stale_seen += assert_matches_core(session, ws)
-    stale_seen += assert_matches_core(session, ws)
+            stale, never = assert_matches_core(session, ws)
+            stale_seen, never_seen = stale_seen + stale, never_seen + never
+    stale, never = assert_matches_core(session, ws)
+    stale_seen, never_seen = stale_seen + stale, never_seen + never
     assert laddered_seen, "no objective laddered up: the flags were never compared as true"
     # A closed cycle cuts the chains through it (and reopening joins them again), also
     # across writes made while it is closed. (The loop above closes and reopens too, and
@@ -342,6 +356,7 @@ def test_stored_rollup_equals_the_core_after_random_writes(session: Session, see
         op_close_or_reopen(72)
         session.commit()
     assert stale_seen, "the writes drew no stale objective: nothing about staleness was compared"
+    assert never_seen, "no objective was compared quiet with no check-in at all"
     assert_matches_core(session, ws, team_id=teams[0].id)
     assert_matches_core(session, ws, company_only=True)
     assert_matches_core(session, ws, owner_id="U1")
