@@ -99,25 +99,28 @@ def alignment_counts(
     # it is before the next midnight; a never checked-in KR's cycle must have started too.
     last_day = now.date() - timedelta(days=STALE_PERIODS * period.days)
     bound = datetime.combine(last_day + timedelta(days=1), time.min, tzinfo=now.tzinfo)
-    in_view = sa.select(OBJ.c.id).where(*linked(OBJ), *view)
-    started = sa.select(CYC.c.id).where(
-        CYC.c.workspace_id == workspace_id, CYC.c.start_date <= last_day
-    )
     stale_krs = (
         sa.select(sa.func.count())
-        .select_from(KR)
+        .select_from(
+            KR.join(OBJ, OBJ.c.id == KR.c.objective_id).join(CYC, CYC.c.id == OBJ.c.cycle_id)
+        )
         .where(
-            KR.c.objective_id.in_(in_view),
+            # linked(OBJ), with the open cycles read from the joined cycle
+            OBJ.c.workspace_id == workspace_id,
+            OBJ.c.archived_at.is_(None),
+            CYC.c.closed_at.is_(None),
+            *view,
             KR.c.archived_at.is_(None),
             sa.or_(
                 KR.c.last_checkin_at < bound,
                 sa.and_(
                     KR.c.last_checkin_at.is_(None),
                     KR.c.created_at < bound,
-                    KR.c.objective_id.in_(in_view.where(OBJ.c.cycle_id.in_(started))),
+                    CYC.c.start_date <= last_day,
                 ),
             ),
         )
+        .correlate(None)  # its own objectives, not the outer statement's row
         .scalar_subquery()
     )
 
