@@ -17,14 +17,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 
 import sqlalchemy as sa
 from sqlmodel import Session
 
-from bot.okr.alignment import STALE_PERIODS, Gap
+from bot.okr.alignment import Gap
 from bot.okr.coach import MAX_FOCUSED_KRS
 from bot.okr.kinds import Level
+from bot.okr.pace import STALE_PERIODS
 from storage.models import Cycle, KeyResult, Objective, table_of
 from storage.tree import _scope
 
@@ -65,8 +66,9 @@ def alignment_counts(
 ) -> AlignmentCounts:
     """The counts over the open cycles' objectives of a view (as `load_shown_tree`'s scope:
     teams, an owner, the company's; none: the whole workspace). `period`: the workspace's
-    check-in period; a KR is stale after `STALE_PERIODS` of them without a check-in
-    (counting from its creation when it never had one). One statement."""
+    check-in period; a KR is stale after `STALE_PERIODS` of them without a check-in, by day
+    from `bot.okr.pace.stale_anchor` (its last check-in; never checked in, the later of its
+    creation and its cycle's start), as status counts it. One statement."""
     dialect = session.get_bind().dialect.name
     open_cycles = sa.select(CYC.c.id).where(
         CYC.c.workspace_id == workspace_id, CYC.c.closed_at.is_(None)
@@ -91,19 +93,34 @@ def alignment_counts(
         include_archived=True,
     )[2:]
     # Laddering, parents and KR counts are stored with the roll-up (storage/rollup.py): no
-    # walk of the tree here. Only staleness depends on `now`: the view's KRs signed (checked
-    # in, or created) by the cutoff, read from ix_key_result_objective_signs.
-    cutoff = now - STALE_PERIODS * period
-    last_sign = sa.func.coalesce(KR.c.last_checkin_at, KR.c.created_at)
-    in_view = sa.select(OBJ.c.id).where(*linked(OBJ), *view)
+    # walk of the tree here. Only staleness depends on `now`: the view's KRs whose anchor
+    # day is on or before `last_day` (stale from anchor + STALE_PERIODS periods), read from
+    # ix_key_result_objective_signs. A stored time's UTC day is on or before `last_day` when
+    # it is before the next midnight; a never checked-in KR's cycle must have started too.
+    last_day = now.date() - timedelta(days=STALE_PERIODS * period.days)
+    bound = datetime.combine(last_day + timedelta(days=1), time.min, tzinfo=now.tzinfo)
     stale_krs = (
         sa.select(sa.func.count())
-        .select_from(KR)
-        .where(
-            KR.c.objective_id.in_(in_view),
-            KR.c.archived_at.is_(None),
-            last_sign <= cutoff,
+        .select_from(
+            KR.join(OBJ, OBJ.c.id == KR.c.objective_id).join(CYC, CYC.c.id == OBJ.c.cycle_id)
         )
+        .where(
+            # linked(OBJ), with the open cycles read from the joined cycle
+            OBJ.c.workspace_id == workspace_id,
+            OBJ.c.archived_at.is_(None),
+            CYC.c.closed_at.is_(None),
+            *view,
+            KR.c.archived_at.is_(None),
+            sa.or_(
+                KR.c.last_checkin_at < bound,
+                sa.and_(
+                    KR.c.last_checkin_at.is_(None),
+                    KR.c.created_at < bound,
+                    CYC.c.start_date <= last_day,
+                ),
+            ),
+        )
+        .correlate(None)  # its own objectives, not the outer statement's row
         .scalar_subquery()
     )
 

@@ -2,9 +2,9 @@
 
 Kept in the transaction that changes what they depend on. Rather than asking every write path
 to remember, a session hook notes what a flush changed (a KR of an objective, an objective's
-parent, cycle, weight or archiving, a cycle's dates, a workspace's status rules) and, before
-the transaction commits, recomputes those objectives (and their ancestors when the workspace
-counts aligned children) with the pure core (bot/okr/rollup.py). Bulk inserts that bypass the
+parent, cycle, weight or archiving, a cycle's dates, closing or reopening, a workspace's
+status rules) and, before the transaction commits, recomputes those objectives (and their
+ancestors when the workspace counts aligned children) with the pure core (bot/okr/rollup.py). Bulk inserts that bypass the
 ORM (transfer import, benchmarks) call `mark_workspace` or `rebuild_workspace`.
 
 Nothing stored here depends on today: status is kept as the days it switches (see
@@ -25,7 +25,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from bot.okr.kinds import Level
-from bot.okr.pace import StatusRules, pace_start, stale_from
+from bot.okr.pace import StatusRules, pace_start, stale_anchor, stale_from
 from bot.okr.progress import clamp01, raw_progress
 from bot.okr.rollup import ObjectiveRollup, StatusDays, kr_status_days, objective_rollup
 from bot.okr.tree import Window
@@ -64,7 +64,7 @@ _KR_COLUMNS = (
     KR.c.confidence,
     KR.c.due_date,
     KR.c.created_at,  # pace counts from it (bot/okr/pace.py)
-    KR.c.last_checkin_at,  # None: not started; else stale two check-in periods later
+    KR.c.last_checkin_at,  # None: not started; stale two periods after it (or creation)
 )
 
 
@@ -242,14 +242,17 @@ def refresh(*, session: Session, workspace_id: str, work: _Pending) -> None:
             ).scalars()
         )
     if work.closed_cycles:
-        rekey.update(
-            session.execute(
-                sa.select(OBJ.c.id).where(
-                    OBJ.c.workspace_id == workspace_id,
-                    OBJ.c.cycle_id.in_(sorted(work.closed_cycles)),
-                )
-            ).scalars()
-        )
+        moved = session.execute(
+            sa.select(OBJ.c.id, OBJ.c.parent_id).where(
+                OBJ.c.workspace_id == workspace_id,
+                OBJ.c.cycle_id.in_(sorted(work.closed_cycles)),
+            )
+        ).all()
+        rekey.update(r.id for r in moved)
+        if settings.include_children:
+            # A child in a closed cycle no longer counts in its parent (nor in the parent's
+            # ancestors, added below); reopening counts it again.
+            ids.update(r.parent_id for r in moved if r.parent_id is not None)
     for key in work.removed_keys:
         # Deleted objectives' descendants (their parents were moved up first, or set null).
         rekey.update(
@@ -423,8 +426,13 @@ def _kr_values(kr: Any, window: Window, rules: StatusRules, memo: dict) -> tuple
         kr.confidence,
         kr.due_date,
         pace_start(cycle_start=window.start, created=kr.created_at),
-        stale_from(kr.last_checkin_at, rules=rules),  # None: not started
-        kr.last_checkin_at is None,
+        stale_from(
+            stale_anchor(
+                last_check_in=kr.last_checkin_at, created=kr.created_at, cycle_start=window.start
+            ),
+            rules=rules,
+        ),
+        kr.last_checkin_at is None,  # not started
         window,
     )
     found = memo.get(key)
@@ -435,6 +443,14 @@ def _kr_values(kr: Any, window: Window, rules: StatusRules, memo: dict) -> tuple
             kr_status_days(kr, window=window, rules=rules),
         )
     return found
+
+
+def _counted(archived_at: Any, cycle_open: bool) -> bool:
+    """Whether an aligned child counts in its parent's roll-up (when the workspace counts
+    children): unarchived and in an open cycle, as in the core's tree of the open cycles
+    (`load_tree`'s default), the only one stored values are read for. A cycle's close or
+    reopen recomputes the parents of its objectives."""
+    return archived_at is None and cycle_open
 
 
 def _rollup_values(oid: int, rolled: ObjectiveRollup) -> dict[str, Any]:
@@ -517,7 +533,12 @@ def _recompute(
                 OBJ.c.rollup_off_track_on,
                 OBJ.c.rollup_stale_on,
             )
-            .where(OBJ.c.parent_id.in_(wanted), OBJ.c.archived_at.is_(None))
+            .join(CYC, CYC.c.id == OBJ.c.cycle_id)
+            .where(
+                OBJ.c.parent_id.in_(wanted),
+                OBJ.c.archived_at.is_(None),
+                CYC.c.closed_at.is_(None),  # as load_tree's open cycles: see _counted
+            )
             .order_by(OBJ.c.id)
         ):
             children_of[child.parent_id].append(child)
@@ -642,7 +663,7 @@ def rebuild_workspace(*, connection: Session | sa.Connection, workspace_id: str)
                 [
                     (done[c].progress, by_id[c].weight, done[c].days)
                     for c in children[oid]
-                    if by_id[c].archived_at is None
+                    if _counted(by_id[c].archived_at, by_id[c].cycle_id not in closed)
                 ]
                 if settings.include_children
                 else []

@@ -456,7 +456,8 @@ def load_shown_tree(
     )
 
     # Both switch days on NOT_STARTED_DAY: no check-in yet (bot/okr/rollup.py); never <= today.
-    not_started = sa.and_(is_rated, at_risk_col == NOT_STARTED_DAY)
+    # Stale from its stale_on like any other (no check-in two periods after it was set).
+    not_started = sa.and_(is_rated, fresh, at_risk_col == NOT_STARTED_DAY)
 
     def count(condition: sa.ColumnElement[bool] | None = None) -> sa.ColumnElement[int]:
         counted = weight if condition is None else sa.case((condition, weight), else_=0)

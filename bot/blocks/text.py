@@ -83,6 +83,13 @@ def no_check_in_since(moment: date | datetime) -> str:
     return f"no check-in since {short_date(moment)}"
 
 
+def never_checked_in_since(quiet_since: date, *, set_on: bool) -> str:
+    """Why a KR never checked in has no recent data: quiet since it was set on `quiet_since`
+    (`set_on`), or since its cycle began then (it was set while planning)."""
+    since = "it was set" if set_on else "its cycle began"
+    return f"no check-in since {since} on {short_date(quiet_since)}"
+
+
 def user(user_id: str) -> str:
     """A mention of a Slack user id we stored (never of typed text)."""
     return f"<@{user_id}>"

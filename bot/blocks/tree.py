@@ -18,6 +18,7 @@ from bot.blocks.text import (
     escape,
     kr_values,
     mrkdwn,
+    never_checked_in_since,
     no_check_in_since,
     percent,
     plain,
@@ -28,6 +29,7 @@ from bot.blocks.text import (
 from bot.okr.alignment import Gap, line_gap
 from bot.okr.grading import grade_band
 from bot.okr.kinds import KRKind, Level, Status, UnitKind
+from bot.okr.pace import stale_anchor
 from bot.services.people import UNKNOWN_NAME
 from bot.services.trees import NoSuchTeam, StatusScope, StatusShown
 
@@ -146,11 +148,22 @@ def kr_line(tree: LoadedTree, kr: KeyResultRow) -> str:
     if moving:
         parts.append(percent(health.raw_progress if health.raw_progress is not None else 0))
     parts.append(STATUS_ICON[health.status])
-    if health.status is Status.NO_RECENT_DATA and kr.last_checkin_at is not None:
-        parts[-1] += " " + no_check_in_since(kr.last_checkin_at)
+    if health.status is Status.NO_RECENT_DATA:
+        parts[-1] += " " + _quiet_reason(tree, kr)
     if kr.confidence is not None:
         parts.append(confidence_label(kr.confidence))
     return " · ".join(parts)
+
+
+def _quiet_reason(tree: LoadedTree, kr: KeyResultRow) -> str:
+    """Why a KR has no recent data: its last check-in's day, or when it never had one, the
+    day it was set (or its cycle began, if later) that its quiet counts from."""
+    if kr.last_checkin_at is not None:
+        return no_check_in_since(kr.last_checkin_at)
+    cycle_start = tree.cycles[tree.objective(kr.objective_id).cycle_id].start_date
+    since = stale_anchor(last_check_in=None, created=kr.created_at, cycle_start=cycle_start)
+    set_on = kr.created_at is not None and since == kr.created_at.date()
+    return never_checked_in_since(since, set_on=set_on)
 
 
 def objective_text(

@@ -8,7 +8,9 @@ conventions Ally (Viva Goals) and open-okr check:
   "why");
 - an objective with no key results, or with more than five;
 - a stale key result: no check-in for two check-in periods (its status is "no recent data",
-  not "on track");
+  not "on track"), by the rule status uses (bot/okr/pace.py, rule 5: counted from the last
+  check-in, or for one never checked in from the later of its creation and its cycle's
+  start);
 - a contradiction: high confidence while well behind pace.
 
 Pure: plain facts in, a report out; `now` is a parameter.
@@ -19,14 +21,15 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 
+from bot.okr import pace
 from bot.okr.coach import MAX_FOCUSED_KRS
 from bot.okr.kinds import Level
+from bot.okr.pace import STALE_PERIODS, StatusRules, stale_anchor
 
 CHECK_IN_PERIOD = timedelta(days=7)
-STALE_PERIODS = 2
 # "Confidence 9/10 but 20 points behind pace": sure of a result the numbers do not show.
 CONFIDENT = 8
 BEHIND_BY = 0.2
@@ -51,6 +54,14 @@ class KRPulse:
     confidence: int | None  # 0..10, from the latest check-in
     progress: float | None  # 0..1 (clamped); None: nothing measured yet
     expected: float | None  # where its pace says it should be by now
+    cycle_start: date  # its objective's cycle's: quiet counts from it at the earliest
+
+    @property
+    def quiet_since(self) -> date:
+        """The day its silence counts from (`bot.okr.pace.stale_anchor`)."""
+        return stale_anchor(
+            last_check_in=self.last_check_in, created=self.created_at, cycle_start=self.cycle_start
+        )
 
 
 @dataclass(frozen=True)
@@ -99,9 +110,10 @@ def line_gap(*, level: Level, parent_id: Hashable | None, has_why: bool) -> Gap 
 
 
 def is_stale(kr: KRPulse, *, now: datetime, period: timedelta = CHECK_IN_PERIOD) -> bool:
-    """No check-in for `STALE_PERIODS` periods (counting from its creation if it never had
-    one): what it shows is no longer news."""
-    return now - (kr.last_check_in or kr.created_at) >= STALE_PERIODS * period
+    """No check-in for `STALE_PERIODS` periods, counted as status counts them (by day, from
+    `KRPulse.quiet_since`): what it shows is no longer news."""
+    rules = StatusRules(stale_days=STALE_PERIODS * period.days)
+    return pace.is_stale(kr.quiet_since, today=now.date(), rules=rules)
 
 
 def alignment_health(
@@ -137,7 +149,7 @@ def alignment_health(
             findings.append(Finding(Gap.TOO_MANY_KRS, oid, amount=len(o.krs)))
         for kr in o.krs:
             if is_stale(kr, now=now, period=period):
-                days = (now - (kr.last_check_in or kr.created_at)).days
+                days = (now.date() - kr.quiet_since).days
                 findings.append(Finding(Gap.STALE, oid, kr.id, amount=days))
             elif (
                 kr.confidence is not None

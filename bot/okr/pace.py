@@ -14,16 +14,18 @@ The rule, in one place (storage's SQL roll-up of status mirrors it; change both 
 4. An objective takes the worst status of its KRs (and of its children when the workspace
    counts them), NOT_STARTED ranking below ON_TRACK: it is NOT_STARTED only while nothing
    under it has started, and one started KR speaks for it (`Status.worst`).
-5. No news is not good news. A started KR with no check-in for two check-in periods (the
+5. No news is not good news. A KR with no check-in for two check-in periods (the
    workspace's cadence: 14 days weekly, 28 every two weeks; `StatusRules.stale_days`) is
    NO_RECENT_DATA from the day `stale_from` gives, whatever its pace says: its colour would
-   be an old value read against today's pace. In an objective's roll-up a stale KR (or
-   child) still counts by its pace status, its last value against today's pace, so going
-   quiet never turns an objective green; the objective itself is NO_RECENT_DATA only when
-   every started KR (or child) under it is stale (`objective_status`). Its progress number
-   is unchanged: the last values still count. A KR that never had a check-in stays
-   NOT_STARTED (rule 3); alignment health (bot/okr/alignment.py) counts it stale two
-   periods after it was written.
+   be an old value read against today's pace. The periods count from `stale_anchor`: the
+   last check-in, or for a KR never checked in the later of its creation and its cycle's
+   start (a KR written while planning next quarter does not go quiet before the quarter
+   starts); such a KR is NOT_STARTED (rule 3) until then. In an objective's roll-up a stale
+   KR (or child) still counts by its pace status, its last value against today's pace (a
+   never-started one as NOT_STARTED), so going quiet never turns an objective green; the
+   objective itself is NO_RECENT_DATA only when every started KR (or child) under it is
+   stale (`objective_status`). Its progress number is unchanged: the last values still
+   count. Status, the stored roll-up and alignment health all use this one rule.
 """
 
 from __future__ import annotations
@@ -81,20 +83,31 @@ def _day(moment: date | datetime) -> date:
     return moment.date() if isinstance(moment, datetime) else moment
 
 
-def stale_from(
-    last_check_in: date | datetime | None, *, rules: StatusRules = DEFAULT_RULES
-) -> date | None:
-    """The first day a KR last checked in at `last_check_in` has no recent data (rule 5; an
-    aware datetime counts by its UTC date). None: never (no check-in yet, or no limit)."""
-    if last_check_in is None or rules.stale_days is None:
+def stale_anchor(
+    *,
+    last_check_in: date | datetime | None,
+    created: date | datetime | None,
+    cycle_start: date,
+) -> date:
+    """The day a KR's silence counts from (rule 5; an aware datetime counts by its UTC date):
+    its last check-in; never checked in, the later of its creation and its cycle's start
+    (`pace_start`). The one anchor of status, the stored roll-up and alignment health."""
+    if last_check_in is not None:
+        return _day(last_check_in)
+    return pace_start(cycle_start=cycle_start, created=created)
+
+
+def stale_from(anchor: date, *, rules: StatusRules = DEFAULT_RULES) -> date | None:
+    """The first day a KR whose silence counts from `anchor` (`stale_anchor`) has no recent
+    data. None: never (the rules set no limit)."""
+    if rules.stale_days is None:
         return None
-    return _day(last_check_in) + timedelta(days=rules.stale_days)
+    return anchor + timedelta(days=rules.stale_days)
 
 
-def is_stale(
-    last_check_in: date | datetime | None, *, today: date, rules: StatusRules = DEFAULT_RULES
-) -> bool:
-    day = stale_from(last_check_in, rules=rules)
+def is_stale(anchor: date, *, today: date, rules: StatusRules = DEFAULT_RULES) -> bool:
+    """Whether a KR whose silence counts from `anchor` has no recent data on `today`."""
+    day = stale_from(anchor, rules=rules)
     return day is not None and day <= today
 
 
@@ -156,11 +169,12 @@ def status_of(
     """kr_status from what a roll-up has computed already: the KR's unclamped progress
     (`raw_progress`) and the expected progress of its window. `started`: the KR has had a
     check-in; before that it is NOT_STARTED (rule 3 above). `stale`: its last check-in is
-    two periods old (`is_stale`): NO_RECENT_DATA (rule 5)."""
-    if not started:
-        return Status.NOT_STARTED
+    two periods old, or never checked in two periods after its anchor (`is_stale`):
+    NO_RECENT_DATA (rule 5)."""
     if stale:
         return Status.NO_RECENT_DATA
+    if not started:
+        return Status.NOT_STARTED
     done = raw is not None and raw >= 1
     if kind.is_threshold:
         # A threshold either holds now or it does not; with no reading yet it is unknown.

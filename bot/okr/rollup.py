@@ -9,14 +9,18 @@ objective's into the earliest switch among what it rolls up. Storage keeps the d
 asks `status_on(days, today)`.
 
 Not started (bot/okr/pace.py, rule 3) does not move with the clock either: a KR is NOT_STARTED
-until its first check-in, and a check-in recomputes what it touches. It is stored as both
-switch days set to `NOT_STARTED_DAY`, a day no clock reaches.
+by pace until its first check-in, and a check-in recomputes what it touches. It is stored as
+both switch days set to `NOT_STARTED_DAY`, a day no clock reaches.
 
 No recent data (rule 5) is one more switch day, `stale_on`: the day two check-in periods
-after the last check-in, from which the KR shows NO_RECENT_DATA. The pace days keep
-counting under it (a stale KR counts in its objective by pace), so they are searched with
-staleness switched off. An objective is stale from the latest `stale_on` of its started
-items (all of them are stale from then on), and one without one (an item never stale) never.
+after `stale_anchor` (the last check-in; never checked in, the later of creation and the
+cycle's start), from which the KR shows NO_RECENT_DATA. The pace days keep counting under it
+(a stale KR counts in its objective by pace), so they are searched with staleness switched
+off. An objective with started items is stale from the latest `stale_on` of those (all of
+them are stale from then on; one never stale: never), whatever its never-started items do
+(by pace they rank below every started one, and stale they count as started and stale). An
+objective with none is not started by pace, and stale from the earliest `stale_on` of its
+never-started items (the first to go quiet is then the only started one).
 
 MIRROR POINT: `kr_status_days` asks the core for a KR's status on chosen days (the core
 counts pace from the KR's creation), and `objective_rollup` repeats
@@ -34,7 +38,7 @@ from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
 from bot.okr.kinds import Status
-from bot.okr.pace import DEFAULT_RULES, StatusRules, stale_from
+from bot.okr.pace import DEFAULT_RULES, StatusRules, stale_anchor, stale_from
 from bot.okr.progress import weighted_mean
 from bot.okr.tree import KRNode, Window, evaluate_kr
 
@@ -94,9 +98,16 @@ def kr_status_days(
     """The days on which this KR's status (as the core computes it) becomes at risk and off
     track. Before the day ahead of the window opens and after its end (the KR's due date or
     the cycle's) expected pace is constant, so only the days between need a search. Before
-    its first check-in a KR is not started whatever the day."""
+    its first check-in a KR is not started by pace whatever the day (and stale from two
+    periods after its anchor)."""
+    stale_on = stale_from(
+        stale_anchor(
+            last_check_in=kr.last_checkin_at, created=kr.created_at, cycle_start=window.start
+        ),
+        rules=rules,
+    )
     if kr.last_checkin_at is None:
-        return NOT_STARTED_DAYS
+        return replace(NOT_STARTED_DAYS, stale_on=stale_on)
     by_pace = replace(rules, stale_days=None)
 
     def rank_on(day: date) -> int:
@@ -124,7 +135,7 @@ def kr_status_days(
         rated=True,
         at_risk_on=first_day(Status.AT_RISK.rank),
         off_track_on=first_day(Status.OFF_TRACK.rank),
-        stale_on=stale_from(kr.last_checkin_at, rules=rules),
+        stale_on=stale_on,
     )
 
 
@@ -156,7 +167,11 @@ def objective_rollup(
     # NOT_STARTED ranks lowest: what has started speaks for the objective.
     started = [days for days in rated if not not_started(days)]
     if not started:
-        return ObjectiveRollup(progress=weighted_mean(items), days=NOT_STARTED_DAYS)
+        # Stale once the first of its never-started items is (see the module's docstring).
+        stale_on = _earliest([d.stale_on for d in rated])
+        return ObjectiveRollup(
+            progress=weighted_mean(items), days=replace(NOT_STARTED_DAYS, stale_on=stale_on)
+        )
     # The worst of several step functions switches on the earliest of their switch days.
     return ObjectiveRollup(
         progress=weighted_mean(items),

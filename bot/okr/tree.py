@@ -22,6 +22,7 @@ from bot.okr.pace import (
     is_stale,
     objective_status,
     pace_start,
+    stale_anchor,
     status_of,
 )
 from bot.okr.progress import Measurable, clamp01, raw_progress, weighted_mean
@@ -73,7 +74,8 @@ class KRHealth:
     expected: float  # where linear pace says it should be by today
     status: Status
     # The status by pace alone when `status` is NO_RECENT_DATA (what it counts as in its
-    # objective's roll-up, bot/okr/pace.py rule 5); None otherwise: the same as `status`.
+    # objective's roll-up, bot/okr/pace.py rule 5; NOT_STARTED for a KR never checked in);
+    # None otherwise: the same as `status`.
     pace: Status | None = None
 
 
@@ -109,7 +111,10 @@ def evaluate_kr(
         started=kr.last_checkin_at is not None,
         rules=rules,
     )
-    stale = is_stale(kr.last_checkin_at, today=today, rules=rules)
+    anchor = stale_anchor(
+        last_check_in=kr.last_checkin_at, created=kr.created_at, cycle_start=window.start
+    )
+    stale = is_stale(anchor, today=today, rules=rules)
     return KRHealth(
         progress=0.0 if raw is None else clamp01(raw),
         raw_progress=raw,

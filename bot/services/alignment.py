@@ -150,6 +150,7 @@ def report_of(
                     confidence=kr.confidence,
                     progress=tree.health.krs[kr.id].progress,
                     expected=tree.health.krs[kr.id].expected,
+                    cycle_start=tree.cycles[o.cycle_id].start_date,
                 )
                 for kr in tree.krs_of(o.id)
             ),

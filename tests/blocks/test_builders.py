@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from sqlmodel import Session
@@ -220,8 +220,21 @@ def test_summaries_count_only_the_statuses_there_are(session: Session) -> None:
 
     company = reference_company(session, now=datetime(2026, 1, 5, tzinfo=UTC))
     tree = load_tree(session=session, workspace_id=company.workspace_id, today=NOW.date())
-    assert summary_line(tree) == "2 objectives · ⚪ 2 not started"
-    # Far behind pace three months in: one objective off track, the other still not started.
+    # Written three months ago and never checked in: quiet for far longer than two periods.
+    assert summary_line(tree) == "2 objectives · 💤 2 no recent data"
+    create_objective(  # written last week: not started yet
+        session=session,
+        workspace_id=company.workspace_id,
+        cycle_id=company.cycle.id,
+        owner_id="U0CEO",
+        title="Fresh",
+        key_results=[KRSpec("New", KRKind.INCREASE, 10)],
+        now=NOW - timedelta(days=7),
+    )
+    session.commit()
+    tree = load_tree(session=session, workspace_id=company.workspace_id, today=NOW.date())
+    assert summary_line(tree) == "3 objectives · 💤 2 no recent data · ⚪ 1 not started"
+    # Far behind pace three months in: one objective off track, the other still quiet.
     [first, *_] = tree.krs_of(company.platform.id)
     record_check_in(
         session=session,
@@ -234,12 +247,13 @@ def test_summaries_count_only_the_statuses_there_are(session: Session) -> None:
     )
     session.commit()
     tree = load_tree(session=session, workspace_id=company.workspace_id, today=NOW.date())
-    assert summary_line(tree) == "2 objectives · 🔴 1 off track · ⚪ 1 not started"
+    summary = "3 objectives · 🔴 1 off track · 💤 1 no recent data · ⚪ 1 not started"
+    assert summary_line(tree) == summary
     status = build_status_message(tree=tree, scope="all objectives", now=NOW)
     mine = build_mine_message(tree=tree, user_id="U0CEO", now=NOW)
     for message in (status, mine):
         text = mrkdwn_text(message)
-        assert "2 objectives · 🔴 1 off track · ⚪ 1 not started" in text
+        assert summary in text
         assert "0 on track" not in text and "0 at risk" not in text
 
 
@@ -465,3 +479,46 @@ def test_a_small_closed_cycle_shows_every_grade_in_status(session: Session) -> N
     assert "🔴 *0.0*  *Launch a new communication platform* · Maya" in text
     assert "🔴 0.0 · Resolve 90% of customer inquiries within 24 hours" in text  # KR grades
     assert "No objectives here yet" not in text and "<@" not in text
+
+
+def test_a_kr_never_checked_in_says_since_when_it_is_quiet(session: Session) -> None:
+    """Never checked in, a KR is ⚪ until two periods after it was set, then 💤 with the day
+    its quiet counts from: the day it was set, or its cycle's start when it was set while
+    planning (bot/okr/pace.py, rule 5). User text on the line stays escaped."""
+    set_on = datetime(2026, 2, 3, 15, tzinfo=UTC)  # in the cycle (it began on Jan 5)
+    company = reference_company(session, now=set_on)
+    create_objective(
+        session=session,
+        workspace_id=company.workspace_id,
+        cycle_id=company.cycle.id,
+        owner_id="U1",
+        title="Quiet",
+        key_results=[KRSpec(HOSTILE, KRKind.INCREASE, 10)],
+        now=set_on,
+    )
+    session.commit()
+
+    def kr_lines(today: date) -> list[str]:
+        tree = load_tree(session=session, workspace_id=company.workspace_id, today=today)
+        now = datetime.combine(today, datetime.min.time(), UTC)
+        message = build_status_message(tree=tree, scope="all", now=now)
+        assert validate_message(message) == []
+        return [x for x in mrkdwn_text(message).splitlines() if x.strip().startswith("•")]
+
+    before = kr_lines(date(2026, 2, 16))
+    assert before and all("⚪" in x and "💤" not in x for x in before), before
+    quiet = kr_lines(date(2026, 2, 17))
+    assert quiet and all("💤 no check-in since it was set on Feb 3" in x for x in quiet), quiet
+    hostile = next(x for x in quiet if "&lt;!channel&gt;" in x)
+    assert "<!channel>" not in hostile and "<@U123>" not in hostile
+
+
+def test_a_kr_set_while_planning_is_quiet_from_its_cycles_start(session: Session) -> None:
+    company = reference_company(session, now=datetime(2025, 12, 20, tzinfo=UTC))
+    tree = load_tree(session=session, workspace_id=company.workspace_id, today=date(2026, 1, 18))
+    text = mrkdwn_text(build_status_message(tree=tree, scope="all", now=NOW))
+    assert "💤" not in text  # Jan 5 + 14 days: quiet from Jan 19, not from Jan 3
+    tree = load_tree(session=session, workspace_id=company.workspace_id, today=date(2026, 1, 19))
+    text = mrkdwn_text(build_status_message(tree=tree, scope="all", now=NOW))
+    lines = [x for x in text.splitlines() if x.strip().startswith("•")]
+    assert lines and all("💤 no check-in since its cycle began on Jan 5" in x for x in lines)

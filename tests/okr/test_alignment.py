@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from bot.okr.alignment import (
     CHECK_IN_PERIOD,
@@ -18,6 +18,7 @@ from bot.okr.alignment import (
 )
 
 NOW = datetime(2026, 3, 2, 9, 0)
+CYCLE_START = date(2026, 1, 1)
 
 
 def kr(
@@ -28,6 +29,7 @@ def kr(
     progress: float | None = 0.5,
     expected: float | None = 0.5,
     never: bool = False,
+    cycle_start: date = CYCLE_START,
 ) -> KRPulse:
     last = NOW - timedelta(days=days_since)
     return KRPulse(
@@ -37,6 +39,7 @@ def kr(
         confidence=confidence,
         progress=progress,
         expected=expected,
+        cycle_start=cycle_start,
     )
 
 
@@ -125,10 +128,19 @@ def test_a_loop_in_old_data_ends_the_walk() -> None:
 
 
 def test_stale_means_two_check_in_periods_without_news() -> None:
+    """By day, as status counts it (bot/okr/pace.py, rule 5): checked in on Feb 16 at any
+    hour, stale on Mar 2 (NOW); on Feb 17, not yet."""
     edge = 2 * CHECK_IN_PERIOD
     assert is_stale(kr("k", days_since=edge.days), now=NOW)
-    assert not is_stale(kr("k", days_since=edge.days - 0.5), now=NOW)
+    assert is_stale(kr("k", days_since=edge.days - 14 / 24), now=NOW)  # Feb 16, 23:00
+    assert not is_stale(kr("k", days_since=edge.days - 16 / 24), now=NOW)  # Feb 17, 01:00
     assert is_stale(kr("k", days_since=edge.days, never=True), now=NOW)
+    assert not is_stale(kr("k", days_since=edge.days - 1, never=True), now=NOW)
+    # Never checked in, written while planning: quiet counts from its cycle's start.
+    planned = kr("k", days_since=60, never=True, cycle_start=date(2026, 2, 20))
+    assert not is_stale(planned, now=NOW)
+    assert is_stale(planned, now=NOW + timedelta(days=4))  # Mar 6: Feb 20 + 14 days
+    assert not is_stale(planned, now=NOW + timedelta(days=4), period=timedelta(weeks=2))
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.okr.kinds import KRKind, Status
-from bot.okr.pace import StatusRules, stale_from
+from bot.okr.pace import StatusRules, stale_anchor, stale_from
 from bot.okr.rollup import ALWAYS, StatusDays, kr_status_days, objective_rollup, status_on
 from bot.okr.tree import Window, evaluate_kr, evaluate_tree
 from tests.okr.fakes import CHECKED_IN, KR, Obj
@@ -77,11 +77,52 @@ def test_a_krs_switch_days_give_the_cores_status_on_every_day(
     kr: KR, window: Window, rules: StatusRules
 ) -> None:
     days = kr_status_days(kr, window=window, rules=rules)
-    assert days.stale_on == stale_from(kr.last_checkin_at, rules=rules)
+    anchor = stale_anchor(
+        last_check_in=kr.last_checkin_at, created=kr.created_at, cycle_start=window.start
+    )
+    assert days.stale_on == stale_from(anchor, rules=rules)
     for day in days_around(window, kr.due_date, days.stale_on):
         assert (
             status_on(days, day) == evaluate_kr(kr, window=window, today=day, rules=rules).status
         ), day
+
+
+@st.composite
+def never_checked_in(draw, window: Window) -> KR:  # type: ignore[no-untyped-def]
+    """A KR with no check-in, written up to 40 days before its cycle starts (planning the
+    next quarter) or during it."""
+    kr = draw(key_results())
+    offset = timedelta(days=draw(st.integers(-40, 60)), hours=draw(st.integers(0, 23)))
+    kr.created_at = datetime.combine(window.start, datetime.min.time(), UTC) + offset
+    kr.last_checkin_at = None
+    return kr
+
+
+@settings(max_examples=200, deadline=None)
+@given(data=st.data(), window=windows, rules=rules)
+def test_a_never_checked_in_kr_goes_quiet_two_periods_after_its_anchor(
+    data: st.DataObject, window: Window, rules: StatusRules
+) -> None:
+    """Not started until two check-in periods after the later of its creation and its
+    cycle's start, no recent data from then on, and its switch days say so on the days
+    around the switch."""
+    kr = data.draw(never_checked_in(window))
+    assert kr.created_at is not None
+    anchor = max(kr.created_at.date(), window.start)
+    days = kr_status_days(kr, window=window, rules=rules)
+    if rules.stale_days is None:
+        assert days.stale_on is None
+        switch = window.end
+    else:
+        switch = anchor + timedelta(days=rules.stale_days)
+        assert days.stale_on == switch
+    for day in [switch + timedelta(days=k) for k in range(-3, 4)] + days_around(window):
+        core = evaluate_kr(kr, window=window, today=day, rules=rules)
+        assert status_on(days, day) == core.status, day
+        if rules.stale_days is not None and day >= switch:
+            assert (core.status, core.pace) == (Status.NO_RECENT_DATA, Status.NOT_STARTED)
+        else:
+            assert core.status is Status.NOT_STARTED
 
 
 def test_switch_days_of_a_plain_increase() -> None:
@@ -113,10 +154,15 @@ def trees(draw):  # type: ignore[no-untyped-def]
             )
         )
     krs = []
+    # Some trees have no check-in at all: every objective is not started until its KRs go
+    # quiet (two periods after their creation or their cycle's start).
+    quiet = draw(st.integers(0, 3)) == 0
     for i in range(1, n + 1):
         for j in range(draw(st.integers(0, 3))):
             kr = draw(key_results())
             kr.id, kr.objective_id = i * 10 + j, i
+            if quiet:
+                kr.last_checkin_at = None
             krs.append(kr)
     return objectives, krs
 
@@ -188,10 +234,27 @@ def test_a_krs_stale_day_is_two_periods_after_its_last_check_in() -> None:
     assert evaluate_kr(kr, window=window, today=date(2026, 1, 18)).status is Status.ON_TRACK
     stale = evaluate_kr(kr, window=window, today=date(2026, 1, 19))
     assert (stale.status, stale.pace) == (Status.NO_RECENT_DATA, Status.ON_TRACK)
-    # never checked in: not started, never stale
-    assert kr_status_days(KR(KRKind.INCREASE, 0, 100, 0, last_checkin_at=None), window=window) == (
-        StatusDays(rated=True, at_risk_on=date.max, off_track_on=date.max)
+    # never checked in: not started until two periods after the later of its creation and
+    # its cycle's start, stale from then on
+    as_old_as_cycle = KR(KRKind.INCREASE, 0, 100, 0, last_checkin_at=None)
+    assert kr_status_days(as_old_as_cycle, window=window) == (
+        StatusDays(
+            rated=True, at_risk_on=date.max, off_track_on=date.max, stale_on=date(2026, 1, 15)
+        )
     )
+    planned = KR(  # written in December, while planning: quiet from the cycle's start
+        KRKind.INCREASE, 0, 100, 0, created_at=datetime(2025, 12, 3, tzinfo=UTC)
+    )
+    planned.last_checkin_at = None
+    later = KR(KRKind.INCREASE, 0, 100, 0, created_at=datetime(2026, 2, 3, 9, tzinfo=UTC))
+    later.last_checkin_at = None
+    assert kr_status_days(planned, window=window).stale_on == date(2026, 1, 15)
+    assert kr_status_days(later, window=window, rules=biweekly).stale_on == date(2026, 3, 3)
+    assert evaluate_kr(planned, window=window, today=date(2026, 1, 14)).status is (
+        Status.NOT_STARTED
+    )
+    quiet = evaluate_kr(planned, window=window, today=date(2026, 1, 15))
+    assert (quiet.status, quiet.pace) == (Status.NO_RECENT_DATA, Status.NOT_STARTED)
 
 
 def test_a_stale_kr_counts_by_pace_and_an_objective_is_stale_only_when_all_are() -> None:

@@ -148,8 +148,11 @@ def test_a_fresh_objective_is_not_started_and_expected_from_its_creation() -> No
 
 
 def test_objective_with_some_krs_started_takes_the_started_ones_status() -> None:
+    # KR 1 was set on Feb 5 and has no check-in yet: not started at MID (not quiet before
+    # Feb 19, two periods on).
+    set_on = datetime(2026, 2, 5, tzinfo=UTC)
     krs = [
-        KR(KRKind.INCREASE, 0, 100, 0, id=1, objective_id=1, last_checkin_at=None),
+        KR(KRKind.INCREASE, 0, 100, 0, 1, 1, created_at=set_on, last_checkin_at=None),
         KR(KRKind.INCREASE, 0, 100, 60, id=2, objective_id=1),
     ]
     tree = evaluate_tree([Obj(1)], krs, windows=WINDOWS, today=MID)
@@ -158,6 +161,12 @@ def test_objective_with_some_krs_started_takes_the_started_ones_status() -> None
     behind = [*krs[:1], KR(KRKind.INCREASE, 0, 100, 5, id=2, objective_id=1)]
     tree = evaluate_tree([Obj(1)], behind, windows=WINDOWS, today=MID)
     assert tree.objectives[1].status is Status.OFF_TRACK
+    # Quiet (no check-in two periods after it was set) it still leaves the objective to the
+    # started KR: by pace it is not started, below every started status.
+    quiet = [KR(KRKind.INCREASE, 0, 100, 0, 1, 1, last_checkin_at=None), krs[1]]
+    tree = evaluate_tree([Obj(1)], quiet, windows=WINDOWS, today=MID)
+    assert (tree.krs[1].status, tree.krs[1].pace) == (Status.NO_RECENT_DATA, Status.NOT_STARTED)
+    assert tree.objectives[1].status is Status.ON_TRACK
 
 
 def test_a_kr_added_late_is_paced_from_its_own_creation() -> None:

@@ -8,12 +8,14 @@ The test clock starts on Mon Feb 16 2026, 09:00 UTC; the reference company is wr
 from __future__ import annotations
 
 import json
+from datetime import date
 
 from sqlmodel import Session, select
 
 from bot.okr.kinds import KRKind
 from bot.okr.validate import KRSpec
 from storage.checkins import record_check_in
+from storage.cycles import create_cycle
 from storage.models import KeyResult
 from storage.objectives import align_objective, create_objective
 from storage.teams import create_team, link_channel
@@ -68,7 +70,9 @@ def test_a_kr_quiet_for_two_weeks_has_no_recent_data_on_status_mine_and_home(
     assert STALE_LINE in kr_line and "🟢" not in kr_line
     # Its objective has no other started KR: it has no recent data either, with the reason.
     assert "💤 no recent data · " in text and "no check-in since Feb 16" in text
-    assert "💤 1 no recent data" in text  # the summary counts it apart from on track
+    # The summary counts it apart from on track; Support's KRs, never checked in since they
+    # were set on Feb 16, are as quiet: both objectives count.
+    assert "💤 2 no recent data" in text
     assert "on track" not in text.splitlines()[0]  # a zero count is left out
 
     mine = readable(ask(ladder, ladder.acme, "mine", user=CEO))
@@ -168,6 +172,58 @@ def test_status_and_home_carry_one_line_of_alignment_health(ladder: Ladder) -> N
     ladder.clock.advance(days=14)
     everyone = line(readable(ask(ladder, ladder.acme, "status all", user=CEO)))
     assert "7 stale KRs" in everyone, everyone  # the reference company's five, the team's two
+
+
+def test_the_health_line_counts_stale_the_krs_status_shows_quiet(ladder: Ladder) -> None:
+    """One rule: a KR never checked in is not started for two periods after it was set (or
+    after its cycle began, when it was set while planning), then quiet on status and stale on
+    the health line on the same day."""
+
+    def build(session: Session) -> None:
+        reference_company(session, workspace_id=ACME, owner_id=CEO, now=ladder.clock.now)
+        next_quarter = create_cycle(
+            session=session,
+            workspace_id=ACME,
+            name="Q2",
+            start_date=date(2026, 3, 9),
+            end_date=date(2026, 6, 8),
+        )
+        create_objective(  # written while planning: its quiet counts from Mar 9
+            session=session,
+            workspace_id=ACME,
+            cycle_id=next_quarter.id,  # type: ignore[arg-type]
+            owner_id=CEO,
+            title="Plan ahead",
+            description="The mission, next quarter.",
+            key_results=[KRSpec("Ship the plan", KRKind.MILESTONE, 1)],
+            now=ladder.clock.now,
+        )
+
+    seed(ladder, build)
+
+    def quiet_and_line() -> tuple[list[str], str]:
+        text = readable(ask(ladder, ladder.acme, "status all", user=CEO))
+        krs = [x for x in text.splitlines() if x.strip().startswith("•")]
+        assert len(krs) == 6, text  # the reference company's five, the plan's one
+        line = next(x for x in text.splitlines() if x.startswith("🪜"))
+        return [x for x in krs if "💤" in x], line
+
+    ladder.clock.advance(days=13)  # Mar 1: written 13 days ago
+    quiet, line = quiet_and_line()
+    assert quiet == [] and "stale" not in line, line
+    ladder.clock.advance(days=1)  # Mar 2: two weekly periods since they were set
+    quiet, line = quiet_and_line()
+    assert len(quiet) == 5 and "5 stale KRs" in line, (quiet, line)
+    assert all("💤 no check-in since it was set on Feb 16" in x for x in quiet)
+    assert not any("Ship the plan" in x for x in quiet)
+    ladder.clock.advance(days=20)  # Mar 22: the plan's cycle began 13 days ago
+    quiet, line = quiet_and_line()
+    assert len(quiet) == 5 and "5 stale KRs" in line, (quiet, line)
+    ladder.clock.advance(days=1)  # Mar 23
+    quiet, line = quiet_and_line()
+    assert len(quiet) == 6 and "6 stale KRs" in line, (quiet, line)
+    [plan] = [x for x in quiet if "Ship the plan" in x]
+    assert "💤 no check-in since its cycle began on Mar 9" in plan
 
 
 def _company_objective(session: Session) -> int:

@@ -11,22 +11,25 @@ import pytest
 from sqlmodel import Session
 
 from bot.okr.alignment import Gap
+from bot.okr.kinds import Status
 from bot.services.alignment import report_of
 from storage.alignment import alignment_counts
 from storage.cycles import create_cycle
 from storage.models import KeyResult, Objective
 from storage.teams import create_team, set_team_parent
 from storage.tree import load_tree
-from storage.workspaces import ensure_workspace
+from storage.workspaces import ensure_workspace, update_workspace
 
 NOW = datetime(2026, 2, 20, 9, 30, tzinfo=UTC)
 START = date(2026, 1, 1)
 
 
 def _generate(session: Session, ws: str, rng: random.Random) -> list[int]:
-    """A workspace of company, team and sub-team objectives in two open cycles and a closed
-    one: orphans, parents archived or closed, loops of none, blank whys, 0..7 KRs (some
-    archived), check-ins from long ago to just now. Returns the team ids (parent first)."""
+    """A workspace of company, team and sub-team objectives in open cycles (two begun long
+    ago, one begun two weeks ago to the day, one not begun yet) and a closed one: orphans,
+    parents archived or closed, loops of none, blank whys, 0..7 KRs (some archived),
+    check-ins from long ago to just now, or none (written up to 60 days ago: before or after
+    their cycle began). Returns the team ids (parent first)."""
     ensure_workspace(session=session, workspace_id=ws)
     cycles = [
         create_cycle(
@@ -38,6 +41,16 @@ def _generate(session: Session, ws: str, rng: random.Random) -> list[int]:
         )
         for name, days in (("Q1", 90), ("H1", 180), ("Old", 30))
     ]
+    cycles += [
+        create_cycle(
+            session=session,
+            workspace_id=ws,
+            name=name,
+            start_date=NOW.date() + timedelta(days=offset),
+            end_date=NOW.date() + timedelta(days=offset + 90),
+        )
+        for name, offset in (("Begun two weeks ago", -14), ("Next", 10))
+    ]
     cycles[2].closed_at = NOW - timedelta(days=1)
     session.add(cycles[2])
     platform = create_team(session=session, workspace_id=ws, name="Platform")
@@ -48,7 +61,7 @@ def _generate(session: Session, ws: str, rng: random.Random) -> list[int]:
     for i in range(60):
         objective = Objective(
             workspace_id=ws,
-            cycle_id=rng.choice([cycles[0].id, cycles[0].id, cycles[1].id, cycles[2].id]),
+            cycle_id=rng.choice([c.id for c in (cycles[0], *cycles)]),
             team_id=(team_id := rng.choice([None, None, platform.id, infra.id])),
             # Three levels: a team's objective is the team level, one without a team is the
             # company's or a person's own.
@@ -67,8 +80,11 @@ def _generate(session: Session, ws: str, rng: random.Random) -> list[int]:
             last = rng.choice(
                 [
                     None,
-                    NOW - timedelta(days=14),  # exactly two weekly periods: stale
-                    NOW - timedelta(days=14) + timedelta(seconds=1),  # not yet
+                    None,
+                    # two weekly periods by day (Feb 6, at any hour): stale; Feb 7: not yet
+                    NOW - timedelta(days=14),
+                    NOW - timedelta(days=14, hours=9, minutes=30, seconds=1),
+                    NOW - timedelta(days=13, hours=9, minutes=30),
                     NOW - timedelta(days=rng.randint(0, 40), minutes=rng.randint(0, 600)),
                 ]
             )
@@ -102,6 +118,8 @@ def test_sql_counts_equal_the_pure_alignment_module(
     ws = f"T0ALIGN{seed}"
     platform, infra = _generate(session, ws, rng)
     period = timedelta(weeks=weeks)
+    update_workspace(session=session, workspace_id=ws, checkin_cadence_weeks=weeks)
+    session.commit()
     whole = load_tree(session=session, workspace_id=ws, today=NOW.date())
     views: list[dict] = [
         {},
@@ -111,6 +129,7 @@ def test_sql_counts_equal_the_pure_alignment_module(
         {"owner_id": "U1"},
     ]
     gaps_seen: set[Gap] = set()
+    quiet_seen = never_quiet = never_waiting = 0
     for view in views:
         shown = load_tree(session=session, workspace_id=ws, today=NOW.date(), **view)
         within = [o.id for o in shown.objectives]
@@ -133,9 +152,29 @@ def test_sql_counts_equal_the_pure_alignment_module(
             {level: n for level, n in pure.orphans_by_level.items() if n},
         ), view
         gaps_seen |= set(sql.counts)
+        # The line and status agree: as many stale KRs as KRs status shows with no recent
+        # data (a KR never checked in counts once it is quiet, as status shows it, not before).
+        status = load_tree(session=session, workspace_id=ws, today=NOW.date(), **view)
+        quiet = [s for s in status.health.krs.values() if s.status is Status.NO_RECENT_DATA]
+        assert sql.counts.get(Gap.STALE, 0) == len(quiet), view
+        quiet_seen += len(quiet)
+        never_quiet += sum(
+            status.health.krs[kr.id].status is Status.NO_RECENT_DATA
+            for kr in status.key_results
+            if kr.last_checkin_at is None
+        )
+        never_waiting += sum(
+            status.health.krs[kr.id].status is Status.NOT_STARTED
+            and kr.created_at < NOW - 2 * period  # counted stale by the old rule
+            for kr in status.key_results
+        )
     # the generated trees reach every gap the line counts, and some ladder while others do not
     assert gaps_seen == {Gap.ORPHAN, Gap.NO_WHY, Gap.NO_KRS, Gap.TOO_MANY_KRS, Gap.STALE}
     assert 0 < pure.laddered < pure.objectives
+    # KRs quiet with and without a check-in were compared, and KRs never checked in that
+    # the old rule counted stale while status showed them not started (their cycle began
+    # later than they were written).
+    assert quiet_seen > never_quiet > 0 and never_waiting > 0
 
 
 def test_the_counts_take_one_statement(session: Session, count_statements) -> None:  # type: ignore[no-untyped-def]

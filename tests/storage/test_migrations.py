@@ -23,13 +23,15 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from sqlalchemy import Connection, Engine
-from sqlmodel import Session, SQLModel
+from sqlmodel import Session, SQLModel, select
 
 from bot.okr.alignment import Gap
+from bot.okr.kinds import KRKind
+from bot.okr.validate import KRSpec
 from bot.services.alignment import report_of
 from storage.alignment import alignment_counts
-from storage.checkins import list_check_ins
-from storage.cycles import list_cycles
+from storage.checkins import list_check_ins, record_check_in
+from storage.cycles import create_cycle, list_cycles
 from storage.db import make_engine
 from storage.health import CHECK_NAME, check_writable
 from storage.migrate import (
@@ -43,12 +45,13 @@ from storage.migrate import (
     upgrade,
 )
 from storage.models import KeyResult, LadderHealth, Objective, Reflection
+from storage.objectives import create_objective
 from storage.outbox import list_messages
 from storage.pacing import reserve_slot
 from storage.people import get_people
 from storage.teams import channels_by_team, list_teams
 from storage.tree import load_shown_tree, load_tree
-from storage.workspaces import get_workspace
+from storage.workspaces import ensure_workspace, get_workspace
 from tests.conftest import fresh_postgres_schema
 
 REPO = Path(__file__).resolve().parents[2]
@@ -527,10 +530,11 @@ ROLLUP_COLUMNS = frozenset(
 
 
 def check_rollup(session: Session, start: str) -> None:
-    """The backfill (0007's, then 0011's, now 0012's) agrees with the core's roll-up: stale
-    KRs too (by June every checked-in KR is two periods past its last check-in), and the
-    stored alignment flags give the pure module's alignment counts."""
-    if start >= "0012":
+    """The backfill (0007's, then 0011's and 0012's, now 0014's) agrees with the core's
+    roll-up: stale KRs too (by June every checked-in KR is two periods past its last
+    check-in, and every KR never checked in two past the later of its creation and its
+    cycle's start), and the stored alignment flags give the pure module's alignment counts."""
+    if start >= "0014":
         return  # seeded by hand; nothing recomputes them on an upgrade to head
     for day in (date(2025, 12, 1), date(2026, 2, 1), date(2026, 6, 1)):
         core = load_tree(session=session, workspace_id=SEED, today=day)
@@ -637,6 +641,12 @@ def rows_0012() -> Rows:
         objective["rollup_unparented"] = objective["id"] != 2
         objective["rollup_krs"] = 2
     return rows
+
+
+# 0014 rebuilds the roll-up (the one stale rule): every stored roll-up column is recomputed.
+ROLLUP_COLUMNS_0012 = ROLLUP_COLUMNS_0011 | {
+    ("objective", c) for c in ("rollup_laddered", "rollup_unparented", "rollup_krs")
+}
 
 
 def check_tree(session: Session, start: str) -> None:
@@ -831,6 +841,21 @@ SEEDS: dict[str, Seed] = {
         ),
     ),
     "0012": Seed(
+        rows_0012,
+        recomputed=ROLLUP_COLUMNS_0012,
+        check=_checks(
+            check_tree,
+            check_delivery,
+            check_health,
+            check_charts,
+            check_reflections,
+            check_pace,
+            check_rollup,
+            check_levels,
+        ),
+    ),
+    # 0014 changes stored values only (no column): its rows are 0012's.
+    "0014": Seed(
         rows_0012,
         check=_checks(
             check_tree,
@@ -1034,6 +1059,71 @@ def test_levels_go_on_downgrade_and_come_back_from_the_teams(fresh_engine: Engin
     upgrade(fresh_engine)  # to head: check_levels reads through the head models
     with Session(fresh_engine) as session:
         check_levels(session, "0009")
+
+
+def test_the_stale_day_of_never_checked_in_objectives_goes_on_downgrade(
+    fresh_engine: Engine,
+) -> None:
+    """0014 down: an objective nothing under which has started loses its stale day (the old
+    rule: never stale), in its row and its bucket, and the buckets add up again; up again:
+    rebuilt with it."""
+    upgrade(fresh_engine)
+    with Session(fresh_engine) as session:
+        ensure_workspace(session=session, workspace_id=SEED)
+        cycle = create_cycle(
+            session=session,
+            workspace_id=SEED,
+            name="Q1",
+            start_date=date(2026, 1, 5),
+            end_date=date(2026, 3, 31),
+        )
+        for title, checked in (("Quiet", False), ("Checked", True)):
+            made = create_objective(
+                session=session,
+                workspace_id=SEED,
+                cycle_id=cycle.id,  # type: ignore[arg-type]
+                owner_id="U1",
+                title=title,
+                key_results=[KRSpec("KR", KRKind.INCREASE, 10, start_value=0)],
+                now=datetime(2026, 1, 10, tzinfo=UTC),
+            )
+            session.flush()
+            if checked:
+                [kr] = session.exec(
+                    select(KeyResult).where(KeyResult.objective_id == made.id)
+                ).all()
+                record_check_in(
+                    session=session,
+                    workspace_id=SEED,
+                    key_result_id=kr.id,  # type: ignore[arg-type]
+                    author_id="U1",
+                    value=5,
+                    period_start=date(2026, 1, 12),
+                    now=datetime(2026, 1, 12, tzinfo=UTC),
+                )
+        session.commit()
+
+    def stored() -> dict[str, tuple[Any, Any]]:
+        with fresh_engine.connect() as connection:
+            rows = connection.execute(
+                sa.text("SELECT title, rollup_stale_on, rollup_bucket FROM objective")
+            ).all()
+            counted = connection.execute(
+                sa.text("SELECT bucket, objectives FROM objective_status_count")
+            ).all()
+        assert sorted(counted) == sorted((bucket, 1) for _t, _s, bucket in rows)
+        return {
+            title: (str(stale)[:10] if stale else None, bucket) for title, stale, bucket in rows
+        }
+
+    at_head = stored()
+    assert at_head["Quiet"][0] == "2026-01-24" and at_head["Quiet"][1].endswith(":2026-01-24")
+    downgrade(fresh_engine, "0012")
+    below = stored()
+    assert below["Quiet"] == (None, at_head["Quiet"][1][: -len("2026-01-24")] + "-")
+    assert below["Checked"] == at_head["Checked"]  # started: the same rule before and after
+    upgrade(fresh_engine)
+    assert stored() == at_head
 
 
 def test_start_up_below_head_migrates(fresh_engine: Engine) -> None:

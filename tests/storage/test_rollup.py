@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import random
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import pytest
@@ -49,13 +49,14 @@ def _days(session: Session, workspace_id: str) -> list[date]:
     return sorted({START + timedelta(days=d) for d in range(-2, 100, 3)} | around)
 
 
-def assert_matches_core(session: Session, workspace_id: str, **scope: object) -> int:
+def assert_matches_core(session: Session, workspace_id: str, **scope: object) -> tuple[int, int]:
     """load_shown_tree's values equal the core's, for every day. An objective's roll-up is
     the whole tree's: with aligned children counted, a view's objective counts its children
     outside the view too (the core, given only the view, would leave them out). Returns how
-    many (objective, day) pairs were compared as NO_RECENT_DATA."""
+    many (objective, day) pairs were compared as NO_RECENT_DATA, and how many of those had
+    no KR ever checked in (quiet since they were set, or since their cycle began)."""
     session.expire_all()
-    stale_seen = 0
+    stale_seen = never_seen = 0
     for day in _days(session, workspace_id):
         core = load_tree(session=session, workspace_id=workspace_id, today=day, **scope)  # type: ignore[arg-type]
         whole = load_tree(session=session, workspace_id=workspace_id, today=day)
@@ -94,7 +95,12 @@ def assert_matches_core(session: Session, workspace_id: str, **scope: object) ->
         assert [o.id for o in few.objectives] == [o.id for o in shown.objectives][:4]
         assert few.status_counts() == expected
         stale_seen += expected[Status.NO_RECENT_DATA]
-    return stale_seen
+        never_seen += sum(
+            whole.health.objectives[o.id].status is Status.NO_RECENT_DATA
+            and all(kr.last_checkin_at is None for kr in whole.krs_of(o.id))
+            for o in core.objectives
+        )
+    return stale_seen, never_seen
 
 
 def assert_alignment_stored(session: Session, workspace_id: str) -> int:
@@ -186,7 +192,13 @@ def test_stored_rollup_equals_the_core_after_random_writes(session: Session, see
     krs: list[int] = []
 
     def op_create(i: int) -> None:
+        # Written up to three weeks before the cycles start (planning) or during them: a KR
+        # never checked in is quiet two periods after the later of that and its cycle's start.
+        written = datetime.combine(START, time(9), UTC) + timedelta(
+            days=rng.randint(-20, 40), hours=rng.choice([0, 14])
+        )
         objective = create_objective(
+            now=written,
             session=session,
             workspace_id=ws,
             cycle_id=rng.choice(cycles).id,
@@ -314,9 +326,10 @@ def test_stored_rollup_equals_the_core_after_random_writes(session: Session, see
             op_cycle_dates,
             op_level,
             op_level,
+            op_close_or_reopen,
         ]
     )
-    stale_seen = 0
+    stale_seen = never_seen = 0
     laddered_seen = 0
     for i in range(60):
         try:
@@ -326,12 +339,14 @@ def test_stored_rollup_equals_the_core_after_random_writes(session: Session, see
         session.commit()
         laddered_seen += assert_alignment_stored(session, ws)
         if i % CHECK_EVERY == CHECK_EVERY - 1:
-            stale_seen += assert_matches_core(session, ws)
-    stale_seen += assert_matches_core(session, ws)
+            stale, never = assert_matches_core(session, ws)
+            stale_seen, never_seen = stale_seen + stale, never_seen + never
+    stale, never = assert_matches_core(session, ws)
+    stale_seen, never_seen = stale_seen + stale, never_seen + never
     assert laddered_seen, "no objective laddered up: the flags were never compared as true"
     # A closed cycle cuts the chains through it (and reopening joins them again), also
-    # across writes made while it is closed. (Status views of a closed cycle are
-    # test_closing_a_cycle_…'s: the comparison with the core above keeps the cycles open.)
+    # across writes made while it is closed. (The loop above closes and reopens too, and
+    # compares with the core's tree of the open cycles whichever is closed.)
     for i in range(60, 72):
         if i % 4 == 0:
             op_close_or_reopen(i)
@@ -343,6 +358,7 @@ def test_stored_rollup_equals_the_core_after_random_writes(session: Session, see
         op_close_or_reopen(72)
         session.commit()
     assert stale_seen, "the writes drew no stale objective: nothing about staleness was compared"
+    assert never_seen, "no objective was compared quiet with no check-in at all"
     assert_matches_core(session, ws, team_id=teams[0].id)
     assert_matches_core(session, ws, company_only=True)
     assert_matches_core(session, ws, owner_id="U1")
@@ -571,4 +587,58 @@ def test_closing_a_cycle_makes_its_childrens_objectives_roots_in_status_all(
     ]
     close_cycle(session=session, workspace_id=ws, cycle_id=year.id, now=NOW)
     session.commit()
+    assert_matches_core(session, ws)
+
+
+def test_a_child_in_a_closed_cycle_leaves_its_parents_rollup_until_reopened(
+    session: Session,
+) -> None:
+    """Counting aligned children, a parent in an open cycle counts a child only while the
+    child's cycle is open, as the core's tree of the open cycles does (found by the random
+    writes mixing close and reopen: a parent with no KRs was stored on track, rated by its
+    closed child, while the core had it unrated)."""
+    ws = "T0CLOSECHILD"
+    ensure_workspace(session=session, workspace_id=ws)
+    update_workspace(session=session, workspace_id=ws, rollup_include_children=True)
+    year, quarter = (
+        create_cycle(
+            session=session,
+            workspace_id=ws,
+            name=name,
+            start_date=START,
+            end_date=START + timedelta(days=days),
+        )
+        for name, days in (("2026", 360), ("Q1", 90))
+    )
+    spec = KRSpec("KR", KRKind.INCREASE, 100, start_value=0, current_value=30)
+    parent = create_objective(
+        session=session, workspace_id=ws, cycle_id=year.id, owner_id="U1", title="Yearly"
+    )
+    session.flush()
+    create_objective(
+        session=session,
+        workspace_id=ws,
+        cycle_id=quarter.id,
+        owner_id="U1",
+        title="Quarter",
+        parent_id=parent.id,
+        key_results=[spec],
+    )
+    session.commit()
+
+    def shown_status() -> Status | None:
+        session.expire_all()
+        shown = load_shown_tree(session=session, workspace_id=ws, today=START, limit=10)
+        return shown.health.objectives[parent.id].status  # type: ignore[index]
+
+    assert shown_status() is Status.NOT_STARTED
+    close_cycle(session=session, workspace_id=ws, cycle_id=quarter.id, now=NOW)
+    session.commit()
+    assert shown_status() is None  # no KRs of its own, no counted child
+    assert_matches_core(session, ws)
+    cycle = get_cycle(session=session, workspace_id=ws, cycle_id=quarter.id)
+    cycle.closed_at = None
+    session.add(cycle)
+    session.commit()
+    assert shown_status() is Status.NOT_STARTED
     assert_matches_core(session, ws)
