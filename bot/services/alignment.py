@@ -13,6 +13,7 @@ from bot.okr.alignment import (
     Level,
     ObjectiveFacts,
     alignment_health,
+    has_why,
 )
 from bot.services import Service
 from storage import teams as team_store
@@ -141,7 +142,7 @@ def report_of(
             id=o.id,
             level=Level.of(o.level, team_id=o.team_id),
             parent_id=o.parent_id,
-            has_why=bool((o.description or "").strip()),
+            has_why=has_why(o.description),
             krs=tuple(
                 KRPulse(
                     id=kr.id,
