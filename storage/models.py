@@ -159,6 +159,8 @@ class Objective(SQLModel, table=True):
         sa.Index("ix_objective_workspace_level", "workspace_id", "level", "cycle_id"),
         # A status message reads its first objectives in tree order from here, then stops.
         sa.Index("ix_objective_workspace_walk", "workspace_id", "walk_key", "id"),
+        # A team's status: its objectives and the personal ones aligned under them.
+        sa.Index("ix_objective_workspace_rollup_team", "workspace_id", "rollup_team_id"),
     )
 
     id: int = Field(default=None, primary_key=True)
@@ -222,6 +224,11 @@ class Objective(SQLModel, table=True):
     rollup_laddered: bool = False
     rollup_unparented: bool = False
     rollup_krs: int = 0
+    # The team whose views show it (bot.okr.alignment.effective_team): its own; a personal
+    # objective without one takes its parent's. Status, Home and the digest scope by it.
+    rollup_team_id: int | None = None
+    # What it adds to alignment_count: {bucket: n} as JSON (None: nothing, or never built).
+    rollup_alignment: str | None = Field(default=None, sa_column=sa.Column(sa.Text, nullable=True))
 
     @property
     def archived(self) -> bool:
@@ -499,6 +506,30 @@ class ObjectiveStatusCount(SQLModel, table=True):
     off_track_on: date | None = None
     stale_on: date | None = None
     objectives: int = 0
+
+
+class AlignmentCount(SQLModel, table=True):
+    """The alignment line's counts without reading objectives (storage/alignment.py): per
+    cycle, effective team and level, how many objectives share the same flags (stale_on
+    NULL), and how many of their KRs turn stale on a day (stale_on that day: a view sums the
+    days up to today). Kept by storage/rollup.py with the objectives' rollup_alignment;
+    rows may stay at 0."""
+
+    __tablename__ = "alignment_count"
+
+    workspace_id: str = Field(sa_column=_workspace_fk(primary_key=True))
+    bucket: str = Field(primary_key=True, max_length=120)
+    cycle_id: int
+    team_id: int | None = None
+    level: str = Field(max_length=16)
+    laddered: bool = False
+    unparented: bool = False
+    no_why: bool = False
+    no_krs: bool = False
+    too_many_krs: bool = False
+    stale_on: date | None = None
+    objectives: int = 0
+    stale_krs: int = 0
 
 
 class SendPace(SQLModel, table=True):
