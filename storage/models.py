@@ -7,6 +7,7 @@ key: None only on a new row until its first flush, which is when code reads them
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.types import TypeDecorator
@@ -148,6 +149,12 @@ class Cycle(SQLModel, table=True):
         return self.closed_at is None
 
 
+def _own_team(context: Any) -> int | None:
+    """An objective row's team until storage/rollup.py sets its effective team."""
+    team_id: int | None = context.get_current_parameters().get("team_id")
+    return team_id
+
+
 class Objective(SQLModel, table=True):
     __tablename__ = "objective"
     __table_args__ = (
@@ -226,7 +233,11 @@ class Objective(SQLModel, table=True):
     rollup_krs: int = 0
     # The team whose views show it (bot.okr.alignment.effective_team): its own; a personal
     # objective without one takes its parent's. Status, Home and the digest scope by it.
-    rollup_team_id: int | None = None
+    # Written around the ORM (imports, benchmarks), a row starts with its own team.
+    rollup_team_id: int | None = Field(
+        default=None,
+        sa_column=sa.Column(sa.Integer, nullable=True, default=_own_team),
+    )
     # What it adds to alignment_count: {bucket: n} as JSON (None: nothing, or never built).
     rollup_alignment: str | None = Field(default=None, sa_column=sa.Column(sa.Text, nullable=True))
 
@@ -523,7 +534,7 @@ class AlignmentCount(SQLModel, table=True):
     team_id: int | None = None
     level: str = Field(max_length=16)
     laddered: bool = False
-    unparented: bool = False
+    orphan: bool = False  # team or personal, with no linked parent
     no_why: bool = False
     no_krs: bool = False
     too_many_krs: bool = False

@@ -542,7 +542,7 @@ def check_rollup(session: Session, start: str) -> None:
     now, period = datetime(2026, 2, 20, tzinfo=UTC), timedelta(weeks=1)
     whole = load_tree(session=session, workspace_id=SEED, today=now.date())
     pure = report_of(whole, scope="", within=None, now=now, period=period)
-    sql = alignment_counts(session=session, workspace_id=SEED, now=now, period=period)
+    sql = alignment_counts(session=session, workspace_id=SEED, now=now)
     expected = {g: n for g, n in pure.counts.items() if g is not Gap.CONTRADICTION}
     assert (sql.objectives, sql.laddered, sql.counts) == (pure.objectives, pure.laddered, expected)
 

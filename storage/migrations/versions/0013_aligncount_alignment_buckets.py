@@ -37,7 +37,7 @@ def upgrade() -> None:
         sa.Column("team_id", sa.Integer(), nullable=True),
         sa.Column("level", sa.String(length=16), nullable=False),
         sa.Column("laddered", sa.Boolean(), nullable=False),
-        sa.Column("unparented", sa.Boolean(), nullable=False),
+        sa.Column("orphan", sa.Boolean(), nullable=False),
         sa.Column("no_why", sa.Boolean(), nullable=False),
         sa.Column("no_krs", sa.Boolean(), nullable=False),
         sa.Column("too_many_krs", sa.Boolean(), nullable=False),
