@@ -527,10 +527,10 @@ ROLLUP_COLUMNS = frozenset(
 
 
 def check_rollup(session: Session, start: str) -> None:
-    """The backfill (0007's, then 0011's, now 0012's) agrees with the core's roll-up: stale
+    """The backfill (0007's, then 0011's and 0012's, now 0013's) agrees with the core's roll-up: stale
     KRs too (by June every checked-in KR is two periods past its last check-in), and the
     stored alignment flags give the pure module's alignment counts."""
-    if start >= "0012":
+    if start >= "0013":
         return  # seeded by hand; nothing recomputes them on an upgrade to head
     for day in (date(2025, 12, 1), date(2026, 2, 1), date(2026, 6, 1)):
         core = load_tree(session=session, workspace_id=SEED, today=day)
@@ -636,6 +636,38 @@ def rows_0012() -> Rows:
         objective["rollup_laddered"] = objective["id"] == 2
         objective["rollup_unparented"] = objective["id"] != 2
         objective["rollup_krs"] = 2
+    return rows
+
+
+# 0013 adds the effective team and alignment shares and rebuilds the roll-up: 0012's too.
+ROLLUP_COLUMNS_0012 = ROLLUP_COLUMNS_0011 | {
+    ("objective", c) for c in ("rollup_laddered", "rollup_unparented", "rollup_krs")
+}
+
+
+def rows_0013() -> Rows:
+    """0013 adds the effective team, each objective's alignment share and alignment_count."""
+    rows = rows_0012()
+    for objective in rows["objective"]:
+        objective["rollup_team_id"] = objective["team_id"]
+        objective["rollup_alignment"] = None
+    rows["alignment_count"] = [
+        {
+            "workspace_id": SEED,
+            "bucket": "o:1:-:company:10000",
+            "cycle_id": 1,
+            "team_id": None,
+            "level": "company",
+            "laddered": True,
+            "orphan": False,
+            "no_why": False,
+            "no_krs": False,
+            "too_many_krs": False,
+            "stale_on": None,
+            "objectives": 1,
+            "stale_krs": 0,
+        }
+    ]
     return rows
 
 
@@ -832,6 +864,20 @@ SEEDS: dict[str, Seed] = {
     ),
     "0012": Seed(
         rows_0012,
+        recomputed=ROLLUP_COLUMNS_0012,
+        check=_checks(
+            check_tree,
+            check_delivery,
+            check_health,
+            check_charts,
+            check_reflections,
+            check_pace,
+            check_rollup,
+            check_levels,
+        ),
+    ),
+    "0013": Seed(
+        rows_0013,
         check=_checks(
             check_tree,
             check_delivery,
