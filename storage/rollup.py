@@ -7,8 +7,13 @@ the transaction commits, recomputes those objectives (and their ancestors when t
 counts aligned children) with the pure core (bot/okr/rollup.py). Bulk inserts that bypass the
 ORM (transfer import, benchmarks) call `mark_workspace` or `rebuild_workspace`.
 
+Also kept here: each objective's effective team (rollup_team_id: a personal objective
+without a team takes its parent's, so a team's views show it) and its share of
+alignment_count (the alignment line's counts, storage/alignment.py).
+
 Nothing stored here depends on today: status is kept as the days it switches (see
-bot/okr/rollup.py), and the reader compares them with its own today.
+bot/okr/rollup.py), stale KRs as the day they turn stale, and the reader compares them with
+its own today.
 """
 
 from __future__ import annotations
@@ -931,8 +936,8 @@ def _align(
     """Recompute these objectives' shares of alignment_count, after their flags, teams and
     KR counts were stored; `removed`: deleted objectives' shares, taken out."""
     deltas: dict[str, int] = defaultdict(int)
-    for text in removed:
-        for key, n in shares_of(text).items():
+    for gone in removed:
+        for key, n in shares_of(gone).items():
             deltas[key] -= n
     columns: dict[str, dict[str, Any]] = {}
     if ids:
