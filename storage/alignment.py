@@ -21,12 +21,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 
 import sqlalchemy as sa
 from sqlmodel import Session
 
-from bot.okr.alignment import Gap
+from bot.okr.alignment import Gap, utc_day
 from bot.okr.kinds import Level
 from storage.models import AlignmentCount, Cycle, Objective, table_of
 from storage.rollup import shares_of
@@ -58,7 +58,7 @@ def alignment_counts(
     teams (their objectives' effective team), an owner, the company's; none: the whole
     workspace). A KR is stale from its stale day (bot.okr.alignment.stale_day, with the
     workspace's check-in period, as stored) on: today is `now`'s UTC day. One statement."""
-    today = (now.astimezone(UTC) if now.tzinfo else now).date()
+    today = utc_day(now)
     open_cycles = sa.select(CYC.c.id).where(
         CYC.c.workspace_id == workspace_id, CYC.c.closed_at.is_(None)
     )

@@ -112,16 +112,16 @@ def stale_day(kr: KRPulse, *, period: timedelta = CHECK_IN_PERIOD) -> date:
     """The first day a KR counts as stale: `STALE_PERIODS` periods after the (UTC) day of its
     anchor. By the day, as a KR's status turns to "no recent data" (bot/okr/pace.py), so a
     count kept per day (storage/alignment.py) stays right as the clock moves."""
-    return _utc_day(stale_anchor(kr)) + STALE_PERIODS * period
+    return utc_day(stale_anchor(kr)) + STALE_PERIODS * period
 
 
 def is_stale(kr: KRPulse, *, now: datetime, period: timedelta = CHECK_IN_PERIOD) -> bool:
     """No check-in for `STALE_PERIODS` periods (counting from its creation if it never had
     one), by the day: what it shows is no longer news."""
-    return stale_day(kr, period=period) <= _utc_day(now)
+    return stale_day(kr, period=period) <= utc_day(now)
 
 
-def _utc_day(moment: datetime) -> date:
+def utc_day(moment: datetime) -> date:
     """The UTC date of a moment (a naive one is taken as UTC)."""
     return (moment.astimezone(UTC) if moment.tzinfo else moment).date()
 
