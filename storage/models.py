@@ -7,6 +7,7 @@ key: None only on a new row until its first flush, which is when code reads them
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.types import TypeDecorator
@@ -148,6 +149,12 @@ class Cycle(SQLModel, table=True):
         return self.closed_at is None
 
 
+def _own_team(context: Any) -> int | None:
+    """An objective row's team until storage/rollup.py sets its effective team."""
+    team_id: int | None = context.get_current_parameters().get("team_id")
+    return team_id
+
+
 class Objective(SQLModel, table=True):
     __tablename__ = "objective"
     __table_args__ = (
@@ -159,6 +166,8 @@ class Objective(SQLModel, table=True):
         sa.Index("ix_objective_workspace_level", "workspace_id", "level", "cycle_id"),
         # A status message reads its first objectives in tree order from here, then stops.
         sa.Index("ix_objective_workspace_walk", "workspace_id", "walk_key", "id"),
+        # A team's status: its objectives and the personal ones aligned under them.
+        sa.Index("ix_objective_workspace_rollup_team", "workspace_id", "rollup_team_id"),
     )
 
     id: int = Field(default=None, primary_key=True)
@@ -222,6 +231,15 @@ class Objective(SQLModel, table=True):
     rollup_laddered: bool = False
     rollup_unparented: bool = False
     rollup_krs: int = 0
+    # The team whose views show it (bot.okr.alignment.effective_team): its own; a personal
+    # objective without one takes its parent's. Status, Home and the digest scope by it.
+    # Written around the ORM (imports, benchmarks), a row starts with its own team.
+    rollup_team_id: int | None = Field(
+        default=None,
+        sa_column=sa.Column(sa.Integer, nullable=True, default=_own_team),
+    )
+    # What it adds to alignment_count: {bucket: n} as JSON (None: nothing, or never built).
+    rollup_alignment: str | None = Field(default=None, sa_column=sa.Column(sa.Text, nullable=True))
 
     @property
     def archived(self) -> bool:
@@ -499,6 +517,30 @@ class ObjectiveStatusCount(SQLModel, table=True):
     off_track_on: date | None = None
     stale_on: date | None = None
     objectives: int = 0
+
+
+class AlignmentCount(SQLModel, table=True):
+    """The alignment line's counts without reading objectives (storage/alignment.py): per
+    cycle, effective team and level, how many objectives share the same flags (stale_on
+    NULL), and how many of their KRs turn stale on a day (stale_on that day: a view sums the
+    days up to today). Kept by storage/rollup.py with the objectives' rollup_alignment;
+    rows may stay at 0."""
+
+    __tablename__ = "alignment_count"
+
+    workspace_id: str = Field(sa_column=_workspace_fk(primary_key=True))
+    bucket: str = Field(primary_key=True, max_length=120)
+    cycle_id: int
+    team_id: int | None = None
+    level: str = Field(max_length=16)
+    laddered: bool = False
+    orphan: bool = False  # team or personal, with no linked parent
+    no_why: bool = False
+    no_krs: bool = False
+    too_many_krs: bool = False
+    stale_on: date | None = None
+    objectives: int = 0
+    stale_krs: int = 0
 
 
 class SendPace(SQLModel, table=True):

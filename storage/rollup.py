@@ -7,16 +7,22 @@ status rules) and, before the transaction commits, recomputes those objectives (
 ancestors when the workspace counts aligned children) with the pure core (bot/okr/rollup.py). Bulk inserts that bypass the
 ORM (transfer import, benchmarks) call `mark_workspace` or `rebuild_workspace`.
 
+Also kept here: each objective's effective team (rollup_team_id: a personal objective
+without a team takes its parent's, so a team's views show it) and its share of
+alignment_count (the alignment line's counts, storage/alignment.py).
+
 Nothing stored here depends on today: status is kept as the days it switches (see
-bot/okr/rollup.py), and the reader compares them with its own today.
+bot/okr/rollup.py), stale KRs as the day they turn stale, and the reader compares them with
+its own today.
 """
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -24,12 +30,22 @@ from sqlalchemy import event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from bot.okr.alignment import KRPulse, effective_teams, has_why, stale_day
+from bot.okr.coach import MAX_FOCUSED_KRS
 from bot.okr.kinds import Level
 from bot.okr.pace import StatusRules, pace_start, stale_anchor, stale_from
 from bot.okr.progress import clamp01, raw_progress
 from bot.okr.rollup import ObjectiveRollup, StatusDays, kr_status_days, objective_rollup
 from bot.okr.tree import Window
-from storage.models import Cycle, KeyResult, Objective, ObjectiveStatusCount, Workspace, table_of
+from storage.models import (
+    AlignmentCount,
+    Cycle,
+    KeyResult,
+    Objective,
+    ObjectiveStatusCount,
+    Workspace,
+    table_of,
+)
 
 KEY_WIDTH = 10  # digits per level: every 32-bit id fits
 # Deeper chains share their ancestor's key (then order by id): the key stays inside
@@ -38,8 +54,11 @@ KEY_LEVELS = 200
 
 _PENDING = "ladder_rollup_pending"
 _OBJECTIVE_FIELDS = ("parent_id", "cycle_id", "weight", "archived_at", "team_id")
-# These change whether an objective (and what hangs below it) ladders up to a company one.
-_LADDER_FIELDS = ("parent_id", "archived_at", "cycle_id", "level")
+# These change whether an objective (and what hangs below it) ladders up to a company one,
+# and which team's views show it (a personal objective takes its parent's team).
+_LADDER_FIELDS = ("parent_id", "archived_at", "cycle_id", "level", "team_id")
+# Only its own share of the alignment counts (a company objective's why).
+_ALIGN_FIELDS = ("description",)
 _WORKSPACE_FIELDS = (
     "at_risk_points",
     "off_track_points",
@@ -52,6 +71,7 @@ KR = table_of(KeyResult)
 CYC = table_of(Cycle)
 WS = table_of(Workspace)
 COUNTS = table_of(ObjectiveStatusCount)
+ALIGN = table_of(AlignmentCount)
 
 _KR_COLUMNS = (
     KR.c.id,
@@ -88,6 +108,8 @@ class _Pending:
     removed_keys: set[str] = field(default_factory=set)  # deleted objectives' walk_keys
     closed_cycles: set[int] = field(default_factory=set)  # closed or reopened: rekey
     uncounted: list[str] = field(default_factory=list)  # buckets of deleted objectives
+    aligned: set[int] = field(default_factory=set)  # their alignment share may have changed
+    unaligned: list[str] = field(default_factory=list)  # deleted objectives' shares (JSON)
     everything: bool = False
 
 
@@ -123,15 +145,18 @@ def _collect(session: Session, _context: Any) -> None:
             pending.objectives.update(i for i in [obj.objective_id, *old_new] if i is not None)
         elif isinstance(obj, Objective):
             changed = {
-                name for name in {*_OBJECTIVE_FIELDS, *_LADDER_FIELDS} if _history(obj, name)[1]
+                name
+                for name in {*_OBJECTIVE_FIELDS, *_LADDER_FIELDS, *_ALIGN_FIELDS}
+                if _history(obj, name)[1]
             }
             if not changed:
                 continue
             pending = _pending(session, obj.workspace_id)
+            pending.aligned.add(obj.id)
             if changed & set(_LADDER_FIELDS):
                 pending.rekey.add(obj.id)
             if not changed & set(_OBJECTIVE_FIELDS):
-                continue  # the level: no roll-up value depends on it
+                continue  # the level, the why: no roll-up value depends on them
             pending.objectives.add(obj.id)
             parents, _ = _history(obj, "parent_id")
             pending.objectives.update(p for p in [obj.parent_id, *parents] if p is not None)
@@ -163,12 +188,17 @@ def _note_deleted_buckets(session: Session, _context: Any, _instances: Any) -> N
     if not deleted:
         return
     rows = session.connection().execute(
-        sa.select(OBJ.c.workspace_id, OBJ.c.rollup_bucket).where(
-            OBJ.c.id.in_([o.id for o in deleted]), OBJ.c.rollup_bucket.is_not(None)
+        sa.select(OBJ.c.workspace_id, OBJ.c.rollup_bucket, OBJ.c.rollup_alignment).where(
+            OBJ.c.id.in_([o.id for o in deleted]),
+            sa.or_(OBJ.c.rollup_bucket.is_not(None), OBJ.c.rollup_alignment.is_not(None)),
         )
     )
-    for workspace_id, bucket in rows:
-        _pending(session, workspace_id).uncounted.append(bucket)
+    for workspace_id, bucket, share in rows:
+        pending = _pending(session, workspace_id)
+        if bucket is not None:
+            pending.uncounted.append(bucket)
+        if share is not None:
+            pending.unaligned.append(share)
 
 
 @event.listens_for(Session, "before_commit")
@@ -197,6 +227,7 @@ class _Settings:
     rules: StatusRules
     include_children: bool
     windows: dict[int, Window]
+    period: timedelta  # the check-in period: a KR is stale after two (bot/okr/alignment.py)
 
 
 def _settings(connection: Session | sa.Connection, workspace_id: str) -> _Settings | None:
@@ -221,6 +252,7 @@ def _settings(connection: Session | sa.Connection, workspace_id: str) -> _Settin
         ),
         include_children=bool(row[2]),
         windows={c.id: Window(c.start_date, c.end_date) for c in cycles},
+        period=timedelta(weeks=row[3]),
     )
 
 
@@ -242,17 +274,17 @@ def refresh(*, session: Session, workspace_id: str, work: _Pending) -> None:
             ).scalars()
         )
     if work.closed_cycles:
-        moved = session.execute(
+        closing = session.execute(
             sa.select(OBJ.c.id, OBJ.c.parent_id).where(
                 OBJ.c.workspace_id == workspace_id,
                 OBJ.c.cycle_id.in_(sorted(work.closed_cycles)),
             )
         ).all()
-        rekey.update(r.id for r in moved)
+        rekey.update(r.id for r in closing)
         if settings.include_children:
             # A child in a closed cycle no longer counts in its parent (nor in the parent's
             # ancestors, added below); reopening counts it again.
-            ids.update(r.parent_id for r in moved if r.parent_id is not None)
+            ids.update(r.parent_id for r in closing if r.parent_id is not None)
     for key in work.removed_keys:
         # Deleted objectives' descendants (their parents were moved up first, or set null).
         rekey.update(
@@ -263,15 +295,19 @@ def refresh(*, session: Session, workspace_id: str, work: _Pending) -> None:
                 )
             ).scalars()
         )
+    touched = set(work.aligned)
     if rekey:
-        _rekey(session, workspace_id, rekey)
+        subtree, moved = _rekey(session, workspace_id, rekey)
+        touched |= subtree
+        ids |= moved  # a new effective team: a new status bucket
     if settings.include_children and ids:
         ids |= _ancestor_ids(session, workspace_id, ids)
     deltas: dict[str, int] = defaultdict(int)
     for bucket in work.uncounted:
         deltas[bucket] -= 1
     buckets = _recompute(session, workspace_id, ids, settings, deltas) if ids else {}
-    _count(session, workspace_id, deltas, buckets)
+    _count(session, COUNTS, workspace_id, deltas, buckets)
+    _align(session, workspace_id, touched | ids, settings, work.unaligned)
 
 
 def _ancestor_ids(session: Session, workspace_id: str, ids: set[int]) -> set[int]:
@@ -287,8 +323,9 @@ def _ancestor_ids(session: Session, workspace_id: str, ids: set[int]) -> set[int
     return set(session.execute(sa.select(chain.c.id)).scalars())
 
 
-def _rekey(session: Session, workspace_id: str, roots: set[int]) -> None:
-    """New walk_keys and ladder flags for these objectives and everything below them."""
+def _rekey(session: Session, workspace_id: str, roots: set[int]) -> tuple[set[int], set[int]]:
+    """New walk_keys, ladder flags and effective teams for these objectives and everything
+    below them. Returns their ids, and those whose effective team changed."""
     start = (
         sa.select(OBJ.c.id, OBJ.c.parent_id)
         .where(OBJ.c.workspace_id == workspace_id, OBJ.c.id.in_(sorted(roots)))
@@ -300,7 +337,13 @@ def _rekey(session: Session, workspace_id: str, roots: set[int]) -> None:
     )
     rows = session.execute(
         sa.select(
-            subtree.c.id, subtree.c.parent_id, OBJ.c.level, OBJ.c.archived_at, CYC.c.closed_at
+            subtree.c.id,
+            subtree.c.parent_id,
+            OBJ.c.level,
+            OBJ.c.team_id,
+            OBJ.c.rollup_team_id,
+            OBJ.c.archived_at,
+            CYC.c.closed_at,
         )
         .join(OBJ, OBJ.c.id == subtree.c.id)
         .join(CYC, CYC.c.id == OBJ.c.cycle_id)
@@ -308,15 +351,22 @@ def _rekey(session: Session, workspace_id: str, roots: set[int]) -> None:
     parents = sorted({r.parent_id for r in rows} - {None})
     keys: dict[int, str | None] = {}
     laddered: dict[int, bool] = {}
+    known_teams: dict[int, int | None] = {}
     cut: set[int] = set()
     for parent in session.execute(
         sa.select(
-            OBJ.c.id, OBJ.c.walk_key, OBJ.c.rollup_laddered, OBJ.c.archived_at, CYC.c.closed_at
+            OBJ.c.id,
+            OBJ.c.walk_key,
+            OBJ.c.rollup_laddered,
+            OBJ.c.rollup_team_id,
+            OBJ.c.archived_at,
+            CYC.c.closed_at,
         )
         .join(CYC, CYC.c.id == OBJ.c.cycle_id)
         .where(OBJ.c.workspace_id == workspace_id, OBJ.c.id.in_(parents))
     ):
         keys[parent.id] = parent.walk_key
+        known_teams[parent.id] = parent.rollup_team_id
         if parent.archived_at is not None or parent.closed_at is not None:
             cut.add(parent.id)
         else:
@@ -334,6 +384,7 @@ def _rekey(session: Session, workspace_id: str, roots: set[int]) -> None:
         ],
         known=laddered,
     )
+    teams = _teams(rows, known=known_teams)
     _write(
         session,
         [
@@ -342,10 +393,21 @@ def _rekey(session: Session, workspace_id: str, roots: set[int]) -> None:
                 "v_walk_key": k,
                 "v_rollup_laddered": ladder[i][0],
                 "v_rollup_unparented": ladder[i][1],
+                "v_rollup_team_id": teams[i],
             }
             for i, k in keyed.items()
         ],
-        ("walk_key", "rollup_laddered", "rollup_unparented"),
+        ("walk_key", "rollup_laddered", "rollup_unparented", "rollup_team_id"),
+    )
+    return {r.id for r in rows}, {r.id for r in rows if teams[r.id] != r.rollup_team_id}
+
+
+def _teams(rows: Iterable[Any], *, known: dict[int, int | None]) -> dict[int, int | None]:
+    """Effective teams (bot.okr.alignment.effective_team) of rows with id, parent_id, level
+    and team_id; `known`: those of parents outside the rows."""
+    return effective_teams(
+        [(r.id, r.parent_id, Level.of(r.level, team_id=r.team_id), r.team_id) for r in rows],
+        known=known,
     )
 
 
@@ -501,7 +563,7 @@ def _recompute(
             OBJ.c.id,
             OBJ.c.parent_id,
             OBJ.c.cycle_id,
-            OBJ.c.team_id,
+            OBJ.c.rollup_team_id,
             OBJ.c.weight,
             OBJ.c.archived_at,
             OBJ.c.rollup_bucket,
@@ -570,7 +632,7 @@ def _recompute(
     rows: list[dict[str, Any]] = []
     buckets: dict[str, dict[str, Any]] = {}
     for o in objectives:
-        bucket = _bucket(o, fresh[o.id].days, buckets)
+        bucket = _bucket(o, o.rollup_team_id, fresh[o.id].days, buckets)
         if bucket != o.rollup_bucket:
             if o.rollup_bucket is not None:
                 deltas[o.rollup_bucket] -= 1
@@ -602,6 +664,7 @@ def rebuild_workspace(*, connection: Session | sa.Connection, workspace_id: str)
             OBJ.c.weight,
             OBJ.c.archived_at,
             OBJ.c.level,
+            OBJ.c.description,
         )
         .where(OBJ.c.workspace_id == workspace_id)
         .order_by(OBJ.c.id)
@@ -638,6 +701,7 @@ def rebuild_workspace(*, connection: Session | sa.Connection, workspace_id: str)
         ],
         known={},
     )
+    teams = _teams(objectives, known={})
     children: dict[int, list[int]] = defaultdict(list)
     for o in objectives:
         if o.parent_id in by_id:
@@ -671,11 +735,26 @@ def rebuild_workspace(*, connection: Session | sa.Connection, workspace_id: str)
             done[oid] = objective_rollup(krs, kids)
     buckets: dict[str, dict[str, Any]] = {}
     counts: dict[str, int] = defaultdict(int)
+    shared: dict[str, dict[str, Any]] = {}
+    tally: dict[str, int] = defaultdict(int)
     rows = []
     for oid, rolled in done.items():
-        bucket = _bucket(by_id[oid], rolled.days, buckets)
+        o = by_id[oid]
+        bucket = _bucket(o, teams[oid], rolled.days, buckets)
         if bucket is not None:
             counts[bucket] += 1
+        share = _share(
+            o,
+            team=teams[oid],
+            laddered=ladder[oid][0],
+            unparented=ladder[oid][1],
+            krs=krs_of.get(oid, ()),
+            period=settings.period,
+            cycle_start=settings.windows[o.cycle_id].start,
+            columns=shared,
+        )
+        for key, n in share.items():
+            tally[key] += n
         rows.append(
             {
                 **_rollup_values(oid, rolled),
@@ -684,6 +763,8 @@ def rebuild_workspace(*, connection: Session | sa.Connection, workspace_id: str)
                 "v_rollup_laddered": ladder[oid][0],
                 "v_rollup_unparented": ladder[oid][1],
                 "v_rollup_krs": len(krs_of.get(oid, ())),
+                "v_rollup_team_id": teams[oid],
+                "v_rollup_alignment": _share_text(share),
             }
         )
     _write(
@@ -696,6 +777,8 @@ def rebuild_workspace(*, connection: Session | sa.Connection, workspace_id: str)
             "rollup_laddered",
             "rollup_unparented",
             "rollup_krs",
+            "rollup_team_id",
+            "rollup_alignment",
         ),
     )
     connection.execute(sa.delete(COUNTS).where(COUNTS.c.workspace_id == workspace_id))
@@ -707,18 +790,34 @@ def rebuild_workspace(*, connection: Session | sa.Connection, workspace_id: str)
                 for b, n in sorted(counts.items())
             ],
         )
+    connection.execute(sa.delete(ALIGN).where(ALIGN.c.workspace_id == workspace_id))
+    if tally:
+        connection.execute(
+            sa.insert(ALIGN),
+            [
+                {
+                    "workspace_id": workspace_id,
+                    **shared[b],
+                    _counter(b): n,
+                    _other_counter(b): 0,
+                }
+                for b, n in sorted(tally.items())
+            ],
+        )
 
 
-def _bucket(objective: Any, days: StatusDays, columns: dict[str, dict[str, Any]]) -> str | None:
-    """The objective_status_count bucket of an objective (None: archived, not counted);
-    notes the bucket's columns in `columns`."""
+def _bucket(
+    objective: Any, team_id: int | None, days: StatusDays, columns: dict[str, dict[str, Any]]
+) -> str | None:
+    """The objective_status_count bucket of an objective shown in `team_id`'s views (its
+    effective team; None: archived, not counted); notes the bucket's columns in `columns`."""
     if objective.archived_at is not None:
         return None
 
     def day(value: date | None) -> str:
         return "-" if value is None else value.isoformat()
 
-    team = "-" if objective.team_id is None else str(objective.team_id)
+    team = "-" if team_id is None else str(team_id)
     key = (
         f"{objective.cycle_id}:{team}:{int(days.rated)}:"
         f"{day(days.at_risk_on)}:{day(days.off_track_on)}:{day(days.stale_on)}"
@@ -726,7 +825,7 @@ def _bucket(objective: Any, days: StatusDays, columns: dict[str, dict[str, Any]]
     columns[key] = {
         "bucket": key,
         "cycle_id": objective.cycle_id,
-        "team_id": objective.team_id,
+        "team_id": team_id,
         "rated": days.rated,
         "at_risk_on": days.at_risk_on,
         "off_track_on": days.off_track_on,
@@ -737,20 +836,24 @@ def _bucket(objective: Any, days: StatusDays, columns: dict[str, dict[str, Any]]
 
 def _count(
     connection: Session | sa.Connection,
+    table: sa.Table,
     workspace_id: str,
     deltas: dict[str, int],
     columns: dict[str, dict[str, Any]],
+    counter: Callable[[str], str] = lambda _bucket: "objectives",
 ) -> None:
-    """Move counts between buckets, in key order (two transactions never wait on each
-    other's buckets crosswise). A bucket gaining its first objective is inserted."""
+    """Move counts between a table's buckets (objective_status_count, alignment_count), in
+    key order (two transactions never wait on each other's buckets crosswise). A bucket
+    gaining its first count is inserted. `counter`: the column a bucket counts in."""
     for bucket, delta in sorted(deltas.items()):
         if delta == 0:
             continue
+        name = counter(bucket)
         if delta < 0 or bucket not in columns:
             connection.execute(
-                sa.update(COUNTS)
-                .where(COUNTS.c.workspace_id == workspace_id, COUNTS.c.bucket == bucket)
-                .values(objectives=COUNTS.c.objectives + delta)
+                sa.update(table)
+                .where(table.c.workspace_id == workspace_id, table.c.bucket == bucket)
+                .values({name: table.c[name] + delta})
             )
             continue
         dialect = (
@@ -759,12 +862,155 @@ def _count(
             else (connection.dialect.name)
         )
         module = postgresql if dialect == "postgresql" else sqlite
-        insert = module.insert(COUNTS).values(
-            workspace_id=workspace_id, objectives=delta, **columns[bucket]
-        )
+        values = {"workspace_id": workspace_id, **columns[bucket], name: delta}
+        if table is ALIGN:
+            values[_other_counter(bucket)] = 0
+        insert = module.insert(table).values(values)
         connection.execute(
             insert.on_conflict_do_update(
-                index_elements=[COUNTS.c.workspace_id, COUNTS.c.bucket],
-                set_={"objectives": COUNTS.c.objectives + delta},
+                index_elements=[table.c.workspace_id, table.c.bucket],
+                set_={name: table.c[name] + delta},
             )
         )
+
+
+# -- alignment counts --------------------------------------------------------------------
+# Each objective's share of alignment_count is stored with it (rollup_alignment, JSON of
+# {bucket: n}), so a change moves exactly what it changes: the objective's own bucket of
+# flags ("o:" keys, counted in `objectives`) and one bucket per day its KRs turn stale ("s:"
+# keys, counted in `stale_krs`), both under its cycle, effective team and level.
+
+
+def _counter(bucket: str) -> str:
+    return "stale_krs" if bucket.startswith("s:") else "objectives"
+
+
+def _other_counter(bucket: str) -> str:
+    return "objectives" if bucket.startswith("s:") else "stale_krs"
+
+
+def _pulse(kr: Any, cycle_start: date) -> KRPulse:
+    """What bot.okr.alignment's stale rule reads of a stored KR (created_at, last_checkin_at,
+    its cycle's start)."""
+    return KRPulse(
+        id=kr.id,
+        created_at=kr.created_at,
+        last_check_in=kr.last_checkin_at,
+        confidence=None,
+        progress=None,
+        expected=None,
+        cycle_start=cycle_start,
+    )
+
+
+def _share(
+    objective: Any,
+    *,
+    team: int | None,
+    laddered: bool,
+    unparented: bool,
+    krs: Iterable[Any],
+    period: timedelta,
+    cycle_start: date,
+    columns: dict[str, dict[str, Any]],
+) -> dict[str, int]:
+    """An objective's share of alignment_count (nothing when archived); notes the buckets'
+    columns in `columns`. `krs`: its unarchived KRs."""
+    if objective.archived_at is not None:
+        return {}
+    krs = list(krs)
+    level = objective.level
+    company = level == Level.COMPANY.value
+    flags = {
+        "laddered": bool(laddered),
+        "orphan": bool(unparented) and not company,
+        "no_why": company and not has_why(objective.description),
+        "no_krs": not krs,
+        "too_many_krs": len(krs) > MAX_FOCUSED_KRS,
+    }
+    where = f"{objective.cycle_id}:{'-' if team is None else team}:{level}"
+    own = f"o:{where}:" + "".join(str(int(v)) for v in flags.values())
+    base = {"cycle_id": objective.cycle_id, "team_id": team, "level": level}
+    columns[own] = {"bucket": own, **base, **flags, "stale_on": None}
+    share = {own: 1}
+    unflagged = dict.fromkeys(flags, False)
+    for kr in krs:
+        day = stale_day(_pulse(kr, cycle_start), period=period)
+        key = f"s:{where}:{day.isoformat()}"
+        share[key] = share.get(key, 0) + 1
+        columns[key] = {"bucket": key, **base, **unflagged, "stale_on": day}
+    return share
+
+
+def _share_text(share: dict[str, int]) -> str | None:
+    return json.dumps(share, sort_keys=True, separators=(",", ":")) if share else None
+
+
+def shares_of(text: str | None) -> dict[str, int]:
+    """A stored rollup_alignment, read back."""
+    return json.loads(text) if text else {}
+
+
+def _align(
+    session: Session,
+    workspace_id: str,
+    ids: set[int],
+    settings: _Settings,
+    removed: Iterable[str],
+) -> None:
+    """Recompute these objectives' shares of alignment_count, after their flags, teams and
+    KR counts were stored; `removed`: deleted objectives' shares, taken out."""
+    deltas: dict[str, int] = defaultdict(int)
+    for gone in removed:
+        for key, n in shares_of(gone).items():
+            deltas[key] -= n
+    columns: dict[str, dict[str, Any]] = {}
+    if ids:
+        wanted = sorted(ids)
+        # Locked as _recompute's (the rows are this transaction's already when rewritten):
+        # two writers never move one objective's share twice.
+        objectives = session.execute(
+            sa.select(
+                OBJ.c.id,
+                OBJ.c.cycle_id,
+                OBJ.c.level,
+                OBJ.c.description,
+                OBJ.c.archived_at,
+                OBJ.c.rollup_team_id,
+                OBJ.c.rollup_laddered,
+                OBJ.c.rollup_unparented,
+                OBJ.c.rollup_alignment,
+            )
+            .where(OBJ.c.workspace_id == workspace_id, OBJ.c.id.in_(wanted))
+            .order_by(OBJ.c.id)
+            .with_for_update(key_share=True)
+        ).all()
+        krs_of: dict[int, list[Any]] = defaultdict(list)
+        for kr in session.execute(
+            sa.select(KR.c.id, KR.c.objective_id, KR.c.created_at, KR.c.last_checkin_at).where(
+                KR.c.objective_id.in_(wanted), KR.c.archived_at.is_(None)
+            )
+        ):
+            krs_of[kr.objective_id].append(kr)
+        rows = []
+        for o in objectives:
+            share = _share(
+                o,
+                team=o.rollup_team_id,
+                laddered=o.rollup_laddered,
+                unparented=o.rollup_unparented,
+                krs=krs_of.get(o.id, ()),
+                period=settings.period,
+                cycle_start=settings.windows[o.cycle_id].start,
+                columns=columns,
+            )
+            text = _share_text(share)
+            if text == o.rollup_alignment:
+                continue
+            for key, n in shares_of(o.rollup_alignment).items():
+                deltas[key] -= n
+            for key, n in share.items():
+                deltas[key] += n
+            rows.append({"b_id": o.id, "v_rollup_alignment": text})
+        _write(session, rows, ("rollup_alignment",))
+    _count(session, ALIGN, workspace_id, deltas, columns, counter=_counter)

@@ -107,6 +107,10 @@ class ObjectiveRow(Protocol):
     def rollup_krs(self) -> int: ...
     @property
     def rollup_bucket(self) -> str | None: ...
+    @property
+    def rollup_team_id(self) -> int | None: ...
+    @property
+    def rollup_alignment(self) -> str | None: ...
 
 
 class KeyResultRow(Protocol):
@@ -364,7 +368,8 @@ def _scope(
     if not include_archived:
         where.append(col(Objective.archived_at).is_(None))
     if team_ids is not None:
-        where.append(col(Objective.team_id).in_(team_ids))
+        # The effective team: a personal objective aligned under a team's shows there too.
+        where.append(col(Objective.rollup_team_id).in_(team_ids))
     if company_only:
         where.append(col(Objective.level) == Level.COMPANY.value)
     if owner_id is not None:

@@ -21,13 +21,16 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
+from typing import TypeVar
 
-from bot.okr import pace
 from bot.okr.coach import MAX_FOCUSED_KRS
 from bot.okr.kinds import Level
-from bot.okr.pace import STALE_PERIODS, StatusRules, stale_anchor
+from bot.okr.pace import STALE_PERIODS, stale_anchor
+
+K = TypeVar("K", bound=Hashable)
+T = TypeVar("T")
 
 CHECK_IN_PERIOD = timedelta(days=7)
 # "Confidence 9/10 but 20 points behind pace": sure of a result the numbers do not show.
@@ -109,11 +112,60 @@ def line_gap(*, level: Level, parent_id: Hashable | None, has_why: bool) -> Gap 
     return Gap.ORPHAN if parent_id is None else None
 
 
+def stale_day(kr: KRPulse, *, period: timedelta = CHECK_IN_PERIOD) -> date:
+    """The first day a KR counts as stale: `STALE_PERIODS` periods after the (UTC) day of its
+    anchor. By the day, as a KR's status turns to "no recent data" (bot/okr/pace.py), so a
+    count kept per day (storage/alignment.py) stays right as the clock moves."""
+    return kr.quiet_since + STALE_PERIODS * period
+
+
 def is_stale(kr: KRPulse, *, now: datetime, period: timedelta = CHECK_IN_PERIOD) -> bool:
-    """No check-in for `STALE_PERIODS` periods, counted as status counts them (by day, from
-    `KRPulse.quiet_since`): what it shows is no longer news."""
-    rules = StatusRules(stale_days=STALE_PERIODS * period.days)
-    return pace.is_stale(kr.quiet_since, today=now.date(), rules=rules)
+    """No check-in for `STALE_PERIODS` periods, counted by the day from `KRPulse.quiet_since`
+    as status counts them: what it shows is no longer news."""
+    return stale_day(kr, period=period) <= utc_day(now)
+
+
+def utc_day(moment: datetime) -> date:
+    """The UTC date of a moment (a naive one is taken as UTC)."""
+    return (moment.astimezone(UTC) if moment.tzinfo else moment).date()
+
+
+def has_why(description: str | None) -> bool:
+    """A company objective's description says which part of the vision it serves."""
+    return bool((description or "").strip())
+
+
+def effective_team(*, level: Level, team_id: T | None, parent_team: T | None) -> T | None:
+    """The team whose views show an objective: its own; a personal objective without one takes
+    its parent's (a person's objective aligned under a team's shows in that team's status).
+    `parent_team`: the parent's effective team (None: no parent)."""
+    if team_id is not None or level is not Level.PERSONAL:
+        return team_id
+    return parent_team
+
+
+def effective_teams(
+    rows: Iterable[tuple[K, K | None, Level, T | None]],
+    *,
+    known: Mapping[K, T | None] | None = None,
+) -> dict[K, T | None]:
+    """Each objective's effective team, from (id, parent id, level, team id) rows; `known`:
+    the effective teams of parents outside the rows (a parent in neither: none). A loop in
+    old data ends the walk."""
+    known = known or {}
+    info = {oid: (parent, level, team) for oid, parent, level, team in rows}
+    out: dict[K, T | None] = {}
+    for start in info:
+        chain: list[K] = []
+        node: K | None = start
+        while node is not None and node in info and node not in out and node not in chain:
+            chain.append(node)
+            node = info[node][0]
+        above = None if node is None else out.get(node, known.get(node))
+        for oid in reversed(chain):
+            _parent, level, team = info[oid]
+            above = out[oid] = effective_team(level=level, team_id=team, parent_team=above)
+    return out
 
 
 def alignment_health(
@@ -149,7 +201,7 @@ def alignment_health(
             findings.append(Finding(Gap.TOO_MANY_KRS, oid, amount=len(o.krs)))
         for kr in o.krs:
             if is_stale(kr, now=now, period=period):
-                days = (now.date() - kr.quiet_since).days
+                days = (utc_day(now) - kr.quiet_since).days
                 findings.append(Finding(Gap.STALE, oid, kr.id, amount=days))
             elif (
                 kr.confidence is not None

@@ -13,6 +13,7 @@ from bot.okr.alignment import (
     Level,
     ObjectiveFacts,
     alignment_health,
+    has_why,
 )
 from bot.services import Service
 from storage import teams as team_store
@@ -96,7 +97,7 @@ class AlignmentService(Service):
             period = check_in_period(tree.workspace.checkin_cadence_weeks)
             if team is None:
                 return report_of(tree, scope="the company", within=None, now=now, period=period)
-            within = [o.id for o in tree.objectives if o.team_id == team.id]
+            within = [o.id for o in tree.objectives if o.rollup_team_id == team.id]
             return report_of(tree, scope=team.name, within=within, now=now, period=period)
 
     def line(self, *, workspace_id: str, channel_id: str) -> AlignmentCounts | None:
@@ -118,7 +119,6 @@ class AlignmentService(Service):
                 session=session,
                 workspace_id=workspace_id,
                 now=self.clock(),
-                period=check_in_period(workspace.checkin_cadence_weeks),
                 team_ids=team_ids,
             )
 
@@ -141,7 +141,7 @@ def report_of(
             id=o.id,
             level=Level.of(o.level, team_id=o.team_id),
             parent_id=o.parent_id,
-            has_why=bool((o.description or "").strip()),
+            has_why=has_why(o.description),
             krs=tuple(
                 KRPulse(
                     id=kr.id,

@@ -10,7 +10,6 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from bot.services import Service
-from bot.services.alignment import check_in_period
 from storage import objectives as objective_store
 from storage import teams as team_store
 from storage.alignment import AlignmentCounts, alignment_counts
@@ -125,7 +124,6 @@ class TreeService(Service):
             session=session,
             workspace_id=tree.workspace.team_id,
             now=self.clock(),
-            period=check_in_period(tree.workspace.checkin_cadence_weeks),
             team_ids=None if team_id is None else team_store.team_subtree_ids(teams, team_id),
             owner_id=owner_id,
             company_only=company_only,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
 
 from bot.okr.alignment import (
     CHECK_IN_PERIOD,
@@ -13,8 +13,11 @@ from bot.okr.alignment import (
     Level,
     ObjectiveFacts,
     alignment_health,
+    effective_team,
+    effective_teams,
     is_stale,
     line_gap,
+    stale_day,
 )
 
 NOW = datetime(2026, 3, 2, 9, 0)
@@ -141,6 +144,51 @@ def test_stale_means_two_check_in_periods_without_news() -> None:
     assert not is_stale(planned, now=NOW)
     assert is_stale(planned, now=NOW + timedelta(days=4))  # Mar 6: Feb 20 + 14 days
     assert not is_stale(planned, now=NOW + timedelta(days=4), period=timedelta(weeks=2))
+    # By the day, as a KR's status turns to "no recent data": from the day two periods after
+    # the day of its last check-in, all that day, and not the day before.
+    checked = datetime(2026, 2, 16, 21, 0)
+    pulse = KRPulse("k", NOW - timedelta(days=60), checked, None, None, None, date(2026, 1, 1))
+    assert stale_day(pulse) == date(2026, 3, 2)
+    assert is_stale(pulse, now=datetime(2026, 3, 2, 0, 0))
+    assert not is_stale(pulse, now=datetime(2026, 3, 1, 23, 59))
+    assert not is_stale(kr("k", days_since=edge.days - 1), now=NOW)
+    # an aware moment counts by its UTC day
+    late = datetime(2026, 3, 1, 23, 30, tzinfo=timezone(timedelta(hours=-5)))  # 04:30 UTC
+    assert is_stale(pulse, now=late)
+    never = KRPulse("k", datetime(2026, 2, 16, 8, 0), None, None, None, None, date(2026, 1, 1))
+    assert stale_day(never) == date(2026, 3, 2)
+    assert stale_day(never, period=timedelta(weeks=2)) == date(2026, 3, 16)
+
+
+def test_a_personal_objective_without_a_team_shows_in_its_parents_team() -> None:
+    rows = [
+        ("C", None, Level.COMPANY, None),
+        ("T", "C", Level.TEAM, 5),
+        ("P", "T", Level.PERSONAL, None),
+        ("PP", "P", Level.PERSONAL, None),  # through another person's objective
+        ("Own", "T", Level.PERSONAL, 7),  # a personal objective with a team keeps it
+        ("UnderC", "C", Level.PERSONAL, None),  # under the company's: no team
+        ("Alone", None, Level.PERSONAL, None),
+        ("Out", "X", Level.PERSONAL, None),  # a parent outside the rows, team known
+        ("Loop1", "Loop2", Level.PERSONAL, None),
+        ("Loop2", "Loop1", Level.PERSONAL, None),
+    ]
+    assert effective_teams(rows, known={"X": 9}) == {
+        "C": None,
+        "T": 5,
+        "P": 5,
+        "PP": 5,
+        "Own": 7,
+        "UnderC": None,
+        "Alone": None,
+        "Out": 9,
+        "Loop1": None,
+        "Loop2": None,
+    }
+    # team and company objectives never inherit
+    assert effective_team(level=Level.TEAM, team_id=None, parent_team=5) is None
+    assert effective_team(level=Level.COMPANY, team_id=None, parent_team=5) is None
+    assert effective_team(level=Level.PERSONAL, team_id=None, parent_team=5) == 5
 
 
 @dataclass(frozen=True)

@@ -583,8 +583,9 @@ def test_a_thousand_objectives_export_and_import_in_seconds(
     import_wall, import_cpu = clock.perf_counter() - started, clock.process_time() - cpu
     assert (report.objectives, report.key_results, report.check_ins) == (1000, 5000, 15000)
     # Many rows per statement: a few statements per table, not one per row; then the
-    # stored roll-up's rebuild (settings, cycles, objectives, KRs, one executemany update).
-    assert counter.count <= 26, counter.statements
+    # stored roll-up's rebuild (settings, cycles, objectives, KRs, one executemany update,
+    # then the status and alignment count tables: a delete and an insert each).
+    assert counter.count <= 28, counter.statements
 
     started, cpu = clock.perf_counter(), clock.process_time()
     exported = transfer.export_text(engine, workspace_id="T0BIG", fmt=fmt)

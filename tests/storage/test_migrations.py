@@ -530,7 +530,7 @@ ROLLUP_COLUMNS = frozenset(
 
 
 def check_rollup(session: Session, start: str) -> None:
-    """The backfill (0007's, then 0011's and 0012's, now 0014's) agrees with the core's
+    """The backfill (0007's, then 0011's, 0012's and 0013's, now 0014's) agrees with the core's
     roll-up: stale KRs too (by June every checked-in KR is two periods past its last
     check-in, and every KR never checked in two past the later of its creation and its
     cycle's start), and the stored alignment flags give the pure module's alignment counts."""
@@ -546,7 +546,7 @@ def check_rollup(session: Session, start: str) -> None:
     now, period = datetime(2026, 2, 20, tzinfo=UTC), timedelta(weeks=1)
     whole = load_tree(session=session, workspace_id=SEED, today=now.date())
     pure = report_of(whole, scope="", within=None, now=now, period=period)
-    sql = alignment_counts(session=session, workspace_id=SEED, now=now, period=period)
+    sql = alignment_counts(session=session, workspace_id=SEED, now=now)
     expected = {g: n for g, n in pure.counts.items() if g is not Gap.CONTRADICTION}
     assert (sql.objectives, sql.laddered, sql.counts) == (pure.objectives, pure.laddered, expected)
 
@@ -643,10 +643,40 @@ def rows_0012() -> Rows:
     return rows
 
 
-# 0014 rebuilds the roll-up (the one stale rule): every stored roll-up column is recomputed.
+# 0013 adds the effective team and alignment shares, 0014 rebuilds the roll-up (the one stale
+# rule): every stored roll-up column is recomputed.
 ROLLUP_COLUMNS_0012 = ROLLUP_COLUMNS_0011 | {
     ("objective", c) for c in ("rollup_laddered", "rollup_unparented", "rollup_krs")
 }
+ROLLUP_COLUMNS_0013 = ROLLUP_COLUMNS_0012 | {
+    ("objective", c) for c in ("rollup_team_id", "rollup_alignment")
+}
+
+
+def rows_0013() -> Rows:
+    """0013 adds the effective team, each objective's alignment share and alignment_count."""
+    rows = rows_0012()
+    for objective in rows["objective"]:
+        objective["rollup_team_id"] = objective["team_id"]
+        objective["rollup_alignment"] = None
+    rows["alignment_count"] = [
+        {
+            "workspace_id": SEED,
+            "bucket": "o:1:-:company:10000",
+            "cycle_id": 1,
+            "team_id": None,
+            "level": "company",
+            "laddered": True,
+            "orphan": False,
+            "no_why": False,
+            "no_krs": False,
+            "too_many_krs": False,
+            "stale_on": None,
+            "objectives": 1,
+            "stale_krs": 0,
+        }
+    ]
+    return rows
 
 
 def check_tree(session: Session, start: str) -> None:
@@ -854,9 +884,24 @@ SEEDS: dict[str, Seed] = {
             check_levels,
         ),
     ),
-    # 0014 changes stored values only (no column): its rows are 0012's.
+    "0013": Seed(
+        # without buckets: 0014's rebuild counts them from the objectives
+        lambda: {table: rows for table, rows in rows_0013().items() if table != "alignment_count"},
+        recomputed=ROLLUP_COLUMNS_0013,
+        check=_checks(
+            check_tree,
+            check_delivery,
+            check_health,
+            check_charts,
+            check_reflections,
+            check_pace,
+            check_rollup,
+            check_levels,
+        ),
+    ),
+    # 0014 changes stored values only (no column): its rows are 0013's.
     "0014": Seed(
-        rows_0012,
+        rows_0013,
         check=_checks(
             check_tree,
             check_delivery,

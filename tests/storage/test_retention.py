@@ -279,7 +279,8 @@ def test_purge_expired_dry_run_then_for_real(engine: sa.Engine) -> None:
     assert dry.workspaces == {GONE: before} and dry.rows == sum(before.values())
     assert rows_by_table(engine, GONE) == before  # a dry run deletes nothing
     assert dry.lines()[0].startswith(
-        f"{GONE}: would delete {dry.rows} rows (chart_file 1, check_in 1,"
+        f"{GONE}: would delete {dry.rows} rows "
+        f"(alignment_count {before['alignment_count']}, chart_file 1, check_in 1,"
     )
 
     # Not yet expired with a longer retention.

@@ -4,6 +4,7 @@ on every day of the cycles (values that depend on today are never stored)."""
 from __future__ import annotations
 
 import random
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -11,12 +12,13 @@ from typing import Any
 import pytest
 from sqlmodel import Session, col, select
 
+from bot.okr.alignment import KRPulse, effective_teams, stale_day
 from bot.okr.kinds import KRKind, Level, Status
 from bot.okr.validate import KRSpec
 from storage.checkins import record_check_in
 from storage.cycles import close_cycle, create_cycle, get_cycle
 from storage.errors import Refused
-from storage.models import Cycle, KeyResult, Objective, ObjectiveStatusCount
+from storage.models import AlignmentCount, Cycle, KeyResult, Objective, ObjectiveStatusCount
 from storage.objectives import (
     align_objective,
     archive_key_result,
@@ -29,7 +31,7 @@ from storage.objectives import (
 from storage.rollup import rebuild_workspace
 from storage.teams import create_team
 from storage.tree import load_shown_tree, load_tree
-from storage.workspaces import ensure_workspace, update_workspace
+from storage.workspaces import ensure_workspace, get_workspace, update_workspace
 
 START = date(2026, 1, 1)
 CHECK_EVERY = 15  # compare with the core after this many writes
@@ -133,15 +135,60 @@ def assert_alignment_stored(session: Session, workspace_id: str) -> int:
         return parent is not None and linked(parent) and laddered(parent)
 
     krs: dict[int, int] = {}
+    stale_days: dict[int, list[date]] = {}
+    starts = dict(
+        session.exec(
+            select(Cycle.id, Cycle.start_date).where(Cycle.workspace_id == workspace_id)
+        ).all()
+    )
+    period = timedelta(
+        weeks=get_workspace(session=session, workspace_id=workspace_id).checkin_cadence_weeks
+    )
     for kr in session.exec(
         select(KeyResult).where(
             KeyResult.workspace_id == workspace_id, col(KeyResult.archived_at).is_(None)
         )
     ):
         krs[kr.objective_id] = krs.get(kr.objective_id, 0) + 1
+        start = starts[objectives[kr.objective_id].cycle_id]
+        pulse = KRPulse(kr.id, kr.created_at, kr.last_checkin_at, None, None, None, start)
+        stale_days.setdefault(kr.objective_id, []).append(stale_day(pulse, period=period))
+    teams = effective_teams(
+        [(oid, o.parent_id, Level(o.level), o.team_id) for oid, o in objectives.items()]
+    )
+    # A fresh count of alignment_count, from the rows: objectives per (cycle, effective team,
+    # level, flags), KRs per (cycle, effective team, level, stale day).
+    fresh: Counter[tuple] = Counter()
     for oid, o in objectives.items():
-        want = (laddered(oid), not linked(o.parent_id), krs.get(oid, 0))
-        assert (o.rollup_laddered, o.rollup_unparented, o.rollup_krs) == want, oid
+        want = (laddered(oid), not linked(o.parent_id), krs.get(oid, 0), teams[oid])
+        got = (o.rollup_laddered, o.rollup_unparented, o.rollup_krs, o.rollup_team_id)
+        assert got == want, oid
+        if o.archived_at is not None:
+            continue
+        where = (o.cycle_id, teams[oid], o.level)
+        company = o.level == Level.COMPANY
+        flags = (
+            laddered(oid),
+            not linked(o.parent_id) and not company,
+            company and not (o.description or "").strip(),
+            krs.get(oid, 0) == 0,
+            krs.get(oid, 0) > 5,
+        )
+        fresh[(*where, flags, None)] += 1
+        for day in stale_days.get(oid, []):
+            fresh[(*where, None, day)] += 1
+    stored: Counter[tuple] = Counter()
+    for row in session.exec(
+        select(AlignmentCount).where(AlignmentCount.workspace_id == workspace_id)
+    ):
+        where = (row.cycle_id, row.team_id, row.level)
+        if row.stale_on is None:
+            flags = (row.laddered, row.orphan, row.no_why, row.no_krs, row.too_many_krs)
+            stored[(*where, flags, None)] += row.objectives
+        else:
+            assert row.objectives == 0
+            stored[(*where, None, row.stale_on)] += row.stale_krs
+    assert +stored == fresh
     return sum(laddered(oid) for oid in objectives)
 
 
@@ -402,6 +449,8 @@ def test_a_rebuild_changes_nothing_the_hooks_kept(session: Session) -> None:
         "rollup_laddered",
         "rollup_unparented",
         "rollup_krs",
+        "rollup_team_id",
+        "rollup_alignment",
     )
 
     def stored() -> list[tuple]:
@@ -417,7 +466,17 @@ def test_a_rebuild_changes_nothing_the_hooks_kept(session: Session) -> None:
             .where(ObjectiveStatusCount.workspace_id == ws, ObjectiveStatusCount.objectives > 0)
             .order_by(ObjectiveStatusCount.bucket)  # type: ignore[arg-type]
         ).all()
-        return [(c.bucket, c.objectives) for c in rows]
+        aligned = session.exec(
+            select(AlignmentCount)
+            .where(
+                AlignmentCount.workspace_id == ws,
+                (col(AlignmentCount.objectives) > 0) | (col(AlignmentCount.stale_krs) > 0),
+            )
+            .order_by(AlignmentCount.bucket)  # type: ignore[arg-type]
+        ).all()
+        return [(c.bucket, c.objectives) for c in rows] + [
+            (a.bucket, a.objectives, a.stale_krs) for a in aligned
+        ]
 
     archive_objective(session=session, workspace_id=ws, objective_id=parent.id)  # type: ignore[union-attr]
     delete_objective(session=session, workspace_id=ws, objective_id=parent.parent_id or 1)  # type: ignore[union-attr]
@@ -427,7 +486,9 @@ def test_a_rebuild_changes_nothing_the_hooks_kept(session: Session) -> None:
     session.commit()
     assert stored() == kept
     assert counts() == kept_counts
-    assert sum(n for _, n in kept_counts) == len([row for row in kept if row[1]])
+    status_counts = [c for c in kept_counts if len(c) == 2]
+    assert sum(c[1] for c in status_counts) == len([row for row in kept if row[1]])
+    assert any(len(c) == 3 for c in kept_counts)
     assert all(row[0] for row in kept)
 
 

@@ -28,14 +28,9 @@ def upgrade() -> None:
         "objective",
         sa.Column("rollup_krs", sa.Integer(), nullable=False, server_default="0"),
     )
-    # Rebuilt with the code that keeps them (also 0007's and 0011's backfill: the head code
-    # writes this revision's columns, so the last migration that changes the roll-up's
-    # columns is the one to backfill it).
-    from storage.rollup import rebuild_workspace
-
-    connection = op.get_bind()
-    for (workspace_id,) in connection.execute(sa.text("SELECT team_id FROM workspace")).all():
-        rebuild_workspace(connection=connection, workspace_id=workspace_id)
+    # The backfill moved to 0013, which adds columns the roll-up code writes (it runs with the
+    # code of the head, so only the last migration touching the roll-up's columns may call
+    # it). Until then walk_key stays as it was, and 0013 rebuilds every workspace.
 
 
 def downgrade() -> None:

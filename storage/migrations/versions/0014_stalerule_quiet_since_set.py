@@ -7,7 +7,7 @@ changes: the roll-up is rebuilt with the head code, as 0012 did (this is now the
 migration that changes stored roll-up values, so it holds the backfill).
 
 Revision ID: 0014
-Revises: 0012
+Revises: 0013
 Create Date: 2026-12-04
 
 """
@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0014"
-down_revision: str | Sequence[str] | None = "0012"
+down_revision: str | Sequence[str] | None = "0013"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -38,7 +38,8 @@ def downgrade() -> None:
     # The old rule: an objective nothing under which has started is never stale. Its stale day
     # goes, from the row and from the end of its bucket key (":YYYY-MM-DD" becomes ":-"), and
     # the buckets are counted again. (A parent counting a child in a closed cycle, as the old
-    # code did, comes back with its next recompute.)
+    # code did, comes back with its next recompute, and so do alignment shares counted from a
+    # cycle's start.) Status buckets are per effective team since 0013.
     op.get_bind().execute(
         sa.text(
             "UPDATE objective SET rollup_stale_on = NULL, rollup_bucket = CASE "
@@ -52,8 +53,8 @@ def downgrade() -> None:
     op.execute(
         "INSERT INTO objective_status_count (workspace_id, bucket, cycle_id, team_id, rated, "
         "at_risk_on, off_track_on, stale_on, objectives) "
-        "SELECT workspace_id, rollup_bucket, cycle_id, team_id, rollup_rated, "
+        "SELECT workspace_id, rollup_bucket, cycle_id, rollup_team_id, rollup_rated, "
         "rollup_at_risk_on, rollup_off_track_on, rollup_stale_on, count(*) FROM objective "
         "WHERE rollup_bucket IS NOT NULL GROUP BY workspace_id, rollup_bucket, cycle_id, "
-        "team_id, rollup_rated, rollup_at_risk_on, rollup_off_track_on, rollup_stale_on"
+        "rollup_team_id, rollup_rated, rollup_at_risk_on, rollup_off_track_on, rollup_stale_on"
     )
