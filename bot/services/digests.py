@@ -26,11 +26,12 @@ from bot.okr.kinds import KRKind, Status
 from bot.okr.schedule import digest_period, local_datetime, zone
 from bot.okr.tree import Window, evaluate_tree
 from bot.services import Service
-from bot.services.checkins import DIGEST, active_workspaces, cadence_of, running_cycle_ids
+from bot.services.checkins import cadence_of, running_cycle_ids
+from bot.services.delivery import DIGEST, active_workspaces
 from storage import history, outbox
 from storage import teams as team_store
 from storage.db import session_scope
-from storage.models import CheckIn, OutboxState, Person, Workspace
+from storage.models import CheckIn, Person, Workspace
 from storage.people import get_people
 from storage.tree import load_tree, status_rules
 from storage.workspaces import get_workspace
@@ -140,7 +141,7 @@ class DigestService(Service):
         """Plan today's digests that are due (idempotent); returns how many rows are new."""
         now = now or self.clock()
         count = 0
-        for ws in self._workspaces(workspace_id):
+        for ws in active_workspaces(self.engine, workspace_id):
             tz = zone(ws.default_timezone)
             today = now.astimezone(tz).date()
             if today.weekday() != ws.digest_weekday:
@@ -152,9 +153,6 @@ class DigestService(Service):
             with session_scope(self.engine) as session:
                 count += self._plan_workspace(session, ws, today, period, due)
         return count
-
-    def _workspaces(self, workspace_id: str | None) -> list[Workspace]:
-        return active_workspaces(self.engine, workspace_id)
 
     def _plan_workspace(
         self, session: Session, ws: Workspace, today: date, period: date, due: datetime
@@ -229,12 +227,6 @@ class DigestService(Service):
             if shown:
                 digest = replace(digest, names=dict(names(workspace_id, sorted(shown))))
         return digest
-
-    def skip(self, message_id: int, *, reason: str) -> None:
-        with session_scope(self.engine) as session:
-            outbox.mark_finished(
-                session=session, message_id=message_id, state=OutboxState.SKIPPED, error=reason
-            )
 
     def digest(
         self, *, session: Session, workspace_id: str, channel_id: str, period: date, now: datetime

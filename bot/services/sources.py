@@ -13,23 +13,20 @@ from collections import defaultdict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import datetime
 
 import httpx
 from sqlalchemy import Engine
-from sqlmodel import Session
 
-from bot.okr.schedule import current_period, zone
-from bot.services.checkins import cadence_of, may_check_in
-from bot.sources.fetch import Fetcher, Reading, SourceError, SourceKind, SourceSpec, spec_problem
+from bot.services.checkins import period_of
+from bot.services.permissions import may_check_in
+from bot.sources.fetch import Fetcher, Reading, SourceError, SourceSpec, spec_of, spec_problem
 from bot.sources.guard import normalize_host
 from storage import objectives as objective_store
 from storage import sources as source_store
 from storage.db import session_scope
 from storage.errors import NotFound, Refused
-from storage.models import DataSource, KeyResult
-from storage.people import get_people
-from storage.workspaces import get_workspace
+from storage.models import DataSource
 
 log = logging.getLogger(__name__)
 
@@ -116,18 +113,6 @@ class PushResult:
     recorded: bool  # False: the value was unchanged, nothing new stored
 
 
-def spec_of(source: DataSource) -> SourceSpec:
-    return SourceSpec(
-        kind=SourceKind(source.kind),
-        url=source.url,
-        expression=source.expression,
-        column=source.column,
-        row_key=source.row_key,
-        multiplier=source.multiplier,
-        credential=source.credential,
-    )
-
-
 def state_of(source: DataSource) -> SourceState:
     return SourceState(
         key_result_id=source.key_result_id,
@@ -144,16 +129,6 @@ def state_of(source: DataSource) -> SourceState:
 def hash_token(token: str) -> str:
     """Tokens are 256 random bits: a plain SHA-256 is enough to keep them unusable at rest."""
     return hashlib.sha256(token.encode()).hexdigest()
-
-
-def _period_for_owner(session: Session, kr: KeyResult, now: datetime) -> date:
-    """The check-in period the KR's owner is in now, in their own timezone."""
-    ws = get_workspace(session=session, workspace_id=kr.workspace_id)
-    person = get_people(session=session, workspace_id=kr.workspace_id, user_ids=[kr.owner_id])
-    tz = zone(
-        person[kr.owner_id].tz if kr.owner_id in person else None, fallback=ws.default_timezone
-    )
-    return current_period(now, cadence_of(ws), tz)
 
 
 class HostLimits:
@@ -510,7 +485,7 @@ class SourceService:
                     workspace_id=workspace_id,
                     key_result_id=kr_id,
                     value=reading.value,
-                    period_start=_period_for_owner(session, kr, now),
+                    period_start=period_of(session, kr.workspace_id, kr.owner_id, now),
                     now=now,
                     source=source_store.SYNC_SOURCE,
                 )
@@ -611,7 +586,7 @@ class SourceService:
                 workspace_id=found.workspace_id,
                 key_result_id=key_result_id,
                 value=value,
-                period_start=_period_for_owner(session, kr, now),
+                period_start=period_of(session, kr.workspace_id, kr.owner_id, now),
                 now=now,
                 source=source_store.PUSH_SOURCE,
                 note=note,
