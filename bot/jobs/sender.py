@@ -58,12 +58,8 @@ class SendReport:
     reflections: int = 0  # of `sent`: end-of-cycle reflection requests
 
     def add(self, other: SendReport) -> None:
-        self.sent += other.sent
-        self.digests += other.digests
-        self.reflections += other.reflections
-        self.recovered += other.recovered
-        self.failed += other.failed
-        self.deferred += other.deferred
+        for name in self.__dataclass_fields__:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
 
 
 LIST_ABOVE = 50  # more stale profiles than this: page users.list instead of users.info each
