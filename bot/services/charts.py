@@ -29,9 +29,9 @@ from bot.okr.trend import (
 )
 from bot.services import Service
 from bot.services.checkins import running_cycle_ids
+from bot.services.digests import channel_tree
 from storage import charts as chart_store
 from storage import objectives as objective_store
-from storage import teams as team_store
 from storage.db import session_scope
 from storage.errors import NotFound
 from storage.models import CheckIn, KeyResult, Workspace
@@ -165,26 +165,10 @@ class ChartService(Service):
         digest channel) now, a period ago, and where pace says it should be."""
         with session_scope(self.engine, read_only=True) as session:
             ws = get_workspace(session=session, workspace_id=workspace_id)
-            team_id: int | None = None
-            if channel_id == ws.digest_channel:
-                scope = ws.name or "The company"
-            else:
-                team = team_store.team_for_channel(
-                    session=session, workspace_id=workspace_id, channel_id=channel_id
-                )
-                if team is None:
-                    return None
-                team_id, scope = team.id, team.name
-            today = self._today(session, workspace_id)
-            tree = load_tree(
-                session=session,
-                workspace_id=workspace_id,
-                today=today,
-                cycle_ids=running_cycle_ids(session, workspace_id, today),
-                team_id=team_id,
-            )
-            if not tree.objectives:
+            found = channel_tree(session, ws, channel_id, today=self._today(session, workspace_id))
+            if found is None:
                 return None
+            tree, team = found
             history = self._history(session, workspace_id, [kr.id for kr in tree.key_results])
             bars = []
             tz = zone(ws.default_timezone)
@@ -200,6 +184,7 @@ class ChartService(Service):
                         objective.title, health.progress, before, health.expected, health.status
                     )
                 )
+            scope = team.name if team else ws.name or "The company"
             return TeamTrend(scope, period, tuple(bars))
 
     # -- helpers -----------------------------------------------------------------------
