@@ -143,12 +143,25 @@ class CheckinService(Service):
         without `is_admin` admins get no say over others' KRs) CheckInDenied names them and
         nothing is recorded.
         """
-        self.ensure_may_check_in(
-            workspace_id=workspace_id,
-            user_id=user_id,
-            key_result_ids=[r[0] for r in readings],
-            is_admin=is_admin,
-        )
+        # Owners are read first and Slack is asked (if at all) after the read: never while a
+        # transaction is open. NotFound if a KR is gone.
+        with session_scope(self.engine, read_only=True) as session:
+            owners = objective_store.key_result_owners(
+                session=session, workspace_id=workspace_id, key_result_ids=[r[0] for r in readings]
+            )
+        is_admin = functools.cache(is_admin)  # it asks Slack: once at most
+        denied = [
+            kr_id
+            for kr_id in dict.fromkeys(r[0] for r in readings)  # in the order given
+            if not may_check_in(
+                user_id=user_id,
+                kr_owner_id=owners[kr_id][0],
+                objective_owner_id=owners[kr_id][1],
+                is_admin=is_admin,
+            )
+        ]
+        if denied:
+            raise CheckInDenied(denied)
         now = self.clock()
         period = self.period_for(workspace_id=workspace_id, user_id=user_id, now=now)
         recorded = duplicates = 0
@@ -181,35 +194,6 @@ class CheckinService(Service):
             replace = self._settle(session, workspace_id, user_id, period, now)
         changes = [by_kr[kr_id] for kr_id in dict.fromkeys(r[0] for r in readings)]  # as given
         return Answered(changes, replace, recorded, duplicates)
-
-    def ensure_may_check_in(
-        self,
-        *,
-        workspace_id: str,
-        user_id: str,
-        key_result_ids: Sequence[int],
-        is_admin: Callable[[], bool],
-    ) -> None:
-        """CheckInDenied naming the KRs `user_id` may not check in on, if there are any;
-        NotFound if one is gone. Owners are read first and Slack is asked (if at all) after
-        the read: never while a transaction is open."""
-        with session_scope(self.engine, read_only=True) as session:
-            owners = objective_store.key_result_owners(
-                session=session, workspace_id=workspace_id, key_result_ids=key_result_ids
-            )
-        is_admin = functools.cache(is_admin)  # it asks Slack: once at most
-        denied = [
-            kr_id
-            for kr_id in dict.fromkeys(key_result_ids)  # in the order given
-            if not may_check_in(
-                user_id=user_id,
-                kr_owner_id=owners[kr_id][0],
-                objective_owner_id=owners[kr_id][1],
-                is_admin=is_admin,
-            )
-        ]
-        if denied:
-            raise CheckInDenied(denied)
 
     def no_change(self, *, workspace_id: str, user_id: str) -> Answered:
         """Answer "No change this week": every KR of mine keeps its value, in one click."""

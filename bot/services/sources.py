@@ -14,12 +14,13 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import zip_longest
 
 import httpx
 from sqlalchemy import Engine
 
 from bot.services.checkins import period_of
-from bot.services.permissions import may_check_in
+from bot.services.permissions import may_check_in, not_admin
 from bot.sources.fetch import Fetcher, Reading, SourceError, SourceSpec, spec_of, spec_problem
 from bot.sources.guard import normalize_host
 from storage import objectives as objective_store
@@ -34,6 +35,7 @@ TOKEN_PREFIX = "ldr_"
 DEFAULT_INTERVAL_MINUTES = 60
 DEFAULT_CONCURRENCY = 16
 DEFAULT_PER_HOST = 4
+_Pull = tuple[int, str, int, SourceSpec]  # (source id, workspace, KR id, what to fetch)
 
 
 class SourceDenied(Refused):
@@ -235,7 +237,7 @@ class SourceService:
             user_id=user_id,
             kr_owner_id=kr_owner,
             objective_owner_id=objective_owner,
-            is_admin=lambda: False,
+            is_admin=not_admin,
         )
         if (owner and allowed) or is_admin():
             return
@@ -317,13 +319,6 @@ class SourceService:
         with session_scope(self.engine, read_only=True) as session:
             return source_store.key_result_workspace(session=session, key_result_id=key_result_id)
 
-    def state(self, *, workspace_id: str, key_result_id: int) -> SourceState | None:
-        with session_scope(self.engine, read_only=True) as session:
-            source = source_store.get_source(
-                session=session, workspace_id=workspace_id, key_result_id=key_result_id
-            )
-            return None if source is None else state_of(source)
-
     def states(self, *, workspace_id: str, key_result_ids: list[int]) -> dict[int, SourceState]:
         """For menus and Home: every given KR's source, in one statement."""
         with session_scope(self.engine, read_only=True) as session:
@@ -379,7 +374,7 @@ class SourceService:
         if user_id is not None:
             host = None if spec is None else normalize_host(httpx.URL(spec.url.strip()).host)
             self._ensure_may_connect(
-                workspace_id, user_id, is_admin or (lambda: False), key_result_id, host
+                workspace_id, user_id, is_admin or not_admin, key_result_id, host
             )
         with session_scope(self.engine, read_only=True) as session:
             kr = objective_store.get_key_result(
@@ -424,7 +419,7 @@ class SourceService:
         report = SyncReport()
         lock = threading.Lock()
 
-        def pull(item: tuple[int, str, int, SourceSpec]) -> None:
+        def pull(item: _Pull) -> None:
             source_id, ws, kr_id, spec = item
             assert source_id is not None
             outcome = self._pull(source_id, ws, kr_id, spec, allowed[ws])
@@ -611,15 +606,9 @@ class _Outcome:
     recovered: bool = False
 
 
-def _interleave_hosts(
-    work: list[tuple[int, str, int, SourceSpec]],
-) -> list[tuple[int, str, int, SourceSpec]]:
+def _interleave_hosts(work: list[_Pull]) -> list[_Pull]:
     """Round-robin over hosts: a, b, c, a, b, c… instead of all of a's sources first."""
-    by_host: dict[str, list[tuple[int, str, int, SourceSpec]]] = defaultdict(list)
+    by_host: dict[str, list[_Pull]] = defaultdict(list)
     for item in work:
         by_host[item[3].url.split("/")[2] if "//" in item[3].url else ""].append(item)
-    queues = list(by_host.values())
-    ordered: list[tuple[int, str, int, SourceSpec]] = []
-    for i in range(max((len(q) for q in queues), default=0)):
-        ordered.extend(q[i] for q in queues if i < len(q))
-    return ordered
+    return [item for row in zip_longest(*by_host.values()) for item in row if item is not None]

@@ -114,7 +114,6 @@ class TreeService(Service):
         *,
         team_id: int | None = None,
         owner_id: str | None = None,
-        company_only: bool = False,
     ) -> AlignmentCounts | None:
         """The view's one line of alignment health (one statement); None for a closed
         cycle's grades, which the open cycles' health does not describe."""
@@ -128,7 +127,6 @@ class TreeService(Service):
             period=check_in_period(tree.workspace.checkin_cadence_weeks),
             team_ids=None if team_id is None else team_store.team_subtree_ids(teams, team_id),
             owner_id=owner_id,
-            company_only=company_only,
         )
 
     def mine(self, *, workspace_id: str, user_id: str) -> LoadedTree:
