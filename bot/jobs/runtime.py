@@ -66,22 +66,15 @@ def _source_sync(engine: Engine, clients: ClientFor) -> Callable[[], object]:
     return service.sync_due
 
 
-def _scheduler(
-    settings: Settings, engine: Engine, clients: ClientFor, *, blocking: bool
-) -> BaseScheduler:
-    return scheduler_module.configure(
-        engine,
-        make_sender(settings, engine, clients),
-        blocking=blocking,
-        purge=lambda: purge_now(settings, engine),
-        sources=_source_sync(engine, clients),
-    )
-
-
 def start_background_scheduler(
     settings: Settings, engine: Engine, clients: ClientFor
 ) -> BaseScheduler:
-    scheduler = _scheduler(settings, engine, clients, blocking=False)
+    scheduler = scheduler_module.configure(
+        engine,
+        make_sender(settings, engine, clients),
+        purge=lambda: purge_now(settings, engine),
+        sources=_source_sync(engine, clients),
+    )
     scheduler.start()
     log.info("scheduler started in this process (job %s)", scheduler_module.TICK_JOB_ID)
     return scheduler
@@ -89,6 +82,12 @@ def start_background_scheduler(
 
 def run_clock(settings: Settings, engine: Engine, clients: ClientFor) -> None:
     """`clock`: the dedicated scheduler process."""
-    scheduler = _scheduler(settings, engine, clients, blocking=True)
+    scheduler = scheduler_module.configure(
+        engine,
+        make_sender(settings, engine, clients),
+        blocking=True,
+        purge=lambda: purge_now(settings, engine),
+        sources=_source_sync(engine, clients),
+    )
     log.info("clock process: scheduler running (job %s)", scheduler_module.TICK_JOB_ID)
     scheduler.start()

@@ -326,7 +326,6 @@ class CheckinService(Service):
         synced = self._synced(workspace_id=workspace_id, key_result_ids=kr_ids)
         for answer in form.answers:
             kr_id = answer.key_result_id
-            field = f"value:{kr_id}"
             if not answer.has_value_field or kr_id in synced:
                 # The value is the source's: a stale form's field must not overwrite it.
                 value: float | None = None
@@ -338,7 +337,7 @@ class CheckinService(Service):
                 try:
                     value = parse_number_input(answer.value or "")
                 except NumberInputError as error:
-                    errors[field] = error.message
+                    errors[f"value:{kr_id}"] = error.message
                     continue
             chosen = answer.confidence
             confidence = _confidence(chosen) if chosen is not None else None

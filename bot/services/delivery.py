@@ -7,6 +7,7 @@ send` and a restarted process can all run it again without sending anything twic
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections import defaultdict
 from collections.abc import Callable, Collection, Sequence
@@ -16,7 +17,6 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import Engine
 
 from bot.okr.schedule import (
-    Cadence,
     current_period,
     may_prompt,
     next_working_moment,
@@ -84,25 +84,6 @@ class Delivery:
     period_over: bool = False  # too late for this period: skip it
 
 
-class _LocalTimes:
-    """A workspace's period, prompt time and local date for each timezone at `now`, worked
-    out once per timezone: 50,000 people live in a few dozen zones."""
-
-    def __init__(self, ws: Workspace, cadence: Cadence, now: datetime) -> None:
-        self.ws, self.cadence, self.now = ws, cadence, now
-        self._by_tz: dict[str | None, tuple[date, datetime, date]] = {}
-
-    def of(self, tz_name: str | None) -> tuple[date, datetime, date]:
-        """(period, prompt time, today) for someone in `tz_name`."""
-        known = self._by_tz.get(tz_name)
-        if known is None:
-            tz = zone(tz_name, fallback=self.ws.default_timezone)
-            period = current_period(self.now, self.cadence, tz)
-            due = prompt_time(period, self.cadence, tz)
-            known = self._by_tz[tz_name] = (period, due, self.now.astimezone(tz).date())
-        return known
-
-
 @dataclass(frozen=True)
 class PlanReport:
     planned: int = 0
@@ -162,16 +143,23 @@ class DeliveryService(Service):
         Everyone due is compared with what the outbox already holds for their period (one
         narrow query), so a run after everything is planned neither inserts nor asks whether
         people answered: only those about to get a new row are checked against check-ins.
-        Periods and prompt times are worked out once per timezone, not once per person.
         """
-        local = _LocalTimes(ws, cadence_of(ws), now)
+        cadence = cadence_of(ws)
+
+        @functools.cache  # once per timezone: 50,000 people live in a few dozen zones
+        def local(tz_name: str | None) -> tuple[date, datetime, date]:
+            """(period, prompt time, today) for someone in `tz_name`."""
+            tz = zone(tz_name, fallback=ws.default_timezone)
+            period = current_period(now, cadence, tz)
+            return period, prompt_time(period, cadence, tz), now.astimezone(tz).date()
+
         wanted: list[outbox.PlannedMessage] = []
         periods: dict[str, date] = {}
         for user_id, first_created in owners.items():
             person = people.get(user_id)
             if person is None or person.deleted or person.is_bot:
                 continue
-            period, due, today = local.of(person.tz)
+            period, due, today = local(person.tz)
             if person.away_until is not None and person.away_until >= today:
                 continue
             if now < due and not force:

@@ -52,8 +52,6 @@ StatusFound = StatusShown | NoSuchTeam
 
 
 class TreeService(Service):
-    # -- reading -----------------------------------------------------------------------
-
     def objective_tree(
         self, *, workspace_id: str, objective_id: int
     ) -> tuple[LoadedTree, ObjectiveRow]:
