@@ -46,7 +46,7 @@ from bench.data import BENCH_WORKSPACE, fill_workspace, sqlite_engine
 from bot.app import make_client
 from bot.config import load_settings
 from bot.jobs import sender as sender_module
-from bot.services.checkins import CheckinService
+from bot.services.delivery import DeliveryService
 from tests.support.blockkit import validate_message
 
 CEILING = 20.0  # chat.postMessage per second per workspace, as the stand-in enforces it
@@ -138,7 +138,7 @@ def run_sender(
     out: dict[str, Any] = {"key_results": filled.key_results}
     with _standin(filled.users, latency) as standin:
         client = _client(standin)
-        service = CheckinService(engine, clock=lambda: now)
+        service = DeliveryService(engine, clock=lambda: now)
         options: dict[str, Any] = {}
         if "pacer" in inspect.signature(sender_module.Sender).parameters:
             options["pacer"] = make_pacer(send_rate)

@@ -3,7 +3,7 @@
     .venv/bin/python -m bench.scale_plans            # ~5-8 minutes
     .venv/bin/python -m bench.scale_plans --quick    # smoke run
 
-1. plan: `CheckinService.plan` for 10,000 and 50,000 people (2 KRs each, profiles stale, so the
+1. plan: `DeliveryService.plan` for 10,000 and 50,000 people (2 KRs each, profiles stale, so the
    plan saves every profile first; the look-up answers from memory, Slack's time left out)
    on SQLite and PostgreSQL, then a re-plan with nothing new. Each in its own process;
    CPU = that process's CPU (PostgreSQL's server CPU is not in it: wall is shown too).
@@ -154,7 +154,7 @@ def _in_parallel(role: str, payloads: list[dict[str, Any]]) -> list[dict[str, An
 
 
 def child_plan(payload: dict[str, Any]) -> dict[str, Any]:
-    from bot.services.checkins import CheckinService
+    from bot.services.delivery import DeliveryService
     from storage.people import SlackProfile
 
     if payload.get("baseline"):  # earlier code: the schema is newer than it knows, use as is
@@ -174,7 +174,7 @@ def child_plan(payload: dict[str, Any]) -> dict[str, Any]:
     def lookup(_ws: str, users: Sequence[str]) -> list[SlackProfile]:
         return [SlackProfile(u, ZONES[i % len(ZONES)]) for i, u in enumerate(users)]
 
-    service = CheckinService(engine, clock=lambda: now)
+    service = DeliveryService(engine, clock=lambda: now)
     out = {}
     for label in ("first", "replan"):
         wall, cpu = time.perf_counter(), _cpu()
@@ -262,7 +262,7 @@ def child_send(payload: dict[str, Any]) -> dict[str, Any]:
     from bot.config import load_settings
     from bot.jobs.pacing import Pacer
     from bot.jobs.sender import Sender
-    from bot.services.checkins import CheckinService
+    from bot.services.delivery import DeliveryService
     from storage.db import make_engine
 
     engine = make_engine(f"sqlite:///{payload['db']}")
@@ -280,7 +280,7 @@ def child_send(payload: dict[str, Any]) -> dict[str, Any]:
         if payload["shared"]
         else Pacer(per_workspace=CEILING)
     )
-    sender = Sender(CheckinService(engine, clock=lambda: NOW), lambda _ws: client, pacer=pacer)
+    sender = Sender(DeliveryService(engine, clock=lambda: NOW), lambda _ws: client, pacer=pacer)
     # Start together: wait for the agreed moment.
     time.sleep(max(0.0, payload["start_at"] - time.time()))
     report = sender.run(workspace_id=BENCH_WORKSPACE)
@@ -288,7 +288,7 @@ def child_send(payload: dict[str, Any]) -> dict[str, Any]:
 
 
 def run_fanout(users: int, work: Path) -> list[dict[str, Any]]:
-    from bot.services.checkins import CheckinService
+    from bot.services.delivery import DeliveryService
     from storage.people import SlackProfile
 
     rows = []
@@ -303,7 +303,7 @@ def run_fanout(users: int, work: Path) -> list[dict[str, Any]]:
             teams=max(1, users // 100),
             today=NOW.date(),
         )
-        CheckinService(engine, clock=lambda: NOW).plan(
+        DeliveryService(engine, clock=lambda: NOW).plan(
             profiles=lambda _ws, us: [SlackProfile(u, "UTC") for u in us],
             workspace_id=BENCH_WORKSPACE,
             force=True,

@@ -33,6 +33,7 @@ from bot.services.admin import AdminService
 from bot.services.alignment import AlignmentService
 from bot.services.charts import ChartService
 from bot.services.checkins import CheckinService
+from bot.services.delivery import DeliveryService
 from bot.services.exports import ExportService
 from bot.services.installs import BotTokens, InstallService, installation_store, state_store
 from bot.services.objectives import ObjectiveService
@@ -105,6 +106,7 @@ def make_deps(
         objectives=ObjectiveService(engine, clock=clock),
         trees=TreeService(engine, clock=clock),
         checkins=CheckinService(engine, clock=clock),
+        delivery=DeliveryService(engine, clock=clock),
         settings=SettingsService(engine, clock=clock),
         admin=AdminService(engine, clock=clock),
         alignment=AlignmentService(engine, clock=clock),
@@ -228,12 +230,12 @@ def workspace_clients(
         ),
     )
 
-    checkins = CheckinService(engine, clock=clock)
+    delivery = DeliveryService(engine, clock=clock)
 
     def client_for(workspace_id: str) -> WebClient:
         token = tokens.bot_token(workspace_id)
         if token is None:
-            checkins.deactivate(workspace_id, reason="no installation")
+            delivery.deactivate(workspace_id, reason="no installation")
             return NotInstalledClient(workspace_id)
         return make_client(settings, token=token)
 

@@ -15,7 +15,7 @@ from bot.config import Settings
 from bot.jobs import scheduler as scheduler_module
 from bot.jobs.pacing import Pacer
 from bot.jobs.sender import ClientFor, Sender, SendReport
-from bot.services.checkins import CheckinService
+from bot.services.delivery import DeliveryService
 from bot.services.retention import PurgeReport, purge_expired
 
 log = logging.getLogger(__name__)
@@ -33,7 +33,7 @@ def make_sender(
     reclaim_after: timedelta = timedelta(minutes=2),
 ) -> Sender:
     return Sender(
-        CheckinService(engine, clock=utc_now),
+        DeliveryService(engine, clock=utc_now),
         clients,
         reclaim_after=reclaim_after,
         pacer=Pacer.shared(engine, per_workspace=settings.send_rate),  # one pace per workspace

@@ -31,31 +31,28 @@ PURGE_JOB_ID = "retention.purge"
 SOURCES_JOB_ID = "sources.sync"
 
 # The persistent job store keeps a reference to a module-level function, not to objects;
-# the running process registers its sender (and its purge) here.
-_sender: Sender | None = None
-_purge: Callable[[], object] | None = None
-_sync_sources: Callable[[], object] | None = None
+# the running process registers its work here (the sender's run, its purge, its source sync).
+_work: dict[str, Callable[[], object] | None] = {}
+
+
+def _run(name: str, missing: str) -> None:
+    work = _work.get(name)
+    if work is None:  # a job loaded by a process that has no such work configured
+        log.warning(missing)
+        return
+    work()
 
 
 def tick() -> None:
-    if _sender is None:  # a job loaded by a process that has no sender configured
-        log.warning("scheduler tick without a sender; skipped")
-        return
-    _sender.run()
+    _run("tick", "scheduler tick without a sender; skipped")
 
 
 def purge() -> None:
-    if _purge is None:  # a job loaded by a process that has no purge configured
-        log.warning("retention purge without a configuration; skipped")
-        return
-    _purge()
+    _run("purge", "retention purge without a configuration; skipped")
 
 
 def sync_sources() -> None:
-    if _sync_sources is None:  # a job loaded by a process without data sources configured
-        log.warning("data source sync without a configuration; skipped")
-        return
-    _sync_sources()
+    _run("sync_sources", "data source sync without a configuration; skipped")
 
 
 def configure(
@@ -67,10 +64,7 @@ def configure(
     purge: Callable[[], object] | None = None,
     sources: Callable[[], object] | None = None,
 ) -> BaseScheduler:
-    global _sender, _purge, _sync_sources
-    _sender = sender
-    _purge = purge
-    _sync_sources = sources
+    _work.update(tick=sender.run, purge=purge, sync_sources=sources)
     scheduler_class = factory or (BlockingScheduler if blocking else BackgroundScheduler)
     scheduler = scheduler_class(
         jobstores={"default": SQLAlchemyJobStore(engine=engine, tablename=SCHEDULER_JOB_TABLE)},

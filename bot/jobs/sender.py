@@ -30,7 +30,7 @@ from bot.logs import log_event
 from bot.pictures import Pictures, digest_post
 from bot.services.alignment import AlignmentService
 from bot.services.charts import ChartService
-from bot.services.checkins import DIGEST, PROMPT, CheckinService, Delivery
+from bot.services.delivery import DIGEST, PROMPT, Delivery, DeliveryService
 from bot.services.digests import DigestService  # digests: channel digests on the digest day
 from bot.services.people import PeopleDirectory
 from bot.services.reviews import ReviewService, cycle_of_kind
@@ -58,12 +58,8 @@ class SendReport:
     reflections: int = 0  # of `sent`: end-of-cycle reflection requests
 
     def add(self, other: SendReport) -> None:
-        self.sent += other.sent
-        self.digests += other.digests
-        self.reflections += other.reflections
-        self.recovered += other.recovered
-        self.failed += other.failed
-        self.deferred += other.deferred
+        for name in self.__dataclass_fields__:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
 
 
 LIST_ABOVE = 50  # more stale profiles than this: page users.list instead of users.info each
@@ -141,7 +137,7 @@ def _list_profiles(
 class Sender:
     def __init__(
         self,
-        service: CheckinService,
+        service: DeliveryService,
         client_for: ClientFor,
         *,
         concurrency: int = 8,
@@ -267,7 +263,7 @@ class Sender:
                     return SendReport(deferred=1)
             body = self._render(delivery)
             if body is None:  # digests: nothing to report; reflections: nothing to ask any more
-                self.digests.skip(message_id, reason="nothing to report")
+                self.service.skip(message_id, reason="nothing to report")
                 return SendReport()
             self.pacer.wait(message.workspace_id, message.recipient)
             in_doubt = True  # unless Slack answers with an error, it may have taken it

@@ -47,6 +47,7 @@ from bot.pictures import Pictures
 from bot.services.admin import AdminService
 from bot.services.alignment import AlignmentService
 from bot.services.checkins import CheckinService
+from bot.services.delivery import DeliveryService
 from bot.services.exports import ExportService
 from bot.services.installs import InstallService
 from bot.services.objectives import ObjectiveService
@@ -72,6 +73,7 @@ class Deps:
     objectives: ObjectiveService
     trees: TreeService
     checkins: CheckinService
+    delivery: DeliveryService
     settings: SettingsService
     admin: AdminService
     alignment: AlignmentService

@@ -29,9 +29,9 @@ from bot.okr.trend import (
 )
 from bot.services import Service
 from bot.services.checkins import running_cycle_ids
+from bot.services.digests import channel_tree
 from storage import charts as chart_store
 from storage import objectives as objective_store
-from storage import teams as team_store
 from storage.db import session_scope
 from storage.errors import NotFound
 from storage.models import CheckIn, KeyResult, Workspace
@@ -121,7 +121,7 @@ class ChartService(Service):
         with session_scope(self.engine, read_only=True) as session:
             if not workspace_exists(session=session, workspace_id=workspace_id):
                 return None
-            today = self._today(session, workspace_id)
+            today = self._today(get_workspace(session=session, workspace_id=workspace_id))
             tree = self._tree(
                 session, workspace_id, running_cycle_ids(session, workspace_id, today)
             )
@@ -146,7 +146,7 @@ class ChartService(Service):
         with session_scope(self.engine, read_only=True) as session:
             if not workspace_exists(session=session, workspace_id=workspace_id):
                 return None
-            today = self._today(session, workspace_id)
+            today = self._today(get_workspace(session=session, workspace_id=workspace_id))
             cycles = running_cycle_ids(session, workspace_id, today)
             tree = load_tree(
                 session=session,
@@ -165,26 +165,10 @@ class ChartService(Service):
         digest channel) now, a period ago, and where pace says it should be."""
         with session_scope(self.engine, read_only=True) as session:
             ws = get_workspace(session=session, workspace_id=workspace_id)
-            team_id: int | None = None
-            if channel_id == ws.digest_channel:
-                scope = ws.name or "The company"
-            else:
-                team = team_store.team_for_channel(
-                    session=session, workspace_id=workspace_id, channel_id=channel_id
-                )
-                if team is None:
-                    return None
-                team_id, scope = team.id, team.name
-            today = self._today(session, workspace_id)
-            tree = load_tree(
-                session=session,
-                workspace_id=workspace_id,
-                today=today,
-                cycle_ids=running_cycle_ids(session, workspace_id, today),
-                team_id=team_id,
-            )
-            if not tree.objectives:
+            found = channel_tree(session, ws, channel_id, today=self._today(ws))
+            if found is None:
                 return None
+            tree, team = found
             history = self._history(session, workspace_id, [kr.id for kr in tree.key_results])
             bars = []
             tz = zone(ws.default_timezone)
@@ -200,19 +184,19 @@ class ChartService(Service):
                         objective.title, health.progress, before, health.expected, health.status
                     )
                 )
+            scope = team.name if team else ws.name or "The company"
             return TeamTrend(scope, period, tuple(bars))
 
     # -- helpers -----------------------------------------------------------------------
 
-    def _today(self, session: Session, workspace_id: str) -> date:
-        ws: Workspace = get_workspace(session=session, workspace_id=workspace_id)
+    def _today(self, ws: Workspace) -> date:
         return self.clock().astimezone(zone(ws.default_timezone)).date()
 
     def _tree(self, session: Session, workspace_id: str, cycle_ids: Sequence[int]) -> LoadedTree:
         return load_tree(
             session=session,
             workspace_id=workspace_id,
-            today=self._today(session, workspace_id),
+            today=self._today(get_workspace(session=session, workspace_id=workspace_id)),
             cycle_ids=list(cycle_ids),
         )
 
@@ -246,7 +230,7 @@ class ChartService(Service):
         # or from the day the KR was written when that is later.
         start = pace_start(cycle_start=cycle.start_date, created=kr.created_at)
         due = kr.due_date if kr.due_date and kr.due_date > cycle.start_date else cycle.end_date
-        today = self._today_of(tree)
+        today = self._today(tree.workspace)
         return kr_trend(
             title=kr.title,
             kind=KRKind(kr.kind),
@@ -277,7 +261,7 @@ class ChartService(Service):
             title=objective.title,
             start=pace_start(cycle_start=cycle.start_date, created=objective.created_at),
             end=cycle.end_date,
-            today=self._today_of(tree),
+            today=self._today(tree.workspace),
             krs=[
                 KRHistory(
                     kr.title,
@@ -291,6 +275,3 @@ class ChartService(Service):
             ],
             status=tree.health.objectives[objective.id].status,
         )
-
-    def _today_of(self, tree: LoadedTree) -> date:
-        return self.clock().astimezone(zone(tree.workspace.default_timezone)).date()

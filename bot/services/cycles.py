@@ -32,7 +32,4 @@ def dates_for_name(name: str) -> tuple[date, date] | None:
 
 def quarter_of(today: date) -> tuple[str, date, date]:
     q = (today.month - 1) // 3 + 1
-    name = f"Q{q} {today.year}"
-    dates = dates_for_name(name)
-    assert dates is not None  # a quarter's name always has its dates
-    return name, *dates
+    return f"Q{q} {today.year}", date(today.year, 3 * q - 2, 1), _month_end(today.year, 3 * q)

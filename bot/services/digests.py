@@ -26,13 +26,14 @@ from bot.okr.kinds import KRKind, Status
 from bot.okr.schedule import digest_period, local_datetime, zone
 from bot.okr.tree import Window, evaluate_tree
 from bot.services import Service
-from bot.services.checkins import DIGEST, active_workspaces, cadence_of, running_cycle_ids
+from bot.services.checkins import cadence_of, running_cycle_ids
+from bot.services.delivery import DIGEST, active_workspaces
 from storage import history, outbox
 from storage import teams as team_store
 from storage.db import session_scope
-from storage.models import CheckIn, OutboxState, Person, Workspace
+from storage.models import CheckIn, Person, Team, Workspace
 from storage.people import get_people
-from storage.tree import load_tree, status_rules
+from storage.tree import LoadedTree, load_tree, status_rules
 from storage.workspaces import get_workspace
 
 log = logging.getLogger(__name__)
@@ -133,6 +134,29 @@ def blocker_notes(check_ins: Sequence[CheckIn], titles: Mapping[int, str]) -> li
     ]
 
 
+def channel_tree(
+    session: Session, ws: Workspace, channel_id: str, *, today: date
+) -> tuple[LoadedTree, Team | None] | None:
+    """What a channel's digest is about: the running cycles' tree of the channel's team (None:
+    the whole company, for the workspace's digest channel). None for a channel linked to no
+    team (unlinked since the digest was planned) or a tree without objectives."""
+    team = None
+    if channel_id != ws.digest_channel:
+        team = team_store.team_for_channel(
+            session=session, workspace_id=ws.team_id, channel_id=channel_id
+        )
+        if team is None:
+            return None
+    tree = load_tree(
+        session=session,
+        workspace_id=ws.team_id,
+        today=today,
+        cycle_ids=running_cycle_ids(session, ws.team_id, today),
+        team_id=None if team is None else team.id,
+    )
+    return (tree, team) if tree.objectives else None
+
+
 class DigestService(Service):
     # -- planning ----------------------------------------------------------------------
 
@@ -140,7 +164,7 @@ class DigestService(Service):
         """Plan today's digests that are due (idempotent); returns how many rows are new."""
         now = now or self.clock()
         count = 0
-        for ws in self._workspaces(workspace_id):
+        for ws in active_workspaces(self.engine, workspace_id):
             tz = zone(ws.default_timezone)
             today = now.astimezone(tz).date()
             if today.weekday() != ws.digest_weekday:
@@ -152,9 +176,6 @@ class DigestService(Service):
             with session_scope(self.engine) as session:
                 count += self._plan_workspace(session, ws, today, period, due)
         return count
-
-    def _workspaces(self, workspace_id: str | None) -> list[Workspace]:
-        return active_workspaces(self.engine, workspace_id)
 
     def _plan_workspace(
         self, session: Session, ws: Workspace, today: date, period: date, due: datetime
@@ -187,12 +208,8 @@ class DigestService(Service):
     @staticmethod
     def channels_of(session: Session, ws: Workspace) -> dict[str, int | None]:
         """Channel id -> its team (None = the company, for the workspace's digest channel)."""
-        found: dict[str, int | None] = {}
-        for team_id, channels in team_store.channels_by_team(
-            session=session, workspace_id=ws.team_id
-        ).items():
-            for channel in channels:
-                found[channel] = team_id
+        by_team = team_store.channels_by_team(session=session, workspace_id=ws.team_id)
+        found: dict[str, int | None] = {c: t for t, channels in by_team.items() for c in channels}
         if ws.digest_channel:
             found[ws.digest_channel] = None  # the digest channel gets the whole company
         return found
@@ -230,37 +247,15 @@ class DigestService(Service):
                 digest = replace(digest, names=dict(names(workspace_id, sorted(shown))))
         return digest
 
-    def skip(self, message_id: int, *, reason: str) -> None:
-        with session_scope(self.engine) as session:
-            outbox.mark_finished(
-                session=session, message_id=message_id, state=OutboxState.SKIPPED, error=reason
-            )
-
     def digest(
         self, *, session: Session, workspace_id: str, channel_id: str, period: date, now: datetime
     ) -> TeamDigest | None:
         ws = get_workspace(session=session, workspace_id=workspace_id)
         tz = zone(ws.default_timezone)
-        today = now.astimezone(tz).date()
-        team_id: int | None = None
-        if channel_id == ws.digest_channel:
-            scope = ws.name or "the company"
-        else:
-            team = team_store.team_for_channel(
-                session=session, workspace_id=workspace_id, channel_id=channel_id
-            )
-            if team is None:  # unlinked since it was planned
-                return None
-            team_id, scope = team.id, team.name
-        tree = load_tree(
-            session=session,
-            workspace_id=workspace_id,
-            today=today,
-            cycle_ids=running_cycle_ids(session, workspace_id, today),
-            team_id=team_id,
-        )
-        if not tree.objectives:
+        found = channel_tree(session, ws, channel_id, today=now.astimezone(tz).date())
+        if found is None:
             return None
+        tree, team = found
         kr_ids: list[int] = [kr.id for kr in tree.key_results]
         past = history.latest_check_ins_before(
             session=session, workspace_id=workspace_id, key_result_ids=kr_ids, before=period
@@ -353,14 +348,14 @@ class DigestService(Service):
             if not all(i in this_period for i in ids) and _expected_to_answer(people, owner, period)
         )
         return TeamDigest(
-            scope=scope,
+            scope=team.name if team else ws.name or "the company",
             period=period,
             objectives=changes,
             turned=turned,
             blockers=blockers,
             missing=missing,
             mentions=ws.digest_mentions,
-            company=team_id is None,
+            company=team is None,
         )
 
 

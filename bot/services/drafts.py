@@ -102,15 +102,16 @@ class ReadDraft:
     removed_key_result_ids: list[int]  # slots of existing KRs that were emptied
 
 
+def shown(value: float | None) -> str:
+    """A number as the form's fields show it; empty for none."""
+    return "" if value is None else format_input(value)
+
+
 def fill_from_sentence(kr: KRDraft, *, today: date) -> KRDraft:
     """Fill the structured fields from the sentence, keeping what the person already set."""
     proposal = parse_key_result(kr.text, today=today)
     if proposal is None:
         return kr
-
-    def shown(value: float | None) -> str:
-        return "" if value is None else format_input(value)
-
     return replace(
         kr,
         kind=kr.kind or proposal.kind.value,
@@ -279,7 +280,3 @@ def _read_kr(kr: KRDraft, *, today: date) -> tuple[KRSpec | None, dict[str, str]
 
 def _relative(change: float) -> str:
     return f"{'+' if change >= 0 else '−'}{abs(change) * 100:g}%"
-
-
-def draft_with_slot(draft: ObjectiveDraft) -> ObjectiveDraft:
-    return replace(draft, krs=[*draft.krs, KRDraft()], rev=draft.rev + 1)

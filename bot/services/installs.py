@@ -80,10 +80,7 @@ class InstallService:
         """app_uninstalled: forget its tokens and stop everything there.
 
         The workspace row changes last: once it reads inactive, the tokens are gone."""
-        if self.store is not None:
-            self.store.delete_bot(enterprise_id=enterprise_id, team_id=workspace_id)
-            self.store.delete_installation(enterprise_id=enterprise_id, team_id=workspace_id)
-        self._deactivate(workspace_id, reason="app_uninstalled")
+        self._forget(workspace_id, enterprise_id, reason="app_uninstalled")
 
     def tokens_revoked(
         self,
@@ -101,14 +98,14 @@ class InstallService:
                 self.store.delete_installation(
                     enterprise_id=enterprise_id, team_id=workspace_id, user_id=user_id
                 )
-        if not bot_user_ids:
-            return
+        if bot_user_ids:
+            self._forget(workspace_id, enterprise_id, reason="bot token revoked")
+
+    def _forget(self, workspace_id: str, enterprise_id: str | None, *, reason: str) -> None:
+        """Delete the workspace's bot and installation rows, then deactivate it."""
         if self.store is not None:
             self.store.delete_bot(enterprise_id=enterprise_id, team_id=workspace_id)
             self.store.delete_installation(enterprise_id=enterprise_id, team_id=workspace_id)
-        self._deactivate(workspace_id, reason="bot token revoked")
-
-    def _deactivate(self, workspace_id: str, *, reason: str) -> None:
         with session_scope(self.engine) as session:
             set_workspace_active(
                 session=session, workspace_id=workspace_id, active=False, now=self.clock()

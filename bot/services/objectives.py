@@ -15,12 +15,11 @@ from typing import Any
 from sqlmodel import Session
 
 from bot.okr.kinds import KRKind, Level, UnitKind
-from bot.okr.numbers import format_input
 from bot.okr.units import unit_text
 from bot.okr.validate import clean_text
 from bot.services import Service
 from bot.services.cycles import quarter_of
-from bot.services.drafts import KRDraft, ObjectiveDraft, ReadDraft, read_draft
+from bot.services.drafts import KRDraft, ObjectiveDraft, ReadDraft, read_draft, shown
 from bot.services.permissions import ensure_may_change
 from storage import cycles as cycle_store
 from storage import objectives as objective_store
@@ -111,13 +110,7 @@ class ObjectiveService(Service):
                 today=self.today(),
                 cycle_ids=[objective.cycle_id],
             )
-            parent = (
-                objective_store.get_objective(
-                    session=session, workspace_id=workspace_id, objective_id=objective.parent_id
-                )
-                if objective.parent_id
-                else None
-            )
+            parent = _parent(session, workspace_id, objective)
             krs = [_kr_draft(kr) for kr in tree.krs_of(objective.id)]
             draft = ObjectiveDraft(
                 title=objective.title,
@@ -358,13 +351,7 @@ class ObjectiveService(Service):
         """The objective, its parent and its children, after a permission check."""
         with session_scope(self.engine) as session:
             objective = _changeable(session, workspace_id, objective_id, user_id, is_admin)
-            parent = (
-                objective_store.get_objective(
-                    session=session, workspace_id=workspace_id, objective_id=objective.parent_id
-                )
-                if objective.parent_id
-                else None
-            )
+            parent = _parent(session, workspace_id, objective)
             children = objective_store.list_children(
                 session=session, workspace_id=workspace_id, objective_id=objective_id
             )
@@ -403,9 +390,6 @@ class ObjectiveService(Service):
 
 
 def _kr_draft(kr: KeyResultRow) -> KRDraft:
-    def shown(value: float | None) -> str:
-        return "" if value is None else format_input(value)
-
     kind = KRKind(kr.kind)
     return KRDraft(
         text=kr.title,
@@ -415,7 +399,15 @@ def _kr_draft(kr: KeyResultRow) -> KRDraft:
         unit=unit_text(UnitKind(kr.unit), kr.unit_label),
         due=kr.due_date,
         key_result_id=kr.id,
-        weight="" if kr.weight == 1.0 else format_input(kr.weight),
+        weight="" if kr.weight == 1.0 else shown(kr.weight),
+    )
+
+
+def _parent(session: Session, workspace_id: str, objective: Objective) -> Objective | None:
+    if not objective.parent_id:
+        return None
+    return objective_store.get_objective(
+        session=session, workspace_id=workspace_id, objective_id=objective.parent_id
     )
 
 

@@ -55,12 +55,7 @@ def purge_expired(
         expired = [
             ws.team_id for ws in list_expired_workspaces(session=session, before=now - retention)
         ]
-    report = PurgeReport(dry_run=dry_run)
-    for workspace_id in expired:
-        counts = _purge(engine, workspace_id, dry_run=dry_run)
-        if counts is not None:
-            report.workspaces[workspace_id] = counts
-    return report
+    return _purge_all(engine, expired, dry_run=dry_run)
 
 
 def purge_inactive(engine: Engine, *, workspace_id: str, dry_run: bool = False) -> PurgeReport:
@@ -74,11 +69,15 @@ def purge_inactive(engine: Engine, *, workspace_id: str, dry_run: bool = False) 
                 f"workspace {workspace_id} is active: uninstall Ladder there first "
                 "(or wait for its app_uninstalled event)"
             )
-    report = PurgeReport(dry_run=dry_run)
-    counts = _purge(engine, workspace_id, dry_run=dry_run)
-    if counts is not None:
-        report.workspaces[workspace_id] = counts
-    return report
+    return _purge_all(engine, [workspace_id], dry_run=dry_run)
+
+
+def _purge_all(engine: Engine, workspace_ids: list[str], *, dry_run: bool) -> PurgeReport:
+    """Each workspace purged in its own transaction; those that came back are left out."""
+    purged = {
+        ws: n for ws in workspace_ids if (n := _purge(engine, ws, dry_run=dry_run)) is not None
+    }
+    return PurgeReport(dry_run, purged)
 
 
 def _purge(engine: Engine, workspace_id: str, *, dry_run: bool) -> dict[str, int] | None:

@@ -137,22 +137,15 @@ class ReviewService(Service):
     def _reviews(
         self, session: Session, workspace_id: str, objectives: Sequence[Objective]
     ) -> list[ObjectiveReview]:
-        ids = [o.id for o in objectives]
         tree = load_tree(
             session=session,
             workspace_id=workspace_id,
             today=self.clock().date(),
             cycle_ids=sorted({o.cycle_id for o in objectives}) or [-1],
         )
-        wanted = set(ids)
-        krs: dict[int, list[KeyResultRow]] = {i: [] for i in ids}
-        for kr in tree.key_results:
-            if kr.objective_id in wanted:
-                krs[kr.objective_id].append(kr)
+        krs = {o.id: tree.krs_of(o.id) for o in objectives}
         reflections = reflection_store.list_reflections(
-            session=session,
-            workspace_id=workspace_id,
-            objective_ids=ids,
+            session=session, workspace_id=workspace_id, objective_ids=list(krs)
         )
         carried = self._carried(session, workspace_id, [kr for ks in krs.values() for kr in ks])
         return [ObjectiveReview(o, krs[o.id], reflections.get(o.id), carried) for o in objectives]

@@ -9,7 +9,8 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from bot.okr.schedule import next_digest, next_prompt, zone
-from bot.services.checkins import DIGEST, cadence_of
+from bot.services.checkins import cadence_of
+from bot.services.delivery import DIGEST
 from bot.services.digests import DigestService
 from storage import objectives as objective_store
 from storage import outbox

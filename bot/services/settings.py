@@ -109,11 +109,8 @@ def validate_settings(form: SettingsForm) -> tuple[dict[str, Any], dict[str, str
     else:
         changes["checkin_cadence_weeks"] = weeks
 
-    try:
-        delay: int | None = int((form.reminder_delay_hours or "").strip())
-    except ValueError:
-        delay = None
-    if delay is None or not REMINDER_DELAY_MIN <= delay <= REMINDER_DELAY_MAX:
+    delay = _choice(form.reminder_delay_hours, range(REMINDER_DELAY_MIN, REMINDER_DELAY_MAX + 1))
+    if delay is None:
         errors["reminder_delay_hours"] = (
             f"Enter a whole number of hours from {REMINDER_DELAY_MIN} to {REMINDER_DELAY_MAX}."
         )
@@ -127,8 +124,7 @@ def validate_settings(form: SettingsForm) -> tuple[dict[str, Any], dict[str, str
         changes["max_reminders"] = count
 
     # Reminders are only sent within the check-in period; later ones would never go out.
-    in_range = "reminder_delay_hours" not in errors
-    if in_range and delay and count and weeks and count * delay >= weeks * 7 * 24:
+    if delay and count and weeks and count * delay >= weeks * 7 * 24:
         errors["reminder_delay_hours"] = (
             f"{count} reminders {delay} h apart would run into the next check-in. "
             "Shorten the delay or send fewer reminders."

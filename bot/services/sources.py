@@ -13,23 +13,21 @@ from collections import defaultdict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import datetime
+from itertools import zip_longest
 
 import httpx
 from sqlalchemy import Engine
-from sqlmodel import Session
 
-from bot.okr.schedule import current_period, zone
-from bot.services.checkins import cadence_of, may_check_in
-from bot.sources.fetch import Fetcher, Reading, SourceError, SourceKind, SourceSpec, spec_problem
+from bot.services.checkins import period_of
+from bot.services.permissions import may_check_in, not_admin
+from bot.sources.fetch import Fetcher, Reading, SourceError, SourceSpec, spec_of, spec_problem
 from bot.sources.guard import normalize_host
 from storage import objectives as objective_store
 from storage import sources as source_store
 from storage.db import session_scope
 from storage.errors import NotFound, Refused
-from storage.models import DataSource, KeyResult
-from storage.people import get_people
-from storage.workspaces import get_workspace
+from storage.models import DataSource
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +35,7 @@ TOKEN_PREFIX = "ldr_"
 DEFAULT_INTERVAL_MINUTES = 60
 DEFAULT_CONCURRENCY = 16
 DEFAULT_PER_HOST = 4
+_Pull = tuple[int, str, int, SourceSpec]  # (source id, workspace, KR id, what to fetch)
 
 
 class SourceDenied(Refused):
@@ -116,18 +115,6 @@ class PushResult:
     recorded: bool  # False: the value was unchanged, nothing new stored
 
 
-def spec_of(source: DataSource) -> SourceSpec:
-    return SourceSpec(
-        kind=SourceKind(source.kind),
-        url=source.url,
-        expression=source.expression,
-        column=source.column,
-        row_key=source.row_key,
-        multiplier=source.multiplier,
-        credential=source.credential,
-    )
-
-
 def state_of(source: DataSource) -> SourceState:
     return SourceState(
         key_result_id=source.key_result_id,
@@ -144,16 +131,6 @@ def state_of(source: DataSource) -> SourceState:
 def hash_token(token: str) -> str:
     """Tokens are 256 random bits: a plain SHA-256 is enough to keep them unusable at rest."""
     return hashlib.sha256(token.encode()).hexdigest()
-
-
-def _period_for_owner(session: Session, kr: KeyResult, now: datetime) -> date:
-    """The check-in period the KR's owner is in now, in their own timezone."""
-    ws = get_workspace(session=session, workspace_id=kr.workspace_id)
-    person = get_people(session=session, workspace_id=kr.workspace_id, user_ids=[kr.owner_id])
-    tz = zone(
-        person[kr.owner_id].tz if kr.owner_id in person else None, fallback=ws.default_timezone
-    )
-    return current_period(now, cadence_of(ws), tz)
 
 
 class HostLimits:
@@ -260,7 +237,7 @@ class SourceService:
             user_id=user_id,
             kr_owner_id=kr_owner,
             objective_owner_id=objective_owner,
-            is_admin=lambda: False,
+            is_admin=not_admin,
         )
         if (owner and allowed) or is_admin():
             return
@@ -342,13 +319,6 @@ class SourceService:
         with session_scope(self.engine, read_only=True) as session:
             return source_store.key_result_workspace(session=session, key_result_id=key_result_id)
 
-    def state(self, *, workspace_id: str, key_result_id: int) -> SourceState | None:
-        with session_scope(self.engine, read_only=True) as session:
-            source = source_store.get_source(
-                session=session, workspace_id=workspace_id, key_result_id=key_result_id
-            )
-            return None if source is None else state_of(source)
-
     def states(self, *, workspace_id: str, key_result_ids: list[int]) -> dict[int, SourceState]:
         """For menus and Home: every given KR's source, in one statement."""
         with session_scope(self.engine, read_only=True) as session:
@@ -404,7 +374,7 @@ class SourceService:
         if user_id is not None:
             host = None if spec is None else normalize_host(httpx.URL(spec.url.strip()).host)
             self._ensure_may_connect(
-                workspace_id, user_id, is_admin or (lambda: False), key_result_id, host
+                workspace_id, user_id, is_admin or not_admin, key_result_id, host
             )
         with session_scope(self.engine, read_only=True) as session:
             kr = objective_store.get_key_result(
@@ -449,7 +419,7 @@ class SourceService:
         report = SyncReport()
         lock = threading.Lock()
 
-        def pull(item: tuple[int, str, int, SourceSpec]) -> None:
+        def pull(item: _Pull) -> None:
             source_id, ws, kr_id, spec = item
             assert source_id is not None
             outcome = self._pull(source_id, ws, kr_id, spec, allowed[ws])
@@ -510,7 +480,7 @@ class SourceService:
                     workspace_id=workspace_id,
                     key_result_id=kr_id,
                     value=reading.value,
-                    period_start=_period_for_owner(session, kr, now),
+                    period_start=period_of(session, kr.workspace_id, kr.owner_id, now),
                     now=now,
                     source=source_store.SYNC_SOURCE,
                 )
@@ -611,7 +581,7 @@ class SourceService:
                 workspace_id=found.workspace_id,
                 key_result_id=key_result_id,
                 value=value,
-                period_start=_period_for_owner(session, kr, now),
+                period_start=period_of(session, kr.workspace_id, kr.owner_id, now),
                 now=now,
                 source=source_store.PUSH_SOURCE,
                 note=note,
@@ -636,15 +606,9 @@ class _Outcome:
     recovered: bool = False
 
 
-def _interleave_hosts(
-    work: list[tuple[int, str, int, SourceSpec]],
-) -> list[tuple[int, str, int, SourceSpec]]:
+def _interleave_hosts(work: list[_Pull]) -> list[_Pull]:
     """Round-robin over hosts: a, b, c, a, b, c… instead of all of a's sources first."""
-    by_host: dict[str, list[tuple[int, str, int, SourceSpec]]] = defaultdict(list)
+    by_host: dict[str, list[_Pull]] = defaultdict(list)
     for item in work:
         by_host[item[3].url.split("/")[2] if "//" in item[3].url else ""].append(item)
-    queues = list(by_host.values())
-    ordered: list[tuple[int, str, int, SourceSpec]] = []
-    for i in range(max((len(q) for q in queues), default=0)):
-        ordered.extend(q[i] for q in queues if i < len(q))
-    return ordered
+    return [item for row in zip_longest(*by_host.values()) for item in row if item is not None]

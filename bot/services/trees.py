@@ -51,8 +51,6 @@ StatusFound = StatusShown | NoSuchTeam
 
 
 class TreeService(Service):
-    # -- reading -----------------------------------------------------------------------
-
     def objective_tree(
         self, *, workspace_id: str, objective_id: int
     ) -> tuple[LoadedTree, ObjectiveRow]:
@@ -113,7 +111,6 @@ class TreeService(Service):
         *,
         team_id: int | None = None,
         owner_id: str | None = None,
-        company_only: bool = False,
     ) -> AlignmentCounts | None:
         """The view's one line of alignment health (one statement); None for a closed
         cycle's grades, which the open cycles' health does not describe."""
@@ -126,7 +123,6 @@ class TreeService(Service):
             now=self.clock(),
             team_ids=None if team_id is None else team_store.team_subtree_ids(teams, team_id),
             owner_id=owner_id,
-            company_only=company_only,
         )
 
     def mine(self, *, workspace_id: str, user_id: str) -> LoadedTree:

@@ -19,9 +19,8 @@ import os
 import re
 import ssl
 import time
-from collections.abc import Collection, Iterator, Mapping
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field, fields, replace
 from enum import StrEnum
 from typing import Any
 
@@ -67,6 +66,13 @@ class SourceSpec:
     row_key: str = ""
     multiplier: float = 1.0
     credential: str | None = None  # the NAME of LADDER_SOURCE_<NAME>
+
+
+def spec_of(source: object) -> SourceSpec:
+    """The spec of anything with its seven fields: a stored source (storage.models.DataSource)
+    or an imported one (bot.services.transfer's SourceDoc, its kind given)."""
+    spec = SourceSpec(**{f.name: getattr(source, f.name) for f in fields(SourceSpec)})
+    return replace(spec, kind=SourceKind(spec.kind))
 
 
 @dataclass(frozen=True)
@@ -492,12 +498,3 @@ def _json_type(value: object) -> str:
 def _first_line(error: BaseException) -> str:
     text = str(error).strip() or error.__class__.__name__
     return text.splitlines()[0][:200]
-
-
-@contextmanager
-def fetcher(policy: FetchPolicy | None = None, **options: Any) -> Iterator[Fetcher]:
-    instance = Fetcher(policy, **options)
-    try:
-        yield instance
-    finally:
-        instance.close()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from bot.config import ConfigError
 from bot.sources.fetch import FetchPolicy
@@ -36,26 +36,20 @@ def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int, w
     return int(raw)
 
 
+# Each setting's variable, its range and what it counts, checked in this order.
+_VARIABLES = {
+    "timeout": ("LADDER_SOURCES_TIMEOUT", 1, 300, "a number of seconds"),
+    "concurrency": ("LADDER_SOURCES_CONCURRENCY", 1, 256, "a number of pulls"),
+    "per_host": ("LADDER_SOURCES_PER_HOST", 1, 64, "a number of pulls"),
+    "max_bytes": ("LADDER_SOURCES_MAX_BYTES", 1000, 100_000_000, "a size in bytes"),
+    "push_per_minute": ("LADDER_PUSH_RATE", 1, 10_000, "a number of pushes per minute"),
+}
+
+
 def load_source_settings(env: Mapping[str, str]) -> SourceSettings:
     default = SourceSettings()
-    timeout = _int(
-        env, "LADDER_SOURCES_TIMEOUT", int(default.timeout), 1, 300, "a number of seconds"
-    )
-    return SourceSettings(
-        concurrency=_int(
-            env, "LADDER_SOURCES_CONCURRENCY", default.concurrency, 1, 256, "a number of pulls"
-        ),
-        per_host=_int(env, "LADDER_SOURCES_PER_HOST", default.per_host, 1, 64, "a number of pulls"),
-        timeout=float(timeout),
-        max_bytes=_int(
-            env, "LADDER_SOURCES_MAX_BYTES", default.max_bytes, 1000, 100_000_000, "a size in bytes"
-        ),
-        push_per_minute=_int(
-            env,
-            "LADDER_PUSH_RATE",
-            default.push_per_minute,
-            1,
-            10_000,
-            "a number of pushes per minute",
-        ),
-    )
+    values = {
+        name: _int(env, variable, int(getattr(default, name)), low, high, what)
+        for name, (variable, low, high, what) in _VARIABLES.items()
+    }
+    return replace(SourceSettings(**values), timeout=float(values["timeout"]))

@@ -26,7 +26,7 @@ from bot.blocks.checkins import PROMPT_CHECKIN_ACTION
 from bot.client import make_client
 from bot.jobs.pacing import Pacer
 from bot.jobs.sender import METADATA_EVENT, Sender, SendReport
-from bot.services.checkins import CheckinService
+from bot.services.delivery import DeliveryService
 from storage.models import OutboxMessage, OutboxState
 from tests.factories import reference_company
 from tests.faults.helpers import ListenerRuns, describe, seed_people_with_a_kr, snapshot
@@ -94,7 +94,7 @@ def test_a_fanout_through_scattered_429s_and_500s_asks_everyone_exactly_once(
     ladder.clock.now = BERLIN_TEN
     storm = Intermittent(ladder.standin, "chat.postMessage", seed=seed, p429=0.2, p500=0.1)
     client = make_client(ladder.settings)
-    service = CheckinService(ladder.engine, clock=ladder.clock)
+    service = DeliveryService(ladder.engine, clock=ladder.clock)
 
     reports: list[SendReport] = []
     while not reports or reports[-1].deferred:
@@ -294,7 +294,7 @@ def test_checking_in_from_the_prompt_while_slack_fails_records_once(
         reference_company(session, workspace_id=ACME, owner_id=DEV, now=ladder.clock.now)
     ladder.clock.now = BERLIN_TEN
     client = make_client(ladder.settings)
-    service = CheckinService(ladder.engine, clock=ladder.clock)
+    service = DeliveryService(ladder.engine, clock=ladder.clock)
     assert Sender(service, lambda _: client).run().sent == 1
     [prompt] = [c.response["message"] for c in ladder.standin.calls("chat.postMessage")]
 

@@ -10,7 +10,7 @@ from sqlmodel import Session
 
 from bot.okr.kinds import KRKind
 from bot.okr.validate import KRSpec
-from bot.services.checkins import CheckinService
+from bot.services.delivery import DeliveryService
 from storage.cycles import create_cycle
 from storage.objectives import create_objective
 from storage.people import SlackProfile, save_profiles
@@ -19,7 +19,7 @@ from storage.workspaces import ensure_workspace
 
 def people_with_one_kr(
     engine: Engine, *, workspace_id: str, people: Sequence[str], now: datetime
-) -> CheckinService:
+) -> DeliveryService:
     """One objective and KR per person, written 10 days before `now`, and fresh profiles:
     planning asks Slack for nothing."""
     with Session(engine, expire_on_commit=False) as session:
@@ -48,4 +48,4 @@ def people_with_one_kr(
             now=now,
         )
         session.commit()
-    return CheckinService(engine, clock=lambda: now)
+    return DeliveryService(engine, clock=lambda: now)

@@ -18,7 +18,7 @@ from sqlalchemy import Engine
 
 from bot.jobs.pacing import Pacer
 from bot.jobs.sender import METADATA_EVENT, Sender, SendReport
-from bot.services.checkins import CheckinService, Delivery
+from bot.services.delivery import Delivery, DeliveryService
 from storage.db import session_scope
 from storage.models import OutboxMessage, OutboxState
 from storage.outbox import list_messages
@@ -56,12 +56,12 @@ class FakeSlack:
 
 
 @pytest.fixture
-def service(engine: Engine) -> CheckinService:
+def service(engine: Engine) -> DeliveryService:
     """30 people, one KR each, profiles fresh (planning asks Slack for nothing)."""
     return people_with_one_kr(engine, workspace_id=WS, people=PEOPLE, now=NOW)
 
 
-def sender(service: CheckinService, slack: FakeSlack, **options: Any) -> Sender:
+def sender(service: DeliveryService, slack: FakeSlack, **options: Any) -> Sender:
     return Sender(
         service,
         lambda _ws: slack,  # type: ignore[arg-type,return-value]
@@ -76,9 +76,9 @@ def prompts(engine: Engine) -> dict[str, OutboxMessage]:
 
 
 class CountingClaims:
-    """Wraps CheckinService.claim: how many claims, what each handed out."""
+    """Wraps DeliveryService.claim: how many claims, what each handed out."""
 
-    def __init__(self, service: CheckinService, monkeypatch: pytest.MonkeyPatch) -> None:
+    def __init__(self, service: DeliveryService, monkeypatch: pytest.MonkeyPatch) -> None:
         self.claimed: list[list[int]] = []
         self.second = threading.Event()
         real = service.claim
@@ -94,7 +94,7 @@ class CountingClaims:
 
 
 def test_the_next_batch_is_claimed_while_the_last_is_on_the_wire(
-    service: CheckinService, monkeypatch: pytest.MonkeyPatch
+    service: DeliveryService, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     claims = CountingClaims(service, monkeypatch)
     slack = FakeSlack()
@@ -122,7 +122,7 @@ def test_the_next_batch_is_claimed_while_the_last_is_on_the_wire(
 
 
 def test_rows_in_hand_are_never_reclaimed_and_a_doubtful_row_waits_for_the_next_run(
-    service: CheckinService, monkeypatch: pytest.MonkeyPatch
+    service: DeliveryService, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """reclaim_after 0 makes every claimed row look abandoned at once: the run must still
     post each person once, and leave the row Slack may have alone until the next run."""
@@ -164,7 +164,7 @@ class Died(BaseException):
 
 
 def test_a_sender_that_dies_leaves_what_it_holds_claimed(
-    service: CheckinService, monkeypatch: pytest.MonkeyPatch
+    service: DeliveryService, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     slack = FakeSlack()
 

@@ -22,7 +22,7 @@ from bot.client import make_client
 from bot.config import load_settings
 from bot.jobs.pacing import DatabaseSlots, Pacer
 from bot.jobs.sender import Sender, SendReport
-from bot.services.checkins import CheckinService
+from bot.services.delivery import DeliveryService
 from storage.db import session_scope
 from storage.pacing import reserve_slot
 from storage.workspaces import ensure_workspace
@@ -37,7 +37,7 @@ CEILING = 20.0
 
 
 @pytest.fixture
-def service(engine: Engine) -> CheckinService:
+def service(engine: Engine) -> DeliveryService:
     """60 people, one KR each, fresh profiles: planning asks Slack for nothing."""
     return people_with_one_kr(engine, workspace_id=WS, people=PEOPLE, now=NOW)
 
@@ -53,7 +53,7 @@ def standin() -> Any:
 
 
 def test_three_senders_keep_to_one_pace(
-    engine: Engine, service: CheckinService, standin: SlackStandIn
+    engine: Engine, service: DeliveryService, standin: SlackStandIn
 ) -> None:
     settings = load_settings(
         {

@@ -26,13 +26,8 @@ from bot.okr.schedule import (
     zone,
 )
 from bot.okr.validate import KRSpec
-from bot.services.checkins import (
-    PROMPT,
-    CheckinService,
-    cadence_of,
-    reminder_kind,
-    running_cycle_ids,
-)
+from bot.services.checkins import cadence_of, running_cycle_ids
+from bot.services.delivery import PROMPT, DeliveryService, reminder_kind
 from storage import checkins as checkin_store
 from storage import objectives as objective_store
 from storage import outbox
@@ -55,7 +50,7 @@ def at(day: int, hour: int, minute: int = 0) -> datetime:
 
 
 def reference_plan(engine: Engine, now: datetime, *, force: bool) -> set[Row]:
-    """The rows CheckinService.plan added before re-planning was made cheap, worked out the
+    """The rows DeliveryService.plan added before re-planning was made cheap, worked out the
     way it did (its profile look-up aside: everyone's profile is fresh here)."""
     with session_scope(engine) as session:
         ws = get_workspace(session=session, workspace_id=WS)
@@ -139,7 +134,7 @@ class Week:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.now = SEEDED
-        self.service = CheckinService(engine, clock=lambda: self.now)
+        self.service = DeliveryService(engine, clock=lambda: self.now)
         self.krs: dict[str, list[int]] = {}
 
     def plan(self, now: datetime, *, force: bool = False) -> set[Row]:

@@ -16,7 +16,8 @@ from sqlalchemy import Engine
 
 from bench.data import fill_workspace
 from bot.okr.schedule import current_period, period_end, prompt_time, reminder_time, zone
-from bot.services.checkins import PROMPT, CheckinService, cadence_of, reminder_kind
+from bot.services.checkins import cadence_of
+from bot.services.delivery import PROMPT, DeliveryService, reminder_kind
 from storage.db import session_scope
 from storage.models import CheckIn, KeyResult, OutboxMessage, OutboxState
 from storage.people import SlackProfile
@@ -106,7 +107,7 @@ def test_fifty_thousand_people_are_planned_right(engine: Engine) -> None:
         expected[(user, PROMPT)] = (period, min(prompt_time(period, cadence, tz), MONDAY_NOON))
 
     now = MONDAY_NOON
-    service = CheckinService(engine, clock=lambda: now)
+    service = DeliveryService(engine, clock=lambda: now)
     report = service.plan(profiles=lookup, workspace_id=WS, force=True)
     assert report.refreshed == PEOPLE
     assert outbox_rows(engine) == expected

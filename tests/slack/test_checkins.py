@@ -16,7 +16,7 @@ from bot.app import make_client
 from bot.jobs.sender import METADATA_EVENT, Sender
 from bot.okr.kinds import KRKind
 from bot.okr.validate import KRSpec
-from bot.services.checkins import CheckinService
+from bot.services.delivery import DeliveryService
 from storage.models import CheckIn, KeyResult, OutboxMessage, OutboxState, Workspace
 from storage.objectives import create_objective
 from tests.factories import reference_company
@@ -54,7 +54,7 @@ def company(ladder: Ladder) -> dict[str, int]:
 
 def sender(ladder: Ladder) -> Sender:
     client = make_client(ladder.settings)
-    return Sender(CheckinService(ladder.engine, clock=ladder.clock), lambda _ws: client)
+    return Sender(DeliveryService(ladder.engine, clock=ladder.clock), lambda _ws: client)
 
 
 def posts_to(ladder: Ladder, user: str) -> list[Any]:

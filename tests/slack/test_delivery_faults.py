@@ -31,7 +31,7 @@ from bot.jobs.pacing import Pacer
 from bot.jobs.sender import METADATA_EVENT, Sender, SendReport, lookup_profiles
 from bot.okr.kinds import KRKind
 from bot.okr.validate import KRSpec
-from bot.services.checkins import CheckinService
+from bot.services.delivery import DeliveryService
 from storage.cycles import create_cycle
 from storage.db import make_engine
 from storage.migrate import upgrade
@@ -93,7 +93,7 @@ def _one_kr(session: Session, cycle_id: int, user: str, now: datetime) -> None:
 
 def make_sender(ladder: Ladder, **options: Any) -> Sender:
     client = make_client(ladder.settings)
-    return Sender(CheckinService(ladder.engine, clock=ladder.clock), lambda _ws: client, **options)
+    return Sender(DeliveryService(ladder.engine, clock=ladder.clock), lambda _ws: client, **options)
 
 
 def accepted_posts(standin: SlackStandIn, user: str) -> int:
@@ -222,7 +222,7 @@ def test_a_dead_token_deactivates_the_workspace(
     ladder: Ladder, team: list[str], error: str
 ) -> None:
     good = make_client(ladder.settings)
-    service = CheckinService(ladder.engine, clock=ladder.clock)
+    service = DeliveryService(ladder.engine, clock=ladder.clock)
     # Planned while the token still works: the Berlin prompts are due now; CEO's is put
     # off to 09:00 in New York, so it is still waiting when the token dies.
     service.plan(profiles=lookup_profiles(lambda _ws: good), force=True)
@@ -263,7 +263,7 @@ def test_a_dead_token_deactivates_the_workspace(
 def test_reinstalled_within_the_period_everyone_is_asked_once(
     ladder: Ladder, team: list[str]
 ) -> None:
-    service = CheckinService(ladder.engine, clock=ladder.clock)
+    service = DeliveryService(ladder.engine, clock=ladder.clock)
     good = make_client(ladder.settings)
     service.plan(profiles=lookup_profiles(lambda _ws: good), force=True)
     ladder.standin.revoke(ACME_TOKEN)  # uninstalled before the sender got to anyone
@@ -334,17 +334,17 @@ class Died(BaseException):
 def _sent_fails_once(
     monkeypatch: pytest.MonkeyPatch, error: Callable[[], BaseException]
 ) -> list[int]:
-    """CheckinService.sent raises `error` for the first message (after Slack accepted it)."""
-    real = CheckinService.sent
+    """DeliveryService.sent raises `error` for the first message (after Slack accepted it)."""
+    real = DeliveryService.sent
     hit: list[int] = []
 
-    def sent(self: CheckinService, message_id: int, **kwargs: Any) -> None:
+    def sent(self: DeliveryService, message_id: int, **kwargs: Any) -> None:
         if not hit:
             hit.append(message_id)
             raise error()
         real(self, message_id, **kwargs)
 
-    monkeypatch.setattr(CheckinService, "sent", sent)
+    monkeypatch.setattr(DeliveryService, "sent", sent)
     return hit
 
 

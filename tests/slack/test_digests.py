@@ -16,7 +16,7 @@ from bot.app import make_client
 from bot.jobs.sender import METADATA_EVENT, Sender
 from bot.okr.kinds import KRKind
 from bot.okr.validate import KRSpec
-from bot.services.checkins import CheckinService
+from bot.services.delivery import DeliveryService
 from storage.checkins import record_check_in
 from storage.history import check_ins_in_period, latest_check_ins_before
 from storage.models import KeyResult, Objective, OutboxMessage, OutboxState
@@ -103,7 +103,7 @@ def company(ladder: Ladder) -> dict[str, int]:
 
 def sender(ladder: Ladder) -> Sender:
     client = make_client(ladder.settings)
-    return Sender(CheckinService(ladder.engine, clock=ladder.clock), lambda _ws: client)
+    return Sender(DeliveryService(ladder.engine, clock=ladder.clock), lambda _ws: client)
 
 
 def posts_to(ladder: Ladder, channel: str) -> list[Any]:

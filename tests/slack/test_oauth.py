@@ -31,7 +31,7 @@ from sqlmodel import Session, select
 from bot.app import NotInstalledClient, build_app, workspace_clients
 from bot.config import BOT_SCOPES, ConfigError, Settings, load_settings
 from bot.jobs.sender import Sender
-from bot.services.checkins import CheckinService
+from bot.services.delivery import DeliveryService
 from bot.services.installs import installation_store
 from storage.migrate import SLACK_TABLES
 from storage.models import CheckIn, Objective, Workspace
@@ -274,7 +274,7 @@ def weekday_shown(view: dict[str, Any]) -> str:
 def sender_for(ladder: Ladder) -> Sender:
     """The background sender exactly as `clock`/`serve` build it in OAuth mode."""
     return Sender(
-        CheckinService(ladder.engine, clock=ladder.clock),
+        DeliveryService(ladder.engine, clock=ladder.clock),
         workspace_clients(ladder.settings, ladder.engine),
     )
 

@@ -15,7 +15,7 @@ from bot.app import make_client
 from bot.jobs.sender import Sender
 from bot.okr.kinds import KRKind
 from bot.okr.validate import KRSpec
-from bot.services.checkins import CheckinService
+from bot.services.delivery import DeliveryService
 from bot.services.objectives import ObjectiveService
 from bot.services.transfer import Format, read_document
 from storage.cycles import create_cycle
@@ -32,7 +32,7 @@ H1, H2 = "H1 2026", "H2 2026"
 
 def sender(ladder: Ladder) -> Sender:
     client = make_client(ladder.settings)
-    return Sender(CheckinService(ladder.engine, clock=ladder.clock), lambda _ws: client)
+    return Sender(DeliveryService(ladder.engine, clock=ladder.clock), lambda _ws: client)
 
 
 def _set(session: Session, krs: list[KeyResult], *values: float | None) -> None:

@@ -22,7 +22,7 @@ from bot.jobs import scheduler as scheduler_module
 from bot.okr.kinds import KRKind
 from bot.okr.validate import KRSpec
 from bot.services import retention
-from bot.services.checkins import CheckinService
+from bot.services.delivery import DeliveryService
 from bot.services.installs import installation_store
 from bot.services.retention import StillActive, purge_expired, purge_inactive
 from storage.checkins import record_check_in
@@ -258,7 +258,7 @@ def test_deactivated_at_is_the_first_deactivation_and_cleared_by_coming_back(
         workspace = session.get_one(Workspace, GONE)
         assert workspace.active and workspace.deactivated_at is None
     # The sender's path (a revoked token) stamps it too.
-    CheckinService(engine, clock=lambda: NOW).deactivate(GONE, reason="token_revoked")
+    DeliveryService(engine, clock=lambda: NOW).deactivate(GONE, reason="token_revoked")
     with session_scope(engine) as session:
         workspace = session.get_one(Workspace, GONE)
         assert not workspace.active and workspace.deactivated_at is not None

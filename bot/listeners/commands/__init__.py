@@ -274,7 +274,7 @@ def _send_now(body: dict, context: BoltContext, call: Call) -> None:
 def _send_checkins(call: Call) -> dict:
     from bot.jobs.sender import Sender  # the listener layer drives delivery
 
-    report = Sender(call.deps.checkins, lambda _workspace: call.client).run(
+    report = Sender(call.deps.delivery, lambda _workspace: call.client).run(
         workspace_id=call.workspace_id, force=True
     )
     return build_notice(

@@ -34,7 +34,7 @@ from bot.services.transfer.document import (
     to_flag,
     to_number,
 )
-from bot.sources.fetch import SourceSpec, spec_problem
+from bot.sources.fetch import spec_of, spec_problem
 from storage import transfer as store
 from storage.models import Workspace
 from storage.sources import DATA_SOURCE_AUTHOR, MIN_INTERVAL_MINUTES
@@ -314,20 +314,8 @@ def _source_problems(source: SourceDoc) -> Iterator[str]:
     for name, text in (("column", source.column), ("row_key", source.row_key)):
         if len(text) > SOURCE_TEXT_MAX:
             yield f"Keep the source's {name} under {SOURCE_TEXT_MAX} characters."
-    if source.kind is not None and source.url and (trouble := spec_problem(_spec(source))):
+    if source.kind is not None and source.url and (trouble := spec_problem(spec_of(source))):
         yield trouble
-
-
-def _spec(source: SourceDoc) -> SourceSpec:
-    return SourceSpec(
-        kind=_known(source.kind),
-        url=source.url,
-        expression=source.expression,
-        column=source.column,
-        row_key=source.row_key,
-        multiplier=source.multiplier,
-        credential=source.credential,
-    )
 
 
 def _in_loops(parents: list[int | None]) -> list[int]:
@@ -481,17 +469,17 @@ def _rows(
             if kr.source is not None:
                 # Stored as the Connect data modal stores it; connected in the KR owner's
                 # name (the one told when it fails).
-                spec_of = _spec(kr.source)
+                source = spec_of(kr.source)
                 sources.append(
                     store.NewSource(
                         key_result=len(key_results),
-                        kind=spec_of.kind.value,
-                        url=spec_of.url.strip(),
-                        expression=spec_of.expression.strip(),
-                        column=spec_of.column.strip(),
-                        row_key=spec_of.row_key.strip(),
-                        multiplier=spec_of.multiplier,
-                        credential=spec_of.credential,
+                        kind=source.kind.value,
+                        url=source.url.strip(),
+                        expression=source.expression.strip(),
+                        column=source.column.strip(),
+                        row_key=source.row_key.strip(),
+                        multiplier=source.multiplier,
+                        credential=source.credential,
                         interval_minutes=kr.source.interval_minutes,
                         created_by=kr_owner,
                     )
