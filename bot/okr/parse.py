@@ -22,9 +22,10 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from enum import Enum
 
+from dateutil.parser import parserinfo
 from dateutil.relativedelta import relativedelta
 
 from bot.okr.kinds import KRKind, UnitKind
@@ -113,24 +114,8 @@ def _slack_to_plain(text: str) -> str:
 # --- 2. Due dates ---------------------------------------------------------------------------
 
 _MONTHS = {
-    name: number
-    for number, names in enumerate(
-        [
-            ("january", "jan"),
-            ("february", "feb"),
-            ("march", "mar"),
-            ("april", "apr"),
-            ("may",),
-            ("june", "jun"),
-            ("july", "jul"),
-            ("august", "aug"),
-            ("september", "sept", "sep"),
-            ("october", "oct"),
-            ("november", "nov"),
-            ("december", "dec"),
-        ],
-        start=1,
-    )
+    name.lower(): number
+    for number, names in enumerate(parserinfo.MONTHS, start=1)  # ("Sep", "Sept", "September")
     for name in names
 }
 _MONTH = rf"(?P<month>{'|'.join(sorted(_MONTHS, key=len, reverse=True))})\b\.?"
@@ -146,11 +131,13 @@ _DueResolver = Callable[[re.Match[str], date], date | None]
 @dataclass(frozen=True)
 class _DueRule:
     regex: re.Pattern[str]
-    resolve: _DueResolver  # None: a date clause that can't be pinned down (it is still removed)
+    # None, ValueError or OverflowError: a date clause that can't be pinned down (it is still
+    # removed): "by 4/5", "by Feb 30", past year 9999.
+    resolve: _DueResolver
 
 
 def _iso(match: re.Match[str], today: date) -> date | None:
-    return _safe_date(int(match["year"]), int(match["m"]), int(match["d"]))
+    return date(int(match["year"]), int(match["m"]), int(match["d"]))
 
 
 def _slashed(match: re.Match[str], today: date) -> date | None:
@@ -165,15 +152,15 @@ def _slashed(match: re.Match[str], today: date) -> date | None:
         return None  # 4/5: April 5 or May 4? Leave the date to the person.
     year = match["year"]
     if year is not None:
-        return _safe_date(int(year) + (2000 if len(year) == 2 else 0), month, day)
-    return _next_on_or_after(today, lambda y: _safe_date(y, month, day))
+        return date(int(year) + (2000 if len(year) == 2 else 0), month, day)
+    return _next_on_or_after(today, lambda y: date(y, month, day))
 
 
 def _month_day(match: re.Match[str], today: date) -> date | None:
     month, day = _MONTHS[match["month"].lower()], int(match["d"])
     if match["year"]:
-        return _safe_date(int(match["year"]), month, day)
-    return _next_on_or_after(today, lambda y: _safe_date(y, month, day))
+        return date(int(match["year"]), month, day)
+    return _next_on_or_after(today, lambda y: date(y, month, day))
 
 
 def _month_end(match: re.Match[str], today: date) -> date | None:
@@ -199,8 +186,8 @@ def _period_end(match: re.Match[str], today: date) -> date | None:
     if period == "year":
         return _last_day(today.year + step, 12)
     if period == "quarter":
-        return _month_end_after(today, 3 * step + 2 - (today.month - 1) % 3)
-    return _month_end_after(today, step)
+        return today + relativedelta(months=3 * step + 2 - (today.month - 1) % 3, day=31)
+    return today + relativedelta(months=step, day=31)
 
 
 def _abbreviated_end(match: re.Match[str], today: date) -> date | None:
@@ -208,27 +195,30 @@ def _abbreviated_end(match: re.Match[str], today: date) -> date | None:
     if abbr in ("eoy", "yearend"):
         return _last_day(today.year, 12)
     if abbr in ("eoq", "quarterend"):
-        return _month_end_after(today, 2 - (today.month - 1) % 3)
-    return _month_end_after(today, 0)
+        return today + relativedelta(months=2 - (today.month - 1) % 3, day=31)
+    return today + relativedelta(day=31)
 
 
 def _year_end(match: re.Match[str], today: date) -> date | None:
     return _last_day(int(match["year"]), 12)
 
 
-_SPAN_MONTHS = {"month": 1, "quarter": 3, "year": 12}
+# relativedelta keeps the day of the month, clamped to the month's length (Aug 31 + 1 month:
+# Sep 30).
+_SPANS = {
+    "day": relativedelta(days=1),
+    "week": relativedelta(weeks=1),
+    "month": relativedelta(months=1),
+    "quarter": relativedelta(months=3),
+    "year": relativedelta(years=1),
+}
 
 
 def _relative(match: re.Match[str], today: date) -> date | None:
     count = _count(match["count"])
-    unit = match["unit"].lower().rstrip("s")
     if count is None or count > 1000:
         return None
-    if unit == "day":
-        return _safe_add_days(today, count)
-    if unit == "week":
-        return _safe_add_days(today, 7 * count)
-    return _add_months(today, _SPAN_MONTHS[unit] * count)
+    return today + _SPANS[match["unit"].lower().rstrip("s")] * count
 
 
 def _count(text: str) -> int | None:
@@ -323,7 +313,11 @@ def _extract_due(text: str, today: date) -> tuple[date | None, str]:
             if rule.resolve is _relative and _is_short_span(match):
                 continue  # "within 3 days" qualifies the metric, like "within 24 hours"
             remaining = f"{text[: match.start()]} {text[match.end() :]}"
-            return rule.resolve(match, today), " ".join(remaining.split())
+            try:
+                due = rule.resolve(match, today)
+            except (ValueError, OverflowError):
+                due = None
+            return due, " ".join(remaining.split())
     return None, text
 
 
@@ -332,49 +326,18 @@ def _is_short_span(match: re.Match[str]) -> bool:
     return match["unit"].lower().startswith("day") and count is not None and count < 7
 
 
-def _safe_date(year: int, month: int, day: int) -> date | None:
-    try:
-        return date(year, month, day)
-    except ValueError:
-        return None
-
-
-def _last_day(year: int, month: int) -> date | None:
-    if not 1 <= year <= 9999:
-        return None
+def _last_day(year: int, month: int) -> date:
     return date(year, month, 1) + relativedelta(day=31)  # day=31: the month's last day
 
 
-def _add_months(day: date | None, months: int) -> date | None:
-    """Same day of the month, clamped to the month's length (Aug 31 + 1 month = Sep 30)."""
-    if day is None:
-        return None
-    try:
-        return day + relativedelta(months=months)
-    except (ValueError, OverflowError):  # past year 9999
-        return None
-
-
-def _month_end_after(day: date, months: int) -> date | None:
-    """The last day of the month `months` after day's month."""
-    try:
-        return day + relativedelta(months=months, day=31)
-    except (ValueError, OverflowError):
-        return None
-
-
-def _safe_add_days(day: date, days: int) -> date | None:
-    try:
-        return day + timedelta(days=days)
-    except OverflowError:
-        return None
-
-
-def _next_on_or_after(today: date, on: Callable[[int], date | None]) -> date | None:
+def _next_on_or_after(today: date, on: Callable[[int], date]) -> date | None:
     """The first of on(this year), on(next year)... that is not in the past (Feb 29: 8 years)."""
     for year in range(today.year, today.year + 9):
-        candidate = on(year)
-        if candidate is not None and candidate >= today:
+        try:
+            candidate = on(year)
+        except ValueError:
+            continue
+        if candidate >= today:
             return candidate
     return None
 
@@ -402,34 +365,21 @@ class _Verb:
 
 
 _VERBS: dict[str, _Dir] = {
-    **dict.fromkeys(
-        _words(
-            "increase grow raise boost expand lift maximize maximise accelerate double triple "
-            "quadruple"
-        ),
-        _Dir.UP,
-    ),
-    **dict.fromkeys(
-        _words(
-            "reduce decrease cut lower lessen shrink drop minimize minimise slash trim halve "
-            "shorten compress"
-        ),
-        _Dir.DOWN,
-    ),
-    **dict.fromkeys(_words("keep maintain stay remain hold sustain preserve ensure"), _Dir.KEEP),
-    **dict.fromkeys(
-        _words("launch ship release publish complete finish deliver migrate"), _Dir.DELIVER
-    ),
-    **dict.fromkeys(
-        _words(
-            "achieve reach hit attain get obtain hire recruit onboard sign close win acquire add "
-            "gain generate resolve answer handle process convert book sell secure land earn exceed "
-            "surpass build create write run conduct host train interview make score retain "
-            "activate collect fix enroll attract serve deploy automate save produce contact meet "
-            "improve drive bring push have see pass"
-        ),
-        _Dir.AIM,
-    ),
+    verb: kind
+    for kind, verbs in {
+        _Dir.UP: "increase grow raise boost expand lift maximize maximise accelerate double "
+        "triple quadruple",
+        _Dir.DOWN: "reduce decrease cut lower lessen shrink drop minimize minimise slash trim "
+        "halve shorten compress",
+        _Dir.KEEP: "keep maintain stay remain hold sustain preserve ensure",
+        _Dir.DELIVER: "launch ship release publish complete finish deliver migrate",
+        _Dir.AIM: "achieve reach hit attain get obtain hire recruit onboard sign close win "
+        "acquire add gain generate resolve answer handle process convert book sell secure land "
+        "earn exceed surpass build create write run conduct host train interview make score "
+        "retain activate collect fix enroll attract serve deploy automate save produce contact "
+        "meet improve drive bring push have see pass",
+    }.items()
+    for verb in verbs.split()
 }
 # Two-word verbs whose particle sets the direction: "bring down", "roll out".
 _PHRASAL: dict[tuple[str, str], _Dir] = {
@@ -619,34 +569,21 @@ def _cmp_direction(text: str | None) -> bool | None:
     return re.fullmatch(_AT_LEAST, text, _I) is not None
 
 
-def _read_from_to(match: re.Match[str], tokens: list[_Token], verb: _Verb | None) -> _Reading:
-    return _Reading(
-        target=int(match["b"]),
-        start=int(match["a"]),
-        metric=match["metric"],
-        tail=match["tail"],
-        at_least=_cmp_direction(match["cmp"]),
-    )
-
-
-def _read_to_from(match: re.Match[str], tokens: list[_Token], verb: _Verb | None) -> _Reading:
-    return _Reading(target=int(match["a"]), start=int(match["b"]), metric=match["metric"])
-
-
 def _read_by(match: re.Match[str], tokens: list[_Token], verb: _Verb | None) -> _Reading | None:
-    if tokens[int(match["a"])].unit is not UnitKind.PERCENT:
+    if tokens[int(match["t"])].unit is not UnitKind.PERCENT:
         return None  # "by $1M" is a change in units: a proposal can't hold it without a baseline
     return _Reading(
-        target=int(match["a"]), relative=True, metric=match["metric"], tail=match["tail"]
+        target=int(match["t"]), relative=True, metric=match["metric"], tail=match["tail"]
     )
 
 
 def _read_target(match: re.Match[str], tokens: list[_Token], verb: _Verb | None) -> _Reading:
     groups = match.groupdict()
     return _Reading(
-        target=int(match["a"]),
+        target=int(match["t"]),
+        start=None if groups.get("s") is None else int(groups["s"]),
         metric=match["metric"],
-        tail=match["tail"],
+        tail=groups.get("tail") or "",
         at_least=_cmp_direction(groups.get("cmp")),
     )
 
@@ -655,25 +592,25 @@ def _read_leading(match: re.Match[str], tokens: list[_Token], verb: _Verb | None
     """ "1 million active users", "90% of inquiries", "at least 5 engineers", "MRR $100k"."""
     pre, tail = match["pre"].strip(), match["tail"]
     change = (
-        _CHANGE_WORD_RE.match(tail) if tokens[int(match["a"])].unit is UnitKind.PERCENT else None
+        _CHANGE_WORD_RE.match(tail) if tokens[int(match["t"])].unit is UnitKind.PERCENT else None
     )
     if change is not None and pre.lower() in ("", "a", "an"):
         # "a 20% reduction in churn", "10% more signups": a relative change, not a level.
         return _Reading(
-            target=int(match["a"]),
+            target=int(match["t"]),
             relative=True,
             relative_down=change["down"] is not None,
             tail=tail[change.end() :],
         )
     at_least = _cmp_direction(pre) if pre and re.fullmatch(_CMP, pre, _I) else None
     if not pre or at_least is not None:
-        return _Reading(target=int(match["a"]), tail=tail, at_least=at_least)
+        return _Reading(target=int(match["t"]), tail=tail, at_least=at_least)
     # Something before the number: "Hit MRR $100k". Only with nothing after it, and not with a
     # moving verb, where "Grow revenue 20%" could be "by" or "to".
     after = _SUFFIX_CMP_RE.sub("", tail).strip(" .,;:")
     if after or (verb is not None and verb.kind in (_Dir.UP, _Dir.DOWN)):
         return _SKIP
-    return _Reading(target=int(match["a"]), metric=pre, tail=tail)
+    return _Reading(target=int(match["t"]), metric=pre, tail=tail)
 
 
 # After a percentage, the words that make it a change: "20% more", "a 20% reduction".
@@ -687,49 +624,49 @@ _PATTERNS = [
     # "from $50k to $120k", "from 8% to under 5%"
     _Pattern(
         re.compile(
-            rf"^(?P<metric>.*?)\s*\bfrom\s+{_num('a')}\s*(?:\bto\b|->|→|–|-)\s*"
-            rf"(?:{_CMP}\s*)?{_num('b')}(?P<tail>.*)$",
+            rf"^(?P<metric>.*?)\s*\bfrom\s+{_num('s')}\s*(?:\bto\b|->|→|–|-)\s*"
+            rf"(?:{_CMP}\s*)?{_num('t')}(?P<tail>.*)$",
             _I,
         ),
-        _read_from_to,
+        _read_target,
     ),
     # "to $120k from $50k"
     _Pattern(
         re.compile(
-            rf"^(?P<metric>.*?)\s*\bto\s+{_num('a')}\s+from\s+{_num('b')}\s*$",
+            rf"^(?P<metric>.*?)\s*\bto\s+{_num('t')}\s+from\s+{_num('s')}\s*$",
             _I,
         ),
-        _read_to_from,
+        _read_target,
     ),
     # "by 30%": a relative change; "by $1M" gives up
     _Pattern(
         re.compile(
             rf"^(?P<metric>.*?)\s*\bby\s+(?:about\s+|around\s+|roughly\s+|at\s+least\s+)?"
-            rf"{_num('a')}(?P<tail>.*)$",
+            rf"{_num('t')}(?P<tail>.*)$",
             _I,
         ),
         _read_by,
     ),
     # "to 30%", "to under 100 ms": an absolute target
     _Pattern(
-        re.compile(rf"^(?P<metric>.*?)\s*\bto\s+(?:{_CMP}\s*)?{_num('a')}(?P<tail>.*)$", _I),
+        re.compile(rf"^(?P<metric>.*?)\s*\bto\s+(?:{_CMP}\s*)?{_num('t')}(?P<tail>.*)$", _I),
         _read_target,
     ),
     # "under 100 ms", "at or above 99.9%", "≥ 9": a threshold
     _Pattern(
-        re.compile(rf"^(?P<metric>.*?)\s*{_CMP}\s*{_num('a')}(?P<tail>.*)$", _I),
+        re.compile(rf"^(?P<metric>.*?)\s*{_CMP}\s*{_num('t')}(?P<tail>.*)$", _I),
         _read_target,
     ),
     # "of 9 or higher", "at 99.9%", "is 50", "NPS: 50"
     _Pattern(
         re.compile(
-            rf"^(?P<metric>.*?)\s*(?:\b(?:of|at|is|are)\s+|=\s*|:\s*){_num('a')}(?P<tail>.*)$",
+            rf"^(?P<metric>.*?)\s*(?:\b(?:of|at|is|are)\s+|=\s*|:\s*){_num('t')}(?P<tail>.*)$",
             _I,
         ),
         _read_target,
     ),
     # "1 million active users", "90% of customer inquiries", "€2M in revenue"
-    _Pattern(re.compile(rf"^(?P<pre>.*?){_num('a')}(?P<tail>.*)$", _I), _read_leading),
+    _Pattern(re.compile(rf"^(?P<pre>.*?){_num('t')}(?P<tail>.*)$", _I), _read_leading),
 ]
 
 
@@ -786,7 +723,7 @@ def _proposal(
         metric=metric,
         unit=unit_kind,
         unit_label=unit_label,
-        start=start.value if start else None,
+        start=start_value,
         target=target_value,
         relative_change=relative,
         due=due,

@@ -20,7 +20,29 @@ _DURATIONS = {
 }
 # Known codes only: a three-letter label like "NPS" or "ARR" is not money.
 _ISO_CURRENCIES = frozenset(
-    "USD EUR GBP JPY CHF CAD AUD NZD CNY HKD SGD INR KRW SEK NOK DKK PLN CZK BRL MXN ZAR".split()
+    [
+        "USD",
+        "EUR",
+        "GBP",
+        "JPY",
+        "CHF",
+        "CAD",
+        "AUD",
+        "NZD",
+        "CNY",
+        "HKD",
+        "SGD",
+        "INR",
+        "KRW",
+        "SEK",
+        "NOK",
+        "DKK",
+        "PLN",
+        "CZK",
+        "BRL",
+        "MXN",
+        "ZAR",
+    ]
 )
 _SYMBOLS = {code: symbol for symbol, code in CURRENCY_SYMBOLS.items()}
 
