@@ -42,33 +42,27 @@ NOT_ATTACHED = "📉 The chart could not be attached this time; the numbers abov
 FAILURES = (SlackClientError, OSError)
 
 
+# Each chart's kind (in its content key and file name), drawing and words.
+_KINDS: dict[type, tuple[str, Callable[[Any], Picture], Callable[[Any], str]]] = {
+    KRTrend: ("kr", draw_kr, kr_alt_text),
+    ObjectiveTrend: ("objective", draw_objective, objective_alt_text),
+    TeamTrend: ("team", draw_team, team_alt_text),
+}
+
+
 def draw(chart: Chart) -> tuple[str, Picture]:
     """(kind, picture) for a chart's data."""
-    if isinstance(chart, KRTrend):
-        return "kr", draw_kr(chart)
-    if isinstance(chart, ObjectiveTrend):
-        return "objective", draw_objective(chart)
-    return "team", draw_team(chart)
+    kind, drawing, _ = _KINDS[type(chart)]
+    return kind, drawing(chart)
 
 
 def alt_text_of(chart: Chart) -> str:
     """What the picture shows, in words: computed from the data, without drawing."""
-    if isinstance(chart, KRTrend):
-        return kr_alt_text(chart)
-    if isinstance(chart, ObjectiveTrend):
-        return objective_alt_text(chart)
-    return team_alt_text(chart)
+    return _KINDS[type(chart)][2](chart)
 
 
 def key_of(chart: Chart) -> str:
-    kind = (
-        "kr"
-        if isinstance(chart, KRTrend)
-        else "objective"
-        if isinstance(chart, ObjectiveTrend)
-        else "team"
-    )
-    return content_key(kind, chart)
+    return content_key(_KINDS[type(chart)][0], chart)
 
 
 def title_of(chart: Chart) -> str:
@@ -86,17 +80,9 @@ class Attached:
     file_ids: list[str] = field(default_factory=list)
 
 
+@dataclass
 class Pictures:
-    def __init__(
-        self,
-        charts: ChartService,
-        *,
-        sleep: Callable[[float], None] = time.sleep,
-        retry_delays: Sequence[float] | None = None,
-    ) -> None:
-        self.charts = charts
-        self.sleep = sleep
-        self.retry_delays = None if retry_delays is None else tuple(retry_delays)
+    charts: ChartService
 
     def enabled(self, workspace_id: str) -> bool:
         return self.charts.enabled(workspace_id=workspace_id)
@@ -200,8 +186,7 @@ class Pictures:
                 attached.blocks[:room], attached.failed + dropped, attached.file_ids[:room]
             )
         if attached.blocks:
-            delays = RETRY_DELAYS if self.retry_delays is None else self.retry_delays
-            for delay in (*delays, None):
+            for delay in (*RETRY_DELAYS, None):
                 try:
                     return post(**{**message, "blocks": blocks + attached.blocks}, **kwargs)
                 except SlackApiError as error:
@@ -209,7 +194,7 @@ class Pictures:
                         raise
                     if delay is None:
                         break
-                    self.sleep(delay)
+                    time.sleep(delay)
             # Never became referenceable (deleted since it was cached?): upload it afresh next time.
             for file_id in attached.file_ids:
                 self.charts.forget_file(workspace_id=workspace_id, file_id=file_id)
