@@ -136,6 +136,10 @@ class _DueRule:
     resolve: _DueResolver
 
 
+def _due(pattern: str, resolve: _DueResolver) -> _DueRule:
+    return _DueRule(re.compile(pattern, _I), resolve)
+
+
 def _iso(match: re.Match[str], today: date) -> date | None:
     return date(int(match["year"]), int(match["m"]), int(match["d"]))
 
@@ -230,77 +234,51 @@ def _count(text: str) -> int | None:
 # so that "Q3 revenue" or "March cohort" stay part of the metric.
 _DUE_RULES = [
     # "by 2026-03-31"
-    _DueRule(
-        re.compile(rf"\b(?:{_PREP}\s+)?{_YEAR}-(?P<m>\d{{1,2}})-(?P<d>\d{{1,2}})\b", _I), _iso
-    ),
+    _due(rf"\b(?:{_PREP}\s+)?{_YEAR}-(?P<m>\d{{1,2}})-(?P<d>\d{{1,2}})\b", _iso),
     # "by 3/31", "by 31/3/2026"; ambiguous 4/5 gives no date
-    _DueRule(
-        re.compile(
-            rf"\b{_PREP}\s+(?P<a>\d{{1,2}})/(?P<b>\d{{1,2}})(?:/(?P<year>\d{{4}}|\d{{2}}))?\b",
-            _I,
-        ),
+    _due(
+        rf"\b{_PREP}\s+(?P<a>\d{{1,2}})/(?P<b>\d{{1,2}})(?:/(?P<year>\d{{4}}|\d{{2}}))?\b",
         _slashed,
     ),
     # "by March 31", "by Mar 31st, 2027"
-    _DueRule(
-        re.compile(
-            rf"\b{_PREP}\s+(?:the\s+)?{_MONTH}\s+(?P<d>\d{{1,2}})(?:st|nd|rd|th)?\b"
-            rf"(?:,?\s+{_YEAR}\b)?",
-            _I,
-        ),
+    _due(
+        rf"\b{_PREP}\s+(?:the\s+)?{_MONTH}\s+(?P<d>\d{{1,2}})(?:st|nd|rd|th)?\b"
+        rf"(?:,?\s+{_YEAR}\b)?",
         _month_day,
     ),
     # "by 31 March", "on the 31st of March 2027"
-    _DueRule(
-        re.compile(
-            rf"\b{_PREP}\s+(?:the\s+)?(?P<d>\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?{_MONTH}"
-            rf"(?:,?\s+{_YEAR}\b)?",
-            _I,
-        ),
+    _due(
+        rf"\b{_PREP}\s+(?:the\s+)?(?P<d>\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?{_MONTH}"
+        rf"(?:,?\s+{_YEAR}\b)?",
         _month_day,
     ),
     # "by end of Q3", "in Q3 2026", "by H1'27": the end of that quarter or half
-    _DueRule(
-        re.compile(
-            rf"(?:\b{_PREP}\s+{_END}?|\b{_END})(?P<part>q[1-4]|h[12])\b"
-            rf"(?:\s+{_YEAR}\b|\s*'(?P<yy>\d{{2}})\b)?",
-            _I,
-        ),
+    _due(
+        rf"(?:\b{_PREP}\s+{_END}?|\b{_END})(?P<part>q[1-4]|h[12])\b"
+        rf"(?:\s+{_YEAR}\b|\s*'(?P<yy>\d{{2}})\b)?",
         _quarter_end,
     ),
     # "by end of 2026"
-    _DueRule(re.compile(rf"\b(?:{_PREP}\s+)?{_END}{_YEAR}\b", _I), _year_end),
+    _due(rf"\b(?:{_PREP}\s+)?{_END}{_YEAR}\b", _year_end),
     # "in 2026" closing the sentence ("Launch in 2050 stores" is a count, "by 2027" ambiguous)
-    _DueRule(re.compile(r"\b(?:in|during)\s+(?P<year>20\d\d)(?=\s*(?:[,.;!?]|$))", _I), _year_end),
+    _due(r"\b(?:in|during)\s+(?P<year>20\d\d)(?=\s*(?:[,.;!?]|$))", _year_end),
     # "by June", "by the end of March 2027": the last day of that month
-    _DueRule(
-        re.compile(rf"\b{_PREP}\s+{_END}?{_MONTH}(?:\s+{_YEAR}\b)?", _I),
-        _month_end,
-    ),
+    _due(rf"\b{_PREP}\s+{_END}?{_MONTH}(?:\s+{_YEAR}\b)?", _month_end),
     # "by the end of the quarter", "by next quarter", "this year"
-    _DueRule(
-        re.compile(
-            rf"\b(?:{_PREP}\s+)?(?:{_END}(?:(?P<which>this|next)\s+)?|(?P<which2>this|next)\s+)"
-            r"(?P<period>year|quarter|month)\b",
-            _I,
-        ),
+    _due(
+        rf"\b(?:{_PREP}\s+)?(?:{_END}(?:(?P<which>this|next)\s+)?|(?P<which2>this|next)\s+)"
+        r"(?P<period>year|quarter|month)\b",
         _period_end,
     ),
     # "by EOY", "by year-end"
-    _DueRule(
-        re.compile(
-            rf"\b(?:{_PREP}\s+)?(?:the\s+)?(?P<abbr>eoy|eoq|eom|year[\s-]end|quarter[\s-]end)\b",
-            _I,
-        ),
+    _due(
+        rf"\b(?:{_PREP}\s+)?(?:the\s+)?(?P<abbr>eoy|eoq|eom|year[\s-]end|quarter[\s-]end)\b",
         _abbreviated_end,
     ),
     # "within six months", "in 2 weeks", "over the next 90 days" (days only from 7 on)
-    _DueRule(
-        re.compile(
-            rf"\b(?:within|in|over|during)\s+(?:the\s+)?(?:next\s+)?{_COUNT}\s+"
-            r"(?P<unit>days?|weeks?|months?|quarters?|years?)\b",
-            _I,
-        ),
+    _due(
+        rf"\b(?:within|in|over|during)\s+(?:the\s+)?(?:next\s+)?{_COUNT}\s+"
+        r"(?P<unit>days?|weeks?|months?|quarters?|years?)\b",
         _relative,
     ),
 ]
@@ -563,6 +541,10 @@ class _Pattern:
     read: _Reader  # _SKIP to try the next pattern, None to give up on the sentence
 
 
+def _pattern(pattern: str, read: _Reader) -> _Pattern:
+    return _Pattern(re.compile(pattern, _I), read)
+
+
 def _cmp_direction(text: str | None) -> bool | None:
     if not text:
         return None
@@ -622,51 +604,30 @@ _CHANGE_WORD_RE = re.compile(
 
 _PATTERNS = [
     # "from $50k to $120k", "from 8% to under 5%"
-    _Pattern(
-        re.compile(
-            rf"^(?P<metric>.*?)\s*\bfrom\s+{_num('s')}\s*(?:\bto\b|->|→|–|-)\s*"
-            rf"(?:{_CMP}\s*)?{_num('t')}(?P<tail>.*)$",
-            _I,
-        ),
+    _pattern(
+        rf"^(?P<metric>.*?)\s*\bfrom\s+{_num('s')}\s*(?:\bto\b|->|→|–|-)\s*"
+        rf"(?:{_CMP}\s*)?{_num('t')}(?P<tail>.*)$",
         _read_target,
     ),
     # "to $120k from $50k"
-    _Pattern(
-        re.compile(
-            rf"^(?P<metric>.*?)\s*\bto\s+{_num('t')}\s+from\s+{_num('s')}\s*$",
-            _I,
-        ),
-        _read_target,
-    ),
+    _pattern(rf"^(?P<metric>.*?)\s*\bto\s+{_num('t')}\s+from\s+{_num('s')}\s*$", _read_target),
     # "by 30%": a relative change; "by $1M" gives up
-    _Pattern(
-        re.compile(
-            rf"^(?P<metric>.*?)\s*\bby\s+(?:about\s+|around\s+|roughly\s+|at\s+least\s+)?"
-            rf"{_num('t')}(?P<tail>.*)$",
-            _I,
-        ),
+    _pattern(
+        rf"^(?P<metric>.*?)\s*\bby\s+(?:about\s+|around\s+|roughly\s+|at\s+least\s+)?"
+        rf"{_num('t')}(?P<tail>.*)$",
         _read_by,
     ),
     # "to 30%", "to under 100 ms": an absolute target
-    _Pattern(
-        re.compile(rf"^(?P<metric>.*?)\s*\bto\s+(?:{_CMP}\s*)?{_num('t')}(?P<tail>.*)$", _I),
-        _read_target,
-    ),
+    _pattern(rf"^(?P<metric>.*?)\s*\bto\s+(?:{_CMP}\s*)?{_num('t')}(?P<tail>.*)$", _read_target),
     # "under 100 ms", "at or above 99.9%", "≥ 9": a threshold
-    _Pattern(
-        re.compile(rf"^(?P<metric>.*?)\s*{_CMP}\s*{_num('t')}(?P<tail>.*)$", _I),
-        _read_target,
-    ),
+    _pattern(rf"^(?P<metric>.*?)\s*{_CMP}\s*{_num('t')}(?P<tail>.*)$", _read_target),
     # "of 9 or higher", "at 99.9%", "is 50", "NPS: 50"
-    _Pattern(
-        re.compile(
-            rf"^(?P<metric>.*?)\s*(?:\b(?:of|at|is|are)\s+|=\s*|:\s*){_num('t')}(?P<tail>.*)$",
-            _I,
-        ),
+    _pattern(
+        rf"^(?P<metric>.*?)\s*(?:\b(?:of|at|is|are)\s+|=\s*|:\s*){_num('t')}(?P<tail>.*)$",
         _read_target,
     ),
     # "1 million active users", "90% of customer inquiries", "€2M in revenue"
-    _Pattern(re.compile(rf"^(?P<pre>.*?){_num('t')}(?P<tail>.*)$", _I), _read_leading),
+    _pattern(rf"^(?P<pre>.*?){_num('t')}(?P<tail>.*)$", _read_leading),
 ]
 
 
