@@ -27,8 +27,16 @@ from typing import Any
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
-from bot.charts import Picture, content_key, draw_kr, draw_objective, draw_team
-from bot.charts.draw import kr_alt_text, objective_alt_text, team_alt_text
+from bot.charts import (
+    Picture,
+    content_key,
+    draw_kr,
+    draw_objective,
+    draw_team,
+    kr_alt_text,
+    objective_alt_text,
+    team_alt_text,
+)
 from bot.logs import log_event
 from bot.okr.trend import KRTrend, ObjectiveTrend, TeamTrend
 from bot.services.charts import ChartService

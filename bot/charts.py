@@ -1,4 +1,10 @@
-"""Drawing: matplotlib's Agg canvas straight to PNG bytes (no pyplot, no global figure list).
+"""Trend charts as PNG: drawn from bot.okr.trend's dataclasses, no Slack and no database.
+
+Each `draw_*` returns a `Picture`: PNG bytes, alt text that says in words what the picture
+shows, and a content key (a hash of the data drawn and of this module's look) by which an
+uploaded picture is found again instead of being drawn and uploaded twice.
+
+Drawing: matplotlib's Agg canvas straight to PNG bytes (no pyplot, no global figure list).
 matplotlib's rcParams are process-wide and `rc_context` swaps them, so one picture is drawn at
 a time (`_DRAWING`); drawing is CPU-bound under the interpreter lock anyway, so two threads
 would not draw faster together.
