@@ -85,7 +85,6 @@ class Attached:
 
     blocks: list[dict] = field(default_factory=list)
     failed: int = 0
-    file_ids: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -118,15 +117,9 @@ class Pictures:
     ) -> Attached:
         """Each chart as an image block: its cached upload, or drawn and uploaded now.
         `titled`: with a title over the picture (not under a heading that names it)."""
-        attached = Attached()
-        for chart in charts:
-            block = self._image_block(client, workspace_id, chart, titled=titled)
-            if block is None:
-                attached.failed += 1
-            else:
-                attached.blocks.append(block)
-                attached.file_ids.append(block["slack_file"]["id"])
-        return attached
+        blocks = [self._image_block(client, workspace_id, c, titled=titled) for c in charts]
+        drawn = [block for block in blocks if block is not None]
+        return Attached(drawn, failed=len(blocks) - len(drawn))
 
     def _image_block(
         self, client: WebClient, workspace_id: str, chart: Chart, *, titled: bool
@@ -190,9 +183,7 @@ class Pictures:
         room = max(max_blocks - len(blocks) - 1, 0)  # one block kept for the note
         if len(attached.blocks) > room:
             dropped = len(attached.blocks) - room
-            attached = Attached(
-                attached.blocks[:room], attached.failed + dropped, attached.file_ids[:room]
-            )
+            attached = Attached(attached.blocks[:room], attached.failed + dropped)
         if attached.blocks:
             for delay in (*RETRY_DELAYS, None):
                 try:
@@ -204,8 +195,10 @@ class Pictures:
                         break
                     time.sleep(delay)
             # Never became referenceable (deleted since it was cached?): upload it afresh next time.
-            for file_id in attached.file_ids:
-                self.charts.forget_file(workspace_id=workspace_id, file_id=file_id)
+            for block in attached.blocks:
+                self.charts.forget_file(
+                    workspace_id=workspace_id, file_id=block["slack_file"]["id"]
+                )
             log_event(
                 log,
                 "chart_post",

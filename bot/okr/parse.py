@@ -154,53 +154,45 @@ def _slashed(match: re.Match[str], today: date) -> date | None:
         month = day = first
     else:
         return None  # 4/5: April 5 or May 4? Leave the date to the person.
-    year = match["year"]
-    if year is not None:
-        return date(int(year) + (2000 if len(year) == 2 else 0), month, day)
-    return _next_on_or_after(today, lambda y: date(y, month, day))
+    return _in_year(_year(match), today, lambda y: date(y, month, day))
 
 
 def _month_day(match: re.Match[str], today: date) -> date | None:
     month, day = _MONTHS[match["month"].lower()], int(match["d"])
-    if match["year"]:
-        return date(int(match["year"]), month, day)
-    return _next_on_or_after(today, lambda y: date(y, month, day))
+    return _in_year(_year(match), today, lambda y: date(y, month, day))
 
 
 def _month_end(match: re.Match[str], today: date) -> date | None:
     month = _MONTHS[match["month"].lower()]
-    if match["year"]:
-        return _last_day(int(match["year"]), month)
-    return _next_on_or_after(today, lambda y: _last_day(y, month))
+    return _in_year(_year(match), today, lambda y: _last_day(y, month))
 
 
 def _quarter_end(match: re.Match[str], today: date) -> date | None:
     part = match["part"].lower()
     # Q1..Q4 end in months 3, 6, 9, 12; H1 and H2 in 6 and 12.
     month = 3 * int(part[1]) if part[0] == "q" else 6 * int(part[1])
-    year = match["year"] or (f"20{match['yy']}" if match["yy"] else None)
-    if year is not None:
-        return _last_day(int(year), month)
-    return _next_on_or_after(today, lambda y: _last_day(y, month))
+    return _in_year(_year(match), today, lambda y: _last_day(y, month))
 
 
 def _period_end(match: re.Match[str], today: date) -> date | None:
-    period = match["period"].lower()
     step = 1 if (match["which"] or match["which2"] or "").lower() == "next" else 0
-    if period == "year":
-        return _last_day(today.year + step, 12)
-    if period == "quarter":
-        return today + relativedelta(months=3 * step + 2 - (today.month - 1) % 3, day=31)
-    return today + relativedelta(months=step, day=31)
+    return _end_of(match["period"].lower(), today, step)
+
+
+_ABBREVIATED = {"eoy": "year", "yearend": "year", "eoq": "quarter", "quarterend": "quarter"}
 
 
 def _abbreviated_end(match: re.Match[str], today: date) -> date | None:
     abbr = re.sub(r"[\s-]", "", match["abbr"].lower())
-    if abbr in ("eoy", "yearend"):
-        return _last_day(today.year, 12)
-    if abbr in ("eoq", "quarterend"):
-        return today + relativedelta(months=2 - (today.month - 1) % 3, day=31)
-    return today + relativedelta(day=31)
+    return _end_of(_ABBREVIATED.get(abbr, "month"), today)
+
+
+def _end_of(period: str, today: date, step: int = 0) -> date:
+    """The last day of this (step 0) or the next (step 1) year, quarter or month."""
+    if period == "year":
+        return today + relativedelta(years=step, month=12, day=31)
+    months = 3 * step + 2 - (today.month - 1) % 3 if period == "quarter" else step
+    return today + relativedelta(months=months, day=31)
 
 
 def _year_end(match: re.Match[str], today: date) -> date | None:
@@ -308,16 +300,25 @@ def _last_day(year: int, month: int) -> date:
     return date(year, month, 1) + relativedelta(day=31)  # day=31: the month's last day
 
 
-def _next_on_or_after(today: date, on: Callable[[int], date]) -> date | None:
-    """The first of on(this year), on(next year)... that is not in the past (Feb 29: 8 years)."""
-    for year in range(today.year, today.year + 9):
+def _year(match: re.Match[str]) -> int | None:
+    """The year a date clause names: "2027", "'27", "/27"."""
+    year = match.groupdict().get("year") or match.groupdict().get("yy")
+    return None if year is None else int(year) + (2000 if len(year) == 2 else 0)
+
+
+def _in_year(year: int | None, today: date, on: Callable[[int], date]) -> date:
+    """on(year); without a year, the first of on(this year), on(next year)... that is not in
+    the past (Feb 29: 8 years)."""
+    if year is not None:
+        return on(year)
+    for candidate_year in range(today.year, today.year + 9):
         try:
-            candidate = on(year)
+            candidate = on(candidate_year)
         except ValueError:
             continue
         if candidate >= today:
             return candidate
-    return None
+    raise ValueError("no such day in the next 8 years")
 
 
 # --- 3. Verbs -------------------------------------------------------------------------------
