@@ -282,18 +282,11 @@ def draw_kr(trend: KRTrend) -> Picture:
         marker = STATUS_MARKER[trend.status]
         start_x, due_x = date2num(trend.pace_start), date2num(trend.due)
         if trend.has_pace:
-            _pace_line(axes, [start_x, due_x], [trend.start_value, trend.target_value])
-            axes.axhline(trend.start_value, color="#aab2b9", linestyle=":", linewidth=1.5)
-            start = f"start {_shown(trend, trend.start_value)}"
-            _note(
-                axes,
-                start,
-                (1.0, trend.start_value),
-                (-4, 4),
-                fontsize=13,
-                color="#7a858f",
-                ha="right",
-            )
+            start = trend.start_value
+            _pace_line(axes, [start_x, due_x], [start, trend.target_value])
+            axes.axhline(start, color="#aab2b9", linestyle=":", linewidth=1.5)
+            label = f"start {_shown(trend, start)}"
+            _note(axes, label, (1.0, start), (-4, 4), fontsize=13, color="#7a858f", ha="right")
         axes.axhline(trend.target_value, color="#1d2329", linewidth=1.5, zorder=2)
         target = f"{TARGET_WORD[trend.kind]} {_shown(trend, trend.target_value)}"
         _note(axes, target, (0.0, trend.target_value), (4, 4), fontsize=13)
