@@ -458,22 +458,10 @@ def draw_team(trend: TeamTrend) -> Picture:
         axes.set_yticks([])
         axes.xaxis.set_major_formatter(PercentFormatter(1.0))
         axes.spines["left"].set_visible(False)
-        figure.text(
-            0.03,
-            1 - 20 / height,
-            _drawable(f"{trend.scope} · objectives", 60),
-            fontsize=19,
-            fontweight="bold",
-            va="top",
-        )
-        figure.text(
-            0.03,
-            1 - 62 / height,
-            f"Week of {_day(trend.period)} · lighter: a week ago · black tick: expected pace",
-            fontsize=14,
-            color="#3d4750",
-            va="top",
-        )
+        title = _drawable(f"{trend.scope} · objectives", 60)
+        figure.text(0.03, 1 - 20 / height, title, fontsize=19, fontweight="bold", va="top")
+        subtitle = f"Week of {_day(trend.period)} · lighter: a week ago · black tick: expected pace"
+        figure.text(0.03, 1 - 62 / height, subtitle, fontsize=14, color="#3d4750", va="top")
         if len(trend.bars) > TEAM_BARS_MAX:
             figure.text(
                 0.97, 0.01, f"+{len(trend.bars) - TEAM_BARS_MAX} more", ha="right", fontsize=12

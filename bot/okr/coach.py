@@ -137,21 +137,17 @@ def coach_objective(
     """Every hint on an objective and its key results: the objective's first, then per KR."""
     hints: list[Hint] = []
     if _QUANTITY_RE.search(_PERIOD_RE.sub("", title)):
-        hints.append(
-            Hint(
-                HintCode.QUANTITATIVE_OBJECTIVE,
-                "Objectives are qualitative: move the number into a key result, and say here "
-                "what it achieves.",
-            )
+        message = (
+            "Objectives are qualitative: move the number into a key result, and say here "
+            "what it achieves."
         )
+        hints.append(Hint(HintCode.QUANTITATIVE_OBJECTIVE, message))
     if len(key_results) > MAX_FOCUSED_KRS:
-        hints.append(
-            Hint(
-                HintCode.TOO_MANY_KRS,
-                f"{len(key_results)} key results: more than {MAX_FOCUSED_KRS} spreads the "
-                "effort thin. Keep the ones that matter most.",
-            )
+        message = (
+            f"{len(key_results)} key results: more than {MAX_FOCUSED_KRS} spreads the "
+            "effort thin. Keep the ones that matter most."
         )
+        hints.append(Hint(HintCode.TOO_MANY_KRS, message))
     seen: dict[tuple[str, str, str], int] = {}
     for i, kr in enumerate(key_results):
         hints.extend(coach_key_result(kr, index=i, cycle_start=cycle_start, cycle_end=cycle_end))
@@ -159,14 +155,11 @@ def coach_objective(
         if measure is None:
             continue
         if measure in seen:
-            hints.append(
-                Hint(
-                    HintCode.SAME_MEASURE,
-                    f"Measures the same as key result {seen[measure] + 1}: merge them, or "
-                    "measure a different outcome.",
-                    kr=i,
-                )
+            message = (
+                f"Measures the same as key result {seen[measure] + 1}: merge them, or "
+                "measure a different outcome."
             )
+            hints.append(Hint(HintCode.SAME_MEASURE, message, kr=i))
         else:
             seen[measure] = i
     return hints
