@@ -27,16 +27,7 @@ from typing import Any
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
-from bot.charts import (
-    Picture,
-    content_key,
-    draw_kr,
-    draw_objective,
-    draw_team,
-    kr_alt_text,
-    objective_alt_text,
-    team_alt_text,
-)
+import bot.charts as drawing
 from bot.logs import log_event
 from bot.okr.trend import KRTrend, ObjectiveTrend, TeamTrend
 from bot.services.charts import ChartService
@@ -51,14 +42,14 @@ FAILURES = (SlackClientError, OSError)
 
 
 # Each chart's kind (in its content key and file name), drawing and words.
-_KINDS: dict[type, tuple[str, Callable[[Any], Picture], Callable[[Any], str]]] = {
-    KRTrend: ("kr", draw_kr, kr_alt_text),
-    ObjectiveTrend: ("objective", draw_objective, objective_alt_text),
-    TeamTrend: ("team", draw_team, team_alt_text),
+_KINDS: dict[type, tuple[str, Callable[[Any], drawing.Picture], Callable[[Any], str]]] = {
+    KRTrend: ("kr", drawing.draw_kr, drawing.kr_alt_text),
+    ObjectiveTrend: ("objective", drawing.draw_objective, drawing.objective_alt_text),
+    TeamTrend: ("team", drawing.draw_team, drawing.team_alt_text),
 }
 
 
-def draw(chart: Chart) -> tuple[str, Picture]:
+def draw(chart: Chart) -> tuple[str, drawing.Picture]:
     """(kind, picture) for a chart's data."""
     kind, drawing, _ = _KINDS[type(chart)]
     return kind, drawing(chart)
@@ -70,7 +61,7 @@ def alt_text_of(chart: Chart) -> str:
 
 
 def key_of(chart: Chart) -> str:
-    return content_key(_KINDS[type(chart)][0], chart)
+    return drawing.content_key(_KINDS[type(chart)][0], chart)
 
 
 def title_of(chart: Chart) -> str:

@@ -40,12 +40,12 @@ class KRProposal:
     kind: KRKind
     title: str  # the sentence, whitespace-normalized
     metric: str | None  # what is measured: "active users", "latency"
-    unit: UnitKind
-    unit_label: str | None  # "active users", "ms", "USD"; None for percent
-    start: float | None  # None: not stated, a baseline the person fills in
-    target: float | None  # None only when relative_change is set and there is no baseline
-    relative_change: float | None  # +0.30 for "by 30%"; target = start * (1 + change)
     due: date | None
+    unit: UnitKind = UnitKind.NUMBER
+    unit_label: str | None = None  # "active users", "ms", "USD"; None for percent
+    start: float | None = None  # None: not stated, a baseline the person fills in
+    target: float | None = None  # None only when relative_change is set and there is no baseline
+    relative_change: float | None = None  # +0.30 for "by 30%"; target = start * (1 + change)
 
 
 def parse_key_result(text: str, *, today: date) -> KRProposal | None:
@@ -869,17 +869,7 @@ def _milestone(title: str, rest: str, due: date | None) -> KRProposal | None:
     deliverable = _tidy(re.sub(r"^to\s+", "", rest, flags=_I))  # "Migrate to Python 3.12"
     if not re.search(r"[^\W\d_]", deliverable):
         return None
-    return KRProposal(
-        kind=KRKind.MILESTONE,
-        title=title,
-        metric=_clip(deliverable),
-        unit=UnitKind.NUMBER,
-        unit_label=None,
-        start=0.0,
-        target=1.0,
-        relative_change=None,
-        due=due,
-    )
+    return KRProposal(KRKind.MILESTONE, title, _clip(deliverable), due, start=0.0, target=1.0)
 
 
 def _multiplied(title: str, verb: _Verb, rest: str, due: date | None) -> KRProposal | None:
@@ -887,14 +877,5 @@ def _multiplied(title: str, verb: _Verb, rest: str, due: date | None) -> KRPropo
     metric = _clip(rest)
     if metric is None or verb.multiplier is None:
         return None
-    return KRProposal(
-        kind=KRKind.INCREASE if verb.multiplier > 0 else KRKind.DECREASE,
-        title=title,
-        metric=metric,
-        unit=UnitKind.NUMBER,
-        unit_label=None,
-        start=None,
-        target=None,
-        relative_change=verb.multiplier,
-        due=due,
-    )
+    kind = KRKind.INCREASE if verb.multiplier > 0 else KRKind.DECREASE
+    return KRProposal(kind, title, metric, due, relative_change=verb.multiplier)
