@@ -134,15 +134,15 @@ def _drawable(text: str, limit: int) -> str:
 
 def kr_alt_text(trend: KRTrend) -> str:
     words = [f"Chart of key result “{trend.title}”, {status_words(trend.status)}."]
-    if trend.points:
+    if len(trend.points) > 1:
         first, last = trend.points[0], trend.points[-1]
-        n = len(trend.points)
         words.append(
-            f"{n} check-in{'s' if n != 1 else ''}: from {_shown(trend, first.value)} on "
+            f"{len(trend.points)} check-ins: from {_shown(trend, first.value)} on "
             f"{_day(first.day)} to {_shown(trend, last.value)} on {_day(last.day)}."
-            if n > 1
-            else f"One check-in: {_shown(trend, last.value)} on {_day(last.day)}."
         )
+    elif trend.points:
+        last = trend.points[-1]
+        words.append(f"One check-in: {_shown(trend, last.value)} on {_day(last.day)}.")
     else:
         words.append("No check-ins yet.")
     if trend.has_pace:
