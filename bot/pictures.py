@@ -27,8 +27,7 @@ from typing import Any
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
-from bot.charts import Picture, content_key, draw_kr, draw_objective, draw_team
-from bot.charts.draw import kr_alt_text, objective_alt_text, team_alt_text
+import bot.charts as drawing
 from bot.logs import log_event
 from bot.okr.trend import KRTrend, ObjectiveTrend, TeamTrend
 from bot.services.charts import ChartService
@@ -42,33 +41,27 @@ NOT_ATTACHED = "📉 The chart could not be attached this time; the numbers abov
 FAILURES = (SlackClientError, OSError)
 
 
-def draw(chart: Chart) -> tuple[str, Picture]:
+# Each chart's kind (in its content key and file name), drawing and words.
+_KINDS: dict[type, tuple[str, Callable[[Any], drawing.Picture], Callable[[Any], str]]] = {
+    KRTrend: ("kr", drawing.draw_kr, drawing.kr_alt_text),
+    ObjectiveTrend: ("objective", drawing.draw_objective, drawing.objective_alt_text),
+    TeamTrend: ("team", drawing.draw_team, drawing.team_alt_text),
+}
+
+
+def draw(chart: Chart) -> tuple[str, drawing.Picture]:
     """(kind, picture) for a chart's data."""
-    if isinstance(chart, KRTrend):
-        return "kr", draw_kr(chart)
-    if isinstance(chart, ObjectiveTrend):
-        return "objective", draw_objective(chart)
-    return "team", draw_team(chart)
+    kind, drawing, _ = _KINDS[type(chart)]
+    return kind, drawing(chart)
 
 
 def alt_text_of(chart: Chart) -> str:
     """What the picture shows, in words: computed from the data, without drawing."""
-    if isinstance(chart, KRTrend):
-        return kr_alt_text(chart)
-    if isinstance(chart, ObjectiveTrend):
-        return objective_alt_text(chart)
-    return team_alt_text(chart)
+    return _KINDS[type(chart)][2](chart)
 
 
 def key_of(chart: Chart) -> str:
-    kind = (
-        "kr"
-        if isinstance(chart, KRTrend)
-        else "objective"
-        if isinstance(chart, ObjectiveTrend)
-        else "team"
-    )
-    return content_key(kind, chart)
+    return drawing.content_key(_KINDS[type(chart)][0], chart)
 
 
 def title_of(chart: Chart) -> str:
@@ -83,20 +76,11 @@ class Attached:
 
     blocks: list[dict] = field(default_factory=list)
     failed: int = 0
-    file_ids: list[str] = field(default_factory=list)
 
 
+@dataclass
 class Pictures:
-    def __init__(
-        self,
-        charts: ChartService,
-        *,
-        sleep: Callable[[float], None] = time.sleep,
-        retry_delays: Sequence[float] | None = None,
-    ) -> None:
-        self.charts = charts
-        self.sleep = sleep
-        self.retry_delays = None if retry_delays is None else tuple(retry_delays)
+    charts: ChartService
 
     def enabled(self, workspace_id: str) -> bool:
         return self.charts.enabled(workspace_id=workspace_id)
@@ -124,15 +108,9 @@ class Pictures:
     ) -> Attached:
         """Each chart as an image block: its cached upload, or drawn and uploaded now.
         `titled`: with a title over the picture (not under a heading that names it)."""
-        attached = Attached()
-        for chart in charts:
-            block = self._image_block(client, workspace_id, chart, titled=titled)
-            if block is None:
-                attached.failed += 1
-            else:
-                attached.blocks.append(block)
-                attached.file_ids.append(block["slack_file"]["id"])
-        return attached
+        blocks = [self._image_block(client, workspace_id, c, titled=titled) for c in charts]
+        drawn = [block for block in blocks if block is not None]
+        return Attached(drawn, failed=len(blocks) - len(drawn))
 
     def _image_block(
         self, client: WebClient, workspace_id: str, chart: Chart, *, titled: bool
@@ -196,12 +174,9 @@ class Pictures:
         room = max(max_blocks - len(blocks) - 1, 0)  # one block kept for the note
         if len(attached.blocks) > room:
             dropped = len(attached.blocks) - room
-            attached = Attached(
-                attached.blocks[:room], attached.failed + dropped, attached.file_ids[:room]
-            )
+            attached = Attached(attached.blocks[:room], attached.failed + dropped)
         if attached.blocks:
-            delays = RETRY_DELAYS if self.retry_delays is None else self.retry_delays
-            for delay in (*delays, None):
+            for delay in (*RETRY_DELAYS, None):
                 try:
                     return post(**{**message, "blocks": blocks + attached.blocks}, **kwargs)
                 except SlackApiError as error:
@@ -209,10 +184,12 @@ class Pictures:
                         raise
                     if delay is None:
                         break
-                    self.sleep(delay)
+                    time.sleep(delay)
             # Never became referenceable (deleted since it was cached?): upload it afresh next time.
-            for file_id in attached.file_ids:
-                self.charts.forget_file(workspace_id=workspace_id, file_id=file_id)
+            for block in attached.blocks:
+                self.charts.forget_file(
+                    workspace_id=workspace_id, file_id=block["slack_file"]["id"]
+                )
             log_event(
                 log,
                 "chart_post",

@@ -106,51 +106,24 @@ def coach_key_result(
     # measurable: the form asks for the fields, the coach raises no alarm.)
     unmeasured = kr.kind is None and not _DIGIT_RE.search(kr.sentence)
     if verb in OUTPUT_VERBS and (unmeasured or kr.kind is KRKind.MILESTONE):
-        hints.append(
-            Hint(
-                HintCode.OUTPUT,
-                f"“{verb.capitalize()} …” names work to do. What should it change, and by how "
-                "much? Measure that, or keep it as a milestone if it is the result itself.",
-                kr=index,
-            )
+        message = (
+            f"“{verb.capitalize()} …” names work to do. What should it change, and by how "
+            "much? Measure that, or keep it as a milestone if it is the result itself."
         )
+        hints.append(Hint(HintCode.OUTPUT, message, kr=index))
     elif unmeasured:
-        hints.append(
-            Hint(
-                HintCode.NOT_MEASURABLE,
-                "Not measurable yet: what number would tell you it worked?",
-                kr=index,
-            )
-        )
+        message = "Not measurable yet: what number would tell you it worked?"
+        hints.append(Hint(HintCode.NOT_MEASURABLE, message, kr=index))
     if kr.kind in (KRKind.INCREASE, KRKind.DECREASE) and kr.start is None:
-        direction = "an increase" if kr.kind is KRKind.INCREASE else "a decrease"
-        hints.append(
-            Hint(
-                HintCode.NO_BASELINE,
-                f"Where does it start? {direction.capitalize()} needs a start value to measure "
-                "progress from.",
-                kr=index,
-                blocking=True,
-            )
-        )
+        direction = "An increase" if kr.kind is KRKind.INCREASE else "A decrease"
+        message = f"Where does it start? {direction} needs a start value to measure progress from."
+        hints.append(Hint(HintCode.NO_BASELINE, message, kr=index, blocking=True))
     if kr.due is not None and cycle_end is not None and kr.due > cycle_end:
-        hints.append(
-            Hint(
-                HintCode.DUE_AFTER_CYCLE,
-                f"Due {kr.due:%b %-d, %Y}, after the cycle ends ({cycle_end:%b %-d, %Y}).",
-                kr=index,
-                suggested_due=cycle_end,
-            )
-        )
+        message = f"Due {kr.due:%b %-d, %Y}, after the cycle ends ({cycle_end:%b %-d, %Y})."
+        hints.append(Hint(HintCode.DUE_AFTER_CYCLE, message, kr=index, suggested_due=cycle_end))
     elif kr.due is not None and cycle_start is not None and kr.due < cycle_start:
-        hints.append(
-            Hint(
-                HintCode.DUE_BEFORE_CYCLE,
-                f"Due {kr.due:%b %-d, %Y}, before the cycle starts ({cycle_start:%b %-d, %Y}).",
-                kr=index,
-                suggested_due=cycle_end,
-            )
-        )
+        message = f"Due {kr.due:%b %-d, %Y}, before the cycle starts ({cycle_start:%b %-d, %Y})."
+        hints.append(Hint(HintCode.DUE_BEFORE_CYCLE, message, kr=index, suggested_due=cycle_end))
     return hints
 
 
@@ -164,21 +137,17 @@ def coach_objective(
     """Every hint on an objective and its key results: the objective's first, then per KR."""
     hints: list[Hint] = []
     if _QUANTITY_RE.search(_PERIOD_RE.sub("", title)):
-        hints.append(
-            Hint(
-                HintCode.QUANTITATIVE_OBJECTIVE,
-                "Objectives are qualitative: move the number into a key result, and say here "
-                "what it achieves.",
-            )
+        message = (
+            "Objectives are qualitative: move the number into a key result, and say here "
+            "what it achieves."
         )
+        hints.append(Hint(HintCode.QUANTITATIVE_OBJECTIVE, message))
     if len(key_results) > MAX_FOCUSED_KRS:
-        hints.append(
-            Hint(
-                HintCode.TOO_MANY_KRS,
-                f"{len(key_results)} key results: more than {MAX_FOCUSED_KRS} spreads the "
-                "effort thin. Keep the ones that matter most.",
-            )
+        message = (
+            f"{len(key_results)} key results: more than {MAX_FOCUSED_KRS} spreads the "
+            "effort thin. Keep the ones that matter most."
         )
+        hints.append(Hint(HintCode.TOO_MANY_KRS, message))
     seen: dict[tuple[str, str, str], int] = {}
     for i, kr in enumerate(key_results):
         hints.extend(coach_key_result(kr, index=i, cycle_start=cycle_start, cycle_end=cycle_end))
@@ -186,14 +155,11 @@ def coach_objective(
         if measure is None:
             continue
         if measure in seen:
-            hints.append(
-                Hint(
-                    HintCode.SAME_MEASURE,
-                    f"Measures the same as key result {seen[measure] + 1}: merge them, or "
-                    "measure a different outcome.",
-                    kr=i,
-                )
+            message = (
+                f"Measures the same as key result {seen[measure] + 1}: merge them, or "
+                "measure a different outcome."
             )
+            hints.append(Hint(HintCode.SAME_MEASURE, message, kr=i))
         else:
             seen[measure] = i
     return hints

@@ -44,10 +44,6 @@ class Verdict(StrEnum):
     MISSED = "missed"
 
 
-def expected_grade(*, committed: bool) -> float:
-    return COMMITTED_EXPECTED if committed else ASPIRATIONAL_EXPECTED
-
-
 def grade_verdict(score: float, *, committed: bool) -> Verdict:
     """How a grade reads against the objective's expectation."""
     if committed:

@@ -58,7 +58,7 @@ class Status(StrEnum):
 
     @property
     def rank(self) -> int:
-        return _STATUS_ORDER.index(self)
+        return list(Status).index(self)
 
     @property
     def label(self) -> str:
@@ -67,15 +67,6 @@ class Status(StrEnum):
     @classmethod
     def worst(cls, statuses: list[Status]) -> Status | None:
         return max(statuses, key=lambda s: s.rank) if statuses else None
-
-
-_STATUS_ORDER = [
-    Status.NOT_STARTED,
-    Status.NO_RECENT_DATA,
-    Status.ON_TRACK,
-    Status.AT_RISK,
-    Status.OFF_TRACK,
-]
 
 
 class GradeBand(StrEnum):

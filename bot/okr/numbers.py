@@ -24,21 +24,14 @@ CURRENCY_WORDS: dict[str, str] = {
 # Only these get a symbol on display; other codes follow the amount ("5,000 GBP").
 _DISPLAY_SYMBOLS = {"USD": "$", "EUR": "€"}
 
+_SCALE_WORDS = {"thousand": 1e3, "million": 1e6, "billion": 1e9, "trillion": 1e12}
 SCALE_SUFFIXES: dict[str, float] = {
+    **_SCALE_WORDS,
     "k": 1e3,
-    "thousand": 1e3,
-    "m": 1e6,
-    "mm": 1e6,  # finance shorthand
-    "mn": 1e6,
-    "million": 1e6,
-    "b": 1e9,
-    "bn": 1e9,
-    "billion": 1e9,
-    "t": 1e12,
-    "tn": 1e12,
-    "trillion": 1e12,
+    **dict.fromkeys(("m", "mm", "mn"), 1e6),  # mm: finance shorthand
+    **dict.fromkeys(("b", "bn"), 1e9),
+    **dict.fromkeys(("t", "tn"), 1e12),
 }
-
 _UNIT_WORDS = {
     word: value
     for value, word in enumerate(
@@ -72,7 +65,6 @@ _TENS_WORDS = {
         ["twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
     )
 }
-_SCALE_WORDS = {"thousand": 1e3, "million": 1e6, "billion": 1e9, "trillion": 1e12}
 NUMBER_WORDS = frozenset({*_UNIT_WORDS, *_TENS_WORDS, *_SCALE_WORDS, "hundred"})
 
 _MAX_TEXT = 100  # nobody types a single number longer than this; bounds the regex work
@@ -103,12 +95,9 @@ _NAN_INF_RE = re.compile(r"[+-]?\s*(?P<word>nan|inf|infinity|∞)")
 class NumberInputError(ValueError):
     """A typed value that is not a usable number; `message` is written for the person."""
 
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
-
-    def __str__(self) -> str:
-        return self.message
+    @property
+    def message(self) -> str:
+        return str(self)
 
 
 def parse_number(text: str) -> float | None:

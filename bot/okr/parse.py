@@ -22,9 +22,10 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from enum import Enum
 
+from dateutil.parser import parserinfo
 from dateutil.relativedelta import relativedelta
 
 from bot.okr.kinds import KRKind, UnitKind
@@ -39,12 +40,12 @@ class KRProposal:
     kind: KRKind
     title: str  # the sentence, whitespace-normalized
     metric: str | None  # what is measured: "active users", "latency"
-    unit: UnitKind
-    unit_label: str | None  # "active users", "ms", "USD"; None for percent
-    start: float | None  # None: not stated, a baseline the person fills in
-    target: float | None  # None only when relative_change is set and there is no baseline
-    relative_change: float | None  # +0.30 for "by 30%"; target = start * (1 + change)
     due: date | None
+    unit: UnitKind = UnitKind.NUMBER
+    unit_label: str | None = None  # "active users", "ms", "USD"; None for percent
+    start: float | None = None  # None: not stated, a baseline the person fills in
+    target: float | None = None  # None only when relative_change is set and there is no baseline
+    relative_change: float | None = None  # +0.30 for "by 30%"; target = start * (1 + change)
 
 
 def parse_key_result(text: str, *, today: date) -> KRProposal | None:
@@ -113,24 +114,8 @@ def _slack_to_plain(text: str) -> str:
 # --- 2. Due dates ---------------------------------------------------------------------------
 
 _MONTHS = {
-    name: number
-    for number, names in enumerate(
-        [
-            ("january", "jan"),
-            ("february", "feb"),
-            ("march", "mar"),
-            ("april", "apr"),
-            ("may",),
-            ("june", "jun"),
-            ("july", "jul"),
-            ("august", "aug"),
-            ("september", "sept", "sep"),
-            ("october", "oct"),
-            ("november", "nov"),
-            ("december", "dec"),
-        ],
-        start=1,
-    )
+    name.lower(): number
+    for number, names in enumerate(parserinfo.MONTHS, start=1)  # ("Sep", "Sept", "September")
     for name in names
 }
 _MONTH = rf"(?P<month>{'|'.join(sorted(_MONTHS, key=len, reverse=True))})\b\.?"
@@ -146,11 +131,17 @@ _DueResolver = Callable[[re.Match[str], date], date | None]
 @dataclass(frozen=True)
 class _DueRule:
     regex: re.Pattern[str]
-    resolve: _DueResolver  # None: a date clause that can't be pinned down (it is still removed)
+    # None, ValueError or OverflowError: a date clause that can't be pinned down (it is still
+    # removed): "by 4/5", "by Feb 30", past year 9999.
+    resolve: _DueResolver
+
+
+def _due(pattern: str, resolve: _DueResolver) -> _DueRule:
+    return _DueRule(re.compile(pattern, _I), resolve)
 
 
 def _iso(match: re.Match[str], today: date) -> date | None:
-    return _safe_date(int(match["year"]), int(match["m"]), int(match["d"]))
+    return date(int(match["year"]), int(match["m"]), int(match["d"]))
 
 
 def _slashed(match: re.Match[str], today: date) -> date | None:
@@ -163,72 +154,67 @@ def _slashed(match: re.Match[str], today: date) -> date | None:
         month = day = first
     else:
         return None  # 4/5: April 5 or May 4? Leave the date to the person.
-    year = match["year"]
-    if year is not None:
-        return _safe_date(int(year) + (2000 if len(year) == 2 else 0), month, day)
-    return _next_on_or_after(today, lambda y: _safe_date(y, month, day))
+    return _in_year(_year(match), today, lambda y: date(y, month, day))
 
 
 def _month_day(match: re.Match[str], today: date) -> date | None:
     month, day = _MONTHS[match["month"].lower()], int(match["d"])
-    if match["year"]:
-        return _safe_date(int(match["year"]), month, day)
-    return _next_on_or_after(today, lambda y: _safe_date(y, month, day))
+    return _in_year(_year(match), today, lambda y: date(y, month, day))
 
 
 def _month_end(match: re.Match[str], today: date) -> date | None:
     month = _MONTHS[match["month"].lower()]
-    if match["year"]:
-        return _last_day(int(match["year"]), month)
-    return _next_on_or_after(today, lambda y: _last_day(y, month))
+    return _in_year(_year(match), today, lambda y: _last_day(y, month))
 
 
 def _quarter_end(match: re.Match[str], today: date) -> date | None:
     part = match["part"].lower()
     # Q1..Q4 end in months 3, 6, 9, 12; H1 and H2 in 6 and 12.
     month = 3 * int(part[1]) if part[0] == "q" else 6 * int(part[1])
-    year = match["year"] or (f"20{match['yy']}" if match["yy"] else None)
-    if year is not None:
-        return _last_day(int(year), month)
-    return _next_on_or_after(today, lambda y: _last_day(y, month))
+    return _in_year(_year(match), today, lambda y: _last_day(y, month))
 
 
 def _period_end(match: re.Match[str], today: date) -> date | None:
-    period = match["period"].lower()
     step = 1 if (match["which"] or match["which2"] or "").lower() == "next" else 0
-    if period == "year":
-        return _last_day(today.year + step, 12)
-    if period == "quarter":
-        return _month_end_after(today, 3 * step + 2 - (today.month - 1) % 3)
-    return _month_end_after(today, step)
+    return _end_of(match["period"].lower(), today, step)
+
+
+_ABBREVIATED = {"eoy": "year", "yearend": "year", "eoq": "quarter", "quarterend": "quarter"}
 
 
 def _abbreviated_end(match: re.Match[str], today: date) -> date | None:
     abbr = re.sub(r"[\s-]", "", match["abbr"].lower())
-    if abbr in ("eoy", "yearend"):
-        return _last_day(today.year, 12)
-    if abbr in ("eoq", "quarterend"):
-        return _month_end_after(today, 2 - (today.month - 1) % 3)
-    return _month_end_after(today, 0)
+    return _end_of(_ABBREVIATED.get(abbr, "month"), today)
+
+
+def _end_of(period: str, today: date, step: int = 0) -> date:
+    """The last day of this (step 0) or the next (step 1) year, quarter or month."""
+    if period == "year":
+        return today + relativedelta(years=step, month=12, day=31)
+    months = 3 * step + 2 - (today.month - 1) % 3 if period == "quarter" else step
+    return today + relativedelta(months=months, day=31)
 
 
 def _year_end(match: re.Match[str], today: date) -> date | None:
     return _last_day(int(match["year"]), 12)
 
 
-_SPAN_MONTHS = {"month": 1, "quarter": 3, "year": 12}
+# relativedelta keeps the day of the month, clamped to the month's length (Aug 31 + 1 month:
+# Sep 30).
+_SPANS = {
+    "day": relativedelta(days=1),
+    "week": relativedelta(weeks=1),
+    "month": relativedelta(months=1),
+    "quarter": relativedelta(months=3),
+    "year": relativedelta(years=1),
+}
 
 
 def _relative(match: re.Match[str], today: date) -> date | None:
     count = _count(match["count"])
-    unit = match["unit"].lower().rstrip("s")
     if count is None or count > 1000:
         return None
-    if unit == "day":
-        return _safe_add_days(today, count)
-    if unit == "week":
-        return _safe_add_days(today, 7 * count)
-    return _add_months(today, _SPAN_MONTHS[unit] * count)
+    return today + _SPANS[match["unit"].lower().rstrip("s")] * count
 
 
 def _count(text: str) -> int | None:
@@ -240,77 +226,51 @@ def _count(text: str) -> int | None:
 # so that "Q3 revenue" or "March cohort" stay part of the metric.
 _DUE_RULES = [
     # "by 2026-03-31"
-    _DueRule(
-        re.compile(rf"\b(?:{_PREP}\s+)?{_YEAR}-(?P<m>\d{{1,2}})-(?P<d>\d{{1,2}})\b", _I), _iso
-    ),
+    _due(rf"\b(?:{_PREP}\s+)?{_YEAR}-(?P<m>\d{{1,2}})-(?P<d>\d{{1,2}})\b", _iso),
     # "by 3/31", "by 31/3/2026"; ambiguous 4/5 gives no date
-    _DueRule(
-        re.compile(
-            rf"\b{_PREP}\s+(?P<a>\d{{1,2}})/(?P<b>\d{{1,2}})(?:/(?P<year>\d{{4}}|\d{{2}}))?\b",
-            _I,
-        ),
+    _due(
+        rf"\b{_PREP}\s+(?P<a>\d{{1,2}})/(?P<b>\d{{1,2}})(?:/(?P<year>\d{{4}}|\d{{2}}))?\b",
         _slashed,
     ),
     # "by March 31", "by Mar 31st, 2027"
-    _DueRule(
-        re.compile(
-            rf"\b{_PREP}\s+(?:the\s+)?{_MONTH}\s+(?P<d>\d{{1,2}})(?:st|nd|rd|th)?\b"
-            rf"(?:,?\s+{_YEAR}\b)?",
-            _I,
-        ),
+    _due(
+        rf"\b{_PREP}\s+(?:the\s+)?{_MONTH}\s+(?P<d>\d{{1,2}})(?:st|nd|rd|th)?\b"
+        rf"(?:,?\s+{_YEAR}\b)?",
         _month_day,
     ),
     # "by 31 March", "on the 31st of March 2027"
-    _DueRule(
-        re.compile(
-            rf"\b{_PREP}\s+(?:the\s+)?(?P<d>\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?{_MONTH}"
-            rf"(?:,?\s+{_YEAR}\b)?",
-            _I,
-        ),
+    _due(
+        rf"\b{_PREP}\s+(?:the\s+)?(?P<d>\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?{_MONTH}"
+        rf"(?:,?\s+{_YEAR}\b)?",
         _month_day,
     ),
     # "by end of Q3", "in Q3 2026", "by H1'27": the end of that quarter or half
-    _DueRule(
-        re.compile(
-            rf"(?:\b{_PREP}\s+{_END}?|\b{_END})(?P<part>q[1-4]|h[12])\b"
-            rf"(?:\s+{_YEAR}\b|\s*'(?P<yy>\d{{2}})\b)?",
-            _I,
-        ),
+    _due(
+        rf"(?:\b{_PREP}\s+{_END}?|\b{_END})(?P<part>q[1-4]|h[12])\b"
+        rf"(?:\s+{_YEAR}\b|\s*'(?P<yy>\d{{2}})\b)?",
         _quarter_end,
     ),
     # "by end of 2026"
-    _DueRule(re.compile(rf"\b(?:{_PREP}\s+)?{_END}{_YEAR}\b", _I), _year_end),
+    _due(rf"\b(?:{_PREP}\s+)?{_END}{_YEAR}\b", _year_end),
     # "in 2026" closing the sentence ("Launch in 2050 stores" is a count, "by 2027" ambiguous)
-    _DueRule(re.compile(r"\b(?:in|during)\s+(?P<year>20\d\d)(?=\s*(?:[,.;!?]|$))", _I), _year_end),
+    _due(r"\b(?:in|during)\s+(?P<year>20\d\d)(?=\s*(?:[,.;!?]|$))", _year_end),
     # "by June", "by the end of March 2027": the last day of that month
-    _DueRule(
-        re.compile(rf"\b{_PREP}\s+{_END}?{_MONTH}(?:\s+{_YEAR}\b)?", _I),
-        _month_end,
-    ),
+    _due(rf"\b{_PREP}\s+{_END}?{_MONTH}(?:\s+{_YEAR}\b)?", _month_end),
     # "by the end of the quarter", "by next quarter", "this year"
-    _DueRule(
-        re.compile(
-            rf"\b(?:{_PREP}\s+)?(?:{_END}(?:(?P<which>this|next)\s+)?|(?P<which2>this|next)\s+)"
-            r"(?P<period>year|quarter|month)\b",
-            _I,
-        ),
+    _due(
+        rf"\b(?:{_PREP}\s+)?(?:{_END}(?:(?P<which>this|next)\s+)?|(?P<which2>this|next)\s+)"
+        r"(?P<period>year|quarter|month)\b",
         _period_end,
     ),
     # "by EOY", "by year-end"
-    _DueRule(
-        re.compile(
-            rf"\b(?:{_PREP}\s+)?(?:the\s+)?(?P<abbr>eoy|eoq|eom|year[\s-]end|quarter[\s-]end)\b",
-            _I,
-        ),
+    _due(
+        rf"\b(?:{_PREP}\s+)?(?:the\s+)?(?P<abbr>eoy|eoq|eom|year[\s-]end|quarter[\s-]end)\b",
         _abbreviated_end,
     ),
     # "within six months", "in 2 weeks", "over the next 90 days" (days only from 7 on)
-    _DueRule(
-        re.compile(
-            rf"\b(?:within|in|over|during)\s+(?:the\s+)?(?:next\s+)?{_COUNT}\s+"
-            r"(?P<unit>days?|weeks?|months?|quarters?|years?)\b",
-            _I,
-        ),
+    _due(
+        rf"\b(?:within|in|over|during)\s+(?:the\s+)?(?:next\s+)?{_COUNT}\s+"
+        r"(?P<unit>days?|weeks?|months?|quarters?|years?)\b",
         _relative,
     ),
 ]
@@ -323,7 +283,11 @@ def _extract_due(text: str, today: date) -> tuple[date | None, str]:
             if rule.resolve is _relative and _is_short_span(match):
                 continue  # "within 3 days" qualifies the metric, like "within 24 hours"
             remaining = f"{text[: match.start()]} {text[match.end() :]}"
-            return rule.resolve(match, today), " ".join(remaining.split())
+            try:
+                due = rule.resolve(match, today)
+            except (ValueError, OverflowError):
+                due = None
+            return due, " ".join(remaining.split())
     return None, text
 
 
@@ -332,51 +296,29 @@ def _is_short_span(match: re.Match[str]) -> bool:
     return match["unit"].lower().startswith("day") and count is not None and count < 7
 
 
-def _safe_date(year: int, month: int, day: int) -> date | None:
-    try:
-        return date(year, month, day)
-    except ValueError:
-        return None
-
-
-def _last_day(year: int, month: int) -> date | None:
-    if not 1 <= year <= 9999:
-        return None
+def _last_day(year: int, month: int) -> date:
     return date(year, month, 1) + relativedelta(day=31)  # day=31: the month's last day
 
 
-def _add_months(day: date | None, months: int) -> date | None:
-    """Same day of the month, clamped to the month's length (Aug 31 + 1 month = Sep 30)."""
-    if day is None:
-        return None
-    try:
-        return day + relativedelta(months=months)
-    except (ValueError, OverflowError):  # past year 9999
-        return None
+def _year(match: re.Match[str]) -> int | None:
+    """The year a date clause names: "2027", "'27", "/27"."""
+    year = match.groupdict().get("year") or match.groupdict().get("yy")
+    return None if year is None else int(year) + (2000 if len(year) == 2 else 0)
 
 
-def _month_end_after(day: date, months: int) -> date | None:
-    """The last day of the month `months` after day's month."""
-    try:
-        return day + relativedelta(months=months, day=31)
-    except (ValueError, OverflowError):
-        return None
-
-
-def _safe_add_days(day: date, days: int) -> date | None:
-    try:
-        return day + timedelta(days=days)
-    except OverflowError:
-        return None
-
-
-def _next_on_or_after(today: date, on: Callable[[int], date | None]) -> date | None:
-    """The first of on(this year), on(next year)... that is not in the past (Feb 29: 8 years)."""
-    for year in range(today.year, today.year + 9):
-        candidate = on(year)
-        if candidate is not None and candidate >= today:
+def _in_year(year: int | None, today: date, on: Callable[[int], date]) -> date:
+    """on(year); without a year, the first of on(this year), on(next year)... that is not in
+    the past (Feb 29: 8 years)."""
+    if year is not None:
+        return on(year)
+    for candidate_year in range(today.year, today.year + 9):
+        try:
+            candidate = on(candidate_year)
+        except ValueError:
+            continue
+        if candidate >= today:
             return candidate
-    return None
+    raise ValueError("no such day in the next 8 years")
 
 
 # --- 3. Verbs -------------------------------------------------------------------------------
@@ -402,34 +344,21 @@ class _Verb:
 
 
 _VERBS: dict[str, _Dir] = {
-    **dict.fromkeys(
-        _words(
-            "increase grow raise boost expand lift maximize maximise accelerate double triple "
-            "quadruple"
-        ),
-        _Dir.UP,
-    ),
-    **dict.fromkeys(
-        _words(
-            "reduce decrease cut lower lessen shrink drop minimize minimise slash trim halve "
-            "shorten compress"
-        ),
-        _Dir.DOWN,
-    ),
-    **dict.fromkeys(_words("keep maintain stay remain hold sustain preserve ensure"), _Dir.KEEP),
-    **dict.fromkeys(
-        _words("launch ship release publish complete finish deliver migrate"), _Dir.DELIVER
-    ),
-    **dict.fromkeys(
-        _words(
-            "achieve reach hit attain get obtain hire recruit onboard sign close win acquire add "
-            "gain generate resolve answer handle process convert book sell secure land earn exceed "
-            "surpass build create write run conduct host train interview make score retain "
-            "activate collect fix enroll attract serve deploy automate save produce contact meet "
-            "improve drive bring push have see pass"
-        ),
-        _Dir.AIM,
-    ),
+    verb: kind
+    for kind, verbs in {
+        _Dir.UP: "increase grow raise boost expand lift maximize maximise accelerate double "
+        "triple quadruple",
+        _Dir.DOWN: "reduce decrease cut lower lessen shrink drop minimize minimise slash trim "
+        "halve shorten compress",
+        _Dir.KEEP: "keep maintain stay remain hold sustain preserve ensure",
+        _Dir.DELIVER: "launch ship release publish complete finish deliver migrate",
+        _Dir.AIM: "achieve reach hit attain get obtain hire recruit onboard sign close win "
+        "acquire add gain generate resolve answer handle process convert book sell secure land "
+        "earn exceed surpass build create write run conduct host train interview make score "
+        "retain activate collect fix enroll attract serve deploy automate save produce contact "
+        "meet improve drive bring push have see pass",
+    }.items()
+    for verb in verbs.split()
 }
 # Two-word verbs whose particle sets the direction: "bring down", "roll out".
 _PHRASAL: dict[tuple[str, str], _Dir] = {
@@ -613,40 +542,31 @@ class _Pattern:
     read: _Reader  # _SKIP to try the next pattern, None to give up on the sentence
 
 
+def _pattern(pattern: str, read: _Reader) -> _Pattern:
+    return _Pattern(re.compile(pattern, _I), read)
+
+
 def _cmp_direction(text: str | None) -> bool | None:
     if not text:
         return None
     return re.fullmatch(_AT_LEAST, text, _I) is not None
 
 
-def _read_from_to(match: re.Match[str], tokens: list[_Token], verb: _Verb | None) -> _Reading:
-    return _Reading(
-        target=int(match["b"]),
-        start=int(match["a"]),
-        metric=match["metric"],
-        tail=match["tail"],
-        at_least=_cmp_direction(match["cmp"]),
-    )
-
-
-def _read_to_from(match: re.Match[str], tokens: list[_Token], verb: _Verb | None) -> _Reading:
-    return _Reading(target=int(match["a"]), start=int(match["b"]), metric=match["metric"])
-
-
 def _read_by(match: re.Match[str], tokens: list[_Token], verb: _Verb | None) -> _Reading | None:
-    if tokens[int(match["a"])].unit is not UnitKind.PERCENT:
+    if tokens[int(match["t"])].unit is not UnitKind.PERCENT:
         return None  # "by $1M" is a change in units: a proposal can't hold it without a baseline
     return _Reading(
-        target=int(match["a"]), relative=True, metric=match["metric"], tail=match["tail"]
+        target=int(match["t"]), relative=True, metric=match["metric"], tail=match["tail"]
     )
 
 
 def _read_target(match: re.Match[str], tokens: list[_Token], verb: _Verb | None) -> _Reading:
     groups = match.groupdict()
     return _Reading(
-        target=int(match["a"]),
+        target=int(match["t"]),
+        start=None if groups.get("s") is None else int(groups["s"]),
         metric=match["metric"],
-        tail=match["tail"],
+        tail=groups.get("tail") or "",
         at_least=_cmp_direction(groups.get("cmp")),
     )
 
@@ -655,25 +575,25 @@ def _read_leading(match: re.Match[str], tokens: list[_Token], verb: _Verb | None
     """ "1 million active users", "90% of inquiries", "at least 5 engineers", "MRR $100k"."""
     pre, tail = match["pre"].strip(), match["tail"]
     change = (
-        _CHANGE_WORD_RE.match(tail) if tokens[int(match["a"])].unit is UnitKind.PERCENT else None
+        _CHANGE_WORD_RE.match(tail) if tokens[int(match["t"])].unit is UnitKind.PERCENT else None
     )
     if change is not None and pre.lower() in ("", "a", "an"):
         # "a 20% reduction in churn", "10% more signups": a relative change, not a level.
         return _Reading(
-            target=int(match["a"]),
+            target=int(match["t"]),
             relative=True,
             relative_down=change["down"] is not None,
             tail=tail[change.end() :],
         )
     at_least = _cmp_direction(pre) if pre and re.fullmatch(_CMP, pre, _I) else None
     if not pre or at_least is not None:
-        return _Reading(target=int(match["a"]), tail=tail, at_least=at_least)
+        return _Reading(target=int(match["t"]), tail=tail, at_least=at_least)
     # Something before the number: "Hit MRR $100k". Only with nothing after it, and not with a
     # moving verb, where "Grow revenue 20%" could be "by" or "to".
     after = _SUFFIX_CMP_RE.sub("", tail).strip(" .,;:")
     if after or (verb is not None and verb.kind in (_Dir.UP, _Dir.DOWN)):
         return _SKIP
-    return _Reading(target=int(match["a"]), metric=pre, tail=tail)
+    return _Reading(target=int(match["t"]), metric=pre, tail=tail)
 
 
 # After a percentage, the words that make it a change: "20% more", "a 20% reduction".
@@ -685,51 +605,30 @@ _CHANGE_WORD_RE = re.compile(
 
 _PATTERNS = [
     # "from $50k to $120k", "from 8% to under 5%"
-    _Pattern(
-        re.compile(
-            rf"^(?P<metric>.*?)\s*\bfrom\s+{_num('a')}\s*(?:\bto\b|->|→|–|-)\s*"
-            rf"(?:{_CMP}\s*)?{_num('b')}(?P<tail>.*)$",
-            _I,
-        ),
-        _read_from_to,
+    _pattern(
+        rf"^(?P<metric>.*?)\s*\bfrom\s+{_num('s')}\s*(?:\bto\b|->|→|–|-)\s*"
+        rf"(?:{_CMP}\s*)?{_num('t')}(?P<tail>.*)$",
+        _read_target,
     ),
     # "to $120k from $50k"
-    _Pattern(
-        re.compile(
-            rf"^(?P<metric>.*?)\s*\bto\s+{_num('a')}\s+from\s+{_num('b')}\s*$",
-            _I,
-        ),
-        _read_to_from,
-    ),
+    _pattern(rf"^(?P<metric>.*?)\s*\bto\s+{_num('t')}\s+from\s+{_num('s')}\s*$", _read_target),
     # "by 30%": a relative change; "by $1M" gives up
-    _Pattern(
-        re.compile(
-            rf"^(?P<metric>.*?)\s*\bby\s+(?:about\s+|around\s+|roughly\s+|at\s+least\s+)?"
-            rf"{_num('a')}(?P<tail>.*)$",
-            _I,
-        ),
+    _pattern(
+        rf"^(?P<metric>.*?)\s*\bby\s+(?:about\s+|around\s+|roughly\s+|at\s+least\s+)?"
+        rf"{_num('t')}(?P<tail>.*)$",
         _read_by,
     ),
     # "to 30%", "to under 100 ms": an absolute target
-    _Pattern(
-        re.compile(rf"^(?P<metric>.*?)\s*\bto\s+(?:{_CMP}\s*)?{_num('a')}(?P<tail>.*)$", _I),
-        _read_target,
-    ),
+    _pattern(rf"^(?P<metric>.*?)\s*\bto\s+(?:{_CMP}\s*)?{_num('t')}(?P<tail>.*)$", _read_target),
     # "under 100 ms", "at or above 99.9%", "≥ 9": a threshold
-    _Pattern(
-        re.compile(rf"^(?P<metric>.*?)\s*{_CMP}\s*{_num('a')}(?P<tail>.*)$", _I),
-        _read_target,
-    ),
+    _pattern(rf"^(?P<metric>.*?)\s*{_CMP}\s*{_num('t')}(?P<tail>.*)$", _read_target),
     # "of 9 or higher", "at 99.9%", "is 50", "NPS: 50"
-    _Pattern(
-        re.compile(
-            rf"^(?P<metric>.*?)\s*(?:\b(?:of|at|is|are)\s+|=\s*|:\s*){_num('a')}(?P<tail>.*)$",
-            _I,
-        ),
+    _pattern(
+        rf"^(?P<metric>.*?)\s*(?:\b(?:of|at|is|are)\s+|=\s*|:\s*){_num('t')}(?P<tail>.*)$",
         _read_target,
     ),
     # "1 million active users", "90% of customer inquiries", "€2M in revenue"
-    _Pattern(re.compile(rf"^(?P<pre>.*?){_num('a')}(?P<tail>.*)$", _I), _read_leading),
+    _pattern(rf"^(?P<pre>.*?){_num('t')}(?P<tail>.*)$", _read_leading),
 ]
 
 
@@ -786,7 +685,7 @@ def _proposal(
         metric=metric,
         unit=unit_kind,
         unit_label=unit_label,
-        start=start.value if start else None,
+        start=start_value,
         target=target_value,
         relative_change=relative,
         due=due,
@@ -970,17 +869,7 @@ def _milestone(title: str, rest: str, due: date | None) -> KRProposal | None:
     deliverable = _tidy(re.sub(r"^to\s+", "", rest, flags=_I))  # "Migrate to Python 3.12"
     if not re.search(r"[^\W\d_]", deliverable):
         return None
-    return KRProposal(
-        kind=KRKind.MILESTONE,
-        title=title,
-        metric=_clip(deliverable),
-        unit=UnitKind.NUMBER,
-        unit_label=None,
-        start=0.0,
-        target=1.0,
-        relative_change=None,
-        due=due,
-    )
+    return KRProposal(KRKind.MILESTONE, title, _clip(deliverable), due, start=0.0, target=1.0)
 
 
 def _multiplied(title: str, verb: _Verb, rest: str, due: date | None) -> KRProposal | None:
@@ -988,14 +877,5 @@ def _multiplied(title: str, verb: _Verb, rest: str, due: date | None) -> KRPropo
     metric = _clip(rest)
     if metric is None or verb.multiplier is None:
         return None
-    return KRProposal(
-        kind=KRKind.INCREASE if verb.multiplier > 0 else KRKind.DECREASE,
-        title=title,
-        metric=metric,
-        unit=UnitKind.NUMBER,
-        unit_label=None,
-        start=None,
-        target=None,
-        relative_change=verb.multiplier,
-        due=due,
-    )
+    kind = KRKind.INCREASE if verb.multiplier > 0 else KRKind.DECREASE
+    return KRProposal(kind, title, metric, due, relative_change=verb.multiplier)

@@ -166,18 +166,14 @@ def _from_json(text: str) -> list[str] | None:
 
 # -- what to offer ---------------------------------------------------------------------------
 
-# The coach's hints shown with a suggestion: what would make it a better KR. (Too many KRs
+# The coach's hints shown with a suggestion: what would make it a better KR. Too many KRs
 # and a number in the objective's title are about the form, which shows them itself; so is a
-# missing baseline, which the form asks for only where it needs one: a decrease, "+20%".)
-OFFER_HINTS = frozenset(
-    {
-        HintCode.NOT_MEASURABLE,
-        HintCode.OUTPUT,
-        HintCode.DUE_AFTER_CYCLE,
-        HintCode.DUE_BEFORE_CYCLE,
-        HintCode.SAME_MEASURE,
-    }
-)
+# missing baseline, which the form asks for only where it needs one: a decrease, "+20%".
+OFFER_HINTS = frozenset(HintCode) - {
+    HintCode.TOO_MANY_KRS,
+    HintCode.QUANTITATIVE_OBJECTIVE,
+    HintCode.NO_BASELINE,
+}
 
 
 def offers(

@@ -158,22 +158,41 @@ def evaluate_tree(
         krs_of[kr.objective_id].append(kr)
 
     health: dict[ID, ObjectiveHealth] = {}
+
+    def objective_health(oid: ID) -> ObjectiveHealth:
+        items = [(kr_health[kr.id].progress, kr.weight) for kr in krs_of[oid]]
+        rated: list[KRHealth | ObjectiveHealth] = [kr_health[kr.id] for kr in krs_of[oid]]
+        if include_children:
+            for child in children[oid]:
+                child_health = health[child]
+                if child_health.progress is not None:
+                    # A child counts as one item carrying its own objective weight.
+                    items.append((child_health.progress, by_id[child].weight))
+                if child_health.status is not None:
+                    rated.append(child_health)
+        # NOT_STARTED ranks lowest: started KRs speak first; stale ones by their pace (rule 5).
+        status, pace = objective_status(
+            [(h.status, h.pace or h.status) for h in rated if h.status is not None]
+        )
+        window = windows[by_id[oid].cycle_id]
+        return ObjectiveHealth(
+            progress=weighted_mean(items),
+            expected=expected_progress(
+                start=pace_start(cycle_start=window.start, created=by_id[oid].created_at),
+                end=window.end,
+                today=today,
+            ),
+            status=status,
+            pace=pace if status is Status.NO_RECENT_DATA else None,
+        )
+
     # Iterative post-order walk: deep alignment chains must not hit the recursion limit.
     for root in roots:
         stack: list[tuple[ID, bool]] = [(root, False)]
         while stack:
             oid, expanded = stack.pop()
             if expanded:
-                health[oid] = _objective_health(
-                    by_id[oid],
-                    krs_of[oid],
-                    [by_id[c] for c in children[oid]],
-                    kr_health=kr_health,
-                    health=health,
-                    window=windows[by_id[oid].cycle_id],
-                    today=today,
-                    include_children=include_children,
-                )
+                health[oid] = objective_health(oid)
                 continue
             stack.append((oid, True))
             stack.extend((c, False) for c in children[oid])
@@ -181,40 +200,3 @@ def evaluate_tree(
         # Only a parent cycle leaves nodes unreachable from a root; storage refuses those.
         raise ValueError("the objective tree contains an alignment cycle")
     return TreeHealth(objectives=health, krs=kr_health, children=dict(children), roots=roots)
-
-
-def _objective_health(
-    objective: ObjectiveNode[ID],
-    own_krs: list[KRNode[ID]],
-    child_objectives: list[ObjectiveNode[ID]],
-    *,
-    kr_health: Mapping[ID, KRHealth],
-    health: Mapping[ID, ObjectiveHealth],
-    window: Window,
-    today: date,
-    include_children: bool,
-) -> ObjectiveHealth:
-    items = [(kr_health[kr.id].progress, kr.weight) for kr in own_krs]
-    rated: list[KRHealth | ObjectiveHealth] = [kr_health[kr.id] for kr in own_krs]
-    if include_children:
-        for child in child_objectives:
-            child_health = health[child.id]
-            if child_health.progress is not None:
-                # A child counts as one item carrying its own objective weight.
-                items.append((child_health.progress, child.weight))
-            if child_health.status is not None:
-                rated.append(child_health)
-    # NOT_STARTED ranks lowest: started KRs speak first; stale ones by their pace (rule 5).
-    status, pace = objective_status(
-        [(h.status, h.pace or h.status) for h in rated if h.status is not None]
-    )
-    return ObjectiveHealth(
-        progress=weighted_mean(items),
-        expected=expected_progress(
-            start=pace_start(cycle_start=window.start, created=objective.created_at),
-            end=window.end,
-            today=today,
-        ),
-        status=status,
-        pace=pace if status is Status.NO_RECENT_DATA else None,
-    )

@@ -141,25 +141,16 @@ def kr_trend(
 ) -> KRTrend:
     points = kr_points(readings)
     start = start_value if start_value is not None else 0.0
-    moving = kind in (KRKind.INCREASE, KRKind.DECREASE)
-    projected = (
-        project(
-            start_value=start, pace_start=pace_start, latest=points[-1] if points else None, due=due
+    projected = expected = grade = None
+    if kind in (KRKind.INCREASE, KRKind.DECREASE):
+        latest = points[-1] if points else None
+        projected = project(start_value=start, pace_start=pace_start, latest=latest, due=due)
+        expected = pace_value(
+            start_value=start, target_value=target_value, pace_start=pace_start, due=due, on=today
         )
-        if moving
-        else None
-    )
-    grade = None
     if projected is not None:
         raw = raw_progress(_Values(kind, start, target_value, projected))
         grade = None if raw is None else round(clamp01(raw), 2)
-    expected = (
-        pace_value(
-            start_value=start, target_value=target_value, pace_start=pace_start, due=due, on=today
-        )
-        if moving
-        else None
-    )
     return KRTrend(
         title=title,
         kind=kind,
@@ -190,14 +181,14 @@ class KRHistory:
     readings: Sequence[Reading]
 
 
+def _as_of(points: tuple[Point, ...], day: date) -> float | None:
+    """The value of the latest point on or before `day` (points oldest first)."""
+    return next((point.value for point in reversed(points) if point.day <= day), None)
+
+
 def _progress_on(kr: KRHistory, points: tuple[Point, ...], day: date) -> float:
     """The KR's clamped progress with its latest reading on or before `day` (none: 0)."""
-    current = None
-    for point in points:
-        if point.day > day:
-            break
-        current = point.value
-    raw = raw_progress(_Values(kr.kind, kr.start_value, kr.target_value, current))
+    raw = raw_progress(_Values(kr.kind, kr.start_value, kr.target_value, _as_of(points, day)))
     return 0.0 if raw is None else clamp01(raw)
 
 
@@ -240,9 +231,5 @@ def objective_trend(
 
 def progress_on(trend: ObjectiveTrend, day: date) -> float | None:
     """The objective's progress as of `day` (its latest point on or before it; none: 0)."""
-    value = 0.0 if trend.krs else None
-    for point in trend.points:
-        if point.day > day:
-            break
-        value = point.value
-    return value
+    value = _as_of(trend.points, day)
+    return 0.0 if value is None and trend.krs else value

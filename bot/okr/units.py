@@ -3,40 +3,23 @@
 from __future__ import annotations
 
 from bot.okr.kinds import UnitKind
+from bot.okr.numbers import CURRENCY_SYMBOLS
 
-_CURRENCIES = {
-    "$": "USD",
-    "usd": "USD",
-    "€": "EUR",
-    "eur": "EUR",
-    "£": "GBP",
-    "gbp": "GBP",
-    "¥": "JPY",
-    "jpy": "JPY",
-    "dollars": "USD",
-    "euros": "EUR",
-}
+# Symbols and words; a code ("usd", "CHF") is looked up in _ISO_CURRENCIES.
+_CURRENCIES = {**CURRENCY_SYMBOLS, "dollars": "USD", "euros": "EUR"}
 _DURATIONS = {
-    "ms": "ms",
-    "millisecond": "ms",
-    "milliseconds": "ms",
-    "s": "s",
-    "sec": "s",
-    "second": "s",
-    "seconds": "s",
-    "min": "min",
-    "minute": "min",
-    "minutes": "min",
-    "h": "h",
-    "hr": "h",
-    "hour": "h",
-    "hours": "h",
-    "d": "d",
-    "day": "d",
-    "days": "d",
+    word: label
+    for label, words in {
+        "ms": "ms millisecond milliseconds",
+        "s": "s sec second seconds",
+        "min": "min minute minutes",
+        "h": "h hr hour hours",
+        "d": "d day days",
+    }.items()
+    for word in words.split()
 }
 # Known codes only: a three-letter label like "NPS" or "ARR" is not money.
-_ISO_CURRENCIES = set(
+_ISO_CURRENCIES = frozenset(
     [
         "USD",
         "EUR",
@@ -61,7 +44,7 @@ _ISO_CURRENCIES = set(
         "ZAR",
     ]
 )
-_SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥"}
+_SYMBOLS = {code: symbol for symbol, code in CURRENCY_SYMBOLS.items()}
 
 
 def parse_unit(text: str) -> tuple[UnitKind, str | None]:

@@ -7,8 +7,15 @@ from datetime import date
 
 from PIL import Image
 
-from bot.charts import HEIGHT_PX, WIDTH_PX, content_key, draw_kr, draw_objective, draw_team
-from bot.charts.draw import team_height
+from bot.charts import (
+    HEIGHT_PX,
+    WIDTH_PX,
+    content_key,
+    draw_kr,
+    draw_objective,
+    draw_team,
+    team_height,
+)
 from bot.okr.kinds import KRKind, Status, UnitKind
 from bot.okr.trend import KRHistory, ObjectiveBar, Reading, TeamTrend, kr_trend, objective_trend
 
@@ -76,7 +83,7 @@ def test_content_key_follows_the_data() -> None:
 
 
 def test_every_status_has_a_colour_a_shape_a_symbol_and_a_hatch() -> None:
-    from bot.charts.draw import STATUS_COLOUR, STATUS_HATCH, STATUS_MARKER, STATUS_SYMBOL
+    from bot.charts import STATUS_COLOUR, STATUS_HATCH, STATUS_MARKER, STATUS_SYMBOL
     from bot.okr.kinds import Status
 
     for table in (STATUS_COLOUR, STATUS_MARKER, STATUS_SYMBOL, STATUS_HATCH):

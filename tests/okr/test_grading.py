@@ -4,7 +4,6 @@ import pytest
 
 from bot.okr.grading import (
     Verdict,
-    expected_grade,
     grade_band,
     grade_kr,
     grade_objective,
@@ -72,8 +71,11 @@ def test_the_same_grade_reads_differently_committed_or_aspirational() -> None:
 
 
 def test_expected_grade() -> None:
-    assert expected_grade(committed=True) == 1.0
-    assert expected_grade(committed=False) == 0.7
+    # What is expected: 1.0 of a committed objective, 0.7 of an aspirational one.
+    assert grade_verdict(1.0, committed=True) is Verdict.MET
+    assert grade_verdict(0.99, committed=True) is not Verdict.MET
+    assert grade_verdict(0.7, committed=False) is Verdict.MET
+    assert grade_verdict(0.69, committed=False) is not Verdict.MET
 
 
 @pytest.mark.parametrize(("score", "left"), [(None, True), (0.0, True), (0.99, True), (1.0, False)])

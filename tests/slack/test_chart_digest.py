@@ -13,8 +13,7 @@ import pytest
 from PIL import Image
 
 import bot.pictures
-from bot.charts import WIDTH_PX
-from bot.charts.draw import team_height
+from bot.charts import WIDTH_PX, team_height
 from bot.okr.trend import TeamTrend
 from bot.pictures import NOT_ATTACHED
 from tests.slack.conftest import Ladder

@@ -1,4 +1,10 @@
-"""Drawing: matplotlib's Agg canvas straight to PNG bytes (no pyplot, no global figure list).
+"""Trend charts as PNG: drawn from bot.okr.trend's dataclasses, no Slack and no database.
+
+Each `draw_*` returns a `Picture`: PNG bytes, alt text that says in words what the picture
+shows, and a content key (a hash of the data drawn and of this module's look) by which an
+uploaded picture is found again instead of being drawn and uploaded twice.
+
+Drawing: matplotlib's Agg canvas straight to PNG bytes (no pyplot, no global figure list).
 matplotlib's rcParams are process-wide and `rc_context` swaps them, so one picture is drawn at
 a time (`_DRAWING`); drawing is CPU-bound under the interpreter lock anyway, so two threads
 would not draw faster together.
@@ -39,36 +45,21 @@ WIDTH_PX, HEIGHT_PX = 960, 540
 TEAM_BARS_MAX = 10
 ALT_TEXT_MAX = 2000  # Slack's image block alt_text limit
 
-# The hues of 🟩 🟨 🟥 in Slack's emoji set, darkened where a thin line on white needs it.
+# The hues of 🟩 🟨 🟥 in Slack's emoji set, darkened where a thin line on white needs it; a
+# marker shape, a symbol and a hatch for each, so that no status is only its hue.
 NEUTRAL = "#5b6770"
-STATUS_COLOUR: dict[Status | None, str] = {  # None: no status yet, looked up with a default
-    Status.ON_TRACK: "#2e8540",
-    Status.AT_RISK: "#d69e00",
-    Status.OFF_TRACK: "#d62839",
-    Status.NOT_STARTED: NEUTRAL,  # ⚪: no check-in yet, no verdict
-    Status.NO_RECENT_DATA: NEUTRAL,  # 💤: its last colour is old news
+_LOOKS = {  # colour, marker, symbol, hatch
+    Status.ON_TRACK: ("#2e8540", "o", "●", ""),
+    Status.AT_RISK: ("#d69e00", "^", "▲", "//"),
+    Status.OFF_TRACK: ("#d62839", "s", "■", "xx"),
+    Status.NOT_STARTED: (NEUTRAL, "D", "○", ".."),  # ⚪: no check-in yet, no verdict
+    Status.NO_RECENT_DATA: (NEUTRAL, "v", "◌", "\\\\"),  # 💤: its last colour is old news
 }
-STATUS_MARKER: dict[Status | None, str] = {
-    Status.ON_TRACK: "o",
-    Status.AT_RISK: "^",
-    Status.OFF_TRACK: "s",
-    Status.NOT_STARTED: "D",
-    Status.NO_RECENT_DATA: "v",
-}
-STATUS_SYMBOL = {
-    Status.ON_TRACK: "●",
-    Status.AT_RISK: "▲",
-    Status.OFF_TRACK: "■",
-    Status.NOT_STARTED: "○",
-    Status.NO_RECENT_DATA: "◌",
-}
-STATUS_HATCH: dict[Status | None, str] = {
-    Status.ON_TRACK: "",
-    Status.AT_RISK: "//",
-    Status.OFF_TRACK: "xx",
-    Status.NOT_STARTED: "..",
-    Status.NO_RECENT_DATA: "\\\\",
-}
+# Keyed by Status | None: no status yet is looked up with a default.
+STATUS_COLOUR: dict[Status | None, str] = {s: look[0] for s, look in _LOOKS.items()}
+STATUS_MARKER: dict[Status | None, str] = {s: look[1] for s, look in _LOOKS.items()}
+STATUS_SYMBOL = {s: look[2] for s, look in _LOOKS.items()}
+STATUS_HATCH: dict[Status | None, str] = {s: look[3] for s, look in _LOOKS.items()}
 KR_LINESTYLES = ("-", "--", "-.", ":")
 TARGET_WORD = {
     KRKind.INCREASE: "target",
@@ -143,15 +134,15 @@ def _drawable(text: str, limit: int) -> str:
 
 def kr_alt_text(trend: KRTrend) -> str:
     words = [f"Chart of key result “{trend.title}”, {status_words(trend.status)}."]
-    if trend.points:
+    if len(trend.points) > 1:
         first, last = trend.points[0], trend.points[-1]
-        n = len(trend.points)
         words.append(
-            f"{n} check-in{'s' if n != 1 else ''}: from {_shown(trend, first.value)} on "
+            f"{len(trend.points)} check-ins: from {_shown(trend, first.value)} on "
             f"{_day(first.day)} to {_shown(trend, last.value)} on {_day(last.day)}."
-            if n > 1
-            else f"One check-in: {_shown(trend, last.value)} on {_day(last.day)}."
         )
+    elif trend.points:
+        last = trend.points[-1]
+        words.append(f"One check-in: {_shown(trend, last.value)} on {_day(last.day)}.")
     else:
         words.append("No check-ins yet.")
     if trend.has_pace:
@@ -254,6 +245,35 @@ def _xs(points: Sequence[Point]) -> list[float]:
     return [float(date2num(p.day)) for p in points]
 
 
+def _note(
+    axes: Axes, text: str, xy: tuple[float, float], offset: tuple[int, int], **style: Any
+) -> None:
+    """`text` at `xy` (x as a fraction of the axes, y in data), moved by `offset` points."""
+    coords = ("axes fraction", "data")
+    axes.annotate(text, xy, xycoords=coords, xytext=offset, textcoords="offset points", **style)
+
+
+def _pace_line(axes: Axes, xs: list[Any], ys: list[float]) -> None:
+    axes.plot(
+        xs, ys, linestyle=(0, (6, 4)), color=NEUTRAL, linewidth=2, label="expected pace", zorder=2
+    )
+
+
+def _at_this_rate(
+    axes: Axes, last: Point, end_x: Any, value: float, colour: str, zorder: int
+) -> None:
+    """The projection: a dotted line from the latest point to where the current rate leads."""
+    axes.plot(
+        [date2num(last.day), end_x],
+        [last.value, value],
+        color=colour,
+        linestyle=":",
+        linewidth=2.5,
+        label="at this rate",
+        zorder=zorder,
+    )
+
+
 def draw_kr(trend: KRTrend) -> Picture:
     with _DRAWING, rc_context(_STYLE):
         figure = Figure(figsize=(WIDTH_PX / DPI, HEIGHT_PX / DPI), dpi=DPI)
@@ -262,35 +282,14 @@ def draw_kr(trend: KRTrend) -> Picture:
         marker = STATUS_MARKER[trend.status]
         start_x, due_x = date2num(trend.pace_start), date2num(trend.due)
         if trend.has_pace:
-            axes.plot(
-                [start_x, due_x],
-                [trend.start_value, trend.target_value],
-                linestyle=(0, (6, 4)),
-                color=NEUTRAL,
-                linewidth=2,
-                label="expected pace",
-                zorder=2,
-            )
-            axes.axhline(trend.start_value, color="#aab2b9", linestyle=":", linewidth=1.5)
-            axes.annotate(
-                f"start {_shown(trend, trend.start_value)}",
-                (1.0, trend.start_value),
-                xycoords=("axes fraction", "data"),
-                xytext=(-4, 4),
-                textcoords="offset points",
-                fontsize=13,
-                color="#7a858f",
-                ha="right",
-            )
+            start = trend.start_value
+            _pace_line(axes, [start_x, due_x], [start, trend.target_value])
+            axes.axhline(start, color="#aab2b9", linestyle=":", linewidth=1.5)
+            label = f"start {_shown(trend, start)}"
+            _note(axes, label, (1.0, start), (-4, 4), fontsize=13, color="#7a858f", ha="right")
         axes.axhline(trend.target_value, color="#1d2329", linewidth=1.5, zorder=2)
-        axes.annotate(
-            f"{TARGET_WORD[trend.kind]} {_shown(trend, trend.target_value)}",
-            (0.0, trend.target_value),
-            xycoords=("axes fraction", "data"),
-            xytext=(4, 4),
-            textcoords="offset points",
-            fontsize=13,
-        )
+        target = f"{TARGET_WORD[trend.kind]} {_shown(trend, trend.target_value)}"
+        _note(axes, target, (0.0, trend.target_value), (4, 4), fontsize=13)
         xs, ys = _xs(trend.points), [p.value for p in trend.points]
         if trend.has_pace or trend.kind is KRKind.MILESTONE:  # from where the KR started
             xs, ys = [float(start_x), *xs], [trend.start_value, *ys]
@@ -311,16 +310,7 @@ def draw_kr(trend: KRTrend) -> Picture:
                 zorder=5,
             )
         if trend.projected_value is not None and trend.points:
-            last = trend.points[-1]
-            axes.plot(
-                [date2num(last.day), due_x],
-                [last.value, trend.projected_value],
-                color=colour,
-                linestyle=":",
-                linewidth=2.5,
-                label="at this rate",
-                zorder=3,
-            )
+            _at_this_rate(axes, trend.points[-1], due_x, trend.projected_value, colour, zorder=3)
             axes.plot(
                 [due_x],
                 [trend.projected_value],
@@ -365,15 +355,7 @@ def draw_objective(trend: ObjectiveTrend) -> Picture:
         colour = STATUS_COLOUR.get(trend.status, NEUTRAL)
         marker = STATUS_MARKER.get(trend.status, "o")
         start_x, end_x = date2num(trend.start), date2num(trend.end)
-        axes.plot(
-            [start_x, end_x],
-            [0, 1],
-            linestyle=(0, (6, 4)),
-            color=NEUTRAL,
-            linewidth=2,
-            label="expected pace",
-            zorder=2,
-        )
+        _pace_line(axes, [start_x, end_x], [0, 1])
         ends: list[tuple[float, str]] = []
         for i, (title, line) in enumerate(trend.krs[:8]):
             if not line:
@@ -392,17 +374,8 @@ def draw_objective(trend: ObjectiveTrend) -> Picture:
         for value, label in sorted(ends):
             y = max([value, *(p + 0.075 for p in placed)])
             placed.append(y)
-            axes.annotate(
-                label,
-                (1.0, y),
-                xycoords=("axes fraction", "data"),
-                xytext=(6, 0),
-                textcoords="offset points",
-                fontsize=11,
-                color="#5b6770",
-                va="center",
-                annotation_clip=False,
-            )
+            style = {"fontsize": 11, "color": "#5b6770", "va": "center", "annotation_clip": False}
+            _note(axes, label, (1.0, y), (6, 0), **style)
         if trend.points:
             axes.plot(
                 [float(start_x), *_xs(trend.points)],
@@ -418,16 +391,7 @@ def draw_objective(trend: ObjectiveTrend) -> Picture:
                 zorder=5,
             )
             if trend.projected is not None:
-                last = trend.points[-1]
-                axes.plot(
-                    [date2num(last.day), end_x],
-                    [last.value, trend.projected],
-                    color=colour,
-                    linestyle=":",
-                    linewidth=2.5,
-                    label="at this rate",
-                    zorder=4,
-                )
+                _at_this_rate(axes, trend.points[-1], end_x, trend.projected, colour, zorder=4)
         axes.set_ylim(-0.03, 1.08)
         axes.yaxis.set_major_formatter(PercentFormatter(1.0))
         axes.yaxis.set_major_locator(MaxNLocator(5))
@@ -466,27 +430,10 @@ def draw_team(trend: TeamTrend) -> Picture:
             now = bar.progress or 0.0
             before = min(bar.before if bar.before is not None else 0.0, now)
             axes.barh(y, 1.0, height=0.42, color="#f0f2f4", zorder=1)
+            style: dict[str, Any] = {"color": colour, "hatch": hatch, "edgecolor": "white"}
             if before > 0:  # where it stood a week ago, lighter
-                axes.barh(
-                    y,
-                    before,
-                    height=0.42,
-                    color=colour,
-                    alpha=0.45,
-                    hatch=hatch,
-                    edgecolor="white",
-                    zorder=2,
-                )
-            axes.barh(
-                y,
-                now - before,
-                left=before,
-                height=0.42,
-                color=colour,
-                hatch=hatch,
-                edgecolor="white",
-                zorder=3,
-            )
+                axes.barh(y, before, height=0.42, alpha=0.45, zorder=2, **style)
+            axes.barh(y, now - before, left=before, height=0.42, zorder=3, **style)
             axes.plot(
                 [bar.expected, bar.expected],
                 [y - 0.3, y + 0.3],
@@ -511,22 +458,10 @@ def draw_team(trend: TeamTrend) -> Picture:
         axes.set_yticks([])
         axes.xaxis.set_major_formatter(PercentFormatter(1.0))
         axes.spines["left"].set_visible(False)
-        figure.text(
-            0.03,
-            1 - 20 / height,
-            _drawable(f"{trend.scope} · objectives", 60),
-            fontsize=19,
-            fontweight="bold",
-            va="top",
-        )
-        figure.text(
-            0.03,
-            1 - 62 / height,
-            f"Week of {_day(trend.period)} · lighter: a week ago · black tick: expected pace",
-            fontsize=14,
-            color="#3d4750",
-            va="top",
-        )
+        title = _drawable(f"{trend.scope} · objectives", 60)
+        figure.text(0.03, 1 - 20 / height, title, fontsize=19, fontweight="bold", va="top")
+        subtitle = f"Week of {_day(trend.period)} · lighter: a week ago · black tick: expected pace"
+        figure.text(0.03, 1 - 62 / height, subtitle, fontsize=14, color="#3d4750", va="top")
         if len(trend.bars) > TEAM_BARS_MAX:
             figure.text(
                 0.97, 0.01, f"+{len(trend.bars) - TEAM_BARS_MAX} more", ha="right", fontsize=12
