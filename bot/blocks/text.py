@@ -1,4 +1,5 @@
-"""Small text helpers shared by every surface: escaping, bars, labels, truncation."""
+"""Small helpers shared by every surface: escaping, bars, labels, truncation, and the Block
+Kit objects built the same way everywhere (sections, context lines, buttons, inputs, modals)."""
 
 from __future__ import annotations
 
@@ -43,6 +44,140 @@ def plain(text: str, limit: int = 3000) -> dict:
 
 def mrkdwn(text: str, limit: int = 3000) -> dict:
     return {"type": "mrkdwn", "text": truncate(text, limit)}
+
+
+def section(text: str, *, block_id: str | None = None, accessory: dict | None = None) -> dict:
+    block: dict = {"type": "section", "text": mrkdwn(text)}
+    if block_id:
+        block["block_id"] = block_id
+    if accessory:
+        block["accessory"] = accessory
+    return block
+
+
+def context(*texts: str, block_id: str | None = None) -> dict:
+    block: dict = {"type": "context", "elements": [mrkdwn(t) for t in texts]}
+    if block_id:
+        block["block_id"] = block_id
+    return block
+
+
+def header(text: str) -> dict:
+    return {"type": "header", "text": plain(text, 150)}
+
+
+def actions(*elements: dict, block_id: str | None = None) -> dict:
+    block: dict = {"type": "actions", "elements": list(elements)}
+    if block_id:
+        block["block_id"] = block_id
+    return block
+
+
+def button(label: str, action_id: str, value: str | None = None, *, style: str = "") -> dict:
+    element: dict = {"type": "button", "action_id": action_id, "text": plain(label, 75)}
+    if value is not None:
+        element["value"] = value
+    if style:
+        element["style"] = style
+    return element
+
+
+def option(value: str, label: str) -> dict:
+    return {"text": plain(label, 75), "value": value}
+
+
+def select(
+    action_id: str,
+    options: list[dict],
+    selected: str | None = None,
+    *,
+    placeholder: str = "",
+    kind: str = "static_select",
+) -> dict:
+    """A select (or radio buttons) showing the option whose value is `selected`, if any."""
+    element: dict = {"type": kind, "action_id": action_id, "options": options}
+    if placeholder:
+        element["placeholder"] = plain(placeholder, 150)
+    chosen = next((o for o in options if o["value"] == selected), None)
+    if chosen is not None:
+        element["initial_option"] = chosen
+    return element
+
+
+def text_field(
+    action_id: str,
+    *,
+    max_length: int,
+    value: str = "",
+    placeholder: str = "",
+    multiline: bool = False,
+) -> dict:
+    element: dict = {"type": "plain_text_input", "action_id": action_id, "max_length": max_length}
+    if multiline:
+        element["multiline"] = True
+    if value:
+        element["initial_value"] = truncate(value, max_length)
+    if placeholder:
+        element["placeholder"] = plain(placeholder, 150)
+    return element
+
+
+def input_block(
+    block_id: str,
+    label: str,
+    element: dict,
+    *,
+    optional: bool | None = None,
+    hint: str = "",
+    dispatch: bool = False,
+) -> dict:
+    """`optional` None leaves the key out (Slack's default: required)."""
+    block: dict = {"type": "input", "block_id": block_id, "label": plain(label, 2000)}
+    if optional is not None:
+        block["optional"] = optional
+    block["element"] = element
+    if hint:
+        block["hint"] = plain(hint, 2000)
+    if dispatch:
+        block["dispatch_action"] = True
+    return block
+
+
+def modal(
+    title: str,
+    blocks: list[dict],
+    *,
+    callback_id: str | None = None,
+    submit: str | None = None,
+    close: str = "Cancel",
+    metadata: str | None = None,
+) -> dict:
+    view: dict = {"type": "modal"}
+    if callback_id:
+        view["callback_id"] = callback_id
+    view["title"] = plain(title, 24)
+    if submit:
+        view["submit"] = plain(submit, 24)
+    view["close"] = plain(close, 24)
+    if metadata is not None:
+        view["private_metadata"] = metadata
+    view["blocks"] = blocks
+    return view
+
+
+def view_values(view: dict) -> dict[str, dict]:
+    """A submitted view's state: each input's element state, by block id without its revision
+    (`name@rev`: see objective_modal)."""
+    values = {}
+    for bid, elements in (view.get("state") or {}).get("values", {}).items():
+        (state,) = elements.values()
+        values[bid.split("@", 1)[0]] = state
+    return values
+
+
+def selected_value(state: dict | None) -> str | None:
+    chosen = (state or {}).get("selected_option")
+    return chosen["value"] if chosen else None
 
 
 # A bar's filled part takes its status's colour, so colour never contradicts status (inline
