@@ -13,15 +13,20 @@ from bot.blocks.sources import source_badge
 from bot.blocks.text import (
     GRADE_ICON,
     STATUS_ICON,
+    actions,
     ago,
+    button,
     confidence_label,
+    context,
     escape,
+    header,
     kr_values,
-    mrkdwn,
+    modal,
     no_check_in_since,
+    option,
     percent,
-    plain,
     progress_bar,
+    section,
     status_label,
     truncate,
 )
@@ -92,17 +97,12 @@ def fix_actions(objective: ObjectiveRow) -> dict | None:
     gap = alignment_flag(objective)
     if gap is None:
         return None
-    return {"type": "actions", "elements": [_fix_button(objective, gap)]}
+    return actions(_fix_button(objective, gap))
 
 
 def _fix_button(objective: ObjectiveRow, gap: Gap) -> dict:
     label, action = FIX_BUTTON[gap]
-    return {
-        "type": "button",
-        "action_id": f"{action}:{objective.id}",
-        "text": plain(label, 75),
-        "value": str(objective.id),
-    }
+    return button(label, f"{action}:{objective.id}", str(objective.id))
 
 
 MENU_OPTIONS = {
@@ -122,10 +122,7 @@ def objective_menu(objective_id: int, verbs: Sequence[str] = STATUS_MENU) -> dic
     return {
         "type": "overflow",
         "action_id": f"{OBJECTIVE_MENU_ACTION}:{objective_id}",
-        "options": [
-            {"text": plain(MENU_OPTIONS[verb], 75), "value": f"{verb}:{objective_id}"}
-            for verb in verbs
-        ],
+        "options": [option(f"{verb}:{objective_id}", MENU_OPTIONS[verb]) for verb in verbs],
     }
 
 
@@ -244,10 +241,7 @@ def objective_section(
         kr_notes=kr_notes,
     )
     # No block_id: one objective may appear in two trees of the same view (team and company).
-    block: dict = {"type": "section", "text": mrkdwn(text)}
-    if menu:
-        block["accessory"] = objective_menu(objective.id)
-    return block
+    return section(text, accessory=objective_menu(objective.id) if menu else None)
 
 
 WHY_PART_MAX = 90  # each of vision and mission, in the one-line "why"
@@ -264,7 +258,7 @@ def why_block(tree: LoadedTree) -> dict | None:
         parts.append(f"🎯 {escape(truncate(ws.mission, WHY_PART_MAX))}")
     if not parts:
         return None
-    return {"type": "context", "elements": [mrkdwn("  ·  ".join(parts))]}
+    return context("  ·  ".join(parts))
 
 
 def _status_counts(tree: LoadedTree, objectives: Iterable[ObjectiveRow]) -> dict[Status, int]:
@@ -517,17 +511,12 @@ def _graded_status(
     summary += "".join(
         f" · {icon} {bands[band]}" for band, icon in GRADE_ICON.items() if bands[band]
     )
-    blocks.append({"type": "section", "text": mrkdwn(summary)})
+    blocks.append(section(summary))
     blocks.append(
-        {
-            "type": "context",
-            "elements": [
-                mrkdwn(
-                    "The new cycle has no objectives here yet, so these are the last grades. "
-                    "Start one with `/okr new`."
-                )
-            ],
-        }
+        context(
+            "The new cycle has no objectives here yet, so these are the last grades. "
+            "Start one with `/okr new`."
+        )
     )
     blocks.append({"type": "divider"})
     shown = status_shown(tree)
@@ -542,10 +531,8 @@ def _graded_status(
             collapsed=collapsed,
             count_below=_counts_below(tree, objective, shown_ids),
         )
-        blocks.append({"type": "section", "text": mrkdwn(text)})
-    blocks.append(
-        {"type": "context", "elements": [mrkdwn("0.7 or more is green, 0.4–0.69 yellow.")]}
-    )
+        blocks.append(section(text))
+    blocks.append(context("0.7 or more is green, 0.4–0.69 yellow."))
     return {
         "text": f"OKR status · {label}: {cycle.name} is closed, {n} objectives graded",
         "blocks": blocks,
@@ -563,27 +550,24 @@ def build_status_message(
     """
     person = _MENTION.fullmatch(scope)
     label = owner_label(names, person[1]) if person else escape(scope)
-    header = (names.get(person[1]) or UNKNOWN_NAME) if person else scope
-    blocks: list[dict] = [{"type": "header", "text": plain(f"OKR status · {header}", 150)}]
+    heading = (names.get(person[1]) or UNKNOWN_NAME) if person else scope
+    blocks = [header(f"OKR status · {heading}")]
     if not tree.objectives:
         why = why_block(tree)
         if why:
             blocks.append(why)
         blocks.append(
-            {
-                "type": "section",
-                "text": mrkdwn(
-                    "No objectives here yet. Start one with `/okr new`, or link this channel to a "
-                    "team with `/okr team link &lt;name&gt;`."
-                ),
-            }
+            section(
+                "No objectives here yet. Start one with `/okr new`, or link this channel to a "
+                "team with `/okr team link &lt;name&gt;`."
+            )
         )
         return {"text": f"OKR status · {label}: no objectives yet", "blocks": blocks}
     if (cycle := closed_cycle(tree)) is not None:
         return _graded_status(tree, cycle, blocks, label, names)
 
     summary = summary_line(tree)
-    blocks.append({"type": "section", "text": mrkdwn(f"*{summary}*")})
+    blocks.append(section(f"*{summary}*"))
     if (health := health_context(tree.alignment)) is not None:
         blocks.append(health)
     why = why_block(tree)
@@ -627,7 +611,7 @@ def build_status_message(
             "below it; Ladder's *Home* tab has your team's tree."
         )
     if footer:
-        blocks.append({"type": "context", "elements": [mrkdwn(" ".join(footer))]})
+        blocks.append(context(" ".join(footer)))
     return {"text": f"OKR status · {label}: {summary}", "blocks": blocks}
 
 
@@ -648,65 +632,43 @@ def build_mine_message(
         for kr in tree.key_results
         if sources and kr.id in sources and kr.owner_id == user_id
     }
-    blocks: list[dict] = [{"type": "header", "text": plain("Your OKRs", 150)}]
+    blocks = [header("Your OKRs")]
     if not tree.objectives:
         blocks.append(
-            {
-                "type": "section",
-                "text": mrkdwn(
-                    "You don't own any objectives or key results yet. Draft one with `/okr new`."
-                ),
-            }
+            section("You don't own any objectives or key results yet. Draft one with `/okr new`.")
         )
         return {"text": "You don't own any OKRs yet.", "blocks": blocks}
-    blocks.append({"type": "context", "elements": [mrkdwn(summary_line(tree))]})
+    blocks.append(context(summary_line(tree)))
     per_objective = 2
     budget = (MESSAGE_BLOCKS - len(blocks) - 1) // per_objective
     for objective in tree.objectives[:budget]:
         mine = objective.owner_id == user_id
-        section = objective_section(
-            tree,
-            objective,
-            now=now,
-            menu=False,
-            names=names,
-            show_owner=not mine,
-            kr_notes=notes,
-        )
-        blocks.append(section)
         blocks.append(
-            {
-                "type": "actions",
-                "block_id": f"mine:{objective.id}",
-                "elements": [
-                    {
-                        "type": "button",
-                        "action_id": f"{CHECKIN_OBJECTIVE_ACTION}:{objective.id}",
-                        "style": "primary",
-                        "text": plain("✅ Check in", 75),
-                        "value": str(objective.id),
-                    },
-                    {
-                        "type": "button",
-                        "action_id": f"{EDIT_OBJECTIVE_ACTION}:{objective.id}",
-                        "text": plain("✏️ Edit", 75),
-                        "value": str(objective.id),
-                    },
-                    *_align_button(objective, mine),
-                    objective_menu(objective.id, ("align", "trend", "archive")),
-                ],
-            }
+            objective_section(
+                tree,
+                objective,
+                now=now,
+                menu=False,
+                names=names,
+                show_owner=not mine,
+                kr_notes=notes,
+            )
+        )
+        oid = objective.id
+        blocks.append(
+            actions(
+                button(
+                    "✅ Check in", f"{CHECKIN_OBJECTIVE_ACTION}:{oid}", str(oid), style="primary"
+                ),
+                button("✏️ Edit", f"{EDIT_OBJECTIVE_ACTION}:{oid}", str(oid)),
+                *_align_button(objective, mine),
+                objective_menu(oid, ("align", "trend", "archive")),
+                block_id=f"mine:{oid}",
+            )
         )
     left_out = len(tree.objectives) - budget
     if left_out > 0:
-        blocks.append(
-            {
-                "type": "context",
-                "elements": [
-                    mrkdwn(f"…and {left_out} more. Open Ladder's *Home* tab to see them all.")
-                ],
-            }
-        )
+        blocks.append(context(f"…and {left_out} more. Open Ladder's *Home* tab to see them all."))
     n = len(tree.key_results)
     return {
         "text": f"Your OKRs: {len(tree.objectives)} objectives, {n} key results",
@@ -735,18 +697,12 @@ def build_objective_confirmation(
         lines.append(f"It serves the mission: _{escape(tree.workspace.mission)}_")
     fix = fix_actions(objective)  # aligned to nothing, or no why: the fix, right here
     blocks = [
-        {"type": "section", "text": mrkdwn(" ".join(lines))},
+        section(" ".join(lines)),
         objective_section(tree, objective, now=now, show_owner=False),
         *([fix] if fix is not None else []),
-        {
-            "type": "context",
-            "elements": [
-                mrkdwn(
-                    "Owners of its key results get a weekly check-in. "
-                    "See everything with `/okr status`."
-                )
-            ],
-        },
+        context(
+            "Owners of its key results get a weekly check-in. See everything with `/okr status`."
+        ),
     ]
     # The fallback `text` is mrkdwn too: user text is escaped there as well.
     return {"text": f"Objective {verb}: {escape(truncate(objective.title, 150))}", "blocks": blocks}
@@ -771,7 +727,7 @@ def build_objective_view(
     blocks: list[dict] = []
     if len(walk) > 1:
         below = children_line(tree, objective.id).removeprefix("↳ ")
-        blocks.append({"type": "context", "elements": [mrkdwn(f"With {below}")]})
+        blocks.append(context(f"With {below}"))
     show_team = len({o.team_id for o, _ in walk}) > 1
     for o, depth in walk[:budget]:
         blocks.append(
@@ -788,12 +744,5 @@ def build_objective_view(
         )
     if len(walk) > budget:
         left = len(walk) - budget
-        blocks.append(
-            {"type": "context", "elements": [mrkdwn(f"…and {left} more aligned objectives.")]}
-        )
-    return {
-        "type": "modal",
-        "title": plain(OBJECTIVE_TITLE, 24),
-        "close": plain("Close", 24),
-        "blocks": blocks,
-    }
+        blocks.append(context(f"…and {left} more aligned objectives."))
+    return modal(OBJECTIVE_TITLE, blocks, close="Close")
