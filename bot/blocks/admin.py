@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from bot.blocks.messages import build_error, build_notice
 from bot.blocks.reviews import review_lines
-from bot.blocks.text import GRADE_ICON, escape, mrkdwn, plain, truncate
+from bot.blocks.text import GRADE_ICON, context, escape, header, section, truncate
 from bot.blocks.tree import INDENT
 from bot.okr.grading import grade_band, grade_objective
 from bot.okr.kinds import GradeBand
@@ -137,10 +137,7 @@ def build_cycle_grades(outcome: CycleClosed | CycleGrades, *, limit: int = 45) -
     as few sections as Slack allows."""
     tree = outcome.graded
     average, summary = grade_summary(tree)
-    blocks: list[dict] = [
-        {"type": "header", "text": plain(_grades_heading(outcome), 150)},
-        {"type": "section", "text": mrkdwn(summary)},
-    ]
+    blocks = [header(_grades_heading(outcome)), section(summary)]
     entries: list[str] = []
     walk = tree.walk()
     for objective, depth in walk[:limit]:
@@ -162,15 +159,13 @@ def build_cycle_grades(outcome: CycleClosed | CycleGrades, *, limit: int = 45) -
     for entry in entries:
         entry = truncate(entry, SECTION_LIMIT)
         if text and len(text) + 1 + len(entry) > SECTION_LIMIT:
-            blocks.append({"type": "section", "text": mrkdwn(text)})
+            blocks.append(section(text))
             text = entry
         else:
             text = f"{text}\n{entry}" if text else entry
     if text:
-        blocks.append({"type": "section", "text": mrkdwn(text)})
-    blocks.append(
-        {"type": "context", "elements": [mrkdwn(GRADE_LEGEND), mrkdwn(_reflections_note(outcome))]}
-    )
+        blocks.append(section(text))
+    blocks.append(context(GRADE_LEGEND, _reflections_note(outcome)))
     fallback = f"{escape(outcome.cycle.name)} is closed: grades"
     if average is not None:
         fallback += f", average {format_grade(average)}"

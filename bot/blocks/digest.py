@@ -10,7 +10,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from bot.blocks.text import STATUS_ICON, escape, mrkdwn, percent, plain, truncate, user
+from bot.blocks.text import (
+    STATUS_ICON,
+    context,
+    escape,
+    header,
+    percent,
+    section,
+    truncate,
+    user,
+)
 from bot.okr.kinds import Status
 from bot.services.digests import (
     BlockerNote,
@@ -54,11 +63,11 @@ def _packed(heading: str, lines: Sequence[str]) -> list[dict]:
     for line in lines:
         line = truncate(line, SECTION_LIMIT // 2)
         if len(text) + 1 + len(line) > SECTION_LIMIT:
-            sections.append({"type": "section", "text": mrkdwn(text)})
+            sections.append(section(text))
             text = line
         else:
             text = f"{text}\n{line}"
-    sections.append({"type": "section", "text": mrkdwn(text)})
+    sections.append(section(text))
     return sections
 
 
@@ -138,17 +147,12 @@ def _missing_text(digest: TeamDigest) -> str:
 def build_team_digest(digest: TeamDigest) -> dict:
     """The digest message: progress change, KRs that slipped, blockers, who is missing."""
     scope = escape(digest.scope)
-    blocks: list[dict] = [
-        {"type": "header", "text": plain(f"📬 OKR digest · {digest.scope}", 150)},
-        {
-            "type": "context",
-            "elements": [
-                mrkdwn(
-                    f"Period starting {digest.period:%a} {digest.period:%b} {digest.period.day}"
-                    " · progress since the end of the previous period"
-                )
-            ],
-        },
+    blocks = [
+        header(f"📬 OKR digest · {digest.scope}"),
+        context(
+            f"Period starting {digest.period:%a} {digest.period:%b} {digest.period.day}"
+            " · progress since the end of the previous period"
+        ),
     ]
     if digest.objectives:
         movers = movers_first(digest.objectives)
@@ -158,7 +162,7 @@ def build_team_digest(digest: TeamDigest) -> dict:
             lines.append(_flat_line(flat))
         blocks += _packed("*📈 Progress*", lines)
     else:
-        blocks.append({"type": "section", "text": mrkdwn("No objectives in the running cycle.")})
+        blocks.append(section("No objectives in the running cycle."))
     if digest.turned:
         lines = _capped([_turn_line(t, digest) for t in digest.turned], MAX_TURNS, "key results")
         blocks += _packed("*⚠️ Slipped since last period*", lines)
@@ -167,14 +171,11 @@ def build_team_digest(digest: TeamDigest) -> dict:
             [_blocker_line(b, digest) for b in digest.blockers], MAX_BLOCKERS, "blockers"
         )
         blocks += _packed("*🚧 Blockers*", lines)
-    blocks.append({"type": "section", "text": mrkdwn(_missing_text(digest))})
+    blocks.append(section(_missing_text(digest)))
     more = "`/okr status all`" if digest.company else "`/okr status` in this channel"
-    blocks.append({"type": "context", "elements": [mrkdwn(f"The whole picture: {more}")]})
+    blocks.append(context(f"The whole picture: {more}"))
     if len(blocks) > MESSAGE_BLOCKS:
-        blocks = [
-            *blocks[: MESSAGE_BLOCKS - 1],
-            {"type": "context", "elements": [mrkdwn("…the digest was shortened to fit Slack.")]},
-        ]
+        blocks = [*blocks[: MESSAGE_BLOCKS - 1], context("…the digest was shortened to fit Slack.")]
     return {"text": truncate(digest_summary(digest, scope), SECTION_LIMIT), "blocks": blocks}
 
 
