@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from bot.blocks.text import (
     actions,
+    block_id,
     button,
     context,
     escape,
@@ -58,10 +59,6 @@ COMMITMENT_OPTIONS = [
     ("aspirational", "Aspirational: a stretch, ~0.7 is success"),
     ("committed", "Committed: we promise 1.0"),
 ]
-
-
-def block_id(name: str, rev: int) -> str:
-    return f"{name}@{rev}"
 
 
 def _text_input(

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from bot.blocks.text import (
     actions,
+    block_id,
     button,
     context,
     escape,
@@ -38,6 +39,7 @@ SOURCE_TOKEN_ACTION = "source_token"
 SOURCE_REVOKE_ACTION = "source_revoke"
 SOURCE_DISCONNECT_ACTION = "source_disconnect"
 RESULT_BLOCK = "source_result"
+field_block = block_id  # the name the listener knows it by
 
 
 def failure_notice(*, kr_title: str, key_result_id: int, host: str, reason: str) -> dict:
@@ -95,17 +97,6 @@ INTERVALS: list[tuple[int, str]] = [
     (360, "every 6 hours"),
     (1440, "daily"),
 ]
-FIELDS = (
-    "kr",
-    "kind",
-    "url",
-    "expression",
-    "column",
-    "row_key",
-    "multiplier",
-    "credential",
-    "interval",
-)
 
 
 @dataclass(frozen=True)
@@ -140,12 +131,6 @@ class SourceDraft:
         )
 
 
-def _bid(name: str, rev: int) -> str:
-    """Block ids carry the form's revision: a new revision shows new initial values (Slack
-    keeps what was typed in a block whose id is unchanged)."""
-    return f"{name}@{rev}"
-
-
 def _text_input(
     name: str,
     rev: int,
@@ -161,7 +146,7 @@ def _text_input(
     element = text_field(name, max_length=max_length, placeholder=placeholder)
     if value:
         element["initial_value"] = value
-    return input_block(_bid(name, rev), label, element, optional=optional, hint=hint)
+    return input_block(block_id(name, rev), label, element, optional=optional, hint=hint)
 
 
 def build_source_modal(
@@ -191,7 +176,7 @@ def build_source_modal(
     chosen = next((o for o in kr_options if o["value"] == str(draft.key_result_id)), kr_options[0])
     kr_select = {**select(SOURCE_KR_ACTION, kr_options[:100]), "initial_option": chosen}
     # Choosing another KR shows its source; another kind, its own fields.
-    blocks.append(input_block(_bid("kr", rev), "Key result", kr_select, dispatch=True))
+    blocks.append(input_block(block_id("kr", rev), "Key result", kr_select, dispatch=True))
     if form.source is not None:
         state = form.source
         status = source_status_line(
@@ -206,7 +191,7 @@ def build_source_modal(
         **select(SOURCE_KIND_ACTION, kind_options),
         "initial_option": next(o for o in kind_options if o["value"] == draft.kind),
     }
-    blocks.append(input_block(_bid("kind", rev), "Kind", kind_select, dispatch=True))
+    blocks.append(input_block(block_id("kind", rev), "Kind", kind_select, dispatch=True))
     # Only the fields of the chosen kind: changing the kind shows its own (dispatch_action).
     kind = SourceKind(draft.kind) if draft.kind in set(SourceKind) else SourceKind.JSON
     url_help = {
@@ -296,7 +281,9 @@ def build_source_modal(
             "“Header-Name: value”. Never stored in Ladder's database."
         )
         blocks.append(
-            input_block(_bid("credential", rev), "Credential", credential, optional=True, hint=hint)
+            input_block(
+                block_id("credential", rev), "Credential", credential, optional=True, hint=hint
+            )
         )
     else:
         blocks.append(
@@ -310,7 +297,9 @@ def build_source_modal(
     if interval not in {o["value"] for o in interval_options}:
         interval = interval_options[2]["value"]
     blocks.append(
-        input_block(_bid("interval", rev), "Update", select("interval", interval_options, interval))
+        input_block(
+            block_id("interval", rev), "Update", select("interval", interval_options, interval)
+        )
     )
     buttons = [
         button("🧪 Test", SOURCE_TEST_ACTION, "test"),
@@ -367,10 +356,6 @@ def source_draft_from_state(view: dict) -> tuple[SourceDraft, int]:
         ),
         int(meta.get("rev", 0)),
     )
-
-
-def field_block(name: str, rev: int) -> str:
-    return _bid(name, rev)
 
 
 def test_result_text(

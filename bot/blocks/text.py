@@ -46,6 +46,12 @@ def mrkdwn(text: str, limit: int = 3000) -> dict:
     return {"type": "mrkdwn", "text": truncate(text, limit)}
 
 
+def block_id(name: str, rev: int) -> str:
+    """A form's block ids carry its revision: Slack keeps what was typed in an input whose
+    block_id is unchanged, so a new revision is how new initial values replace it."""
+    return f"{name}@{rev}"
+
+
 def section(text: str, *, block_id: str | None = None, accessory: dict | None = None) -> dict:
     block: dict = {"type": "section", "text": mrkdwn(text)}
     if block_id:

@@ -150,12 +150,13 @@ def kr_line(tree: LoadedTree, kr: KeyResultRow) -> str:
     return " · ".join(parts)
 
 
-def objective_text(
+def objective_section(
     tree: LoadedTree,
     objective: ObjectiveRow,
     *,
     now: datetime,
     depth: int = 0,
+    menu: bool = True,
     with_krs: bool = True,
     limit: int = SECTION_LIMIT,
     names: Names = NO_NAMES,
@@ -163,7 +164,7 @@ def objective_text(
     show_team: bool = True,
     children: str = "",
     kr_notes: Mapping[int, str] | None = None,
-) -> str:
+) -> dict:
     """Title, bar, status, owner (a name, not a mention), team (or "personal"), last check-in,
     where its alignment breaks (an orphan, a company objective without its why), KRs.
 
@@ -195,51 +196,19 @@ def objective_text(
     if children:
         head.append(f"{pad}{INDENT}{children}")
     text = "\n".join(head)
-    if not with_krs:
-        return text
     notes = kr_notes or {}
     lines = [
         f"{pad}{INDENT}{kr_line(tree, kr)}"
         + (f"\n{pad}{INDENT}{INDENT}{notes[kr.id]}" if kr.id in notes else "")
-        for kr in krs
+        for kr in (krs if with_krs else [])
     ]
     for shown, line in enumerate(lines):
         rest = len(lines) - shown
         more = f"\n{pad}{INDENT}…and {rest} more key results" if rest > 1 else ""
         if len(text) + 1 + len(line) + len(more) > limit:
-            return text + f"\n{pad}{INDENT}…and {rest} more key results"
+            text += f"\n{pad}{INDENT}…and {rest} more key results"
+            break
         text += "\n" + line
-    return text
-
-
-def objective_section(
-    tree: LoadedTree,
-    objective: ObjectiveRow,
-    *,
-    now: datetime,
-    depth: int = 0,
-    menu: bool = True,
-    with_krs: bool = True,
-    limit: int = SECTION_LIMIT,
-    names: Names = NO_NAMES,
-    show_owner: bool = True,
-    show_team: bool = True,
-    children: str = "",
-    kr_notes: Mapping[int, str] | None = None,
-) -> dict:
-    text = objective_text(
-        tree,
-        objective,
-        now=now,
-        depth=depth,
-        with_krs=with_krs,
-        limit=limit,
-        names=names,
-        show_owner=show_owner,
-        show_team=show_team,
-        children=children,
-        kr_notes=kr_notes,
-    )
     # No block_id: one objective may appear in two trees of the same view (team and company).
     return section(text, accessory=objective_menu(objective.id) if menu else None)
 
