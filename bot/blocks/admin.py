@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from bot.blocks.messages import build_error, build_notice
 from bot.blocks.reviews import review_lines
-from bot.blocks.text import GRADE_ICON, context, escape, header, section, truncate
+from bot.blocks.text import GRADE_ICON, context, escape, grade_icon, header, section, truncate
 from bot.blocks.tree import INDENT
 from bot.okr.grading import grade_band, grade_objective
 from bot.okr.kinds import GradeBand
@@ -127,10 +127,6 @@ def _short(title: str) -> str:
     return title[: GRADE_KR_TITLE - 1].rstrip() + "…"
 
 
-def _grade(grade: float | None) -> str:
-    return format_grade(grade)
-
-
 def build_cycle_grades(outcome: CycleClosed | CycleGrades, *, limit: int = 45) -> dict:
     """The grades post: the average first, then one line per objective with its KRs' grades
     on one compact line under it (and its verdict, reflection and carried KRs), packed into
@@ -142,11 +138,9 @@ def build_cycle_grades(outcome: CycleClosed | CycleGrades, *, limit: int = 45) -
     walk = tree.walk()
     for objective, depth in walk[:limit]:
         grade = objective.grade
-        icon = GRADE_ICON[grade_band(grade)] if grade is not None else "⚪"
-        entry = f"{INDENT * depth}{icon} *{_grade(grade)}*  {escape(objective.title)}"
+        entry = f"{INDENT * depth}{grade_icon(grade)} *{format_grade(grade)}*  {escape(objective.title)}"
         krs = [
-            f"{GRADE_ICON[grade_band(kr.grade)] if kr.grade is not None else '⚪'} "
-            f"{_grade(kr.grade)} {escape(_short(kr.title))}"
+            f"{grade_icon(kr.grade)} {format_grade(kr.grade)} {escape(_short(kr.title))}"
             for kr in tree.krs_of(objective.id)
         ]
         if krs:

@@ -166,60 +166,56 @@ def _kr_fields(i: int, kr: KRDraft, rev: int, reading: KRReading) -> list[dict]:
             dispatch=True,
         )
     ]
-    if kind is KRKind.MILESTONE:
-        blocks.append(_due_input(i, kr, rev))
-        blocks.append(_weight_input(i, kr, rev))
-        blocks.extend(_connect_data(i, kr, rev))
-        return blocks
-    if kind is None or not kind.is_threshold:
+    if kind is not KRKind.MILESTONE:
+        if kind is None or not kind.is_threshold:
+            blocks.append(
+                _text_input(
+                    f"kr{i}_start",
+                    "Start value (today)",
+                    rev=rev,
+                    value=kr.start,
+                    optional=not reading.needs_start,
+                    max_length=40,
+                    placeholder="e.g. 0, 250, 40%",
+                    hint=_problem(reading, "start")
+                    or (
+                        None
+                        if reading.needs_start
+                        else _empty_means(reading.said_start, "counts up from 0")
+                    ),
+                    dispatch=True,
+                )
+            )
         blocks.append(
             _text_input(
-                f"kr{i}_start",
-                "Start value (today)",
+                f"kr{i}_target",
+                "Target",
                 rev=rev,
-                value=kr.start,
-                optional=not reading.needs_start,
+                value=kr.target,
+                optional=not reading.needs_target,
                 max_length=40,
-                placeholder="e.g. 0, 250, 40%",
-                hint=_problem(reading, "start")
+                placeholder="e.g. 1M, 100, 90%",
+                hint=_problem(reading, "target")
                 or (
                     None
-                    if reading.needs_start
-                    else _empty_means(reading.said_start, "counts up from 0")
+                    if reading.needs_target
+                    else _empty_means(reading.said_target, "worked out from the start value")
                 ),
                 dispatch=True,
             )
         )
-    blocks.append(
-        _text_input(
-            f"kr{i}_target",
-            "Target",
-            rev=rev,
-            value=kr.target,
-            optional=not reading.needs_target,
-            max_length=40,
-            placeholder="e.g. 1M, 100, 90%",
-            hint=_problem(reading, "target")
-            or (
-                None
-                if reading.needs_target
-                else _empty_means(reading.said_target, "worked out from the start value")
-            ),
-            dispatch=True,
+        blocks.append(
+            _text_input(
+                f"kr{i}_unit",
+                "Unit",
+                rev=rev,
+                value=kr.unit,
+                optional=True,
+                max_length=UNIT_LABEL_MAX,
+                placeholder="%, $, ms, active users…",
+                dispatch=True,
+            )
         )
-    )
-    blocks.append(
-        _text_input(
-            f"kr{i}_unit",
-            "Unit",
-            rev=rev,
-            value=kr.unit,
-            optional=True,
-            max_length=UNIT_LABEL_MAX,
-            placeholder="%, $, ms, active users…",
-            dispatch=True,
-        )
-    )
     blocks.append(_due_input(i, kr, rev))
     blocks.append(_weight_input(i, kr, rev))
     blocks.extend(_connect_data(i, kr, rev))

@@ -9,11 +9,11 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from bot.blocks.text import (
-    GRADE_ICON,
     actions,
     button,
     context,
     escape,
+    grade_icon,
     input_block,
     modal,
     option,
@@ -24,7 +24,7 @@ from bot.blocks.text import (
     truncate,
     view_values,
 )
-from bot.okr.grading import Verdict, grade_band, grade_verdict
+from bot.okr.grading import Verdict, grade_verdict
 from bot.okr.limits import NOTE_MAX
 from bot.okr.numbers import format_grade
 from bot.services.reviews import (
@@ -105,14 +105,8 @@ def review_lines(
     return lines
 
 
-def _score(score: float | None) -> str:
-    return format_grade(score)  # one rule for every grade: two decimals
-
-
 def _grade(score: float | None) -> str:
-    if score is None:
-        return "⚪ —"
-    return f"{GRADE_ICON[grade_band(score)]} {_score(score)}"
+    return f"{grade_icon(score)} {format_grade(score)}"
 
 
 def _objective_summary(review: ObjectiveReview) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
+from bot.okr.grading import grade_band
 from bot.okr.kinds import GradeBand, KRKind, Status, UnitKind
 from bot.okr.numbers import format_pair
 
@@ -18,6 +19,10 @@ STATUS_ICON = {
     Status.OFF_TRACK: "🔴",
 }
 GRADE_ICON = {GradeBand.GREEN: "🟢", GradeBand.YELLOW: "🟡", GradeBand.RED: "🔴"}
+
+
+def grade_icon(grade: float | None) -> str:
+    return "⚪" if grade is None else GRADE_ICON[grade_band(grade)]
 
 
 def escape(text: str) -> str:

@@ -19,6 +19,7 @@ from bot.blocks.text import (
     confidence_label,
     context,
     escape,
+    grade_icon,
     header,
     kr_values,
     modal,
@@ -427,10 +428,6 @@ def build_no_team_notice(missing: NoSuchTeam) -> dict:
     return build_notice(escape(text))
 
 
-def _grade_icon(grade: float | None) -> str:
-    return GRADE_ICON[grade_band(grade)] if grade is not None else "⚪"
-
-
 def _grade(grade: float | None) -> str:
     return "—" if grade is None else f"{grade:.1f}"
 
@@ -448,7 +445,7 @@ def graded_text(
     first = INDENT * depth + ("↳ " if depth else "")
     pad = INDENT * (depth + 1) if depth else ""
     lines = [
-        f"{first}{_grade_icon(objective.grade)} *{_grade(objective.grade)}*  "
+        f"{first}{grade_icon(objective.grade)} *{_grade(objective.grade)}*  "
         f"*{escape(objective.title)}* · {owner_label(names, objective.owner_id)}"
     ]
     if count_below:
@@ -461,9 +458,7 @@ def graded_text(
     if collapsed:  # no KR lines past STATUS_FULL_MAX objectives
         return "\n".join(lines)
     for kr in tree.krs_of(objective.id):
-        lines.append(
-            f"{pad}{INDENT}{_grade_icon(kr.grade)} {_grade(kr.grade)} · {escape(kr.title)}"
-        )
+        lines.append(f"{pad}{INDENT}{grade_icon(kr.grade)} {_grade(kr.grade)} · {escape(kr.title)}")
     return truncate("\n".join(lines), SECTION_LIMIT)
 
 
