@@ -14,8 +14,8 @@ from bot.blocks.text import (
     input_block,
     kr_values,
     modal,
+    objective_picker,
     option,
-    plain,
     section,
     select,
     text_field,
@@ -173,14 +173,7 @@ def _synced_line(kr: KeyResultRow, source: SourceState, *, now: datetime | None)
 
 
 def build_align_modal(*, objective: Objective, parent: Objective | None) -> dict:
-    element: dict = {
-        "type": "external_select",
-        "action_id": ALIGN_PARENT_ACTION,
-        "min_query_length": 0,
-        "placeholder": plain("Search objectives…"),
-    }
-    if parent is not None:
-        element["initial_option"] = option(str(parent.id), truncate(parent.title, 75))
+    chosen = option(str(parent.id), parent.title) if parent is not None else None
     hint = (
         "Leave empty to make it a top-level objective."
         if Level.of(objective.level, team_id=objective.team_id) is Level.COMPANY
@@ -189,7 +182,13 @@ def build_align_modal(*, objective: Objective, parent: Objective | None) -> dict
     )
     blocks = [
         section(f"*{escape(objective.title)}* ladders up to:"),
-        input_block("parent", "Parent objective", element, optional=True, hint=hint),
+        input_block(
+            "parent",
+            "Parent objective",
+            objective_picker(ALIGN_PARENT_ACTION, chosen),
+            optional=True,
+            hint=hint,
+        ),
     ]
     return modal(
         "Align objective",

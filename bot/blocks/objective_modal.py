@@ -1,8 +1,7 @@
 """The objective modal used by `/okr new` and "Edit": objective fields plus KR slots.
 
 Each KR is typed as a sentence; the parser fills kind/start/target/unit/due, which the person
-can correct. Block ids carry a revision (`name@rev`): Slack keeps what was typed in an input
-whose block_id is unchanged, so a new revision is how parsed values replace the old ones.
+can correct. Block ids carry a revision (text.block_id), so parsed values can replace what was typed.
 """
 
 from __future__ import annotations
@@ -20,6 +19,7 @@ from bot.blocks.text import (
     escape,
     input_block,
     modal,
+    objective_picker,
     option,
     plain,
     section,
@@ -380,25 +380,19 @@ PARENT_HINT = {
 def _why_input(draft: ObjectiveDraft, rev: int) -> dict:
     """The description; for a company objective, its required "why": which part of the
     vision or mission it serves."""
-    if draft.level is Level.COMPANY:
-        return _text_input(
-            "description",
-            "Why: the part of the vision or mission it serves",
-            rev=rev,
-            value=draft.description,
-            multiline=True,
-            max_length=DESCRIPTION_MAX,
-            placeholder="e.g. Our mission says every team ships weekly: this makes it possible.",
-            hint="Required for company objectives.",
-        )
+    company = draft.level is Level.COMPANY
     return _text_input(
         "description",
-        "Why it matters",
+        "Why: the part of the vision or mission it serves" if company else "Why it matters",
         rev=rev,
         value=draft.description,
-        optional=True,
+        optional=not company,
         multiline=True,
         max_length=DESCRIPTION_MAX,
+        placeholder="e.g. Our mission says every team ships weekly: this makes it possible."
+        if company
+        else "",
+        hint="Required for company objectives." if company else None,
     )
 
 
@@ -450,19 +444,14 @@ def build_objective_modal(
                 options=[(str(i), name) for i, name in cycles],
             )
         )
-    parent: dict = {
-        "type": "external_select",
-        "action_id": PARENT_ACTION,
-        "min_query_length": 0,
-        "placeholder": plain("Search objectives…"),
-    }
+    chosen = None
     if draft.parent_id is not None:
-        parent["initial_option"] = option(str(draft.parent_id), draft.parent_label or "")
+        chosen = option(str(draft.parent_id), draft.parent_label or "")
     blocks.append(
         input_block(
             block_id("parent", rev),
             "Ladders up to",
-            parent,
+            objective_picker(PARENT_ACTION, chosen),
             optional=True,
             hint=PARENT_HINT[draft.level is Level.COMPANY],
         )

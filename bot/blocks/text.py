@@ -115,6 +115,19 @@ def select(
     return element
 
 
+def objective_picker(action_id: str, chosen: dict | None) -> dict:
+    """A search over objectives (the options come from the app's options handler)."""
+    element: dict = {
+        "type": "external_select",
+        "action_id": action_id,
+        "min_query_length": 0,
+        "placeholder": plain("Search objectives…"),
+    }
+    if chosen is not None:
+        element["initial_option"] = chosen
+    return element
+
+
 def text_field(
     action_id: str,
     *,
