@@ -4,6 +4,7 @@ Kit objects built the same way everywhere (sections, context lines, buttons, inp
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any
 
 from bot.okr.grading import grade_band
 from bot.okr.kinds import GradeBand, KRKind, Status, UnitKind
@@ -57,20 +58,17 @@ def block_id(name: str, rev: int) -> str:
     return f"{name}@{rev}"
 
 
+def _set(**fields: Any) -> dict:
+    """A Block Kit object of the fields that are set: Slack wants a key absent, not null."""
+    return {key: value for key, value in fields.items() if value is not None}
+
+
 def section(text: str, *, block_id: str | None = None, accessory: dict | None = None) -> dict:
-    block: dict = {"type": "section", "text": mrkdwn(text)}
-    if block_id:
-        block["block_id"] = block_id
-    if accessory:
-        block["accessory"] = accessory
-    return block
+    return _set(type="section", block_id=block_id, text=mrkdwn(text), accessory=accessory)
 
 
 def context(*texts: str, block_id: str | None = None) -> dict:
-    block: dict = {"type": "context", "elements": [mrkdwn(t) for t in texts]}
-    if block_id:
-        block["block_id"] = block_id
-    return block
+    return _set(type="context", block_id=block_id, elements=[mrkdwn(t) for t in texts])
 
 
 def header(text: str) -> dict:
@@ -78,19 +76,12 @@ def header(text: str) -> dict:
 
 
 def actions(*elements: dict, block_id: str | None = None) -> dict:
-    block: dict = {"type": "actions", "elements": list(elements)}
-    if block_id:
-        block["block_id"] = block_id
-    return block
+    return _set(type="actions", block_id=block_id, elements=list(elements))
 
 
 def button(label: str, action_id: str, value: str | None = None, *, style: str = "") -> dict:
-    element: dict = {"type": "button", "action_id": action_id, "text": plain(label, 75)}
-    if value is not None:
-        element["value"] = value
-    if style:
-        element["style"] = style
-    return element
+    text = plain(label, 75)
+    return _set(type="button", action_id=action_id, text=text, value=value, style=style or None)
 
 
 def option(value: str, label: str) -> dict:
@@ -106,26 +97,24 @@ def select(
     kind: str = "static_select",
 ) -> dict:
     """A select (or radio buttons) showing the option whose value is `selected`, if any."""
-    element: dict = {"type": kind, "action_id": action_id, "options": options}
-    if placeholder:
-        element["placeholder"] = plain(placeholder, 150)
-    chosen = next((o for o in options if o["value"] == selected), None)
-    if chosen is not None:
-        element["initial_option"] = chosen
-    return element
+    return _set(
+        type=kind,
+        action_id=action_id,
+        placeholder=plain(placeholder, 150) if placeholder else None,
+        options=options,
+        initial_option=next((o for o in options if o["value"] == selected), None),
+    )
 
 
 def objective_picker(action_id: str, chosen: dict | None) -> dict:
     """A search over objectives (the options come from the app's options handler)."""
-    element: dict = {
-        "type": "external_select",
-        "action_id": action_id,
-        "min_query_length": 0,
-        "placeholder": plain("Search objectives…"),
-    }
-    if chosen is not None:
-        element["initial_option"] = chosen
-    return element
+    return _set(
+        type="external_select",
+        action_id=action_id,
+        min_query_length=0,
+        placeholder=plain("Search objectives…"),
+        initial_option=chosen,
+    )
 
 
 def text_field(
@@ -136,14 +125,14 @@ def text_field(
     placeholder: str = "",
     multiline: bool = False,
 ) -> dict:
-    element: dict = {"type": "plain_text_input", "action_id": action_id, "max_length": max_length}
-    if multiline:
-        element["multiline"] = True
-    if value:
-        element["initial_value"] = truncate(value, max_length)
-    if placeholder:
-        element["placeholder"] = plain(placeholder, 150)
-    return element
+    return _set(
+        type="plain_text_input",
+        action_id=action_id,
+        max_length=max_length,
+        multiline=multiline or None,
+        initial_value=truncate(value, max_length) if value else None,
+        placeholder=plain(placeholder, 150) if placeholder else None,
+    )
 
 
 def input_block(
@@ -156,15 +145,15 @@ def input_block(
     dispatch: bool = False,
 ) -> dict:
     """`optional` None leaves the key out (Slack's default: required)."""
-    block: dict = {"type": "input", "block_id": block_id, "label": plain(label, 2000)}
-    if optional is not None:
-        block["optional"] = optional
-    block["element"] = element
-    if hint:
-        block["hint"] = plain(hint, 2000)
-    if dispatch:
-        block["dispatch_action"] = True
-    return block
+    return _set(
+        type="input",
+        block_id=block_id,
+        label=plain(label, 2000),
+        optional=optional,
+        element=element,
+        hint=plain(hint, 2000) if hint else None,
+        dispatch_action=dispatch or None,
+    )
 
 
 def modal(
@@ -176,17 +165,15 @@ def modal(
     close: str = "Cancel",
     metadata: str | None = None,
 ) -> dict:
-    view: dict = {"type": "modal"}
-    if callback_id:
-        view["callback_id"] = callback_id
-    view["title"] = plain(title, 24)
-    if submit:
-        view["submit"] = plain(submit, 24)
-    view["close"] = plain(close, 24)
-    if metadata is not None:
-        view["private_metadata"] = metadata
-    view["blocks"] = blocks
-    return view
+    return _set(
+        type="modal",
+        callback_id=callback_id,
+        title=plain(title, 24),
+        submit=plain(submit, 24) if submit else None,
+        close=plain(close, 24),
+        private_metadata=metadata,
+        blocks=blocks,
+    )
 
 
 def view_values(view: dict) -> dict[str, dict]:
