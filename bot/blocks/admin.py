@@ -7,7 +7,15 @@ from typing import TYPE_CHECKING
 
 from bot.blocks.messages import build_error, build_notice
 from bot.blocks.reviews import review_lines
-from bot.blocks.text import GRADE_ICON, context, escape, grade_icon, header, section, truncate
+from bot.blocks.text import (
+    GRADE_ICON,
+    context,
+    escape,
+    grade_icon,
+    header,
+    packed_sections,
+    section,
+)
 from bot.blocks.tree import INDENT
 from bot.okr.grading import grade_band, grade_objective
 from bot.okr.kinds import GradeBand
@@ -27,8 +35,6 @@ if TYPE_CHECKING:
     from datetime import date
 
     from storage.tree import LoadedTree, ObjectiveRow
-
-SECTION_LIMIT = 3000
 
 # Placeholders are written &lt;…&gt;: a bare <name> in mrkdwn is a link to "name".
 TEAM_USAGE = (
@@ -149,16 +155,7 @@ def build_cycle_grades(outcome: CycleClosed | CycleGrades, *, limit: int = 45) -
         entries.append(entry)
     if len(walk) > limit:
         entries.append(f"…and {len(walk) - limit} more objectives: see Home")
-    text = ""
-    for entry in entries:
-        entry = truncate(entry, SECTION_LIMIT)
-        if text and len(text) + 1 + len(entry) > SECTION_LIMIT:
-            blocks.append(section(text))
-            text = entry
-        else:
-            text = f"{text}\n{entry}" if text else entry
-    if text:
-        blocks.append(section(text))
+    blocks += packed_sections(entries)
     blocks.append(context(GRADE_LEGEND, _reflections_note(outcome)))
     fallback = f"{escape(outcome.cycle.name)} is closed: grades"
     if average is not None:

@@ -15,6 +15,7 @@ from bot.blocks.text import (
     context,
     escape,
     header,
+    packed_sections,
     percent,
     section,
     truncate,
@@ -54,21 +55,6 @@ def progress_change(before: float | None, now: float | None) -> str:
     delta = points_between(before, now)
     sign = f"+{delta}" if delta > 0 else str(delta) if delta < 0 else "±0"
     return f"{percent(before)} → {percent(now)} ({sign})"
-
-
-def _packed(heading: str, lines: Sequence[str]) -> list[dict]:
-    """Sections holding the heading and lines, each section within Slack's 3000 characters."""
-    sections: list[dict] = []
-    text = heading
-    for line in lines:
-        line = truncate(line, SECTION_LIMIT // 2)
-        if len(text) + 1 + len(line) > SECTION_LIMIT:
-            sections.append(section(text))
-            text = line
-        else:
-            text = f"{text}\n{line}"
-    sections.append(section(text))
-    return sections
 
 
 def _capped(lines: list[str], cap: int, what: str) -> list[str]:
@@ -160,17 +146,19 @@ def build_team_digest(digest: TeamDigest) -> dict:
         lines = _capped([_objective_line(c) for c in movers], MAX_OBJECTIVES, "objectives")
         if flat:
             lines.append(_flat_line(flat))
-        blocks += _packed("*📈 Progress*", lines)
+        blocks += packed_sections(["*📈 Progress*", *lines], each=SECTION_LIMIT // 2)
     else:
         blocks.append(section("No objectives in the running cycle."))
     if digest.turned:
         lines = _capped([_turn_line(t, digest) for t in digest.turned], MAX_TURNS, "key results")
-        blocks += _packed("*⚠️ Slipped since last period*", lines)
+        blocks += packed_sections(
+            ["*⚠️ Slipped since last period*", *lines], each=SECTION_LIMIT // 2
+        )
     if digest.blockers:
         lines = _capped(
             [_blocker_line(b, digest) for b in digest.blockers], MAX_BLOCKERS, "blockers"
         )
-        blocks += _packed("*🚧 Blockers*", lines)
+        blocks += packed_sections(["*🚧 Blockers*", *lines], each=SECTION_LIMIT // 2)
     blocks.append(section(_missing_text(digest)))
     more = "`/okr status all`" if digest.company else "`/okr status` in this channel"
     blocks.append(context(f"The whole picture: {more}"))

@@ -3,6 +3,7 @@ Kit objects built the same way everywhere (sections, context lines, buttons, inp
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date, datetime
 from typing import Any
 
@@ -65,6 +66,23 @@ def _set(**fields: Any) -> dict:
 
 def section(text: str, *, block_id: str | None = None, accessory: dict | None = None) -> dict:
     return _set(type="section", block_id=block_id, text=mrkdwn(text), accessory=accessory)
+
+
+def packed_sections(lines: Iterable[str], *, each: int = 3000) -> list[dict]:
+    """The lines in as few sections as Slack's 3000 characters a section allow; each line cut
+    to `each` characters."""
+    sections = []
+    text = ""
+    for line in lines:
+        line = truncate(line, each)
+        if text and len(text) + 1 + len(line) > 3000:
+            sections.append(section(text))
+            text = line
+        else:
+            text = f"{text}\n{line}" if text else line
+    if text:
+        sections.append(section(text))
+    return sections
 
 
 def context(*texts: str, block_id: str | None = None) -> dict:
