@@ -32,7 +32,6 @@ from bot.services.digests import (
 
 MESSAGE_BLOCKS = 50
 SECTION_LIMIT = 3000
-INDENT = "\u2003"  # an em space: Slack keeps it, unlike leading ASCII spaces
 MAX_OBJECTIVES, MAX_TURNS, MAX_BLOCKERS, MAX_MENTIONS = 40, 20, 20, 100
 BLOCKER_SHOWN = 300  # characters of a blocker's text in the digest
 

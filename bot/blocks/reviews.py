@@ -146,10 +146,6 @@ def _answer_input(objective_id: int, name: str, label: str, value: str) -> dict:
     return input_block(f"r{objective_id}_{name}", label, element, optional=True)
 
 
-def _kr_grade_line(kr: KeyResultRow) -> str:
-    return f"{_grade(kr.grade)} · {escape(kr.title)}"
-
-
 def _carry_block(review: ObjectiveReview) -> dict | None:
     left = [kr for kr in review.unfinished if not review.carried.get(kr.id)]
     if not left:
@@ -178,7 +174,13 @@ def build_reflection_modal(*, form: ReflectionForm, origin: dict | None = None) 
         blocks.append({"type": "divider"})
         blocks.append(section(_objective_summary(review)))
         if review.key_results:
-            blocks.append(context("\n".join(_kr_grade_line(kr) for kr in review.key_results[:20])))
+            blocks.append(
+                context(
+                    "\n".join(
+                        f"{_grade(kr.grade)} · {escape(kr.title)}" for kr in review.key_results[:20]
+                    )
+                )
+            )
         existing = review.reflection
         for name, label in FIELDS:
             value = getattr(existing, name) if existing is not None else ""

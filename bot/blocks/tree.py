@@ -517,8 +517,7 @@ def build_status_message(
     heading = (names.get(person[1]) or UNKNOWN_NAME) if person else scope
     blocks = [header(f"OKR status · {heading}")]
     if not tree.objectives:
-        why = why_block(tree)
-        if why:
+        if why := why_block(tree):
             blocks.append(why)
         blocks.append(
             section(
@@ -534,8 +533,7 @@ def build_status_message(
     blocks.append(section(f"*{summary}*"))
     if (health := health_context(tree.alignment)) is not None:
         blocks.append(health)
-    why = why_block(tree)
-    if why:
+    if why := why_block(tree):
         blocks.append(why)
     blocks.append({"type": "divider"})
     shown = status_shown(tree)
