@@ -196,7 +196,7 @@ def modal(
 
 def view_values(view: dict) -> dict[str, dict]:
     """A submitted view's state: each input's element state, by block id without its revision
-    (`name@rev`: see objective_modal)."""
+    (`name@rev`: see block_id)."""
     values = {}
     for bid, elements in (view.get("state") or {}).get("values", {}).items():
         (state,) = elements.values()
