@@ -59,7 +59,7 @@ def build_checkin_prompt(
     return {"text": text, "blocks": blocks}
 
 
-def _shown(kr: KeyResultRow, value: float | None) -> str:
+def shown_value(kr: KeyResultRow, value: float | None) -> str:
     if KRKind(kr.kind) is KRKind.MILESTONE:
         return "done" if value is not None and value >= 1 else "not done"
     return format_value(value, unit=UnitKind(kr.unit), unit_label=kr.unit_label)
@@ -84,7 +84,7 @@ def build_checkin_done(
         if before is None:  # never checked in: it stood at its start
             before = kr.start_value
         move = (
-            escape(_shown(kr, after))
+            escape(shown_value(kr, after))
             if before == after or KRKind(kr.kind) is KRKind.MILESTONE
             else _moved(kr, before, after)
         )

@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from bot.blocks.checkins import shown_value
 from bot.blocks.sources import synced_ago
 from bot.blocks.text import (
     context,
@@ -23,7 +24,7 @@ from bot.blocks.text import (
 )
 from bot.okr.kinds import KRKind, Level, UnitKind
 from bot.okr.limits import NOTE_MAX
-from bot.okr.numbers import format_input, format_value, unit_name
+from bot.okr.numbers import format_input, unit_name
 from bot.services.checkins import CheckinForm, KRAnswer
 
 if TYPE_CHECKING:
@@ -162,10 +163,7 @@ def checkin_from_state(view: dict) -> CheckinForm:
 
 def _synced_line(kr: KeyResultRow, source: SourceState, *, now: datetime | None) -> dict:
     """In place of the value field: the value is the source's, not typed."""
-    if KRKind(kr.kind) is KRKind.MILESTONE:
-        value = "done" if (kr.current_value or 0) >= 1 else "not done"
-    else:
-        value = format_value(kr.current_value, unit=UnitKind(kr.unit), unit_label=kr.unit_label)
+    value = shown_value(kr, kr.current_value)
     when = f", {synced_ago(source.last_ok_at, now=now)}" if now is not None else ""
     return context(
         f"📡 Synced from the data source: *{escape(value)}*{when}", block_id=f"synced:{kr.id}"
