@@ -7,7 +7,15 @@ from typing import TYPE_CHECKING
 
 from bot.blocks.messages import build_error, build_notice
 from bot.blocks.reviews import review_lines
-from bot.blocks.text import GRADE_ICON, escape, mrkdwn, plain, truncate
+from bot.blocks.text import (
+    GRADE_ICON,
+    context,
+    escape,
+    grade_icon,
+    header,
+    packed_sections,
+    section,
+)
 from bot.blocks.tree import INDENT
 from bot.okr.grading import grade_band, grade_objective
 from bot.okr.kinds import GradeBand
@@ -27,8 +35,6 @@ if TYPE_CHECKING:
     from datetime import date
 
     from storage.tree import LoadedTree, ObjectiveRow
-
-SECTION_LIMIT = 3000
 
 # Placeholders are written &lt;…&gt;: a bare <name> in mrkdwn is a link to "name".
 TEAM_USAGE = (
@@ -127,29 +133,20 @@ def _short(title: str) -> str:
     return title[: GRADE_KR_TITLE - 1].rstrip() + "…"
 
 
-def _grade(grade: float | None) -> str:
-    return format_grade(grade)
-
-
 def build_cycle_grades(outcome: CycleClosed | CycleGrades, *, limit: int = 45) -> dict:
     """The grades post: the average first, then one line per objective with its KRs' grades
     on one compact line under it (and its verdict, reflection and carried KRs), packed into
     as few sections as Slack allows."""
     tree = outcome.graded
     average, summary = grade_summary(tree)
-    blocks: list[dict] = [
-        {"type": "header", "text": plain(_grades_heading(outcome), 150)},
-        {"type": "section", "text": mrkdwn(summary)},
-    ]
+    blocks = [header(_grades_heading(outcome)), section(summary)]
     entries: list[str] = []
     walk = tree.walk()
     for objective, depth in walk[:limit]:
         grade = objective.grade
-        icon = GRADE_ICON[grade_band(grade)] if grade is not None else "⚪"
-        entry = f"{INDENT * depth}{icon} *{_grade(grade)}*  {escape(objective.title)}"
+        entry = f"{INDENT * depth}{grade_icon(grade)} *{format_grade(grade)}*  {escape(objective.title)}"
         krs = [
-            f"{GRADE_ICON[grade_band(kr.grade)] if kr.grade is not None else '⚪'} "
-            f"{_grade(kr.grade)} {escape(_short(kr.title))}"
+            f"{grade_icon(kr.grade)} {format_grade(kr.grade)} {escape(_short(kr.title))}"
             for kr in tree.krs_of(objective.id)
         ]
         if krs:
@@ -158,19 +155,8 @@ def build_cycle_grades(outcome: CycleClosed | CycleGrades, *, limit: int = 45) -
         entries.append(entry)
     if len(walk) > limit:
         entries.append(f"…and {len(walk) - limit} more objectives: see Home")
-    text = ""
-    for entry in entries:
-        entry = truncate(entry, SECTION_LIMIT)
-        if text and len(text) + 1 + len(entry) > SECTION_LIMIT:
-            blocks.append({"type": "section", "text": mrkdwn(text)})
-            text = entry
-        else:
-            text = f"{text}\n{entry}" if text else entry
-    if text:
-        blocks.append({"type": "section", "text": mrkdwn(text)})
-    blocks.append(
-        {"type": "context", "elements": [mrkdwn(GRADE_LEGEND), mrkdwn(_reflections_note(outcome))]}
-    )
+    blocks += packed_sections(entries)
+    blocks.append(context(GRADE_LEGEND, _reflections_note(outcome)))
     fallback = f"{escape(outcome.cycle.name)} is closed: grades"
     if average is not None:
         fallback += f", average {format_grade(average)}"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Protocol
 
-from bot.blocks.text import escape, mrkdwn
+from bot.blocks.text import context, escape
 from bot.okr.alignment import Gap
 from bot.okr.kinds import Level
 from bot.services.alignment import GAP_ORDER
@@ -66,7 +66,4 @@ def health_context(report: Counted | None) -> dict | None:
     nothing to say (no report, or no objectives in the open cycles)."""
     if report is None or not report.objectives:
         return None
-    return {
-        "type": "context",
-        "elements": [mrkdwn(f"{escape(summary_line(report))} · details: `/okr health`")],
-    }
+    return context(f"{escape(summary_line(report))} · details: `/okr health`")

@@ -6,7 +6,7 @@ what it shows in words (the alt text), so the message reads the same without the
 
 from __future__ import annotations
 
-from bot.blocks.text import STATUS_ICON, escape, mrkdwn
+from bot.blocks.text import STATUS_ICON, context, escape, section
 from bot.okr.kinds import Status
 from bot.okr.trend import KRTrend, ObjectiveTrend
 
@@ -29,10 +29,7 @@ def build_chart_message(trend: KRTrend | ObjectiveTrend, *, alt_text: str) -> di
     heading = f"📈 {what} *{escape(trend.title)}* · {_status(trend.status)}"
     return {
         "text": escape(alt_text),
-        "blocks": [
-            {"type": "section", "text": mrkdwn(heading)},
-            {"type": "context", "elements": [mrkdwn(escape(alt_text))]},
-        ],
+        "blocks": [section(heading), context(escape(alt_text))],
     }
 
 
@@ -41,4 +38,4 @@ def build_no_match(words: str) -> dict:
         f"No objective or key result of the running cycles is called “{escape(words)}”. "
         "`/okr status all` lists them."
     )
-    return {"text": text, "blocks": [{"type": "section", "text": mrkdwn(f"🔎 {text}")}]}
+    return {"text": text, "blocks": [section(f"🔎 {text}")]}

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import date
 from typing import TYPE_CHECKING
 
-from bot.blocks.text import escape, mrkdwn, plain
+from bot.blocks.text import actions, button, context, escape, section
 from bot.blocks.tree import kr_line
 from bot.okr.kinds import KRKind, UnitKind
 from bot.okr.numbers import format_pair, format_value
@@ -37,48 +37,29 @@ def build_checkin_prompt(
         if reminder
         else f"👋 Time for your weekly check-in ({_period_label(period)})."
     )
-    blocks: list[dict] = [{"type": "section", "text": mrkdwn(heading)}]
+    blocks = [section(heading)]
     by_objective: dict[int, list[KeyResultRow]] = {}
     for kr in krs[:PROMPT_MAX_KRS]:
         by_objective.setdefault(kr.objective_id, []).append(kr)
     for objective_id, mine in by_objective.items():
         objective = tree.objective(objective_id)
         lines = [f"*{escape(objective.title)}*", *(kr_line(tree, kr) for kr in mine)]
-        blocks.append({"type": "section", "text": mrkdwn("\n".join(lines))})
+        blocks.append(section("\n".join(lines)))
     if len(krs) > PROMPT_MAX_KRS:
-        blocks.append(
-            {
-                "type": "context",
-                "elements": [mrkdwn(f"…and {len(krs) - PROMPT_MAX_KRS} more in the modal.")],
-            }
-        )
+        blocks.append(context(f"…and {len(krs) - PROMPT_MAX_KRS} more in the modal."))
     blocks.append(
-        {
-            "type": "actions",
-            "block_id": "prompt_actions",
-            "elements": [
-                {
-                    "type": "button",
-                    "action_id": PROMPT_CHECKIN_ACTION,
-                    "text": plain("Check in"),
-                    "style": "primary",
-                    "value": str(message_id),
-                },
-                {
-                    "type": "button",
-                    "action_id": PROMPT_NO_CHANGE_ACTION,
-                    "text": plain("No change this week"),
-                    "value": str(message_id),
-                },
-            ],
-        }
+        actions(
+            button("Check in", PROMPT_CHECKIN_ACTION, str(message_id), style="primary"),
+            button("No change this week", PROMPT_NO_CHANGE_ACTION, str(message_id)),
+            block_id="prompt_actions",
+        )
     )
     n = len(krs)
     text = f"{heading} {n} key result{'s' if n != 1 else ''} to update."
     return {"text": text, "blocks": blocks}
 
 
-def _shown(kr: KeyResultRow, value: float | None) -> str:
+def shown_value(kr: KeyResultRow, value: float | None) -> str:
     if KRKind(kr.kind) is KRKind.MILESTONE:
         return "done" if value is not None and value >= 1 else "not done"
     return format_value(value, unit=UnitKind(kr.unit), unit_label=kr.unit_label)
@@ -103,13 +84,13 @@ def build_checkin_done(
         if before is None:  # never checked in: it stood at its start
             before = kr.start_value
         move = (
-            escape(_shown(kr, after))
+            escape(shown_value(kr, after))
             if before == after or KRKind(kr.kind) is KRKind.MILESTONE
             else _moved(kr, before, after)
         )
         confidence = f" · confidence {kr.confidence}/10" if kr.confidence is not None else ""
         lines.append(f"• {escape(kr.title)}: {move}{confidence}")
-    blocks = [{"type": "section", "text": mrkdwn(heading)}]
+    blocks = [section(heading)]
     if lines:
-        blocks.append({"type": "section", "text": mrkdwn("\n".join(lines))})
+        blocks.append(section("\n".join(lines)))
     return {"text": heading, "blocks": blocks}

@@ -7,11 +7,24 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from bot.blocks.checkins import shown_value
 from bot.blocks.sources import synced_ago
-from bot.blocks.text import escape, kr_values, mrkdwn, plain, truncate
+from bot.blocks.text import (
+    context,
+    escape,
+    input_block,
+    kr_values,
+    modal,
+    objective_picker,
+    option,
+    section,
+    select,
+    text_field,
+    truncate,
+)
 from bot.okr.kinds import KRKind, Level, UnitKind
 from bot.okr.limits import NOTE_MAX
-from bot.okr.numbers import format_input, format_value, unit_name
+from bot.okr.numbers import format_input, unit_name
 from bot.services.checkins import CheckinForm, KRAnswer
 
 if TYPE_CHECKING:
@@ -29,10 +42,6 @@ CONFIDENCE_OPTIONS = [
     (str(n), f"{n}/10 · " + ("high" if n >= 7 else "medium" if n >= 4 else "low"))
     for n in range(10, -1, -1)
 ]
-
-
-def _option(value: str, label: str) -> dict:
-    return {"text": plain(label, 75), "value": value}
 
 
 def _now_at(kr: KeyResultRow) -> str:
@@ -54,13 +63,7 @@ def build_checkin_modal(
     works (`sources`, by KR id) has no value field: it says the synced value and when it was
     read (`now`), and asks only for confidence."""
     sources = sources or {}
-    blocks: list[dict] = [
-        {
-            "type": "context",
-            "block_id": "how_to",
-            "elements": [mrkdwn("Change what moved; leave the rest as it is.")],
-        }
-    ]
+    blocks = [context("Change what moved; leave the rest as it is.", block_id="how_to")]
     for kr, objective in krs[:CHECKIN_MAX_KRS]:
         kind = KRKind(kr.kind)
         values = kr_values(
@@ -72,58 +75,37 @@ def build_checkin_modal(
             start=kr.start_value,
         )
         blocks.append(
-            {
-                "type": "section",
-                "text": mrkdwn(
-                    f"*{escape(kr.title)}*\n{values} · _{escape(truncate(objective.title, 150))}_"
-                ),
-            }
+            section(f"*{escape(kr.title)}*\n{values} · _{escape(truncate(objective.title, 150))}_")
         )
         source = sources.get(kr.id)
         if source is not None and not source.failing:
             blocks.append(_synced_line(kr, source, now=now))
         elif kind is KRKind.MILESTONE:
-            done = {"text": plain("Done", 75), "value": "done"}
+            done = option("done", "Done")
             element: dict = {"type": "checkboxes", "action_id": f"value:{kr.id}", "options": [done]}
             if (kr.current_value or 0) >= 1:
                 element["initial_options"] = [done]
         else:
-            element = {
-                "type": "plain_text_input",
-                "action_id": f"value:{kr.id}",
-                "max_length": 40,
-                "placeholder": plain("e.g. 1.2M, 42, 87%"),
-            }
             # Exact, not "1.2M": an untouched field must save the very same number.
             shown = kr.current_value if kr.current_value is not None else kr.start_value
+            element = text_field(f"value:{kr.id}", max_length=40, placeholder="e.g. 1.2M, 42, 87%")
             if shown is not None:
                 element["initial_value"] = format_input(shown)
-        if source is None or source.failing:
-            blocks.append(
-                {
-                    "type": "input",
-                    "block_id": f"value:{kr.id}",
-                    "label": plain(_now_at(kr)),
-                    "optional": True,  # empty keeps the current value
-                    "element": element,
-                }
-            )
-        confidence: dict = {
-            "type": "static_select",
-            "action_id": f"confidence:{kr.id}",
-            "placeholder": plain("0–10"),
-            "options": [_option(v, label) for v, label in CONFIDENCE_OPTIONS],
-        }
-        if kr.confidence is not None:
-            confidence["initial_option"] = _option(*CONFIDENCE_OPTIONS[10 - kr.confidence])
+        if source is None or source.failing:  # empty keeps the current value
+            blocks.append(input_block(f"value:{kr.id}", _now_at(kr), element, optional=True))
+        confidence = select(
+            f"confidence:{kr.id}",
+            [option(v, label) for v, label in CONFIDENCE_OPTIONS],
+            None if kr.confidence is None else str(kr.confidence),
+            placeholder="0–10",
+        )
         blocks.append(
-            {
-                "type": "input",
-                "block_id": f"confidence:{kr.id}",
-                "optional": True,
-                "label": plain("Confidence you'll hit the target"),
-                "element": confidence,
-            }
+            input_block(
+                f"confidence:{kr.id}",
+                "Confidence you'll hit the target",
+                confidence,
+                optional=True,
+            )
         )
     blocks.append({"type": "divider"})
     for name, label, placeholder in (
@@ -134,37 +116,17 @@ def build_checkin_modal(
             "Anything in your way? Your team sees it once in the digest, with your name.",
         ),
     ):
-        blocks.append(
-            {
-                "type": "input",
-                "block_id": name,
-                "optional": True,
-                "label": plain(label),
-                "element": {
-                    "type": "plain_text_input",
-                    "action_id": name,
-                    "multiline": True,
-                    "max_length": NOTE_MAX,
-                    "placeholder": plain(placeholder),
-                },
-            }
-        )
+        field = text_field(name, max_length=NOTE_MAX, placeholder=placeholder, multiline=True)
+        blocks.append(input_block(name, label, field, optional=True))
     if len(krs) > CHECKIN_MAX_KRS:
-        blocks.append(
-            {
-                "type": "context",
-                "elements": [mrkdwn(f"Showing {CHECKIN_MAX_KRS} of {len(krs)} key results.")],
-            }
-        )
-    return {
-        "type": "modal",
-        "callback_id": CHECKIN_CALLBACK,
-        "title": plain(CHECKIN_TITLE, 24),
-        "submit": plain("Save check-in", 24),
-        "close": plain("Cancel", 24),
-        "private_metadata": json.dumps(origin, separators=(",", ":")),
-        "blocks": blocks,
-    }
+        blocks.append(context(f"Showing {CHECKIN_MAX_KRS} of {len(krs)} key results."))
+    return modal(
+        CHECKIN_TITLE,
+        blocks,
+        callback_id=CHECKIN_CALLBACK,
+        submit="Save check-in",
+        metadata=json.dumps(origin, separators=(",", ":")),
+    )
 
 
 def checkin_from_state(view: dict) -> CheckinForm:
@@ -201,51 +163,38 @@ def checkin_from_state(view: dict) -> CheckinForm:
 
 def _synced_line(kr: KeyResultRow, source: SourceState, *, now: datetime | None) -> dict:
     """In place of the value field: the value is the source's, not typed."""
-    if KRKind(kr.kind) is KRKind.MILESTONE:
-        value = "done" if (kr.current_value or 0) >= 1 else "not done"
-    else:
-        value = format_value(kr.current_value, unit=UnitKind(kr.unit), unit_label=kr.unit_label)
+    value = shown_value(kr, kr.current_value)
     when = f", {synced_ago(source.last_ok_at, now=now)}" if now is not None else ""
-    return {
-        "type": "context",
-        "block_id": f"synced:{kr.id}",
-        "elements": [mrkdwn(f"📡 Synced from the data source: *{escape(value)}*{when}")],
-    }
+    return context(
+        f"📡 Synced from the data source: *{escape(value)}*{when}", block_id=f"synced:{kr.id}"
+    )
 
 
 def build_align_modal(*, objective: Objective, parent: Objective | None) -> dict:
-    element: dict = {
-        "type": "external_select",
-        "action_id": ALIGN_PARENT_ACTION,
-        "min_query_length": 0,
-        "placeholder": plain("Search objectives…"),
-    }
-    if parent is not None:
-        element["initial_option"] = _option(str(parent.id), truncate(parent.title, 75))
-    return {
-        "type": "modal",
-        "callback_id": ALIGN_CALLBACK,
-        "title": plain("Align objective", 24),
-        "submit": plain("Save", 24),
-        "close": plain("Cancel", 24),
-        "private_metadata": json.dumps({"objective_id": objective.id}),
-        "blocks": [
-            {"type": "section", "text": mrkdwn(f"*{escape(objective.title)}* ladders up to:")},
-            {
-                "type": "input",
-                "block_id": "parent",
-                "optional": True,
-                "element": element,
-                "label": plain("Parent objective"),
-                "hint": plain(
-                    "Leave empty to make it a top-level objective."
-                    if Level.of(objective.level, team_id=objective.team_id) is Level.COMPANY
-                    else "Left empty, it is flagged as aligned to nothing: a team or personal "
-                    "objective ladders up to the objective it serves."
-                ),
-            },
-        ],
-    }
+    chosen = option(str(parent.id), parent.title) if parent is not None else None
+    hint = (
+        "Leave empty to make it a top-level objective."
+        if Level.of(objective.level, team_id=objective.team_id) is Level.COMPANY
+        else "Left empty, it is flagged as aligned to nothing: a team or personal "
+        "objective ladders up to the objective it serves."
+    )
+    blocks = [
+        section(f"*{escape(objective.title)}* ladders up to:"),
+        input_block(
+            "parent",
+            "Parent objective",
+            objective_picker(ALIGN_PARENT_ACTION, chosen),
+            optional=True,
+            hint=hint,
+        ),
+    ]
+    return modal(
+        "Align objective",
+        blocks,
+        callback_id=ALIGN_CALLBACK,
+        submit="Save",
+        metadata=json.dumps({"objective_id": objective.id}),
+    )
 
 
 def build_archive_modal(
@@ -262,12 +211,11 @@ def build_archive_modal(
         lines.append(
             f"Its {len(children)} aligned objective(s) ({names}{more}) move up to {where}."
         )
-    return {
-        "type": "modal",
-        "callback_id": ARCHIVE_CALLBACK,
-        "title": plain("Archive objective", 24),
-        "submit": plain("Archive", 24),
-        "close": plain("Keep it", 24),
-        "private_metadata": json.dumps({"objective_id": objective.id}),
-        "blocks": [{"type": "section", "text": mrkdwn("\n\n".join(lines))}],
-    }
+    return modal(
+        "Archive objective",
+        [section("\n\n".join(lines))],
+        callback_id=ARCHIVE_CALLBACK,
+        submit="Archive",
+        close="Keep it",
+        metadata=json.dumps({"objective_id": objective.id}),
+    )

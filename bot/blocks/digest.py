@@ -10,7 +10,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from bot.blocks.text import STATUS_ICON, escape, mrkdwn, percent, plain, truncate, user
+from bot.blocks.text import (
+    STATUS_ICON,
+    context,
+    escape,
+    header,
+    packed_sections,
+    percent,
+    section,
+    truncate,
+    user,
+)
 from bot.okr.kinds import Status
 from bot.services.digests import (
     BlockerNote,
@@ -22,7 +32,6 @@ from bot.services.digests import (
 
 MESSAGE_BLOCKS = 50
 SECTION_LIMIT = 3000
-INDENT = "\u2003"  # an em space: Slack keeps it, unlike leading ASCII spaces
 MAX_OBJECTIVES, MAX_TURNS, MAX_BLOCKERS, MAX_MENTIONS = 40, 20, 20, 100
 BLOCKER_SHOWN = 300  # characters of a blocker's text in the digest
 
@@ -45,21 +54,6 @@ def progress_change(before: float | None, now: float | None) -> str:
     delta = points_between(before, now)
     sign = f"+{delta}" if delta > 0 else str(delta) if delta < 0 else "±0"
     return f"{percent(before)} → {percent(now)} ({sign})"
-
-
-def _packed(heading: str, lines: Sequence[str]) -> list[dict]:
-    """Sections holding the heading and lines, each section within Slack's 3000 characters."""
-    sections: list[dict] = []
-    text = heading
-    for line in lines:
-        line = truncate(line, SECTION_LIMIT // 2)
-        if len(text) + 1 + len(line) > SECTION_LIMIT:
-            sections.append({"type": "section", "text": mrkdwn(text)})
-            text = line
-        else:
-            text = f"{text}\n{line}"
-    sections.append({"type": "section", "text": mrkdwn(text)})
-    return sections
 
 
 def _capped(lines: list[str], cap: int, what: str) -> list[str]:
@@ -138,17 +132,12 @@ def _missing_text(digest: TeamDigest) -> str:
 def build_team_digest(digest: TeamDigest) -> dict:
     """The digest message: progress change, KRs that slipped, blockers, who is missing."""
     scope = escape(digest.scope)
-    blocks: list[dict] = [
-        {"type": "header", "text": plain(f"📬 OKR digest · {digest.scope}", 150)},
-        {
-            "type": "context",
-            "elements": [
-                mrkdwn(
-                    f"Period starting {digest.period:%a} {digest.period:%b} {digest.period.day}"
-                    " · progress since the end of the previous period"
-                )
-            ],
-        },
+    blocks = [
+        header(f"📬 OKR digest · {digest.scope}"),
+        context(
+            f"Period starting {digest.period:%a} {digest.period:%b} {digest.period.day}"
+            " · progress since the end of the previous period"
+        ),
     ]
     if digest.objectives:
         movers = movers_first(digest.objectives)
@@ -156,25 +145,24 @@ def build_team_digest(digest: TeamDigest) -> dict:
         lines = _capped([_objective_line(c) for c in movers], MAX_OBJECTIVES, "objectives")
         if flat:
             lines.append(_flat_line(flat))
-        blocks += _packed("*📈 Progress*", lines)
+        blocks += packed_sections(["*📈 Progress*", *lines], each=SECTION_LIMIT // 2)
     else:
-        blocks.append({"type": "section", "text": mrkdwn("No objectives in the running cycle.")})
+        blocks.append(section("No objectives in the running cycle."))
     if digest.turned:
         lines = _capped([_turn_line(t, digest) for t in digest.turned], MAX_TURNS, "key results")
-        blocks += _packed("*⚠️ Slipped since last period*", lines)
+        blocks += packed_sections(
+            ["*⚠️ Slipped since last period*", *lines], each=SECTION_LIMIT // 2
+        )
     if digest.blockers:
         lines = _capped(
             [_blocker_line(b, digest) for b in digest.blockers], MAX_BLOCKERS, "blockers"
         )
-        blocks += _packed("*🚧 Blockers*", lines)
-    blocks.append({"type": "section", "text": mrkdwn(_missing_text(digest))})
+        blocks += packed_sections(["*🚧 Blockers*", *lines], each=SECTION_LIMIT // 2)
+    blocks.append(section(_missing_text(digest)))
     more = "`/okr status all`" if digest.company else "`/okr status` in this channel"
-    blocks.append({"type": "context", "elements": [mrkdwn(f"The whole picture: {more}")]})
+    blocks.append(context(f"The whole picture: {more}"))
     if len(blocks) > MESSAGE_BLOCKS:
-        blocks = [
-            *blocks[: MESSAGE_BLOCKS - 1],
-            {"type": "context", "elements": [mrkdwn("…the digest was shortened to fit Slack.")]},
-        ]
+        blocks = [*blocks[: MESSAGE_BLOCKS - 1], context("…the digest was shortened to fit Slack.")]
     return {"text": truncate(digest_summary(digest, scope), SECTION_LIMIT), "blocks": blocks}
 
 

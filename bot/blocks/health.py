@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 
 from bot.blocks.alignment_line import Counted, health_context, summary_line
-from bot.blocks.text import escape, mrkdwn, plain, truncate, user
+from bot.blocks.text import actions, button, context, escape, header, section, truncate, user
 from bot.blocks.tree import (
     ALIGN_OBJECTIVE_ACTION,
     CHECKIN_OBJECTIVE_ACTION,
@@ -55,54 +55,31 @@ def _buttons(objective_id: int, gaps: set[Gap]) -> list[dict]:
     if gaps & {Gap.STALE, Gap.CONTRADICTION}:
         buttons.append(("✅ Check in", CHECKIN_OBJECTIVE_ACTION))
     return [
-        {
-            "type": "button",
-            "text": plain(label, 75),
-            "action_id": f"{action}:{objective_id}",
-            "value": str(objective_id),
-        }
-        for label, action in buttons
+        button(label, f"{action}:{objective_id}", str(objective_id)) for label, action in buttons
     ]
 
 
 def build_health_message(report: AlignmentReport) -> dict:
     title = f"Alignment health · {report.scope}"
     summary = summary_line(report)
-    blocks: list[dict] = [
-        {"type": "header", "text": plain(title, 150)},
-        {"type": "section", "text": mrkdwn(escape(summary))},
-    ]
+    blocks = [header(title), section(escape(summary))]
     by_objective: dict[int, list[GapItem]] = defaultdict(list)
     for item in report.items:  # already in GAP_ORDER: the worst gap decides the order
         by_objective[item.objective_id].append(item)
     for objective_id, items in list(by_objective.items())[:MAX_OBJECTIVES_SHOWN]:
-        blocks.append({"type": "section", "text": mrkdwn(_objective_text(items))})
-        blocks.append(
-            {
-                "type": "actions",
-                "block_id": f"health:{objective_id}",
-                "elements": _buttons(objective_id, {i.gap for i in items}),
-            }
-        )
+        blocks.append(section(_objective_text(items)))
+        fixes = _buttons(objective_id, {i.gap for i in items})
+        blocks.append(actions(*fixes, block_id=f"health:{objective_id}"))
     hidden = len(by_objective) - MAX_OBJECTIVES_SHOWN
     if hidden > 0:
         blocks.append(
-            {
-                "type": "context",
-                "elements": [
-                    mrkdwn(
-                        f"…and {hidden} more objectives with gaps. Fix these first, or ask per team: `/okr health <team>`."
-                    )
-                ],
-            }
+            context(
+                f"…and {hidden} more objectives with gaps. Fix these first, or ask per team: "
+                "`/okr health <team>`."
+            )
         )
     if report.objectives and not report.items:
-        blocks.append(
-            {
-                "type": "context",
-                "elements": [mrkdwn("✅ Every objective ladders up, says why, and is measured.")],
-            }
-        )
+        blocks.append(context("✅ Every objective ladders up, says why, and is measured."))
     return {"text": f"{title}: {summary}", "blocks": blocks}
 
 

@@ -6,7 +6,7 @@ follow, in full for admins and folded to one line for everyone else.
 
 from __future__ import annotations
 
-from bot.blocks.text import escape, mrkdwn, plain
+from bot.blocks.text import actions, button, context, escape, header, section
 
 # What most people use every week: (subcommand, what it does, an example).
 EVERYDAY: list[tuple[str, str, str]] = [
@@ -98,63 +98,30 @@ def build_help(
     blocks: list[dict] = []
     if unknown is not None:
         hint = f" Did you mean `/okr {suggestion}`?" if suggestion else ""
-        blocks.append(
-            {"type": "section", "text": mrkdwn(f"🤔 I don't know `/okr {escape(unknown)}`.{hint}")}
-        )
-    blocks.append({"type": "header", "text": plain("Ladder: OKRs where your team talks", 150)})
-    blocks.append(
-        {
-            "type": "actions",
-            "block_id": "help_buttons",
-            "elements": [
-                {
-                    "type": "button",
-                    "action_id": f"{HELP_ACTION_PREFIX}{name}",
-                    "text": plain(label, 75),
-                    "value": name,
-                    **({"style": "primary"} if name == "new" else {}),
-                }
-                for name, label in BUTTONS
-            ],
-        }
-    )
-    blocks.append(
-        {
-            "type": "section",
-            "block_id": "help_everyday",
-            "text": mrkdwn("\n".join(_line(*command) for command in EVERYDAY)),
-        }
-    )
+        blocks.append(section(f"🤔 I don't know `/okr {escape(unknown)}`.{hint}"))
+    blocks.append(header("Ladder: OKRs where your team talks"))
+    buttons = [
+        button(label, f"{HELP_ACTION_PREFIX}{name}", name, style="primary" if name == "new" else "")
+        for name, label in BUTTONS
+    ]
+    blocks.append(actions(*buttons, block_id="help_buttons"))
+    everyday = "\n".join(_line(*command) for command in EVERYDAY)
+    blocks.append(section(everyday, block_id="help_everyday"))
     if is_admin:
         lines = [_line(*command) for command in SETUP]
         blocks.append({"type": "divider"})
-        blocks.append(
-            {
-                "type": "section",
-                "block_id": "help_admin",
-                "text": mrkdwn("*Set-up and admin*\n" + "\n".join(lines)),
-            }
-        )
+        blocks.append(section("*Set-up and admin*\n" + "\n".join(lines), block_id="help_admin"))
     else:
         folded = " · ".join(f"`/okr {name}`" for name, _, _ in SETUP)
         blocks.append(
-            {
-                "type": "context",
-                "block_id": "help_admin",
-                "elements": [mrkdwn(f"Set-up (teams, cycles; the rest for admins): {folded}")],
-            }
+            context(f"Set-up (teams, cycles; the rest for admins): {folded}", block_id="help_admin")
         )
     blocks.append(
-        {
-            "type": "context",
-            "elements": [
-                mrkdwn(
-                    "Objectives are ambitious and qualitative; key results are the 2–5 numbers "
-                    "that show you got there. Every week Ladder asks KR owners for a one-click "
-                    "check-in."
-                )
-            ],
-        }
+        context(
+            "Objectives are ambitious and qualitative; key results are the 2–5 numbers "
+            "that show you got there. Every week Ladder asks KR owners for a one-click "
+            "check-in."
+        )
     )
     text = "Ladder commands: " + ", ".join(f"/okr {n}" for n in SUBCOMMANDS)
     if unknown is not None:

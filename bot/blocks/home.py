@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from bot.blocks.alignment_line import health_context
 from bot.blocks.sources import source_badge
-from bot.blocks.text import escape, mrkdwn, plain, truncate
+from bot.blocks.text import actions, button, context, escape, header, section, truncate
 from bot.blocks.tree import (
     CHECKIN_ALL_ACTION,
     CHECKIN_KR_ACTION,
@@ -50,7 +50,7 @@ def _of_objective(tree: LoadedTree, kr: KeyResultRow) -> str:
 
 
 def _more(n: int, what: str) -> dict:
-    return {"type": "context", "elements": [mrkdwn(f"…and {n} more {what}.")]}
+    return context(f"…and {n} more {what}.")
 
 
 def _personal_section(mine: LoadedTree, *, user_id: str, now: datetime) -> list[dict]:
@@ -61,7 +61,7 @@ def _personal_section(mine: LoadedTree, *, user_id: str, now: datetime) -> list[
     ]
     if not personal:
         return []
-    blocks: list[dict] = [{"type": "header", "text": plain("Your personal objectives", 150)}]
+    blocks = [header("Your personal objectives")]
     for objective in personal[:MY_PERSONAL_MAX]:
         blocks.append(
             objective_section(
@@ -96,85 +96,33 @@ def build_home(
     """`sources`: the data sources of my KRs, by KR id; each says under its KR whether it
     syncs or why it fails."""
     sources = sources or {}
-    blocks: list[dict] = [{"type": "header", "text": plain("Ladder · OKRs", 150)}]
-    why = why_block(company_tree)
+    blocks = [header("Ladder · OKRs")]
     blocks.append(
-        why
-        or {
-            "type": "context",
-            "elements": [
-                mrkdwn(
-                    "No vision or mission yet: an admin can set them with `/okr vision …` and "
-                    "`/okr mission …`."
-                )
-            ],
-        }
+        why_block(company_tree)
+        or context(
+            "No vision or mission yet: an admin can set them with `/okr vision …` and "
+            "`/okr mission …`."
+        )
     )
     if (health := health_context(company_tree.alignment)) is not None:
         blocks.append(health)  # the whole company's alignment health, in one line
-    blocks.append(
-        {
-            "type": "actions",
-            "block_id": "home_actions",
-            "elements": [
-                {
-                    "type": "button",
-                    "action_id": NEW_OBJECTIVE_ACTION,
-                    "style": "primary",
-                    "text": plain("➕ New objective", 75),
-                    "value": "home",
-                }
-            ],
-        }
-    )
+    new = button("➕ New objective", NEW_OBJECTIVE_ACTION, "home", style="primary")
+    blocks.append(actions(new, block_id="home_actions"))
 
     my_krs = [kr for kr in mine.key_results if kr.owner_id == user_id]
-    blocks.append({"type": "header", "text": plain("Your key results", 150)})
+    blocks.append(header("Your key results"))
     if not my_krs:
-        blocks.append({"type": "section", "text": mrkdwn("You don't own a key result yet.")})
+        blocks.append(section("You don't own a key result yet."))
     else:  # one modal for every KR I own, as `/okr checkin` opens
-        blocks.append(
-            {
-                "type": "actions",
-                "block_id": "home_checkin_all",
-                "elements": [
-                    {
-                        "type": "button",
-                        "action_id": CHECKIN_ALL_ACTION,
-                        "style": "primary",
-                        "text": plain(
-                            "✅ Check in on all"
-                            if len(my_krs) == 1
-                            else f"✅ Check in on all {len(my_krs)}",
-                            75,
-                        ),
-                        "value": "home",
-                    }
-                ],
-            }
-        )
+        label = "✅ Check in on all" if len(my_krs) == 1 else f"✅ Check in on all {len(my_krs)}"
+        check_in_all = button(label, CHECKIN_ALL_ACTION, "home", style="primary")
+        blocks.append(actions(check_in_all, block_id="home_checkin_all"))
     for kr in my_krs[:MY_KRS_MAX]:
-        blocks.append(
-            {
-                "type": "section",
-                "block_id": f"home_kr:{kr.id}",
-                "text": mrkdwn(
-                    kr_line(mine, kr)
-                    + _of_objective(mine, kr)
-                    + (
-                        f"\n{INDENT}{source_badge(sources[kr.id], now=now)}"
-                        if kr.id in sources
-                        else ""
-                    )
-                ),
-                "accessory": {
-                    "type": "button",
-                    "action_id": f"{CHECKIN_KR_ACTION}:{kr.id}",
-                    "text": plain("Check in", 75),
-                    "value": str(kr.id),
-                },
-            }
-        )
+        text = kr_line(mine, kr) + _of_objective(mine, kr)
+        if kr.id in sources:
+            text += f"\n{INDENT}{source_badge(sources[kr.id], now=now)}"
+        check_in = button("Check in", f"{CHECKIN_KR_ACTION}:{kr.id}", str(kr.id))
+        blocks.append(section(text, block_id=f"home_kr:{kr.id}", accessory=check_in))
     if len(my_krs) > MY_KRS_MAX:
         blocks.append(_more(len(my_krs) - MY_KRS_MAX, "key results: see `/okr mine`"))
 
@@ -184,10 +132,10 @@ def build_home(
     remaining = VIEW_BLOCKS - len(blocks) - 6
     shown: frozenset[int] = frozenset()
     if team_tree is not None and team_name is not None:
-        blocks.append({"type": "header", "text": plain(f"Your team · {team_name}", 150)})
+        blocks.append(header(f"Your team · {team_name}"))
         team_budget = remaining // 2 if company_tree.objectives else remaining
         if team_tree.objectives:  # the summary first, then the tree
-            blocks.append({"type": "context", "elements": [mrkdwn(summary_line(team_tree))]})
+            blocks.append(context(summary_line(team_tree)))
         sections, left, shown = tree_sections(
             team_tree,
             now=now,
@@ -197,12 +145,12 @@ def build_home(
             show_team=not one_team(team_tree),
             fixes_for=user_id,
         )
-        blocks.extend(sections or [{"type": "section", "text": mrkdwn("No objectives yet.")}])
+        blocks.extend(sections or [section("No objectives yet.")])
         if left:
             blocks.append(_more(left, "team objectives"))
         remaining = VIEW_BLOCKS - len(blocks) - 3
 
-    blocks.append({"type": "header", "text": plain("Company objectives", 150)})
+    blocks.append(header("Company objectives"))
     sections, left, _ = tree_sections(
         company_tree,
         now=now,
@@ -213,13 +161,7 @@ def build_home(
         fixes_for=user_id,
     )
     blocks.extend(
-        sections
-        or [
-            {
-                "type": "section",
-                "text": mrkdwn("No company-level objectives yet. Start one with *New objective*."),
-            }
-        ]
+        sections or [section("No company-level objectives yet. Start one with *New objective*.")]
     )
     if left:
         blocks.append(_more(left, "objectives: use `/okr status all` in a channel"))

@@ -8,7 +8,7 @@ fails, the same modal says so (`build_failed_view`): the person never stares at 
 
 from __future__ import annotations
 
-from bot.blocks.text import mrkdwn, plain
+from bot.blocks.text import modal, section
 
 LOADING_CALLBACK = "loading"
 LOADING_TEXT = "⏳ Loading…"
@@ -16,22 +16,10 @@ LOADING_TEXT = "⏳ Loading…"
 
 def build_loading_view(title: str) -> dict:
     """A modal with the form's own title and one line, nothing to submit."""
-    return {
-        "type": "modal",
-        "callback_id": LOADING_CALLBACK,
-        "title": plain(title, 24),
-        "close": plain("Cancel", 24),
-        "blocks": [{"type": "section", "text": mrkdwn(LOADING_TEXT)}],
-    }
+    return modal(title, [section(LOADING_TEXT)], callback_id=LOADING_CALLBACK)
 
 
 def build_failed_view(title: str, text: str, *, icon: str = "⚠️") -> dict:
     """What replaces the loading view when the form could not be built (or may not be shown
     to this person: icon 🚫); `text` is mrkdwn, user text in it escaped by the caller."""
-    return {
-        "type": "modal",
-        "callback_id": LOADING_CALLBACK,
-        "title": plain(title, 24),
-        "close": plain("Close", 24),
-        "blocks": [{"type": "section", "text": mrkdwn(f"{icon} {text}")}],
-    }
+    return modal(title, [section(f"{icon} {text}")], callback_id=LOADING_CALLBACK, close="Close")

@@ -1,8 +1,7 @@
 """The objective modal used by `/okr new` and "Edit": objective fields plus KR slots.
 
 Each KR is typed as a sentence; the parser fills kind/start/target/unit/due, which the person
-can correct. Block ids carry a revision (`name@rev`): Slack keeps what was typed in an input
-whose block_id is unchanged, so a new revision is how parsed values replace the old ones.
+can correct. Block ids carry a revision (text.block_id), so parsed values can replace what was typed.
 """
 
 from __future__ import annotations
@@ -12,7 +11,24 @@ from dataclasses import dataclass, replace
 from datetime import date
 from typing import TYPE_CHECKING
 
-from bot.blocks.text import escape, mrkdwn, plain, truncate
+from bot.blocks.text import (
+    actions,
+    block_id,
+    button,
+    context,
+    escape,
+    input_block,
+    modal,
+    objective_picker,
+    option,
+    plain,
+    section,
+    select,
+    selected_value,
+    short_date,
+    text_field,
+    view_values,
+)
 from bot.okr.coach import HintCode, KRFacts, coach_objective, facts_from_sentence
 from bot.okr.kinds import KRKind, Level
 from bot.okr.limits import DESCRIPTION_MAX, KR_TITLE_MAX, OBJECTIVE_TITLE_MAX, UNIT_LABEL_MAX
@@ -45,14 +61,6 @@ COMMITMENT_OPTIONS = [
 ]
 
 
-def block_id(name: str, rev: int) -> str:
-    return f"{name}@{rev}"
-
-
-def _option(value: str, label: str) -> dict:
-    return {"text": plain(label, 75), "value": value}
-
-
 def _text_input(
     name: str,
     label: str,
@@ -62,37 +70,24 @@ def _text_input(
     optional: bool = False,
     multiline: bool = False,
     max_length: int = 3000,
-    placeholder: str | None = None,
+    placeholder: str = "",
     hint: str | None = None,
     dispatch: bool = False,
     action_id: str | None = None,
 ) -> dict:
     # Every interactive element gets its own action_id (Slack wants them unique in a view).
-    element: dict = {
-        "type": "plain_text_input",
-        "action_id": action_id or name,
-        "max_length": max_length,
-    }
-    if multiline:
-        element["multiline"] = True
-    if value:
-        element["initial_value"] = truncate(value, max_length)
-    if placeholder:
-        element["placeholder"] = plain(placeholder, 150)
+    element = text_field(
+        action_id or name,
+        max_length=max_length,
+        value=value,
+        placeholder=placeholder,
+        multiline=multiline,
+    )
     if dispatch:
         element["dispatch_action_config"] = {"trigger_actions_on": ["on_enter_pressed"]}
-    block: dict = {
-        "type": "input",
-        "block_id": block_id(name, rev),
-        "label": plain(label, 2000),
-        "optional": optional,
-        "element": element,
-    }
-    if hint:
-        block["hint"] = plain(hint, 2000)
-    if dispatch:
-        block["dispatch_action"] = True
-    return block
+    return input_block(
+        block_id(name, rev), label, element, optional=optional, hint=hint or "", dispatch=dispatch
+    )
 
 
 def _select(
@@ -102,29 +97,17 @@ def _select(
     rev: int,
     options: list[tuple[str, str]],
     selected: str | None,
-    optional: bool = False,
     placeholder: str = "Choose…",
     dispatch: bool = False,
+    hint: str = "",
 ) -> dict:
-    element: dict = {
-        "type": "static_select",
-        "action_id": name,
-        "placeholder": plain(placeholder, 150),
-        "options": [_option(v, lbl) for v, lbl in options[:100]],
-    }
-    chosen = next((o for o in element["options"] if o["value"] == selected), None)
-    if chosen:
-        element["initial_option"] = chosen
-    block = {
-        "type": "input",
-        "block_id": block_id(name, rev),
-        "label": plain(label),
-        "optional": optional,
-        "element": element,
-    }
-    if dispatch:  # choosing sends a block action: the form re-labels what this choice needs
-        block["dispatch_action"] = True
-    return block
+    # dispatch: choosing sends a block action, and the form re-labels what this choice needs
+    element = select(
+        name, [option(v, lbl) for v, lbl in options[:100]], selected, placeholder=placeholder
+    )
+    return input_block(
+        block_id(name, rev), label, element, optional=False, hint=hint, dispatch=dispatch
+    )
 
 
 def _kr_blocks(
@@ -183,60 +166,56 @@ def _kr_fields(i: int, kr: KRDraft, rev: int, reading: KRReading) -> list[dict]:
             dispatch=True,
         )
     ]
-    if kind is KRKind.MILESTONE:
-        blocks.append(_due_input(i, kr, rev))
-        blocks.append(_weight_input(i, kr, rev))
-        blocks.extend(_connect_data(i, kr, rev))
-        return blocks
-    if kind is None or not kind.is_threshold:
+    if kind is not KRKind.MILESTONE:
+        if kind is None or not kind.is_threshold:
+            blocks.append(
+                _text_input(
+                    f"kr{i}_start",
+                    "Start value (today)",
+                    rev=rev,
+                    value=kr.start,
+                    optional=not reading.needs_start,
+                    max_length=40,
+                    placeholder="e.g. 0, 250, 40%",
+                    hint=_problem(reading, "start")
+                    or (
+                        None
+                        if reading.needs_start
+                        else _empty_means(reading.said_start, "counts up from 0")
+                    ),
+                    dispatch=True,
+                )
+            )
         blocks.append(
             _text_input(
-                f"kr{i}_start",
-                "Start value (today)",
+                f"kr{i}_target",
+                "Target",
                 rev=rev,
-                value=kr.start,
-                optional=not reading.needs_start,
+                value=kr.target,
+                optional=not reading.needs_target,
                 max_length=40,
-                placeholder="e.g. 0, 250, 40%",
-                hint=_problem(reading, "start")
+                placeholder="e.g. 1M, 100, 90%",
+                hint=_problem(reading, "target")
                 or (
                     None
-                    if reading.needs_start
-                    else _empty_means(reading.said_start, "counts up from 0")
+                    if reading.needs_target
+                    else _empty_means(reading.said_target, "worked out from the start value")
                 ),
                 dispatch=True,
             )
         )
-    blocks.append(
-        _text_input(
-            f"kr{i}_target",
-            "Target",
-            rev=rev,
-            value=kr.target,
-            optional=not reading.needs_target,
-            max_length=40,
-            placeholder="e.g. 1M, 100, 90%",
-            hint=_problem(reading, "target")
-            or (
-                None
-                if reading.needs_target
-                else _empty_means(reading.said_target, "worked out from the start value")
-            ),
-            dispatch=True,
+        blocks.append(
+            _text_input(
+                f"kr{i}_unit",
+                "Unit",
+                rev=rev,
+                value=kr.unit,
+                optional=True,
+                max_length=UNIT_LABEL_MAX,
+                placeholder="%, $, ms, active users…",
+                dispatch=True,
+            )
         )
-    )
-    blocks.append(
-        _text_input(
-            f"kr{i}_unit",
-            "Unit",
-            rev=rev,
-            value=kr.unit,
-            optional=True,
-            max_length=UNIT_LABEL_MAX,
-            placeholder="%, $, ms, active users…",
-            dispatch=True,
-        )
-    )
     blocks.append(_due_input(i, kr, rev))
     blocks.append(_weight_input(i, kr, rev))
     blocks.extend(_connect_data(i, kr, rev))
@@ -260,15 +239,14 @@ def _due_input(i: int, kr: KRDraft, rev: int) -> dict:
     due: dict = {"type": "datepicker", "action_id": f"kr{i}_due", "placeholder": plain("Due date")}
     if kr.due:
         due["initial_date"] = kr.due.isoformat()
-    return {
-        "type": "input",
-        "block_id": block_id(f"kr{i}_due", rev),
-        "label": plain("Due"),
-        "optional": True,
-        "dispatch_action": True,
-        "element": due,
-        "hint": plain("Empty: the end of the cycle."),
-    }
+    return input_block(
+        block_id(f"kr{i}_due", rev),
+        "Due",
+        due,
+        optional=True,
+        hint="Empty: the end of the cycle.",
+        dispatch=True,
+    )
 
 
 def _kr_summary(
@@ -288,26 +266,19 @@ def _kr_summary(
         if missing and not _shows_fields(kr):
             missing = [*missing[:1], "Press Enter in the sentence to fill in the details."]
         line = "⚠️ " + " ".join(escape(m) for m in missing[:2]) if missing else ""
-    blocks: list[dict] = []
-    if line:
-        blocks.append({"type": "context", "block_id": f"kr{i}_preview", "elements": [mrkdwn(line)]})
+    blocks = [context(line, block_id=f"kr{i}_preview")] if line else []
     due = spec.due_date if spec is not None else kr.due
     if due is not None and cycle_end is not None and due > cycle_end:
+        end = short_date(cycle_end)
         blocks.append(
-            {
-                "type": "section",
-                "block_id": f"kr{i}_due_warning",
-                "text": mrkdwn(
-                    f"⏰ Due *{_day(due)}*, after {escape(cycle_name)} ends on "
-                    f"*{_day(cycle_end)}*: the cycle is graded before this is due."
+            section(
+                f"⏰ Due *{short_date(due)}*, after {escape(cycle_name)} ends on "
+                f"*{end}*: the cycle is graded before this is due.",
+                block_id=f"kr{i}_due_warning",
+                accessory=button(
+                    f"Use {end}", f"{DUE_CYCLE_END_ACTION_PREFIX}{i}", cycle_end.isoformat()
                 ),
-                "accessory": {
-                    "type": "button",
-                    "action_id": f"{DUE_CYCLE_END_ACTION_PREFIX}{i}",
-                    "text": plain(f"Use {_day(cycle_end)}", 75),
-                    "value": cycle_end.isoformat(),
-                },
-            }
+            )
         )
     return blocks
 
@@ -319,7 +290,7 @@ def kr_preview(spec: KRSpec, *, cycle_end: date | None) -> str:
     """How a KR will be measured, in one line: "Decrease 250 → 100 ms by Mar 31",
     "Increase 0 / 1M active users by Aug 16", "Stay at least 9 by Mar 31", "Milestone: done by…"."""
     due = spec.due_date or cycle_end
-    by = f" by {_day(due)}" if due else ""
+    by = f" by {short_date(due)}" if due else ""
     unit, label = spec.unit, spec.unit_label
     if spec.kind is KRKind.MILESTONE:
         return f"Milestone: done{by}"
@@ -329,10 +300,6 @@ def kr_preview(spec: KRSpec, *, cycle_end: date | None) -> str:
     verb = "Increase" if spec.kind is KRKind.INCREASE else "Decrease"
     start = spec.stored_start
     return f"{verb} {format_pair(start, spec.target_value, unit=unit, unit_label=label, separator=' → ')}{by}"
-
-
-def _day(day: date) -> str:
-    return f"{day:%b} {day.day}"
 
 
 def _weight_input(i: int, kr: KRDraft, rev: int) -> dict:
@@ -350,18 +317,15 @@ def _weight_input(i: int, kr: KRDraft, rev: int) -> dict:
 
 
 def _commitment_select(draft: ObjectiveDraft, rev: int) -> dict:
-    block = _select(
+    return _select(
         "commitment",
         "Commitment",
         rev=rev,
         options=COMMITMENT_OPTIONS,
         selected="committed" if draft.committed else "aspirational",
+        hint="Graded against it at the end of the cycle: 1.0 on an aspirational objective "
+        "means aim higher next time.",
     )
-    block["hint"] = plain(
-        "Graded against it at the end of the cycle: 1.0 on an aspirational objective "
-        "means aim higher next time."
-    )
-    return block
 
 
 def level_value(level: Level | None, team_id: int | None) -> str | None:
@@ -385,7 +349,7 @@ def level_choice(value: str | None) -> tuple[Level | None, int | None]:
 
 
 def _level_select(draft: ObjectiveDraft, teams: list[tuple[int, str]], rev: int) -> dict:
-    block = _select(
+    return _select(
         LEVEL_ACTION,
         "Level",
         rev=rev,
@@ -397,9 +361,8 @@ def _level_select(draft: ObjectiveDraft, teams: list[tuple[int, str]], rev: int)
         + [(f"team:{i}", f"👥 Team: {name}") for i, name in teams],
         placeholder="Company, a team, or personal",
         dispatch=True,
+        hint=LEVEL_HINT.get(draft.level, LEVEL_HINT[None]),
     )
-    block["hint"] = plain(LEVEL_HINT.get(draft.level, LEVEL_HINT[None]))
-    return block
 
 
 LEVEL_HINT: dict[Level | None, str] = {
@@ -417,25 +380,19 @@ PARENT_HINT = {
 def _why_input(draft: ObjectiveDraft, rev: int) -> dict:
     """The description; for a company objective, its required "why": which part of the
     vision or mission it serves."""
-    if draft.level is Level.COMPANY:
-        return _text_input(
-            "description",
-            "Why: the part of the vision or mission it serves",
-            rev=rev,
-            value=draft.description,
-            multiline=True,
-            max_length=DESCRIPTION_MAX,
-            placeholder="e.g. Our mission says every team ships weekly: this makes it possible.",
-            hint="Required for company objectives.",
-        )
+    company = draft.level is Level.COMPANY
     return _text_input(
         "description",
-        "Why it matters",
+        "Why: the part of the vision or mission it serves" if company else "Why it matters",
         rev=rev,
         value=draft.description,
-        optional=True,
+        optional=not company,
         multiline=True,
         max_length=DESCRIPTION_MAX,
+        placeholder="e.g. Our mission says every team ships weekly: this makes it possible."
+        if company
+        else "",
+        hint="Required for company objectives." if company else None,
     )
 
 
@@ -467,16 +424,15 @@ def build_objective_modal(
         _commitment_select(draft, rev),
         _level_select(draft, teams, rev),
         _why_input(draft, rev),
-        {
-            "type": "input",
-            "block_id": block_id("owner", rev),
-            "label": plain("Owner"),
-            "element": {
+        input_block(
+            block_id("owner", rev),
+            "Owner",
+            {
                 "type": "users_select",
                 "action_id": "owner",
                 **({"initial_user": draft.owner_id} if draft.owner_id else {}),
             },
-        },
+        ),
     ]
     if len(cycles) > 1:  # one cycle: no choice to offer (the metadata carries it)
         blocks.append(
@@ -488,23 +444,17 @@ def build_objective_modal(
                 options=[(str(i), name) for i, name in cycles],
             )
         )
-    parent: dict = {
-        "type": "external_select",
-        "action_id": PARENT_ACTION,
-        "min_query_length": 0,
-        "placeholder": plain("Search objectives…"),
-    }
+    chosen = None
     if draft.parent_id is not None:
-        parent["initial_option"] = _option(str(draft.parent_id), draft.parent_label or "")
+        chosen = option(str(draft.parent_id), draft.parent_label or "")
     blocks.append(
-        {
-            "type": "input",
-            "block_id": block_id("parent", rev),
-            "label": plain("Ladders up to"),
-            "optional": True,
-            "element": parent,
-            "hint": plain(PARENT_HINT[draft.level is Level.COMPANY]),
-        }
+        input_block(
+            block_id("parent", rev),
+            "Ladders up to",
+            objective_picker(PARENT_ACTION, chosen),
+            optional=True,
+            hint=PARENT_HINT[draft.level is Level.COMPANY],
+        )
     )
     objective_hints, kr_hints = coach_hints(draft, today=today or date.today())
     if objective_hints:
@@ -517,13 +467,7 @@ def build_objective_modal(
             blocks.append(_hint_block(kr_hints[i]))
     kr_actions: list[dict] = []
     if len(draft.krs) < MAX_KEY_RESULTS:
-        kr_actions.append(
-            {
-                "type": "button",
-                "action_id": ADD_KR_ACTION,
-                "text": plain("➕ Add another key result"),
-            }
-        )
+        kr_actions.append(button("➕ Add another key result", ADD_KR_ACTION))
     if suggest is not None:  # the suggestions, then their button next to "Add another"
         room = VIEW_BLOCKS_MAX - len(blocks) - 2  # the actions and the footer follow
         blocks.extend(
@@ -533,33 +477,18 @@ def build_objective_modal(
         )
         kr_actions.extend(suggest_button(suggest))
     if kr_actions:
-        blocks.append(
-            {"type": "actions", "block_id": block_id("kr_actions", rev), "elements": kr_actions}
-        )
+        blocks.append(actions(*kr_actions, block_id=block_id("kr_actions", rev)))
     blocks.append(
-        {
-            "type": "context",
-            "elements": [
-                {
-                    "type": "mrkdwn",
-                    "text": (
-                        "Good key results are measurable and ambitious: "
-                        "hitting 70% of them is a success."
-                    ),
-                }
-            ],
-        }
+        context("Good key results are measurable and ambitious: hitting 70% of them is a success.")
     )
-    return {
-        "type": "modal",
-        "callback_id": CALLBACK_ID,
-        "title": plain(EDIT_TITLE if editing else NEW_TITLE, 24),
-        "submit": plain("Save" if editing else "Create", 24),
-        "close": plain("Cancel", 24),
-        "private_metadata": draft.metadata(),
-        "notify_on_close": False,
-        "blocks": blocks,
-    }
+    view = modal(
+        EDIT_TITLE if editing else NEW_TITLE,
+        blocks,
+        callback_id=CALLBACK_ID,
+        submit="Save" if editing else "Create",
+        metadata=draft.metadata(),
+    )
+    return {**view, "notify_on_close": False}
 
 
 def build_objective_form(
@@ -598,7 +527,7 @@ def parent_option_groups(choices: list[ParentChoice]) -> list[dict]:
             {
                 "label": plain(_clip_left(label, 75), 75),
                 "options": [
-                    _option(str(c.objective_id), ("↳ " if c.depth else "") + c.title)
+                    option(str(c.objective_id), ("↳ " if c.depth else "") + c.title)
                     for c in members
                 ],
             }
@@ -614,17 +543,13 @@ def _clip_left(text: str, limit: int) -> str:
 def draft_from_state(view: dict) -> ObjectiveDraft:
     """Rebuild the draft from a modal's metadata and its current state (what was typed)."""
     meta = json.loads(view.get("private_metadata") or "{}")
-    values: dict = {}
-    for bid, actions in (view.get("state") or {}).get("values", {}).items():
-        (state,) = actions.values()
-        values[bid.split("@", 1)[0]] = state
+    values = view_values(view)
 
     def text(name: str) -> str:
         return (values.get(name) or {}).get("value") or ""
 
     def selected(name: str) -> str | None:
-        option = (values.get(name) or {}).get("selected_option")
-        return option["value"] if option else None
+        return selected_value(values.get(name))
 
     def picked_date(name: str) -> date | None:
         raw = (values.get(name) or {}).get("selected_date")
@@ -719,10 +644,7 @@ def _coach_facts(kr: KRDraft, *, today: date) -> KRFacts:
 
 
 def _hint_block(messages: list[str]) -> dict:
-    return {
-        "type": "context",
-        "elements": [mrkdwn("\n".join(f"💡 {escape(m)}" for m in messages))],
-    }
+    return context("\n".join(f"💡 {escape(m)}" for m in messages))
 
 
 # A saved KR can be fed by a data source: the edit form opens the Connect data modal on top
@@ -733,20 +655,9 @@ CONNECT_DATA_ACTION = "kr_connect_data"
 def _connect_data(i: int, kr: KRDraft, rev: int) -> list[dict]:
     if kr.key_result_id is None:  # not saved yet: nothing to connect
         return []
-    return [
-        {
-            "type": "actions",
-            "block_id": block_id(f"kr{i}_data", rev),
-            "elements": [
-                {
-                    "type": "button",
-                    "action_id": f"{CONNECT_DATA_ACTION}:{kr.key_result_id}",
-                    "text": plain("📡 Connect data", 75),
-                    "value": str(kr.key_result_id),
-                }
-            ],
-        }
-    ]
+    kr_id = kr.key_result_id
+    connect = button("📡 Connect data", f"{CONNECT_DATA_ACTION}:{kr_id}", str(kr_id))
+    return [actions(connect, block_id=block_id(f"kr{i}_data", rev))]
 
 
 # Key results suggested by a language model (only when an admin configured one:
@@ -771,7 +682,7 @@ def suggest_button(panel: SuggestPanel) -> list[dict]:
     if panel.asking:
         return []
     label = "✨ Suggest again" if panel.sentences else "✨ Suggest KRs"
-    return [{"type": "button", "action_id": SUGGEST_KRS_ACTION, "text": plain(label, 75)}]
+    return [button(label, SUGGEST_KRS_ACTION)]
 
 
 def suggestion_blocks(
@@ -800,16 +711,11 @@ def suggestion_blocks(
     if found[:fits]:
         blocks.append({"type": "divider"})  # apart from the last KR above
         blocks.append(
-            {
-                "type": "context",
-                "block_id": "kr_suggestions",
-                "elements": [
-                    mrkdwn(
-                        f"✨ *Suggested by {escape(panel.source)}*: check each one. *Add* puts "
-                        "it in the first empty key result, where you can change it."
-                    )
-                ],
-            }
+            context(
+                f"✨ *Suggested by {escape(panel.source)}*: check each one. *Add* puts "
+                "it in the first empty key result, where you can change it.",
+                block_id="kr_suggestions",
+            )
         )
     for n, offer in enumerate(found[:fits]):
         reading = read_kr(KRDraft(text=offer.sentence), today=today)
@@ -819,23 +725,10 @@ def suggestion_blocks(
         else:  # what Create will ask for once it is added (a decrease's start value…)
             lines.extend(f"⚠️ {escape(m)}" for m in list(reading.errors.values())[:1])
         lines.extend(f"💡 {escape(hint)}" for hint in offer.hints)
-        blocks.append(
-            {
-                "type": "section",
-                "block_id": f"kr_suggestion_{n}",
-                "text": mrkdwn(truncate("\n".join(lines), 3000)),
-                "accessory": {
-                    "type": "button",
-                    "action_id": f"{ADD_SUGGESTION_ACTION_PREFIX}{n}",
-                    "text": plain("➕ Add", 75),
-                    "value": offer.sentence,
-                },
-            }
-        )
+        add = button("➕ Add", f"{ADD_SUGGESTION_ACTION_PREFIX}{n}", offer.sentence)
+        blocks.append(section("\n".join(lines), block_id=f"kr_suggestion_{n}", accessory=add))
     if note and room > 0:
-        blocks.append(
-            {"type": "context", "block_id": "kr_suggest_note", "elements": [mrkdwn(escape(note))]}
-        )
+        blocks.append(context(escape(note), block_id="kr_suggest_note"))
     return blocks
 
 

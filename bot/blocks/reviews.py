@@ -8,8 +8,23 @@ import json
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from bot.blocks.text import GRADE_ICON, escape, mrkdwn, plain, truncate
-from bot.okr.grading import Verdict, grade_band, grade_verdict
+from bot.blocks.text import (
+    actions,
+    button,
+    context,
+    escape,
+    grade_icon,
+    input_block,
+    modal,
+    option,
+    section,
+    select,
+    selected_value,
+    text_field,
+    truncate,
+    view_values,
+)
+from bot.okr.grading import Verdict, grade_verdict
 from bot.okr.limits import NOTE_MAX
 from bot.okr.numbers import format_grade
 from bot.services.reviews import (
@@ -90,14 +105,8 @@ def review_lines(
     return lines
 
 
-def _score(score: float | None) -> str:
-    return format_grade(score)  # one rule for every grade: two decimals
-
-
 def _grade(score: float | None) -> str:
-    if score is None:
-        return "⚪ —"
-    return f"{GRADE_ICON[grade_band(score)]} {_score(score)}"
+    return f"{grade_icon(score)} {format_grade(score)}"
 
 
 def _objective_summary(review: ObjectiveReview) -> str:
@@ -117,9 +126,7 @@ def build_reflection_request(*, form: ReflectionForm, message_id: int) -> dict:
         f"{'objective' if n == 1 else f'{n} objectives'}: what worked, what did not, "
         "and what carries over."
     )
-    blocks: list[dict] = [{"type": "section", "text": mrkdwn(heading)}]
-    lines = [_objective_summary(r) for r in form.objectives]
-    blocks.append({"type": "section", "text": mrkdwn("\n".join(lines))})
+    blocks = [section(heading), section("\n".join(_objective_summary(r) for r in form.objectives))]
     unfinished = sum(len(r.unfinished) for r in form.objectives)
     note = (
         f"{unfinished} key result{'s' if unfinished != 1 else ''} did not reach 1.0: you can "
@@ -127,32 +134,16 @@ def build_reflection_request(*, form: ReflectionForm, message_id: int) -> dict:
         if unfinished
         else "Every key result reached 1.0."
     )
-    blocks.append({"type": "context", "elements": [mrkdwn(note)]})
+    blocks.append(context(note))
     blocks.append(_reflect_button(form.cycle.id, message_id, "Write my reflection", primary=True))
     text = f"{form.cycle.name} is closed: how did your objectives go? Write a short reflection."
     return {"text": text, "blocks": blocks}
 
 
 def _answer_input(objective_id: int, name: str, label: str, value: str) -> dict:
-    element: dict = {
-        "type": "plain_text_input",
-        "action_id": f"{name}:{objective_id}",  # action_ids are unique within a view
-        "multiline": True,
-        "max_length": NOTE_MAX,
-    }
-    if value:
-        element["initial_value"] = truncate(value, NOTE_MAX)
-    return {
-        "type": "input",
-        "block_id": f"r{objective_id}_{name}",
-        "label": plain(label),
-        "optional": True,
-        "element": element,
-    }
-
-
-def _kr_grade_line(kr: KeyResultRow) -> str:
-    return f"{_grade(kr.grade)} · {escape(kr.title)}"
+    # action_ids are unique within a view
+    element = text_field(f"{name}:{objective_id}", max_length=NOTE_MAX, value=value, multiline=True)
+    return input_block(f"r{objective_id}_{name}", label, element, optional=True)
 
 
 def _carry_block(review: ObjectiveReview) -> dict | None:
@@ -160,47 +151,36 @@ def _carry_block(review: ObjectiveReview) -> dict | None:
     if not left:
         return None
     options = [
-        {
-            "text": plain(
-                truncate(f"{kr.title} ({kr.grade if kr.grade is not None else '—'})", 75)
-            ),
-            "value": str(kr.id),
-        }
+        option(str(kr.id), f"{kr.title} ({kr.grade if kr.grade is not None else '—'})")
         for kr in left[:CARRY_MAX_OPTIONS]
     ]
-    return {
-        "type": "input",
-        "block_id": f"c{review.objective.id}",
-        "label": plain("Carry into the next cycle"),
-        "optional": True,
-        "element": {
-            "type": "checkboxes",
-            "action_id": f"carry:{review.objective.id}",
-            "options": options,
-        },
-    }
+    objective_id = review.objective.id
+    boxes = select(f"carry:{objective_id}", options, kind="checkboxes")
+    return input_block(f"c{objective_id}", "Carry into the next cycle", boxes, optional=True)
 
 
 def build_reflection_modal(*, form: ReflectionForm, origin: dict | None = None) -> dict:
     """One modal for all the person's graded objectives of the cycle (up to
     MODAL_MAX_OBJECTIVES): three short answers each, and the unfinished KRs to carry over."""
-    blocks: list[dict] = [
-        {
-            "type": "section",
-            "text": mrkdwn(
-                f"*{escape(form.cycle.name)}* is closed. A few lines per objective are enough; "
-                "leave an objective empty to answer later."
-            ),
-        }
+    blocks = [
+        section(
+            f"*{escape(form.cycle.name)}* is closed. A few lines per objective are enough; "
+            "leave an objective empty to answer later."
+        )
     ]
     carryable = False
     for review in form.objectives:
         o = review.objective
         blocks.append({"type": "divider"})
-        blocks.append({"type": "section", "text": mrkdwn(_objective_summary(review))})
+        blocks.append(section(_objective_summary(review)))
         if review.key_results:
-            krs = "\n".join(_kr_grade_line(kr) for kr in review.key_results[:20])
-            blocks.append({"type": "context", "elements": [mrkdwn(truncate(krs, 3000))]})
+            blocks.append(
+                context(
+                    "\n".join(
+                        f"{_grade(kr.grade)} · {escape(kr.title)}" for kr in review.key_results[:20]
+                    )
+                )
+            )
         existing = review.reflection
         for name, label in FIELDS:
             value = getattr(existing, name) if existing is not None else ""
@@ -213,15 +193,10 @@ def build_reflection_modal(*, form: ReflectionForm, origin: dict | None = None) 
         blocks.extend(_carry_target_blocks(form, carryable))
     if form.more:
         blocks.append(
-            {
-                "type": "context",
-                "elements": [
-                    mrkdwn(
-                        f"{form.more} more objective{'s' if form.more != 1 else ''} after "
-                        "these: save, then press the button in the message again."
-                    )
-                ],
-            }
+            context(
+                f"{form.more} more objective{'s' if form.more != 1 else ''} after "
+                "these: save, then press the button in the message again."
+            )
         )
     metadata = {
         "cycle": form.cycle.id,
@@ -229,15 +204,14 @@ def build_reflection_modal(*, form: ReflectionForm, origin: dict | None = None) 
         **({"into": form.targets[0].id} if len(form.targets) == 1 else {}),
         **(origin or {}),
     }
-    return {
-        "type": "modal",
-        "callback_id": REFLECTION_CALLBACK,
-        "title": plain(truncate(f"Reflect: {form.cycle.name}", 24), 24),
-        "submit": plain("Save", 24),
-        "close": plain("Later", 24),
-        "private_metadata": json.dumps(metadata, separators=(",", ":")),
-        "blocks": blocks,
-    }
+    return modal(
+        f"Reflect: {form.cycle.name}",
+        blocks,
+        callback_id=REFLECTION_CALLBACK,
+        submit="Save",
+        close="Later",
+        metadata=json.dumps(metadata, separators=(",", ":")),
+    )
 
 
 def _carry_target_blocks(form: ReflectionForm, carryable: bool) -> list[dict]:
@@ -245,45 +219,19 @@ def _carry_target_blocks(form: ReflectionForm, carryable: bool) -> list[dict]:
     and how to make one when there is none."""
     if not form.targets:
         return [
-            {
-                "type": "context",
-                "elements": [
-                    mrkdwn(
-                        "To carry unfinished key results over, an admin first creates the next "
-                        "cycle: `/okr cycle new Q2 2027`. Then open this form again."
-                    )
-                ],
-            }
+            context(
+                "To carry unfinished key results over, an admin first creates the next "
+                "cycle: `/okr cycle new Q2 2027`. Then open this form again."
+            )
         ]
     if not carryable:
         return []
     if len(form.targets) == 1:
         name = escape(form.targets[0].name)
-        return [
-            {
-                "type": "context",
-                "elements": [
-                    mrkdwn(f"Ticked key results move to *{name}*, under a copy of their objective.")
-                ],
-            }
-        ]
-    options = [
-        {"text": plain(truncate(c.name, 75)), "value": str(c.id)} for c in form.targets[:100]
-    ]
-    return [
-        {
-            "type": "input",
-            "block_id": INTO_BLOCK,
-            "label": plain("Carry ticked key results into"),
-            "optional": True,
-            "element": {
-                "type": "static_select",
-                "action_id": "into",
-                "options": options,
-                "initial_option": options[0],
-            },
-        }
-    ]
+        return [context(f"Ticked key results move to *{name}*, under a copy of their objective.")]
+    options = [option(str(c.id), c.name) for c in form.targets[:100]]
+    into = select("into", options, options[0]["value"])
+    return [input_block(INTO_BLOCK, "Carry ticked key results into", into, optional=True)]
 
 
 def answers_from_state(view: dict) -> tuple[int, list[ReflectionAnswer], int | None, dict]:
@@ -291,10 +239,9 @@ def answers_from_state(view: dict) -> tuple[int, list[ReflectionAnswer], int | N
     submitted reflection modal. Objective ids are read from the submitted blocks: the
     service checks each against its owner before storing anything."""
     meta = json.loads(view.get("private_metadata") or "{}")
-    values = (view.get("state") or {}).get("values", {})
+    values = view_values(view)
     by_objective: dict[int, dict] = {}
-    for block_id, actions in values.items():
-        (state,) = actions.values()
+    for block_id, state in values.items():
         if block_id.startswith("r") and "_" in block_id:
             raw_id, _, name = block_id[1:].partition("_")
             if raw_id.isdigit() and name in {n for n, _ in FIELDS}:
@@ -302,11 +249,10 @@ def answers_from_state(view: dict) -> tuple[int, list[ReflectionAnswer], int | N
         elif block_id.startswith("c") and block_id[1:].isdigit():
             picked = [int(o["value"]) for o in state.get("selected_options") or []]
             by_objective.setdefault(int(block_id[1:]), {})["carry"] = picked
-    into_state = values.get(INTO_BLOCK)
     into: int | None = meta.get("into")
-    if into_state:
-        chosen = next(iter(into_state.values())).get("selected_option")
-        into = int(chosen["value"]) if chosen else None
+    if INTO_BLOCK in values:
+        chosen = selected_value(values[INTO_BLOCK])
+        into = int(chosen) if chosen else None
     answers = [
         ReflectionAnswer(
             objective_id=objective_id,
@@ -339,24 +285,18 @@ def build_reflections_done(*, saved: ReflectionsSaved) -> dict:
             f"✅ Thank you: your {n} reflections on *{cycle_name}* are saved. Anyone can read "
             f"them with {where}."
         )
-    blocks: list[dict] = [{"type": "section", "text": mrkdwn(heading)}]
+    blocks = [section(heading)]
     if saved.carried:
         lines = [
             f"↪ {escape(kr.title)} → *{escape(cycle.name)}*" for kr, cycle in saved.carried[:40]
         ]
-        blocks.append({"type": "section", "text": mrkdwn("\n".join(lines))})
+        blocks.append(section("\n".join(lines)))
     # The DM keeps its button: to answer what was left for later, or to change an answer.
     blocks.append(_reflect_button(saved.cycle_id, 0, "Write or edit my reflections", primary=False))
     return {"text": f"Reflections on {saved.cycle_name} saved.", "blocks": blocks}
 
 
 def _reflect_button(cycle_id: int, message_id: int, label: str, *, primary: bool) -> dict:
-    button: dict = {
-        "type": "button",
-        "action_id": REFLECT_ACTION,
-        "text": plain(label),
-        "value": json.dumps({"cycle": cycle_id, "message": message_id}),
-    }
-    if primary:
-        button["style"] = "primary"
-    return {"type": "actions", "block_id": "reflect_actions", "elements": [button]}
+    value = json.dumps({"cycle": cycle_id, "message": message_id})
+    reflect = button(label, REFLECT_ACTION, value, style="primary" if primary else "")
+    return actions(reflect, block_id="reflect_actions")

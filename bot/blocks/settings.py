@@ -8,7 +8,17 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from bot.blocks.text import mrkdwn, plain
+from bot.blocks.text import (
+    context,
+    header,
+    input_block,
+    modal,
+    option,
+    plain,
+    section,
+    select,
+    selected_value,
+)
 from bot.services.settings import (
     MAX_REMINDERS,
     REMINDER_DELAY_MAX,
@@ -100,32 +110,15 @@ TIMEZONES = (
 )
 
 
-def _option(value: str, label: str) -> dict:
-    return {"text": plain(label, 75), "value": value}
-
-
 def _select(
     name: str, choices: list[tuple[str, str]], current: str, *, kind: str = "static_select"
 ) -> dict:
-    options = [_option(v, label) for v, label in choices]
-    element: dict = {"type": kind, "action_id": name, "options": options}
-    chosen = next((o for o in options if o["value"] == current), None)
-    if chosen is not None:  # a stored value the list lacks (e.g. a Saturday) is not shown
-        element["initial_option"] = chosen
-    return element
+    # A stored value the list lacks (e.g. a Saturday) is not shown.
+    return select(name, [option(v, label) for v, label in choices], current, kind=kind)
 
 
 def _input(name: str, label: str, element: dict, *, hint: str = "", optional: bool = False) -> dict:
-    block: dict = {
-        "type": "input",
-        "block_id": name,
-        "label": plain(label, 2000),
-        "element": element,
-        "optional": optional,
-    }
-    if hint:
-        block["hint"] = plain(hint, 2000)
-    return block
+    return input_block(name, label, element, optional=optional, hint=hint)
 
 
 def _reminders_label(n: int) -> str:
@@ -155,21 +148,16 @@ def build_settings_modal(*, workspace: Workspace) -> dict:
     }
     if workspace.digest_channel:
         channel["initial_conversation"] = workspace.digest_channel
-    mention = _option(MENTIONS_VALUE, "Mention people who haven't checked in")
+    mention = option(MENTIONS_VALUE, "Mention people who haven't checked in")
     mentions: dict = {"type": "checkboxes", "action_id": "digest_mentions", "options": [mention]}
     if workspace.digest_mentions:
         mentions["initial_options"] = [mention]
     blocks = [
-        {"type": "header", "text": plain("Check-ins", 150)},
-        {
-            "type": "context",
-            "elements": [
-                mrkdwn(
-                    "Everyone with key results is asked on the same day, at this time in "
-                    "their own Slack time zone."
-                )
-            ],
-        },
+        header("Check-ins"),
+        context(
+            "Everyone with key results is asked on the same day, at this time in "
+            "their own Slack time zone."
+        ),
         _input(
             "checkin_weekday",
             "Day",
@@ -217,7 +205,7 @@ def build_settings_modal(*, workspace: Workspace) -> dict:
             _select("default_timezone", [(z, z) for z in zones], workspace.default_timezone),
         ),
         {"type": "divider"},
-        {"type": "header", "text": plain("Weekly digest", 150)},
+        header("Weekly digest"),
         _input(
             "digest_channel",
             "Post the digest in",
@@ -233,25 +221,18 @@ def build_settings_modal(*, workspace: Workspace) -> dict:
         _input("digest_mentions", "Mentions", mentions, optional=True),
         *_charts_blocks(workspace),  # charts
     ]
-    return {
-        "type": "modal",
-        "callback_id": SETTINGS_CALLBACK,
-        "title": plain("Check-in settings", 24),
-        "submit": plain("Save", 24),
-        "close": plain("Cancel", 24),
-        "blocks": blocks,
-    }
+    return modal("Check-in settings", blocks, callback_id=SETTINGS_CALLBACK, submit="Save")
 
 
 def _charts_blocks(workspace: Workspace) -> list[dict]:
     """The pictures switch (charts): one checkbox, on by default."""
-    option = _option(CHARTS_VALUE, "Show trend charts")
-    box: dict = {"type": "checkboxes", "action_id": "charts_enabled", "options": [option]}
+    charts = option(CHARTS_VALUE, "Show trend charts")
+    box: dict = {"type": "checkboxes", "action_id": "charts_enabled", "options": [charts]}
     if workspace.charts_enabled:
-        box["initial_options"] = [option]
+        box["initial_options"] = [charts]
     return [
         {"type": "divider"},
-        {"type": "header", "text": plain("Pictures", 150)},
+        header("Pictures"),
         _input(
             "charts_enabled",
             "Charts",
@@ -271,8 +252,7 @@ def settings_from_state(view: dict) -> SettingsForm:
         return (values.get(name) or {}).get(name) or {}
 
     def selected(name: str) -> str | None:
-        option = state(name).get("selected_option")
-        return option["value"] if option else None
+        return selected_value(state(name))
 
     return SettingsForm(
         checkin_weekday=selected("checkin_weekday"),
@@ -332,12 +312,7 @@ def build_settings_saved(*, workspace: Workspace) -> dict:
     return {
         "text": "Check-in settings saved. " + " ".join(lines),
         "blocks": [
-            {
-                "type": "section",
-                "text": mrkdwn(
-                    "✅ *Check-in settings saved.*\n" + "\n".join(f"• {x}" for x in lines)
-                ),
-            },
-            {"type": "context", "elements": [mrkdwn("Change them any time: `/okr settings`.")]},
+            section("✅ *Check-in settings saved.*\n" + "\n".join(f"• {x}" for x in lines)),
+            context("Change them any time: `/okr settings`."),
         ],
     }

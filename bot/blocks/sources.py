@@ -8,7 +8,22 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from bot.blocks.text import escape, mrkdwn, plain, truncate
+from bot.blocks.text import (
+    actions,
+    block_id,
+    button,
+    context,
+    escape,
+    input_block,
+    modal,
+    option,
+    section,
+    select,
+    selected_value,
+    text_field,
+    truncate,
+    view_values,
+)
 from bot.sources.fetch import KIND_LABELS, SourceKind
 
 if TYPE_CHECKING:
@@ -24,32 +39,21 @@ SOURCE_TOKEN_ACTION = "source_token"
 SOURCE_REVOKE_ACTION = "source_revoke"
 SOURCE_DISCONNECT_ACTION = "source_disconnect"
 RESULT_BLOCK = "source_result"
+field_block = block_id  # the name the listener knows it by
 
 
 def failure_notice(*, kr_title: str, key_result_id: int, host: str, reason: str) -> dict:
     """To the KR's owner, once per failure episode."""
     title = escape(truncate(kr_title, 150))
     text = f"⚠️ Ladder could not update “{title}” from {escape(host)}: {escape(reason)}"
-    return {
-        "text": truncate(text, 3000),
-        "blocks": [
-            {
-                "type": "section",
-                "text": mrkdwn(
-                    f"⚠️ *Ladder could not update “{title}”* from its data source "
-                    f"`{escape(host)}`.\n>{escape(truncate(reason, 300))}\n"
-                    "The key result keeps its last value. Ladder keeps trying and tells you "
-                    "again only if it breaks again after working."
-                ),
-                "accessory": {
-                    "type": "button",
-                    "action_id": FIX_SOURCE_ACTION,
-                    "text": plain("🔧 Fix", 75),
-                    "value": str(key_result_id),
-                },
-            }
-        ],
-    }
+    body = (
+        f"⚠️ *Ladder could not update “{title}”* from its data source "
+        f"`{escape(host)}`.\n>{escape(truncate(reason, 300))}\n"
+        "The key result keeps its last value. Ladder keeps trying and tells you "
+        "again only if it breaks again after working."
+    )
+    fix = button("🔧 Fix", FIX_SOURCE_ACTION, str(key_result_id))
+    return {"text": truncate(text, 3000), "blocks": [section(body, accessory=fix)]}
 
 
 def source_status_line(
@@ -93,17 +97,6 @@ INTERVALS: list[tuple[int, str]] = [
     (360, "every 6 hours"),
     (1440, "daily"),
 ]
-FIELDS = (
-    "kr",
-    "kind",
-    "url",
-    "expression",
-    "column",
-    "row_key",
-    "multiplier",
-    "credential",
-    "interval",
-)
 
 
 @dataclass(frozen=True)
@@ -138,16 +131,6 @@ class SourceDraft:
         )
 
 
-def _bid(name: str, rev: int) -> str:
-    """Block ids carry the form's revision: a new revision shows new initial values (Slack
-    keeps what was typed in a block whose id is unchanged)."""
-    return f"{name}@{rev}"
-
-
-def _option(value: str, label: str) -> dict:
-    return {"text": plain(label, 75), "value": value}
-
-
 def _text_input(
     name: str,
     rev: int,
@@ -159,24 +142,11 @@ def _text_input(
     hint: str = "",
     max_length: int = 2000,
 ) -> dict:
-    element: dict = {
-        "type": "plain_text_input",
-        "action_id": name,
-        "placeholder": plain(placeholder, 150),
-        "max_length": max_length,
-    }
+    # Typed text is kept as it is: a value longer than max_length is Slack's to refuse.
+    element = text_field(name, max_length=max_length, placeholder=placeholder)
     if value:
         element["initial_value"] = value
-    block: dict = {
-        "type": "input",
-        "block_id": _bid(name, rev),
-        "optional": optional,
-        "label": plain(label, 2000),
-        "element": element,
-    }
-    if hint:
-        block["hint"] = plain(hint, 2000)
-    return block
+    return input_block(block_id(name, rev), label, element, optional=optional, hint=hint)
 
 
 def build_source_modal(
@@ -191,71 +161,37 @@ def build_source_modal(
     """Connect a KR of the objective to a data source: the KR, the kind, where and how to
     read the number, units, credential, schedule; Test shows what a pull would record."""
     kr_options = [
-        _option(
+        option(
             str(kr_id),
             ("⚠️ " if kr_id in form.failing else "🔌 " if kr_id in form.connected else "")
             + truncate(title, 70),
         )
         for kr_id, title in form.key_results
     ]
-    blocks: list[dict] = [
-        {
-            "type": "context",
-            "elements": [mrkdwn(f"*{escape(truncate(form.heading, 200))}*")],
-        }
-    ]
+    blocks = [context(f"*{escape(truncate(form.heading, 200))}*")]
+    metadata = json.dumps({"scope": form.scope, "rev": rev})
     if not kr_options:
-        blocks.append(
-            {"type": "section", "text": mrkdwn("There are no key results to connect here yet.")}
-        )
-        return _modal(blocks, submit=False, metadata={"scope": form.scope, "rev": rev})
+        blocks.append(section("There are no key results to connect here yet."))
+        return modal("Connect data", blocks, callback_id=SOURCE_MODAL_CALLBACK, metadata=metadata)
     chosen = next((o for o in kr_options if o["value"] == str(draft.key_result_id)), kr_options[0])
-    blocks.append(
-        {
-            "type": "input",
-            "block_id": _bid("kr", rev),
-            "dispatch_action": True,  # choosing another KR shows its source
-            "label": plain("Key result", 75),
-            "element": {
-                "type": "static_select",
-                "action_id": SOURCE_KR_ACTION,
-                "options": kr_options[:100],
-                "initial_option": chosen,
-            },
-        }
-    )
+    kr_select = {**select(SOURCE_KR_ACTION, kr_options[:100]), "initial_option": chosen}
+    # Choosing another KR shows its source; another kind, its own fields.
+    blocks.append(input_block(block_id("kr", rev), "Key result", kr_select, dispatch=True))
     if form.source is not None:
         state = form.source
-        blocks.append(
-            {
-                "type": "context",
-                "elements": [
-                    mrkdwn(
-                        source_status_line(
-                            failing=state.failing,
-                            reason=state.failure_reason,
-                            host=state.host,
-                            last_ok_at=state.last_ok_at,
-                        )
-                    )
-                ],
-            }
+        status = source_status_line(
+            failing=state.failing,
+            reason=state.failure_reason,
+            host=state.host,
+            last_ok_at=state.last_ok_at,
         )
-    kind_options = [_option(kind.value, KIND_LABELS[kind]) for kind in SourceKind]
-    blocks.append(
-        {
-            "type": "input",
-            "block_id": _bid("kind", rev),
-            "dispatch_action": True,
-            "label": plain("Kind", 75),
-            "element": {
-                "type": "static_select",
-                "action_id": SOURCE_KIND_ACTION,
-                "options": kind_options,
-                "initial_option": next(o for o in kind_options if o["value"] == draft.kind),
-            },
-        }
-    )
+        blocks.append(context(status))
+    kind_options = [option(kind.value, KIND_LABELS[kind]) for kind in SourceKind]
+    kind_select = {
+        **select(SOURCE_KIND_ACTION, kind_options),
+        "initial_option": next(o for o in kind_options if o["value"] == draft.kind),
+    }
+    blocks.append(input_block(block_id("kind", rev), "Kind", kind_select, dispatch=True))
     # Only the fields of the chosen kind: changing the kind shows its own (dispatch_action).
     kind = SourceKind(draft.kind) if draft.kind in set(SourceKind) else SourceKind.JSON
     url_help = {
@@ -338,136 +274,72 @@ def build_source_modal(
         ),
     ]
     if credentials:
-        options = [_option(name, f"LADDER_SOURCE_{name}") for name in credentials[:100]]
-        element: dict = {
-            "type": "static_select",
-            "action_id": "credential",
-            "placeholder": plain("none", 75),
-            "options": options,
-        }
-        initial = next((o for o in options if o["value"] == draft.credential), None)
-        if initial:
-            element["initial_option"] = initial
+        options = [option(name, f"LADDER_SOURCE_{name}") for name in credentials[:100]]
+        credential = select("credential", options, draft.credential, placeholder="none")
+        hint = (
+            "Set on the server as LADDER_SOURCE_<NAME>: a bearer token, or "
+            "“Header-Name: value”. Never stored in Ladder's database."
+        )
         blocks.append(
-            {
-                "type": "input",
-                "block_id": _bid("credential", rev),
-                "optional": True,
-                "label": plain("Credential", 75),
-                "element": element,
-                "hint": plain(
-                    "Set on the server as LADDER_SOURCE_<NAME>: a bearer token, or "
-                    "“Header-Name: value”. Never stored in Ladder's database.",
-                    2000,
-                ),
-            }
+            input_block(
+                block_id("credential", rev), "Credential", credential, optional=True, hint=hint
+            )
         )
     else:
         blocks.append(
-            {
-                "type": "context",
-                "elements": [
-                    mrkdwn(
-                        "No credentials are set on the server. Whoever runs Ladder can add "
-                        "one as `LADDER_SOURCE_<NAME>` (a bearer token, or `Header-Name: value`)."
-                    )
-                ],
-            }
+            context(
+                "No credentials are set on the server. Whoever runs Ladder can add "
+                "one as `LADDER_SOURCE_<NAME>` (a bearer token, or `Header-Name: value`)."
+            )
         )
-    interval_options = [_option(str(minutes), label) for minutes, label in INTERVALS]
+    interval_options = [option(str(minutes), label) for minutes, label in INTERVALS]
+    interval = str(draft.interval)
+    if interval not in {o["value"] for o in interval_options}:
+        interval = interval_options[2]["value"]
     blocks.append(
-        {
-            "type": "input",
-            "block_id": _bid("interval", rev),
-            "label": plain("Update", 75),
-            "element": {
-                "type": "static_select",
-                "action_id": "interval",
-                "options": interval_options,
-                "initial_option": next(
-                    (o for o in interval_options if o["value"] == str(draft.interval)),
-                    interval_options[2],
-                ),
-            },
-        }
+        input_block(
+            block_id("interval", rev), "Update", select("interval", interval_options, interval)
+        )
     )
-    buttons: list[dict] = [
-        {
-            "type": "button",
-            "action_id": SOURCE_TEST_ACTION,
-            "text": plain("🧪 Test", 75),
-            "value": "test",
-        },
-        {
-            "type": "button",
-            "action_id": SOURCE_TOKEN_ACTION,
-            "text": plain("🔑 New push token", 75),
-            "value": "token",
-        },
-        {
-            "type": "button",
-            "action_id": SOURCE_REVOKE_ACTION,
-            "text": plain("Revoke push token", 75),
-            "value": "revoke",
-        },
+    buttons = [
+        button("🧪 Test", SOURCE_TEST_ACTION, "test"),
+        button("🔑 New push token", SOURCE_TOKEN_ACTION, "token"),
+        button("Revoke push token", SOURCE_REVOKE_ACTION, "revoke"),
     ]
     if form.source is not None:
-        buttons.append(
-            {
-                "type": "button",
-                "action_id": SOURCE_DISCONNECT_ACTION,
-                "style": "danger",
-                "text": plain("Disconnect", 75),
-                "value": "disconnect",
-            }
-        )
-    blocks.append({"type": "actions", "block_id": "source_buttons", "elements": buttons})
+        buttons.append(button("Disconnect", SOURCE_DISCONNECT_ACTION, "disconnect", style="danger"))
+    blocks.append(actions(*buttons, block_id="source_buttons"))
     if result:
-        blocks.append({"type": "section", "block_id": RESULT_BLOCK, "text": mrkdwn(result)})
+        blocks.append(section(result, block_id=RESULT_BLOCK))
     if token:
         blocks.append(
-            {
-                "type": "section",
-                "block_id": "source_token_shown",
-                "text": mrkdwn(
-                    "🔑 *Push token* (shown this once; Ladder keeps only a hash):\n"
-                    f"```{token}```\n"
-                    f'`curl -X POST -H "Authorization: Bearer $TOKEN" -H "Content-Type: '
-                    f'application/json" -d \'{{"value": 123}}\' '
-                    f"<ladder>/api/key-results/{draft.key_result_id}/value`"
-                ),
-            }
+            section(
+                "🔑 *Push token* (shown this once; Ladder keeps only a hash):\n"
+                f"```{token}```\n"
+                f'`curl -X POST -H "Authorization: Bearer $TOKEN" -H "Content-Type: '
+                f'application/json" -d \'{{"value": 123}}\' '
+                f"<ladder>/api/key-results/{draft.key_result_id}/value`",
+                block_id="source_token_shown",
+            )
         )
-    metadata = {"scope": form.scope, "rev": rev}
-    return _modal(blocks, submit=True, metadata=metadata)
-
-
-def _modal(blocks: list[dict], *, submit: bool, metadata: dict) -> dict:
-    view: dict = {
-        "type": "modal",
-        "callback_id": SOURCE_MODAL_CALLBACK,
-        "title": plain("Connect data", 24),
-        "close": plain("Cancel", 24),
-        "private_metadata": json.dumps(metadata),
-        "blocks": blocks[:100],
-    }
-    if submit:
-        view["submit"] = plain("Connect", 24)
-    return view
+    return modal(
+        "Connect data",
+        blocks[:100],
+        callback_id=SOURCE_MODAL_CALLBACK,
+        submit="Connect",
+        metadata=metadata,
+    )
 
 
 def source_draft_from_state(view: dict) -> tuple[SourceDraft, int]:
     """The fields as typed, and the form's revision."""
     meta = json.loads(view.get("private_metadata") or "{}")
-    values: dict = {}
-    for block_id, actions in (view.get("state") or {}).get("values", {}).items():
-        name = block_id.split("@", 1)[0]
-        for element in actions.values():
-            if element.get("type") == "static_select":
-                selected = element.get("selected_option")
-                values[name] = selected["value"] if selected else None
-            else:
-                values[name] = (element.get("value") or "").strip()
+    values = {
+        name: selected_value(element)
+        if element.get("type") == "static_select"
+        else (element.get("value") or "").strip()
+        for name, element in view_values(view).items()
+    }
     kr = values.get("kr")
     interval = values.get("interval") or "60"
     return (
@@ -484,10 +356,6 @@ def source_draft_from_state(view: dict) -> tuple[SourceDraft, int]:
         ),
         int(meta.get("rev", 0)),
     )
-
-
-def field_block(name: str, rev: int) -> str:
-    return _bid(name, rev)
 
 
 def test_result_text(

@@ -1,9 +1,13 @@
-"""Small text helpers shared by every surface: escaping, bars, labels, truncation."""
+"""Small helpers shared by every surface: escaping, bars, labels, truncation, and the Block
+Kit objects built the same way everywhere (sections, context lines, buttons, inputs, modals)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date, datetime
+from typing import Any
 
+from bot.okr.grading import grade_band
 from bot.okr.kinds import GradeBand, KRKind, Status, UnitKind
 from bot.okr.numbers import format_pair
 
@@ -17,6 +21,10 @@ STATUS_ICON = {
     Status.OFF_TRACK: "🔴",
 }
 GRADE_ICON = {GradeBand.GREEN: "🟢", GradeBand.YELLOW: "🟡", GradeBand.RED: "🔴"}
+
+
+def grade_icon(grade: float | None) -> str:
+    return "⚪" if grade is None else GRADE_ICON[grade_band(grade)]
 
 
 def escape(text: str) -> str:
@@ -43,6 +51,162 @@ def plain(text: str, limit: int = 3000) -> dict:
 
 def mrkdwn(text: str, limit: int = 3000) -> dict:
     return {"type": "mrkdwn", "text": truncate(text, limit)}
+
+
+def block_id(name: str, rev: int) -> str:
+    """A form's block ids carry its revision: Slack keeps what was typed in an input whose
+    block_id is unchanged, so a new revision is how new initial values replace it."""
+    return f"{name}@{rev}"
+
+
+def _set(**fields: Any) -> dict:
+    """A Block Kit object of the fields that are set: Slack wants a key absent, not null."""
+    return {key: value for key, value in fields.items() if value is not None}
+
+
+def section(text: str, *, block_id: str | None = None, accessory: dict | None = None) -> dict:
+    return _set(type="section", block_id=block_id, text=mrkdwn(text), accessory=accessory)
+
+
+def packed_sections(lines: Iterable[str], *, each: int = 3000) -> list[dict]:
+    """The lines in as few sections as Slack's 3000 characters a section allow; each line cut
+    to `each` characters."""
+    sections = []
+    text = ""
+    for line in lines:
+        line = truncate(line, each)
+        if text and len(text) + 1 + len(line) > 3000:
+            sections.append(section(text))
+            text = line
+        else:
+            text = f"{text}\n{line}" if text else line
+    if text:
+        sections.append(section(text))
+    return sections
+
+
+def context(*texts: str, block_id: str | None = None) -> dict:
+    return _set(type="context", block_id=block_id, elements=[mrkdwn(t) for t in texts])
+
+
+def header(text: str) -> dict:
+    return {"type": "header", "text": plain(text, 150)}
+
+
+def actions(*elements: dict, block_id: str | None = None) -> dict:
+    return _set(type="actions", block_id=block_id, elements=list(elements))
+
+
+def button(label: str, action_id: str, value: str | None = None, *, style: str = "") -> dict:
+    text = plain(label, 75)
+    return _set(type="button", action_id=action_id, text=text, value=value, style=style or None)
+
+
+def option(value: str, label: str) -> dict:
+    return {"text": plain(label, 75), "value": value}
+
+
+def select(
+    action_id: str,
+    options: list[dict],
+    selected: str | None = None,
+    *,
+    placeholder: str = "",
+    kind: str = "static_select",
+) -> dict:
+    """A select (or radio buttons) showing the option whose value is `selected`, if any."""
+    return _set(
+        type=kind,
+        action_id=action_id,
+        placeholder=plain(placeholder, 150) if placeholder else None,
+        options=options,
+        initial_option=next((o for o in options if o["value"] == selected), None),
+    )
+
+
+def objective_picker(action_id: str, chosen: dict | None) -> dict:
+    """A search over objectives (the options come from the app's options handler)."""
+    return _set(
+        type="external_select",
+        action_id=action_id,
+        min_query_length=0,
+        placeholder=plain("Search objectives…"),
+        initial_option=chosen,
+    )
+
+
+def text_field(
+    action_id: str,
+    *,
+    max_length: int,
+    value: str = "",
+    placeholder: str = "",
+    multiline: bool = False,
+) -> dict:
+    return _set(
+        type="plain_text_input",
+        action_id=action_id,
+        max_length=max_length,
+        multiline=multiline or None,
+        initial_value=truncate(value, max_length) if value else None,
+        placeholder=plain(placeholder, 150) if placeholder else None,
+    )
+
+
+def input_block(
+    block_id: str,
+    label: str,
+    element: dict,
+    *,
+    optional: bool | None = None,
+    hint: str = "",
+    dispatch: bool = False,
+) -> dict:
+    """`optional` None leaves the key out (Slack's default: required)."""
+    return _set(
+        type="input",
+        block_id=block_id,
+        label=plain(label, 2000),
+        optional=optional,
+        element=element,
+        hint=plain(hint, 2000) if hint else None,
+        dispatch_action=dispatch or None,
+    )
+
+
+def modal(
+    title: str,
+    blocks: list[dict],
+    *,
+    callback_id: str | None = None,
+    submit: str | None = None,
+    close: str = "Cancel",
+    metadata: str | None = None,
+) -> dict:
+    return _set(
+        type="modal",
+        callback_id=callback_id,
+        title=plain(title, 24),
+        submit=plain(submit, 24) if submit else None,
+        close=plain(close, 24),
+        private_metadata=metadata,
+        blocks=blocks,
+    )
+
+
+def view_values(view: dict) -> dict[str, dict]:
+    """A submitted view's state: each input's element state, by block id without its revision
+    (`name@rev`: see block_id)."""
+    values = {}
+    for bid, elements in (view.get("state") or {}).get("values", {}).items():
+        (state,) = elements.values()
+        values[bid.split("@", 1)[0]] = state
+    return values
+
+
+def selected_value(state: dict | None) -> str | None:
+    chosen = (state or {}).get("selected_option")
+    return chosen["value"] if chosen else None
 
 
 # A bar's filled part takes its status's colour, so colour never contradicts status (inline

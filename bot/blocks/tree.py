@@ -13,16 +13,22 @@ from bot.blocks.sources import source_badge
 from bot.blocks.text import (
     GRADE_ICON,
     STATUS_ICON,
+    actions,
     ago,
+    button,
     confidence_label,
+    context,
     escape,
+    grade_icon,
+    header,
     kr_values,
-    mrkdwn,
+    modal,
     never_checked_in_since,
     no_check_in_since,
+    option,
     percent,
-    plain,
     progress_bar,
+    section,
     status_label,
     truncate,
 )
@@ -94,17 +100,12 @@ def fix_actions(objective: ObjectiveRow) -> dict | None:
     gap = alignment_flag(objective)
     if gap is None:
         return None
-    return {"type": "actions", "elements": [_fix_button(objective, gap)]}
+    return actions(_fix_button(objective, gap))
 
 
 def _fix_button(objective: ObjectiveRow, gap: Gap) -> dict:
     label, action = FIX_BUTTON[gap]
-    return {
-        "type": "button",
-        "action_id": f"{action}:{objective.id}",
-        "text": plain(label, 75),
-        "value": str(objective.id),
-    }
+    return button(label, f"{action}:{objective.id}", str(objective.id))
 
 
 MENU_OPTIONS = {
@@ -124,10 +125,7 @@ def objective_menu(objective_id: int, verbs: Sequence[str] = STATUS_MENU) -> dic
     return {
         "type": "overflow",
         "action_id": f"{OBJECTIVE_MENU_ACTION}:{objective_id}",
-        "options": [
-            {"text": plain(MENU_OPTIONS[verb], 75), "value": f"{verb}:{objective_id}"}
-            for verb in verbs
-        ],
+        "options": [option(f"{verb}:{objective_id}", MENU_OPTIONS[verb]) for verb in verbs],
     }
 
 
@@ -166,12 +164,13 @@ def _quiet_reason(tree: LoadedTree, kr: KeyResultRow) -> str:
     return never_checked_in_since(since, set_on=set_on)
 
 
-def objective_text(
+def objective_section(
     tree: LoadedTree,
     objective: ObjectiveRow,
     *,
     now: datetime,
     depth: int = 0,
+    menu: bool = True,
     with_krs: bool = True,
     limit: int = SECTION_LIMIT,
     names: Names = NO_NAMES,
@@ -179,7 +178,7 @@ def objective_text(
     show_team: bool = True,
     children: str = "",
     kr_notes: Mapping[int, str] | None = None,
-) -> str:
+) -> dict:
     """Title, bar, status, owner (a name, not a mention), team (or "personal"), last check-in,
     where its alignment breaks (an orphan, a company objective without its why), KRs.
 
@@ -211,56 +210,21 @@ def objective_text(
     if children:
         head.append(f"{pad}{INDENT}{children}")
     text = "\n".join(head)
-    if not with_krs:
-        return text
     notes = kr_notes or {}
     lines = [
         f"{pad}{INDENT}{kr_line(tree, kr)}"
         + (f"\n{pad}{INDENT}{INDENT}{notes[kr.id]}" if kr.id in notes else "")
-        for kr in krs
+        for kr in (krs if with_krs else [])
     ]
     for shown, line in enumerate(lines):
         rest = len(lines) - shown
         more = f"\n{pad}{INDENT}…and {rest} more key results" if rest > 1 else ""
         if len(text) + 1 + len(line) + len(more) > limit:
-            return text + f"\n{pad}{INDENT}…and {rest} more key results"
+            text += f"\n{pad}{INDENT}…and {rest} more key results"
+            break
         text += "\n" + line
-    return text
-
-
-def objective_section(
-    tree: LoadedTree,
-    objective: ObjectiveRow,
-    *,
-    now: datetime,
-    depth: int = 0,
-    menu: bool = True,
-    with_krs: bool = True,
-    limit: int = SECTION_LIMIT,
-    names: Names = NO_NAMES,
-    show_owner: bool = True,
-    show_team: bool = True,
-    children: str = "",
-    kr_notes: Mapping[int, str] | None = None,
-) -> dict:
-    text = objective_text(
-        tree,
-        objective,
-        now=now,
-        depth=depth,
-        with_krs=with_krs,
-        limit=limit,
-        names=names,
-        show_owner=show_owner,
-        show_team=show_team,
-        children=children,
-        kr_notes=kr_notes,
-    )
     # No block_id: one objective may appear in two trees of the same view (team and company).
-    block: dict = {"type": "section", "text": mrkdwn(text)}
-    if menu:
-        block["accessory"] = objective_menu(objective.id)
-    return block
+    return section(text, accessory=objective_menu(objective.id) if menu else None)
 
 
 WHY_PART_MAX = 90  # each of vision and mission, in the one-line "why"
@@ -277,7 +241,7 @@ def why_block(tree: LoadedTree) -> dict | None:
         parts.append(f"🎯 {escape(truncate(ws.mission, WHY_PART_MAX))}")
     if not parts:
         return None
-    return {"type": "context", "elements": [mrkdwn("  ·  ".join(parts))]}
+    return context("  ·  ".join(parts))
 
 
 def _status_counts(tree: LoadedTree, objectives: Iterable[ObjectiveRow]) -> dict[Status, int]:
@@ -477,10 +441,6 @@ def build_no_team_notice(missing: NoSuchTeam) -> dict:
     return build_notice(escape(text))
 
 
-def _grade_icon(grade: float | None) -> str:
-    return GRADE_ICON[grade_band(grade)] if grade is not None else "⚪"
-
-
 def _grade(grade: float | None) -> str:
     return "—" if grade is None else f"{grade:.1f}"
 
@@ -498,7 +458,7 @@ def graded_text(
     first = INDENT * depth + ("↳ " if depth else "")
     pad = INDENT * (depth + 1) if depth else ""
     lines = [
-        f"{first}{_grade_icon(objective.grade)} *{_grade(objective.grade)}*  "
+        f"{first}{grade_icon(objective.grade)} *{_grade(objective.grade)}*  "
         f"*{escape(objective.title)}* · {owner_label(names, objective.owner_id)}"
     ]
     if count_below:
@@ -511,9 +471,7 @@ def graded_text(
     if collapsed:  # no KR lines past STATUS_FULL_MAX objectives
         return "\n".join(lines)
     for kr in tree.krs_of(objective.id):
-        lines.append(
-            f"{pad}{INDENT}{_grade_icon(kr.grade)} {_grade(kr.grade)} · {escape(kr.title)}"
-        )
+        lines.append(f"{pad}{INDENT}{grade_icon(kr.grade)} {_grade(kr.grade)} · {escape(kr.title)}")
     return truncate("\n".join(lines), SECTION_LIMIT)
 
 
@@ -530,17 +488,12 @@ def _graded_status(
     summary += "".join(
         f" · {icon} {bands[band]}" for band, icon in GRADE_ICON.items() if bands[band]
     )
-    blocks.append({"type": "section", "text": mrkdwn(summary)})
+    blocks.append(section(summary))
     blocks.append(
-        {
-            "type": "context",
-            "elements": [
-                mrkdwn(
-                    "The new cycle has no objectives here yet, so these are the last grades. "
-                    "Start one with `/okr new`."
-                )
-            ],
-        }
+        context(
+            "The new cycle has no objectives here yet, so these are the last grades. "
+            "Start one with `/okr new`."
+        )
     )
     blocks.append({"type": "divider"})
     shown = status_shown(tree)
@@ -555,10 +508,8 @@ def _graded_status(
             collapsed=collapsed,
             count_below=_counts_below(tree, objective, shown_ids),
         )
-        blocks.append({"type": "section", "text": mrkdwn(text)})
-    blocks.append(
-        {"type": "context", "elements": [mrkdwn("0.7 or more is green, 0.4–0.69 yellow.")]}
-    )
+        blocks.append(section(text))
+    blocks.append(context("0.7 or more is green, 0.4–0.69 yellow."))
     return {
         "text": f"OKR status · {label}: {cycle.name} is closed, {n} objectives graded",
         "blocks": blocks,
@@ -576,31 +527,26 @@ def build_status_message(
     """
     person = _MENTION.fullmatch(scope)
     label = owner_label(names, person[1]) if person else escape(scope)
-    header = (names.get(person[1]) or UNKNOWN_NAME) if person else scope
-    blocks: list[dict] = [{"type": "header", "text": plain(f"OKR status · {header}", 150)}]
+    heading = (names.get(person[1]) or UNKNOWN_NAME) if person else scope
+    blocks = [header(f"OKR status · {heading}")]
     if not tree.objectives:
-        why = why_block(tree)
-        if why:
+        if why := why_block(tree):
             blocks.append(why)
         blocks.append(
-            {
-                "type": "section",
-                "text": mrkdwn(
-                    "No objectives here yet. Start one with `/okr new`, or link this channel to a "
-                    "team with `/okr team link &lt;name&gt;`."
-                ),
-            }
+            section(
+                "No objectives here yet. Start one with `/okr new`, or link this channel to a "
+                "team with `/okr team link &lt;name&gt;`."
+            )
         )
         return {"text": f"OKR status · {label}: no objectives yet", "blocks": blocks}
     if (cycle := closed_cycle(tree)) is not None:
         return _graded_status(tree, cycle, blocks, label, names)
 
     summary = summary_line(tree)
-    blocks.append({"type": "section", "text": mrkdwn(f"*{summary}*")})
+    blocks.append(section(f"*{summary}*"))
     if (health := health_context(tree.alignment)) is not None:
         blocks.append(health)
-    why = why_block(tree)
-    if why:
+    if why := why_block(tree):
         blocks.append(why)
     blocks.append({"type": "divider"})
     shown = status_shown(tree)
@@ -640,7 +586,7 @@ def build_status_message(
             "below it; Ladder's *Home* tab has your team's tree."
         )
     if footer:
-        blocks.append({"type": "context", "elements": [mrkdwn(" ".join(footer))]})
+        blocks.append(context(" ".join(footer)))
     return {"text": f"OKR status · {label}: {summary}", "blocks": blocks}
 
 
@@ -661,65 +607,43 @@ def build_mine_message(
         for kr in tree.key_results
         if sources and kr.id in sources and kr.owner_id == user_id
     }
-    blocks: list[dict] = [{"type": "header", "text": plain("Your OKRs", 150)}]
+    blocks = [header("Your OKRs")]
     if not tree.objectives:
         blocks.append(
-            {
-                "type": "section",
-                "text": mrkdwn(
-                    "You don't own any objectives or key results yet. Draft one with `/okr new`."
-                ),
-            }
+            section("You don't own any objectives or key results yet. Draft one with `/okr new`.")
         )
         return {"text": "You don't own any OKRs yet.", "blocks": blocks}
-    blocks.append({"type": "context", "elements": [mrkdwn(summary_line(tree))]})
+    blocks.append(context(summary_line(tree)))
     per_objective = 2
     budget = (MESSAGE_BLOCKS - len(blocks) - 1) // per_objective
     for objective in tree.objectives[:budget]:
         mine = objective.owner_id == user_id
-        section = objective_section(
-            tree,
-            objective,
-            now=now,
-            menu=False,
-            names=names,
-            show_owner=not mine,
-            kr_notes=notes,
-        )
-        blocks.append(section)
         blocks.append(
-            {
-                "type": "actions",
-                "block_id": f"mine:{objective.id}",
-                "elements": [
-                    {
-                        "type": "button",
-                        "action_id": f"{CHECKIN_OBJECTIVE_ACTION}:{objective.id}",
-                        "style": "primary",
-                        "text": plain("✅ Check in", 75),
-                        "value": str(objective.id),
-                    },
-                    {
-                        "type": "button",
-                        "action_id": f"{EDIT_OBJECTIVE_ACTION}:{objective.id}",
-                        "text": plain("✏️ Edit", 75),
-                        "value": str(objective.id),
-                    },
-                    *_align_button(objective, mine),
-                    objective_menu(objective.id, ("align", "trend", "archive")),
-                ],
-            }
+            objective_section(
+                tree,
+                objective,
+                now=now,
+                menu=False,
+                names=names,
+                show_owner=not mine,
+                kr_notes=notes,
+            )
+        )
+        oid = objective.id
+        blocks.append(
+            actions(
+                button(
+                    "✅ Check in", f"{CHECKIN_OBJECTIVE_ACTION}:{oid}", str(oid), style="primary"
+                ),
+                button("✏️ Edit", f"{EDIT_OBJECTIVE_ACTION}:{oid}", str(oid)),
+                *_align_button(objective, mine),
+                objective_menu(oid, ("align", "trend", "archive")),
+                block_id=f"mine:{oid}",
+            )
         )
     left_out = len(tree.objectives) - budget
     if left_out > 0:
-        blocks.append(
-            {
-                "type": "context",
-                "elements": [
-                    mrkdwn(f"…and {left_out} more. Open Ladder's *Home* tab to see them all.")
-                ],
-            }
-        )
+        blocks.append(context(f"…and {left_out} more. Open Ladder's *Home* tab to see them all."))
     n = len(tree.key_results)
     return {
         "text": f"Your OKRs: {len(tree.objectives)} objectives, {n} key results",
@@ -748,18 +672,12 @@ def build_objective_confirmation(
         lines.append(f"It serves the mission: _{escape(tree.workspace.mission)}_")
     fix = fix_actions(objective)  # aligned to nothing, or no why: the fix, right here
     blocks = [
-        {"type": "section", "text": mrkdwn(" ".join(lines))},
+        section(" ".join(lines)),
         objective_section(tree, objective, now=now, show_owner=False),
         *([fix] if fix is not None else []),
-        {
-            "type": "context",
-            "elements": [
-                mrkdwn(
-                    "Owners of its key results get a weekly check-in. "
-                    "See everything with `/okr status`."
-                )
-            ],
-        },
+        context(
+            "Owners of its key results get a weekly check-in. See everything with `/okr status`."
+        ),
     ]
     # The fallback `text` is mrkdwn too: user text is escaped there as well.
     return {"text": f"Objective {verb}: {escape(truncate(objective.title, 150))}", "blocks": blocks}
@@ -784,7 +702,7 @@ def build_objective_view(
     blocks: list[dict] = []
     if len(walk) > 1:
         below = children_line(tree, objective.id).removeprefix("↳ ")
-        blocks.append({"type": "context", "elements": [mrkdwn(f"With {below}")]})
+        blocks.append(context(f"With {below}"))
     show_team = len({o.team_id for o, _ in walk}) > 1
     for o, depth in walk[:budget]:
         blocks.append(
@@ -801,12 +719,5 @@ def build_objective_view(
         )
     if len(walk) > budget:
         left = len(walk) - budget
-        blocks.append(
-            {"type": "context", "elements": [mrkdwn(f"…and {left} more aligned objectives.")]}
-        )
-    return {
-        "type": "modal",
-        "title": plain(OBJECTIVE_TITLE, 24),
-        "close": plain("Close", 24),
-        "blocks": blocks,
-    }
+        blocks.append(context(f"…and {left} more aligned objectives."))
+    return modal(OBJECTIVE_TITLE, blocks, close="Close")
