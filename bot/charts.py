@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.typing import RcKeyType
 
-STYLE_VERSION = "2"  # change it when the look changes: cached uploads are then drawn again
+STYLE_VERSION = "3"  # change it when the look changes: cached uploads are then drawn again
 DPI = 100
 WIDTH_PX, HEIGHT_PX = 960, 540
 TEAM_BARS_MAX = 10
@@ -219,7 +219,11 @@ def _heading(figure: Figure, title: str, subtitle: str, status: Status | None) -
     figure.text(offset, 0.875, subtitle, fontsize=15, color="#3d4750", va="top")
 
 
-def _date_axis(axes: Axes, start: date, end: date, today: date) -> None:
+def _date_axis(axes: Axes, start: date, end: date, today: date, points: Sequence[Point]) -> None:
+    """Dates left to right over `start`..`end` (in either order: a KR written after its due
+    date), widened to show every check-in (a late one, after the due date, too)."""
+    days = [start, end, *(p.day for p in points)]
+    start, end = min(days), max(days)
     margin = timedelta(days=max(1, (end - start).days // 40))
     axes.set_xlim(date2num(start - margin), date2num(end + margin))
     locator = AutoDateLocator(minticks=3, maxticks=6)
@@ -248,9 +252,36 @@ def _xs(points: Sequence[Point]) -> list[float]:
 def _note(
     axes: Axes, text: str, xy: tuple[float, float], offset: tuple[int, int], **style: Any
 ) -> None:
-    """`text` at `xy` (x as a fraction of the axes, y in data), moved by `offset` points."""
+    """`text` at `xy` (x as a fraction of the axes, y in data), moved by `offset` points.
+
+    Placed once the y range is final (this reads it) and held inside it: a note beyond the
+    range would be drawn off the figure, and one far beyond it could not be drawn at all
+    (FreeType refuses a glyph thousands of pixels away: "raster overflow")."""
+    low, high = sorted(axes.get_ylim())
+    x, y = xy
     coords = ("axes fraction", "data")
-    axes.annotate(text, xy, xycoords=coords, xytext=offset, textcoords="offset points", **style)
+    axes.annotate(
+        text,
+        (x, min(max(y, low), high)),
+        xycoords=coords,
+        xytext=offset,
+        textcoords="offset points",
+        **style,
+    )
+
+
+def _spread(values: Sequence[float], *, gap: float, low: float, high: float) -> list[float]:
+    """Heights for labels at these ascending values: each at its value where it can be, at
+    least `gap` apart, and all within `low`..`high` (as long as they fit there)."""
+    placed: list[float] = []
+    for value in values:
+        floor = placed[-1] + gap if placed else low
+        placed.append(max(value, low, floor))
+    ceiling = high
+    for i in reversed(range(len(placed))):
+        placed[i] = min(placed[i], ceiling)
+        ceiling = placed[i] - gap
+    return placed
 
 
 def _pace_line(axes: Axes, xs: list[Any], ys: list[float]) -> None:
@@ -282,14 +313,9 @@ def draw_kr(trend: KRTrend) -> Picture:
         marker = STATUS_MARKER[trend.status]
         start_x, due_x = date2num(trend.pace_start), date2num(trend.due)
         if trend.has_pace:
-            start = trend.start_value
-            _pace_line(axes, [start_x, due_x], [start, trend.target_value])
-            axes.axhline(start, color="#aab2b9", linestyle=":", linewidth=1.5)
-            label = f"start {_shown(trend, start)}"
-            _note(axes, label, (1.0, start), (-4, 4), fontsize=13, color="#7a858f", ha="right")
+            _pace_line(axes, [start_x, due_x], [trend.start_value, trend.target_value])
+            axes.axhline(trend.start_value, color="#aab2b9", linestyle=":", linewidth=1.5)
         axes.axhline(trend.target_value, color="#1d2329", linewidth=1.5, zorder=2)
-        target = f"{TARGET_WORD[trend.kind]} {_shown(trend, trend.target_value)}"
-        _note(axes, target, (0.0, trend.target_value), (4, 4), fontsize=13)
         xs, ys = _xs(trend.points), [p.value for p in trend.points]
         if trend.has_pace or trend.kind is KRKind.MILESTONE:  # from where the KR started
             xs, ys = [float(start_x), *xs], [trend.start_value, *ys]
@@ -330,7 +356,13 @@ def draw_kr(trend: KRTrend) -> Picture:
                 FuncFormatter(lambda v, _pos: format_value(v, unit=trend.unit, unit_label=None))
             )
             axes.margins(y=0.12)
-        _date_axis(axes, trend.pace_start, trend.due, trend.today)
+        _date_axis(axes, trend.pace_start, trend.due, trend.today, trend.points)
+        if trend.has_pace:
+            label = f"start {_shown(trend, trend.start_value)}"
+            style = {"fontsize": 13, "color": "#7a858f", "ha": "right"}
+            _note(axes, label, (1.0, trend.start_value), (-4, 4), **style)
+        target = f"{TARGET_WORD[trend.kind]} {_shown(trend, trend.target_value)}"
+        _note(axes, target, (0.0, trend.target_value), (4, 4), fontsize=13)
         current = trend.points[-1].value if trend.points else None
         subtitle = f"· {_shown(trend, current)} now"
         if trend.projected_value is not None:
@@ -369,13 +401,6 @@ def draw_objective(trend: ObjectiveTrend) -> Picture:
                 zorder=3,
             )
             ends.append((line[-1].value, f"KR{i + 1} {_drawable(title, 16)}"))
-        # Each KR's name in the right margin at its latest value, nudged apart to stay legible.
-        placed: list[float] = []
-        for value, label in sorted(ends):
-            y = max([value, *(p + 0.075 for p in placed)])
-            placed.append(y)
-            style = {"fontsize": 11, "color": "#5b6770", "va": "center", "annotation_clip": False}
-            _note(axes, label, (1.0, y), (6, 0), **style)
         if trend.points:
             axes.plot(
                 [float(start_x), *_xs(trend.points)],
@@ -392,10 +417,17 @@ def draw_objective(trend: ObjectiveTrend) -> Picture:
             )
             if trend.projected is not None:
                 _at_this_rate(axes, trend.points[-1], end_x, trend.projected, colour, zorder=4)
-        axes.set_ylim(-0.03, 1.08)
+        low, high = -0.03, 1.08
+        axes.set_ylim(low, high)
         axes.yaxis.set_major_formatter(PercentFormatter(1.0))
         axes.yaxis.set_major_locator(MaxNLocator(5))
-        _date_axis(axes, trend.start, trend.end, trend.today)
+        _date_axis(axes, trend.start, trend.end, trend.today, trend.points)
+        # Each KR's name in the right margin at its latest value, nudged apart to stay legible.
+        ends.sort()
+        heights = _spread([value for value, _ in ends], gap=0.075, low=low, high=high)
+        for (_, label), y in zip(ends, heights, strict=True):
+            style = {"fontsize": 11, "color": "#5b6770", "va": "center", "annotation_clip": False}
+            _note(axes, label, (1.0, y), (6, 0), **style)
         now = trend.points[-1].value if trend.points else None
         subtitle = f"· {_pct(now)} now, {_pct(trend.expected_today)} expected"
         if trend.projected is not None:

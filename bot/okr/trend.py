@@ -5,7 +5,8 @@ dataclasses as they are, so a test of the data here is a test of what is plotted
 
 - A KR's series is its check-ins (date, value), oldest first. Its pace line runs from its
   start value on the pace start to its target on its due date (the cycle's end without one),
-  like the expected progress of `bot.okr.pace`.
+  like the expected progress of `bot.okr.pace`. A milestone's values are done (1) or not
+  done (0) and its target is done, whatever numbers were stored (its chart has those two rows).
 - The projection continues the average rate since the pace start (from the start value to
   the latest reading) to the due date: "where it lands at this rate".
 - An objective's series is its KRs' weighted, clamped progress (the roll-up of
@@ -125,6 +126,10 @@ def project(
     return latest.value + rate * (due - latest.day).days
 
 
+def _done(value: float) -> float:
+    return 1.0 if value >= 1 else 0.0
+
+
 def kr_trend(
     *,
     title: str,
@@ -141,6 +146,9 @@ def kr_trend(
 ) -> KRTrend:
     points = kr_points(readings)
     start = start_value if start_value is not None else 0.0
+    if kind is KRKind.MILESTONE:  # done (1) or not done (0), read as raw_progress reads it
+        points = tuple(Point(p.day, _done(p.value)) for p in points)
+        start, target_value = _done(start), 1.0
     projected = expected = grade = None
     if kind in (KRKind.INCREASE, KRKind.DECREASE):
         latest = points[-1] if points else None
