@@ -136,6 +136,7 @@ def _write_lock_held(engine: sa.Engine) -> Iterator[None]:
             connection.rollback()
 
 
+@pytest.mark.slack_deadline
 def test_a_form_that_cannot_save_in_time_says_so_and_saves_nothing(ladder: Ladder) -> None:
     kr_ids = _seed(ladder)
     user = PEOPLE[0]

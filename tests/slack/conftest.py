@@ -21,7 +21,7 @@ from sqlalchemy import Engine
 
 from bot.app import build_app
 from bot.config import Settings, load_settings
-from bot.server import make_wsgi_app
+from bot.server import ANSWER_BUDGET_S, make_wsgi_app
 from tests.support.executor import TrackedExecutor
 from tests.support.request_lines import RequestLines
 from tests.support.slack_sender import SlackSender
@@ -87,9 +87,17 @@ def standin() -> Iterator[SlackStandIn]:
         assert standin.violations == [], "the app sent what Slack would refuse"
 
 
+TEST_ANSWER_BUDGET_S = 60.0
+
+
 @contextmanager
 def serve_ladder(
-    settings: Settings, standin: SlackStandIn, engine: Engine, clock: TestClock
+    settings: Settings,
+    standin: SlackStandIn,
+    engine: Engine,
+    clock: TestClock,
+    *,
+    answer_budget_s: float | None = None,
 ) -> Iterator[Ladder]:
     """The app built from `settings`, served on a loopback port, with a sender per workspace."""
     lazy = TrackedExecutor()
@@ -97,7 +105,15 @@ def serve_ladder(
     server = make_server(
         "127.0.0.1",
         0,
-        make_wsgi_app(app, engine, signing_secret=SECRET),
+        # Slack's deadline is not what most tests are about (those marked `slack_deadline`,
+        # tests/slack/test_waitress_edges.py and tests/storage/test_db.py are): on a busy
+        # machine a form's 2 s would run out and turn their answers into timeouts.
+        make_wsgi_app(
+            app,
+            engine,
+            signing_secret=SECRET,
+            answer_budget_s=answer_budget_s or TEST_ANSWER_BUDGET_S,
+        ),
         _ThreadingWSGIServer,
         _QuietHandler,
     )
@@ -131,9 +147,14 @@ def single_workspace_settings(standin: SlackStandIn) -> Settings:
 
 
 @pytest.fixture
-def ladder(standin: SlackStandIn, engine: Engine) -> Iterator[Ladder]:
+def ladder(
+    request: pytest.FixtureRequest, standin: SlackStandIn, engine: Engine
+) -> Iterator[Ladder]:
+    """The app; a test marked `slack_deadline` gets the real 2 s answer budget."""
     clock = TestClock(datetime(2026, 2, 16, 9, 0, tzinfo=UTC))
-    with serve_ladder(single_workspace_settings(standin), standin, engine, clock) as ladder:
+    budget = ANSWER_BUDGET_S if request.node.get_closest_marker("slack_deadline") else None
+    settings = single_workspace_settings(standin)
+    with serve_ladder(settings, standin, engine, clock, answer_budget_s=budget) as ladder:
         yield ladder
 
 
