@@ -25,11 +25,13 @@ from bot.okr.validate import KRSpec, confidence_problem, kr_problems, objective_
 from bot.services.settings import FIELDS as SCHEDULE_FIELDS
 from bot.services.settings import SettingsForm, validate_settings
 from bot.services.transfer.document import (
+    ROW_NAMES,
     Document,
     KeyResultDoc,
     Problem,
     SourceDoc,
     WorkspaceDoc,
+    copy_into,
     plain,
     to_flag,
     to_number,
@@ -49,6 +51,7 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{2,31}$")
 _WORKSPACE_ID = re.compile(r"^[TE][A-Z0-9]{2,31}$")
 T = TypeVar("T")
+_DOC_NAMES = {row: doc for doc, row in ROW_NAMES.items()}
 
 EmailLookup = Callable[[str], str | None]
 """Email -> Slack user id, or None when no user has it."""
@@ -421,20 +424,14 @@ def _rows(
     for i, o in enumerate(document.objectives):
         owner = people.id(o.owner, o.owner_email)
         objectives.append(
-            store.NewObjective(
+            copy_into(
+                store.NewObjective,
+                o,
                 cycle=_known(refs.cycles.get(o.cycle)),
                 owner_id=owner,
-                title=o.title,
                 created_at=o.created_at or now,
                 team=refs.teams.get(o.team),
-                level=o.level,
                 parent=refs.objectives.get(o.parent),
-                description=o.description,
-                weight=o.weight,
-                committed=o.committed,
-                status=o.status,
-                grade=o.grade,
-                archived_at=o.archived_at,
             )
         )
         if o.has_reflection:
@@ -451,54 +448,40 @@ def _rows(
         for position, kr in enumerate(o.key_results):
             spec = _known(_kr_spec(kr, today=now.date())[0])
             kr_owner = people.id(kr.owner, kr.owner_email, owner)  # by default, the objective's
-            for c in kr.check_ins:
-                check_ins.append(
-                    store.NewCheckIn(
-                        key_result=len(key_results),
-                        author_id=people.id(c.author, c.author_email, kr_owner),
-                        period_start=_known(c.period),
-                        created_at=c.created_at or now,
-                        value=c.value,
-                        previous_value=c.previous,
-                        confidence=c.confidence,
-                        note=c.note,
-                        blocker=c.blocker,
-                        source=c.source,
-                    )
+            check_ins += [
+                copy_into(
+                    store.NewCheckIn,
+                    c,
+                    _DOC_NAMES,
+                    key_result=len(key_results),
+                    author_id=people.id(c.author, c.author_email, kr_owner),
+                    created_at=c.created_at or now,
                 )
+                for c in kr.check_ins
+            ]
             if kr.source is not None:
                 # Stored as the Connect data modal stores it; connected in the KR owner's
                 # name (the one told when it fails).
-                source = spec_of(kr.source)
                 sources.append(
-                    store.NewSource(
+                    copy_into(
+                        store.NewSource,
+                        kr.source,
                         key_result=len(key_results),
-                        kind=source.kind.value,
-                        url=source.url.strip(),
-                        expression=source.expression.strip(),
-                        column=source.column.strip(),
-                        row_key=source.row_key.strip(),
-                        multiplier=source.multiplier,
-                        credential=source.credential,
-                        interval_minutes=kr.source.interval_minutes,
+                        kind=_known(kr.source.kind).value,
                         created_by=kr_owner,
                     )
                 )
             key_results.append(
-                store.NewKeyResult(
+                copy_into(
+                    store.NewKeyResult,
+                    spec,
                     objective=i,
                     owner_id=kr_owner,
-                    title=spec.title,
                     kind=spec.kind.value,
                     unit=spec.unit.value,
-                    target_value=spec.target_value,
                     created_at=kr.created_at or o.created_at or now,  # made with it
                     position=position,
-                    unit_label=spec.unit_label,
                     start_value=spec.stored_start,  # as KRs made in Slack
-                    current_value=spec.current_value,
-                    weight=spec.weight,
-                    due_date=spec.due_date,
                     confidence=kr.confidence,
                     grade=kr.grade,
                     # What record_check_in keeps on the KR: when it was last checked in.
