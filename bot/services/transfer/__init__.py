@@ -251,24 +251,18 @@ def import_text(
             session=session,
             workspace_id=target,
             now=now,
-            teams=plan.teams,
-            cycles=plan.cycles,
-            objectives=plan.objectives,
-            key_results=plan.key_results,
-            check_ins=plan.check_ins,
-            reflections=plan.reflections,
-            sources=plan.sources,
+            okrs=plan.rows,
         )
     return ImportReport(
         workspace_id=target,
-        teams=len(plan.teams),
-        cycles=len(plan.cycles),
-        objectives=len(plan.objectives),
-        key_results=len(plan.key_results),
-        check_ins=len(plan.check_ins),
+        teams=len(plan.rows.teams),
+        cycles=len(plan.rows.cycles),
+        objectives=len(plan.rows.objectives),
+        key_results=len(plan.rows.key_results),
+        check_ins=len(plan.rows.check_ins),
         emails_resolved=plan.emails_resolved,
         replaced=None if contents.empty else contents,
-        sources=len(plan.sources),
+        sources=len(plan.rows.sources),
     )
 
 

@@ -59,17 +59,11 @@ EmailLookup = Callable[[str], str | None]
 
 @dataclass(frozen=True)
 class Plan:
-    """What import stores: storage rows whose references are list indexes."""
+    """What import stores: the workspace's changes, and rows whose references are indexes."""
 
     workspace_changes: dict[str, Any]
-    teams: list[store.NewTeam]
-    cycles: list[store.NewCycle]
-    objectives: list[store.NewObjective]
-    key_results: list[store.NewKeyResult]
-    check_ins: list[store.NewCheckIn]
+    rows: store.NewOkrs
     emails_resolved: int
-    reflections: list[store.NewReflection] = field(default_factory=list)
-    sources: list[store.NewSource] = field(default_factory=list)
 
 
 def plan_import(
@@ -83,7 +77,9 @@ def plan_import(
     people = _People(document, lookup_email)
     refs = _check(document, people, problems, today=now.date())
     changes = workspace_changes(document.workspace, problems)
-    return None if problems else _rows(document, refs, people, changes, now=now)
+    if problems:
+        return None
+    return Plan(changes, _rows(document, refs, people, now=now), len(people.ids))
 
 
 def _known(value: T | None) -> T:
@@ -412,18 +408,21 @@ def workspace_changes(ws: WorkspaceDoc, problems: list[Problem]) -> dict[str, An
     return changes
 
 
-def _rows(
-    document: Document, refs: _Refs, people: _People, changes: dict[str, Any], *, now: datetime
-) -> Plan:
+def _rows(document: Document, refs: _Refs, people: _People, *, now: datetime) -> store.NewOkrs:
     """The rows of a checked document, parents before children."""
-    objectives: list[store.NewObjective] = []
-    reflections: list[store.NewReflection] = []
-    key_results: list[store.NewKeyResult] = []
-    check_ins: list[store.NewCheckIn] = []
-    sources: list[store.NewSource] = []
+    rows = store.NewOkrs(
+        [
+            store.NewTeam(t.name, refs.teams.get(t.parent), tuple(t.channels))
+            for t in document.teams
+        ],
+        [
+            store.NewCycle(c.name, _known(c.start_date), _known(c.end_date), c.closed_at)
+            for c in document.cycles
+        ],
+    )
     for i, o in enumerate(document.objectives):
         owner = people.id(o.owner, o.owner_email)
-        objectives.append(
+        rows.objectives.append(
             copy_into(
                 store.NewObjective,
                 o,
@@ -435,7 +434,7 @@ def _rows(
             )
         )
         if o.has_reflection:
-            reflections.append(
+            rows.reflections.append(
                 store.NewReflection(
                     objective=i,
                     author_id=people.id(o.reflection_author, owner),
@@ -448,30 +447,30 @@ def _rows(
         for position, kr in enumerate(o.key_results):
             spec = _known(_kr_spec(kr, today=now.date())[0])
             kr_owner = people.id(kr.owner, kr.owner_email, owner)  # by default, the objective's
-            check_ins += [
+            rows.check_ins.extend(
                 copy_into(
                     store.NewCheckIn,
                     c,
                     _DOC_NAMES,
-                    key_result=len(key_results),
+                    key_result=len(rows.key_results),
                     author_id=people.id(c.author, c.author_email, kr_owner),
                     created_at=c.created_at or now,
                 )
                 for c in kr.check_ins
-            ]
+            )
             if kr.source is not None:
                 # Stored as the Connect data modal stores it; connected in the KR owner's
                 # name (the one told when it fails).
-                sources.append(
+                rows.sources.append(
                     copy_into(
                         store.NewSource,
                         kr.source,
-                        key_result=len(key_results),
+                        key_result=len(rows.key_results),
                         kind=_known(kr.source.kind).value,
                         created_by=kr_owner,
                     )
                 )
-            key_results.append(
+            rows.key_results.append(
                 copy_into(
                     store.NewKeyResult,
                     spec,
@@ -490,20 +489,4 @@ def _rows(
                     carried_from=refs.carried_from(kr.carried_from),
                 )
             )
-    return Plan(
-        changes,
-        [
-            store.NewTeam(t.name, refs.teams.get(t.parent), tuple(t.channels))
-            for t in document.teams
-        ],
-        [
-            store.NewCycle(c.name, _known(c.start_date), _known(c.end_date), c.closed_at)
-            for c in document.cycles
-        ],
-        objectives,
-        key_results,
-        check_ins,
-        emails_resolved=len(people.ids),
-        reflections=reflections,
-        sources=sources,
-    )
+    return rows
