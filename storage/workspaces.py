@@ -36,16 +36,23 @@ def get_workspace(*, session: Session, workspace_id: str) -> Workspace:
     return workspace
 
 
-def update_workspace(*, session: Session, workspace_id: str, **changes: Any) -> Workspace:
+def update_workspace(
+    *, session: Session, workspace_id: str, now: datetime | None = None, **changes: Any
+) -> Workspace:
+    now = now or utcnow()
     unknown = set(changes) - _SETTINGS
     if unknown:
         raise TypeError(f"not workspace settings: {sorted(unknown)}")
     workspace = get_workspace(session=session, workspace_id=workspace_id)
-    if "active" in changes:
-        _mark_active(workspace, bool(changes["active"]), now=utcnow())
+    # Retention counts from the first deactivation: a second revocation notice must not
+    # postpone the purge, and coming back clears it.
+    if changes.get("active"):
+        workspace.deactivated_at = None
+    elif "active" in changes and (workspace.active or workspace.deactivated_at is None):
+        workspace.deactivated_at = now
     for key, value in changes.items():
         setattr(workspace, key, value)
-    workspace.updated_at = utcnow()
+    workspace.updated_at = now
     session.add(workspace)
     session.flush()
     return workspace
@@ -55,24 +62,9 @@ def set_workspace_active(
     *, session: Session, workspace_id: str, active: bool, now: datetime, name: str | None = None
 ) -> Workspace:
     """Installed (active, created if new) or uninstalled (inactive since `now`)."""
-    workspace = ensure_workspace(session=session, workspace_id=workspace_id, name=name or "")
-    _mark_active(workspace, active, now=now)
-    workspace.active = active
-    if name:
-        workspace.name = name
-    workspace.updated_at = now
-    session.add(workspace)
-    session.flush()
-    return workspace
-
-
-def _mark_active(workspace: Workspace, active: bool, *, now: datetime) -> None:
-    # Retention counts from the first deactivation: a second revocation notice must not
-    # postpone the purge, and coming back clears it.
-    if active:
-        workspace.deactivated_at = None
-    elif workspace.active or workspace.deactivated_at is None:
-        workspace.deactivated_at = now
+    ensure_workspace(session=session, workspace_id=workspace_id, name=name or "")
+    changes: dict[str, Any] = {"active": active} | ({"name": name} if name else {})
+    return update_workspace(session=session, workspace_id=workspace_id, now=now, **changes)
 
 
 def list_active_workspaces(*, session: Session) -> list[Workspace]:
