@@ -191,13 +191,6 @@ def decode(text: str, fmt: Format) -> tuple[Document | None, list[Problem]]:
     return document, list(dict.fromkeys(problems))  # a record read twice reports once
 
 
-def read_document(text: str, fmt: Format) -> Document:
-    document, problems = decode(text, fmt)
-    if document is None or problems:
-        raise ImportRefused(problems)
-    return document
-
-
 def import_text(
     engine: Engine,
     text: str,
