@@ -36,14 +36,26 @@ def get_workspace(*, session: Session, workspace_id: str) -> Workspace:
     return workspace
 
 
-def update_workspace(
-    *, session: Session, workspace_id: str, now: datetime | None = None, **changes: Any
-) -> Workspace:
-    now = now or utcnow()
+def update_workspace(*, session: Session, workspace_id: str, **changes: Any) -> Workspace:
     unknown = set(changes) - _SETTINGS
     if unknown:
         raise TypeError(f"not workspace settings: {sorted(unknown)}")
     workspace = get_workspace(session=session, workspace_id=workspace_id)
+    return _change(session, workspace, changes, now=utcnow())
+
+
+def set_workspace_active(
+    *, session: Session, workspace_id: str, active: bool, now: datetime, name: str | None = None
+) -> Workspace:
+    """Installed (active, created if new) or uninstalled (inactive since `now`)."""
+    workspace = ensure_workspace(session=session, workspace_id=workspace_id, name=name or "")
+    changes = {"active": active} | ({"name": name} if name else {})
+    return _change(session, workspace, changes, now=now)
+
+
+def _change(
+    session: Session, workspace: Workspace, changes: dict[str, Any], *, now: datetime
+) -> Workspace:
     # Retention counts from the first deactivation: a second revocation notice must not
     # postpone the purge, and coming back clears it.
     if changes.get("active"):
@@ -56,15 +68,6 @@ def update_workspace(
     session.add(workspace)
     session.flush()
     return workspace
-
-
-def set_workspace_active(
-    *, session: Session, workspace_id: str, active: bool, now: datetime, name: str | None = None
-) -> Workspace:
-    """Installed (active, created if new) or uninstalled (inactive since `now`)."""
-    ensure_workspace(session=session, workspace_id=workspace_id, name=name or "")
-    changes: dict[str, Any] = {"active": active} | ({"name": name} if name else {})
-    return update_workspace(session=session, workspace_id=workspace_id, now=now, **changes)
 
 
 def list_active_workspaces(*, session: Session) -> list[Workspace]:
