@@ -108,13 +108,13 @@ def encode(document: Document, fmt: Format) -> str:
 
 def _document_of(snap: store.Snapshot, *, with_sources: bool = True) -> Document:
     """Objectives get keys O1, O2… in id order; a KR's key is its objective's plus .1, .2…"""
-    team_names = {t.id: t.name for t in snap.teams}
+    team_names: dict[int | None, str] = {t.id: t.name for t in snap.teams}
     cycle_names = {c.id: c.name for c in snap.cycles}
     keys: dict[int | None, str] = {o.id: f"O{n}" for n, o in enumerate(snap.objectives, start=1)}
     check_ins: dict[int | None, list[CheckInDoc]] = {}
     for c in snap.check_ins:
         check_ins.setdefault(c.key_result_id, []).append(copy_into(CheckInDoc, c, ROW_NAMES))
-    kr_keys = {  # the snapshot has KRs by objective, then position
+    kr_keys: dict[int | None, str] = {  # the snapshot has KRs by objective, then position
         kr.id: f"{keys[objective_id]}.{n}"
         for objective_id, krs in groupby(snap.key_results, lambda kr: kr.objective_id)
         for n, kr in enumerate(krs, start=1)
@@ -128,9 +128,7 @@ def _document_of(snap: store.Snapshot, *, with_sources: bool = True) -> Document
                 kr,
                 ROW_NAMES,
                 key=kr_keys[kr.id],
-                carried_from=None
-                if kr.carried_from_id is None
-                else kr_keys.get(kr.carried_from_id),
+                carried_from=kr_keys.get(kr.carried_from_id),
                 source=None if source is None else copy_into(SourceDoc, source, ROW_NAMES),
                 check_ins=check_ins.get(kr.id, []),
             )
@@ -144,10 +142,10 @@ def _document_of(snap: store.Snapshot, *, with_sources: bool = True) -> Document
             ROW_NAMES,
             key=keys[o.id],
             cycle=cycle_names[o.cycle_id],
-            team=None if o.team_id is None else team_names.get(o.team_id),
+            team=team_names.get(o.team_id),
             # Written only where the team does not say it: a person's own objective.
             level=None if o.level == Level.of(None, team_id=o.team_id) else Level(o.level),
-            parent=None if o.parent_id is None else keys.get(o.parent_id),
+            parent=keys.get(o.parent_id),
             key_results=key_results.get(o.id, []),
             **{} if reflection is None else _reflection(reflection, o.owner_id),
         )
@@ -161,7 +159,7 @@ def _document_of(snap: store.Snapshot, *, with_sources: bool = True) -> Document
                 TeamDoc,
                 t,
                 ROW_NAMES,
-                parent=None if t.parent_id is None else team_names.get(t.parent_id),
+                parent=team_names.get(t.parent_id),
                 channels=list(snap.channels.get(t.id, [])),
             )
             for t in snap.teams
