@@ -142,36 +142,33 @@ def find_recent_twin(
     candidates = list(session.exec(query.order_by(col(Objective.id))).all())
     if not candidates:
         return None
-    stored: dict[int, list[tuple[Any, ...]]] = {c.id: [] for c in candidates}
+    # Compared as specs: owner, text, kind, unit, stored start, target, weight, due date
+    # (not the current value).
+    stored: dict[int, list[KRSpec]] = {c.id: [] for c in candidates}
     for kr in session.exec(
         select(KeyResult)
         .where(col(KeyResult.objective_id).in_(stored), col(KeyResult.archived_at).is_(None))
         .order_by(col(KeyResult.objective_id), col(KeyResult.position))
     ).all():
         stored[kr.objective_id].append(
-            (
-                kr.owner_id,
-                kr.title,
-                KRKind(kr.kind),
-                UnitKind(kr.unit),
-                kr.unit_label,
-                kr.start_value,
-                kr.target_value,
-                kr.weight,
-                kr.due_date,
+            KRSpec(
+                title=kr.title,
+                kind=KRKind(kr.kind),
+                target_value=kr.target_value,
+                start_value=kr.start_value,
+                unit=UnitKind(kr.unit),
+                unit_label=kr.unit_label,
+                weight=kr.weight,
+                due_date=kr.due_date,
+                owner_id=kr.owner_id,
             )
         )
     wanted = [
-        (
-            spec.owner_id or owner_id,
-            spec.title,
-            spec.kind,
-            spec.unit,
-            spec.unit_label,
-            spec.stored_start,
-            spec.target_value,
-            spec.weight,
-            spec.due_date,
+        replace(
+            spec,
+            owner_id=spec.owner_id or owner_id,
+            start_value=spec.stored_start,
+            current_value=None,
         )
         for spec in map(_clean_spec, key_results)
     ]

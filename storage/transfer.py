@@ -65,7 +65,7 @@ class Contents:
         return not (self.teams or self.cycles or self.objectives)
 
 
-# Rows to insert. References are indexes into the sibling lists passed to insert_okrs.
+# Rows to insert (NewOkrs). References are indexes into the sibling lists.
 
 
 @dataclass(frozen=True)
@@ -162,6 +162,17 @@ class NewSource:
     interval_minutes: int = 60
 
 
+@dataclass(frozen=True)
+class NewOkrs:
+    teams: list[NewTeam] = field(default_factory=list)
+    cycles: list[NewCycle] = field(default_factory=list)
+    objectives: list[NewObjective] = field(default_factory=list)
+    key_results: list[NewKeyResult] = field(default_factory=list)
+    check_ins: list[NewCheckIn] = field(default_factory=list)
+    reflections: list[NewReflection] = field(default_factory=list)
+    sources: list[NewSource] = field(default_factory=list)
+
+
 def list_workspace_ids(*, session: Session) -> list[str]:
     return list(session.exec(select(Workspace.team_id).order_by(col(Workspace.team_id))).all())
 
@@ -236,26 +247,15 @@ def clear_okrs(*, session: Session, workspace_id: str) -> None:
         session.execute(sa.delete(table).where(table.c.workspace_id == workspace_id))
 
 
-def insert_okrs(
-    *,
-    session: Session,
-    workspace_id: str,
-    now: datetime,
-    teams: Sequence[NewTeam],
-    cycles: Sequence[NewCycle],
-    objectives: Sequence[NewObjective],
-    key_results: Sequence[NewKeyResult],
-    check_ins: Sequence[NewCheckIn],
-    reflections: Sequence[NewReflection],
-    sources: Sequence[NewSource],
-) -> None:
+def insert_okrs(*, session: Session, workspace_id: str, now: datetime, okrs: NewOkrs) -> None:
     """Insert a whole tree in the caller's transaction, a few statements per table.
 
     The caller has checked the references: indexes in range, no loops among team parents
     or objective parents (rows are inserted parents first, which a loop would prevent).
     """
+    teams, objectives, key_results = okrs.teams, okrs.objectives, okrs.key_results
     team_ids = _allocate_ids(session, Team, len(teams))
-    cycle_ids = _allocate_ids(session, Cycle, len(cycles))
+    cycle_ids = _allocate_ids(session, Cycle, len(okrs.cycles))
     objective_ids = _allocate_ids(session, Objective, len(objectives))
     kr_ids = _allocate_ids(session, KeyResult, len(key_results))
 
@@ -285,7 +285,7 @@ def insert_okrs(
             for channel in team.channels
         ],
     )
-    _insert(session, Cycle, [row(Cycle, c, id=cycle_ids[i]) for i, c in enumerate(cycles)])
+    _insert(session, Cycle, [row(Cycle, c, id=cycle_ids[i]) for i, c in enumerate(okrs.cycles)])
     _insert(
         session,
         Objective,
@@ -321,7 +321,10 @@ def insert_okrs(
     _insert(
         session,
         CheckIn,
-        [row(CheckIn, c, key_result_id=kr_ids[c.key_result], dedupe_key=None) for c in check_ins],
+        [
+            row(CheckIn, c, key_result_id=kr_ids[c.key_result], dedupe_key=None)
+            for c in okrs.check_ins
+        ],
     )
     # Carried-over links once every KR exists: a link may point to a KR inserted after it.
     links = [
@@ -342,7 +345,7 @@ def insert_okrs(
         Reflection,
         [
             row(Reflection, r, objective_id=objective_ids[r.objective], updated_at=now)
-            for r in reflections
+            for r in okrs.reflections
         ],
     )
     _insert(
@@ -358,7 +361,7 @@ def insert_okrs(
                 next_run_at=now,  # pulled at the next sync round
                 failures=0,
             )
-            for s in sources
+            for s in okrs.sources
         ],
     )
     session.flush()

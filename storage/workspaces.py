@@ -41,14 +41,7 @@ def update_workspace(*, session: Session, workspace_id: str, **changes: Any) -> 
     if unknown:
         raise TypeError(f"not workspace settings: {sorted(unknown)}")
     workspace = get_workspace(session=session, workspace_id=workspace_id)
-    if "active" in changes:
-        _mark_active(workspace, bool(changes["active"]), now=utcnow())
-    for key, value in changes.items():
-        setattr(workspace, key, value)
-    workspace.updated_at = utcnow()
-    session.add(workspace)
-    session.flush()
-    return workspace
+    return _change(session, workspace, changes, now=utcnow())
 
 
 def set_workspace_active(
@@ -56,23 +49,25 @@ def set_workspace_active(
 ) -> Workspace:
     """Installed (active, created if new) or uninstalled (inactive since `now`)."""
     workspace = ensure_workspace(session=session, workspace_id=workspace_id, name=name or "")
-    _mark_active(workspace, active, now=now)
-    workspace.active = active
-    if name:
-        workspace.name = name
+    changes = {"active": active} | ({"name": name} if name else {})
+    return _change(session, workspace, changes, now=now)
+
+
+def _change(
+    session: Session, workspace: Workspace, changes: dict[str, Any], *, now: datetime
+) -> Workspace:
+    # Retention counts from the first deactivation: a second revocation notice must not
+    # postpone the purge, and coming back clears it.
+    if changes.get("active"):
+        workspace.deactivated_at = None
+    elif "active" in changes and (workspace.active or workspace.deactivated_at is None):
+        workspace.deactivated_at = now
+    for key, value in changes.items():
+        setattr(workspace, key, value)
     workspace.updated_at = now
     session.add(workspace)
     session.flush()
     return workspace
-
-
-def _mark_active(workspace: Workspace, active: bool, *, now: datetime) -> None:
-    # Retention counts from the first deactivation: a second revocation notice must not
-    # postpone the purge, and coming back clears it.
-    if active:
-        workspace.deactivated_at = None
-    elif workspace.active or workspace.deactivated_at is None:
-        workspace.deactivated_at = now
 
 
 def list_active_workspaces(*, session: Session) -> list[Workspace]:

@@ -39,6 +39,8 @@ BEHIND_BY = 0.2
 
 
 class Gap(StrEnum):
+    """In the order reports list them: what breaks the cascade first, then what blurs the signal."""
+
     ORPHAN = "orphan"
     NO_WHY = "no_why"
     NO_KRS = "no_krs"
@@ -94,10 +96,6 @@ class AlignmentHealth:
     counts: Mapping[Gap, int] = field(default_factory=dict)
     by_level: Mapping[Level, int] = field(default_factory=dict)  # objectives of each level
     orphans_by_level: Mapping[Level, int] = field(default_factory=dict)  # team, personal
-
-    @property
-    def laddered_share(self) -> float | None:
-        return self.laddered / self.objectives if self.objectives else None
 
     def of(self, objective_id: Hashable) -> list[Finding]:
         return [f for f in self.findings if f.objective_id == objective_id]

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from bot.okr.kinds import KRKind, Status
-from bot.okr.progress import Measurable, clamp01, raw_progress
+from bot.okr.progress import clamp01
 
 STALE_PERIODS = 2  # check-in periods without a check-in before a KR has no recent data
 
@@ -134,28 +134,6 @@ def _worsen(status: Status) -> Status:
     return Status.OFF_TRACK if status is not Status.ON_TRACK else Status.AT_RISK
 
 
-def kr_status(
-    kr: Measurable,
-    *,
-    started: bool,
-    confidence: int | None,
-    window_start: date,
-    window_end: date,
-    today: date,
-    rules: StatusRules = DEFAULT_RULES,
-) -> Status:
-    """Status of one KR. The window runs from its pace start (see `pace_start`) to the
-    cycle's end or the KR's due date."""
-    return status_of(
-        KRKind(kr.kind),
-        raw=raw_progress(kr),
-        expected=expected_progress(start=window_start, end=window_end, today=today),
-        confidence=confidence,
-        started=started,
-        rules=rules,
-    )
-
-
 def status_of(
     kind: KRKind,
     *,
@@ -166,8 +144,8 @@ def status_of(
     stale: bool = False,
     rules: StatusRules = DEFAULT_RULES,
 ) -> Status:
-    """kr_status from what a roll-up has computed already: the KR's unclamped progress
-    (`raw_progress`) and the expected progress of its window. `started`: the KR has had a
+    """One KR's status from its unclamped progress (`raw_progress`) and the expected progress
+    of its window, from its pace start (`pace_start`) to the cycle's end or its due date. `started`: the KR has had a
     check-in; before that it is NOT_STARTED (rule 3 above). `stale`: its last check-in is
     two periods old, or never checked in two periods after its anchor (`is_stale`):
     NO_RECENT_DATA (rule 5)."""

@@ -23,8 +23,8 @@ objective with none is not started by pace, and stale from the earliest `stale_o
 never-started items (the first to go quiet is then the only started one).
 
 MIRROR POINT: `kr_status_days` asks the core for a KR's status on chosen days (the core
-counts pace from the KR's creation), and `objective_rollup` repeats
-`bot.okr.tree._objective_health` (weighted mean of clamped progress, worst status with
+counts pace from the KR's creation), and `objective_rollup` repeats `objective_health` in
+`bot.okr.tree.evaluate_tree` (weighted mean of clamped progress, worst status with
 NOT_STARTED lowest; children as one item each when `include_children`). A change to the
 pace rule lands in the core; adapt these two functions with it, and tests/okr/test_rollup.py
 and tests/storage/test_rollup.py check that stored values equal `evaluate_tree` on generated

@@ -23,15 +23,7 @@ from storage.models import Team, Workspace
 from storage.tree import KeyResultRow, LoadedTree, ObjectiveRow, load_tree
 from storage.workspaces import workspace_exists
 
-# The order gaps are listed in: what breaks the cascade first, then what blurs the signal.
-GAP_ORDER = (
-    Gap.ORPHAN,
-    Gap.NO_WHY,
-    Gap.NO_KRS,
-    Gap.TOO_MANY_KRS,
-    Gap.STALE,
-    Gap.CONTRADICTION,
-)
+GAP_ORDER = tuple(Gap)  # the order gaps are listed in
 
 
 @dataclass(frozen=True)
@@ -53,10 +45,6 @@ class AlignmentReport:
     counts: dict[Gap, int]
     items: list[GapItem]  # in GAP_ORDER
     orphans_by_level: dict[Level, int] = field(default_factory=dict)
-
-    @property
-    def laddered_share(self) -> float | None:
-        return self.laddered / self.objectives if self.objectives else None
 
 
 @dataclass(frozen=True)

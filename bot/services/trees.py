@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -177,13 +178,8 @@ def known_workspace(engine: Engine, workspace_id: str) -> None:
 
 def _my_team(mine: LoadedTree) -> Team | None:
     """The team of most of my objectives: Ladder has no membership list of its own."""
-    counts: dict[int, int] = {}
-    for objective in mine.objectives:
-        if objective.team_id is not None:
-            counts[objective.team_id] = counts.get(objective.team_id, 0) + 1
-    if not counts:
-        return None
-    return mine.teams.get(max(counts, key=lambda t: counts[t]))
+    counts = Counter(o.team_id for o in mine.objectives if o.team_id is not None)
+    return mine.teams.get(counts.most_common(1)[0][0]) if counts else None
 
 
 def open_or_last_closed(

@@ -67,7 +67,7 @@ def test_a_healthy_cascade_has_no_findings_and_everything_ladders_up() -> None:
     ]
     health = alignment_health(tree, now=NOW)
     assert health.findings == ()
-    assert (health.objectives, health.laddered, health.laddered_share) == (3, 3, 1.0)
+    assert (health.objectives, health.laddered) == (3, 3)
 
 
 def test_each_gap_is_found_where_it_is_and_nowhere_else() -> None:

@@ -7,10 +7,39 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bot.okr.kinds import KRKind, Status
-from bot.okr.pace import StatusRules, expected_progress, kr_status, pace_start, pace_status
+from bot.okr.pace import (
+    DEFAULT_RULES,
+    StatusRules,
+    expected_progress,
+    pace_start,
+    pace_status,
+    status_of,
+)
+from bot.okr.progress import Measurable, raw_progress
 from tests.okr.fakes import KR
 
 Q1 = {"window_start": date(2026, 1, 1), "window_end": date(2026, 3, 31)}  # 89 days
+
+
+def kr_status(
+    kr: Measurable,
+    *,
+    started: bool,
+    confidence: int | None,
+    window_start: date,
+    window_end: date,
+    today: date,
+    rules: StatusRules = DEFAULT_RULES,
+) -> Status:
+    """One KR's status, as a roll-up computes it: its progress against its window's pace."""
+    return status_of(
+        KRKind(kr.kind),
+        raw=raw_progress(kr),
+        expected=expected_progress(start=window_start, end=window_end, today=today),
+        confidence=confidence,
+        started=started,
+        rules=rules,
+    )
 
 
 def test_expected_progress_is_linear_and_bounded() -> None:

@@ -65,6 +65,13 @@ NOW = datetime(2026, 2, 16, 9, 0, tzinfo=UTC)
 FORMATS = [Format.YAML, Format.CSV]
 
 
+def read_document(text: str, fmt: Format) -> Document:
+    """The document a file holds, which must read without a problem."""
+    document, problems = transfer.decode(text, fmt)
+    assert document is not None and problems == []
+    return document
+
+
 # --- A canonical dump: what a workspace holds, without ids and regenerated times -------------
 
 
@@ -479,7 +486,7 @@ def test_the_csv_keeps_a_spreadsheet_from_running_formulas(engine: Engine) -> No
     assert ",'=total," in text  # a source's column
     assert '"\'-100 * (sum(rate(crashes{app=""ios""}' in text  # and its query
     assert "\n=" not in text and ",=" not in text
-    document = transfer.read_document(text, Format.CSV)
+    document = read_document(text, Format.CSV)
     assert document.objectives[2].title == '=HYPERLINK("http://evil") -1 +2 @sum'
     assert document.objectives[2].description.startswith("Line one\nline two")
 
@@ -951,7 +958,7 @@ def test_replacing_a_workspace_keeps_the_sources_its_file_has(engine: Engine) ->
 
     # A file without sources replaces them with none.
     bare = text.replace("PROM_READ", "X")  # still valid: the sources are cut below
-    document = transfer.read_document(bare, Format.YAML)
+    document = read_document(bare, Format.YAML)
     for kr in document.key_results:
         kr.source = None
     transfer.import_text(

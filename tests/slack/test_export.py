@@ -6,12 +6,12 @@ from datetime import UTC, datetime
 
 from sqlmodel import Session, select
 
-from bot.services.transfer import Format, import_text, read_document
+from bot.services.transfer import Format, import_text
 from storage.checkins import record_check_in
 from storage.models import KeyResult
 from storage.sources import save_source
 from tests.factories import reference_company
-from tests.services.test_transfer import canonical
+from tests.services.test_transfer import canonical, read_document
 from tests.slack.conftest import ACME, CEO, DEV, Ladder
 from tests.support.slack_standin import dm_channel_id
 

@@ -17,12 +17,13 @@ from bot.okr.kinds import KRKind
 from bot.okr.validate import KRSpec
 from bot.services.delivery import DeliveryService
 from bot.services.objectives import ObjectiveService
-from bot.services.transfer import Format, read_document
+from bot.services.transfer import Format
 from storage.cycles import create_cycle
 from storage.models import Cycle, KeyResult, Objective, OutboxMessage, OutboxState, Reflection
 from storage.objectives import create_objective
 from storage.workspaces import ensure_workspace
 from tests.factories import reference_company
+from tests.services.test_transfer import read_document
 from tests.slack.conftest import ACME, CEO, DEV, EVE, Ladder
 from tests.slack.flows import element, fill, open_new_objective, rev_of, type_sentence
 from tests.support.slack_standin import dm_channel_id

@@ -12,16 +12,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import groupby
-from typing import Any, TypeVar
+from typing import Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from sqlalchemy import Engine
-from sqlmodel import SQLModel
 
 from bot.okr.kinds import Level
 from bot.services.transfer import csv, yaml
 from bot.services.transfer.document import (
+    ROW_NAMES,
     CheckInDoc,
     CycleDoc,
     Document,
@@ -30,12 +30,11 @@ from bot.services.transfer.document import (
     KeyResultDoc,
     ObjectiveDoc,
     Problem,
-    Record,
     SourceDoc,
     TeamDoc,
     WorkspaceDoc,
+    copy_into,
     read,
-    scalars,
 )
 from bot.services.transfer.plan import SETTING_NAMES, EmailLookup, plan_import
 from storage import transfer as store
@@ -87,18 +86,14 @@ def list_workspaces(engine: Engine) -> list[str]:
         return store.list_workspace_ids(session=session)
 
 
-def export_document(engine: Engine, *, workspace_id: str, with_sources: bool = True) -> Document:
+def export_text(
+    engine: Engine, *, workspace_id: str, fmt: Format, with_sources: bool = True
+) -> Exported:
     """with_sources=False leaves the KRs' data sources out: in Slack only owners and admins
     see a source's URL (which may name internal hosts or carry a key in its query)."""
     with session_scope(engine) as session:
         snapshot = store.load_snapshot(session=session, workspace_id=workspace_id)
-    return _document_of(snapshot, with_sources=with_sources)
-
-
-def export_text(
-    engine: Engine, *, workspace_id: str, fmt: Format, with_sources: bool = True
-) -> Exported:
-    document = export_document(engine, workspace_id=workspace_id, with_sources=with_sources)
+    document = _document_of(snapshot, with_sources=with_sources)
     return Exported(
         encode(document, fmt),
         len(document.objectives),
@@ -111,36 +106,15 @@ def encode(document: Document, fmt: Format) -> str:
     return yaml.dump(document) if fmt is Format.YAML else csv.dump(document)
 
 
-# The storage rows' names for the document's fields, where they differ.
-_ROW_NAMES = {
-    "id": "team_id",
-    "owner": "owner_id",
-    "author": "author_id",
-    "start": "start_value",
-    "target": "target_value",
-    "current": "current_value",
-    "due": "due_date",
-    "period": "period_start",
-    "previous": "previous_value",
-}
-R = TypeVar("R", bound=Record)
-
-
-def _from_row(cls: type[R], row: SQLModel, **given: Any) -> R:
-    """A record with the fields `row` has under its own names, and those given."""
-    names = {name: _ROW_NAMES.get(name, name) for name in scalars(cls) if name not in given}
-    return cls(**{n: getattr(row, a) for n, a in names.items() if hasattr(row, a)}, **given)
-
-
 def _document_of(snap: store.Snapshot, *, with_sources: bool = True) -> Document:
     """Objectives get keys O1, O2… in id order; a KR's key is its objective's plus .1, .2…"""
-    team_names = {t.id: t.name for t in snap.teams}
+    team_names: dict[int | None, str] = {t.id: t.name for t in snap.teams}
     cycle_names = {c.id: c.name for c in snap.cycles}
     keys: dict[int | None, str] = {o.id: f"O{n}" for n, o in enumerate(snap.objectives, start=1)}
     check_ins: dict[int | None, list[CheckInDoc]] = {}
     for c in snap.check_ins:
-        check_ins.setdefault(c.key_result_id, []).append(_from_row(CheckInDoc, c))
-    kr_keys = {  # the snapshot has KRs by objective, then position
+        check_ins.setdefault(c.key_result_id, []).append(copy_into(CheckInDoc, c, ROW_NAMES))
+    kr_keys: dict[int | None, str] = {  # the snapshot has KRs by objective, then position
         kr.id: f"{keys[objective_id]}.{n}"
         for objective_id, krs in groupby(snap.key_results, lambda kr: kr.objective_id)
         for n, kr in enumerate(krs, start=1)
@@ -149,29 +123,29 @@ def _document_of(snap: store.Snapshot, *, with_sources: bool = True) -> Document
     for kr in snap.key_results:
         source = snap.sources.get(kr.id) if with_sources else None
         key_results.setdefault(kr.objective_id, []).append(
-            _from_row(
+            copy_into(
                 KeyResultDoc,
                 kr,
+                ROW_NAMES,
                 key=kr_keys[kr.id],
-                carried_from=None
-                if kr.carried_from_id is None
-                else kr_keys.get(kr.carried_from_id),
-                source=None if source is None else _from_row(SourceDoc, source),
+                carried_from=kr_keys.get(kr.carried_from_id),
+                source=None if source is None else copy_into(SourceDoc, source, ROW_NAMES),
                 check_ins=check_ins.get(kr.id, []),
             )
         )
 
     def objective(o: Objective) -> ObjectiveDoc:
         reflection = snap.reflections.get(o.id)
-        return _from_row(
+        return copy_into(
             ObjectiveDoc,
             o,
+            ROW_NAMES,
             key=keys[o.id],
             cycle=cycle_names[o.cycle_id],
-            team=None if o.team_id is None else team_names.get(o.team_id),
+            team=team_names.get(o.team_id),
             # Written only where the team does not say it: a person's own objective.
             level=None if o.level == Level.of(None, team_id=o.team_id) else Level(o.level),
-            parent=None if o.parent_id is None else keys.get(o.parent_id),
+            parent=keys.get(o.parent_id),
             key_results=key_results.get(o.id, []),
             **{} if reflection is None else _reflection(reflection, o.owner_id),
         )
@@ -179,17 +153,18 @@ def _document_of(snap: store.Snapshot, *, with_sources: bool = True) -> Document
     ws = snap.workspace
     settings = {name: getattr(ws, name) for name in SETTING_NAMES}
     return Document(
-        workspace=_from_row(WorkspaceDoc, ws, settings=settings),
+        workspace=copy_into(WorkspaceDoc, ws, ROW_NAMES, settings=settings),
         teams=[
-            _from_row(
+            copy_into(
                 TeamDoc,
                 t,
-                parent=None if t.parent_id is None else team_names.get(t.parent_id),
+                ROW_NAMES,
+                parent=team_names.get(t.parent_id),
                 channels=list(snap.channels.get(t.id, [])),
             )
             for t in snap.teams
         ],
-        cycles=[_from_row(CycleDoc, c) for c in snap.cycles],
+        cycles=[copy_into(CycleDoc, c, ROW_NAMES) for c in snap.cycles],
         objectives=[objective(o) for o in snap.objectives],
     )
 
@@ -212,13 +187,6 @@ def decode(text: str, fmt: Format) -> tuple[Document | None, list[Problem]]:
     top = yaml.load(text, problems) if fmt is Format.YAML else csv.load(text, problems)
     document = None if top is None else read(top, problems)
     return document, list(dict.fromkeys(problems))  # a record read twice reports once
-
-
-def read_document(text: str, fmt: Format) -> Document:
-    document, problems = decode(text, fmt)
-    if document is None or problems:
-        raise ImportRefused(problems)
-    return document
 
 
 def import_text(
@@ -274,24 +242,18 @@ def import_text(
             session=session,
             workspace_id=target,
             now=now,
-            teams=plan.teams,
-            cycles=plan.cycles,
-            objectives=plan.objectives,
-            key_results=plan.key_results,
-            check_ins=plan.check_ins,
-            reflections=plan.reflections,
-            sources=plan.sources,
+            okrs=plan.rows,
         )
     return ImportReport(
         workspace_id=target,
-        teams=len(plan.teams),
-        cycles=len(plan.cycles),
-        objectives=len(plan.objectives),
-        key_results=len(plan.key_results),
-        check_ins=len(plan.check_ins),
+        teams=len(plan.rows.teams),
+        cycles=len(plan.rows.cycles),
+        objectives=len(plan.rows.objectives),
+        key_results=len(plan.rows.key_results),
+        check_ins=len(plan.rows.check_ins),
         emails_resolved=plan.emails_resolved,
         replaced=None if contents.empty else contents,
-        sources=len(plan.sources),
+        sources=len(plan.rows.sources),
     )
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass as plain_dataclass
 from dataclasses import field, fields
 from datetime import UTC, date, datetime, time
 from enum import Enum, StrEnum
+from inspect import signature
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Self, TypeVar, get_args, get_origin, get_type_hints
 
@@ -507,6 +508,30 @@ def scalars(cls: type[Record]) -> tuple[str, ...]:
         names = [f.name for f in fields(cls)]
         _SCALARS[cls] = tuple(n for n in names if n not in INTERNAL and not nested(hints[n]))
     return _SCALARS[cls]
+
+
+# The storage rows' names for the document's fields, where they differ.
+ROW_NAMES = {
+    "id": "team_id",
+    "owner": "owner_id",
+    "author": "author_id",
+    "start": "start_value",
+    "target": "target_value",
+    "current": "current_value",
+    "due": "due_date",
+    "period": "period_start",
+    "previous": "previous_value",
+}
+
+
+def copy_into(
+    cls: type[T], source: object, names: Mapping[str, str] | None = None, /, **given: Any
+) -> T:
+    """A `cls` with the fields given, and the others `source` has (some under the names
+    `names` gives them there)."""
+    pairs = [(name, (names or {}).get(name, name)) for name in signature(cls).parameters]
+    values = {n: getattr(source, a) for n, a in pairs if n not in given and hasattr(source, a)}
+    return cls(**values, **given)
 
 
 def fields_of(record: Record) -> dict[str, Any]:

@@ -25,11 +25,13 @@ from bot.okr.validate import KRSpec, confidence_problem, kr_problems, objective_
 from bot.services.settings import FIELDS as SCHEDULE_FIELDS
 from bot.services.settings import SettingsForm, validate_settings
 from bot.services.transfer.document import (
+    ROW_NAMES,
     Document,
     KeyResultDoc,
     Problem,
     SourceDoc,
     WorkspaceDoc,
+    copy_into,
     plain,
     to_flag,
     to_number,
@@ -49,6 +51,7 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{2,31}$")
 _WORKSPACE_ID = re.compile(r"^[TE][A-Z0-9]{2,31}$")
 T = TypeVar("T")
+_DOC_NAMES = {row: doc for doc, row in ROW_NAMES.items()}
 
 EmailLookup = Callable[[str], str | None]
 """Email -> Slack user id, or None when no user has it."""
@@ -56,17 +59,11 @@ EmailLookup = Callable[[str], str | None]
 
 @dataclass(frozen=True)
 class Plan:
-    """What import stores: storage rows whose references are list indexes."""
+    """What import stores: the workspace's changes, and rows whose references are indexes."""
 
     workspace_changes: dict[str, Any]
-    teams: list[store.NewTeam]
-    cycles: list[store.NewCycle]
-    objectives: list[store.NewObjective]
-    key_results: list[store.NewKeyResult]
-    check_ins: list[store.NewCheckIn]
+    rows: store.NewOkrs
     emails_resolved: int
-    reflections: list[store.NewReflection] = field(default_factory=list)
-    sources: list[store.NewSource] = field(default_factory=list)
 
 
 def plan_import(
@@ -80,7 +77,9 @@ def plan_import(
     people = _People(document, lookup_email)
     refs = _check(document, people, problems, today=now.date())
     changes = workspace_changes(document.workspace, problems)
-    return None if problems else _rows(document, refs, people, changes, now=now)
+    if problems:
+        return None
+    return Plan(changes, _rows(document, refs, people, now=now), len(people.ids))
 
 
 def _known(value: T | None) -> T:
@@ -409,36 +408,33 @@ def workspace_changes(ws: WorkspaceDoc, problems: list[Problem]) -> dict[str, An
     return changes
 
 
-def _rows(
-    document: Document, refs: _Refs, people: _People, changes: dict[str, Any], *, now: datetime
-) -> Plan:
+def _rows(document: Document, refs: _Refs, people: _People, *, now: datetime) -> store.NewOkrs:
     """The rows of a checked document, parents before children."""
-    objectives: list[store.NewObjective] = []
-    reflections: list[store.NewReflection] = []
-    key_results: list[store.NewKeyResult] = []
-    check_ins: list[store.NewCheckIn] = []
-    sources: list[store.NewSource] = []
+    rows = store.NewOkrs(
+        [
+            store.NewTeam(t.name, refs.teams.get(t.parent), tuple(t.channels))
+            for t in document.teams
+        ],
+        [
+            store.NewCycle(c.name, _known(c.start_date), _known(c.end_date), c.closed_at)
+            for c in document.cycles
+        ],
+    )
     for i, o in enumerate(document.objectives):
         owner = people.id(o.owner, o.owner_email)
-        objectives.append(
-            store.NewObjective(
+        rows.objectives.append(
+            copy_into(
+                store.NewObjective,
+                o,
                 cycle=_known(refs.cycles.get(o.cycle)),
                 owner_id=owner,
-                title=o.title,
                 created_at=o.created_at or now,
                 team=refs.teams.get(o.team),
-                level=o.level,
                 parent=refs.objectives.get(o.parent),
-                description=o.description,
-                weight=o.weight,
-                committed=o.committed,
-                status=o.status,
-                grade=o.grade,
-                archived_at=o.archived_at,
             )
         )
         if o.has_reflection:
-            reflections.append(
+            rows.reflections.append(
                 store.NewReflection(
                     objective=i,
                     author_id=people.id(o.reflection_author, owner),
@@ -451,54 +447,40 @@ def _rows(
         for position, kr in enumerate(o.key_results):
             spec = _known(_kr_spec(kr, today=now.date())[0])
             kr_owner = people.id(kr.owner, kr.owner_email, owner)  # by default, the objective's
-            for c in kr.check_ins:
-                check_ins.append(
-                    store.NewCheckIn(
-                        key_result=len(key_results),
-                        author_id=people.id(c.author, c.author_email, kr_owner),
-                        period_start=_known(c.period),
-                        created_at=c.created_at or now,
-                        value=c.value,
-                        previous_value=c.previous,
-                        confidence=c.confidence,
-                        note=c.note,
-                        blocker=c.blocker,
-                        source=c.source,
-                    )
+            rows.check_ins.extend(
+                copy_into(
+                    store.NewCheckIn,
+                    c,
+                    _DOC_NAMES,
+                    key_result=len(rows.key_results),
+                    author_id=people.id(c.author, c.author_email, kr_owner),
+                    created_at=c.created_at or now,
                 )
+                for c in kr.check_ins
+            )
             if kr.source is not None:
                 # Stored as the Connect data modal stores it; connected in the KR owner's
                 # name (the one told when it fails).
-                source = spec_of(kr.source)
-                sources.append(
-                    store.NewSource(
-                        key_result=len(key_results),
-                        kind=source.kind.value,
-                        url=source.url.strip(),
-                        expression=source.expression.strip(),
-                        column=source.column.strip(),
-                        row_key=source.row_key.strip(),
-                        multiplier=source.multiplier,
-                        credential=source.credential,
-                        interval_minutes=kr.source.interval_minutes,
+                rows.sources.append(
+                    copy_into(
+                        store.NewSource,
+                        kr.source,
+                        key_result=len(rows.key_results),
+                        kind=_known(kr.source.kind).value,
                         created_by=kr_owner,
                     )
                 )
-            key_results.append(
-                store.NewKeyResult(
+            rows.key_results.append(
+                copy_into(
+                    store.NewKeyResult,
+                    spec,
                     objective=i,
                     owner_id=kr_owner,
-                    title=spec.title,
                     kind=spec.kind.value,
                     unit=spec.unit.value,
-                    target_value=spec.target_value,
                     created_at=kr.created_at or o.created_at or now,  # made with it
                     position=position,
-                    unit_label=spec.unit_label,
                     start_value=spec.stored_start,  # as KRs made in Slack
-                    current_value=spec.current_value,
-                    weight=spec.weight,
-                    due_date=spec.due_date,
                     confidence=kr.confidence,
                     grade=kr.grade,
                     # What record_check_in keeps on the KR: when it was last checked in.
@@ -507,20 +489,4 @@ def _rows(
                     carried_from=refs.carried_from(kr.carried_from),
                 )
             )
-    return Plan(
-        changes,
-        [
-            store.NewTeam(t.name, refs.teams.get(t.parent), tuple(t.channels))
-            for t in document.teams
-        ],
-        [
-            store.NewCycle(c.name, _known(c.start_date), _known(c.end_date), c.closed_at)
-            for c in document.cycles
-        ],
-        objectives,
-        key_results,
-        check_ins,
-        emails_resolved=len(people.ids),
-        reflections=reflections,
-        sources=sources,
-    )
+    return rows
