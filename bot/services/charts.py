@@ -50,7 +50,7 @@ class Found:
 
 
 class ChartService(Service):
-    # -- settings and cache ------------------------------------------------------------
+    # -- settings (the file cache: storage.charts, through `run`) ---------------------
 
     def enabled(self, *, workspace_id: str) -> bool:
         """Pictures are on unless the workspace turned them off (`/okr settings`)."""
@@ -58,26 +58,6 @@ class ChartService(Service):
             if not workspace_exists(session=session, workspace_id=workspace_id):
                 return True
             return get_workspace(session=session, workspace_id=workspace_id).charts_enabled
-
-    def cached_file(self, *, workspace_id: str, content_key: str) -> str | None:
-        with session_scope(self.engine, read_only=True) as session:
-            return chart_store.cached_file(
-                session=session, workspace_id=workspace_id, content_key=content_key
-            )
-
-    def remember_file(self, *, workspace_id: str, content_key: str, file_id: str) -> None:
-        with session_scope(self.engine) as session:
-            chart_store.remember_file(
-                session=session,
-                workspace_id=workspace_id,
-                content_key=content_key,
-                file_id=file_id,
-                now=self.clock(),
-            )
-
-    def forget_file(self, *, workspace_id: str, file_id: str) -> None:
-        with session_scope(self.engine) as session:
-            chart_store.forget_file(session=session, workspace_id=workspace_id, file_id=file_id)
 
     # -- trends ------------------------------------------------------------------------
 

@@ -234,8 +234,7 @@ class CheckinService(Service):
     # -- presence ----------------------------------------------------------------------
 
     def set_away(self, *, workspace_id: str, user_id: str, until: date | None) -> None:
-        with session_scope(self.engine) as session:
-            set_away(session=session, workspace_id=workspace_id, user_id=user_id, until=until)
+        self.run(set_away, workspace_id=workspace_id, user_id=user_id, until=until)
 
     # -- the check-in form ---------------------------------------------------------------
 
@@ -386,10 +385,9 @@ class CheckinService(Service):
         """The given KRs whose value comes from a working data source."""
         if not key_result_ids:
             return set()
-        with session_scope(self.engine, read_only=True) as session:
-            sources = source_store.list_sources(
-                session=session, workspace_id=workspace_id, key_result_ids=key_result_ids
-            )
+        sources = self.read(
+            source_store.list_sources, workspace_id=workspace_id, key_result_ids=key_result_ids
+        )
         return {kr_id for kr_id, source in sources.items() if not source.failing}
 
 

@@ -386,20 +386,12 @@ class DeliveryService(Service):
                 outbox.release(session=session, message_id=message_id, due_at=due_at)
 
     def sent(self, message_id: int, *, channel_id: str, ts: str) -> None:
-        with session_scope(self.engine) as session:
-            outbox.mark_sent(
-                session=session,
-                message_id=message_id,
-                channel_id=channel_id,
-                ts=ts,
-                now=self.clock(),
-            )
+        self.run(
+            outbox.mark_sent, message_id=message_id, channel_id=channel_id, ts=ts, now=self.clock()
+        )
 
     def failed(self, message_id: int, *, error: str) -> None:
-        with session_scope(self.engine) as session:
-            outbox.mark_finished(
-                session=session, message_id=message_id, state=OutboxState.FAILED, error=error
-            )
+        self.run(outbox.mark_finished, message_id=message_id, state=OutboxState.FAILED, error=error)
 
     def retry_later(self, message_id: int, *, delay: timedelta) -> None:
         self.hold(message_id, until=self.clock() + delay)
@@ -413,5 +405,4 @@ class DeliveryService(Service):
     def deactivate(self, workspace_id: str, *, reason: str) -> None:
         """The token was revoked: stop everything for this workspace until it comes back."""
         log.warning("workspace=%s deactivated: %s", workspace_id, reason)
-        with session_scope(self.engine) as session:
-            update_workspace(session=session, workspace_id=workspace_id, active=False)
+        self.run(update_workspace, workspace_id=workspace_id, active=False)

@@ -155,8 +155,7 @@ class SettingsService(Service):
     def load(self, *, workspace_id: str, is_admin: Callable[[], bool]) -> Workspace:
         """The workspace row the modal is prefilled from (created on first contact)."""
         ensure_admin(is_admin, "change the check-in settings")
-        with session_scope(self.engine) as session:
-            return ensure_workspace(session=session, workspace_id=workspace_id)
+        return self.run(ensure_workspace, workspace_id=workspace_id)
 
     def save(
         self, *, workspace_id: str, form: SettingsForm, is_admin: Callable[[], bool]
@@ -185,6 +184,5 @@ class SettingsService(Service):
             update_workspace(session=session, workspace_id=workspace_id, **{which: text})
 
     def statements(self, *, workspace_id: str) -> tuple[str, str]:
-        with session_scope(self.engine) as session:
-            ws = ensure_workspace(session=session, workspace_id=workspace_id)
-            return ws.vision, ws.mission
+        ws = self.run(ensure_workspace, workspace_id=workspace_id)
+        return ws.vision, ws.mission
