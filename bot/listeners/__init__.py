@@ -48,7 +48,6 @@ from bot.services.admin import AdminService
 from bot.services.alignment import AlignmentService
 from bot.services.checkins import CheckinService
 from bot.services.delivery import DeliveryService
-from bot.services.exports import ExportService
 from bot.services.installs import InstallService
 from bot.services.objectives import ObjectiveService
 from bot.services.people import PeopleDirectory
@@ -57,6 +56,7 @@ from bot.services.reviews import ReviewService
 from bot.services.settings import SettingsService
 from bot.services.sources import SourceService, SourceState
 from bot.services.suggestions import SuggestionService
+from bot.services.transfer import Exported
 from bot.services.trees import TreeService
 from storage.errors import NotFound, Refused, Unavailable
 from storage.tree import KeyResultRow, ObjectiveRow
@@ -78,7 +78,7 @@ class Deps:
     admin: AdminService
     alignment: AlignmentService
     reviews: ReviewService
-    exports: ExportService
+    export: Callable[..., Exported]  # bot.services.transfer.export_text, on the engine
     installs: InstallService
     people: PeopleDirectory
     clock: Callable[[], datetime]

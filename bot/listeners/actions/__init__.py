@@ -178,17 +178,19 @@ def objective_later(body: dict, context: BoltContext, client: WebClient, respond
         objective_trend(deps, body, client, respond, workspace_id=workspace_of(body, context))
 
 
-def check_in_kr(ack: Ack, body: dict, context: dict, client: WebClient, respond: Respond) -> None:
+def check_in(ack: Ack, body: dict, context: dict, client: WebClient, respond: Respond) -> None:
+    """A KR's "Check in" (the KR's id is its value), or Home's "Check in on all": the modal
+    `/okr checkin` opens, every KR I own."""
     deps = deps_of(context)
     ack()
-    workspace_id = workspace_of(body, context)
-    user_id = body["user"]["id"]
+    workspace_id, user_id, is_admin = who(body, context, client)
+    value = body["actions"][0]["value"]
     try:
         krs = deps.checkins.checkin_targets(
             workspace_id=workspace_id,
             user_id=user_id,
-            key_result_id=int(body["actions"][0]["value"]),
-            is_admin=deps.is_admin(client, workspace_id, user_id),
+            key_result_id=int(value) if value.isdigit() else None,
+            is_admin=is_admin,
         )
     except PermissionDenied as error:
         tell_clicker(body, client, respond, build_refusal(str(error)))
@@ -196,23 +198,6 @@ def check_in_kr(ack: Ack, body: dict, context: dict, client: WebClient, respond:
     except NotFound:
         tell_clicker(body, client, respond, build_notice("That key result no longer exists."))
         return
-    client.views_open(
-        trigger_id=body["trigger_id"],
-        view=deps.checkin_modal(workspace_id=workspace_id, krs=krs, origin=_origin(body)),
-    )
-
-
-def check_in_all(ack: Ack, body: dict, context: dict, client: WebClient, respond: Respond) -> None:
-    """Home's "Check in on all": the modal `/okr checkin` opens, every KR I own."""
-    deps = deps_of(context)
-    ack()
-    workspace_id = workspace_of(body, context)
-    user_id = body["user"]["id"]
-    krs = deps.checkins.checkin_targets(
-        workspace_id=workspace_id,
-        user_id=user_id,
-        is_admin=deps.is_admin(client, workspace_id, user_id),
-    )
     if not krs:
         tell_clicker(body, client, respond, build_notice("You have no key results to check in on."))
         return
@@ -239,8 +224,9 @@ def register(app: App) -> None:
         OBJECTIVE_MENU_ACTION,
     ):
         app.action(_per_item(action))(ack=heard(objective_now), lazy=[heard(objective_later)])
-    before_answer(app.action(_per_item(CHECKIN_KR_ACTION)))(check_in_kr)
-    before_answer(app.action(CHECKIN_ALL_ACTION))(check_in_all)
+    before_answer(app.action(_per_item(CHECKIN_KR_ACTION)), app.action(CHECKIN_ALL_ACTION))(
+        check_in
+    )
 
 
 def prompt_check_in(
@@ -248,9 +234,8 @@ def prompt_check_in(
 ) -> None:
     deps = deps_of(context)
     ack()
-    krs = deps.checkins.prompt_krs(
-        workspace_id=workspace_of(body, context), user_id=body["user"]["id"]
-    )
+    workspace_id = workspace_of(body, context)
+    krs = deps.checkins.prompt_krs(workspace_id=workspace_id, user_id=body["user"]["id"])
     if not krs:
         respond(
             response_type="ephemeral",
@@ -261,7 +246,7 @@ def prompt_check_in(
     origin = {"prompt": int(body["actions"][0]["value"])}
     client.views_open(
         trigger_id=body["trigger_id"],
-        view=deps.checkin_modal(workspace_id=workspace_of(body, context), krs=krs, origin=origin),
+        view=deps.checkin_modal(workspace_id=workspace_id, krs=krs, origin=origin),
     )
 
 

@@ -20,7 +20,7 @@ from bot.blocks.objective_modal import CALLBACK_ID, block_id, draft_from_state
 from bot.blocks.settings import SETTINGS_CALLBACK, build_settings_saved, settings_from_state
 from bot.blocks.text import escape, mrkdwn, plain
 from bot.blocks.tree import build_objective_confirmation
-from bot.listeners import FORM_FAILURES, deps_of, form_failure, heard, who, workspace_of
+from bot.listeners import FORM_FAILURES, deps_of, form_failure, heard, who
 from bot.listeners.charts import summary_with_charts
 from bot.services.permissions import PermissionDenied
 from bot.services.settings import FIELDS as SETTINGS_FIELDS
@@ -76,15 +76,14 @@ def confirm_objective(body: dict, context: BoltContext, client: WebClient) -> No
 
 def save_check_in(ack: Ack, body: dict, context: BoltContext, client: WebClient) -> None:
     deps = deps_of(context)
-    workspace_id = workspace_of(body, context)
-    user_id = body["user"]["id"]
+    workspace_id, user_id, is_admin = who(body, context, client)
     view = body["view"]
     try:
         result = deps.checkins.save_checkin(
             workspace_id=workspace_id,
             user_id=user_id,
             form=checkin_from_state(view),
-            is_admin=deps.is_admin(client, workspace_id, user_id),
+            is_admin=is_admin,
         )
     except FORM_FAILURES as error:
         ack(response_action="errors", errors={"note": form_failure(error)})
