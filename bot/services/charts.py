@@ -34,7 +34,7 @@ from storage import charts as chart_store
 from storage import objectives as objective_store
 from storage.db import session_scope
 from storage.errors import NotFound
-from storage.models import CheckIn, KeyResult, Workspace
+from storage.models import CheckIn, Workspace
 from storage.tree import KeyResultRow, LoadedTree, ObjectiveRow, load_tree
 from storage.workspaces import get_workspace, workspace_exists
 
@@ -74,8 +74,13 @@ class ChartService(Service):
                     )
                 except NotFound:  # deleted since: no chart
                     continue
-            cycle_ids = sorted({self._cycle_of(session, workspace_id, kr) for kr in krs})
-            tree = self._tree(session, workspace_id, cycle_ids)
+            cycle_ids = {
+                objective_store.get_objective(
+                    session=session, workspace_id=workspace_id, objective_id=kr.objective_id
+                ).cycle_id
+                for kr in krs
+            }
+            tree = self._tree(session, workspace_id, sorted(cycle_ids))
             history = self._history(session, workspace_id, [kr.id for kr in krs])
             by_id = {kr.id: kr for kr in tree.key_results}
             return [
@@ -179,12 +184,6 @@ class ChartService(Service):
             today=self._today(get_workspace(session=session, workspace_id=workspace_id)),
             cycle_ids=list(cycle_ids),
         )
-
-    @staticmethod
-    def _cycle_of(session: Session, workspace_id: str, kr: KeyResult) -> int:
-        return objective_store.get_objective(
-            session=session, workspace_id=workspace_id, objective_id=kr.objective_id
-        ).cycle_id
 
     @staticmethod
     def _history(

@@ -393,9 +393,6 @@ class DeliveryService(Service):
     def failed(self, message_id: int, *, error: str) -> None:
         self.run(outbox.mark_finished, message_id=message_id, state=OutboxState.FAILED, error=error)
 
-    def retry_later(self, message_id: int, *, delay: timedelta) -> None:
-        self.hold(message_id, until=self.clock() + delay)
-
     def hold(self, message_id: int, *, until: datetime) -> None:
         self._give_back(released=[(message_id, until)])
 
