@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, TypedDict, TypeVar
 
 from slack_bolt import Ack, BoltContext, BoltResponse, Respond
 from slack_sdk import WebClient
@@ -187,16 +187,19 @@ def workspace_of(body: dict, context: dict) -> str:
     return str(team)
 
 
-def who(body: dict, context: dict, client: WebClient) -> tuple[str, str, Callable[[], bool]]:
-    """The request's workspace, the person who acted in it, and whether they are an admin
-    (asked of Slack only if needed)."""
+class Who(TypedDict):
+    """Who acted, as every service that checks permissions takes it: `service.f(**who, …)`."""
+
+    workspace_id: str
+    user_id: str
+    is_admin: Callable[[], bool]  # asked of Slack only if needed
+
+
+def who(body: dict, context: dict, client: WebClient) -> Who:
+    """The request's workspace, the person who acted in it, and whether they are an admin."""
     workspace_id, user_id = workspace_of(body, context), body["user"]["id"]
-    return workspace_id, user_id, deps_of(context).is_admin(client, workspace_id, user_id)
-
-
-def acknowledge(ack: Ack) -> None:
-    """The ack of a listener whose answer carries nothing: Slack hears at once."""
-    ack()
+    is_admin = deps_of(context).is_admin(client, workspace_id, user_id)
+    return Who(workspace_id=workspace_id, user_id=user_id, is_admin=is_admin)
 
 
 def after_ack(*routes: Callable[..., Any]) -> Callable[[Listener], Listener]:
@@ -206,7 +209,7 @@ def after_ack(*routes: Callable[..., Any]) -> Callable[[Listener], Listener]:
     def register(work: Listener) -> Listener:
         lazy = heard(work)
         for route in routes:
-            route(ack=acknowledge, lazy=[lazy])
+            route(ack=lambda ack: ack(), lazy=[lazy])  # an empty ack: Slack hears at once
         return work
 
     return register

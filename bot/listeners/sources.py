@@ -109,7 +109,6 @@ def choose_kind(body: dict, context: dict, client: WebClient) -> None:
 
 def test(body: dict, context: dict, client: WebClient) -> None:
     deps = deps_of(context)
-    workspace_id, user_id, is_admin = who(body, context, client)
     draft, rev = source_draft_from_state(body["view"])
     spec, problem = _spec(draft)
     if spec is None or draft.key_result_id is None:
@@ -119,11 +118,7 @@ def test(body: dict, context: dict, client: WebClient) -> None:
     else:
         try:
             result = _service(deps).test(
-                workspace_id=workspace_id,
-                key_result_id=draft.key_result_id,
-                spec=spec,
-                user_id=user_id,
-                is_admin=is_admin,
+                **who(body, context, client), key_result_id=draft.key_result_id, spec=spec
             )
             reading = result.reading
             text = test_result_text(
@@ -141,16 +136,12 @@ def test(body: dict, context: dict, client: WebClient) -> None:
 
 def new_token(body: dict, context: dict, client: WebClient) -> None:
     deps = deps_of(context)
-    workspace_id, user_id, is_admin = who(body, context, client)
     draft, rev = source_draft_from_state(body["view"])
     token = text = None
     if draft.key_result_id is not None:
         try:
             token = _service(deps).new_push_token(
-                workspace_id=workspace_id,
-                user_id=user_id,
-                is_admin=is_admin,
-                key_result_id=draft.key_result_id,
+                **who(body, context, client), key_result_id=draft.key_result_id
             )
         except (SourceDenied, NotFound) as error:
             text = _denied(error)
@@ -159,28 +150,18 @@ def new_token(body: dict, context: dict, client: WebClient) -> None:
 
 def revoke_or_disconnect(body: dict, context: dict, client: WebClient) -> None:
     deps = deps_of(context)
-    workspace_id, user_id, is_admin = who(body, context, client)
     draft, rev = source_draft_from_state(body["view"])
     if draft.key_result_id is None:
         return
     disconnect = body["actions"][0]["action_id"] == SOURCE_DISCONNECT_ACTION
     sources = _service(deps)
+    asker = who(body, context, client)
     try:
         if disconnect:
-            gone = sources.disconnect(
-                workspace_id=workspace_id,
-                user_id=user_id,
-                is_admin=is_admin,
-                key_result_id=draft.key_result_id,
-            )
+            gone = sources.disconnect(**asker, key_result_id=draft.key_result_id)
             text = "🔌 Disconnected: the value is typed by hand again." if gone else None
         else:
-            n = sources.revoke_push_token(
-                workspace_id=workspace_id,
-                user_id=user_id,
-                is_admin=is_admin,
-                key_result_id=draft.key_result_id,
-            )
+            n = sources.revoke_push_token(**asker, key_result_id=draft.key_result_id)
             text = "🔑 Push token revoked." if n else "🔑 There was no push token to revoke."
     except (SourceDenied, NotFound) as error:
         text = _denied(error)
@@ -188,7 +169,6 @@ def revoke_or_disconnect(body: dict, context: dict, client: WebClient) -> None:
 
 
 def save(ack: Ack, body: dict, context: BoltContext, client: WebClient) -> None:
-    workspace_id, user_id, is_admin = who(body, context, client)
     draft, rev = source_draft_from_state(body["view"])
     spec, problem = _spec(draft)
     if spec is None or draft.key_result_id is None:
@@ -196,9 +176,7 @@ def save(ack: Ack, body: dict, context: BoltContext, client: WebClient) -> None:
         return
     try:
         _service(deps_of(context)).connect(
-            workspace_id=workspace_id,
-            user_id=user_id,
-            is_admin=is_admin,
+            **who(body, context, client),
             key_result_id=draft.key_result_id,
             spec=spec,
             interval_minutes=draft.interval,

@@ -183,14 +183,11 @@ def check_in(ack: Ack, body: dict, context: dict, client: WebClient, respond: Re
     `/okr checkin` opens, every KR I own."""
     deps = deps_of(context)
     ack()
-    workspace_id, user_id, is_admin = who(body, context, client)
+    asker = who(body, context, client)
     value = body["actions"][0]["value"]
     try:
         krs = deps.checkins.checkin_targets(
-            workspace_id=workspace_id,
-            user_id=user_id,
-            key_result_id=int(value) if value.isdigit() else None,
-            is_admin=is_admin,
+            **asker, key_result_id=int(value) if value.isdigit() else None
         )
     except PermissionDenied as error:
         tell_clicker(body, client, respond, build_refusal(str(error)))
@@ -203,7 +200,7 @@ def check_in(ack: Ack, body: dict, context: dict, client: WebClient, respond: Re
         return
     client.views_open(
         trigger_id=body["trigger_id"],
-        view=deps.checkin_modal(workspace_id=workspace_id, krs=krs, origin=_origin(body)),
+        view=deps.checkin_modal(workspace_id=asker["workspace_id"], krs=krs, origin=_origin(body)),
     )
 
 
@@ -300,14 +297,10 @@ def _objective_view(
     objective_id: int,
 ) -> dict:
     """The modal `verb` opens on the objective; PermissionDenied or NotFound otherwise."""
-    workspace_id, user_id, is_admin = who(body, context, client)
+    asker = who(body, context, client)
+    workspace_id = asker["workspace_id"]
     if verb == "checkin":
-        krs = deps.checkins.checkin_targets(
-            workspace_id=workspace_id,
-            user_id=user_id,
-            objective_id=objective_id,
-            is_admin=is_admin,
-        )
+        krs = deps.checkins.checkin_targets(**asker, objective_id=objective_id)
         return deps.checkin_modal(workspace_id=workspace_id, krs=krs, origin=_origin(body))
     if verb == "view":  # anyone may read any objective of their workspace
         tree, objective = deps.trees.objective_tree(
@@ -316,19 +309,11 @@ def _objective_view(
         names = deps.names(client, workspace_id, objective_view_user_ids(tree, objective_id))
         return build_objective_view(tree=tree, objective=objective, now=deps.clock(), names=names)
     if verb == "edit":
-        form = deps.objectives.edit_objective_form(
-            workspace_id=workspace_id,
-            user_id=user_id,
-            objective_id=objective_id,
-            is_admin=is_admin,
-        )
+        form = deps.objectives.edit_objective_form(**asker, objective_id=objective_id)
         draft = replace(form.draft, channel_id=_origin(body).get("channel_id"))
         return build_objective_form(form, draft, suggest=deps.suggest_panel())
     objective, parent, children = deps.objectives.objective_with_parent(
-        workspace_id=workspace_id,
-        user_id=user_id,
-        objective_id=objective_id,
-        is_admin=is_admin,
+        **asker, objective_id=objective_id
     )
     if verb == "align":
         return build_align_modal(objective=objective, parent=parent)
