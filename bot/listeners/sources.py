@@ -70,29 +70,22 @@ def _view(form: SourceForm, draft: SourceDraft | None = None, **options: Any) ->
 
 
 def fix(ack: Ack, body: dict, context: dict, client: WebClient, respond: Respond) -> None:
-    """The owner's Fix button: Connect data on that KR, among its objective's."""
+    """The owner's Fix button, or the objective form's Connect data (the modal on top of the
+    form: views.push): Connect data on that KR, among its objective's."""
     ack()
-    kr_id = int(body["actions"][0]["value"])
+    action = body["actions"][0]
+    on_form = action["action_id"].startswith(CONNECT_DATA_ACTION)
     try:
         form = _service(deps_of(context)).form(
-            workspace_id=workspace_of(body, context), key_result_id=kr_id
+            workspace_id=workspace_of(body, context), key_result_id=int(action["value"])
         )
-    except NotFound:
-        tell_clicker(body, client, respond, build_notice("That key result no longer exists."))
+    except NotFound:  # deleted meanwhile: on the form, its save will say so
+        if not on_form:
+            tell_clicker(body, client, respond, build_notice("That key result no longer exists."))
         return
-    client.views_open(trigger_id=body["trigger_id"], view=_view(form))
-
-
-def connect_from_form(ack: Ack, body: dict, context: dict, client: WebClient) -> None:
-    """The objective form's Connect data: the modal on top of the form (views.push)."""
-    deps = deps_of(context)
-    ack()
-    kr_id = int(body["actions"][0]["value"])
-    try:
-        form = _service(deps).form(workspace_id=workspace_of(body, context), key_result_id=kr_id)
-    except NotFound:
-        return  # deleted meanwhile: the form's save will say so
-    client.views_push(trigger_id=body["trigger_id"], view=_view(form))
+    (client.views_push if on_form else client.views_open)(
+        trigger_id=body["trigger_id"], view=_view(form)
+    )
 
 
 def choose_key_result(body: dict, context: dict, client: WebClient) -> None:
@@ -192,10 +185,10 @@ def save(ack: Ack, body: dict, context: BoltContext, client: WebClient) -> None:
 
 
 def register(app: App) -> None:
-    before_answer(app.action(FIX_SOURCE_ACTION))(fix)
-    before_answer(app.action(re.compile(f"^{re.escape(CONNECT_DATA_ACTION)}:\\d+$")))(
-        connect_from_form
-    )
+    before_answer(
+        app.action(FIX_SOURCE_ACTION),
+        app.action(re.compile(f"^{re.escape(CONNECT_DATA_ACTION)}:\\d+$")),
+    )(fix)
     after_ack(app.action(SOURCE_KR_ACTION))(choose_key_result)
     after_ack(app.action(SOURCE_KIND_ACTION))(choose_kind)
     after_ack(app.action(SOURCE_TEST_ACTION))(test)

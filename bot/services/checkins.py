@@ -145,10 +145,11 @@ class CheckinService(Service):
         """
         # Owners are read first and Slack is asked (if at all) after the read: never while a
         # transaction is open. NotFound if a KR is gone.
-        with session_scope(self.engine, read_only=True) as session:
-            owners = objective_store.key_result_owners(
-                session=session, workspace_id=workspace_id, key_result_ids=[r[0] for r in readings]
-            )
+        owners = self.read(
+            objective_store.key_result_owners,
+            workspace_id=workspace_id,
+            key_result_ids=[r[0] for r in readings],
+        )
         is_admin = functools.cache(is_admin)  # it asks Slack: once at most
         denied = [
             kr_id

@@ -260,15 +260,14 @@ class DeliveryService(Service):
         read-only session: a claim does not hold the write lock while it reads.
         """
         now = now or self.clock()
-        with session_scope(self.engine) as session:
-            claims = outbox.claim_due(
-                session=session,
-                now=now,
-                limit=limit,
-                reclaim_after=reclaim_after,
-                workspace_id=workspace_id,
-                exclude_ids=exclude_ids,
-            )
+        claims = self.run(
+            outbox.claim_due,
+            now=now,
+            limit=limit,
+            reclaim_after=reclaim_after,
+            workspace_id=workspace_id,
+            exclude_ids=exclude_ids,
+        )
         deliveries: list[Delivery] = []
         by_workspace: dict[str, list[outbox.Claim]] = defaultdict(list)
         reflections: dict[str, list[outbox.Claim]] = defaultdict(list)

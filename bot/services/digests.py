@@ -229,15 +229,13 @@ class DigestService(Service):
 
         names: display names of the people the digest shows (asked after the database
         session is closed); without them, and without mentions, people are only counted."""
-        now = self.clock()
-        with session_scope(self.engine) as session:
-            digest = self.digest(
-                session=session,
-                workspace_id=workspace_id,
-                channel_id=channel_id,
-                period=period,
-                now=now,
-            )
+        digest = self.run(
+            self.digest,
+            workspace_id=workspace_id,
+            channel_id=channel_id,
+            period=period,
+            now=self.clock(),
+        )
         if digest is None:
             return None
         if not digest.mentions:
