@@ -101,7 +101,7 @@ class Deps:
 
     def is_admin(self, client: WebClient, workspace_id: str, user_id: str) -> Callable[[], bool]:
         """A lazy admin check: Slack is asked only if the answer is needed."""
-        return lambda: self.people.get(client, workspace_id=workspace_id, user_id=user_id).is_admin
+        return lambda: self.people.is_admin(client, workspace_id=workspace_id, user_id=user_id)
 
     def names(
         self, client: WebClient, workspace_id: str, user_ids: Iterable[str]
@@ -185,6 +185,11 @@ def workspace_of(body: dict, context: dict) -> str:
     if not team:
         raise ValueError("request without a workspace")
     return str(team)
+
+
+def channel_of(body: dict) -> str | None:
+    """The channel a click came from (None: App Home, or a modal)."""
+    return (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id")
 
 
 class Who(TypedDict):

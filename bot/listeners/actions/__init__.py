@@ -45,6 +45,7 @@ from bot.listeners import (
     Deps,
     after_ack,
     before_answer,
+    channel_of,
     deps_of,
     fill_loading,
     heard,
@@ -268,9 +269,7 @@ def _per_item(action: str) -> re.Pattern[str]:
 
 def _origin(body: dict) -> dict:
     """Where the modal was opened from, so the answer can go back there."""
-    channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get(
-        "channel_id"
-    )
+    channel = channel_of(body)
     return {"channel_id": channel} if channel else {"home": True}
 
 
