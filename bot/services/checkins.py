@@ -122,8 +122,9 @@ class CheckInResult:
 
 class CheckinService(Service):
     def period_for(self, *, workspace_id: str, user_id: str, now: datetime | None = None) -> date:
-        with session_scope(self.engine, read_only=True) as session:  # no write lock to read
-            return period_of(session, workspace_id, user_id, now or self.clock())
+        return self.read(
+            period_of, workspace_id=workspace_id, user_id=user_id, now=now or self.clock()
+        )
 
     def record(
         self,
@@ -229,8 +230,9 @@ class CheckinService(Service):
 
     def prompt_krs(self, *, workspace_id: str, user_id: str) -> list[tuple[KeyResult, Objective]]:
         """The KRs a prompt's "Check in" button opens: mine, in running cycles."""
-        with session_scope(self.engine, read_only=True) as session:
-            return _my_running_krs(session, workspace_id, user_id, self.clock().date())
+        return self.read(
+            _my_running_krs, workspace_id=workspace_id, user_id=user_id, today=self.today()
+        )
 
     # -- presence ----------------------------------------------------------------------
 

@@ -129,8 +129,7 @@ class ObjectiveService(Service):
 
     def form_options(self, *, workspace_id: str, draft: ObjectiveDraft) -> FormData:
         """Teams and cycles to re-render a draft with (after "Add another key result")."""
-        with session_scope(self.engine) as session:
-            return self._form(session, workspace_id, draft)
+        return self.run(self._form, workspace_id=workspace_id, draft=draft)
 
     def _form(self, session: Session, workspace_id: str, draft: ObjectiveDraft) -> FormData:
         teams = team_store.list_teams(session=session, workspace_id=workspace_id)
