@@ -6,6 +6,7 @@ many workspaces through Bolt's OAuth flow, with tokens in Ladder's own database.
 
 from __future__ import annotations
 
+import functools
 import html
 import logging
 from collections.abc import Callable
@@ -34,13 +35,13 @@ from bot.services.alignment import AlignmentService
 from bot.services.charts import ChartService
 from bot.services.checkins import CheckinService
 from bot.services.delivery import DeliveryService
-from bot.services.exports import ExportService
 from bot.services.installs import BotTokens, InstallService, installation_store, state_store
 from bot.services.objectives import ObjectiveService
 from bot.services.people import PeopleDirectory
 from bot.services.reviews import ReviewService
 from bot.services.settings import SettingsService
 from bot.services.suggestions import SuggestionService, make_suggestion_service
+from bot.services.transfer import export_text
 from bot.services.trees import TreeService
 
 
@@ -111,7 +112,7 @@ def make_deps(
         admin=AdminService(engine, clock=clock),
         alignment=AlignmentService(engine, clock=clock),
         reviews=ReviewService(engine, clock=clock),
-        exports=ExportService(engine, clock=clock),
+        export=functools.partial(export_text, engine),
         # In OAuth mode Bolt holds the installation store; in single-workspace mode, none.
         installs=InstallService(engine, clock=clock, store=installation_store),
         people=PeopleDirectory(),

@@ -31,6 +31,7 @@ import bot.charts as drawing
 from bot.logs import log_event
 from bot.okr.trend import KRTrend, ObjectiveTrend, TeamTrend
 from bot.services.charts import ChartService
+from storage.charts import cached_file, forget_file, remember_file
 
 log = logging.getLogger(__name__)
 
@@ -116,7 +117,7 @@ class Pictures:
         self, client: WebClient, workspace_id: str, chart: Chart, *, titled: bool
     ) -> dict | None:
         key = key_of(chart)
-        file_id = self.charts.cached_file(workspace_id=workspace_id, content_key=key)
+        file_id = self.charts.read(cached_file, workspace_id=workspace_id, content_key=key)
         if file_id is None:  # not uploaded before with this content: draw it now
             kind, picture = draw(chart)
             try:
@@ -138,7 +139,13 @@ class Pictures:
                     error=_reason(error),
                 )
                 return None
-            self.charts.remember_file(workspace_id=workspace_id, content_key=key, file_id=file_id)
+            self.charts.run(
+                remember_file,
+                workspace_id=workspace_id,
+                content_key=key,
+                file_id=file_id,
+                now=self.charts.clock(),
+            )
             log_event(
                 log,
                 "chart_upload",
@@ -187,8 +194,8 @@ class Pictures:
                     time.sleep(delay)
             # Never became referenceable (deleted since it was cached?): upload it afresh next time.
             for block in attached.blocks:
-                self.charts.forget_file(
-                    workspace_id=workspace_id, file_id=block["slack_file"]["id"]
+                self.charts.run(
+                    forget_file, workspace_id=workspace_id, file_id=block["slack_file"]["id"]
                 )
             log_event(
                 log,

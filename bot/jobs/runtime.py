@@ -5,7 +5,6 @@ The composition root (bot/app.py: `workspace_clients`) hands in the Web API clie
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.base import BaseScheduler
@@ -16,7 +15,7 @@ from bot.jobs import scheduler as scheduler_module
 from bot.jobs.pacing import Pacer
 from bot.jobs.sender import ClientFor, Sender, SendReport
 from bot.services.delivery import DeliveryService
-from bot.services.retention import PurgeReport, purge_expired
+from bot.services.retention import purge_expired
 
 log = logging.getLogger(__name__)
 
@@ -40,11 +39,6 @@ def make_sender(
     )
 
 
-def purge_now(settings: Settings, engine: Engine) -> PurgeReport:
-    """The daily retention job: delete workspaces inactive for longer than the retention."""
-    return purge_expired(engine, now=utc_now(), retention=settings.retention)
-
-
 def send_checkins(
     settings: Settings,
     engine: Engine,
@@ -59,22 +53,25 @@ def send_checkins(
     )
 
 
-def _source_sync(engine: Engine, clients: ClientFor) -> Callable[[], object]:
+def _scheduler(
+    settings: Settings, engine: Engine, clients: ClientFor, *, blocking: bool
+) -> BaseScheduler:
+    """The one scheduler (bot/jobs/scheduler.py) with this process's sender, purge and sync."""
     from bot.jobs.sources import make_source_service
 
-    service = make_source_service(engine, clients, clock=utc_now)
-    return service.sync_due
+    return scheduler_module.configure(
+        engine,
+        make_sender(settings, engine, clients),
+        blocking=blocking,
+        purge=lambda: purge_expired(engine, now=utc_now(), retention=settings.retention),
+        sources=make_source_service(engine, clients, clock=utc_now).sync_due,
+    )
 
 
 def start_background_scheduler(
     settings: Settings, engine: Engine, clients: ClientFor
 ) -> BaseScheduler:
-    scheduler = scheduler_module.configure(
-        engine,
-        make_sender(settings, engine, clients),
-        purge=lambda: purge_now(settings, engine),
-        sources=_source_sync(engine, clients),
-    )
+    scheduler = _scheduler(settings, engine, clients, blocking=False)
     scheduler.start()
     log.info("scheduler started in this process (job %s)", scheduler_module.TICK_JOB_ID)
     return scheduler
@@ -82,12 +79,6 @@ def start_background_scheduler(
 
 def run_clock(settings: Settings, engine: Engine, clients: ClientFor) -> None:
     """`clock`: the dedicated scheduler process."""
-    scheduler = scheduler_module.configure(
-        engine,
-        make_sender(settings, engine, clients),
-        blocking=True,
-        purge=lambda: purge_now(settings, engine),
-        sources=_source_sync(engine, clients),
-    )
+    scheduler = _scheduler(settings, engine, clients, blocking=True)
     log.info("clock process: scheduler running (job %s)", scheduler_module.TICK_JOB_ID)
     scheduler.start()

@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 TICK_JOB_ID = "checkins.tick"
 PURGE_JOB_ID = "retention.purge"
 SOURCES_JOB_ID = "sources.sync"
+MINUTELY = {"trigger": "interval", "minutes": 1}
 
 # The persistent job store keeps a reference to a module-level function, not to objects;
 # the running process registers its work here (the sender's run, its purge, its source sync).
@@ -55,6 +56,28 @@ def sync_sources() -> None:
     _run("sync_sources", "data source sync without a configuration; skipped")
 
 
+# (the function below that runs it, job id, trigger, name)
+JOBS: tuple[tuple[str, str, dict, str], ...] = (
+    ("tick", TICK_JOB_ID, MINUTELY, "plan and send due check-in prompts and reminders"),
+    # A fixed time of day, not an interval: an interval restarts at every deploy and might
+    # never come round on a platform that restarts daily.
+    (
+        "purge",
+        PURGE_JOB_ID,
+        {"trigger": "cron", "hour": 4, "minute": 0},
+        "delete the data of workspaces uninstalled longer than the retention",
+    ),
+    # Every minute, pulling only what is due: each source has its own interval, and a round
+    # that runs long is never doubled (max_instances=1, coalesced).
+    (
+        "sync_sources",
+        SOURCES_JOB_ID,
+        MINUTELY,
+        "pull the data sources that are due and record new values",
+    ),
+)
+
+
 def configure(
     engine: Engine,
     sender: Sender,
@@ -71,35 +94,9 @@ def configure(
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 300},
         timezone="UTC",
     )
-    scheduler.add_job(
-        "bot.jobs.scheduler:tick",
-        "interval",
-        minutes=1,
-        id=TICK_JOB_ID,
-        name="plan and send due check-in prompts and reminders",
-        replace_existing=True,
-    )
-    if purge is not None:
-        # A fixed time of day, not an interval: an interval restarts at every deploy and
-        # might never come round on a platform that restarts daily.
-        scheduler.add_job(
-            "bot.jobs.scheduler:purge",
-            "cron",
-            hour=4,
-            minute=0,
-            id=PURGE_JOB_ID,
-            name="delete the data of workspaces uninstalled longer than the retention",
-            replace_existing=True,
-        )
-    if sources is not None:
-        # Every minute, pulling only what is due: each source has its own interval, and a
-        # round that runs long is never doubled (max_instances=1, coalesced).
-        scheduler.add_job(
-            "bot.jobs.scheduler:sync_sources",
-            "interval",
-            minutes=1,
-            id=SOURCES_JOB_ID,
-            name="pull the data sources that are due and record new values",
-            replace_existing=True,
-        )
+    for work, job_id, trigger, name in JOBS:
+        if _work[work] is not None:
+            scheduler.add_job(
+                f"bot.jobs.scheduler:{work}", id=job_id, name=name, replace_existing=True, **trigger
+            )
     return scheduler

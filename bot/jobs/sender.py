@@ -328,7 +328,7 @@ class Sender:
         it comes back as maybe_sent and the DM is searched first. Released to `planned`, it
         would be posted again without looking."""
         if not in_doubt:
-            self.service.retry_later(message_id, delay=delay)
+            self.service.hold(message_id, until=self.service.clock() + delay)
         return SendReport(deferred=1)
 
     def _render(self, delivery: Delivery) -> dict | None:

@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, TypedDict, TypeVar
 
 from slack_bolt import Ack, BoltContext, BoltResponse, Respond
 from slack_sdk import WebClient
@@ -48,7 +48,6 @@ from bot.services.admin import AdminService
 from bot.services.alignment import AlignmentService
 from bot.services.checkins import CheckinService
 from bot.services.delivery import DeliveryService
-from bot.services.exports import ExportService
 from bot.services.installs import InstallService
 from bot.services.objectives import ObjectiveService
 from bot.services.people import PeopleDirectory
@@ -57,6 +56,7 @@ from bot.services.reviews import ReviewService
 from bot.services.settings import SettingsService
 from bot.services.sources import SourceService, SourceState
 from bot.services.suggestions import SuggestionService
+from bot.services.transfer import Exported
 from bot.services.trees import TreeService
 from storage.errors import NotFound, Refused, Unavailable
 from storage.tree import KeyResultRow, ObjectiveRow
@@ -78,7 +78,7 @@ class Deps:
     admin: AdminService
     alignment: AlignmentService
     reviews: ReviewService
-    exports: ExportService
+    export: Callable[..., Exported]  # bot.services.transfer.export_text, on the engine
     installs: InstallService
     people: PeopleDirectory
     clock: Callable[[], datetime]
@@ -101,7 +101,7 @@ class Deps:
 
     def is_admin(self, client: WebClient, workspace_id: str, user_id: str) -> Callable[[], bool]:
         """A lazy admin check: Slack is asked only if the answer is needed."""
-        return lambda: self.people.get(client, workspace_id=workspace_id, user_id=user_id).is_admin
+        return lambda: self.people.is_admin(client, workspace_id=workspace_id, user_id=user_id)
 
     def names(
         self, client: WebClient, workspace_id: str, user_ids: Iterable[str]
@@ -187,16 +187,24 @@ def workspace_of(body: dict, context: dict) -> str:
     return str(team)
 
 
-def who(body: dict, context: dict, client: WebClient) -> tuple[str, str, Callable[[], bool]]:
-    """The request's workspace, the person who acted in it, and whether they are an admin
-    (asked of Slack only if needed)."""
+def channel_of(body: dict) -> str | None:
+    """The channel a click came from (None: App Home, or a modal)."""
+    return (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id")
+
+
+class Who(TypedDict):
+    """Who acted, as every service that checks permissions takes it: `service.f(**who, …)`."""
+
+    workspace_id: str
+    user_id: str
+    is_admin: Callable[[], bool]  # asked of Slack only if needed
+
+
+def who(body: dict, context: dict, client: WebClient) -> Who:
+    """The request's workspace, the person who acted in it, and whether they are an admin."""
     workspace_id, user_id = workspace_of(body, context), body["user"]["id"]
-    return workspace_id, user_id, deps_of(context).is_admin(client, workspace_id, user_id)
-
-
-def acknowledge(ack: Ack) -> None:
-    """The ack of a listener whose answer carries nothing: Slack hears at once."""
-    ack()
+    is_admin = deps_of(context).is_admin(client, workspace_id, user_id)
+    return Who(workspace_id=workspace_id, user_id=user_id, is_admin=is_admin)
 
 
 def after_ack(*routes: Callable[..., Any]) -> Callable[[Listener], Listener]:
@@ -206,7 +214,7 @@ def after_ack(*routes: Callable[..., Any]) -> Callable[[Listener], Listener]:
     def register(work: Listener) -> Listener:
         lazy = heard(work)
         for route in routes:
-            route(ack=acknowledge, lazy=[lazy])
+            route(ack=lambda ack: ack(), lazy=[lazy])  # an empty ack: Slack hears at once
         return work
 
     return register

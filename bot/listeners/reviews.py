@@ -70,19 +70,15 @@ def open_reflection(
 
 def save_reflections(ack: Ack, body: dict, context: BoltContext, client: WebClient) -> None:
     view = body["view"]
-    workspace_id, user_id, is_admin = who(body, context, client)
+    asker = who(body, context, client)
     first = _first_input(view)
     try:
         cycle_id, answers, into, meta = answers_from_state(view)
         saved = deps_of(context).reviews.save(
-            workspace_id=workspace_id,
-            user_id=user_id,
-            cycle_id=cycle_id,
-            answers=answers,
-            into_cycle_id=into,
-            is_admin=is_admin,
+            **asker, cycle_id=cycle_id, answers=answers, into_cycle_id=into
         )
     except (PermissionDenied, Refused, NotFound) as error:
+        workspace_id, user_id = asker["workspace_id"], asker["user_id"]
         log.info("workspace=%s user=%s reflection refused: %s", workspace_id, user_id, error)
         ack(response_action="errors", errors={first: str(error)})
         return

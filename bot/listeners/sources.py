@@ -70,29 +70,22 @@ def _view(form: SourceForm, draft: SourceDraft | None = None, **options: Any) ->
 
 
 def fix(ack: Ack, body: dict, context: dict, client: WebClient, respond: Respond) -> None:
-    """The owner's Fix button: Connect data on that KR, among its objective's."""
+    """The owner's Fix button, or the objective form's Connect data (the modal on top of the
+    form: views.push): Connect data on that KR, among its objective's."""
     ack()
-    kr_id = int(body["actions"][0]["value"])
+    action = body["actions"][0]
+    on_form = action["action_id"].startswith(CONNECT_DATA_ACTION)
     try:
         form = _service(deps_of(context)).form(
-            workspace_id=workspace_of(body, context), key_result_id=kr_id
+            workspace_id=workspace_of(body, context), key_result_id=int(action["value"])
         )
-    except NotFound:
-        tell_clicker(body, client, respond, build_notice("That key result no longer exists."))
+    except NotFound:  # deleted meanwhile: on the form, its save will say so
+        if not on_form:
+            tell_clicker(body, client, respond, build_notice("That key result no longer exists."))
         return
-    client.views_open(trigger_id=body["trigger_id"], view=_view(form))
-
-
-def connect_from_form(ack: Ack, body: dict, context: dict, client: WebClient) -> None:
-    """The objective form's Connect data: the modal on top of the form (views.push)."""
-    deps = deps_of(context)
-    ack()
-    kr_id = int(body["actions"][0]["value"])
-    try:
-        form = _service(deps).form(workspace_id=workspace_of(body, context), key_result_id=kr_id)
-    except NotFound:
-        return  # deleted meanwhile: the form's save will say so
-    client.views_push(trigger_id=body["trigger_id"], view=_view(form))
+    (client.views_push if on_form else client.views_open)(
+        trigger_id=body["trigger_id"], view=_view(form)
+    )
 
 
 def choose_key_result(body: dict, context: dict, client: WebClient) -> None:
@@ -109,7 +102,6 @@ def choose_kind(body: dict, context: dict, client: WebClient) -> None:
 
 def test(body: dict, context: dict, client: WebClient) -> None:
     deps = deps_of(context)
-    workspace_id, user_id, is_admin = who(body, context, client)
     draft, rev = source_draft_from_state(body["view"])
     spec, problem = _spec(draft)
     if spec is None or draft.key_result_id is None:
@@ -119,11 +111,7 @@ def test(body: dict, context: dict, client: WebClient) -> None:
     else:
         try:
             result = _service(deps).test(
-                workspace_id=workspace_id,
-                key_result_id=draft.key_result_id,
-                spec=spec,
-                user_id=user_id,
-                is_admin=is_admin,
+                **who(body, context, client), key_result_id=draft.key_result_id, spec=spec
             )
             reading = result.reading
             text = test_result_text(
@@ -141,16 +129,12 @@ def test(body: dict, context: dict, client: WebClient) -> None:
 
 def new_token(body: dict, context: dict, client: WebClient) -> None:
     deps = deps_of(context)
-    workspace_id, user_id, is_admin = who(body, context, client)
     draft, rev = source_draft_from_state(body["view"])
     token = text = None
     if draft.key_result_id is not None:
         try:
             token = _service(deps).new_push_token(
-                workspace_id=workspace_id,
-                user_id=user_id,
-                is_admin=is_admin,
-                key_result_id=draft.key_result_id,
+                **who(body, context, client), key_result_id=draft.key_result_id
             )
         except (SourceDenied, NotFound) as error:
             text = _denied(error)
@@ -159,28 +143,18 @@ def new_token(body: dict, context: dict, client: WebClient) -> None:
 
 def revoke_or_disconnect(body: dict, context: dict, client: WebClient) -> None:
     deps = deps_of(context)
-    workspace_id, user_id, is_admin = who(body, context, client)
     draft, rev = source_draft_from_state(body["view"])
     if draft.key_result_id is None:
         return
     disconnect = body["actions"][0]["action_id"] == SOURCE_DISCONNECT_ACTION
     sources = _service(deps)
+    asker = who(body, context, client)
     try:
         if disconnect:
-            gone = sources.disconnect(
-                workspace_id=workspace_id,
-                user_id=user_id,
-                is_admin=is_admin,
-                key_result_id=draft.key_result_id,
-            )
+            gone = sources.disconnect(**asker, key_result_id=draft.key_result_id)
             text = "🔌 Disconnected: the value is typed by hand again." if gone else None
         else:
-            n = sources.revoke_push_token(
-                workspace_id=workspace_id,
-                user_id=user_id,
-                is_admin=is_admin,
-                key_result_id=draft.key_result_id,
-            )
+            n = sources.revoke_push_token(**asker, key_result_id=draft.key_result_id)
             text = "🔑 Push token revoked." if n else "🔑 There was no push token to revoke."
     except (SourceDenied, NotFound) as error:
         text = _denied(error)
@@ -188,7 +162,6 @@ def revoke_or_disconnect(body: dict, context: dict, client: WebClient) -> None:
 
 
 def save(ack: Ack, body: dict, context: BoltContext, client: WebClient) -> None:
-    workspace_id, user_id, is_admin = who(body, context, client)
     draft, rev = source_draft_from_state(body["view"])
     spec, problem = _spec(draft)
     if spec is None or draft.key_result_id is None:
@@ -196,9 +169,7 @@ def save(ack: Ack, body: dict, context: BoltContext, client: WebClient) -> None:
         return
     try:
         _service(deps_of(context)).connect(
-            workspace_id=workspace_id,
-            user_id=user_id,
-            is_admin=is_admin,
+            **who(body, context, client),
             key_result_id=draft.key_result_id,
             spec=spec,
             interval_minutes=draft.interval,
@@ -214,10 +185,10 @@ def save(ack: Ack, body: dict, context: BoltContext, client: WebClient) -> None:
 
 
 def register(app: App) -> None:
-    before_answer(app.action(FIX_SOURCE_ACTION))(fix)
-    before_answer(app.action(re.compile(f"^{re.escape(CONNECT_DATA_ACTION)}:\\d+$")))(
-        connect_from_form
-    )
+    before_answer(
+        app.action(FIX_SOURCE_ACTION),
+        app.action(re.compile(f"^{re.escape(CONNECT_DATA_ACTION)}:\\d+$")),
+    )(fix)
     after_ack(app.action(SOURCE_KR_ACTION))(choose_key_result)
     after_ack(app.action(SOURCE_KIND_ACTION))(choose_kind)
     after_ack(app.action(SOURCE_TEST_ACTION))(test)

@@ -34,10 +34,11 @@ from bot.listeners import SLACK_FAILURES, after_ack, deps_of, slack_failure, wor
 from bot.listeners.actions import show
 from bot.logs import log_event
 from bot.okr.limits import KR_TITLE_MAX
+from bot.okr.suggest import SuggestRequest
 from bot.okr.validate import clean_text
 from bot.services.drafts import KRDraft, ObjectiveDraft, fill_from_sentence
 from bot.services.objectives import FormData
-from bot.services.suggestions import SuggestionError, SuggestionService, suggest_request
+from bot.services.suggestions import SuggestionError, SuggestionService
 
 log = logging.getLogger("ladder.suggestions")
 
@@ -148,14 +149,15 @@ def _answer(
 ) -> tuple[tuple[str, ...] | None, str | None]:
     """What the form shows once the model answered: its suggestions (None: those offered
     before stay), and a note: why there are none, or what was left out."""
-    cycles = dict(form.cycles)
-    request = suggest_request(
-        title=draft.title,
-        why=draft.description,
-        parent=draft.parent_label,
-        key_results=[kr.text for kr in draft.krs],
-        cycle=cycles.get(draft.cycle_id) if draft.cycle_id is not None else None,
-        cycle_end=form.cycle_ends.get(draft.cycle_id) if draft.cycle_id is not None else None,
+    cycle = draft.cycle_id
+    request = SuggestRequest(
+        title=draft.title.strip(),
+        why=draft.description.strip(),
+        # "↳ " marks an aligned parent in the picker
+        parent=draft.parent_label.removeprefix("↳ ").strip() if draft.parent_label else None,
+        key_results=tuple(kr.text for kr in draft.krs if kr.text.strip()),
+        cycle=dict(form.cycles).get(cycle) if cycle is not None else None,
+        cycle_end=form.cycle_ends.get(cycle) if cycle is not None else None,
     )
     try:
         found = service.suggest(request, typed=[kr.text for kr in draft.krs])

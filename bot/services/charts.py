@@ -34,7 +34,7 @@ from storage import charts as chart_store
 from storage import objectives as objective_store
 from storage.db import session_scope
 from storage.errors import NotFound
-from storage.models import CheckIn, KeyResult, Workspace
+from storage.models import CheckIn, Workspace
 from storage.tree import KeyResultRow, LoadedTree, ObjectiveRow, load_tree
 from storage.workspaces import get_workspace, workspace_exists
 
@@ -50,7 +50,7 @@ class Found:
 
 
 class ChartService(Service):
-    # -- settings and cache ------------------------------------------------------------
+    # -- settings (the file cache: storage.charts, through `run`) ---------------------
 
     def enabled(self, *, workspace_id: str) -> bool:
         """Pictures are on unless the workspace turned them off (`/okr settings`)."""
@@ -58,26 +58,6 @@ class ChartService(Service):
             if not workspace_exists(session=session, workspace_id=workspace_id):
                 return True
             return get_workspace(session=session, workspace_id=workspace_id).charts_enabled
-
-    def cached_file(self, *, workspace_id: str, content_key: str) -> str | None:
-        with session_scope(self.engine, read_only=True) as session:
-            return chart_store.cached_file(
-                session=session, workspace_id=workspace_id, content_key=content_key
-            )
-
-    def remember_file(self, *, workspace_id: str, content_key: str, file_id: str) -> None:
-        with session_scope(self.engine) as session:
-            chart_store.remember_file(
-                session=session,
-                workspace_id=workspace_id,
-                content_key=content_key,
-                file_id=file_id,
-                now=self.clock(),
-            )
-
-    def forget_file(self, *, workspace_id: str, file_id: str) -> None:
-        with session_scope(self.engine) as session:
-            chart_store.forget_file(session=session, workspace_id=workspace_id, file_id=file_id)
 
     # -- trends ------------------------------------------------------------------------
 
@@ -94,8 +74,13 @@ class ChartService(Service):
                     )
                 except NotFound:  # deleted since: no chart
                     continue
-            cycle_ids = sorted({self._cycle_of(session, workspace_id, kr) for kr in krs})
-            tree = self._tree(session, workspace_id, cycle_ids)
+            cycle_ids = {
+                objective_store.get_objective(
+                    session=session, workspace_id=workspace_id, objective_id=kr.objective_id
+                ).cycle_id
+                for kr in krs
+            }
+            tree = self._tree(session, workspace_id, sorted(cycle_ids))
             history = self._history(session, workspace_id, [kr.id for kr in krs])
             by_id = {kr.id: kr for kr in tree.key_results}
             return [
@@ -199,12 +184,6 @@ class ChartService(Service):
             today=self._today(get_workspace(session=session, workspace_id=workspace_id)),
             cycle_ids=list(cycle_ids),
         )
-
-    @staticmethod
-    def _cycle_of(session: Session, workspace_id: str, kr: KeyResult) -> int:
-        return objective_store.get_objective(
-            session=session, workspace_id=workspace_id, objective_id=kr.objective_id
-        ).cycle_id
 
     @staticmethod
     def _history(

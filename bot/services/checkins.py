@@ -122,8 +122,9 @@ class CheckInResult:
 
 class CheckinService(Service):
     def period_for(self, *, workspace_id: str, user_id: str, now: datetime | None = None) -> date:
-        with session_scope(self.engine, read_only=True) as session:  # no write lock to read
-            return period_of(session, workspace_id, user_id, now or self.clock())
+        return self.read(
+            period_of, workspace_id=workspace_id, user_id=user_id, now=now or self.clock()
+        )
 
     def record(
         self,
@@ -145,10 +146,11 @@ class CheckinService(Service):
         """
         # Owners are read first and Slack is asked (if at all) after the read: never while a
         # transaction is open. NotFound if a KR is gone.
-        with session_scope(self.engine, read_only=True) as session:
-            owners = objective_store.key_result_owners(
-                session=session, workspace_id=workspace_id, key_result_ids=[r[0] for r in readings]
-            )
+        owners = self.read(
+            objective_store.key_result_owners,
+            workspace_id=workspace_id,
+            key_result_ids=[r[0] for r in readings],
+        )
         is_admin = functools.cache(is_admin)  # it asks Slack: once at most
         denied = [
             kr_id
@@ -228,14 +230,14 @@ class CheckinService(Service):
 
     def prompt_krs(self, *, workspace_id: str, user_id: str) -> list[tuple[KeyResult, Objective]]:
         """The KRs a prompt's "Check in" button opens: mine, in running cycles."""
-        with session_scope(self.engine, read_only=True) as session:
-            return _my_running_krs(session, workspace_id, user_id, self.clock().date())
+        return self.read(
+            _my_running_krs, workspace_id=workspace_id, user_id=user_id, today=self.today()
+        )
 
     # -- presence ----------------------------------------------------------------------
 
     def set_away(self, *, workspace_id: str, user_id: str, until: date | None) -> None:
-        with session_scope(self.engine) as session:
-            set_away(session=session, workspace_id=workspace_id, user_id=user_id, until=until)
+        self.run(set_away, workspace_id=workspace_id, user_id=user_id, until=until)
 
     # -- the check-in form ---------------------------------------------------------------
 
@@ -386,10 +388,9 @@ class CheckinService(Service):
         """The given KRs whose value comes from a working data source."""
         if not key_result_ids:
             return set()
-        with session_scope(self.engine, read_only=True) as session:
-            sources = source_store.list_sources(
-                session=session, workspace_id=workspace_id, key_result_ids=key_result_ids
-            )
+        sources = self.read(
+            source_store.list_sources, workspace_id=workspace_id, key_result_ids=key_result_ids
+        )
         return {kr_id for kr_id, source in sources.items() if not source.failing}
 
 

@@ -260,15 +260,14 @@ class DeliveryService(Service):
         read-only session: a claim does not hold the write lock while it reads.
         """
         now = now or self.clock()
-        with session_scope(self.engine) as session:
-            claims = outbox.claim_due(
-                session=session,
-                now=now,
-                limit=limit,
-                reclaim_after=reclaim_after,
-                workspace_id=workspace_id,
-                exclude_ids=exclude_ids,
-            )
+        claims = self.run(
+            outbox.claim_due,
+            now=now,
+            limit=limit,
+            reclaim_after=reclaim_after,
+            workspace_id=workspace_id,
+            exclude_ids=exclude_ids,
+        )
         deliveries: list[Delivery] = []
         by_workspace: dict[str, list[outbox.Claim]] = defaultdict(list)
         reflections: dict[str, list[outbox.Claim]] = defaultdict(list)
@@ -386,23 +385,12 @@ class DeliveryService(Service):
                 outbox.release(session=session, message_id=message_id, due_at=due_at)
 
     def sent(self, message_id: int, *, channel_id: str, ts: str) -> None:
-        with session_scope(self.engine) as session:
-            outbox.mark_sent(
-                session=session,
-                message_id=message_id,
-                channel_id=channel_id,
-                ts=ts,
-                now=self.clock(),
-            )
+        self.run(
+            outbox.mark_sent, message_id=message_id, channel_id=channel_id, ts=ts, now=self.clock()
+        )
 
     def failed(self, message_id: int, *, error: str) -> None:
-        with session_scope(self.engine) as session:
-            outbox.mark_finished(
-                session=session, message_id=message_id, state=OutboxState.FAILED, error=error
-            )
-
-    def retry_later(self, message_id: int, *, delay: timedelta) -> None:
-        self.hold(message_id, until=self.clock() + delay)
+        self.run(outbox.mark_finished, message_id=message_id, state=OutboxState.FAILED, error=error)
 
     def hold(self, message_id: int, *, until: datetime) -> None:
         self._give_back(released=[(message_id, until)])
@@ -413,5 +401,4 @@ class DeliveryService(Service):
     def deactivate(self, workspace_id: str, *, reason: str) -> None:
         """The token was revoked: stop everything for this workspace until it comes back."""
         log.warning("workspace=%s deactivated: %s", workspace_id, reason)
-        with session_scope(self.engine) as session:
-            update_workspace(session=session, workspace_id=workspace_id, active=False)
+        self.run(update_workspace, workspace_id=workspace_id, active=False)

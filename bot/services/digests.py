@@ -116,10 +116,6 @@ class TeamDigest:
     names: Mapping[str, str] = field(default_factory=dict)  # user id -> display name
 
 
-def no_names(_workspace_id: str, _user_ids: Sequence[str]) -> Mapping[str, str]:
-    return {}
-
-
 def blocker_notes(check_ins: Sequence[CheckIn], titles: Mapping[int, str]) -> list[BlockerNote]:
     """Each blocker once, attributed to its author. The check-in form asks for one blocker
     per check-in and each KR's row keeps a copy, so the same text from one person in one
@@ -222,28 +218,26 @@ class DigestService(Service):
         workspace_id: str,
         channel_id: str,
         period: date,
-        names: NameLookup = no_names,
+        names: NameLookup | None = None,
     ) -> TeamDigest | None:
         """What a channel's digest shows (bot.blocks.digest renders it), or None when there
         is nothing to post any more.
 
         names: display names of the people the digest shows (asked after the database
         session is closed); without them, and without mentions, people are only counted."""
-        now = self.clock()
-        with session_scope(self.engine) as session:
-            digest = self.digest(
-                session=session,
-                workspace_id=workspace_id,
-                channel_id=channel_id,
-                period=period,
-                now=now,
-            )
+        digest = self.run(
+            self.digest,
+            workspace_id=workspace_id,
+            channel_id=channel_id,
+            period=period,
+            now=self.clock(),
+        )
         if digest is None:
             return None
         if not digest.mentions:
             shown = {*digest.missing, *(b.author_id for b in digest.blockers)}
             shown |= {t.owner_id for t in digest.turned}
-            if shown:
+            if shown and names is not None:
                 digest = replace(digest, names=dict(names(workspace_id, sorted(shown))))
         return digest
 

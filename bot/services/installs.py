@@ -20,7 +20,7 @@ from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
 from slack_sdk.oauth.token_rotation import TokenRotator
 from sqlalchemy import Engine
 
-from storage.db import session_scope
+from bot.services import Service
 from storage.migrate import SLACK_BOTS_TABLE, SLACK_INSTALLATIONS_TABLE, SLACK_OAUTH_STATES_TABLE
 from storage.workspaces import set_workspace_active
 
@@ -49,31 +49,25 @@ def state_store(engine: Engine) -> SQLAlchemyOAuthStateStore:
     )
 
 
-class InstallService:
+class InstallService(Service):
     """What installing and uninstalling means for a workspace. `store` is None in
     single-workspace mode (the token is in the environment, nothing to delete)."""
 
     def __init__(
-        self,
-        engine: Engine,
-        *,
-        clock: Callable[[], datetime],
-        store: InstallationStore | None,
+        self, engine: Engine, *, clock: Callable[[], datetime], store: InstallationStore | None
     ) -> None:
-        self.engine = engine
-        self.clock = clock
+        super().__init__(engine, clock=clock)
         self.store = store
 
     def installed(self, *, workspace_id: str, name: str = "") -> None:
         """A (re)install: the workspace is active again and its retention clock stops."""
-        with session_scope(self.engine) as session:
-            set_workspace_active(
-                session=session,
-                workspace_id=workspace_id,
-                active=True,
-                now=self.clock(),
-                name=name or None,
-            )
+        self.run(
+            set_workspace_active,
+            workspace_id=workspace_id,
+            active=True,
+            now=self.clock(),
+            name=name or None,
+        )
         log.info("workspace=%s installed", workspace_id)
 
     def uninstalled(self, *, workspace_id: str, enterprise_id: str | None = None) -> None:
@@ -106,10 +100,7 @@ class InstallService:
         if self.store is not None:
             self.store.delete_bot(enterprise_id=enterprise_id, team_id=workspace_id)
             self.store.delete_installation(enterprise_id=enterprise_id, team_id=workspace_id)
-        with session_scope(self.engine) as session:
-            set_workspace_active(
-                session=session, workspace_id=workspace_id, active=False, now=self.clock()
-            )
+        self.run(set_workspace_active, workspace_id=workspace_id, active=False, now=self.clock())
         log.warning("workspace=%s deactivated: %s", workspace_id, reason)
 
 

@@ -129,8 +129,7 @@ class ObjectiveService(Service):
 
     def form_options(self, *, workspace_id: str, draft: ObjectiveDraft) -> FormData:
         """Teams and cycles to re-render a draft with (after "Add another key result")."""
-        with session_scope(self.engine) as session:
-            return self._form(session, workspace_id, draft)
+        return self.run(self._form, workspace_id=workspace_id, draft=draft)
 
     def _form(self, session: Session, workspace_id: str, draft: ObjectiveDraft) -> FormData:
         teams = team_store.list_teams(session=session, workspace_id=workspace_id)
@@ -225,15 +224,7 @@ class ObjectiveService(Service):
         if draft.parent_id is not None:
             # Aligned in the same transaction, with alignment's checks: the parent offered when
             # the modal opened may have been archived since.
-            try:
-                objective_store.align_objective(
-                    session=session,
-                    workspace_id=workspace_id,
-                    objective_id=objective.id,
-                    parent_id=draft.parent_id,
-                )
-            except Refused as error:
-                raise _FieldRefused("parent", str(error)) from error
+            _align_from_form(session, workspace_id, objective.id, draft.parent_id)
         return Saved(objective.id, objective.owner_id, created=True)
 
     def _update(
@@ -261,15 +252,7 @@ class ObjectiveService(Service):
             committed=draft.committed,
         )
         if draft.parent_id != objective.parent_id:
-            try:
-                objective_store.align_objective(
-                    session=session,
-                    workspace_id=workspace_id,
-                    objective_id=objective_id,
-                    parent_id=draft.parent_id,
-                )
-            except Refused as error:  # a loop or an archived parent: say so on the parent
-                raise _FieldRefused("parent", str(error)) from error
+            _align_from_form(session, workspace_id, objective_id, draft.parent_id)
 
         def own_kr(kr_id: int) -> KeyResult:
             # The modal's metadata names the KRs; only this objective's may be changed.
@@ -401,6 +384,21 @@ def _kr_draft(kr: KeyResultRow) -> KRDraft:
         key_result_id=kr.id,
         weight="" if kr.weight == 1.0 else shown(kr.weight),
     )
+
+
+def _align_from_form(
+    session: Session, workspace_id: str, objective_id: int, parent_id: int | None
+) -> None:
+    """A refusal (a loop, an archived parent) is said on the form's parent field."""
+    try:
+        objective_store.align_objective(
+            session=session,
+            workspace_id=workspace_id,
+            objective_id=objective_id,
+            parent_id=parent_id,
+        )
+    except Refused as error:
+        raise _FieldRefused("parent", str(error)) from error
 
 
 def _parent(session: Session, workspace_id: str, objective: Objective) -> Objective | None:

@@ -12,7 +12,6 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
@@ -26,15 +25,6 @@ LIST_ABOVE = 40  # more unknown names than this: users.list pages (Tier 2) over 
 LIST_PAGES_MAX = 10  # 2,000 members: beyond, the rest wait for the next render
 INFO_WORKERS = 4  # users.info is Tier 4 (100+/min): a few at a time stays well inside it
 UNKNOWN_NAME = "someone"  # what a screen shows for an owner Slack would not name
-
-
-@dataclass(frozen=True)
-class Person:
-    user_id: str
-    is_admin: bool  # workspace admin or owner
-    tz: str | None
-    deleted: bool
-    is_bot: bool
 
 
 def display_name(user: dict) -> str | None:
@@ -56,35 +46,30 @@ class PeopleDirectory:
 
     def __init__(self, *, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
-        self._cache: dict[tuple[str, str], tuple[float, Person]] = {}
+        self._admins: dict[tuple[str, str], tuple[float, bool]] = {}  # -> (when asked, admin?)
         # (workspace, user) -> (when to ask Slack again, the name it last gave or None)
         self._names: dict[tuple[str, str], tuple[float, str | None]] = {}
         self._lock = threading.Lock()
 
-    def get(self, client: WebClient, *, workspace_id: str, user_id: str) -> Person:
+    def is_admin(self, client: WebClient, *, workspace_id: str, user_id: str) -> bool:
+        """A workspace admin or owner?"""
         key = (workspace_id, user_id)
         with self._lock:
-            hit = self._cache.get(key)
+            hit = self._admins.get(key)
         if hit is not None and self._clock() - hit[0] < CACHE_SECONDS:
             return hit[1]
         return self._remember(workspace_id, user_id, client.users_info(user=user_id)["user"])
 
-    def _remember(self, workspace_id: str, user_id: str, info: dict) -> Person:
+    def _remember(self, workspace_id: str, user_id: str, info: dict) -> bool:
         """One users.info answer serves both caches: a name lookup spares the admin check."""
-        person = Person(
-            user_id=user_id,
-            is_admin=bool(info.get("is_admin") or info.get("is_owner")),
-            tz=info.get("tz"),
-            deleted=bool(info.get("deleted")),
-            is_bot=bool(info.get("is_bot")),
-        )
+        admin = bool(info.get("is_admin") or info.get("is_owner"))
         now = self._clock()
         key = (workspace_id, user_id)
         with self._lock:
-            self._cache[key] = (now, person)
+            self._admins[key] = (now, admin)
             if (name := display_name(info)) is not None:
                 self._names[key] = (now + NAME_SECONDS, name)
-        return person
+        return admin
 
     def names(
         self, client: WebClient, *, workspace_id: str, user_ids: Iterable[str]

@@ -164,10 +164,10 @@ class ReviewService(Service):
             c.id: c.name
             for c in cycle_store.list_cycles(session=session, workspace_id=workspace_id)
         }
-        out: dict[int, list[str]] = {}
-        for source, carried in copies.items():
-            out[source] = [names.get(cycle_id, "?") for _kr, cycle_id in carried]
-        return out
+        return {
+            source: [names.get(cycle_id, "?") for _kr, cycle_id in carried]
+            for source, carried in copies.items()
+        }
 
     def request(self, *, workspace_id: str, user_id: str, kind: str) -> ReflectionForm | None:
         """What a planned `reflect:<id>` DM shows; None when there is nothing to ask any more

@@ -62,6 +62,19 @@ class SettingsForm:
     charts_enabled: bool = True  # pictures (bot/pictures.py)
 
 
+_WEEKDAY = (range(len(WEEKDAYS)), "Pick a weekday, Monday to Friday.")
+_CHOICES: dict[str, tuple[range | tuple[int, ...], str]] = {  # field -> (allowed, else say)
+    "checkin_weekday": _WEEKDAY,
+    "digest_weekday": _WEEKDAY,
+    "checkin_cadence_weeks": (CADENCES, "Pick every week or every 2 weeks."),
+    "reminder_delay_hours": (
+        range(REMINDER_DELAY_MIN, REMINDER_DELAY_MAX + 1),
+        f"Enter a whole number of hours from {REMINDER_DELAY_MIN} to {REMINDER_DELAY_MAX}.",
+    ),
+    "max_reminders": (range(MAX_REMINDERS + 1), f"Pick 0 to {MAX_REMINDERS} reminders."),
+}
+
+
 @cache
 def known_timezones() -> frozenset[str]:
     return frozenset(available_timezones())
@@ -80,12 +93,12 @@ def validate_settings(form: SettingsForm) -> tuple[dict[str, Any], dict[str, str
     changes: dict[str, Any] = {}
     errors: dict[str, str] = {}
 
-    for name in ("checkin_weekday", "digest_weekday"):
-        day = _choice(getattr(form, name), range(len(WEEKDAYS)))
-        if day is None:
-            errors[name] = "Pick a weekday, Monday to Friday."
+    for name, (allowed, problem) in _CHOICES.items():
+        value = _choice(getattr(form, name), allowed)
+        if value is None:
+            errors[name] = problem
         else:
-            changes[name] = day
+            changes[name] = value
 
     at: time | None = None
     if form.checkin_time and _TIME.match(form.checkin_time):
@@ -103,27 +116,10 @@ def validate_settings(form: SettingsForm) -> tuple[dict[str, Any], dict[str, str
     else:
         changes["checkin_time"] = at
 
-    weeks = _choice(form.checkin_cadence_weeks, CADENCES)
-    if weeks is None:
-        errors["checkin_cadence_weeks"] = "Pick every week or every 2 weeks."
-    else:
-        changes["checkin_cadence_weeks"] = weeks
-
-    delay = _choice(form.reminder_delay_hours, range(REMINDER_DELAY_MIN, REMINDER_DELAY_MAX + 1))
-    if delay is None:
-        errors["reminder_delay_hours"] = (
-            f"Enter a whole number of hours from {REMINDER_DELAY_MIN} to {REMINDER_DELAY_MAX}."
-        )
-    else:
-        changes["reminder_delay_hours"] = delay
-
-    count = _choice(form.max_reminders, range(MAX_REMINDERS + 1))
-    if count is None:
-        errors["max_reminders"] = f"Pick 0 to {MAX_REMINDERS} reminders."
-    else:
-        changes["max_reminders"] = count
-
     # Reminders are only sent within the check-in period; later ones would never go out.
+    delay, count, weeks = (
+        changes.get(n) for n in ("reminder_delay_hours", "max_reminders", "checkin_cadence_weeks")
+    )
     if delay and count and weeks and count * delay >= weeks * 7 * 24:
         errors["reminder_delay_hours"] = (
             f"{count} reminders {delay} h apart would run into the next check-in. "
@@ -155,8 +151,7 @@ class SettingsService(Service):
     def load(self, *, workspace_id: str, is_admin: Callable[[], bool]) -> Workspace:
         """The workspace row the modal is prefilled from (created on first contact)."""
         ensure_admin(is_admin, "change the check-in settings")
-        with session_scope(self.engine) as session:
-            return ensure_workspace(session=session, workspace_id=workspace_id)
+        return self.run(ensure_workspace, workspace_id=workspace_id)
 
     def save(
         self, *, workspace_id: str, form: SettingsForm, is_admin: Callable[[], bool]
@@ -185,6 +180,5 @@ class SettingsService(Service):
             update_workspace(session=session, workspace_id=workspace_id, **{which: text})
 
     def statements(self, *, workspace_id: str) -> tuple[str, str]:
-        with session_scope(self.engine) as session:
-            ws = ensure_workspace(session=session, workspace_id=workspace_id)
-            return ws.vision, ws.mission
+        ws = self.run(ensure_workspace, workspace_id=workspace_id)
+        return ws.vision, ws.mission

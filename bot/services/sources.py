@@ -19,6 +19,7 @@ from itertools import zip_longest
 import httpx
 from sqlalchemy import Engine
 
+from bot.services import Service
 from bot.services.checkins import period_of
 from bot.services.permissions import may_check_in, not_admin
 from bot.sources.fetch import Fetcher, Reading, SourceError, SourceSpec, spec_of, spec_problem
@@ -149,7 +150,7 @@ class HostLimits:
             return self._semaphores[host]
 
 
-class SourceService:
+class SourceService(Service):
     def __init__(
         self,
         engine: Engine,
@@ -160,9 +161,8 @@ class SourceService:
         concurrency: int = DEFAULT_CONCURRENCY,
         per_host: int = DEFAULT_PER_HOST,
     ) -> None:
-        self.engine = engine
+        super().__init__(engine, clock=clock)
         self.fetcher = fetcher
-        self.clock = clock
         self.notify = notify
         self.concurrency = concurrency
         self.hosts = HostLimits(per_host)
@@ -252,10 +252,9 @@ class SourceService:
         self, *, workspace_id: str, user_id: str, is_admin: Callable[[], bool], key_result_id: int
     ) -> bool:
         self._ensure_may_connect(workspace_id, user_id, is_admin, key_result_id, None)
-        with session_scope(self.engine) as session:
-            return source_store.remove_source(
-                session=session, workspace_id=workspace_id, key_result_id=key_result_id
-            )
+        return self.run(
+            source_store.remove_source, workspace_id=workspace_id, key_result_id=key_result_id
+        )
 
     def form(
         self,
@@ -315,42 +314,31 @@ class SourceService:
             else {"user_id": user_id, "everything": everything},
         )
 
-    def workspace_of(self, *, key_result_id: int) -> str:
-        with session_scope(self.engine, read_only=True) as session:
-            return source_store.key_result_workspace(session=session, key_result_id=key_result_id)
-
     def states(self, *, workspace_id: str, key_result_ids: list[int]) -> dict[int, SourceState]:
         """For menus and Home: every given KR's source, in one statement."""
-        with session_scope(self.engine, read_only=True) as session:
-            sources = source_store.list_sources(
-                session=session, workspace_id=workspace_id, key_result_ids=key_result_ids
-            )
-            return {kr_id: state_of(s) for kr_id, s in sources.items()}
+        sources = self.read(
+            source_store.list_sources, workspace_id=workspace_id, key_result_ids=key_result_ids
+        )
+        return {kr_id: state_of(s) for kr_id, s in sources.items()}
 
     # -- allow-list ----------------------------------------------------------------------
-
-    def allowed_hosts(self, *, workspace_id: str) -> set[str]:
-        with session_scope(self.engine, read_only=True) as session:
-            return source_store.allowed_hosts(session=session, workspace_id=workspace_id)
 
     def allow_host(self, *, workspace_id: str, host: str, added_by: str) -> bool:
         host = normalize_host(host)
         if not host or "/" in host or (":" in host.strip("[]").replace("::", "") and "." in host):
             raise Refused("Give a host name only, like metrics.internal (no scheme or path).")
-        with session_scope(self.engine) as session:
-            return source_store.allow_host(
-                session=session,
-                workspace_id=workspace_id,
-                host=host,
-                added_by=added_by,
-                now=self.clock(),
-            )
+        return self.run(
+            source_store.allow_host,
+            workspace_id=workspace_id,
+            host=host,
+            added_by=added_by,
+            now=self.clock(),
+        )
 
     def disallow_host(self, *, workspace_id: str, host: str) -> bool:
-        with session_scope(self.engine) as session:
-            return source_store.disallow_host(
-                session=session, workspace_id=workspace_id, host=normalize_host(host)
-            )
+        return self.run(
+            source_store.disallow_host, workspace_id=workspace_id, host=normalize_host(host)
+        )
 
     # -- testing ---------------------------------------------------------------------------
 
@@ -520,10 +508,7 @@ class SourceService:
             except Exception:
                 log.exception("workspace=%s KR %s: failure notice not sent", workspace_id, kr_id)
             if notified:
-                with session_scope(self.engine) as session:
-                    source_store.mark_notified(
-                        session=session, source_id=source_id, now=self.clock()
-                    )
+                self.run(source_store.mark_notified, source_id=source_id, now=self.clock())
         return _Outcome(reason=reason, notified=notified)
 
     # -- pushes ------------------------------------------------------------------------------
@@ -535,16 +520,15 @@ class SourceService:
         hash is kept."""
         token = TOKEN_PREFIX + secrets.token_urlsafe(32)
         self._ensure_may_connect(workspace_id, user_id, is_admin, key_result_id, None)
-        with session_scope(self.engine) as session:
-            source_store.create_push_token(
-                session=session,
-                workspace_id=workspace_id,
-                key_result_id=key_result_id,
-                token_hash=hash_token(token),
-                hint=token[:8],
-                created_by=user_id,
-                now=self.clock(),
-            )
+        self.run(
+            source_store.create_push_token,
+            workspace_id=workspace_id,
+            key_result_id=key_result_id,
+            token_hash=hash_token(token),
+            hint=token[:8],
+            created_by=user_id,
+            now=self.clock(),
+        )
         log.info(
             "workspace=%s user=%s new push token for KR %s", workspace_id, user_id, key_result_id
         )
@@ -554,13 +538,12 @@ class SourceService:
         self, *, workspace_id: str, user_id: str, is_admin: Callable[[], bool], key_result_id: int
     ) -> int:
         self._ensure_may_connect(workspace_id, user_id, is_admin, key_result_id, None)
-        with session_scope(self.engine) as session:
-            return source_store.revoke_push_tokens(
-                session=session,
-                workspace_id=workspace_id,
-                key_result_id=key_result_id,
-                now=self.clock(),
-            )
+        return self.run(
+            source_store.revoke_push_tokens,
+            workspace_id=workspace_id,
+            key_result_id=key_result_id,
+            now=self.clock(),
+        )
 
     def push(self, *, key_result_id: int, token: str, value: float, note: str = "") -> PushResult:
         """Record a pushed value. NotFound for a token that is unknown, revoked or not this

@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 
 import httpx
 
@@ -236,24 +236,4 @@ def make_suggestion_service(
     return SuggestionService(
         SuggestionSettings(url=url, model=model, api_key_env=api_key_env, timeout=timeout),
         clock=clock,
-    )
-
-
-def suggest_request(
-    *,
-    title: str,
-    why: str,
-    parent: str | None,
-    key_results: list[str],
-    cycle: str | None,
-    cycle_end: date | None,
-) -> SuggestRequest:
-    """The question from the form's fields ("↳ " marks an aligned parent in the picker)."""
-    return SuggestRequest(
-        title=title.strip(),
-        why=why.strip(),
-        parent=parent.removeprefix("↳ ").strip() if parent else None,
-        key_results=tuple(k for k in key_results if k.strip()),
-        cycle=cycle,
-        cycle_end=cycle_end,
     )

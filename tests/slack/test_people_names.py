@@ -55,7 +55,7 @@ def test_names_are_cached_per_workspace_and_refreshed_after_a_while(
     assert names == {CEO: "ceo", DEV: "dev"}  # the display name Slack shows
     assert sorted(asked(standin)) == [CEO, DEV]  # each once, duplicates folded
     # A name lookup also answers the admin question: Slack is not asked twice.
-    assert people.get(client, workspace_id=ACME, user_id=CEO).is_admin
+    assert people.is_admin(client, workspace_id=ACME, user_id=CEO)
     assert len(asked(standin)) == 2
 
     clock.now += NAME_SECONDS - 1

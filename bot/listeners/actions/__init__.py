@@ -45,6 +45,7 @@ from bot.listeners import (
     Deps,
     after_ack,
     before_answer,
+    channel_of,
     deps_of,
     fill_loading,
     heard,
@@ -178,17 +179,16 @@ def objective_later(body: dict, context: BoltContext, client: WebClient, respond
         objective_trend(deps, body, client, respond, workspace_id=workspace_of(body, context))
 
 
-def check_in_kr(ack: Ack, body: dict, context: dict, client: WebClient, respond: Respond) -> None:
+def check_in(ack: Ack, body: dict, context: dict, client: WebClient, respond: Respond) -> None:
+    """A KR's "Check in" (the KR's id is its value), or Home's "Check in on all": the modal
+    `/okr checkin` opens, every KR I own."""
     deps = deps_of(context)
     ack()
-    workspace_id = workspace_of(body, context)
-    user_id = body["user"]["id"]
+    asker = who(body, context, client)
+    value = body["actions"][0]["value"]
     try:
         krs = deps.checkins.checkin_targets(
-            workspace_id=workspace_id,
-            user_id=user_id,
-            key_result_id=int(body["actions"][0]["value"]),
-            is_admin=deps.is_admin(client, workspace_id, user_id),
+            **asker, key_result_id=int(value) if value.isdigit() else None
         )
     except PermissionDenied as error:
         tell_clicker(body, client, respond, build_refusal(str(error)))
@@ -196,29 +196,12 @@ def check_in_kr(ack: Ack, body: dict, context: dict, client: WebClient, respond:
     except NotFound:
         tell_clicker(body, client, respond, build_notice("That key result no longer exists."))
         return
-    client.views_open(
-        trigger_id=body["trigger_id"],
-        view=deps.checkin_modal(workspace_id=workspace_id, krs=krs, origin=_origin(body)),
-    )
-
-
-def check_in_all(ack: Ack, body: dict, context: dict, client: WebClient, respond: Respond) -> None:
-    """Home's "Check in on all": the modal `/okr checkin` opens, every KR I own."""
-    deps = deps_of(context)
-    ack()
-    workspace_id = workspace_of(body, context)
-    user_id = body["user"]["id"]
-    krs = deps.checkins.checkin_targets(
-        workspace_id=workspace_id,
-        user_id=user_id,
-        is_admin=deps.is_admin(client, workspace_id, user_id),
-    )
     if not krs:
         tell_clicker(body, client, respond, build_notice("You have no key results to check in on."))
         return
     client.views_open(
         trigger_id=body["trigger_id"],
-        view=deps.checkin_modal(workspace_id=workspace_id, krs=krs, origin=_origin(body)),
+        view=deps.checkin_modal(workspace_id=asker["workspace_id"], krs=krs, origin=_origin(body)),
     )
 
 
@@ -239,8 +222,9 @@ def register(app: App) -> None:
         OBJECTIVE_MENU_ACTION,
     ):
         app.action(_per_item(action))(ack=heard(objective_now), lazy=[heard(objective_later)])
-    before_answer(app.action(_per_item(CHECKIN_KR_ACTION)))(check_in_kr)
-    before_answer(app.action(CHECKIN_ALL_ACTION))(check_in_all)
+    before_answer(app.action(_per_item(CHECKIN_KR_ACTION)), app.action(CHECKIN_ALL_ACTION))(
+        check_in
+    )
 
 
 def prompt_check_in(
@@ -248,9 +232,8 @@ def prompt_check_in(
 ) -> None:
     deps = deps_of(context)
     ack()
-    krs = deps.checkins.prompt_krs(
-        workspace_id=workspace_of(body, context), user_id=body["user"]["id"]
-    )
+    workspace_id = workspace_of(body, context)
+    krs = deps.checkins.prompt_krs(workspace_id=workspace_id, user_id=body["user"]["id"])
     if not krs:
         respond(
             response_type="ephemeral",
@@ -261,7 +244,7 @@ def prompt_check_in(
     origin = {"prompt": int(body["actions"][0]["value"])}
     client.views_open(
         trigger_id=body["trigger_id"],
-        view=deps.checkin_modal(workspace_id=workspace_of(body, context), krs=krs, origin=origin),
+        view=deps.checkin_modal(workspace_id=workspace_id, krs=krs, origin=origin),
     )
 
 
@@ -286,9 +269,7 @@ def _per_item(action: str) -> re.Pattern[str]:
 
 def _origin(body: dict) -> dict:
     """Where the modal was opened from, so the answer can go back there."""
-    channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get(
-        "channel_id"
-    )
+    channel = channel_of(body)
     return {"channel_id": channel} if channel else {"home": True}
 
 
@@ -315,14 +296,10 @@ def _objective_view(
     objective_id: int,
 ) -> dict:
     """The modal `verb` opens on the objective; PermissionDenied or NotFound otherwise."""
-    workspace_id, user_id, is_admin = who(body, context, client)
+    asker = who(body, context, client)
+    workspace_id = asker["workspace_id"]
     if verb == "checkin":
-        krs = deps.checkins.checkin_targets(
-            workspace_id=workspace_id,
-            user_id=user_id,
-            objective_id=objective_id,
-            is_admin=is_admin,
-        )
+        krs = deps.checkins.checkin_targets(**asker, objective_id=objective_id)
         return deps.checkin_modal(workspace_id=workspace_id, krs=krs, origin=_origin(body))
     if verb == "view":  # anyone may read any objective of their workspace
         tree, objective = deps.trees.objective_tree(
@@ -331,19 +308,11 @@ def _objective_view(
         names = deps.names(client, workspace_id, objective_view_user_ids(tree, objective_id))
         return build_objective_view(tree=tree, objective=objective, now=deps.clock(), names=names)
     if verb == "edit":
-        form = deps.objectives.edit_objective_form(
-            workspace_id=workspace_id,
-            user_id=user_id,
-            objective_id=objective_id,
-            is_admin=is_admin,
-        )
+        form = deps.objectives.edit_objective_form(**asker, objective_id=objective_id)
         draft = replace(form.draft, channel_id=_origin(body).get("channel_id"))
         return build_objective_form(form, draft, suggest=deps.suggest_panel())
     objective, parent, children = deps.objectives.objective_with_parent(
-        workspace_id=workspace_id,
-        user_id=user_id,
-        objective_id=objective_id,
-        is_admin=is_admin,
+        **asker, objective_id=objective_id
     )
     if verb == "align":
         return build_align_modal(objective=objective, parent=parent)

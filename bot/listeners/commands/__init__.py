@@ -34,6 +34,7 @@ from bot.blocks.tree import (
 from bot.listeners import (
     SLACK_FAILURES,
     Deps,
+    channel_of,
     deps_of,
     fill_loading,
     heard,
@@ -99,12 +100,9 @@ def as_command(body: dict) -> dict:
     command stays as it is)."""
     if "actions" not in body:
         return body
-    channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get(
-        "channel_id", ""
-    )
     return {
         "user_id": body["user"]["id"],
-        "channel_id": channel,
+        "channel_id": channel_of(body) or "",
         "trigger_id": body.get("trigger_id"),
         "text": body["actions"][0]["action_id"].removeprefix(HELP_ACTION_PREFIX),
     }

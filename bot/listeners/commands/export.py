@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 def export_okrs(call: Call) -> dict:
     """After the ack: the file is written, then uploaded to the caller's DM."""
     try:
-        exported = call.deps.exports.export(
+        exported = call.deps.export(
             workspace_id=call.workspace_id,
             fmt=Format.CSV,
             with_sources=False,  # members may not see sources: see the module's docstring
