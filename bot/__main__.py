@@ -19,7 +19,6 @@ from bot.services.retention import StillActive
 from storage.db import make_engine
 from storage.errors import NotFound, Refused
 from storage.migrate import SchemaTooNew, current_revision, head_revision, upgrade
-from storage.sources import allowed_hosts, key_result_workspace
 
 if TYPE_CHECKING:
     from bot.jobs.sender import ClientFor
@@ -325,7 +324,7 @@ def _sources(settings: Settings, args: argparse.Namespace) -> int:
         if not args.workspace:
             raise ConfigError(f"`sources {args.action}` needs --workspace T…")
         if args.action == "hosts":
-            for host in sorted(service.read(allowed_hosts, workspace_id=args.workspace)):
+            for host in sorted(service.allowed_hosts(workspace_id=args.workspace)):
                 print(host)
             return 0
         if not args.target:
@@ -350,7 +349,7 @@ def _sources_test(service: Any, target: str | None) -> int:
     if not target or not target.isdigit():
         raise ConfigError("`sources test` needs the key result's id, e.g. `sources test 12`")
     kr_id = int(target)
-    workspace_id = service.read(key_result_workspace, key_result_id=kr_id)
+    workspace_id = service.workspace_of(key_result_id=kr_id)
     result = service.test(workspace_id=workspace_id, key_result_id=kr_id)
     current = "none" if result.current_value is None else format_value(result.current_value)
     if result.reading is None:

@@ -31,7 +31,6 @@ import bot.charts as drawing
 from bot.logs import log_event
 from bot.okr.trend import KRTrend, ObjectiveTrend, TeamTrend
 from bot.services.charts import ChartService
-from storage.charts import cached_file, forget_file, remember_file
 
 log = logging.getLogger(__name__)
 
@@ -117,7 +116,7 @@ class Pictures:
         self, client: WebClient, workspace_id: str, chart: Chart, *, titled: bool
     ) -> dict | None:
         key = key_of(chart)
-        file_id = self.charts.read(cached_file, workspace_id=workspace_id, content_key=key)
+        file_id = self.charts.cached_file(workspace_id=workspace_id, content_key=key)
         if file_id is None:  # not uploaded before with this content: draw it now
             kind, picture = draw(chart)
             try:
@@ -139,13 +138,7 @@ class Pictures:
                     error=_reason(error),
                 )
                 return None
-            self.charts.run(
-                remember_file,
-                workspace_id=workspace_id,
-                content_key=key,
-                file_id=file_id,
-                now=self.charts.clock(),
-            )
+            self.charts.remember_file(workspace_id=workspace_id, content_key=key, file_id=file_id)
             log_event(
                 log,
                 "chart_upload",
@@ -194,8 +187,8 @@ class Pictures:
                     time.sleep(delay)
             # Never became referenceable (deleted since it was cached?): upload it afresh next time.
             for block in attached.blocks:
-                self.charts.run(
-                    forget_file, workspace_id=workspace_id, file_id=block["slack_file"]["id"]
+                self.charts.forget_file(
+                    workspace_id=workspace_id, file_id=block["slack_file"]["id"]
                 )
             log_event(
                 log,

@@ -50,7 +50,24 @@ class Found:
 
 
 class ChartService(Service):
-    # -- settings (the file cache: storage.charts, through `run`) ---------------------
+    # -- settings and the file cache --------------------------------------------------
+
+    def cached_file(self, *, workspace_id: str, content_key: str) -> str | None:
+        return self.read(
+            chart_store.cached_file, workspace_id=workspace_id, content_key=content_key
+        )
+
+    def remember_file(self, *, workspace_id: str, content_key: str, file_id: str) -> None:
+        self.run(
+            chart_store.remember_file,
+            workspace_id=workspace_id,
+            content_key=content_key,
+            file_id=file_id,
+            now=self.clock(),
+        )
+
+    def forget_file(self, *, workspace_id: str, file_id: str) -> None:
+        self.run(chart_store.forget_file, workspace_id=workspace_id, file_id=file_id)
 
     def enabled(self, *, workspace_id: str) -> bool:
         """Pictures are on unless the workspace turned them off (`/okr settings`)."""

@@ -323,6 +323,12 @@ class SourceService(Service):
 
     # -- allow-list ----------------------------------------------------------------------
 
+    def workspace_of(self, *, key_result_id: int) -> str:
+        return self.read(source_store.key_result_workspace, key_result_id=key_result_id)
+
+    def allowed_hosts(self, *, workspace_id: str) -> set[str]:
+        return self.read(source_store.allowed_hosts, workspace_id=workspace_id)
+
     def allow_host(self, *, workspace_id: str, host: str, added_by: str) -> bool:
         host = normalize_host(host)
         if not host or "/" in host or (":" in host.strip("[]").replace("::", "") and "." in host):
