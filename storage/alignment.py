@@ -30,7 +30,7 @@ from bot.okr.alignment import Gap, utc_day
 from bot.okr.kinds import Level
 from storage.models import AlignmentCount, Cycle, Objective, table_of
 from storage.rollup import shares_of
-from storage.tree import _scope
+from storage.tree import _scope, summed
 
 OBJ = table_of(Objective)
 CYC = table_of(Cycle)
@@ -77,30 +77,20 @@ def alignment_counts(
         where.append(ALIGN.c.team_id.in_(team_ids))
     if company_only:
         where.append(ALIGN.c.level == Level.COMPANY.value)
-
-    def count(condition: sa.ColumnElement[bool] | None = None) -> sa.ColumnElement[int]:
-        counted = (
-            ALIGN.c.objectives
-            if condition is None
-            else sa.case((condition, ALIGN.c.objectives), else_=0)
-        )
-        return sa.func.coalesce(sa.func.sum(counted), 0)
-
-    orphan = ALIGN.c.orphan.is_(True)
-    stale = sa.case(
-        (sa.and_(ALIGN.c.stale_on.is_not(None), ALIGN.c.stale_on <= today), ALIGN.c.stale_krs),
-        else_=0,
-    )
+    objectives, orphan = ALIGN.c.objectives, ALIGN.c.orphan.is_(True)
     row = session.execute(
         sa.select(
-            count(),
-            count(ALIGN.c.laddered.is_(True)),
-            count(sa.and_(ALIGN.c.level == Level.TEAM.value, orphan)),
-            count(sa.and_(ALIGN.c.level == Level.PERSONAL.value, orphan)),
-            count(ALIGN.c.no_why.is_(True)),
-            count(ALIGN.c.no_krs.is_(True)),
-            count(ALIGN.c.too_many_krs.is_(True)),
-            sa.func.coalesce(sa.func.sum(stale), 0),
+            summed(objectives),
+            summed(objectives, ALIGN.c.laddered.is_(True)),
+            summed(objectives, sa.and_(ALIGN.c.level == Level.TEAM.value, orphan)),
+            summed(objectives, sa.and_(ALIGN.c.level == Level.PERSONAL.value, orphan)),
+            summed(objectives, ALIGN.c.no_why.is_(True)),
+            summed(objectives, ALIGN.c.no_krs.is_(True)),
+            summed(objectives, ALIGN.c.too_many_krs.is_(True)),
+            summed(
+                ALIGN.c.stale_krs,
+                sa.and_(ALIGN.c.stale_on.is_not(None), ALIGN.c.stale_on <= today),
+            ),
         ).where(*where)
     ).one()
     return _counts(*(int(v) for v in row))
@@ -131,8 +121,9 @@ def _owner_counts(
             OBJ.c.workspace_id == workspace_id, OBJ.c.cycle_id.in_(open_cycles), *view
         )
     ).scalars()
-    tally = dict.fromkeys(("objectives", "laddered", "team", "personal", "why", "none"), 0)
-    tally |= {"many": 0, "stale": 0}
+    tally = dict.fromkeys(
+        ("objectives", "laddered", "team", "personal", "why", "none", "many", "stale"), 0
+    )
     for text in shares:
         for key, n in shares_of(text).items():
             kind, _cycle, _team, level, last = key.split(":", 4)
