@@ -473,8 +473,11 @@ def _write(connection: Session | sa.Connection, rows: list[dict[str, Any]]) -> N
         connection.execute(statement, rows[start : start + 5_000])
 
 
-def _kr_values(kr: Any, window: Window, rules: StatusRules, memo: dict) -> tuple[float, StatusDays]:
-    """(clamped progress, status days) of one KR; KRs alike in every input share the answer."""
+def _kr_part(
+    kr: Any, window: Window, rules: StatusRules, memo: dict
+) -> tuple[float, float, StatusDays]:
+    """(clamped progress, weight, status days) of one KR, as objective_rollup takes it; KRs
+    alike in every input share the progress and days."""
     key = (
         kr.kind,
         kr.start_value,
@@ -499,7 +502,7 @@ def _kr_values(kr: Any, window: Window, rules: StatusRules, memo: dict) -> tuple
             0.0 if raw is None else clamp01(raw),
             kr_status_days(kr, window=window, rules=rules),
         )
-    return found
+    return found[0], kr.weight, found[1]
 
 
 def _rollup_values(oid: int, rolled: ObjectiveRollup) -> dict[str, Any]:
@@ -619,10 +622,7 @@ def _recompute(
     fresh: dict[int, ObjectiveRollup] = {}
     for o in sorted(objectives, key=depth, reverse=True):  # children before their parents
         window = settings.windows[o.cycle_id]
-        krs = []
-        for kr in krs_of.get(o.id, ()):
-            progress, days = _kr_values(kr, window, settings.rules, memo)
-            krs.append((progress, kr.weight, days))
+        krs = [_kr_part(kr, window, settings.rules, memo) for kr in krs_of.get(o.id, ())]
         kids = []
         for child in children_of.get(o.id, ()):
             if child.id in fresh:
@@ -714,10 +714,7 @@ def rebuild_workspace(*, connection: Session | sa.Connection, workspace_id: str)
                 continue
             o = by_id[oid]
             window = settings.windows[o.cycle_id]
-            krs = []
-            for kr in krs_of.get(oid, ()):
-                progress, days = _kr_values(kr, window, settings.rules, memo)
-                krs.append((progress, kr.weight, days))
+            krs = [_kr_part(kr, window, settings.rules, memo) for kr in krs_of.get(oid, ())]
             kids = (
                 [
                     (done[c].progress, by_id[c].weight, done[c].days)
