@@ -19,7 +19,7 @@ counted); tests/storage/test_alignment.py checks them on generated trees on both
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
@@ -93,7 +93,7 @@ def alignment_counts(
             ),
         ).where(*where)
     ).one()
-    return _counts(*(int(v) for v in row))
+    return _counts(int(v) for v in row)
 
 
 def _owner_counts(
@@ -138,19 +138,13 @@ def _owner_counts(
             tally["why"] += n * no_why
             tally["none"] += n * no_krs
             tally["many"] += n * too_many
-    return _counts(*tally.values())
+    return _counts(tally.values())
 
 
-def _counts(
-    objectives: int,
-    laddered: int,
-    team_orphans: int,
-    personal_orphans: int,
-    no_why: int,
-    no_krs: int,
-    too_many: int,
-    stale: int,
-) -> AlignmentCounts:
+def _counts(values: Iterable[int]) -> AlignmentCounts:
+    """From (objectives, laddered, team orphans, personal orphans, objectives without a why,
+    without KRs, with too many, stale KRs)."""
+    objectives, laddered, team_orphans, personal_orphans, no_why, no_krs, too_many, stale = values
     counts = {
         Gap.ORPHAN: team_orphans + personal_orphans,
         Gap.NO_WHY: no_why,
