@@ -369,16 +369,9 @@ def _rekey(session: Session, workspace_id: str, roots: set[int]) -> tuple[set[in
             laddered[parent.id] = bool(parent.rollup_laddered)
     keyed = _keys_top_down([(r.id, r.parent_id) for r in rows], known=keys, cut=cut)
     ladder = _ladder_top_down(
-        [
-            (
-                r.id,
-                r.parent_id,
-                r.level == Level.COMPANY.value,
-                r.archived_at is None and r.closed_at is None,
-            )
-            for r in rows
-        ],
+        rows,
         known=laddered,
+        unlinked={r.id for r in rows if r.archived_at is not None or r.closed_at is not None},
     )
     teams = _teams(rows, known=known_teams)
     _write(
@@ -407,14 +400,14 @@ def _teams(rows: Iterable[Any], *, known: dict[int, int | None]) -> dict[int, in
 
 
 def _ladder_top_down(
-    rows: Iterable[tuple[int, int | None, bool, bool]], *, known: dict[int, bool]
+    rows: Iterable[Any], *, known: dict[int, bool], unlinked: set[int]
 ) -> dict[int, tuple[bool, bool]]:
-    """(laddered, unparented) for (id, parent id, company level, linked) rows. Linked: in an
-    open cycle and not archived, a link of the alignment chains bot/okr/alignment.py walks.
-    Laddered: linked, and company level or under a laddered parent. Unparented: no linked
-    parent (an orphan when team or personal level). `known`: laddered flags of the linked
-    parents outside the rows (a parent missing there is not linked)."""
-    info = {oid: (parent, company, linked) for oid, parent, company, linked in rows}
+    """(laddered, unparented) for rows with id, parent_id and level. Linked: in an open cycle
+    and not archived (not in `unlinked`), a link of the alignment chains bot/okr/alignment.py
+    walks. Laddered: linked, and company level or under a laddered parent. Unparented: no
+    linked parent (an orphan when team or personal level). `known`: laddered flags of the
+    linked parents outside the rows (a parent missing there is not linked)."""
+    info = {r.id: (r.parent_id, r.level == Level.COMPANY.value, r.id not in unlinked) for r in rows}
     children: dict[int, list[int]] = defaultdict(list)
     for oid, (parent, _company, _linked) in info.items():
         if parent in info:
@@ -679,23 +672,13 @@ def rebuild_workspace(*, connection: Session | sa.Connection, workspace_id: str)
             )
         ).scalars()
     )
+    cut = {o.id for o in objectives if o.archived_at is not None or o.cycle_id in closed}
     keys = _keys_top_down(
         [(o.id, o.parent_id if o.parent_id in by_id else None) for o in objectives],
         known={},
-        cut={o.id for o in objectives if o.archived_at is not None or o.cycle_id in closed},
+        cut=cut,
     )
-    ladder = _ladder_top_down(
-        [
-            (
-                o.id,
-                o.parent_id,
-                o.level == Level.COMPANY.value,
-                o.archived_at is None and o.cycle_id not in closed,
-            )
-            for o in objectives
-        ],
-        known={},
-    )
+    ladder = _ladder_top_down(objectives, known={}, unlinked=cut)
     teams = _teams(objectives, known={})
     children: dict[int, list[int]] = defaultdict(list)
     for o in objectives:
