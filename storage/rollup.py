@@ -367,7 +367,7 @@ def _rekey(session: Session, workspace_id: str, roots: set[int]) -> tuple[set[in
             cut.add(parent.id)
         else:
             laddered[parent.id] = bool(parent.rollup_laddered)
-    keyed = _keys_top_down([(r.id, r.parent_id) for r in rows], known=keys, cut=cut)
+    keyed = _keys_top_down(rows, known=keys, cut=cut)
     ladder = _ladder_top_down(
         rows,
         known=laddered,
@@ -428,16 +428,17 @@ def _ladder_top_down(
 
 
 def _keys_top_down(
-    rows: Iterable[tuple[int, int | None]], *, known: dict[int, str | None], cut: set[int]
+    rows: Iterable[Any], *, known: dict[int, str | None], cut: set[int]
 ) -> dict[int, str]:
-    """Keys for (id, parent id) rows; `known` holds keys of parents outside the rows. A parent
-    in `cut` (archived, or in a closed cycle) is left out of every status view, where its
-    children are roots (ordered by their own id), so their keys start afresh."""
+    """Keys for rows with id and parent_id; `known` holds keys of parents outside the rows (a
+    parent in neither: none). A parent in `cut` (archived, or in a closed cycle) is left out
+    of every status view, where its children are roots (ordered by their own id), so their
+    keys start afresh."""
     children: dict[int | None, list[int]] = defaultdict(list)
     ids = set()
-    for oid, parent in rows:
-        ids.add(oid)
-        children[None if parent in cut else parent].append(oid)
+    for row in rows:
+        ids.add(row.id)
+        children[None if row.parent_id in cut else row.parent_id].append(row.id)
     out: dict[int, str] = {}
     stack = [
         (oid, known.get(parent) if parent is not None else None)
@@ -673,11 +674,7 @@ def rebuild_workspace(*, connection: Session | sa.Connection, workspace_id: str)
         ).scalars()
     )
     cut = {o.id for o in objectives if o.archived_at is not None or o.cycle_id in closed}
-    keys = _keys_top_down(
-        [(o.id, o.parent_id if o.parent_id in by_id else None) for o in objectives],
-        known={},
-        cut=cut,
-    )
+    keys = _keys_top_down(objectives, known={}, cut=cut)
     ladder = _ladder_top_down(objectives, known={}, unlinked=cut)
     teams = _teams(objectives, known={})
     children: dict[int, list[int]] = defaultdict(list)
