@@ -722,8 +722,7 @@ def rebuild_workspace(*, connection: Session | sa.Connection, workspace_id: str)
             laddered=ladder[oid][0],
             unparented=ladder[oid][1],
             krs=krs_of.get(oid, ()),
-            period=settings.period,
-            cycle_start=settings.windows[o.cycle_id].start,
+            settings=settings,
             columns=shared,
         )
         for key, n in share.items():
@@ -832,8 +831,7 @@ def _share(
     laddered: bool,
     unparented: bool,
     krs: Iterable[Any],
-    period: timedelta,
-    cycle_start: date,
+    settings: _Settings,
     columns: dict[str, dict[str, Any]],
 ) -> dict[str, int]:
     """An objective's share of alignment_count (nothing when archived); notes the buckets'
@@ -866,9 +864,9 @@ def _share(
             confidence=None,
             progress=None,
             expected=None,
-            cycle_start=cycle_start,
+            cycle_start=settings.windows[objective.cycle_id].start,
         )
-        day = stale_day(pulse, period=period)
+        day = stale_day(pulse, period=settings.period)
         key = f"s:{where}:{day.isoformat()}"
         share[key] = share.get(key, 0) + 1
         columns[key] = {"bucket": key, **base, **unflagged, "stale_on": day, "objectives": 0}
@@ -924,8 +922,7 @@ def _align(
                 laddered=o.rollup_laddered,
                 unparented=o.rollup_unparented,
                 krs=krs_of.get(o.id, ()),
-                period=settings.period,
-                cycle_start=settings.windows[o.cycle_id].start,
+                settings=settings,
                 columns=columns,
             )
             text = _share_text(share)
