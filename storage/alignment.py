@@ -19,7 +19,7 @@ counted); tests/storage/test_alignment.py checks them on generated trees on both
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
@@ -30,7 +30,7 @@ from bot.okr.alignment import Gap, utc_day
 from bot.okr.kinds import Level
 from storage.models import AlignmentCount, Cycle, Objective, table_of
 from storage.rollup import shares_of
-from storage.tree import _scope
+from storage.tree import _scope, summed
 
 OBJ = table_of(Objective)
 CYC = table_of(Cycle)
@@ -63,103 +63,67 @@ def alignment_counts(
         CYC.c.workspace_id == workspace_id, CYC.c.closed_at.is_(None)
     )
     if owner_id is not None:
-        return _owner_counts(
-            session=session,
+        # A person's view: the stored shares of its objectives (few), summed here.
+        # _scope's first two conditions (workspace, cycles) with the open cycles as a subquery
+        # rather than a statement of their own.
+        view = _scope(
             workspace_id=workspace_id,
-            today=today,
-            open_cycles=open_cycles,
+            cycle_ids=[],
             team_ids=team_ids,
             owner_id=owner_id,
             company_only=company_only,
+        )[2:]
+        shares = session.execute(
+            sa.select(OBJ.c.rollup_alignment).where(
+                OBJ.c.workspace_id == workspace_id, OBJ.c.cycle_id.in_(open_cycles), *view
+            )
+        ).scalars()
+        tally = dict.fromkeys(
+            ("objectives", "laddered", "team", "personal", "why", "none", "many", "stale"), 0
         )
+        for text in shares:
+            for key, n in shares_of(text).items():
+                kind, _cycle, _team, level, last = key.split(":", 4)
+                if kind == "s":
+                    tally["stale"] += n if date.fromisoformat(last) <= today else 0
+                    continue
+                laddered, orphan, no_why, no_krs, too_many = (flag == "1" for flag in last)
+                tally["objectives"] += n
+                tally["laddered"] += n * laddered
+                tally["team"] += n * (orphan and level == Level.TEAM.value)
+                tally["personal"] += n * (orphan and level == Level.PERSONAL.value)
+                tally["why"] += n * no_why
+                tally["none"] += n * no_krs
+                tally["many"] += n * too_many
+        return _counts(tally.values())
     where = [ALIGN.c.workspace_id == workspace_id, ALIGN.c.cycle_id.in_(open_cycles)]
     if team_ids is not None:
         where.append(ALIGN.c.team_id.in_(team_ids))
     if company_only:
         where.append(ALIGN.c.level == Level.COMPANY.value)
-
-    def count(condition: sa.ColumnElement[bool] | None = None) -> sa.ColumnElement[int]:
-        counted = (
-            ALIGN.c.objectives
-            if condition is None
-            else sa.case((condition, ALIGN.c.objectives), else_=0)
-        )
-        return sa.func.coalesce(sa.func.sum(counted), 0)
-
-    orphan = ALIGN.c.orphan.is_(True)
-    stale = sa.case(
-        (sa.and_(ALIGN.c.stale_on.is_not(None), ALIGN.c.stale_on <= today), ALIGN.c.stale_krs),
-        else_=0,
-    )
+    objectives, is_orphan = ALIGN.c.objectives, ALIGN.c.orphan.is_(True)
     row = session.execute(
         sa.select(
-            count(),
-            count(ALIGN.c.laddered.is_(True)),
-            count(sa.and_(ALIGN.c.level == Level.TEAM.value, orphan)),
-            count(sa.and_(ALIGN.c.level == Level.PERSONAL.value, orphan)),
-            count(ALIGN.c.no_why.is_(True)),
-            count(ALIGN.c.no_krs.is_(True)),
-            count(ALIGN.c.too_many_krs.is_(True)),
-            sa.func.coalesce(sa.func.sum(stale), 0),
+            summed(objectives),
+            summed(objectives, ALIGN.c.laddered.is_(True)),
+            summed(objectives, sa.and_(ALIGN.c.level == Level.TEAM.value, is_orphan)),
+            summed(objectives, sa.and_(ALIGN.c.level == Level.PERSONAL.value, is_orphan)),
+            summed(objectives, ALIGN.c.no_why.is_(True)),
+            summed(objectives, ALIGN.c.no_krs.is_(True)),
+            summed(objectives, ALIGN.c.too_many_krs.is_(True)),
+            summed(
+                ALIGN.c.stale_krs,
+                sa.and_(ALIGN.c.stale_on.is_not(None), ALIGN.c.stale_on <= today),
+            ),
         ).where(*where)
     ).one()
-    return _counts(*(int(v) for v in row))
+    return _counts(int(v) for v in row)
 
 
-def _owner_counts(
-    *,
-    session: Session,
-    workspace_id: str,
-    today: date,
-    open_cycles: sa.Select,
-    team_ids: Sequence[int] | None,
-    owner_id: str,
-    company_only: bool,
-) -> AlignmentCounts:
-    """A person's view: the stored shares of its objectives (few), summed here."""
-    # _scope's first two conditions (workspace, cycles) with the open cycles as a subquery
-    # rather than a statement of their own.
-    view = _scope(
-        workspace_id=workspace_id,
-        cycle_ids=[],
-        team_ids=team_ids,
-        owner_id=owner_id,
-        company_only=company_only,
-    )[2:]
-    shares = session.execute(
-        sa.select(OBJ.c.rollup_alignment).where(
-            OBJ.c.workspace_id == workspace_id, OBJ.c.cycle_id.in_(open_cycles), *view
-        )
-    ).scalars()
-    tally = dict.fromkeys(("objectives", "laddered", "team", "personal", "why", "none"), 0)
-    tally |= {"many": 0, "stale": 0}
-    for text in shares:
-        for key, n in shares_of(text).items():
-            kind, _cycle, _team, level, last = key.split(":", 4)
-            if kind == "s":
-                tally["stale"] += n if date.fromisoformat(last) <= today else 0
-                continue
-            laddered, orphan, no_why, no_krs, too_many = (flag == "1" for flag in last)
-            tally["objectives"] += n
-            tally["laddered"] += n * laddered
-            tally["team"] += n * (orphan and level == Level.TEAM.value)
-            tally["personal"] += n * (orphan and level == Level.PERSONAL.value)
-            tally["why"] += n * no_why
-            tally["none"] += n * no_krs
-            tally["many"] += n * too_many
-    return _counts(*tally.values())
-
-
-def _counts(
-    objectives: int,
-    laddered: int,
-    team_orphans: int,
-    personal_orphans: int,
-    no_why: int,
-    no_krs: int,
-    too_many: int,
-    stale: int,
-) -> AlignmentCounts:
+def _counts(values: Iterable[int]) -> AlignmentCounts:
+    """From (objectives, laddered, team orphans, personal orphans, objectives without a why,
+    without KRs, with too many, stale KRs)."""
+    objectives, laddered, team_orphans, personal_orphans, no_why, no_krs, too_many, stale = values
     counts = {
         Gap.ORPHAN: team_orphans + personal_orphans,
         Gap.NO_WHY: no_why,

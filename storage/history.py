@@ -9,7 +9,7 @@ from datetime import date
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from storage.models import CheckIn, Objective
+from storage.models import CheckIn, Objective, table_of
 
 
 @dataclass(frozen=True)
@@ -32,42 +32,25 @@ def latest_check_ins_before(
     """
     if not key_result_ids:
         return {}
-    rank = (
-        sa.func.row_number()
-        .over(
-            partition_by=col(CheckIn.key_result_id),
-            order_by=(
-                col(CheckIn.period_start).desc(),
-                col(CheckIn.created_at).desc(),
-                col(CheckIn.id).desc(),
-            ),
-        )
-        .label("rank")
+    c = table_of(CheckIn).c
+    rank = sa.func.row_number().over(
+        partition_by=c.key_result_id,
+        order_by=(c.period_start.desc(), c.created_at.desc(), c.id.desc()),
     )
+    reading = (c.key_result_id, c.value, c.confidence, c.period_start)
     ranked = (
-        sa.select(  # sqlmodel's select is typed for up to four columns
-            col(CheckIn.key_result_id).label("key_result_id"),
-            col(CheckIn.value).label("value"),
-            col(CheckIn.confidence).label("confidence"),
-            col(CheckIn.period_start).label("period_start"),
-            rank,
-        )
+        sa.select(*reading, rank.label("rank"))
         .where(
-            col(CheckIn.workspace_id) == workspace_id,
-            col(CheckIn.key_result_id).in_(key_result_ids),
-            col(CheckIn.period_start) < before,
+            c.workspace_id == workspace_id,
+            c.key_result_id.in_(key_result_ids),
+            c.period_start < before,
         )
         .subquery()
     )
     rows = session.execute(
-        sa.select(
-            ranked.c.key_result_id, ranked.c.value, ranked.c.confidence, ranked.c.period_start
-        ).where(ranked.c.rank == 1)
+        sa.select(*(ranked.c[column.name] for column in reading)).where(ranked.c.rank == 1)
     ).all()
-    return {
-        kr_id: PastReading(kr_id, value, confidence, period)
-        for kr_id, value, confidence, period in rows
-    }
+    return {row[0]: PastReading(*row) for row in rows}
 
 
 def check_ins_in_period(

@@ -20,14 +20,13 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import event
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from bot.okr.alignment import KRPulse, effective_teams, has_why, stale_day
@@ -37,6 +36,7 @@ from bot.okr.pace import StatusRules, pace_start, stale_anchor, stale_from
 from bot.okr.progress import clamp01, raw_progress
 from bot.okr.rollup import ObjectiveRollup, StatusDays, kr_status_days, objective_rollup
 from bot.okr.tree import Window
+from storage.db import dialect_module
 from storage.models import (
     AlignmentCount,
     Cycle,
@@ -310,31 +310,27 @@ def refresh(*, session: Session, workspace_id: str, work: _Pending) -> None:
     _align(session, workspace_id, touched | ids, settings, work.unaligned)
 
 
-def _ancestor_ids(session: Session, workspace_id: str, ids: set[int]) -> set[int]:
+def _chain(workspace_id: str, ids: set[int], *, down: bool) -> sa.CTE:
+    """These objectives with (id, parent_id) and everything above them, or below them."""
     start = (
         sa.select(OBJ.c.id, OBJ.c.parent_id)
         .where(OBJ.c.workspace_id == workspace_id, OBJ.c.id.in_(sorted(ids)))
-        .cte("up", recursive=True)
+        .cte("down" if down else "up", recursive=True)
     )
-    parent = OBJ.alias("parent")
-    chain = start.union(
-        sa.select(parent.c.id, parent.c.parent_id).join(start, parent.c.id == start.c.parent_id)
-    )
+    step = OBJ.alias("child" if down else "parent")
+    link = step.c.parent_id == start.c.id if down else step.c.id == start.c.parent_id
+    return start.union(sa.select(step.c.id, step.c.parent_id).join(start, link))
+
+
+def _ancestor_ids(session: Session, workspace_id: str, ids: set[int]) -> set[int]:
+    chain = _chain(workspace_id, ids, down=False)
     return set(session.execute(sa.select(chain.c.id)).scalars())
 
 
 def _rekey(session: Session, workspace_id: str, roots: set[int]) -> tuple[set[int], set[int]]:
     """New walk_keys, ladder flags and effective teams for these objectives and everything
     below them. Returns their ids, and those whose effective team changed."""
-    start = (
-        sa.select(OBJ.c.id, OBJ.c.parent_id)
-        .where(OBJ.c.workspace_id == workspace_id, OBJ.c.id.in_(sorted(roots)))
-        .cte("down", recursive=True)
-    )
-    child = OBJ.alias("child")
-    subtree = start.union(
-        sa.select(child.c.id, child.c.parent_id).join(start, child.c.parent_id == start.c.id)
-    )
+    subtree = _chain(workspace_id, roots, down=True)
     rows = session.execute(
         sa.select(
             subtree.c.id,
@@ -371,18 +367,11 @@ def _rekey(session: Session, workspace_id: str, roots: set[int]) -> tuple[set[in
             cut.add(parent.id)
         else:
             laddered[parent.id] = bool(parent.rollup_laddered)
-    keyed = _keys_top_down([(r.id, r.parent_id) for r in rows], known=keys, cut=cut)
+    keyed = _keys_top_down(rows, known=keys, cut=cut)
     ladder = _ladder_top_down(
-        [
-            (
-                r.id,
-                r.parent_id,
-                r.level == Level.COMPANY.value,
-                r.archived_at is None and r.closed_at is None,
-            )
-            for r in rows
-        ],
+        rows,
         known=laddered,
+        unlinked={r.id for r in rows if r.archived_at is not None or r.closed_at is not None},
     )
     teams = _teams(rows, known=known_teams)
     _write(
@@ -397,7 +386,6 @@ def _rekey(session: Session, workspace_id: str, roots: set[int]) -> tuple[set[in
             }
             for i, k in keyed.items()
         ],
-        ("walk_key", "rollup_laddered", "rollup_unparented", "rollup_team_id"),
     )
     return {r.id for r in rows}, {r.id for r in rows if teams[r.id] != r.rollup_team_id}
 
@@ -412,14 +400,14 @@ def _teams(rows: Iterable[Any], *, known: dict[int, int | None]) -> dict[int, in
 
 
 def _ladder_top_down(
-    rows: Iterable[tuple[int, int | None, bool, bool]], *, known: dict[int, bool]
+    rows: Iterable[Any], *, known: dict[int, bool], unlinked: set[int]
 ) -> dict[int, tuple[bool, bool]]:
-    """(laddered, unparented) for (id, parent id, company level, linked) rows. Linked: in an
-    open cycle and not archived, a link of the alignment chains bot/okr/alignment.py walks.
-    Laddered: linked, and company level or under a laddered parent. Unparented: no linked
-    parent (an orphan when team or personal level). `known`: laddered flags of the linked
-    parents outside the rows (a parent missing there is not linked)."""
-    info = {oid: (parent, company, linked) for oid, parent, company, linked in rows}
+    """(laddered, unparented) for rows with id, parent_id and level. Linked: in an open cycle
+    and not archived (not in `unlinked`), a link of the alignment chains bot/okr/alignment.py
+    walks. Laddered: linked, and company level or under a laddered parent. Unparented: no
+    linked parent (an orphan when team or personal level). `known`: laddered flags of the
+    linked parents outside the rows (a parent missing there is not linked)."""
+    info = {r.id: (r.parent_id, r.level == Level.COMPANY.value, r.id not in unlinked) for r in rows}
     children: dict[int, list[int]] = defaultdict(list)
     for oid, (parent, _company, _linked) in info.items():
         if parent in info:
@@ -440,16 +428,17 @@ def _ladder_top_down(
 
 
 def _keys_top_down(
-    rows: Iterable[tuple[int, int | None]], *, known: dict[int, str | None], cut: set[int]
+    rows: Iterable[Any], *, known: dict[int, str | None], cut: set[int]
 ) -> dict[int, str]:
-    """Keys for (id, parent id) rows; `known` holds keys of parents outside the rows. A parent
-    in `cut` (archived, or in a closed cycle) is left out of every status view, where its
-    children are roots (ordered by their own id), so their keys start afresh."""
+    """Keys for rows with id and parent_id; `known` holds keys of parents outside the rows (a
+    parent in neither: none). A parent in `cut` (archived, or in a closed cycle) is left out
+    of every status view, where its children are roots (ordered by their own id), so their
+    keys start afresh."""
     children: dict[int | None, list[int]] = defaultdict(list)
     ids = set()
-    for oid, parent in rows:
-        ids.add(oid)
-        children[None if parent in cut else parent].append(oid)
+    for row in rows:
+        ids.add(row.id)
+        children[None if row.parent_id in cut else row.parent_id].append(row.id)
     out: dict[int, str] = {}
     stack = [
         (oid, known.get(parent) if parent is not None else None)
@@ -464,11 +453,11 @@ def _keys_top_down(
     return out
 
 
-def _write(
-    connection: Session | sa.Connection, rows: list[dict[str, Any]], names: Iterable[str]
-) -> None:
+def _write(connection: Session | sa.Connection, rows: list[dict[str, Any]]) -> None:
+    """Update objectives by id ("b_id") with the columns named by the rows' "v_" keys."""
     if not rows:
         return
+    names = [key.removeprefix("v_") for key in rows[0] if key.startswith("v_")]
     statement = (
         sa.update(OBJ)
         .where(OBJ.c.id == sa.bindparam("b_id"))
@@ -478,8 +467,11 @@ def _write(
         connection.execute(statement, rows[start : start + 5_000])
 
 
-def _kr_values(kr: Any, window: Window, rules: StatusRules, memo: dict) -> tuple[float, StatusDays]:
-    """(clamped progress, status days) of one KR; KRs alike in every input share the answer."""
+def _kr_part(
+    kr: Any, window: Window, rules: StatusRules, memo: dict
+) -> tuple[float, float, StatusDays]:
+    """(clamped progress, weight, status days) of one KR, as objective_rollup takes it; KRs
+    alike in every input share the progress and days."""
     key = (
         kr.kind,
         kr.start_value,
@@ -504,15 +496,7 @@ def _kr_values(kr: Any, window: Window, rules: StatusRules, memo: dict) -> tuple
             0.0 if raw is None else clamp01(raw),
             kr_status_days(kr, window=window, rules=rules),
         )
-    return found
-
-
-def _counted(archived_at: Any, cycle_open: bool) -> bool:
-    """Whether an aligned child counts in its parent's roll-up (when the workspace counts
-    children): unarchived and in an open cycle, as in the core's tree of the open cycles
-    (`load_tree`'s default), the only one stored values are read for. A cycle's close or
-    reopen recomputes the parents of its objectives."""
-    return archived_at is None and cycle_open
+    return found[0], kr.weight, found[1]
 
 
 def _rollup_values(oid: int, rolled: ObjectiveRollup) -> dict[str, Any]:
@@ -526,16 +510,42 @@ def _rollup_values(oid: int, rolled: ObjectiveRollup) -> dict[str, Any]:
     }
 
 
-_ROLLUP_NAMES = (
-    "rollup_progress",
-    "rollup_rated",
-    "rollup_at_risk_on",
-    "rollup_off_track_on",
-    "rollup_stale_on",
-)
+def _locked(
+    session: Session, workspace_id: str, ids: list[int], *columns: sa.Column[Any]
+) -> Sequence[sa.Row[Any]]:
+    """These objectives' id and `columns`, in id order, locked for this transaction.
+
+    Locked: two check-ins on one objective (or, counting children, under siblings) both
+    rewrite it and move its count between buckets. On PostgreSQL the second waits here for
+    the first to commit, then reads its values (READ COMMITTED) instead of overwriting them
+    with stale ones. SQLite has one writer at a time and ignores FOR UPDATE."""
+    return session.execute(
+        sa.select(OBJ.c.id, *columns)
+        .where(OBJ.c.workspace_id == workspace_id, OBJ.c.id.in_(ids))
+        .order_by(OBJ.c.id)
+        # FOR NO KEY UPDATE on PostgreSQL: it does not wait for the KEY SHARE locks that
+        # inserting a row referencing the objective takes (a KR, a reflection), so two
+        # check-ins under one objective queue here instead of deadlocking on each other's.
+        .with_for_update(key_share=True)
+    ).all()
 
 
-def _stored_days(row: Any) -> StatusDays:
+def _krs_of(
+    connection: Session | sa.Connection, *where: sa.ColumnElement[bool]
+) -> dict[int, list[Any]]:
+    """Unarchived KRs (_KR_COLUMNS) by objective."""
+    krs_of: dict[int, list[Any]] = defaultdict(list)
+    for kr in connection.execute(
+        sa.select(*_KR_COLUMNS)
+        .where(*where, KR.c.archived_at.is_(None))
+        .order_by(KR.c.objective_id, KR.c.position, KR.c.id)  # the core's order: same float sums
+    ):
+        krs_of[kr.objective_id].append(kr)
+    return krs_of
+
+
+def stored_days(row: Any) -> StatusDays:
+    """An objective's stored status days (its rollup_* columns)."""
     return StatusDays(
         rated=bool(row.rollup_rated),
         at_risk_on=row.rollup_at_risk_on,
@@ -554,34 +564,18 @@ def _recompute(
     """Recompute these objectives; adds their moves between buckets to `deltas` and returns
     the columns of the buckets they moved into."""
     wanted = sorted(ids)
-    # Locked: two check-ins on one objective (or, counting children, under siblings) both
-    # rewrite it and move its count between buckets. On PostgreSQL the second waits here for
-    # the first to commit, then reads its values (READ COMMITTED) instead of overwriting them
-    # with stale ones. SQLite has one writer at a time and ignores FOR UPDATE.
-    objectives = session.execute(
-        sa.select(
-            OBJ.c.id,
-            OBJ.c.parent_id,
-            OBJ.c.cycle_id,
-            OBJ.c.rollup_team_id,
-            OBJ.c.weight,
-            OBJ.c.archived_at,
-            OBJ.c.rollup_bucket,
-        )
-        .where(OBJ.c.workspace_id == workspace_id, OBJ.c.id.in_(wanted))
-        .order_by(OBJ.c.id)
-        # FOR NO KEY UPDATE on PostgreSQL: it does not wait for the KEY SHARE locks that
-        # inserting a row referencing the objective takes (a KR, a reflection), so two
-        # check-ins under one objective queue here instead of deadlocking on each other's.
-        .with_for_update(key_share=True)
-    ).all()
-    krs_of: dict[int, list[Any]] = defaultdict(list)
-    for kr in session.execute(
-        sa.select(*_KR_COLUMNS)
-        .where(KR.c.objective_id.in_(wanted), KR.c.archived_at.is_(None))
-        .order_by(KR.c.objective_id, KR.c.position, KR.c.id)  # the core's order: same float sums
-    ):
-        krs_of[kr.objective_id].append(kr)
+    objectives = _locked(
+        session,
+        workspace_id,
+        wanted,
+        OBJ.c.parent_id,
+        OBJ.c.cycle_id,
+        OBJ.c.rollup_team_id,
+        OBJ.c.weight,
+        OBJ.c.archived_at,
+        OBJ.c.rollup_bucket,
+    )
+    krs_of = _krs_of(session, KR.c.objective_id.in_(wanted))
     children_of: dict[int, list[Any]] = defaultdict(list)
     if settings.include_children:
         for child in session.execute(
@@ -599,7 +593,11 @@ def _recompute(
             .where(
                 OBJ.c.parent_id.in_(wanted),
                 OBJ.c.archived_at.is_(None),
-                CYC.c.closed_at.is_(None),  # as load_tree's open cycles: see _counted
+                # An aligned child counts in its parent's roll-up (when the workspace counts
+                # children) unarchived and in an open cycle, as in the core's tree of the open
+                # cycles (`load_tree`'s default), the only one stored values are read for. A
+                # cycle's close or reopen recomputes the parents of its objectives.
+                CYC.c.closed_at.is_(None),
             )
             .order_by(OBJ.c.id)
         ):
@@ -618,16 +616,13 @@ def _recompute(
     fresh: dict[int, ObjectiveRollup] = {}
     for o in sorted(objectives, key=depth, reverse=True):  # children before their parents
         window = settings.windows[o.cycle_id]
-        krs = []
-        for kr in krs_of.get(o.id, ()):
-            progress, days = _kr_values(kr, window, settings.rules, memo)
-            krs.append((progress, kr.weight, days))
+        krs = [_kr_part(kr, window, settings.rules, memo) for kr in krs_of.get(o.id, ())]
         kids = []
         for child in children_of.get(o.id, ()):
             if child.id in fresh:
                 kids.append((fresh[child.id].progress, child.weight, fresh[child.id].days))
             else:
-                kids.append((child.rollup_progress, child.weight, _stored_days(child)))
+                kids.append((child.rollup_progress, child.weight, stored_days(child)))
         fresh[o.id] = objective_rollup(krs, kids)
     rows: list[dict[str, Any]] = []
     buckets: dict[str, dict[str, Any]] = {}
@@ -645,7 +640,7 @@ def _recompute(
                 "v_rollup_krs": len(krs_of.get(o.id, ())),
             }
         )
-    _write(session, rows, (*_ROLLUP_NAMES, "rollup_bucket", "rollup_krs"))
+    _write(session, rows)
     return buckets
 
 
@@ -669,13 +664,7 @@ def rebuild_workspace(*, connection: Session | sa.Connection, workspace_id: str)
         .where(OBJ.c.workspace_id == workspace_id)
         .order_by(OBJ.c.id)
     ).all()
-    krs_of: dict[int, list[Any]] = defaultdict(list)
-    for kr in connection.execute(
-        sa.select(*_KR_COLUMNS)
-        .where(KR.c.workspace_id == workspace_id, KR.c.archived_at.is_(None))
-        .order_by(KR.c.objective_id, KR.c.position, KR.c.id)
-    ):
-        krs_of[kr.objective_id].append(kr)
+    krs_of = _krs_of(connection, KR.c.workspace_id == workspace_id)
     by_id = {o.id: o for o in objectives}
     closed = set(
         connection.execute(
@@ -684,23 +673,9 @@ def rebuild_workspace(*, connection: Session | sa.Connection, workspace_id: str)
             )
         ).scalars()
     )
-    keys = _keys_top_down(
-        [(o.id, o.parent_id if o.parent_id in by_id else None) for o in objectives],
-        known={},
-        cut={o.id for o in objectives if o.archived_at is not None or o.cycle_id in closed},
-    )
-    ladder = _ladder_top_down(
-        [
-            (
-                o.id,
-                o.parent_id,
-                o.level == Level.COMPANY.value,
-                o.archived_at is None and o.cycle_id not in closed,
-            )
-            for o in objectives
-        ],
-        known={},
-    )
+    cut = {o.id for o in objectives if o.archived_at is not None or o.cycle_id in closed}
+    keys = _keys_top_down(objectives, known={}, cut=cut)
+    ladder = _ladder_top_down(objectives, known={}, unlinked=cut)
     teams = _teams(objectives, known={})
     children: dict[int, list[int]] = defaultdict(list)
     for o in objectives:
@@ -719,15 +694,13 @@ def rebuild_workspace(*, connection: Session | sa.Connection, workspace_id: str)
                 continue
             o = by_id[oid]
             window = settings.windows[o.cycle_id]
-            krs = []
-            for kr in krs_of.get(oid, ()):
-                progress, days = _kr_values(kr, window, settings.rules, memo)
-                krs.append((progress, kr.weight, days))
+            krs = [_kr_part(kr, window, settings.rules, memo) for kr in krs_of.get(oid, ())]
             kids = (
                 [
                     (done[c].progress, by_id[c].weight, done[c].days)
                     for c in children[oid]
-                    if _counted(by_id[c].archived_at, by_id[c].cycle_id not in closed)
+                    # as _recompute's children: unarchived, in an open cycle
+                    if by_id[c].archived_at is None and by_id[c].cycle_id not in closed
                 ]
                 if settings.include_children
                 else []
@@ -749,8 +722,7 @@ def rebuild_workspace(*, connection: Session | sa.Connection, workspace_id: str)
             laddered=ladder[oid][0],
             unparented=ladder[oid][1],
             krs=krs_of.get(oid, ()),
-            period=settings.period,
-            cycle_start=settings.windows[o.cycle_id].start,
+            settings=settings,
             columns=shared,
         )
         for key, n in share.items():
@@ -767,43 +739,17 @@ def rebuild_workspace(*, connection: Session | sa.Connection, workspace_id: str)
                 "v_rollup_alignment": _share_text(share),
             }
         )
-    _write(
-        connection,
-        rows,
-        (
-            *_ROLLUP_NAMES,
-            "walk_key",
-            "rollup_bucket",
-            "rollup_laddered",
-            "rollup_unparented",
-            "rollup_krs",
-            "rollup_team_id",
-            "rollup_alignment",
-        ),
-    )
-    connection.execute(sa.delete(COUNTS).where(COUNTS.c.workspace_id == workspace_id))
-    if counts:
-        connection.execute(
-            sa.insert(COUNTS),
-            [
-                {"workspace_id": workspace_id, **buckets[b], "objectives": n}
-                for b, n in sorted(counts.items())
-            ],
-        )
-    connection.execute(sa.delete(ALIGN).where(ALIGN.c.workspace_id == workspace_id))
-    if tally:
-        connection.execute(
-            sa.insert(ALIGN),
-            [
-                {
-                    "workspace_id": workspace_id,
-                    **shared[b],
-                    _counter(b): n,
-                    _other_counter(b): 0,
-                }
-                for b, n in sorted(tally.items())
-            ],
-        )
+    _write(connection, rows)
+    for table, tallied, columns in ((COUNTS, counts, buckets), (ALIGN, tally, shared)):
+        connection.execute(sa.delete(table).where(table.c.workspace_id == workspace_id))
+        if tallied:
+            connection.execute(
+                sa.insert(table),
+                [
+                    {"workspace_id": workspace_id, **columns[b], _counter(b): n}
+                    for b, n in sorted(tallied.items())
+                ],
+            )
 
 
 def _bucket(
@@ -835,38 +781,29 @@ def _bucket(
 
 
 def _count(
-    connection: Session | sa.Connection,
+    session: Session,
     table: sa.Table,
     workspace_id: str,
     deltas: dict[str, int],
     columns: dict[str, dict[str, Any]],
-    counter: Callable[[str], str] = lambda _bucket: "objectives",
 ) -> None:
     """Move counts between a table's buckets (objective_status_count, alignment_count), in
     key order (two transactions never wait on each other's buckets crosswise). A bucket
-    gaining its first count is inserted. `counter`: the column a bucket counts in."""
+    gaining its first count is inserted."""
     for bucket, delta in sorted(deltas.items()):
         if delta == 0:
             continue
-        name = counter(bucket)
+        name = _counter(bucket)
         if delta < 0 or bucket not in columns:
-            connection.execute(
+            session.execute(
                 sa.update(table)
                 .where(table.c.workspace_id == workspace_id, table.c.bucket == bucket)
                 .values({name: table.c[name] + delta})
             )
             continue
-        dialect = (
-            connection.get_bind().dialect.name
-            if isinstance(connection, Session)
-            else (connection.dialect.name)
-        )
-        module = postgresql if dialect == "postgresql" else sqlite
-        values = {"workspace_id": workspace_id, **columns[bucket], name: delta}
-        if table is ALIGN:
-            values[_other_counter(bucket)] = 0
-        insert = module.insert(table).values(values)
-        connection.execute(
+        insert = dialect_module(session.get_bind().dialect.name).insert(table)
+        insert = insert.values({"workspace_id": workspace_id, **columns[bucket], name: delta})
+        session.execute(
             insert.on_conflict_do_update(
                 index_elements=[table.c.workspace_id, table.c.bucket],
                 set_={name: table.c[name] + delta},
@@ -882,25 +819,9 @@ def _count(
 
 
 def _counter(bucket: str) -> str:
+    """The column a bucket counts in: alignment_count's stale KRs ("s:" keys) in stale_krs,
+    every other bucket (objective_status_count's too) in objectives."""
     return "stale_krs" if bucket.startswith("s:") else "objectives"
-
-
-def _other_counter(bucket: str) -> str:
-    return "objectives" if bucket.startswith("s:") else "stale_krs"
-
-
-def _pulse(kr: Any, cycle_start: date) -> KRPulse:
-    """What bot.okr.alignment's stale rule reads of a stored KR (created_at, last_checkin_at,
-    its cycle's start)."""
-    return KRPulse(
-        id=kr.id,
-        created_at=kr.created_at,
-        last_check_in=kr.last_checkin_at,
-        confidence=None,
-        progress=None,
-        expected=None,
-        cycle_start=cycle_start,
-    )
 
 
 def _share(
@@ -910,8 +831,7 @@ def _share(
     laddered: bool,
     unparented: bool,
     krs: Iterable[Any],
-    period: timedelta,
-    cycle_start: date,
+    settings: _Settings,
     columns: dict[str, dict[str, Any]],
 ) -> dict[str, int]:
     """An objective's share of alignment_count (nothing when archived); notes the buckets'
@@ -931,14 +851,25 @@ def _share(
     where = f"{objective.cycle_id}:{'-' if team is None else team}:{level}"
     own = f"o:{where}:" + "".join(str(int(v)) for v in flags.values())
     base = {"cycle_id": objective.cycle_id, "team_id": team, "level": level}
-    columns[own] = {"bucket": own, **base, **flags, "stale_on": None}
+    # Both counters in a bucket's columns: a bucket inserted counts in one, the other is 0.
+    columns[own] = {"bucket": own, **base, **flags, "stale_on": None, "stale_krs": 0}
     share = {own: 1}
     unflagged = dict.fromkeys(flags, False)
     for kr in krs:
-        day = stale_day(_pulse(kr, cycle_start), period=period)
+        # What bot.okr.alignment's stale rule reads of a stored KR.
+        pulse = KRPulse(
+            id=kr.id,
+            created_at=kr.created_at,
+            last_check_in=kr.last_checkin_at,
+            confidence=None,
+            progress=None,
+            expected=None,
+            cycle_start=settings.windows[objective.cycle_id].start,
+        )
+        day = stale_day(pulse, period=settings.period)
         key = f"s:{where}:{day.isoformat()}"
         share[key] = share.get(key, 0) + 1
-        columns[key] = {"bucket": key, **base, **unflagged, "stale_on": day}
+        columns[key] = {"bucket": key, **base, **unflagged, "stale_on": day, "objectives": 0}
     return share
 
 
@@ -969,29 +900,20 @@ def _align(
         wanted = sorted(ids)
         # Locked as _recompute's (the rows are this transaction's already when rewritten):
         # two writers never move one objective's share twice.
-        objectives = session.execute(
-            sa.select(
-                OBJ.c.id,
-                OBJ.c.cycle_id,
-                OBJ.c.level,
-                OBJ.c.description,
-                OBJ.c.archived_at,
-                OBJ.c.rollup_team_id,
-                OBJ.c.rollup_laddered,
-                OBJ.c.rollup_unparented,
-                OBJ.c.rollup_alignment,
-            )
-            .where(OBJ.c.workspace_id == workspace_id, OBJ.c.id.in_(wanted))
-            .order_by(OBJ.c.id)
-            .with_for_update(key_share=True)
-        ).all()
-        krs_of: dict[int, list[Any]] = defaultdict(list)
-        for kr in session.execute(
-            sa.select(KR.c.id, KR.c.objective_id, KR.c.created_at, KR.c.last_checkin_at).where(
-                KR.c.objective_id.in_(wanted), KR.c.archived_at.is_(None)
-            )
-        ):
-            krs_of[kr.objective_id].append(kr)
+        objectives = _locked(
+            session,
+            workspace_id,
+            wanted,
+            OBJ.c.cycle_id,
+            OBJ.c.level,
+            OBJ.c.description,
+            OBJ.c.archived_at,
+            OBJ.c.rollup_team_id,
+            OBJ.c.rollup_laddered,
+            OBJ.c.rollup_unparented,
+            OBJ.c.rollup_alignment,
+        )
+        krs_of = _krs_of(session, KR.c.objective_id.in_(wanted))
         rows = []
         for o in objectives:
             share = _share(
@@ -1000,8 +922,7 @@ def _align(
                 laddered=o.rollup_laddered,
                 unparented=o.rollup_unparented,
                 krs=krs_of.get(o.id, ()),
-                period=settings.period,
-                cycle_start=settings.windows[o.cycle_id].start,
+                settings=settings,
                 columns=columns,
             )
             text = _share_text(share)
@@ -1012,5 +933,5 @@ def _align(
             for key, n in share.items():
                 deltas[key] += n
             rows.append({"b_id": o.id, "v_rollup_alignment": text})
-        _write(session, rows, ("rollup_alignment",))
-    _count(session, ALIGN, workspace_id, deltas, columns, counter=_counter)
+        _write(session, rows)
+    _count(session, ALIGN, workspace_id, deltas, columns)

@@ -14,12 +14,14 @@ import sqlalchemy as sa
 from sqlmodel import Session, SQLModel, col, select
 from typing_extensions import TypeVar
 
-from bot.okr.kinds import KRKind, Level, Status, UnitKind
+from bot.okr.kinds import Level, Status, UnitKind
 from bot.okr.pace import StatusRules, expected_progress, pace_start
-from bot.okr.rollup import NOT_STARTED_DAY, StatusDays, pace_on, status_on
+from bot.okr.rollup import NOT_STARTED_DAY, pace_on, status_on
 from bot.okr.tree import (
     KRHealth,
+    KRNode,
     ObjectiveHealth,
+    ObjectiveNode,
     TreeHealth,
     Window,
     evaluate_kr,
@@ -35,12 +37,16 @@ from storage.models import (
     Workspace,
     table_of,
 )
+from storage.rollup import stored_days
 from storage.teams import team_subtree_ids
 
 if TYPE_CHECKING:
     from storage.alignment import AlignmentCounts
 
 log = logging.getLogger(__name__)
+
+# The core's order (bot/okr/tree.py): the same float sums.
+_KR_ORDER = (col(KeyResult.objective_id), col(KeyResult.position), col(KeyResult.id))
 
 
 @dataclass(frozen=True)
@@ -51,12 +57,11 @@ class TreeSummary:
     counts: dict[Status, int]  # objectives by status today (those with a status)
 
 
-class ObjectiveRow(Protocol):
+class ObjectiveRow(ObjectiveNode[int], Protocol):
     """An objective as a loaded tree holds it: read-only, a model or (usually) a SQLAlchemy
-    Row of the objective table's columns, which has the attributes and none of the methods."""
+    Row of the objective table's columns, which has the attributes and none of the methods.
+    Those the core reads (id, parent_id, weight) are ObjectiveNode's."""
 
-    @property
-    def id(self) -> int: ...
     @property
     def workspace_id(self) -> str: ...
     @property
@@ -66,13 +71,9 @@ class ObjectiveRow(Protocol):
     @property
     def owner_id(self) -> str: ...
     @property
-    def parent_id(self) -> int | None: ...
-    @property
     def title(self) -> str: ...
     @property
     def description(self) -> str: ...
-    @property
-    def weight(self) -> float: ...
     @property
     def committed(self) -> bool: ...
     @property
@@ -113,46 +114,28 @@ class ObjectiveRow(Protocol):
     def rollup_alignment(self) -> str | None: ...
 
 
-class KeyResultRow(Protocol):
+class KeyResultRow(KRNode[int], Protocol):
     """A key result as a loaded tree holds it (see ObjectiveRow). In a Row, `kind` and `unit`
-    are the stored strings, not the enums."""
+    are the stored strings, not the enums. Those the core reads are KRNode's."""
 
     @property
-    def id(self) -> int: ...
-    @property
     def workspace_id(self) -> str: ...
-    @property
-    def objective_id(self) -> int: ...
     @property
     def owner_id(self) -> str: ...
     @property
     def title(self) -> str: ...
     @property
-    def kind(self) -> KRKind | str: ...
-    @property
     def unit(self) -> UnitKind | str: ...
     @property
     def unit_label(self) -> str | None: ...
     @property
-    def start_value(self) -> float | None: ...
-    @property
     def target_value(self) -> float: ...
-    @property
-    def current_value(self) -> float | None: ...
-    @property
-    def weight(self) -> float: ...
-    @property
-    def due_date(self) -> date | None: ...
-    @property
-    def confidence(self) -> int | None: ...
     @property
     def position(self) -> int: ...
     @property
     def grade(self) -> float | None: ...
     @property
     def carried_from_id(self) -> int | None: ...
-    @property
-    def last_checkin_at(self) -> datetime | None: ...
     @property
     def created_at(self) -> datetime: ...
     @property
@@ -294,22 +277,15 @@ def load_tree(
       and take half the memory of models: a status of 10,000 objectives reads 60,000 of them.
     Five statements whatever the size: workspace, cycles, teams, objectives, key results.
     """
-    workspace = session.get(Workspace, workspace_id)
-    if workspace is None:
-        raise NotFound(f"workspace {workspace_id} is not set up")
-    cycle_rows = session.exec(select(Cycle).where(Cycle.workspace_id == workspace_id)).all()
-    cycles = {c.id: c for c in cycle_rows}
+    workspace, cycles, teams = _workspace(session, workspace_id)
     if cycle_ids is None:
-        wanted_cycles = [c.id for c in cycle_rows if c.is_open]
+        wanted_cycles = [c.id for c in cycles.values() if c.is_open]
     else:
         wanted_cycles = [i for i in cycle_ids if i in cycles]
-    team_rows = list(session.exec(select(Team).where(Team.workspace_id == workspace_id)).all())
-    teams = {t.id: t for t in team_rows}
-
     where = _scope(
         workspace_id=workspace_id,
         cycle_ids=wanted_cycles,
-        team_ids=team_subtree_ids(team_rows, team_id) if team_id is not None else None,
+        team_ids=team_subtree_ids(list(teams.values()), team_id) if team_id is not None else None,
         owner_id=owner_id,
         kr_owner_ids=kr_owner_ids,
         company_only=company_only,
@@ -323,7 +299,7 @@ def load_tree(
         _select(KeyResult, editable)
         .join(Objective, col(Objective.id) == KeyResult.objective_id)
         .where(*where, *kr_where)
-        .order_by(col(KeyResult.objective_id), col(KeyResult.position), col(KeyResult.id))
+        .order_by(*_KR_ORDER)
     )
     objectives: list[ObjectiveRow]
     key_results: list[KeyResultRow]
@@ -336,7 +312,7 @@ def load_tree(
     health = evaluate_tree(
         objectives,
         key_results,
-        windows={c.id: Window(c.start_date, c.end_date) for c in cycle_rows},
+        windows={c.id: Window(c.start_date, c.end_date) for c in cycles.values()},
         today=today,
         include_children=(
             workspace.rollup_include_children if include_children is None else include_children
@@ -410,16 +386,13 @@ def load_shown_tree(
     one) is a root of the view, placed where its parent's chain sorts. A workspace whose
     roll-up was never built (rows written around the ORM) is read the slow way, once logged.
     """
-    workspace = session.get(Workspace, workspace_id)
-    if workspace is None:
-        raise NotFound(f"workspace {workspace_id} is not set up")
-    cycle_rows = session.exec(select(Cycle).where(Cycle.workspace_id == workspace_id)).all()
-    team_rows = list(session.exec(select(Team).where(Team.workspace_id == workspace_id)).all())
-    open_cycles = [c.id for c in cycle_rows if c.is_open]
+    workspace, cycles, teams = _workspace(session, workspace_id)
+    open_cycles = [c.id for c in cycles.values() if c.is_open]
+    team_ids = team_subtree_ids(list(teams.values()), team_id) if team_id is not None else None
     where = _scope(
         workspace_id=workspace_id,
         cycle_ids=open_cycles,
-        team_ids=team_subtree_ids(team_rows, team_id) if team_id is not None else None,
+        team_ids=team_ids,
         owner_id=owner_id,
         company_only=company_only,
     )
@@ -436,8 +409,8 @@ def load_shown_tree(
         # the view's size does not matter.
         h = table_of(ObjectiveStatusCount)
         count_where = [h.c.workspace_id == workspace_id, h.c.cycle_id.in_(open_cycles)]
-        if team_id is not None:
-            count_where.append(h.c.team_id.in_(team_subtree_ids(team_rows, team_id)))
+        if team_ids is not None:
+            count_where.append(h.c.team_id.in_(team_ids))
         source, weight = h, h.c.objectives
         rated_col, at_risk_col, off_track_col = h.c.rated, h.c.at_risk_on, h.c.off_track_on
         stale_col = h.c.stale_on
@@ -463,19 +436,14 @@ def load_shown_tree(
     # Both switch days on NOT_STARTED_DAY: no check-in yet (bot/okr/rollup.py); never <= today.
     # Stale from its stale_on like any other (no check-in two periods after it was set).
     not_started = sa.and_(is_rated, fresh, at_risk_col == NOT_STARTED_DAY)
-
-    def count(condition: sa.ColumnElement[bool] | None = None) -> sa.ColumnElement[int]:
-        counted = weight if condition is None else sa.case((condition, weight), else_=0)
-        return sa.func.coalesce(sa.func.sum(counted), 0)
-
     totals = session.execute(
         sa.select(
-            count(),
-            count(is_rated),
-            count(off_track),
-            count(at_risk),
-            count(not_started),
-            count(stale),
+            summed(weight),
+            summed(weight, is_rated),
+            summed(weight, off_track),
+            summed(weight, at_risk),
+            summed(weight, not_started),
+            summed(weight, stale),
             unbuilt,
         )
         .select_from(source)
@@ -508,10 +476,10 @@ def load_shown_tree(
             col(KeyResult.objective_id).in_(shown_ids),
             col(KeyResult.archived_at).is_(None),
         )
-        .order_by(col(KeyResult.objective_id), col(KeyResult.position), col(KeyResult.id))
+        .order_by(*_KR_ORDER)
     )
     key_results = cast(list[KeyResultRow], list(session.execute(kr_query).all()))
-    windows = {c.id: Window(c.start_date, c.end_date) for c in cycle_rows}
+    windows = {c.id: Window(c.start_date, c.end_date) for c in cycles.values()}
     rules = status_rules(workspace)
     cycle_of = {row.id: row.cycle_id for row in objectives}
     kr_health: dict[int, KRHealth] = {
@@ -523,12 +491,7 @@ def load_shown_tree(
     roots: list[int] = []
     for row in objectives:
         window = windows[row.cycle_id]
-        days = StatusDays(
-            rated=bool(row.rollup_rated),
-            at_risk_on=row.rollup_at_risk_on,
-            off_track_on=row.rollup_off_track_on,
-            stale_on=row.rollup_stale_on,
-        )
+        days = stored_days(row)
         status = status_on(days, today)
         objective_health[row.id] = ObjectiveHealth(
             progress=row.rollup_progress,
@@ -547,8 +510,8 @@ def load_shown_tree(
             roots.append(row.id)
     return LoadedTree(
         workspace=workspace,
-        cycles={c.id: c for c in cycle_rows},
-        teams={t.id: t for t in team_rows},
+        cycles=cycles,
+        teams=teams,
         objectives=objectives,
         key_results=key_results,
         health=TreeHealth(
@@ -565,6 +528,26 @@ def load_shown_tree(
             },
         ),
     )
+
+
+def summed(
+    weight: sa.ColumnElement[int], condition: sa.ColumnElement[bool] | None = None
+) -> sa.ColumnElement[int]:
+    """SUM(weight) over the rows meeting `condition` (None: all of them); 0 over no rows."""
+    counted = weight if condition is None else sa.case((condition, weight), else_=0)
+    return sa.func.coalesce(sa.func.sum(counted), 0)
+
+
+def _workspace(
+    session: Session, workspace_id: str
+) -> tuple[Workspace, dict[int, Cycle], dict[int, Team]]:
+    """The workspace, its cycles and its teams by id: three statements."""
+    workspace = session.get(Workspace, workspace_id)
+    if workspace is None:
+        raise NotFound(f"workspace {workspace_id} is not set up")
+    cycles = session.exec(select(Cycle).where(Cycle.workspace_id == workspace_id)).all()
+    teams = session.exec(select(Team).where(Team.workspace_id == workspace_id)).all()
+    return workspace, {c.id: c for c in cycles}, {t.id: t for t in teams}
 
 
 def _select(model: type[SQLModel], editable: bool) -> sa.Select:

@@ -420,6 +420,12 @@ def test_a_fresh_objective_is_not_started_and_paced_from_its_creation(session: S
     ("row_type", "model"), [(ObjectiveRow, Objective), (KeyResultRow, KeyResult)]
 )
 def test_row_types_name_every_column_of_their_table(row_type: type, model: type) -> None:
-    """A read-only tree row is a Row of every column: its type names exactly those."""
-    members = {name for name, value in vars(row_type).items() if isinstance(value, property)}
+    """A read-only tree row is a Row of every column: its type names exactly those (its own
+    and those of the core's protocols it extends)."""
+    members = {
+        name
+        for cls in row_type.__mro__
+        for name, value in vars(cls).items()
+        if isinstance(value, property)
+    }
     assert members == {column.name for column in table_of(model).columns}
