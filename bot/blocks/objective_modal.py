@@ -167,41 +167,45 @@ def _kr_fields(i: int, kr: KRDraft, rev: int, reading: KRReading) -> list[dict]:
         )
     ]
     if kind is not KRKind.MILESTONE:
+
+        def value_input(
+            name: str, label: str, value: str, eg: str, needed: bool, said: float | None, blank: str
+        ) -> dict:
+            """The start or target field: required when the sentence needs it, else what
+            leaving it empty means."""
+            return _text_input(
+                f"kr{i}_{name}",
+                label,
+                rev=rev,
+                value=value,
+                optional=not needed,
+                max_length=40,
+                placeholder=eg,
+                hint=_problem(reading, name) or (None if needed else _empty_means(said, blank)),
+                dispatch=True,
+            )
+
         if kind is None or not kind.is_threshold:
             blocks.append(
-                _text_input(
-                    f"kr{i}_start",
+                value_input(
+                    "start",
                     "Start value (today)",
-                    rev=rev,
-                    value=kr.start,
-                    optional=not reading.needs_start,
-                    max_length=40,
-                    placeholder="e.g. 0, 250, 40%",
-                    hint=_problem(reading, "start")
-                    or (
-                        None
-                        if reading.needs_start
-                        else _empty_means(reading.said_start, "counts up from 0")
-                    ),
-                    dispatch=True,
+                    kr.start,
+                    "e.g. 0, 250, 40%",
+                    reading.needs_start,
+                    reading.said_start,
+                    "counts up from 0",
                 )
             )
         blocks.append(
-            _text_input(
-                f"kr{i}_target",
+            value_input(
+                "target",
                 "Target",
-                rev=rev,
-                value=kr.target,
-                optional=not reading.needs_target,
-                max_length=40,
-                placeholder="e.g. 1M, 100, 90%",
-                hint=_problem(reading, "target")
-                or (
-                    None
-                    if reading.needs_target
-                    else _empty_means(reading.said_target, "worked out from the start value")
-                ),
-                dispatch=True,
+                kr.target,
+                "e.g. 1M, 100, 90%",
+                reading.needs_target,
+                reading.said_target,
+                "worked out from the start value",
             )
         )
         blocks.append(
