@@ -97,7 +97,7 @@ def serve_ladder(
     engine: Engine,
     clock: TestClock,
     *,
-    answer_budget_s: float | None = None,
+    answer_budget_s: float = TEST_ANSWER_BUDGET_S,
 ) -> Iterator[Ladder]:
     """The app built from `settings`, served on a loopback port, with a sender per workspace."""
     lazy = TrackedExecutor()
@@ -112,7 +112,7 @@ def serve_ladder(
             app,
             engine,
             signing_secret=SECRET,
-            answer_budget_s=answer_budget_s or TEST_ANSWER_BUDGET_S,
+            answer_budget_s=answer_budget_s,
         ),
         _ThreadingWSGIServer,
         _QuietHandler,
@@ -152,7 +152,11 @@ def ladder(
 ) -> Iterator[Ladder]:
     """The app; a test marked `slack_deadline` gets the real 2 s answer budget."""
     clock = TestClock(datetime(2026, 2, 16, 9, 0, tzinfo=UTC))
-    budget = ANSWER_BUDGET_S if request.node.get_closest_marker("slack_deadline") else None
+    budget = (
+        ANSWER_BUDGET_S
+        if request.node.get_closest_marker("slack_deadline")
+        else TEST_ANSWER_BUDGET_S
+    )
     settings = single_workspace_settings(standin)
     with serve_ladder(settings, standin, engine, clock, answer_budget_s=budget) as ladder:
         yield ladder
