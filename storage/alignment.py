@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import datetime
 
 import sqlalchemy as sa
 from sqlmodel import Session
@@ -29,7 +29,7 @@ from sqlmodel import Session
 from bot.okr.alignment import Gap, utc_day
 from bot.okr.kinds import Level
 from storage.models import AlignmentCount, Cycle, Objective, table_of
-from storage.rollup import shares_of
+from storage.rollup import bucket_of, shares_of
 from storage.tree import _scope, summed
 
 OBJ = table_of(Objective)
@@ -83,18 +83,18 @@ def alignment_counts(
         )
         for text in shares:
             for key, n in shares_of(text).items():
-                kind, _cycle, _team, level, last = key.split(":", 4)
-                if kind == "s":
-                    tally["stale"] += n if date.fromisoformat(last) <= today else 0
+                level, flags, stale_on = bucket_of(key)
+                if stale_on is not None:
+                    tally["stale"] += n if stale_on <= today else 0
                     continue
-                laddered, orphan, no_why, no_krs, too_many = (flag == "1" for flag in last)
+                orphan = flags["orphan"]
                 tally["objectives"] += n
-                tally["laddered"] += n * laddered
+                tally["laddered"] += n * flags["laddered"]
                 tally["team"] += n * (orphan and level == Level.TEAM.value)
                 tally["personal"] += n * (orphan and level == Level.PERSONAL.value)
-                tally["why"] += n * no_why
-                tally["none"] += n * no_krs
-                tally["many"] += n * too_many
+                tally["why"] += n * flags["no_why"]
+                tally["none"] += n * flags["no_krs"]
+                tally["many"] += n * flags["too_many_krs"]
         return _counts(tally.values())
     where = [ALIGN.c.workspace_id == workspace_id, ALIGN.c.cycle_id.in_(open_cycles)]
     if team_ids is not None:

@@ -824,6 +824,18 @@ def _counter(bucket: str) -> str:
     return "stale_krs" if bucket.startswith("s:") else "objectives"
 
 
+ALIGNMENT_FLAGS = ("laddered", "orphan", "no_why", "no_krs", "too_many_krs")
+
+
+def bucket_of(key: str) -> tuple[str, dict[str, bool], date | None]:
+    """An alignment_count bucket key (as `_share` writes it), read back: the level, the
+    flags, and for a stale-KR bucket its stale day."""
+    kind, _cycle, _team, level, last = key.split(":", 4)
+    if kind == "s":
+        return level, dict.fromkeys(ALIGNMENT_FLAGS, False), date.fromisoformat(last)
+    return level, {name: c == "1" for name, c in zip(ALIGNMENT_FLAGS, last, strict=True)}, None
+
+
 def _share(
     objective: Any,
     *,
@@ -849,7 +861,7 @@ def _share(
         "too_many_krs": len(krs) > MAX_FOCUSED_KRS,
     }
     where = f"{objective.cycle_id}:{'-' if team is None else team}:{level}"
-    own = f"o:{where}:" + "".join(str(int(v)) for v in flags.values())
+    own = f"o:{where}:" + "".join(str(int(flags[name])) for name in ALIGNMENT_FLAGS)
     base = {"cycle_id": objective.cycle_id, "team_id": team, "level": level}
     # Both counters in a bucket's columns: a bucket inserted counts in one, the other is 0.
     columns[own] = {"bucket": own, **base, **flags, "stale_on": None, "stale_krs": 0}
