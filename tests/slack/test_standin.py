@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -671,6 +672,27 @@ def test_unknown_method_and_injected_failures(standin: SlackStandIn, client: Web
     assert refused(lambda: client.users_info(user=ALICE))["error"] == "fatal_error"
     assert refused(lambda: client.users_info(user=ALICE))["error"] == "fatal_error"
     assert client.users_info(user=ALICE)["ok"]
+
+
+def test_a_request_cut_off_mid_body_is_never_acted_on(
+    standin: SlackStandIn, client: WebClient
+) -> None:
+    # A sender killed while writing its body: Slack sees a short read and drops it.
+    body = json.dumps({"channel": ALICE, "text": "half a message"}).encode()
+    head = (
+        "POST /api/chat.postMessage HTTP/1.1\r\nHost: x\r\n"
+        f"Authorization: Bearer {TOKEN}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    ).encode()
+    host, port = httpx.URL(standin.api_url).host, httpx.URL(standin.api_url).port
+    with socket.create_connection((host, port)) as sock:
+        sock.sendall(head + body[: len(body) // 2])
+        sock.shutdown(socket.SHUT_WR)
+        assert sock.recv(1024) == b""  # closed without an answer
+    assert standin.calls("chat.postMessage") == []
+    # The whole request still goes through.
+    assert client.chat_postMessage(channel=ALICE, text="whole")["ok"]
+    assert [c.args["text"] for c in standin.calls("chat.postMessage")] == ["whole"]
 
 
 def test_429_retry_after_is_consumed_by_the_retry_handler(
