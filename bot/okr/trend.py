@@ -119,9 +119,10 @@ def pace_value(
 def project(
     *, start_value: float, pace_start: date, latest: Point | None, due: date
 ) -> float | None:
-    """The value on `due` at the average rate from (pace_start, start_value) to `latest`."""
+    """The value on `due` at the average rate from (pace_start, start_value) to `latest`;
+    None when there is nothing ahead to project (no reading, or none before `due`)."""
     if latest is None or latest.day <= pace_start or due <= latest.day:
-        return latest.value if latest is not None and due <= latest.day else None
+        return None
     rate = (latest.value - start_value) / (latest.day - pace_start).days
     return latest.value + rate * (due - latest.day).days
 

@@ -69,6 +69,26 @@ def test_kr_picture_and_its_words() -> None:
     assert "lands near $616k on Mar 31 (grade 0.2)" in picture.alt_text
 
 
+def test_a_check_in_past_the_due_date_projects_nothing() -> None:
+    late = kr_trend(
+        title="Ship the mobile app",
+        kind=KRKind.INCREASE,
+        unit=UnitKind.NUMBER,
+        unit_label=None,
+        start_value=0,
+        target_value=10,
+        pace_start=START,
+        due=DUE,
+        today=DUE + timedelta(days=5),
+        readings=[Reading(date(2026, 2, 1), 4), Reading(DUE + timedelta(days=3), 9)],
+        status=Status.AT_RISK,
+    )
+    assert late.projected_value is None and late.projected_grade is None
+    picture = draw_kr(late)
+    assert size(picture.png) == (WIDTH_PX, HEIGHT_PX)
+    assert "lands near" not in picture.alt_text and "to 9 on Apr 3" in picture.alt_text
+
+
 def test_objective_and_team_pictures() -> None:
     objective = objective_trend(
         title="Be the default OKR tool",

@@ -43,8 +43,10 @@ def test_projection_continues_the_average_rate_to_the_due_date() -> None:
     latest = Point(date(2026, 1, 31), 40)  # +40 in 30 days; 60 days to go
     assert project(start_value=0, pace_start=START, latest=latest, due=DUE) == pytest.approx(120)
     assert project(start_value=0, pace_start=START, latest=None, due=DUE) is None
-    late = Point(date(2026, 4, 3), 90)  # checked in after the due date: that is where it landed
-    assert project(start_value=0, pace_start=START, latest=late, due=DUE) == 90
+    # Checked in on or after the due date: nothing is ahead, so no projection (a chart would
+    # draw it backwards, from the late check-in to the due date).
+    for late in (Point(DUE, 90), Point(date(2026, 4, 3), 90)):
+        assert project(start_value=0, pace_start=START, latest=late, due=DUE) is None
 
 
 def test_kr_trend_projects_value_and_grade() -> None:
