@@ -504,7 +504,8 @@ class ChartFile(SQLModel, table=True):
 class ObjectiveStatusCount(SQLModel, table=True):
     """How many active objectives share a cycle, a team and status switch days: a view's
     totals by status (today's, from the days) without reading its objectives. Kept by
-    storage/rollup.py with the objectives' rollup_bucket; rows may stay at 0."""
+    storage/rollup.py with the objectives' rollup_bucket; a row whose count falls to 0 is
+    deleted."""
 
     __tablename__ = "objective_status_count"
 
@@ -523,8 +524,8 @@ class AlignmentCount(SQLModel, table=True):
     """The alignment line's counts without reading objectives (storage/alignment.py): per
     cycle, effective team and level, how many objectives share the same flags (stale_on
     NULL), and how many of their KRs turn stale on a day (stale_on that day: a view sums the
-    days up to today). Kept by storage/rollup.py with the objectives' rollup_alignment;
-    rows may stay at 0."""
+    days up to today). Kept by storage/rollup.py with the objectives' rollup_alignment; a
+    row whose count falls to 0 is deleted."""
 
     __tablename__ = "alignment_count"
 

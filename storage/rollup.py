@@ -789,17 +789,17 @@ def _count(
 ) -> None:
     """Move counts between a table's buckets (objective_status_count, alignment_count), in
     key order (two transactions never wait on each other's buckets crosswise). A bucket
-    gaining its first count is inserted."""
+    gaining its first count is inserted; one losing its last is deleted, so days and flags
+    nobody holds any more do not pile up (no share is left in it to race with)."""
     for bucket, delta in sorted(deltas.items()):
         if delta == 0:
             continue
         name = _counter(bucket)
         if delta < 0 or bucket not in columns:
-            session.execute(
-                sa.update(table)
-                .where(table.c.workspace_id == workspace_id, table.c.bucket == bucket)
-                .values({name: table.c[name] + delta})
-            )
+            mine = sa.and_(table.c.workspace_id == workspace_id, table.c.bucket == bucket)
+            session.execute(sa.update(table).where(mine).values({name: table.c[name] + delta}))
+            if delta < 0:
+                session.execute(sa.delete(table).where(mine, table.c[name] <= 0))
             continue
         insert = dialect_module(session.get_bind().dialect.name).insert(table)
         insert = insert.values({"workspace_id": workspace_id, **columns[bucket], name: delta})

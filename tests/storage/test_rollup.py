@@ -184,11 +184,16 @@ def assert_alignment_stored(session: Session, workspace_id: str) -> int:
         where = (row.cycle_id, row.team_id, row.level)
         if row.stale_on is None:
             flags = (row.laddered, row.orphan, row.no_why, row.no_krs, row.too_many_krs)
+            assert row.objectives > 0 and row.stale_krs == 0, row  # emptied flags are deleted
             stored[(*where, flags, None)] += row.objectives
         else:
-            assert row.objectives == 0
+            assert row.objectives == 0 < row.stale_krs, row  # emptied days are deleted
             stored[(*where, None, row.stale_on)] += row.stale_krs
-    assert +stored == fresh
+    assert stored == fresh
+    emptied = select(ObjectiveStatusCount).where(
+        ObjectiveStatusCount.workspace_id == workspace_id, ObjectiveStatusCount.objectives <= 0
+    )
+    assert session.exec(emptied).all() == []
     return sum(laddered(oid) for oid in objectives)
 
 
