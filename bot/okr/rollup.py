@@ -141,7 +141,8 @@ def kr_status_days(
 
 def _latest_or_never(days: Sequence[date | None]) -> date | None:
     """The day all of these have switched: the latest; None (never) if one never does."""
-    return None if any(d is None for d in days) else max(days)  # type: ignore[type-var]
+    switched = [d for d in days if d is not None]
+    return max(switched) if len(switched) == len(days) else None
 
 
 def _earliest(days: Sequence[date | None]) -> date | None:
