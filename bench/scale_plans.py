@@ -664,14 +664,14 @@ def checks(data: dict[str, Any]) -> list[dict[str, Any]]:
                 and all(r["sent_per_sender"]),
             }
         )
-    now = next(r for r in data["cold_start"] if r["how"] == "now")
-    out.append(
-        {
-            "target": "cold start at head ≤ 1 s",
-            "measured": f"{now['wall_s']} s wall, {now['cpu_s']} s CPU",
-            "ok": now["wall_s"] <= 1.0,
-        }
-    )
+    for now in (r for r in data["cold_start"] if r["how"] == "now"):  # unless --only left it out
+        out.append(
+            {
+                "target": "cold start at head ≤ 1 s",
+                "measured": f"{now['wall_s']} s wall, {now['cpu_s']} s CPU",
+                "ok": now["wall_s"] <= 1.0,
+            }
+        )
     for r in data["checkins"]:
         out.append(
             {
@@ -734,8 +734,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         data["checkins"] = (
             run_checkins(kinds, work, args.checkin_seconds) if "checkins" in only else []
         )
-    if not data["cold_start"]:
-        data["cold_start"] = [{"how": "now", "wall_s": 0, "cpu_s": 0}]
     data["checks"] = checks(data)
     json_path, md_path = _write_results("scale_plans", data, markdown(data), out=args.out)
     print(md_path.read_text())
