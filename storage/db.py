@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.pool import ConnectionPoolEntry, StaticPool
 from sqlmodel import Session, SQLModel, create_engine, select
 
@@ -22,6 +22,9 @@ from storage.errors import NotFound, TimedOut, Unavailable
 from storage.models import Cycle, Team, table_of
 
 READ_ONLY = "ladder_read_only"  # execution option: a session that only reads
+# PostgreSQL's read_only_sql_transaction: a standby after a failover, or a read-only default.
+# SQLite's read-only file or full disk is an OperationalError already.
+READ_ONLY_SQLSTATE = "25006"
 # How long SQLite waits for another writer's lock when no time limit is set.
 SQLITE_BUSY_MS = 30_000
 # A transaction under a time limit commits only with at least this much time left: the
@@ -60,7 +63,8 @@ def _time_left_ms() -> int | None:
     return None if left is None else max(1, int(left * 1000))
 
 
-def _check_commit_time() -> None:
+def check_commit_time() -> None:
+    """TimedOut unless the current time limit leaves COMMIT_MARGIN_S for the commit."""
     left = time_left()
     if left is not None and left < COMMIT_MARGIN_S:
         raise TimedOut("the time limit ran out before the commit")
@@ -198,12 +202,16 @@ def session_scope(engine: Engine, *, read_only: bool = False) -> Iterator[Sessio
     """A session whose work commits on success and rolls back on any error.
 
     read_only: the session only reads (on SQLite it then takes no write lock).
-    A database that cannot be reached or timed out raises Unavailable (storage.errors).
+    A database that cannot be reached, timed out or takes no writes raises Unavailable
+    (storage.errors).
     """
     bind = engine.execution_options(**{READ_ONLY: True}) if read_only else engine
     try:
         with Session(bind, expire_on_commit=False) as session, session.begin():
             yield session
-            _check_commit_time()
-    except (OperationalError, InterfaceError) as error:
+            check_commit_time()
+    except DBAPIError as error:
+        unreachable = isinstance(error, OperationalError | InterfaceError)
+        if not unreachable and getattr(error.orig, "sqlstate", None) != READ_ONLY_SQLSTATE:
+            raise
         raise Unavailable(type(error.orig or error).__name__) from error

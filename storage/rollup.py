@@ -36,7 +36,7 @@ from bot.okr.pace import StatusRules, pace_start, stale_anchor, stale_from
 from bot.okr.progress import clamp01, raw_progress
 from bot.okr.rollup import ObjectiveRollup, StatusDays, kr_status_days, objective_rollup
 from bot.okr.tree import Window
-from storage.db import dialect_module
+from storage.db import check_commit_time, dialect_module
 from storage.models import (
     AlignmentCount,
     Cycle,
@@ -59,7 +59,9 @@ _OBJECTIVE_FIELDS = ("parent_id", "cycle_id", "weight", "archived_at", "team_id"
 _LADDER_FIELDS = ("parent_id", "archived_at", "cycle_id", "level", "team_id")
 # Only its own share of the alignment counts (a company objective's why).
 _ALIGN_FIELDS = ("description",)
-_WORKSPACE_FIELDS = (
+# A change to one of these recomputes every objective of the workspace (rebuild_workspace):
+# seconds at 50,000 objectives, so the settings form saves it after its answer.
+ROLLUP_SETTINGS = (
     "at_risk_points",
     "off_track_points",
     "rollup_include_children",
@@ -165,9 +167,7 @@ def _collect(session: Session, _context: Any) -> None:
                 _pending(session, obj.workspace_id).cycles.add(obj.id)
             if _history(obj, "closed_at")[1]:
                 _pending(session, obj.workspace_id).closed_cycles.add(obj.id)
-        elif isinstance(obj, Workspace) and any(
-            _history(obj, name)[1] for name in _WORKSPACE_FIELDS
-        ):
+        elif isinstance(obj, Workspace) and any(_history(obj, name)[1] for name in ROLLUP_SETTINGS):
             _pending(session, obj.team_id).everything = True
     for obj in session.deleted:
         if isinstance(obj, KeyResult):
@@ -209,9 +209,12 @@ def _apply(session: Session) -> None:
         session.flush()
         pending: dict[str, _Pending] | None = session.info.pop(_PENDING, None)
         if not pending:
-            return
+            break
         for workspace_id, work in pending.items():
             refresh(session=session, workspace_id=workspace_id, work=work)
+    # The last moment before COMMIT: work under a time limit (a form's answer) that the
+    # roll-up made late is rolled back, not committed after its answer said it failed.
+    check_commit_time()
 
 
 @event.listens_for(Session, "after_rollback")

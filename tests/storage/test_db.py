@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
@@ -13,6 +15,7 @@ from storage.db import (
     normalize_database_url,
     session_scope,
 )
+from storage.errors import Unavailable
 from storage.migrate import SchemaTooNew, current_revision, head_revision, include_object, upgrade
 from storage.models import Objective, Person, Workspace
 from storage.workspaces import ensure_workspace
@@ -107,6 +110,36 @@ def test_session_scope_rolls_back_on_error(engine: sa.Engine) -> None:
         assert session.get(Workspace, "T1") is None
 
 
+def test_a_database_that_takes_no_writes_is_unavailable_and_reads_go_on(
+    engine: sa.Engine,
+) -> None:
+    # SQLite on a full disk or a read-only file; PostgreSQL as a standby after a failover.
+    with session_scope(engine) as session:
+        ensure_workspace(session=session, workspace_id="T1")
+    read_only = (
+        "PRAGMA query_only=ON"
+        if engine.dialect.name == "sqlite"
+        else "SET default_transaction_read_only = on"
+    )
+
+    def take_no_writes(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute(read_only)
+        cursor.close()
+        dbapi_connection.commit()
+
+    sa.event.listen(engine, "connect", take_no_writes)
+    engine.dispose()
+    try:
+        with session_scope(engine, read_only=True) as session:
+            assert session.get(Workspace, "T1") is not None
+        with pytest.raises(Unavailable), session_scope(engine) as session:
+            session.add(Workspace(team_id="T2"))
+    finally:  # the fixture's cleanup writes: no read-only connection left behind
+        sa.event.remove(engine, "connect", take_no_writes)
+        engine.dispose()
+
+
 def test_timestamps_come_back_timezone_aware(engine: sa.Engine) -> None:
     with session_scope(engine) as session:
         session.add(Workspace(team_id="T1"))
@@ -149,3 +182,30 @@ def test_a_time_limit_counts_from_when_its_work_arrived() -> None:
         left = time_left()
         assert left is not None and 1.0 < left <= 2.0
     assert time_left() is None
+
+
+def test_no_commit_once_the_roll_up_spent_the_time_limit(
+    engine: sa.Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The roll-up's hooks run inside the commit: work they make late is rolled back, not
+    committed after a form's answer said it timed out (a new cadence rebuilds every status)."""
+    import storage.db
+    import storage.rollup
+    from storage.db import time_limit
+    from storage.errors import TimedOut
+    from storage.workspaces import get_workspace, update_workspace
+
+    with session_scope(engine) as session:
+        ensure_workspace(session=session, workspace_id="T1")
+    rebuild = storage.rollup.rebuild_workspace
+
+    def rebuild_spending_the_limit(**kwargs: Any) -> None:
+        rebuild(**kwargs)
+        monkeypatch.setattr(storage.db, "time_left", lambda: storage.db.COMMIT_MARGIN_S / 2)
+
+    monkeypatch.setattr(storage.rollup, "rebuild_workspace", rebuild_spending_the_limit)
+    with time_limit(2.0), pytest.raises(TimedOut), session_scope(engine) as session:
+        update_workspace(session=session, workspace_id="T1", checkin_cadence_weeks=2)
+    monkeypatch.undo()  # time flows again
+    with session_scope(engine, read_only=True) as session:
+        assert get_workspace(session=session, workspace_id="T1").checkin_cadence_weeks == 1
