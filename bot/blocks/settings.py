@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from bot.blocks.loading import LOADING_CALLBACK
 from bot.blocks.text import (
     context,
     header,
@@ -31,6 +32,12 @@ if TYPE_CHECKING:
     from storage.models import Workspace
 
 SETTINGS_CALLBACK = "settings_modal"
+SETTINGS_TITLE = "Check-in settings"
+SAVING_TEXT = (
+    "⏳ *Saving…* A new check-in cadence changes when each key result counts as having no "
+    "recent data, so Ladder works out every objective's status again. In a big workspace "
+    "this takes a few seconds. You can close this: a DM will confirm."
+)
 _DAY_NAMES = (*WEEKDAYS, "Saturday", "Sunday")  # rows may predate the Monday-to-Friday rule
 MENTIONS_VALUE = "mention"
 CHARTS_VALUE = "charts"
@@ -221,7 +228,7 @@ def build_settings_modal(*, workspace: Workspace) -> dict:
         _input("digest_mentions", "Mentions", mentions, optional=True),
         *_charts_blocks(workspace),  # charts
     ]
-    return modal("Check-in settings", blocks, callback_id=SETTINGS_CALLBACK, submit="Save")
+    return modal(SETTINGS_TITLE, blocks, callback_id=SETTINGS_CALLBACK, submit="Save")
 
 
 def _charts_blocks(workspace: Workspace) -> list[dict]:
@@ -316,3 +323,17 @@ def build_settings_saved(*, workspace: Workspace) -> dict:
             context("Change them any time: `/okr settings`."),
         ],
     }
+
+
+def build_settings_saving() -> dict:
+    """What the form turns into while a save that recomputes every status runs after the
+    answer; the outcome replaces it (bot/listeners `fill_loading`)."""
+    return modal(
+        SETTINGS_TITLE, [section(SAVING_TEXT)], callback_id=LOADING_CALLBACK, close="Close"
+    )
+
+
+def build_settings_saved_view(*, workspace: Workspace) -> dict:
+    """The "Saving…" modal once saved: the DM's words."""
+    blocks = build_settings_saved(workspace=workspace)["blocks"]
+    return modal(SETTINGS_TITLE, blocks, callback_id=LOADING_CALLBACK, close="Done")

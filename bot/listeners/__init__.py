@@ -271,8 +271,8 @@ def open_loading(context: BoltContext, client: WebClient, trigger_id: str, *, ti
 
 def fill_loading(context: BoltContext, client: WebClient, build: Callable[[], dict]) -> None:
     """In the lazy listener: the loading view opened at the ack becomes `build()`'s view
-    (views.update by view id, with the hash of the open: an update the person caused in the
-    meantime wins). A failed build shows a clear error in the modal instead (and raises
+    (views.update by view id, with the hash of the open when there is one: an update the
+    person caused in the meantime wins; a form's answer has none). A failed build shows a clear error in the modal instead (and raises
     Told, so the work line records it); Slack refusing the update itself is left to `heard`."""
     opened = context.get(LOADING_VIEW)
     if not opened:
@@ -289,7 +289,7 @@ def fill_loading(context: BoltContext, client: WebClient, build: Callable[[], di
         problem, text = _failure(error, "building a modal failed: %s", opened.get("title"))
         view = build_failed_view(opened["title"], text, icon="⚠️")
     try:
-        client.views_update(view_id=opened["id"], hash=opened["hash"], view=view)
+        client.views_update(view_id=opened["id"], hash=opened.get("hash"), view=view)
     except SlackApiError as error:
         if error.response.get("error") not in MODAL_GONE:
             raise

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from datetime import time
 from typing import Any
 
+from sqlalchemy import event
 from sqlmodel import Session
 
 from bot.blocks.settings import SETTINGS_CALLBACK
+from bot.listeners import STORAGE_FAILED
 from storage.models import Workspace
 from tests.slack.conftest import ACME, CEO, DEV, Ladder
 from tests.support.slack_sender import iter_elements
@@ -81,9 +84,15 @@ def test_admin_changes_the_schedule(ladder: Ladder) -> None:
         "charts_enabled": ["charts"],  # charts: pictures on by default
     }
 
+    # A new cadence recomputes every objective's status (seconds in a big workspace): the
+    # answer turns the modal into "Saving…", and the save after it fills in the outcome.
     answer = ladder.acme.view_submission(view, user_id=CEO, values=NEW_VALUES)
-    assert answer.status_code == 200 and answer.text == "", answer.text  # the modal closes
-    assert ladder.standin.view_stack(ACME, CEO) == []
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["response_action"] == "update"
+    assert "Saving…" in json.dumps(answer.json()["view"], ensure_ascii=False)
+    [done] = ladder.standin.wait_for("views.update")
+    assert done.ok and done.args["view_id"] == view["id"], done.response
+    assert "✅ *Check-in settings saved.*" in done.args["view"]["blocks"][0]["text"]["text"]
 
     assert schedule(ladder) == {
         "checkin_weekday": 2,
@@ -121,7 +130,8 @@ def test_admin_changes_the_schedule(ladder: Ladder) -> None:
             "digest_mentions": {"digest_mentions": []},
         },
     )
-    assert answer.text == "", answer.text
+    assert answer.text == "", answer.text  # same cadence: saved in the answer, the modal closes
+    assert ladder.standin.view_stack(ACME, CEO) == []
     stored = schedule(ladder)
     assert stored["digest_channel"] is None and stored["digest_mentions"] is False
     assert stored["checkin_weekday"] == 2  # the rest kept
@@ -180,11 +190,43 @@ def test_invalid_values_are_shown_inline_and_nothing_is_stored(ladder: Ladder) -
     assert schedule(ladder) == before
     assert ladder.standin.calls("chat.postMessage") == []  # no confirmation for a failure
 
-    # Corrected, it saves.
-    answer = ladder.acme.view_submission(view, user_id=CEO, values=NEW_VALUES)
+    # Corrected, it saves (the cadence kept: in the answer).
+    corrected = {**NEW_VALUES, "checkin_cadence_weeks": {"checkin_cadence_weeks": "1"}}
+    answer = ladder.acme.view_submission(view, user_id=CEO, values=corrected)
     assert answer.text == "", answer.text
     assert schedule(ladder)["reminder_delay_hours"] == 8
     assert ladder.standin.violations == []
+
+
+def test_a_new_cadence_that_cannot_be_saved_says_so_in_its_modal(ladder: Ladder) -> None:
+    view = open_settings(ladder)
+    before = schedule(ladder)
+    # The database takes reads but no writes (as with a full disk) once the form is open:
+    # the answer's check reads, the save after it fails.
+    event.listen(ladder.engine, "connect", _read_only)
+    ladder.engine.dispose()
+    try:
+        answer = ladder.acme.view_submission(view, user_id=CEO, values=NEW_VALUES)
+        assert answer.json()["response_action"] == "update", answer.text
+        [told] = ladder.standin.wait_for("views.update")
+    finally:
+        event.remove(ladder.engine, "connect", _read_only)
+        ladder.engine.dispose()
+    text = told.args["view"]["blocks"][0]["text"]["text"]
+    assert told.ok and text == f"⚠️ {STORAGE_FAILED}", text
+    assert schedule(ladder) == before
+    assert ladder.standin.calls("chat.postMessage") == []  # no "saved" anywhere
+
+
+def _read_only(connection: Any, _record: Any) -> None:
+    """Every new connection takes reads only (SQLite's full disk, PostgreSQL's standby)."""
+    cursor = connection.cursor()
+    if "sqlite" in type(connection).__module__:
+        cursor.execute("PRAGMA query_only=ON")
+    else:
+        cursor.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
+        connection.commit()
+    cursor.close()
 
 
 def test_non_admins_are_refused(ladder: Ladder) -> None:

@@ -17,14 +17,31 @@ from bot.blocks.dialogs import (
 )
 from bot.blocks.messages import build_notice
 from bot.blocks.objective_modal import CALLBACK_ID, block_id, draft_from_state
-from bot.blocks.settings import SETTINGS_CALLBACK, build_settings_saved, settings_from_state
+from bot.blocks.settings import (
+    SETTINGS_CALLBACK,
+    SETTINGS_TITLE,
+    build_settings_saved,
+    build_settings_saved_view,
+    build_settings_saving,
+    settings_from_state,
+)
 from bot.blocks.text import escape, mrkdwn, plain
 from bot.blocks.tree import build_objective_confirmation
-from bot.listeners import FORM_FAILURES, deps_of, form_failure, heard, who
+from bot.listeners import (
+    FORM_FAILURES,
+    LOADING_VIEW,
+    deps_of,
+    fill_loading,
+    form_failure,
+    heard,
+    who,
+)
 from bot.listeners.charts import summary_with_charts
+from bot.listeners.middleware import SLACK_FAILURES, slack_failure
 from bot.services.permissions import PermissionDenied
 from bot.services.settings import FIELDS as SETTINGS_FIELDS
 from storage.errors import NotFound, Refused
+from storage.models import Workspace
 
 log = logging.getLogger(__name__)
 
@@ -179,15 +196,22 @@ def confirm_archive(ack: Ack, body: dict, context: BoltContext, client: WebClien
 
 def save_settings(ack: Ack, body: dict, context: BoltContext, client: WebClient) -> None:
     asker = who(body, context, client)
-    first_field = SETTINGS_FIELDS[0]
+    workspace_id, is_admin = asker["workspace_id"], asker["is_admin"]
+    settings = deps_of(context).settings
+    form = settings_from_state(body["view"])
+    saved: Workspace | None = None
     try:
-        saved, errors = deps_of(context).settings.save(
-            workspace_id=asker["workspace_id"],
-            form=settings_from_state(body["view"]),
-            is_admin=asker["is_admin"],
-        )
+        errors, recomputes = settings.check(workspace_id=workspace_id, form=form, is_admin=is_admin)
+        if recomputes and not errors:
+            # Every objective's status is worked out again: seconds in a big workspace, past
+            # Slack's deadline. The modal says "Saving…"; save_settings_later saves.
+            ack(response_action="update", view=build_settings_saving())
+            context[LOADING_VIEW] = {"id": body["view"]["id"], "title": SETTINGS_TITLE}
+            return
+        if not errors:
+            saved, errors = settings.save(workspace_id=workspace_id, form=form, is_admin=is_admin)
     except (PermissionDenied, *FORM_FAILURES) as error:
-        saved, errors = None, {first_field: form_failure(error)}
+        errors = {SETTINGS_FIELDS[0]: form_failure(error)}
     if errors:
         ack(response_action="errors", errors=errors)
         return
@@ -200,6 +224,39 @@ def confirm_settings(body: dict, context: BoltContext, client: WebClient) -> Non
     message = context.get(SETTINGS_SAVED)
     if message is not None:
         client.chat_postMessage(channel=str(context.user_id), **message)  # a DM
+
+
+def save_settings_later(body: dict, context: BoltContext, client: WebClient) -> None:
+    """The save save_settings left for after its answer: the "Saving…" modal becomes the
+    outcome (or says why nothing was saved), and the admin gets the usual DM."""
+    if LOADING_VIEW not in context:
+        return
+    asker = who(body, context, client)
+    saved: list[Workspace] = []
+
+    def outcome() -> dict:
+        workspace, errors = deps_of(context).settings.save(
+            workspace_id=asker["workspace_id"],
+            form=settings_from_state(body["view"]),
+            is_admin=asker["is_admin"],
+        )
+        if workspace is None:  # validated in the answer already: not expected
+            raise Refused(" ".join(errors.values()))
+        saved.append(workspace)
+        return build_settings_saved_view(workspace=workspace)
+
+    fill_loading(context, client, outcome)
+    if saved:
+        message = build_settings_saved(workspace=saved[0])
+        try:
+            client.chat_postMessage(channel=asker["user_id"], **message)
+        except SLACK_FAILURES as error:  # the modal said it was saved; the DM is a record
+            log.warning(
+                "workspace=%s user=%s settings DM failed: %s",
+                asker["workspace_id"],
+                asker["user_id"],
+                slack_failure(error),
+            )
 
 
 def register(app: App) -> None:
@@ -215,7 +272,8 @@ def register(app: App) -> None:
     app.view(ALIGN_CALLBACK)(save_alignment)
     app.view(ARCHIVE_CALLBACK)(confirm_archive)
     app.view(SETTINGS_CALLBACK)(
-        ack=save_settings, lazy=[heard(confirm_settings, saved="The settings are saved.")]
+        ack=save_settings,
+        lazy=[heard(confirm_settings, saved="The settings are saved."), heard(save_settings_later)],
     )
 
 
