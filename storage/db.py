@@ -209,7 +209,7 @@ def session_scope(engine: Engine, *, read_only: bool = False) -> Iterator[Sessio
     try:
         with Session(bind, expire_on_commit=False) as session, session.begin():
             yield session
-            check_commit_time()
+            check_commit_time()  # early; again after the roll-up's work (storage/rollup.py)
     except DBAPIError as error:
         unreachable = isinstance(error, OperationalError | InterfaceError)
         if not unreachable and getattr(error.orig, "sqlstate", None) != READ_ONLY_SQLSTATE:

@@ -272,8 +272,9 @@ def open_loading(context: BoltContext, client: WebClient, trigger_id: str, *, ti
 def fill_loading(context: BoltContext, client: WebClient, build: Callable[[], dict]) -> None:
     """In the lazy listener: the loading view opened at the ack becomes `build()`'s view
     (views.update by view id, with the hash of the open when there is one: an update the
-    person caused in the meantime wins; a form's answer has none). A failed build shows a clear error in the modal instead (and raises
-    Told, so the work line records it); Slack refusing the update itself is left to `heard`."""
+    person caused in the meantime wins; a form's answer has none). A failed build shows a
+    clear error in the modal instead (and raises Told, so the work line records it); Slack
+    refusing the update itself is left to `heard`."""
     opened = context.get(LOADING_VIEW)
     if not opened:
         return  # views.open failed at the ack; the person was told then
