@@ -407,6 +407,7 @@ SETTINGS_FIELDS: dict[str, Callable[[str], Any]] = {
     "reminder_delay_hours": lambda v: v,
     "checkin_time": lambda v: {"type": "timepicker", "selected_time": v},
     "checkin_weekday": _option,
+    "checkin_cadence_weeks": _option,  # a new cadence would be saved after the answer
     "default_timezone": _option,
     "digest_channel": lambda v: {"type": "conversations_select", "selected_conversation": v},
 }
