@@ -145,10 +145,10 @@ def status_of(
     rules: StatusRules = DEFAULT_RULES,
 ) -> Status:
     """One KR's status from its unclamped progress (`raw_progress`) and the expected progress
-    of its window, from its pace start (`pace_start`) to the cycle's end or its due date. `started`: the KR has had a
-    check-in; before that it is NOT_STARTED (rule 3 above). `stale`: its last check-in is
-    two periods old, or never checked in two periods after its anchor (`is_stale`):
-    NO_RECENT_DATA (rule 5)."""
+    of its window, from its pace start (`pace_start`) to the cycle's end or its due date.
+    `started`: the KR has had a check-in; before that it is NOT_STARTED (rule 3 above).
+    `stale`: its last check-in is two periods old, or never checked in two periods after its
+    anchor (`is_stale`): NO_RECENT_DATA (rule 5)."""
     if stale:
         return Status.NO_RECENT_DATA
     if not started:
