@@ -308,9 +308,10 @@ def refresh(*, session: Session, workspace_id: str, work: _Pending) -> None:
     deltas: dict[str, int] = defaultdict(int)
     for bucket in work.uncounted:
         deltas[bucket] -= 1
-    buckets = _recompute(session, workspace_id, ids, settings, deltas) if ids else {}
+    read: dict[int, list[Any]] = {}  # KRs by objective, read once for both steps
+    buckets = _recompute(session, workspace_id, ids, settings, deltas, read) if ids else {}
     _count(session, COUNTS, workspace_id, deltas, buckets)
-    _align(session, workspace_id, touched | ids, settings, work.unaligned)
+    _align(session, workspace_id, touched | ids, settings, work.unaligned, read)
 
 
 def _chain(workspace_id: str, ids: set[int], *, down: bool) -> sa.CTE:
@@ -547,6 +548,17 @@ def _krs_of(
     return krs_of
 
 
+def _krs_for(
+    session: Session, ids: Sequence[int], read: dict[int, list[Any]]
+) -> dict[int, list[Any]]:
+    """`read`, with the unarchived KRs of those of these objectives it lacks added: a refresh
+    reads each objective's KRs once (the roll-up writes objectives, never KRs)."""
+    if unread := [i for i in ids if i not in read]:
+        found = _krs_of(session, KR.c.objective_id.in_(unread))
+        read.update({i: found.get(i, []) for i in unread})
+    return read
+
+
 def stored_days(row: Any) -> StatusDays:
     """An objective's stored status days (its rollup_* columns)."""
     return StatusDays(
@@ -563,9 +575,10 @@ def _recompute(
     ids: set[int],
     settings: _Settings,
     deltas: dict[str, int],
+    read: dict[int, list[Any]],
 ) -> dict[str, dict[str, Any]]:
     """Recompute these objectives; adds their moves between buckets to `deltas` and returns
-    the columns of the buckets they moved into."""
+    the columns of the buckets they moved into. `read`: KRs read so far (see _krs_for)."""
     wanted = sorted(ids)
     objectives = _locked(
         session,
@@ -578,7 +591,7 @@ def _recompute(
         OBJ.c.archived_at,
         OBJ.c.rollup_bucket,
     )
-    krs_of = _krs_of(session, KR.c.objective_id.in_(wanted))
+    krs_of = _krs_for(session, wanted, read)
     children_of: dict[int, list[Any]] = defaultdict(list)
     if settings.include_children:
         for child in session.execute(
@@ -903,9 +916,11 @@ def _align(
     ids: set[int],
     settings: _Settings,
     removed: Iterable[str],
+    read: dict[int, list[Any]],
 ) -> None:
     """Recompute these objectives' shares of alignment_count, after their flags, teams and
-    KR counts were stored; `removed`: deleted objectives' shares, taken out."""
+    KR counts were stored; `removed`: deleted objectives' shares, taken out. `read`: KRs
+    read so far (see _krs_for)."""
     deltas: dict[str, int] = defaultdict(int)
     for gone in removed:
         for key, n in shares_of(gone).items():
@@ -928,7 +943,7 @@ def _align(
             OBJ.c.rollup_unparented,
             OBJ.c.rollup_alignment,
         )
-        krs_of = _krs_of(session, KR.c.objective_id.in_(wanted))
+        krs_of = _krs_for(session, wanted, read)
         rows = []
         for o in objectives:
             share = _share(
